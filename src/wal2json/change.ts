@@ -1,0 +1,94 @@
+// The change events walduck decodes from a wal2json slot: one discriminated union for both output
+// formats (format-version 1 documents and format-version 2 lines). Field-by-field mapping from each
+// format is documented in README.md ("wal2json change model").
+//
+// Every event carries `lsn`: the dataStart of the XLogData message it was delivered in. For `commit`
+// that is the transaction's end LSN (the walsender writes the commit callback's output at
+// txn->end_lsn), which is exactly what to report as flushed once the transaction is applied: the
+// same position pg_recvlogical records and compares with --endpos.
+
+import type { Lsn } from '../protocol/lsn.js';
+
+/**
+ * A column value exactly as wal2json printed it: null for SQL NULL, otherwise the text. Bare JSON
+ * numbers (int8, numeric, float, money) keep their source text ("9223372036854775807", "1e-320");
+ * JSON strings are unescaped to PostgreSQL's text output ("2024-01-01 00:00:00+00", "\\x00ff",
+ * "{1,NULL}"); JSON true/false become "true"/"false". Never a JS number: that would round.
+ */
+export type Value = string | null;
+
+/**
+ * One row image: parallel arrays, one entry per column present. A TOASTed column left unchanged by an
+ * UPDATE is absent from `names` (wal2json omits it), which is not the same as NULL. Decoders may hand
+ * out the same `names` / `types` array instance for consecutive rows of a table when they are equal,
+ * so a consumer can cache per-table work by identity; treat all arrays as read-only.
+ */
+export interface RowImage {
+  readonly names: readonly string[];
+  /** PostgreSQL type names as wal2json prints them (format_type: "character varying(20)", "integer[]"). */
+  readonly types: readonly string[];
+  /** Type OIDs, present when the slot was asked for include-type-oids. */
+  readonly typeOids?: readonly number[];
+  readonly values: readonly Value[];
+}
+
+export interface TableRef {
+  readonly schema: string;
+  readonly table: string;
+}
+
+export interface Begin {
+  readonly kind: 'begin';
+  readonly lsn: Lsn;
+  readonly xid?: number;
+  /** Commit timestamp as PostgreSQL prints it (include-timestamp). */
+  readonly commitTime?: string;
+}
+
+export interface Insert extends TableRef {
+  readonly kind: 'insert';
+  readonly lsn: Lsn;
+  readonly new: RowImage;
+}
+
+export interface Update extends TableRef {
+  readonly kind: 'update';
+  readonly lsn: Lsn;
+  readonly new: RowImage;
+  /** The replica identity's columns before the update (v2 `identity`, v1 `oldkeys`); absent when the key did not change and the identity is DEFAULT. */
+  readonly old?: RowImage;
+}
+
+export interface Delete extends TableRef {
+  readonly kind: 'delete';
+  readonly lsn: Lsn;
+  readonly old: RowImage;
+}
+
+export interface Truncate {
+  readonly kind: 'truncate';
+  readonly lsn: Lsn;
+  readonly tables: readonly TableRef[];
+}
+
+export interface Message {
+  readonly kind: 'message';
+  readonly lsn: Lsn;
+  readonly transactional: boolean;
+  readonly prefix: string;
+  readonly content: string;
+}
+
+export interface Commit {
+  readonly kind: 'commit';
+  /** The transaction's end LSN: acknowledge this once the transaction is durably applied. */
+  readonly lsn: Lsn;
+  readonly xid?: number;
+  readonly commitTime?: string;
+}
+
+export type Change = Begin | Insert | Update | Delete | Truncate | Message | Commit;
+
+export function assertNever(x: never): never {
+  throw new Error(`unexpected variant: ${JSON.stringify(x)}`);
+}
