@@ -1,0 +1,205 @@
+// Reads the chosen tables' shape from the source catalog (pg_class, pg_attribute, pg_index, pg_type)
+// before streaming: columns and types, the key that identifies a row, and the replica identity that
+// decides what wal2json can tell us about updated and deleted rows.
+
+import type { TableRef } from '../wal2json/change.js';
+import { quoteLiteral } from './sql.js';
+import type { PgType } from './type-map.js';
+
+export type Rows = readonly (readonly (string | null)[])[];
+/** Runs one SQL statement on the source and returns its rows as text (simple query protocol). */
+export type QueryFn = (sql: string) => Promise<Rows>;
+
+export interface SourceColumn {
+  readonly name: string;
+  /** The declared type as PostgreSQL prints it (format_type), e.g. "numeric(10,2)", "text[]". */
+  readonly declared: string;
+  readonly type: PgType;
+  readonly notNull: boolean;
+}
+
+export type ReplicaIdentity = 'default' | 'full' | 'index' | 'nothing';
+
+export interface SourceTable extends TableRef {
+  readonly columns: readonly SourceColumn[];
+  /** Indexes into `columns` of the primary key, else of the replica identity index; empty when neither. */
+  readonly key: readonly number[];
+  readonly identity: ReplicaIdentity;
+}
+
+export class CatalogError extends Error {
+  override readonly name = 'CatalogError';
+  constructor(
+    message: string,
+    readonly code: 'WALDUCK_UNKNOWN_TABLE' | 'WALDUCK_NO_IDENTITY' | 'WALDUCK_NO_TABLES' | 'WALDUCK_CATALOG',
+  ) {
+    super(message);
+  }
+}
+
+const IDENTITY: Readonly<Record<string, ReplicaIdentity>> = {
+  d: 'default',
+  f: 'full',
+  i: 'index',
+  n: 'nothing',
+};
+
+/** "schema.table" or "table" (meaning public); a quoted part may hold dots: "my.schema"."t". */
+export function parseTableName(spec: string): TableRef {
+  const parts: string[] = [];
+  let i = 0;
+  const s = spec.trim();
+  while (i < s.length) {
+    let part = '';
+    if (s[i] === '"') {
+      i++;
+      for (;;) {
+        if (i >= s.length)
+          throw new CatalogError(
+            `unterminated quote in table name ${JSON.stringify(spec)}`,
+            'WALDUCK_CATALOG',
+          );
+        if (s[i] === '"') {
+          if (s[i + 1] === '"') {
+            part += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        part += s[i];
+        i++;
+      }
+    } else {
+      while (i < s.length && s[i] !== '.') part += s[i++];
+      // Unquoted names fold to lower case, as PostgreSQL does.
+      part = part.toLowerCase();
+    }
+    parts.push(part);
+    if (i < s.length) {
+      if (s[i] !== '.')
+        throw new CatalogError(
+          `unexpected character in table name ${JSON.stringify(spec)}`,
+          'WALDUCK_CATALOG',
+        );
+      i++;
+    }
+  }
+  if (parts.length === 1 && parts[0]) return { schema: 'public', table: parts[0] };
+  if (parts.length === 2 && parts[0] && parts[1]) return { schema: parts[0], table: parts[1] };
+  throw new CatalogError(
+    `cannot read table name ${JSON.stringify(spec)}: use schema.table or table`,
+    'WALDUCK_CATALOG',
+  );
+}
+
+const TABLES_SQL = `SELECT c.oid, n.nspname, c.relname, c.relreplident,
+    EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
+
+/** Resolves the chosen tables (all tables with a key or FULL identity when none given). */
+export async function readSourceTables(
+  query: QueryFn,
+  chosen: readonly TableRef[] | undefined,
+): Promise<SourceTable[]> {
+  const all = await query(TABLES_SQL);
+  type Row = { oid: string; schema: string; table: string; identity: ReplicaIdentity; hasPk: boolean };
+  const rows: Row[] = all.map((r) => ({
+    oid: r[0] ?? '',
+    schema: r[1] ?? '',
+    table: r[2] ?? '',
+    identity: IDENTITY[r[3] ?? 'd'] ?? 'default',
+    hasPk: r[4] === 't',
+  }));
+  let picked: Row[];
+  if (chosen && chosen.length > 0) {
+    const missing: string[] = [];
+    picked = chosen.map((t) => {
+      const row = rows.find((r) => r.schema === t.schema && r.table === t.table);
+      if (!row) missing.push(`${t.schema}.${t.table}`);
+      return row as Row;
+    });
+    if (missing.length > 0) {
+      throw new CatalogError(
+        `unknown table ${missing.join(', ')} on the source: check the name (schema.table; unquoted names are lower-cased) and that the role may see it`,
+        'WALDUCK_UNKNOWN_TABLE',
+      );
+    }
+  } else {
+    picked = rows.filter((r) => r.hasPk || r.identity === 'full' || r.identity === 'index');
+    if (picked.length === 0) {
+      throw new CatalogError(
+        'no table with a primary key or replica identity on the source: name tables with --tables',
+        'WALDUCK_NO_TABLES',
+      );
+    }
+  }
+  const tables: SourceTable[] = [];
+  for (const r of picked)
+    tables.push(await readColumns(query, r.oid, r.schema, r.table, r.identity, r.hasPk));
+  const unusable = tables.filter((t) => t.key.length === 0 && t.identity !== 'full');
+  if (unusable.length > 0) {
+    const names = unusable.map((t) => `${t.schema}.${t.table}`).join(', ');
+    throw new CatalogError(
+      `table ${names} has no primary key and no REPLICA IDENTITY FULL, so PostgreSQL does not log which row an UPDATE or DELETE touched (wal2json drops them): add a primary key or run ALTER TABLE ... REPLICA IDENTITY FULL`,
+      'WALDUCK_NO_IDENTITY',
+    );
+  }
+  return tables;
+}
+
+async function readColumns(
+  query: QueryFn,
+  oid: string,
+  schema: string,
+  table: string,
+  identity: ReplicaIdentity,
+  hasPk: boolean,
+): Promise<SourceTable> {
+  const cols = await query(
+    `SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod, a.attnotnull, a.attndims
+       FROM pg_attribute a WHERE a.attrelid = ${quoteLiteral(oid)}::oid AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attnum`,
+  );
+  // The primary key if there is one, else the replica identity index (USING INDEX).
+  const keyRows = await query(
+    `SELECT unnest(i.indkey) FROM pg_index i WHERE i.indrelid = ${quoteLiteral(oid)}::oid
+       AND (i.indisprimary OR (NOT ${hasPk} AND i.indisreplident))`,
+  );
+  const keyAttnums = new Set(keyRows.map((r) => r[0]));
+  const columns: SourceColumn[] = [];
+  const key: number[] = [];
+  for (const c of cols) {
+    const type = await resolveType(query, Number(c[3]), Number(c[4]), Math.max(1, Number(c[6] ?? 0)));
+    if (keyAttnums.has(c[0] ?? '')) key.push(columns.length);
+    columns.push({ name: c[1] ?? '', declared: c[2] ?? '', type, notNull: c[5] === 't' });
+  }
+  return { schema, table, columns, key, identity };
+}
+
+/** Follows domains to their base type and arrays to their element. */
+async function resolveType(query: QueryFn, typeOid: number, typmod: number, dims: number): Promise<PgType> {
+  for (let depth = 0; depth < 16; depth++) {
+    const r = (
+      await query(
+        `SELECT typname, typtype, typbasetype, typtypmod, typelem, typcategory FROM pg_type WHERE oid = ${typeOid}`,
+      )
+    )[0];
+    if (!r) throw new CatalogError(`type oid ${typeOid} not found in pg_type`, 'WALDUCK_CATALOG');
+    const [typname, typtype, base, baseTypmod, elem, category] = r;
+    if (typtype === 'd') {
+      typeOid = Number(base);
+      if (typmod === -1) typmod = Number(baseTypmod);
+      continue;
+    }
+    if (category === 'A' && elem !== '0') {
+      const element = await resolveType(query, Number(elem), typmod, 1);
+      return { typname: typname ?? '', typmod, typtype: typtype ?? 'b', element, dims };
+    }
+    return { typname: typname ?? '', typmod, typtype: typtype ?? 'b' };
+  }
+  throw new CatalogError(`domain nesting too deep for type oid ${typeOid}`, 'WALDUCK_CATALOG');
+}

@@ -1,0 +1,66 @@
+// The exactly-once record: one row per slot in walduck.state, holding the end LSN of the last source
+// transaction applied. It is written in the same DuckDB transaction as the rows it covers, so after
+// any crash the file says exactly where to resume: what is in the tables is what the LSN says.
+
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { formatLsn, type Lsn, parseLsn } from '../protocol/lsn.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
+import { STATE_SCHEMA } from './target.js';
+
+const STATE = `${quoteIdent(STATE_SCHEMA)}.${quoteIdent('state')}`;
+
+export interface StateRow {
+  readonly slot: string;
+  readonly lsn: Lsn;
+  readonly systemId: string | null;
+  readonly database: string | null;
+}
+
+export async function ensureStateTable(conn: DuckDBConnection): Promise<void> {
+  await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(STATE_SCHEMA)}`);
+  await conn.run(
+    `CREATE TABLE IF NOT EXISTS ${STATE} (
+       slot VARCHAR NOT NULL,
+       lsn VARCHAR NOT NULL,
+       lsn_bytes UBIGINT NOT NULL,
+       system_id VARCHAR,
+       database VARCHAR,
+       tables VARCHAR,
+       updated_at TIMESTAMPTZ NOT NULL)`,
+  );
+}
+
+export async function readState(conn: DuckDBConnection, slot: string): Promise<StateRow | undefined> {
+  const r = await conn.runAndReadAll(
+    `SELECT lsn, system_id, database FROM ${STATE} WHERE slot = ${quoteLiteral(slot)}`,
+  );
+  const row = r.getRows()[0];
+  if (!row) return undefined;
+  const lsn = parseLsn(String(row[0]));
+  if (lsn === undefined)
+    throw new Error(`walduck.state holds an unreadable LSN ${String(row[0])} for slot ${slot}`);
+  return {
+    slot,
+    lsn,
+    systemId: row[1] === null ? null : String(row[1]),
+    database: row[2] === null ? null : String(row[2]),
+  };
+}
+
+/** Records `lsn` for the slot; call inside the transaction that applied the rows up to it. */
+export async function writeState(
+  conn: DuckDBConnection,
+  slot: string,
+  lsn: Lsn,
+  meta: { systemId?: string; database?: string; tables?: string } = {},
+): Promise<void> {
+  const text = quoteLiteral(formatLsn(lsn));
+  const changed = await conn.run(
+    `UPDATE ${STATE} SET lsn = ${text}, lsn_bytes = ${lsn}, updated_at = now() WHERE slot = ${quoteLiteral(slot)}`,
+  );
+  if (changed.rowsChanged > 0) return;
+  const lit = (v: string | undefined) => (v === undefined ? 'NULL' : quoteLiteral(v));
+  await conn.run(
+    `INSERT INTO ${STATE} VALUES (${quoteLiteral(slot)}, ${text}, ${lsn}, ${lit(meta.systemId)}, ${lit(meta.database)}, ${lit(meta.tables)}, now())`,
+  );
+}

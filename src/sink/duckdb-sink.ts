@@ -1,0 +1,227 @@
+// The sink: source changes in, committed DuckDB transactions out, each carrying the LSN it covers.
+//
+// Group commit: several source transactions share one DuckDB transaction, which commits at a source
+// commit once --batch-rows changes or --batch-ms have gathered. A source transaction larger than the
+// batch is flushed progressively into the still-open DuckDB transaction (JS memory stays at one
+// batch) and becomes visible only with its commit. The caller acknowledges to the server only what
+// `commit()` returned: the end LSN of the last source transaction inside the committed DuckDB
+// transaction, stored in walduck.state by that same transaction.
+
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Lsn } from '../protocol/lsn.js';
+import { assertNever, type Change, type TableRef } from '../wal2json/change.js';
+import { TableApplier } from './apply.js';
+import type { SourceTable } from './catalog.js';
+import { ensureStateTable, readState, writeState } from './checkpoint.js';
+import { TableStage } from './stage.js';
+import { describeTarget, ensureTarget } from './target.js';
+
+export interface SinkOptions {
+  readonly slot: string;
+  readonly batchRows: number;
+  readonly batchMs: number;
+  readonly log: (msg: string) => void;
+  readonly warn: (msg: string) => void;
+  readonly meta?: { systemId?: string; database?: string };
+  readonly now?: () => number;
+}
+
+interface Table {
+  readonly stage: TableStage;
+  readonly applier: TableApplier;
+}
+
+export interface SinkStats {
+  rows: number;
+  transactions: number;
+  commits: number;
+}
+
+const tableKey = (schema: string, table: string) => `${schema}\u0000${table}`;
+
+export class DuckDbSink {
+  private readonly tables = new Map<string, Table>();
+  private txOpen = false;
+  private inSource = false;
+  private staged = 0;
+  private batchRows = 0;
+  private batchStartedAt = 0;
+  /** End LSN of the last source commit seen; becomes durable with the next `commit()`. */
+  private lastCommitLsn: Lsn;
+  readonly stats: SinkStats = { rows: 0, transactions: 0, commits: 0 };
+  private readonly now: () => number;
+
+  private constructor(
+    private readonly conn: DuckDBConnection,
+    private readonly opts: SinkOptions,
+    /** The LSN durably recorded in DuckDB (0n for a new file). */
+    public storedLsn: Lsn,
+    readonly stateExisted: boolean,
+  ) {
+    this.lastCommitLsn = storedLsn;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Creates or checks the target tables and the state table; reads the stored LSN. */
+  static async open(
+    conn: DuckDBConnection,
+    sources: readonly SourceTable[],
+    opts: SinkOptions,
+  ): Promise<DuckDbSink> {
+    await ensureStateTable(conn);
+    const state = await readState(conn, opts.slot);
+    const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined);
+    let n = 0;
+    for (const source of sources) {
+      const target = describeTarget(source);
+      await ensureTarget(conn, target);
+      const applier = new TableApplier(conn, target, `walduck_stage_${n++}`);
+      await applier.createStage();
+      sink.tables.set(tableKey(source.schema, source.table), {
+        stage: new TableStage(target, opts.warn),
+        applier,
+      });
+    }
+    return sink;
+  }
+
+  get inSourceTransaction(): boolean {
+    return this.inSource;
+  }
+
+  /** Something applied or seen that DuckDB has not committed yet. */
+  get hasUncommitted(): boolean {
+    return this.txOpen || this.lastCommitLsn > this.storedLsn;
+  }
+
+  /** At a source-transaction boundary with a full or old enough batch: time to `commit()`. */
+  get due(): boolean {
+    if (this.inSource || !this.hasUncommitted) return false;
+    return this.batchRows >= this.opts.batchRows || this.now() - this.batchStartedAt >= this.opts.batchMs;
+  }
+
+  async apply(change: Change): Promise<void> {
+    switch (change.kind) {
+      case 'begin':
+        this.inSource = true;
+        if (!this.hasUncommitted) this.batchStartedAt = this.now();
+        return;
+      case 'commit':
+        this.inSource = false;
+        if (change.lsn > this.lastCommitLsn) this.lastCommitLsn = change.lsn;
+        this.stats.transactions++;
+        return;
+      case 'insert': {
+        const t = this.table(change);
+        if (!t) return;
+        await this.begin();
+        t.stage.insert(change.new);
+        return this.counted();
+      }
+      case 'update': {
+        const t = this.table(change);
+        if (!t) return;
+        await this.begin();
+        if (t.applier.target.keyless) {
+          await t.applier.flush(t.stage);
+          await t.applier.keylessChange(change.old ?? change.new, change.new);
+        } else t.stage.update(change.new, change.old);
+        return this.counted();
+      }
+      case 'delete': {
+        const t = this.table(change);
+        if (!t) return;
+        await this.begin();
+        if (t.applier.target.keyless) {
+          await t.applier.flush(t.stage);
+          await t.applier.keylessChange(change.old, undefined);
+        } else t.stage.delete(change.old);
+        return this.counted();
+      }
+      case 'truncate': {
+        for (const ref of change.tables) {
+          const t = this.table(ref);
+          if (!t) continue;
+          await this.begin();
+          // Staged changes came before the TRUNCATE: apply them first, then empty the table.
+          this.staged -= t.stage.size;
+          await t.applier.flush(t.stage);
+          await t.applier.truncate();
+        }
+        return;
+      }
+      case 'message':
+        this.opts.log(
+          `message prefix=${JSON.stringify(change.prefix)} (${change.content.length} chars) ignored`,
+        );
+        return;
+      default:
+        assertNever(change);
+    }
+  }
+
+  /**
+   * Applies what is staged, records the last source commit's LSN and commits. Returns the LSN now
+   * durable (to acknowledge), or undefined when there was nothing to commit. Only between source
+   * transactions: a half-applied source transaction must never be committed.
+   */
+  async commit(): Promise<Lsn | undefined> {
+    if (this.inSource) throw new Error('commit inside a source transaction');
+    if (!this.hasUncommitted) return undefined;
+    await this.begin();
+    await this.flushStages();
+    await writeState(this.conn, this.opts.slot, this.lastCommitLsn, this.opts.meta);
+    await this.conn.run('COMMIT');
+    this.txOpen = false;
+    this.storedLsn = this.lastCommitLsn;
+    this.batchRows = 0;
+    this.stats.commits++;
+    return this.storedLsn;
+  }
+
+  /** Drops everything not committed (a half-received source transaction on shutdown). */
+  async rollback(): Promise<void> {
+    if (this.txOpen) await this.conn.run('ROLLBACK');
+    this.txOpen = false;
+    for (const t of this.tables.values()) t.stage.clear();
+    this.staged = 0;
+    this.batchRows = 0;
+    this.inSource = false;
+    this.lastCommitLsn = this.storedLsn;
+  }
+
+  /**
+   * Nothing pending and the server reports WAL up to `lsn` decoded (a keepalive): record it, so an
+   * idle or unrelated-traffic database does not pin WAL. Returns true when `lsn` is now durable.
+   */
+  async advanceIdle(lsn: Lsn): Promise<boolean> {
+    if (this.inSource || this.hasUncommitted || lsn <= this.storedLsn) return false;
+    this.lastCommitLsn = lsn;
+    return (await this.commit()) !== undefined;
+  }
+
+  private table(ref: TableRef): Table | undefined {
+    const t = this.tables.get(tableKey(ref.schema, ref.table));
+    if (!t) this.opts.log(`change for unchosen table ${ref.schema}.${ref.table} ignored`);
+    return t;
+  }
+
+  private async begin(): Promise<void> {
+    if (this.txOpen) return;
+    await this.conn.run('BEGIN TRANSACTION');
+    this.txOpen = true;
+    if (this.batchRows === 0) this.batchStartedAt = this.now();
+  }
+
+  private async counted(): Promise<void> {
+    this.staged++;
+    this.batchRows++;
+    this.stats.rows++;
+    if (this.staged >= this.opts.batchRows) await this.flushStages();
+  }
+
+  private async flushStages(): Promise<void> {
+    for (const t of this.tables.values()) await t.applier.flush(t.stage);
+    this.staged = 0;
+  }
+}

@@ -1,0 +1,106 @@
+// A source table's DuckDB counterpart: where it lands, its column types, and the SQL pieces the apply
+// step reuses for every batch (built once, from quoted identifiers only).
+
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { SourceTable } from './catalog.js';
+import { qualified, quoteIdent, quoteLiteral } from './sql.js';
+import { type ColumnMapping, mapType } from './type-map.js';
+
+export interface TargetTable {
+  readonly source: SourceTable;
+  readonly schema: string;
+  readonly table: string;
+  /** `"schema"."table"` */
+  readonly name: string;
+  readonly mappings: readonly ColumnMapping[];
+  /** Column position by source column name. */
+  readonly position: ReadonlyMap<string, number>;
+  /** Indexes of the columns that identify a row; all columns for a keyless FULL-identity table. */
+  readonly key: readonly number[];
+  readonly keyless: boolean;
+}
+
+export class TargetError extends Error {
+  override readonly name = 'TargetError';
+  readonly code = 'WALDUCK_TARGET';
+}
+
+/** PostgreSQL's `public` lands in DuckDB's default schema `main`; other schemas keep their name. */
+export function targetSchema(pgSchema: string): string {
+  return pgSchema === 'public' ? 'main' : pgSchema;
+}
+
+export const STATE_SCHEMA = 'walduck';
+
+export function describeTarget(source: SourceTable): TargetTable {
+  const schema = targetSchema(source.schema);
+  if (schema.toLowerCase() === STATE_SCHEMA) {
+    throw new TargetError(
+      `source schema ${source.schema} collides with walduck's own DuckDB schema "${STATE_SCHEMA}"`,
+    );
+  }
+  // DuckDB matches identifiers case-insensitively even when quoted: "A" and "a" would be one column.
+  const seen = new Map<string, string>();
+  for (const c of source.columns) {
+    const other = seen.get(c.name.toLowerCase());
+    if (other !== undefined) {
+      throw new TargetError(
+        `table ${source.schema}.${source.table} has columns ${JSON.stringify(other)} and ${JSON.stringify(c.name)}, which DuckDB cannot tell apart (identifiers are case-insensitive there)`,
+      );
+    }
+    seen.set(c.name.toLowerCase(), c.name);
+  }
+  const keyless = source.key.length === 0;
+  return {
+    source,
+    schema,
+    table: source.table,
+    name: qualified(schema, source.table),
+    mappings: source.columns.map((c) => mapType(c.type)),
+    position: new Map(source.columns.map((c, i) => [c.name, i])),
+    key: keyless ? source.columns.map((_, i) => i) : source.key,
+    keyless,
+  };
+}
+
+/** Creates the target when missing; when present, checks it still has the source's columns and types. */
+export async function ensureTarget(conn: DuckDBConnection, t: TargetTable): Promise<void> {
+  await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(t.schema)}`);
+  const existing = await conn.runAndReadAll(
+    `SELECT column_name, data_type FROM information_schema.columns
+      WHERE table_catalog = current_database() AND table_schema = ${quoteLiteral(t.schema)} AND table_name = ${quoteLiteral(t.table)}
+      ORDER BY ordinal_position`,
+  );
+  const have = existing.getRows().map((r) => [String(r[0]), String(r[1])] as const);
+  if (have.length === 0) {
+    // No PRIMARY KEY: DuckDB's ART index checks uniqueness eagerly within a transaction, so a batch
+    // that deletes and re-inserts a key would fail. Keys are enforced by the source.
+    const cols = t.source.columns
+      .map((c, i) => `${quoteIdent(c.name)} ${t.mappings[i]?.duckType}`)
+      .join(', ');
+    await conn.run(`CREATE TABLE ${t.name} (${cols})`);
+    return;
+  }
+  const want = t.source.columns.map((c, i) => [c.name, t.mappings[i]?.duckType ?? ''] as const);
+  const mismatch = want.find(
+    ([name, type], i) => have[i]?.[0] !== name || normalizeType(have[i]?.[1] ?? '') !== normalizeType(type),
+  );
+  if (mismatch || have.length !== want.length) {
+    throw new TargetError(
+      `DuckDB table ${t.schema}.${t.table} does not match the source (${describe(want)} expected, ${describe(have)} found): the source's DDL changed; alter the DuckDB table to match or start a new DuckDB file`,
+    );
+  }
+}
+
+function normalizeType(t: string): string {
+  return t
+    .replace(/\s+/g, '')
+    .toUpperCase()
+    .replace(/^FLOAT$/, 'FLOAT')
+    .replace(/^TIMESTAMPWITHTIMEZONE$/, 'TIMESTAMPTZ')
+    .replace(/^TIMEWITHTIMEZONE$/, 'TIMETZ');
+}
+
+function describe(cols: ReadonlyArray<readonly [string, string]>): string {
+  return cols.map(([n, t]) => `${n} ${t}`).join(', ');
+}

@@ -1,0 +1,126 @@
+// PostgreSQL -> DuckDB column types, following the mapping DuckDB's own postgres extension uses, and
+// for each type the SQL expression that turns the staged exact text into the DuckDB value. All
+// conversion happens in DuckDB's parsers (CAST from VARCHAR), never through a JS number.
+//
+// | PostgreSQL                         | DuckDB                 | conversion of the text          |
+// |------------------------------------|------------------------|---------------------------------|
+// | boolean                            | BOOLEAN                | CAST                            |
+// | smallint / integer / bigint        | SMALLINT/INTEGER/BIGINT| CAST                            |
+// | oid                                | UINTEGER               | CAST                            |
+// | real / double precision            | FLOAT / DOUBLE         | CAST (NaN, ±Infinity kept)      |
+// | numeric(p,s), p <= 38, 0 <= s <= p | DECIMAL(p,s)           | CAST; NaN/±Infinity -> NULL     |
+// | numeric (unconstrained or p > 38)  | DOUBLE                 | CAST                            |
+// | money                              | DECIMAL(19,2)          | strip currency symbol and commas|
+// | text, varchar(n), char(n), name    | VARCHAR                | as is (char keeps its padding)  |
+// | bytea                              | BLOB                   | from_hex of the \x... text      |
+// | date / time / timetz               | DATE / TIME / TIMETZ   | CAST                            |
+// | timestamp / timestamptz            | TIMESTAMP / TIMESTAMPTZ| CAST (±infinity kept)           |
+// | interval                           | INTERVAL               | CAST                            |
+// | uuid                               | UUID                   | CAST                            |
+// | json / jsonb                       | JSON                   | CAST                            |
+// | T[] (any dims)                     | T'[] per dimension     | {..} -> JSON -> from_json, CAST |
+// | domain                             | its base type          | as the base type                |
+// | enum, composite, inet, cidr, macaddr, bit, xml, tsvector, ranges, other | VARCHAR | PostgreSQL's text |
+
+import { pgArrayToJson } from './pg-array.js';
+
+export interface PgType {
+  /** Base type name in pg_catalog after resolving domains (e.g. "int4", "numeric", "_int4" for arrays). */
+  readonly typname: string;
+  readonly typmod: number;
+  /** pg_type.typtype of the base type: b base, c composite, e enum, r range, m multirange, p pseudo. */
+  readonly typtype: string;
+  /** For arrays: the element type (domains resolved), and the declared dimension count (at least 1). */
+  readonly element?: PgType;
+  readonly dims?: number;
+}
+
+export type ValueCheck = 'decimal' | undefined;
+
+export interface ColumnMapping {
+  readonly duckType: string;
+  /** SQL turning the VARCHAR expression `ref` into the DuckDB value. */
+  convert(ref: string): string;
+  /** Rewrites the text in JS before staging, when DuckDB cannot parse PostgreSQL's form (arrays). */
+  readonly pre?: (text: string) => string;
+  /** `decimal`: NaN and ±Infinity have no DECIMAL form; the sink stores NULL and warns once. */
+  readonly check?: ValueCheck;
+}
+
+const cast = (t: string) => (ref: string) => `CAST(${ref} AS ${t})`;
+const asIs = (ref: string) => ref;
+
+const SIMPLE: Readonly<Record<string, string>> = {
+  bool: 'BOOLEAN',
+  int2: 'SMALLINT',
+  int4: 'INTEGER',
+  int8: 'BIGINT',
+  oid: 'UINTEGER',
+  float4: 'FLOAT',
+  float8: 'DOUBLE',
+  date: 'DATE',
+  time: 'TIME',
+  timetz: 'TIMETZ',
+  timestamp: 'TIMESTAMP',
+  timestamptz: 'TIMESTAMPTZ',
+  interval: 'INTERVAL',
+  uuid: 'UUID',
+  json: 'JSON',
+  jsonb: 'JSON',
+};
+
+/** numeric's typmod packs ((precision << 16) | scale) + 4; -1 means unconstrained. */
+export function numericPrecision(typmod: number): { precision: number; scale: number } | undefined {
+  if (typmod < 4) return undefined;
+  const packed = typmod - 4;
+  const precision = (packed >> 16) & 0xffff;
+  // PostgreSQL 15 allows negative scales (stored as 11-bit two's complement).
+  let scale = packed & 0x7ff;
+  if (scale & 0x400) scale -= 0x800;
+  return { precision, scale };
+}
+
+export function mapType(t: PgType): ColumnMapping {
+  if (t.element) return mapArray(t.element, Math.max(1, t.dims ?? 1));
+  const simple = SIMPLE[t.typname];
+  if (simple) return { duckType: simple, convert: cast(simple) };
+  switch (t.typname) {
+    case 'numeric': {
+      const p = numericPrecision(t.typmod);
+      if (p && p.precision <= 38 && p.scale >= 0 && p.scale <= p.precision) {
+        const dt = `DECIMAL(${p.precision},${p.scale})`;
+        return { duckType: dt, convert: cast(dt), check: 'decimal' };
+      }
+      return { duckType: 'DOUBLE', convert: cast('DOUBLE') };
+    }
+    case 'money':
+      // Text output is locale-formatted ("-$1,234.56"); the digits, sign and point are what count.
+      return {
+        duckType: 'DECIMAL(19,2)',
+        convert: (ref) => `CAST(regexp_replace(${ref}, '[^0-9.-]', '', 'g') AS DECIMAL(19,2))`,
+      };
+    case 'bytea':
+      // bytea_output=hex (set by the protocol layer's startup): "\x" then two hex digits a byte.
+      return { duckType: 'BLOB', convert: (ref) => `from_hex(substr(${ref}, 3))` };
+    default:
+      return { duckType: 'VARCHAR', convert: asIs };
+  }
+}
+
+function mapArray(element: PgType, dims: number): ColumnMapping {
+  const inner = mapType(element);
+  // Elements DuckDB cannot cast from their text (bytea, money, nested conversions) stay text.
+  const plain = inner.convert('x') === `CAST(x AS ${inner.duckType})` || inner.duckType === 'VARCHAR';
+  const elemType = plain ? inner.duckType : 'VARCHAR';
+  const suffix = '[]'.repeat(dims);
+  const shape = `${'['.repeat(dims)}"VARCHAR"${']'.repeat(dims)}`;
+  const duckType = `${elemType}${suffix}`;
+  return {
+    duckType,
+    convert: (ref) =>
+      elemType === 'VARCHAR'
+        ? `from_json(${ref}, '${shape}')`
+        : `CAST(from_json(${ref}, '${shape}') AS ${duckType})`,
+    pre: pgArrayToJson,
+  };
+}
