@@ -32,8 +32,26 @@ type Op =
   | { op: 'C' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ op: fc.constant('I' as const), key: fc.integer({ min: 0, max: 7 }), n: fc.option(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String)), big: fc.string({ maxLength: 6 }) }) },
-  { weight: 5, arbitrary: fc.record({ op: fc.constant('U' as const), key: fc.integer({ min: 0, max: 7 }), newKey: fc.integer({ min: 0, max: 7 }), n: fc.option(fc.bigInt({ min: -5n, max: 5n }).map(String)), big: fc.string({ maxLength: 6 }), omitBig: fc.boolean() }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant('I' as const),
+      key: fc.integer({ min: 0, max: 7 }),
+      n: fc.option(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String)),
+      big: fc.string({ maxLength: 6 }),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant('U' as const),
+      key: fc.integer({ min: 0, max: 7 }),
+      newKey: fc.integer({ min: 0, max: 7 }),
+      n: fc.option(fc.bigInt({ min: -5n, max: 5n }).map(String)),
+      big: fc.string({ maxLength: 6 }),
+      omitBig: fc.boolean(),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('D' as const), key: fc.integer({ min: 0, max: 7 }) }) },
   { weight: 1, arbitrary: fc.constant({ op: 'T' as const }) },
   { weight: 3, arbitrary: fc.constant({ op: 'C' as const }) },
@@ -44,7 +62,10 @@ function image(names: readonly string[], values: (string | null)[]): RowImage {
 }
 
 /** Turns random ops into a valid change stream (only legal operations on the model's state) and the expected final state. */
-function toChanges(ops: readonly Op[]): { changes: Change[]; expected: Map<number, [string | null, string]> } {
+function toChanges(ops: readonly Op[]): {
+  changes: Change[];
+  expected: Map<number, [string | null, string]>;
+} {
   const model = new Map<number, [string | null, string]>();
   const changes: Change[] = [];
   let lsn = 100n;
@@ -59,7 +80,13 @@ function toChanges(ops: readonly Op[]): { changes: Change[]; expected: Map<numbe
         if (model.has(o.key)) continue;
         ensureBegin();
         model.set(o.key, [o.n, o.big]);
-        changes.push({ kind: 'insert', lsn: lsn++, schema: 'public', table: 'items', new: image(ALL, [String(o.key), o.n, o.big]) });
+        changes.push({
+          kind: 'insert',
+          lsn: lsn++,
+          schema: 'public',
+          table: 'items',
+          new: image(ALL, [String(o.key), o.n, o.big]),
+        });
         break;
       case 'U': {
         const cur = model.get(o.key);
@@ -67,16 +94,31 @@ function toChanges(ops: readonly Op[]): { changes: Change[]; expected: Map<numbe
         ensureBegin();
         model.delete(o.key);
         model.set(o.newKey, [o.n, o.omitBig ? cur[1] : o.big]);
-        const row = o.omitBig ? image(NO_TOAST, [String(o.newKey), o.n]) : image(ALL, [String(o.newKey), o.n, o.big]);
+        const row = o.omitBig
+          ? image(NO_TOAST, [String(o.newKey), o.n])
+          : image(ALL, [String(o.newKey), o.n, o.big]);
         const old = o.newKey !== o.key ? image(['id'], [String(o.key)]) : undefined;
-        changes.push({ kind: 'update', lsn: lsn++, schema: 'public', table: 'items', new: row, ...(old ? { old } : {}) });
+        changes.push({
+          kind: 'update',
+          lsn: lsn++,
+          schema: 'public',
+          table: 'items',
+          new: row,
+          ...(old ? { old } : {}),
+        });
         break;
       }
       case 'D':
         if (!model.has(o.key)) continue;
         ensureBegin();
         model.delete(o.key);
-        changes.push({ kind: 'delete', lsn: lsn++, schema: 'public', table: 'items', old: image(['id'], [String(o.key)]) });
+        changes.push({
+          kind: 'delete',
+          lsn: lsn++,
+          schema: 'public',
+          table: 'items',
+          old: image(['id'], [String(o.key)]),
+        });
         break;
       case 'T':
         ensureBegin();
@@ -98,23 +140,35 @@ it('set-based apply equals applying changes in source order', async () => {
   const conn = await db.connect();
   let round = 0;
   await fc.assert(
-    fc.asyncProperty(fc.array(opArb, { maxLength: 60 }), fc.integer({ min: 1, max: 12 }), async (ops, batchRows) => {
-      await conn.run('DROP TABLE IF EXISTS main.items; DROP SCHEMA IF EXISTS walduck CASCADE');
-      const slot = `s${round++}`;
-      const sink = await DuckDbSink.open(conn, [table], { slot, batchRows, batchMs: 1e9, log: () => {}, warn: () => {} });
-      const { changes, expected } = toChanges(ops);
-      let last = 0n;
-      for (const ch of changes) {
-        await sink.apply(ch);
-        if (sink.due) last = (await sink.commit()) ?? last;
-      }
-      last = (await sink.commit()) ?? last;
-      const rows = (await conn.runAndReadAll('SELECT id, n::VARCHAR, big FROM main.items ORDER BY id')).getRows();
-      const want = [...expected.entries()].sort((a, b) => a[0] - b[0]).map(([k, [n, big]]) => [k, n, big]);
-      assert.deepEqual(rows, want);
-      const commitLsns = changes.filter((c) => c.kind === 'commit').map((c) => c.lsn);
-      if (commitLsns.length > 0) assert.equal(last, commitLsns.at(-1));
-    }),
+    fc.asyncProperty(
+      fc.array(opArb, { minLength: 10, maxLength: 150, size: 'max' }),
+      fc.integer({ min: 1, max: 12 }),
+      async (ops, batchRows) => {
+        await conn.run('DROP TABLE IF EXISTS main.items; DROP SCHEMA IF EXISTS walduck CASCADE');
+        const slot = `s${round++}`;
+        const sink = await DuckDbSink.open(conn, [table], {
+          slot,
+          batchRows,
+          batchMs: 1e9,
+          log: () => {},
+          warn: () => {},
+        });
+        const { changes, expected } = toChanges(ops);
+        let last = 0n;
+        for (const ch of changes) {
+          await sink.apply(ch);
+          if (sink.due) last = (await sink.commit()) ?? last;
+        }
+        last = (await sink.commit()) ?? last;
+        const rows = (
+          await conn.runAndReadAll('SELECT id, n::VARCHAR, big FROM main.items ORDER BY id')
+        ).getRows();
+        const want = [...expected.entries()].sort((a, b) => a[0] - b[0]).map(([k, [n, big]]) => [k, n, big]);
+        assert.deepEqual(rows, want);
+        const commitLsns = changes.filter((c) => c.kind === 'commit').map((c) => c.lsn);
+        if (commitLsns.length > 0) assert.equal(last, commitLsns.at(-1));
+      },
+    ),
     { numRuns: Number(process.env.WALDUCK_FUZZ_RUNS ?? 150) },
   );
   conn.closeSync();
