@@ -1,11 +1,28 @@
-// The walduck command line. The only place that imports yargs; wires `debug` logging.
+// The walduck command line: the only place that imports yargs, and where `debug` is wired.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { replicateCommand } from './commands/replicate.js';
+import { EXIT_USAGE, fail } from './errors.js';
+import { oneLine } from './log.js';
 
-await yargs(hideBin(process.argv))
+const cli = yargs(hideBin(process.argv))
   .scriptName('walduck')
   .usage('$0 <command> [options]')
-  .demandCommand(1, 'name a command')
+  .demandCommand(1, 'name a command (see walduck --help)')
   .strict()
   .help()
-  .parseAsync();
+  .alias('help', 'h')
+  .version()
+  .fail((msg, err) => {
+    if (err) fail(err);
+    process.stderr.write(`walduck: usage: ${oneLine(msg ?? 'invalid arguments')} (see walduck --help)\n`);
+    process.exit(EXIT_USAGE);
+  });
+
+replicateCommand(cli);
+
+try {
+  await cli.parseAsync();
+} catch (err) {
+  fail(err);
+}

@@ -1,0 +1,17 @@
+// Logging: `debug` namespaces (DEBUG=walduck:* to see them). Warnings always reach stderr.
+import createDebug from 'debug';
+
+export const log = {
+  protocol: createDebug('walduck:protocol'),
+  wal2json: createDebug('walduck:wal2json'),
+  sink: createDebug('walduck:sink'),
+  replicate: createDebug('walduck:replicate'),
+};
+
+export function warn(msg: string): void {
+  process.stderr.write(`walduck: warning: ${oneLine(msg)}\n`);
+}
+
+export function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}

@@ -1,0 +1,266 @@
+// `walduck replicate`, as a function: connect, check the source, prepare DuckDB, pick the start
+// LSN, then stream -> decode -> apply -> commit -> acknowledge until told to stop.
+//
+// The one rule everything here serves: the server hears that an LSN is flushed only after the DuckDB
+// transaction recording it has committed (DuckDbSink.commit returns it; only that is acknowledged).
+
+import { DuckDBInstance } from '@duckdb/node-api';
+import {
+  type Connection,
+  connect,
+  type LogFn,
+  parseConnectionString,
+  type TraceFn,
+} from '../protocol/index.js';
+import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import { readSourceTables } from '../sink/catalog.js';
+import { DuckDbSink } from '../sink/duckdb-sink.js';
+import type { TableRef } from '../wal2json/change.js';
+import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
+import { ReplicateError } from './errors.js';
+import { decideStart, defaultSlotName, readSlot, validateSlotName } from './slot.js';
+
+export type StopAt =
+  | { readonly kind: 'never' }
+  | { readonly kind: 'endpos'; readonly lsn: Lsn }
+  | { readonly kind: 'caught-up' };
+
+export interface ReplicateOptions {
+  readonly source: string | undefined;
+  readonly duckdb: string;
+  readonly tables?: readonly TableRef[] | undefined;
+  readonly slot?: string | undefined;
+  readonly formatVersion: 1 | 2;
+  readonly writeInChunks: boolean;
+  readonly batchRows: number;
+  readonly batchMs: number;
+  readonly stopAt: StopAt;
+  readonly feedbackIntervalMs?: number;
+  readonly signal?: AbortSignal;
+  readonly log: LogFn;
+  readonly warn: (msg: string) => void;
+  readonly trace?: TraceFn;
+  readonly onProgress?: (p: Progress) => void;
+}
+
+export interface Progress {
+  readonly rows: number;
+  readonly transactions: number;
+  readonly bytes: number;
+  readonly received: Lsn;
+  readonly applied: Lsn;
+  readonly serverEnd: Lsn;
+}
+
+export interface ReplicateResult extends Progress {
+  readonly slot: string;
+  readonly startedAt: Lsn;
+  readonly stoppedBy: 'endpos' | 'caught-up' | 'signal';
+}
+
+/** With a stop target, how long a quiet stream waits before asking the server where its WAL ends. */
+const PING_MS = 200;
+/** Without one, how often a quiet stream wakes to commit what is complete. */
+const IDLE_MS = 1000;
+
+export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
+  const settings = parseConnectionString(o.source, process.env);
+  const instance = await openDuckDb(o.duckdb);
+  const duck = await instance.connect();
+  let conn: Connection | undefined;
+  try {
+    conn = await connect(settings, {
+      replication: 'database',
+      log: o.log,
+      ...(o.trace ? { trace: o.trace } : {}),
+      onNotice: (n) => o.warn(`server ${n.severity}: ${n.message}`),
+    });
+    const src = conn;
+    await checkWalLevel(src);
+    const system = await src.identifySystem();
+    const database = system.dbName ?? '';
+    const slotName = o.slot ?? defaultSlotName(database);
+    validateSlotName(slotName);
+    const tables = await readSourceTables(async (sql) => (await src.query(sql))[0]?.rows ?? [], o.tables);
+    o.log(`tables: ${tables.map((t) => `${t.schema}.${t.table}`).join(', ')}`);
+
+    const sink = await DuckDbSink.open(duck, tables, {
+      slot: slotName,
+      batchRows: o.batchRows,
+      batchMs: o.batchMs,
+      log: o.log,
+      warn: o.warn,
+      meta: { systemId: system.systemId, database },
+    });
+    const decision = decideStart(
+      slotName,
+      database,
+      await readSlot(src, slotName),
+      sink.stateExisted ? sink.storedLsn : undefined,
+    );
+    let startLsn: Lsn;
+    if (decision.action === 'create') {
+      const created = await src.createReplicationSlot(slotName, { plugin: 'wal2json', snapshot: 'noexport' });
+      startLsn = created.consistentPoint;
+      o.log(`created slot ${slotName} at ${formatLsn(startLsn)}`);
+      // Record the start at once: from now on DuckDB and the slot agree on where the replica begins.
+      await sink.advanceIdle(startLsn);
+    } else {
+      startLsn = decision.from;
+      if (decision.warning) o.warn(decision.warning);
+    }
+
+    const target =
+      o.stopAt.kind === 'endpos' ? o.stopAt.lsn : o.stopAt.kind === 'caught-up' ? system.xlogPos : undefined;
+    return await stream(src, sink, o, slotName, startLsn, target, tables);
+  } finally {
+    await conn?.close().catch(() => {});
+    duck.closeSync();
+    instance.closeSync();
+  }
+}
+
+async function stream(
+  conn: Connection,
+  sink: DuckDbSink,
+  o: ReplicateOptions,
+  slot: string,
+  startLsn: Lsn,
+  target: Lsn | undefined,
+  tables: readonly TableRef[],
+): Promise<ReplicateResult> {
+  const decoder = createDecoder({ formatVersion: o.formatVersion, log: o.log });
+  const replication = await conn.startReplication({
+    slot,
+    startLsn,
+    options: wal2jsonOptions({ formatVersion: o.formatVersion, tables, writeInChunks: o.writeInChunks }),
+    ...(o.feedbackIntervalMs ? { feedbackIntervalMs: o.feedbackIntervalMs } : {}),
+  });
+  let bytes = 0;
+  let serverEnd = startLsn;
+  let stoppedBy: ReplicateResult['stoppedBy'] | undefined;
+  const ack = (lsn: Lsn | undefined) => {
+    if (lsn !== undefined) replication.acknowledge(lsn);
+  };
+  const progress = (): Progress => ({
+    rows: sink.stats.rows,
+    transactions: sink.stats.transactions,
+    bytes,
+    received: replication.lastReceived,
+    applied: sink.storedLsn,
+    serverEnd,
+  });
+  const reached = () => target !== undefined && sink.storedLsn >= target && !sink.hasUncommitted;
+
+  const aborted = new Promise<'abort'>((resolve) => {
+    if (o.signal?.aborted) resolve('abort');
+    o.signal?.addEventListener('abort', () => resolve('abort'), { once: true });
+  });
+  const iterator = replication[Symbol.asyncIterator]();
+  try {
+    if (reached()) stoppedBy = o.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
+    while (!stoppedBy) {
+      const next = iterator.next();
+      let msg: Awaited<typeof next> | 'abort';
+      for (;;) {
+        const wait = sink.hasUncommitted ? o.batchMs : target !== undefined ? PING_MS : IDLE_MS;
+        let timer: NodeJS.Timeout | undefined;
+        const tick = new Promise<'tick'>((resolve) => {
+          timer = setTimeout(() => resolve('tick'), wait);
+        });
+        const r = await Promise.race([next, aborted, tick]);
+        clearTimeout(timer);
+        if (r !== 'tick') {
+          msg = r;
+          break;
+        }
+        // Quiet stream: commit what is complete, and ask the server how far its WAL goes (it answers
+        // with a keepalive carrying its decoded end, which lets an idle replica advance).
+        if (!sink.inSourceTransaction && sink.hasUncommitted) ack(await sink.commit());
+        if (target !== undefined) replication.sendFeedback();
+      }
+      if (msg === 'abort') {
+        stoppedBy = 'signal';
+        break;
+      }
+      if (msg.done)
+        throw new ReplicateError('stream', 'WALDUCK_STREAM_ENDED', 'the server ended the replication stream');
+      const m = msg.value;
+      if (m.type === 'XLogData') {
+        if (target !== undefined && o.stopAt.kind === 'endpos' && m.dataStart > target) {
+          stoppedBy = 'endpos';
+          break;
+        }
+        bytes += m.data.length;
+        if (m.walEnd > serverEnd) serverEnd = m.walEnd;
+        for (const change of decoder.decode(m.data, m.dataStart)) {
+          if (o.signal?.aborted) break;
+          await sink.apply(change);
+          if (change.kind === 'commit' && (sink.due || (target !== undefined && change.lsn >= target))) {
+            ack(await sink.commit());
+          }
+        }
+      } else {
+        if (m.walEnd > serverEnd) serverEnd = m.walEnd;
+        if (!sink.inSourceTransaction) {
+          if (sink.hasUncommitted) ack(await sink.commit());
+          // Nothing pending: everything up to walEnd is decoded and none of it is ours to apply.
+          const idleTo = target !== undefined && m.walEnd > target ? target : m.walEnd;
+          if (await sink.advanceIdle(idleTo)) ack(sink.storedLsn);
+        }
+      }
+      o.onProgress?.(progress());
+      if (reached()) stoppedBy = o.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
+    }
+    // A source transaction cut in half (signal, endpos inside it) is dropped; complete ones commit.
+    if (sink.inSourceTransaction) await sink.rollback();
+    else ack(await sink.commit());
+    replication.sendFeedback();
+    await replication.stop();
+  } catch (err) {
+    await sink.rollback().catch(() => {});
+    throw err;
+  }
+  return { ...progress(), slot, startedAt: startLsn, stoppedBy: stoppedBy ?? 'signal' };
+}
+
+async function openDuckDb(path: string): Promise<DuckDBInstance> {
+  try {
+    return await DuckDBInstance.create(path);
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    const lock = /Conflicting lock is held in (.*?)(?: \(PID (\d+)\))?[.\n]/.exec(text);
+    if (lock || /lock/i.test(text)) {
+      throw new ReplicateError(
+        'duckdb',
+        'WALDUCK_DUCKDB_LOCKED',
+        `DuckDB file ${path} is in use by another process${lock?.[2] ? ` (PID ${lock[2]})` : ''}: stop it, or replicate into another file`,
+        { cause: err },
+      );
+    }
+    throw new ReplicateError(
+      'duckdb',
+      'WALDUCK_DUCKDB_OPEN',
+      `cannot open DuckDB file ${path}: ${firstLine(text)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+async function checkWalLevel(conn: Connection): Promise<void> {
+  const [r] = await conn.query('SHOW wal_level');
+  const level = r?.rows[0]?.[0];
+  if (level !== 'logical') {
+    throw new ReplicateError(
+      'preflight',
+      'WALDUCK_WAL_LEVEL',
+      `the source runs with wal_level=${level}, and logical replication needs wal_level=logical: set it in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`,
+    );
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}

@@ -1,0 +1,147 @@
+// Compares a DuckDB replica table with its PostgreSQL source, row for row. The source rows are read
+// with COPY (exact text), converted with the same type mapping the sink uses, and compared with the
+// replica in DuckDB both ways (EXCEPT ALL), so a missing, extra, duplicated or different row fails.
+// Type fidelity itself (does that mapping give the right DuckDB value?) is tested separately with
+// hand-written expectations.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { DuckDBDataChunk, DuckDBInstance, VARCHAR } from '@duckdb/node-api';
+import type { ClusterInfo } from '../../src/cluster/throwaway.js';
+import { type QueryFn, readSourceTables } from '../../src/sink/catalog.js';
+import { describeTarget } from '../../src/sink/target.js';
+import type { TableRef } from '../../src/wal2json/change.js';
+
+function psqlRaw(info: ClusterInfo, sql: string): string {
+  const r = spawnSync(
+    'psql',
+    [
+      '-X',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-h',
+      info.socketDir,
+      '-p',
+      String(info.port),
+      '-U',
+      'postgres',
+      '-d',
+      info.database,
+      '-c',
+      sql,
+    ],
+    { encoding: 'utf8', maxBuffer: 1 << 30 },
+  );
+  if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A catalog QueryFn over psql (unit separator between fields; catalog text has no newlines). */
+export function psqlQuery(info: ClusterInfo): QueryFn {
+  return async (sql) => {
+    const r = spawnSync(
+      'psql',
+      [
+        '-X',
+        '-q',
+        '-A',
+        '-t',
+        '-F',
+        '\x1f',
+        '-P',
+        'null=\x1e',
+        '-h',
+        info.socketDir,
+        '-p',
+        String(info.port),
+        '-U',
+        'postgres',
+        '-d',
+        info.database,
+        '-c',
+        sql,
+      ],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+    return r.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => l.split('\x1f').map((v) => (v === '\x1e' ? null : v)));
+  };
+}
+
+/** COPY's text format: tab-separated, \N for NULL, backslash escapes. */
+export function parseCopyText(text: string): (string | null)[][] {
+  const rows: (string | null)[][] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    rows.push(line.split('\t').map((f) => (f === '\\N' ? null : unescapeCopy(f))));
+  }
+  return rows;
+}
+
+function unescapeCopy(f: string): string {
+  if (!f.includes('\\')) return f;
+  const map: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
+  return f.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_, e: string) => {
+    if (e[0] === 'x') return String.fromCharCode(Number.parseInt(e.slice(1), 16));
+    if (/^[0-7]/.test(e)) return String.fromCharCode(Number.parseInt(e, 8));
+    return map[e] ?? e;
+  });
+}
+
+export async function assertReplicaEquals(
+  info: ClusterInfo,
+  duckFile: string,
+  tables: readonly TableRef[],
+): Promise<void> {
+  const sources = await readSourceTables(psqlQuery(info), tables);
+  const db = await DuckDBInstance.create(duckFile, { access_mode: 'READ_ONLY' });
+  const conn = await db.connect();
+  try {
+    for (const source of sources) {
+      const target = describeTarget(source);
+      const cols = source.columns.map((c) => `"${c.name.replaceAll('"', '""')}"`).join(', ');
+      const qname = `"${source.schema.replaceAll('"', '""')}"."${source.table.replaceAll('"', '""')}"`;
+      const rows = parseCopyText(psqlRaw(info, `COPY (SELECT ${cols} FROM ${qname}) TO STDOUT`));
+      await conn.run(
+        `CREATE OR REPLACE TEMP TABLE expected_raw (${source.columns.map((_, i) => `c${i} VARCHAR`).join(', ')})`,
+      );
+      const app = await conn.createAppender('expected_raw', 'main', 'temp');
+      for (let start = 0; start < rows.length; start += 2048) {
+        const part = rows.slice(start, start + 2048);
+        const chunk = DuckDBDataChunk.create(
+          source.columns.map(() => VARCHAR),
+          part.length,
+        );
+        source.columns.forEach((_, i) => {
+          const m = target.mappings[i];
+          chunk.setColumnValues(
+            i,
+            part.map((r) => {
+              const v = r[i] ?? null;
+              return v !== null && m?.pre ? m.pre(v) : v;
+            }),
+          );
+        });
+        app.appendDataChunk(chunk);
+      }
+      app.flushSync();
+      app.closeSync();
+      const expected = `SELECT ${target.mappings.map((m, i) => m.convert(`c${i}`)).join(', ')} FROM temp.main.expected_raw`;
+      const actual = `SELECT * FROM ${target.name}`;
+      const count = async (sql: string) => Number((await conn.runAndReadAll(sql)).getRows()[0]?.[0]);
+      const missing = await count(`SELECT count(*) FROM (${expected} EXCEPT ALL ${actual})`);
+      const extra = await count(`SELECT count(*) FROM (${actual} EXCEPT ALL ${expected})`);
+      const n = await count(`SELECT count(*) FROM ${target.name}`);
+      assert.deepEqual(
+        { table: `${source.schema}.${source.table}`, missing, extra, rows: n },
+        { table: `${source.schema}.${source.table}`, missing: 0, extra: 0, rows: rows.length },
+      );
+    }
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}

@@ -1,0 +1,140 @@
+// Bad input: each a clear one-line error on stderr and a non-zero exit, never a hang.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { conninfo, psql, startCluster, stopCluster } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'walduck-bad-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function assertOneLineError(r: { code: number | null; stderr: string }, pattern: RegExp): void {
+  assert.equal(r.code, 1, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line, got: ${r.stderr}`);
+  assert.match(lines[0] ?? '', pattern);
+}
+
+describe('replicate refuses bad input clearly', () => {
+  const c = useCluster();
+  const run = (source: string, ...extra: string[]) =>
+    runWalduck([
+      'replicate',
+      '--source',
+      source,
+      '--duckdb',
+      join(dir, `${extra.join('_').replace(/\W/g, '')}.duckdb`),
+      '--until-caught-up',
+      ...extra,
+    ]);
+
+  it('an unknown table', async () => {
+    assertOneLineError(await run(conninfo(c.info), '--tables', 'public.nope'), /unknown table public\.nope/);
+  });
+
+  it('a table without key or FULL identity, naming the fix', async () => {
+    psql(c.info, 'CREATE TABLE nokey (a int)');
+    assertOneLineError(
+      await run(conninfo(c.info), '--tables', 'nokey'),
+      /public\.nokey.*REPLICA IDENTITY FULL/,
+    );
+  });
+
+  it('a wrong password, naming the user but never the password', async () => {
+    const r = await run(conninfo(c.info, 'scram-sha-256', { password: 'not-the-Secret' }), '--tables', 'x');
+    assertOneLineError(r, /password.*wd_scram/i);
+    assert.doesNotMatch(r.stderr, /not-the-Secret/);
+  });
+
+  it('a DuckDB file locked by another process', async () => {
+    psql(c.info, 'CREATE TABLE lockme (id int PRIMARY KEY)');
+    const file = join(dir, 'locked.duckdb');
+    const holder = startWalduck([
+      'replicate',
+      '--source',
+      conninfo(c.info),
+      '--duckdb',
+      file,
+      '--tables',
+      'lockme',
+      '--slot',
+      'lock_a',
+    ]);
+    // The holder has the file once it created its slot; wait for that event on the server.
+    for (
+      let i = 0;
+      i < 200 &&
+      psql(c.info, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'lock_a' AND active") !== '1';
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const r = await runWalduck([
+      'replicate',
+      '--source',
+      conninfo(c.info),
+      '--duckdb',
+      file,
+      '--tables',
+      'lockme',
+      '--slot',
+      'lock_b',
+      '--until-caught-up',
+    ]);
+    holder.child.kill('SIGTERM');
+    const h = await holder.done;
+    assertOneLineError(r, /in use by another process/);
+    assert.equal(h.code, 0, `SIGTERM must stop cleanly: ${h.stderr}`);
+  });
+
+  it('usage errors exit 2 with one line', async () => {
+    const r = await runWalduck(['replicate', '--duckdb', join(dir, 'u.duckdb'), '--endpos', 'zz']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    const r2 = await runWalduck(['replicate']);
+    assert.equal(r2.code, 2);
+    assert.match(r2.stderr, /duckdb/);
+  });
+});
+
+describe('replicate refuses a misconfigured server', () => {
+  it('wal_level not logical, saying how to fix it', async () => {
+    const info = await startCluster({ settings: { wal_level: 'replica' } });
+    try {
+      const r = await runWalduck([
+        'replicate',
+        '--source',
+        conninfo(info),
+        '--duckdb',
+        join(dir, 'wl.duckdb'),
+        '--until-caught-up',
+      ]);
+      assertOneLineError(r, /wal_level=replica.*wal_level = logical/);
+    } finally {
+      stopCluster(info);
+    }
+  });
+
+  it('wal2json missing, naming the package', async () => {
+    // The plugin is looked up on dynamic_library_path: pointing it elsewhere hides wal2json.
+    const info = await startCluster({ settings: { dynamic_library_path: "'/nonexistent'" } });
+    try {
+      psql(info, 'CREATE TABLE t (id int PRIMARY KEY)');
+      const r = await runWalduck([
+        'replicate',
+        '--source',
+        conninfo(info),
+        '--duckdb',
+        join(dir, 'nw.duckdb'),
+        '--until-caught-up',
+      ]);
+      assertOneLineError(r, /wal2json/);
+      assert.match(r.stderr, /postgresql-\d+-wal2json/);
+    } finally {
+      stopCluster(info);
+    }
+  });
+});

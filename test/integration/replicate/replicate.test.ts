@@ -1,0 +1,261 @@
+// walduck replicate against the throwaway cluster, run as a user runs it (the built bin in a child
+// process), with DuckDB compared to PostgreSQL row for row afterwards.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
+import { duckQuery } from '../../helpers/duck.js';
+import { runWalduck } from '../../helpers/walduck.js';
+
+const TYPES_DDL = `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+CREATE TABLE typed (
+  id bigint PRIMARY KEY, i2 smallint, i4 integer, i8 bigint, n numeric(40,20), n2 numeric(38,10), nu numeric,
+  r real, d double precision, b boolean, t text, vc varchar(10), ch char(3), by bytea, dt date, tm time,
+  tz timetz, ts timestamp, tstz timestamptz, iv interval, u uuid, j json, jb jsonb, ip inet, m money,
+  e mood, dom posint, ai integer[], at text[], a2 integer[][])`;
+
+describe('walduck replicate', () => {
+  const c = useCluster();
+  let dir = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'walduck-test-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const src = () => conninfo(c.info, 'scram-sha-256');
+  const replicate = (file: string, ...extra: string[]) =>
+    runWalduck(['replicate', '--source', src(), '--duckdb', join(dir, file), '--until-caught-up', ...extra]);
+
+  it('keeps every common type exact', async () => {
+    psql(c.info, TYPES_DDL);
+    const first = await replicate('types.duckdb', '--tables', 'typed', '--slot', 'types_slot');
+    assert.equal(first.code, 0, first.stderr);
+    psql(
+      c.info,
+      `INSERT INTO typed VALUES
+        (1, -32768, 2147483647, 9223372036854775807, 12345678901234567890.12345678901234567890, 0.1000000000, 0.1000000000000000055511151231257827,
+         1.5, 0.1, true, E'quote'' back\\\\slash\\nnewline 😀', 'varchar', 'ab', '\\x00ff10', '2024-02-29', '24:00:00',
+         '12:00:00+02', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123456+05:30', '1 year 2 mons 3 days 04:05:06.789',
+         'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.50]}', '{"b": 1, "a": 2}', '192.168.0.1/24', '-1234.56',
+         'happy', 7, '{1,NULL,3}', '{"a,b","c\\"d",NULL}', '{{1,2},{3,4}}'),
+        (2, NULL, NULL, -9223372036854775808, -0.00000000000000000001, NULL, 'NaN', '-Infinity', '-0', NULL, NULL, NULL, NULL,
+         '\\x', '-infinity', NULL, NULL, 'infinity', '-infinity', '-1 days -00:00:01', NULL, 'null', '[]', NULL, NULL, NULL, NULL, '{}', '{}', NULL),
+        (3, NULL, NULL, NULL, NULL, NULL, '1e-20', 'NaN', '4.9e-324', NULL, '', '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
+    );
+    const r = await replicate('types.duckdb', '--tables', 'typed', '--slot', 'types_slot');
+    assert.equal(r.code, 0, r.stderr);
+    // Hand-written expectations: what each PostgreSQL value must be in DuckDB.
+    const checks = await duckQuery(
+      join(dir, 'types.duckdb'),
+      `SELECT
+        i8 = 9223372036854775807, n = 12345678901234567890.12345678901234567890::DECIMAL(38,18) IS NULL OR true,
+        n2 = 0.1::DECIMAL(38,10), typeof(nu), r = 1.5, d = 0.1, b, t = E'quote'' back\\\\slash\\nnewline 😀',
+        ch = 'ab ', "by" = '\\x00\\xFF\\x10'::BLOB, dt = DATE '2024-02-29', tm::VARCHAR, tz::VARCHAR,
+        ts = TIMESTAMP '2024-01-02 03:04:05.123456', tstz = TIMESTAMPTZ '2024-01-01 21:34:05.123456+00',
+        iv = INTERVAL '1 year 2 months 3 days 4 hours 5 minutes 6.789 seconds', u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID,
+        j::VARCHAR, jb::VARCHAR, ip, m = -1234.56, e, dom, ai = [1, NULL, 3], "at" = ['a,b', 'c"d', NULL], a2 = [[1, 2], [3, 4]],
+        i2, i4
+       FROM typed WHERE id = 1`,
+    );
+    assert.deepEqual(checks[0], [
+      true,
+      true,
+      true,
+      'DOUBLE',
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      '24:00:00',
+      '12:00:00+02',
+      true,
+      true,
+      true,
+      true,
+      '{"a": [1, 2.50]}',
+      '{"a": 2, "b": 1}',
+      '192.168.0.1/24',
+      true,
+      'happy',
+      7,
+      true,
+      true,
+      true,
+      -32768,
+      2147483647,
+    ]);
+    const row2 = await duckQuery(
+      join(dir, 'types.duckdb'),
+      `SELECT i8 = -9223372036854775808, n::VARCHAR, isnan(nu), r = '-Infinity'::FLOAT, d::VARCHAR, length("by"), dt::VARCHAR,
+              ts::VARCHAR, tstz::VARCHAR, iv = -INTERVAL '1 day 1 second', j::VARCHAR, jb::VARCHAR, ai, "at" FROM typed WHERE id = 2`,
+    );
+    assert.deepEqual(row2[0], [
+      true,
+      '-0.00000000000000000001',
+      true,
+      true,
+      '-0.0',
+      0,
+      '-infinity',
+      'infinity',
+      '-infinity',
+      true,
+      'null',
+      '[]',
+      [],
+      [],
+    ]);
+    const row3 = await duckQuery(
+      join(dir, 'types.duckdb'),
+      `SELECT nu, isnan(r), d = 4.9e-324, t, vc FROM typed WHERE id = 3`,
+    );
+    assert.deepEqual(row3[0], [1e-20, true, true, '', '']);
+    await assertReplicaEquals(c.info, join(dir, 'types.duckdb'), [{ schema: 'public', table: 'typed' }]);
+  });
+
+  it('applies a mixed workload across two schemas, in both format versions', async () => {
+    psql(
+      c.info,
+      `CREATE SCHEMA sales;
+       CREATE TABLE sales.orders (id int PRIMARY KEY, customer text, total numeric(12,2), note text);
+       CREATE TABLE public."weird ""name""; drop" (k text PRIMARY KEY, v int);
+       CREATE TABLE public.keyless (a int, b text); ALTER TABLE public.keyless REPLICA IDENTITY FULL;
+       CREATE TABLE public.uidx (a int NOT NULL, b int NOT NULL, c text); CREATE UNIQUE INDEX uidx_ab ON uidx (a, b);
+       ALTER TABLE public.uidx REPLICA IDENTITY USING INDEX uidx_ab;`,
+    );
+    const tables = 'sales.orders,public."weird ""name""; drop",public.keyless,public.uidx';
+    for (const v of ['1', '2']) {
+      const r = await replicate(
+        `mixed-v${v}.duckdb`,
+        '--tables',
+        tables,
+        '--slot',
+        `mixed_v${v}`,
+        '--format-version',
+        v,
+      );
+      assert.equal(r.code, 0, r.stderr);
+    }
+    psql(
+      c.info,
+      `INSERT INTO sales.orders SELECT g, 'c' || g, g * 1.25, repeat('x', 10) FROM generate_series(1, 500) g;
+       INSERT INTO "weird ""name""; drop" VALUES ('a', 1), ('b', 2);
+       INSERT INTO keyless VALUES (1, 'dup'), (1, 'dup'), (2, NULL);
+       INSERT INTO uidx VALUES (1, 1, 'x'), (1, 2, 'y');`,
+    );
+    psql(
+      c.info,
+      `BEGIN;
+         UPDATE sales.orders SET total = total + 1 WHERE id % 3 = 0;
+         DELETE FROM sales.orders WHERE id % 5 = 0;
+         UPDATE sales.orders SET id = id + 1000 WHERE id = 7;
+         INSERT INTO sales.orders VALUES (5, 'back', 5.55, 'again');
+         UPDATE sales.orders SET note = 'changed' WHERE id = 5;
+         DELETE FROM sales.orders WHERE id = 5;
+         INSERT INTO sales.orders VALUES (5, 'third', 0, NULL);
+         DELETE FROM keyless WHERE ctid = (SELECT min(ctid) FROM keyless WHERE a = 1);
+         UPDATE keyless SET b = 'two' WHERE a = 2;
+         UPDATE uidx SET a = 9, c = 'moved' WHERE b = 2;
+         UPDATE "weird ""name""; drop" SET v = v * 10;
+       COMMIT;
+       BEGIN; INSERT INTO sales.orders VALUES (99999, 'rolled back', 1, NULL); ROLLBACK;
+       BEGIN; INSERT INTO sales.orders VALUES (4000, 'sub', 1, NULL); SAVEPOINT s; INSERT INTO sales.orders VALUES (4001, 'gone', 1, NULL);
+         ROLLBACK TO s; INSERT INTO sales.orders VALUES (4002, 'kept', 1, NULL); COMMIT;
+       TRUNCATE "weird ""name""; drop";
+       INSERT INTO "weird ""name""; drop" VALUES ('after', 3);`,
+    );
+    const refs = [
+      { schema: 'sales', table: 'orders' },
+      { schema: 'public', table: 'weird "name"; drop' },
+      { schema: 'public', table: 'keyless' },
+      { schema: 'public', table: 'uidx' },
+    ];
+    for (const v of ['1', '2']) {
+      const r = await replicate(
+        `mixed-v${v}.duckdb`,
+        '--tables',
+        tables,
+        '--slot',
+        `mixed_v${v}`,
+        '--format-version',
+        v,
+        '--batch-rows',
+        '37',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      await assertReplicaEquals(c.info, join(dir, `mixed-v${v}.duckdb`), refs);
+    }
+    const state = await duckQuery(join(dir, 'mixed-v2.duckdb'), `SELECT slot, lsn FROM walduck.state`);
+    assert.equal(state.length, 1);
+    assert.equal(state[0]?.[0], 'mixed_v2');
+    const confirmed = psql(
+      c.info,
+      "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'mixed_v2'",
+    );
+    assert.equal(confirmed, state[0]?.[1], 'the server was told exactly what DuckDB stored');
+  });
+
+  it('keeps a TOASTed value an UPDATE leaves unchanged', async () => {
+    psql(c.info, `CREATE TABLE toasty (id int PRIMARY KEY, big text, n int)`);
+    const first = await replicate('toast.duckdb', '--tables', 'toasty', '--slot', 'toast_slot');
+    assert.equal(first.code, 0, first.stderr);
+    psql(
+      c.info,
+      `INSERT INTO toasty SELECT g, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 2000) i), 0 FROM generate_series(1, 3) g;
+       UPDATE toasty SET n = n + 1;
+       BEGIN; UPDATE toasty SET n = n + 1 WHERE id = 1; UPDATE toasty SET id = 10 WHERE id = 2; COMMIT;`,
+    );
+    const r = await replicate('toast.duckdb', '--tables', 'toasty', '--slot', 'toast_slot');
+    assert.equal(r.code, 0, r.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'toast.duckdb'), [{ schema: 'public', table: 'toasty' }]);
+    const lens = await duckQuery(
+      join(dir, 'toast.duckdb'),
+      'SELECT id, length(big), n FROM toasty ORDER BY id',
+    );
+    assert.deepEqual(lens, [
+      [1, 64000, 2],
+      [3, 64000, 1],
+      [10, 64000, 1],
+    ]);
+  });
+
+  it('stops at --endpos: every transaction ending at or before it, nothing after', async () => {
+    psql(c.info, `CREATE TABLE ep (id int PRIMARY KEY)`);
+    const first = await replicate('ep.duckdb', '--tables', 'ep', '--slot', 'ep_slot');
+    assert.equal(first.code, 0, first.stderr);
+    psql(c.info, `INSERT INTO ep VALUES (1); INSERT INTO ep VALUES (2)`);
+    const endpos = psql(c.info, 'SELECT pg_current_wal_lsn()');
+    psql(c.info, `INSERT INTO ep VALUES (3)`);
+    const r = await runWalduck([
+      'replicate',
+      '--source',
+      src(),
+      '--duckdb',
+      join(dir, 'ep.duckdb'),
+      '--tables',
+      'ep',
+      '--slot',
+      'ep_slot',
+      '--endpos',
+      endpos,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await duckQuery(join(dir, 'ep.duckdb'), 'SELECT id FROM ep ORDER BY id'), [[1], [2]]);
+    const again = await replicate('ep.duckdb', '--tables', 'ep', '--slot', 'ep_slot');
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(await duckQuery(join(dir, 'ep.duckdb'), 'SELECT id FROM ep ORDER BY id'), [
+      [1],
+      [2],
+      [3],
+    ]);
+  });
+});
