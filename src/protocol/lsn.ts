@@ -20,3 +20,8 @@ export function formatLsn(lsn: Lsn): string {
   if (lsn < 0n || lsn > MAX_LSN) throw new RangeError(`LSN out of range: ${lsn}`);
   return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffff_ffffn).toString(16).toUpperCase()}`;
 }
+
+/** The larger of two LSNs (Math.max does not take bigints). */
+export function maxLsn(a: Lsn, b: Lsn): Lsn {
+  return a > b ? a : b;
+}

@@ -1,6 +1,7 @@
 // The change events walduck decodes from a wal2json slot: one discriminated union for both output
-// formats (format-version 1 documents and format-version 2 lines). Field-by-field mapping from each
-// format is documented in README.md ("wal2json change model").
+// formats (format-version 1 documents and format-version 2 lines). The field-by-field mapping from each
+// format, what wal2json 2.5 prints for NaN / Infinity / -0 / money / unchanged TOAST, and the decoder's
+// limits are documented in src/wal2json/README.md.
 //
 // Every event carries `lsn`: the dataStart of the XLogData message it was delivered in. For `commit`
 // that is the transaction's end LSN (the walsender writes the commit callback's output at
@@ -43,12 +44,21 @@ export interface Begin {
   readonly xid?: number;
   /** Commit timestamp as PostgreSQL prints it (include-timestamp). */
   readonly commitTime?: string;
+  /**
+   * The transaction's end LSN as announced up front (include-lsn: v2 B's "nextlsn", v1's header
+   * "nextlsn"); the `commit` event's `lsn` equals it. Absent without include-lsn.
+   */
+  readonly endLsn?: Lsn;
 }
+
+/** Primary-key column names (include-pk), shared by consecutive rows of a table like `names`. */
+export type PrimaryKey = readonly string[];
 
 export interface Insert extends TableRef {
   readonly kind: 'insert';
   readonly lsn: Lsn;
   readonly new: RowImage;
+  readonly pk?: PrimaryKey;
 }
 
 export interface Update extends TableRef {
@@ -57,12 +67,14 @@ export interface Update extends TableRef {
   readonly new: RowImage;
   /** The replica identity's columns before the update (v2 `identity`, v1 `oldkeys`); absent when the key did not change and the identity is DEFAULT. */
   readonly old?: RowImage;
+  readonly pk?: PrimaryKey;
 }
 
 export interface Delete extends TableRef {
   readonly kind: 'delete';
   readonly lsn: Lsn;
   readonly old: RowImage;
+  readonly pk?: PrimaryKey;
 }
 
 export interface Truncate {

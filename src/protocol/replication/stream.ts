@@ -1,0 +1,262 @@
+// The replication stream: after START_REPLICATION, the server sends XLogData and keepalives inside
+// CopyData; we send standby status updates back.
+//
+// Two positions are kept apart, as pg_recvlogical does: what arrived (reported as `write`, informative)
+// and what the caller acknowledged as durably applied (reported as `flush` and `apply`). For a logical
+// slot the server moves confirmed_flush_lsn to `flush` and will never send those changes again, so
+// `flush` is only ever what acknowledge() was given: never a guess, never a keepalive's walEnd, never
+// backwards. A caller with nothing in flight may acknowledge a keepalive's walEnd itself.
+//
+// Feedback goes out every feedbackIntervalMs and at once when a keepalive asks (replyRequested) — on
+// arrival, not when the consumer gets to it, so a slow consumer does not get us dropped at
+// wal_sender_timeout. While the consumer is slow, queued bytes above maxBufferedBytes pause the socket;
+// the interval feedback still goes out, which is what keeps wal_sender_timeout from firing meanwhile.
+
+import { ArgumentError, ConnectionError, inPhase, ProtocolError } from '../errors.js';
+import { formatLsn, type Lsn, maxLsn } from '../lsn.js';
+import { COMMAND_COMPLETE } from '../messages/backend/command-complete.js';
+import { decodeErrorResponse, ERROR_RESPONSE } from '../messages/backend/error-response.js';
+import { READY_FOR_QUERY } from '../messages/backend/ready-for-query.js';
+import { COPY_DATA } from '../messages/copy-data.js';
+import { COPY_DONE } from '../messages/copy-done.js';
+import { pgNow } from '../pg-time.js';
+import { PgServerError } from '../server-error.js';
+import type { Wire } from '../wire.js';
+import { PRIMARY_KEEPALIVE } from './primary-keepalive.js';
+import { encodeStandbyStatusUpdate } from './standby-status-update.js';
+import { decodeStreamMessage, type StreamMessage } from './stream-message.js';
+import { XLOG_DATA } from './xlog-data.js';
+
+export interface StartReplicationOptions {
+  readonly slot: string;
+  readonly startLsn: Lsn;
+  /** Output plugin options, e.g. [['format-version', '2'], ['include-xids', '1']]. */
+  readonly options?: ReadonlyArray<readonly [string, string]>;
+  /** Status update interval (default 10 s; keep it well below the server's wal_sender_timeout). */
+  readonly feedbackIntervalMs?: number;
+  /** Fail if the server sends nothing this long, though asked for a keepalive at half of it. 0/absent: off. */
+  readonly receiveTimeoutMs?: number;
+  /** Queued-but-unconsumed bytes above which the socket is paused (default 16 MiB). */
+  readonly maxBufferedBytes?: number;
+}
+
+export const DEFAULT_FEEDBACK_INTERVAL_MS = 10_000;
+export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+type State = 'streaming' | 'stopping' | 'done' | 'failed';
+
+export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIterator<StreamMessage> {
+  private state: State = 'streaming';
+  private failure: Error | undefined;
+  private arrived: Lsn = 0n;
+  private received: Lsn = 0n;
+  private acked: Lsn = 0n;
+  private readonly timer: NodeJS.Timeout;
+  private stopping: Promise<void> | undefined;
+  private serverEnded = false;
+
+  constructor(
+    private readonly wire: Wire,
+    o: StartReplicationOptions,
+    private readonly onFinished: (usable: boolean) => void,
+  ) {
+    wire.phase = 'stream';
+    wire.setBudget(o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+    wire.onArrive = (tag, body) => this.onArrive(tag, body);
+    wire.setReceiveTimeout(o.receiveTimeoutMs ?? 0, () => this.sendStatus(true));
+    const interval = o.feedbackIntervalMs ?? DEFAULT_FEEDBACK_INTERVAL_MS;
+    if (!(interval > 0)) throw new ArgumentError('feedbackIntervalMs must be positive');
+    this.timer = setInterval(() => this.sendFeedback(), interval);
+    this.timer.unref();
+  }
+
+  /** Highest walEnd/dataStart among the messages this stream has handed to the consumer. */
+  get lastReceived(): Lsn {
+    return this.received;
+  }
+
+  /** The flush position we report: the highest LSN acknowledged. */
+  get acknowledged(): Lsn {
+    return this.acked;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<StreamMessage> {
+    return this;
+  }
+
+  /** Runs on arrival, before queueing: track the write position and answer keepalives at once. */
+  private onArrive(tag: number, body: Buffer): void {
+    if (tag !== COPY_DATA || this.state !== 'streaming' || body.length < 18) return;
+    const kind = body[0];
+    if (kind !== XLOG_DATA && kind !== PRIMARY_KEEPALIVE) return;
+    // XLogData: dataStart at 1, walEnd at 9. Keepalive: walEnd at 1.
+    const walEnd = body.readBigUInt64BE(kind === XLOG_DATA ? 9 : 1);
+    if (walEnd > this.arrived) this.arrived = walEnd;
+    if (kind === XLOG_DATA) {
+      const start = body.readBigUInt64BE(1);
+      if (start > this.arrived) this.arrived = start;
+    }
+    if (kind === PRIMARY_KEEPALIVE && body.length === 18 && body[17] !== 0) this.sendFeedback();
+  }
+
+  /** The caller has durably applied everything up to `lsn`: report it as flushed from now on. */
+  acknowledge(lsn: Lsn): void {
+    if (typeof lsn !== 'bigint' || lsn < 0n) throw new ArgumentError('acknowledge() takes an LSN (bigint)');
+    const seen = maxLsn(this.arrived, this.received);
+    if (lsn > seen) {
+      throw new ArgumentError(
+        `acknowledge(${formatLsn(lsn)}) is beyond anything received (${formatLsn(seen)})`,
+      );
+    }
+    if (lsn > this.acked) this.acked = lsn;
+  }
+
+  /** Sends a standby status update now (no-op once stopping: after CopyDone we may send no CopyData). */
+  sendFeedback(): void {
+    this.sendStatus(false);
+  }
+
+  private sendStatus(replyRequested: boolean): void {
+    if (this.state !== 'streaming' || this.wire.failed) return;
+    const write = maxLsn(this.arrived, this.acked);
+    const data = encodeStandbyStatusUpdate({
+      type: 'StandbyStatusUpdate',
+      write,
+      flush: this.acked,
+      apply: this.acked,
+      clientTime: pgNow(),
+      replyRequested,
+    });
+    try {
+      this.wire.send({ type: 'CopyData', data });
+    } catch {
+      // The wire failed; next() reports it.
+    }
+  }
+
+  async next(): Promise<IteratorResult<StreamMessage>> {
+    const wire = this.wire;
+    for (;;) {
+      if (this.state !== 'streaming') {
+        if (this.state === 'failed') throw this.failure;
+        return { done: true, value: undefined };
+      }
+      if (wire.take()) {
+        const tag = wire.tag;
+        if (tag === COPY_DATA) {
+          let m: StreamMessage;
+          try {
+            m = decodeStreamMessage(wire.body);
+          } catch (err) {
+            throw this.fail(err as Error);
+          }
+          const pos = m.type === 'XLogData' && m.dataStart > m.walEnd ? m.dataStart : m.walEnd;
+          if (pos > this.received) this.received = pos;
+          return { done: false, value: m };
+        }
+        if (tag === COPY_DONE) {
+          // The server ended streaming (e.g. shutdown, or a timeline switch): finish the exchange.
+          this.serverEnded = true;
+          await this.stop();
+          continue;
+        }
+        if (tag === ERROR_RESPONSE) {
+          const err = new PgServerError('stream', decodeErrorResponse(wire.body).fields, {
+            serverVersion: wire.parameters.get('server_version'),
+          });
+          this.state = 'failed';
+          this.failure = err;
+          this.cleanup();
+          // After an error the walsender returns to the command loop: read up to ReadyForQuery.
+          await this.drainTo(READY_FOR_QUERY).then(
+            () => this.onFinished(true),
+            () => this.onFinished(false),
+          );
+          throw err;
+        }
+        throw this.fail(
+          new ProtocolError(
+            'UNEXPECTED_MESSAGE',
+            'stream',
+            `unexpected message '${String.fromCharCode(tag)}' during streaming`,
+          ),
+        );
+      }
+      if (wire.failed) throw this.fail(wire.failed);
+      await wire.wait();
+    }
+  }
+
+  /** A for-await loop that breaks out stops the stream cleanly. */
+  async return(): Promise<IteratorResult<StreamMessage>> {
+    await this.stop();
+    return { done: true, value: undefined };
+  }
+
+  /**
+   * Clean stop: final status update, CopyDone, then read (discarding data the consumer never saw) up to
+   * the server's CopyDone, CommandComplete and ReadyForQuery. The connection can then run commands.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.state !== 'streaming') return;
+    this.sendFeedback();
+    this.state = 'stopping';
+    this.cleanup();
+    try {
+      this.wire.send({ type: 'CopyDone' });
+      if (!this.serverEnded) await this.drainTo(COPY_DONE);
+      await this.drainTo(READY_FOR_QUERY);
+    } catch (err) {
+      this.fail(err as Error);
+      throw this.failure;
+    }
+    this.state = 'done';
+    this.onFinished(true);
+  }
+
+  /** Reads frames until one with `until`; CopyData and CommandComplete are expected on the way. */
+  private async drainTo(until: number): Promise<void> {
+    let error: PgServerError | undefined;
+    for (;;) {
+      await this.wire.next();
+      const tag = this.wire.tag;
+      if (tag === until) break;
+      if (tag === ERROR_RESPONSE && until === READY_FOR_QUERY) {
+        error ??= new PgServerError('stream', decodeErrorResponse(this.wire.body).fields);
+      } else if (tag !== COPY_DATA && tag !== COMMAND_COMPLETE && tag !== COPY_DONE) {
+        throw new ProtocolError(
+          'UNEXPECTED_MESSAGE',
+          'stream',
+          `unexpected message '${String.fromCharCode(tag)}' while ending the stream`,
+        );
+      }
+    }
+    if (error) throw error;
+  }
+
+  private cleanup(): void {
+    clearInterval(this.timer);
+    this.wire.onArrive = undefined;
+    this.wire.setReceiveTimeout(0, () => {});
+    this.wire.setBudget(Number.POSITIVE_INFINITY);
+  }
+
+  private fail(err: Error): Error {
+    if (this.state === 'failed' && this.failure) return this.failure;
+    this.state = 'failed';
+    this.failure =
+      err instanceof ProtocolError || err instanceof ConnectionError
+        ? (inPhase(err, 'stream') as Error)
+        : err;
+    this.cleanup();
+    this.wire.fail(this.failure);
+    this.wire.socket.destroy();
+    this.onFinished(false);
+    return this.failure;
+  }
+}

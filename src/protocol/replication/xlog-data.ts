@@ -1,0 +1,41 @@
+// XLogData, inside a server CopyData: Byte1('w'), Int64 dataStart (WAL position of this payload),
+// Int64 walEnd (server's current end of WAL), Int64 serverTime (µs since 2000-01-01), Byte[n] payload.
+// For logical replication the payload is one output-plugin message (a wal2json JSON document).
+// https://www.postgresql.org/docs/current/protocol-replication.html
+
+import type { Lsn } from '../lsn.js';
+import { Reader } from '../reader.js';
+
+export const XLOG_DATA = 0x77; // 'w'
+
+export interface XLogData {
+  readonly type: 'XLogData';
+  readonly dataStart: Lsn;
+  readonly walEnd: Lsn;
+  readonly serverTime: bigint;
+  /** A view into the received frame; never overwritten by this layer (see README: view lifetime). */
+  readonly data: Buffer;
+}
+
+/** `body` is the whole CopyData body, starting with the 'w'. */
+export function decodeXLogData(body: Buffer): XLogData {
+  if (body.length < 25) new Reader(body, 'XLogData', 1).bytes(24); // throws the precise error
+  return {
+    type: 'XLogData',
+    dataStart: body.readBigUInt64BE(1),
+    walEnd: body.readBigUInt64BE(9),
+    serverTime: body.readBigInt64BE(17),
+    data: body.subarray(25),
+  };
+}
+
+/** The CopyData body (not the whole frame). For tests, fake servers and benches. */
+export function encodeXLogData(m: XLogData): Buffer {
+  const b = Buffer.allocUnsafe(25 + m.data.length);
+  b[0] = XLOG_DATA;
+  b.writeBigUInt64BE(m.dataStart, 1);
+  b.writeBigUInt64BE(m.walEnd, 9);
+  b.writeBigInt64BE(m.serverTime, 17);
+  b.set(m.data, 25);
+  return b;
+}

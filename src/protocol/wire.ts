@@ -1,0 +1,274 @@
+// The socket as a queue of complete backend frames.
+//
+// Chunks go through the FrameDecoder; messages that may arrive at any time (NoticeResponse,
+// ParameterStatus, NotificationResponse) are handled on arrival and never queued; everything else is
+// queued for whoever reads next (startup, a query, the replication stream). A reader takes frames with
+// take() (no allocation: the frame is left in `tag`/`body`) and awaits wait() when the queue is empty.
+//
+// Backpressure: queued body bytes are counted; above `budget` the socket is paused (TCP then pushes
+// back on the server), below half of it resumed. A failure (socket error, close, protocol error) is
+// reported only after the frames that arrived before it were taken, so an ErrorResponse that the
+// server sent just before closing is still read.
+
+import type { Socket } from 'node:net';
+import { ConnectionError, inPhase, type Phase, ProtocolError } from './errors.js';
+import { FrameDecoder } from './frame-decoder.js';
+import type { NoticeFields } from './messages/backend/notice-fields.js';
+import { decodeNoticeResponse, NOTICE_RESPONSE } from './messages/backend/notice-response.js';
+import { NOTIFICATION_RESPONSE } from './messages/backend/notification-response.js';
+import { decodeParameterStatus, PARAMETER_STATUS } from './messages/backend/parameter-status.js';
+import { encodeFrontendMessage, type FrontendMessage } from './messages/frontend/index.js';
+import { type TraceFn, traceBackend, traceFrontend } from './trace.js';
+
+export type LogFn = (msg: string) => void;
+
+export interface WireHooks {
+  readonly log?: LogFn | undefined;
+  readonly trace?: TraceFn | undefined;
+  readonly onNotice?: ((n: NoticeFields) => void) | undefined;
+}
+
+export class Wire {
+  phase: Phase = 'startup';
+  readonly parameters = new Map<string, string>();
+  /** The frame left by the last successful take(). */
+  tag = 0;
+  body: Buffer = Buffer.alloc(0);
+  /** Called for each queued frame as it arrives, before any reader sees it (replication's keepalives). */
+  onArrive: ((tag: number, body: Buffer) => void) | undefined;
+
+  private readonly decoder = new FrameDecoder();
+  private tags: number[] = [];
+  private bodies: Buffer[] = [];
+  private head = 0;
+  private queuedBytes = 0;
+  private budget = Number.POSITIVE_INFINITY;
+  private paused = false;
+  private failure: Error | undefined;
+  private socketError: Error | undefined;
+  private closing = false;
+  private waiter: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private receivedSinceTick = false;
+  private silentMs = 0;
+  private pinged = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly hooks: WireHooks,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => {
+      this.socketError ??= err;
+    });
+    socket.on('close', () => this.onClose());
+    socket.setNoDelay(true);
+    // The SSLRequest answer was read with the socket paused; a 'data' listener alone does not undo that.
+    socket.resume();
+  }
+
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.receivedSinceTick = true;
+    try {
+      this.decoder.push(chunk, (tag, body) => this.onFrame(tag, body));
+    } catch (err) {
+      this.fail(inPhase(err, this.phase) as Error);
+      this.socket.destroy();
+    }
+  }
+
+  private onFrame(tag: number, body: Buffer): void {
+    if (this.hooks.trace) this.hooks.trace(traceBackend(tag, body));
+    switch (tag) {
+      case NOTICE_RESPONSE: {
+        const fields = decodeNoticeResponse(body).fields;
+        if (this.hooks.onNotice) this.hooks.onNotice(fields);
+        else this.hooks.log?.(`server ${fields.severity}: ${fields.message}`);
+        return;
+      }
+      case PARAMETER_STATUS: {
+        const p = decodeParameterStatus(body);
+        this.parameters.set(p.name, p.value);
+        return;
+      }
+      case NOTIFICATION_RESPONSE:
+        return; // we never LISTEN; nothing to deliver it to
+    }
+    this.onArrive?.(tag, body);
+    this.tags.push(tag);
+    this.bodies.push(body);
+    this.queuedBytes += body.length + 5;
+    if (this.queuedBytes > this.budget && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    this.notify();
+  }
+
+  private onClose(): void {
+    if (this.closing) {
+      this.fail(new ConnectionError('CONNECTION_CLOSED', this.phase, 'the connection was closed'));
+      return;
+    }
+    const cause = this.socketError;
+    if (this.decoder.midFrame) {
+      this.fail(
+        new ProtocolError(
+          'TRUNCATED_FRAME',
+          this.phase,
+          'the server closed the connection in the middle of a message (truncated frame)',
+          cause ? { cause } : undefined,
+        ),
+      );
+    } else {
+      const why = cause ? `: ${cause.message}` : '';
+      this.fail(
+        new ConnectionError(
+          'CONNECTION_LOST',
+          this.phase,
+          `the server closed the connection unexpectedly${why} (server restart, crash, or terminated backend; see the server log)`,
+          cause ? { cause } : undefined,
+        ),
+      );
+    }
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    if (wake) {
+      this.wake = undefined;
+      this.waiter = undefined;
+      wake();
+    }
+  }
+
+  /** Marks the connection failed; readers get `err` once the queue is drained. The first failure wins. */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.stopTimer();
+    this.notify();
+  }
+
+  /** Takes the next queued frame into `tag`/`body`; false if none is queued (see wait, failed). */
+  take(): boolean {
+    if (this.head >= this.tags.length) return false;
+    const i = this.head++;
+    this.tag = this.tags[i] as number;
+    this.body = this.bodies[i] as Buffer;
+    this.bodies[i] = this.body.subarray(0, 0); // let the queue drop its reference
+    this.queuedBytes -= this.body.length + 5;
+    if (this.head === this.tags.length) {
+      this.tags.length = 0;
+      this.bodies.length = 0;
+      this.head = 0;
+    }
+    if (this.paused && this.queuedBytes <= this.budget / 2) {
+      this.paused = false;
+      this.silentMs = 0;
+      this.socket.resume();
+    }
+    return true;
+  }
+
+  /** Resolves when a frame is queued or the connection failed. Shared by all waiters. */
+  wait(): Promise<void> {
+    if (this.head < this.tags.length || this.failure) return Promise.resolve();
+    this.waiter ??= new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+    return this.waiter;
+  }
+
+  /** The next frame, for the non-hot paths (startup, commands). Throws the failure when drained. */
+  async next(): Promise<void> {
+    for (;;) {
+      if (this.take()) return;
+      if (this.failure) throw this.failure;
+      await this.wait();
+    }
+  }
+
+  send(m: FrontendMessage): void {
+    const bytes = encodeFrontendMessage(m);
+    if (this.hooks.trace) this.hooks.trace(traceFrontend(m, bytes));
+    this.write(bytes);
+  }
+
+  write(bytes: Buffer): void {
+    if (this.failure) throw this.failure;
+    this.socket.write(bytes);
+  }
+
+  setBudget(bytes: number): void {
+    this.budget = bytes;
+  }
+
+  /**
+   * Detects a half-open connection: after `ms / 2` without a byte, `ping` is called (the stream asks
+   * the server for a keepalive); after `ms`, the connection fails with RECEIVE_TIMEOUT. Time while we
+   * paused the socket ourselves does not count. 0 turns it off.
+   */
+  setReceiveTimeout(ms: number, ping: () => void): void {
+    this.stopTimer();
+    if (ms <= 0) return;
+    const tick = Math.max(Math.floor(ms / 4), 1);
+    this.silentMs = 0;
+    this.pinged = false;
+    this.receivedSinceTick = false;
+    this.timer = setInterval(() => {
+      if (this.receivedSinceTick || this.paused) {
+        this.receivedSinceTick = false;
+        this.silentMs = 0;
+        this.pinged = false;
+        return;
+      }
+      this.silentMs += tick;
+      if (this.silentMs >= ms) {
+        this.fail(
+          new ConnectionError(
+            'RECEIVE_TIMEOUT',
+            this.phase,
+            `nothing received from the server for ${ms} ms although it was asked for a keepalive: the connection is dead (network or server gone)`,
+          ),
+        );
+        this.socket.destroy();
+      } else if (this.silentMs >= ms / 2 && !this.pinged) {
+        this.pinged = true;
+        ping();
+      }
+    }, tick);
+    this.timer.unref();
+  }
+
+  stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Sends Terminate if possible and closes the socket. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.stopTimer();
+    const s = this.socket;
+    if (s.destroyed) return;
+    if (!this.failure && s.writable) {
+      try {
+        this.send({ type: 'Terminate' });
+      } catch {
+        // Already failing: closing is all that is left.
+      }
+    }
+    await new Promise<void>((resolve) => {
+      s.once('close', () => resolve());
+      s.end();
+      // A server that neither reads nor closes must not keep us: the socket goes after a grace period.
+      setTimeout(() => s.destroy(), 2000).unref();
+    });
+  }
+}

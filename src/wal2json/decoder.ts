@@ -1,0 +1,175 @@
+// createDecoder: XLogData payloads in, change events out, for either wal2json format.
+//
+// Lifetime rule: decode() returns a lazy generator that reads the payload in place; the payload must
+// stay unchanged until the generator is finished, and it must be run to its end before the next
+// decode() call. Strings handed out are copies, so events stay valid after that. A generator left
+// unfinished, or one that threw, leaves a v1 document half-read: the decoder then refuses further
+// input (WAL2JSON_MISUSE) rather than guess, and the caller restarts from the slot's confirmed LSN.
+
+import type { Lsn } from '../protocol/lsn.js';
+import type { Change } from './change.js';
+import { Wal2JsonError, type Wal2JsonPhase } from './errors.js';
+import { JsonReader } from './json-reader.js';
+import { ImageBuilder, TableCache } from './row-image.js';
+import { V1Stream } from './v1-stream.js';
+import { V2Decoder } from './v2.js';
+
+export interface Wal2JsonDecoder {
+  /**
+   * Decode one XLogData payload delivered at `lsn` (its dataStart). Lazy: yields each change as soon as
+   * it is complete, so a 500 MB v1 document never becomes an array of changes. The payload stays valid
+   * while the generator is consumed.
+   */
+  decode(payload: Uint8Array, lsn: Lsn): Generator<Change, void, undefined>;
+  /** true while a v1 document is open across messages (write-in-chunks) */
+  readonly inTransaction: boolean;
+}
+
+export interface DecoderOptions {
+  readonly formatVersion: 1 | 2;
+  /** Deepest JSON nesting accepted (wal2json's own output is at most 4 deep). Default 32. */
+  readonly maxDepth?: number;
+  /** Longest JSON string accepted, in encoded bytes. Default 256 MiB (a JS string cannot hold PostgreSQL's 1 GB anyway). */
+  readonly maxStringBytes?: number;
+  /** Largest single v1 change reassembled across messages, in bytes. Default 1 GiB. */
+  readonly maxChangeBytes?: number;
+  readonly log?: (msg: string) => void;
+}
+
+export const DEFAULT_MAX_DEPTH = 32;
+export const DEFAULT_MAX_STRING_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_CHANGE_BYTES = 1024 * 1024 * 1024;
+
+export function createDecoder(o: DecoderOptions): Wal2JsonDecoder {
+  const limits = {
+    maxDepth: positive(o.maxDepth, DEFAULT_MAX_DEPTH, 'maxDepth'),
+    maxStringBytes: positive(o.maxStringBytes, DEFAULT_MAX_STRING_BYTES, 'maxStringBytes'),
+    maxChangeBytes: positive(o.maxChangeBytes, DEFAULT_MAX_CHANGE_BYTES, 'maxChangeBytes'),
+  };
+  if (o.formatVersion === 2) return new V2Wal2JsonDecoder(limits);
+  if (o.formatVersion === 1) return new V1Wal2JsonDecoder(limits);
+  throw new RangeError(`formatVersion must be 1 or 2, got ${String(o.formatVersion)}`);
+}
+
+function positive(v: number | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt;
+  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+abstract class Guarded {
+  private busy = false;
+  private failed: unknown;
+
+  protected abstract readonly phase: Wal2JsonPhase;
+
+  /** Refuses input while a previous generator is unfinished or after a failure. */
+  protected enter(lsn: Lsn): void {
+    if (this.failed !== undefined || this.busy) {
+      const why =
+        this.failed !== undefined
+          ? 'the decoder failed earlier; restart from the confirmed LSN'
+          : 'the previous decode() generator was not run to its end';
+      throw new Wal2JsonError(
+        'WAL2JSON_MISUSE',
+        why,
+        { phase: this.phase, lsn, offset: 0, snippet: '' },
+        { cause: this.failed },
+      );
+    }
+    this.busy = true;
+  }
+
+  protected leave(ok: boolean, err?: unknown): void {
+    if (ok) this.busy = false;
+    else this.failed = err ?? new Error('decode() generator closed before the payload was read');
+  }
+}
+
+class V2Wal2JsonDecoder extends Guarded implements Wal2JsonDecoder {
+  protected readonly phase = 'decode-v2';
+  private readonly r: JsonReader;
+  private readonly v2: V2Decoder;
+
+  constructor(limits: { maxDepth: number; maxStringBytes: number }) {
+    super();
+    this.r = new JsonReader('decode-v2', limits);
+    this.v2 = new V2Decoder(this.r, new TableCache(), new ImageBuilder());
+  }
+
+  get inTransaction(): boolean {
+    return false;
+  }
+
+  decode(payload: Uint8Array, lsn: Lsn): Generator<Change, void, undefined> {
+    this.enter(lsn);
+    return this.run(payload, lsn);
+  }
+
+  private *run(payload: Uint8Array, lsn: Lsn): Generator<Change, void, undefined> {
+    let change: Change;
+    try {
+      this.r.reset(payload, true, lsn);
+      change = this.v2.decode(lsn);
+    } catch (err) {
+      // A bad v2 line leaves no state behind: the next line can be decoded.
+      this.r.release();
+      this.leave(true);
+      throw err;
+    }
+    this.r.release();
+    let done = false;
+    try {
+      yield change;
+      done = true;
+    } finally {
+      this.leave(done);
+    }
+  }
+}
+
+class V1Wal2JsonDecoder extends Guarded implements Wal2JsonDecoder {
+  protected readonly phase = 'decode-v1';
+  private readonly r: JsonReader;
+  private readonly stream: V1Stream;
+
+  constructor(limits: { maxDepth: number; maxStringBytes: number; maxChangeBytes: number }) {
+    super();
+    this.r = new JsonReader('decode-v1', limits);
+    const assembled = new JsonReader('decode-v1', limits);
+    this.stream = new V1Stream(this.r, assembled, new TableCache(), new ImageBuilder(), limits);
+  }
+
+  get inTransaction(): boolean {
+    return this.stream.open;
+  }
+
+  decode(payload: Uint8Array, lsn: Lsn): Generator<Change, void, undefined> {
+    this.enter(lsn);
+    return this.run(payload, lsn);
+  }
+
+  private *run(payload: Uint8Array, lsn: Lsn): Generator<Change, void, undefined> {
+    const s = this.stream;
+    const out = s.out;
+    let done = false;
+    let error: unknown;
+    try {
+      s.start(payload, lsn);
+      for (;;) {
+        // Drain before stepping: the events of one step are yielded before the next byte is read.
+        for (let i = 0; i < out.length; i++) yield out[i]!;
+        out.length = 0;
+        if (!s.step() && out.length === 0) break;
+      }
+      done = true;
+    } catch (err) {
+      error = err;
+      throw err;
+    } finally {
+      out.length = 0;
+      this.r.release();
+      this.leave(done, error);
+    }
+  }
+}

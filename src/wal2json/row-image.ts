@@ -1,0 +1,201 @@
+// Row images (names, types, type OIDs, values) read from either format, and the per-table cache that
+// hands out the same `names` / `types` / `typeOids` array instances for consecutive rows of a table
+// while they do not change, so the sink can key its per-table work on identity. A row's names are
+// compared with the cached ones byte by byte as they are read: an unchanged table costs no string and
+// no array but the values.
+
+import type { RowImage, Value } from './change.js';
+import type { JsonReader } from './json-reader.js';
+
+const EMPTY: readonly never[] = Object.freeze([]);
+
+/** Builds an array that is the cached one while every element read matches it. */
+export class Reuse<T> {
+  private cached: readonly T[] | undefined;
+  private fresh: T[] | undefined;
+  n = 0;
+
+  start(cached: readonly T[] | undefined): void {
+    this.cached = cached;
+    this.fresh = undefined;
+    this.n = 0;
+  }
+
+  /** The cached element at the current position, while everything so far matched. */
+  expected(): T | undefined {
+    return this.fresh === undefined && this.cached !== undefined ? this.cached[this.n] : undefined;
+  }
+
+  hit(): void {
+    this.n++;
+  }
+
+  add(v: T): void {
+    if (this.fresh === undefined) this.fresh = this.cached === undefined ? [] : this.cached.slice(0, this.n);
+    this.fresh.push(v);
+    this.n++;
+  }
+
+  finish(): readonly T[] {
+    const out =
+      this.fresh ??
+      (this.cached === undefined
+        ? EMPTY
+        : this.n === this.cached.length
+          ? this.cached
+          : this.cached.slice(0, this.n));
+    this.cached = undefined;
+    this.fresh = undefined;
+    return out;
+  }
+}
+
+/** The arrays of the last image of one kind (new row, old key, pk) seen for a table. */
+export interface ImageSlot {
+  names: readonly string[] | undefined;
+  types: readonly string[] | undefined;
+  typeOids: readonly number[] | undefined;
+}
+
+export interface TableSlot {
+  readonly schema: string;
+  readonly table: string;
+  readonly newImage: ImageSlot;
+  readonly oldImage: ImageSlot;
+  pk: readonly string[] | undefined;
+}
+
+function emptySlot(): ImageSlot {
+  return { names: undefined, types: undefined, typeOids: undefined };
+}
+
+/** A table cache: bounded so a stream of ever new table names cannot grow it without end. */
+export class TableCache {
+  private readonly map = new Map<string, TableSlot>();
+  private last: TableSlot | undefined;
+
+  constructor(private readonly maxTables = 10_000) {}
+
+  /** Reads a schema or table name, reusing the last row's string when equal. */
+  readName(r: JsonReader, which: 'schema' | 'table'): string {
+    const last = this.last;
+    if (last !== undefined) {
+      const known = which === 'schema' ? last.schema : last.table;
+      if (r.strEquals(known)) return known;
+    }
+    return r.string();
+  }
+
+  slot(schema: string, table: string): TableSlot {
+    const last = this.last;
+    if (last !== undefined && last.schema === schema && last.table === table) return last;
+    const key = `${schema}\u0000${table}`;
+    let s = this.map.get(key);
+    if (s === undefined) {
+      if (this.map.size >= this.maxTables) this.map.clear();
+      s = { schema, table, newImage: emptySlot(), oldImage: emptySlot(), pk: undefined };
+      this.map.set(key, s);
+    }
+    this.last = s;
+    return s;
+  }
+}
+
+/** Reusable builders for one image being read (one set per decoder: reading is not reentrant). */
+export class ImageBuilder {
+  readonly names = new Reuse<string>();
+  readonly types = new Reuse<string>();
+  readonly typeOids = new Reuse<number>();
+  values: Value[] = [];
+
+  start(slot: ImageSlot | undefined): void {
+    this.names.start(slot?.names);
+    this.types.start(slot?.types);
+    this.typeOids.start(slot?.typeOids);
+    this.values = [];
+  }
+
+  name(r: JsonReader): void {
+    readString(r, this.names);
+  }
+
+  type(r: JsonReader): void {
+    readString(r, this.types);
+  }
+
+  typeOid(r: JsonReader): void {
+    const v = r.uint32();
+    if (this.typeOids.expected() === v) this.typeOids.hit();
+    else this.typeOids.add(v);
+  }
+
+  /** Ends the image: checks the parallel arrays agree and remembers them in the slot. */
+  finish(r: JsonReader, slot: ImageSlot | undefined, what: string): RowImage {
+    const count = this.names.n;
+    if (this.values.length !== count) {
+      throw r.fail('WAL2JSON_SHAPE', `${what}: ${count} column names but ${this.values.length} values`);
+    }
+    if (this.types.n !== 0 && this.types.n !== count) {
+      throw r.fail('WAL2JSON_SHAPE', `${what}: ${count} column names but ${this.types.n} types`);
+    }
+    if (this.typeOids.n !== 0 && this.typeOids.n !== count) {
+      throw r.fail('WAL2JSON_SHAPE', `${what}: ${count} column names but ${this.typeOids.n} type OIDs`);
+    }
+    const hasOids = this.typeOids.n !== 0;
+    const names = this.names.finish();
+    const types = this.types.finish();
+    const typeOids = this.typeOids.finish() as readonly number[];
+    const values = this.values;
+    this.values = [];
+    if (slot !== undefined) {
+      slot.names = names;
+      slot.types = types;
+      if (hasOids) slot.typeOids = typeOids;
+    }
+    return hasOids ? { names, types, typeOids, values } : { names, types, values };
+  }
+}
+
+/** Reads a string into a Reuse: compared in place with the cached one first. */
+export function readString(r: JsonReader, into: Reuse<string>): void {
+  const want = into.expected();
+  if (want !== undefined && r.strEquals(want)) {
+    into.hit();
+    return;
+  }
+  const s = r.string();
+  if (s === want) into.hit();
+  else into.add(s);
+}
+
+/** Reads a JSON array of strings into a Reuse (v1 columnnames, columntypes, pknames). */
+export function readStringArray(r: JsonReader, into: Reuse<string>): void {
+  r.openArray();
+  let first = true;
+  while (r.nextElem(first)) {
+    first = false;
+    readString(r, into);
+  }
+}
+
+/** Reads a JSON array of type OIDs into a Reuse (v1 columntypeoids, keytypeoids). */
+export function readOidArray(r: JsonReader, into: Reuse<number>): void {
+  r.openArray();
+  let first = true;
+  while (r.nextElem(first)) {
+    first = false;
+    const v = r.uint32();
+    if (into.expected() === v) into.hit();
+    else into.add(v);
+  }
+}
+
+/** Reads a JSON array of column values (v1 columnvalues, keyvalues). */
+export function readValueArray(r: JsonReader, into: Value[]): void {
+  r.openArray();
+  let first = true;
+  while (r.nextElem(first)) {
+    first = false;
+    into.push(r.value());
+  }
+}
