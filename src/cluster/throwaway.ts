@@ -215,7 +215,8 @@ export async function startCluster(options: StartOptions = {}): Promise<ClusterI
   const socketDir = join(dir, 'sock');
   let started = false;
   try {
-    writeFileSync(join(dir, 'owner.pid'), String(process.pid));
+    // A cluster started by hand (`npm run pg -- start`) outlives its starter: no owner, never reaped.
+    if (options.removeOnExit !== false) writeFileSync(join(dir, 'owner.pid'), String(process.pid));
     mkdirSync(socketDir);
     giveToPostgres(socketDir);
     giveToPostgres(dir);

@@ -110,6 +110,11 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       if (decision.warning) o.warn(decision.warning);
     }
 
+    if (o.formatVersion === 1) {
+      o.warn(
+        'wal2json format-version 1 does not report TRUNCATE (wal2json 2.5 emits nothing for it): a truncated source table will keep its rows in DuckDB; use --format-version 2 if tables are truncated',
+      );
+    }
     const target =
       o.stopAt.kind === 'endpos' ? o.stopAt.lsn : o.stopAt.kind === 'caught-up' ? system.xlogPos : undefined;
     return await stream(src, sink, o, slotName, startLsn, target, tables);
@@ -133,7 +138,11 @@ async function stream(
   const replication = await conn.startReplication({
     slot,
     startLsn,
-    options: wal2jsonOptions({ formatVersion: o.formatVersion, tables, writeInChunks: o.writeInChunks }),
+    options: wal2jsonOptions({
+      formatVersion: o.formatVersion,
+      tables,
+      ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
+    }),
     ...(o.feedbackIntervalMs ? { feedbackIntervalMs: o.feedbackIntervalMs } : {}),
   });
   let bytes = 0;

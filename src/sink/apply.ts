@@ -99,12 +99,13 @@ export class TableApplier {
       params.push(v === null ? null : (t.mappings[i]?.pre?.(v) ?? v));
       return t.mappings[i]?.convert(`CAST($${params.length} AS VARCHAR)`) ?? '';
     };
-    const oldPos = old.names.map((n) => t.position.get(n) ?? -1);
-    if (oldPos.length !== t.mappings.length || oldPos.includes(-1)) {
-      throw new Error(
-        `${t.source.schema}.${t.source.table} has no key and its old row image is incomplete: set REPLICA IDENTITY FULL`,
-      );
-    }
+    // With FULL identity the old image holds every column, except that format-version 1 leaves out
+    // those whose old value was NULL (v2 lists them as null): an absent column matches NULL.
+    const oldValues: Value[] = t.mappings.map(() => null);
+    old.names.forEach((name, j) => {
+      const i = t.position.get(name);
+      if (i !== undefined) oldValues[i] = old.values[j] ?? null;
+    });
     const sets: string[] = [];
     if (row) {
       row.names.forEach((name, j) => {
@@ -112,10 +113,8 @@ export class TableApplier {
         sets.push(`${quoteIdent(name)} = ${param(i, row.values[j] ?? null)}`);
       });
     }
-    const match = oldPos
-      .map(
-        (i, j) => `${quoteIdent(old.names[j] ?? '')} IS NOT DISTINCT FROM ${param(i, old.values[j] ?? null)}`,
-      )
+    const match = t.source.columns
+      .map((c, i) => `${quoteIdent(c.name)} IS NOT DISTINCT FROM ${param(i, oldValues[i] ?? null)}`)
       .join(' AND ');
     const which = `rowid = (SELECT rowid FROM ${t.name} WHERE ${match} LIMIT 1)`;
     const sql = row

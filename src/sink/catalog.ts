@@ -29,6 +29,7 @@ export interface SourceTable extends TableRef {
 
 export class CatalogError extends Error {
   override readonly name = 'CatalogError';
+  readonly phase = 'preflight';
   constructor(
     message: string,
     readonly code: 'WALDUCK_UNKNOWN_TABLE' | 'WALDUCK_NO_IDENTITY' | 'WALDUCK_NO_TABLES' | 'WALDUCK_CATALOG',

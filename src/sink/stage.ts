@@ -25,6 +25,7 @@ const OP_NONE = '-';
 export class StageError extends Error {
   override readonly name = 'StageError';
   readonly code = 'WALDUCK_APPLY';
+  readonly phase = 'apply';
 }
 
 const KEY_SEP = '\u0000'; // PostgreSQL text never contains NUL, so joined key texts cannot collide.
@@ -66,10 +67,12 @@ export class TableStage {
   insert(row: RowImage): void {
     const idx = this.pushRow(OP_INSERT, null);
     this.writeImage(idx, row);
+    this.counts.insert++;
+    // A keyless table is a multiset: identical rows are legal, and its updates and deletes never fold.
+    if (this.target.keyless) return;
     const key = this.keyOfStaged(idx);
     if (this.pending.has(key)) throw this.duplicate('INSERT', key);
     this.pending.set(key, idx);
-    this.counts.insert++;
   }
 
   update(row: RowImage, old: RowImage | undefined): void {

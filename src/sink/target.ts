@@ -23,6 +23,7 @@ export interface TargetTable {
 export class TargetError extends Error {
   override readonly name = 'TargetError';
   readonly code = 'WALDUCK_TARGET';
+  readonly phase = 'duckdb';
 }
 
 /** PostgreSQL's `public` lands in DuckDB's default schema `main`; other schemas keep their name. */

@@ -100,8 +100,12 @@ export function mapType(t: PgType): ColumnMapping {
         convert: (ref) => `CAST(regexp_replace(${ref}, '[^0-9.-]', '', 'g') AS DECIMAL(19,2))`,
       };
     case 'bytea':
-      // bytea_output=hex (set by the protocol layer's startup): "\x" then two hex digits a byte.
-      return { duckType: 'BLOB', convert: (ref) => `from_hex(substr(${ref}, 3))` };
+      // Hex digits, two a byte: wal2json prints them bare ("00ff"), PostgreSQL's own text output
+      // (bytea_output=hex, e.g. in COPY) with a leading "\x". Accept both.
+      return {
+        duckType: 'BLOB',
+        convert: (ref) => `from_hex(CASE WHEN starts_with(${ref}, '\\x') THEN substr(${ref}, 3) ELSE ${ref} END)`,
+      };
     default:
       return { duckType: 'VARCHAR', convert: asIs };
   }

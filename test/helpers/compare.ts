@@ -11,6 +11,9 @@ import { type QueryFn, readSourceTables } from '../../src/sink/catalog.js';
 import { describeTarget } from '../../src/sink/target.js';
 import type { TableRef } from '../../src/wal2json/change.js';
 
+const lostByWal2json = new Set(['numeric', 'float4', 'float8']);
+const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
+
 function psqlRaw(info: ClusterInfo, sql: string): string {
   const r = spawnSync(
     'psql',
@@ -121,6 +124,9 @@ export async function assertReplicaEquals(
             i,
             part.map((r) => {
               const v = r[i] ?? null;
+              // wal2json 2.5 prints NaN and ±Infinity of float and numeric as JSON null (README,
+              // "What wal2json loses"): the replica can only hold NULL there.
+              if (v !== null && lostByWal2json.has(source.columns[i]?.type.typname ?? '') && NON_FINITE.has(v)) return null;
               return v !== null && m?.pre ? m.pre(v) : v;
             }),
           );

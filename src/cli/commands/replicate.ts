@@ -57,7 +57,6 @@ export function replicateCommand(y: Argv): Argv {
         })
         .option('until-caught-up', {
           type: 'boolean',
-          default: false,
           describe: "stop once everything up to the server's WAL position at start is applied",
         })
         .conflicts('endpos', 'until-caught-up')

@@ -95,29 +95,14 @@ describe('walduck replicate', () => {
     ]);
     const row2 = await duckQuery(
       join(dir, 'types.duckdb'),
-      `SELECT i8 = -9223372036854775808, n::VARCHAR, isnan(nu), r = '-Infinity'::FLOAT, d::VARCHAR, length("by"), dt::VARCHAR,
-              ts::VARCHAR, tstz::VARCHAR, iv = -INTERVAL '1 day 1 second', j::VARCHAR, jb::VARCHAR, ai, "at" FROM typed WHERE id = 2`,
+      `SELECT i8 = -9223372036854775808, n::VARCHAR, nu IS NULL, r IS NULL, d::VARCHAR, octet_length("by")::INTEGER,
+              dt::VARCHAR, ts::VARCHAR, tstz::VARCHAR, iv = -INTERVAL '1 day 1 second', j::VARCHAR, jb::VARCHAR,
+              ai = []::INTEGER[], "at" = []::VARCHAR[] FROM typed WHERE id = 2`,
     );
-    assert.deepEqual(row2[0], [
-      true,
-      '-0.00000000000000000001',
-      true,
-      true,
-      '-0.0',
-      0,
-      '-infinity',
-      'infinity',
-      '-infinity',
-      true,
-      'null',
-      '[]',
-      [],
-      [],
-    ]);
-    const row3 = await duckQuery(
-      join(dir, 'types.duckdb'),
-      `SELECT nu, isnan(r), d = 4.9e-324, t, vc FROM typed WHERE id = 3`,
-    );
+    // numeric(40,20) has no DECIMAL form (p > 38): DOUBLE, as DuckDB's postgres extension does. NaN and
+    // -Infinity arrive as NULL: wal2json 2.5 itself prints JSON null for them (see the README).
+    assert.deepEqual(row2[0], [true, '-1e-20', true, true, '-0.0', 0, '-infinity', 'infinity', '-infinity', true, 'null', '[]', true, true]);
+    const row3 = await duckQuery(join(dir, 'types.duckdb'), `SELECT nu, r IS NULL, d = 4.9e-324, t, vc FROM typed WHERE id = 3`);
     assert.deepEqual(row3[0], [1e-20, true, true, '', '']);
     await assertReplicaEquals(c.info, join(dir, 'types.duckdb'), [{ schema: 'public', table: 'typed' }]);
   });
@@ -192,7 +177,10 @@ describe('walduck replicate', () => {
         '37',
       );
       assert.equal(r.code, 0, r.stderr);
-      await assertReplicaEquals(c.info, join(dir, `mixed-v${v}.duckdb`), refs);
+      // wal2json's format 1 emits nothing for TRUNCATE: walduck says so, and that table differs there.
+      if (v === '1') assert.match(r.stderr, /format-version 1 does not report TRUNCATE/);
+      const compared = v === '1' ? refs.filter((t) => t.table !== 'weird "name"; drop') : refs;
+      await assertReplicaEquals(c.info, join(dir, `mixed-v${v}.duckdb`), compared);
     }
     const state = await duckQuery(join(dir, 'mixed-v2.duckdb'), `SELECT slot, lsn FROM walduck.state`);
     assert.equal(state.length, 1);
@@ -219,7 +207,7 @@ describe('walduck replicate', () => {
     await assertReplicaEquals(c.info, join(dir, 'toast.duckdb'), [{ schema: 'public', table: 'toasty' }]);
     const lens = await duckQuery(
       join(dir, 'toast.duckdb'),
-      'SELECT id, length(big), n FROM toasty ORDER BY id',
+      'SELECT id, length(big)::INTEGER, n FROM toasty ORDER BY id',
     );
     assert.deepEqual(lens, [
       [1, 64000, 2],
