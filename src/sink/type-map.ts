@@ -104,7 +104,8 @@ export function mapType(t: PgType): ColumnMapping {
       // (bytea_output=hex, e.g. in COPY) with a leading "\x". Accept both.
       return {
         duckType: 'BLOB',
-        convert: (ref) => `from_hex(CASE WHEN starts_with(${ref}, '\\x') THEN substr(${ref}, 3) ELSE ${ref} END)`,
+        convert: (ref) =>
+          `from_hex(CASE WHEN starts_with(${ref}, '\\x') THEN substr(${ref}, 3) ELSE ${ref} END)`,
       };
     default:
       return { duckType: 'VARCHAR', convert: asIs };

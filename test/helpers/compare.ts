@@ -126,7 +126,12 @@ export async function assertReplicaEquals(
               const v = r[i] ?? null;
               // wal2json 2.5 prints NaN and ±Infinity of float and numeric as JSON null (README,
               // "What wal2json loses"): the replica can only hold NULL there.
-              if (v !== null && lostByWal2json.has(source.columns[i]?.type.typname ?? '') && NON_FINITE.has(v)) return null;
+              if (
+                v !== null &&
+                lostByWal2json.has(source.columns[i]?.type.typname ?? '') &&
+                NON_FINITE.has(v)
+              )
+                return null;
               return v !== null && m?.pre ? m.pre(v) : v;
             }),
           );

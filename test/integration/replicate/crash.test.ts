@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
+import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
 
 const c = useCluster();
@@ -42,12 +43,12 @@ function workloadScript(seed: number, statements: number): string {
         break;
       case 4:
         lines.push(
-          `BEGIN; DELETE FROM crash WHERE id = ${k}; INSERT INTO crash VALUES (${k}, -1, 'again'); UPDATE crash SET id = ${k + 1000} WHERE id = ${k}; COMMIT;`,
+          `BEGIN; DELETE FROM crash WHERE id = ${k}; INSERT INTO crash VALUES (${k}, -1, 'again'); UPDATE crash SET id = ${k + 1000} WHERE id = ${k} AND NOT EXISTS (SELECT 1 FROM crash WHERE id = ${k + 1000}); COMMIT;`,
         );
         break;
       default:
         lines.push(
-          `INSERT INTO crash SELECT g, g, 'bulk' FROM generate_series(${2000 + i * 50}, ${2000 + i * 50 + 49}) g;`,
+          `INSERT INTO crash SELECT g, g, 'bulk' FROM generate_series(${2000 + i * 50}, ${2000 + i * 50 + 49}) g ON CONFLICT DO NOTHING;`,
         );
     }
   }
@@ -73,6 +74,7 @@ it('survives SIGKILL at random moments with nothing lost and nothing applied twi
   ];
   const init = await runWalduck([...args, '--until-caught-up']);
   assert.equal(init.code, 0, init.stderr);
+  const initialLsn = (await duckQuery(file, 'SELECT lsn_bytes FROM walduck.state'))[0]?.[0] as bigint;
 
   const script = join(dir, 'workload.sql');
   writeFileSync(script, workloadScript(42, 400 + kills * 150));
@@ -111,6 +113,9 @@ it('survives SIGKILL at random moments with nothing lost and nothing applied twi
     assert.equal(r.signal, 'SIGKILL', `replicator exited on its own before the kill: ${r.stderr}`);
   }
   assert.equal(await writerDone, 0, 'the workload failed');
+  // The killed runs must have applied something, or this test would prove nothing about crashes.
+  const applied = await duckQuery(file, 'SELECT lsn_bytes FROM walduck.state');
+  assert.ok((applied[0]?.[0] as bigint) > initialLsn, 'no progress between kills');
   const final = await runWalduck([...args, '--until-caught-up'], {}, 120_000);
   assert.equal(final.code, 0, final.stderr);
   await assertReplicaEquals(c.info, file, [{ schema: 'public', table: 'crash' }]);

@@ -101,8 +101,26 @@ describe('walduck replicate', () => {
     );
     // numeric(40,20) has no DECIMAL form (p > 38): DOUBLE, as DuckDB's postgres extension does. NaN and
     // -Infinity arrive as NULL: wal2json 2.5 itself prints JSON null for them (see the README).
-    assert.deepEqual(row2[0], [true, '-1e-20', true, true, '-0.0', 0, '-infinity', 'infinity', '-infinity', true, 'null', '[]', true, true]);
-    const row3 = await duckQuery(join(dir, 'types.duckdb'), `SELECT nu, r IS NULL, d = 4.9e-324, t, vc FROM typed WHERE id = 3`);
+    assert.deepEqual(row2[0], [
+      true,
+      '-1e-20',
+      true,
+      true,
+      '-0.0',
+      0,
+      '-infinity',
+      'infinity',
+      '-infinity',
+      true,
+      'null',
+      '[]',
+      true,
+      true,
+    ]);
+    const row3 = await duckQuery(
+      join(dir, 'types.duckdb'),
+      `SELECT nu, r IS NULL, d = 4.9e-324, t, vc FROM typed WHERE id = 3`,
+    );
     assert.deepEqual(row3[0], [1e-20, true, true, '', '']);
     await assertReplicaEquals(c.info, join(dir, 'types.duckdb'), [{ schema: 'public', table: 'typed' }]);
   });
