@@ -144,6 +144,7 @@ async function stream(
       ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
     }),
     ...(o.feedbackIntervalMs ? { feedbackIntervalMs: o.feedbackIntervalMs } : {}),
+    ...(process.env.WD_BUDGET ? { maxBufferedBytes: Number(process.env.WD_BUDGET) } : {}),
   });
   let bytes = 0;
   let serverEnd = startLsn;
@@ -161,10 +162,7 @@ async function stream(
   });
   const reached = () => target !== undefined && sink.storedLsn >= target && !sink.hasUncommitted;
 
-  const aborted = new Promise<'abort'>((resolve) => {
-    if (o.signal?.aborted) resolve('abort');
-    o.signal?.addEventListener('abort', () => resolve('abort'), { once: true });
-  });
+  const wake = new Wake(Math.min(o.batchMs, target !== undefined ? PING_MS : IDLE_MS), o.signal);
   const iterator = replication[Symbol.asyncIterator]();
   try {
     if (reached()) stoppedBy = o.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
@@ -172,21 +170,16 @@ async function stream(
       const next = iterator.next();
       let msg: Awaited<typeof next> | 'abort';
       for (;;) {
-        const wait = sink.hasUncommitted ? o.batchMs : target !== undefined ? PING_MS : IDLE_MS;
-        let timer: NodeJS.Timeout | undefined;
-        const tick = new Promise<'tick'>((resolve) => {
-          timer = setTimeout(() => resolve('tick'), wait);
-        });
-        const r = await Promise.race([next, aborted, tick]);
-        clearTimeout(timer);
+        const r = await Promise.race([next, wake.wait()]);
         if (r !== 'tick') {
           msg = r;
           break;
         }
-        // Quiet stream: commit what is complete, and ask the server how far its WAL goes (it answers
-        // with a keepalive carrying its decoded end, which lets an idle replica advance).
-        if (!sink.inSourceTransaction && sink.hasUncommitted) ack(await sink.commit());
-        if (target !== undefined) replication.sendFeedback();
+        // A timer tick: commit a batch that has waited --batch-ms, and with a stop target ask the
+        // server how far its WAL goes (it answers with a keepalive carrying its decoded end, which
+        // lets an idle replica advance to the target).
+        if (sink.due) ack(await sink.commit());
+        if (target !== undefined && !sink.hasUncommitted) replication.sendFeedback();
       }
       if (msg === 'abort') {
         stoppedBy = 'signal';
@@ -229,8 +222,46 @@ async function stream(
   } catch (err) {
     await sink.rollback().catch(() => {});
     throw err;
+  } finally {
+    wake.close();
   }
   return { ...progress(), slot, startedAt: startLsn, stoppedBy: stoppedBy ?? 'signal' };
+}
+
+/**
+ * Wakes the stream loop on a periodic tick or on the stop signal (which stays fired). Each wait gets
+ * its own one-shot promise, resolved by a single shared interval: no timer per message, and no
+ * long-lived promise collecting a reaction from every race (which at a million messages would hold
+ * a million closures until it fired).
+ */
+class Wake {
+  private resolve: ((v: 'tick' | 'abort') => void) | undefined;
+  private aborted = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(periodMs: number, signal: AbortSignal | undefined) {
+    this.timer = setInterval(() => this.fire('tick'), periodMs);
+    this.aborted = signal?.aborted ?? false;
+    signal?.addEventListener('abort', () => this.fire('abort'), { once: true });
+  }
+
+  wait(): Promise<'tick' | 'abort'> {
+    if (this.aborted) return Promise.resolve('abort');
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+
+  private fire(v: 'tick' | 'abort'): void {
+    if (v === 'abort') this.aborted = true;
+    const resolve = this.resolve;
+    this.resolve = undefined;
+    resolve?.(v);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
 }
 
 async function openDuckDb(path: string): Promise<DuckDBInstance> {

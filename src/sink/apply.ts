@@ -63,6 +63,7 @@ export class TableApplier {
   async flush(stage: TableStage): Promise<void> {
     const n = stage.size;
     if (n === 0) return;
+    const t0 = performance.now();
     const appender = await this.conn.createAppender(this.stageName, 'main', 'temp');
     try {
       for (let start = 0; start < n; start += CHUNK_ROWS) {
@@ -79,12 +80,15 @@ export class TableApplier {
     } finally {
       appender.closeSync();
     }
+    const t1 = performance.now();
     const { counts } = stage;
     if (counts.delete > 0) await this.conn.run(this.sql.delete);
     if (counts.update > 0) await this.conn.run(counts.masked > 0 ? this.sql.updateMasked : this.sql.update);
     if (counts.insert > 0) await this.conn.run(this.sql.insert);
+    const t2 = performance.now();
     await this.conn.run(`DELETE FROM ${this.stageRef}`);
     stage.clear();
+    if (process.env.WD_TIMING) console.error('flush', n, 'append', (t1 - t0).toFixed(0), 'sql', (t2 - t1).toFixed(0), 'del', (performance.now() - t2).toFixed(0));
   }
 
   async truncate(): Promise<void> {

@@ -171,7 +171,9 @@ export class DuckDbSink {
     await this.begin();
     await this.flushStages();
     await writeState(this.conn, this.opts.slot, this.lastCommitLsn, this.opts.meta);
+    const t0 = performance.now();
     await this.conn.run('COMMIT');
+    if (process.env.WD_TIMING) console.error('commit', (performance.now() - t0).toFixed(0));
     this.txOpen = false;
     this.storedLsn = this.lastCommitLsn;
     this.batchRows = 0;
