@@ -154,9 +154,8 @@ export class V1Stream {
           if (c !== LBRACKET) throw r.wrongType('"change" to be an array');
           r.pos++;
           this.state = ELEM_FIRST;
-          if (this.xid !== undefined || this.commitTime !== undefined || this.endLsn !== undefined) {
-            this.begin();
-          }
+          const header = this.xid !== undefined || this.commitTime !== undefined || this.endLsn !== undefined;
+          if (header && this.begun === BEGUN_NO) this.begin();
           return true;
         }
         return this.item(FOR_VALUE);

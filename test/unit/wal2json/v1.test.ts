@@ -272,6 +272,15 @@ describe('wal2json v1 stream decoder', () => {
     throwsCode(() => d3.decode(enc.encode(DOC), 2n), 'WAL2JSON_MISUSE');
   });
 
+  it('a repeated "change" key continues the same transaction (one begin, one commit)', () => {
+    assert.deepEqual(
+      withoutLsn(decodeAll(1, [`{"xid":3,"change":[${MESSAGE}],"change":[${MESSAGE}]}`])).map(
+        (c) => (c as { kind: string }).kind,
+      ),
+      ['begin', 'message', 'message', 'commit'],
+    );
+  });
+
   it('accepts several documents in one message and a document split right after a number', () => {
     const out: Change[] = decodeAll(1, ['{"xid":1,"change":[]}{"xid":2', '3,"change":[]}']);
     assert.deepEqual(withoutLsn(out), [
