@@ -62,10 +62,11 @@ function asSliceBuffer(bytes: Uint8Array): SliceBuffer {
 }
 
 const EMPTY = new Uint8Array(0);
+const EMPTY_BUF = asSliceBuffer(EMPTY);
 
 export class JsonReader {
   bytes: Uint8Array = EMPTY;
-  private buf: SliceBuffer = asSliceBuffer(EMPTY);
+  private buf: SliceBuffer = EMPTY_BUF;
   pos = 0;
   end = 0;
   final = true;
@@ -99,7 +100,7 @@ export class JsonReader {
   /** Drops the reference to the last payload (it may be reused by the caller). */
   release(): void {
     this.bytes = EMPTY;
-    this.buf = asSliceBuffer(EMPTY);
+    this.buf = EMPTY_BUF;
     this.pos = 0;
     this.end = 0;
   }
