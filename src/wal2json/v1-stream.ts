@@ -84,6 +84,8 @@ export class V1Stream {
   private commitTime: string | undefined;
   private endLsn: Lsn | undefined;
   private begun = BEGUN_NO;
+  /** Whether the open document had its "change" array: without one it is not a v1 document. */
+  private sawChange = false;
   private capturing: ItemKind | -1 = -1;
   private readonly capture: Capture;
   private lsn: Lsn = 0n;
@@ -133,6 +135,7 @@ export class V1Stream {
         this.commitTime = undefined;
         this.endLsn = undefined;
         this.begun = BEGUN_NO;
+        this.sawChange = false;
         this.state = KEY_FIRST;
         return true;
       case KEY_FIRST:
@@ -154,6 +157,7 @@ export class V1Stream {
           if (c !== LBRACKET) throw r.wrongType('"change" to be an array');
           r.pos++;
           this.state = ELEM_FIRST;
+          this.sawChange = true;
           const header = this.xid !== undefined || this.commitTime !== undefined || this.endLsn !== undefined;
           if (header && this.begun === BEGUN_NO) this.begin();
           return true;
@@ -304,6 +308,10 @@ export class V1Stream {
   }
 
   private closeDocument(): void {
+    if (!this.sawChange) {
+      // E.g. a v2 line fed to the v1 decoder: better an error than a begin/commit per line.
+      throw this.r.fail('WAL2JSON_SHAPE', 'format-version 1 document without "change"');
+    }
     this.state = DOC;
     if (this.begun === BEGUN_NO) this.begin();
     if (this.begun === BEGUN_TXN) {

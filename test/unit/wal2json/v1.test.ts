@@ -213,6 +213,8 @@ describe('wal2json v1 stream decoder', () => {
     throwsCode(() => decodeAll(1, [`${HEADER}{"schema":"s"}]}`]), 'WAL2JSON_SHAPE');
     throwsCode(() => decodeAll(1, ['{"change":{}}']), 'WAL2JSON_SHAPE');
     throwsCode(() => decodeAll(1, ['[]']), 'WAL2JSON_SYNTAX');
+    throwsCode(() => decodeAll(1, ['{"action":"B","xid":1}']), 'WAL2JSON_SHAPE');
+    throwsCode(() => decodeAll(1, ['{}']), 'WAL2JSON_SHAPE');
     throwsCode(
       () =>
         decodeAll(1, [
