@@ -107,6 +107,14 @@ describe('wal2json on a live cluster', () => {
     const strip = (cs: readonly Change[]) => cs.map(({ lsn: _l, ...rest }) => rest);
     assert.deepEqual(strip(v1), strip(v2));
     assert.deepEqual(strip(v1c), strip(v2));
+    // pretty-print (tabs, newlines, "\n\t\t,{" between changes) reads the same.
+    const pretty = peek(
+      info,
+      'live_v1',
+      [...wal2jsonOptions({ formatVersion: 1, tables, includeTypeOids: true }), ['pretty-print', '1']],
+      1,
+    );
+    assert.deepEqual(strip(pretty), strip(v1));
     // Every commit carries the end LSN its begin announced (include-lsn).
     for (const cs of [v2, v1, v1c]) {
       let endLsn: bigint | undefined;
