@@ -3,10 +3,12 @@
 // format, what wal2json 2.5 prints for NaN / Infinity / -0 / money / unchanged TOAST, and the decoder's
 // limits are documented in src/wal2json/README.md.
 //
-// Every event carries `lsn`: the dataStart of the XLogData message it was delivered in. For `commit`
-// that is the transaction's end LSN (the walsender writes the commit callback's output at
-// txn->end_lsn), which is exactly what to report as flushed once the transaction is applied: the
-// same position pg_recvlogical records and compares with --endpos.
+// Every event carries `lsn`: the dataStart of the XLogData message it was delivered in, except that
+// `commit.lsn` is always the transaction's end LSN, which is exactly what to report as flushed once
+// the transaction is applied. In format-version 2 and in v1 write-in-chunks the commit's XLogData
+// dataStart is that end LSN (measured); a whole v1 document, though, arrives stamped with the
+// transaction's start, so for v1 the decoder takes the end LSN from the header's "nextlsn"
+// (include-lsn, which wal2jsonOptions always asks for). See src/wal2json/README.md.
 
 import type { Lsn } from '../protocol/lsn.js';
 
@@ -93,7 +95,11 @@ export interface Message {
 
 export interface Commit {
   readonly kind: 'commit';
-  /** The transaction's end LSN: acknowledge this once the transaction is durably applied. */
+  /**
+   * The transaction's end LSN: acknowledge this once the transaction is durably applied. v2: the C
+   * line's XLogData dataStart (= its "nextlsn"); v1: the header's "nextlsn", else the dataStart of the
+   * message that closed the document.
+   */
   readonly lsn: Lsn;
   readonly xid?: number;
   readonly commitTime?: string;

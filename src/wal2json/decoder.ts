@@ -47,7 +47,7 @@ export function createDecoder(o: DecoderOptions): Wal2JsonDecoder {
     maxChangeBytes: positive(o.maxChangeBytes, DEFAULT_MAX_CHANGE_BYTES, 'maxChangeBytes'),
   };
   if (o.formatVersion === 2) return new V2Wal2JsonDecoder(limits);
-  if (o.formatVersion === 1) return new V1Wal2JsonDecoder(limits);
+  if (o.formatVersion === 1) return new V1Wal2JsonDecoder(limits, o.log);
   throw new RangeError(`formatVersion must be 1 or 2, got ${String(o.formatVersion)}`);
 }
 
@@ -133,11 +133,14 @@ class V1Wal2JsonDecoder extends Guarded implements Wal2JsonDecoder {
   private readonly r: JsonReader;
   private readonly stream: V1Stream;
 
-  constructor(limits: { maxDepth: number; maxStringBytes: number; maxChangeBytes: number }) {
+  constructor(
+    limits: { maxDepth: number; maxStringBytes: number; maxChangeBytes: number },
+    log: ((msg: string) => void) | undefined,
+  ) {
     super();
     this.r = new JsonReader('decode-v1', limits);
     const assembled = new JsonReader('decode-v1', limits);
-    this.stream = new V1Stream(this.r, assembled, new TableCache(), new ImageBuilder(), limits);
+    this.stream = new V1Stream(this.r, assembled, new TableCache(), new ImageBuilder(), limits, log);
   }
 
   get inTransaction(): boolean {

@@ -62,10 +62,11 @@ function asSliceBuffer(bytes: Uint8Array): SliceBuffer {
 }
 
 const EMPTY = new Uint8Array(0);
+const EMPTY_BUF = asSliceBuffer(EMPTY);
 
 export class JsonReader {
   bytes: Uint8Array = EMPTY;
-  private buf: SliceBuffer = asSliceBuffer(EMPTY);
+  private buf: SliceBuffer = EMPTY_BUF;
   pos = 0;
   end = 0;
   final = true;
@@ -99,7 +100,7 @@ export class JsonReader {
   /** Drops the reference to the last payload (it may be reused by the caller). */
   release(): void {
     this.bytes = EMPTY;
-    this.buf = asSliceBuffer(EMPTY);
+    this.buf = EMPTY_BUF;
     this.pos = 0;
     this.end = 0;
   }
@@ -464,16 +465,32 @@ export class JsonReader {
     return this.more();
   }
 
-  /** A non-negative integer that fits 32 bits (xid, type OID). */
+  /** A non-negative integer that fits 32 bits (xid, type OID), read without making a string. */
   uint32(): number {
     const c = this.ws();
     if (!isDigit(c)) throw this.wrongType('an unsigned integer');
+    const b = this.bytes;
+    const e = this.end;
     const start = this.pos;
-    const text = this.numberText();
-    if (text.length > 10 || !/^(?:0|[1-9][0-9]*)$/.test(text) || Number(text) > 0xffff_ffff) {
+    let p = start;
+    let n = 0;
+    while (p < e && isDigit(b[p]!)) {
+      n = n * 10 + (b[p]! - ZERO);
+      p++;
+    }
+    const next = p < e ? b[p]! : -1;
+    if (next === DOT || next === LOWER_E || next === UPPER_E || (p >= e && !this.final)) {
+      // Not a plain integer (or it may go on in the next message): take the general path.
+      const text = this.numberText();
       throw this.fail('WAL2JSON_SHAPE', `expected a 32-bit unsigned integer, got ${text}`, start);
     }
-    return Number(text);
+    if (c === ZERO && p - start > 1) throw this.fail('WAL2JSON_SYNTAX', 'number with a leading zero', start);
+    if (p - start > 10 || n > 0xffff_ffff) {
+      this.pos = start;
+      throw this.fail('WAL2JSON_SHAPE', 'expected a 32-bit unsigned integer', start);
+    }
+    this.pos = p;
+    return n;
   }
 
   /** A scalar value as wal2json prints a column: null, a number's text, a string, true/false. */
@@ -518,9 +535,39 @@ export class JsonReader {
         first = false;
         this.skip();
       }
+    } else if (c === QUOTE) {
+      this.skipString();
     } else {
       this.value();
     }
+  }
+
+  /** Skips a string without decoding it (escapes only need their backslash skipped). */
+  private skipString(): void {
+    const b = this.bytes;
+    const e = this.end;
+    const start = this.pos + 1;
+    let p = start;
+    for (;;) {
+      if (p >= e) this.moreAt(p);
+      const x = b[p]!;
+      if (x === QUOTE) break;
+      if (x === BACKSLASH) {
+        // Validate the escape the slow way: rare in fields nobody reads.
+        this.pos = start;
+        this.stringBody();
+        return;
+      }
+      if (x < 0x20) {
+        this.pos = p;
+        throw this.fail('WAL2JSON_SYNTAX', 'control character inside a string');
+      }
+      p++;
+    }
+    if (p - start > this.limits.maxStringBytes) {
+      throw this.fail('WAL2JSON_TOO_LONG', `string longer than ${this.limits.maxStringBytes} bytes`, start);
+    }
+    this.pos = p + 1;
   }
 
   private literal(word: string): void {

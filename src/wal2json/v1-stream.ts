@@ -9,8 +9,13 @@
 // largest single change, never by the transaction.
 //
 // Events: `begin` as soon as the header (xid, timestamp, nextlsn) is known, i.e. at `"change":[`; each
-// change when its object closes; `commit` when the document closes, with the lsn of the message that
-// carried the closing brace — the transaction's end LSN. A document without any header field whose
+// change when its object closes; `commit` when the document closes. commit.lsn is the header's nextlsn
+// (include-lsn), the transaction's end LSN. Measured on PostgreSQL 15 + wal2json 2.5 over the
+// replication protocol: with write-in-chunks the message carrying the closing "]}" has dataStart equal
+// to nextlsn, but a whole-transaction document arrives with dataStart = the transaction's *start* (the
+// walsender stamps the position at which the plugin prepared the write, in its begin callback), so
+// only nextlsn is right for both. Without nextlsn, the closing message's lsn is used (and logged once).
+// A document without any header field whose
 // first change is a non-transactional message (wal2json writes those as their own document) yields the
 // messages alone, as v2 does. wal2json 2.5 never writes TRUNCATE in format-version 1.
 
@@ -79,6 +84,8 @@ export class V1Stream {
   private commitTime: string | undefined;
   private endLsn: Lsn | undefined;
   private begun = BEGUN_NO;
+  /** Whether the open document had its "change" array: without one it is not a v1 document. */
+  private sawChange = false;
   private capturing: ItemKind | -1 = -1;
   private readonly capture: Capture;
   private lsn: Lsn = 0n;
@@ -87,6 +94,8 @@ export class V1Stream {
   private readonly newImage: ImageBuilder;
   private readonly oldImage = new ImageBuilder();
   private readonly pkNames = new Reuse<string>();
+  private strayCommaLogged = false;
+  private noNextLsnLogged = false;
 
   constructor(
     private readonly r: JsonReader,
@@ -94,6 +103,7 @@ export class V1Stream {
     private readonly tables: TableCache,
     image: ImageBuilder,
     limits: V1Limits,
+    private readonly log?: (msg: string) => void,
   ) {
     this.newImage = image;
     this.capture = new Capture(limits);
@@ -125,6 +135,7 @@ export class V1Stream {
         this.commitTime = undefined;
         this.endLsn = undefined;
         this.begun = BEGUN_NO;
+        this.sawChange = false;
         this.state = KEY_FIRST;
         return true;
       case KEY_FIRST:
@@ -146,9 +157,9 @@ export class V1Stream {
           if (c !== LBRACKET) throw r.wrongType('"change" to be an array');
           r.pos++;
           this.state = ELEM_FIRST;
-          if (this.xid !== undefined || this.commitTime !== undefined || this.endLsn !== undefined) {
-            this.begin();
-          }
+          this.sawChange = true;
+          const header = this.xid !== undefined || this.commitTime !== undefined || this.endLsn !== undefined;
+          if (header && this.begun === BEGUN_NO) this.begin();
           return true;
         }
         return this.item(FOR_VALUE);
@@ -162,6 +173,20 @@ export class V1Stream {
         if (c === RBRACKET) {
           r.pos++;
           this.state = AFTER_VALUE;
+          return true;
+        }
+        if (c === COMMA) {
+          // wal2json 2.5 writes a non-transactional message's own document as {"change":[,{…}]} when
+          // the transaction before it had changes (its "first change" flag is stale). Tolerated here
+          // only: a comma right after '[' and before an element.
+          r.pos++;
+          this.state = ELEM;
+          if (!this.strayCommaLogged) {
+            this.strayCommaLogged = true;
+            this.log?.(
+              'wal2json wrote a document with a comma right after "change":[ (a known wal2json 2.5 quirk); accepted',
+            );
+          }
           return true;
         }
         return this.item(FOR_ELEM);
@@ -283,12 +308,25 @@ export class V1Stream {
   }
 
   private closeDocument(): void {
+    if (!this.sawChange) {
+      // E.g. a v2 line fed to the v1 decoder: better an error than a begin/commit per line.
+      throw this.r.fail('WAL2JSON_SHAPE', 'format-version 1 document without "change"');
+    }
     this.state = DOC;
     if (this.begun === BEGUN_NO) this.begin();
     if (this.begun === BEGUN_TXN) {
+      if (this.endLsn === undefined && !this.noNextLsnLogged) {
+        this.noNextLsnLogged = true;
+        this.log?.(
+          'format-version 1 document without "nextlsn": commit falls back to the XLogData position, which for a whole-transaction document is where the transaction began (ask for include-lsn)',
+        );
+      }
       this.out.push({
         kind: 'commit',
-        lsn: this.lsn,
+        // The walsender stamps an XLogData with the position at which the plugin *prepared* the write:
+        // a whole v1 document is prepared in the begin callback, so its dataStart is the transaction's
+        // start, not its end. The header's nextlsn is the end LSN in both v1 modes.
+        lsn: this.endLsn ?? this.lsn,
         ...(this.xid !== undefined && { xid: this.xid }),
         ...(this.commitTime !== undefined && { commitTime: this.commitTime }),
       });

@@ -1,6 +1,10 @@
 // Shared by the wal2json unit, property and fuzz tests (no side effects: not a test file).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseLsn } from '../../../src/protocol/lsn.js';
 import type { Change } from '../../../src/wal2json/change.js';
 import { createDecoder, type DecoderOptions } from '../../../src/wal2json/decoder.js';
+import { fixturesDir } from '../../helpers/paths.js';
 
 export const enc = new TextEncoder();
 
@@ -35,4 +39,36 @@ export function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[
   }
   parts.push(bytes.slice(from));
   return parts;
+}
+
+export interface FixtureMessage {
+  readonly lsn: bigint;
+  readonly bytes: Uint8Array;
+}
+
+/** A captured fixture (scripts/capture-wal2json.mjs): one XLogData per line, with its dataStart. */
+export function loadFixture(name: 'v2' | 'v1' | 'v1-chunks'): FixtureMessage[] {
+  const text = readFileSync(join(fixturesDir, 'wal2json', `${name}.jsonl`), 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const m = JSON.parse(l) as { lsn: string; text?: string; base64?: string };
+      const lsn = parseLsn(m.lsn);
+      if (lsn === undefined) throw new Error(`bad lsn in fixture: ${m.lsn}`);
+      return {
+        lsn,
+        bytes: m.text !== undefined ? enc.encode(m.text) : Buffer.from(m.base64 ?? '', 'base64'),
+      };
+    });
+}
+
+export function decodeFixture(name: 'v2' | 'v1' | 'v1-chunks'): Change[] {
+  const msgs = loadFixture(name);
+  return decodeAll(
+    name === 'v2' ? 2 : 1,
+    msgs.map((m) => m.bytes),
+    {},
+    msgs.map((m) => m.lsn),
+  );
 }

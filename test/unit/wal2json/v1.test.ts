@@ -60,21 +60,60 @@ function throwsCode(fn: () => unknown, code: string): Wal2JsonError {
 }
 
 describe('wal2json v1 stream decoder', () => {
-  it('decodes a whole document delivered in one message; every event has that message lsn', () => {
-    const out = decodeAll(1, [DOC], {}, [0x1937528n]);
+  it('decodes a whole document delivered in one message: changes at its lsn, commit at nextlsn', () => {
+    // The walsender stamps a whole v1 document with the transaction's start: only nextlsn is the end.
+    const out = decodeAll(1, [DOC], {}, [0x1937000n]);
     assert.deepEqual(withoutLsn(out), EXPECTED);
-    for (const c of out) assert.equal(c.lsn, 0x1937528n);
+    assert.deepEqual(
+      out.map((c) => c.lsn),
+      [0x1937000n, 0x1937000n, 0x1937000n, 0x1937000n, 0x1937000n, 0x1937528n],
+    );
   });
 
-  it('decodes write-in-chunks messages: commit at the lsn of the closing message', () => {
+  it('decodes write-in-chunks messages: each change at its message lsn', () => {
     const msgs = [HEADER, INSERT, `,${UPDATE}`, `,${DELETE}`, `,${MESSAGE}`, ']}'];
-    const lsns = [0x100n, 0x100n, 0x200n, 0x300n, 0x400n, 0x500n];
+    const lsns = [0x100n, 0x100n, 0x200n, 0x300n, 0x400n, 0x1937528n];
     const out = decodeAll(1, msgs, {}, lsns);
     assert.deepEqual(withoutLsn(out), EXPECTED);
     assert.deepEqual(
       out.map((c) => c.lsn),
-      [0x100n, 0x100n, 0x200n, 0x300n, 0x400n, 0x500n],
+      [0x100n, 0x100n, 0x200n, 0x300n, 0x400n, 0x1937528n],
     );
+  });
+
+  it('without nextlsn, commits at the lsn of the message that closes the document, and says so once', () => {
+    const logs: string[] = [];
+    const d = createDecoder({ formatVersion: 1, log: (m) => logs.push(m) });
+    const out = [
+      ...d.decode(enc.encode('{"xid":1,"change":['), 5n),
+      ...d.decode(enc.encode(`${INSERT}]`), 6n),
+      ...d.decode(enc.encode('}{"xid":2,"change":[]}'), 7n),
+    ];
+    assert.deepEqual(
+      out.map((c) => [c.kind, c.lsn]),
+      [
+        ['begin', 5n],
+        ['insert', 6n],
+        ['commit', 7n],
+        ['begin', 7n],
+        ['commit', 7n],
+      ],
+    );
+    assert.equal(logs.length, 1);
+    assert.match(logs[0]!, /nextlsn/);
+  });
+
+  it('tolerates the {"change":[,{…}]} wal2json 2.5 writes for a non-transactional message, nothing else', () => {
+    const logs: string[] = [];
+    const doc = '{"change":[,{"kind":"message","transactional":false,"prefix":"p","content":"c"}]}';
+    assert.deepEqual(withoutLsn(decodeAll(1, [doc, doc], { log: (m) => logs.push(m) })), [
+      { kind: 'message', transactional: false, prefix: 'p', content: 'c' },
+      { kind: 'message', transactional: false, prefix: 'p', content: 'c' },
+    ]);
+    assert.equal(logs.length, 1);
+    throwsCode(() => decodeAll(1, ['{"change":[,]}']), 'WAL2JSON_SYNTAX');
+    throwsCode(() => decodeAll(1, ['{"change":[,,{}]}']), 'WAL2JSON_SYNTAX');
+    throwsCode(() => decodeAll(1, [`${HEADER}${INSERT},,${INSERT}]}`]), 'WAL2JSON_SYNTAX');
   });
 
   it('yields the same events for every single split offset and every pair of nearby offsets', () => {
@@ -118,7 +157,7 @@ describe('wal2json v1 stream decoder', () => {
     assert.equal(d.inTransaction, true);
     const end = [...d.decode(enc.encode('}'), 4n)];
     assert.deepEqual(end, [
-      { kind: 'commit', lsn: 4n, xid: 735, commitTime: '2026-11-23 19:40:39.943981+00' },
+      { kind: 'commit', lsn: 0x1937528n, xid: 735, commitTime: '2026-11-23 19:40:39.943981+00' },
     ]);
     assert.equal(d.inTransaction, false);
   });
@@ -174,6 +213,8 @@ describe('wal2json v1 stream decoder', () => {
     throwsCode(() => decodeAll(1, [`${HEADER}{"schema":"s"}]}`]), 'WAL2JSON_SHAPE');
     throwsCode(() => decodeAll(1, ['{"change":{}}']), 'WAL2JSON_SHAPE');
     throwsCode(() => decodeAll(1, ['[]']), 'WAL2JSON_SYNTAX');
+    throwsCode(() => decodeAll(1, ['{"action":"B","xid":1}']), 'WAL2JSON_SHAPE');
+    throwsCode(() => decodeAll(1, ['{}']), 'WAL2JSON_SHAPE');
     throwsCode(
       () =>
         decodeAll(1, [
@@ -231,6 +272,15 @@ describe('wal2json v1 stream decoder', () => {
     const d3 = createDecoder({ formatVersion: 1 });
     d3.decode(enc.encode(DOC), 1n);
     throwsCode(() => d3.decode(enc.encode(DOC), 2n), 'WAL2JSON_MISUSE');
+  });
+
+  it('a repeated "change" key continues the same transaction (one begin, one commit)', () => {
+    assert.deepEqual(
+      withoutLsn(decodeAll(1, [`{"xid":3,"change":[${MESSAGE}],"change":[${MESSAGE}]}`])).map(
+        (c) => (c as { kind: string }).kind,
+      ),
+      ['begin', 'message', 'message', 'commit'],
+    );
   });
 
   it('accepts several documents in one message and a document split right after a number', () => {
