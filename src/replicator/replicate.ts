@@ -162,6 +162,7 @@ async function stream(
   });
   const reached = () => target !== undefined && sink.storedLsn >= target && !sink.hasUncommitted;
 
+  const endpos = o.stopAt.kind === 'endpos' ? o.stopAt.lsn : undefined;
   const wake = new Wake(Math.min(o.batchMs, target !== undefined ? PING_MS : IDLE_MS), o.signal);
   const iterator = replication[Symbol.asyncIterator]();
   try {
@@ -189,7 +190,7 @@ async function stream(
         throw new ReplicateError('stream', 'WALDUCK_STREAM_ENDED', 'the server ended the replication stream');
       const m = msg.value;
       if (m.type === 'XLogData') {
-        if (target !== undefined && o.stopAt.kind === 'endpos' && m.dataStart > target) {
+        if (endpos !== undefined && m.dataStart > endpos) {
           stoppedBy = 'endpos';
           break;
         }
@@ -197,6 +198,16 @@ async function stream(
         if (m.walEnd > serverEnd) serverEnd = m.walEnd;
         for (const change of decoder.decode(m.data, m.dataStart)) {
           if (o.signal?.aborted) break;
+          // --endpos takes whole transactions ending at or before it. A v1 document arrives stamped
+          // with its transaction's start, so decide on the end LSN the begin (or commit) carries.
+          if (
+            endpos !== undefined &&
+            (change.kind === 'begin' ? (change.endLsn ?? 0n) : change.kind === 'commit' ? change.lsn : 0n) >
+              endpos
+          ) {
+            stoppedBy = 'endpos';
+            break;
+          }
           await sink.apply(change);
           if (change.kind === 'commit' && (sink.due || (target !== undefined && change.lsn >= target))) {
             ack(await sink.commit());

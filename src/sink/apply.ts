@@ -88,7 +88,17 @@ export class TableApplier {
     const t2 = performance.now();
     await this.conn.run(`DELETE FROM ${this.stageRef}`);
     stage.clear();
-    if (process.env.WD_TIMING) console.error('flush', n, 'append', (t1 - t0).toFixed(0), 'sql', (t2 - t1).toFixed(0), 'del', (performance.now() - t2).toFixed(0));
+    if (process.env.WD_TIMING)
+      console.error(
+        'flush',
+        n,
+        'append',
+        (t1 - t0).toFixed(0),
+        'sql',
+        (t2 - t1).toFixed(0),
+        'del',
+        (performance.now() - t2).toFixed(0),
+      );
   }
 
   async truncate(): Promise<void> {

@@ -234,34 +234,43 @@ describe('walduck replicate', () => {
     ]);
   });
 
-  it('stops at --endpos: every transaction ending at or before it, nothing after', async () => {
+  it('stops at --endpos: every transaction ending at or before it, nothing after (v2, v1 whole documents)', async () => {
     psql(c.info, `CREATE TABLE ep (id int PRIMARY KEY)`);
-    const first = await replicate('ep.duckdb', '--tables', 'ep', '--slot', 'ep_slot');
-    assert.equal(first.code, 0, first.stderr);
+    // A whole v1 document is stamped with its transaction's start LSN: the end must decide.
+    const formats = [
+      ['ep_v2', '--format-version', '2'],
+      ['ep_v1', '--format-version', '1', '--no-write-in-chunks'],
+    ] as const;
+    for (const [slot, ...fmt] of formats) {
+      const first = await replicate(`${slot}.duckdb`, '--tables', 'ep', '--slot', slot, ...fmt);
+      assert.equal(first.code, 0, first.stderr);
+    }
     psql(c.info, `INSERT INTO ep VALUES (1); INSERT INTO ep VALUES (2)`);
-    const endpos = psql(c.info, 'SELECT pg_current_wal_lsn()');
-    psql(c.info, `INSERT INTO ep VALUES (3)`);
-    const r = await runWalduck([
-      'replicate',
-      '--source',
-      src(),
-      '--duckdb',
-      join(dir, 'ep.duckdb'),
-      '--tables',
-      'ep',
-      '--slot',
-      'ep_slot',
-      '--endpos',
-      endpos,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(await duckQuery(join(dir, 'ep.duckdb'), 'SELECT id FROM ep ORDER BY id'), [[1], [2]]);
-    const again = await replicate('ep.duckdb', '--tables', 'ep', '--slot', 'ep_slot');
-    assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(await duckQuery(join(dir, 'ep.duckdb'), 'SELECT id FROM ep ORDER BY id'), [
-      [1],
-      [2],
-      [3],
-    ]);
+    // endpos falls inside the next transaction: it starts before endpos and commits after it.
+    const endpos = psql(
+      c.info,
+      'BEGIN; INSERT INTO ep SELECT g FROM generate_series(3, 50) g; SELECT pg_current_wal_lsn(); COMMIT;',
+    );
+    for (const [slot, ...fmt] of formats) {
+      const file = join(dir, `${slot}.duckdb`);
+      const args = [
+        'replicate',
+        '--source',
+        src(),
+        '--duckdb',
+        file,
+        '--tables',
+        'ep',
+        '--slot',
+        slot,
+        ...fmt,
+      ];
+      const r = await runWalduck([...args, '--endpos', endpos]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(await duckQuery(file, 'SELECT id FROM ep ORDER BY id'), [[1], [2]], slot);
+      const again = await runWalduck([...args, '--until-caught-up']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(await duckQuery(file, 'SELECT count(*)::INTEGER FROM ep'), [[50]], slot);
+    }
   });
 });
