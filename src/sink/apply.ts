@@ -18,7 +18,8 @@ const CHUNK_ROWS = 2048;
 
 export class TableApplier {
   private readonly stageRef: string;
-  private readonly stageTypes: (typeof VARCHAR)[];
+  /** Every column converts by a plain cast: inserts go straight into the target through the Appender. */
+  private readonly direct: boolean;
   private readonly sql: { delete: string; update: string; updateMasked: string; insert: string };
 
   constructor(
@@ -27,7 +28,7 @@ export class TableApplier {
     private readonly stageName: string,
   ) {
     this.stageRef = `temp.main.${quoteIdent(stageName)}`;
-    this.stageTypes = Array.from({ length: 2 + target.key.length + target.mappings.length }, () => VARCHAR);
+    this.direct = target.mappings.every((m) => m.direct === true);
     const col = (i: number) => quoteIdent(target.source.columns[i]?.name ?? '');
     const conv = (i: number, ref: string) => target.mappings[i]?.convert(ref) ?? ref;
     const keyMatch = target.key
@@ -63,42 +64,51 @@ export class TableApplier {
   async flush(stage: TableStage): Promise<void> {
     const n = stage.size;
     if (n === 0) return;
-    const t0 = performance.now();
-    const appender = await this.conn.createAppender(this.stageName, 'main', 'temp');
+    const { counts } = stage;
+    const staged = this.direct ? counts.update + counts.delete : n;
+    if (staged > 0) {
+      // With direct inserts only the UPDATE and DELETE rows need the staging table.
+      const rows = this.direct && counts.insert > 0 ? indexesWhere(stage.ops, (op) => op !== OP_INSERT) : undefined;
+      await this.append(this.stageName, 'temp', rows ?? n, [stage.ops, stage.masks, ...stage.oldKeys, ...stage.columns]);
+    }
+    if (counts.delete > 0) await this.conn.run(this.sql.delete);
+    if (counts.update > 0) await this.conn.run(counts.masked > 0 ? this.sql.updateMasked : this.sql.update);
+    if (counts.insert > 0) {
+      if (this.direct) {
+        const rows = counts.insert === n ? n : indexesWhere(stage.ops, (op) => op === OP_INSERT);
+        await this.append(this.target.table, null, rows, stage.columns, this.target.schema);
+      } else await this.conn.run(this.sql.insert);
+    }
+    if (staged > 0) await this.conn.run(`DELETE FROM ${this.stageRef}`);
+    stage.clear();
+  }
+
+  /** Appends the given rows (all `n` first rows, or these indexes) of parallel column arrays in whole chunks. */
+  private async append(
+    table: string,
+    catalog: 'temp' | null,
+    rows: number | readonly number[],
+    columns: readonly (readonly Value[])[],
+    schema = 'main',
+  ): Promise<void> {
+    const total = typeof rows === 'number' ? rows : rows.length;
+    if (total === 0) return;
+    const types = columns.map(() => VARCHAR);
+    const appender = await this.conn.createAppender(table, schema, catalog);
     try {
-      for (let start = 0; start < n; start += CHUNK_ROWS) {
-        const end = Math.min(n, start + CHUNK_ROWS);
-        const chunk = DuckDBDataChunk.create(this.stageTypes, end - start);
-        let c = 0;
-        chunk.setColumnValues(c++, stage.ops.slice(start, end));
-        chunk.setColumnValues(c++, stage.masks.slice(start, end));
-        for (const k of stage.oldKeys) chunk.setColumnValues(c++, k.slice(start, end));
-        for (const col of stage.columns) chunk.setColumnValues(c++, col.slice(start, end));
+      for (let start = 0; start < total; start += CHUNK_ROWS) {
+        const end = Math.min(total, start + CHUNK_ROWS);
+        const chunk = DuckDBDataChunk.create(types, end - start);
+        for (let c = 0; c < columns.length; c++) {
+          const col = columns[c] ?? [];
+          chunk.setColumnValues(c, typeof rows === 'number' ? col.slice(start, end) : pick(col, rows, start, end));
+        }
         appender.appendDataChunk(chunk);
       }
       appender.flushSync();
     } finally {
       appender.closeSync();
     }
-    const t1 = performance.now();
-    const { counts } = stage;
-    if (counts.delete > 0) await this.conn.run(this.sql.delete);
-    if (counts.update > 0) await this.conn.run(counts.masked > 0 ? this.sql.updateMasked : this.sql.update);
-    if (counts.insert > 0) await this.conn.run(this.sql.insert);
-    const t2 = performance.now();
-    await this.conn.run(`DELETE FROM ${this.stageRef}`);
-    stage.clear();
-    if (process.env.WD_TIMING)
-      console.error(
-        'flush',
-        n,
-        'append',
-        (t1 - t0).toFixed(0),
-        'sql',
-        (t2 - t1).toFixed(0),
-        'del',
-        (performance.now() - t2).toFixed(0),
-      );
   }
 
   async truncate(): Promise<void> {
@@ -136,4 +146,16 @@ export class TableApplier {
       : `DELETE FROM ${t.name} WHERE ${which}`;
     await this.conn.run(sql, params);
   }
+}
+
+function indexesWhere(ops: readonly string[], keep: (op: string) => boolean): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < ops.length; i++) if (keep(ops[i] ?? '')) out.push(i);
+  return out;
+}
+
+function pick(col: readonly Value[], rows: readonly number[], start: number, end: number): Value[] {
+  const out = new Array<Value>(end - start);
+  for (let i = start; i < end; i++) out[i - start] = col[rows[i] ?? 0] ?? null;
+  return out;
 }

@@ -45,6 +45,11 @@ export interface ColumnMapping {
   readonly pre?: (text: string) => string;
   /** `decimal`: NaN and ±Infinity have no DECIMAL form; the sink stores NULL and warns once. */
   readonly check?: ValueCheck;
+  /**
+   * The conversion is a plain CAST from VARCHAR (or none), which DuckDB's Appender performs itself
+   * when a VARCHAR chunk goes into a column of this type: inserts can skip the staging table.
+   */
+  readonly direct?: boolean;
 }
 
 const cast = (t: string) => (ref: string) => `CAST(${ref} AS ${t})`;
@@ -83,15 +88,15 @@ export function numericPrecision(typmod: number): { precision: number; scale: nu
 export function mapType(t: PgType): ColumnMapping {
   if (t.element) return mapArray(t.element, Math.max(1, t.dims ?? 1));
   const simple = SIMPLE[t.typname];
-  if (simple) return { duckType: simple, convert: cast(simple) };
+  if (simple) return { duckType: simple, convert: cast(simple), direct: true };
   switch (t.typname) {
     case 'numeric': {
       const p = numericPrecision(t.typmod);
       if (p && p.precision <= 38 && p.scale >= 0 && p.scale <= p.precision) {
         const dt = `DECIMAL(${p.precision},${p.scale})`;
-        return { duckType: dt, convert: cast(dt), check: 'decimal' };
+        return { duckType: dt, convert: cast(dt), check: 'decimal', direct: true };
       }
-      return { duckType: 'DOUBLE', convert: cast('DOUBLE') };
+      return { duckType: 'DOUBLE', convert: cast('DOUBLE'), direct: true };
     }
     case 'money':
       // Text output is locale-formatted ("-$1,234.56"); the digits, sign and point are what count.
@@ -108,7 +113,7 @@ export function mapType(t: PgType): ColumnMapping {
           `from_hex(CASE WHEN starts_with(${ref}, '\\x') THEN substr(${ref}, 3) ELSE ${ref} END)`,
       };
     default:
-      return { duckType: 'VARCHAR', convert: asIs };
+      return { duckType: 'VARCHAR', convert: asIs, direct: true };
   }
 }
 
