@@ -68,8 +68,14 @@ export class TableApplier {
     const staged = this.direct ? counts.update + counts.delete : n;
     if (staged > 0) {
       // With direct inserts only the UPDATE and DELETE rows need the staging table.
-      const rows = this.direct && counts.insert > 0 ? indexesWhere(stage.ops, (op) => op !== OP_INSERT) : undefined;
-      await this.append(this.stageName, 'temp', rows ?? n, [stage.ops, stage.masks, ...stage.oldKeys, ...stage.columns]);
+      const rows =
+        this.direct && counts.insert > 0 ? indexesWhere(stage.ops, (op) => op !== OP_INSERT) : undefined;
+      await this.append(this.stageName, 'temp', rows ?? n, [
+        stage.ops,
+        stage.masks,
+        ...stage.oldKeys,
+        ...stage.columns,
+      ]);
     }
     if (counts.delete > 0) await this.conn.run(this.sql.delete);
     if (counts.update > 0) await this.conn.run(counts.masked > 0 ? this.sql.updateMasked : this.sql.update);
@@ -101,7 +107,10 @@ export class TableApplier {
         const chunk = DuckDBDataChunk.create(types, end - start);
         for (let c = 0; c < columns.length; c++) {
           const col = columns[c] ?? [];
-          chunk.setColumnValues(c, typeof rows === 'number' ? col.slice(start, end) : pick(col, rows, start, end));
+          chunk.setColumnValues(
+            c,
+            typeof rows === 'number' ? col.slice(start, end) : pick(col, rows, start, end),
+          );
         }
         appender.appendDataChunk(chunk);
       }
@@ -109,6 +118,36 @@ export class TableApplier {
     } finally {
       appender.closeSync();
     }
+  }
+
+  /**
+   * Bulk insert of rows already in column arrays (the snapshot's COPY rows), in source text form:
+   * values are prepared like streamed ones, then appended directly or through the staging table.
+   * Runs inside the caller's DuckDB transaction; the arrays are left as they were.
+   */
+  async insertRows(stage: TableStage, columns: readonly (readonly Value[])[], count: number): Promise<void> {
+    const prepared = columns.map((col, p) => {
+      const out = new Array<Value>(count);
+      for (let i = 0; i < count; i++) {
+        const v = col[i] ?? null;
+        out[i] = v === null ? null : stage.prepare(p, v);
+      }
+      return out;
+    });
+    if (this.direct) {
+      await this.append(this.target.table, null, count, prepared, this.target.schema);
+      return;
+    }
+    const ops = new Array<Value>(count).fill(OP_INSERT);
+    const nulls = new Array<Value>(count).fill(null);
+    await this.append(this.stageName, 'temp', count, [
+      ops,
+      nulls,
+      ...this.target.key.map(() => nulls),
+      ...prepared,
+    ]);
+    await this.conn.run(this.sql.insert);
+    await this.conn.run(`DELETE FROM ${this.stageRef}`);
   }
 
   async truncate(): Promise<void> {

@@ -39,6 +39,8 @@ export class TableStage {
   readonly columns: Value[][];
   /** Staged I/U row index by the row's current key text. */
   private readonly pending = new Map<string, number>();
+  /** Whether `pending` is maintained (from the first UPDATE or DELETE of the batch on). */
+  private keyed = false;
   private mapCache: { names: readonly string[]; positions: Int32Array } | undefined;
   counts = { insert: 0, update: 0, delete: 0, masked: 0 };
   private warnedNaN = new Set<number>();
@@ -61,6 +63,7 @@ export class TableStage {
     for (const k of this.oldKeys) k.length = 0;
     for (const c of this.columns) c.length = 0;
     this.pending.clear();
+    this.keyed = false;
     this.counts = { insert: 0, update: 0, delete: 0, masked: 0 };
   }
 
@@ -69,13 +72,27 @@ export class TableStage {
     this.writeImage(idx, row);
     this.counts.insert++;
     // A keyless table is a multiset: identical rows are legal, and its updates and deletes never fold.
-    if (this.target.keyless) return;
+    // Until an UPDATE or DELETE arrives nothing can fold: keying every insert would be wasted work.
+    if (this.target.keyless || !this.keyed) return;
     const key = this.keyOfStaged(idx);
     if (this.pending.has(key)) throw this.duplicate('INSERT', key);
     this.pending.set(key, idx);
   }
 
+  /** Builds the key map of the rows staged so far, the first time an UPDATE or DELETE needs it. */
+  private ensureKeyed(): void {
+    if (this.keyed) return;
+    this.keyed = true;
+    for (let i = 0; i < this.ops.length; i++) {
+      if (this.ops[i] !== OP_INSERT && this.ops[i] !== OP_UPDATE) continue;
+      const key = this.keyOfStaged(i);
+      if (this.pending.has(key)) throw this.duplicate('INSERT', key);
+      this.pending.set(key, i);
+    }
+  }
+
   update(row: RowImage, old: RowImage | undefined): void {
+    this.ensureKeyed();
     const oldKey = old ? this.keyOfImage(old) : this.keyOfImage(row);
     const prior = this.pending.get(oldKey);
     if (prior !== undefined) {
@@ -100,6 +117,7 @@ export class TableStage {
   }
 
   delete(old: RowImage): void {
+    this.ensureKeyed();
     const key = this.keyOfImage(old);
     const prior = this.pending.get(key);
     if (prior !== undefined) {
@@ -161,7 +179,8 @@ export class TableStage {
     }
   }
 
-  private prepare(p: number, v: Value): Value {
+  /** The value as staged: NULL for a non-finite DECIMAL (warned once), arrays rewritten for DuckDB. */
+  prepare(p: number, v: Value): Value {
     if (v === null) return null;
     const m = this.target.mappings[p];
     if (!m) return v;
