@@ -9,7 +9,7 @@ import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
-import { runWalduck } from '../../helpers/walduck.js';
+import { runWalduck, startWalduck } from '../../helpers/walduck.js';
 
 const TYPES_DDL = `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
@@ -272,5 +272,56 @@ describe('walduck replicate', () => {
       assert.equal(again.code, 0, again.stderr);
       assert.deepEqual(await duckQuery(file, 'SELECT count(*)::INTEGER FROM ep'), [[50]], slot);
     }
+  });
+
+  it('stops cleanly on SIGTERM: commits what is complete, tells the server, exits 0', async () => {
+    psql(c.info, `CREATE TABLE sig (id int PRIMARY KEY, v text)`);
+    const file = join(dir, 'sig.duckdb');
+    const first = await replicate('sig.duckdb', '--tables', 'sig', '--slot', 'sig_slot');
+    assert.equal(first.code, 0, first.stderr);
+    psql(c.info, `INSERT INTO sig SELECT g, 'v' || g FROM generate_series(1, 20000) g`);
+    const run = startWalduck(
+      ['replicate', '--source', src(), '--duckdb', file, '--tables', 'sig', '--slot', 'sig_slot'],
+      {
+        DEBUG: 'walduck:replicate',
+      },
+    );
+    // Wait for the event that streaming began (the debug log names the tables), then stop it.
+    await new Promise<void>((resolve) => {
+      run.child.stderr?.on('data', (d: Buffer) => {
+        if (d.toString().includes('tables: public.sig')) resolve();
+      });
+    });
+    run.child.kill('SIGTERM');
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /SIGTERM received, stopping cleanly/);
+    const [[stored]] = (await duckQuery(file, 'SELECT lsn FROM walduck.state')) as [[string]];
+    assert.equal(
+      psql(c.info, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'sig_slot'"),
+      stored,
+    );
+    assert.equal(psql(c.info, "SELECT active FROM pg_replication_slots WHERE slot_name = 'sig_slot'"), 'f');
+    const again = await replicate('sig.duckdb', '--tables', 'sig', '--slot', 'sig_slot');
+    assert.equal(again.code, 0, again.stderr);
+    await assertReplicaEquals(c.info, file, [{ schema: 'public', table: 'sig' }]);
+  });
+
+  it('accepts DB_CONF and TABLE_NAME, as the original proof of concept did', async () => {
+    psql(c.info, `CREATE TABLE legacy (id int PRIMARY KEY)`);
+    const file = join(dir, 'legacy.duckdb');
+    const env = { DB_CONF: src(), TABLE_NAME: 'legacy' };
+    const first = await runWalduck(
+      ['replicate', '--duckdb', file, '--slot', 'legacy_slot', '--until-caught-up'],
+      env,
+    );
+    assert.equal(first.code, 0, first.stderr);
+    psql(c.info, `INSERT INTO legacy VALUES (1), (2)`);
+    const r = await runWalduck(
+      ['replicate', '--duckdb', file, '--slot', 'legacy_slot', '--until-caught-up'],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await duckQuery(file, 'SELECT id FROM legacy ORDER BY id'), [[1], [2]]);
   });
 });
