@@ -9,7 +9,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ClusterInfo, clusterEnv, conninfo, psql, startCluster, stopCluster } from '../src/cluster/throwaway.js';
+import {
+  type ClusterInfo,
+  clusterEnv,
+  conninfo,
+  psql,
+  startCluster,
+  stopCluster,
+} from '../src/cluster/throwaway.js';
 import { wal2jsonOptions } from '../src/wal2json/index.js';
 
 const arg = (name: string, fallback: string) => {
@@ -30,7 +37,11 @@ interface Timed {
 
 /** GNU time gives wall, CPU and peak RSS of a child without instrumenting it. */
 function timed(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Timed {
-  const r = spawnSync('/usr/bin/time', ['-f', 'TIMED %e %U %S %M', cmd, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIMED %e %U %S %M', cmd, ...args], {
+    env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   const line = r.stderr.split('\n').find((l) => l.startsWith('TIMED '));
   if (r.status !== 0 || !line) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   const [, e, u, s, m] = line.split(' ').map(Number);
@@ -59,7 +70,10 @@ const workloads: Workload[] = [
       for (let i = 0; i < ROWS; i += 100) lines.push(`${fill(i + 1, i + 100)};`);
       writeFileSync(script, lines.join('\n'));
       const env = { ...process.env, ...clusterEnv(info) };
-      const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', script], { env, stdio: 'ignore' });
+      const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', script], {
+        env,
+        stdio: 'ignore',
+      });
       if (r.status !== 0) throw new Error('workload failed');
     },
   },
@@ -100,24 +114,45 @@ async function main(): Promise<void> {
           w.prepare?.(info);
           const file = join(dir, `r${rep}.duckdb`);
           rmSync(file, { force: true });
-          const wd = ['replicate', '--source', source, '--duckdb', file, '--tables', 'bench', '--slot', 'bench_wd', '--format-version', String(format)];
+          const wd = [
+            'replicate',
+            '--source',
+            source,
+            '--duckdb',
+            file,
+            '--tables',
+            'bench',
+            '--slot',
+            'bench_wd',
+            '--format-version',
+            String(format),
+          ];
           if (format === 1) wd.push('--no-write-in-chunks');
           // Both slots exist before the workload: both contenders read the same WAL range.
-          const init = spawnSync(process.execPath, [bin, ...wd, '--until-caught-up'], { env, encoding: 'utf8' });
+          const init = spawnSync(process.execPath, [bin, ...wd, '--until-caught-up'], {
+            env,
+            encoding: 'utf8',
+          });
           if (init.status !== 0) throw new Error(`walduck init failed: ${init.stderr}`);
           psql(info, "SELECT pg_create_logical_replication_slot('bench_rl', 'wal2json')");
           w.run(info, dir);
           const endpos = psql(info, 'SELECT pg_current_wal_lsn()');
           psql(info, 'CHECKPOINT');
-          const opts = wal2jsonOptions({ formatVersion: format, tables: [{ schema: 'public', table: 'bench' }] }).flatMap(
-            ([k, v]) => ['-o', `${k}=${v}`],
-          );
+          const opts = wal2jsonOptions({
+            formatVersion: format,
+            tables: [{ schema: 'public', table: 'bench' }],
+          }).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
           // Alternate who goes first, so neither always gets the warmer cache.
           const runRecv = () =>
             row.recvlogical.push(
-              timed('pg_recvlogical', ['-d', source, '-S', 'bench_rl', '--start', '--endpos', endpos, '-f', '/dev/null', ...opts], env),
+              timed(
+                'pg_recvlogical',
+                ['-d', source, '-S', 'bench_rl', '--start', '--endpos', endpos, '-f', '/dev/null', ...opts],
+                env,
+              ),
             );
-          const runWd = () => row.walduck.push(timed(process.execPath, [bin, ...wd, '--endpos', endpos], env));
+          const runWd = () =>
+            row.walduck.push(timed(process.execPath, [bin, ...wd, '--endpos', endpos], env));
           if (rep % 2 === 0) {
             runRecv();
             runWd();
@@ -125,7 +160,10 @@ async function main(): Promise<void> {
             runWd();
             runRecv();
           }
-          psql(info, "SELECT pg_drop_replication_slot('bench_rl'); SELECT pg_drop_replication_slot('bench_wd')");
+          psql(
+            info,
+            "SELECT pg_drop_replication_slot('bench_rl'); SELECT pg_drop_replication_slot('bench_wd')",
+          );
         }
         results.push(row);
         report(results);
@@ -139,7 +177,10 @@ async function main(): Promise<void> {
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   const stamp = new Date().toISOString().slice(0, 10);
   writeFileSync(join(root, 'bench', 'results', `replicate-${stamp}.md`), md);
-  writeFileSync(join(root, 'bench', 'results', `replicate-${stamp}.json`), JSON.stringify({ machine: machine(), results }, null, 2));
+  writeFileSync(
+    join(root, 'bench', 'results', `replicate-${stamp}.json`),
+    JSON.stringify({ machine: machine(), results }, null, 2),
+  );
 }
 
 function machine(): string {
@@ -156,7 +197,8 @@ function report(results: readonly Row[]): string {
   for (const r of results) {
     const rl = r.recvlogical.map((t) => t.seconds);
     const wd = r.walduck.map((t) => t.seconds);
-    const span = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+    const span = (xs: number[]) =>
+      `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
     lines.push(
       `| ${r.workload} | ${r.format} | ${span(rl)} | ${span(wd)} | ${Math.round(r.rows / median(wd))} | ${(median(rl) / median(wd)).toFixed(2)} | ${median(r.walduck.map((t) => t.userSys)).toFixed(1)} | ${Math.round(Math.max(...r.walduck.map((t) => t.maxRssMb)))} |`,
     );

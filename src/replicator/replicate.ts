@@ -28,6 +28,8 @@ export type StopAt =
 export interface ReplicateOptions {
   readonly source: string | undefined;
   readonly duckdb: string;
+  /** DuckDB's memory_limit: past it, DuckDB spills (staged rows of a huge transaction included). */
+  readonly duckdbMemoryLimit?: string;
   readonly tables?: readonly TableRef[] | undefined;
   readonly slot?: string | undefined;
   readonly formatVersion: 1 | 2;
@@ -65,7 +67,7 @@ const IDLE_MS = 1000;
 
 export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   const settings = parseConnectionString(o.source, process.env);
-  const instance = await openDuckDb(o.duckdb);
+  const instance = await openDuckDb(o.duckdb, o.duckdbMemoryLimit);
   const duck = await instance.connect();
   let conn: Connection | undefined;
   try {
@@ -275,9 +277,9 @@ class Wake {
   }
 }
 
-async function openDuckDb(path: string): Promise<DuckDBInstance> {
+async function openDuckDb(path: string, memoryLimit: string | undefined): Promise<DuckDBInstance> {
   try {
-    return await DuckDBInstance.create(path);
+    return await DuckDBInstance.create(path, memoryLimit ? { memory_limit: memoryLimit } : {});
   } catch (err) {
     const text = err instanceof Error ? err.message : String(err);
     const lock = /Conflicting lock is held in (.*?)(?: \(PID (\d+)\))?[.\n]/.exec(text);

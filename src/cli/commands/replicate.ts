@@ -45,6 +45,12 @@ export function replicateCommand(y: Argv): Argv {
           describe:
             'format 1 only: let wal2json split each transaction into many messages (bounded memory); --no-write-in-chunks asks for one document per transaction',
         })
+        .option('duckdb-memory-limit', {
+          type: 'string',
+          default: '1GB',
+          describe:
+            "DuckDB's memory_limit; beyond it DuckDB spills to disk, so a huge transaction stays bounded",
+        })
         .option('batch-rows', {
           type: 'number',
           default: 100_000,
@@ -86,6 +92,7 @@ export function replicateCommand(y: Argv): Argv {
       const options: ReplicateOptions = {
         source,
         duckdb: args.duckdb,
+        duckdbMemoryLimit: args['duckdb-memory-limit'],
         tables,
         slot: args.slot,
         formatVersion: args['format-version'] === 1 ? 1 : 2,
