@@ -62,6 +62,7 @@ type ConnState = 'idle' | 'busy' | 'streaming' | 'broken' | 'closed';
 
 class PgConnection implements Connection {
   private state: ConnState = 'idle';
+  private streamed = false;
   constructor(
     private readonly wire: Wire,
     private readonly settings: ConnectionSettings,
@@ -186,6 +187,15 @@ class PgConnection implements Connection {
 
   async startReplication(o: StartReplicationOptions): Promise<ReplicationStream> {
     const sql = startReplicationCommand(o.slot, o.startLsn, o.options);
+    if (this.streamed) {
+      // PostgreSQL's walsender does not reset its end-of-copy state for a second logical
+      // START_REPLICATION: it answers CopyBothResponse and ends at once. pg_recvlogical reconnects too.
+      throw new ConnectionError(
+        'RESTREAM_UNSUPPORTED',
+        'command',
+        'this connection has streamed already; PostgreSQL streams once per replication connection: connect again',
+      );
+    }
     this.enter('START_REPLICATION');
     const wire = this.wire;
     try {
@@ -212,6 +222,7 @@ class PgConnection implements Connection {
       throw inPhase(err, 'command');
     }
     this.state = 'streaming';
+    this.streamed = true;
     return new ReplicationStream(wire, o, (usable) => {
       if (this.state === 'streaming') this.state = usable ? 'idle' : 'broken';
     });

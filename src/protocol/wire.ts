@@ -68,6 +68,11 @@ export class Wire {
     socket.resume();
   }
 
+  /** Bytes of queued frames not yet taken. */
+  get queued(): number {
+    return this.queuedBytes;
+  }
+
   get failed(): Error | undefined {
     return this.failure;
   }

@@ -75,6 +75,11 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     return this.received;
   }
 
+  /** Bytes received but not yet taken by the consumer (what maxBufferedBytes bounds). */
+  get bufferedBytes(): number {
+    return this.wire.queued;
+  }
+
   /** The flush position we report: the highest LSN acknowledged. */
   get acknowledged(): Lsn {
     return this.acked;
@@ -168,6 +173,23 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
           this.failure = err;
           this.cleanup();
           // After an error the walsender returns to the command loop: read up to ReadyForQuery.
+          await this.drainTo(READY_FOR_QUERY).then(
+            () => this.onFinished(true),
+            () => this.onFinished(false),
+          );
+          throw err;
+        }
+        if (tag === COMMAND_COMPLETE) {
+          // The server left copy mode without CopyDone (PostgreSQL does so when a walsender is asked to
+          // stream a second time). The session is still fine; the stream is not.
+          const err = new ConnectionError(
+            'STREAM_ENDED',
+            'stream',
+            'the server ended the replication stream without CopyDone: open a new connection to stream again',
+          );
+          this.state = 'failed';
+          this.failure = err;
+          this.cleanup();
           await this.drainTo(READY_FOR_QUERY).then(
             () => this.onFinished(true),
             () => this.onFinished(false),
