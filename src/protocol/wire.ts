@@ -22,6 +22,8 @@ import { type TraceFn, traceBackend, traceFrontend } from './trace.js';
 
 export type LogFn = (msg: string) => void;
 
+const EMPTY = Buffer.alloc(0);
+
 export interface WireHooks {
   readonly log?: LogFn | undefined;
   readonly trace?: TraceFn | undefined;
@@ -87,12 +89,23 @@ export class Wire {
     }
   }
 
+  /** Runs a caller's hook; a hook that throws must not take the connection down with it. */
+  private callHook(f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.hooks.log?.(`a log/trace/notice hook threw: ${(err as Error)?.message}`);
+    }
+  }
+
   private onFrame(tag: number, body: Buffer): void {
-    if (this.hooks.trace) this.hooks.trace(traceBackend(tag, body));
+    const trace = this.hooks.trace;
+    if (trace) this.callHook(() => trace(traceBackend(tag, body)));
     switch (tag) {
       case NOTICE_RESPONSE: {
         const fields = decodeNoticeResponse(body).fields;
-        if (this.hooks.onNotice) this.hooks.onNotice(fields);
+        const onNotice = this.hooks.onNotice;
+        if (onNotice) this.callHook(() => onNotice(fields));
         else this.hooks.log?.(`server ${fields.severity}: ${fields.message}`);
         return;
       }
@@ -165,7 +178,7 @@ export class Wire {
     const i = this.head++;
     this.tag = this.tags[i] as number;
     this.body = this.bodies[i] as Buffer;
-    this.bodies[i] = this.body.subarray(0, 0); // let the queue drop its reference
+    this.bodies[i] = EMPTY; // let the queue drop its reference
     this.queuedBytes -= this.body.length + 5;
     if (this.head === this.tags.length) {
       this.tags.length = 0;
@@ -200,7 +213,8 @@ export class Wire {
 
   send(m: FrontendMessage): void {
     const bytes = encodeFrontendMessage(m);
-    if (this.hooks.trace) this.hooks.trace(traceFrontend(m, bytes));
+    const trace = this.hooks.trace;
+    if (trace) this.callHook(() => trace(traceFrontend(m, bytes)));
     this.write(bytes);
   }
 

@@ -13,7 +13,7 @@
 // the interval feedback still goes out, which is what keeps wal_sender_timeout from firing meanwhile.
 
 import { ArgumentError, ConnectionError, inPhase, ProtocolError } from '../errors.js';
-import { formatLsn, type Lsn, maxLsn } from '../lsn.js';
+import { type Lsn, MAX_LSN, maxLsn } from '../lsn.js';
 import { COMMAND_COMPLETE } from '../messages/backend/command-complete.js';
 import { decodeErrorResponse, ERROR_RESPONSE } from '../messages/backend/error-response.js';
 import { READY_FOR_QUERY } from '../messages/backend/ready-for-query.js';
@@ -42,6 +42,8 @@ export interface StartReplicationOptions {
 
 export const DEFAULT_FEEDBACK_INTERVAL_MS = 10_000;
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** How long stop() waits in silence for the server's end of the copy (when no receiveTimeoutMs). */
+export const DEFAULT_STOP_TIMEOUT_MS = 60_000;
 
 type State = 'streaming' | 'stopping' | 'done' | 'failed';
 
@@ -52,6 +54,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
   private received: Lsn = 0n;
   private acked: Lsn = 0n;
   private readonly timer: NodeJS.Timeout;
+  private readonly stopTimeoutMs: number;
   private stopping: Promise<void> | undefined;
   private serverEnded = false;
 
@@ -64,6 +67,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     wire.setBudget(o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
     wire.onArrive = (tag, body) => this.onArrive(tag, body);
     wire.setReceiveTimeout(o.receiveTimeoutMs ?? 0, () => this.sendStatus(true));
+    this.stopTimeoutMs = o.receiveTimeoutMs || DEFAULT_STOP_TIMEOUT_MS;
     const interval = o.feedbackIntervalMs ?? DEFAULT_FEEDBACK_INTERVAL_MS;
     if (!(interval > 0)) throw new ArgumentError('feedbackIntervalMs must be positive');
     this.timer = setInterval(() => this.sendFeedback(), interval);
@@ -106,12 +110,10 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
 
   /** The caller has durably applied everything up to `lsn`: report it as flushed from now on. */
   acknowledge(lsn: Lsn): void {
-    if (typeof lsn !== 'bigint' || lsn < 0n) throw new ArgumentError('acknowledge() takes an LSN (bigint)');
-    const seen = maxLsn(this.arrived, this.received);
-    if (lsn > seen) {
-      throw new ArgumentError(
-        `acknowledge(${formatLsn(lsn)}) is beyond anything received (${formatLsn(seen)})`,
-      );
+    // No upper bound against what arrived: wal2json format 1 labels a transaction with its first LSN,
+    // and the right thing to acknowledge is its "nextlsn" (the commit's end), which lies beyond.
+    if (typeof lsn !== 'bigint' || lsn < 0n || lsn > MAX_LSN) {
+      throw new ArgumentError(`acknowledge() takes an LSN as a bigint, got ${String(lsn)}`);
     }
     if (lsn > this.acked) this.acked = lsn;
   }
@@ -229,6 +231,9 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     this.sendFeedback();
     this.state = 'stopping';
     this.cleanup();
+    // A server that never answers CopyDone must not hang stop(): silence this long fails it (data
+    // still arriving keeps it waiting, e.g. the rest of a large transaction in flight).
+    this.wire.setReceiveTimeout(this.stopTimeoutMs, () => {});
     try {
       this.wire.send({ type: 'CopyDone' });
       if (!this.serverEnded) await this.drainTo(COPY_DONE);
@@ -236,6 +241,8 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     } catch (err) {
       this.fail(err as Error);
       throw this.failure;
+    } finally {
+      this.wire.stopTimer();
     }
     this.state = 'done';
     this.onFinished(true);

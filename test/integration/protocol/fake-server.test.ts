@@ -245,6 +245,60 @@ describe('against a forged or broken server', () => {
     await conn.close();
   });
 
+  it('fails stop() with a typed error when the server never answers CopyDone', async () => {
+    const conn = await streaming(async (peer) => {
+      await peer.read().catch(() => undefined); // reads our CopyDone, answers nothing
+    });
+    const stream = await conn.startReplication({ slot: 's', startLsn: 0n, receiveTimeoutMs: 200 });
+    await assert.rejects(
+      stream.stop(),
+      (e: unknown) => e instanceof ConnectionError && e.code === 'RECEIVE_TIMEOUT',
+    );
+    await conn.close();
+  });
+
+  it('falls back to plaintext with sslmode=prefer when the TLS handshake fails', async () => {
+    let attempts = 0;
+    const s = await serve(async (peer) => {
+      attempts++;
+      if (attempts === 1) {
+        await peer.readUntagged(); // SSLRequest
+        peer.send(Buffer.from('S'));
+        await new Promise((r) => peer.socket.once('data', r)); // the ClientHello
+        peer.send(Buffer.from('this is not a TLS server hello'));
+        return;
+      }
+      await trustServer(async () => {})(peer);
+    });
+    const conn = await connect(settings(s.port, 'sslmode=prefer'));
+    assert.equal(conn.backendPid, 4242);
+    assert.equal(attempts, 2);
+    await conn.close();
+  });
+
+  it('keeps going when a trace or notice hook throws', async () => {
+    const s = await serve(
+      trustServer(async (peer) => {
+        await peer.read();
+        peer.send(
+          R({
+            type: 'NoticeResponse',
+            fields: { severity: 'WARNING', sqlstate: '01000', message: 'careful' },
+          }),
+          R({ type: 'CommandComplete', tag: 'SELECT 0' }),
+          R({ type: 'ReadyForQuery', status: 'I' }),
+        );
+      }),
+    );
+    const conn = await connect(settings(s.port), {
+      onNotice: () => {
+        throw new Error('hook bug');
+      },
+    });
+    assert.deepEqual(await conn.query('SELECT'), [{ command: 'SELECT 0', fields: [], rows: [] }]);
+    await conn.close();
+  });
+
   it('rejects an unknown replication message inside CopyData', async () => {
     const conn = await streaming(async (peer) => {
       peer.send(encodeCopyData({ type: 'CopyData', data: Buffer.from('zzz') }));
