@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { type AuthMethod, conninfo, psql } from '../../../src/cluster/throwaway.js';
 import {
   AuthError,
+  ConfigError,
   ConnectionError,
   connect,
   type NoticeFields,
@@ -85,6 +86,7 @@ describe('connect', () => {
     for (const [mode, ssl] of [
       ['require', 't'],
       ['prefer', 't'],
+      ['allow', 'f'], // allow tries plaintext first; this server accepts it
       ['disable', 'f'],
     ] as const) {
       const conn = await connect(settings('scram-sha-256', { sslmode: mode }));
@@ -125,6 +127,29 @@ describe('connect', () => {
       connect(settings('scram-sha-256', { sslmode: 'verify-ca', sslrootcert: wrongCa })),
       (e: unknown) => e instanceof ConnectionError && e.code === 'TLS_FAILED',
     );
+  });
+
+  it('verify modes need a root certificate; the system CAs do not know the throwaway CA', async () => {
+    await assert.rejects(
+      connect(settings('scram-sha-256', { host: 'localhost', sslmode: 'verify-full' })),
+      (e: unknown) => e instanceof ConfigError && /sslrootcert/.test(e.message),
+    );
+    await assert.rejects(
+      connect(
+        settings('scram-sha-256', { host: 'localhost', sslmode: 'verify-full', sslrootcert: 'system' }),
+      ),
+      (e: unknown) => e instanceof ConnectionError && e.code === 'TLS_FAILED',
+    );
+  });
+
+  it('never uses TLS on a unix socket, whatever sslmode says (as libpq)', async () => {
+    const conn = await connect(settings('scram-sha-256', { host: c.info.socketDir, sslmode: 'verify-full' }));
+    try {
+      const [r] = await conn.query(`SELECT ssl FROM pg_stat_ssl WHERE pid = ${conn.backendPid}`);
+      assert.deepEqual(r?.rows, [['f']]);
+    } finally {
+      await conn.close();
+    }
   });
 
   it('binds SCRAM to the TLS channel (SCRAM-SHA-256-PLUS) and requires TLS for channel_binding=require', async () => {
