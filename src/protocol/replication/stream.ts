@@ -168,35 +168,23 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
           continue;
         }
         if (tag === ERROR_RESPONSE) {
-          const err = new PgServerError('stream', decodeErrorResponse(wire.body).fields, {
-            serverVersion: wire.parameters.get('server_version'),
-          });
-          this.state = 'failed';
-          this.failure = err;
-          this.cleanup();
-          // After an error the walsender returns to the command loop: read up to ReadyForQuery.
-          await this.drainTo(READY_FOR_QUERY).then(
-            () => this.onFinished(true),
-            () => this.onFinished(false),
+          // After an error the walsender returns to its command loop: the session stays usable.
+          throw await this.endWith(
+            new PgServerError('stream', decodeErrorResponse(wire.body).fields, {
+              serverVersion: wire.parameters.get('server_version'),
+            }),
           );
-          throw err;
         }
         if (tag === COMMAND_COMPLETE) {
           // The server left copy mode without CopyDone (PostgreSQL does so when a walsender is asked to
           // stream a second time). The session is still fine; the stream is not.
-          const err = new ConnectionError(
-            'STREAM_ENDED',
-            'stream',
-            'the server ended the replication stream without CopyDone: open a new connection to stream again',
+          throw await this.endWith(
+            new ConnectionError(
+              'STREAM_ENDED',
+              'stream',
+              'the server ended the replication stream without CopyDone: open a new connection to stream again',
+            ),
           );
-          this.state = 'failed';
-          this.failure = err;
-          this.cleanup();
-          await this.drainTo(READY_FOR_QUERY).then(
-            () => this.onFinished(true),
-            () => this.onFinished(false),
-          );
-          throw err;
         }
         throw this.fail(
           new ProtocolError(
@@ -209,6 +197,18 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
       if (wire.failed) throw this.fail(wire.failed);
       await wire.wait();
     }
+  }
+
+  /** Fails the stream with `err` but keeps the session: reads on to ReadyForQuery. Returns `err`. */
+  private async endWith(err: Error): Promise<Error> {
+    this.state = 'failed';
+    this.failure = err;
+    this.cleanup();
+    await this.drainTo(READY_FOR_QUERY).then(
+      () => this.onFinished(true),
+      () => this.onFinished(false),
+    );
+    return err;
   }
 
   /** A for-await loop that breaks out stops the stream cleanly. */

@@ -8,6 +8,7 @@ import {
   type Connection,
   ConnectionError,
   connect,
+  PgServerError,
   ProtocolError,
   parseConnectionString,
 } from '../../../src/protocol/index.js';
@@ -296,6 +297,81 @@ describe('against a forged or broken server', () => {
       },
     });
     assert.deepEqual(await conn.query('SELECT'), [{ command: 'SELECT 0', fields: [], rows: [] }]);
+    await conn.close();
+  });
+
+  it('ends the iterator cleanly when the server ends the copy, and the session stays usable', async () => {
+    const conn = await streaming(async (peer) => {
+      peer.send(
+        encodeCopyData({
+          type: 'CopyData',
+          data: encodeXLogData({
+            type: 'XLogData',
+            dataStart: 1n,
+            walEnd: 2n,
+            serverTime: 0n,
+            data: Buffer.from('a'),
+          }),
+        }),
+        R({ type: 'CopyDone' }),
+      );
+      for (let f = await peer.read(); f.tag !== 0x63; f = await peer.read()) {} // up to our CopyDone
+      peer.send(
+        R({ type: 'CommandComplete', tag: 'START_REPLICATION' }),
+        R({ type: 'ReadyForQuery', status: 'I' }),
+      );
+      await peer.read(); // the next query
+      peer.send(R({ type: 'CommandComplete', tag: 'SELECT 0' }), R({ type: 'ReadyForQuery', status: 'I' }));
+    });
+    const stream = await conn.startReplication({ slot: 's', startLsn: 0n });
+    const seen: string[] = [];
+    for await (const m of stream) seen.push(m.type);
+    assert.deepEqual(seen, ['XLogData']);
+    assert.equal(stream.lastReceived, 2n);
+    assert.deepEqual(await conn.query('SELECT'), [{ command: 'SELECT 0', fields: [], rows: [] }]);
+    await conn.close();
+  });
+
+  it('turns an ErrorResponse mid-stream into PgServerError and keeps the session', async () => {
+    const conn = await streaming(async (peer) => {
+      peer.send(
+        R({
+          type: 'ErrorResponse',
+          fields: {
+            severity: 'ERROR',
+            sqlstate: '58P01',
+            message: 'could not access file "wal2json": No such file or directory',
+          },
+        }),
+        R({ type: 'ReadyForQuery', status: 'I' }),
+      );
+      await peer.read();
+      peer.send(R({ type: 'CommandComplete', tag: 'SELECT 0' }), R({ type: 'ReadyForQuery', status: 'I' }));
+    });
+    const stream = await conn.startReplication({ slot: 's', startLsn: 0n });
+    await assert.rejects(
+      stream[Symbol.asyncIterator]().next(),
+      (e: unknown) =>
+        e instanceof PgServerError &&
+        e.phase === 'stream' &&
+        /apt-get install postgresql-15-wal2json/.test(e.message),
+    );
+    assert.deepEqual(await conn.query('SELECT'), [{ command: 'SELECT 0', fields: [], rows: [] }]);
+    await conn.close();
+  });
+
+  it('reports STREAM_ENDED when the server leaves copy mode without CopyDone', async () => {
+    const conn = await streaming(async (peer) => {
+      peer.send(
+        R({ type: 'CommandComplete', tag: 'START_REPLICATION' }),
+        R({ type: 'ReadyForQuery', status: 'I' }),
+      );
+    });
+    const stream = await conn.startReplication({ slot: 's', startLsn: 0n });
+    await assert.rejects(
+      stream[Symbol.asyncIterator]().next(),
+      (e: unknown) => e instanceof ConnectionError && e.code === 'STREAM_ENDED',
+    );
     await conn.close();
   });
 
