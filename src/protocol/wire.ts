@@ -285,6 +285,9 @@ export class Wire {
     }
     await new Promise<void>((resolve) => {
       s.once('close', () => resolve());
+      // A socket we paused for backpressure would never read the server's FIN, so never 'close'.
+      this.budget = Number.POSITIVE_INFINITY;
+      s.resume();
       s.end();
       // A server that neither reads nor closes must not keep us: the socket goes after a grace period.
       setTimeout(() => s.destroy(), 2000).unref();
