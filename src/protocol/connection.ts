@@ -28,7 +28,7 @@ import {
   readReplicationSlotCommand,
   startReplicationCommand,
 } from './replication/commands.js';
-import { ReplicationStream, type StartReplicationOptions } from './replication/stream.js';
+import { checkStartOptions, ReplicationStream, type StartReplicationOptions } from './replication/stream.js';
 import { PgServerError } from './server-error.js';
 import { startup } from './startup.js';
 import type { TraceFn } from './trace.js';
@@ -186,6 +186,7 @@ class PgConnection implements Connection {
   }
 
   async startReplication(o: StartReplicationOptions): Promise<ReplicationStream> {
+    checkStartOptions(o);
     const sql = startReplicationCommand(o.slot, o.startLsn, o.options);
     if (this.streamed) {
       // PostgreSQL's walsender does not reset its end-of-copy state for a second logical

@@ -47,6 +47,23 @@ export const DEFAULT_STOP_TIMEOUT_MS = 60_000;
 
 type State = 'streaming' | 'stopping' | 'done' | 'failed';
 
+/** Refuses bad options before START_REPLICATION is sent (afterwards the connection is in copy mode). */
+export function checkStartOptions(o: StartReplicationOptions): void {
+  if (typeof o.startLsn !== 'bigint' || o.startLsn < 0n || o.startLsn > MAX_LSN) {
+    throw new ArgumentError("startLsn must be an LSN (bigint); 0n starts at the slot's confirmed_flush_lsn");
+  }
+  const positive = (name: string, v: number | undefined, zeroOk: boolean): void => {
+    if (v !== undefined && !(Number.isFinite(v) && (v > 0 || (zeroOk && v === 0)))) {
+      throw new ArgumentError(
+        `${name} must be a positive number of ${name.endsWith('Bytes') ? 'bytes' : 'milliseconds'}`,
+      );
+    }
+  };
+  positive('feedbackIntervalMs', o.feedbackIntervalMs, false);
+  positive('receiveTimeoutMs', o.receiveTimeoutMs, true);
+  positive('maxBufferedBytes', o.maxBufferedBytes, false);
+}
+
 export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIterator<StreamMessage> {
   private state: State = 'streaming';
   private failure: Error | undefined;
@@ -68,9 +85,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     wire.onArrive = (tag, body) => this.onArrive(tag, body);
     wire.setReceiveTimeout(o.receiveTimeoutMs ?? 0, () => this.sendStatus(true));
     this.stopTimeoutMs = o.receiveTimeoutMs || DEFAULT_STOP_TIMEOUT_MS;
-    const interval = o.feedbackIntervalMs ?? DEFAULT_FEEDBACK_INTERVAL_MS;
-    if (!(interval > 0)) throw new ArgumentError('feedbackIntervalMs must be positive');
-    this.timer = setInterval(() => this.sendFeedback(), interval);
+    this.timer = setInterval(() => this.sendFeedback(), o.feedbackIntervalMs ?? DEFAULT_FEEDBACK_INTERVAL_MS);
     this.timer.unref();
   }
 

@@ -132,6 +132,11 @@ describe('replication', () => {
       const slot = await conn.createReplicationSlot('rs_ack', { plugin: 'wal2json' });
       psql(c.info, "INSERT INTO rt VALUES (1, 'one')");
       psql(c.info, "INSERT INTO rt VALUES (2, 'two')");
+      // Bad options are refused before START_REPLICATION goes out: the connection stays usable.
+      await assert.rejects(
+        conn.startReplication({ slot: 'rs_ack', startLsn: 0n, feedbackIntervalMs: 0 }),
+        /feedbackIntervalMs/,
+      );
       const stream = await conn.startReplication({
         slot: 'rs_ack',
         startLsn: 0n,
