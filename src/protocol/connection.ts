@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionSettings } from './config.js';
 import { isUnixSocketHost } from './config.js';
-import { ConnectionError, inPhase, ProtocolError, WalduckProtocolError } from './errors.js';
+import { ArgumentError, ConnectionError, inPhase, ProtocolError, WalduckProtocolError } from './errors.js';
 import { COMMAND_COMPLETE, decodeCommandComplete } from './messages/backend/command-complete.js';
 import { COPY_BOTH_RESPONSE } from './messages/backend/copy-both-response.js';
 import { DATA_ROW, decodeDataRow } from './messages/backend/data-row.js';
@@ -112,8 +112,9 @@ class PgConnection implements Connection {
       ok = true;
       return results;
     } catch (err) {
-      // A server error leaves the connection idle and usable; anything else does not.
-      ok = err instanceof PgServerError;
+      // A server error leaves the connection idle and usable, and an argument refused before sending
+      // changes nothing; anything else (a broken or unexpected reply) leaves it unusable.
+      ok = err instanceof PgServerError || err instanceof ArgumentError;
       throw inPhase(err, 'command');
     } finally {
       this.leave(ok);

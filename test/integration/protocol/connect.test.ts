@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type AuthMethod, conninfo, psql } from '../../../src/cluster/throwaway.js';
 import {
+  ArgumentError,
   AuthError,
   ConfigError,
   ConnectionError,
@@ -229,6 +230,10 @@ describe('connect', () => {
       assert.equal(err.constraint, 'uq_pk');
       assert.match(err.detail ?? '', /Key \(id\)=\(1\) already exists/);
       assert.ok(err.file && err.line && err.routine);
+      await assert.rejects(
+        conn.query('SELECT 1\0; DROP TABLE uq'),
+        (e: unknown) => e instanceof ArgumentError,
+      );
       const [r] = await conn.query('SELECT count(*) FROM uq');
       assert.deepEqual(r?.rows, [['1']]);
       const multi = await conn.query('SELECT 1; ; SELECT 2 AS b');
