@@ -62,6 +62,25 @@ describe('connect', () => {
     });
   }
 
+  it('SASLpreps a non-ASCII SCRAM password the way the server did when it stored the verifier', async () => {
+    // The server normalizes the password before deriving the verifier: soft hyphen dropped, U+2168
+    // (roman numeral nine) NFKC'd to "IX", no-break space mapped to a space.
+    const stored = 'p\u00e4ss\u00a0I\u00adX \u2168';
+    psql(c.info, `ALTER ROLE wd_scram PASSWORD '${stored}'`);
+    try {
+      for (const given of [stored, 'p\u00e4ss IX IX']) {
+        const conn = await connect(settings('scram-sha-256', { password: given }));
+        await conn.close();
+      }
+      await assert.rejects(
+        connect(settings('scram-sha-256', { password: 'p\u00e4ss IX' })),
+        (e: unknown) => e instanceof PgServerError && e.code === '28P01',
+      );
+    } finally {
+      psql(c.info, `ALTER ROLE wd_scram PASSWORD '${c.info.roles['scram-sha-256'].password}'`);
+    }
+  });
+
   it('never puts the password into trace events', async () => {
     const events: TraceEvent[] = [];
     for (const method of ['password', 'md5', 'scram-sha-256'] as const) {
