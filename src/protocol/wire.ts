@@ -35,7 +35,7 @@ export class Wire {
   readonly parameters = new Map<string, string>();
   /** The frame left by the last successful take(). */
   tag = 0;
-  body: Buffer = Buffer.alloc(0);
+  body: Buffer = EMPTY;
   /** Called for each queued frame as it arrives, before any reader sees it (replication's keepalives). */
   onArrive: ((tag: number, body: Buffer) => void) | undefined;
 
