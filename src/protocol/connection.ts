@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionSettings } from './config.js';
 import { isUnixSocketHost } from './config.js';
-import { ConnectionError, inPhase, ProtocolError, WalduckProtocolError } from './errors.js';
+import { ArgumentError, ConnectionError, inPhase, ProtocolError, WalduckProtocolError } from './errors.js';
 import { COMMAND_COMPLETE, decodeCommandComplete } from './messages/backend/command-complete.js';
 import { COPY_BOTH_RESPONSE } from './messages/backend/copy-both-response.js';
 import { DATA_ROW, decodeDataRow } from './messages/backend/data-row.js';
@@ -28,7 +28,7 @@ import {
   readReplicationSlotCommand,
   startReplicationCommand,
 } from './replication/commands.js';
-import { ReplicationStream, type StartReplicationOptions } from './replication/stream.js';
+import { checkStartOptions, ReplicationStream, type StartReplicationOptions } from './replication/stream.js';
 import { PgServerError } from './server-error.js';
 import { startup } from './startup.js';
 import type { TraceFn } from './trace.js';
@@ -62,6 +62,7 @@ type ConnState = 'idle' | 'busy' | 'streaming' | 'broken' | 'closed';
 
 class PgConnection implements Connection {
   private state: ConnState = 'idle';
+  private streamed = false;
   constructor(
     private readonly wire: Wire,
     private readonly settings: ConnectionSettings,
@@ -111,8 +112,9 @@ class PgConnection implements Connection {
       ok = true;
       return results;
     } catch (err) {
-      // A server error leaves the connection idle and usable; anything else does not.
-      ok = err instanceof PgServerError;
+      // A server error leaves the connection idle and usable, and an argument refused before sending
+      // changes nothing; anything else (a broken or unexpected reply) leaves it unusable.
+      ok = err instanceof PgServerError || err instanceof ArgumentError;
       throw inPhase(err, 'command');
     } finally {
       this.leave(ok);
@@ -185,7 +187,17 @@ class PgConnection implements Connection {
   }
 
   async startReplication(o: StartReplicationOptions): Promise<ReplicationStream> {
+    checkStartOptions(o);
     const sql = startReplicationCommand(o.slot, o.startLsn, o.options);
+    if (this.streamed) {
+      // PostgreSQL's walsender does not reset its end-of-copy state for a second logical
+      // START_REPLICATION: it answers CopyBothResponse and ends at once. pg_recvlogical reconnects too.
+      throw new ConnectionError(
+        'RESTREAM_UNSUPPORTED',
+        'command',
+        'this connection has streamed already; PostgreSQL streams once per replication connection: connect again',
+      );
+    }
     this.enter('START_REPLICATION');
     const wire = this.wire;
     try {
@@ -212,6 +224,7 @@ class PgConnection implements Connection {
       throw inPhase(err, 'command');
     }
     this.state = 'streaming';
+    this.streamed = true;
     return new ReplicationStream(wire, o, (usable) => {
       if (this.state === 'streaming') this.state = usable ? 'idle' : 'broken';
     });

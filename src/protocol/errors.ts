@@ -33,7 +33,9 @@ export type ConnectionErrorCode =
   | 'RECEIVE_TIMEOUT'
   | 'TLS_NOT_SUPPORTED'
   | 'TLS_FAILED'
-  | 'BUSY';
+  | 'BUSY'
+  | 'STREAM_ENDED'
+  | 'RESTREAM_UNSUPPORTED';
 
 /** The socket could not be opened, upgraded, or it went away; or the connection is in the wrong state. */
 export class ConnectionError extends WalduckProtocolError {

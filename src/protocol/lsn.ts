@@ -5,7 +5,7 @@
 export type Lsn = bigint;
 
 export const INVALID_LSN: Lsn = 0n;
-const MAX_LSN: Lsn = 0xffff_ffff_ffff_ffffn;
+export const MAX_LSN: Lsn = 0xffff_ffff_ffff_ffffn;
 const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
 
 /** Parses "X/Y" (pg_lsn's text form). Returns undefined for anything else. */

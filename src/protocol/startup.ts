@@ -217,8 +217,16 @@ function chooseChannelBinding(
       `the server offers SASL mechanisms ${offered.join(', ')}; this client speaks SCRAM-SHA-256(-PLUS) only`,
     );
   }
-  if (cert && plus && s.channelBinding !== 'disable')
-    return { kind: 'tls-server-end-point', data: tlsServerEndPoint(cert) };
+  if (cert && plus && s.channelBinding !== 'disable') {
+    try {
+      return { kind: 'tls-server-end-point', data: tlsServerEndPoint(cert) };
+    } catch (err) {
+      // A certificate whose signature has no defined hash (e.g. Ed25519) cannot be bound to. With
+      // "prefer" we say "n" (we do not support binding here), which the server accepts.
+      if (s.channelBinding === 'require') throw err;
+      return { kind: 'none' };
+    }
+  }
   if (s.channelBinding === 'require') {
     throw new AuthError(
       'CHANNEL_BINDING_REQUIRED',

@@ -128,6 +128,7 @@ export function traceFrontend(m: FrontendMessage, wire: Buffer): TraceEvent {
 
 const EXPLAIN: Readonly<Record<string, string>> = {
   SSLRequest: 'asks the server whether it will speak TLS; it answers with one byte, S or N',
+  SSLResponse: 'the one-byte answer to SSLRequest: S = start the TLS handshake now, N = no TLS',
   StartupMessage: 'opens the session: protocol 3.0, user, database, replication mode and session settings',
   PasswordMessage: 'the password (cleartext or md5 hash) the server asked for',
   SASLInitialResponse: 'SCRAM client-first: chosen mechanism, channel-binding flag and our nonce',

@@ -179,12 +179,21 @@ export async function startTls(
   const host = settings.host;
   const certFile = settings.sslcert ?? defaultFile('postgresql.crt');
   const keyFile = settings.sslkey ?? (certFile ? defaultFile('postgresql.key') : undefined);
-  const tlsSocket: TLSSocket = await new Promise((resolve, reject) => {
-    const s = tlsConnect({
-      socket,
+  let files: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  try {
+    files = {
       ...(rootCertFile ? { ca: readFileFor('sslrootcert', rootCertFile) } : {}),
       ...(certFile ? { cert: readFileFor('sslcert', certFile) } : {}),
       ...(keyFile ? { key: readFileFor('sslkey', keyFile) } : {}),
+    };
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+  const tlsSocket: TLSSocket = await new Promise((resolve, reject) => {
+    const s = tlsConnect({
+      socket,
+      ...files,
       rejectUnauthorized: verifyChain,
       // SNI only for names, never for IP addresses (RFC 6066).
       ...(settings.sslsni && isIP(host) === 0 ? { servername: host } : {}),

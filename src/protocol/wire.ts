@@ -22,6 +22,8 @@ import { type TraceFn, traceBackend, traceFrontend } from './trace.js';
 
 export type LogFn = (msg: string) => void;
 
+const EMPTY = Buffer.alloc(0);
+
 export interface WireHooks {
   readonly log?: LogFn | undefined;
   readonly trace?: TraceFn | undefined;
@@ -33,7 +35,7 @@ export class Wire {
   readonly parameters = new Map<string, string>();
   /** The frame left by the last successful take(). */
   tag = 0;
-  body: Buffer = Buffer.alloc(0);
+  body: Buffer = EMPTY;
   /** Called for each queued frame as it arrives, before any reader sees it (replication's keepalives). */
   onArrive: ((tag: number, body: Buffer) => void) | undefined;
 
@@ -68,6 +70,11 @@ export class Wire {
     socket.resume();
   }
 
+  /** Bytes of queued frames not yet taken. */
+  get queued(): number {
+    return this.queuedBytes;
+  }
+
   get failed(): Error | undefined {
     return this.failure;
   }
@@ -82,12 +89,23 @@ export class Wire {
     }
   }
 
+  /** Runs a caller's hook; a hook that throws must not take the connection down with it. */
+  private callHook(f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.hooks.log?.(`a log/trace/notice hook threw: ${(err as Error)?.message}`);
+    }
+  }
+
   private onFrame(tag: number, body: Buffer): void {
-    if (this.hooks.trace) this.hooks.trace(traceBackend(tag, body));
+    const trace = this.hooks.trace;
+    if (trace) this.callHook(() => trace(traceBackend(tag, body)));
     switch (tag) {
       case NOTICE_RESPONSE: {
         const fields = decodeNoticeResponse(body).fields;
-        if (this.hooks.onNotice) this.hooks.onNotice(fields);
+        const onNotice = this.hooks.onNotice;
+        if (onNotice) this.callHook(() => onNotice(fields));
         else this.hooks.log?.(`server ${fields.severity}: ${fields.message}`);
         return;
       }
@@ -160,7 +178,7 @@ export class Wire {
     const i = this.head++;
     this.tag = this.tags[i] as number;
     this.body = this.bodies[i] as Buffer;
-    this.bodies[i] = this.body.subarray(0, 0); // let the queue drop its reference
+    this.bodies[i] = EMPTY; // let the queue drop its reference
     this.queuedBytes -= this.body.length + 5;
     if (this.head === this.tags.length) {
       this.tags.length = 0;
@@ -195,7 +213,8 @@ export class Wire {
 
   send(m: FrontendMessage): void {
     const bytes = encodeFrontendMessage(m);
-    if (this.hooks.trace) this.hooks.trace(traceFrontend(m, bytes));
+    const trace = this.hooks.trace;
+    if (trace) this.callHook(() => trace(traceFrontend(m, bytes)));
     this.write(bytes);
   }
 
@@ -266,6 +285,9 @@ export class Wire {
     }
     await new Promise<void>((resolve) => {
       s.once('close', () => resolve());
+      // A socket we paused for backpressure would never read the server's FIN, so never 'close'.
+      this.budget = Number.POSITIVE_INFINITY;
+      s.resume();
       s.end();
       // A server that neither reads nor closes must not keep us: the socket goes after a grace period.
       setTimeout(() => s.destroy(), 2000).unref();

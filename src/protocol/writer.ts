@@ -26,27 +26,32 @@ export class Writer {
   }
 
   u8(v: number): this {
-    this.buf[this.room(1)] = v;
+    const at = this.room(1); // grow first: room() may replace this.buf
+    this.buf[at] = v;
     return this;
   }
 
   i16(v: number): this {
-    this.buf.writeInt16BE(v, this.room(2));
+    const at = this.room(2);
+    this.buf.writeInt16BE(v, at);
     return this;
   }
 
   i32(v: number): this {
-    this.buf.writeInt32BE(v, this.room(4));
+    const at = this.room(4);
+    this.buf.writeInt32BE(v, at);
     return this;
   }
 
   u64(v: bigint): this {
-    this.buf.writeBigUInt64BE(v, this.room(8));
+    const at = this.room(8);
+    this.buf.writeBigUInt64BE(v, at);
     return this;
   }
 
   i64(v: bigint): this {
-    this.buf.writeBigInt64BE(v, this.room(8));
+    const at = this.room(8);
+    this.buf.writeBigInt64BE(v, at);
     return this;
   }
 

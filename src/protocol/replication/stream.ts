@@ -13,7 +13,7 @@
 // the interval feedback still goes out, which is what keeps wal_sender_timeout from firing meanwhile.
 
 import { ArgumentError, ConnectionError, inPhase, ProtocolError } from '../errors.js';
-import { formatLsn, type Lsn, maxLsn } from '../lsn.js';
+import { type Lsn, MAX_LSN, maxLsn } from '../lsn.js';
 import { COMMAND_COMPLETE } from '../messages/backend/command-complete.js';
 import { decodeErrorResponse, ERROR_RESPONSE } from '../messages/backend/error-response.js';
 import { READY_FOR_QUERY } from '../messages/backend/ready-for-query.js';
@@ -42,8 +42,27 @@ export interface StartReplicationOptions {
 
 export const DEFAULT_FEEDBACK_INTERVAL_MS = 10_000;
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** How long stop() waits in silence for the server's end of the copy (when no receiveTimeoutMs). */
+export const DEFAULT_STOP_TIMEOUT_MS = 60_000;
 
 type State = 'streaming' | 'stopping' | 'done' | 'failed';
+
+/** Refuses bad options before START_REPLICATION is sent (afterwards the connection is in copy mode). */
+export function checkStartOptions(o: StartReplicationOptions): void {
+  if (typeof o.startLsn !== 'bigint' || o.startLsn < 0n || o.startLsn > MAX_LSN) {
+    throw new ArgumentError("startLsn must be an LSN (bigint); 0n starts at the slot's confirmed_flush_lsn");
+  }
+  const positive = (name: string, v: number | undefined, zeroOk: boolean): void => {
+    if (v !== undefined && !(Number.isFinite(v) && (v > 0 || (zeroOk && v === 0)))) {
+      throw new ArgumentError(
+        `${name} must be a positive number of ${name.endsWith('Bytes') ? 'bytes' : 'milliseconds'}`,
+      );
+    }
+  };
+  positive('feedbackIntervalMs', o.feedbackIntervalMs, false);
+  positive('receiveTimeoutMs', o.receiveTimeoutMs, true);
+  positive('maxBufferedBytes', o.maxBufferedBytes, false);
+}
 
 export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIterator<StreamMessage> {
   private state: State = 'streaming';
@@ -52,6 +71,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
   private received: Lsn = 0n;
   private acked: Lsn = 0n;
   private readonly timer: NodeJS.Timeout;
+  private readonly stopTimeoutMs: number;
   private stopping: Promise<void> | undefined;
   private serverEnded = false;
 
@@ -64,15 +84,19 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     wire.setBudget(o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
     wire.onArrive = (tag, body) => this.onArrive(tag, body);
     wire.setReceiveTimeout(o.receiveTimeoutMs ?? 0, () => this.sendStatus(true));
-    const interval = o.feedbackIntervalMs ?? DEFAULT_FEEDBACK_INTERVAL_MS;
-    if (!(interval > 0)) throw new ArgumentError('feedbackIntervalMs must be positive');
-    this.timer = setInterval(() => this.sendFeedback(), interval);
+    this.stopTimeoutMs = o.receiveTimeoutMs || DEFAULT_STOP_TIMEOUT_MS;
+    this.timer = setInterval(() => this.sendFeedback(), o.feedbackIntervalMs ?? DEFAULT_FEEDBACK_INTERVAL_MS);
     this.timer.unref();
   }
 
   /** Highest walEnd/dataStart among the messages this stream has handed to the consumer. */
   get lastReceived(): Lsn {
     return this.received;
+  }
+
+  /** Bytes received but not yet taken by the consumer (what maxBufferedBytes bounds). */
+  get bufferedBytes(): number {
+    return this.wire.queued;
   }
 
   /** The flush position we report: the highest LSN acknowledged. */
@@ -101,12 +125,10 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
 
   /** The caller has durably applied everything up to `lsn`: report it as flushed from now on. */
   acknowledge(lsn: Lsn): void {
-    if (typeof lsn !== 'bigint' || lsn < 0n) throw new ArgumentError('acknowledge() takes an LSN (bigint)');
-    const seen = maxLsn(this.arrived, this.received);
-    if (lsn > seen) {
-      throw new ArgumentError(
-        `acknowledge(${formatLsn(lsn)}) is beyond anything received (${formatLsn(seen)})`,
-      );
+    // No upper bound against what arrived: wal2json format 1 labels a transaction with its first LSN,
+    // and the right thing to acknowledge is its "nextlsn" (the commit's end), which lies beyond.
+    if (typeof lsn !== 'bigint' || lsn < 0n || lsn > MAX_LSN) {
+      throw new ArgumentError(`acknowledge() takes an LSN as a bigint, got ${String(lsn)}`);
     }
     if (lsn > this.acked) this.acked = lsn;
   }
@@ -161,18 +183,23 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
           continue;
         }
         if (tag === ERROR_RESPONSE) {
-          const err = new PgServerError('stream', decodeErrorResponse(wire.body).fields, {
-            serverVersion: wire.parameters.get('server_version'),
-          });
-          this.state = 'failed';
-          this.failure = err;
-          this.cleanup();
-          // After an error the walsender returns to the command loop: read up to ReadyForQuery.
-          await this.drainTo(READY_FOR_QUERY).then(
-            () => this.onFinished(true),
-            () => this.onFinished(false),
+          // After an error the walsender returns to its command loop: the session stays usable.
+          throw await this.endWith(
+            new PgServerError('stream', decodeErrorResponse(wire.body).fields, {
+              serverVersion: wire.parameters.get('server_version'),
+            }),
           );
-          throw err;
+        }
+        if (tag === COMMAND_COMPLETE) {
+          // The server left copy mode without CopyDone (PostgreSQL does so when a walsender is asked to
+          // stream a second time). The session is still fine; the stream is not.
+          throw await this.endWith(
+            new ConnectionError(
+              'STREAM_ENDED',
+              'stream',
+              'the server ended the replication stream without CopyDone: open a new connection to stream again',
+            ),
+          );
         }
         throw this.fail(
           new ProtocolError(
@@ -185,6 +212,18 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
       if (wire.failed) throw this.fail(wire.failed);
       await wire.wait();
     }
+  }
+
+  /** Fails the stream with `err` but keeps the session: reads on to ReadyForQuery. Returns `err`. */
+  private async endWith(err: Error): Promise<Error> {
+    this.state = 'failed';
+    this.failure = err;
+    this.cleanup();
+    await this.drainTo(READY_FOR_QUERY).then(
+      () => this.onFinished(true),
+      () => this.onFinished(false),
+    );
+    return err;
   }
 
   /** A for-await loop that breaks out stops the stream cleanly. */
@@ -207,6 +246,9 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     this.sendFeedback();
     this.state = 'stopping';
     this.cleanup();
+    // A server that never answers CopyDone must not hang stop(): silence this long fails it (data
+    // still arriving keeps it waiting, e.g. the rest of a large transaction in flight).
+    this.wire.setReceiveTimeout(this.stopTimeoutMs, () => {});
     try {
       this.wire.send({ type: 'CopyDone' });
       if (!this.serverEnded) await this.drainTo(COPY_DONE);
@@ -214,6 +256,8 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     } catch (err) {
       this.fail(err as Error);
       throw this.failure;
+    } finally {
+      this.wire.stopTimer();
     }
     this.state = 'done';
     this.onFinished(true);
