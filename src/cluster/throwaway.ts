@@ -372,11 +372,17 @@ export function psql(
   sql: string,
   database?: string,
 ): string {
-  return run('psql', [
+  return run('psql', [...psqlArgs(info, database), '-A', '-t', '-c', sql]).replace(/\n$/, '');
+}
+
+/** psql's arguments to reach the cluster as the superuser over the socket, stopping at the first error. */
+export function psqlArgs(
+  info: Pick<ClusterInfo, 'socketDir' | 'port' | 'database'>,
+  database?: string,
+): string[] {
+  return [
     '-X',
     '-q',
-    '-A',
-    '-t',
     '-v',
     'ON_ERROR_STOP=1',
     '-h',
@@ -387,9 +393,7 @@ export function psql(
     'postgres',
     '-d',
     database ?? info.database,
-    '-c',
-    sql,
-  ]).replace(/\n$/, '');
+  ];
 }
 
 /** A libpq key=value conninfo for a role of the cluster (over TCP on 127.0.0.1 unless `host` given). */

@@ -200,17 +200,10 @@ export class TableStage {
     const positions = this.positions(image.names);
     const key = this.target.key;
     for (let k = 0; k < key.length; k++) {
-      const want = key[k];
-      let found = -1;
-      for (let i = 0; i < positions.length; i++) {
-        if (positions[i] === want) {
-          found = i;
-          break;
-        }
-      }
-      if (found < 0) throw this.missingKey(image);
+      const want = key[k] ?? 0;
+      const found = this.indexIn(positions, want, image);
       const col = this.oldKeys[k];
-      if (col) col[idx] = this.prepare(want ?? 0, image.values[found] ?? null);
+      if (col) col[idx] = this.prepare(want, image.values[found] ?? null);
     }
   }
 
@@ -224,17 +217,17 @@ export class TableStage {
     const positions = this.positions(image.names);
     let s = '';
     for (const want of this.target.key) {
-      let found = -1;
-      for (let i = 0; i < positions.length; i++) {
-        if (positions[i] === want) {
-          found = i;
-          break;
-        }
-      }
-      if (found < 0) throw this.missingKey(image);
+      const found = this.indexIn(positions, want, image);
       s += `${this.prepare(want, image.values[found] ?? null) ?? '\u0001'}${KEY_SEP}`;
     }
     return s;
+  }
+
+  /** Where the image carries target column `want`; every key column must be there. */
+  private indexIn(positions: Int32Array, want: number, image: RowImage): number {
+    const found = positions.indexOf(want);
+    if (found < 0) throw this.missingKey(image);
+    return found;
   }
 
   private maskOf(row: RowImage): string | null {

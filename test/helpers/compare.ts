@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { DuckDBDataChunk, DuckDBInstance, VARCHAR } from '@duckdb/node-api';
-import type { ClusterInfo } from '../../src/cluster/throwaway.js';
+import { type ClusterInfo, psqlArgs } from '../../src/cluster/throwaway.js';
 import { type QueryFn, readSourceTables } from '../../src/sink/catalog.js';
 import { describeTarget } from '../../src/sink/target.js';
 import type { TableRef } from '../../src/wal2json/change.js';
@@ -14,64 +14,22 @@ import type { TableRef } from '../../src/wal2json/change.js';
 const lostByWal2json = new Set(['numeric', 'float4', 'float8']);
 const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
 
-function psqlRaw(info: ClusterInfo, sql: string): string {
-  const r = spawnSync(
-    'psql',
-    [
-      '-X',
-      '-q',
-      '-v',
-      'ON_ERROR_STOP=1',
-      '-h',
-      info.socketDir,
-      '-p',
-      String(info.port),
-      '-U',
-      'postgres',
-      '-d',
-      info.database,
-      '-c',
-      sql,
-    ],
-    { encoding: 'utf8', maxBuffer: 1 << 30 },
-  );
+function psqlRaw(info: ClusterInfo, sql: string, extra: readonly string[] = []): string {
+  const r = spawnSync('psql', [...psqlArgs(info), ...extra, '-c', sql], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
   if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
   return r.stdout;
 }
 
 /** A catalog QueryFn over psql (unit separator between fields; catalog text has no newlines). */
 export function psqlQuery(info: ClusterInfo): QueryFn {
-  return async (sql) => {
-    const r = spawnSync(
-      'psql',
-      [
-        '-X',
-        '-q',
-        '-A',
-        '-t',
-        '-F',
-        '\x1f',
-        '-P',
-        'null=\x1e',
-        '-h',
-        info.socketDir,
-        '-p',
-        String(info.port),
-        '-U',
-        'postgres',
-        '-d',
-        info.database,
-        '-c',
-        sql,
-      ],
-      { encoding: 'utf8' },
-    );
-    if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
-    return r.stdout
+  return async (sql) =>
+    psqlRaw(info, sql, ['-A', '-t', '-F', '\x1f', '-P', 'null=\x1e'])
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => l.split('\x1f').map((v) => (v === '\x1e' ? null : v)));
-  };
 }
 
 /** COPY's text format: tab-separated, \N for NULL, backslash escapes. */

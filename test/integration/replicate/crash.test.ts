@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
@@ -78,28 +78,9 @@ it('survives SIGKILL at random moments with nothing lost and nothing applied twi
 
   const script = join(dir, 'workload.sql');
   writeFileSync(script, workloadScript(42, 400 + kills * 150));
-  const writer = spawn(
-    'psql',
-    [
-      '-X',
-      '-q',
-      '-v',
-      'ON_ERROR_STOP=1',
-      '-h',
-      c.info.socketDir,
-      '-p',
-      String(c.info.port),
-      '-U',
-      'postgres',
-      '-d',
-      c.info.database,
-      '-f',
-      script,
-    ],
-    {
-      stdio: 'ignore',
-    },
-  );
+  const writer = spawn('psql', [...psqlArgs(c.info), '-f', script], {
+    stdio: 'ignore',
+  });
   const writerDone = new Promise<number | null>((resolve) => writer.on('close', resolve));
 
   let seed = 7;
