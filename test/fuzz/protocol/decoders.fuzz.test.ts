@@ -63,7 +63,7 @@ function corpus(): Buffer[] {
   return existsSync(dir) ? readdirSync(dir).map((f) => readFileSync(`${dir}/${f}`)) : [];
 }
 
-it('replays the corpus of inputs that once failed', () => {
+it('replays the corpus of edge inputs first', () => {
   for (const input of corpus()) {
     feed([input]);
     for (const dec of BODY_DECODERS) onlyTyped(() => dec(input));
