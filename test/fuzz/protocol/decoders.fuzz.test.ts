@@ -1,7 +1,7 @@
 // Random and mutated bytes into the frame decoder and every message decoder: the only acceptable
 // outcomes are a result or a WalduckProtocolError (never a RangeError, TypeError or hang).
-// Bounded by WALDUCK_FUZZ_RUNS (default 300); raise it for a long run. Inputs that once failed live
-// in test/fuzz/corpus/protocol/ and are replayed first.
+// Bounded by WALDUCK_FUZZ_RUNS (default 300); raise it for a long run. Hand-picked edge inputs live in
+// test/fuzz/corpus/protocol/ and are replayed first; add any input that ever fails there.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { it } from 'node:test';
@@ -63,7 +63,7 @@ function corpus(): Buffer[] {
   return existsSync(dir) ? readdirSync(dir).map((f) => readFileSync(`${dir}/${f}`)) : [];
 }
 
-it('replays the corpus of inputs that once failed', () => {
+it('replays the corpus of edge inputs first', () => {
   for (const input of corpus()) {
     feed([input]);
     for (const dec of BODY_DECODERS) onlyTyped(() => dec(input));

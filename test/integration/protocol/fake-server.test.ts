@@ -2,6 +2,7 @@
 // the right typed error, never a hang and never a connection that looks fine.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import {
   AuthError,
@@ -15,10 +16,12 @@ import {
 import { encodeBackendMessage } from '../../../src/protocol/messages/backend/index.js';
 import { encodeCopyData } from '../../../src/protocol/messages/copy-data.js';
 import { decodeSASLInitialResponse } from '../../../src/protocol/messages/frontend/sasl-initial-response.js';
+import { isSSLRequest } from '../../../src/protocol/messages/frontend/ssl-request.js';
 import { decodeStartupMessage } from '../../../src/protocol/messages/frontend/startup-message.js';
 import type { StandbyStatusUpdate } from '../../../src/protocol/replication/standby-status-update.js';
 import { decodeStandbyStatusUpdate } from '../../../src/protocol/replication/standby-status-update.js';
 import { encodeXLogData } from '../../../src/protocol/replication/xlog-data.js';
+import { fixturesDir } from '../../helpers/paths.js';
 import { type FakeServer, fakeServer, type Peer } from './fake-server.js';
 
 const servers: FakeServer[] = [];
@@ -38,6 +41,8 @@ function settings(port: number, extra = '') {
     {},
   );
 }
+
+const fixture = (name: string): Buffer => readFileSync(`${fixturesDir}protocol/${name}`);
 
 const R = (m: Parameters<typeof encodeBackendMessage>[0]) => encodeBackendMessage(m);
 
@@ -275,6 +280,67 @@ describe('against a forged or broken server', () => {
     assert.equal(conn.backendPid, 4242);
     assert.equal(attempts, 2);
     await conn.close();
+  });
+
+  it('sslmode=allow retries with TLS when the server refuses the plaintext session', async () => {
+    const [cert, key] = [fixture('fake-server.crt'), fixture('fake-server.key')];
+    const seen: string[] = [];
+    const s = await serve(async (peer) => {
+      const first = await peer.readUntagged();
+      if (!isSSLRequest(first)) {
+        seen.push('plain');
+        peer.send(
+          R({
+            type: 'ErrorResponse',
+            fields: {
+              severity: 'FATAL',
+              sqlstate: '28000',
+              message:
+                'no pg_hba.conf entry for host "127.0.0.1", user "alice", database "db", no encryption',
+            },
+          }),
+        );
+        peer.socket.end();
+        return;
+      }
+      seen.push('tls');
+      peer.startTls(cert, key);
+      await trustServer(async () => {})(peer);
+    });
+    const conn = await connect(settings(s.port, 'sslmode=allow'));
+    assert.deepEqual(seen, ['plain', 'tls']);
+    assert.equal(conn.backendPid, 4242);
+    await conn.close();
+    // verify-full against this server's own certificate as the root, by its name.
+    const full = await connect(
+      parseConnectionString(
+        `host=localhost port=${s.port} user=alice dbname=db sslmode=verify-full sslrootcert=${fixturesDir}protocol/fake-server.crt`,
+        {},
+      ),
+    );
+    await full.close();
+  });
+
+  it('says "y" (client supports binding) when TLS is on but the server offers no SCRAM-SHA-256-PLUS', async () => {
+    const [cert, key] = [fixture('fake-server.crt'), fixture('fake-server.key')];
+    let gs2 = '';
+    const s = await serve(async (peer) => {
+      await peer.readUntagged();
+      peer.startTls(cert, key);
+      decodeStartupMessage(await peer.readUntagged());
+      peer.send(R({ type: 'AuthenticationSASL', mechanisms: ['SCRAM-SHA-256'] }));
+      gs2 =
+        decodeSASLInitialResponse((await peer.read()).body)
+          .data?.toString()
+          .slice(0, 3) ?? '';
+      peer.socket.end();
+    });
+    await assert.rejects(connect(settings(s.port, 'sslmode=require')));
+    assert.equal(gs2, 'y,,');
+    await assert.rejects(
+      connect(settings(s.port, 'sslmode=require channel_binding=require')),
+      (e: unknown) => e instanceof AuthError && e.code === 'CHANNEL_BINDING_REQUIRED',
+    );
   });
 
   it('keeps going when a trace or notice hook throws', async () => {

@@ -2,6 +2,7 @@
 // SCRAM signatures, AuthenticationOk too early, truncated frames, silence. It speaks just enough
 // protocol (using our own message encoders) to reach the point under test.
 import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 export interface Frame {
   readonly tag: number;
@@ -13,11 +14,13 @@ export class Peer {
   private waiting: (() => void) | undefined;
   private ended = false;
 
-  constructor(readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buf = Buffer.concat([this.buf, chunk]);
-      this.waiting?.();
-    });
+  private readonly onData = (chunk: Buffer): void => {
+    this.buf = Buffer.concat([this.buf, chunk]);
+    this.waiting?.();
+  };
+
+  constructor(public socket: Socket) {
+    socket.on('data', this.onData);
     socket.on('close', () => {
       this.ended = true;
       this.waiting?.();
@@ -52,6 +55,16 @@ export class Peer {
     const f = { tag: this.buf[0] as number, body: this.buf.subarray(5, 1 + len) };
     this.buf = this.buf.subarray(1 + len);
     return f;
+  }
+
+  /** Answers 'S' to an SSLRequest already read and continues as the TLS server. */
+  startTls(cert: Buffer, key: Buffer): void {
+    this.socket.off('data', this.onData);
+    this.socket.write(Buffer.from('S'));
+    const tls = new TLSSocket(this.socket, { isServer: true, cert, key });
+    tls.on('data', this.onData);
+    tls.on('error', () => {});
+    this.socket = tls;
   }
 
   send(...bytes: Buffer[]): void {
