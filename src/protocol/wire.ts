@@ -173,6 +173,11 @@ export class Wire {
   }
 
   /** Takes the next queued frame into `tag`/`body`; false if none is queued (see wait, failed). */
+  /** The tag of the next queued frame without taking it; 0 when none is queued. */
+  peekTag(): number {
+    return this.head < this.tags.length ? (this.tags[this.head] as number) : 0;
+  }
+
   take(): boolean {
     if (this.head >= this.tags.length) return false;
     const i = this.head++;

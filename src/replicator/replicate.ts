@@ -10,6 +10,7 @@ import {
   connect,
   type LogFn,
   parseConnectionString,
+  type StreamMessage,
   type TraceFn,
 } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
@@ -170,27 +171,36 @@ async function stream(
   try {
     if (reached()) stoppedBy = o.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
     while (!stoppedBy) {
-      const next = iterator.next();
-      let msg: Awaited<typeof next> | 'abort';
-      for (;;) {
-        const r = await Promise.race([next, wake.wait()]);
-        if (r !== 'tick') {
-          msg = r;
-          break;
-        }
-        // A timer tick: commit a batch that has waited --batch-ms, and with a stop target ask the
-        // server how far its WAL goes (it answers with a keepalive carrying its decoded end, which
-        // lets an idle replica advance to the target).
-        if (sink.due) ack(await sink.commit());
-        if (target !== undefined && !sink.hasUncommitted) replication.sendFeedback();
-      }
-      if (msg === 'abort') {
+      if (o.signal?.aborted) {
         stoppedBy = 'signal';
         break;
       }
-      if (msg.done)
-        throw new ReplicateError('stream', 'WALDUCK_STREAM_ENDED', 'the server ended the replication stream');
-      const m = msg.value;
+      // What the last socket read queued is taken synchronously; only an empty queue costs a promise.
+      let m = replication.tryNext();
+      if (!m) {
+        const next = iterator.next();
+        let r: IteratorResult<StreamMessage> | 'tick' | 'abort';
+        for (;;) {
+          r = await Promise.race([next, wake.wait()]);
+          if (r !== 'tick') break;
+          // A timer tick: commit a batch that has waited --batch-ms, and with a stop target ask the
+          // server how far its WAL goes (it answers with a keepalive carrying its decoded end, which
+          // lets an idle replica advance to the target).
+          if (sink.due) ack(await sink.commit());
+          if (target !== undefined && !sink.hasUncommitted) replication.sendFeedback();
+        }
+        if (r === 'abort') {
+          stoppedBy = 'signal';
+          break;
+        }
+        if (r.done)
+          throw new ReplicateError(
+            'stream',
+            'WALDUCK_STREAM_ENDED',
+            'the server ended the replication stream',
+          );
+        m = r.value;
+      }
       if (m.type === 'XLogData') {
         if (endpos !== undefined && m.dataStart > endpos) {
           stoppedBy = 'endpos';

@@ -156,6 +156,30 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     }
   }
 
+  /**
+   * The next message if one is already queued, else undefined (then await next(), which also reports
+   * the end of the stream and errors). Lets a consumer drain what a socket read delivered without a
+   * promise per message: at a million small messages that is a real share of the CPU.
+   */
+  tryNext(): StreamMessage | undefined {
+    const wire = this.wire;
+    if (this.state !== 'streaming' || wire.peekTag() !== COPY_DATA || !wire.take()) return undefined;
+    return this.decodeTaken();
+  }
+
+  /** Decodes the CopyData frame just taken from the wire and tracks the received position. */
+  private decodeTaken(): StreamMessage {
+    let m: StreamMessage;
+    try {
+      m = decodeStreamMessage(this.wire.body);
+    } catch (err) {
+      throw this.fail(err as Error);
+    }
+    const pos = m.type === 'XLogData' && m.dataStart > m.walEnd ? m.dataStart : m.walEnd;
+    if (pos > this.received) this.received = pos;
+    return m;
+  }
+
   async next(): Promise<IteratorResult<StreamMessage>> {
     const wire = this.wire;
     for (;;) {
@@ -165,17 +189,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
       }
       if (wire.take()) {
         const tag = wire.tag;
-        if (tag === COPY_DATA) {
-          let m: StreamMessage;
-          try {
-            m = decodeStreamMessage(wire.body);
-          } catch (err) {
-            throw this.fail(err as Error);
-          }
-          const pos = m.type === 'XLogData' && m.dataStart > m.walEnd ? m.dataStart : m.walEnd;
-          if (pos > this.received) this.received = pos;
-          return { done: false, value: m };
-        }
+        if (tag === COPY_DATA) return { done: false, value: this.decodeTaken() };
         if (tag === COPY_DONE) {
           // The server ended streaming (e.g. shutdown, or a timeline switch): finish the exchange.
           this.serverEnded = true;
