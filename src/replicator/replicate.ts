@@ -61,6 +61,10 @@ export interface ReplicateResult extends Progress {
   readonly stoppedBy: 'endpos' | 'caught-up' | 'signal';
 }
 
+/** Messages handled between two turns of the event loop (a millisecond or two of work). */
+const YIELD_EVERY = 256;
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** With a stop target, how long a quiet stream waits before asking the server where its WAL ends. */
 const PING_MS = 200;
 /** Without one, how often a quiet stream wakes to commit what is complete. */
@@ -168,12 +172,20 @@ async function stream(
   const endpos = o.stopAt.kind === 'endpos' ? o.stopAt.lsn : undefined;
   const wake = new Wake(Math.min(o.batchMs, target !== undefined ? PING_MS : IDLE_MS), o.signal);
   const iterator = replication[Symbol.asyncIterator]();
+  let sinceYield = 0;
   try {
     if (reached()) stoppedBy = o.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
     while (!stoppedBy) {
       if (o.signal?.aborted) {
         stoppedBy = 'signal';
         break;
+      }
+      // Let socket reads run now and then: while we work synchronously nothing is read, the kernel's
+      // buffer fills and the walsender stops decoding. Reads go to the stream's queue (bounded by its
+      // byte budget), so the server keeps working while we do.
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await yieldToIo();
       }
       // What the last socket read queued is taken synchronously; only an empty queue costs a promise.
       let m = replication.tryNext();

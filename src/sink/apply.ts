@@ -113,6 +113,8 @@ export class TableApplier {
           );
         }
         appender.appendDataChunk(chunk);
+        // A turn of the event loop between chunks: socket reads go on while a large batch is appended.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
       appender.flushSync();
     } finally {
