@@ -1,6 +1,7 @@
 // The walduck command line: the only place that imports yargs, and where `debug` is wired.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { benchCommand } from './commands/bench.js';
 import { replicateCommand } from './commands/replicate.js';
 import { EXIT_USAGE, fail } from './errors.js';
 import { oneLine } from './log.js';
@@ -20,6 +21,7 @@ const cli = yargs(hideBin(process.argv))
   });
 
 replicateCommand(cli);
+benchCommand(cli);
 
 try {
   await cli.parseAsync();

@@ -19,6 +19,7 @@ import { DuckDbSink } from '../sink/duckdb-sink.js';
 import type { TableRef } from '../wal2json/change.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
 import { ReplicateError } from './errors.js';
+import { Latency, type LatencySummary } from './latency.js';
 import { decideStart, defaultSlotName, readSlot, validateSlotName } from './slot.js';
 
 export type StopAt =
@@ -57,6 +58,8 @@ export interface Progress {
 
 export interface ReplicateResult extends Progress {
   readonly slot: string;
+  /** Source commit to DuckDB commit, per transaction (when wal2json sent commit timestamps). */
+  readonly latency: LatencySummary | undefined;
   readonly startedAt: Lsn;
   readonly stoppedBy: 'endpos' | 'caught-up' | 'signal';
 }
@@ -156,8 +159,12 @@ async function stream(
   let bytes = 0;
   let serverEnd = startLsn;
   let stoppedBy: ReplicateResult['stoppedBy'] | undefined;
+  const latency = new Latency();
+  let beginTime: string | undefined;
   const ack = (lsn: Lsn | undefined) => {
-    if (lsn !== undefined) replication.acknowledge(lsn);
+    if (lsn === undefined) return;
+    latency.committed(Date.now());
+    replication.acknowledge(lsn);
   };
   const progress = (): Progress => ({
     rows: sink.stats.rows,
@@ -233,6 +240,9 @@ async function stream(
             break;
           }
           await sink.apply(change);
+          // v1 documents carry the commit time in their header (begin), v2 on the commit line too.
+          if (change.kind === 'begin') beginTime = change.commitTime;
+          else if (change.kind === 'commit') latency.seen(change.commitTime ?? beginTime);
           if (change.kind === 'commit' && (sink.due || (target !== undefined && change.lsn >= target))) {
             ack(await sink.commit());
           }
@@ -250,8 +260,10 @@ async function stream(
       if (reached()) stoppedBy = o.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
     }
     // A source transaction cut in half (signal, endpos inside it) is dropped; complete ones commit.
-    if (sink.inSourceTransaction) await sink.rollback();
-    else ack(await sink.commit());
+    if (sink.inSourceTransaction) {
+      await sink.rollback();
+      latency.dropped();
+    } else ack(await sink.commit());
     replication.sendFeedback();
     await replication.stop();
   } catch (err) {
@@ -260,7 +272,13 @@ async function stream(
   } finally {
     wake.close();
   }
-  return { ...progress(), slot, startedAt: startLsn, stoppedBy: stoppedBy ?? 'signal' };
+  return {
+    ...progress(),
+    slot,
+    startedAt: startLsn,
+    stoppedBy: stoppedBy ?? 'signal',
+    latency: latency.summary(),
+  };
 }
 
 /**

@@ -105,8 +105,11 @@ export function replicateCommand(y: Argv): Argv {
         warn,
       };
       const r = await replicate(options);
+      const lat = r.latency
+        ? `; latency p50 ${r.latency.p50Ms} ms, p99 ${r.latency.p99Ms} ms, max ${r.latency.maxMs} ms`
+        : '';
       process.stderr.write(
-        `walduck: ${r.rows} changes in ${r.transactions} transactions applied to ${args.duckdb}, up to ${formatLsn(r.applied)} (${r.stoppedBy})\n`,
+        `walduck: ${r.rows} changes in ${r.transactions} transactions applied to ${args.duckdb}, up to ${formatLsn(r.applied)} (${r.stoppedBy})${lat}\n`,
       );
     },
   );

@@ -1,0 +1,204 @@
+// `walduck bench`: replication throughput over the same WAL range for every contender, in one run.
+//
+// Per workload and format, and per repetition: fresh slots for every contender are created BEFORE
+// the workload (so all read the same bytes), the workload runs, a CHECKPOINT settles the server, then
+// the contenders run one after another to --endpos, in an order rotated each repetition (so no one
+// always gets the warm cache). All get exactly the same wal2json options (wal2jsonOptions).
+//   1. pg_recvlogical -f /dev/null   the server's decode limit, the reference
+//   2. walduck stream -f /dev/null   protocol and framing
+//   3. decode only                   + wal2json parsing, no sink
+//   4. walduck replicate             + DuckDB, committed and acknowledged: the product
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ClusterInfo, conninfo, startCluster, stopCluster } from '../cluster/throwaway.js';
+import { connect, parseConnectionString } from '../protocol/index.js';
+import { wal2jsonOptions } from '../wal2json/index.js';
+import { type LatencyResult, runLatency } from './latency.js';
+import { type Measured, measure } from './measure.js';
+import { SCHEMA, type Workload, workloads } from './workloads.js';
+
+export type Format = 'v2' | 'v1' | 'v1-chunks';
+export type Contender = 'pg_recvlogical' | 'stream' | 'decode' | 'replicate';
+
+export interface BenchOptions {
+  readonly source?: string | undefined;
+  readonly rows: number;
+  readonly repeat: number;
+  readonly formats: readonly Format[];
+  readonly workloads?: readonly number[] | undefined;
+  readonly contenders: readonly Contender[];
+  readonly log: (line: string) => void;
+  /** Latency mode instead of throughput: a steady writer at this many rows/s. */
+  readonly latency?:
+    | { readonly rate: number; readonly seconds: number; readonly replicateArgs: readonly string[] }
+    | undefined;
+}
+
+export interface Cell {
+  readonly workload: string;
+  readonly format: Format;
+  readonly changes: number;
+  readonly payloadBytes: number;
+  readonly runs: Readonly<Record<Contender, Measured[]>>;
+}
+
+const bin = fileURLToPath(new URL('../../../bin/walduck.js', import.meta.url));
+const decodeOnly = fileURLToPath(new URL('./decode-only.js', import.meta.url));
+
+export async function runBench(o: BenchOptions): Promise<Cell[] | LatencyResult> {
+  let cluster: ClusterInfo | undefined;
+  const source = o.source ?? conninfo((cluster = await startCluster()), 'superuser', {});
+  const env = { ...process.env };
+  const admin = await connect(parseConnectionString(source, env), { replication: false });
+  const sql = async (text: string) => (await admin.query(text))[0]?.rows ?? [];
+  const dir = mkdtempSync(join(tmpdir(), 'walduck-bench-'));
+  const created: string[] = [];
+  const cells: Cell[] = [];
+  try {
+    const exists = await sql(`SELECT 1 FROM pg_namespace WHERE nspname = '${SCHEMA}'`);
+    if (exists.length > 0)
+      throw new Error(
+        `schema ${SCHEMA} already exists on the source: the bench creates and drops it; drop it first`,
+      );
+    await sql(`CREATE SCHEMA ${SCHEMA}`);
+    if (o.latency)
+      return await runLatency(admin, source, dir, o.latency.rate, o.latency.seconds, o.latency.replicateArgs);
+    const all = workloads(o.rows);
+    const chosen = o.workloads
+      ? o.workloads.map((i) => all[i - 1]).filter((w): w is Workload => w !== undefined)
+      : all;
+    for (const w of chosen) {
+      for (const format of o.formats) {
+        const cell: Cell = {
+          workload: w.name,
+          format,
+          changes: w.changes,
+          payloadBytes: 0,
+          runs: { pg_recvlogical: [], stream: [], decode: [], replicate: [] },
+        };
+        for (let rep = 0; rep < o.repeat; rep++) {
+          const bytes = await oneRepetition(o, w, format, rep, source, env, sql, dir, created, cell);
+          (cell as { payloadBytes: number }).payloadBytes = bytes;
+        }
+        cells.push(cell);
+        o.log(`done: ${w.name}, ${format}`);
+      }
+    }
+  } finally {
+    for (const slot of created)
+      await sql(
+        `SELECT pg_drop_replication_slot('${slot}') WHERE EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '${slot}')`,
+      ).catch(() => {});
+    await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => {});
+    await admin.close();
+    if (cluster) stopCluster(cluster);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return cells;
+}
+
+async function oneRepetition(
+  o: BenchOptions,
+  w: Workload,
+  format: Format,
+  rep: number,
+  source: string,
+  env: NodeJS.ProcessEnv,
+  sql: (text: string) => Promise<readonly (readonly (string | null)[])[]>,
+  dir: string,
+  created: string[],
+  cell: Cell,
+): Promise<number> {
+  await sql(`DROP TABLE IF EXISTS ${SCHEMA}.${w.table}; ${w.ddl}`);
+  if (w.prepare) await sql(w.prepare);
+  const fv = format === 'v2' ? 2 : 1;
+  const options = wal2jsonOptions({
+    formatVersion: fv,
+    tables: [{ schema: SCHEMA, table: w.table }],
+    ...(format === 'v1-chunks' ? { writeInChunks: true } : {}),
+  });
+  const dashO = options.flatMap(([k, v]) => ['-o', `${k}=${v}`]);
+  const slot = (c: Contender) => `walduck_bench_${c}`;
+  const duck = join(dir, `bench-${rep}.duckdb`);
+  rmSync(duck, { force: true });
+  const replicateArgs = [
+    bin,
+    'replicate',
+    '--source',
+    source,
+    '--duckdb',
+    duck,
+    '--tables',
+    `${SCHEMA}.${w.table}`,
+    '--slot',
+    slot('replicate'),
+    '--format-version',
+    String(fv),
+    ...(format === 'v1' ? ['--no-write-in-chunks'] : []),
+  ];
+  // Every slot exists before the workload: all contenders read the same WAL range.
+  for (const c of o.contenders) {
+    if (c === 'replicate') {
+      const init = spawnSync(process.execPath, [...replicateArgs, '--until-caught-up'], {
+        env,
+        encoding: 'utf8',
+      });
+      if (init.status !== 0) throw new Error(`walduck replicate (setup) failed: ${init.stderr.trim()}`);
+    } else await sql(`SELECT pg_create_logical_replication_slot('${slot(c)}', 'wal2json')`);
+    created.push(slot(c));
+  }
+  for (const s of w.statements()) await sql(s);
+  const endpos = (await sql('SELECT pg_current_wal_lsn()'))[0]?.[0] ?? '';
+  await sql('CHECKPOINT');
+  let bytes = 0;
+  const order = rotate(o.contenders, rep);
+  for (const c of order) {
+    const walsender = async () => {
+      const r = await sql(
+        `SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slot(c)}' AND active_pid IS NOT NULL`,
+      );
+      return r[0]?.[0] ? Number(r[0][0]) : undefined;
+    };
+    const cmd: [string, string[]] =
+      c === 'pg_recvlogical'
+        ? [
+            'pg_recvlogical',
+            ['-d', source, '-S', slot(c), '--start', '--endpos', endpos, '-f', '/dev/null', ...dashO],
+          ]
+        : c === 'stream'
+          ? [
+              process.execPath,
+              [bin, 'stream', '-d', source, '-S', slot(c), '--endpos', endpos, '-f', '/dev/null', ...dashO],
+            ]
+          : c === 'decode'
+            ? [
+                process.execPath,
+                [
+                  decodeOnly,
+                  source,
+                  slot(c),
+                  endpos,
+                  String(fv),
+                  ...(format === 'v1-chunks' ? ['chunks'] : []),
+                ],
+              ]
+            : [process.execPath, [...replicateArgs, '--endpos', endpos]];
+    const m = await measure(cmd[0], cmd[1], env, walsender);
+    cell.runs[c].push(m);
+    if (c === 'decode') bytes = Number((JSON.parse(m.stdout) as { bytes?: number }).bytes ?? 0);
+  }
+  for (const c of o.contenders) {
+    await sql(`SELECT pg_drop_replication_slot('${slot(c)}')`);
+    created.splice(created.indexOf(slot(c)), 1);
+  }
+  return bytes;
+}
+
+function rotate<T>(xs: readonly T[], by: number): T[] {
+  const k = by % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}

@@ -1,0 +1,62 @@
+// walduck bench on a given server: a table with every contender per cell, ratios to pg_recvlogical,
+// and nothing left behind (its schema and slots dropped; other objects untouched).
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, it } from 'node:test';
+import { conninfo, psql } from '../../src/cluster/throwaway.js';
+import { useCluster } from '../helpers/cluster.js';
+import { runWalduck } from '../helpers/walduck.js';
+
+const c = useCluster();
+const out = mkdtempSync(join(tmpdir(), 'walduck-bench-test-'));
+after(() => rmSync(out, { recursive: true, force: true }));
+
+it('measures every contender over the same range and drops only what it created', async () => {
+  psql(c.info, 'CREATE TABLE keep_me (id int PRIMARY KEY)');
+  psql(c.info, "SELECT pg_create_logical_replication_slot('keep_slot', 'wal2json')");
+  const r = await runWalduck(
+    [
+      'bench',
+      '--source',
+      conninfo(c.info, 'superuser'),
+      '--rows',
+      '500',
+      '--repeat',
+      '1',
+      '--formats',
+      'v2,v1',
+      '--workloads',
+      '1,3',
+      '--contenders',
+      'pg_recvlogical,decode,replicate',
+      '--out',
+      out,
+    ],
+    {},
+    120_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('| 500 inserts') || l.startsWith('| 100 updates'));
+  // 2 workloads x 2 formats x 3 contenders, pg_recvlogical's ratio being 1 by definition.
+  assert.equal(rows.length, 12, r.stdout);
+  for (const row of rows.filter((l) => l.includes('| pg_recvlogical |'))) assert.match(row, /\| 1\.00 \|/);
+  assert.deepEqual(
+    readdirSync(out)
+      .map((f) => f.replace(/bench-[\d-T]+/, 'bench'))
+      .sort(),
+    ['bench.json', 'bench.md'],
+  );
+  assert.equal(psql(c.info, "SELECT count(*) FROM pg_namespace WHERE nspname = 'walduck_bench'"), '0');
+  assert.equal(psql(c.info, 'SELECT string_agg(slot_name, $$,$$) FROM pg_replication_slots'), 'keep_slot');
+  assert.equal(psql(c.info, "SELECT count(*) FROM pg_class WHERE relname = 'keep_me'"), '1');
+});
+
+it('refuses a usage error with exit 2', async () => {
+  const r = await runWalduck(['bench', '--formats', 'v3']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown format "v3"/);
+});
