@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { replicateCommand } from './commands/replicate.js';
+import { slotCommand } from './commands/slot.js';
 import { EXIT_USAGE, fail } from './errors.js';
 import { oneLine } from './log.js';
 
@@ -10,8 +11,8 @@ const cli = yargs(hideBin(process.argv))
   .usage('$0 <command> [options]')
   .demandCommand(1, 'name a command (see walduck --help)')
   .strict()
+  // -h is the server host, as in every PostgreSQL tool; help is --help.
   .help()
-  .alias('help', 'h')
   .version()
   .fail((msg, err) => {
     if (err) fail(err);
@@ -20,6 +21,7 @@ const cli = yargs(hideBin(process.argv))
   });
 
 replicateCommand(cli);
+slotCommand(cli);
 
 try {
   await cli.parseAsync();
