@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { replicateCommand } from './commands/replicate.js';
 import { slotCommand } from './commands/slot.js';
+import { streamCommand } from './commands/stream.js';
 import { EXIT_USAGE, fail } from './errors.js';
 import { oneLine } from './log.js';
 
@@ -22,6 +23,7 @@ const cli = yargs(hideBin(process.argv))
 
 replicateCommand(cli);
 slotCommand(cli);
+streamCommand(cli);
 
 try {
   await cli.parseAsync();

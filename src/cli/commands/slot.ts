@@ -4,7 +4,14 @@
 // an abandoned slot keeps WAL forever and can fill the disk. `list` and `status` show how much each
 // one holds back, so that is seen before it hurts.
 import type { Argv } from 'yargs';
-import { type Connection, connect, formatLsn, type Lsn, parseLsn } from '../../protocol/index.js';
+import {
+  type Connection,
+  type CreateReplicationSlotResult,
+  connect,
+  formatLsn,
+  type Lsn,
+  parseLsn,
+} from '../../protocol/index.js';
 import { quoteLiteral } from '../../sink/sql.js';
 import { storedLsn } from '../duck.js';
 import { UsageError } from '../errors.js';
@@ -127,23 +134,14 @@ export function slotCommand(y: Argv): Argv {
         async (a) => {
           const name = pickName(a);
           await withConn(a, async (c) => {
-            if (a['if-not-exists']) {
-              const [existing] = await readSlots(c, name);
-              if (existing) {
-                if (existing.plugin !== 'wal2json') {
-                  throw new UsageError(
-                    `slot ${name} exists with plugin ${existing.plugin ?? `none (${existing.type})`}, not wal2json`,
-                  );
-                }
-                process.stdout.write(`slot ${name} exists already (wal2json)\n`);
-                return;
-              }
-            }
-            const r = await c.createReplicationSlot(name, {
-              plugin: 'wal2json',
-              snapshot: 'noexport',
-              ...(a.temporary ? { temporary: true } : {}),
+            const r = await ensureSlot(c, name, {
+              ifNotExists: a['if-not-exists'] === true,
+              temporary: a.temporary === true,
             });
+            if (!r) {
+              process.stdout.write(`slot ${name} exists already (wal2json)\n`);
+              return;
+            }
             const kind = a.temporary ? 'temporary slot' : 'slot';
             process.stdout.write(`${kind} ${r.slotName} created at ${formatLsn(r.consistentPoint)}\n`);
             if (a.temporary) {
@@ -282,6 +280,39 @@ export function slotCommand(y: Argv): Argv {
       .demandCommand(1, 'name a slot action: create, drop, list or status')
       .example('$0 slot list -d shop', 'the slots of database shop'),
   );
+}
+
+/**
+ * Creates a wal2json slot; with `ifNotExists` an existing wal2json slot of that name is fine (undefined
+ * is returned), one with another plugin is not.
+ */
+export async function ensureSlot(
+  c: Connection,
+  name: string,
+  o: { ifNotExists: boolean; temporary?: boolean },
+): Promise<CreateReplicationSlotResult | undefined> {
+  if (o.ifNotExists) {
+    const [existing] = await readSlots(c, name);
+    if (existing) {
+      if (existing.plugin !== 'wal2json') {
+        throw new SlotPluginMismatch(name, existing.plugin ?? `none (${existing.type})`);
+      }
+      return undefined;
+    }
+  }
+  return c.createReplicationSlot(name, {
+    plugin: 'wal2json',
+    snapshot: 'noexport',
+    ...(o.temporary ? { temporary: true } : {}),
+  });
+}
+
+class SlotPluginMismatch extends Error {
+  override readonly name = 'SlotPluginMismatch';
+  readonly phase = 'slot';
+  constructor(slot: string, plugin: string) {
+    super(`slot ${slot} exists with plugin ${plugin}, not wal2json: choose another slot name`);
+  }
 }
 
 class SlotMissing extends Error {
