@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { replicateCommand } from './commands/replicate.js';
 import { slotCommand } from './commands/slot.js';
 import { streamCommand } from './commands/stream.js';
+import { traceCommand } from './commands/trace.js';
 import { EXIT_USAGE, fail } from './errors.js';
 import { oneLine } from './log.js';
 
@@ -24,6 +25,7 @@ const cli = yargs(hideBin(process.argv))
 replicateCommand(cli);
 slotCommand(cli);
 streamCommand(cli);
+traceCommand(cli);
 
 try {
   await cli.parseAsync();
