@@ -1,6 +1,7 @@
 // The walduck command line: the only place that imports yargs, and where `debug` is wired.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { demoCommand } from './commands/demo.js';
 import { replicateCommand } from './commands/replicate.js';
 import { slotCommand } from './commands/slot.js';
 import { streamCommand } from './commands/stream.js';
@@ -22,6 +23,7 @@ const cli = yargs(hideBin(process.argv))
     process.exit(EXIT_USAGE);
   });
 
+demoCommand(cli);
 replicateCommand(cli);
 slotCommand(cli);
 streamCommand(cli);
