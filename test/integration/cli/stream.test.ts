@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { clusterEnv, psql } from '../../../src/cluster/throwaway.js';
+import { clusterEnv, conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
-import { runWalduck } from '../../helpers/walduck.js';
+import { runWalduck, startWalduck } from '../../helpers/walduck.js';
 import { assertOneLine } from './usage.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'walduck-stream-'));
@@ -100,6 +100,79 @@ describe('walduck stream', () => {
     assertOneLine(await runWalduck(args, env()), 1, /already exists/);
     const again = await runWalduck([...args, '--if-not-exists'], env());
     assert.equal(again.code, 0, again.stderr);
+  });
+
+  it('logs plain progress lines when stderr is not a terminal, and stops cleanly on SIGINT', async () => {
+    slots('live');
+    const { child, done } = startWalduck(
+      [
+        'stream',
+        '-S',
+        'live',
+        '--progress-interval',
+        '1',
+        '-o',
+        'format-version=2',
+        '-f',
+        join(dir, 'live.jsonl'),
+      ],
+      env(),
+    );
+    let stderr = '';
+    const line = new Promise<string>((resolve) => {
+      child.stderr?.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const m =
+          /^walduck stream: [1-9]\d* changes \(\d+\/s, [\d.]+ MB\/s\), \d+ transactions, at \d+\/[0-9A-F]+, lag \d+ bytes.*$/m.exec(
+            stderr,
+          );
+        if (m) resolve(m[0]);
+      });
+    });
+    psql(c.info, 'INSERT INTO w SELECT g, $$live$$, 1 FROM generate_series(20001, 20100) g');
+    await line;
+    child.kill('SIGINT');
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /100 changes in 1 transactions.*\(signal\)/);
+  });
+
+  it('replicate shows the same figures and writes --stats-json', async () => {
+    const stats = join(dir, 'replicate-stats.json');
+    const r = await runWalduck([
+      'replicate',
+      '--source',
+      conninfo(c.info, 'trust'),
+      '--duckdb',
+      join(dir, 'r.duckdb'),
+      '--tables',
+      'w',
+      '--until-caught-up',
+      '--stats-json',
+      stats,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    psql(c.info, 'UPDATE w SET n = 0 WHERE id <= 50');
+    const again = await runWalduck([
+      'replicate',
+      '--source',
+      conninfo(c.info, 'trust'),
+      '--duckdb',
+      join(dir, 'r.duckdb'),
+      '--tables',
+      'w',
+      '--until-caught-up',
+      '--stats-json',
+      stats,
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    const s = JSON.parse(readFileSync(stats, 'utf8')) as Record<string, unknown>;
+    const updated = Number(psql(c.info, 'SELECT count(*) FROM w WHERE id <= 50'));
+    assert.equal(s.command, 'replicate');
+    assert.equal(s.changes, updated);
+    assert.equal(s.transactions, 1);
+    assert.equal(s.stopped_by, 'caught-up');
+    assert.ok((s.bytes as number) > 0);
   });
 
   it('usage errors exit 2 with one line', async () => {
