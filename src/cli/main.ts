@@ -2,7 +2,11 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { benchCommand } from './commands/bench.js';
+import { demoCommand } from './commands/demo.js';
 import { replicateCommand } from './commands/replicate.js';
+import { slotCommand } from './commands/slot.js';
+import { streamCommand } from './commands/stream.js';
+import { traceCommand } from './commands/trace.js';
 import { EXIT_USAGE, fail } from './errors.js';
 import { oneLine } from './log.js';
 
@@ -11,8 +15,8 @@ const cli = yargs(hideBin(process.argv))
   .usage('$0 <command> [options]')
   .demandCommand(1, 'name a command (see walduck --help)')
   .strict()
+  // -h is the server host, as in every PostgreSQL tool; help is --help.
   .help()
-  .alias('help', 'h')
   .version()
   .fail((msg, err) => {
     if (err) fail(err);
@@ -20,8 +24,12 @@ const cli = yargs(hideBin(process.argv))
     process.exit(EXIT_USAGE);
   });
 
+demoCommand(cli);
 replicateCommand(cli);
 benchCommand(cli);
+slotCommand(cli);
+streamCommand(cli);
+traceCommand(cli);
 
 try {
   await cli.parseAsync();

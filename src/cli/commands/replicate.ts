@@ -6,6 +6,8 @@ import { type ReplicateOptions, replicate, type StopAt } from '../../replicator/
 import { parseTableName } from '../../sink/catalog.js';
 import { UsageError } from '../errors.js';
 import { log, warn } from '../log.js';
+import { wholeNumber } from '../options.js';
+import { Progress, writeStatsJson } from '../progress.js';
 import { stopSignal } from '../shutdown.js';
 
 export function replicateCommand(y: Argv): Argv {
@@ -65,6 +67,12 @@ export function replicateCommand(y: Argv): Argv {
           type: 'boolean',
           describe: "stop once everything up to the server's WAL position at start is applied",
         })
+        .option('stats-json', { type: 'string', describe: 'write the final figures to this file as JSON' })
+        .option('progress-interval', {
+          type: 'number',
+          default: 10,
+          describe: 'seconds between progress lines when stderr is not a terminal (0: none)',
+        })
         .conflicts('endpos', 'until-caught-up')
         .example(
           "$0 replicate --source 'host=db user=repl dbname=shop' --duckdb shop.duckdb --tables public.orders,public.items",
@@ -103,11 +111,34 @@ export function replicateCommand(y: Argv): Argv {
         signal: stopSignal(),
         log: log.replicate,
         warn,
+        onProgress: (p) =>
+          progress.update({
+            changes: p.rows,
+            transactions: p.transactions,
+            bytes: p.bytes,
+            lsn: p.applied,
+            serverEnd: p.serverEnd,
+          }),
       };
+      const progress = new Progress({
+        command: 'replicate',
+        intervalSeconds: wholeNumber('progress-interval', args['progress-interval'], true) ?? 10,
+      });
       const r = await replicate(options);
       const lat = r.latency
         ? `; latency p50 ${r.latency.p50Ms} ms, p99 ${r.latency.p99Ms} ms, max ${r.latency.maxMs} ms`
         : '';
+      const stats = progress.finish(
+        {
+          changes: r.rows,
+          transactions: r.transactions,
+          bytes: r.bytes,
+          lsn: r.applied,
+          serverEnd: r.serverEnd,
+        },
+        { slot: r.slot, startLsn: r.startedAt, stoppedBy: r.stoppedBy },
+      );
+      writeStatsJson(args['stats-json'], stats);
       process.stderr.write(
         `walduck: ${r.rows} changes in ${r.transactions} transactions applied to ${args.duckdb}, up to ${formatLsn(r.applied)} (${r.stoppedBy})${lat}\n`,
       );

@@ -1,0 +1,96 @@
+// Options shared by the hand-run commands, named as pg_recvlogical names them, so that a PostgreSQL
+// user's fingers already know them: -d/--dbname (a conninfo or URL, as libpq expands it), -h, -p, -U,
+// -S/--slot, --startpos, --endpos, -o/--option NAME=VALUE.
+import type { Argv } from 'yargs';
+import { parseConninfo, parseUrl } from '../protocol/config.js';
+import { type ConnectionSettings, parseConnectionString } from '../protocol/index.js';
+import { type Lsn, parseLsn } from '../protocol/lsn.js';
+import { UsageError } from './errors.js';
+
+export interface ConnectionArgs {
+  readonly dbname?: string | undefined;
+  readonly host?: string | undefined;
+  readonly port?: string | number | undefined;
+  readonly username?: string | undefined;
+}
+
+export function withConnection<T>(y: Argv<T>) {
+  return y
+    .option('dbname', {
+      alias: 'd',
+      type: 'string',
+      describe: 'database name, or a libpq conninfo / postgres:// URL (PG* variables fill the gaps)',
+    })
+    .option('host', {
+      alias: 'h',
+      type: 'string',
+      describe: 'server host or unix-socket directory (overrides the one in -d)',
+    })
+    .option('port', { alias: 'p', type: 'string', describe: 'server port (overrides the one in -d)' })
+    .option('username', {
+      alias: 'U',
+      type: 'string',
+      describe: 'user name (overrides the one in -d)',
+    })
+    .group(['dbname', 'host', 'port', 'username'], 'Connection:');
+}
+
+/**
+ * libpq's rule for pg_recvlogical: -d is expanded as a conninfo or URL, and -h/-p/-U given beside it
+ * override what it says. The PG* environment fills whatever is still missing.
+ */
+export function connectionSettings(
+  a: ConnectionArgs,
+  env: NodeJS.ProcessEnv = process.env,
+): ConnectionSettings {
+  const text = (a.dbname ?? '').trim();
+  const keys = /^postgres(?:ql)?:\/\//.test(text)
+    ? parseUrl(text)
+    : text.includes('=')
+      ? parseConninfo(text)
+      : new Map(text ? [['dbname', text]] : []);
+  if (a.host !== undefined) keys.set('host', a.host);
+  if (a.port !== undefined) keys.set('port', String(a.port));
+  if (a.username !== undefined) keys.set('user', a.username);
+  const conninfo = [...keys].map(([k, v]) => `${k}='${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+  return parseConnectionString(conninfo.join(' '), env);
+}
+
+/** Slot names as the server allows them: lower-case letters, digits, underscores, at most 63. */
+export function slotName(name: string | undefined, option = '--slot'): string {
+  if (name === undefined || name === '') throw new UsageError(`name the replication slot with ${option}`);
+  if (!/^[a-z0-9_]{1,63}$/.test(name)) {
+    throw new UsageError(
+      `slot name ${JSON.stringify(name)} is not valid: use lower-case letters, digits and underscores (at most 63)`,
+    );
+  }
+  return name;
+}
+
+export function lsnOption(name: string, text: string | undefined): Lsn | undefined {
+  if (text === undefined) return undefined;
+  const lsn = parseLsn(text);
+  if (lsn === undefined)
+    throw new UsageError(`--${name} ${JSON.stringify(text)} is not an LSN like 0/16B3748`);
+  return lsn;
+}
+
+/** -o NAME=VALUE, repeatable: the output plugin's options in the order given. */
+export function pluginOptions(list: readonly (string | number)[] | string | undefined): [string, string][] {
+  const items = list === undefined ? [] : Array.isArray(list) ? list : [list];
+  return items.map((item) => {
+    const s = String(item);
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new UsageError(`-o ${JSON.stringify(s)}: write the plugin option as NAME=VALUE`);
+    return [s.slice(0, eq), s.slice(eq + 1)];
+  });
+}
+
+/** A whole number option that must be positive (or zero when `zero` says so). */
+export function wholeNumber(name: string, v: number | undefined, zero = false): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < (zero ? 0 : 1)) {
+    throw new UsageError(`--${name} must be a ${zero ? 'non-negative' : 'positive'} whole number`);
+  }
+  return v;
+}
