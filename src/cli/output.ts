@@ -2,7 +2,7 @@
 //
 // What may be acknowledged differs: bytes handed to a pipe are as durable as that pipe gets, so stdout
 // acknowledges once a write completes; a file acknowledges only what an fsync has made durable.
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
 
 export interface Output {
   /** True for a file: acknowledge only after sync(). */
@@ -23,8 +23,11 @@ export function openOutput(file: string | undefined, onError: () => void): Outpu
 
 function fileOutput(path: string): Output {
   const fd = openSync(path, 'a', 0o644);
+  // Only a regular file is made durable by fsync; a device such as /dev/null refuses it (EINVAL), and
+  // pg_recvlogical likewise syncs regular files only.
+  const regular = fstatSync(fd).isFile();
   return {
-    durableOnSync: true,
+    durableOnSync: regular,
     error: undefined,
     write(buf, done) {
       let off = 0;
@@ -32,7 +35,9 @@ function fileOutput(path: string): Output {
       done(true);
     },
     ready: () => Promise.resolve(),
-    sync: () => fsyncSync(fd),
+    sync: () => {
+      if (regular) fsyncSync(fd);
+    },
     close: () => closeSync(fd),
   };
 }

@@ -41,8 +41,8 @@ it('measures every contender over the same range and drops only what it created'
   const rows = r.stdout
     .split('\n')
     .filter((l) => l.startsWith('| 500 inserts') || l.startsWith('| 100 updates'));
-  // 2 workloads x 2 formats x 3 contenders, pg_recvlogical's ratio being 1 by definition.
-  assert.equal(rows.length, 12, r.stdout);
+  // 2 workloads x 2 formats x 4 contenders, pg_recvlogical's ratio being 1 by definition.
+  assert.equal(rows.length, 16, r.stdout);
   for (const row of rows.filter((l) => l.includes('| pg_recvlogical |'))) assert.match(row, /\| 1\.00 \|/);
   assert.deepEqual(
     readdirSync(out)
