@@ -29,8 +29,6 @@ it('measures every contender over the same range and drops only what it created'
       'v2,v1',
       '--workloads',
       '1,3',
-      '--contenders',
-      'pg_recvlogical,decode,replicate',
       '--out',
       out,
     ],
