@@ -1,6 +1,6 @@
 // Reading a walduck DuckDB file from the command line (slot status, demo): read-only, and closed
 // again before the command returns, so a replicate started next can open it.
-import { DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Lsn } from '../protocol/lsn.js';
 import { parseLsn } from '../protocol/lsn.js';
 import { quoteLiteral } from '../sink/sql.js';
@@ -17,6 +17,8 @@ export async function withDuckDb<T>(
 ): Promise<T> {
   let instance: DuckDBInstance;
   try {
+    // Loaded when used: DuckDB's native module is most of the start-up of commands that never need it.
+    const { DuckDBInstance } = await import('@duckdb/node-api');
     instance = await DuckDBInstance.create(file, readOnly ? { access_mode: 'READ_ONLY' } : {});
   } catch (err) {
     const text = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';

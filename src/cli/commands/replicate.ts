@@ -2,7 +2,7 @@
 //   [--format-version 1|2] [--batch-rows N] [--batch-ms N] [--endpos LSN | --until-caught-up]
 import type { Argv } from 'yargs';
 import { formatLsn, parseLsn } from '../../protocol/lsn.js';
-import { type ReplicateOptions, replicate, type StopAt } from '../../replicator/replicate.js';
+import type { ReplicateOptions, StopAt } from '../../replicator/replicate.js';
 import { parseTableName } from '../../sink/catalog.js';
 import { UsageError } from '../errors.js';
 import { log, warn } from '../log.js';
@@ -124,6 +124,8 @@ export function replicateCommand(y: Argv): Argv {
         command: 'replicate',
         intervalSeconds: wholeNumber('progress-interval', args['progress-interval'], true) ?? 10,
       });
+      // Loaded when run: the replicator pulls in DuckDB's native module, which other commands never need.
+      const { replicate } = await import('../../replicator/replicate.js');
       const r = await replicate(options);
       const lat = r.latency
         ? `; latency p50 ${r.latency.p50Ms} ms, p99 ${r.latency.p99Ms} ms, max ${r.latency.maxMs} ms`
