@@ -50,8 +50,8 @@ const bin = fileURLToPath(new URL('../../../bin/walduck.js', import.meta.url));
 const decodeOnly = fileURLToPath(new URL('./decode-only.js', import.meta.url));
 
 export async function runBench(o: BenchOptions): Promise<Cell[] | LatencyResult> {
-  let cluster: ClusterInfo | undefined;
-  const source = o.source ?? conninfo((cluster = await startCluster()), 'superuser', {});
+  const cluster: ClusterInfo | undefined = o.source === undefined ? await startCluster() : undefined;
+  const source = o.source ?? conninfo(cluster as ClusterInfo, 'superuser', {});
   const env = { ...process.env };
   const admin = await connect(parseConnectionString(source, env), { replication: false });
   const sql = async (text: string) => (await admin.query(text))[0]?.rows ?? [];
