@@ -57,6 +57,7 @@ export async function initialSnapshot(
   try {
     if (!created.snapshotName)
       throw new ReplicateError('snapshot', 'WALDUCK_SNAPSHOT_FAILED', 'the server exported no snapshot');
+    const t0 = performance.now();
     const stats = await copySnapshot({
       settings: o.settings,
       snapshotName: created.snapshotName,
@@ -68,8 +69,9 @@ export async function initialSnapshot(
       ...(o.signal ? { signal: o.signal } : {}),
     });
     await sink.commitSnapshot(at);
+    const s = (performance.now() - t0) / 1000;
     o.log(
-      `snapshot committed: ${stats.rows} rows, ${(stats.bytes / 1048576).toFixed(1)} MB in ${(stats.ms / 1000).toFixed(1)} s; streaming from ${formatLsn(at)}`,
+      `snapshot committed: ${stats.rows} rows, ${(stats.bytes / 1048576).toFixed(1)} MB in ${s.toFixed(3)} s (copy ${(stats.ms / 1000).toFixed(3)} s, ${Math.round(stats.rows / s)} rows/s); streaming from ${formatLsn(at)}`,
     );
     return at;
   } catch (err) {

@@ -92,7 +92,15 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
     let writing: Promise<void> = Promise.resolve();
     /** One DuckDB write at a time, in arrival order. */
     const write = (ref: TableRef, p: CopyTextParser): Promise<void> => {
-      const w = writing.then(() => o.target.insertCopied(ref, p.columns, p.count));
+      const w = writing.then(() =>
+        o.target.insertCopied(ref, p.columns, p.count).catch((err: unknown) => {
+          throw new SnapshotError(
+            'WALDUCK_SNAPSHOT_FAILED',
+            `copying ${ref.schema}.${ref.table} into DuckDB failed: ${err instanceof Error ? err.message : String(err)}`,
+            { cause: err },
+          );
+        }),
+      );
       writing = w.catch(() => {});
       return w;
     };

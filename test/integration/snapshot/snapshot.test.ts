@@ -224,6 +224,7 @@ describe('walduck replicate: initial snapshot', () => {
     );
     const r = await runWalduck(args('failing.duckdb', 'failing', 'failing'));
     assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^walduck: snapshot failed: copying public\.failing into DuckDB failed: /);
     assert.equal(slots('failing'), 0);
     const file = join(dir, 'failing.duckdb');
     assert.deepEqual(await duckQuery(file, 'SELECT count(*) FROM failing'), [[0n]]);
