@@ -13,8 +13,11 @@
 import { ProtocolError } from './errors.js';
 import { COMMAND_COMPLETE } from './messages/backend/command-complete.js';
 import { COPY_OUT_RESPONSE, decodeCopyOutResponse } from './messages/backend/copy-out-response.js';
+import { DATA_ROW } from './messages/backend/data-row.js';
+import { EMPTY_QUERY_RESPONSE } from './messages/backend/empty-query-response.js';
 import { decodeErrorResponse, ERROR_RESPONSE } from './messages/backend/error-response.js';
 import { READY_FOR_QUERY } from './messages/backend/ready-for-query.js';
+import { ROW_DESCRIPTION } from './messages/backend/row-description.js';
 import { COPY_DATA } from './messages/copy-data.js';
 import { COPY_DONE } from './messages/copy-done.js';
 import { PgServerError } from './server-error.js';
@@ -59,6 +62,13 @@ export async function* runCopyOut(
           break;
         case COPY_DONE:
         case COMMAND_COMPLETE:
+          break;
+        case ROW_DESCRIPTION:
+        case DATA_ROW:
+        case EMPTY_QUERY_RESPONSE:
+          // Not a copy: read the answer to its end, then refuse (at ReadyForQuery).
+          if (started)
+            throw unexpected(`unexpected message '${String.fromCharCode(wire.tag)}' during COPY TO STDOUT`);
           break;
         case ERROR_RESPONSE:
           error ??= new PgServerError('command', decodeErrorResponse(wire.body).fields, errorContext());
