@@ -189,8 +189,15 @@ async function stream(
   let bytes = 0;
   let serverEnd = startLsn;
   let stoppedBy: ReplicateResult['stoppedBy'] | undefined;
+  // A v1 document's commit LSN (its nextlsn) lies past the XLogData that carried it, and the stream
+  // refuses to confirm what it has not received: report the durable LSN as far as received, and the
+  // rest once later messages catch up. Confirming less than is durable is always safe.
+  let durable: Lsn | undefined;
   const ack = (lsn: Lsn | undefined) => {
-    if (lsn !== undefined) replication.acknowledge(lsn);
+    if (lsn !== undefined && (durable === undefined || lsn > durable)) durable = lsn;
+    if (durable === undefined) return;
+    const received = replication.lastReceived;
+    replication.acknowledge(durable < received ? durable : received);
   };
   const progress = (): Progress => ({
     rows: sink.stats.rows,
@@ -262,6 +269,7 @@ async function stream(
           if (await sink.advanceIdle(idleTo)) ack(sink.storedLsn);
         }
       }
+      if (durable !== undefined && durable > replication.acknowledged) ack(undefined);
       o.onProgress?.(progress());
       if (reached()) stoppedBy = o.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
     }

@@ -78,6 +78,8 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
     for (const table of o.tables) {
       const pages = jobs > 1 ? await relationPages(first, table) : 0;
       const ranges = pageRanges(pages, jobs);
+      if (ranges.length > 1)
+        o.log(`snapshot ${table.schema}.${table.table}: ${pages} pages in ${ranges.length} ctid ranges`);
       const progress: TableProgress = {
         name: `${table.schema}.${table.table}`,
         rows: 0,

@@ -120,7 +120,8 @@ describe('walduck replicate: initial snapshot', () => {
   for (const jobs of [1, 2]) {
     it(`is exact with writers busy during the copy (--snapshot-jobs ${jobs})`, async () => {
       const table = `busy${jobs}`;
-      createTable(c.info, table, 150_000);
+      // Two jobs split only tables of 1024 pages or more (150k rows here); one job needs no more.
+      createTable(c.info, table, jobs > 1 ? 150_000 : 30_000);
       const writer = await startWriter(c.info, table);
       const file = `${table}.duckdb`;
       // The writer runs for the whole copy: it stops only when told, after this run.
@@ -129,6 +130,8 @@ describe('walduck replicate: initial snapshot', () => {
       });
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stderr, new RegExp(`imported on ${jobs} connection`));
+      if (jobs > 1)
+        assert.match(first.stderr, new RegExp(`public\\.${table}: \\d+ pages in \\d+ ctid ranges`));
       await writer.stop();
       const second = await runWalduck(args(file, table, table));
       assert.equal(second.code, 0, second.stderr);
@@ -138,7 +141,7 @@ describe('walduck replicate: initial snapshot', () => {
   }
 
   it('is exact after a SIGKILL during the copy and a restart', async () => {
-    createTable(c.info, 'killed', 150_000);
+    createTable(c.info, 'killed', 50_000);
     const writer = await startWriter(c.info, 'killed');
     const file = join(dir, 'killed.duckdb');
     const run = startWalduck(args('killed.duckdb', 'killed', 'killed'), { DEBUG: 'walduck:replicate' });
