@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionSettings } from './config.js';
 import { isUnixSocketHost } from './config.js';
+import { type CopyOutOptions, runCopyOut } from './copy-out.js';
 import { ArgumentError, ConnectionError, inPhase, ProtocolError, WalduckProtocolError } from './errors.js';
 import { COMMAND_COMPLETE, decodeCommandComplete } from './messages/backend/command-complete.js';
 import { COPY_BOTH_RESPONSE } from './messages/backend/copy-both-response.js';
@@ -50,6 +51,11 @@ export interface Connection {
   readonly serverParameters: ReadonlyMap<string, string>;
   readonly backendPid: number;
   query(sql: string): Promise<QueryResult[]>;
+  /**
+   * Runs `COPY … TO STDOUT` (copy-out) and yields the CopyData payloads as they arrive, in batches
+   * (every payload queued at each step). Stopping the iteration early leaves the connection unusable.
+   */
+  copyOut(sql: string, o?: CopyOutOptions): AsyncIterable<readonly Buffer[]>;
   identifySystem(): Promise<IdentifySystemResult>;
   createReplicationSlot(name: string, o: CreateReplicationSlotOptions): Promise<CreateReplicationSlotResult>;
   dropReplicationSlot(name: string, o?: { wait?: boolean }): Promise<void>;
@@ -115,6 +121,20 @@ class PgConnection implements Connection {
       // A server error leaves the connection idle and usable, and an argument refused before sending
       // changes nothing; anything else (a broken or unexpected reply) leaves it unusable.
       ok = err instanceof PgServerError || err instanceof ArgumentError;
+      throw inPhase(err, 'command');
+    } finally {
+      this.leave(ok);
+    }
+  }
+
+  async *copyOut(sql: string, o: CopyOutOptions = {}): AsyncGenerator<readonly Buffer[], void, undefined> {
+    this.enter('COPY TO STDOUT');
+    let ok = false;
+    try {
+      yield* runCopyOut(this.wire, sql, o, () => this.errorContext());
+      ok = true;
+    } catch (err) {
+      ok = err instanceof PgServerError;
       throw inPhase(err, 'command');
     } finally {
       this.leave(ok);

@@ -5,6 +5,7 @@ export type { AuthMethodName, ChannelBindingMode, ConnectionSettings, SslMode } 
 export { describeSettings, parseConnectionString } from './config.js';
 export type { Connection, ConnectOptions } from './connection.js';
 export { connect } from './connection.js';
+export type { CopyOutOptions } from './copy-out.js';
 export type { Phase } from './errors.js';
 export {
   ArgumentError,

@@ -16,11 +16,20 @@ import {
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { readSourceTables } from '../sink/catalog.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
+import { LogProgress, TerminalProgress } from '../snapshot/progress.js';
 import type { TableRef } from '../wal2json/change.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
 import { ReplicateError } from './errors.js';
+import { initialSnapshot } from './initial-snapshot.js';
 import { Latency, type LatencySummary } from './latency.js';
-import { decideStart, defaultSlotName, readSlot, validateSlotName } from './slot.js';
+import {
+  decideStart,
+  defaultSlotName,
+  readSlot,
+  type SlotInfo,
+  type SnapshotMode,
+  validateSlotName,
+} from './slot.js';
 
 export type StopAt =
   | { readonly kind: 'never' }
@@ -39,6 +48,10 @@ export interface ReplicateOptions {
   readonly batchRows: number;
   readonly batchMs: number;
   readonly stopAt: StopAt;
+  /** The initial copy of existing rows (default auto: when walduck creates the slot). */
+  readonly snapshot?: SnapshotMode;
+  /** Connections copying at once under the same snapshot (default 1). */
+  readonly snapshotJobs?: number;
   readonly feedbackIntervalMs?: number;
   readonly signal?: AbortSignal;
   readonly log: LogFn;
@@ -102,14 +115,41 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       warn: o.warn,
       meta: { systemId: system.systemId, database },
     });
+    // A mark from an unfinished snapshot of this file into this slot, on this server: the slot is ours.
+    const pending = sink.stateExisted ? undefined : await sink.snapshotPending();
+    const ours = pending !== undefined && (pending.systemId === null || pending.systemId === system.systemId);
+    let slotInfo = await readSlot(src, slotName);
+    // A killed walduck's walsender may hold the slot for a moment after the kill.
+    if (ours && slotInfo?.activePid != null) slotInfo = await waitInactive(src, slotName, slotInfo);
     const decision = decideStart(
       slotName,
       database,
-      await readSlot(src, slotName),
+      slotInfo,
       sink.stateExisted ? sink.storedLsn : undefined,
+      {
+        mode: o.snapshot ?? 'auto',
+        pending: ours,
+      },
     );
     let startLsn: Lsn;
-    if (decision.action === 'create') {
+    if (decision.action === 'create' && decision.dropFirst) {
+      if (ours) o.log(`dropping slot ${slotName}: its initial snapshot never committed; starting over`);
+      else
+        o.warn(`--snapshot: dropping the existing replication slot ${slotName} to create it with a snapshot`);
+      await src.dropReplicationSlot(slotName);
+    }
+    if (decision.action === 'create' && decision.snapshot) {
+      startLsn = await initialSnapshot(src, sink, {
+        settings,
+        slot: slotName,
+        tables,
+        jobs: o.snapshotJobs ?? 1,
+        log: o.log,
+        warn: o.warn,
+        progress: process.stderr.isTTY ? new TerminalProgress(process.stderr) : new LogProgress(o.log),
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+    } else if (decision.action === 'create') {
       const created = await src.createReplicationSlot(slotName, { plugin: 'wal2json', snapshot: 'noexport' });
       startLsn = created.consistentPoint;
       o.log(`created slot ${slotName} at ${formatLsn(startLsn)}`);
@@ -315,6 +355,22 @@ class Wake {
   close(): void {
     clearInterval(this.timer);
   }
+}
+
+/** Polls until the slot has no active process (at most `ms`); the decision then sees what is left. */
+async function waitInactive(
+  conn: Connection,
+  name: string,
+  slot: SlotInfo,
+  ms = 10_000,
+): Promise<SlotInfo | undefined> {
+  const until = performance.now() + ms;
+  let s: SlotInfo | undefined = slot;
+  while (s?.activePid != null && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    s = await readSlot(conn, name);
+  }
+  return s;
 }
 
 async function openDuckDb(path: string, memoryLimit: string | undefined): Promise<DuckDBInstance> {

@@ -1,10 +1,15 @@
 // Deciding where the stream starts: the slot's state on the server against the LSN stored in DuckDB.
 //
-//   slot missing, no state      -> create the slot; start at its consistent point
+//   slot missing, no state      -> create the slot (exporting a snapshot to copy, unless
+//                                  --no-snapshot); start at its consistent point
 //   slot missing, state stored  -> refuse: changes after the stored LSN may be gone with the slot
-//   slot present, no state      -> start at its confirmed_flush_lsn (older changes are not replicated)
+//   slot present, no state      -> with --snapshot, or when this DuckDB file marked the slot as its
+//                                  own unfinished snapshot (walduck.snapshot_pending): drop it if
+//                                  inactive and create it again with a new snapshot. Otherwise start
+//                                  at its confirmed_flush_lsn (older changes are not replicated)
 //   slot present, state stored  -> start at the stored LSN, unless the slot already confirmed more
-//                                  (the server would skip what DuckDB lacks): refuse
+//                                  (the server would skip what DuckDB lacks): refuse. --snapshot here
+//                                  is refused: the file already holds a replica
 
 import type { Connection } from '../protocol/index.js';
 import { formatLsn, type Lsn, parseLsn } from '../protocol/lsn.js';
@@ -49,8 +54,17 @@ export function validateSlotName(name: string): void {
   }
 }
 
+/** auto: snapshot when walduck creates the slot; force: --snapshot; off: --no-snapshot. */
+export type SnapshotMode = 'auto' | 'force' | 'off';
+
+export interface SnapshotChoice {
+  readonly mode: SnapshotMode;
+  /** This DuckDB file began a snapshot into this slot and never committed it. */
+  readonly pending: boolean;
+}
+
 export type StartDecision =
-  | { readonly action: 'create' }
+  | { readonly action: 'create'; readonly snapshot: boolean; readonly dropFirst: boolean }
   | { readonly action: 'resume'; readonly from: Lsn; readonly warning?: string };
 
 export function decideStart(
@@ -58,9 +72,18 @@ export function decideStart(
   database: string,
   slot: SlotInfo | undefined,
   stored: Lsn | undefined,
+  snapshot: SnapshotChoice = { mode: 'auto', pending: false },
 ): StartDecision {
+  if (stored !== undefined && snapshot.mode === 'force') {
+    throw new ReplicateError(
+      'config',
+      'WALDUCK_SNAPSHOT_HAS_STATE',
+      `--snapshot: this DuckDB file already holds a replica (slot ${slotName}, up to ${formatLsn(stored)}); an initial snapshot needs a new DuckDB file`,
+    );
+  }
   if (!slot) {
-    if (stored === undefined) return { action: 'create' };
+    if (stored === undefined)
+      return { action: 'create', snapshot: snapshot.mode !== 'off', dropFirst: false };
     throw new ReplicateError(
       'slot',
       'WALDUCK_SLOT_GONE',
@@ -89,6 +112,10 @@ export function decideStart(
     );
   }
   const confirmed = slot.confirmedFlush ?? 0n;
+  if (stored === undefined && (snapshot.mode === 'force' || (snapshot.mode === 'auto' && snapshot.pending))) {
+    // No replica depends on this slot's position: a slot can export a snapshot only when created.
+    return { action: 'create', snapshot: true, dropFirst: true };
+  }
   if (stored === undefined) {
     return {
       action: 'resume',

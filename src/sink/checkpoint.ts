@@ -8,6 +8,12 @@ import { quoteIdent, quoteLiteral } from './sql.js';
 import { STATE_SCHEMA } from './target.js';
 
 const STATE = `${quoteIdent(STATE_SCHEMA)}.${quoteIdent('state')}`;
+/**
+ * A row here says: this file began an initial snapshot into a slot it was creating and has not
+ * finished it. It is committed before the slot is created and deleted in the transaction that commits
+ * the copy, so after a crash it names the slot as this file's own, safe to drop and create again.
+ */
+const PENDING = `${quoteIdent(STATE_SCHEMA)}.${quoteIdent('snapshot_pending')}`;
 
 export interface StateRow {
   readonly slot: string;
@@ -28,6 +34,33 @@ export async function ensureStateTable(conn: DuckDBConnection): Promise<void> {
        tables VARCHAR,
        updated_at TIMESTAMPTZ NOT NULL)`,
   );
+  await conn.run(
+    `CREATE TABLE IF NOT EXISTS ${PENDING} (slot VARCHAR NOT NULL, system_id VARCHAR, started_at TIMESTAMPTZ NOT NULL)`,
+  );
+}
+
+export async function readSnapshotPending(
+  conn: DuckDBConnection,
+  slot: string,
+): Promise<{ systemId: string | null } | undefined> {
+  const r = await conn.runAndReadAll(`SELECT system_id FROM ${PENDING} WHERE slot = ${quoteLiteral(slot)}`);
+  const row = r.getRows()[0];
+  return row ? { systemId: row[0] === null ? null : String(row[0]) } : undefined;
+}
+
+export async function writeSnapshotPending(
+  conn: DuckDBConnection,
+  slot: string,
+  systemId: string | undefined,
+): Promise<void> {
+  await clearSnapshotPending(conn, slot);
+  await conn.run(
+    `INSERT INTO ${PENDING} VALUES (${quoteLiteral(slot)}, ${systemId === undefined ? 'NULL' : quoteLiteral(systemId)}, now())`,
+  );
+}
+
+export async function clearSnapshotPending(conn: DuckDBConnection, slot: string): Promise<void> {
+  await conn.run(`DELETE FROM ${PENDING} WHERE slot = ${quoteLiteral(slot)}`);
 }
 
 export async function readState(conn: DuckDBConnection, slot: string): Promise<StateRow | undefined> {

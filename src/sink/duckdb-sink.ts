@@ -9,10 +9,17 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Lsn } from '../protocol/lsn.js';
-import { assertNever, type Change, type TableRef } from '../wal2json/change.js';
+import { assertNever, type Change, type TableRef, type Value } from '../wal2json/change.js';
 import { TableApplier } from './apply.js';
 import type { SourceTable } from './catalog.js';
-import { ensureStateTable, readState, writeState } from './checkpoint.js';
+import {
+  clearSnapshotPending,
+  ensureStateTable,
+  readSnapshotPending,
+  readState,
+  writeSnapshotPending,
+  writeState,
+} from './checkpoint.js';
 import { TableStage } from './stage.js';
 import { describeTarget, ensureTarget } from './target.js';
 
@@ -200,6 +207,56 @@ export class DuckDbSink {
     if (this.inSource || this.hasUncommitted || lsn <= this.storedLsn) return false;
     this.lastCommitLsn = lsn;
     return (await this.commit()) !== undefined;
+  }
+
+  // --- The initial snapshot: COPY rows of every table, then the consistent point, in ONE transaction.
+
+  /** Target tables that already hold rows (a snapshot into them would duplicate rows). */
+  async nonEmptyTargets(): Promise<string[]> {
+    const out: string[] = [];
+    for (const t of this.tables.values()) {
+      const r = await this.conn.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${t.applier.target.name})`);
+      if (r.getRows()[0]?.[0] === true) out.push(`${t.applier.target.schema}.${t.applier.target.table}`);
+    }
+    return out;
+  }
+
+  /** Whether this file began a snapshot into the slot and never committed it (see checkpoint.ts). */
+  async snapshotPending(): Promise<{ systemId: string | null } | undefined> {
+    return readSnapshotPending(this.conn, this.opts.slot);
+  }
+
+  /** Committed on its own, before the slot is created. */
+  async markSnapshotPending(): Promise<void> {
+    if (this.txOpen) throw new Error('markSnapshotPending inside a transaction');
+    await writeSnapshotPending(this.conn, this.opts.slot, this.opts.meta?.systemId);
+  }
+
+  async clearSnapshotPending(): Promise<void> {
+    if (this.txOpen) throw new Error('clearSnapshotPending inside a transaction');
+    await clearSnapshotPending(this.conn, this.opts.slot);
+  }
+
+  /** COPY rows (PostgreSQL text, column arrays) into a table, inside the snapshot's open transaction. */
+  async insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void> {
+    const t = this.tables.get(tableKey(ref.schema, ref.table));
+    if (!t) throw new Error(`snapshot rows for unchosen table ${ref.schema}.${ref.table}`);
+    if (count === 0) return;
+    await this.begin();
+    await t.applier.insertRows(t.stage, columns, count);
+  }
+
+  /**
+   * Ends the snapshot: records `lsn` (the slot's consistent point), removes the pending mark and
+   * commits it all with the copied rows. Returns the LSN now durable.
+   */
+  async commitSnapshot(lsn: Lsn): Promise<Lsn> {
+    if (this.inSource) throw new Error('commitSnapshot inside a source transaction');
+    await this.begin();
+    await clearSnapshotPending(this.conn, this.opts.slot);
+    this.lastCommitLsn = lsn;
+    await this.commit();
+    return this.storedLsn;
   }
 
   private table(ref: TableRef): Table | undefined {

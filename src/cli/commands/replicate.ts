@@ -1,5 +1,6 @@
 // walduck replicate --source CONNINFO --duckdb FILE --tables schema.table[,…] [--slot NAME]
 //   [--format-version 1|2] [--batch-rows N] [--batch-ms N] [--endpos LSN | --until-caught-up]
+//   [--snapshot | --no-snapshot] [--snapshot-jobs N]
 import type { Argv } from 'yargs';
 import { formatLsn, parseLsn } from '../../protocol/lsn.js';
 import type { ReplicateOptions, StopAt } from '../../replicator/replicate.js';
@@ -74,6 +75,16 @@ export function replicateCommand(y: Argv): Argv {
           describe: 'seconds between progress lines when stderr is not a terminal (0: none)',
         })
         .conflicts('endpos', 'until-caught-up')
+        .option('snapshot', {
+          type: 'boolean',
+          describe:
+            'copy the existing rows first (default when walduck creates the slot); --snapshot forces it on a new DuckDB file (recreating an inactive slot), --no-snapshot streams only new changes',
+        })
+        .option('snapshot-jobs', {
+          type: 'number',
+          default: 1,
+          describe: 'connections copying at once under the same snapshot (large tables split by page ranges)',
+        })
         .example(
           "$0 replicate --source 'host=db user=repl dbname=shop' --duckdb shop.duckdb --tables public.orders,public.items",
           'follow two tables',
@@ -93,7 +104,7 @@ export function replicateCommand(y: Argv): Argv {
           throw new UsageError(`--endpos ${JSON.stringify(args.endpos)} is not an LSN like 0/16B3748`);
         stopAt = { kind: 'endpos', lsn };
       } else if (args['until-caught-up']) stopAt = { kind: 'caught-up' };
-      for (const k of ['batch-rows', 'batch-ms'] as const) {
+      for (const k of ['batch-rows', 'batch-ms', 'snapshot-jobs'] as const) {
         const v = args[k];
         if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number`);
       }
@@ -108,6 +119,8 @@ export function replicateCommand(y: Argv): Argv {
         batchRows: args['batch-rows'],
         batchMs: args['batch-ms'],
         stopAt,
+        snapshot: args.snapshot === undefined ? 'auto' : args.snapshot ? 'force' : 'off',
+        snapshotJobs: args['snapshot-jobs'],
         signal: stopSignal(),
         log: log.replicate,
         warn,

@@ -1,0 +1,186 @@
+// The initial snapshot's copy: every chosen table's rows as of the slot's exported snapshot, read with
+// COPY … TO STDOUT (text) on ordinary connections and handed to the sink in batches of column arrays.
+//
+// Each of the `jobs` connections opens BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION
+// SNAPSHOT '…' before any copy starts: the exported snapshot only lives while the replication
+// connection that created the slot stays idle, so the caller keeps it so until this returns. Then the
+// jobs take work from one queue: whole tables, or with several jobs the ctid page ranges of large
+// ones (ranges.ts). DuckDB gets one write at a time (one connection, one transaction); memory per job
+// is one batch plus the wire's copy buffer, whatever the table size.
+
+import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
+import type { SourceTable } from '../sink/catalog.js';
+import { quoteIdent, quoteLiteral } from '../sink/sql.js';
+import type { TableRef, Value } from '../wal2json/change.js';
+import { CopyTextParser } from './copy-text.js';
+import type { ProgressSink, TableProgress } from './progress.js';
+import { type PageRange, pageRanges, rangeCondition } from './ranges.js';
+
+export interface SnapshotTarget {
+  insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void>;
+}
+
+export interface CopySnapshotOptions {
+  readonly settings: ConnectionSettings;
+  readonly snapshotName: string;
+  readonly tables: readonly SourceTable[];
+  readonly target: SnapshotTarget;
+  readonly jobs: number;
+  /** Rows per batch handed to the target (default 4096: two DuckDB vectors). */
+  readonly batchRows?: number;
+  readonly log: LogFn;
+  readonly progress?: ProgressSink;
+  readonly signal?: AbortSignal;
+}
+
+export interface SnapshotStats {
+  readonly rows: number;
+  readonly bytes: number;
+  readonly ms: number;
+}
+
+export class SnapshotError extends Error {
+  override readonly name = 'SnapshotError';
+  readonly phase = 'snapshot';
+  constructor(
+    readonly code: 'WALDUCK_SNAPSHOT_INTERRUPTED' | 'WALDUCK_SNAPSHOT_FAILED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+interface Task {
+  readonly table: SourceTable;
+  readonly range: PageRange;
+  readonly progress: TableProgress;
+}
+
+const DEFAULT_BATCH_ROWS = 4096;
+
+export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStats> {
+  const t0 = performance.now();
+  const jobs = Math.max(1, Math.floor(o.jobs));
+  const conns: Connection[] = [];
+  try {
+    for (let i = 0; i < jobs; i++) {
+      const c = await connect(o.settings, { replication: false, log: o.log });
+      conns.push(c);
+      await c.query(
+        `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT ${quoteLiteral(o.snapshotName)}`,
+      );
+    }
+    o.log(`snapshot ${o.snapshotName} imported on ${jobs} connection(s)`);
+    const first = conns[0] as Connection;
+    const tasks: Task[] = [];
+    const remaining = new Map<TableProgress, number>();
+    for (const table of o.tables) {
+      const pages = jobs > 1 ? await relationPages(first, table) : 0;
+      const ranges = pageRanges(pages, jobs);
+      if (ranges.length > 1)
+        o.log(`snapshot ${table.schema}.${table.table}: ${pages} pages in ${ranges.length} ctid ranges`);
+      const progress: TableProgress = {
+        name: `${table.schema}.${table.table}`,
+        rows: 0,
+        bytes: 0,
+        startedAt: performance.now(),
+        done: false,
+      };
+      remaining.set(progress, ranges.length);
+      for (const range of ranges) tasks.push({ table, range, progress });
+    }
+    let next = 0;
+    let writing: Promise<void> = Promise.resolve();
+    /** One DuckDB write at a time, in arrival order. */
+    const write = (ref: TableRef, p: CopyTextParser): Promise<void> => {
+      const w = writing.then(() =>
+        o.target.insertCopied(ref, p.columns, p.count).catch((err: unknown) => {
+          throw new SnapshotError(
+            'WALDUCK_SNAPSHOT_FAILED',
+            `copying ${ref.schema}.${ref.table} into DuckDB failed: ${err instanceof Error ? err.message : String(err)}`,
+            { cause: err },
+          );
+        }),
+      );
+      writing = w.catch(() => {});
+      return w;
+    };
+    let failed: unknown;
+    const worker = async (conn: Connection): Promise<void> => {
+      while (failed === undefined && next < tasks.length) {
+        const task = tasks[next++] as Task;
+        if (task.progress.rows === 0 && task.progress.bytes === 0)
+          task.progress.startedAt = performance.now();
+        await copyTask(conn, task, o, write, () => failed !== undefined);
+        const left = (remaining.get(task.progress) ?? 1) - 1;
+        remaining.set(task.progress, left);
+        if (left === 0) {
+          task.progress.done = true;
+          o.progress?.finish(task.progress);
+        }
+      }
+    };
+    await Promise.all(
+      conns.map((c) =>
+        worker(c).catch((err) => {
+          failed ??= err;
+          // The other jobs stop at their next batch; closing their connections is the caller's finally.
+        }),
+      ),
+    );
+    if (failed !== undefined) throw failed;
+    let rows = 0;
+    let bytes = 0;
+    for (const p of remaining.keys()) {
+      rows += p.rows;
+      bytes += p.bytes;
+    }
+    return { rows, bytes, ms: performance.now() - t0 };
+  } finally {
+    // Read-only transactions: closing ends them.
+    await Promise.all(conns.map((c) => c.close().catch(() => {})));
+  }
+}
+
+async function copyTask(
+  conn: Connection,
+  task: Task,
+  o: CopySnapshotOptions,
+  write: (ref: TableRef, p: CopyTextParser) => Promise<void>,
+  otherFailed: () => boolean,
+): Promise<void> {
+  const { table, progress } = task;
+  const batchRows = o.batchRows ?? DEFAULT_BATCH_ROWS;
+  const cols = table.columns.map((c) => quoteIdent(c.name)).join(', ');
+  const sql = `COPY (SELECT ${cols} FROM ${quoteIdent(table.schema)}.${quoteIdent(table.table)}${rangeCondition(task.range)}) TO STDOUT`;
+  const parser = new CopyTextParser(table.columns.length);
+  for await (const batch of conn.copyOut(sql)) {
+    for (const data of batch) {
+      parser.push(data);
+      progress.bytes += data.length;
+    }
+    if (parser.count >= batchRows) {
+      if (o.signal?.aborted)
+        throw new SnapshotError('WALDUCK_SNAPSHOT_INTERRUPTED', 'interrupted during the initial snapshot');
+      if (otherFailed()) throw new SnapshotError('WALDUCK_SNAPSHOT_FAILED', 'another copy job failed');
+      progress.rows += parser.count;
+      await write(table, parser);
+      parser.reset();
+      o.progress?.update(progress);
+    }
+  }
+  parser.end();
+  progress.rows += parser.count;
+  await write(table, parser);
+  parser.reset();
+}
+
+/** The table's size in pages now (at least its size under the snapshot; see ranges.ts). */
+async function relationPages(conn: Connection, t: TableRef): Promise<number> {
+  const name = quoteLiteral(`${quoteIdent(t.schema)}.${quoteIdent(t.table)}`);
+  const [r] = await conn.query(
+    `SELECT pg_relation_size(${name}::regclass) / current_setting('block_size')::int`,
+  );
+  return Number(r?.rows[0]?.[0] ?? 0);
+}

@@ -1,0 +1,237 @@
+// The initial snapshot against the throwaway cluster, run as a user runs it (the built bin), DuckDB
+// compared with PostgreSQL row for row: rows that existed before the slot, writers busy during the
+// copy (one and two jobs), a SIGKILL mid-copy, --no-snapshot, and the refusals.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { type ClusterInfo, conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
+import { duckQuery } from '../../helpers/duck.js';
+import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+
+/** A table of `rows` rows with a spread of types; ~90 bytes a row (150k rows > 1024 pages: split). */
+function createTable(info: ClusterInfo, name: string, rows: number): void {
+  psql(
+    info,
+    `CREATE TABLE ${name} (id int PRIMARY KEY, n bigint, pad text, amount numeric(12,2), at timestamptz, tags text[], raw bytea);
+     INSERT INTO ${name} SELECT g, g::bigint * 1000003, E'row\\t' || g || E'\\n' || repeat('p', g % 40), g / 7.0,
+       '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 second', ARRAY['a' || g, NULL], int4send(g)
+       FROM generate_series(1, ${rows}) g;
+     INSERT INTO ${name} VALUES (0, NULL, NULL, NULL, NULL, NULL, NULL)`,
+  );
+}
+
+/**
+ * A writer that inserts, updates and deletes rows of `table` in many small transactions until a row
+ * appears in its stop table. Resolves once it has started (its NOTICE reached us).
+ */
+async function startWriter(info: ClusterInfo, table: string) {
+  psql(
+    info,
+    `CREATE TABLE ${table}_stop (x int);
+     CREATE PROCEDURE ${table}_churn() LANGUAGE plpgsql AS $$
+     DECLARE i int := 0; k int;
+     BEGIN
+       RAISE NOTICE 'churn started';
+       LOOP
+         i := i + 1;
+         k := (i * 7919) % 20000 + 1;
+         INSERT INTO ${table} VALUES (1000000 + i, i, 'new', i, now(), ARRAY['n'], NULL);
+         UPDATE ${table} SET n = n + 1, pad = pad || 'u' WHERE id = k;
+         DELETE FROM ${table} WHERE id = (k + 5003) % 20000 + 1;
+         UPDATE ${table} SET id = -i WHERE id = 1000000 + i - 3;
+         COMMIT;
+         PERFORM pg_sleep(0.0005);
+         EXIT WHEN EXISTS (SELECT 1 FROM ${table}_stop);
+       END LOOP;
+     END $$`,
+  );
+  const child = spawn(
+    'psql',
+    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', info.socketDir, '-p', String(info.port), '-U', 'postgres'],
+    { stdio: ['pipe', 'ignore', 'pipe'] },
+  );
+  child.stdin?.end(`\\c ${info.database}\nCALL ${table}_churn();\n`);
+  const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      if (err.includes('churn started')) resolve();
+    });
+    child.on('close', () => reject(new Error(`writer ended before starting: ${err}`)));
+  });
+  return {
+    stop: async () => {
+      psql(info, `INSERT INTO ${table}_stop VALUES (1)`);
+      assert.equal(await done, 0, `writer failed: ${err}`);
+    },
+  };
+}
+
+describe('walduck replicate: initial snapshot', () => {
+  const c = useCluster();
+  let dir = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'walduck-snap-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const src = () => conninfo(c.info, 'scram-sha-256');
+  const args = (file: string, slot: string, table: string, ...extra: string[]) => [
+    'replicate',
+    '--source',
+    src(),
+    '--duckdb',
+    join(dir, file),
+    '--tables',
+    table,
+    '--slot',
+    slot,
+    '--until-caught-up',
+    ...extra,
+  ];
+  const slots = (name: string) =>
+    Number(psql(c.info, `SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${name}'`));
+
+  it('copies rows that existed before the slot, then streams what follows', async () => {
+    createTable(c.info, 'before_slot', 5000);
+    const first = await runWalduck(args('before.duckdb', 'before_slot', 'before_slot'));
+    assert.equal(first.code, 0, first.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'before.duckdb'), [
+      { schema: 'public', table: 'before_slot' },
+    ]);
+    psql(
+      c.info,
+      "UPDATE before_slot SET pad = 'changed' WHERE id % 10 = 0; DELETE FROM before_slot WHERE id < 100",
+    );
+    const second = await runWalduck(args('before.duckdb', 'before_slot', 'before_slot'));
+    assert.equal(second.code, 0, second.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'before.duckdb'), [
+      { schema: 'public', table: 'before_slot' },
+    ]);
+  });
+
+  for (const jobs of [1, 2]) {
+    it(`is exact with writers busy during the copy (--snapshot-jobs ${jobs})`, async () => {
+      const table = `busy${jobs}`;
+      // Two jobs split only tables of 1024 pages or more (150k rows here); one job needs no more.
+      createTable(c.info, table, jobs > 1 ? 150_000 : 30_000);
+      const writer = await startWriter(c.info, table);
+      const file = `${table}.duckdb`;
+      // The writer runs for the whole copy: it stops only when told, after this run.
+      const first = await runWalduck(args(file, table, table, '--snapshot-jobs', String(jobs)), {
+        DEBUG: 'walduck:replicate',
+      });
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, new RegExp(`imported on ${jobs} connection`));
+      if (jobs > 1)
+        assert.match(first.stderr, new RegExp(`public\\.${table}: \\d+ pages in \\d+ ctid ranges`));
+      await writer.stop();
+      const second = await runWalduck(args(file, table, table));
+      assert.equal(second.code, 0, second.stderr);
+      await assertReplicaEquals(c.info, join(dir, file), [{ schema: 'public', table }]);
+      assert.ok(Number(psql(c.info, `SELECT count(*) FROM ${table} WHERE id < 0`)) > 0, 'the writer wrote');
+    });
+  }
+
+  it('is exact after a SIGKILL during the copy and a restart', async () => {
+    createTable(c.info, 'killed', 50_000);
+    const writer = await startWriter(c.info, 'killed');
+    const file = join(dir, 'killed.duckdb');
+    const run = startWalduck(args('killed.duckdb', 'killed', 'killed'), { DEBUG: 'walduck:replicate' });
+    await new Promise<void>((resolve) => {
+      let err = '';
+      run.child.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('imported on')) resolve();
+      });
+    });
+    run.child.kill('SIGKILL');
+    const killed = await run.done;
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+    // Nothing of the copy was committed; the slot walduck created is still there.
+    assert.deepEqual(await duckQuery(file, 'SELECT count(*) FROM walduck.state'), [[0n]]);
+    assert.deepEqual(await duckQuery(file, 'SELECT count(*) FROM killed'), [[0n]]);
+    assert.equal(slots('killed'), 1);
+    const again = await runWalduck(args('killed.duckdb', 'killed', 'killed'), { DEBUG: 'walduck:replicate' });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /dropping slot killed: its initial snapshot never committed/);
+    await writer.stop();
+    const last = await runWalduck(args('killed.duckdb', 'killed', 'killed'));
+    assert.equal(last.code, 0, last.stderr);
+    await assertReplicaEquals(c.info, file, [{ schema: 'public', table: 'killed' }]);
+  });
+
+  it('--no-snapshot streams only new changes', async () => {
+    createTable(c.info, 'nosnap', 100);
+    const first = await runWalduck(args('nosnap.duckdb', 'nosnap', 'nosnap', '--no-snapshot'));
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(await duckQuery(join(dir, 'nosnap.duckdb'), 'SELECT count(*) FROM nosnap'), [[0n]]);
+    psql(c.info, "INSERT INTO nosnap VALUES (-1, 1, 'after', 1, now(), NULL, NULL)");
+    const second = await runWalduck(args('nosnap.duckdb', 'nosnap', 'nosnap', '--no-snapshot'));
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(await duckQuery(join(dir, 'nosnap.duckdb'), 'SELECT id, pad FROM nosnap'), [
+      [-1, 'after'],
+    ]);
+  });
+
+  it('--snapshot on a file that already holds a replica is refused', async () => {
+    const r = await runWalduck(args('nosnap.duckdb', 'nosnap', 'nosnap', '--snapshot'));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /already holds a replica/);
+  });
+
+  it('--snapshot recreates an existing inactive slot on a new file', async () => {
+    const r = await runWalduck(args('forced.duckdb', 'nosnap', 'nosnap', '--snapshot'));
+    assert.equal(r.code, 0, r.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'forced.duckdb'), [{ schema: 'public', table: 'nosnap' }]);
+  });
+
+  it('an unknown table still errors, creating no slot', async () => {
+    const r = await runWalduck(args('unknown.duckdb', 'unknown_slot', 'no_such_table'));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /unknown table public\.no_such_table/);
+    assert.equal(slots('unknown_slot'), 0);
+  });
+
+  it('refuses a non-empty target without state, creating no slot', async () => {
+    createTable(c.info, 'prefilled', 10);
+    const file = join(dir, 'prefilled.duckdb');
+    const db = await DuckDBInstance.create(file);
+    const conn = await db.connect();
+    await conn.run(
+      'CREATE TABLE prefilled (id INTEGER, n BIGINT, pad VARCHAR, amount DECIMAL(12,2), "at" TIMESTAMPTZ, tags VARCHAR[], raw BLOB)',
+    );
+    await conn.run('INSERT INTO prefilled (id) VALUES (1)');
+    conn.closeSync();
+    db.closeSync();
+    const r = await runWalduck(args('prefilled.duckdb', 'prefilled', 'prefilled'));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /already holds rows but the file records no replication state/);
+    assert.equal(slots('prefilled'), 0);
+  });
+
+  it('a failed copy leaves no rows and drops the slot it created', async () => {
+    // A timestamp PostgreSQL accepts and DuckDB cannot hold: the copy fails in DuckDB's conversion.
+    psql(
+      c.info,
+      `CREATE TABLE failing (id int PRIMARY KEY, at timestamp);
+       INSERT INTO failing SELECT g, '2024-01-01' FROM generate_series(1, 10000) g;
+       INSERT INTO failing VALUES (0, '294270-01-01 00:00:00')`,
+    );
+    const r = await runWalduck(args('failing.duckdb', 'failing', 'failing'));
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^walduck: snapshot failed: copying public\.failing into DuckDB failed: /);
+    assert.equal(slots('failing'), 0);
+    const file = join(dir, 'failing.duckdb');
+    assert.deepEqual(await duckQuery(file, 'SELECT count(*) FROM failing'), [[0n]]);
+    assert.deepEqual(await duckQuery(file, 'SELECT count(*) FROM walduck.state'), [[0n]]);
+    assert.deepEqual(await duckQuery(file, 'SELECT count(*) FROM walduck.snapshot_pending'), [[0n]]);
+  });
+});
