@@ -194,8 +194,8 @@ async function stream(
       ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
     }),
     ...(o.feedbackIntervalMs ? { feedbackIntervalMs: o.feedbackIntervalMs } : {}),
-    ...(process.env.WD_BUDGET ? { maxBufferedBytes: Number(process.env.WD_BUDGET) } : {}),
   });
+  o.log(`streaming from slot ${slot} at ${formatLsn(startLsn)}`);
   let bytes = 0;
   let serverEnd = startLsn;
   let stoppedBy: ReplicateResult['stoppedBy'] | undefined;

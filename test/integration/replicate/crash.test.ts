@@ -85,10 +85,17 @@ it('survives SIGKILL at random moments with nothing lost and nothing applied twi
 
   let seed = 7;
   for (let i = 0; i < kills; i++) {
-    const run = startWalduck(args);
+    const run = startWalduck(args, { DEBUG: 'walduck:replicate' });
+    // Kill while it streams: wait for the event that streaming began (a loaded machine can take a
+    // second just to start), then a random moment, which is the point of this test.
+    await new Promise<void>((resolve, reject) => {
+      run.child.stderr?.on('data', (d: Buffer) => {
+        if (d.toString().includes('streaming from slot')) resolve();
+      });
+      run.done.then((r) => reject(new Error(`replicator ended before streaming: ${r.stderr}`)));
+    });
     seed = (seed * 48271) % 2147483647;
-    // Random moments are the point of this test: kill after 100-900 ms of replication.
-    await sleep(100 + (seed % 800));
+    await sleep(20 + (seed % 600));
     run.child.kill('SIGKILL');
     const r = await run.done;
     assert.equal(r.signal, 'SIGKILL', `replicator exited on its own before the kill: ${r.stderr}`);
