@@ -130,7 +130,9 @@ export async function readSourceTables(
       );
     }
   } else {
-    picked = rows.filter((r) => r.hasPk || r.identity === 'full' || r.identity === 'index');
+    picked = rows.filter(
+      (r) => (r.hasPk && r.identity === 'default') || r.identity === 'full' || r.identity === 'index',
+    );
     if (picked.length === 0) {
       throw new CatalogError(
         'no table with a primary key or replica identity on the source: name tables with --tables',
@@ -141,6 +143,14 @@ export async function readSourceTables(
   const tables: SourceTable[] = [];
   for (const r of picked)
     tables.push(await readColumns(query, r.oid, r.schema, r.table, r.identity, r.hasPk));
+  const nothing = tables.filter((t) => t.identity === 'nothing');
+  if (nothing.length > 0) {
+    const names = nothing.map((t) => `${t.schema}.${t.table}`).join(', ');
+    throw new CatalogError(
+      `table ${names} has REPLICA IDENTITY NOTHING, so PostgreSQL does not log which row an UPDATE or DELETE touched (wal2json drops them): run ALTER TABLE ... REPLICA IDENTITY DEFAULT (with a primary key) or FULL`,
+      'WALDUCK_NO_IDENTITY',
+    );
+  }
   const unusable = tables.filter((t) => t.key.length === 0 && t.identity !== 'full');
   if (unusable.length > 0) {
     const names = unusable.map((t) => `${t.schema}.${t.table}`).join(', ');
@@ -165,10 +175,12 @@ async function readColumns(
        FROM pg_attribute a WHERE a.attrelid = ${quoteLiteral(oid)}::oid AND a.attnum > 0 AND NOT a.attisdropped
        ORDER BY a.attnum`,
   );
-  // The primary key if there is one, else the replica identity index (USING INDEX).
+  // The key is what PostgreSQL logs as the old row's identity: the USING INDEX index when the table
+  // names one (even beside a primary key: wal2json's oldkeys then hold the index's columns, not the
+  // key's), else the primary key. FULL logs every column, so the primary key (when any) suffices.
+  const which = identity === 'index' ? 'i.indisreplident' : hasPk ? 'i.indisprimary' : 'false';
   const keyRows = await query(
-    `SELECT unnest(i.indkey) FROM pg_index i WHERE i.indrelid = ${quoteLiteral(oid)}::oid
-       AND (i.indisprimary OR (NOT ${hasPk} AND i.indisreplident))`,
+    `SELECT unnest(i.indkey) FROM pg_index i WHERE i.indrelid = ${quoteLiteral(oid)}::oid AND ${which}`,
   );
   const keyAttnums = new Set(keyRows.map((r) => r[0]));
   const columns: SourceColumn[] = [];

@@ -43,6 +43,17 @@ describe('replicate refuses bad input clearly', () => {
     );
   });
 
+  it('a table with REPLICA IDENTITY NOTHING, even with a primary key', async () => {
+    psql(
+      c.info,
+      'CREATE TABLE ridnothing (a int PRIMARY KEY); ALTER TABLE ridnothing REPLICA IDENTITY NOTHING',
+    );
+    assertOneLineError(
+      await run(conninfo(c.info), '--tables', 'ridnothing'),
+      /public\.ridnothing has REPLICA IDENTITY NOTHING.*ALTER TABLE/,
+    );
+  });
+
   it('a wrong password, naming the user but never the password', async () => {
     const r = await run(conninfo(c.info, 'scram-sha-256', { password: 'not-the-Secret' }), '--tables', 'x');
     assertOneLineError(r, /password.*wd_scram/i);

@@ -210,6 +210,51 @@ describe('walduck replicate', () => {
     assert.equal(confirmed, state[0]?.[1], 'the server was told exactly what DuckDB stored');
   });
 
+  it('matches old rows on the USING INDEX columns when the table also has a primary key', async () => {
+    // wal2json's oldkeys then carry the index's columns only: the primary key cannot find the row.
+    psql(
+      c.info,
+      `CREATE TABLE pkidx (id int PRIMARY KEY, code text NOT NULL, v int);
+       CREATE UNIQUE INDEX pkidx_code ON pkidx (code);
+       ALTER TABLE pkidx REPLICA IDENTITY USING INDEX pkidx_code;`,
+    );
+    for (const v of ['1', '2']) {
+      const r = await replicate(
+        `pkidx-v${v}.duckdb`,
+        '--tables',
+        'pkidx',
+        '--slot',
+        `pkidx_v${v}`,
+        '--format-version',
+        v,
+      );
+      assert.equal(r.code, 0, r.stderr);
+    }
+    psql(
+      c.info,
+      `INSERT INTO pkidx SELECT g, 'c' || g, g FROM generate_series(1, 20) g;
+       UPDATE pkidx SET v = -v WHERE id <= 5;
+       UPDATE pkidx SET id = id + 100 WHERE id BETWEEN 6 AND 10;
+       UPDATE pkidx SET code = code || 'x' WHERE id BETWEEN 11 AND 13;
+       DELETE FROM pkidx WHERE id IN (2, 107, 12, 20);`,
+    );
+    for (const v of ['1', '2']) {
+      const r = await replicate(
+        `pkidx-v${v}.duckdb`,
+        '--tables',
+        'pkidx',
+        '--slot',
+        `pkidx_v${v}`,
+        '--format-version',
+        v,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      await assertReplicaEquals(c.info, join(dir, `pkidx-v${v}.duckdb`), [
+        { schema: 'public', table: 'pkidx' },
+      ]);
+    }
+  });
+
   it('keeps a TOASTed value an UPDATE leaves unchanged', async () => {
     psql(c.info, `CREATE TABLE toasty (id int PRIMARY KEY, big text, n int)`);
     const first = await replicate('toast.duckdb', '--tables', 'toasty', '--slot', 'toast_slot');
