@@ -75,6 +75,8 @@ export interface ReplicateResult extends Progress {
   readonly latency: LatencySummary | undefined;
   readonly startedAt: Lsn;
   readonly stoppedBy: 'endpos' | 'caught-up' | 'signal';
+  /** UPDATE/DELETE rows DuckDB could not match one to one (each warned about): 0 for an equal replica. */
+  readonly unmatched: number;
 }
 
 /** Messages handled between two turns of the event loop (a millisecond or two of work). */
@@ -318,6 +320,7 @@ async function stream(
     startedAt: startLsn,
     stoppedBy: stoppedBy ?? 'signal',
     latency: latency.summary(),
+    unmatched: sink.stats.unmatched,
   };
 }
 

@@ -26,6 +26,8 @@ export class TableApplier {
     private readonly conn: DuckDBConnection,
     readonly target: TargetTable,
     private readonly stageName: string,
+    /** Told when an UPDATE or DELETE did not touch exactly the rows the source changed. */
+    private readonly onMismatch: (m: Mismatch) => void,
   ) {
     this.stageRef = `temp.main.${quoteIdent(stageName)}`;
     this.direct = target.mappings.every((m) => m.direct === true);
@@ -77,8 +79,16 @@ export class TableApplier {
         ...stage.columns,
       ]);
     }
-    if (counts.delete > 0) await this.conn.run(this.sql.delete);
-    if (counts.update > 0) await this.conn.run(counts.masked > 0 ? this.sql.updateMasked : this.sql.update);
+    // Each staged DELETE and UPDATE carries a distinct old key that the source had before the batch: a
+    // replica equal to the source has exactly one row per key, so any other count is divergence.
+    if (counts.delete > 0) {
+      const r = await this.conn.run(this.sql.delete);
+      this.check('DELETE', counts.delete, r.rowsChanged);
+    }
+    if (counts.update > 0) {
+      const r = await this.conn.run(counts.masked > 0 ? this.sql.updateMasked : this.sql.update);
+      this.check('UPDATE', counts.update, r.rowsChanged);
+    }
     if (counts.insert > 0) {
       if (this.direct) {
         const rows = counts.insert === n ? n : indexesWhere(stage.ops, (op) => op === OP_INSERT);
@@ -156,26 +166,31 @@ export class TableApplier {
     await this.conn.run(`DELETE FROM ${this.target.name}`);
   }
 
-  /** One UPDATE or DELETE on a keyless table: the first row equal (NULL-safe) to the old image. */
-  async keylessChange(old: RowImage, row: RowImage | undefined): Promise<void> {
+  private check(what: 'DELETE' | 'UPDATE', expected: number, changed: number): void {
+    if (changed !== expected) this.onMismatch({ target: this.target, what, expected, changed });
+  }
+
+  /**
+   * One UPDATE or DELETE on a keyless table: the first row equal (NULL-safe) to the old image. Values
+   * are prepared as staged ones are (`stage.prepare`), so both paths store the same thing.
+   */
+  async keylessChange(stage: TableStage, old: RowImage, row: RowImage | undefined): Promise<void> {
     const t = this.target;
     const params: Value[] = [];
     const param = (i: number, v: Value): string => {
-      params.push(v === null ? null : (t.mappings[i]?.pre?.(v) ?? v));
+      params.push(stage.prepare(i, v));
       return t.mappings[i]?.convert(`CAST($${params.length} AS VARCHAR)`) ?? '';
     };
     // With FULL identity the old image holds every column, except that format-version 1 leaves out
     // those whose old value was NULL (v2 lists them as null): an absent column matches NULL.
     const oldValues: Value[] = t.mappings.map(() => null);
     old.names.forEach((name, j) => {
-      const i = t.position.get(name);
-      if (i !== undefined) oldValues[i] = old.values[j] ?? null;
+      oldValues[stage.positionOf(name)] = old.values[j] ?? null;
     });
     const sets: string[] = [];
     if (row) {
       row.names.forEach((name, j) => {
-        const i = t.position.get(name) ?? -1;
-        sets.push(`${quoteIdent(name)} = ${param(i, row.values[j] ?? null)}`);
+        sets.push(`${quoteIdent(name)} = ${param(stage.positionOf(name), row.values[j] ?? null)}`);
       });
     }
     const match = t.source.columns
@@ -185,8 +200,17 @@ export class TableApplier {
     const sql = row
       ? `UPDATE ${t.name} SET ${sets.join(', ')} WHERE ${which}`
       : `DELETE FROM ${t.name} WHERE ${which}`;
-    await this.conn.run(sql, params);
+    const r = await this.conn.run(sql, params);
+    this.check(row ? 'UPDATE' : 'DELETE', 1, r.rowsChanged);
   }
+}
+
+/** An UPDATE or DELETE that touched another number of rows than the source did. */
+export interface Mismatch {
+  readonly target: TargetTable;
+  readonly what: 'DELETE' | 'UPDATE';
+  readonly expected: number;
+  readonly changed: number;
 }
 
 function indexesWhere(ops: readonly string[], keep: (op: string) => boolean): number[] {

@@ -10,7 +10,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Lsn } from '../protocol/lsn.js';
 import { assertNever, type Change, type TableRef, type Value } from '../wal2json/change.js';
-import { TableApplier } from './apply.js';
+import { type Mismatch, TableApplier } from './apply.js';
 import type { SourceTable } from './catalog.js';
 import {
   clearSnapshotPending,
@@ -21,7 +21,7 @@ import {
   writeState,
 } from './checkpoint.js';
 import { TableStage } from './stage.js';
-import { describeTarget, ensureTarget } from './target.js';
+import { describeTarget, ensureTarget, type TargetTable } from './target.js';
 
 export interface SinkOptions {
   readonly slot: string;
@@ -42,6 +42,8 @@ export interface SinkStats {
   rows: number;
   transactions: number;
   commits: number;
+  /** UPDATE/DELETE rows that matched no row (or several) in DuckDB: the replica had diverged. */
+  unmatched: number;
 }
 
 const tableKey = (schema: string, table: string) => `${schema}\u0000${table}`;
@@ -55,7 +57,8 @@ export class DuckDbSink {
   private batchStartedAt = 0;
   /** End LSN of the last source commit seen; becomes durable with the next `commit()`. */
   private lastCommitLsn: Lsn;
-  readonly stats: SinkStats = { rows: 0, transactions: 0, commits: 0 };
+  readonly stats: SinkStats = { rows: 0, transactions: 0, commits: 0, unmatched: 0 };
+  private readonly warnedMismatch = new Set<TargetTable>();
   private readonly now: () => number;
 
   private constructor(
@@ -82,7 +85,7 @@ export class DuckDbSink {
     for (const source of sources) {
       const target = describeTarget(source);
       await ensureTarget(conn, target);
-      const applier = new TableApplier(conn, target, `walduck_stage_${n++}`);
+      const applier = new TableApplier(conn, target, `walduck_stage_${n++}`, (m) => sink.mismatch(m));
       await applier.createStage();
       sink.tables.set(tableKey(source.schema, source.table), {
         stage: new TableStage(target, opts.warn),
@@ -90,6 +93,24 @@ export class DuckDbSink {
       });
     }
     return sink;
+  }
+
+  /**
+   * A replica equal to the source has the row every UPDATE and DELETE names. When it lacks it (started
+   * with --no-snapshot, or the file was edited), applying on would be a silent skip and stopping would
+   * never heal it: say so once per table, count every occurrence.
+   */
+  private mismatch(m: Mismatch): void {
+    this.stats.unmatched += Math.abs(m.expected - m.changed);
+    const name = `${m.target.source.schema}.${m.target.source.table}`;
+    this.opts.log(
+      `${name}: ${m.what} changed ${m.changed} row(s) in DuckDB where the source changed ${m.expected}`,
+    );
+    if (this.warnedMismatch.has(m.target)) return;
+    this.warnedMismatch.add(m.target);
+    this.opts.warn(
+      `${name} no longer equals the source: a ${m.what} changed ${m.changed} row(s) in DuckDB where the source changed ${m.expected} (rows that existed before the slot are missing after --no-snapshot, or the DuckDB table was changed by hand); to make it equal again, remove the DuckDB file and run again with --snapshot`,
+    );
   }
 
   get inSourceTransaction(): boolean {
@@ -131,7 +152,7 @@ export class DuckDbSink {
         await this.begin();
         if (t.applier.target.keyless) {
           await t.applier.flush(t.stage);
-          await t.applier.keylessChange(change.old ?? change.new, change.new);
+          await t.applier.keylessChange(t.stage, change.old ?? change.new, change.new);
         } else t.stage.update(change.new, change.old);
         return this.counted();
       }
@@ -141,7 +162,7 @@ export class DuckDbSink {
         await this.begin();
         if (t.applier.target.keyless) {
           await t.applier.flush(t.stage);
-          await t.applier.keylessChange(change.old, undefined);
+          await t.applier.keylessChange(t.stage, change.old, undefined);
         } else t.stage.delete(change.old);
         return this.counted();
       }

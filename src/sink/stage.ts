@@ -155,18 +155,20 @@ export class TableStage {
     const cache = this.mapCache;
     if (cache && cache.names === names) return cache.positions;
     const positions = new Int32Array(names.length);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i] ?? '';
-      const p = this.target.position.get(name);
-      if (p === undefined) {
-        throw new StageError(
-          `column ${JSON.stringify(name)} of ${this.target.source.schema}.${this.target.source.table} is not in the DuckDB table: the source's DDL changed; alter the DuckDB table to match, then restart`,
-        );
-      }
-      positions[i] = p;
-    }
+    for (let i = 0; i < names.length; i++) positions[i] = this.positionOf(names[i] ?? '');
     this.mapCache = { names, positions };
     return positions;
+  }
+
+  /** The target position of a source column; a column the target lacks means the source's DDL changed. */
+  positionOf(name: string): number {
+    const p = this.target.position.get(name);
+    if (p === undefined) {
+      throw new StageError(
+        `column ${JSON.stringify(name)} of ${this.target.source.schema}.${this.target.source.table} is not in the DuckDB table: the source's DDL changed; alter the DuckDB table to match, then restart`,
+      );
+    }
+    return p;
   }
 
   private writeImage(idx: number, row: RowImage): void {

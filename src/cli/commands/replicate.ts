@@ -153,9 +153,10 @@ export function replicateCommand(y: Argv): Argv {
         },
         { slot: r.slot, startLsn: r.startedAt, stoppedBy: r.stoppedBy },
       );
-      writeStatsJson(args['stats-json'], stats);
+      writeStatsJson(args['stats-json'], Object.assign(stats, { unmatched: r.unmatched }));
+      const diverged = r.unmatched > 0 ? `; ${r.unmatched} update/delete row(s) unmatched in DuckDB` : '';
       process.stderr.write(
-        `walduck: ${r.rows} changes in ${r.transactions} transactions applied to ${args.duckdb}, up to ${formatLsn(r.applied)} (${r.stoppedBy})${lat}\n`,
+        `walduck: ${r.rows} changes in ${r.transactions} transactions applied to ${args.duckdb}, up to ${formatLsn(r.applied)} (${r.stoppedBy})${lat}${diverged}\n`,
       );
     },
   );

@@ -179,6 +179,18 @@ describe('walduck replicate: initial snapshot', () => {
     assert.deepEqual(await duckQuery(join(dir, 'nosnap.duckdb'), 'SELECT id, pad FROM nosnap'), [
       [-1, 'after'],
     ]);
+    // Rows from before the slot are not in DuckDB: changing them is divergence, said once, counted.
+    psql(c.info, 'UPDATE nosnap SET pad = $$u$$ WHERE id IN (-1, 1, 2); DELETE FROM nosnap WHERE id = 3');
+    const third = await runWalduck(args('nosnap.duckdb', 'nosnap', 'nosnap', '--no-snapshot'));
+    assert.equal(third.code, 0, third.stderr);
+    const warnings = third.stderr.split('\n').filter((l) => l.includes('no longer equals the source'));
+    assert.equal(warnings.length, 1, third.stderr);
+    assert.match(
+      warnings[0] ?? '',
+      /public\.nosnap .* (UPDATE changed 1 row\(s\) in DuckDB where the source changed 3|DELETE changed 0)/,
+    );
+    assert.match(third.stderr, /; 3 update\/delete row\(s\) unmatched in DuckDB/);
+    assert.deepEqual(await duckQuery(join(dir, 'nosnap.duckdb'), 'SELECT id, pad FROM nosnap'), [[-1, 'u']]);
   });
 
   it('--snapshot on a file that already holds a replica is refused', async () => {
