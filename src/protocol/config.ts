@@ -161,6 +161,14 @@ export function parseUrl(input: string): Map<string, string> {
       'connection URL: expected postgres://[user[:password]@][host][:port][/dbname][?param=value]',
     );
   const [, authority = '', path, query] = m;
+  // An "@" past the authority means a user name or password held an unencoded / ? or #, which ended
+  // the authority early: anything said about the pieces could quote part of the password.
+  if (input.indexOf('@', input.indexOf('://') + 3 + authority.length) >= 0) {
+    throw new ConfigError(
+      'BAD_URL',
+      'connection URL: the user name or password holds a reserved character (/ ? # @ :); percent-encode it (/ as %2F, ? as %3F, # as %23, @ as %40)',
+    );
+  }
   const out = new Map<string, string>();
   let hostPort = authority;
   const at = authority.lastIndexOf('@');

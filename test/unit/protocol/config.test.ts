@@ -71,6 +71,22 @@ describe('URLs', () => {
     assert.throws(() => parseConnectionString('postgres://u@h/%zz', NOENV), bad('BAD_URL'));
     assert.throws(() => parseConnectionString('postgres://u@h1,h2/d', NOENV), bad('UNSUPPORTED_SETTING'));
   });
+
+  it('never quotes a password whose unencoded / ? # ended the authority early', () => {
+    for (const secret of ['Xq7/Zk9', 'Xq7?Zk9', 'Xq7#Zk9', 'Xq7:Zk/9']) {
+      const url = `postgresql://u:${secret}@h:5433/d`;
+      assert.throws(
+        () => parseConnectionString(url, NOENV),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.code === 'BAD_URL' &&
+          /percent-encode/.test(e.message) &&
+          !['Xq7', 'Zk9', 'Zk'].some((part) => e.message.includes(part)),
+      );
+    }
+    const encoded = parseConnectionString(`postgres://u:${encodeURIComponent('se/c?r#t@')}@h/d`, NOENV);
+    assert.equal(encoded.password, 'se/c?r#t@');
+  });
 });
 
 describe('environment and defaults', () => {
