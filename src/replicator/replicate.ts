@@ -245,10 +245,10 @@ async function stream(
           r = await Promise.race([next, wake.wait()]);
           if (r !== 'tick') break;
           // A timer tick: commit a batch that has waited --batch-ms, and with a stop target ask the
-          // server how far its WAL goes (it answers with a keepalive carrying its decoded end, which
-          // lets an idle replica advance to the target).
+          // server how far its WAL goes (a status update with replyRequested: the keepalive it answers
+          // with carries its WAL end, which lets an idle replica advance to the target).
           if (sink.due) ack(await sink.commit());
-          if (target !== undefined && !sink.hasUncommitted) replication.sendFeedback();
+          if (target !== undefined && !sink.hasUncommitted) replication.requestKeepalive();
         }
         if (r === 'abort') {
           stoppedBy = 'signal';

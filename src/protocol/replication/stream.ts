@@ -138,6 +138,14 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     this.sendStatus(false);
   }
 
+  /**
+   * Sends a standby status update that asks for a reply: the server answers with a PrimaryKeepalive
+   * carrying its current WAL end, which tells a quiet client how far the server has gone.
+   */
+  requestKeepalive(): void {
+    this.sendStatus(true);
+  }
+
   private sendStatus(replyRequested: boolean): void {
     if (this.state !== 'streaming' || this.wire.failed) return;
     const write = maxLsn(this.arrived, this.acked);

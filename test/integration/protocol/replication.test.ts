@@ -125,6 +125,33 @@ describe('replication', () => {
     }
   });
 
+  it('requestKeepalive() sends a status update with replyRequested; the server answers with a keepalive', async () => {
+    const sent: Record<string, unknown>[] = [];
+    const conn = await connect(parseConnectionString(conninfo(c.info, 'scram-sha-256'), {}), {
+      trace: (e) => {
+        if (e.direction === 'send' && e.name === 'StandbyStatusUpdate') sent.push({ ...e.fields });
+      },
+    });
+    try {
+      await conn.createReplicationSlot('rs_ping', { plugin: 'wal2json', temporary: true });
+      const stream = await conn.startReplication({
+        slot: 'rs_ping',
+        startLsn: 0n,
+        feedbackIntervalMs: 3_600_000,
+      });
+      stream.requestKeepalive();
+      assert.equal(sent.length, 1);
+      assert.equal(sent[0]?.replyRequested, true);
+      const it = stream[Symbol.asyncIterator]();
+      const first = await it.next();
+      assert.equal(first.done, false);
+      assert.equal(first.value?.type, 'PrimaryKeepalive');
+      await stream.stop();
+    } finally {
+      await conn.close();
+    }
+  });
+
   it('streams real XLogData; flush moves only to the acknowledged LSN; a restart resumes after it', async () => {
     psql(c.info, 'CREATE TABLE rt(id int primary key, v text)');
     const conn = await open();
