@@ -55,6 +55,8 @@ export interface ReplicateOptions {
   readonly feedbackIntervalMs?: number;
   readonly signal?: AbortSignal;
   readonly log: LogFn;
+  /** Each layer's own log (walduck:protocol, walduck:wal2json, walduck:sink); `log` where not given. */
+  readonly logs?: { readonly protocol?: LogFn; readonly wal2json?: LogFn; readonly sink?: LogFn };
   readonly warn: (msg: string) => void;
   readonly trace?: TraceFn;
   readonly onProgress?: (p: Progress) => void;
@@ -96,7 +98,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   try {
     conn = await connect(settings, {
       replication: 'database',
-      log: o.log,
+      log: o.logs?.protocol ?? o.log,
       ...(o.trace ? { trace: o.trace } : {}),
       onNotice: (n) => o.warn(`server ${n.severity}: ${n.message}`),
     });
@@ -113,7 +115,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       slot: slotName,
       batchRows: o.batchRows,
       batchMs: o.batchMs,
-      log: o.log,
+      log: o.logs?.sink ?? o.log,
       warn: o.warn,
       meta: { systemId: system.systemId, database },
     });
@@ -186,7 +188,7 @@ async function stream(
   target: Lsn | undefined,
   tables: readonly TableRef[],
 ): Promise<ReplicateResult> {
-  const decoder = createDecoder({ formatVersion: o.formatVersion, log: o.log });
+  const decoder = createDecoder({ formatVersion: o.formatVersion, log: o.logs?.wal2json ?? o.log });
   const replication = await conn.startReplication({
     slot,
     startLsn,
@@ -270,7 +272,11 @@ async function stream(
         bytes += m.data.length;
         if (m.walEnd > serverEnd) serverEnd = m.walEnd;
         for (const change of decoder.decode(m.data, m.dataStart)) {
-          if (o.signal?.aborted) break;
+          if (o.signal?.aborted) {
+            // Leaving the decoder mid-message is final: the next message would start mid-document.
+            stoppedBy = 'signal';
+            break;
+          }
           // --endpos takes whole transactions ending at or before it. A v1 document arrives stamped
           // with its transaction's start, so decide on the end LSN the begin (or commit) carries.
           if (

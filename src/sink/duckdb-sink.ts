@@ -8,7 +8,7 @@
 // transaction, stored in walduck.state by that same transaction.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { Lsn } from '../protocol/lsn.js';
+import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { assertNever, type Change, type TableRef, type Value } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
 import type { SourceTable } from './catalog.js';
@@ -201,7 +201,9 @@ export class DuckDbSink {
     await writeState(this.conn, this.opts.slot, this.lastCommitLsn, this.opts.meta);
     const t0 = performance.now();
     await this.conn.run('COMMIT');
-    if (process.env.WD_TIMING) console.error('commit', (performance.now() - t0).toFixed(0));
+    this.opts.log(
+      `committed ${this.batchRows} change(s) up to ${formatLsn(this.lastCommitLsn)} (COMMIT ${(performance.now() - t0).toFixed(1)} ms)`,
+    );
     this.txOpen = false;
     this.storedLsn = this.lastCommitLsn;
     this.batchRows = 0;

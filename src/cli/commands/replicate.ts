@@ -123,6 +123,7 @@ export function replicateCommand(y: Argv): Argv {
         snapshotJobs: args['snapshot-jobs'],
         signal: stopSignal(),
         log: log.replicate,
+        logs: { protocol: log.protocol, wal2json: log.wal2json, sink: log.sink },
         warn,
         onProgress: (p) =>
           progress.update({

@@ -255,6 +255,26 @@ describe('walduck replicate', () => {
     }
   });
 
+  it('logs each layer under its own debug namespace, never the password', async () => {
+    psql(c.info, 'CREATE TABLE logged (id int PRIMARY KEY); INSERT INTO logged VALUES (1)');
+    const args = [
+      'replicate',
+      '--source',
+      src(),
+      '--duckdb',
+      join(dir, 'logged.duckdb'),
+      '--until-caught-up',
+    ];
+    const r = await runWalduck([...args, '--tables', 'logged', '--slot', 'logged_slot'], {
+      DEBUG: 'walduck:*',
+    });
+    assert.equal(r.code, 0, r.stderr);
+    for (const ns of ['walduck:protocol', 'walduck:sink', 'walduck:replicate'])
+      assert.match(r.stderr, new RegExp(`${ns} `), `no ${ns} line in:\n${r.stderr}`);
+    assert.match(r.stderr, /walduck:sink committed \d+ change\(s\) up to [0-9A-F]+\/[0-9A-F]+/);
+    assert.ok(!r.stderr.includes(c.info.roles['scram-sha-256'].password));
+  });
+
   it('keeps a TOASTed value an UPDATE leaves unchanged', async () => {
     psql(c.info, `CREATE TABLE toasty (id int PRIMARY KEY, big text, n int)`);
     const first = await replicate('toast.duckdb', '--tables', 'toasty', '--slot', 'toast_slot');
