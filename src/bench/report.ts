@@ -30,7 +30,7 @@ export function markdown(cells: readonly Cell[], repeat: number): string {
       const secs = runs.map((m) => m.seconds);
       const t = median(secs);
       lines.push(
-        `| ${c.workload} | ${c.format} | ${name} | ${span(secs)} | ${Math.round(c.changes / t)} | ${(c.payloadBytes / 1e6 / t).toFixed(1)} | ${(ref / t).toFixed(2)} | ${median(runs.map((m) => m.walsenderCpuSeconds)).toFixed(2)} | ${median(runs.map((m) => m.cpuSeconds)).toFixed(2)} | ${Math.round(Math.max(...runs.map((m) => m.peakRssMb)))} |`,
+        `| ${c.workload} | ${c.format} | ${name} | ${span(secs)} | ${Math.round(c.changes / t)} | ${c.payloadBytes > 0 ? (c.payloadBytes / 1e6 / t).toFixed(1) : '–'} | ${(ref / t).toFixed(2)} | ${median(runs.map((m) => m.walsenderCpuSeconds)).toFixed(2)} | ${median(runs.map((m) => m.cpuSeconds)).toFixed(2)} | ${Math.round(Math.max(...runs.map((m) => m.peakRssMb)))} |`,
       );
     }
   }
