@@ -8,7 +8,7 @@
 // | smallint / integer / bigint        | SMALLINT/INTEGER/BIGINT| CAST                            |
 // | oid                                | UINTEGER               | CAST                            |
 // | real / double precision            | FLOAT / DOUBLE         | CAST (NaN, ±Infinity kept)      |
-// | numeric(p,s), p <= 38, 0 <= s <= p | DECIMAL(p,s)           | CAST; NaN/±Infinity -> NULL     |
+// | numeric(p,s), p <= 38, 0 <= s <= p | DECIMAL(p,s)           | CAST (p > 18: via DECIMAL(18,s) when short); NaN/±Infinity -> NULL |
 // | numeric (unconstrained or p > 38)  | DOUBLE                 | CAST                            |
 // | money                              | DECIMAL(19,2)          | strip currency symbol and commas|
 // | text, varchar(n), char(n), name    | VARCHAR                | as is (char keeps its padding)  |
@@ -94,7 +94,9 @@ export function mapType(t: PgType): ColumnMapping {
       const p = numericPrecision(t.typmod);
       if (p && p.precision <= 38 && p.scale >= 0 && p.scale <= p.precision) {
         const dt = `DECIMAL(${p.precision},${p.scale})`;
-        return { duckType: dt, convert: cast(dt), check: 'decimal', direct: true };
+        if (p.precision <= 18 || p.scale > 18)
+          return { duckType: dt, convert: cast(dt), check: 'decimal', direct: true };
+        return { duckType: dt, convert: wideDecimal(p.scale, dt), check: 'decimal' };
       }
       return { duckType: 'DOUBLE', convert: cast('DOUBLE'), direct: true };
     }
@@ -115,6 +117,17 @@ export function mapType(t: PgType): ColumnMapping {
     default:
       return { duckType: 'VARCHAR', convert: asIs, direct: true };
   }
+}
+
+/**
+ * DuckDB's VARCHAR -> DECIMAL cast above 18 digits (a 128-bit DECIMAL) is about 100 times slower than
+ * below (5.8 s against 26 ms for 1M values, measured here). PostgreSQL prints exactly `scale` fraction
+ * digits, so text of at most 18 characters holds at most 18 digits: cast it through DECIMAL(18,s),
+ * exactly, and widen. Longer values take the slow cast.
+ */
+function wideDecimal(scale: number, dt: string): (ref: string) => string {
+  return (ref) =>
+    `CASE WHEN length(${ref}) <= 18 THEN CAST(CAST(${ref} AS DECIMAL(18,${scale})) AS ${dt}) ELSE CAST(${ref} AS ${dt}) END`;
 }
 
 function mapArray(element: PgType, dims: number): ColumnMapping {

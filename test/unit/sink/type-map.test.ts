@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import fc from 'fast-check';
 import { mapType, numericPrecision } from '../../../src/sink/type-map.js';
 
 const t = (typname: string, typmod = -1) => ({ typname, typmod, typtype: 'b' });
@@ -26,5 +28,42 @@ describe('type map', () => {
     const m = mapType({ ...t('_int8'), element: t('int8'), dims: 1 });
     assert.equal(m.pre?.('{1,NULL}'), '["1",null]');
     assert.equal(m.convert('x'), `CAST(from_json(x, '["VARCHAR"]') AS BIGINT[])`);
+  });
+  it('converts wide DECIMALs through DECIMAL(18,s) when short, to exactly the plain cast', async () => {
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    try {
+      for (const [precision, scale] of [
+        [20, 4],
+        [38, 0],
+        [38, 18],
+        [25, 10],
+      ] as const) {
+        const m = mapType(t('numeric', (precision << 16) + scale + 4));
+        assert.equal(m.direct, undefined, 'the Appender would take the slow cast itself');
+        // Text as PostgreSQL prints numeric(p,s): optional sign, 1..p-s integer digits, exactly s decimals.
+        const text = fc
+          .tuple(
+            fc.boolean(),
+            fc.stringMatching(new RegExp(`^[1-9][0-9]{0,${Math.max(0, precision - scale - 1)}}$`)),
+            fc.stringMatching(new RegExp(`^[0-9]{${scale}}$`)),
+            fc.boolean(),
+          )
+          .map(
+            ([neg, int, frac, zero]) => `${neg ? '-' : ''}${zero ? '0' : int}${scale > 0 ? `.${frac}` : ''}`,
+          );
+        const values = fc.sample(text, 300);
+        const list = values.map((v) => `('${v}')`).join(', ');
+        const rows = (
+          await conn.runAndReadAll(
+            `SELECT v, (${m.convert('v')})::VARCHAR, CAST(v AS ${m.duckType})::VARCHAR FROM (VALUES ${list}) t(v)`,
+          )
+        ).getRows();
+        for (const [v, fast, plain] of rows) assert.equal(fast, plain, `${v} as ${m.duckType}`);
+      }
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
   });
 });
