@@ -24,6 +24,7 @@ import type { SourceTable } from '../sink/catalog.js';
 import type { DuckDbSink } from '../sink/duckdb-sink.js';
 import { copySnapshot } from '../snapshot/copy.js';
 import type { ProgressSink } from '../snapshot/progress.js';
+import type { CsvSpool } from '../snapshot/spool.js';
 import { ReplicateError } from './errors.js';
 
 export interface InitialSnapshotOptions {
@@ -35,6 +36,8 @@ export interface InitialSnapshotOptions {
   readonly warn: (msg: string) => void;
   readonly progress?: ProgressSink;
   readonly signal?: AbortSignal;
+  /** Spool for CSV segments (snapshot/spool.ts); without it every row is parsed in JS. */
+  readonly spool?: CsvSpool;
 }
 
 export async function initialSnapshot(
@@ -67,6 +70,7 @@ export async function initialSnapshot(
       log: o.log,
       ...(o.progress ? { progress: o.progress } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.spool ? { spool: o.spool } : {}),
     });
     await sink.commitSnapshot(at);
     const s = (performance.now() - t0) / 1000;

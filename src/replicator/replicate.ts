@@ -4,6 +4,8 @@
 // The one rule everything here serves: the server hears that an LSN is flushed only after the DuckDB
 // transaction recording it has committed (DuckDbSink.commit returns it; only that is acknowledged).
 
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
   type Connection,
@@ -17,6 +19,7 @@ import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { readSourceTables } from '../sink/catalog.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
 import { LogProgress, TerminalProgress } from '../snapshot/progress.js';
+import { CsvSpool } from '../snapshot/spool.js';
 import type { TableRef } from '../wal2json/change.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
 import { ReplicateError } from './errors.js';
@@ -143,16 +146,25 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       await src.dropReplicationSlot(slotName);
     }
     if (decision.action === 'create' && decision.snapshot) {
-      startLsn = await initialSnapshot(src, sink, {
-        settings,
-        slot: slotName,
-        tables,
-        jobs: o.snapshotJobs ?? 1,
-        log: o.log,
-        warn: o.warn,
-        progress: process.stderr.isTTY ? new TerminalProgress(process.stderr) : new LogProgress(o.log),
-        ...(o.signal ? { signal: o.signal } : {}),
-      });
+      // Beside the DuckDB file, whose lock makes the spool this process's alone.
+      const spool = CsvSpool.create(
+        o.duckdb === ':memory:' ? join(tmpdir(), `walduck-${process.pid}`) : o.duckdb,
+      );
+      try {
+        startLsn = await initialSnapshot(src, sink, {
+          settings,
+          slot: slotName,
+          tables,
+          jobs: o.snapshotJobs ?? 1,
+          log: o.log,
+          warn: o.warn,
+          progress: process.stderr.isTTY ? new TerminalProgress(process.stderr) : new LogProgress(o.log),
+          ...(o.signal ? { signal: o.signal } : {}),
+          spool,
+        });
+      } finally {
+        spool.remove();
+      }
     } else if (decision.action === 'create') {
       const created = await src.createReplicationSlot(slotName, { plugin: 'wal2json', snapshot: 'noexport' });
       startLsn = created.consistentPoint;

@@ -9,6 +9,7 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import type { CsvSegment } from '../snapshot/spool.js';
 import { assertNever, type Change, type TableRef, type Value } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
 import type { SourceTable } from './catalog.js';
@@ -20,6 +21,7 @@ import {
   writeSnapshotPending,
   writeState,
 } from './checkpoint.js';
+import { loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { TableStage } from './stage.js';
 import { describeTarget, ensureTarget, type TargetTable } from './target.js';
 
@@ -267,6 +269,19 @@ export class DuckDbSink {
     if (count === 0) return;
     await this.begin();
     await t.applier.insertRows(t.stage, columns, count);
+  }
+
+  loadsCsv(ref: TableRef): boolean {
+    const t = this.tables.get(tableKey(ref.schema, ref.table));
+    return t !== undefined && loadsAsCsv(t.applier.target);
+  }
+
+  /** Loads a snapshot segment of COPY csv rows (see csv-load.ts) into the open transaction. */
+  async loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
+    const t = this.tables.get(tableKey(ref.schema, ref.table));
+    if (!t) throw new Error(`snapshot rows for unchosen table ${ref.schema}.${ref.table}`);
+    await this.begin();
+    await loadCsvSegment(this.conn, t.applier.target, t.stage, segment);
   }
 
   /**

@@ -36,8 +36,10 @@ export function psqlQuery(info: ClusterInfo): QueryFn {
 /** COPY's text format: tab-separated, \N for NULL, backslash escapes. */
 export function parseCopyText(text: string): (string | null)[][] {
   const rows: (string | null)[][] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
+  // Every row ends with a newline; an empty line is a row too (one column holding '').
+  const lines = text.split('\n');
+  lines.pop();
+  for (const line of lines) {
     rows.push(line.split('\t').map((f) => (f === '\\N' ? null : unescapeCopy(f))));
   }
   return rows;

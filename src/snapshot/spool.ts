@@ -1,0 +1,93 @@
+// CSV spool files for the snapshot's fast path. `COPY … TO STDOUT (FORMAT csv)` payloads are written
+// to disk as they arrive, untouched (PostgreSQL sends exactly one row per CopyData message, so a
+// payload boundary is a row boundary), in segments of a few MB; DuckDB's own CSV reader then loads
+// each segment with one INSERT … SELECT, on its threads, while the next segment is being received.
+// JavaScript never parses a value: it moves bytes.
+//
+// The spool directory sits beside the DuckDB file (named after it, so only the process holding that
+// file's lock uses it) and is removed afterwards; a leftover from a killed run is removed at start.
+
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+/** A closed segment, ready for DuckDB. */
+export interface CsvSegment {
+  readonly path: string;
+  readonly rows: number;
+  readonly bytes: number;
+  /** The longest row in bytes: DuckDB's reader must be told of rows above its 2 MB default. */
+  readonly maxRowBytes: number;
+  /** A row held "NaN" or "Infinity" somewhere: a DECIMAL column may need its NULL-and-warn. */
+  readonly maybeNonFinite: boolean;
+}
+
+const NAN = Buffer.from('NaN');
+const INFINITY = Buffer.from('Infinity');
+
+export class CsvSpool {
+  private seq = 0;
+
+  private constructor(readonly dir: string) {}
+
+  /** The spool for DuckDB file `duckdbPath` (a fresh directory; a stale one from a killed run goes). */
+  static create(duckdbPath: string): CsvSpool {
+    const dir = join(dirname(duckdbPath), `.${basename(duckdbPath)}.walduck-snapshot`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { mode: 0o700 });
+    return new CsvSpool(dir);
+  }
+
+  open(): SegmentWriter {
+    return new SegmentWriter(join(this.dir, `${++this.seq}.csv`));
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export class SegmentWriter {
+  private readonly fd: number;
+  rows = 0;
+  bytes = 0;
+  private maxRowBytes = 0;
+  private maybeNonFinite = false;
+  private closed = false;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w', 0o600);
+  }
+
+  /** Appends CopyData payloads (whole rows) with one write. */
+  write(rows: readonly Buffer[]): void {
+    let size = 0;
+    for (const r of rows) {
+      size += r.length;
+      if (r.length > this.maxRowBytes) this.maxRowBytes = r.length;
+    }
+    const all = rows.length === 1 ? (rows[0] as Buffer) : Buffer.concat(rows as Buffer[], size);
+    if (!this.maybeNonFinite && (all.includes(NAN) || all.includes(INFINITY))) this.maybeNonFinite = true;
+    for (let off = 0; off < all.length; ) off += writeSync(this.fd, all, off, all.length - off);
+    this.rows += rows.length;
+    this.bytes += size;
+  }
+
+  close(): CsvSegment {
+    this.closed = true;
+    closeSync(this.fd);
+    return {
+      path: this.path,
+      rows: this.rows,
+      bytes: this.bytes,
+      maxRowBytes: this.maxRowBytes,
+      maybeNonFinite: this.maybeNonFinite,
+    };
+  }
+
+  /** Closes and deletes (a segment never loaded: the copy failed). */
+  discard(): void {
+    if (!this.closed) closeSync(this.fd);
+    this.closed = true;
+    rmSync(this.path, { force: true });
+  }
+}
