@@ -50,7 +50,8 @@ export function streamCommand(y: Argv): Argv {
           alias: 'o',
           type: 'string',
           array: true,
-          describe: 'output plugin option NAME=VALUE (repeatable), passed as given',
+          describe:
+            'output plugin option NAME[=VALUE] (repeatable), passed as given; NAME alone has no value',
         })
         .option('create-slot', { type: 'boolean', describe: 'create the slot (wal2json) before streaming' })
         .option('if-not-exists', {
@@ -309,7 +310,8 @@ class StreamRun {
       else if (action !== 0x42 /* B */) this.changes++;
       return;
     }
-    if (data.subarray(0, 200).includes('"change":[')) this.transactions++;
+    // No '[' after the colon: pretty-print=1 writes '"change": [' (and '"kind": ').
+    if (data.subarray(0, 200).includes('"change":')) this.transactions++;
     for (let i = data.indexOf(KIND); i >= 0; i = data.indexOf(KIND, i + KIND.length)) this.changes++;
   }
 }
