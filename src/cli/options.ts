@@ -1,9 +1,9 @@
 // Options shared by the hand-run commands, named as pg_recvlogical names them, so that a PostgreSQL
 // user's fingers already know them: -d/--dbname (a conninfo or URL, as libpq expands it), -h, -p, -U,
-// -S/--slot, --startpos, --endpos, -o/--option NAME=VALUE.
+// -S/--slot, --startpos, --endpos, -o/--option NAME[=VALUE].
 import type { Argv } from 'yargs';
 import { parseConninfo, parseUrl } from '../protocol/config.js';
-import { type ConnectionSettings, parseConnectionString } from '../protocol/index.js';
+import { type ConnectionSettings, type PluginOption, parseConnectionString } from '../protocol/index.js';
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import { UsageError } from './errors.js';
 
@@ -75,14 +75,19 @@ export function lsnOption(name: string, text: string | undefined): Lsn | undefin
   return lsn;
 }
 
-/** -o NAME=VALUE, repeatable: the output plugin's options in the order given. */
-export function pluginOptions(list: readonly (string | number)[] | string | undefined): [string, string][] {
+/**
+ * -o NAME[=VALUE], repeatable: the output plugin's options in the order given. As in pg_recvlogical,
+ * NAME alone is sent without a value (null), and NAME= with an empty one; the name may not be empty.
+ */
+export function pluginOptions(list: readonly (string | number)[] | string | undefined): PluginOption[] {
   const items = list === undefined ? [] : Array.isArray(list) ? list : [list];
   return items.map((item) => {
     const s = String(item);
     const eq = s.indexOf('=');
-    if (eq <= 0) throw new UsageError(`-o ${JSON.stringify(s)}: write the plugin option as NAME=VALUE`);
-    return [s.slice(0, eq), s.slice(eq + 1)];
+    if (eq === 0 || s === '') {
+      throw new UsageError(`-o ${JSON.stringify(s)}: write the plugin option as NAME or NAME=VALUE`);
+    }
+    return eq < 0 ? [s, null] : [s.slice(0, eq), s.slice(eq + 1)];
   });
 }
 

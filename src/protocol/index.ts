@@ -23,6 +23,7 @@ export type {
   CreateReplicationSlotOptions,
   CreateReplicationSlotResult,
   IdentifySystemResult,
+  PluginOption,
   QueryResult,
   ReadReplicationSlotResult,
 } from './replication/commands.js';

@@ -16,7 +16,7 @@ import { quoteLiteral } from '../../sink/sql.js';
 import { storedLsn } from '../duck.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, parseBytes, table } from '../format.js';
-import { log, warn } from '../log.js';
+import { log, oneLine, warn } from '../log.js';
 import { type ConnectionArgs, connectionSettings, slotName, withConnection } from '../options.js';
 import { stopSignal } from '../shutdown.js';
 
@@ -148,8 +148,7 @@ export function slotCommand(y: Argv): Argv {
               process.stderr.write(
                 'walduck: holding the temporary slot until Ctrl-C (it goes with this session)\n',
               );
-              const signal = stopSignal();
-              await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+              await holdSession(c, r.slotName);
             }
           });
         },
@@ -282,6 +281,37 @@ export function slotCommand(y: Argv): Argv {
   );
 }
 
+/** How often a held session is checked (one IDENTIFY_SYSTEM round trip). */
+const HOLD_CHECK_MS = 1000;
+
+/**
+ * Keeps the session, and with it a temporary slot, until SIGINT or SIGTERM. Nothing else would keep
+ * the process alive or notice the server ending the session (pg_terminate_backend, a restart): the
+ * slot would be gone while we claimed to hold it, and once the socket closed Node would quit with
+ * exit code 13 and no word. So the session is checked every second; if it ended, one line, exit 1.
+ */
+async function holdSession(c: Connection, slot: string): Promise<void> {
+  const signal = stopSignal();
+  const stop = new Promise<'stop'>((resolve) => {
+    if (signal.aborted) resolve('stop');
+    signal.addEventListener('abort', () => resolve('stop'), { once: true });
+  });
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<'tick'>((resolve) => {
+      timer = setTimeout(() => resolve('tick'), HOLD_CHECK_MS);
+    });
+    const why = await Promise.race([stop, tick]);
+    clearTimeout(timer);
+    if (why === 'stop') return;
+    try {
+      await c.identifySystem();
+    } catch (err) {
+      throw new TemporarySlotLost(slot, err);
+    }
+  }
+}
+
 /**
  * Creates a wal2json slot; with `ifNotExists` an existing wal2json slot of that name is fine (undefined
  * is returned), one with another plugin is not.
@@ -320,5 +350,18 @@ class SlotMissing extends Error {
   readonly phase = 'slot status';
   constructor(slot: string) {
     super(`no replication slot named ${slot}`);
+  }
+}
+
+class TemporarySlotLost extends Error {
+  override readonly name = 'TemporarySlotLost';
+  readonly phase = 'slot create';
+  constructor(slot: string, cause: unknown) {
+    // The command refused reports the earlier failure as its cause: that one says what happened.
+    const root = cause instanceof Error && cause.cause instanceof Error ? cause.cause : cause;
+    const why = oneLine(root instanceof Error ? root.message : String(root));
+    super(`the session holding temporary slot ${slot} ended: ${why}; the server dropped the slot with it`, {
+      cause,
+    });
   }
 }

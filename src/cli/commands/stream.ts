@@ -7,10 +7,20 @@
 //     keepalive whose WAL end reaches it ends the stream (nothing before it is still to come);
 //   - the position written is the highest payload start, or a keepalive's WAL end once everything
 //     before it is written; it is reported as flushed only once it is durable: at once for a pipe,
-//     after fsync for a file.
+//     after fsync for a file;
+//   - only a user's stop (SIGINT, SIGTERM) or reaching --endpos is success (exit 0). A stream the
+//     server ends (a shutting-down walsender ends it so) or a connection that drops is exit 1 with one
+//     line saying so and how far the output got; what arrived before is still written (and fsynced).
 import type { Argv } from 'yargs';
-import { connect, type Lsn, type ReplicationStream, type StreamMessage } from '../../protocol/index.js';
-import { log, warn } from '../log.js';
+import {
+  ConnectionError,
+  connect,
+  formatLsn,
+  type Lsn,
+  type ReplicationStream,
+  type StreamMessage,
+} from '../../protocol/index.js';
+import { log, oneLine, warn } from '../log.js';
 import {
   connectionSettings,
   lsnOption,
@@ -50,7 +60,8 @@ export function streamCommand(y: Argv): Argv {
           alias: 'o',
           type: 'string',
           array: true,
-          describe: 'output plugin option NAME=VALUE (repeatable), passed as given',
+          describe:
+            'output plugin option NAME[=VALUE] (repeatable), passed as given; NAME alone has no value',
         })
         .option('create-slot', { type: 'boolean', describe: 'create the slot (wal2json) before streaming' })
         .option('if-not-exists', {
@@ -113,12 +124,16 @@ export function streamCommand(y: Argv): Argv {
         });
         const progress = new Progress({ command: 'stream', intervalSeconds: progressSeconds });
         const run = new StreamRun(replication, out, progress, { endpos, fsyncMs, serverEnd: system.xlogPos });
-        const stoppedBy = await run.loop(AbortSignal.any([signal, stopOnOutputError.signal]));
+        const { stoppedBy, failure } = await run.loop(AbortSignal.any([signal, stopOnOutputError.signal]));
         const stats = progress.finish(run.figures(), { slot, startLsn, stoppedBy });
+        writeStatsJson(a['stats-json'], stats);
+        if (stoppedBy === 'server' || stoppedBy === 'error') {
+          // Not a stop we asked for: the slot stays (even with --drop-slot), and the exit is 1.
+          throw new StreamInterrupted(failure, stats.lsn, endpos);
+        }
         if (out.error)
           warn(`output closed (${out.error.code ?? out.error.message}): stopped at ${stats.lsn}`);
         if (a['drop-slot']) await conn.dropReplicationSlot(slot);
-        writeStatsJson(a['stats-json'], stats);
         process.stderr.write(`${summaryLine(stats)}\n`);
         if (out.error && out.error.code !== 'EPIPE') throw out.error;
       } finally {
@@ -163,7 +178,11 @@ class StreamRun {
     };
   }
 
-  async loop(signal: AbortSignal): Promise<string> {
+  /**
+   * Streams until a stop: 'signal' (the user's), 'endpos', 'output-closed', 'server' (the server ended
+   * the stream) or 'error' (the connection failed: `failure`). What arrived is written in every case.
+   */
+  async loop(signal: AbortSignal): Promise<{ stoppedBy: string; failure?: Error }> {
     const { endpos } = this.o;
     // With --endpos, a quiet stream asks the server where its WAL ends (it answers with a keepalive).
     const tickMs = endpos !== undefined ? 200 : Math.min(1000, Math.max(this.o.fsyncMs, 100));
@@ -174,20 +193,35 @@ class StreamRun {
       signal.addEventListener('abort', () => resolve('abort'), { once: true });
     });
     let stoppedBy = 'signal';
+    let failure: Error | undefined;
     try {
       const iterator = this.stream[Symbol.asyncIterator]();
       for (;;) {
         const next = iterator.next();
-        let r: IteratorResult<StreamMessage> | 'abort' | 'tick';
+        let r: IteratorResult<StreamMessage> | 'abort' | 'tick' | 'failed';
         for (;;) {
           const tick = new Promise<'tick'>((resolve) => {
             wake = () => resolve('tick');
           });
-          r = await Promise.race([next, aborted, tick]);
+          try {
+            r = await Promise.race([next, aborted, tick]);
+          } catch (err) {
+            r = 'failed';
+            failure = err as Error;
+            break;
+          }
           if (r !== 'tick') break;
           this.onTick(endpos !== undefined);
         }
         if (r === 'abort') break;
+        if (r === 'failed') {
+          // A walsender that is shutting down ends the copy with CommandComplete and no CopyDone,
+          // which the protocol layer reports as STREAM_ENDED: the server's end, not a broken link.
+          const ended = failure instanceof ConnectionError && failure.code === 'STREAM_ENDED';
+          stoppedBy = ended ? 'server' : 'error';
+          if (ended) failure = undefined;
+          break;
+        }
         if (r.done) {
           stoppedBy = 'server';
           break;
@@ -225,8 +259,10 @@ class StreamRun {
     this.flush();
     await this.lastWrite;
     if (!this.out.error) this.sync();
+    // After the server's end or a failure there is nothing left to stop (stop() returns at once).
     await this.stream.stop();
-    return this.out.error ? 'output-closed' : stoppedBy;
+    if (failure) return { stoppedBy, failure };
+    return { stoppedBy: this.out.error ? 'output-closed' : stoppedBy };
   }
 
   private onTick(askServer: boolean): void {
@@ -309,9 +345,28 @@ class StreamRun {
       else if (action !== 0x42 /* B */) this.changes++;
       return;
     }
-    if (data.subarray(0, 200).includes('"change":[')) this.transactions++;
+    // No '[' after the colon: pretty-print=1 writes '"change": [' (and '"kind": ').
+    if (data.subarray(0, 200).includes('"change":')) this.transactions++;
     for (let i = data.indexOf(KIND); i >= 0; i = data.indexOf(KIND, i + KIND.length)) this.changes++;
   }
 }
 
 const KIND = Buffer.from('"kind":');
+
+/**
+ * The stream ended before the user stopped it or --endpos was reached. One line: how, how far the
+ * output got (a restart resumes from the slot's confirmed position, at most this), and the --endpos
+ * missed.
+ */
+export class StreamInterrupted extends Error {
+  override readonly name = 'StreamInterrupted';
+  readonly phase = 'stream';
+  constructor(failure: Error | undefined, written: string, endpos: Lsn | undefined) {
+    const how =
+      failure === undefined
+        ? 'the server ended the replication stream (as a server shutting down does)'
+        : oneLine(failure.message);
+    const short = endpos === undefined ? '' : `, short of --endpos ${formatLsn(endpos)}`;
+    super(`${how}; output written up to ${written}${short}`, failure ? { cause: failure } : undefined);
+  }
+}

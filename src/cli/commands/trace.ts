@@ -10,7 +10,14 @@
 // with "[redacted]" before the trace function sees them, and gives no raw bytes for those messages, so
 // --hex cannot show them either.
 import type { Argv } from 'yargs';
-import { connect, formatLsn, type Lsn, renderTraceEvent, type TraceEvent } from '../../protocol/index.js';
+import {
+  connect,
+  formatLsn,
+  type Lsn,
+  type PluginOption,
+  renderTraceEvent,
+  type TraceEvent,
+} from '../../protocol/index.js';
 import { UsageError } from '../errors.js';
 import { log, warn } from '../log.js';
 import {
@@ -40,7 +47,8 @@ export function traceCommand(y: Argv): Argv {
           alias: 'o',
           type: 'string',
           array: true,
-          describe: 'output plugin option NAME=VALUE (default for a temporary slot: format-version=2)',
+          describe:
+            'output plugin option NAME[=VALUE] (default for a temporary slot: format-version=2, include-xids=1)',
         })
         .option('messages', {
           type: 'number',
@@ -106,7 +114,7 @@ export function traceCommand(y: Argv): Argv {
           });
           start = created.consistentPoint;
         }
-        const options: [string, string][] =
+        const options: PluginOption[] =
           given.length > 0 || follow
             ? given
             : [

@@ -59,15 +59,26 @@ export function readReplicationSlotCommand(name: string): string {
   return `READ_REPLICATION_SLOT ${quoteIdentifier(name, 'slot name')}`;
 }
 
-/** START_REPLICATION SLOT "s" LOGICAL X/Y ("opt" 'value', ...). */
+/**
+ * An output plugin option: name and value, or name and null for an option given without a value (the
+ * grammar allows it; pg_recvlogical sends `-o NAME` so, and the plugin receives a NULL value, which
+ * wal2json reads as true for its boolean options).
+ */
+export type PluginOption = readonly [name: string, value: string | null];
+
+/** START_REPLICATION SLOT "s" LOGICAL X/Y ("opt" 'value', "flag", ...). */
 export function startReplicationCommand(
   slot: string,
   startLsn: Lsn,
-  options: ReadonlyArray<readonly [string, string]> = [],
+  options: ReadonlyArray<PluginOption> = [],
 ): string {
   let sql = `START_REPLICATION SLOT ${quoteIdentifier(slot, 'slot name')} LOGICAL ${formatLsn(startLsn)}`;
   if (options.length > 0) {
-    sql += ` (${options.map(([k, v]) => `${quoteIdentifier(k, 'option name')} ${quoteLiteral(v, `value of ${k}`)}`).join(', ')})`;
+    const one = ([k, v]: PluginOption) =>
+      v === null
+        ? quoteIdentifier(k, 'option name')
+        : `${quoteIdentifier(k, 'option name')} ${quoteLiteral(v, `value of ${k}`)}`;
+    sql += ` (${options.map(one).join(', ')})`;
   }
   return sql;
 }

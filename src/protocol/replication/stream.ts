@@ -22,6 +22,7 @@ import { COPY_DONE } from '../messages/copy-done.js';
 import { pgNow } from '../pg-time.js';
 import { PgServerError } from '../server-error.js';
 import type { Wire } from '../wire.js';
+import type { PluginOption } from './commands.js';
 import { PRIMARY_KEEPALIVE } from './primary-keepalive.js';
 import { encodeStandbyStatusUpdate } from './standby-status-update.js';
 import { decodeStreamMessage, type StreamMessage } from './stream-message.js';
@@ -30,8 +31,8 @@ import { XLOG_DATA } from './xlog-data.js';
 export interface StartReplicationOptions {
   readonly slot: string;
   readonly startLsn: Lsn;
-  /** Output plugin options, e.g. [['format-version', '2'], ['include-xids', '1']]. */
-  readonly options?: ReadonlyArray<readonly [string, string]>;
+  /** Output plugin options, e.g. [['format-version', '2'], ['include-xids', '1']]; null: no value. */
+  readonly options?: ReadonlyArray<PluginOption>;
   /** Status update interval (default 10 s; keep it well below the server's wal_sender_timeout). */
   readonly feedbackIntervalMs?: number;
   /** Fail if the server sends nothing this long, though asked for a keepalive at half of it. 0/absent: off. */

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { clusterEnv, conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { duckQuery } from '../../helpers/duck.js';
-import { runWalduck } from '../../helpers/walduck.js';
+import { runWalduck, startWalduck } from '../../helpers/walduck.js';
 import { assertOneLine } from './usage.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'walduck-slot-'));
@@ -113,6 +113,48 @@ describe('walduck slot', () => {
     const ci = conninfo(c.info, 'scram-sha-256');
     const s = await runWalduck(['slot', 'list', '-d', ci], env);
     assert.equal(s.code, 0, s.stderr);
+  });
+
+  /** The PID holding `slot` once it is held (polled, not slept for). */
+  async function activePid(slot: string): Promise<string> {
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+      const pid = server(slot, 'active_pid');
+      if (pid !== '') return pid;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`slot ${slot} never became active`);
+  }
+
+  it('create --temporary holds the slot until Ctrl-C; list and status show the PID holding it', async () => {
+    const { child, done } = startWalduck(['slot', 'create', '-S', 'held', '--temporary'], clusterEnv(c.info));
+    const pid = await activePid('held');
+    assert.equal(server('held', 'temporary'), 't');
+    const list = await run('list');
+    const row = list.stdout.split('\n').find((l) => l.startsWith('held '));
+    assert.equal(row?.split(/\s{2,}/)[3], pid, list.stdout);
+    const status = await run('status', 'held');
+    assert.match(status.stdout, /^type\s+logical, temporary$/m);
+    assert.match(status.stdout, new RegExp(`^active_pid\\s+${pid}$`, 'm'));
+    child.kill('SIGINT');
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^temporary slot held created at \d+\/[0-9A-F]+$/m);
+    assert.match(r.stderr, /holding the temporary slot until Ctrl-C/);
+    assert.equal(server('held', 'count(*)'), '0');
+  });
+
+  it('create --temporary says so and exits 1 when the server ends the session (the slot goes too)', async () => {
+    const { done } = startWalduck(['slot', 'create', '-S', 'cut', '--temporary'], clusterEnv(c.info));
+    psql(c.info, `SELECT pg_terminate_backend(${await activePid('cut')})`);
+    const r = await done;
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 2, r.stderr); // "holding ..." and the error
+    assert.match(
+      lines[1] ?? '',
+      /^walduck: slot create failed: the session holding temporary slot cut ended: /,
+    );
+    assert.equal(server('cut', 'count(*)'), '0');
   });
 
   it('usage errors exit 2 with one line', async () => {

@@ -89,6 +89,26 @@ describe('walduck stream', () => {
     assert.equal(confirmed, 't');
   });
 
+  it('passes -o NAME without a value, as pg_recvlogical does (wal2json reads it as true)', async () => {
+    slots('ref_flags', 'wd_flags');
+    psql(c.info, 'UPDATE w SET n = n + 1 WHERE id < 20');
+    const endpos = lsn();
+    const opts = ['-o', 'include-xids', '-o', 'pretty-print'];
+    const expected = recvlogical('ref_flags', endpos, '-', opts);
+    const stats = join(dir, 'flags.json');
+    const r = await runWalduck(
+      ['stream', '-S', 'wd_flags', '--endpos', endpos, '--stats-json', stats, ...opts],
+      env(),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    // pretty-print took effect (tabs and newlines inside a document), and include-xids did.
+    assert.match(r.stdout, /^\t"xid": \d+,$/m);
+    assert.ok(Buffer.from(r.stdout, 'utf8').equals(expected), r.stdout.slice(0, 300));
+    const s = JSON.parse(readFileSync(stats, 'utf8')) as Record<string, unknown>;
+    assert.equal(s.transactions, 1);
+    assert.equal(s.changes, Number(psql(c.info, 'SELECT count(*) FROM w WHERE id < 20')));
+  });
+
   it('--create-slot --if-not-exists and --drop-slot manage the slot around the stream', async () => {
     const endpos = lsn();
     const args = ['stream', '-S', 'made', '--create-slot', '--endpos', endpos];
@@ -178,7 +198,8 @@ describe('walduck stream', () => {
   it('usage errors exit 2 with one line', async () => {
     assertOneLine(await runWalduck(['stream'], env()), 2, /slot/);
     assertOneLine(await runWalduck(['stream', '-S', 'x', '--endpos', 'soon'], env()), 2, /not an LSN/);
-    assertOneLine(await runWalduck(['stream', '-S', 'x', '-o', 'format-version'], env()), 2, /NAME=VALUE/);
+    assertOneLine(await runWalduck(['stream', '-S', 'x', '-o', '=2'], env()), 2, /NAME or NAME=VALUE/);
+    assertOneLine(await runWalduck(['stream', '-S', 'x', '-o', ''], env()), 2, /NAME or NAME=VALUE/);
     assertOneLine(await runWalduck(['stream', '-S', 'x', '--bogus'], env()), 2, /bogus/);
     const help = await runWalduck(['stream', '--help']);
     assert.equal(help.code, 0);

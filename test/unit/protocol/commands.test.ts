@@ -24,6 +24,17 @@ it('quotes identifiers and literals', () => {
     `START_REPLICATION SLOT "s" LOGICAL 16/B374D848 ("format-version" '2', "add-tables" 'public.o''brien,x\\y')`,
   );
   assert.throws(() => startReplicationCommand('s', 0n, [['a', 'b\0c']]), ArgumentError);
+  // An option without a value is its quoted name alone, as pg_recvlogical sends `-o NAME`; an empty
+  // value is still a value.
+  assert.equal(
+    startReplicationCommand('s', 0n, [
+      ['include-xids', null],
+      ['x"y', ''],
+      ['pretty-print', null],
+    ]),
+    `START_REPLICATION SLOT "s" LOGICAL 0/0 ("include-xids", "x""y" '', "pretty-print")`,
+  );
+  assert.throws(() => startReplicationCommand('s', 0n, [['', null]]), ArgumentError);
   assert.throws(() => dropReplicationSlotCommand('', false), ArgumentError);
 });
 
