@@ -214,13 +214,13 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
           );
         }
         if (tag === COMMAND_COMPLETE) {
-          // The server left copy mode without CopyDone (PostgreSQL does so when a walsender is asked to
-          // stream a second time). The session is still fine; the stream is not.
+          // The server left copy mode without CopyDone: a walsender does so when it shuts down (server
+          // stopping) and when asked to stream a second time. Either way this stream is over.
           throw await this.endWith(
             new ConnectionError(
               'STREAM_ENDED',
               'stream',
-              'the server ended the replication stream without CopyDone: open a new connection to stream again',
+              'the server ended the replication stream (it is shutting down, or this connection already streamed): connect again to resume',
             ),
           );
         }
