@@ -14,6 +14,8 @@ import type { TargetTable } from './target.js';
 
 /** DuckDB's default longest line; longer rows must be announced. */
 const DEFAULT_MAX_LINE = 2 * 1024 * 1024;
+/** DuckDB's default read buffer (16 default lines). */
+const DEFAULT_BUFFER = 16 * DEFAULT_MAX_LINE;
 const NON_FINITE = `('NaN', 'Infinity', '-Infinity')`;
 
 /** Tables whose text DuckDB converts by itself (no JS rewriting, as arrays need) can load as CSV. */
@@ -30,8 +32,10 @@ export async function loadCsvSegment(
   try {
     if (segment.rows === 0) return;
     const columns = target.mappings.map((_, i) => `'_c${i}': 'VARCHAR'`).join(', ');
+    // A raised max_line_size alone makes DuckDB's buffer 16 times that (2 GB for a 128 MB row): set both.
     const maxLine = Math.max(DEFAULT_MAX_LINE, segment.maxRowBytes + 1024);
-    const source = `read_csv(${quoteLiteral(segment.path)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = ${maxLine}, columns = {${columns}})`;
+    const bufferSize = Math.max(DEFAULT_BUFFER, 2 * maxLine);
+    const source = `read_csv(${quoteLiteral(segment.path)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = ${maxLine}, buffer_size = ${bufferSize}, columns = {${columns}})`;
     const values = target.mappings.map((m, i) => {
       const ref = `_c${i}`;
       // NaN and ±Infinity have no DECIMAL form: NULL, as the streamed path stores them (warned below).

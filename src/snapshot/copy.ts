@@ -140,7 +140,11 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
         }),
       ),
     );
-    if (failed !== undefined) throw failed;
+    if (failed !== undefined) {
+      // Every queued DuckDB write ends before the caller rolls back (writing never rejects).
+      await writing;
+      throw failed;
+    }
     let rows = 0;
     let bytes = 0;
     for (const p of remaining.keys()) {
@@ -249,6 +253,8 @@ async function copyCsv(
     loading = load(segment.close());
     await loading;
   } catch (err) {
+    // A load still running must end before the caller rolls back: it writes in that transaction.
+    await loading.catch(() => {});
     segment.discard();
     throw err;
   }

@@ -6,9 +6,13 @@
 //
 // The spool directory sits beside the DuckDB file (named after it, so only the process holding that
 // file's lock uses it) and is removed afterwards; a leftover from a killed run is removed at start.
+// Each segment starts with a byte order mark, which DuckDB drops: without it DuckDB would drop a
+// U+FEFF that begins the first value of the segment.
 
+import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /** A closed segment, ready for DuckDB. */
 export interface CsvSegment {
@@ -21,6 +25,10 @@ export interface CsvSegment {
   readonly maybeNonFinite: boolean;
 }
 
+/** Characters DuckDB's file readers take as a glob pattern (a '?' in a path matched other files). */
+const GLOB = /[*?[\]{}]/;
+/** DuckDB skips one byte order mark at a file's start: ours, so a value's own U+FEFF survives. */
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const NAN = Buffer.from('NaN');
 const INFINITY = Buffer.from('Infinity');
 
@@ -29,9 +37,22 @@ export class CsvSpool {
 
   private constructor(readonly dir: string) {}
 
-  /** The spool for DuckDB file `duckdbPath` (a fresh directory; a stale one from a killed run goes). */
-  static create(duckdbPath: string): CsvSpool {
-    const dir = join(dirname(duckdbPath), `.${basename(duckdbPath)}.walduck-snapshot`);
+  /**
+   * The spool for DuckDB file `duckdbPath`: a fresh directory beside it, else (a name DuckDB would
+   * read as a glob pattern, or an in-memory database) in the temp directory under a name derived from
+   * the file, so a stale one from a killed run is found and removed. Undefined when neither place has
+   * a plain name: the caller then parses every row itself.
+   */
+  static create(duckdbPath: string): CsvSpool | undefined {
+    const memory = duckdbPath === ':memory:';
+    const abs = resolve(duckdbPath);
+    const id = memory ? `memory-${process.pid}` : createHash('sha256').update(abs).digest('hex').slice(0, 16);
+    const places = [
+      ...(memory ? [] : [join(dirname(abs), `.${basename(abs)}.walduck-snapshot`)]),
+      join(tmpdir(), `walduck-snapshot-${id}`),
+    ];
+    const dir = places.find((d) => !GLOB.test(d));
+    if (dir === undefined) return undefined;
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { mode: 0o700 });
     return new CsvSpool(dir);
@@ -56,6 +77,7 @@ export class SegmentWriter {
 
   constructor(readonly path: string) {
     this.fd = openSync(path, 'w', 0o600);
+    writeSync(this.fd, BOM);
   }
 
   /** Appends CopyData payloads (whole rows) with one write. */

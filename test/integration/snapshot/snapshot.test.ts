@@ -3,7 +3,7 @@
 // copy (one and two jobs), a SIGKILL mid-copy, --no-snapshot, and the refusals.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -188,7 +188,7 @@ describe('walduck replicate: initial snapshot', () => {
          now(), jsonb_build_object('g', g), md5(g::text)::uuid, 'x' FROM generate_series(6, 3000) g;
        INSERT INTO awkward VALUES (3001, repeat('big,"row"' || E'\n', 350000), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
        CREATE TABLE onecol (v text); ALTER TABLE onecol REPLICA IDENTITY FULL;
-       INSERT INTO onecol VALUES (NULL), (''), ('x'), (NULL);
+       INSERT INTO onecol VALUES (E'\uFEFFstarts with a byte order mark'), (NULL), (''), ('x'), (NULL);
        CREATE TABLE nonfinite (id int PRIMARY KEY, d numeric(8,3));
        INSERT INTO nonfinite VALUES (1, 'NaN'), (2, 'NaN'), (3, 1.5);
        CREATE TABLE arrays (id int PRIMARY KEY, a int[], t text[]);
@@ -215,6 +215,12 @@ describe('walduck replicate: initial snapshot', () => {
       r.stderr,
     );
     assert.equal(existsSync(join(dir, '.awkward.duckdb.walduck-snapshot')), false, 'the spool is removed');
+    // A directory name DuckDB would read as a glob pattern: the spool goes to the temp directory.
+    mkdirSync(join(dir, 'glob*[1]'));
+    const globbed = join(dir, 'glob*[1]', 'g.duckdb');
+    const g = await runWalduck(args(join('glob*[1]', 'g.duckdb'), 'globbed', 'onecol'));
+    assert.equal(g.code, 0, g.stderr);
+    await assertReplicaEquals(c.info, globbed, [{ schema: 'public', table: 'onecol' }]);
   });
 
   it('--no-snapshot streams only new changes', async () => {
