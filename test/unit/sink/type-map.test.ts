@@ -23,6 +23,9 @@ describe('type map', () => {
     assert.equal(mapType(t('inet')).duckType, 'VARCHAR');
     assert.equal(mapType({ ...t('_int4'), element: t('int4'), dims: 2 }).duckType, 'INTEGER[][]');
     assert.equal(mapType({ ...t('_bytea'), element: t('bytea'), dims: 1 }).duckType, 'VARCHAR[]');
+    const wide = t('numeric', (20 << 16) + 2 + 4);
+    assert.equal(mapType({ ...t('_numeric'), element: wide, dims: 1 }).duckType, 'DECIMAL(20,2)[]');
+    assert.equal(mapType({ ...t('_money'), element: t('money'), dims: 1 }).duckType, 'VARCHAR[]');
   });
   it('converts arrays through JSON so DuckDB can read them', () => {
     const m = mapType({ ...t('_int8'), element: t('int8'), dims: 1 });
