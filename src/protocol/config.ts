@@ -161,9 +161,16 @@ export function parseUrl(input: string): Map<string, string> {
       'connection URL: expected postgres://[user[:password]@][host][:port][/dbname][?param=value]',
     );
   const [, authority = '', path, query] = m;
-  // An "@" past the authority means a user name or password held an unencoded / ? or #, which ended
-  // the authority early: anything said about the pieces could quote part of the password.
-  if (input.indexOf('@', input.indexOf('://') + 3 + authority.length) >= 0) {
+  // A password holding an unencoded / ? or # ends the authority early, leaving its "@" behind in the
+  // path, a bare query word or the fragment: anything said about those pieces could quote part of the
+  // password. (An "@" in a query value, as in ?user=admin@server, is fine.)
+  const fragment = /#.*$/.exec(input)?.[0] ?? '';
+  const strayAt =
+    !authority.includes('@') &&
+    ((path ?? '').includes('@') ||
+      fragment.includes('@') ||
+      (query ?? '').split('&').some((pair) => pair.includes('@') && !pair.includes('=')));
+  if (strayAt) {
     throw new ConfigError(
       'BAD_URL',
       'connection URL: the user name or password holds a reserved character (/ ? # @ :); percent-encode it (/ as %2F, ? as %3F, # as %23, @ as %40)',
@@ -276,7 +283,8 @@ export function parseConnectionString(
     throw new ConfigError('UNSUPPORTED_SETTING', 'several hosts are not supported; give one host');
   const portText = get('port') ?? '5432';
   if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-    throw new ConfigError('BAD_SETTING', `port "${portText}" is not a number from 1 to 65535`);
+    // Not quoted: from a URL whose password held an unencoded "/", the "port" is part of the password.
+    throw new ConfigError('BAD_SETTING', 'the port is not a number from 1 to 65535');
   }
   const port = Number(portText);
   const user = get('user') ?? osUser();

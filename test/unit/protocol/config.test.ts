@@ -86,6 +86,14 @@ describe('URLs', () => {
     }
     const encoded = parseConnectionString(`postgres://u:${encodeURIComponent('se/c?r#t@')}@h/d`, NOENV);
     assert.equal(encoded.password, 'se/c?r#t@');
+    // "@" where libpq allows it stays allowed.
+    assert.equal(parseConnectionString('postgres://h/d?user=admin@server', NOENV).user, 'admin@server');
+    assert.equal(parseConnectionString('postgres://u@h/db@x?application_name=a@b', NOENV).database, 'db@x');
+    // A password with an unencoded "/" and no "@" after it: the port error quotes nothing.
+    assert.throws(
+      () => parseConnectionString('postgres://u:Xq7/Zk9', NOENV),
+      (e: unknown) => e instanceof ConfigError && !/Xq7|Zk9/.test(e.message),
+    );
   });
 });
 
