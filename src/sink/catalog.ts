@@ -105,6 +105,7 @@ const TABLES_SQL = `SELECT c.oid, n.nspname, c.relname, c.relreplident,
 export async function readSourceTables(
   query: QueryFn,
   chosen: readonly TableRef[] | undefined,
+  warn?: (msg: string) => void,
 ): Promise<SourceTable[]> {
   const all = await query(TABLES_SQL);
   type Row = { oid: string; schema: string; table: string; identity: ReplicaIdentity; hasPk: boolean };
@@ -130,9 +131,15 @@ export async function readSourceTables(
       );
     }
   } else {
-    picked = rows.filter(
-      (r) => (r.hasPk && r.identity === 'default') || r.identity === 'full' || r.identity === 'index',
-    );
+    const usable = (r: Row) =>
+      (r.hasPk && r.identity === 'default') || r.identity === 'full' || r.identity === 'index';
+    picked = rows.filter(usable);
+    const skipped = rows.filter((r) => !usable(r)).map((r) => `${r.schema}.${r.table}`);
+    // Said, not silent: a table with a primary key but REPLICA IDENTITY NOTHING looks replicable.
+    if (skipped.length > 0 && picked.length > 0)
+      warn?.(
+        `not replicating ${skipped.join(', ')}: no primary key or replica identity (or REPLICA IDENTITY NOTHING), so their updates and deletes are not logged; give them one, then name them in --tables`,
+      );
     if (picked.length === 0) {
       throw new CatalogError(
         'no table with a primary key or replica identity on the source: name tables with --tables',

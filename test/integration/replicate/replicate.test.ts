@@ -267,6 +267,41 @@ describe('walduck replicate', () => {
     assert.ok(!r.stderr.includes(c.info.roles['scram-sha-256'].password));
   });
 
+  it('without --tables takes every table with a key or identity, and names those it leaves out', async () => {
+    psql(c.info, 'CREATE DATABASE deftables');
+    const db = { ...c.info, database: 'deftables' };
+    psql(
+      db,
+      `CREATE TABLE a (id int PRIMARY KEY, v text);
+       CREATE TABLE b (v text);
+       CREATE TABLE nothing_pk (id int PRIMARY KEY); ALTER TABLE nothing_pk REPLICA IDENTITY NOTHING;
+       CREATE TABLE d (v text); ALTER TABLE d REPLICA IDENTITY FULL;`,
+    );
+    const source = conninfo(c.info, 'scram-sha-256', { dbname: 'deftables' });
+    const file = join(dir, 'deftables.duckdb');
+    const run = () => runWalduck(['replicate', '--source', source, '--duckdb', file, '--until-caught-up']);
+    const first = await run();
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /warning: not replicating public\.b, public\.nothing_pk: /);
+    psql(
+      db,
+      `INSERT INTO a VALUES (1, 'x'), (2, 'y'); INSERT INTO d VALUES ('z'), ('z'); DELETE FROM d WHERE ctid = (SELECT min(ctid) FROM d); UPDATE a SET v = 'w' WHERE id = 2`,
+    );
+    const second = await run();
+    assert.equal(second.code, 0, second.stderr);
+    await assertReplicaEquals(db, file, [
+      { schema: 'public', table: 'a' },
+      { schema: 'public', table: 'd' },
+    ]);
+    assert.deepEqual(
+      await duckQuery(
+        file,
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1`,
+      ),
+      [['a'], ['d']],
+    );
+  });
+
   it('keeps a TOASTed value an UPDATE leaves unchanged', async () => {
     psql(c.info, `CREATE TABLE toasty (id int PRIMARY KEY, big text, n int)`);
     const first = await replicate('toast.duckdb', '--tables', 'toasty', '--slot', 'toast_slot');
