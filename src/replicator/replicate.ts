@@ -4,8 +4,6 @@
 // The one rule everything here serves: the server hears that an LSN is flushed only after the DuckDB
 // transaction recording it has committed (DuckDbSink.commit returns it; only that is acknowledged).
 
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
   type Connection,
@@ -33,6 +31,7 @@ import {
   type SnapshotMode,
   validateSlotName,
 } from './slot.js';
+import { Wake } from './wake.js';
 
 export type StopAt =
   | { readonly kind: 'never' }
@@ -111,7 +110,11 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     const database = system.dbName ?? '';
     const slotName = o.slot ?? defaultSlotName(database);
     validateSlotName(slotName);
-    const tables = await readSourceTables(async (sql) => (await src.query(sql))[0]?.rows ?? [], o.tables);
+    const tables = await readSourceTables(
+      async (sql) => (await src.query(sql))[0]?.rows ?? [],
+      o.tables,
+      o.warn,
+    );
     o.log(`tables: ${tables.map((t) => `${t.schema}.${t.table}`).join(', ')}`);
 
     const sink = await DuckDbSink.open(duck, tables, {
@@ -147,9 +150,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     }
     if (decision.action === 'create' && decision.snapshot) {
       // Beside the DuckDB file, whose lock makes the spool this process's alone.
-      const spool = CsvSpool.create(
-        o.duckdb === ':memory:' ? join(tmpdir(), `walduck-${process.pid}`) : o.duckdb,
-      );
+      const spool = CsvSpool.create(o.duckdb);
       try {
         startLsn = await initialSnapshot(src, sink, {
           settings,
@@ -160,10 +161,10 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           warn: o.warn,
           progress: process.stderr.isTTY ? new TerminalProgress(process.stderr) : new LogProgress(o.log),
           ...(o.signal ? { signal: o.signal } : {}),
-          spool,
+          ...(spool ? { spool } : {}),
         });
       } finally {
-        spool.remove();
+        spool?.remove();
       }
     } else if (decision.action === 'create') {
       const created = await src.createReplicationSlot(slotName, { plugin: 'wal2json', snapshot: 'noexport' });
@@ -340,42 +341,6 @@ async function stream(
     latency: latency.summary(),
     unmatched: sink.stats.unmatched,
   };
-}
-
-/**
- * Wakes the stream loop on a periodic tick or on the stop signal (which stays fired). Each wait gets
- * its own one-shot promise, resolved by a single shared interval: no timer per message, and no
- * long-lived promise collecting a reaction from every race (which at a million messages would hold
- * a million closures until it fired).
- */
-class Wake {
-  private resolve: ((v: 'tick' | 'abort') => void) | undefined;
-  private aborted = false;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(periodMs: number, signal: AbortSignal | undefined) {
-    this.timer = setInterval(() => this.fire('tick'), periodMs);
-    this.aborted = signal?.aborted ?? false;
-    signal?.addEventListener('abort', () => this.fire('abort'), { once: true });
-  }
-
-  wait(): Promise<'tick' | 'abort'> {
-    if (this.aborted) return Promise.resolve('abort');
-    return new Promise((resolve) => {
-      this.resolve = resolve;
-    });
-  }
-
-  private fire(v: 'tick' | 'abort'): void {
-    if (v === 'abort') this.aborted = true;
-    const resolve = this.resolve;
-    this.resolve = undefined;
-    resolve?.(v);
-  }
-
-  close(): void {
-    clearInterval(this.timer);
-  }
 }
 
 /** Polls until the slot has no active process (at most `ms`); the decision then sees what is left. */

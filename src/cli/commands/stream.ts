@@ -20,6 +20,7 @@ import {
   type ReplicationStream,
   type StreamMessage,
 } from '../../protocol/index.js';
+import { Wake } from '../../replicator/wake.js';
 import { log, oneLine, warn } from '../log.js';
 import {
   connectionSettings,
@@ -36,6 +37,8 @@ import { ensureSlot } from './slot.js';
 
 /** Pending output above this is written without waiting for the loop to go idle. */
 const FLUSH_BYTES = 256 * 1024;
+/** Messages handled between two turns of the event loop. */
+const YIELD_EVERY = 256;
 const NEWLINE = Buffer.from('\n');
 
 export function streamCommand(y: Argv): Argv {
@@ -186,47 +189,50 @@ class StreamRun {
     const { endpos } = this.o;
     // With --endpos, a quiet stream asks the server where its WAL ends (it answers with a keepalive).
     const tickMs = endpos !== undefined ? 200 : Math.min(1000, Math.max(this.o.fsyncMs, 100));
-    let wake: (() => void) | undefined;
-    const timer = setInterval(() => wake?.(), tickMs);
-    const aborted = new Promise<'abort'>((resolve) => {
-      if (signal.aborted) resolve('abort');
-      signal.addEventListener('abort', () => resolve('abort'), { once: true });
-    });
+    const wake = new Wake(tickMs, signal);
     let stoppedBy = 'signal';
     let failure: Error | undefined;
+    let sinceYield = 0;
     try {
       const iterator = this.stream[Symbol.asyncIterator]();
       for (;;) {
-        const next = iterator.next();
-        let r: IteratorResult<StreamMessage> | 'abort' | 'tick' | 'failed';
-        for (;;) {
-          const tick = new Promise<'tick'>((resolve) => {
-            wake = () => resolve('tick');
-          });
-          try {
-            r = await Promise.race([next, aborted, tick]);
-          } catch (err) {
-            r = 'failed';
-            failure = err as Error;
+        if (signal.aborted) break;
+        // Let socket reads and the output's writes run now and then while the queue keeps us busy.
+        if (++sinceYield >= YIELD_EVERY) {
+          sinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        // What the last socket read queued is taken synchronously; only an empty queue costs a promise.
+        let m = this.stream.tryNext();
+        if (!m) {
+          const next = iterator.next();
+          let r: IteratorResult<StreamMessage> | 'abort' | 'tick' | 'failed';
+          for (;;) {
+            try {
+              r = await Promise.race([next, wake.wait()]);
+            } catch (err) {
+              r = 'failed';
+              failure = err as Error;
+              break;
+            }
+            if (r !== 'tick') break;
+            this.onTick(endpos !== undefined);
+          }
+          if (r === 'abort') break;
+          if (r === 'failed') {
+            // A walsender that is shutting down ends the copy with CommandComplete and no CopyDone,
+            // which the protocol layer reports as STREAM_ENDED: the server's end, not a broken link.
+            const ended = failure instanceof ConnectionError && failure.code === 'STREAM_ENDED';
+            stoppedBy = ended ? 'server' : 'error';
+            if (ended) failure = undefined;
             break;
           }
-          if (r !== 'tick') break;
-          this.onTick(endpos !== undefined);
+          if (r.done) {
+            stoppedBy = 'server';
+            break;
+          }
+          m = r.value;
         }
-        if (r === 'abort') break;
-        if (r === 'failed') {
-          // A walsender that is shutting down ends the copy with CommandComplete and no CopyDone,
-          // which the protocol layer reports as STREAM_ENDED: the server's end, not a broken link.
-          const ended = failure instanceof ConnectionError && failure.code === 'STREAM_ENDED';
-          stoppedBy = ended ? 'server' : 'error';
-          if (ended) failure = undefined;
-          break;
-        }
-        if (r.done) {
-          stoppedBy = 'server';
-          break;
-        }
-        const m = r.value;
         if (m.type === 'XLogData') {
           if (m.walEnd > this.serverEnd) this.serverEnd = m.walEnd;
           if (endpos !== undefined && m.dataStart > endpos) {
@@ -250,11 +256,12 @@ class StreamRun {
         this.progress.update(this.figures());
         if (this.pendingBytes >= FLUSH_BYTES) {
           this.flush();
-          await Promise.race([this.out.ready(), aborted]);
+          const ready = this.out.ready().then(() => 'ready' as const);
+          while ((await Promise.race([ready, wake.wait()])) === 'tick');
         }
       }
     } finally {
-      clearInterval(timer);
+      wake.close();
     }
     this.flush();
     await this.lastWrite;
@@ -270,7 +277,7 @@ class StreamRun {
       this.flush();
       this.sync();
     }
-    if (askServer && this.pending.length === 0) this.stream.sendFeedback();
+    if (askServer && this.pending.length === 0) this.stream.requestKeepalive();
   }
 
   private take(data: Buffer, lsn: Lsn): void {
