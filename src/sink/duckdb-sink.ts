@@ -10,7 +10,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { CsvSegment } from '../snapshot/spool.js';
-import { assertNever, type Change, type TableRef, type Value } from '../wal2json/change.js';
+import { assertNever, type Change, type RowImage, type TableRef, type Value } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
 import type { SourceTable } from './catalog.js';
 import {
@@ -50,11 +50,16 @@ export interface SinkStats {
 
 const tableKey = (schema: string, table: string) => `${schema}\u0000${table}`;
 
+/** Staged text above which the stages go to DuckDB (inside the open transaction) whatever the row count. */
+const STAGED_CHARS = 32 * 1024 * 1024;
+
 export class DuckDbSink {
   private readonly tables = new Map<string, Table>();
   private txOpen = false;
   private inSource = false;
   private staged = 0;
+  /** Characters of value text staged in JS: rows of 20 kB would otherwise hold --batch-rows × 20 kB. */
+  private stagedChars = 0;
   private batchRows = 0;
   private batchStartedAt = 0;
   /** End LSN of the last source commit seen; becomes durable with the next `commit()`. */
@@ -146,7 +151,7 @@ export class DuckDbSink {
         if (!t) return;
         await this.begin();
         t.stage.insert(change.new);
-        return this.counted();
+        return this.counted(change.new);
       }
       case 'update': {
         const t = this.table(change);
@@ -156,7 +161,7 @@ export class DuckDbSink {
           await t.applier.flush(t.stage);
           await t.applier.keylessChange(t.stage, change.old ?? change.new, change.new);
         } else t.stage.update(change.new, change.old);
-        return this.counted();
+        return this.counted(change.new);
       }
       case 'delete': {
         const t = this.table(change);
@@ -219,6 +224,7 @@ export class DuckDbSink {
     this.txOpen = false;
     for (const t of this.tables.values()) t.stage.clear();
     this.staged = 0;
+    this.stagedChars = 0;
     this.batchRows = 0;
     this.inSource = false;
     this.lastCommitLsn = this.storedLsn;
@@ -310,15 +316,18 @@ export class DuckDbSink {
     if (this.batchRows === 0) this.batchStartedAt = this.now();
   }
 
-  private async counted(): Promise<void> {
+  /** `image`: the row just staged, whose text counts toward the staged-bytes bound. */
+  private async counted(image?: RowImage): Promise<void> {
     this.staged++;
     this.batchRows++;
     this.stats.rows++;
-    if (this.staged >= this.opts.batchRows) await this.flushStages();
+    if (image) for (const v of image.values) if (v !== null) this.stagedChars += v.length;
+    if (this.staged >= this.opts.batchRows || this.stagedChars >= STAGED_CHARS) await this.flushStages();
   }
 
   private async flushStages(): Promise<void> {
     for (const t of this.tables.values()) await t.applier.flush(t.stage);
     this.staged = 0;
+    this.stagedChars = 0;
   }
 }
