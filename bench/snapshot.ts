@@ -9,7 +9,7 @@
 // Usage: npm run build && node dist/bench/snapshot.js [rows] [jobs,jobs,...]
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { conninfo, psql, startCluster, stopCluster } from '../src/cluster/throwaway.js';
@@ -68,9 +68,13 @@ try {
     const ref = copyRef();
     const file = join(dir, `snap${jobs}.duckdb`);
     const t0 = performance.now();
+    // GNU time, when there, reports the process's peak RSS.
+    const time = existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', 'walduck-maxrss-kb %M'] : [];
+    const [cmd = process.execPath, ...pre] = [...time, process.execPath];
     const r = spawnSync(
-      process.execPath,
+      cmd,
       [
+        ...pre,
         binPath,
         'replicate',
         '--source',
@@ -92,6 +96,7 @@ try {
     const m = /snapshot committed: (\d+) rows, [\d.]+ MB in ([\d.]+) s/.exec(r.stderr);
     if (!m || Number(m[1]) !== ROWS) throw new Error(`no snapshot line with ${ROWS} rows: ${r.stderr}`);
     const s = Number(m[2]);
+    const rssKb = /walduck-maxrss-kb (\d+)/.exec(r.stderr)?.[1];
     const ref2 = copyRef();
     const refS = (ref.s + ref2.s) / 2;
     results.push({
@@ -107,6 +112,7 @@ try {
       psql_rows_per_s: Math.round(ROWS / refS),
       psql_mb_per_s: +(bytes / MB / refS).toFixed(1),
       ratio: +(refS / s).toFixed(2),
+      peak_rss_mb: rssKb ? Math.round(Number(rssKb) / 1024) : null,
     });
     rmSync(file, { force: true });
     psql(info, `SELECT pg_drop_replication_slot('bench_${jobs}')`);
