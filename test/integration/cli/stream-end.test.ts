@@ -9,13 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { clusterEnv, psql } from '../../../src/cluster/throwaway.js';
-import { encodeBackendMessage } from '../../../src/protocol/messages/backend/index.js';
 import { encodeCopyData } from '../../../src/protocol/messages/copy-data.js';
-import { decodeStartupMessage } from '../../../src/protocol/messages/frontend/startup-message.js';
 import { encodeXLogData } from '../../../src/protocol/replication/xlog-data.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
-import { type FakeServer, fakeServer, type Peer } from '../protocol/fake-server.js';
+import {
+  type FakeServer,
+  fakeServer,
+  type Peer,
+  R,
+  textField,
+  trustServer,
+} from '../protocol/fake-server.js';
 import { assertOneLine } from './usage.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'walduck-stream-end-'));
@@ -25,7 +30,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const R = (m: Parameters<typeof encodeBackendMessage>[0]) => encodeBackendMessage(m);
 const ONE_LINE_END = /^walduck: stream failed: .*; output written up to \d+\/[0-9A-F]+/;
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
@@ -112,49 +116,35 @@ describe('walduck stream: how it ends', () => {
 describe('walduck stream against a scripted server', () => {
   /** Trust startup, IDENTIFY_SYSTEM answered, START_REPLICATION answered, one XLogData; then `end`. */
   async function serve(end: (peer: Peer) => Promise<void>): Promise<FakeServer> {
-    const s = await fakeServer(async (peer) => {
-      decodeStartupMessage(await peer.readUntagged());
-      peer.send(
-        R({ type: 'AuthenticationOk' }),
-        R({ type: 'ParameterStatus', name: 'server_version', value: '15.0' }),
-        R({ type: 'BackendKeyData', pid: 4242, secretKey: 7 }),
-        R({ type: 'ReadyForQuery', status: 'I' }),
-      );
-      await peer.read(); // IDENTIFY_SYSTEM
-      const field = (name: string) => ({
-        name,
-        tableOid: 0,
-        columnNumber: 0,
-        typeOid: 25,
-        typeSize: -1,
-        typeModifier: -1,
-        format: 0,
-      });
-      peer.send(
-        R({ type: 'RowDescription', fields: ['systemid', 'timeline', 'xlogpos', 'dbname'].map(field) }),
-        R({
-          type: 'DataRow',
-          values: [Buffer.from('7301'), Buffer.from('1'), Buffer.from('0/100'), Buffer.from('db')],
-        }),
-        R({ type: 'CommandComplete', tag: 'IDENTIFY_SYSTEM' }),
-        R({ type: 'ReadyForQuery', status: 'I' }),
-      );
-      await peer.read(); // START_REPLICATION
-      peer.send(
-        R({ type: 'CopyBothResponse', format: 0, columnFormats: [] }),
-        encodeCopyData({
-          type: 'CopyData',
-          data: encodeXLogData({
-            type: 'XLogData',
-            dataStart: 0x100n,
-            walEnd: 0x100n,
-            serverTime: 0n,
-            data: Buffer.from('{"action":"M"}'),
+    const s = await fakeServer(
+      trustServer(async (peer) => {
+        await peer.read(); // IDENTIFY_SYSTEM
+        peer.send(
+          R({ type: 'RowDescription', fields: ['systemid', 'timeline', 'xlogpos', 'dbname'].map(textField) }),
+          R({
+            type: 'DataRow',
+            values: [Buffer.from('7301'), Buffer.from('1'), Buffer.from('0/100'), Buffer.from('db')],
           }),
-        }),
-      );
-      await end(peer);
-    });
+          R({ type: 'CommandComplete', tag: 'IDENTIFY_SYSTEM' }),
+          R({ type: 'ReadyForQuery', status: 'I' }),
+        );
+        await peer.read(); // START_REPLICATION
+        peer.send(
+          R({ type: 'CopyBothResponse', format: 0, columnFormats: [] }),
+          encodeCopyData({
+            type: 'CopyData',
+            data: encodeXLogData({
+              type: 'XLogData',
+              dataStart: 0x100n,
+              walEnd: 0x100n,
+              serverTime: 0n,
+              data: Buffer.from('{"action":"M"}'),
+            }),
+          }),
+        );
+        await end(peer);
+      }),
+    );
     servers.push(s);
     return s;
   }

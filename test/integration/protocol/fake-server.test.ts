@@ -13,7 +13,6 @@ import {
   ProtocolError,
   parseConnectionString,
 } from '../../../src/protocol/index.js';
-import { encodeBackendMessage } from '../../../src/protocol/messages/backend/index.js';
 import { encodeCopyData } from '../../../src/protocol/messages/copy-data.js';
 import { decodeSASLInitialResponse } from '../../../src/protocol/messages/frontend/sasl-initial-response.js';
 import { isSSLRequest } from '../../../src/protocol/messages/frontend/ssl-request.js';
@@ -22,7 +21,7 @@ import type { StandbyStatusUpdate } from '../../../src/protocol/replication/stan
 import { decodeStandbyStatusUpdate } from '../../../src/protocol/replication/standby-status-update.js';
 import { encodeXLogData } from '../../../src/protocol/replication/xlog-data.js';
 import { fixturesDir } from '../../helpers/paths.js';
-import { type FakeServer, fakeServer, type Peer } from './fake-server.js';
+import { type FakeServer, fakeServer, type Peer, R, trustServer } from './fake-server.js';
 
 const servers: FakeServer[] = [];
 after(async () => {
@@ -44,8 +43,6 @@ function settings(port: number, extra = '') {
 
 const fixture = (name: string): Buffer => readFileSync(`${fixturesDir}protocol/${name}`);
 
-const R = (m: Parameters<typeof encodeBackendMessage>[0]) => encodeBackendMessage(m);
-
 /** Startup, then the SCRAM exchange up to the client-final-message; `final` decides what comes next. */
 function scramServer(opts: {
   nonceSuffix?: string;
@@ -66,19 +63,6 @@ function scramServer(opts: {
     peer.send(R({ type: 'AuthenticationSASLContinue', data: Buffer.from(serverFirst) }));
     await peer.read(); // client-final
     opts.final(peer);
-  };
-}
-
-function trustServer(after: (peer: Peer) => Promise<void>) {
-  return async (peer: Peer): Promise<void> => {
-    decodeStartupMessage(await peer.readUntagged());
-    peer.send(
-      R({ type: 'AuthenticationOk' }),
-      R({ type: 'ParameterStatus', name: 'server_version', value: '15.0' }),
-      R({ type: 'BackendKeyData', pid: 4242, secretKey: 7 }),
-      R({ type: 'ReadyForQuery', status: 'I' }),
-    );
-    await after(peer);
   };
 }
 

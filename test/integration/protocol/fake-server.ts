@@ -3,6 +3,8 @@
 // protocol (using our own message encoders) to reach the point under test.
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import { encodeBackendMessage } from '../../../src/protocol/messages/backend/index.js';
+import { decodeStartupMessage } from '../../../src/protocol/messages/frontend/startup-message.js';
 
 export interface Frame {
   readonly tag: number;
@@ -104,5 +106,33 @@ export async function fakeServer(script: (peer: Peer) => Promise<void>): Promise
         for (const s of sockets) s.destroy();
         server.close(() => r());
       }),
+  };
+}
+
+/** A backend message's bytes. */
+export const R = (m: Parameters<typeof encodeBackendMessage>[0]): Buffer => encodeBackendMessage(m);
+
+/** A text column of a RowDescription. */
+export const textField = (name: string) => ({
+  name,
+  tableOid: 0,
+  columnNumber: 0,
+  typeOid: 25,
+  typeSize: -1,
+  typeModifier: -1,
+  format: 0,
+});
+
+/** A script that accepts any startup without a password (trust), then runs `after`. */
+export function trustServer(after: (peer: Peer) => Promise<void>) {
+  return async (peer: Peer): Promise<void> => {
+    decodeStartupMessage(await peer.readUntagged());
+    peer.send(
+      R({ type: 'AuthenticationOk' }),
+      R({ type: 'ParameterStatus', name: 'server_version', value: '15.0' }),
+      R({ type: 'BackendKeyData', pid: 4242, secretKey: 7 }),
+      R({ type: 'ReadyForQuery', status: 'I' }),
+    );
+    await after(peer);
   };
 }
