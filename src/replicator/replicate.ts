@@ -10,7 +10,6 @@ import {
   connect,
   type LogFn,
   parseConnectionString,
-  type StreamMessage,
   type TraceFn,
 } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
@@ -31,7 +30,7 @@ import {
   type SnapshotMode,
   validateSlotName,
 } from './slot.js';
-import { Wake } from './wake.js';
+import { MessagePump, Wake } from './wake.js';
 
 export type StopAt =
   | { readonly kind: 'never' }
@@ -82,10 +81,6 @@ export interface ReplicateResult extends Progress {
   /** UPDATE/DELETE rows DuckDB could not match one to one (each warned about): 0 for an equal replica. */
   readonly unmatched: number;
 }
-
-/** Messages handled between two turns of the event loop (a millisecond or two of work). */
-const YIELD_EVERY = 256;
-const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** With a stop target, how long a quiet stream waits before asking the server where its WAL ends. */
 const PING_MS = 200;
@@ -235,48 +230,24 @@ async function stream(
 
   const endpos = o.stopAt.kind === 'endpos' ? o.stopAt.lsn : undefined;
   const wake = new Wake(Math.min(o.batchMs, target !== undefined ? PING_MS : IDLE_MS), o.signal);
-  const iterator = replication[Symbol.asyncIterator]();
-  let sinceYield = 0;
+  const pump = new MessagePump(replication, wake);
+  // A timer tick while the stream is quiet: commit a batch that has waited --batch-ms, and with a stop
+  // target ask the server how far its WAL goes (a status update with replyRequested: the keepalive it
+  // answers with carries its WAL end, which lets an idle replica advance to the target).
+  const onTick = async () => {
+    if (sink.due) ack(await sink.commit());
+    if (target !== undefined && !sink.hasUncommitted) replication.requestKeepalive();
+  };
   try {
     if (reached()) stoppedBy = o.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
     while (!stoppedBy) {
-      if (o.signal?.aborted) {
+      const m = await pump.next(onTick);
+      if (m === 'abort') {
         stoppedBy = 'signal';
         break;
       }
-      // Let socket reads run now and then: while we work synchronously nothing is read, the kernel's
-      // buffer fills and the walsender stops decoding. Reads go to the stream's queue (bounded by its
-      // byte budget), so the server keeps working while we do.
-      if (++sinceYield >= YIELD_EVERY) {
-        sinceYield = 0;
-        await yieldToIo();
-      }
-      // What the last socket read queued is taken synchronously; only an empty queue costs a promise.
-      let m = replication.tryNext();
-      if (!m) {
-        const next = iterator.next();
-        let r: IteratorResult<StreamMessage> | 'tick' | 'abort';
-        for (;;) {
-          r = await Promise.race([next, wake.wait()]);
-          if (r !== 'tick') break;
-          // A timer tick: commit a batch that has waited --batch-ms, and with a stop target ask the
-          // server how far its WAL goes (a status update with replyRequested: the keepalive it answers
-          // with carries its WAL end, which lets an idle replica advance to the target).
-          if (sink.due) ack(await sink.commit());
-          if (target !== undefined && !sink.hasUncommitted) replication.requestKeepalive();
-        }
-        if (r === 'abort') {
-          stoppedBy = 'signal';
-          break;
-        }
-        if (r.done)
-          throw new ReplicateError(
-            'stream',
-            'WALDUCK_STREAM_ENDED',
-            'the server ended the replication stream',
-          );
-        m = r.value;
-      }
+      if (m === 'end')
+        throw new ReplicateError('stream', 'WALDUCK_STREAM_ENDED', 'the server ended the replication stream');
       if (m.type === 'XLogData') {
         if (endpos !== undefined && m.dataStart > endpos) {
           stoppedBy = 'endpos';

@@ -1,31 +1,47 @@
-// A stream loop's wait: for the next message, a periodic tick, or the stop signal.
+// A stream loop's wait: for the next message, a periodic tick, or the stop signal. `replicate` and
+// `walduck stream` both loop over a ReplicationStream this way.
+
+import type { ReplicationStream, StreamMessage } from '../protocol/index.js';
 
 /**
- * Wakes the stream loop on a periodic tick or on the stop signal (which stays fired). Each wait gets
- * its own one-shot promise, resolved by a single shared interval: no timer per message, and no
- * long-lived promise collecting a reaction from every race (which at a million messages would hold
- * a million closures until it fired).
+ * Wakes a loop on a periodic tick or on the stop signal (which stays fired). Each wait gets its own
+ * one-shot promise, resolved by a single shared interval: no timer per message, and no long-lived
+ * promise collecting a reaction from every race (which at a million messages would hold a million
+ * closures until it fired).
  */
 export class Wake {
   private resolve: ((v: 'tick' | 'abort') => void) | undefined;
-  private aborted = false;
+  private fired = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(periodMs: number, signal: AbortSignal | undefined) {
     this.timer = setInterval(() => this.fire('tick'), periodMs);
-    this.aborted = signal?.aborted ?? false;
+    this.fired = signal?.aborted ?? false;
     signal?.addEventListener('abort', () => this.fire('abort'), { once: true });
   }
 
+  get aborted(): boolean {
+    return this.fired;
+  }
+
   wait(): Promise<'tick' | 'abort'> {
-    if (this.aborted) return Promise.resolve('abort');
+    if (this.fired) return Promise.resolve('abort');
     return new Promise((resolve) => {
       this.resolve = resolve;
     });
   }
 
+  /** Waits for `p` or the stop signal, whichever comes first. */
+  async until(p: Promise<unknown>): Promise<'done' | 'abort'> {
+    const done = p.then(() => 'done' as const);
+    for (;;) {
+      const r = await Promise.race([done, this.wait()]);
+      if (r !== 'tick') return r;
+    }
+  }
+
   private fire(v: 'tick' | 'abort'): void {
-    if (v === 'abort') this.aborted = true;
+    if (v === 'abort') this.fired = true;
     const resolve = this.resolve;
     this.resolve = undefined;
     resolve?.(v);
@@ -33,5 +49,57 @@ export class Wake {
 
   close(): void {
     clearInterval(this.timer);
+  }
+}
+
+/** What a pump hands out: a message, or why there is none. */
+export type Pumped = StreamMessage | 'abort' | 'end';
+
+/** Messages handled between two turns of the event loop (a millisecond or two of work). */
+const YIELD_EVERY = 256;
+
+/**
+ * The messages of a replication stream for a loop that also needs ticks and a stop signal. A message
+ * already queued is taken synchronously; only an empty queue costs a promise. Every YIELD_EVERY
+ * messages it lets the event loop run: while the loop works synchronously nothing is read, the
+ * kernel's buffer fills and the walsender stops decoding.
+ */
+export class MessagePump {
+  private readonly iterator: AsyncIterator<StreamMessage>;
+  private sinceYield = 0;
+
+  constructor(
+    private readonly stream: ReplicationStream,
+    readonly wake: Wake,
+  ) {
+    this.iterator = stream[Symbol.asyncIterator]();
+  }
+
+  /**
+   * The next message, 'abort' once the stop signal fired, or 'end' when the server ended the stream;
+   * `onTick` runs on every tick while the stream is quiet. Rejects as the stream does.
+   */
+  async next(onTick: () => unknown): Promise<Pumped> {
+    if (this.wake.aborted) return 'abort';
+    if (++this.sinceYield >= YIELD_EVERY) {
+      this.sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    const queued = this.stream.tryNext();
+    if (queued) return queued;
+    const next = this.iterator.next();
+    for (;;) {
+      const r = await Promise.race([next, this.wake.wait()]);
+      if (r === 'tick') {
+        await onTick();
+        continue;
+      }
+      if (r === 'abort') {
+        // Left pending: the stream's stop() settles it; nobody awaits it any more.
+        next.catch(() => {});
+        return 'abort';
+      }
+      return r.done ? 'end' : r.value;
+    }
   }
 }

@@ -12,6 +12,7 @@ import {
   type Lsn,
   parseLsn,
 } from '../../protocol/index.js';
+import { Wake } from '../../replicator/wake.js';
 import { quoteLiteral } from '../../sink/sql.js';
 import { storedLsn } from '../duck.js';
 import { UsageError } from '../errors.js';
@@ -291,24 +292,17 @@ const HOLD_CHECK_MS = 1000;
  * exit code 13 and no word. So the session is checked every second; if it ended, one line, exit 1.
  */
 async function holdSession(c: Connection, slot: string): Promise<void> {
-  const signal = stopSignal();
-  const stop = new Promise<'stop'>((resolve) => {
-    if (signal.aborted) resolve('stop');
-    signal.addEventListener('abort', () => resolve('stop'), { once: true });
-  });
-  for (;;) {
-    let timer: NodeJS.Timeout | undefined;
-    const tick = new Promise<'tick'>((resolve) => {
-      timer = setTimeout(() => resolve('tick'), HOLD_CHECK_MS);
-    });
-    const why = await Promise.race([stop, tick]);
-    clearTimeout(timer);
-    if (why === 'stop') return;
-    try {
-      await c.identifySystem();
-    } catch (err) {
-      throw new TemporarySlotLost(slot, err);
+  const wake = new Wake(HOLD_CHECK_MS, stopSignal());
+  try {
+    while ((await wake.wait()) === 'tick') {
+      try {
+        await c.identifySystem();
+      } catch (err) {
+        throw new TemporarySlotLost(slot, err);
+      }
     }
+  } finally {
+    wake.close();
   }
 }
 

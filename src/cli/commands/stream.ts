@@ -18,9 +18,8 @@ import {
   formatLsn,
   type Lsn,
   type ReplicationStream,
-  type StreamMessage,
 } from '../../protocol/index.js';
-import { Wake } from '../../replicator/wake.js';
+import { MessagePump, type Pumped, Wake } from '../../replicator/wake.js';
 import { log, oneLine, warn } from '../log.js';
 import {
   connectionSettings,
@@ -37,8 +36,6 @@ import { ensureSlot } from './slot.js';
 
 /** Pending output above this is written without waiting for the loop to go idle. */
 const FLUSH_BYTES = 256 * 1024;
-/** Messages handled between two turns of the event loop. */
-const YIELD_EVERY = 256;
 const NEWLINE = Buffer.from('\n');
 
 export function streamCommand(y: Argv): Argv {
@@ -190,48 +187,26 @@ class StreamRun {
     // With --endpos, a quiet stream asks the server where its WAL ends (it answers with a keepalive).
     const tickMs = endpos !== undefined ? 200 : Math.min(1000, Math.max(this.o.fsyncMs, 100));
     const wake = new Wake(tickMs, signal);
+    const pump = new MessagePump(this.stream, wake);
     let stoppedBy = 'signal';
     let failure: Error | undefined;
-    let sinceYield = 0;
     try {
-      const iterator = this.stream[Symbol.asyncIterator]();
       for (;;) {
-        if (signal.aborted) break;
-        // Let socket reads and the output's writes run now and then while the queue keeps us busy.
-        if (++sinceYield >= YIELD_EVERY) {
-          sinceYield = 0;
-          await new Promise<void>((resolve) => setImmediate(resolve));
+        let m: Pumped;
+        try {
+          m = await pump.next(() => this.onTick(endpos !== undefined));
+        } catch (err) {
+          // A walsender that is shutting down ends the copy with CommandComplete and no CopyDone,
+          // which the protocol layer reports as STREAM_ENDED: the server's end, not a broken link.
+          const ended = err instanceof ConnectionError && err.code === 'STREAM_ENDED';
+          stoppedBy = ended ? 'server' : 'error';
+          if (!ended) failure = err as Error;
+          break;
         }
-        // What the last socket read queued is taken synchronously; only an empty queue costs a promise.
-        let m = this.stream.tryNext();
-        if (!m) {
-          const next = iterator.next();
-          let r: IteratorResult<StreamMessage> | 'abort' | 'tick' | 'failed';
-          for (;;) {
-            try {
-              r = await Promise.race([next, wake.wait()]);
-            } catch (err) {
-              r = 'failed';
-              failure = err as Error;
-              break;
-            }
-            if (r !== 'tick') break;
-            this.onTick(endpos !== undefined);
-          }
-          if (r === 'abort') break;
-          if (r === 'failed') {
-            // A walsender that is shutting down ends the copy with CommandComplete and no CopyDone,
-            // which the protocol layer reports as STREAM_ENDED: the server's end, not a broken link.
-            const ended = failure instanceof ConnectionError && failure.code === 'STREAM_ENDED';
-            stoppedBy = ended ? 'server' : 'error';
-            if (ended) failure = undefined;
-            break;
-          }
-          if (r.done) {
-            stoppedBy = 'server';
-            break;
-          }
-          m = r.value;
+        if (m === 'abort') break;
+        if (m === 'end') {
+          stoppedBy = 'server';
+          break;
         }
         if (m.type === 'XLogData') {
           if (m.walEnd > this.serverEnd) this.serverEnd = m.walEnd;
@@ -256,8 +231,7 @@ class StreamRun {
         this.progress.update(this.figures());
         if (this.pendingBytes >= FLUSH_BYTES) {
           this.flush();
-          const ready = this.out.ready().then(() => 'ready' as const);
-          while ((await Promise.race([ready, wake.wait()])) === 'tick');
+          await wake.until(this.out.ready());
         }
       }
     } finally {
