@@ -10,7 +10,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { CsvSegment } from '../snapshot/spool.js';
-import { assertNever, type Change, type RowImage, type TableRef, type Value } from '../wal2json/change.js';
+import { assertNever, type Change, type TableRef, type Value } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
 import type { SourceTable } from './catalog.js';
 import {
@@ -58,7 +58,7 @@ export class DuckDbSink {
   private txOpen = false;
   private inSource = false;
   private staged = 0;
-  /** Characters of value text staged in JS: rows of 20 kB would otherwise hold --batch-rows × 20 kB. */
+  /** Characters of row text the stages hold (TableStage.chars, summed as it grows). */
   private stagedChars = 0;
   private batchRows = 0;
   private batchStartedAt = 0;
@@ -150,8 +150,9 @@ export class DuckDbSink {
         const t = this.table(change);
         if (!t) return;
         await this.begin();
+        const before = t.stage.chars;
         t.stage.insert(change.new);
-        return this.counted(change.new);
+        return this.counted(t.stage.chars - before);
       }
       case 'update': {
         const t = this.table(change);
@@ -160,8 +161,11 @@ export class DuckDbSink {
         if (t.applier.target.keyless) {
           await t.applier.flush(t.stage);
           await t.applier.keylessChange(t.stage, change.old ?? change.new, change.new);
-        } else t.stage.update(change.new, change.old);
-        return this.counted(change.new);
+          return this.counted();
+        }
+        const before = t.stage.chars;
+        t.stage.update(change.new, change.old);
+        return this.counted(t.stage.chars - before);
       }
       case 'delete': {
         const t = this.table(change);
@@ -180,6 +184,7 @@ export class DuckDbSink {
           await this.begin();
           // Staged changes came before the TRUNCATE: apply them first, then empty the table.
           this.staged -= t.stage.size;
+          this.stagedChars -= t.stage.chars;
           await t.applier.flush(t.stage);
           await t.applier.truncate();
         }
@@ -316,12 +321,16 @@ export class DuckDbSink {
     if (this.batchRows === 0) this.batchStartedAt = this.now();
   }
 
-  /** `image`: the row just staged, whose text counts toward the staged-bytes bound. */
-  private async counted(image?: RowImage): Promise<void> {
+  /**
+   * Counts a change that staged `chars` characters of text; the stages go to DuckDB every
+   * --batch-rows changes, or sooner once they hold STAGED_CHARS: rows of 20 kB would otherwise keep
+   * --batch-rows × 20 kB in JS.
+   */
+  private async counted(chars = 0): Promise<void> {
     this.staged++;
+    this.stagedChars += chars;
     this.batchRows++;
     this.stats.rows++;
-    if (image) for (const v of image.values) if (v !== null) this.stagedChars += v.length;
     if (this.staged >= this.opts.batchRows || this.stagedChars >= STAGED_CHARS) await this.flushStages();
   }
 

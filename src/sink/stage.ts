@@ -53,6 +53,9 @@ export class TableStage {
     this.columns = target.mappings.map(() => []);
   }
 
+  /** Characters of row text written into the stage since the last clear (what its arrays hold). */
+  chars = 0;
+
   get size(): number {
     return this.ops.length;
   }
@@ -65,6 +68,7 @@ export class TableStage {
     this.pending.clear();
     this.keyed = false;
     this.counts = { insert: 0, update: 0, delete: 0, masked: 0 };
+    this.chars = 0;
   }
 
   insert(row: RowImage): void {
@@ -177,7 +181,9 @@ export class TableStage {
     for (let i = 0; i < positions.length; i++) {
       const p = positions[i] ?? 0;
       const col = this.columns[p];
-      if (col) col[idx] = this.prepare(p, values[i] ?? null);
+      const v = values[i] ?? null;
+      if (v !== null) this.chars += v.length;
+      if (col) col[idx] = this.prepare(p, v);
     }
   }
 
