@@ -275,24 +275,27 @@ export class DuckDbSink {
 
   /** COPY rows (PostgreSQL text, column arrays) into a table, inside the snapshot's open transaction. */
   async insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void> {
-    const t = this.tables.get(tableKey(ref.schema, ref.table));
-    if (!t) throw new Error(`snapshot rows for unchosen table ${ref.schema}.${ref.table}`);
+    const t = this.copiedTable(ref);
     if (count === 0) return;
     await this.begin();
     await t.applier.insertRows(t.stage, columns, count);
   }
 
   loadsCsv(ref: TableRef): boolean {
-    const t = this.tables.get(tableKey(ref.schema, ref.table));
-    return t !== undefined && loadsAsCsv(t.applier.target);
+    return loadsAsCsv(this.copiedTable(ref).applier.target);
   }
 
   /** Loads a snapshot segment of COPY csv rows (see csv-load.ts) into the open transaction. */
   async loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
-    const t = this.tables.get(tableKey(ref.schema, ref.table));
-    if (!t) throw new Error(`snapshot rows for unchosen table ${ref.schema}.${ref.table}`);
+    const t = this.copiedTable(ref);
     await this.begin();
     await loadCsvSegment(this.conn, t.applier.target, t.stage, segment);
+  }
+
+  private copiedTable(ref: TableRef): Table {
+    const t = this.tables.get(tableKey(ref.schema, ref.table));
+    if (!t) throw new Error(`snapshot rows for unchosen table ${ref.schema}.${ref.table}`);
+    return t;
   }
 
   /**

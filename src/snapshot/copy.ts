@@ -20,9 +20,9 @@ import type { CsvSegment, CsvSpool } from './spool.js';
 export interface SnapshotTarget {
   insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void>;
   /** Whether DuckDB's CSV reader can load this table's COPY csv text as it is (no JS rewriting). */
-  loadsCsv?(ref: TableRef): boolean;
+  loadsCsv(ref: TableRef): boolean;
   /** Loads a spooled segment of the table's COPY csv rows (and deletes the file). */
-  loadCsv?(ref: TableRef, segment: CsvSegment): Promise<void>;
+  loadCsv(ref: TableRef, segment: CsvSegment): Promise<void>;
 }
 
 export interface CopySnapshotOptions {
@@ -38,8 +38,6 @@ export interface CopySnapshotOptions {
   readonly signal?: AbortSignal;
   /** Where csv segments go for tables the target loads as CSV; without it every table is parsed here. */
   readonly spool?: CsvSpool;
-  /** Bytes per csv segment (default 16 MiB); a job holds at most two on disk. */
-  readonly segmentBytes?: number;
 }
 
 export interface SnapshotStats {
@@ -67,8 +65,6 @@ interface Task {
 }
 
 const DEFAULT_BATCH_ROWS = 4096;
-/** 16 MiB measured best here (4, 8 and 32 slower); WALDUCK_SNAPSHOT_SEGMENT_BYTES overrides it (tests use tiny ones). */
-const DEFAULT_SEGMENT_BYTES = Number(process.env.WALDUCK_SNAPSHOT_SEGMENT_BYTES) || 16 * 1024 * 1024;
 
 export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStats> {
   const t0 = performance.now();
@@ -167,8 +163,7 @@ function copyTask(
   write: Write,
   otherFailed: () => boolean,
 ): Promise<void> {
-  const csv = o.spool && o.target.loadCsv && o.target.loadsCsv?.(task.table);
-  return csv
+  return o.spool && o.target.loadsCsv(task.table)
     ? copyCsv(conn, task, o, o.spool, write, otherFailed)
     : copyText(conn, task, o, write, otherFailed);
 }
@@ -229,17 +224,14 @@ async function copyCsv(
   otherFailed: () => boolean,
 ): Promise<void> {
   const { table, progress } = task;
-  const limit = o.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
-  const load = (segment: CsvSegment) =>
-    write(table, () => o.target.loadCsv?.(table, segment) ?? Promise.resolve());
+  const load = (segment: CsvSegment) => write(table, () => o.target.loadCsv(table, segment));
   let loading: Promise<void> = Promise.resolve();
   let segment = spool.open();
   try {
     for await (const rows of conn.copyOut(copySql(task, ' (FORMAT csv)'))) {
-      segment.write(rows);
+      progress.bytes += segment.write(rows);
       progress.rows += rows.length;
-      for (const r of rows) progress.bytes += r.length;
-      if (segment.bytes >= limit) {
+      if (segment.full) {
         checkGoOn(o, otherFailed);
         await loading;
         loading = load(segment.close());
