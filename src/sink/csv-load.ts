@@ -71,6 +71,6 @@ async function warnNonFinite(
   const row = found.getRows()[0] ?? [];
   decimals.forEach((p, j) => {
     const v = row[j];
-    if (typeof v === 'string') stage.prepare(p, v);
+    if (typeof v === 'string') stage.storedAsNull(p, v);
   });
 }

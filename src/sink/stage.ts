@@ -193,15 +193,19 @@ export class TableStage {
     const m = this.target.mappings[p];
     if (!m) return v;
     if (m.check === 'decimal' && (v === 'NaN' || v === 'Infinity' || v === '-Infinity')) {
-      if (!this.warnedNaN.has(p)) {
-        this.warnedNaN.add(p);
-        this.warn(
-          `${this.target.source.schema}.${this.target.source.table}.${this.target.source.columns[p]?.name}: ${v} has no DuckDB DECIMAL form; stored as NULL (declare the column plain numeric to keep it as DOUBLE)`,
-        );
-      }
+      this.storedAsNull(p, v);
       return null;
     }
     return m.pre ? m.pre(v) : v;
+  }
+
+  /** Says, once per column, that DECIMAL column `p` met `v` (NaN, ±Infinity) and stores NULL for it. */
+  storedAsNull(p: number, v: string): void {
+    if (this.warnedNaN.has(p)) return;
+    this.warnedNaN.add(p);
+    this.warn(
+      `${this.target.source.schema}.${this.target.source.table}.${this.target.source.columns[p]?.name}: ${v} has no DuckDB DECIMAL form; stored as NULL (declare the column plain numeric to keep it as DOUBLE)`,
+    );
   }
 
   private writeOldKey(idx: number, image: RowImage): void {

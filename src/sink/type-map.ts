@@ -132,12 +132,9 @@ function wideDecimal(scale: number, dt: string): (ref: string) => string {
 
 function mapArray(element: PgType, dims: number): ColumnMapping {
   const inner = mapType(element);
-  // Elements DuckDB cannot cast from their text (bytea, money, nested conversions) stay text. Every
-  // numeric casts (the wide ones only slowly, which inside a list we accept).
-  const plain =
-    inner.convert('x') === `CAST(x AS ${inner.duckType})` ||
-    inner.duckType === 'VARCHAR' ||
-    inner.check === 'decimal';
+  // Elements DuckDB cannot cast from their text (bytea, money) stay text. Every numeric casts (the
+  // wide ones only slowly, which inside a list we accept).
+  const plain = inner.direct === true || inner.check === 'decimal';
   const elemType = plain ? inner.duckType : 'VARCHAR';
   const suffix = '[]'.repeat(dims);
   const shape = `${'['.repeat(dims)}"VARCHAR"${']'.repeat(dims)}`;

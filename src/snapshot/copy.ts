@@ -119,7 +119,7 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
         const task = tasks[next++] as Task;
         if (task.progress.rows === 0 && task.progress.bytes === 0)
           task.progress.startedAt = performance.now();
-        await copyTask(conn, task, o, write, () => failed !== undefined);
+        await copyTask({ conn, o, write, otherFailed: () => failed !== undefined }, task);
         const left = (remaining.get(task.progress) ?? 1) - 1;
         remaining.set(task.progress, left);
         if (left === 0) {
@@ -154,18 +154,18 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
   }
 }
 
-type Write = (ref: TableRef, load: () => Promise<void>) => Promise<void>;
+/** What one copy job works with: its connection, and the DuckDB writer all jobs share. */
+interface Job {
+  readonly conn: Connection;
+  readonly o: CopySnapshotOptions;
+  /** Queues a DuckDB write behind the other jobs' (one writer, arrival order). */
+  readonly write: (ref: TableRef, load: () => Promise<void>) => Promise<void>;
+  readonly otherFailed: () => boolean;
+}
 
-function copyTask(
-  conn: Connection,
-  task: Task,
-  o: CopySnapshotOptions,
-  write: Write,
-  otherFailed: () => boolean,
-): Promise<void> {
-  return o.spool && o.target.loadsCsv(task.table)
-    ? copyCsv(conn, task, o, o.spool, write, otherFailed)
-    : copyText(conn, task, o, write, otherFailed);
+function copyTask(job: Job, task: Task): Promise<void> {
+  const { spool, target } = job.o;
+  return spool && target.loadsCsv(task.table) ? copyCsv(job, task, spool) : copyText(job, task);
 }
 
 function copySql(task: Task, options: string): string {
@@ -174,20 +174,15 @@ function copySql(task: Task, options: string): string {
   return `COPY (SELECT ${cols} FROM ${quoteIdent(table.schema)}.${quoteIdent(table.table)}${rangeCondition(task.range)}) TO STDOUT${options}`;
 }
 
-function checkGoOn(o: CopySnapshotOptions, otherFailed: () => boolean): void {
+function checkGoOn({ o, otherFailed }: Job): void {
   if (o.signal?.aborted)
     throw new SnapshotError('WALDUCK_SNAPSHOT_INTERRUPTED', 'interrupted during the initial snapshot');
   if (otherFailed()) throw new SnapshotError('WALDUCK_SNAPSHOT_FAILED', 'another copy job failed');
 }
 
 /** Text COPY parsed here into column arrays: for tables with values DuckDB cannot read as they are. */
-async function copyText(
-  conn: Connection,
-  task: Task,
-  o: CopySnapshotOptions,
-  write: Write,
-  otherFailed: () => boolean,
-): Promise<void> {
+async function copyText(job: Job, task: Task): Promise<void> {
+  const { conn, o, write } = job;
   const { table, progress } = task;
   const batchRows = o.batchRows ?? DEFAULT_BATCH_ROWS;
   const parser = new CopyTextParser(table.columns.length);
@@ -198,7 +193,7 @@ async function copyText(
       progress.bytes += data.length;
     }
     if (parser.count >= batchRows) {
-      checkGoOn(o, otherFailed);
+      checkGoOn(job);
       progress.rows += parser.count;
       await flush();
       parser.reset();
@@ -215,14 +210,8 @@ async function copyText(
  * CSV COPY spooled to segment files that DuckDB loads itself. One segment loads while the next is
  * received: the server, this process and DuckDB's threads work at once, and disk holds two segments.
  */
-async function copyCsv(
-  conn: Connection,
-  task: Task,
-  o: CopySnapshotOptions,
-  spool: CsvSpool,
-  write: Write,
-  otherFailed: () => boolean,
-): Promise<void> {
+async function copyCsv(job: Job, task: Task, spool: CsvSpool): Promise<void> {
+  const { conn, o, write } = job;
   const { table, progress } = task;
   const load = (segment: CsvSegment) => write(table, () => o.target.loadCsv(table, segment));
   let loading: Promise<void> = Promise.resolve();
@@ -232,7 +221,7 @@ async function copyCsv(
       progress.bytes += segment.write(rows);
       progress.rows += rows.length;
       if (segment.full) {
-        checkGoOn(o, otherFailed);
+        checkGoOn(job);
         await loading;
         loading = load(segment.close());
         // Rejections are awaited above or below; until then this keeps them from going unhandled.
