@@ -22,6 +22,7 @@ import {
   writeState,
 } from './checkpoint.js';
 import { loadCsvSegment, loadsAsCsv } from './csv-load.js';
+import type { ChangeSink } from './sink.js';
 import { TableStage } from './stage.js';
 import { describeTarget, ensureTarget, type TargetTable } from './target.js';
 
@@ -53,7 +54,7 @@ const tableKey = (schema: string, table: string) => `${schema}\u0000${table}`;
 /** Staged text above which the stages go to DuckDB (inside the open transaction) whatever the row count. */
 const STAGED_CHARS = 32 * 1024 * 1024;
 
-export class DuckDbSink {
+export class DuckDbSink implements ChangeSink {
   private readonly tables = new Map<string, Table>();
   private txOpen = false;
   private inSource = false;

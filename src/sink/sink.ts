@@ -1,0 +1,34 @@
+// The contract between the replication loop and whatever stores the changes. DuckDbSink implements
+// it; a caller can bring its own (a JSON-lines file, and later a DuckLake catalog) and get the same
+// exactly-once guarantee, provided it keeps this one promise: the LSN that `commit()` returns is
+// stored durably *together with* every change applied before it, in one atomic step. The loop tells
+// the server an LSN is flushed only after `commit()` has returned it.
+
+import type { Lsn } from '../protocol/lsn.js';
+import type { Change } from '../wal2json/change.js';
+
+export interface ChangeSink {
+  /** The LSN durably recorded with the data (0n for a new target): replication resumes after it. */
+  readonly storedLsn: Lsn;
+  /** Between a source transaction's begin and its commit: committing now would split it. */
+  readonly inSourceTransaction: boolean;
+  /** Something applied (or an idle advance recorded) that is not durable yet. */
+  readonly hasUncommitted: boolean;
+  /** At a source-transaction boundary with enough gathered (size or age) that `commit()` is due. */
+  readonly due: boolean;
+  /** Takes one decoded change, in stream order. May write it out early, but never durably visible before its commit. */
+  apply(change: Change): Promise<void>;
+  /**
+   * Makes everything applied so far durable, with the end LSN of the last source commit seen, in one
+   * atomic step. Returns that LSN (the one to acknowledge), or undefined when nothing was pending.
+   * Only between source transactions.
+   */
+  commit(): Promise<Lsn | undefined>;
+  /** Forgets everything not committed (a half-received source transaction at shutdown). */
+  rollback(): Promise<void>;
+  /**
+   * Nothing pending and the server has decoded WAL up to `lsn` with nothing for us (a keepalive):
+   * record it durably so an idle source does not pin WAL. True when `lsn` is now durable.
+   */
+  advanceIdle(lsn: Lsn): Promise<boolean>;
+}
