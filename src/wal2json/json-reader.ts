@@ -139,19 +139,7 @@ export class JsonReader {
 
   /** Skips whitespace; returns the next byte without consuming it. */
   ws(): number {
-    const b = this.bytes;
-    const e = this.end;
-    let p = this.pos;
-    while (p < e) {
-      const c = b[p]!;
-      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) {
-        this.pos = p;
-        return c;
-      }
-      p++;
-    }
-    this.pos = p;
-    return this.more();
+    return this.atEnd() ? this.more() : this.bytes[this.pos]!;
   }
 
   /** Skips whitespace; true when the view ends here (never throws). */
@@ -186,29 +174,34 @@ export class JsonReader {
     this.enter();
   }
 
-  /** Moves to the next key of the open object and past its ':'; false (and the object closed) at '}'. */
-  nextKey(first: boolean): boolean {
-    let c = this.ws();
-    if (c === RBRACE) {
+  /**
+   * At the next member of the open object or array: false (and the container closed) at `close`;
+   * otherwise past the ',' that must come before every member but the first.
+   */
+  private nextMember(first: boolean, close: number, expected: string): boolean {
+    const c = this.ws();
+    if (c === close) {
       this.pos++;
       this.depth--;
       return false;
     }
     if (!first) {
-      if (c !== COMMA) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', "expected ',' or '}'");
+      if (c !== COMMA) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', expected);
       this.pos++;
-      c = this.ws();
     }
-    if (c !== QUOTE) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'expected a key');
+    return true;
+  }
+
+  /** Moves to the next key of the open object and past its ':'; false (and the object closed) at '}'. */
+  nextKey(first: boolean): boolean {
+    if (!this.nextMember(first, RBRACE, "expected ',' or '}'")) return false;
+    if (this.ws() !== QUOTE) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'expected a key');
     const b = this.bytes;
     const e = this.end;
     const start = this.pos + 1;
     let p = start;
     for (;;) {
-      if (p >= e) {
-        this.pos = p;
-        this.more();
-      }
+      if (p >= e) this.moreAt(p);
       const x = b[p]!;
       if (x === QUOTE) break;
       if (x === BACKSLASH || x < 0x20 || x >= 0x80) {
@@ -248,17 +241,7 @@ export class JsonReader {
 
   /** Moves to the next element of the open array, past its ','; false (and the array closed) at ']'. */
   nextElem(first: boolean): boolean {
-    const c = this.ws();
-    if (c === RBRACKET) {
-      this.pos++;
-      this.depth--;
-      return false;
-    }
-    if (!first) {
-      if (c !== COMMA) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', "expected ',' or ']'");
-      this.pos++;
-    }
-    return true;
+    return this.nextMember(first, RBRACKET, "expected ',' or ']'");
   }
 
   /** True (and consumed) if the next value is `null`. */
@@ -315,27 +298,15 @@ export class JsonReader {
     let p = start;
     let ascii = true;
     for (;;) {
-      if (p >= e) {
-        this.pos = p;
-        this.more();
-      }
+      if (p >= e) this.moreAt(p);
       const x = b[p]!;
       if (x === QUOTE) break;
       if (x === BACKSLASH) return this.stringEscaped(start, p);
-      if (x < 0x20) {
-        this.pos = p;
-        throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'control character inside a string');
-      }
+      if (x < 0x20) throw this.controlCharacter(p);
       if (x >= 0x80) ascii = false;
       p++;
     }
-    if (p - start > this.limits.maxStringBytes) {
-      throw this.fail(
-        'WALDUCK_WAL2JSON_TOO_LONG',
-        `string longer than ${this.limits.maxStringBytes} bytes`,
-        start,
-      );
-    }
+    this.checkLength(start, p);
     this.pos = p + 1;
     return ascii ? this.buf.latin1Slice(start, p) : this.buf.utf8Slice(start, p);
   }
@@ -347,25 +318,16 @@ export class JsonReader {
     let out = '';
     let seg = start;
     for (;;) {
-      if (p >= e) {
-        this.pos = p;
-        this.more();
-      }
+      if (p >= e) this.moreAt(p);
       const x = b[p]!;
       if (x === QUOTE) break;
-      if (x < 0x20) {
-        this.pos = p;
-        throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'control character inside a string');
-      }
+      if (x < 0x20) throw this.controlCharacter(p);
       if (x !== BACKSLASH) {
         p++;
         continue;
       }
       if (p > seg) out += this.buf.utf8Slice(seg, p);
-      if (p + 1 >= e) {
-        this.pos = p + 1;
-        this.more();
-      }
+      if (p + 1 >= e) this.moreAt(p + 1);
       const esc = b[p + 1]!;
       switch (esc) {
         case 0x22: // '"'
@@ -389,10 +351,7 @@ export class JsonReader {
           out += '\t';
           break;
         case LOWER_U: {
-          if (p + 6 > e) {
-            this.pos = e;
-            this.more();
-          }
+          if (p + 6 > e) this.moreAt(e);
           let code = 0;
           for (let i = p + 2; i < p + 6; i++) {
             const h = hexValue(b[i]!);
@@ -414,13 +373,7 @@ export class JsonReader {
       p += 2;
       seg = p;
     }
-    if (p - start > this.limits.maxStringBytes) {
-      throw this.fail(
-        'WALDUCK_WAL2JSON_TOO_LONG',
-        `string longer than ${this.limits.maxStringBytes} bytes`,
-        start,
-      );
-    }
+    this.checkLength(start, p);
     if (p > seg) out += this.buf.utf8Slice(seg, p);
     this.pos = p + 1;
     return out;
@@ -471,6 +424,23 @@ export class JsonReader {
   private moreAt(p: number): never {
     this.pos = p;
     return this.more();
+  }
+
+  /** A string body from `start` to `end` (exclusive) must fit the limit. */
+  private checkLength(start: number, end: number): void {
+    if (end - start > this.limits.maxStringBytes) {
+      throw this.fail(
+        'WALDUCK_WAL2JSON_TOO_LONG',
+        `string longer than ${this.limits.maxStringBytes} bytes`,
+        start,
+      );
+    }
+  }
+
+  /** JSON strings may not hold a raw control character (U+0000 to U+001F). */
+  private controlCharacter(p: number): Wal2JsonError {
+    this.pos = p;
+    return this.fail('WALDUCK_WAL2JSON_SYNTAX', 'control character inside a string');
   }
 
   /** A non-negative integer that fits 32 bits (xid, type OID), read without making a string. */
@@ -567,19 +537,10 @@ export class JsonReader {
         this.stringBody();
         return;
       }
-      if (x < 0x20) {
-        this.pos = p;
-        throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'control character inside a string');
-      }
+      if (x < 0x20) throw this.controlCharacter(p);
       p++;
     }
-    if (p - start > this.limits.maxStringBytes) {
-      throw this.fail(
-        'WALDUCK_WAL2JSON_TOO_LONG',
-        `string longer than ${this.limits.maxStringBytes} bytes`,
-        start,
-      );
-    }
+    this.checkLength(start, p);
     this.pos = p + 1;
   }
 

@@ -1,12 +1,12 @@
-// format-version 1 as a stream. A v1 transaction is one JSON document:
+// format-version 1 as a stream: the document state machine. A v1 transaction is one JSON document:
 //   {"xid":735,"nextlsn":"0/1937528","timestamp":"…","change":[{"kind":"insert",…},{…}]}
 // sent as one XLogData message, or (write-in-chunks) cut into many messages at arbitrary points. The
 // decoder walks the document's top level with a small state machine that resumes at any byte, and
-// hands each element of "change" to the same pull reader the v2 decoder uses, in place on the payload.
-// Only when an element (or a key, or a header value) runs past the end of a message is it captured:
-// an extent scanner follows strings, escapes and nesting across the next messages, the bytes are
-// copied once into a reassembly buffer, and the element is read from there. Memory is bounded by the
-// largest single change, never by the transaction.
+// hands each element of "change" to the same pull reader the v2 decoder uses, in place on the payload
+// (v1-change.ts maps it to an event). Only when an element (or a key, or a header value) runs past the
+// end of a message is it captured (v1-capture.ts): an extent scanner follows strings, escapes and
+// nesting across the next messages, the bytes are copied once into a reassembly buffer, and the
+// element is read from there. Memory is bounded by the largest single change, never by the transaction.
 //
 // Events: `begin` as soon as the header (xid, timestamp, nextlsn) is known, i.e. at `"change":[`; each
 // change when its object closes; `commit` when the document closes. commit.lsn is the header's nextlsn
@@ -15,14 +15,13 @@
 // to nextlsn, but a whole-transaction document arrives with dataStart = the transaction's *start* (the
 // walsender stamps the position at which the plugin prepared the write, in its begin callback), so
 // only nextlsn is right for both. Without nextlsn, the closing message's lsn is used (and logged once).
-// A document without any header field whose
-// first change is a non-transactional message (wal2json writes those as their own document) yields the
+// A document without any header field whose first change is a non-transactional message (wal2json writes those as their own document) yields the
 // messages alone, as v2 does. wal2json 2.5 never writes TRUNCATE in format-version 1.
 
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
-import type { Change, RowImage, TableRef } from './change.js';
+import type { Change } from './change.js';
+import { beginEvent, commitEvent } from './events.js';
 import {
-  BACKSLASH,
   COLON,
   COMMA,
   type JsonReader,
@@ -33,16 +32,9 @@ import {
   RBRACE,
   RBRACKET,
 } from './json-reader.js';
-import {
-  ImageBuilder,
-  type ImageSlot,
-  Reuse,
-  readOidArray,
-  readStringArray,
-  readValueArray,
-  type TableCache,
-  type TableSlot,
-} from './row-image.js';
+import type { ImageBuilder, TableCache } from './row-image.js';
+import { Capture, type V1Limits } from './v1-capture.js';
+import { V1ChangeReader } from './v1-change.js';
 
 // Where the top level of the document is.
 const DOC = 0; // between documents: '{' next
@@ -66,17 +58,6 @@ const BEGUN_NO = 0;
 const BEGUN_TXN = 1;
 const BEGUN_BARE = 2; // a non-transactional message's own document: no begin/commit
 
-const KIND_INSERT = 1;
-const KIND_UPDATE = 2;
-const KIND_DELETE = 3;
-const KIND_MESSAGE = 4;
-
-export interface V1Limits {
-  readonly maxDepth: number;
-  readonly maxStringBytes: number;
-  readonly maxChangeBytes: number;
-}
-
 export class V1Stream {
   private state = DOC;
   private key = '';
@@ -91,21 +72,19 @@ export class V1Stream {
   private lsn: Lsn = 0n;
   /** Events ready to yield (at most a begin, a change and a commit per step). */
   readonly out: Change[] = [];
-  private readonly newImage: ImageBuilder;
-  private readonly oldImage = new ImageBuilder();
-  private readonly pkNames = new Reuse<string>();
+  private readonly changes: V1ChangeReader;
   private strayCommaLogged = false;
   private noNextLsnLogged = false;
 
   constructor(
     private readonly r: JsonReader,
     private readonly assembled: JsonReader,
-    private readonly tables: TableCache,
+    tables: TableCache,
     image: ImageBuilder,
     limits: V1Limits,
     private readonly log?: (msg: string) => void,
   ) {
-    this.newImage = image;
+    this.changes = new V1ChangeReader(tables, image);
     this.capture = new Capture(limits);
   }
 
@@ -262,7 +241,7 @@ export class V1Stream {
         return;
       case FOR_ELEM: {
         rd.depth = 2;
-        const ch = this.change(rd);
+        const ch = this.changes.read(rd, this.lsn);
         this.state = AFTER_ELEM;
         if (this.begun === BEGUN_NO) {
           if (ch.kind === 'message' && !ch.transactional) this.begun = BEGUN_BARE;
@@ -300,13 +279,7 @@ export class V1Stream {
 
   private begin(): void {
     this.begun = BEGUN_TXN;
-    this.out.push({
-      kind: 'begin',
-      lsn: this.lsn,
-      ...(this.xid !== undefined && { xid: this.xid }),
-      ...(this.commitTime !== undefined && { commitTime: this.commitTime }),
-      ...(this.endLsn !== undefined && { endLsn: this.endLsn }),
-    });
+    this.out.push(beginEvent(this.lsn, this.xid, this.commitTime, this.endLsn));
   }
 
   private closeDocument(): void {
@@ -323,303 +296,10 @@ export class V1Stream {
           'format-version 1 document without "nextlsn": commit falls back to the XLogData position, which for a whole-transaction document is where the transaction began (ask for include-lsn)',
         );
       }
-      this.out.push({
-        kind: 'commit',
-        // The walsender stamps an XLogData with the position at which the plugin *prepared* the write:
-        // a whole v1 document is prepared in the begin callback, so its dataStart is the transaction's
-        // start, not its end. The header's nextlsn is the end LSN in both v1 modes.
-        lsn: this.endLsn ?? this.lsn,
-        ...(this.xid !== undefined && { xid: this.xid }),
-        ...(this.commitTime !== undefined && { commitTime: this.commitTime }),
-      });
+      // The walsender stamps an XLogData with the position at which the plugin *prepared* the write:
+      // a whole v1 document is prepared in the begin callback, so its dataStart is the transaction's
+      // start, not its end. The header's nextlsn is the end LSN in both v1 modes.
+      this.out.push(commitEvent(this.endLsn ?? this.lsn, this.xid, this.commitTime));
     }
-  }
-
-  /** One element of "change": {"kind":…,"schema":…,"table":…,"columnnames":[…],…,"oldkeys":{…}} */
-  private change(rd: JsonReader): Change {
-    rd.openObject();
-    let kind = 0;
-    let kindAt = 0;
-    let schema: string | undefined;
-    let table: string | undefined;
-    let slot: TableSlot | undefined;
-    let newStarted = false;
-    let oldImage: RowImage | undefined;
-    let pk: readonly string[] | undefined;
-    let transactional: boolean | undefined;
-    let prefix: string | undefined;
-    let content: string | undefined;
-    const img = this.newImage;
-    let first = true;
-    while (rd.nextKey(first)) {
-      first = false;
-      if (rd.keyIs('kind')) {
-        kindAt = rd.pos;
-        kind = this.kind(rd);
-      } else if (rd.keyIs('schema')) {
-        schema = this.tables.readName(rd, 'schema');
-      } else if (rd.keyIs('table')) {
-        table = this.tables.readName(rd, 'table');
-      } else if (rd.keyIs('columnnames')) {
-        if (!newStarted) ({ slot, newStarted } = this.startNew(schema, table, slot));
-        readStringArray(rd, img.names);
-      } else if (rd.keyIs('columntypes')) {
-        if (!newStarted) ({ slot, newStarted } = this.startNew(schema, table, slot));
-        readStringArray(rd, img.types);
-      } else if (rd.keyIs('columntypeoids')) {
-        if (!newStarted) ({ slot, newStarted } = this.startNew(schema, table, slot));
-        readOidArray(rd, img.typeOids);
-      } else if (rd.keyIs('columnvalues')) {
-        if (!newStarted) ({ slot, newStarted } = this.startNew(schema, table, slot));
-        readValueArray(rd, img.values);
-      } else if (rd.keyIs('oldkeys')) {
-        slot ??= this.slotFor(schema, table);
-        oldImage = this.oldKeys(rd, slot?.oldImage);
-      } else if (rd.keyIs('pk')) {
-        slot ??= this.slotFor(schema, table);
-        pk = this.pk(rd, slot);
-      } else if (rd.keyIs('transactional')) {
-        transactional = rd.boolean();
-      } else if (rd.keyIs('prefix')) {
-        prefix = rd.string();
-      } else if (rd.keyIs('content')) {
-        content = rd.string();
-      } else {
-        rd.skip();
-      }
-    }
-    const newImage = newStarted ? img.finish(rd, slot?.newImage, 'columnvalues') : undefined;
-    const need = <T>(v: T | undefined, field: string): T => {
-      if (v === undefined) throw rd.fail('WALDUCK_WAL2JSON_SHAPE', `change without "${field}"`);
-      return v;
-    };
-    const lsn = this.lsn;
-    const t = (): TableRef => ({ schema: need(schema, 'schema'), table: need(table, 'table') });
-    switch (kind) {
-      case KIND_INSERT: {
-        const { schema: s, table: tb } = t();
-        const row = need(newImage, 'columnvalues');
-        return pk === undefined
-          ? { kind: 'insert', lsn, schema: s, table: tb, new: row }
-          : { kind: 'insert', lsn, schema: s, table: tb, new: row, pk };
-      }
-      case KIND_UPDATE: {
-        const { schema: s, table: tb } = t();
-        return {
-          kind: 'update',
-          lsn,
-          schema: s,
-          table: tb,
-          new: need(newImage, 'columnvalues'),
-          ...(oldImage !== undefined && { old: oldImage }),
-          ...(pk !== undefined && { pk }),
-        };
-      }
-      case KIND_DELETE: {
-        const { schema: s, table: tb } = t();
-        const old = need(oldImage, 'oldkeys');
-        return pk === undefined
-          ? { kind: 'delete', lsn, schema: s, table: tb, old }
-          : { kind: 'delete', lsn, schema: s, table: tb, old, pk };
-      }
-      case KIND_MESSAGE:
-        return {
-          kind: 'message',
-          lsn,
-          transactional: need(transactional, 'transactional'),
-          prefix: need(prefix, 'prefix'),
-          content: need(content, 'content'),
-        };
-      default:
-        throw rd.fail('WALDUCK_WAL2JSON_SHAPE', 'change without "kind"', kindAt);
-    }
-  }
-
-  private kind(rd: JsonReader): number {
-    if (rd.strEquals('insert')) return KIND_INSERT;
-    if (rd.strEquals('update')) return KIND_UPDATE;
-    if (rd.strEquals('delete')) return KIND_DELETE;
-    if (rd.strEquals('message')) return KIND_MESSAGE;
-    const at = rd.pos;
-    const k = rd.string();
-    throw rd.fail('WALDUCK_WAL2JSON_UNKNOWN_ACTION', `unknown change kind ${JSON.stringify(k)}`, at);
-  }
-
-  private startNew(
-    schema: string | undefined,
-    table: string | undefined,
-    slot: TableSlot | undefined,
-  ): { slot: TableSlot | undefined; newStarted: true } {
-    const s = slot ?? this.slotFor(schema, table);
-    this.newImage.start(s?.newImage);
-    return { slot: s, newStarted: true };
-  }
-
-  private slotFor(schema: string | undefined, table: string | undefined): TableSlot | undefined {
-    return schema !== undefined && table !== undefined ? this.tables.slot(schema, table) : undefined;
-  }
-
-  /** "oldkeys": {"keynames":[…],"keytypes":[…],"keytypeoids":[…],"keyvalues":[…]} */
-  private oldKeys(rd: JsonReader, slot: ImageSlot | undefined): RowImage {
-    const img = this.oldImage;
-    img.start(slot);
-    rd.openObject();
-    let first = true;
-    while (rd.nextKey(first)) {
-      first = false;
-      if (rd.keyIs('keynames')) readStringArray(rd, img.names);
-      else if (rd.keyIs('keytypes')) readStringArray(rd, img.types);
-      else if (rd.keyIs('keytypeoids')) readOidArray(rd, img.typeOids);
-      else if (rd.keyIs('keyvalues')) readValueArray(rd, img.values);
-      else rd.skip();
-    }
-    return img.finish(rd, slot, 'oldkeys');
-  }
-
-  /** "pk": {"pknames":[…],"pktypes":[…]} — only the names are kept. */
-  private pk(rd: JsonReader, slot: TableSlot | undefined): readonly string[] {
-    const names = this.pkNames;
-    names.start(slot?.pk);
-    rd.openObject();
-    let first = true;
-    while (rd.nextKey(first)) {
-      first = false;
-      if (rd.keyIs('pknames')) readStringArray(rd, names);
-      else rd.skip();
-    }
-    const out = names.finish();
-    if (slot !== undefined) slot.pk = out;
-    return out;
-  }
-}
-
-/**
- * Follows one JSON value across messages without parsing it: strings (with escapes), nesting, and
- * the delimiter that ends a bare number or literal. Copies the value's bytes once into a buffer that
- * grows by doubling, bounded by maxChangeBytes; enforces maxDepth and maxStringBytes on the way, so a
- * hostile stream cannot make it buffer without end.
- */
-class Capture {
-  private buf = new Uint8Array(0);
-  private len = 0;
-  private depth = 0;
-  private baseDepth = 0;
-  private inString = false;
-  private escape = false;
-  private scalar = false;
-  /** Position (in the capture) where the open string's body starts. */
-  private stringStart = 0;
-
-  constructor(private readonly limits: V1Limits) {}
-
-  begin(first: number, baseDepth: number): void {
-    this.len = 0;
-    this.depth = 0;
-    this.baseDepth = baseDepth;
-    this.inString = false;
-    this.escape = false;
-    this.scalar = first !== QUOTE && first !== LBRACE && first !== LBRACKET;
-  }
-
-  /** Scans the reader's payload from `from`; returns where the value ends there, or -1 if it goes on. */
-  feed(r: JsonReader, from: number): number {
-    const b = r.bytes;
-    const e = b.length;
-    let i = from;
-    let end = -1;
-    if (this.scalar) {
-      for (; i < e; i++) {
-        const x = b[i]!;
-        if (
-          x === COMMA ||
-          x === RBRACE ||
-          x === RBRACKET ||
-          x === 0x20 ||
-          x === 0x0a ||
-          x === 0x0d ||
-          x === 0x09
-        ) {
-          end = i;
-          break;
-        }
-      }
-    } else {
-      let depth = this.depth;
-      let inString = this.inString;
-      let afterBackslash = this.escape;
-      const maxDepth = this.limits.maxDepth - this.baseDepth;
-      for (; i < e; i++) {
-        const x = b[i]!;
-        if (inString) {
-          if (afterBackslash) afterBackslash = false;
-          else if (x === BACKSLASH) afterBackslash = true;
-          else if (x === QUOTE) {
-            inString = false;
-            this.checkString(r, this.len + (i - from), i);
-            if (depth === 0) {
-              end = i + 1;
-              break;
-            }
-          }
-        } else if (x === QUOTE) {
-          inString = true;
-          this.stringStart = this.len + (i - from) + 1;
-        } else if (x === LBRACE || x === LBRACKET) {
-          if (++depth > maxDepth) {
-            throw r.fail('WALDUCK_WAL2JSON_TOO_DEEP', `nesting deeper than ${this.limits.maxDepth}`, i);
-          }
-        } else if (x === RBRACE || x === RBRACKET) {
-          if (--depth <= 0) {
-            if (depth < 0) throw r.fail('WALDUCK_WAL2JSON_SYNTAX', 'unbalanced closing bracket', i);
-            end = i + 1;
-            break;
-          }
-        }
-      }
-      this.depth = depth;
-      this.inString = inString;
-      this.escape = afterBackslash;
-      if (end < 0 && inString) this.checkString(r, this.len + (e - from), e);
-    }
-    this.append(r, b, from, end < 0 ? e : end);
-    return end;
-  }
-
-  private checkString(r: JsonReader, upTo: number, at: number): void {
-    if (upTo - this.stringStart > this.limits.maxStringBytes) {
-      throw r.fail('WALDUCK_WAL2JSON_TOO_LONG', `string longer than ${this.limits.maxStringBytes} bytes`, at);
-    }
-  }
-
-  private append(r: JsonReader, b: Uint8Array, from: number, to: number): void {
-    const n = to - from;
-    if (n === 0) return;
-    const need = this.len + n;
-    if (need > this.limits.maxChangeBytes) {
-      throw r.fail(
-        'WALDUCK_WAL2JSON_TOO_LONG',
-        `one change larger than ${this.limits.maxChangeBytes} bytes`,
-        to,
-      );
-    }
-    if (need > this.buf.length) {
-      const grown = new Uint8Array(
-        Math.min(this.limits.maxChangeBytes, Math.max(need, this.buf.length * 2, 4096)),
-      );
-      grown.set(this.buf.subarray(0, this.len));
-      this.buf = grown;
-    }
-    this.buf.set(b.subarray(from, to), this.len);
-    this.len = need;
-  }
-
-  take(): Uint8Array {
-    return this.buf.subarray(0, this.len);
-  }
-
-  /** After use: a buffer grown for one huge change is not kept for the rest of the stream. */
-  done(): void {
-    this.len = 0;
-    if (this.buf.length > 1 << 20) this.buf = new Uint8Array(0);
   }
 }

@@ -6,7 +6,8 @@
 // action is an error, because skipping it could skip data. Mapping: src/wal2json/README.md.
 
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
-import type { Change, RowImage, TableRef } from './change.js';
+import type { Change, RowImage } from './change.js';
+import { beginEvent, ChangeFields, commitEvent } from './events.js';
 import type { JsonReader } from './json-reader.js';
 import { type ImageBuilder, Reuse, readString, type TableCache, type TableSlot } from './row-image.js';
 
@@ -22,31 +23,27 @@ const ACTIONS = 'BCIUDTM';
 
 export class V2Decoder {
   private readonly pkNames = new Reuse<string>();
+  private readonly f: ChangeFields;
 
   constructor(
     private readonly r: JsonReader,
     private readonly tables: TableCache,
     private readonly image: ImageBuilder,
-  ) {}
+  ) {
+    this.f = new ChangeFields(tables, { row: 'columns', old: 'identity' });
+  }
 
   /** Decodes one v2 line; the reader must be reset (final) on the payload. */
   decode(lsn: Lsn): Change {
     const r = this.r;
+    const f = this.f;
+    f.reset();
     r.openObject();
     let action = 0;
     let actionAt = 0;
     let xid: number | undefined;
     let commitTime: string | undefined;
     let endLsn: Lsn | undefined;
-    let schema: string | undefined;
-    let table: string | undefined;
-    let slot: TableSlot | undefined;
-    let newImage: RowImage | undefined;
-    let oldImage: RowImage | undefined;
-    let pk: readonly string[] | undefined;
-    let transactional: boolean | undefined;
-    let prefix: string | undefined;
-    let content: string | undefined;
     let first = true;
     while (r.nextKey(first)) {
       first = false;
@@ -61,18 +58,15 @@ export class V2Decoder {
       } else if (r.keyIs('timestamp')) {
         if (!r.isNull()) commitTime = r.string();
       } else if (r.keyIs('schema')) {
-        schema = this.tables.readName(r, 'schema');
+        f.schema = this.tables.readName(r, 'schema');
       } else if (r.keyIs('table')) {
-        table = this.tables.readName(r, 'table');
+        f.table = this.tables.readName(r, 'table');
       } else if (r.keyIs('columns')) {
-        slot ??= this.slotFor(schema, table);
-        newImage = this.columns(slot?.newImage, 'columns');
+        f.newImage = this.columns(f.slot()?.newImage, 'columns');
       } else if (r.keyIs('identity')) {
-        slot ??= this.slotFor(schema, table);
-        oldImage = this.columns(slot?.oldImage, 'identity');
+        f.oldImage = this.columns(f.slot()?.oldImage, 'identity');
       } else if (r.keyIs('pk')) {
-        slot ??= this.slotFor(schema, table);
-        pk = this.pk(slot);
+        f.pk = this.pk(f.slot());
       } else if (r.keyIs('nextlsn')) {
         const at = r.pos;
         const text = r.string();
@@ -80,11 +74,11 @@ export class V2Decoder {
         if (endLsn === undefined)
           throw r.fail('WALDUCK_WAL2JSON_SHAPE', `bad nextlsn ${JSON.stringify(text)}`, at);
       } else if (r.keyIs('transactional')) {
-        transactional = r.boolean();
+        f.transactional = r.boolean();
       } else if (r.keyIs('prefix')) {
-        prefix = r.string();
+        f.prefix = r.string();
       } else if (r.keyIs('content')) {
-        content = r.string();
+        f.content = r.string();
       } else {
         r.skip();
       }
@@ -93,75 +87,24 @@ export class V2Decoder {
 
     switch (action) {
       case ACTION_BEGIN:
-        return {
-          kind: 'begin',
-          lsn,
-          ...(xid !== undefined && { xid }),
-          ...(commitTime !== undefined && { commitTime }),
-          ...(endLsn !== undefined && { endLsn }),
-        };
+        return beginEvent(lsn, xid, commitTime, endLsn);
       case ACTION_COMMIT:
-        return {
-          kind: 'commit',
-          lsn,
-          ...(xid !== undefined && { xid }),
-          ...(commitTime !== undefined && { commitTime }),
-        };
-      case ACTION_INSERT: {
-        const t = this.tableRef(schema, table);
-        const row = this.need(newImage, 'columns');
-        return pk === undefined
-          ? { kind: 'insert', lsn, schema: t.schema, table: t.table, new: row }
-          : { kind: 'insert', lsn, schema: t.schema, table: t.table, new: row, pk };
-      }
-      case ACTION_UPDATE: {
-        const t = this.tableRef(schema, table);
-        const row = this.need(newImage, 'columns');
-        return {
-          kind: 'update',
-          lsn,
-          schema: t.schema,
-          table: t.table,
-          new: row,
-          ...(oldImage !== undefined && { old: oldImage }),
-          ...(pk !== undefined && { pk }),
-        };
-      }
-      case ACTION_DELETE: {
-        const t = this.tableRef(schema, table);
-        const old = this.need(oldImage, 'identity');
-        return pk === undefined
-          ? { kind: 'delete', lsn, schema: t.schema, table: t.table, old }
-          : { kind: 'delete', lsn, schema: t.schema, table: t.table, old, pk };
-      }
+        return commitEvent(lsn, xid, commitTime);
+      case ACTION_INSERT:
+        return f.insert(r, lsn);
+      case ACTION_UPDATE:
+        return f.update(r, lsn);
+      case ACTION_DELETE:
+        return f.delete(r, lsn);
       case ACTION_TRUNCATE:
-        return { kind: 'truncate', lsn, tables: [this.tableRef(schema, table)] };
+        return { kind: 'truncate', lsn, tables: [f.tableRef(r)] };
       case ACTION_MESSAGE:
-        return {
-          kind: 'message',
-          lsn,
-          transactional: this.need(transactional, 'transactional'),
-          prefix: this.need(prefix, 'prefix'),
-          content: this.need(content, 'content'),
-        };
+        return f.message(r, lsn);
       case 0:
         throw r.fail('WALDUCK_WAL2JSON_SHAPE', 'object without "action"');
       default:
         throw r.fail('WALDUCK_WAL2JSON_UNKNOWN_ACTION', 'unknown action', actionAt);
     }
-  }
-
-  private slotFor(schema: string | undefined, table: string | undefined): TableSlot | undefined {
-    return schema !== undefined && table !== undefined ? this.tables.slot(schema, table) : undefined;
-  }
-
-  private tableRef(schema: string | undefined, table: string | undefined): TableRef {
-    return { schema: this.need(schema, 'schema'), table: this.need(table, 'table') };
-  }
-
-  private need<T>(v: T | undefined, field: string): T {
-    if (v === undefined) throw this.r.fail('WALDUCK_WAL2JSON_SHAPE', `missing "${field}"`);
-    return v;
   }
 
   /** "columns" / "identity": [{"name":…,"type":…,"typeoid":…,"value":…}, …] */
