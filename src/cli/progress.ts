@@ -51,7 +51,7 @@ export function lagBytes(f: Figures): bigint {
   return f.serverEnd > f.lsn ? f.serverEnd - f.lsn : 0n;
 }
 
-export class Progress {
+export class ProgressDisplay {
   private latest: Figures | undefined;
   private last: { at: number; changes: number; bytes: number };
   private readonly startedAt: number;

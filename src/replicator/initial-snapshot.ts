@@ -22,7 +22,7 @@ import {
 } from '../protocol/index.js';
 import type { DuckDbSink } from '../sink/duckdb-sink.js';
 import { copySnapshot } from '../snapshot/copy.js';
-import type { ProgressSink } from '../snapshot/progress.js';
+import type { SnapshotDisplay } from '../snapshot/progress.js';
 import type { CsvSpool } from '../snapshot/spool.js';
 import type { SourceTable } from '../source/catalog.js';
 import { ReplicateError } from './errors.js';
@@ -34,7 +34,7 @@ export interface InitialSnapshotOptions {
   readonly jobs: number;
   readonly log: LogFn;
   readonly warn: (msg: string) => void;
-  readonly progress?: ProgressSink;
+  readonly progress?: SnapshotDisplay;
   readonly signal?: AbortSignal;
   /** Spool for CSV segments (snapshot/spool.ts); without it every row is parsed in JS. */
   readonly spool?: CsvSpool;

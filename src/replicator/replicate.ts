@@ -14,7 +14,7 @@ import {
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
-import { LogProgress, TerminalProgress } from '../snapshot/progress.js';
+import { LogSnapshotDisplay, TerminalSnapshotDisplay } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
 import { readSourceTables } from '../source/catalog.js';
 import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
@@ -40,7 +40,8 @@ export interface ReplicateOptions {
   readonly slot?: string | undefined;
   readonly formatVersion: 1 | 2;
   readonly writeInChunks: boolean;
-  readonly batchRows: number;
+  /** Changes per DuckDB transaction (--batch-changes). */
+  readonly batchChanges: number;
   readonly batchMs: number;
   readonly stopAt: StopAt;
   /** The initial copy of existing rows (default auto: when walduck creates the slot). */
@@ -54,11 +55,12 @@ export interface ReplicateOptions {
   readonly logs?: { readonly protocol?: LogFn; readonly wal2json?: LogFn; readonly sink?: LogFn };
   readonly warn: (msg: string) => void;
   readonly trace?: TraceFn;
-  readonly onProgress?: (p: Progress) => void;
+  readonly onStatus?: (p: ReplicateStatus) => void;
 }
 
-export interface Progress {
-  readonly rows: number;
+/** Where replication stands: what the CLI's progress display shows. */
+export interface ReplicateStatus {
+  readonly changes: number;
   readonly transactions: number;
   readonly bytes: number;
   readonly received: Lsn;
@@ -66,7 +68,7 @@ export interface Progress {
   readonly serverEnd: Lsn;
 }
 
-export interface ReplicateResult extends Progress {
+export interface ReplicateResult extends ReplicateStatus {
   readonly slot: string;
   /** Source commit to DuckDB commit, per transaction (when wal2json sent commit timestamps). */
   readonly latency: LatencySummary | undefined;
@@ -109,7 +111,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
 
     const sink = await DuckDbSink.open(duck, tables, {
       slot: slotName,
-      batchRows: o.batchRows,
+      batchChanges: o.batchChanges,
       batchMs: o.batchMs,
       log: o.logs?.sink ?? o.log,
       warn: o.warn,
@@ -149,7 +151,9 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           jobs: o.snapshotJobs ?? 1,
           log: o.log,
           warn: o.warn,
-          progress: process.stderr.isTTY ? new TerminalProgress(process.stderr) : new LogProgress(o.log),
+          progress: process.stderr.isTTY
+            ? new TerminalSnapshotDisplay(process.stderr)
+            : new LogSnapshotDisplay(o.log),
           ...(o.signal ? { signal: o.signal } : {}),
           ...(spool ? { spool } : {}),
         });
@@ -213,8 +217,8 @@ async function stream(
     latency.committed(Date.now());
     replication.acknowledge(lsn);
   };
-  const progress = (): Progress => ({
-    rows: sink.stats.rows,
+  const progress = (): ReplicateStatus => ({
+    changes: sink.stats.changes,
     transactions: sink.stats.transactions,
     bytes,
     received: replication.lastReceived,
@@ -283,7 +287,7 @@ async function stream(
           if (await sink.advanceIdle(idleTo)) ack(sink.storedLsn);
         }
       }
-      o.onProgress?.(progress());
+      o.onStatus?.(progress());
       if (reached()) stoppedBy = o.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
     }
     // A source transaction cut in half (signal, endpos inside it) is dropped; complete ones commit.

@@ -1,7 +1,7 @@
 // The sink: source changes in, committed DuckDB transactions out, each carrying the LSN it covers.
 //
 // Group commit: several source transactions share one DuckDB transaction, which commits at a source
-// commit once --batch-rows changes or --batch-ms have gathered. A source transaction larger than the
+// commit once --batch-changes changes or --batch-ms have gathered. A source transaction larger than the
 // batch is flushed progressively into the still-open DuckDB transaction (JS memory stays at one
 // batch) and becomes visible only with its commit. The caller acknowledges to the server only what
 // `commit()` returned: the end LSN of the last source transaction inside the committed DuckDB
@@ -28,7 +28,7 @@ import { describeTarget, ensureTarget, type TargetTable } from './target.js';
 
 export interface SinkOptions {
   readonly slot: string;
-  readonly batchRows: number;
+  readonly batchChanges: number;
   readonly batchMs: number;
   readonly log: (msg: string) => void;
   readonly warn: (msg: string) => void;
@@ -42,7 +42,8 @@ interface Table {
 }
 
 export interface SinkStats {
-  rows: number;
+  /** Changes applied (inserts, updates, deletes, truncates), committed or not. */
+  changes: number;
   transactions: number;
   commits: number;
   /** UPDATE/DELETE rows that matched no row (or several) in DuckDB: the replica had diverged. */
@@ -61,11 +62,12 @@ export class DuckDbSink implements ChangeSink {
   private staged = 0;
   /** Characters of row text the stages hold (TableStage.chars, summed as it grows). */
   private stagedChars = 0;
-  private batchRows = 0;
+  /** Changes in the open DuckDB transaction. */
+  private batchChanges = 0;
   private batchStartedAt = 0;
   /** End LSN of the last source commit seen; becomes durable with the next `commit()`. */
   private lastCommitLsn: Lsn;
-  readonly stats: SinkStats = { rows: 0, transactions: 0, commits: 0, unmatched: 0 };
+  readonly stats: SinkStats = { changes: 0, transactions: 0, commits: 0, unmatched: 0 };
   private readonly warnedMismatch = new Set<TargetTable>();
   private readonly now: () => number;
 
@@ -133,7 +135,9 @@ export class DuckDbSink implements ChangeSink {
   /** At a source-transaction boundary with a full or old enough batch: time to `commit()`. */
   get due(): boolean {
     if (this.inSource || !this.hasUncommitted) return false;
-    return this.batchRows >= this.opts.batchRows || this.now() - this.batchStartedAt >= this.opts.batchMs;
+    return (
+      this.batchChanges >= this.opts.batchChanges || this.now() - this.batchStartedAt >= this.opts.batchMs
+    );
   }
 
   async apply(change: Change): Promise<void> {
@@ -215,11 +219,11 @@ export class DuckDbSink implements ChangeSink {
     const t0 = performance.now();
     await this.conn.run('COMMIT');
     this.opts.log(
-      `committed ${this.batchRows} change(s) up to ${formatLsn(this.lastCommitLsn)} (COMMIT ${(performance.now() - t0).toFixed(1)} ms)`,
+      `committed ${this.batchChanges} change(s) up to ${formatLsn(this.lastCommitLsn)} (COMMIT ${(performance.now() - t0).toFixed(1)} ms)`,
     );
     this.txOpen = false;
     this.storedLsn = this.lastCommitLsn;
-    this.batchRows = 0;
+    this.batchChanges = 0;
     this.stats.commits++;
     return this.storedLsn;
   }
@@ -231,7 +235,7 @@ export class DuckDbSink implements ChangeSink {
     for (const t of this.tables.values()) t.stage.clear();
     this.staged = 0;
     this.stagedChars = 0;
-    this.batchRows = 0;
+    this.batchChanges = 0;
     this.inSource = false;
     this.lastCommitLsn = this.storedLsn;
   }
@@ -322,20 +326,20 @@ export class DuckDbSink implements ChangeSink {
     if (this.txOpen) return;
     await this.conn.run('BEGIN TRANSACTION');
     this.txOpen = true;
-    if (this.batchRows === 0) this.batchStartedAt = this.now();
+    if (this.batchChanges === 0) this.batchStartedAt = this.now();
   }
 
   /**
    * Counts a change that staged `chars` characters of text; the stages go to DuckDB every
-   * --batch-rows changes, or sooner once they hold STAGED_CHARS: rows of 20 kB would otherwise keep
-   * --batch-rows × 20 kB in JS.
+   * --batch-changes changes, or sooner once they hold STAGED_CHARS: rows of 20 kB would otherwise keep
+   * --batch-changes × 20 kB in JS.
    */
   private async counted(chars = 0): Promise<void> {
     this.staged++;
     this.stagedChars += chars;
-    this.batchRows++;
-    this.stats.rows++;
-    if (this.staged >= this.opts.batchRows || this.stagedChars >= STAGED_CHARS) await this.flushStages();
+    this.batchChanges++;
+    this.stats.changes++;
+    if (this.staged >= this.opts.batchChanges || this.stagedChars >= STAGED_CHARS) await this.flushStages();
   }
 
   private async flushStages(): Promise<void> {

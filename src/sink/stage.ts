@@ -11,7 +11,7 @@
 // "merged": columns present in the later change override; a column the later UPDATE omits (an
 // unchanged TOASTed value) keeps the earlier staged value, or, for an UPDATE of a row staged earlier
 // in no form, the value stored in DuckDB (the UPDATE's per-row presence mask says which to keep).
-// Memory: at most one staged row per change, and the sink flushes at --batch-rows.
+// Memory: at most one staged row per change, and the sink flushes at --batch-changes.
 
 import { WalduckError } from '../protocol/errors.js';
 import type { RowImage, Value } from '../wal2json/change.js';

@@ -20,7 +20,7 @@ import type { SourceTable } from '../source/catalog.js';
 import { quoteIdent, quoteLiteral } from '../source/quote.js';
 import type { TableRef, Value } from '../wal2json/change.js';
 import { CopyTextParser } from './copy-text.js';
-import type { ProgressSink, TableProgress } from './progress.js';
+import type { SnapshotDisplay, TableCopy } from './progress.js';
 import { type PageRange, pageRanges, rangeCondition } from './ranges.js';
 import type { CsvSpool } from './spool.js';
 
@@ -41,7 +41,7 @@ export interface CopySnapshotOptions {
   /** Rows per batch handed to the target (default 4096: two DuckDB vectors). */
   readonly batchRows?: number;
   readonly log: LogFn;
-  readonly progress?: ProgressSink;
+  readonly progress?: SnapshotDisplay;
   readonly signal?: AbortSignal;
   /** Where csv segments go for tables the target loads as CSV; without it every table is parsed here. */
   readonly spool?: CsvSpool;
@@ -68,7 +68,7 @@ export class SnapshotError extends WalduckError {
 interface Task {
   readonly table: SourceTable;
   readonly range: PageRange;
-  readonly progress: TableProgress;
+  readonly progress: TableCopy;
 }
 
 const DEFAULT_BATCH_ROWS = 4096;
@@ -88,13 +88,13 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
     o.log(`snapshot ${o.snapshotName} imported on ${jobs} connection(s)`);
     const first = conns[0] as Connection;
     const tasks: Task[] = [];
-    const remaining = new Map<TableProgress, number>();
+    const remaining = new Map<TableCopy, number>();
     for (const table of o.tables) {
       const pages = jobs > 1 ? await relationPages(first, table) : 0;
       const ranges = pageRanges(pages, jobs);
       if (ranges.length > 1)
         o.log(`snapshot ${table.schema}.${table.table}: ${pages} pages in ${ranges.length} ctid ranges`);
-      const progress: TableProgress = {
+      const progress: TableCopy = {
         name: `${table.schema}.${table.table}`,
         rows: 0,
         bytes: 0,

@@ -16,16 +16,12 @@ import {
   stopCluster,
 } from '../../cluster/throwaway.js';
 import { type Connection, connect, parseConnectionString, WalduckError } from '../../protocol/index.js';
-import {
-  type Progress as ReplicateProgress,
-  type ReplicateResult,
-  replicate,
-} from '../../replicator/replicate.js';
+import { type ReplicateResult, type ReplicateStatus, replicate } from '../../replicator/replicate.js';
 import { withDuckDb } from '../../sink/duckdb-file.js';
 import { UsageError } from '../errors.js';
 import { table } from '../format.js';
 import { log, warn } from '../log.js';
-import { Progress, summaryLine } from '../progress.js';
+import { ProgressDisplay, summaryLine } from '../progress.js';
 import { stopSignal } from '../shutdown.js';
 
 const SLOT = 'walduck_demo';
@@ -128,11 +124,11 @@ async function runDemo(info: ClusterInfo, file: string, seconds: number, signal:
   );
   say(`table orders created; writing for ${seconds} s while replicating into ${file}`);
   const source = conninfo(info, 'scram-sha-256');
-  const progress = new Progress({ command: 'demo' });
-  let offset = { rows: 0, transactions: 0, bytes: 0 };
-  const onProgress = (p: ReplicateProgress) =>
+  const progress = new ProgressDisplay({ command: 'demo' });
+  let offset = { changes: 0, transactions: 0, bytes: 0 };
+  const onStatus = (p: ReplicateStatus) =>
     progress.update({
-      changes: offset.rows + p.rows,
+      changes: offset.changes + p.changes,
       transactions: offset.transactions + p.transactions,
       bytes: offset.bytes + p.bytes,
       lsn: p.applied,
@@ -145,11 +141,11 @@ async function runDemo(info: ClusterInfo, file: string, seconds: number, signal:
     slot: SLOT,
     formatVersion: 2 as const,
     writeInChunks: true,
-    batchRows: 10_000,
+    batchChanges: 10_000,
     batchMs: 250,
     log: log.replicate,
     warn,
-    onProgress,
+    onStatus,
   };
 
   // Phase 0: create the slot and record its start in DuckDB, so that every write below is replicated.
@@ -168,12 +164,12 @@ async function runDemo(info: ClusterInfo, file: string, seconds: number, signal:
     phase1Stop.abort(),
   );
   const first = await phase1;
-  offset = { rows: first.rows, transactions: first.transactions, bytes: first.bytes };
+  offset = { changes: first.changes, transactions: first.transactions, bytes: first.bytes };
   let last: ReplicateResult = first;
   if (!signal.aborted) last = await replicate({ ...base, stopAt: { kind: 'caught-up' }, signal });
   const stats = progress.finish(
     {
-      changes: offset.rows + (last === first ? 0 : last.rows),
+      changes: offset.changes + (last === first ? 0 : last.changes),
       transactions: offset.transactions + (last === first ? 0 : last.transactions),
       bytes: offset.bytes + (last === first ? 0 : last.bytes),
       lsn: last.applied,

@@ -1,5 +1,5 @@
 // walduck replicate --source CONNINFO --duckdb FILE --tables schema.table[,…] [--slot NAME]
-//   [--format-version 1|2] [--batch-rows N] [--batch-ms N] [--endpos LSN | --until-caught-up]
+//   [--format-version 1|2] [--batch-changes N] [--batch-ms N] [--endpos LSN | --until-caught-up]
 //   [--snapshot | --no-snapshot] [--snapshot-jobs N]
 import type { Argv } from 'yargs';
 import { formatLsn, parseLsn } from '../../protocol/lsn.js';
@@ -8,7 +8,7 @@ import { parseTableName } from '../../source/catalog.js';
 import { UsageError } from '../errors.js';
 import { log, warn } from '../log.js';
 import { wholeNumber } from '../options.js';
-import { Progress, writeStatsJson } from '../progress.js';
+import { ProgressDisplay, writeStatsJson } from '../progress.js';
 import { stopSignal } from '../shutdown.js';
 
 export function replicateCommand(y: Argv): Argv {
@@ -54,7 +54,9 @@ export function replicateCommand(y: Argv): Argv {
           describe:
             "DuckDB's memory_limit; beyond it DuckDB spills to disk, so a huge transaction stays bounded",
         })
-        .option('batch-rows', {
+        .option('batch-changes', {
+          // --batch-rows was its first name (it counts changes, not rows): still accepted.
+          alias: 'batch-rows',
           type: 'number',
           default: 100_000,
           describe: 'commit to DuckDB after this many changes',
@@ -104,7 +106,7 @@ export function replicateCommand(y: Argv): Argv {
           throw new UsageError(`--endpos ${JSON.stringify(args.endpos)} is not an LSN like 0/16B3748`);
         stopAt = { kind: 'endpos', lsn };
       } else if (args['until-caught-up']) stopAt = { kind: 'caught-up' };
-      for (const k of ['batch-rows', 'batch-ms', 'snapshot-jobs'] as const) {
+      for (const k of ['batch-changes', 'batch-ms', 'snapshot-jobs'] as const) {
         const v = args[k];
         if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number`);
       }
@@ -116,7 +118,7 @@ export function replicateCommand(y: Argv): Argv {
         slot: args.slot,
         formatVersion: args['format-version'] === 1 ? 1 : 2,
         writeInChunks: args['write-in-chunks'],
-        batchRows: args['batch-rows'],
+        batchChanges: args['batch-changes'],
         batchMs: args['batch-ms'],
         stopAt,
         snapshot: args.snapshot === undefined ? 'auto' : args.snapshot ? 'force' : 'off',
@@ -125,16 +127,16 @@ export function replicateCommand(y: Argv): Argv {
         log: log.replicate,
         logs: { protocol: log.protocol, wal2json: log.wal2json, sink: log.sink },
         warn,
-        onProgress: (p) =>
+        onStatus: (p) =>
           progress.update({
-            changes: p.rows,
+            changes: p.changes,
             transactions: p.transactions,
             bytes: p.bytes,
             lsn: p.applied,
             serverEnd: p.serverEnd,
           }),
       };
-      const progress = new Progress({
+      const progress = new ProgressDisplay({
         command: 'replicate',
         intervalSeconds: wholeNumber('progress-interval', args['progress-interval'], true) ?? 10,
       });
@@ -146,7 +148,7 @@ export function replicateCommand(y: Argv): Argv {
         : '';
       const stats = progress.finish(
         {
-          changes: r.rows,
+          changes: r.changes,
           transactions: r.transactions,
           bytes: r.bytes,
           lsn: r.applied,
@@ -157,7 +159,7 @@ export function replicateCommand(y: Argv): Argv {
       writeStatsJson(args['stats-json'], Object.assign(stats, { unmatched: r.unmatched }));
       const diverged = r.unmatched > 0 ? `; ${r.unmatched} update/delete row(s) unmatched in DuckDB` : '';
       process.stderr.write(
-        `walduck: ${r.rows} changes in ${r.transactions} transactions applied to ${args.duckdb}, up to ${formatLsn(r.applied)} (${r.stoppedBy})${lat}${diverged}\n`,
+        `walduck: ${r.changes} changes in ${r.transactions} transactions applied to ${args.duckdb}, up to ${formatLsn(r.applied)} (${r.stoppedBy})${lat}${diverged}\n`,
       );
     },
   );

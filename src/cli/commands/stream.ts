@@ -32,7 +32,7 @@ import {
   withConnection,
 } from '../options.js';
 import { type Output, openOutput } from '../output.js';
-import { Progress, summaryLine, writeStatsJson } from '../progress.js';
+import { ProgressDisplay, summaryLine, writeStatsJson } from '../progress.js';
 import { stopSignal } from '../shutdown.js';
 
 /** Pending output above this is written without waiting for the loop to go idle. */
@@ -123,7 +123,7 @@ export function streamCommand(y: Argv): Argv {
           options,
           feedbackIntervalMs: statusMs,
         });
-        const progress = new Progress({ command: 'stream', intervalSeconds: progressSeconds });
+        const progress = new ProgressDisplay({ command: 'stream', intervalSeconds: progressSeconds });
         const run = new StreamRun(replication, out, progress, { endpos, fsyncMs, serverEnd: system.xlogPos });
         const { stoppedBy, failure } = await run.loop(AbortSignal.any([signal, stopOnOutputError.signal]));
         const stats = progress.finish(run.figures(), { slot, startLsn, stoppedBy });
@@ -163,7 +163,7 @@ class StreamRun {
   constructor(
     private readonly stream: ReplicationStream,
     private readonly out: Output,
-    private readonly progress: Progress,
+    private readonly progress: ProgressDisplay,
     private readonly o: { endpos: Lsn | undefined; fsyncMs: number; serverEnd: Lsn },
   ) {
     this.serverEnd = o.serverEnd;

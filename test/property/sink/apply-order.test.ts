@@ -143,12 +143,12 @@ it('set-based apply equals applying changes in source order', async () => {
     fc.asyncProperty(
       fc.array(opArb, { minLength: 10, maxLength: 150, size: 'max' }),
       fc.integer({ min: 1, max: 12 }),
-      async (ops, batchRows) => {
+      async (ops, batchChanges) => {
         await conn.run('DROP TABLE IF EXISTS main.items; DROP SCHEMA IF EXISTS walduck CASCADE');
         const slot = `s${round++}`;
         const sink = await DuckDbSink.open(conn, [table], {
           slot,
-          batchRows,
+          batchChanges,
           batchMs: 1e9,
           log: () => {},
           warn: () => {},

@@ -2,14 +2,14 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { formatBytes, parseBytes } from '../../../src/cli/format.js';
-import { Progress } from '../../../src/cli/progress.js';
+import { ProgressDisplay } from '../../../src/cli/progress.js';
 
 function sink(isTTY: boolean) {
   const chunks: string[] = [];
   return { out: { isTTY, write: (s: string) => chunks.push(s) }, chunks };
 }
 
-describe('Progress', () => {
+describe('ProgressDisplay', () => {
   let now = 0;
   beforeEach(() => {
     now = 1_000_000;
@@ -27,7 +27,7 @@ describe('Progress', () => {
 
   it('on a terminal rewrites one line four times a second, then clears it', () => {
     const { out, chunks } = sink(true);
-    const p = new Progress({ command: 'stream', out, now: () => now });
+    const p = new ProgressDisplay({ command: 'stream', out, now: () => now });
     p.update(figures(1000, 2 * 1024 * 1024));
     now += 250;
     mock.timers.tick(250);
@@ -42,7 +42,7 @@ describe('Progress', () => {
 
   it('elsewhere writes a plain line per interval, and nothing before there is something to say', () => {
     const { out, chunks } = sink(false);
-    const p = new Progress({ command: 'replicate', out, intervalSeconds: 5, now: () => now });
+    const p = new ProgressDisplay({ command: 'replicate', out, intervalSeconds: 5, now: () => now });
     now += 5000;
     mock.timers.tick(5000);
     assert.equal(chunks.length, 0);
@@ -65,7 +65,7 @@ describe('Progress', () => {
 
   it('interval 0 means no lines at all', () => {
     const { out, chunks } = sink(false);
-    const p = new Progress({ command: 'x', out, intervalSeconds: 0, now: () => now });
+    const p = new ProgressDisplay({ command: 'x', out, intervalSeconds: 0, now: () => now });
     p.update(figures(10, 10));
     mock.timers.tick(60_000);
     assert.equal(chunks.length, 0);
