@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -123,7 +124,41 @@ function giveToPostgres(path: string): void {
   chownSync(path, uid, gid);
 }
 
-function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+export interface Certificates {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * Where a test run keeps its one certificate set (`makeCertificates`, by scripts/test.mjs): every
+ * cluster of the run copies it instead of generating two RSA keys of its own, seconds each on a busy
+ * machine. Unset, each cluster makes its own.
+ */
+export const SHARED_CERTIFICATES_ENV = 'WALDUCK_CLUSTER_CERTS';
+
+/** The cluster's CA and server certificate in `dir`: copied from the run's shared set, else made. */
+function certificates(dir: string): Certificates {
+  const shared = process.env[SHARED_CERTIFICATES_ENV];
+  if (!shared) return makeCertificates(dir);
+  const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
+  copyFileSync(join(shared, 'ca.crt'), files.ca);
+  copyFileSync(join(shared, 'server.crt'), files.cert);
+  copyFileSync(join(shared, 'server.key'), files.key);
+  return ownForServer(files);
+}
+
+/** PostgreSQL reads the key only when no one else may (0600) and, run as root, as its owner. */
+function ownForServer(c: Certificates): Certificates {
+  chmodSync(c.key, 0o600);
+  giveToPostgres(c.key);
+  giveToPostgres(c.cert);
+  for (const f of [c.ca, c.cert]) chmodSync(f, 0o644);
+  return c;
+}
+
+/** A throwaway CA and a server certificate it signed for `localhost`, written into `dir`. */
+export function makeCertificates(dir: string): Certificates {
   const ca = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
   const key = join(dir, 'server.key');
@@ -178,11 +213,7 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string 
     ],
     quiet,
   );
-  chmodSync(key, 0o600);
-  giveToPostgres(key);
-  giveToPostgres(cert);
-  for (const f of [ca, cert]) chmodSync(f, 0o644);
-  return { ca, cert, key };
+  return ownForServer({ ca, cert, key });
 }
 
 function hbaLines(): string {
@@ -230,7 +261,7 @@ export async function startCluster(options: StartOptions = {}): Promise<ClusterI
         asPostgres: true,
       },
     );
-    const { ca, cert, key } = makeCertificates(dir);
+    const { ca, cert, key } = certificates(dir);
     const port = await freePort();
     const settings: Record<string, string> = {
       port: String(port),

@@ -5,9 +5,9 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
-import { conninfo, psql } from '../../src/cluster/throwaway.js';
-import { useCluster } from '../helpers/cluster.js';
-import { runWalduck } from '../helpers/walduck.js';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { runWalduck } from '../../helpers/walduck.js';
 
 const c = useCluster();
 const out = mkdtempSync(join(tmpdir(), 'walduck-bench-test-'));

@@ -11,8 +11,8 @@ import {
   psql,
   startCluster,
   stopCluster,
-} from '../../src/cluster/throwaway.js';
-import { useCluster } from '../helpers/cluster.js';
+} from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
 
 function psqlAs(connstr: string, sql: string): { status: number | null; out: string; err: string } {
   const r = spawnSync('psql', ['-X', '-A', '-t', '-c', sql, connstr], {
