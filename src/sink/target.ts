@@ -4,7 +4,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SourceTable } from './catalog.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
-import { type ColumnMapping, mapType } from './type-map.js';
+import { type ColumnMapping, type MapOptions, mapType } from './type-map.js';
 
 export interface TargetTable {
   readonly source: SourceTable;
@@ -33,7 +33,7 @@ export function targetSchema(pgSchema: string): string {
 
 export const STATE_SCHEMA = 'walduck';
 
-export function describeTarget(source: SourceTable): TargetTable {
+export function describeTarget(source: SourceTable, mapOptions: MapOptions = {}): TargetTable {
   const schema = targetSchema(source.schema);
   if (schema.toLowerCase() === STATE_SCHEMA) {
     throw new TargetError(
@@ -57,7 +57,7 @@ export function describeTarget(source: SourceTable): TargetTable {
     schema,
     table: source.table,
     name: qualified(schema, source.table),
-    mappings: source.columns.map((c) => mapType(c.type)),
+    mappings: source.columns.map((c) => mapType(c.type, mapOptions)),
     position: new Map(source.columns.map((c, i) => [c.name, i])),
     key: keyless ? source.columns.map((_, i) => i) : source.key,
     keyless,
