@@ -3,7 +3,7 @@
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Lsn } from '../protocol/lsn.js';
 import { parseLsn } from '../protocol/lsn.js';
-import { quoteLiteral } from '../sink/sql.js';
+import { quoteIdent, quoteLiteral } from '../sink/sql.js';
 
 export class DuckFileError extends Error {
   override readonly name = 'DuckFileError';
@@ -41,12 +41,16 @@ export async function withDuckDb<T>(
 export async function storedLsn(file: string, slot: string): Promise<Lsn | undefined> {
   return withDuckDb(file, true, async (query) => {
     const has = await query(
-      "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'walduck' AND table_name = 'state'",
+      "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'walduck' AND table_name = 'state'",
     );
     if (Number(has.rows[0]?.[0] ?? 0) === 0) {
       throw new DuckFileError(`${file} has no walduck.state table: it is not a walduck replica`);
     }
-    const r = await query(`SELECT lsn FROM walduck.state WHERE slot = ${quoteLiteral(slot)}`);
+    // Qualified with the attached database: a file named walduck.duckdb makes a bare walduck.state ambiguous.
+    const catalog = String((await query('SELECT current_database()')).rows[0]?.[0]);
+    const r = await query(
+      `SELECT lsn FROM ${quoteIdent(catalog)}.walduck.state WHERE slot = ${quoteLiteral(slot)}`,
+    );
     const text = r.rows[0]?.[0];
     if (text === undefined || text === null) return undefined;
     const lsn = parseLsn(String(text));

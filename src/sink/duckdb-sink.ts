@@ -26,7 +26,7 @@ import { loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
 import type { ChangeSink } from './sink.js';
 import { ColumnValueError, TableStage } from './stage.js';
-import { describeTarget, ensureTarget, type TargetTable } from './target.js';
+import { describeTarget, ensureTarget, refuseCollisions, type TargetTable } from './target.js';
 import type { NumericMode } from './type-map.js';
 
 export interface SinkOptions {
@@ -80,6 +80,7 @@ export class DuckDbSink implements ChangeSink {
     /** The LSN durably recorded in DuckDB (0n for a new file). */
     public storedLsn: Lsn,
     readonly stateExisted: boolean,
+    private readonly catalog: string,
   ) {
     this.lastCommitLsn = storedLsn;
     this.now = opts.now ?? Date.now;
@@ -91,12 +92,19 @@ export class DuckDbSink implements ChangeSink {
     sources: readonly SourceTable[],
     opts: SinkOptions,
   ): Promise<DuckDbSink> {
-    await ensureStateTable(conn);
-    const state = await readState(conn, opts.slot);
-    const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined);
+    // The attached database's own name: DuckDB names it after the file (walduck.duckdb -> "walduck",
+    // temp.duckdb -> "temp_db"), so every reference walduck makes is qualified with it.
+    const catalog = String((await conn.runAndReadAll('SELECT current_database()')).getRows()[0]?.[0]);
+    await ensureStateTable(conn, catalog);
+    const state = await readState(conn, catalog, opts.slot);
+    const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined, catalog);
+    const targets = sources.map((source) =>
+      describeTarget(source, catalog, opts.numeric ? { numeric: opts.numeric } : {}),
+    );
+    refuseCollisions(targets);
     let n = 0;
-    for (const source of sources) {
-      const target = describeTarget(source, opts.numeric ? { numeric: opts.numeric } : {});
+    for (const target of targets) {
+      const source = target.source;
       await ensureTarget(conn, target);
       const applier = new TableApplier(conn, target, `walduck_stage_${n++}`, (m) => sink.mismatch(m));
       await applier.createStage();
@@ -256,7 +264,7 @@ export class DuckDbSink implements ChangeSink {
     if (!this.hasUncommitted) return undefined;
     await this.begin();
     await this.flushStages();
-    await writeState(this.conn, this.opts.slot, this.lastCommitLsn, this.opts.meta);
+    await writeState(this.conn, this.catalog, this.opts.slot, this.lastCommitLsn, this.opts.meta);
     const t0 = performance.now();
     await this.conn.run('COMMIT');
     this.opts.log(
@@ -305,18 +313,18 @@ export class DuckDbSink implements ChangeSink {
 
   /** Whether this file began a snapshot into the slot and never committed it (see checkpoint.ts). */
   async snapshotPending(): Promise<{ systemId: string | null } | undefined> {
-    return readSnapshotPending(this.conn, this.opts.slot);
+    return readSnapshotPending(this.conn, this.catalog, this.opts.slot);
   }
 
   /** Committed on its own, before the slot is created. */
   async markSnapshotPending(): Promise<void> {
     if (this.txOpen) throw new Error('markSnapshotPending inside a transaction');
-    await writeSnapshotPending(this.conn, this.opts.slot, this.opts.meta?.systemId);
+    await writeSnapshotPending(this.conn, this.catalog, this.opts.slot, this.opts.meta?.systemId);
   }
 
   async clearSnapshotPending(): Promise<void> {
     if (this.txOpen) throw new Error('clearSnapshotPending inside a transaction');
-    await clearSnapshotPending(this.conn, this.opts.slot);
+    await clearSnapshotPending(this.conn, this.catalog, this.opts.slot);
   }
 
   /** COPY rows (PostgreSQL text, column arrays) into a table, inside the snapshot's open transaction. */
@@ -412,7 +420,7 @@ export class DuckDbSink implements ChangeSink {
   async commitSnapshot(lsn: Lsn): Promise<Lsn> {
     if (this.inSource) throw new Error('commitSnapshot inside a source transaction');
     await this.begin();
-    await clearSnapshotPending(this.conn, this.opts.slot);
+    await clearSnapshotPending(this.conn, this.catalog, this.opts.slot);
     this.lastCommitLsn = lsn;
     await this.commit();
     return this.storedLsn;
