@@ -15,6 +15,7 @@ import {
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { readSourceTables } from '../sink/catalog.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
+import type { NumericMode } from '../sink/type-map.js';
 import { LogProgress, TerminalProgress } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
 import type { TableRef } from '../wal2json/change.js';
@@ -48,6 +49,8 @@ export interface ReplicateOptions {
   readonly writeInChunks: boolean;
   readonly batchRows: number;
   readonly batchMs: number;
+  /** Unconstrained numeric as DOUBLE (default) or exactly (sink/type-map.ts). */
+  readonly numeric?: NumericMode;
   readonly stopAt: StopAt;
   /** The initial copy of existing rows (default auto: when walduck creates the slot). */
   readonly snapshot?: SnapshotMode;
@@ -119,6 +122,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       log: o.logs?.sink ?? o.log,
       warn: o.warn,
       meta: { systemId: system.systemId, database },
+      ...(o.numeric ? { numeric: o.numeric } : {}),
     });
     // A mark from an unfinished snapshot of this file into this slot, on this server: the slot is ours.
     const pending = sink.stateExisted ? undefined : await sink.snapshotPending();

@@ -1,6 +1,7 @@
 // PostgreSQL -> DuckDB column types, following the mapping DuckDB's own postgres extension uses, and
 // for each type the SQL expression that turns the staged exact text into the DuckDB value. All
-// conversion happens in DuckDB's parsers (CAST from VARCHAR), never through a JS number.
+// conversion happens in DuckDB's parsers (CAST from VARCHAR), never through a JS number; where DuckDB
+// reads PostgreSQL's text wrongly, pg-temporal.ts rewrites it first (JS) or the `csv` SQL does.
 //
 // | PostgreSQL                         | DuckDB                 | conversion of the text          |
 // |------------------------------------|------------------------|---------------------------------|
@@ -9,13 +10,15 @@
 // | oid                                | UINTEGER               | CAST                            |
 // | real / double precision            | FLOAT / DOUBLE         | CAST (NaN, ±Infinity kept)      |
 // | numeric(p,s), p <= 38, 0 <= s <= p | DECIMAL(p,s)           | CAST (p > 18: via DECIMAL(18,s) when short); NaN/±Infinity -> NULL |
-// | numeric (unconstrained or p > 38)  | DOUBLE                 | CAST                            |
+// | numeric (unconstrained or p > 38)  | DOUBLE                 | CAST; beyond DOUBLE's range or rounding to 0: refused (pg-temporal.ts) |
+// |   … with --numeric exact           | VARCHAR                | PostgreSQL's text, exact        |
 // | money                              | DECIMAL(19,2)          | strip currency symbol and commas|
 // | text, varchar(n), char(n), name    | VARCHAR                | as is (char keeps its padding)  |
 // | bytea                              | BLOB                   | from_hex of the \x... text      |
-// | date / time / timetz               | DATE / TIME / TIMETZ   | CAST                            |
-// | timestamp / timestamptz            | TIMESTAMP / TIMESTAMPTZ| CAST (±infinity kept)           |
-// | interval                           | INTERVAL               | CAST                            |
+// | date                               | DATE                   | BC -> astronomical year, CAST   |
+// | time / timetz                      | TIME / TIMETZ          | CAST (24:00:00, offset seconds) |
+// | timestamp / timestamptz            | TIMESTAMP / TIMESTAMPTZ| BC rewritten, beyond DuckDB's range refused, CAST (±infinity kept) |
+// | interval                           | INTERVAL               | parsed field by field, CAST     |
 // | uuid                               | UUID                   | CAST                            |
 // | json / jsonb                       | JSON                   | CAST                            |
 // | T[] (any dims)                     | T'[] per dimension     | {..} -> JSON -> from_json, CAST |
