@@ -112,10 +112,14 @@ function bcAware(t: string): (ref: string) => string {
     `CASE WHEN ends_with(${ref}, ' BC') THEN CAST('-' || lpad(CAST(CAST(split_part(${ref}, '-', 1) AS INTEGER) - 1 AS VARCHAR), 4, '0') || substr(${ref}, strpos(${ref}, '-'), length(${ref}) - strpos(${ref}, '-') - 2) AS ${t}) ELSE CAST(${ref} AS ${t}) END`;
 }
 
-/** numeric -> DOUBLE in SQL alone (the CSV path), failing where pgNumericAsDouble throws. */
+/**
+ * numeric -> DOUBLE in SQL alone (the CSV path), failing where pgNumericAsDouble throws: the value is
+ * swapped for a text no cast reads (not error(), which TRY cannot catch when diagnosing the row).
+ */
 function doubleChecked(ref: string): string {
-  const d = `CAST(${ref} AS DOUBLE)`;
-  return `CASE WHEN (isinf(${d}) AND ${ref} NOT IN ('Infinity', '-Infinity')) OR (${d} = 0 AND regexp_matches(split_part(lower(${ref}), 'e', 1), '[1-9]')) THEN error('numeric value ' || ${ref} || ' is beyond DOUBLE''s range') ELSE ${d} END`;
+  const d = `TRY_CAST(${ref} AS DOUBLE)`;
+  const bad = `(isinf(${d}) AND ${ref} NOT IN ('Infinity', '-Infinity')) OR (${d} = 0 AND regexp_matches(split_part(lower(${ref}), 'e', 1), '[1-9]'))`;
+  return `CAST(CASE WHEN ${bad} THEN 'beyond DOUBLE''s range: ' || left(${ref}, 30) ELSE ${ref} END AS DOUBLE)`;
 }
 
 export function mapType(t: PgType, o: MapOptions = {}): ColumnMapping {

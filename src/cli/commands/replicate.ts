@@ -85,7 +85,7 @@ export function replicateCommand(y: Argv): Argv {
           choices: ['double', 'exact'],
           default: 'double',
           describe:
-            'unconstrained numeric (and numeric(p > 38)): DOUBLE, rounded to 17 significant digits as DuckDB\'s postgres extension does; or exact, PostgreSQL\'s own text in a VARCHAR column',
+            "unconstrained numeric (and numeric(p > 38)): DOUBLE, rounded to 17 significant digits as DuckDB's postgres extension does; or exact, PostgreSQL's own text in a VARCHAR column",
         })
         .option('snapshot-jobs', {
           type: 'number',
