@@ -45,6 +45,9 @@ export const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['extra_float_digits', '3'],
   ['bytea_output', 'hex'],
   ['IntervalStyle', 'postgres'],
+  // money's text follows lc_monetary: under de_DE "1.234,56 €" would read as 1.23456. C prints
+  // "-$1,234.56" (two decimals, '.' as the point), which the sink's money conversion relies on.
+  ['lc_monetary', 'C'],
 ];
 
 function startupParameters(s: ConnectionSettings, o: StartupOptions): [string, string][] {

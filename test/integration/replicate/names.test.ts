@@ -84,7 +84,7 @@ describe('names', () => {
   });
 
   it('63-byte names with Unicode, spaces and quotes work end to end', async () => {
-    const schema = `Sché ma "q" ${'ü'.repeat(24)}`; // 63 bytes
+    const schema = `Sché ma "q" ${'ü'.repeat(25)}`; // 63 bytes
     const table = `T "x" ${'€'.repeat(19)}`; // 63 bytes
     const col = `Col "a" b ${'ß'.repeat(26)}`; // 62 bytes
     for (const n of [schema, table, col])
