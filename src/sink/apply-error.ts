@@ -44,4 +44,4 @@ export function firstLine(err: unknown): string {
 
 /** What the user can do about a value DuckDB cannot hold, said once for every such error. */
 export const VALUE_ADVICE =
-  'DuckDB cannot hold this value exactly, and walduck never stores another one; change the value on the source (or exclude the table), then restart: nothing was acknowledged past it';
+  'DuckDB cannot hold this value exactly and walduck never stores another one; nothing past it was acknowledged, so the slot delivers it again on every restart: leave the table out of --tables, or fix the row on the source and start a new replica (new DuckDB file and slot)';

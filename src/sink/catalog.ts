@@ -215,7 +215,8 @@ async function resolveType(query: QueryFn, typeOid: number, typmod: number, dims
       if (typmod === -1) typmod = Number(baseTypmod);
       continue;
     }
-    if (category === 'A' && elem !== '0') {
+    // int2vector and oidvector are category A too, but print as '1 2 3': only true arrays (_name).
+    if (category === 'A' && elem !== '0' && typname?.startsWith('_')) {
       const element = await resolveType(query, Number(elem), typmod, 1);
       return { typname: typname ?? '', typmod, typtype: typtype ?? 'b', element, dims };
     }

@@ -97,7 +97,7 @@ async function csvError(
   }
   return new ApplyError(
     { ...base, column: target.source.columns[bad.column]?.name ?? '?', key },
-    `DuckDB cannot hold this value exactly (${firstLine(err)}); walduck never stores another one: change the value on the source or exclude the table, then run again`,
+    `${firstLine(err)}; DuckDB cannot hold this value exactly and walduck never stores another one: fix the row on the source or leave the table out of --tables, then run again (nothing was committed)`,
     { cause: err },
   );
 }
