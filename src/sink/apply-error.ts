@@ -2,6 +2,7 @@
 // which row (its key as PostgreSQL printed it), at which LSN, why, and what to do. DuckDB's own
 // message is never the whole story: it stays the cause.
 
+import { WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 
 export interface ApplyWhere {
@@ -14,7 +15,7 @@ export interface ApplyWhere {
   readonly during: 'apply' | 'copy';
 }
 
-export class ApplyError extends Error {
+export class ApplyError extends WalduckError {
   override readonly name = 'ApplyError';
   readonly code = 'WALDUCK_APPLY';
   readonly phase: 'apply' | 'snapshot';

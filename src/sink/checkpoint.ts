@@ -4,6 +4,7 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn, type Lsn, parseLsn } from '../protocol/lsn.js';
+import { DuckFileError } from './errors.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { STATE_SCHEMA } from './target.js';
 
@@ -76,6 +77,19 @@ export async function clearSnapshotPending(
   await conn.run(`DELETE FROM ${pendingTable(catalog)} WHERE slot = ${quoteLiteral(slot)}`);
 }
 
+/** The attached database's own name (DuckDB names it after the file): what every reference is qualified with. */
+export async function attachedCatalog(conn: DuckDBConnection): Promise<string> {
+  return String((await conn.runAndReadAll('SELECT current_database()')).getRows()[0]?.[0]);
+}
+
+/** Whether the file has walduck's state table at all (a file walduck never wrote has not). */
+export async function stateTableExists(conn: DuckDBConnection): Promise<boolean> {
+  const r = await conn.runAndReadAll(
+    `SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = ${quoteLiteral(STATE_SCHEMA)} AND table_name = 'state'`,
+  );
+  return Number(r.getRows()[0]?.[0] ?? 0) > 0;
+}
+
 export async function readState(
   conn: DuckDBConnection,
   catalog: string,
@@ -88,7 +102,10 @@ export async function readState(
   if (!row) return undefined;
   const lsn = parseLsn(String(row[0]));
   if (lsn === undefined)
-    throw new Error(`walduck.state holds an unreadable LSN ${String(row[0])} for slot ${slot}`);
+    throw new DuckFileError(
+      'WALDUCK_DUCKDB_STATE',
+      `walduck.state holds an unreadable LSN ${String(row[0])} for slot ${slot}: the file was edited by hand or is damaged`,
+    );
   return {
     slot,
     lsn,

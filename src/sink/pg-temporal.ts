@@ -9,7 +9,9 @@
 // the caller names table, column, key and LSN. Text in no form PostgreSQL prints throws too, never
 // guesses.
 
-export class ValueError extends Error {
+import { WalduckError } from '../protocol/errors.js';
+
+export class ValueError extends WalduckError {
   override readonly name = 'ValueError';
   readonly code = 'WALDUCK_VALUE';
   readonly phase = 'apply';

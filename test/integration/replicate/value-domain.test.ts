@@ -401,7 +401,7 @@ function textColumns(): Column[] {
       'tr',
       'tstzrange',
       fc
-        .tuple(micros(-63082281600000000n, 2n ** 52n), fc.bigInt(0n, 2n ** 40n))
+        .tuple(micros(-63082281600000000n, 2n ** 52n, 0n), fc.bigInt(0n, 2n ** 40n))
         .map(
           ([a, d]) =>
             `tstzrange(timestamptz '2000-01-01 00:00:00+00' + interval '${a} microseconds', timestamptz '2000-01-01 00:00:00+00' + interval '${a + d} microseconds')`,
