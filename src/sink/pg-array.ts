@@ -75,7 +75,7 @@ function parseArray(
     } else {
       let j = i;
       while (j < s.length && s[j] !== delim && s[j] !== '}') j++;
-      const raw = s.slice(i, j).trim();
+      const raw = trimPg(s.slice(i, j));
       if (raw === '') throw new PgArrayError(`empty element at ${i}: ${snippet(s)}`);
       out.push(raw.toUpperCase() === 'NULL' ? null : element ? element(raw) : raw);
       i = j;
@@ -88,6 +88,15 @@ function parseArray(
     if (s[i] === '}') return [out, i + 1];
     throw new PgArrayError(`expected '${delim}' or '}' at ${i}: ${snippet(s)}`);
   }
+}
+
+/**
+ * PostgreSQL's array_isspace: only ASCII space, \t, \n, \r, \v, \f. It prints an element with other
+ * (Unicode) white space unquoted, so JS's trim(), which strips U+00A0, U+3000, U+FEFF, …, would
+ * change or empty it.
+ */
+function trimPg(s: string): string {
+  return s.replace(/^[ \t\n\r\v\f]+|[ \t\n\r\v\f]+$/g, '');
 }
 
 function snippet(s: string): string {

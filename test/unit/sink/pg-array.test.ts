@@ -48,6 +48,16 @@ describe('pgArrayToJson', () => {
       ['(2,2),(1,1)'],
     ]);
   });
+  it('keeps Unicode white space PostgreSQL prints unquoted (only ASCII white space is trimmed)', () => {
+    // Found by the property test (seed 20261201, 300 rows): "{\u00a0}" was refused as empty, and
+    // "{\u3000a}" would have lost its ideographic space.
+    assert.deepEqual(JSON.parse(pgArrayToJson('{\u00a0,\u3000a\u3000,\ufeffb, c }')), [
+      '\u00a0',
+      '\u3000a\u3000',
+      '\ufeffb',
+      'c',
+    ]);
+  });
   it('rewrites each element with the element type’s own conversion', () => {
     assert.deepEqual(JSON.parse(pgArrayToJson('{"0044-03-15 BC",NULL,2000-01-01}', (t) => `<${t}>`)), [
       '<0044-03-15 BC>',
