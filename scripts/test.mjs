@@ -5,7 +5,8 @@
 // interleaved with another's), then a table of the files by duration, slowest first, and the totals.
 // Node 20's `node --test` takes files, not globs, so we collect `*.test.js` under dist/test/<suite>
 // ourselves (helpers and fixtures never run).
-// Usage: node scripts/test.mjs [suite ...]   (default: every suite)
+// Usage: node scripts/test.mjs [suite | folder | file ...]   (default: every suite), e.g. unit,
+// integration/cli, integration/replicate/crash.test.js (paths under dist/test)
 // WALDUCK_TEST_CONCURRENCY changes how many files run at once.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -20,6 +21,7 @@ const concurrency = Math.max(1, Number(process.env.WALDUCK_TEST_CONCURRENCY) || 
 
 function collect(dir) {
   if (!existsSync(dir)) return [];
+  if (dir.endsWith('.test.js')) return [dir];
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
     if (e.isDirectory()) return collect(p);
