@@ -1,0 +1,15 @@
+// Errors of verify itself: which phase failed and what to do, printed as one line.
+
+export type VerifyPhase = 'config' | 'preflight' | 'point' | 'catch-up' | 'duckdb' | 'compare';
+
+export class VerifyError extends Error {
+  override readonly name = 'VerifyError';
+  constructor(
+    readonly phase: VerifyPhase,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
