@@ -93,7 +93,7 @@ function scalar(t: PgType, mapping: ColumnMapping): ColumnCanon {
           raw: { pg: (r) => `CAST(CAST(${r} AS float8) AS TEXT)`, duck: text },
           canon: numberForm,
           tolerance:
-            'unconstrained numeric is stored as DOUBLE: the source value is rounded to the nearest double (about 16 significant digits) before comparing',
+            'compared as the nearest double: unconstrained numeric is stored as DOUBLE, about 16 significant digits',
         };
       }
       return { raw: same(text), canon: numberForm };
@@ -155,7 +155,7 @@ export function columnCanon(col: SourceColumn): ColumnCanon {
         `CASE WHEN ${r} IS NOT NULL THEN CAST(len(${flat(r)}) AS TEXT) || ']' || array_to_string(list_transform(${flat(r)}, lambda wd_e: ${part('duck', 'wd_e')}), '') END`,
     },
     canon: identity,
-    ...(el.tolerance ? { tolerance: `array elements: ${el.tolerance}` } : {}),
+    ...(el.tolerance ? { tolerance: `elements ${el.tolerance}` } : {}),
   };
 }
 

@@ -14,10 +14,15 @@ import type { SourceTable } from '../sink/catalog.js';
 import { quoteIdent, quoteLiteral } from '../sink/sql.js';
 import { type ColumnCanon, columnCanon, columnPart, hash64, type Side } from './canonical.js';
 
+export interface Tolerance {
+  readonly column: string;
+  readonly rule: string;
+}
+
 export interface TableSql {
   readonly canons: readonly ColumnCanon[];
-  /** Tolerances that apply to this table's columns, by column name. */
-  readonly tolerances: readonly string[];
+  /** Columns not compared exactly, and what is compared instead. */
+  readonly tolerances: readonly Tolerance[];
   total(side: Side): string;
   /** Buckets of prefix length `len` under the given prefixes of length len-1 (all when empty). */
   buckets(side: Side, len: number, under: readonly string[]): string;
@@ -53,7 +58,7 @@ export function tableSql(t: SourceTable, duckName: string, pgName: string): Tabl
     canons,
     tolerances: t.columns.flatMap((c, i) => {
       const tol = canons[i]?.tolerance;
-      return tol ? [`${c.name}: ${tol}`] : [];
+      return tol ? [{ column: c.name, rule: tol }] : [];
     }),
     total: (side) => `SELECT count(*), sum(${hash64(side, 'wd_row')}) FROM (${rows(side, false)}) wd_b`,
     buckets: (side, len, under) =>

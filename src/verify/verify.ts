@@ -32,7 +32,7 @@ import type { TableRef } from '../wal2json/change.js';
 import { VerifyError } from './errors.js';
 import { mod64, narrow, type RowDiff } from './narrow.js';
 import { takeConsistentPoint } from './point.js';
-import { tableSql } from './table-sql.js';
+import { type Tolerance, tableSql } from './table-sql.js';
 
 export interface VerifyOptions {
   readonly source: string | undefined;
@@ -59,7 +59,7 @@ export interface TableReport {
   readonly equal: boolean;
   readonly source: Side;
   readonly replica: Side;
-  readonly tolerances: readonly string[];
+  readonly tolerances: readonly Tolerance[];
   readonly seconds: number;
   readonly diffs?: readonly RowDiff[];
   readonly diffsTruncated?: boolean;

@@ -90,7 +90,12 @@ export function renderReport(r: VerifyReport): string {
 
 function renderTable(t: TableReport): string[] {
   const name = `${t.schema}.${t.table}`;
-  const tol = t.tolerances.length > 0 ? ` (with tolerance: ${t.tolerances.join('; ')})` : '';
+  const rules = new Map<string, string[]>();
+  for (const x of t.tolerances) rules.set(x.rule, [...(rules.get(x.rule) ?? []), x.column]);
+  const tol =
+    rules.size > 0
+      ? ` (tolerance: ${[...rules].map(([rule, cols]) => `${cols.join(', ')} ${rule}`).join('; ')})`
+      : '';
   if (t.equal) return [`${name}: EQUAL, ${t.source.rows} rows${tol}`];
   const what =
     t.source.rows === t.replica.rows
