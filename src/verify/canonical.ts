@@ -3,26 +3,32 @@
 // verify hashes goes through here, so a change in how a type is mapped (src/sink/type-map.ts) is
 // answered in this one file.
 //
-// | PostgreSQL (mapped to DuckDB)           | canonical text                                                 |
-// |-----------------------------------------|----------------------------------------------------------------|
-// | boolean                                 | t / f                                                          |
-// | smallint, integer, bigint, oid          | decimal digits                                                 |
-// | real, double precision                  | shortest round-trip digits of the double, as number form (*)   |
-// | numeric(p,s) -> DECIMAL, money          | number form (*) of the exact value                             |
-// | numeric unconstrained -> DOUBLE         | number form of the nearest double: TOLERANCE, the source value |
-// |                                         | is rounded to a double (~16 digits) before it is compared       |
-// | bytea                                   | lower-case hex, no \x                                          |
-// | char(n)                                 | with its padding (PostgreSQL's output, not the text cast)      |
-// | date, timestamp                         | ISO text; BC as " BC" suffix                                   |
-// | timestamptz                             | ISO text in UTC with microseconds, "+00"                        |
-// | time, timetz, uuid, json, jsonb         | the text both print alike (json as received, jsonb normalised) |
-// | interval                                | months:days:microseconds, three integers                       |
-// | T[]                                     | element count, then each element's canonical form (flattened)  |
-// | everything stored as VARCHAR            | PostgreSQL's text output                                       |
+// The canonical text is PostgreSQL's own text output (session: TimeZone UTC, DateStyle ISO,
+// extra_float_digits 3, bytea_output hex), except where noted; DuckDB's side is made to print it.
 //
-// (*) number form: sign, significant digits without leading/trailing zeros, "e", decimal exponent of
-// 0.DIGITS (123.450 -> 12345e3, 0.001 -> 1e-2, 0 -> 0, -0 -> -0); nan, inf, -inf. It makes
-// PostgreSQL's "1e+15" and DuckDB's "1000000000000000.0" the same text.
+// | PostgreSQL -> DuckDB                      | canonical text                                            |
+// |-------------------------------------------|-----------------------------------------------------------|
+// | boolean                                   | t / f                                                     |
+// | smallint, integer, bigint, oid            | decimal digits                                            |
+// | real, double precision -> FLOAT, DOUBLE   | the double's shortest round-trip digits, PostgreSQL's     |
+// |                                           | layout (1e+15, 0.1, -0, NaN, Infinity); real widened      |
+// | numeric(p,s) -> DECIMAL(p,s)              | exactly s fraction digits (both print it so)              |
+// | numeric unconstrained -> DOUBLE           | TOLERANCE: the source value rounded to the nearest double |
+// |                                           | (PostgreSQL's numeric -> float8 cast reads the exact text |
+// |                                           | correctly rounded, as DuckDB's VARCHAR -> DOUBLE did)     |
+// | money -> DECIMAL(19,2)                    | the amount as numeric, 2 fraction digits                  |
+// | bytea -> BLOB                             | lower-case hex, no \x                                     |
+// | char(n)                                   | with its padding (the output function, not the text cast) |
+// | date, timestamp                           | ISO; a BC year as PostgreSQL writes it (" BC")            |
+// | timestamptz                               | ISO in UTC with microseconds, "+00"                       |
+// | time, timetz, uuid                        | the text both print alike                                 |
+// | json, jsonb -> JSON                       | the text (json as received, jsonb as PostgreSQL normalised)|
+// | interval                                  | months:days:microseconds, three integers                  |
+// | T[] -> LIST                               | element count "]" then each element's part (flattened,    |
+// |                                           | row-major); elements by the rules here, or PostgreSQL's   |
+// |                                           | text for elements the sink keeps as VARCHAR               |
+// | everything stored as VARCHAR (enum, inet, | PostgreSQL's text output                                  |
+// | composite, bit, ranges, xml, text, …)     |                                                           |
 //
 // A column's part of the row text is its length, ":", its canonical text; NULL is "~". Lengths make
 // the concatenation unambiguous (NULL differs from '', "a","bc" from "ab","c").
@@ -32,106 +38,79 @@ import { type ColumnMapping, mapType, type PgType } from '../sink/type-map.js';
 
 export type Side = 'pg' | 'duck';
 
+/** SQL giving a column's canonical text on each side (NULL for NULL). */
 export interface ColumnCanon {
-  /** SQL giving the value's text straight from the column (may be NULL). */
-  readonly raw: Readonly<Record<Side, (ref: string) => string>>;
-  /** SQL turning that raw text (a column reference, evaluated once) into the canonical text. */
-  readonly canon: (ref: string) => string;
+  readonly pg: (ref: string) => string;
+  readonly duck: (ref: string) => string;
   /** Set when the comparison is not exact: what is compared instead, said in the report. */
   readonly tolerance?: string;
 }
 
 const text = (ref: string) => `CAST(${ref} AS TEXT)`;
-const same = (f: (ref: string) => string) => ({ pg: f, duck: f });
-const identity = (ref: string) => ref;
+const same = (f: (ref: string) => string): ColumnCanon => ({ pg: f, duck: f });
 
-/** The number form above, over the text of a number (both dialects: only common functions). */
-export function numberForm(t: string): string {
-  const a = `ltrim(lower(${t}), '+-')`;
-  const mant = `split_part(${a}, 'e', 1)`;
-  const exp = `CAST(coalesce(nullif(split_part(${a}, 'e', 2), ''), '0') AS INTEGER)`;
-  const ip = `split_part(${mant}, '.', 1)`;
-  const raw = `(${ip} || split_part(${mant}, '.', 2))`;
-  const lead = `(length(${raw}) - length(ltrim(${raw}, '0')))`;
-  const digits = `rtrim(ltrim(${raw}, '0'), '0')`;
-  const sign = `CASE WHEN ${t} LIKE '-%' THEN '-' ELSE '' END`;
-  return `CASE WHEN ${t} IS NULL THEN NULL
-    WHEN lower(${t}) = 'nan' THEN 'nan'
-    WHEN ${a} IN ('inf', 'infinity') THEN ${sign} || 'inf'
-    WHEN ${digits} = '' THEN ${sign} || '0'
-    ELSE ${sign} || ${digits} || 'e' || CAST(length(${ip}) + ${exp} - ${lead} AS TEXT) END`;
+/**
+ * DuckDB's DOUBLE text in PostgreSQL's form. Both print the shortest digits that read back as the
+ * same double; they differ only in layout: DuckDB writes integral values with ".0" and 1e15 <= |x|
+ * < 1e16 in fixed notation where PostgreSQL switches to an exponent, and spells nan/inf its own way.
+ */
+export function pgDoubleText(x: string): string {
+  const digits = `rtrim(replace(ltrim(CAST(${x} AS TEXT), '-'), '.', ''), '0')`;
+  return `CASE WHEN ${x} IS NULL THEN NULL
+    WHEN isnan(${x}) THEN 'NaN'
+    WHEN isinf(${x}) THEN CASE WHEN ${x} > 0 THEN 'Infinity' ELSE '-Infinity' END
+    WHEN abs(${x}) >= 1e15 AND abs(${x}) < 1e16 THEN CASE WHEN ${x} < 0 THEN '-' ELSE '' END || left(${digits}, 1) || CASE WHEN length(${digits}) > 1 THEN '.' || substr(${digits}, 2) ELSE '' END || 'e+15'
+    ELSE regexp_replace(CAST(${x} AS TEXT), '\\.0$', '') END`;
 }
 
 function scalar(t: PgType, mapping: ColumnMapping): ColumnCanon {
   switch (t.typname) {
-    case 'bool': {
-      const f = (ref: string) => `CASE WHEN ${ref} THEN 't' WHEN NOT ${ref} THEN 'f' END`;
-      return { raw: same(f), canon: identity };
-    }
-    case 'int2':
-    case 'int4':
-    case 'int8':
-    case 'oid':
-    case 'uuid':
-    case 'time':
-    case 'timetz':
-    case 'json':
-    case 'jsonb':
-      return { raw: same(text), canon: identity };
+    case 'bool':
+      return same((r) => `CASE WHEN ${r} THEN 't' WHEN NOT ${r} THEN 'f' END`);
     case 'float4':
     case 'float8':
       return {
-        raw: {
-          pg: (r) => `CAST(CAST(${r} AS float8) AS TEXT)`,
-          duck: (r) => `CAST(CAST(${r} AS DOUBLE) AS TEXT)`,
-        },
-        canon: numberForm,
+        pg: (r) => `CAST(CAST(${r} AS float8) AS TEXT)`,
+        duck: (r) => pgDoubleText(`CAST(${r} AS DOUBLE)`),
       };
     case 'numeric':
       if (mapping.duckType === 'DOUBLE') {
         return {
-          raw: { pg: (r) => `CAST(CAST(${r} AS float8) AS TEXT)`, duck: text },
-          canon: numberForm,
+          pg: (r) => `CAST(CAST(${r} AS float8) AS TEXT)`,
+          duck: pgDoubleText,
           tolerance:
             'compared as the nearest double: unconstrained numeric is stored as DOUBLE, about 16 significant digits',
         };
       }
-      return { raw: same(text), canon: numberForm };
+      // DECIMAL(p,s) prints exactly s fraction digits, as numeric(p,s) does.
+      return same(text);
     case 'money':
-      return { raw: { pg: (r) => `CAST(CAST(${r} AS numeric) AS TEXT)`, duck: text }, canon: numberForm };
+      return { pg: (r) => `CAST(CAST(${r} AS numeric) AS TEXT)`, duck: text };
     case 'bytea':
-      return { raw: { pg: (r) => `encode(${r}, 'hex')`, duck: (r) => `lower(hex(${r}))` }, canon: identity };
+      return { pg: (r) => `encode(${r}, 'hex')`, duck: (r) => `lower(hex(${r}))` };
     case 'bpchar':
       // The cast to text strips char(n)'s padding; its output function (which concat calls) keeps it.
-      return {
-        raw: { pg: (r) => `CASE WHEN ${r} IS NOT NULL THEN concat(${r}) END`, duck: text },
-        canon: identity,
-      };
+      return { pg: (r) => `CASE WHEN ${r} IS NOT NULL THEN concat(${r}) END`, duck: text };
     case 'date':
     case 'timestamp':
     case 'timestamptz':
       // Both sessions run in UTC with ISO output; DuckDB writes a BC year as "(BC)".
-      return {
-        raw: { pg: text, duck: (r) => `replace(CAST(${r} AS TEXT), ' (BC)', ' BC')` },
-        canon: identity,
-      };
+      return { pg: text, duck: (r) => `replace(CAST(${r} AS TEXT), ' (BC)', ' BC')` };
     case 'interval':
       return {
-        raw: {
-          pg: (r) =>
-            `CAST(CAST(extract(year FROM ${r}) * 12 + extract(month FROM ${r}) AS bigint) AS TEXT) || ':' || CAST(CAST(extract(day FROM ${r}) AS bigint) AS TEXT) || ':' || CAST(CAST(extract(hour FROM ${r}) * 3600000000 + extract(minute FROM ${r}) * 60000000 + extract(microseconds FROM ${r}) AS bigint) AS TEXT)`,
-          duck: (r) =>
-            `CAST(datepart('year', ${r}) * 12 + datepart('month', ${r}) AS TEXT) || ':' || CAST(datepart('day', ${r}) AS TEXT) || ':' || CAST(datepart('hour', ${r}) * 3600000000 + datepart('minute', ${r}) * 60000000 + datepart('microseconds', ${r}) AS TEXT)`,
-        },
-        canon: identity,
+        pg: (r) =>
+          `CAST(CAST(extract(year FROM ${r}) * 12 + extract(month FROM ${r}) AS bigint) AS TEXT) || ':' || CAST(CAST(extract(day FROM ${r}) AS bigint) AS TEXT) || ':' || CAST(CAST(extract(hour FROM ${r}) * 3600000000 + extract(minute FROM ${r}) * 60000000 + extract(microseconds FROM ${r}) AS bigint) AS TEXT)`,
+        duck: (r) =>
+          `CAST(datepart('year', ${r}) * 12 + datepart('month', ${r}) AS TEXT) || ':' || CAST(datepart('day', ${r}) AS TEXT) || ':' || CAST(datepart('hour', ${r}) * 3600000000 + datepart('minute', ${r}) * 60000000 + datepart('microseconds', ${r}) AS TEXT)`,
       };
     default:
-      // Stored as VARCHAR holding PostgreSQL's text (enum, inet, composite, text, citext, …).
-      return { raw: same(text), canon: identity };
+      // Integers, uuid, time, timetz, json (as received), jsonb (normalised by PostgreSQL), and all that
+      // is stored as VARCHAR holding PostgreSQL's text (enum, inet, composite, text, citext, …).
+      return same(text);
   }
 }
 
-/** A column's canonical form; `mapping` is how the sink stored it in DuckDB. */
+/** A column's canonical form, following how the sink stored it in DuckDB (src/sink/type-map.ts). */
 export function columnCanon(col: SourceColumn): ColumnCanon {
   const mapping = mapType(col.type);
   const element = col.type.element;
@@ -140,21 +119,17 @@ export function columnCanon(col: SourceColumn): ColumnCanon {
   const inner = mapType(element);
   // The sink keeps elements it cannot cast from their text as VARCHAR: compare PostgreSQL's text.
   const plain = inner.direct === true || inner.check === 'decimal';
-  const el: ColumnCanon = plain ? scalar(element, inner) : { raw: same(text), canon: identity };
-  const part = (side: Side, x: string) => columnPart(el.canon(el.raw[side](x)));
+  const el: ColumnCanon = plain ? scalar(element, inner) : same(text);
   const flat = (r: string) => {
     let f = r;
     for (let d = 1; d < dims; d++) f = `flatten(${f})`;
     return f;
   };
   return {
-    raw: {
-      pg: (r) =>
-        `CASE WHEN ${r} IS NOT NULL THEN CAST(cardinality(${r}) AS TEXT) || ']' || (SELECT coalesce(string_agg(${part('pg', 'wd_e')}, '' ORDER BY wd_n), '') FROM unnest(${r}) WITH ORDINALITY AS wd_u(wd_e, wd_n)) END`,
-      duck: (r) =>
-        `CASE WHEN ${r} IS NOT NULL THEN CAST(len(${flat(r)}) AS TEXT) || ']' || array_to_string(list_transform(${flat(r)}, lambda wd_e: ${part('duck', 'wd_e')}), '') END`,
-    },
-    canon: identity,
+    pg: (r) =>
+      `CASE WHEN ${r} IS NOT NULL THEN CAST(cardinality(${r}) AS TEXT) || ']' || (SELECT coalesce(string_agg(${columnPart(el.pg('wd_e'))}, '' ORDER BY wd_n), '') FROM unnest(${r}) WITH ORDINALITY AS wd_u(wd_e, wd_n)) END`,
+    duck: (r) =>
+      `CASE WHEN ${r} IS NOT NULL THEN CAST(len(${flat(r)}) AS TEXT) || ']' || array_to_string(list_transform(${flat(r)}, lambda wd_e: ${columnPart(el.duck('wd_e'))}), '') END`,
     ...(el.tolerance ? { tolerance: `elements ${el.tolerance}` } : {}),
   };
 }

@@ -35,14 +35,14 @@ export function tableSql(t: SourceTable, duckName: string, pgName: string): Tabl
   const keyless = t.key.length === 0;
   const rows = (side: Side, display: boolean) => {
     const from = side === 'pg' ? pgName : duckName;
-    const raw = t.columns.map((c, i) => `${canons[i]?.raw[side](quoteIdent(c.name))} AS wd_r${i}`);
+    const raw = t.columns.map((c, i) => `${canons[i]?.[side](quoteIdent(c.name))} AS wd_r${i}`);
     const shown = display
       ? t.columns.map(
           (c, i) =>
             `${c.type.typname === 'bpchar' && side === 'pg' ? `concat(${quoteIdent(c.name)})` : `CAST(${quoteIdent(c.name)} AS TEXT)`} AS wd_d${i}`,
         )
       : [];
-    const part = (i: number) => columnPart(canons[i]?.canon(`wd_r${i}`) ?? 'NULL');
+    const part = (i: number) => columnPart(`wd_r${i}`);
     const rowText = t.columns.map((_, i) => part(i)).join(' || ');
     const keyText = keyless ? rowText : t.key.map(part).join(' || ');
     const pass = display ? t.columns.map((_, i) => `, wd_d${i}`).join('') : '';

@@ -31,7 +31,7 @@ INSERT INTO typed VALUES
    '12:00:00+05:30', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123456+05:30',
    '1 year 2 mons 3 days 04:05:06.789', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.50]}',
    '{"b": 1, "a": 2}', '192.168.0.1/24', '-1234.56', 'happy', 7, '(1,"x y")', '1010', '[1,5)',
-   '{1,NULL,3}', '{"a,b","c\\"d",NULL,""}', '{{1,2},{3,4}}', '{"\\\\x00ff",NULL}', '{1.50,-2}', '{1e20,0.1,-0,5e-324}'),
+   '{1,NULL,3}', '{"a,b","c\\"d",NULL,""}', '{{1,2},{3,4}}', '{"\\\\x00ff",NULL}', '{1.50,-2}', '{1e20,0.1,-0,5e-324,1.5e15,1000000000000000.1,-1e15,123456789012345.6}'),
   (2, NULL, NULL, -9223372036854775808, 0, -0.00000000000000000001, NULL, 0, 1e-20, '1e-20', '-0', false,
    NULL, NULL, NULL, NULL, '\\x', '-infinity', NULL, NULL, 'infinity', '-infinity', '-1 days -00:00:01',
    NULL, 'null', '[]', NULL, NULL, NULL, NULL, NULL, NULL, 'empty', '{}', '{}', NULL, '{}', NULL, NULL),
@@ -151,13 +151,14 @@ describe('walduck verify', () => {
         ['different', { id: '3' }],
       ],
     );
-    const one = typed.find(([, key]) => (key as { id: string }).id === '1');
-    assert.equal((one?.[2] as Record<string, string>).t, "quote' back\\slash\nnewline 😀");
-    assert.equal((one?.[3] as Record<string, string>).t, 'changed by hand');
-    const three = typed.find(([, key]) => (key as { id: string }).id === '3');
+    const byId = (id: string) =>
+      rep.tables.find((t) => t.table === 'typed')?.diffs?.find((d) => d.key?.id === id) ??
+      assert.fail(`no diff for id ${id}`);
+    assert.equal(byId('1').source?.t, "quote' back\\slash\nnewline 😀");
+    assert.equal(byId('1').replica?.t, 'changed by hand');
     // NULL against the empty string: told apart.
-    assert.equal((three?.[2] as Record<string, string | null>).vc, '');
-    assert.equal((three?.[3] as Record<string, string | null>).vc, null);
+    assert.equal(byId('3').source?.vc, '');
+    assert.equal(byId('3').replica?.vc, null);
     assert.deepEqual(diffs.bag, [['extra', null, null, { v: '', n: '2' }]]);
     assert.deepEqual(diffs['Mixed "Name"'], [
       ['different', { k: 'k1000' }, { k: 'k1000', v: '1000' }, { k: 'k1000', v: '-1' }],
