@@ -30,7 +30,7 @@
 // | everything stored as VARCHAR (enum, inet, | PostgreSQL's text output                                  |
 // | composite, bit, ranges, xml, text, …)     |                                                           |
 //
-// A column's part of the row text is its length, ":", its canonical text; NULL is "~". Lengths make
+// A column's part of the row text is its length in bytes, ":", its canonical text; NULL is "~". Lengths make
 // the concatenation unambiguous (NULL differs from '', "a","bc" from "ab","c").
 
 import type { SourceColumn } from '../sink/catalog.js';
@@ -127,16 +127,20 @@ export function columnCanon(col: SourceColumn): ColumnCanon {
   };
   return {
     pg: (r) =>
-      `CASE WHEN ${r} IS NOT NULL THEN CAST(cardinality(${r}) AS TEXT) || ']' || (SELECT coalesce(string_agg(${columnPart(el.pg('wd_e'))}, '' ORDER BY wd_n), '') FROM unnest(${r}) WITH ORDINALITY AS wd_u(wd_e, wd_n)) END`,
+      `CASE WHEN ${r} IS NOT NULL THEN CAST(cardinality(${r}) AS TEXT) || ']' || (SELECT coalesce(string_agg(${columnPart('pg', el.pg('wd_e'))}, '' ORDER BY wd_n), '') FROM unnest(${r}) WITH ORDINALITY AS wd_u(wd_e, wd_n)) END`,
     duck: (r) =>
-      `CASE WHEN ${r} IS NOT NULL THEN CAST(len(${flat(r)}) AS TEXT) || ']' || array_to_string(list_transform(${flat(r)}, lambda wd_e: ${columnPart(el.duck('wd_e'))}), '') END`,
+      `CASE WHEN ${r} IS NOT NULL THEN CAST(len(${flat(r)}) AS TEXT) || ']' || array_to_string(list_transform(${flat(r)}, lambda wd_e: ${columnPart('duck', el.duck('wd_e'))}), '') END`,
     ...(el.tolerance ? { tolerance: `elements ${el.tolerance}` } : {}),
   };
 }
 
-/** One column's part of the row text: length ":" text, or "~" for NULL. */
-export function columnPart(canonical: string): string {
-  return `coalesce(CAST(length(${canonical}) AS TEXT) || ':' || ${canonical}, '~')`;
+/**
+ * One column's part of the row text: its length in bytes, ":", the text; "~" for NULL. Bytes, not
+ * characters: the same for UTF-8 on both sides, and O(1) in PostgreSQL where length() counts.
+ */
+export function columnPart(side: Side, canonical: string): string {
+  const len = side === 'pg' ? 'octet_length' : 'strlen';
+  return `coalesce(CAST(${len}(${canonical}) AS TEXT) || ':' || ${canonical}, '~')`;
 }
 
 /** SQL for the 64-bit hash of a text: the first 16 hex digits of its md5, as each side reads them. */

@@ -42,7 +42,7 @@ export function tableSql(t: SourceTable, duckName: string, pgName: string): Tabl
             `${c.type.typname === 'bpchar' && side === 'pg' ? `concat(${quoteIdent(c.name)})` : `CAST(${quoteIdent(c.name)} AS TEXT)`} AS wd_d${i}`,
         )
       : [];
-    const part = (i: number) => columnPart(`wd_r${i}`);
+    const part = (i: number) => columnPart(side, `wd_r${i}`);
     const rowText = t.columns.map((_, i) => part(i)).join(' || ');
     const keyText = keyless ? rowText : t.key.map(part).join(' || ');
     const pass = display ? t.columns.map((_, i) => `, wd_d${i}`).join('') : '';

@@ -26,6 +26,8 @@ const rules: ReadonlyArray<[string, (spec: string) => boolean]> = [
   ],
   ['wal2json', (s) => s.startsWith('node:') || s.startsWith('./') || /^\.\.\/protocol\//.test(s)],
   ['sink', (s) => !/\.\.\/cli\b/.test(s)],
+  // verify sits beside cli's commands: it uses the replicator, nothing below it uses verify.
+  ['verify', (s) => !/\.\.\/cli\b/.test(s)],
 ];
 
 for (const [room, allowed] of rules) {

@@ -108,6 +108,13 @@ describe('walduck verify', () => {
     const rep = report(json.stdout);
     assert.equal(rep.equal, true);
     assert.equal(rep.lsn, rep.replicaLsn);
+    // Neither behind nor ahead: the replica's slot confirmed exactly what DuckDB holds, and the
+    // temporary slot is gone.
+    assert.equal(
+      psql(c.info, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'types_slot'"),
+      rep.replicaLsn,
+    );
+    assert.equal(psql(c.info, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'walduck_verify%'"), '0');
     assert.deepEqual(
       rep.tables.map((t) => [t.table, t.source.rows, t.source.hash === t.replica.hash]),
       [['typed', '3', true]],
