@@ -33,8 +33,8 @@
 // A column's part of the row text is its length in bytes, ":", its canonical text; NULL is "~". Lengths make
 // the concatenation unambiguous (NULL differs from '', "a","bc" from "ab","c").
 
-import type { SourceColumn } from '../sink/catalog.js';
-import { type ColumnMapping, mapType, type PgType } from '../sink/type-map.js';
+import { type ColumnMapping, mapType } from '../sink/type-map.js';
+import type { PgType, SourceColumn } from '../source/catalog.js';
 
 export type Side = 'pg' | 'duck';
 

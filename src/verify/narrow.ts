@@ -8,7 +8,7 @@
 // either side; only those rows are read out and compared by key. At most `maxDiffs` ranges are
 // followed, so the rows read stay bounded too.
 
-import type { SourceTable } from '../sink/catalog.js';
+import type { SourceTable } from '../source/catalog.js';
 import type { Side } from './canonical.js';
 import type { TableSql } from './table-sql.js';
 

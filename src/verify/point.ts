@@ -15,7 +15,7 @@
 // holds (AccessShareLock on each table as it is read, and its xmin).
 
 import { type Connection, type ConnectionSettings, connect, type Lsn } from '../protocol/index.js';
-import { quoteLiteral } from '../sink/sql.js';
+import { quoteLiteral } from '../source/quote.js';
 import { VerifyError } from './errors.js';
 
 /** Session settings that fix every text both sides print (see canonical.ts). */

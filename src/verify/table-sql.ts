@@ -10,8 +10,9 @@
 // OFFSET 0 keeps PostgreSQL from folding the raw texts into every use of them; each raw text is then
 // computed once per row. The key text of a keyless table is its row text.
 
-import type { SourceTable } from '../sink/catalog.js';
-import { quoteIdent, quoteLiteral } from '../sink/sql.js';
+import * as duckSql from '../sink/sql.js';
+import type { SourceTable } from '../source/catalog.js';
+import * as pgSql from '../source/quote.js';
 import { type ColumnCanon, columnCanon, columnPart, hash64, type Side } from './canonical.js';
 
 export interface Tolerance {
@@ -34,6 +35,7 @@ export function tableSql(t: SourceTable, duckName: string, pgName: string): Tabl
   const canons = t.columns.map(columnCanon);
   const keyless = t.key.length === 0;
   const rows = (side: Side, display: boolean) => {
+    const { quoteIdent } = side === 'pg' ? pgSql : duckSql;
     const from = side === 'pg' ? pgName : duckName;
     const raw = t.columns.map((c, i) => `${canons[i]?.[side](quoteIdent(c.name))} AS wd_r${i}`);
     const shown = display
@@ -50,10 +52,11 @@ export function tableSql(t: SourceTable, duckName: string, pgName: string): Tabl
       FROM (SELECT ${[...raw, ...shown].join(', ')} FROM ${from} OFFSET 0) wd_a`;
   };
   const bucket = (len: number) => `substr(md5(wd_key), 1, ${len})`;
+  // Prefixes are hex digits, quoted alike on both sides.
   const within = (len: number, prefixes: readonly string[]) =>
     prefixes.length === 0 || len === 0
       ? ''
-      : ` WHERE ${bucket(len)} IN (${prefixes.map(quoteLiteral).join(', ')})`;
+      : ` WHERE ${bucket(len)} IN (${prefixes.map((p) => pgSql.quoteLiteral(p)).join(', ')})`;
   return {
     canons,
     tolerances: t.columns.flatMap((c, i) => {

@@ -14,7 +14,6 @@
 // file's write lock for as long as it runs, and the only way to fence it at an LSN would be to stop
 // it. Verify says so in one line and leaves the replicator alone.
 
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import {
   type Connection,
   type ConnectionSettings,
@@ -25,9 +24,12 @@ import {
   parseLsn,
 } from '../protocol/index.js';
 import { replicate } from '../replicator/replicate.js';
-import { readSourceTables, type SourceTable } from '../sink/catalog.js';
-import { qualified, quoteLiteral } from '../sink/sql.js';
+import { openDuckDb } from '../sink/duckdb-file.js';
+import { DuckFileError } from '../sink/errors.js';
+import { quoteLiteral as duckLiteral } from '../sink/sql.js';
 import { describeTarget } from '../sink/target.js';
+import { readSourceTables, type SourceTable } from '../source/catalog.js';
+import { qualified, quoteLiteral } from '../source/quote.js';
 import type { TableRef } from '../wal2json/change.js';
 import { VerifyError } from './errors.js';
 import { mod64, narrow, type RowDiff } from './narrow.js';
@@ -140,14 +142,16 @@ interface FileInfo {
   readonly tables: readonly TableRef[];
 }
 
-async function openDuck(file: string): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> {
-  const { DuckDBInstance } = await import('@duckdb/node-api');
-  let instance: DuckDBInstance;
+type DuckInstance = Awaited<ReturnType<typeof openDuckDb>>;
+type DuckConnection = Awaited<ReturnType<DuckInstance['connect']>>;
+
+async function openDuck(file: string): Promise<{ instance: DuckInstance; conn: DuckConnection }> {
+  let instance: DuckInstance;
   try {
-    instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+    instance = await openDuckDb(file, { readOnly: true });
   } catch (err) {
     const text = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
-    if (/lock/i.test(text)) {
+    if (err instanceof DuckFileError && err.code === 'WALDUCK_DUCKDB_LOCKED') {
       const pid = /PID (\d+)/.exec(text)?.[1];
       throw new VerifyError(
         'duckdb',
@@ -156,15 +160,13 @@ async function openDuck(file: string): Promise<{ instance: DuckDBInstance; conn:
         { cause: err },
       );
     }
-    throw new VerifyError('duckdb', 'WALDUCK_VERIFY_OPEN', `cannot open DuckDB file ${file}: ${text}`, {
-      cause: err,
-    });
+    throw err;
   }
   const conn = await instance.connect();
   return { instance, conn };
 }
 
-async function duckRows(conn: DuckDBConnection, sql: string): Promise<(string | null)[][]> {
+async function duckRows(conn: DuckConnection, sql: string): Promise<(string | null)[][]> {
   const r = await conn.runAndReadAll(sql);
   return r.getRows().map((row) => row.map((v) => (v === null || v === undefined ? null : String(v))));
 }
@@ -303,7 +305,7 @@ async function compareTables(
   const { instance, conn } = await openDuck(o.duckdb);
   try {
     // The file was closed between catch-up and here: make sure nobody moved it meanwhile.
-    const now = await duckRows(conn, `SELECT lsn FROM walduck.state WHERE slot = ${quoteLiteral(slot)}`);
+    const now = await duckRows(conn, `SELECT lsn FROM walduck.state WHERE slot = ${duckLiteral(slot)}`);
     const lsn = parseLsn(now[0]?.[0] ?? '');
     if (lsn !== applied) {
       throw new VerifyError(

@@ -3,7 +3,7 @@
 // Exit 0 when every table is equal at the consistent point, 1 on a difference (or a failure), 2 on a
 // usage error.
 import type { Argv } from 'yargs';
-import { parseTableName } from '../../sink/catalog.js';
+import { parseTableName } from '../../source/catalog.js';
 import type { RowDiff, RowValues } from '../../verify/narrow.js';
 import type { TableReport, VerifyReport } from '../../verify/verify.js';
 import { EXIT_FAILURE } from '../errors.js';

@@ -114,7 +114,10 @@ describe('walduck verify', () => {
       psql(c.info, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'types_slot'"),
       rep.replicaLsn,
     );
-    assert.equal(psql(c.info, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'walduck_verify%'"), '0');
+    assert.equal(
+      psql(c.info, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'walduck_verify%'"),
+      '0',
+    );
     assert.deepEqual(
       rep.tables.map((t) => [t.table, t.source.rows, t.source.hash === t.replica.hash]),
       [['typed', '3', true]],

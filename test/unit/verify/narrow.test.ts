@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { SourceTable } from '../../../src/sink/catalog.js';
+import type { SourceTable } from '../../../src/source/catalog.js';
 import { compareRows, mod64 } from '../../../src/verify/narrow.js';
 
 const int = { typname: 'int4', typmod: -1, typtype: 'b' };
