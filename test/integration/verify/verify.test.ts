@@ -254,9 +254,12 @@ describe('walduck verify', () => {
         DEBUG: 'walduck:replicate',
       },
     );
+    // The event that it holds the file: it streams (DEBUG names it); output may arrive in pieces.
+    let seen = '';
     await new Promise<void>((resolve) => {
       run.child.stderr?.on('data', (d: Buffer) => {
-        if (d.toString().includes('streaming from slot')) resolve();
+        seen += d.toString();
+        if (seen.includes('streaming from slot')) resolve();
       });
     });
     const r = await verify('w.duckdb');
