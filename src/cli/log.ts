@@ -6,6 +6,7 @@ export const log = {
   wal2json: createDebug('walduck:wal2json'),
   sink: createDebug('walduck:sink'),
   replicate: createDebug('walduck:replicate'),
+  verify: createDebug('walduck:verify'),
 };
 
 export function warn(msg: string): void {

@@ -7,6 +7,7 @@ import { replicateCommand } from './commands/replicate.js';
 import { slotCommand } from './commands/slot.js';
 import { streamCommand } from './commands/stream.js';
 import { traceCommand } from './commands/trace.js';
+import { verifyCommand } from './commands/verify.js';
 import { EXIT_USAGE, fail } from './errors.js';
 import { oneLine } from './log.js';
 
@@ -30,6 +31,7 @@ benchCommand(cli);
 slotCommand(cli);
 streamCommand(cli);
 traceCommand(cli);
+verifyCommand(cli);
 
 try {
   await cli.parseAsync();

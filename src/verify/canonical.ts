@@ -1,0 +1,151 @@
+// The canonical text of a value, per type, as SQL for each side: PostgreSQL reading the source column
+// and DuckDB reading the replica column must produce the same text for the same value. Everything
+// verify hashes goes through here, so a change in how a type is mapped (src/sink/type-map.ts) is
+// answered in this one file.
+//
+// The canonical text is PostgreSQL's own text output (session: TimeZone UTC, DateStyle ISO,
+// extra_float_digits 3, bytea_output hex), except where noted; DuckDB's side is made to print it.
+//
+// | PostgreSQL -> DuckDB                      | canonical text                                            |
+// |-------------------------------------------|-----------------------------------------------------------|
+// | boolean                                   | t / f                                                     |
+// | smallint, integer, bigint, oid            | decimal digits                                            |
+// | real, double precision -> FLOAT, DOUBLE   | the double's shortest round-trip digits, PostgreSQL's     |
+// |                                           | layout (1e+15, 0.1, -0, NaN, Infinity); real widened      |
+// | numeric(p,s) -> DECIMAL(p,s)              | exactly s fraction digits (both print it so)              |
+// | numeric unconstrained -> DOUBLE           | TOLERANCE: the source value rounded to the nearest double |
+// |                                           | (PostgreSQL's numeric -> float8 cast reads the exact text |
+// |                                           | correctly rounded, as DuckDB's VARCHAR -> DOUBLE did)     |
+// | money -> DECIMAL(19,2)                    | the amount as numeric, 2 fraction digits                  |
+// | bytea -> BLOB                             | lower-case hex, no \x                                     |
+// | char(n)                                   | with its padding (the output function, not the text cast) |
+// | date, timestamp                           | ISO; a BC year as PostgreSQL writes it (" BC")            |
+// | timestamptz                               | ISO in UTC with microseconds, "+00"                       |
+// | time, timetz, uuid                        | the text both print alike                                 |
+// | json, jsonb -> JSON                       | the text (json as received, jsonb as PostgreSQL normalised)|
+// | interval                                  | months:days:microseconds, three integers                  |
+// | T[] -> LIST                               | element count "]" then each element's part (flattened,    |
+// |                                           | row-major); elements by the rules here, or PostgreSQL's   |
+// |                                           | text for elements the sink keeps as VARCHAR               |
+// | everything stored as VARCHAR (enum, inet, | PostgreSQL's text output                                  |
+// | composite, bit, ranges, xml, text, …)     |                                                           |
+//
+// A column's part of the row text is its length in bytes, ":", its canonical text; NULL is "~". Lengths make
+// the concatenation unambiguous (NULL differs from '', "a","bc" from "ab","c").
+
+import { type ColumnMapping, mapType } from '../sink/type-map.js';
+import type { PgType, SourceColumn } from '../source/catalog.js';
+
+export type Side = 'pg' | 'duck';
+
+/** SQL giving a column's canonical text on each side (NULL for NULL). */
+export interface ColumnCanon {
+  readonly pg: (ref: string) => string;
+  readonly duck: (ref: string) => string;
+  /** Set when the comparison is not exact: what is compared instead, said in the report. */
+  readonly tolerance?: string;
+}
+
+const text = (ref: string) => `CAST(${ref} AS TEXT)`;
+const same = (f: (ref: string) => string): ColumnCanon => ({ pg: f, duck: f });
+
+/**
+ * DuckDB's DOUBLE text in PostgreSQL's form. Both print the shortest digits that read back as the
+ * same double; they differ only in layout: DuckDB writes integral values with ".0" and 1e15 <= |x|
+ * < 1e16 in fixed notation where PostgreSQL switches to an exponent, and spells nan/inf its own way.
+ */
+export function pgDoubleText(x: string): string {
+  const digits = `rtrim(replace(ltrim(CAST(${x} AS TEXT), '-'), '.', ''), '0')`;
+  return `CASE WHEN ${x} IS NULL THEN NULL
+    WHEN isnan(${x}) THEN 'NaN'
+    WHEN isinf(${x}) THEN CASE WHEN ${x} > 0 THEN 'Infinity' ELSE '-Infinity' END
+    WHEN abs(${x}) >= 1e15 AND abs(${x}) < 1e16 THEN CASE WHEN ${x} < 0 THEN '-' ELSE '' END || left(${digits}, 1) || CASE WHEN length(${digits}) > 1 THEN '.' || substr(${digits}, 2) ELSE '' END || 'e+15'
+    ELSE regexp_replace(CAST(${x} AS TEXT), '\\.0$', '') END`;
+}
+
+function scalar(t: PgType, mapping: ColumnMapping): ColumnCanon {
+  switch (t.typname) {
+    case 'bool':
+      return same((r) => `CASE WHEN ${r} THEN 't' WHEN NOT ${r} THEN 'f' END`);
+    case 'float4':
+    case 'float8':
+      return {
+        pg: (r) => `CAST(CAST(${r} AS float8) AS TEXT)`,
+        duck: (r) => pgDoubleText(`CAST(${r} AS DOUBLE)`),
+      };
+    case 'numeric':
+      if (mapping.duckType === 'DOUBLE') {
+        return {
+          pg: (r) => `CAST(CAST(${r} AS float8) AS TEXT)`,
+          duck: pgDoubleText,
+          tolerance:
+            'compared as the nearest double: unconstrained numeric is stored as DOUBLE, about 16 significant digits',
+        };
+      }
+      // DECIMAL(p,s) prints exactly s fraction digits, as numeric(p,s) does.
+      return same(text);
+    case 'money':
+      return { pg: (r) => `CAST(CAST(${r} AS numeric) AS TEXT)`, duck: text };
+    case 'bytea':
+      return { pg: (r) => `encode(${r}, 'hex')`, duck: (r) => `lower(hex(${r}))` };
+    case 'bpchar':
+      // The cast to text strips char(n)'s padding; its output function (which concat calls) keeps it.
+      return { pg: (r) => `CASE WHEN ${r} IS NOT NULL THEN concat(${r}) END`, duck: text };
+    case 'date':
+    case 'timestamp':
+    case 'timestamptz':
+      // Both sessions run in UTC with ISO output; DuckDB writes a BC year as "(BC)".
+      return { pg: text, duck: (r) => `replace(CAST(${r} AS TEXT), ' (BC)', ' BC')` };
+    case 'interval':
+      return {
+        pg: (r) =>
+          `CAST(CAST(extract(year FROM ${r}) * 12 + extract(month FROM ${r}) AS bigint) AS TEXT) || ':' || CAST(CAST(extract(day FROM ${r}) AS bigint) AS TEXT) || ':' || CAST(CAST(extract(hour FROM ${r}) * 3600000000 + extract(minute FROM ${r}) * 60000000 + extract(microseconds FROM ${r}) AS bigint) AS TEXT)`,
+        duck: (r) =>
+          `CAST(datepart('year', ${r}) * 12 + datepart('month', ${r}) AS TEXT) || ':' || CAST(datepart('day', ${r}) AS TEXT) || ':' || CAST(datepart('hour', ${r}) * 3600000000 + datepart('minute', ${r}) * 60000000 + datepart('microseconds', ${r}) AS TEXT)`,
+      };
+    default:
+      // Integers, uuid, time, timetz, json (as received), jsonb (normalised by PostgreSQL), and all that
+      // is stored as VARCHAR holding PostgreSQL's text (enum, inet, composite, text, citext, …).
+      return same(text);
+  }
+}
+
+/** A column's canonical form, following how the sink stored it in DuckDB (src/sink/type-map.ts). */
+export function columnCanon(col: SourceColumn): ColumnCanon {
+  const mapping = mapType(col.type);
+  const element = col.type.element;
+  if (!element) return scalar(col.type, mapping);
+  const dims = Math.max(1, col.type.dims ?? 1);
+  const inner = mapType(element);
+  // The sink keeps elements it cannot cast from their text as VARCHAR: compare PostgreSQL's text.
+  const plain = inner.direct === true || inner.check === 'decimal';
+  const el: ColumnCanon = plain ? scalar(element, inner) : same(text);
+  const flat = (r: string) => {
+    let f = r;
+    for (let d = 1; d < dims; d++) f = `flatten(${f})`;
+    return f;
+  };
+  return {
+    pg: (r) =>
+      `CASE WHEN ${r} IS NOT NULL THEN CAST(cardinality(${r}) AS TEXT) || ']' || (SELECT coalesce(string_agg(${columnPart('pg', el.pg('wd_e'))}, '' ORDER BY wd_n), '') FROM unnest(${r}) WITH ORDINALITY AS wd_u(wd_e, wd_n)) END`,
+    duck: (r) =>
+      `CASE WHEN ${r} IS NOT NULL THEN CAST(len(${flat(r)}) AS TEXT) || ']' || array_to_string(list_transform(${flat(r)}, lambda wd_e: ${columnPart('duck', el.duck('wd_e'))}), '') END`,
+    ...(el.tolerance ? { tolerance: `elements ${el.tolerance}` } : {}),
+  };
+}
+
+/**
+ * One column's part of the row text: its length in bytes, ":", the text; "~" for NULL. Bytes, not
+ * characters: the same for UTF-8 on both sides, and O(1) in PostgreSQL where length() counts.
+ */
+export function columnPart(side: Side, canonical: string): string {
+  const len = side === 'pg' ? 'octet_length' : 'strlen';
+  return `coalesce(CAST(${len}(${canonical}) AS TEXT) || ':' || ${canonical}, '~')`;
+}
+
+/** SQL for the 64-bit hash of a text: the first 16 hex digits of its md5, as each side reads them. */
+export function hash64(side: Side, textSql: string): string {
+  return side === 'pg'
+    ? `('x' || substr(md5(${textSql}), 1, 16))::bit(64)::bigint`
+    : `CAST('0x' || substr(md5(${textSql}), 1, 16) AS UBIGINT)`;
+}
