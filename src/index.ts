@@ -1,0 +1,92 @@
+// The root entry (`walduck`): `walduck replicate` as a function. The same preflight, slot decisions,
+// exactly-once loop and errors as the command line, with defaults filled in, a caller's AbortSignal
+// to stop cleanly, progress as callbacks, and optionally the caller's own sink instead of DuckDB.
+// Only what this file exports is public; the layers have their own entries (walduck/protocol,
+// walduck/wal2json, walduck/sink).
+
+import type { TraceFn } from './protocol/index.js';
+import type { Progress, ReplicateResult, SinkFactory, StopAt } from './replicator/replicate.js';
+import { replicate as run } from './replicator/replicate.js';
+import type { SnapshotMode } from './replicator/slot.js';
+import { parseTableName } from './sink/catalog.js';
+import type { TableRef } from './wal2json/change.js';
+
+export {
+  AuthError,
+  ConfigError,
+  ConnectionError,
+  PgServerError,
+  ProtocolError,
+  WalduckProtocolError,
+} from './protocol/index.js';
+// The errors a replication can end with (each has `code` and `phase`; the CLI prints the message).
+export { ReplicateError, type ReplicatePhase } from './replicator/errors.js';
+export type { LatencySummary } from './replicator/latency.js';
+export type { Progress, ReplicateResult, SinkContext, SinkFactory, StopAt } from './replicator/replicate.js';
+export type { SnapshotMode } from './replicator/slot.js';
+export { CatalogError } from './sink/catalog.js';
+export type { ChangeSink } from './sink/sink.js';
+export { Wal2JsonError } from './wal2json/index.js';
+
+export interface ReplicateOptions {
+  /** libpq conninfo or postgres:// URL; PG* variables and ~/.pgpass fill the gaps (as --source). */
+  readonly source?: string;
+  /** The DuckDB file to keep equal to the source (as --duckdb); not needed with `sink`. */
+  readonly duckdb?: string;
+  /** Your own sink instead of DuckDB: called once the tables and slot are known. */
+  readonly sink?: SinkFactory;
+  /** "schema.table" strings or refs; default every table with a key or replica identity. */
+  readonly tables?: readonly (string | TableRef)[];
+  /** Replication slot (default walduck_<database>), created when missing. */
+  readonly slot?: string;
+  readonly formatVersion?: 1 | 2;
+  readonly writeInChunks?: boolean;
+  readonly batchRows?: number;
+  readonly batchMs?: number;
+  /** When to stop besides the signal (default never). */
+  readonly stopAt?: StopAt;
+  readonly snapshot?: SnapshotMode;
+  readonly snapshotJobs?: number;
+  readonly duckdbMemoryLimit?: string;
+  readonly feedbackIntervalMs?: number;
+  /** Aborting it stops replication cleanly: complete transactions commit, the result says 'signal'. */
+  readonly signal?: AbortSignal;
+  /** Called after each message with the running figures. */
+  readonly onProgress?: (progress: Progress) => void;
+  /** Debug-level notes (default: none). */
+  readonly log?: (msg: string) => void;
+  /** Warnings the CLI prints as `walduck: warning: …` (default: none). */
+  readonly warn?: (msg: string) => void;
+  /** Every protocol message, both directions, secrets redacted (as `walduck trace`). */
+  readonly trace?: TraceFn;
+}
+
+/**
+ * Runs until `stopAt` is reached or `signal` aborts, then resolves with the figures; rejects with the
+ * error the CLI would print as its one line (ReplicateError, PgServerError, ConnectionError, …).
+ */
+export function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
+  const quiet = () => {};
+  return run({
+    source: o.source,
+    duckdb: o.duckdb,
+    sink: o.sink,
+    tables: o.tables?.map((t) => (typeof t === 'string' ? parseTableName(t) : t)),
+    slot: o.slot,
+    formatVersion: o.formatVersion ?? 2,
+    writeInChunks: o.writeInChunks ?? true,
+    batchRows: o.batchRows ?? 100_000,
+    batchMs: o.batchMs ?? 1000,
+    stopAt: o.stopAt ?? { kind: 'never' },
+    snapshot: o.snapshot ?? 'auto',
+    snapshotJobs: o.snapshotJobs ?? 1,
+    ...(o.duckdbMemoryLimit ? { duckdbMemoryLimit: o.duckdbMemoryLimit } : {}),
+    ...(o.feedbackIntervalMs ? { feedbackIntervalMs: o.feedbackIntervalMs } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.trace ? { trace: o.trace } : {}),
+    log: o.log ?? quiet,
+    warn: o.warn ?? quiet,
+  });
+}
+
