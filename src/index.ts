@@ -89,4 +89,3 @@ export function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     warn: o.warn ?? quiet,
   });
 }
-
