@@ -8,24 +8,32 @@ import type { TraceFn } from './protocol/index.js';
 import type { Progress, ReplicateResult, SinkFactory, StopAt } from './replicator/replicate.js';
 import { replicate as run } from './replicator/replicate.js';
 import type { SnapshotMode } from './replicator/slot.js';
-import { parseTableName } from './sink/catalog.js';
+import { parseTableName } from './source/catalog.js';
 import type { TableRef } from './wal2json/change.js';
 
+// The errors a replication can end with: all extend WalduckError (a stable `code`, the `phase` that
+// failed); the CLI prints the message as its one line.
 export {
   AuthError,
   ConfigError,
   ConnectionError,
   PgServerError,
   ProtocolError,
+  WalduckError,
   WalduckProtocolError,
 } from './protocol/index.js';
-// The errors a replication can end with (each has `code` and `phase`; the CLI prints the message).
 export { ReplicateError, type ReplicatePhase } from './replicator/errors.js';
 export type { LatencySummary } from './replicator/latency.js';
 export type { Progress, ReplicateResult, SinkContext, SinkFactory, StopAt } from './replicator/replicate.js';
 export type { SnapshotMode } from './replicator/slot.js';
-export { CatalogError } from './sink/catalog.js';
+export { DuckFileError } from './sink/errors.js';
 export type { ChangeSink } from './sink/sink.js';
+export { TargetError } from './sink/target.js';
+export { SnapshotError } from './snapshot/copy.js';
+// Reading the chosen tables' shape from the source, as replicate() does before opening a sink.
+export type { QueryFn, Rows } from './source/catalog.js';
+export { CatalogError, parseTableName, readSourceTables } from './source/catalog.js';
+export { SlotError } from './source/slot.js';
 export { Wal2JsonError } from './wal2json/index.js';
 
 export interface ReplicateOptions {

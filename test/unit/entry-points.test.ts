@@ -77,18 +77,20 @@ describe('package entry points', () => {
       'CatalogError',
       'ConfigError',
       'ConnectionError',
+      'DuckFileError',
       'PgServerError',
       'ProtocolError',
       'ReplicateError',
+      'SlotError',
+      'SnapshotError',
+      'TargetError',
       'Wal2JsonError',
+      'WalduckError',
       'WalduckProtocolError',
-      'replicate',
-    ]);
-    assert.deepEqual(names('walduck/sink').split(' '), [
-      'CatalogError',
-      'DuckDbSink',
       'parseTableName',
       'readSourceTables',
+      'replicate',
     ]);
+    assert.deepEqual(names('walduck/sink').split(' '), ['DuckDbSink', 'DuckFileError']);
   });
 });
