@@ -193,6 +193,6 @@ describe('examples', () => {
     writeFileSync(file, `${payloads[0]}\n{"action":"I","schema":\n`);
     const bad = await runScript([example('decode-file.mjs'), file]);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /^line 2: WAL2JSON_/m);
+    assert.match(bad.stderr, /^line 2: WALDUCK_WAL2JSON_TRUNCATED: /m);
   });
 });
