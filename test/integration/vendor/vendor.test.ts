@@ -158,7 +158,7 @@ describe('vendoring', () => {
     });
   }
 
-  it('src/wal2json with src/protocol/lsn.ts alone compiles strictly and decodes a captured stream', () => {
+  it('src/wal2json with src/protocol/lsn.ts and errors.ts alone compiles strictly and decodes a captured stream', () => {
     const decode = join(dir0(), 'decode.ts');
     writeFileSync(
       decode,
@@ -177,6 +177,7 @@ describe('vendoring', () => {
     );
     const dir = vendorProject(['wal2json'], {
       'protocol/lsn.ts': join(repoRoot, 'src', 'protocol', 'lsn.ts'),
+      'protocol/errors.ts': join(repoRoot, 'src', 'protocol', 'errors.ts'),
       'decode.ts': decode,
     });
     const fixture = join(fixturesDir, 'wal2json', 'v2.jsonl');
