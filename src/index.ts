@@ -8,6 +8,7 @@ import type { TraceFn } from './protocol/index.js';
 import type { Progress, ReplicateResult, SinkFactory, StopAt } from './replicator/replicate.js';
 import { replicate as run } from './replicator/replicate.js';
 import type { SnapshotMode } from './replicator/slot.js';
+import type { NumericMode } from './sink/type-map.js';
 import { parseTableName } from './source/catalog.js';
 import type { TableRef } from './wal2json/change.js';
 
@@ -29,6 +30,7 @@ export type { SnapshotMode } from './replicator/slot.js';
 export { DuckFileError } from './sink/errors.js';
 export type { ChangeSink } from './sink/sink.js';
 export { TargetError } from './sink/target.js';
+export type { NumericMode } from './sink/type-map.js';
 export { SnapshotError } from './snapshot/copy.js';
 // Reading the chosen tables' shape from the source, as replicate() does before opening a sink.
 export type { QueryFn, Rows } from './source/catalog.js';
@@ -56,6 +58,8 @@ export interface ReplicateOptions {
   readonly snapshot?: SnapshotMode;
   readonly snapshotJobs?: number;
   readonly duckdbMemoryLimit?: string;
+  /** Unconstrained numeric columns in DuckDB: as --numeric (see the README's type table). */
+  readonly numeric?: NumericMode;
   readonly feedbackIntervalMs?: number;
   /** Aborting it stops replication cleanly: complete transactions commit, the result says 'signal'. */
   readonly signal?: AbortSignal;
@@ -90,6 +94,7 @@ export function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     snapshotJobs: o.snapshotJobs ?? 1,
     ...(o.duckdbMemoryLimit ? { duckdbMemoryLimit: o.duckdbMemoryLimit } : {}),
     ...(o.feedbackIntervalMs ? { feedbackIntervalMs: o.feedbackIntervalMs } : {}),
+    ...(o.numeric ? { numeric: o.numeric } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     ...(o.trace ? { trace: o.trace } : {}),

@@ -15,6 +15,7 @@ import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
 import { DuckDbSink, type SinkStats } from '../sink/duckdb-sink.js';
 import type { ChangeSink } from '../sink/sink.js';
+import type { NumericMode } from '../sink/type-map.js';
 import { LogProgress, TerminalProgress } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
 import { readSourceTables, type SourceTable } from '../source/catalog.js';
@@ -61,6 +62,8 @@ export interface ReplicateOptions {
   readonly writeInChunks: boolean;
   readonly batchRows: number;
   readonly batchMs: number;
+  /** Unconstrained numeric as DOUBLE (default) or exactly (sink/type-map.ts). */
+  readonly numeric?: NumericMode;
   readonly stopAt: StopAt;
   /** The initial copy of existing rows (default auto: when walduck creates the slot). */
   readonly snapshot?: SnapshotMode;
@@ -150,6 +153,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           log: o.logs?.sink ?? o.log,
           warn: o.warn,
           meta: { systemId: system.systemId, database },
+          ...(o.numeric ? { numeric: o.numeric } : {}),
         })
       : counted(
           await (o.sink as SinkFactory)({ tables, slot: slotName, systemId: system.systemId, database }),
