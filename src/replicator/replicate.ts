@@ -13,11 +13,12 @@ import {
 } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
-import { DuckDbSink } from '../sink/duckdb-sink.js';
+import { DuckDbSink, type SinkStats } from '../sink/duckdb-sink.js';
+import type { ChangeSink } from '../sink/sink.js';
 import type { NumericMode } from '../sink/type-map.js';
 import { LogSnapshotDisplay, TerminalSnapshotDisplay } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
-import { readSourceTables } from '../source/catalog.js';
+import { readSourceTables, type SourceTable } from '../source/catalog.js';
 import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
 import type { TableRef } from '../wal2json/change.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
@@ -32,9 +33,27 @@ export type StopAt =
   | { readonly kind: 'endpos'; readonly lsn: Lsn }
   | { readonly kind: 'caught-up' };
 
+/** What a caller's sink factory learns before streaming starts. */
+export interface SinkContext {
+  /** The chosen tables as the source catalog describes them (columns, types, key, replica identity). */
+  readonly tables: readonly SourceTable[];
+  readonly slot: string;
+  readonly systemId: string;
+  readonly database: string;
+}
+
+/** Opens the caller's sink; its `storedLsn` (0n: new) decides where the stream resumes. */
+export type SinkFactory = (context: SinkContext) => Promise<ChangeSink>;
+
 export interface ReplicateOptions {
   readonly source: string | undefined;
-  readonly duckdb: string;
+  /** The DuckDB file; unused (and may be omitted) when `sink` is given. */
+  readonly duckdb?: string | undefined;
+  /**
+   * A caller's own sink instead of the DuckDB file. There is no initial snapshot then (the copy is
+   * DuckDB-specific): the sink sees changes from the slot's creation on; snapshot 'force' is refused.
+   */
+  readonly sink?: SinkFactory | undefined;
   /** DuckDB's memory_limit: past it, DuckDB spills (staged rows of a huge transaction included). */
   readonly duckdbMemoryLimit?: string;
   readonly tables?: readonly TableRef[] | undefined;
@@ -88,8 +107,24 @@ const IDLE_MS = 1000;
 
 export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   const settings = parseConnectionString(o.source, process.env);
-  const instance = await openDuckDb(o.duckdb, { memoryLimit: o.duckdbMemoryLimit });
-  const duck = await instance.connect();
+  if (o.sink && o.snapshot === 'force') {
+    throw new ReplicateError(
+      'config',
+      'WALDUCK_SNAPSHOT_CUSTOM_SINK',
+      'an initial snapshot copies into DuckDB only: a custom sink starts at the slot (use snapshot auto or off)',
+    );
+  }
+  if (!o.sink && !o.duckdb) {
+    throw new ReplicateError(
+      'config',
+      'WALDUCK_NO_TARGET',
+      'nothing to replicate into: give a DuckDB file or a sink',
+    );
+  }
+  const instance = o.sink
+    ? undefined
+    : await openDuckDb(o.duckdb ?? '', { memoryLimit: o.duckdbMemoryLimit });
+  const duck = await instance?.connect();
   let conn: Connection | undefined;
   try {
     conn = await connect(settings, {
@@ -112,31 +147,30 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     );
     o.log(`tables: ${tables.map((t) => `${t.schema}.${t.table}`).join(', ')}`);
 
-    const sink = await DuckDbSink.open(duck, tables, {
-      slot: slotName,
-      batchChanges: o.batchChanges,
-      batchMs: o.batchMs,
-      log: o.logs?.sink ?? o.log,
-      warn: o.warn,
-      meta: { systemId: system.systemId, database },
-      ...(o.numeric ? { numeric: o.numeric } : {}),
-    });
+    const sink = duck
+      ? await DuckDbSink.open(duck, tables, {
+          slot: slotName,
+          batchChanges: o.batchChanges,
+          batchMs: o.batchMs,
+          log: o.logs?.sink ?? o.log,
+          warn: o.warn,
+          meta: { systemId: system.systemId, database },
+          ...(o.numeric ? { numeric: o.numeric } : {}),
+        })
+      : counted(
+          await (o.sink as SinkFactory)({ tables, slot: slotName, systemId: system.systemId, database }),
+        );
+    const stateExisted = sink instanceof DuckDbSink ? sink.stateExisted : sink.storedLsn !== 0n;
     // A mark from an unfinished snapshot of this file into this slot, on this server: the slot is ours.
-    const pending = sink.stateExisted ? undefined : await sink.snapshotPending();
+    const pending = !(sink instanceof DuckDbSink) || stateExisted ? undefined : await sink.snapshotPending();
     const ours = pending !== undefined && (pending.systemId === null || pending.systemId === system.systemId);
     let slotInfo = await readSlot(src, slotName);
     // A killed walduck's walsender may hold the slot for a moment after the kill.
     if (ours && slotInfo?.activePid != null) slotInfo = await waitInactive(src, slotName, slotInfo);
-    const decision = decideStart(
-      slotName,
-      database,
-      slotInfo,
-      sink.stateExisted ? sink.storedLsn : undefined,
-      {
-        mode: o.snapshot ?? 'auto',
-        pending: ours,
-      },
-    );
+    const decision = decideStart(slotName, database, slotInfo, stateExisted ? sink.storedLsn : undefined, {
+      mode: o.sink ? 'off' : (o.snapshot ?? 'auto'),
+      pending: ours,
+    });
     let startLsn: Lsn;
     if (decision.action === 'create' && decision.dropFirst) {
       if (ours) o.log(`dropping slot ${slotName}: its initial snapshot never committed; starting over`);
@@ -144,9 +178,9 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         o.warn(`--snapshot: dropping the existing replication slot ${slotName} to create it with a snapshot`);
       await src.dropReplicationSlot(slotName);
     }
-    if (decision.action === 'create' && decision.snapshot) {
+    if (decision.action === 'create' && decision.snapshot && sink instanceof DuckDbSink) {
       // Beside the DuckDB file, whose lock makes the spool this process's alone.
-      const spool = CsvSpool.create(o.duckdb);
+      const spool = CsvSpool.create(o.duckdb ?? '');
       try {
         startLsn = await initialSnapshot(src, sink, {
           settings,
@@ -185,14 +219,45 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     return await stream(src, sink, o, slotName, startLsn, target, tables);
   } finally {
     await conn?.close().catch(() => {});
-    duck.closeSync();
-    instance.closeSync();
+    duck?.closeSync();
+    instance?.closeSync();
   }
+}
+
+/** The loop's view of a sink: the contract plus the counts progress reports. */
+type CountedSink = ChangeSink & { readonly stats: Pick<SinkStats, 'changes' | 'transactions' | 'unmatched'> };
+
+/** A caller's sink, counted here (DuckDbSink counts itself). */
+function counted(inner: ChangeSink): CountedSink {
+  const stats = { changes: 0, transactions: 0, unmatched: 0 };
+  return {
+    stats,
+    get storedLsn() {
+      return inner.storedLsn;
+    },
+    get inSourceTransaction() {
+      return inner.inSourceTransaction;
+    },
+    get hasUncommitted() {
+      return inner.hasUncommitted;
+    },
+    get due() {
+      return inner.due;
+    },
+    async apply(change) {
+      await inner.apply(change);
+      if (change.kind === 'commit') stats.transactions++;
+      else if (change.kind === 'insert' || change.kind === 'update' || change.kind === 'delete') stats.changes++;
+    },
+    commit: () => inner.commit(),
+    rollback: () => inner.rollback(),
+    advanceIdle: (lsn) => inner.advanceIdle(lsn),
+  };
 }
 
 async function stream(
   conn: Connection,
-  sink: DuckDbSink,
+  sink: CountedSink,
   o: ReplicateOptions,
   slot: string,
   startLsn: Lsn,

@@ -1,8 +1,18 @@
 // The contract between the replication loop and whatever stores the changes. DuckDbSink implements
-// it; a caller can bring its own (a JSON-lines file, and later a DuckLake catalog) and get the same
-// exactly-once guarantee, provided it keeps this one promise: the LSN that `commit()` returns is
-// stored durably *together with* every change applied before it, in one atomic step. The loop tells
-// the server an LSN is flushed only after `commit()` has returned it.
+// it; a caller can bring its own (examples/jsonl-sink.mjs writes JSON lines) through
+// `replicate({ sink })` and get the same exactly-once guarantee, provided it keeps this one promise:
+// the LSN that `commit()` returns is stored durably *together with* every change applied before it,
+// in one atomic step. The loop tells the server an LSN is flushed only after `commit()` has returned it.
+//
+// Nothing here names DuckDB, so a DuckLake target (ATTACH 'ducklake:…': a catalog database plus
+// Parquet files) is a second implementation beside DuckDbSink, not a change to the loop: the same
+// staging and apply SQL against the attached catalog, with the state row in the same catalog, so that
+// one DuckLake commit (one snapshot) carries the rows and the LSN together. See README "DuckLake".
+//
+// A sink is opened before streaming starts; `storedLsn` then says where the stream resumes (0n: a new
+// target, and the slot is created). The loop calls, in order: apply() for each change of a source
+// transaction (begin … commit), commit() at transaction boundaries when `due` (or at stop), and
+// advanceIdle() on keepalives while nothing is pending. rollback() only at shutdown or after an error.
 
 import type { Lsn } from '../protocol/lsn.js';
 import type { Change } from '../wal2json/change.js';

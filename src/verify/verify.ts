@@ -26,7 +26,7 @@ import {
 import { replicate } from '../replicator/replicate.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
 import { DuckFileError } from '../sink/errors.js';
-import { quoteLiteral as duckLiteral } from '../sink/sql.js';
+import { quoteIdent as duckIdent, quoteLiteral as duckLiteral } from '../sink/sql.js';
 import { describeTarget } from '../sink/target.js';
 import { readSourceTables, type SourceTable } from '../source/catalog.js';
 import { qualified, quoteLiteral } from '../source/quote.js';
@@ -113,7 +113,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     const c0 = performance.now();
     const caught = await catchUp(o, file.slot, file.tables, point.lsn);
     const catchUp_ = {
-      changes: caught.rows,
+      changes: caught.changes,
       transactions: caught.transactions,
       seconds: (performance.now() - c0) / 1000,
     };
@@ -187,7 +187,11 @@ async function inspectFile(file: string, slot: string | undefined): Promise<File
         'WALDUCK_VERIFY_NOT_REPLICA',
         `${file} has no walduck.state table: it is not a walduck replica`,
       );
-    const states = await duckRows(conn, 'SELECT slot, lsn FROM walduck.state ORDER BY slot');
+    const catalog = (await duckRows(conn, 'SELECT current_database()'))[0]?.[0] ?? '';
+    const states = await duckRows(
+      conn,
+      `SELECT slot, lsn FROM ${duckIdent(catalog)}.walduck.state ORDER BY slot`,
+    );
     const row = slot === undefined ? states[0] : states.find((s) => s[0] === slot);
     if (!row || (slot === undefined && states.length > 1)) {
       throw new VerifyError(
@@ -265,7 +269,7 @@ async function catchUp(o: VerifyOptions, slot: string, tables: readonly TableRef
       slot,
       formatVersion: 2,
       writeInChunks: true,
-      batchRows: 100_000,
+      batchChanges: 100_000,
       batchMs: 1000,
       stopAt: { kind: 'endpos', lsn: point },
       snapshot: 'off',
@@ -305,7 +309,12 @@ async function compareTables(
   const { instance, conn } = await openDuck(o.duckdb);
   try {
     // The file was closed between catch-up and here: make sure nobody moved it meanwhile.
-    const now = await duckRows(conn, `SELECT lsn FROM walduck.state WHERE slot = ${duckLiteral(slot)}`);
+    // Qualified with the attached database: a file named walduck.duckdb would make walduck.state ambiguous.
+    const catalog = (await duckRows(conn, 'SELECT current_database()'))[0]?.[0] ?? '';
+    const now = await duckRows(
+      conn,
+      `SELECT lsn FROM ${duckIdent(catalog)}.walduck.state WHERE slot = ${duckLiteral(slot)}`,
+    );
     const lsn = parseLsn(now[0]?.[0] ?? '');
     if (lsn !== applied) {
       throw new VerifyError(
@@ -322,7 +331,7 @@ async function compareTables(
     const reports: TableReport[] = [];
     for (const t of sources) {
       const s0 = performance.now();
-      const sql = tableSql(t, describeTarget(t).name, qualified(t.schema, t.table));
+      const sql = tableSql(t, describeTarget(t, catalog).name, qualified(t.schema, t.table));
       let a: readonly (readonly (string | null)[])[];
       let b: readonly (readonly (string | null)[])[];
       try {
