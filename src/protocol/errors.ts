@@ -78,7 +78,8 @@ export type ProtocolErrorCode =
   | 'UNKNOWN_MESSAGE'
   | 'UNEXPECTED_MESSAGE'
   | 'SSL_RESPONSE_INVALID'
-  | 'BAD_RESULT';
+  | 'BAD_RESULT'
+  | 'LIMIT_EXCEEDED';
 
 /** The server (or whatever answered) sent bytes that break the protocol. The connection is unusable. */
 export class ProtocolError extends WalduckProtocolError {

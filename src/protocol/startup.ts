@@ -187,6 +187,7 @@ export async function startup(wire: Wire, s: ConnectionSettings, o: StartupOptio
       case READY_FOR_QUERY:
         if (!authenticated)
           throw new ProtocolError('UNEXPECTED_MESSAGE', 'auth', 'ReadyForQuery before AuthenticationOk');
+        wire.sessionStarted();
         return key;
       default:
         throw new ProtocolError(
