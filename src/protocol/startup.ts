@@ -40,6 +40,9 @@ export const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['extra_float_digits', '3'],
   ['bytea_output', 'hex'],
   ['IntervalStyle', 'postgres'],
+  // Quoting assumes it (backslashes are not special in '…'). A role or database with it off would
+  // turn a name holding \' into SQL; a startup parameter outranks those defaults.
+  ['standard_conforming_strings', 'on'],
 ];
 
 function startupParameters(s: ConnectionSettings, o: StartupOptions): [string, string][] {
@@ -222,10 +225,14 @@ function chooseChannelBinding(
     try {
       return { kind: 'tls-server-end-point', data: tlsServerEndPoint(cert) };
     } catch (err) {
-      // A certificate whose signature has no defined hash (e.g. Ed25519) cannot be bound to. With
-      // "prefer" we say "n" (we do not support binding here), which the server accepts.
-      if (s.channelBinding === 'require') throw err;
-      return { kind: 'none' };
+      // A certificate whose signature has no defined hash (e.g. Ed25519) cannot be bound to. libpq
+      // fails here under "prefer" too, rather than quietly saying "n": a middleman could otherwise
+      // downgrade every connection to unbound SCRAM by presenting such a certificate.
+      if (!(err instanceof AuthError)) throw err;
+      throw new AuthError(
+        'CHANNEL_BINDING_UNAVAILABLE',
+        `${err.message}, so SCRAM-SHA-256-PLUS cannot bind to it (libpq refuses too): use a server certificate signed with RSA or ECDSA, or set channel_binding=disable`,
+      );
     }
   }
   if (s.channelBinding === 'require') {

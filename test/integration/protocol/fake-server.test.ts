@@ -374,6 +374,29 @@ describe('against a forged or broken server', () => {
     await full.close();
   });
 
+  it('fails, as libpq does, when channel_binding=prefer meets a certificate with no binding hash (Ed25519)', async () => {
+    const [cert, key] = [fixture('fake-server-ed25519.crt'), fixture('fake-server-ed25519.key')];
+    let mechanism: string | undefined;
+    const s = await serve(async (peer) => {
+      await peer.readUntagged();
+      peer.startTls(cert, key);
+      decodeStartupMessage(await peer.readUntagged());
+      peer.send(R({ type: 'AuthenticationSASL', mechanisms: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'] }));
+      mechanism = decodeSASLInitialResponse(
+        (await peer.read().catch(() => ({ body: Buffer.alloc(0) }))).body,
+      ).mechanism;
+      peer.socket.end();
+    });
+    await assert.rejects(
+      connect(settings(s.port, 'sslmode=require channel_binding=prefer'), { connectTimeoutMs: 20_000 }),
+      (e: unknown) =>
+        e instanceof AuthError &&
+        e.code === 'CHANNEL_BINDING_UNAVAILABLE' &&
+        /channel_binding=disable/.test(e.message),
+    );
+    assert.equal(mechanism, undefined, 'an unbound SCRAM exchange was started');
+  });
+
   it('says "y" (client supports binding) when TLS is on but the server offers no SCRAM-SHA-256-PLUS', async () => {
     const [cert, key] = [fixture('fake-server.crt'), fixture('fake-server.key')];
     let gs2 = '';
