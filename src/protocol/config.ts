@@ -282,6 +282,8 @@ export function parseRequireAuth(value: string): readonly AuthMethodName[] {
 export function parseConnectionString(
   input: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  /** Warnings (an insecure or unreadable password file); default: stderr, as libpq. */
+  warn?: (msg: string) => void,
 ): ConnectionSettings {
   const text = (input ?? '').trim();
   let given: Map<string, string>;
@@ -358,6 +360,7 @@ export function parseConnectionString(
       passfile: get('passfile'),
       env,
       socketDefault: defaultSocketDir(),
+      warn,
     });
     if (password !== undefined) passwordSource = 'password file';
   }

@@ -178,6 +178,36 @@ describe('password file', () => {
 });
 
 describe('hardening (as libpq)', () => {
+  it('warns about a password file it ignores: group/other access, not a plain file, unreadable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wd-pgpass-'));
+    const file = join(dir, 'pgpass');
+    writeFileSync(file, 'h:5432:d:u:from-file\n');
+    const warnings: string[] = [];
+    const parse = (passfile: string) =>
+      parseConnectionString('host=h user=u dbname=d', { ...NOENV, PGPASSFILE: passfile }, (m) =>
+        warnings.push(m),
+      );
+    chmodSync(file, 0o640);
+    assert.equal(parse(file).password, undefined);
+    assert.match(
+      warnings.pop() ?? '',
+      /has group or world access; permissions should be u=rw \(0600\) or less/,
+    );
+    assert.equal(parse(dir).password, undefined);
+    assert.match(warnings.pop() ?? '', /is not a plain file/);
+    // Unreadable: as root every mode is readable, so use a plain 0600 file whose read fails.
+    let unreadable = file;
+    if (process.getuid?.() === 0) unreadable = '/proc/self/mem';
+    else chmodSync(file, 0o200);
+    assert.equal(parse(unreadable).password, undefined);
+    assert.match(warnings.pop() ?? '', /cannot be read/);
+    // A good file, or none at all: silence.
+    chmodSync(file, 0o600);
+    assert.equal(parse(file).password, 'from-file');
+    assert.equal(parse(join(dir, 'none')).password, undefined);
+    assert.deepEqual(warnings, []);
+  });
+
   it('refuses NUL characters in the URL, the conninfo string and the environment, never echoing them', () => {
     const refused = (input: string | undefined, env: NodeJS.ProcessEnv = NOENV) =>
       assert.throws(
