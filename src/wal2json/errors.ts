@@ -1,6 +1,7 @@
-// Typed errors for malformed wal2json output. Every error names the XLogData it came in (`lsn`), the
-// byte offset inside that payload and a snippet of the bytes around it, so a bad slot can be debugged
-// from the log line alone.
+// Typed errors for malformed wal2json output. Every error names the XLogData it came in (`lsn`) and
+// the byte offset inside that payload. The bytes around it (`snippet`) are row data, which may be
+// personal: they stay out of the message and are shown only when the caller asks (walduck
+// --debug-values), so a default log line says where, never what.
 
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 
@@ -43,7 +44,7 @@ export class Wal2JsonError extends Error {
     at: { phase: Wal2JsonPhase; lsn: Lsn; offset: number; snippet: string },
     options?: { cause?: unknown },
   ) {
-    super(`${detail} (${at.phase}, lsn ${formatLsn(at.lsn)}, offset ${at.offset}: ${at.snippet})`, options);
+    super(`${detail} (${at.phase}, lsn ${formatLsn(at.lsn)}, offset ${at.offset})`, options);
     this.code = code;
     this.phase = at.phase;
     this.lsn = at.lsn;
