@@ -134,7 +134,7 @@ export class FrameDecoder {
   private check(tag: number, length: number): void {
     if (length < 4) {
       throw new ProtocolError(
-        'FRAME_TOO_SHORT',
+        'WALDUCK_FRAME_TOO_SHORT',
         'stream',
         `message '${printable(tag)}' claims length ${length}; the minimum is 4 (the length itself)`,
       );
@@ -146,7 +146,7 @@ export class FrameDecoder {
           ? 'more than PostgreSQL can send'
           : `more than this message type may carry ${this.stage === 'startup' ? 'before the session is up' : 'in a session'} (${cap})`;
       throw new ProtocolError(
-        'FRAME_TOO_LARGE',
+        'WALDUCK_FRAME_TOO_LARGE',
         'stream',
         `message '${printable(tag)}' claims length ${length}, ${why}: not a PostgreSQL server, or the stream is corrupt`,
       );

@@ -14,14 +14,16 @@ import {
   connect,
   type LogFn,
   PgServerError,
+  WalduckError,
 } from '../protocol/index.js';
-import type { SourceTable } from '../sink/catalog.js';
-import { qualified, quoteIdent, quoteLiteral } from '../sink/sql.js';
+import type { CsvSegment } from '../sink/csv-load.js';
+import type { SourceTable } from '../source/catalog.js';
+import { qualified, quoteIdent, quoteLiteral } from '../source/quote.js';
 import type { TableRef, Value } from '../wal2json/change.js';
 import { CopyTextParser } from './copy-text.js';
 import type { ProgressSink, TableProgress } from './progress.js';
 import { type PageRange, pageRanges, rangeCondition } from './ranges.js';
-import type { CsvSegment, CsvSpool } from './spool.js';
+import type { CsvSpool } from './spool.js';
 
 export interface SnapshotTarget {
   insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void>;
@@ -52,7 +54,7 @@ export interface SnapshotStats {
   readonly ms: number;
 }
 
-export class SnapshotError extends Error {
+export class SnapshotError extends WalduckError {
   override readonly name = 'SnapshotError';
   readonly phase = 'snapshot';
   constructor(

@@ -82,7 +82,8 @@ describe('against a forged or broken server', () => {
     );
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof AuthError && e.code === 'SCRAM_BAD_SERVER_SIGNATURE' && e.phase === 'auth',
+      (e: unknown) =>
+        e instanceof AuthError && e.code === 'WALDUCK_SCRAM_BAD_SERVER_SIGNATURE' && e.phase === 'auth',
     );
   });
 
@@ -90,7 +91,7 @@ describe('against a forged or broken server', () => {
     const s = await serve(scramServer({ final: (peer) => peer.send(R({ type: 'AuthenticationOk' })) }));
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof AuthError && e.code === 'SCRAM_INCOMPLETE',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_SCRAM_INCOMPLETE',
     );
   });
 
@@ -98,7 +99,7 @@ describe('against a forged or broken server', () => {
     const s = await serve(scramServer({ keepNonce: false, final: () => {} }));
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof AuthError && e.code === 'SCRAM_BAD_NONCE',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_SCRAM_BAD_NONCE',
     );
   });
 
@@ -106,7 +107,7 @@ describe('against a forged or broken server', () => {
     const s = await serve(scramServer({ iterations: 2_000_000_000, final: () => {} }));
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof AuthError && e.code === 'SCRAM_ITERATIONS',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_SCRAM_ITERATIONS',
     );
   });
 
@@ -120,7 +121,8 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'TRUNCATED_FRAME' && e.phase === 'startup',
+      (e: unknown) =>
+        e instanceof ProtocolError && e.code === 'WALDUCK_TRUNCATED_FRAME' && e.phase === 'startup',
     );
   });
 
@@ -131,7 +133,7 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'FRAME_TOO_SHORT',
+      (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_FRAME_TOO_SHORT',
     );
   });
 
@@ -143,7 +145,8 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port), { connectTimeoutMs: 20_000 }),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'FRAME_TOO_LARGE' && /30000/.test(e.message),
+      (e: unknown) =>
+        e instanceof ProtocolError && e.code === 'WALDUCK_FRAME_TOO_LARGE' && /30000/.test(e.message),
     );
   });
 
@@ -155,7 +158,7 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port), { connectTimeoutMs: 20_000 }),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'FRAME_TOO_LARGE',
+      (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_FRAME_TOO_LARGE',
     );
   });
 
@@ -176,7 +179,8 @@ describe('against a forged or broken server', () => {
     );
     await assert.rejects(
       c,
-      (e: unknown) => e instanceof ProtocolError && e.code === 'LIMIT_EXCEEDED' && /256/.test(e.message),
+      (e: unknown) =>
+        e instanceof ProtocolError && e.code === 'WALDUCK_LIMIT_EXCEEDED' && /256/.test(e.message),
     );
   });
 
@@ -197,7 +201,7 @@ describe('against a forged or broken server', () => {
       await assert.rejects(
         c.query('SELECT x FROM t'),
         (e: unknown) =>
-          e instanceof ProtocolError && e.code === 'LIMIT_EXCEEDED' && /10 rows/.test(e.message),
+          e instanceof ProtocolError && e.code === 'WALDUCK_LIMIT_EXCEEDED' && /10 rows/.test(e.message),
       );
     } finally {
       await c.close();
@@ -211,7 +215,8 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port, 'sslmode=require')),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'SSL_RESPONSE_INVALID' && e.phase === 'tls',
+      (e: unknown) =>
+        e instanceof ProtocolError && e.code === 'WALDUCK_SSL_RESPONSE_INVALID' && e.phase === 'tls',
     );
   });
 
@@ -222,7 +227,7 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port, 'sslmode=require')),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'TLS_NOT_SUPPORTED',
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_TLS_NOT_SUPPORTED',
     );
   });
 
@@ -232,7 +237,7 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port), { connectTimeoutMs: 200 }),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'CONNECT_TIMEOUT',
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_CONNECT_TIMEOUT',
     );
   });
 
@@ -275,7 +280,8 @@ describe('against a forged or broken server', () => {
     assert.equal(first.value?.type, 'XLogData');
     await assert.rejects(
       it.next(),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'RECEIVE_TIMEOUT' && e.phase === 'stream',
+      (e: unknown) =>
+        e instanceof ConnectionError && e.code === 'WALDUCK_RECEIVE_TIMEOUT' && e.phase === 'stream',
     );
     assert.ok(
       updates.some((u) => u.replyRequested),
@@ -299,7 +305,8 @@ describe('against a forged or broken server', () => {
           // nothing arrives
         }
       })(),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'CONNECTION_LOST' && e.phase === 'stream',
+      (e: unknown) =>
+        e instanceof ConnectionError && e.code === 'WALDUCK_CONNECTION_LOST' && e.phase === 'stream',
     );
     await conn.close();
   });
@@ -311,7 +318,7 @@ describe('against a forged or broken server', () => {
     const stream = await conn.startReplication({ slot: 's', startLsn: 0n, receiveTimeoutMs: 200 });
     await assert.rejects(
       stream.stop(),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'RECEIVE_TIMEOUT',
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_RECEIVE_TIMEOUT',
     );
     await conn.close();
   });
@@ -391,7 +398,7 @@ describe('against a forged or broken server', () => {
       connect(settings(s.port, 'sslmode=require channel_binding=prefer'), { connectTimeoutMs: 20_000 }),
       (e: unknown) =>
         e instanceof AuthError &&
-        e.code === 'CHANNEL_BINDING_UNAVAILABLE' &&
+        e.code === 'WALDUCK_CHANNEL_BINDING_UNAVAILABLE' &&
         /channel_binding=disable/.test(e.message),
     );
     assert.equal(mechanism, undefined, 'an unbound SCRAM exchange was started');
@@ -415,7 +422,7 @@ describe('against a forged or broken server', () => {
     assert.equal(gs2, 'y,,');
     await assert.rejects(
       connect(settings(s.port, 'sslmode=require channel_binding=require')),
-      (e: unknown) => e instanceof AuthError && e.code === 'CHANNEL_BINDING_REQUIRED',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_CHANNEL_BINDING_REQUIRED',
     );
   });
 
@@ -502,7 +509,7 @@ describe('against a forged or broken server', () => {
     await conn.close();
   });
 
-  it('reports STREAM_ENDED when the server leaves copy mode without CopyDone', async () => {
+  it('reports WALDUCK_STREAM_ENDED when the server leaves copy mode without CopyDone', async () => {
     const conn = await streaming(async (peer) => {
       peer.send(
         R({ type: 'CommandComplete', tag: 'START_REPLICATION' }),
@@ -512,7 +519,7 @@ describe('against a forged or broken server', () => {
     const stream = await conn.startReplication({ slot: 's', startLsn: 0n });
     await assert.rejects(
       stream[Symbol.asyncIterator]().next(),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'STREAM_ENDED',
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_STREAM_ENDED',
     );
     await conn.close();
   });
@@ -524,7 +531,7 @@ describe('against a forged or broken server', () => {
     const stream = await conn.startReplication({ slot: 's', startLsn: 0n });
     await assert.rejects(
       stream[Symbol.asyncIterator]().next(),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'UNKNOWN_MESSAGE',
+      (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_UNKNOWN_MESSAGE',
     );
     await conn.close();
   });

@@ -1,49 +1,42 @@
-// Decode errors reach stderr, which ends up in logs: they say where a bad value is (LSN and byte
-// offset; row and column), never the row data around it, unless --debug-values asks for it.
+// The one line every failure ends as: the phase from any walduck error (by class, not by the shape of
+// an object), the SQLSTATE of a server error when the message lacks it, usage errors without a phase.
 import assert from 'node:assert/strict';
-import { afterEach, it } from 'node:test';
-import { describeError, setDebugValues } from '../../../src/cli/errors.js';
-import { CopyTextParser } from '../../../src/snapshot/copy-text.js';
-import { decodeAll } from '../wal2json/helpers.js';
+import { it } from 'node:test';
+import { describeError, UsageError } from '../../../src/cli/errors.js';
+import { ConnectionError, PgServerError } from '../../../src/protocol/index.js';
+import { ReplicateError } from '../../../src/replicator/errors.js';
+import { SlotError } from '../../../src/source/slot.js';
 
-afterEach(() => setDebugValues(false));
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected an error');
-}
-
-it('a wal2json decode error names the LSN and offset but not the row data, unless --debug-values', () => {
-  const err = thrown(() =>
-    decodeAll(
-      2,
-      [
-        '{"action":"I","schema":"s","table":"t","columns":[{"name":"ssn","value":"123-45-6789"},{"name":"b","value":x}]}',
-      ],
-      {},
-      [0x16b374d848n],
-    ),
+it('names the phase of a walduck error from any room, on one line', () => {
+  assert.equal(
+    describeError(new ConnectionError('WALDUCK_CONNECT_FAILED', 'connect', 'no route\nto host')),
+    'walduck: connect failed: no route to host',
   );
-  const line = describeError(err);
-  assert.match(line, /lsn 16\/B374D848, offset \d+/);
-  assert.ok(!line.includes('6789'), line);
-  setDebugValues(true);
-  assert.match(describeError(err), /45-6789/);
+  assert.equal(
+    describeError(new ReplicateError('slot', 'WALDUCK_SLOT_GONE', 'slot s no longer exists')),
+    'walduck: slot failed: slot s no longer exists',
+  );
+  assert.equal(
+    describeError(new SlotError('WALDUCK_SLOT_MISSING', 'no replication slot named s', 'slot status')),
+    'walduck: slot status failed: no replication slot named s',
+  );
 });
 
-it('a COPY format error names the row and column but not the row text, unless --debug-values', () => {
-  const p = new CopyTextParser(2);
-  const short = thrown(() => p.push(Buffer.from('1\talice@example.com\n2\n')));
-  assert.match(describeError(short), /COPY row 2 has only 1 of 2 fields/);
-  const bad = new CopyTextParser(2);
-  const lone = thrown(() => bad.push(Buffer.from('1\tsecret-diagnosis\\\n')));
-  const line = describeError(lone);
-  assert.match(line, /lone backslash \(row 1, column 2\)/);
-  assert.ok(!line.includes('secret-diagnosis'), line);
-  setDebugValues(true);
-  assert.match(describeError(lone), /secret-diagnosis/);
+it('adds the SQLSTATE of a server error only when its message does not show it', () => {
+  const e = new PgServerError('command', {
+    severity: 'ERROR',
+    sqlstate: '42P01',
+    message: 'relation "t" does not exist',
+  });
+  assert.equal(describeError(e), 'walduck: command failed: ERROR 42P01: relation "t" does not exist');
+  const wrapped = new ReplicateError('snapshot', 'WALDUCK_SNAPSHOT', 'copy failed', { cause: e });
+  assert.equal(describeError(wrapped), 'walduck: snapshot failed: copy failed');
+});
+
+it('prints usage errors and foreign errors without a phase; an object shaped like ours is not ours', () => {
+  assert.equal(describeError(new UsageError('name the slot with -S')), 'walduck: name the slot with -S');
+  assert.equal(describeError(new Error('EACCES: permission denied')), 'walduck: EACCES: permission denied');
+  const lookalike = Object.assign(new Error('from a library'), { phase: 'connect', sqlstate: '28P01' });
+  assert.equal(describeError(lookalike), 'walduck: from a library');
+  assert.equal(describeError('a string'), 'walduck: a string');
 });
