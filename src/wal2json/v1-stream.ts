@@ -39,7 +39,6 @@ import {
   Reuse,
   readOidArray,
   readStringArray,
-  readValueArray,
   type TableCache,
   type TableSlot,
 } from './row-image.js';
@@ -371,7 +370,7 @@ export class V1Stream {
         readOidArray(rd, img.typeOids);
       } else if (rd.keyIs('columnvalues')) {
         if (!newStarted) ({ slot, newStarted } = this.startNew(schema, table, slot));
-        readValueArray(rd, img.values);
+        img.valueArray(rd);
       } else if (rd.keyIs('oldkeys')) {
         slot ??= this.slotFor(schema, table);
         oldImage = this.oldKeys(rd, slot?.oldImage);
@@ -470,7 +469,7 @@ export class V1Stream {
       if (rd.keyIs('keynames')) readStringArray(rd, img.names);
       else if (rd.keyIs('keytypes')) readStringArray(rd, img.types);
       else if (rd.keyIs('keytypeoids')) readOidArray(rd, img.typeOids);
-      else if (rd.keyIs('keyvalues')) readValueArray(rd, img.values);
+      else if (rd.keyIs('keyvalues')) img.valueArray(rd);
       else rd.skip();
     }
     return img.finish(rd, slot, 'oldkeys');

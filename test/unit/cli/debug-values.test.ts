@@ -29,10 +29,21 @@ it('a wal2json decode error names the LSN and offset but not the row data, unles
     ),
   );
   const line = describeError(err);
-  assert.match(line, /lsn 16\/B374D848, offset \d+/);
+  assert.match(line, /in column 2 \("b"\) \(decode-v2, lsn 16\/B374D848, offset \d+\)/);
   assert.ok(!line.includes('6789'), line);
   setDebugValues(true);
   assert.match(describeError(err), /45-6789/);
+});
+
+it('format 1 says the column too (parallel arrays: names, then values)', () => {
+  const err = thrown(() =>
+    decodeAll(1, [
+      '{"change":[{"kind":"insert","schema":"s","table":"t","columnnames":["a","email"],"columntypes":["int","text"],"columnvalues":[1,"bob@example.com\\q"]}]}',
+    ]),
+  );
+  const line = describeError(err);
+  assert.match(line, /in column 2 \("email"\)/);
+  assert.ok(!line.includes('bob@'), line);
 });
 
 it('a COPY format error names the row and column but not the row text, unless --debug-values', () => {
