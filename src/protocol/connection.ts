@@ -48,6 +48,8 @@ export interface ConnectOptions {
   /** Bounds on what one query() may hold in memory (defaults: QUERY_MAX_ROWS, QUERY_MAX_BYTES). */
   readonly maxQueryRows?: number;
   readonly maxQueryBytes?: number;
+  /** Pin DateStyle, TimeZone, … at startup (startup.ts SESSION_SETTINGS); default true. */
+  readonly pinSettings?: boolean;
 }
 
 /**
@@ -316,6 +318,7 @@ async function attempt(
     const key = await startup(wire, settings, {
       replication: opts.replication ?? 'database',
       peerCertificate: transport.peerCertificate,
+      ...(opts.pinSettings === false ? { pinSettings: false } : {}),
     });
     wire.phase = 'command';
     opts.log?.(`connected: server ${wire.parameters.get('server_version') ?? '?'}, backend PID ${key.pid}`);
