@@ -55,7 +55,9 @@ export const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
  * (backslashes are not special in '…'), and a role or database with it off would turn a name holding
  * \' into SQL. A startup parameter outranks those defaults; it changes no output text.
  */
-export const ALWAYS_PINNED: ReadonlyArray<readonly [string, string]> = [['standard_conforming_strings', 'on']];
+export const ALWAYS_PINNED: ReadonlyArray<readonly [string, string]> = [
+  ['standard_conforming_strings', 'on'],
+];
 
 function startupParameters(s: ConnectionSettings, o: StartupOptions): [string, string][] {
   const p: [string, string][] = [
