@@ -23,7 +23,9 @@ export interface LatencyResult {
 /** Writes `rate` rows/s in 100 transactions a second for `seconds`, then waits until walduck confirmed all of it. */
 export async function runLatency(
   admin: Connection,
+  /** Without its password: that travels in `env` (see secret.ts). */
   source: string,
+  env: NodeJS.ProcessEnv,
   dir: string,
   rate: number,
   seconds: number,
@@ -47,7 +49,7 @@ export async function runLatency(
     slot,
     ...extraArgs,
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;

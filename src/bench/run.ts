@@ -20,6 +20,7 @@ import { wal2jsonOptions } from '../wal2json/index.js';
 import { BenchError } from './errors.js';
 import { type LatencyResult, runLatency } from './latency.js';
 import { type Measured, measure } from './measure.js';
+import { passwordToEnv } from './secret.js';
 import { SCHEMA, type Workload, workloads } from './workloads.js';
 
 export type Format = 'v2' | 'v1' | 'v1-chunks';
@@ -53,8 +54,9 @@ const decodeOnly = fileURLToPath(new URL('./decode-only.js', import.meta.url));
 export async function runBench(o: BenchOptions): Promise<Cell[] | LatencyResult> {
   const cluster: ClusterInfo | undefined = o.source === undefined ? await startCluster() : undefined;
   const source = o.source ?? conninfo(cluster as ClusterInfo, 'superuser', {});
-  const env = { ...process.env };
-  const admin = await connect(parseConnectionString(source, env), { replication: false });
+  const admin = await connect(parseConnectionString(source, process.env), { replication: false });
+  // Children see the connection string without its password; the password goes in their environment.
+  const { source: childSource, env } = passwordToEnv(source, process.env);
   const sql = async (text: string) => (await admin.query(text))[0]?.rows ?? [];
   const dir = mkdtempSync(join(tmpdir(), 'walduck-bench-'));
   const created: string[] = [];
@@ -67,7 +69,15 @@ export async function runBench(o: BenchOptions): Promise<Cell[] | LatencyResult>
       );
     await sql(`CREATE SCHEMA ${SCHEMA}`);
     if (o.latency)
-      return await runLatency(admin, source, dir, o.latency.rate, o.latency.seconds, o.latency.replicateArgs);
+      return await runLatency(
+        admin,
+        childSource,
+        env,
+        dir,
+        o.latency.rate,
+        o.latency.seconds,
+        o.latency.replicateArgs,
+      );
     const all = workloads(o.rows);
     const chosen = o.workloads
       ? o.workloads.map((i) => all[i - 1]).filter((w): w is Workload => w !== undefined)
@@ -82,7 +92,7 @@ export async function runBench(o: BenchOptions): Promise<Cell[] | LatencyResult>
           runs: { pg_recvlogical: [], stream: [], decode: [], replicate: [] },
         };
         for (let rep = 0; rep < o.repeat; rep++) {
-          const bytes = await oneRepetition(o, w, format, rep, source, env, sql, dir, created, cell);
+          const bytes = await oneRepetition(o, w, format, rep, childSource, env, sql, dir, created, cell);
           (cell as { payloadBytes: number }).payloadBytes = bytes;
         }
         cells.push(cell);

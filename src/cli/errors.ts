@@ -13,6 +13,24 @@ export class UsageError extends WalduckError {
   readonly phase = 'usage';
 }
 
+/**
+ * Row data in errors (the bytes around a malformed value) is shown only with --debug-values: stderr
+ * ends up in logs that are kept and shared, and rows may hold personal data.
+ */
+let showValues = false;
+export function setDebugValues(on: boolean): void {
+  showValues = on;
+}
+
+/** The row data an error (or one it wraps) holds aside from its message, when --debug-values asks. */
+function valuesOf(err: unknown): string {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const snippet = (e as Error & { snippet?: unknown }).snippet;
+    if (typeof snippet === 'string' && snippet !== '') return snippet;
+  }
+  return '';
+}
+
 /** "walduck: <phase> failed: <message> [SQLSTATE]" from any of our errors, or the message of another. */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return `walduck: ${oneLine(String(err))}`;
@@ -20,7 +38,9 @@ export function describeError(err: unknown): string {
   const phase = err instanceof WalduckError ? `${err.phase} failed: ` : '';
   const state =
     err instanceof PgServerError && !err.message.includes(err.sqlstate) ? ` (SQLSTATE ${err.sqlstate})` : '';
-  return `walduck: ${phase}${oneLine(err.message)}${state}`;
+  const values = showValues ? valuesOf(err) : '';
+  const shown = values ? ` [value: ${oneLine(values)}]` : '';
+  return `walduck: ${phase}${oneLine(err.message)}${state}${shown}`;
 }
 
 export function fail(err: unknown): never {

@@ -8,7 +8,7 @@ import { slotCommand } from './commands/slot.js';
 import { streamCommand } from './commands/stream.js';
 import { traceCommand } from './commands/trace.js';
 import { verifyCommand } from './commands/verify.js';
-import { EXIT_USAGE, fail } from './errors.js';
+import { EXIT_USAGE, fail, setDebugValues } from './errors.js';
 import { oneLine } from './log.js';
 
 const cli = yargs(hideBin(process.argv))
@@ -17,6 +17,13 @@ const cli = yargs(hideBin(process.argv))
   .demandCommand(1, 'name a command (see walduck --help)')
   .strict()
   // -h is the server host, as in every PostgreSQL tool; help is --help.
+  .option('debug-values', {
+    type: 'boolean',
+    global: true,
+    default: false,
+    describe: 'show the row data around a value that cannot be decoded (off: errors say where, not what)',
+  })
+  .middleware((argv) => setDebugValues(argv['debug-values'] === true))
   .help()
   .version()
   .fail((msg, err) => {

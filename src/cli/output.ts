@@ -22,7 +22,8 @@ export function openOutput(file: string | undefined, onError: () => void): Outpu
 }
 
 function fileOutput(path: string): Output {
-  const fd = openSync(path, 'a', 0o644);
+  // Owner-only, as pg_recvlogical creates it: the stream is row data. (An existing file keeps its mode.)
+  const fd = openSync(path, 'a', 0o600);
   // Only a regular file is made durable by fsync; a device such as /dev/null refuses it (EINVAL), and
   // pg_recvlogical likewise syncs regular files only.
   const regular = fstatSync(fd).isFile();

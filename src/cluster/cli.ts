@@ -24,7 +24,7 @@ async function main(cmd: string | undefined, rest: string[]): Promise<void> {
       }
       const info = await startCluster({ removeOnExit: false });
       mkdirSync(join(process.cwd(), '.pg'), { recursive: true });
-      writeFileSync(stateFile, JSON.stringify(info, null, 2));
+      writeFileSync(stateFile, JSON.stringify(info, null, 2), { mode: 0o600 }); // it holds passwords
       process.stdout.write(
         `started PostgreSQL ${info.majorVersion} on port ${info.port}, socket ${info.socketDir}\n`,
       );

@@ -8,15 +8,18 @@
 // Node built-ins only: `demo` ships this in the product.
 
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
   copyFileSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -42,6 +45,12 @@ export interface ClusterInfo {
   readonly pid: number;
   readonly ownerPid: number;
   readonly superuser: string;
+  /**
+   * The superuser's password over TCP (random per cluster): loopback is open to every local user, and
+   * a trusted superuser would let any of them run COPY … TO PROGRAM. The socket stays trusted but
+   * only the cluster's owner (and root) may open it.
+   */
+  readonly superuserPassword: string;
   readonly database: string;
   /** CA certificate that signed the server's certificate (CN and SAN `localhost`). */
   readonly caFile: string;
@@ -223,9 +232,11 @@ function hbaLines(): string {
     for (const addr of ['127.0.0.1/32', '::1/128'])
       lines.push(`host all,replication ${r.user} ${addr} ${r.method}`);
   }
-  // The superuser (the harness's own admin connection) is trusted on the socket and loopback only.
+  // The superuser (the harness's own admin connection): trusted on the socket, which only the owner
+  // can open (unix_socket_permissions), and by random password over loopback, where anyone can connect.
   lines.push('local all,replication postgres trust');
-  for (const addr of ['127.0.0.1/32', '::1/128']) lines.push(`host all,replication postgres ${addr} trust`);
+  for (const addr of ['127.0.0.1/32', '::1/128'])
+    lines.push(`host all,replication postgres ${addr} scram-sha-256`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -251,7 +262,8 @@ export async function startCluster(options: StartOptions = {}): Promise<ClusterI
   try {
     // A cluster started by hand (`npm run pg -- start`) outlives its starter: no owner, never reaped.
     if (options.removeOnExit !== false) writeFileSync(join(dir, 'owner.pid'), String(process.pid));
-    mkdirSync(socketDir);
+    mkdirSync(socketDir, { mode: 0o700 });
+    chmodSync(socketDir, 0o700);
     giveToPostgres(socketDir);
     giveToPostgres(dir);
     run(
@@ -267,6 +279,7 @@ export async function startCluster(options: StartOptions = {}): Promise<ClusterI
       port: String(port),
       listen_addresses: "'127.0.0.1,::1'",
       unix_socket_directories: `'${socketDir}'`,
+      unix_socket_permissions: '0700',
       wal_level: 'logical',
       max_replication_slots: '32',
       max_wal_senders: '32',
@@ -303,6 +316,7 @@ export async function startCluster(options: StartOptions = {}): Promise<ClusterI
       pid,
       ownerPid: process.pid,
       superuser: 'postgres',
+      superuserPassword: randomBytes(18).toString('base64url'),
       database,
       caFile: ca,
       roles: ROLES,
@@ -318,13 +332,18 @@ export async function startCluster(options: StartOptions = {}): Promise<ClusterI
           : "SET password_encryption = 'scram-sha-256'; ";
       return `${enc}CREATE ROLE ${r.user} LOGIN REPLICATION${pw};`;
     });
-    psql(info, roleSql.join('\n'), 'postgres');
+    psql(
+      info,
+      `SET password_encryption = 'scram-sha-256'; ALTER ROLE postgres PASSWORD '${info.superuserPassword}'; ${roleSql.join('\n')}`,
+      'postgres',
+    );
     psql(info, `CREATE DATABASE ${database}`, 'postgres');
     const grants = Object.values(ROLES)
       .map((r) => `GRANT ALL ON SCHEMA public TO ${r.user}; GRANT pg_read_all_data TO ${r.user};`)
       .join('\n');
     psql(info, grants);
-    writeFileSync(join(dir, 'cluster.json'), JSON.stringify(info, null, 2));
+    // It holds the passwords: the owner's only.
+    writeFileSync(join(dir, 'cluster.json'), JSON.stringify(info, null, 2), { mode: 0o600 });
     if (options.removeOnExit !== false) {
       // A last resort for a test process that ends without its `after` hook: never leave a server behind.
       process.once('exit', () => stopCluster(info));
@@ -362,17 +381,69 @@ export function stopCluster(info: Pick<ClusterInfo, 'dir' | 'dataDir' | 'binDir'
   rmSync(info.dir, { recursive: true, force: true });
 }
 
-/** Removes clusters whose creating process died without cleaning up (a killed test run). */
+/**
+ * Removes clusters whose creating process died without cleaning up (a killed test run). /tmp is
+ * shared: a directory with our prefix may be anyone's, and its postmaster.pid may name any process.
+ * So only directories this user created (or, as root, gave to the postgres user) are touched, and a
+ * server is stopped only when the PID in postmaster.pid is a postgres process working in that very
+ * data directory; pg_ctl would signal whatever the file names.
+ */
 export function reapStale(): void {
   const base = tmpdir();
   for (const name of readdirSync(base)) {
     if (!name.startsWith(PREFIX)) continue;
     const dir = join(base, name);
+    if (!ownedByUs(dir)) continue;
     const ownerFile = join(dir, 'owner.pid');
-    if (!existsSync(ownerFile)) continue;
+    if (!existsSync(ownerFile) || !ownedByUs(ownerFile)) continue;
     const owner = Number(readFileSync(ownerFile, 'utf8'));
     if (owner > 0 && isAlive(owner)) continue;
-    stopCluster({ dir, dataDir: join(dir, 'data'), binDir: safeBinDir() });
+    const dataDir = join(dir, 'data');
+    if (postmasterOf(dataDir) !== undefined) stopCluster({ dir, dataDir, binDir: safeBinDir() });
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Our uid, or (as root) the postgres user's: the owners startCluster leaves behind. */
+function ownedByUs(path: string): boolean {
+  const uid = process.getuid?.();
+  if (uid === undefined) return false; // no ownership to check (Windows): leave it alone
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return false;
+  }
+  if (st.isSymbolicLink()) return false;
+  if (st.uid === uid) return true;
+  return asRoot && st.uid === postgresUid();
+}
+
+let pgUid: number | undefined;
+function postgresUid(): number {
+  pgUid ??= Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  return pgUid;
+}
+
+/**
+ * The running postmaster of `dataDir`, or undefined. postmaster.pid's first line is the PID; it is
+ * believed only if that process is a postgres whose working directory is `dataDir` (the postmaster
+ * chdirs there); where /proc cannot tell, never.
+ */
+export function postmasterOf(dataDir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  try {
+    const cwd = realpathSync(`/proc/${pid}/cwd`);
+    const exe = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+    return cwd === realpathSync(dataDir) && /(^|\/)postgres$/.test(exe) ? pid : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -436,7 +507,8 @@ export function conninfo(
   method: AuthMethod | 'superuser' = 'scram-sha-256',
   extra: Record<string, string> = {},
 ): string {
-  const role = method === 'superuser' ? { user: 'postgres', password: '' } : info.roles[method];
+  const role =
+    method === 'superuser' ? { user: 'postgres', password: info.superuserPassword } : info.roles[method];
   const parts: Record<string, string> = {
     host: '127.0.0.1',
     port: String(info.port),

@@ -95,9 +95,25 @@ export function defaultSocketDir(): string {
   return existsSync('/var/run/postgresql') ? '/var/run/postgresql' : '/tmp';
 }
 
+/**
+ * Keys that came after a password in a conninfo string. An unquoted password holding a space
+ * (`password=my secret`) leaves its second half looking like a key; errors must not quote it.
+ */
+const AFTER_PASSWORD = new WeakMap<Map<string, string>, Set<string>>();
+
+/** A key as an error may show it: quoted, unless it followed a password (then it may be one). */
+function keyForError(key: string, afterPassword: boolean): string {
+  return afterPassword
+    ? "a word after the password (not shown: if the password holds spaces, quote it as password='…')"
+    : `"${key}"`;
+}
+
 /** Parses `key=value key2='quoted \' value'`. */
 export function parseConninfo(input: string): Map<string, string> {
   const out = new Map<string, string>();
+  const hidden = new Set<string>();
+  AFTER_PASSWORD.set(out, hidden);
+  let afterPassword = false;
   let i = 0;
   const n = input.length;
   const isSpace = (c: string | undefined): boolean => c !== undefined && /\s/.test(c);
@@ -109,7 +125,10 @@ export function parseConninfo(input: string): Map<string, string> {
     const key = input.slice(keyStart, i);
     while (isSpace(input[i])) i++;
     if (input[i] !== '=')
-      throw new ConfigError('WALDUCK_BAD_CONNINFO', `connection string: missing "=" after "${key}"`);
+      throw new ConfigError(
+        'WALDUCK_BAD_CONNINFO',
+        `connection string: missing "=" after ${keyForError(key, afterPassword)}`,
+      );
     i++;
     while (isSpace(input[i])) i++;
     let value = '';
@@ -142,17 +161,24 @@ export function parseConninfo(input: string): Map<string, string> {
       }
     }
     if (!key) throw new ConfigError('WALDUCK_BAD_CONNINFO', 'connection string: empty key before "="');
+    if (afterPassword) hidden.add(key);
+    if (key === 'password') afterPassword = true;
     out.set(key, value);
   }
   return out;
 }
 
 function decode(text: string, what: string): string {
+  let out: string;
   try {
-    return decodeURIComponent(text);
+    out = decodeURIComponent(text);
   } catch {
     throw new ConfigError('WALDUCK_BAD_URL', `connection URL: invalid percent-encoding in ${what}`);
   }
+  // As libpq: a NUL would end the C string early, or in our startup packet start a new parameter.
+  if (out.includes('\0'))
+    throw new ConfigError('WALDUCK_BAD_URL', `connection URL: forbidden %00 in ${what}`);
+  return out;
 }
 
 /** Parses postgres[ql]://[user[:password]@][host][:port][/dbname][?key=value&...]. */
@@ -264,18 +290,26 @@ export function parseRequireAuth(value: string): readonly AuthMethodName[] {
 export function parseConnectionString(
   input: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  /** Warnings (an insecure or unreadable password file); default: stderr, as libpq. */
+  warn?: (msg: string) => void,
 ): ConnectionSettings {
   const text = (input ?? '').trim();
   let given: Map<string, string>;
   if (/^postgres(?:ql)?:\/\//.test(text)) given = parseUrl(text);
   else if (text.includes('=')) given = parseConninfo(text);
   else given = new Map(text ? [['dbname', text]] : []);
-  for (const key of given.keys()) {
+  const hidden = AFTER_PASSWORD.get(given);
+  for (const [key, value] of given) {
     if (!KEYS.has(key))
       throw new ConfigError(
         'WALDUCK_BAD_SETTING',
-        `unknown connection setting "${key}"; known: ${[...KEYS].join(', ')}`,
+        `unknown connection setting ${keyForError(key, hidden?.has(key) ?? false)}; known: ${[...KEYS].join(', ')}`,
       );
+    if (value.includes('\0')) {
+      // Never echoed: it may be the password. Sent as is it would end the value early and let the
+      // rest act as further startup parameters.
+      throw new ConfigError('WALDUCK_BAD_SETTING', `connection setting "${key}" contains a NUL character`);
+    }
   }
   const get = (key: string): string | undefined => {
     const v = given.get(key);
@@ -334,10 +368,31 @@ export function parseConnectionString(
       passfile: get('passfile'),
       env,
       socketDefault: defaultSocketDir(),
+      warn,
     });
     if (password !== undefined) passwordSource = 'password file';
   }
 
+  for (const [what, v] of [
+    ['user', user],
+    ['dbname', database],
+    ['application_name', get('application_name')],
+    ['options', get('options')],
+    ['password', password],
+  ] as const) {
+    if (v?.includes('\0'))
+      throw new ConfigError('WALDUCK_BAD_SETTING', `connection setting "${what}" contains a NUL character`);
+  }
+  // sslrootcert=system trusts every public CA, so any certificate issued for any name would pass
+  // unless the name is checked: libpq makes verify-full its default and refuses weaker modes.
+  const sslrootcertGiven = get('sslrootcert');
+  const sslmodeGiven = get('sslmode');
+  if (sslrootcertGiven === 'system' && sslmodeGiven !== undefined && sslmodeGiven !== 'verify-full') {
+    throw new ConfigError(
+      'WALDUCK_BAD_SETTING',
+      `sslmode=${sslmodeGiven} may not be used with sslrootcert=system (any public certificate would pass): use sslmode=verify-full`,
+    );
+  }
   const settings: {
     -readonly [K in keyof ConnectionSettings]: ConnectionSettings[K];
   } = {
@@ -345,7 +400,11 @@ export function parseConnectionString(
     port,
     user,
     database,
-    sslmode: oneOf('sslmode', get('sslmode') ?? 'prefer', SSL_MODES),
+    sslmode: oneOf(
+      'sslmode',
+      sslmodeGiven ?? (sslrootcertGiven === 'system' ? 'verify-full' : 'prefer'),
+      SSL_MODES,
+    ),
     sslsni: sniText !== '0',
     applicationName: get('application_name') ?? given.get('fallback_application_name') ?? 'walduck',
     channelBinding: oneOf('channel_binding', get('channel_binding') ?? 'prefer', CHANNEL_BINDING),

@@ -45,9 +45,20 @@ export interface ConnectOptions {
   readonly onNotice?: (n: NoticeFields) => void;
   /** Whole connect (socket, TLS, auth, startup); overrides the settings' connect_timeout. */
   readonly connectTimeoutMs?: number;
+  /** Bounds on what one query() may hold in memory (defaults: QUERY_MAX_ROWS, QUERY_MAX_BYTES). */
+  readonly maxQueryRows?: number;
+  readonly maxQueryBytes?: number;
   /** Pin DateStyle, TimeZone, … at startup (startup.ts SESSION_SETTINGS); default true. */
   readonly pinSettings?: boolean;
 }
+
+/**
+ * query() collects its whole result, so a server that streams rows without end would exhaust memory.
+ * The queries this client runs (catalog, slots, identification) return far less; larger results
+ * belong in copyOut(), which streams.
+ */
+export const QUERY_MAX_ROWS = 1_000_000;
+export const QUERY_MAX_BYTES = 256 * 1024 * 1024;
 
 export interface Connection {
   readonly serverParameters: ReadonlyMap<string, string>;
@@ -76,6 +87,7 @@ class PgConnection implements Connection {
     private readonly settings: ConnectionSettings,
     readonly backendPid: number,
     readonly secretKey: number,
+    private readonly limits: { readonly rows: number; readonly bytes: number },
   ) {}
 
   get serverParameters(): ReadonlyMap<string, string> {
@@ -155,6 +167,8 @@ class PgConnection implements Connection {
     let fields: QueryResult['fields'] = [];
     let rows: (string | null)[][] = [];
     let error: PgServerError | undefined;
+    let rowCount = 0;
+    let bytes = 0;
     for (;;) {
       await wire.next();
       switch (wire.tag) {
@@ -163,6 +177,19 @@ class PgConnection implements Connection {
           rows = [];
           break;
         case DATA_ROW:
+          rowCount++;
+          bytes += wire.body.length;
+          if (rowCount > this.limits.rows || bytes > this.limits.bytes) {
+            const err = new ProtocolError(
+              'WALDUCK_LIMIT_EXCEEDED',
+              'command',
+              `a query result exceeded ${rowCount > this.limits.rows ? `${this.limits.rows} rows` : `${this.limits.bytes} bytes`}, more than this client holds in memory for one query: the connection is closed`,
+            );
+            // The rest of the result is still coming: stop reading it rather than queue it.
+            wire.fail(err);
+            wire.socket.destroy();
+            throw err;
+          }
           rows.push(decodeDataRow(wire.body).values.map((v) => (v === null ? null : v.toString('utf8'))));
           break;
         case COMMAND_COMPLETE:
@@ -295,7 +322,10 @@ async function attempt(
     });
     wire.phase = 'command';
     opts.log?.(`connected: server ${wire.parameters.get('server_version') ?? '?'}, backend PID ${key.pid}`);
-    return new PgConnection(wire, settings, key.pid, key.secretKey);
+    return new PgConnection(wire, settings, key.pid, key.secretKey, {
+      rows: opts.maxQueryRows ?? QUERY_MAX_ROWS,
+      bytes: opts.maxQueryBytes ?? QUERY_MAX_BYTES,
+    });
   } catch (err) {
     wire.fail(err as Error);
     transport.socket.destroy();

@@ -105,7 +105,8 @@ export type ProtocolErrorCode =
   | 'WALDUCK_UNKNOWN_MESSAGE'
   | 'WALDUCK_UNEXPECTED_MESSAGE'
   | 'WALDUCK_SSL_RESPONSE_INVALID'
-  | 'WALDUCK_BAD_RESULT';
+  | 'WALDUCK_BAD_RESULT'
+  | 'WALDUCK_LIMIT_EXCEEDED';
 
 /** The server (or whatever answered) sent bytes that break the protocol. The connection is unusable. */
 export class ProtocolError extends WalduckProtocolError {

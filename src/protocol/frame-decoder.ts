@@ -14,6 +14,34 @@ import { ProtocolError } from './errors.js';
 /** PostgreSQL allocates no message larger than MaxAllocSize (1 GiB - 1): a bigger length is garbage. */
 export const MAX_FRAME_LENGTH = 0x3fff_ffff + 4;
 
+/**
+ * Caps on a claimed length, as libpq applies them (fe-connect.c, fe-protocol3.c). The length is
+ * believed, and its buffer allocated, before a byte of the body arrives; without caps anyone who
+ * answers the TCP connection (a man in the middle under sslmode=prefer, before any authentication)
+ * could make us allocate 1 GiB per message.
+ * - Until the first ReadyForQuery ('startup'): an Authentication request or NegotiateProtocolVersion
+ *   is small (2000 bytes), anything else (errors, notices, ParameterStatus) at most 30000.
+ * - Afterwards ('session'): only the messages that carry data or server text may be long
+ *   (RowDescription, DataRow, CopyData, ErrorResponse, NoticeResponse, NotificationResponse); every
+ *   other message stays within 30000.
+ */
+export const SMALL_FRAME_LENGTH = 30_000;
+export const AUTH_FRAME_LENGTH = 2_000;
+export type FrameStage = 'startup' | 'session';
+
+const LONG_TAGS = new Set([
+  0x54, // 'T' RowDescription
+  0x44, // 'D' DataRow
+  0x64, // 'd' CopyData
+  0x45, // 'E' ErrorResponse
+  0x4e, // 'N' NoticeResponse
+  0x41, // 'A' NotificationResponse
+]);
+const AUTH_TAGS = new Set([
+  0x52, // 'R' Authentication*
+  0x76, // 'v' NegotiateProtocolVersion
+]);
+
 export type FrameHandler = (tag: number, body: Buffer) => void;
 
 export class FrameDecoder {
@@ -25,7 +53,21 @@ export class FrameDecoder {
   private partialTag = 0;
   private partialHave = 0;
 
-  constructor(private readonly maxFrameLength = MAX_FRAME_LENGTH) {}
+  /** Which caps apply (see SMALL_FRAME_LENGTH); the connection moves to 'session' after startup. */
+  stage: FrameStage;
+
+  constructor(
+    private readonly maxFrameLength = MAX_FRAME_LENGTH,
+    stage: FrameStage = 'session',
+  ) {
+    this.stage = stage;
+  }
+
+  /** The largest length a message with this tag may claim in the current stage. */
+  capFor(tag: number): number {
+    if (this.stage === 'startup') return AUTH_TAGS.has(tag) ? AUTH_FRAME_LENGTH : SMALL_FRAME_LENGTH;
+    return LONG_TAGS.has(tag) ? this.maxFrameLength : Math.min(SMALL_FRAME_LENGTH, this.maxFrameLength);
+  }
 
   /** True when some bytes of an unfinished frame are held: a socket closing now truncated a frame. */
   get midFrame(): boolean {
@@ -94,15 +136,25 @@ export class FrameDecoder {
       throw new ProtocolError(
         'WALDUCK_FRAME_TOO_SHORT',
         'stream',
-        `message '${String.fromCharCode(tag)}' claims length ${length}; the minimum is 4 (the length itself)`,
+        `message '${printable(tag)}' claims length ${length}; the minimum is 4 (the length itself)`,
       );
     }
-    if (length > this.maxFrameLength) {
+    const cap = this.capFor(tag);
+    if (length > cap) {
+      const why =
+        cap === this.maxFrameLength
+          ? 'more than PostgreSQL can send'
+          : `more than this message type may carry ${this.stage === 'startup' ? 'before the session is up' : 'in a session'} (${cap})`;
       throw new ProtocolError(
         'WALDUCK_FRAME_TOO_LARGE',
         'stream',
-        `message '${String.fromCharCode(tag)}' claims length ${length}, more than PostgreSQL can send: not a PostgreSQL server, or the stream is corrupt`,
+        `message '${printable(tag)}' claims length ${length}, ${why}: not a PostgreSQL server, or the stream is corrupt`,
       );
     }
   }
+}
+
+/** A tag for an error line: the character if printable ASCII, else its hex (a hostile byte stays inert). */
+function printable(tag: number): string {
+  return tag >= 0x20 && tag < 0x7f ? String.fromCharCode(tag) : `0x${tag.toString(16).padStart(2, '0')}`;
 }

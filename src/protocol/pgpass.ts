@@ -1,8 +1,10 @@
 // The password file (~/.pgpass, or PGPASSFILE): lines of hostname:port:database:username:password,
 // '*' matching anything, '\' escaping ':' and '\'. The first matching line wins. As libpq, a file that
-// group or others can read is ignored: a password there is not a secret.
+// group or others can access, or that is not a plain file, is ignored with a warning: a password there
+// is not a secret. A file that exists but cannot be read is ignored with a warning too (libpq is silent
+// there; a user wondering why the password is not used deserves the reason).
 
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, type Stats, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,6 +16,8 @@ export interface PgpassQuery {
   readonly passfile: string | undefined;
   readonly env: NodeJS.ProcessEnv;
   readonly socketDefault: string;
+  /** Where warnings go (libpq prints them on stderr). */
+  readonly warn?: ((msg: string) => void) | undefined;
 }
 
 /** Splits one line at unescaped ':' and removes the escapes. */
@@ -47,12 +51,29 @@ export function findInPgpass(text: string, q: Omit<PgpassQuery, 'passfile' | 'en
 
 export function lookupPgpass(q: PgpassQuery): string | undefined {
   const file = q.passfile ?? q.env.PGPASSFILE ?? join(q.env.HOME ?? homedir(), '.pgpass');
+  const warn = q.warn ?? ((m: string) => process.stderr.write(`WARNING: ${m}\n`));
+  let st: Stats;
   try {
-    const st = statSync(file);
-    if (!st.isFile()) return undefined;
-    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) return undefined;
-    return findInPgpass(readFileSync(file, 'utf8'), q);
+    st = statSync(file);
   } catch {
+    return undefined; // no password file: nothing to say, as libpq
+  }
+  if (!st.isFile()) {
+    warn(`password file "${file}" is not a plain file`);
     return undefined;
   }
+  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+    warn(`password file "${file}" has group or world access; permissions should be u=rw (0600) or less`);
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    warn(
+      `password file "${file}" cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); ignoring it`,
+    );
+    return undefined;
+  }
+  return findInPgpass(text, q);
 }

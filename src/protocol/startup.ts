@@ -50,6 +50,15 @@ export const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['lc_monetary', 'C'],
 ];
 
+/**
+ * Pinned even when the session settings are not (stream, like pg_recvlogical): quoting assumes it
+ * (backslashes are not special in '…'), and a role or database with it off would turn a name holding
+ * \' into SQL. A startup parameter outranks those defaults; it changes no output text.
+ */
+export const ALWAYS_PINNED: ReadonlyArray<readonly [string, string]> = [
+  ['standard_conforming_strings', 'on'],
+];
+
 function startupParameters(s: ConnectionSettings, o: StartupOptions): [string, string][] {
   const p: [string, string][] = [
     ['user', s.user],
@@ -58,6 +67,7 @@ function startupParameters(s: ConnectionSettings, o: StartupOptions): [string, s
   ];
   if (o.replication) p.push(['replication', o.replication]);
   if (o.pinSettings !== false) for (const kv of SESSION_SETTINGS) p.push([kv[0], kv[1]]);
+  for (const kv of ALWAYS_PINNED) p.push([kv[0], kv[1]]);
   if (s.options !== undefined) p.push(['options', s.options]);
   return p;
 }
@@ -202,6 +212,7 @@ export async function startup(wire: Wire, s: ConnectionSettings, o: StartupOptio
             'auth',
             'ReadyForQuery before AuthenticationOk',
           );
+        wire.sessionStarted();
         return key;
       default:
         throw new ProtocolError(
@@ -236,10 +247,14 @@ function chooseChannelBinding(
     try {
       return { kind: 'tls-server-end-point', data: tlsServerEndPoint(cert) };
     } catch (err) {
-      // A certificate whose signature has no defined hash (e.g. Ed25519) cannot be bound to. With
-      // "prefer" we say "n" (we do not support binding here), which the server accepts.
-      if (s.channelBinding === 'require') throw err;
-      return { kind: 'none' };
+      // A certificate whose signature has no defined hash (e.g. Ed25519) cannot be bound to. libpq
+      // fails here under "prefer" too, rather than quietly saying "n": a middleman could otherwise
+      // downgrade every connection to unbound SCRAM by presenting such a certificate.
+      if (!(err instanceof AuthError)) throw err;
+      throw new AuthError(
+        'WALDUCK_CHANNEL_BINDING_UNAVAILABLE',
+        `${err.message}, so SCRAM-SHA-256-PLUS cannot bind to it (libpq refuses too): use a server certificate signed with RSA or ECDSA, or set channel_binding=disable`,
+      );
     }
   }
   if (s.channelBinding === 'require') {

@@ -1,12 +1,16 @@
 // Opening the byte stream: a TCP or unix socket, and TLS through SSLRequest as libpq's sslmode says.
 //
-// sslmode  | asks TLS | without TLS        | verifies chain          | verifies host name
-// disable  | no       | -                  | -                       | -
-// allow    | on retry | first try          | no                      | no
-// prefer   | yes      | if refused/failed  | no                      | no
-// require  | yes      | error              | only if sslrootcert set | no
-// verify-ca| yes      | error              | yes                     | no
-// verify-full| yes    | error              | yes                     | yes
+// sslmode  | asks TLS | without TLS        | verifies chain                   | verifies host name
+// disable  | no       | -                  | -                                | -
+// allow    | on retry | first try          | if a root certificate is found   | no
+// prefer   | yes      | if refused/failed  | if a root certificate is found   | no
+// require  | yes      | error              | if a root certificate is found   | no
+// verify-ca| yes      | error              | yes                              | no
+// verify-full| yes    | error              | yes                              | yes
+// "A root certificate is found": sslrootcert names one, or ~/.postgresql/root.crt exists. libpq then
+// verifies the chain whatever the mode (require behaves as verify-ca); sslrootcert=system (the
+// system's CAs) is accepted with verify-full only, where a public certificate must also carry the
+// host's name (config.ts refuses it otherwise).
 // Unix sockets never use TLS (as libpq): the kernel already authenticates the peer by file permissions.
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -167,13 +171,12 @@ export async function startTls(
 
   const mode = settings.sslmode;
   const rootCertFile =
-    settings.sslrootcert === 'system'
-      ? undefined
-      : (settings.sslrootcert ?? (mode.startsWith('verify') ? defaultFile('root.crt') : undefined));
+    settings.sslrootcert === 'system' ? undefined : (settings.sslrootcert ?? defaultFile('root.crt'));
   const verifyChain =
     mode === 'verify-ca' ||
     mode === 'verify-full' ||
-    (mode === 'require' && settings.sslrootcert !== undefined);
+    rootCertFile !== undefined ||
+    settings.sslrootcert === 'system';
   if (verifyChain && rootCertFile === undefined && settings.sslrootcert !== 'system') {
     socket.destroy();
     throw new ConfigError(

@@ -24,6 +24,12 @@ export type LogFn = (msg: string) => void;
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Distinct ParameterStatus names kept. PostgreSQL reports about twenty; a server that reports
+ * thousands is not one, and each entry (up to 30000 bytes, see the frame caps) would stay in memory.
+ */
+export const MAX_PARAMETERS = 256;
+
 export interface WireHooks {
   readonly log?: LogFn | undefined;
   readonly trace?: TraceFn | undefined;
@@ -39,7 +45,7 @@ export class Wire {
   /** Called for each queued frame as it arrives, before any reader sees it (replication's keepalives). */
   onArrive: ((tag: number, body: Buffer) => void) | undefined;
 
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder = new FrameDecoder(undefined, 'startup');
   private tags: number[] = [];
   private bodies: Buffer[] = [];
   private head = 0;
@@ -68,6 +74,11 @@ export class Wire {
     socket.setNoDelay(true);
     // The SSLRequest answer was read with the socket paused; a 'data' listener alone does not undo that.
     socket.resume();
+  }
+
+  /** Startup is over (first ReadyForQuery): data-carrying messages may now be long. */
+  sessionStarted(): void {
+    this.decoder.stage = 'session';
   }
 
   /** Bytes of queued frames not yet taken. */
@@ -111,6 +122,13 @@ export class Wire {
       }
       case PARAMETER_STATUS: {
         const p = decodeParameterStatus(body);
+        if (this.parameters.size >= MAX_PARAMETERS && !this.parameters.has(p.name)) {
+          throw new ProtocolError(
+            'WALDUCK_LIMIT_EXCEEDED',
+            this.phase,
+            `the server reported more than ${MAX_PARAMETERS} distinct parameters (ParameterStatus): not a PostgreSQL server, or a hostile one`,
+          );
+        }
         this.parameters.set(p.name, p.value);
         return;
       }

@@ -247,7 +247,8 @@ function counted(inner: ChangeSink): CountedSink {
     async apply(change) {
       await inner.apply(change);
       if (change.kind === 'commit') stats.transactions++;
-      else if (change.kind === 'insert' || change.kind === 'update' || change.kind === 'delete') stats.changes++;
+      else if (change.kind === 'insert' || change.kind === 'update' || change.kind === 'delete')
+        stats.changes++;
     },
     commit: () => inner.commit(),
     rollback: () => inner.rollback(),

@@ -18,6 +18,12 @@ export class CopyFormatError extends WalduckError {
   override readonly name = 'CopyFormatError';
   readonly code = 'WALDUCK_COPY_FORMAT';
   readonly phase = 'snapshot';
+  /** The row text involved: kept out of the message (row data), shown with --debug-values. */
+  readonly snippet: string;
+  constructor(message: string, snippet = '') {
+    super(message);
+    this.snippet = snippet;
+  }
 }
 
 const NL = 0x0a; // '\n'
@@ -86,7 +92,12 @@ export class CopyTextParser {
         end = text.length;
       } else if (c === this.width - 1) throw this.shape(text, this.width + 1);
       const col = this.columns[c] as Value[];
-      col[row] = field(text, start, end);
+      try {
+        col[row] = field(text, start, end);
+      } catch (err) {
+        if (!(err instanceof CopyFormatError)) throw err;
+        throw new CopyFormatError(`${err.message} (row ${this.rows + 1}, column ${c + 1})`, err.snippet);
+      }
       start = end + 1;
     }
     this.count++;
@@ -95,7 +106,8 @@ export class CopyTextParser {
 
   private shape(text: string, got: number): CopyFormatError {
     return new CopyFormatError(
-      `COPY row has ${got > this.width ? 'more than' : 'only'} ${Math.min(got, this.width)} of ${this.width} fields: ${JSON.stringify(text.slice(0, 80))}`,
+      `COPY row ${this.rows + 1} has ${got > this.width ? 'more than' : 'only'} ${Math.min(got, this.width)} of ${this.width} fields`,
+      JSON.stringify(text.slice(0, 80)),
     );
   }
 }
@@ -117,7 +129,7 @@ export function unescapeField(f: string): string {
     out += f.slice(i, j);
     const c = f[j + 1];
     if (c === undefined)
-      throw new CopyFormatError(`COPY field ends in a lone backslash: ${JSON.stringify(f)}`);
+      throw new CopyFormatError('COPY field ends in a lone backslash', JSON.stringify(f.slice(-80)));
     const simple = SIMPLE_ESCAPES[c];
     if (simple !== undefined) out += simple;
     else if ((c >= '0' && c <= '7') || c === 'x') return unescapeBytes(f);
@@ -149,7 +161,7 @@ function unescapeBytes(f: string): string {
     }
     const e = src[i + 1];
     if (e === undefined)
-      throw new CopyFormatError(`COPY field ends in a lone backslash: ${JSON.stringify(f)}`);
+      throw new CopyFormatError('COPY field ends in a lone backslash', JSON.stringify(f.slice(-80)));
     i += 2;
     if (isOctal(e)) {
       let v = e - 0x30;

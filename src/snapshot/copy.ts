@@ -13,11 +13,12 @@ import {
   type ConnectionSettings,
   connect,
   type LogFn,
+  PgServerError,
   WalduckError,
 } from '../protocol/index.js';
 import type { CsvSegment } from '../sink/csv-load.js';
 import type { SourceTable } from '../source/catalog.js';
-import { quoteIdent, quoteLiteral } from '../source/quote.js';
+import { qualified, quoteIdent, quoteLiteral } from '../source/quote.js';
 import type { TableRef, Value } from '../wal2json/change.js';
 import { CopyTextParser } from './copy-text.js';
 import type { SnapshotDisplay, TableCopy } from './progress.js';
@@ -81,12 +82,11 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
     for (let i = 0; i < jobs; i++) {
       const c = await connect(o.settings, { replication: false, log: o.log });
       conns.push(c);
-      await c.query(
-        `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT ${quoteLiteral(o.snapshotName)}`,
-      );
+      await c.query(beginSql(o.snapshotName, i === 0 ? o.tables : []));
     }
     o.log(`snapshot ${o.snapshotName} imported on ${jobs} connection(s)`);
     const first = conns[0] as Connection;
+    await checkNotRewritten(first, o.tables);
     const tasks: Task[] = [];
     const remaining = new Map<TableCopy, number>();
     for (const table of o.tables) {
@@ -170,9 +170,70 @@ interface Job {
   readonly otherFailed: () => boolean;
 }
 
-function copyTask(job: Job, task: Task): Promise<void> {
+/**
+ * What pg_dump does right after importing the snapshot, in the same round trip (no idle moment):
+ * - The timeouts off: a role's statement_timeout, lock_timeout or idle_in_transaction_session_timeout
+ *   would otherwise kill a long copy halfway.
+ * - row_security off: a copy filtered by a policy would be a silently partial replica. With it off,
+ *   PostgreSQL refuses (42501) a table whose policies apply to this role instead of filtering it.
+ * - ACCESS SHARE locks on every chosen table, on the first connection, held to the end: TRUNCATE and
+ *   rewriting ALTER TABLE are not MVCC-safe (a copy after them sees the table empty under an older
+ *   snapshot), and these locks make them wait until the copy is done.
+ */
+function beginSql(snapshotName: string, lock: readonly SourceTable[]): string {
+  const parts = [
+    'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+    `SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshotName)}`,
+    'SET statement_timeout = 0',
+    'SET lock_timeout = 0',
+    'SET idle_in_transaction_session_timeout = 0',
+    'SET row_security = off',
+  ];
+  if (lock.length > 0)
+    parts.push(`LOCK TABLE ${lock.map((t) => qualified(t.schema, t.table)).join(', ')} IN ACCESS SHARE MODE`);
+  return parts.join('; ');
+}
+
+/**
+ * A TRUNCATE or rewriting ALTER that committed between the snapshot and our locks gave the table a
+ * new file whose rows the snapshot cannot see: the copy would find it empty, silently. The table's
+ * pg_class row as the snapshot sees it names the old file; pg_relation_filenode() names the current.
+ */
+async function checkNotRewritten(conn: Connection, tables: readonly SourceTable[]): Promise<void> {
+  const oids = tables.flatMap((t) => (t.oid !== undefined && /^\d+$/.test(t.oid) ? [t.oid] : []));
+  if (oids.length === 0) return;
+  const list = `ARRAY[${oids.join(',')}]::oid[]`;
+  const [r] = await conn.query(
+    `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE (c.oid = ANY (${list})
+             OR c.oid IN (SELECT p.relid FROM unnest(${list}) AS u(oid), pg_partition_tree(u.oid) AS p))
+        AND c.relfilenode <> pg_relation_filenode(c.oid)`,
+  );
+  const changed = (r?.rows ?? []).map((row) => `${row[0]}.${row[1]}`);
+  if (changed.length > 0) {
+    throw new SnapshotError(
+      'WALDUCK_SNAPSHOT_FAILED',
+      `table ${changed.join(', ')} was truncated or rewritten (TRUNCATE, ALTER TABLE, CLUSTER, VACUUM FULL) after the snapshot was taken, so its copy would be empty: run walduck again (a new slot and snapshot)`,
+    );
+  }
+}
+
+async function copyTask(job: Job, task: Task): Promise<void> {
   const { spool, target } = job.o;
-  return spool && target.loadsCsv(task.table) ? copyCsv(job, task, spool) : copyText(job, task);
+  try {
+    await (spool && target.loadsCsv(task.table) ? copyCsv(job, task, spool) : copyText(job, task));
+  } catch (err) {
+    // 42501 with row_security off: a policy applies to this role. Say so in one line, not as a bare
+    // permission error.
+    if (err instanceof PgServerError && err.code === '42501' && /row-level security/i.test(err.message)) {
+      throw new SnapshotError(
+        'WALDUCK_SNAPSHOT_FAILED',
+        `table ${task.table.schema}.${task.table.table} has row-level security policies that apply to role "${job.o.settings.user}": its copy would be silently partial. Connect as the table's owner, a superuser, or a role with BYPASSRLS`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
 }
 
 function copySql(task: Task, options: string): string {
@@ -249,10 +310,12 @@ async function copyCsv(job: Job, task: Task, spool: CsvSpool): Promise<void> {
 }
 
 /** The table's size in pages now (at least its size under the snapshot; see ranges.ts). */
-async function relationPages(conn: Connection, t: TableRef): Promise<number> {
-  const name = quoteLiteral(`${quoteIdent(t.schema)}.${quoteIdent(t.table)}`);
-  const [r] = await conn.query(
-    `SELECT pg_relation_size(${name}::regclass) / current_setting('block_size')::int`,
-  );
+async function relationPages(conn: Connection, t: SourceTable): Promise<number> {
+  // By OID when known: no name in a string literal at all.
+  const rel =
+    t.oid !== undefined && /^\d+$/.test(t.oid)
+      ? `${t.oid}::oid::regclass`
+      : `${quoteLiteral(qualified(t.schema, t.table))}::regclass`;
+  const [r] = await conn.query(`SELECT pg_relation_size(${rel}) / current_setting('block_size')::int`);
   return Number(r?.rows[0]?.[0] ?? 0);
 }

@@ -35,6 +35,8 @@ export interface SourceColumn {
 export type ReplicaIdentity = 'default' | 'full' | 'index' | 'nothing';
 
 export interface SourceTable extends TableRef {
+  /** pg_class OID (decimal text), for queries that can take it instead of a quoted name. */
+  readonly oid?: string;
   readonly columns: readonly SourceColumn[];
   /** Indexes into `columns` of the primary key, else of the replica identity index; empty when neither. */
   readonly key: readonly number[];
@@ -211,7 +213,7 @@ async function readColumns(
     if (keyAttnums.has(c[0] ?? '')) key.push(columns.length);
     columns.push({ name: c[1] ?? '', declared: c[2] ?? '', type, notNull: c[5] === 't' });
   }
-  return { schema, table, columns, key, identity };
+  return { oid, schema, table, columns, key, identity };
 }
 
 /** Follows domains to their base type and arrays to their element. */

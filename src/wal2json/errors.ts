@@ -1,6 +1,7 @@
-// Typed errors for malformed wal2json output. Every error names the XLogData it came in (`lsn`), the
-// byte offset inside that payload and a snippet of the bytes around it, so a bad slot can be debugged
-// from the log line alone.
+// Typed errors for malformed wal2json output. Every error names the XLogData it came in (`lsn`) and
+// the byte offset inside that payload. The bytes around it (`snippet`) are row data, which may be
+// personal: they stay out of the message and are shown only when the caller asks (walduck
+// --debug-values), so a default log line says where, never what.
 
 import { WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
@@ -37,20 +38,34 @@ export class Wal2JsonError extends WalduckError {
   readonly offset: number;
   /** Up to 32 bytes either side of the offset, as text (`⟦` marks the offset). */
   readonly snippet: string;
+  /** What went wrong, without the position (the message adds it). */
+  readonly detail: string;
+  /** The row image's column the bad value belongs to (1-based, with its name when known). */
+  readonly column: string | undefined;
 
   constructor(
     code: Wal2JsonErrorCode,
     detail: string,
-    at: { phase: Wal2JsonPhase; lsn: Lsn; offset: number; snippet: string },
+    at: { phase: Wal2JsonPhase; lsn: Lsn; offset: number; snippet: string; column?: string | undefined },
     options?: { cause?: unknown },
   ) {
-    super(`${detail} (${at.phase}, lsn ${formatLsn(at.lsn)}, offset ${at.offset}: ${at.snippet})`, options);
+    const where = at.column === undefined ? '' : ` in column ${at.column}`;
+    super(`${detail}${where} (${at.phase}, lsn ${formatLsn(at.lsn)}, offset ${at.offset})`, options);
     this.code = code;
     this.phase = at.phase;
     this.lsn = at.lsn;
     this.offset = at.offset;
     this.snippet = at.snippet;
+    this.detail = detail;
+    this.column = at.column;
   }
+}
+
+/** The same error, saying which column's value it was in (values are not shown; their column is). */
+export function inColumn(err: unknown, index: number, name: string | undefined): unknown {
+  if (!(err instanceof Wal2JsonError) || err.column !== undefined) return err;
+  const column = name === undefined ? `${index + 1}` : `${index + 1} (${JSON.stringify(name)})`;
+  return new Wal2JsonError(err.code, err.detail, { ...err, column }, { cause: err.cause });
 }
 
 const SNIPPET_RADIUS = 32;

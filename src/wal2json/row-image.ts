@@ -5,6 +5,7 @@
 // no array but the values.
 
 import type { RowImage, Value } from './change.js';
+import { inColumn } from './errors.js';
 import type { JsonReader } from './json-reader.js';
 
 const EMPTY: readonly never[] = Object.freeze([]);
@@ -28,6 +29,12 @@ export class Reuse<T> {
 
   hit(): void {
     this.n++;
+  }
+
+  /** The element at `i` of the array being built, if read yet (fresh holds all of them once made). */
+  at(i: number): T | undefined {
+    if (i >= this.n) return undefined;
+    return this.fresh !== undefined ? this.fresh[i] : this.cached?.[i];
   }
 
   add(v: T): void {
@@ -123,6 +130,26 @@ export class ImageBuilder {
     readString(r, this.types);
   }
 
+  /** One value; a malformed one is reported with its column (never its bytes, see errors.ts). */
+  value(r: JsonReader): void {
+    const i = this.values.length;
+    try {
+      this.values.push(r.value());
+    } catch (err) {
+      throw inColumn(err, i, this.names.at(i));
+    }
+  }
+
+  /** A JSON array of values (v1 columnvalues, keyvalues). */
+  valueArray(r: JsonReader): void {
+    r.openArray();
+    let first = true;
+    while (r.nextElem(first)) {
+      first = false;
+      this.value(r);
+    }
+  }
+
   typeOid(r: JsonReader): void {
     const v = r.uint32();
     if (this.typeOids.expected() === v) this.typeOids.hit();
@@ -193,15 +220,5 @@ export function readOidArray(r: JsonReader, into: Reuse<number>): void {
     const v = r.uint32();
     if (into.expected() === v) into.hit();
     else into.add(v);
-  }
-}
-
-/** Reads a JSON array of column values (v1 columnvalues, keyvalues). */
-export function readValueArray(r: JsonReader, into: Value[]): void {
-  r.openArray();
-  let first = true;
-  while (r.nextElem(first)) {
-    first = false;
-    into.push(r.value());
   }
 }

@@ -16,7 +16,6 @@ import {
   Reuse,
   readOidArray,
   readStringArray,
-  readValueArray,
   type TableCache,
   type TableSlot,
 } from './row-image.js';
@@ -70,7 +69,7 @@ export class V1ChangeReader {
         readOidArray(rd, img.typeOids);
       } else if (rd.keyIs('columnvalues')) {
         this.startNew();
-        readValueArray(rd, img.values);
+        img.valueArray(rd);
       } else if (rd.keyIs('oldkeys')) {
         f.oldImage = this.oldKeys(rd, f.slot()?.oldImage);
       } else if (rd.keyIs('pk')) {
@@ -128,7 +127,7 @@ export class V1ChangeReader {
       if (rd.keyIs('keynames')) readStringArray(rd, img.names);
       else if (rd.keyIs('keytypes')) readStringArray(rd, img.types);
       else if (rd.keyIs('keytypeoids')) readOidArray(rd, img.typeOids);
-      else if (rd.keyIs('keyvalues')) readValueArray(rd, img.values);
+      else if (rd.keyIs('keyvalues')) img.valueArray(rd);
       else rd.skip();
     }
     return img.finish(rd, slot, 'oldkeys');

@@ -124,7 +124,7 @@ export class V2Decoder {
         first = false;
         if (r.keyIs('name')) img.name(r);
         else if (r.keyIs('type')) img.type(r);
-        else if (r.keyIs('value')) img.values.push(r.value());
+        else if (r.keyIs('value')) img.value(r);
         else if (r.keyIs('typeoid')) img.typeOid(r);
         else r.skip();
       }

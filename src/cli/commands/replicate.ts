@@ -99,6 +99,7 @@ export function replicateCommand(y: Argv): Argv {
           'follow two tables',
         ),
     async (args) => {
+      privateFiles();
       const source = args.source ?? process.env.DB_CONF;
       const tablesText = args.tables ?? process.env.TABLE_NAME;
       const tables = tablesText
@@ -171,4 +172,14 @@ export function replicateCommand(y: Argv): Argv {
       );
     },
   );
+}
+
+/**
+ * The replica is a copy of the source's rows, so the files this run creates (the DuckDB file, its
+ * .wal, the snapshot's CSV segments) are for the user alone: 0600, as pg_recvlogical's output, with
+ * the umask free to take more away but not to give the group or others access. A replica meant to
+ * be shared is chmod-ed afterwards (existing files keep their mode).
+ */
+export function privateFiles(): void {
+  process.umask(process.umask() | 0o077);
 }

@@ -1,7 +1,8 @@
 // Random and mutated bytes into the frame decoder and every message decoder: the only acceptable
 // outcomes are a result or a WalduckProtocolError (never a RangeError, TypeError or hang).
-// Bounded by WALDUCK_FUZZ_RUNS (default 300); raise it for a long run. Hand-picked edge inputs live in
-// test/fuzz/corpus/protocol/ and are replayed first; add any input that ever fails there.
+// Budget: test/fuzz/budget.ts (default 300 cases a property, fixed seed; WALDUCK_FUZZ_RUNS /
+// WALDUCK_FUZZ_SECONDS for long runs). Hand-picked edge inputs live in test/fuzz/corpus/protocol/ and
+// are replayed first; add any input that ever fails there.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { it } from 'node:test';
@@ -22,8 +23,10 @@ import { decodeStreamMessage } from '../../../src/protocol/replication/stream-me
 import { decodeXLogData } from '../../../src/protocol/replication/xlog-data.js';
 import { fixturesDir, repoRoot } from '../../helpers/paths.js';
 import { backendMessage } from '../../property/protocol/arbitraries.js';
+import { fuzz, fuzzRuns, fuzzTimeoutMs } from '../budget.js';
 
-const runs = Number(process.env.WALDUCK_FUZZ_RUNS ?? 300);
+const runs = fuzzRuns(300);
+const opts = { timeout: fuzzTimeoutMs() };
 const TAGS = [...'RSKZENTDCIWdcvA!'].map((c) => c.charCodeAt(0));
 const BODY_DECODERS: ReadonlyArray<(b: Buffer) => unknown> = [
   decodeAuthentication,
@@ -50,12 +53,15 @@ function onlyTyped(f: () => unknown): void {
 }
 
 function feed(chunks: readonly Buffer[]): void {
-  const d = new FrameDecoder(1 << 20);
-  onlyTyped(() => {
-    for (const c of chunks) {
-      d.push(c, (tag, body) => onlyTyped(() => decodeBackendMessage(tag, body)));
-    }
-  });
+  // Both stages: the caps before the session is up differ from those after.
+  for (const stage of ['session', 'startup'] as const) {
+    const d = new FrameDecoder(1 << 20, stage);
+    onlyTyped(() => {
+      for (const c of chunks) {
+        d.push(c, (tag, body) => onlyTyped(() => decodeBackendMessage(tag, body)));
+      }
+    });
+  }
 }
 
 function corpus(): Buffer[] {
@@ -70,28 +76,31 @@ it('replays the corpus of edge inputs first', () => {
   }
 });
 
-it('random bytes into the frame decoder and the backend decoders', () => {
-  fc.assert(
+it('random bytes into the frame decoder and the backend decoders', opts, () => {
+  fuzz(
+    'protocol: random bytes into the frame decoder and the backend decoders',
     fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 6 }), (arrays) => {
       feed(arrays.map((a) => Buffer.from(a)));
     }),
-    { numRuns: runs },
+    runs,
   );
 });
 
-it('valid frames with random bodies and tags: each decoder answers or throws a typed error', () => {
-  fc.assert(
+it('valid frames with random bodies and tags: each decoder answers or throws a typed error', opts, () => {
+  fuzz(
+    'protocol: valid frames with random bodies and tags: each decoder answers or throws a typed error',
     fc.property(fc.constantFrom(...TAGS), fc.uint8Array({ maxLength: 200 }), (tag, body) => {
       const b = Buffer.from(body);
       onlyTyped(() => decodeBackendMessage(tag, b));
       for (const dec of BODY_DECODERS) onlyTyped(() => dec(b));
     }),
-    { numRuns: runs },
+    runs,
   );
 });
 
-it('mutated valid messages (flipped bytes, truncations, lengths) stay typed', () => {
-  fc.assert(
+it('mutated valid messages (flipped bytes, truncations, lengths) stay typed', opts, () => {
+  fuzz(
+    'protocol: mutated valid messages (flipped bytes, truncations, lengths) stay typed',
     fc.property(
       fc.array(backendMessage, { minLength: 1, maxLength: 4 }),
       fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
@@ -102,13 +111,14 @@ it('mutated valid messages (flipped bytes, truncations, lengths) stay typed', ()
         feed([wire.subarray(0, wire.length - (cut % 3)), wire.subarray(0, 0)]);
       },
     ),
-    { numRuns: runs },
+    runs,
   );
 });
 
-it('mutated captured stream bytes stay typed', () => {
+it('mutated captured stream bytes stay typed', opts, () => {
   const captured = gunzipSync(readFileSync(`${fixturesDir}protocol/session-md5.bin.gz`));
-  fc.assert(
+  fuzz(
+    'protocol: mutated captured stream bytes stay typed',
     fc.property(
       fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
       (flips) => {
@@ -117,12 +127,13 @@ it('mutated captured stream bytes stay typed', () => {
         feed([b]);
       },
     ),
-    { numRuns: Math.max(10, Math.floor(runs / 5)) },
+    Math.max(10, Math.floor(runs / 5)),
   );
 });
 
-it('random SCRAM server messages give a result or an AuthError', () => {
-  fc.assert(
+it('random SCRAM server messages give a result or an AuthError', opts, () => {
+  fuzz(
+    'protocol: random SCRAM server messages give a result or an AuthError',
     fc.property(fc.string({ maxLength: 120 }), fc.string({ maxLength: 60 }), (first, final) => {
       const s = new ScramClient({
         password: 'pw',
@@ -137,6 +148,6 @@ it('random SCRAM server messages give a result or an AuthError', () => {
       });
       onlyTyped(() => s.verifyServerFinal(final));
     }),
-    { numRuns: runs },
+    runs,
   );
 });

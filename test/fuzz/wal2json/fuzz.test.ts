@@ -1,5 +1,6 @@
 // Random and mutated bytes: every decode either yields events or throws a Wal2JsonError — never another
-// exception, never a hang. Bounded by WALDUCK_FUZZ_RUNS (small by default; raise it for a long run).
+// exception, never a hang. Budget: test/fuzz/budget.ts (small by default, fixed seed; WALDUCK_FUZZ_RUNS
+// and WALDUCK_FUZZ_SECONDS for long runs).
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,8 +10,9 @@ import { createDecoder, type Wal2JsonDecoder } from '../../../src/wal2json/decod
 import { Wal2JsonError } from '../../../src/wal2json/errors.js';
 import { repoRoot } from '../../helpers/paths.js';
 import { loadFixture } from '../../unit/wal2json/helpers.js';
+import { fuzz, fuzzRuns, fuzzTimeoutMs } from '../budget.js';
 
-const runs = Number(process.env.WALDUCK_FUZZ_RUNS ?? 200);
+const runs = fuzzRuns(200);
 const enc = new TextEncoder();
 
 /** Feeds messages; returns how many were decoded before a Wal2JsonError (which ends the stream). */
@@ -101,24 +103,26 @@ const edits = fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.nat(), fc.int
   maxLength: 4,
 });
 
-describe('wal2json decoders on hostile input', { timeout: 60_000 }, () => {
+describe('wal2json decoders on hostile input', { timeout: fuzzTimeoutMs() }, () => {
   it('random bytes', () => {
-    fc.assert(
+    fuzz(
+      'wal2json: random bytes',
       fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 6 }), (msgs) => {
         feed(2, msgs);
         feed(1, msgs);
       }),
-      { numRuns: runs },
+      runs,
     );
   });
 
   it('token soup, whole and cut into messages', () => {
-    fc.assert(
+    fuzz(
+      'wal2json: token soup, whole and cut into messages',
       fc.property(fc.array(soup, { maxLength: 6 }), (msgs) => {
         feed(2, msgs, { maxDepth: 8 });
         feed(1, msgs, { maxDepth: 8 });
       }),
-      { numRuns: runs * 2 },
+      runs * 2,
     );
   });
 
@@ -127,13 +131,14 @@ describe('wal2json decoders on hostile input', { timeout: 60_000 }, () => {
       const msgs = loadFixture(name).map((m) => m.bytes);
       const version = name === 'v2' ? 2 : 1;
       assert.equal(feed(version, msgs), msgs.length, 'the unmutated fixture decodes');
-      fc.assert(
+      fuzz(
+        `wal2json: mutated ${name} fixture messages`,
         fc.property(fc.nat(msgs.length - 1), edits, (which, es) => {
           const copy = msgs.slice();
           copy[which] = mutate(msgs[which]!, es);
           feed(version, copy);
         }),
-        { numRuns: runs },
+        runs,
       );
     });
   }

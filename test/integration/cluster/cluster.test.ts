@@ -1,14 +1,17 @@
 // The throwaway cluster is the ground every integration test stands on: if it is misconfigured,
 // these fail first and say why.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   type AuthMethod,
   conninfo,
   processAlive,
   psql,
+  reapStale,
   startCluster,
   stopCluster,
 } from '../../../src/cluster/throwaway.js';
@@ -92,6 +95,58 @@ describe('throwaway cluster', () => {
     );
     assert.notEqual(wrong.status, 0);
     assert.match(wrong.err, /does not match host name/);
+  });
+});
+
+describe('cluster access', () => {
+  const c = useCluster();
+
+  it('does not trust the superuser over TCP, and only the owner may open the socket', () => {
+    const noPassword = psqlAs(conninfo(c.info, 'superuser', { password: '' }), 'SELECT 1');
+    assert.notEqual(noPassword.status, 0, 'the superuser logged in over TCP without a password');
+    const wrong = psqlAs(conninfo(c.info, 'superuser', { password: 'guess' }), 'SELECT 1');
+    assert.notEqual(wrong.status, 0, 'the superuser logged in over TCP with a wrong password');
+    const right = psqlAs(conninfo(c.info, 'superuser'), 'SELECT current_user');
+    assert.equal(right.status, 0, right.err);
+    assert.equal(right.out, 'postgres');
+    assert.equal(psql(c.info, 'SHOW unix_socket_permissions'), '0700');
+    assert.equal((statSync(c.info.socketDir).mode & 0o777).toString(8), '700');
+    assert.equal((statSync(join(c.info.dir, 'cluster.json')).mode & 0o077).toString(8), '0');
+  });
+});
+
+describe('stale-cluster reaping', () => {
+  it("signals only that cluster's own postmaster, and leaves other users' directories alone", () => {
+    const asRoot = process.getuid?.() === 0;
+    // As root, pg_ctl runs as postgres: the decoy must be one it could signal, to show that it does not.
+    const ids = asRoot
+      ? {
+          uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
+          gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
+        }
+      : {};
+    const decoy = spawn('sleep', ['600'], { stdio: 'ignore', ...ids });
+    const deadOwner = spawnSync('true').pid;
+    const staleDir = (): string => {
+      const dir = mkdtempSync(join(tmpdir(), 'walduck-pg-'));
+      mkdirSync(join(dir, 'data'));
+      writeFileSync(join(dir, 'owner.pid'), String(deadOwner));
+      writeFileSync(join(dir, 'data', 'postmaster.pid'), `${decoy.pid}\n${join(dir, 'data')}\n`);
+      return dir;
+    };
+    const ours = staleDir();
+    const foreign = asRoot ? staleDir() : undefined;
+    if (foreign) chownSync(foreign, 65534, 65534); // nobody's
+    try {
+      reapStale();
+      assert.ok(processAlive(decoy.pid as number), 'the decoy named in postmaster.pid was signalled');
+      assert.equal(existsSync(ours), false, 'a stale directory of ours, with no server running, stays');
+      if (foreign) assert.ok(existsSync(foreign), "another user's directory was removed");
+    } finally {
+      decoy.kill();
+      if (foreign) rmSync(foreign, { recursive: true, force: true });
+      rmSync(ours, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,9 @@
 // Connecting for real: every auth method of the throwaway cluster over TCP and the unix socket, wrong
 // passwords, TLS modes (a wrong host name must fail verify-full), channel binding and require_auth.
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type AuthMethod, conninfo, psql } from '../../../src/cluster/throwaway.js';
 import {
@@ -163,6 +166,52 @@ describe('connect', () => {
       ),
       (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_TLS_FAILED',
     );
+  });
+
+  it('with sslmode=require, verifies the chain when ~/.postgresql/root.crt exists (as libpq)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'walduck-home-'));
+    const saved = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      mkdirSync(join(home, '.postgresql'));
+      // The server's own certificate is not a CA: with it as root.crt the chain cannot verify.
+      copyFileSync(`${c.info.dir}/server.crt`, join(home, '.postgresql', 'root.crt'));
+      await assert.rejects(
+        connect(settings('scram-sha-256', { sslmode: 'require' })),
+        (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_TLS_FAILED',
+      );
+      copyFileSync(c.info.caFile, join(home, '.postgresql', 'root.crt'));
+      const logs: string[] = [];
+      const ok = await connect(settings('scram-sha-256', { sslmode: 'require' }), {
+        log: (m) => logs.push(m),
+      });
+      await ok.close();
+      assert.ok(
+        logs.some((l) => /certificate verified/.test(l)),
+        logs.join('\n'),
+      );
+    } finally {
+      process.env.HOME = saved;
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it('pins standard_conforming_strings even when the role turns it off', async () => {
+    psql(c.info, 'ALTER ROLE wd_md5 SET standard_conforming_strings = off');
+    try {
+      const conn = await connect(settings('md5'), { replication: false });
+      try {
+        const [r] = await conn.query('SHOW standard_conforming_strings');
+        assert.deepEqual(r?.rows, [['on']]);
+        // The quoting that relies on it: a name ending in a backslash stays one literal.
+        const [q] = await conn.query("SELECT 'a\\'::text = E'a\\\\'");
+        assert.deepEqual(q?.rows, [['t']]);
+      } finally {
+        await conn.close();
+      }
+    } finally {
+      psql(c.info, 'ALTER ROLE wd_md5 RESET standard_conforming_strings');
+    }
   });
 
   it('never uses TLS on a unix socket, whatever sslmode says (as libpq)', async () => {

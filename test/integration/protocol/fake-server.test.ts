@@ -21,7 +21,7 @@ import type { StandbyStatusUpdate } from '../../../src/protocol/replication/stan
 import { decodeStandbyStatusUpdate } from '../../../src/protocol/replication/standby-status-update.js';
 import { encodeXLogData } from '../../../src/protocol/replication/xlog-data.js';
 import { fixturesDir } from '../../helpers/paths.js';
-import { type FakeServer, fakeServer, type Peer, R, trustServer } from './fake-server.js';
+import { type FakeServer, fakeServer, type Peer, R, textField, trustServer } from './fake-server.js';
 
 const servers: FakeServer[] = [];
 after(async () => {
@@ -135,6 +135,77 @@ describe('against a forged or broken server', () => {
       connect(settings(s.port)),
       (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_FRAME_TOO_SHORT',
     );
+  });
+
+  it('refuses a 1 GiB claim before authentication without allocating it', async () => {
+    const s = await serve(async (peer) => {
+      decodeStartupMessage(await peer.readUntagged());
+      // An ErrorResponse header claiming MaxAllocSize, as an impostor could send to anyone who connects.
+      peer.send(Buffer.from([0x45, 0x3f, 0xff, 0xff, 0xff]));
+    });
+    await assert.rejects(
+      connect(settings(s.port), { connectTimeoutMs: 20_000 }),
+      (e: unknown) =>
+        e instanceof ProtocolError && e.code === 'WALDUCK_FRAME_TOO_LARGE' && /30000/.test(e.message),
+    );
+  });
+
+  it('refuses an oversized authentication request', async () => {
+    const s = await serve(async (peer) => {
+      decodeStartupMessage(await peer.readUntagged());
+      const sasl = R({ type: 'AuthenticationSASL', mechanisms: ['SCRAM-SHA-256', 'x'.repeat(3000)] });
+      peer.send(sasl);
+    });
+    await assert.rejects(
+      connect(settings(s.port), { connectTimeoutMs: 20_000 }),
+      (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_FRAME_TOO_LARGE',
+    );
+  });
+
+  it('bounds the ParameterStatus map', async () => {
+    const s = await serve(async (peer) => {
+      decodeStartupMessage(await peer.readUntagged());
+      peer.send(R({ type: 'AuthenticationOk' }));
+      for (let i = 0; i < 300; i++) peer.send(R({ type: 'ParameterStatus', name: `p${i}`, value: 'v' }));
+      peer.send(
+        R({ type: 'BackendKeyData', pid: 1, secretKey: 1 }),
+        R({ type: 'ReadyForQuery', status: 'I' }),
+      );
+    });
+    const c = connect(settings(s.port), { connectTimeoutMs: 20_000 });
+    c.then(
+      (conn) => conn.close(),
+      () => {},
+    );
+    await assert.rejects(
+      c,
+      (e: unknown) =>
+        e instanceof ProtocolError && e.code === 'WALDUCK_LIMIT_EXCEEDED' && /256/.test(e.message),
+    );
+  });
+
+  it('bounds the rows one simple query may hold', async () => {
+    const s = await serve(
+      trustServer(async (peer) => {
+        await peer.read();
+        peer.send(R({ type: 'RowDescription', fields: [textField('x')] }));
+        for (let i = 0; i < 50; i++) peer.send(R({ type: 'DataRow', values: [Buffer.from(String(i))] }));
+        peer.send(
+          R({ type: 'CommandComplete', tag: 'SELECT 50' }),
+          R({ type: 'ReadyForQuery', status: 'I' }),
+        );
+      }),
+    );
+    const c = await connect(settings(s.port), { maxQueryRows: 10 });
+    try {
+      await assert.rejects(
+        c.query('SELECT x FROM t'),
+        (e: unknown) =>
+          e instanceof ProtocolError && e.code === 'WALDUCK_LIMIT_EXCEEDED' && /10 rows/.test(e.message),
+      );
+    } finally {
+      await c.close();
+    }
   });
 
   it('refuses bytes sent along with the SSLRequest answer (injection before TLS)', async () => {
@@ -308,6 +379,29 @@ describe('against a forged or broken server', () => {
       ),
     );
     await full.close();
+  });
+
+  it('fails, as libpq does, when channel_binding=prefer meets a certificate with no binding hash (Ed25519)', async () => {
+    const [cert, key] = [fixture('fake-server-ed25519.crt'), fixture('fake-server-ed25519.key')];
+    let mechanism: string | undefined;
+    const s = await serve(async (peer) => {
+      await peer.readUntagged();
+      peer.startTls(cert, key);
+      decodeStartupMessage(await peer.readUntagged());
+      peer.send(R({ type: 'AuthenticationSASL', mechanisms: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'] }));
+      mechanism = decodeSASLInitialResponse(
+        (await peer.read().catch(() => ({ body: Buffer.alloc(0) }))).body,
+      ).mechanism;
+      peer.socket.end();
+    });
+    await assert.rejects(
+      connect(settings(s.port, 'sslmode=require channel_binding=prefer'), { connectTimeoutMs: 20_000 }),
+      (e: unknown) =>
+        e instanceof AuthError &&
+        e.code === 'WALDUCK_CHANNEL_BINDING_UNAVAILABLE' &&
+        /channel_binding=disable/.test(e.message),
+    );
+    assert.equal(mechanism, undefined, 'an unbound SCRAM exchange was started');
   });
 
   it('says "y" (client supports binding) when TLS is on but the server offers no SCRAM-SHA-256-PLUS', async () => {

@@ -1,7 +1,7 @@
 // walduck replicate against the throwaway cluster, run as a user runs it (the built bin in a child
 // process), with DuckDB compared to PostgreSQL row for row afterwards.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -265,6 +265,29 @@ describe('walduck replicate', () => {
       assert.match(r.stderr, new RegExp(`${ns} `), `no ${ns} line in:\n${r.stderr}`);
     assert.match(r.stderr, /walduck:sink committed \d+ change\(s\) up to [0-9A-F]+\/[0-9A-F]+/);
     assert.ok(!r.stderr.includes(c.info.roles['scram-sha-256'].password));
+  });
+
+  it('creates the replica and its .wal owner-only (0600), even under a permissive umask', async () => {
+    psql(c.info, 'CREATE TABLE private_rows (id int PRIMARY KEY); INSERT INTO private_rows VALUES (1)');
+    const duck = join(dir, 'private.duckdb');
+    const saved = process.umask(0o002); // the child inherits it
+    try {
+      const r = await runWalduck(
+        ['replicate', '--source', src(), '--duckdb', duck, '--until-caught-up'].concat([
+          '--tables',
+          'private_rows',
+          '--slot',
+          'private_slot',
+        ]),
+      );
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      process.umask(saved);
+    }
+    for (const f of [duck, `${duck}.wal`]) {
+      if (f !== duck && !existsSync(f)) continue; // checkpointed away at a clean exit
+      assert.equal((statSync(f).mode & 0o777).toString(8), '600', f);
+    }
   });
 
   it('without --tables takes every table with a key or identity, and names those it leaves out', async () => {

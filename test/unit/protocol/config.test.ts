@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultSocketDir, parseConnectionString, parseRequireAuth } from '../../../src/protocol/config.js';
-import { ConfigError } from '../../../src/protocol/errors.js';
+import { ArgumentError, ConfigError } from '../../../src/protocol/errors.js';
+import { encodePasswordMessage } from '../../../src/protocol/messages/frontend/password-message.js';
+import { encodeStartupMessage } from '../../../src/protocol/messages/frontend/startup-message.js';
 import { findInPgpass, splitPgpassLine } from '../../../src/protocol/pgpass.js';
 
 const NOENV = { HOME: '/nonexistent' };
@@ -178,5 +180,97 @@ describe('password file', () => {
     assert.equal(parseConnectionString('host=h user=u dbname=d password=given', env).password, 'given');
     chmodSync(file, 0o644);
     assert.equal(parseConnectionString('host=h user=u dbname=d', env).password, undefined);
+  });
+});
+
+describe('hardening (as libpq)', () => {
+  it('warns about a password file it ignores: group/other access, not a plain file, unreadable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wd-pgpass-'));
+    const file = join(dir, 'pgpass');
+    writeFileSync(file, 'h:5432:d:u:from-file\n');
+    const warnings: string[] = [];
+    const parse = (passfile: string) =>
+      parseConnectionString('host=h user=u dbname=d', { ...NOENV, PGPASSFILE: passfile }, (m) =>
+        warnings.push(m),
+      );
+    chmodSync(file, 0o640);
+    assert.equal(parse(file).password, undefined);
+    assert.match(
+      warnings.pop() ?? '',
+      /has group or world access; permissions should be u=rw \(0600\) or less/,
+    );
+    assert.equal(parse(dir).password, undefined);
+    assert.match(warnings.pop() ?? '', /is not a plain file/);
+    // Unreadable: as root every mode is readable, so use a plain 0600 file whose read fails.
+    let unreadable = file;
+    if (process.getuid?.() === 0) unreadable = '/proc/self/mem';
+    else chmodSync(file, 0o200);
+    assert.equal(parse(unreadable).password, undefined);
+    assert.match(warnings.pop() ?? '', /cannot be read/);
+    // A good file, or none at all: silence.
+    chmodSync(file, 0o600);
+    assert.equal(parse(file).password, 'from-file');
+    assert.equal(parse(join(dir, 'none')).password, undefined);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('refuses NUL characters in the URL, the conninfo string and the environment, never echoing them', () => {
+    const refused = (input: string | undefined, env: NodeJS.ProcessEnv = NOENV) =>
+      assert.throws(
+        () => parseConnectionString(input, env),
+        (e: unknown) =>
+          e instanceof ConfigError && /NUL|%00/.test(e.message) && !/hunter|evil/.test(e.message),
+      );
+    refused('postgres://u:hunter%002@h/db');
+    refused('postgres://u@h/db?application_name=w%00replication%00database');
+    refused('postgres://u%00evil@h/db');
+    refused('host=h password=hunter\0x');
+    refused('host=h dbname=evil\0options');
+    refused('host=h', { ...NOENV, PGOPTIONS: '-c evil\0x' });
+    refused('host=h', { ...NOENV, PGPASSWORD: 'hunter\0x' });
+  });
+
+  it('never quotes what follows a password in a conninfo parse error', () => {
+    for (const input of ['password=my secret', 'host=h password=my secret=x', "password='a' hunter2"]) {
+      assert.throws(
+        () => parseConnectionString(input, NOENV),
+        (e: unknown) => e instanceof ConfigError && !/secret|hunter/.test(e.message),
+        input,
+      );
+    }
+    // Before any password, a stray word is still named: it helps and reveals nothing.
+    assert.throws(
+      () => parseConnectionString('hots=x', NOENV),
+      (e: unknown) => e instanceof ConfigError && /"hots"/.test(e.message),
+    );
+  });
+
+  it('accepts sslrootcert=system with verify-full only, and makes verify-full its default', () => {
+    assert.equal(parseConnectionString('host=h sslrootcert=system', NOENV).sslmode, 'verify-full');
+    assert.equal(
+      parseConnectionString('host=h sslrootcert=system sslmode=verify-full', NOENV).sslmode,
+      'verify-full',
+    );
+    for (const mode of ['require', 'verify-ca', 'prefer', 'allow', 'disable'])
+      assert.throws(
+        () => parseConnectionString(`host=h sslrootcert=system sslmode=${mode}`, NOENV),
+        (e: unknown) => e instanceof ConfigError && /verify-full/.test(e.message),
+        mode,
+      );
+    assert.throws(
+      () => parseConnectionString('host=h', { ...NOENV, PGSSLROOTCERT: 'system', PGSSLMODE: 'require' }),
+      bad('WALDUCK_BAD_SETTING'),
+    );
+  });
+
+  it('refuses NUL in startup parameters and the password when encoding, whoever built the settings', () => {
+    assert.throws(
+      () => encodeStartupMessage({ type: 'StartupMessage', parameters: [['application_name', 'a\0b']] }),
+      (e: unknown) => e instanceof ArgumentError,
+    );
+    assert.throws(
+      () => encodePasswordMessage({ type: 'PasswordMessage', password: 'hunter\0x' }),
+      (e: unknown) => e instanceof ArgumentError && !/hunter/.test(e.message),
+    );
   });
 });

@@ -102,6 +102,38 @@ describe('FrameDecoder', () => {
     );
   });
 
+  it('caps lengths per stage and message type as libpq does', () => {
+    const header = (tag: string, length: number): Buffer => {
+      const b = Buffer.alloc(5);
+      b[0] = tag.charCodeAt(0);
+      b.writeInt32BE(length, 1);
+      return b;
+    };
+    const refuses = (d: FrameDecoder, tag: string, length: number): void =>
+      assert.throws(
+        () => d.push(header(tag, length), () => {}),
+        (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_FRAME_TOO_LARGE',
+        `${tag} ${length} in ${d.stage}`,
+      );
+    const accepts = (d: FrameDecoder, tag: string, length: number): void => {
+      d.push(header(tag, length), () => {});
+      assert.equal(d.midFrame, true, `${tag} ${length} in ${d.stage}`);
+    };
+    // Before the session is up: authentication requests are tiny, nothing may be long.
+    refuses(new FrameDecoder(undefined, 'startup'), 'R', 2001);
+    refuses(new FrameDecoder(undefined, 'startup'), 'v', 2001);
+    accepts(new FrameDecoder(undefined, 'startup'), 'R', 2000);
+    refuses(new FrameDecoder(undefined, 'startup'), 'E', 30_001);
+    refuses(new FrameDecoder(undefined, 'startup'), 'D', 30_001);
+    refuses(new FrameDecoder(undefined, 'startup'), 'd', 0x4000_0000);
+    accepts(new FrameDecoder(undefined, 'startup'), 'E', 30_000);
+    // In a session: data and server text may be long; control messages may not.
+    for (const t of ['T', 'D', 'd', 'E', 'N', 'A']) accepts(new FrameDecoder(), t, 1_000_000);
+    for (const t of ['S', 'Z', 'C', 'K', 'W', 'H', 'R', 'c'])
+      refuses(new FrameDecoder(undefined, 'session'), t, 30_001);
+    accepts(new FrameDecoder(), 'S', 30_000);
+  });
+
   it('knows when input stopped mid-frame', () => {
     const d = new FrameDecoder();
     d.push(session.subarray(0, 3), () => {});

@@ -1,6 +1,7 @@
 // PasswordMessage ('p'): Byte1('p') Int32 len, String password: the cleartext password, or for md5
 // "md5" + hex(md5(hex(md5(password + user)) + salt)). The same tag carries the SASL messages.
 
+import { ArgumentError } from '../../errors.js';
 import { Reader } from '../../reader.js';
 import { Writer } from '../../writer.js';
 
@@ -12,6 +13,8 @@ export interface PasswordMessage {
 }
 
 export function encodePasswordMessage(m: PasswordMessage): Buffer {
+  // The server would check a prefix of it. Never echoed.
+  if (m.password.includes('\0')) throw new ArgumentError('the password contains a NUL character');
   return new Writer(PASSWORD_MESSAGE).cstring(m.password).finish();
 }
 

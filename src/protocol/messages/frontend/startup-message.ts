@@ -2,7 +2,7 @@
 // value pairs, ended by a zero byte. `user` is required; `replication=database` makes the backend a
 // walsender that also accepts replication commands.
 
-import { ProtocolError } from '../../errors.js';
+import { ArgumentError, ProtocolError } from '../../errors.js';
 import { Reader } from '../../reader.js';
 import { Writer } from '../../writer.js';
 
@@ -15,7 +15,12 @@ export interface StartupMessage {
 
 export function encodeStartupMessage(m: StartupMessage): Buffer {
   const w = new Writer(undefined, 256).i32(PROTOCOL_VERSION_3_0);
-  for (const [k, v] of m.parameters) w.cstring(k).cstring(v);
+  for (const [k, v] of m.parameters) {
+    // A NUL ends a string early: the rest of the value would become a parameter of its own.
+    if (k.includes('\0') || v.includes('\0'))
+      throw new ArgumentError(`startup parameter "${k.replaceAll('\0', '\\0')}" contains a NUL character`);
+    w.cstring(k).cstring(v);
+  }
   return w.u8(0).finish();
 }
 
