@@ -15,12 +15,14 @@ import {
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { readSourceTables } from '../sink/catalog.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
+import type { OnDropColumn, OnTypeChange } from '../sink/schema-follow.js';
 import { LogProgress, TerminalProgress } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
 import type { TableRef } from '../wal2json/change.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
 import { ReplicateError } from './errors.js';
 import { initialSnapshot } from './initial-snapshot.js';
+import { SourceCatalog } from './source-catalog.js';
 import { Latency, type LatencySummary } from './latency.js';
 import {
   decideStart,
@@ -53,6 +55,10 @@ export interface ReplicateOptions {
   readonly snapshot?: SnapshotMode;
   /** Connections copying at once under the same snapshot (default 1). */
   readonly snapshotJobs?: number;
+  /** A column dropped on the source: kept in DuckDB (default) or dropped there too. */
+  readonly onDropColumn?: OnDropColumn;
+  /** A change DuckDB cannot follow in place: stop (default) or re-copy the table (not available yet). */
+  readonly onTypeChange?: OnTypeChange;
   readonly feedbackIntervalMs?: number;
   readonly signal?: AbortSignal;
   readonly log: LogFn;
@@ -92,6 +98,9 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   const instance = await openDuckDb(o.duckdb, o.duckdbMemoryLimit);
   const duck = await instance.connect();
   let conn: Connection | undefined;
+  // A plain session beside the replication one: the stream's COPY holds that one while schema
+  // changes need the catalog.
+  const catalog = new SourceCatalog(settings, o.logs?.protocol ?? o.log);
   try {
     conn = await connect(settings, {
       replication: 'database',
@@ -119,6 +128,11 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       log: o.logs?.sink ?? o.log,
       warn: o.warn,
       meta: { systemId: system.systemId, database },
+      schema: {
+        onDropColumn: o.onDropColumn ?? 'keep',
+        onTypeChange: o.onTypeChange ?? 'stop',
+        catalog: (sql) => catalog.query(sql),
+      },
     });
     // A mark from an unfinished snapshot of this file into this slot, on this server: the slot is ours.
     const pending = sink.stateExisted ? undefined : await sink.snapshotPending();
@@ -182,6 +196,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     return await stream(src, sink, o, slotName, startLsn, target, tables);
   } finally {
     await conn?.close().catch(() => {});
+    await catalog.close();
     duck.closeSync();
     instance.closeSync();
   }

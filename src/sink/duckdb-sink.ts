@@ -10,7 +10,15 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { CsvSegment } from '../snapshot/spool.js';
-import { assertNever, type Change, type TableRef, type Value } from '../wal2json/change.js';
+import {
+  assertNever,
+  type Change,
+  type Delete,
+  type Insert,
+  type TableRef,
+  type Update,
+  type Value,
+} from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
 import type { SourceTable } from './catalog.js';
 import {
@@ -22,6 +30,7 @@ import {
   writeState,
 } from './checkpoint.js';
 import { loadCsvSegment, loadsAsCsv } from './csv-load.js';
+import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { TableStage } from './stage.js';
 import { describeTarget, ensureTarget, type TargetTable } from './target.js';
@@ -34,11 +43,15 @@ export interface SinkOptions {
   readonly warn: (msg: string) => void;
   readonly meta?: { systemId?: string; database?: string };
   readonly now?: () => number;
+  /** Follow source schema changes (recorded in walduck.columns); absent: the shape is fixed at open. */
+  readonly schema?: SchemaPolicy;
 }
 
 interface Table {
   readonly stage: TableStage;
   readonly applier: TableApplier;
+  /** The recorded source schema and the per-change check against it (when following schema changes). */
+  readonly watch?: SchemaWatch;
 }
 
 export interface SinkStats {
@@ -68,6 +81,9 @@ export class DuckDbSink implements ChangeSink {
   readonly stats: SinkStats = { rows: 0, transactions: 0, commits: 0, unmatched: 0 };
   private readonly warnedMismatch = new Set<TargetTable>();
   private readonly now: () => number;
+  private stageCount = 0;
+  /** The tables as they were at the last commit, while a schema change is uncommitted. */
+  private committedTables: Map<string, Table> | undefined;
 
   private constructor(
     private readonly conn: DuckDBConnection,
@@ -89,18 +105,43 @@ export class DuckDbSink implements ChangeSink {
     await ensureStateTable(conn);
     const state = await readState(conn, opts.slot);
     const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined);
-    let n = 0;
     for (const source of sources) {
-      const target = describeTarget(source);
+      const watch = opts.schema ? await SchemaWatch.open(conn, source, opts.schema, opts.warn) : undefined;
+      const target = describeTarget(watch ? watch.source : source);
       await ensureTarget(conn, target);
-      const applier = new TableApplier(conn, target, `walduck_stage_${n++}`, (m) => sink.mismatch(m));
-      await applier.createStage();
-      sink.tables.set(tableKey(source.schema, source.table), {
-        stage: new TableStage(target, opts.warn),
-        applier,
-      });
+      sink.tables.set(tableKey(source.schema, source.table), await sink.build(target, watch));
     }
     return sink;
+  }
+
+  private async build(target: TargetTable, watch: SchemaWatch | undefined): Promise<Table> {
+    const applier = new TableApplier(this.conn, target, `walduck_stage_${this.stageCount++}`, (m) =>
+      this.mismatch(m),
+    );
+    await applier.createStage();
+    return { stage: new TableStage(target, this.opts.warn), applier, ...(watch ? { watch } : {}) };
+  }
+
+  /**
+   * Checks a change's columns against the table's recorded source schema; on a change, applies the
+   * table's staged rows (they came before it), alters DuckDB and rewrites the record, all in the open
+   * DuckDB transaction, and returns the table rebuilt for its new shape. Refusals throw.
+   */
+  private async follow(t: Table, change: Insert | Update | Delete): Promise<Table> {
+    const w = t.watch;
+    if (!w) return t;
+    const plan = await w.check(change);
+    if (!plan) return t;
+    await this.begin();
+    this.staged -= t.stage.size;
+    this.stagedChars -= t.stage.chars;
+    await t.applier.flush(t.stage);
+    const next = await w.apply(this.conn, plan, change.lsn);
+    const key = tableKey(change.schema, change.table);
+    this.committedTables ??= new Map(this.tables);
+    const built = await this.build(describeTarget(next.source), next);
+    this.tables.set(key, built);
+    return built;
   }
 
   /**
@@ -148,29 +189,33 @@ export class DuckDbSink implements ChangeSink {
         this.stats.transactions++;
         return;
       case 'insert': {
-        const t = this.table(change);
+        let t = this.table(change);
         if (!t) return;
+        t = await this.follow(t, change);
         await this.begin();
         const before = t.stage.chars;
-        t.stage.insert(change.new);
+        t.stage.insert(t.watch ? t.watch.withKept(change.new) : change.new);
         return this.counted(t.stage.chars - before);
       }
       case 'update': {
-        const t = this.table(change);
+        let t = this.table(change);
         if (!t) return;
+        t = await this.follow(t, change);
         await this.begin();
+        const row = t.watch ? t.watch.withKept(change.new) : change.new;
         if (t.applier.target.keyless) {
           await t.applier.flush(t.stage);
-          await t.applier.keylessChange(t.stage, change.old ?? change.new, change.new);
+          await t.applier.keylessChange(t.stage, change.old ?? change.new, row);
           return this.counted();
         }
         const before = t.stage.chars;
-        t.stage.update(change.new, change.old);
+        t.stage.update(row, change.old);
         return this.counted(t.stage.chars - before);
       }
       case 'delete': {
-        const t = this.table(change);
+        let t = this.table(change);
         if (!t) return;
+        t = await this.follow(t, change);
         await this.begin();
         if (t.applier.target.keyless) {
           await t.applier.flush(t.stage);
@@ -218,6 +263,7 @@ export class DuckDbSink implements ChangeSink {
       `committed ${this.batchRows} change(s) up to ${formatLsn(this.lastCommitLsn)} (COMMIT ${(performance.now() - t0).toFixed(1)} ms)`,
     );
     this.txOpen = false;
+    this.committedTables = undefined;
     this.storedLsn = this.lastCommitLsn;
     this.batchRows = 0;
     this.stats.commits++;
@@ -228,6 +274,12 @@ export class DuckDbSink implements ChangeSink {
   async rollback(): Promise<void> {
     if (this.txOpen) await this.conn.run('ROLLBACK');
     this.txOpen = false;
+    // A schema change rolled back with the rest: the tables go back to their committed shape.
+    if (this.committedTables) {
+      this.tables.clear();
+      for (const [k, t] of this.committedTables) this.tables.set(k, t);
+      this.committedTables = undefined;
+    }
     for (const t of this.tables.values()) t.stage.clear();
     this.staged = 0;
     this.stagedChars = 0;

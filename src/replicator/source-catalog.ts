@@ -1,0 +1,26 @@
+// The source's catalog, read over a plain (non-replication) session opened on first use: a running
+// stream holds the replication connection in COPY mode, and schema changes are resolved mid-stream.
+
+import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
+import type { Rows } from '../sink/catalog.js';
+
+export class SourceCatalog {
+  private conn: Promise<Connection> | undefined;
+
+  constructor(
+    private readonly settings: ConnectionSettings,
+    private readonly log: LogFn,
+  ) {}
+
+  async query(sql: string): Promise<Rows> {
+    this.conn ??= connect(this.settings, { replication: false, log: this.log });
+    const conn = await this.conn;
+    return (await conn.query(sql))[0]?.rows ?? [];
+  }
+
+  async close(): Promise<void> {
+    const c = this.conn;
+    this.conn = undefined;
+    if (c) await (await c.catch(() => undefined))?.close().catch(() => {});
+  }
+}
