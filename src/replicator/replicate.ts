@@ -22,7 +22,6 @@ import type { TableRef } from '../wal2json/change.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
 import { ReplicateError } from './errors.js';
 import { initialSnapshot } from './initial-snapshot.js';
-import { SourceCatalog } from './source-catalog.js';
 import { Latency, type LatencySummary } from './latency.js';
 import {
   decideStart,
@@ -32,6 +31,7 @@ import {
   type SnapshotMode,
   validateSlotName,
 } from './slot.js';
+import { SourceCatalog } from './source-catalog.js';
 import { MessagePump, Wake } from './wake.js';
 
 export type StopAt =

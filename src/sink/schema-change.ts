@@ -68,9 +68,19 @@ interface CatalogColumn {
 
 export type Step =
   | { readonly kind: 'rename'; readonly from: string; readonly to: string }
-  | { readonly kind: 'type'; readonly col: RecordedColumn; readonly to: RecordedColumn; readonly using?: string }
+  | {
+      readonly kind: 'type';
+      readonly col: RecordedColumn;
+      readonly to: RecordedColumn;
+      readonly using?: string;
+    }
   | { readonly kind: 'drop'; readonly col: RecordedColumn; readonly keep: boolean }
-  | { readonly kind: 'add'; readonly col: RecordedColumn; readonly fill: string | null; readonly note: string };
+  | {
+      readonly kind: 'add';
+      readonly col: RecordedColumn;
+      readonly fill: string | null;
+      readonly note: string;
+    };
 
 export interface Plan {
   readonly steps: readonly Step[];
@@ -241,7 +251,8 @@ export async function planChange(p: PlanInput): Promise<Plan> {
   const { rec, image, policy } = p;
   const refuseWith = (what: string) => refuse(rec, p.lsn, what, policy);
   const query = policy.catalog;
-  if (!query) throw refuseWith(`its columns changed (${describeImage(image)}) and no source catalog is at hand`);
+  if (!query)
+    throw refuseWith(`its columns changed (${describeImage(image)}) and no source catalog is at hand`);
   const catalog = await readCatalog(query, rec.oid);
   if (catalog.length === 0)
     throw refuseWith(
@@ -330,7 +341,8 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     const col: RecordedColumn = { attnum: c.attnum, name: colName, type, pg, notNull: false, dropped: false };
     let fill: string | null = null;
     let note = 'existing rows NULL';
-    if (now === undefined || now.dropped) note = 'existing rows NULL (the column is dropped on the source by now)';
+    if (now === undefined || now.dropped)
+      note = 'existing rows NULL (the column is dropped on the source by now)';
     else if (now.identity || now.generated)
       throw refuseWith(
         `column ${colName} was added as an identity or generated column, whose values PostgreSQL computed for each existing row`,
@@ -364,7 +376,9 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     if (c.dropped) continue;
     const lower = c.name.toLowerCase();
     if (liveNames.has(lower))
-      throw refuseWith(`it now has two columns named ${c.name} apart from case, which DuckDB cannot tell apart`);
+      throw refuseWith(
+        `it now has two columns named ${c.name} apart from case, which DuckDB cannot tell apart`,
+      );
     liveNames.add(lower);
   }
   if (p.pk !== undefined && rec.identity === 'default' && !sameList(p.pk, keyNames))
@@ -411,7 +425,8 @@ export function widening(from: PgType, to: PgType): 'same' | 'alter' | 'timestam
   const b = to.typname;
   const ra = INT_RANK[a];
   const rb = INT_RANK[b];
-  if (ra !== undefined && rb !== undefined) return rb >= ra ? (fromDuck === toDuck ? 'same' : 'alter') : undefined;
+  if (ra !== undefined && rb !== undefined)
+    return rb >= ra ? (fromDuck === toDuck ? 'same' : 'alter') : undefined;
   if (TEXT.has(a) && TEXT.has(b)) {
     // varchar(n) -> varchar(m >= n), varchar or text; text -> varchar only without a length.
     const la = a === 'text' || from.typmod < 0 ? Infinity : from.typmod;
@@ -472,7 +487,9 @@ export async function applyPlan(
         );
       else if (to !== from) await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${to}`);
       const zone = s.using !== undefined ? `, existing values read in time zone ${s.using}` : '';
-      say(`${who}: ALTER COLUMN ${s.to.name} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${to}${zone}) applied ${at}`);
+      say(
+        `${who}: ALTER COLUMN ${s.to.name} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${to}${zone}) applied ${at}`,
+      );
     } else if (s.kind === 'add') {
       const m = mapType(s.col.pg);
       const col = quoteIdent(s.col.name);

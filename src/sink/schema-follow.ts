@@ -57,7 +57,8 @@ export class SchemaWatch {
       rec = await recordFromCatalog(policy.catalog, source);
       await writeRecorded(conn, rec);
     }
-    if (!rec) throw new Error(`no recorded schema for ${source.schema}.${source.table} and no catalog to read it`);
+    if (!rec)
+      throw new Error(`no recorded schema for ${source.schema}.${source.table} and no catalog to read it`);
     return new SchemaWatch(rec, policy, say);
   }
 
@@ -78,13 +79,16 @@ export class SchemaWatch {
       return this.plan(change, change.old, false);
     if (change.kind !== 'delete') {
       const full = change.kind === 'insert';
-      if (!this.passes(change.new, full ? this.full : this.partial, full)) return this.plan(change, change.new, full);
+      if (!this.passes(change.new, full ? this.full : this.partial, full))
+        return this.plan(change, change.new, full);
     }
     return undefined;
   }
 
   private shapeOk(change: Insert | Update | Delete): boolean {
-    return change.kind === 'delete' ? sameShape(this.rec, change.old, false) : sameShape(this.rec, change.new, false);
+    return change.kind === 'delete'
+      ? sameShape(this.rec, change.old, false)
+      : sameShape(this.rec, change.new, false);
   }
 
   private passes(image: RowImage, seen: Seen, full: boolean): boolean {

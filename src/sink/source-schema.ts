@@ -101,7 +101,11 @@ export async function readRecorded(
 }
 
 /** Replaces the table's record (call inside the DuckDB transaction that changed the table). */
-export async function writeRecorded(conn: DuckDBConnection, t: RecordedTable, was?: RecordedTable): Promise<void> {
+export async function writeRecorded(
+  conn: DuckDBConnection,
+  t: RecordedTable,
+  was?: RecordedTable,
+): Promise<void> {
   const old = was ?? t;
   await conn.run(
     `DELETE FROM ${COLUMNS} WHERE source_schema = ${quoteLiteral(old.schema)} AND source_table = ${quoteLiteral(old.table)}`,
@@ -118,7 +122,13 @@ export async function writeRecorded(conn: DuckDBConnection, t: RecordedTable, wa
 export function toSourceTable(t: RecordedTable): SourceTable {
   const columns = t.columns.map((c) => ({ name: c.name, declared: c.type, type: c.pg, notNull: c.notNull }));
   const key = t.keyNames.map((n) => t.columns.findIndex((c) => c.name === n && !c.dropped));
-  return { schema: t.schema, table: t.table, columns, key: key.some((k) => k < 0) ? [] : key, identity: t.identity };
+  return {
+    schema: t.schema,
+    table: t.table,
+    columns,
+    key: key.some((k) => k < 0) ? [] : key,
+    identity: t.identity,
+  };
 }
 
 /** The columns the source has now (in attnum order: DuckDB adds at the end, as PostgreSQL numbers). */
@@ -141,7 +151,8 @@ export async function recordFromCatalog(query: QueryFn, source: SourceTable): Pr
   const attnumOf = new Map(live.map((r) => [r[2] ?? '', Number(r[1])]));
   const columns = source.columns.map((c) => {
     const attnum = attnumOf.get(c.name);
-    if (attnum === undefined) throw new Error(`column ${c.name} of ${source.schema}.${source.table} not in pg_attribute`);
+    if (attnum === undefined)
+      throw new Error(`column ${c.name} of ${source.schema}.${source.table} not in pg_attribute`);
     return { attnum, name: c.name, type: c.declared, pg: c.type, notNull: c.notNull, dropped: false };
   });
   return {
