@@ -82,6 +82,8 @@ export class DuckDbSink implements ChangeSink {
   private readonly warnedMismatch = new Set<TargetTable>();
   private readonly now: () => number;
   private stageCount = 0;
+  /** Tables the open DuckDB transaction has updated or deleted rows of (or will, from their stage). */
+  private readonly touched = new Set<string>();
   /** The tables as they were at the last commit, while a schema change is uncommitted. */
   private committedTables: Map<string, Table> | undefined;
 
@@ -136,8 +138,10 @@ export class DuckDbSink implements ChangeSink {
     this.staged -= t.stage.size;
     this.stagedChars -= t.stage.chars;
     await t.applier.flush(t.stage);
-    const next = await w.apply(this.conn, plan, change.lsn);
     const key = tableKey(change.schema, change.table);
+    const next = await w.apply(this.conn, plan, change.lsn, this.touched.has(key));
+    // A column filled from the source is an UPDATE of the table.
+    if (plan.steps.some((s) => s.kind === 'add' && s.fromSource)) this.touched.add(key);
     this.committedTables ??= new Map(this.tables);
     const built = await this.build(describeTarget(next.source), next);
     this.tables.set(key, built);
@@ -202,6 +206,7 @@ export class DuckDbSink implements ChangeSink {
         if (!t) return;
         t = await this.follow(t, change);
         await this.begin();
+        this.touched.add(tableKey(change.schema, change.table));
         const row = t.watch ? t.watch.withKept(change.new) : change.new;
         if (t.applier.target.keyless) {
           await t.applier.flush(t.stage);
@@ -217,6 +222,7 @@ export class DuckDbSink implements ChangeSink {
         if (!t) return;
         t = await this.follow(t, change);
         await this.begin();
+        this.touched.add(tableKey(change.schema, change.table));
         if (t.applier.target.keyless) {
           await t.applier.flush(t.stage);
           await t.applier.keylessChange(t.stage, change.old, undefined);
@@ -233,6 +239,7 @@ export class DuckDbSink implements ChangeSink {
           this.stagedChars -= t.stage.chars;
           await t.applier.flush(t.stage);
           await t.applier.truncate();
+          this.touched.add(tableKey(ref.schema, ref.table));
         }
         return;
       }
@@ -264,6 +271,7 @@ export class DuckDbSink implements ChangeSink {
     );
     this.txOpen = false;
     this.committedTables = undefined;
+    this.touched.clear();
     this.storedLsn = this.lastCommitLsn;
     this.batchRows = 0;
     this.stats.commits++;
@@ -274,6 +282,7 @@ export class DuckDbSink implements ChangeSink {
   async rollback(): Promise<void> {
     if (this.txOpen) await this.conn.run('ROLLBACK');
     this.txOpen = false;
+    this.touched.clear();
     // A schema change rolled back with the rest: the tables go back to their committed shape.
     if (this.committedTables) {
       this.tables.clear();

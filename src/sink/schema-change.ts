@@ -73,12 +73,15 @@ export type Step =
       readonly col: RecordedColumn;
       readonly to: RecordedColumn;
       readonly using?: string;
+      readonly zoneFrom?: string;
     }
   | { readonly kind: 'drop'; readonly col: RecordedColumn; readonly keep: boolean }
   | {
       readonly kind: 'add';
       readonly col: RecordedColumn;
       readonly fill: string | null;
+      /** Rows already there take the values the source holds now (see fillFromSource). */
+      readonly fromSource?: FillSpec;
       readonly note: string;
     };
 
@@ -319,8 +322,8 @@ export async function planChange(p: PlanInput): Promise<Plan> {
           `column ${newName} changed type from ${col.type} to ${newType}, which DuckDB cannot follow losslessly in place`,
         );
       if (how === 'timestamptz') {
-        const zone = await serverTimeZone(query);
-        steps.push({ kind: 'type', col: cur, to, using: zone });
+        const tz = await serverTimeZone(query);
+        steps.push({ kind: 'type', col: cur, to, using: tz.zone, zoneFrom: tz.from });
       } else steps.push({ kind: 'type', col: cur, to });
       cur = to;
     }
@@ -341,20 +344,25 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     const col: RecordedColumn = { attnum: c.attnum, name: colName, type, pg, notNull: false, dropped: false };
     let fill: string | null = null;
     let note = 'existing rows NULL';
+    let fromSource: FillSpec | undefined;
     if (now === undefined || now.dropped)
       note = 'existing rows NULL (the column is dropped on the source by now)';
-    else if (now.identity || now.generated)
-      throw refuseWith(
-        `column ${colName} was added as an identity or generated column, whose values PostgreSQL computed for each existing row`,
-      );
+    else if (now.generated)
+      throw refuseWith(`column ${colName} was added as a generated column, which wal2json does not send`);
     else if (now.hasMissing) {
       fill = now.missing;
       note = fill === null ? 'existing rows NULL' : `existing rows get the default ${fill}`;
-    } else if (now.hasDefault)
-      throw refuseWith(
-        `column ${colName} has a default that PostgreSQL computes per row (a volatile default rewrites the table), so walduck cannot fill the rows DuckDB already holds`,
-      );
-    steps.push({ kind: 'add', col, fill, note });
+    } else if (now.hasDefault || now.identity) {
+      // PostgreSQL computed a value per existing row (a volatile default or an identity rewrites the
+      // table), or a later rewrite dropped the constant it kept: take the rows' values from the source.
+      if (now.type !== type)
+        throw refuseWith(
+          `column ${colName} was added with a default PostgreSQL no longer shows as a constant, and its type changed since (${type} then, ${now.type} now), so its values cannot be read back`,
+        );
+      fromSource = await fillSpec(query, rec, byAttnum, now, refuseWith);
+      note = `existing rows take the values the source holds now for ${colName}: its default is not one constant (volatile, identity, or the table was rewritten since); changes streamed after this one overwrite them`;
+    }
+    steps.push({ kind: 'add', col, fill, note, ...(fromSource ? { fromSource } : {}) });
     next.push(col);
     if (c.attnum > maxAttnum) maxAttnum = c.attnum;
   }
@@ -387,18 +395,107 @@ export async function planChange(p: PlanInput): Promise<Plan> {
 }
 
 /**
- * The zone a session without SET TimeZone has: the server's configuration (this session itself runs
- * in UTC, set at startup). pg_file_settings needs pg_read_all_settings; without it, UTC.
+ * The zone a session without SET TimeZone has: the server's configured TimeZone (this catalog session
+ * itself runs in UTC, set at startup). pg_file_settings needs pg_read_all_settings; without it, the
+ * server's log_timezone, which initdb sets to the same zone. The log line names which was used.
  */
-async function serverTimeZone(query: QueryFn): Promise<string> {
+async function serverTimeZone(query: QueryFn): Promise<{ zone: string; from: string }> {
   try {
     const r = await query(
       "SELECT setting FROM pg_file_settings WHERE lower(name) = 'timezone' AND applied ORDER BY seqno DESC LIMIT 1",
     );
-    return r[0]?.[0] ?? 'UTC';
+    const zone = r[0]?.[0];
+    if (zone) return { zone, from: 'the server configuration' };
   } catch {
-    return 'UTC';
+    // Not readable by this role: fall through.
   }
+  const r = await query('SHOW log_timezone');
+  return { zone: r[0]?.[0] ?? 'UTC', from: "the server's log_timezone (pg_file_settings is not readable)" };
+}
+
+/** Where the values of a column added with a per-row default are read from the source now. */
+export interface FillSpec {
+  /** The source table as a SQL name now (pg_class.oid::regclass). */
+  readonly relation: string;
+  /** The column's name now, and the key columns' names now (in key order). */
+  readonly column: string;
+  readonly keys: readonly string[];
+}
+
+async function fillSpec(
+  query: QueryFn,
+  rec: RecordedTable,
+  byAttnum: ReadonlyMap<number, CatalogColumn>,
+  now: CatalogColumn,
+  refuseWith: (what: string) => SchemaChangeError,
+): Promise<FillSpec> {
+  const keys: string[] = [];
+  for (const k of rec.keyNames) {
+    const col = rec.columns.find((c) => c.name === k && !c.dropped);
+    const cur = col ? byAttnum.get(col.attnum) : undefined;
+    if (!col || !cur || cur.dropped || cur.type !== col.type)
+      throw refuseWith(
+        `column ${now.name} was added with values PostgreSQL computed per existing row, and the key ${k} changed since, so those rows cannot be matched`,
+      );
+    keys.push(cur.name);
+  }
+  if (keys.length === 0)
+    throw refuseWith(
+      `column ${now.name} was added with values PostgreSQL computed per existing row, and the table has no key to match them by`,
+    );
+  const r = await query(`SELECT ${quoteLiteral(rec.oid)}::oid::regclass::text`);
+  return { relation: r[0]?.[0] ?? '', column: now.name, keys };
+}
+
+/** Rows read from the source per page while filling a column. */
+const FILL_PAGE = 10_000;
+
+/**
+ * Sets the new column of every DuckDB row to the value the source holds now for the same key, page
+ * by page in key order. A row changed or deleted on the source after the ADD COLUMN is brought back
+ * in line by the changes the stream still delivers (each carries the whole row), so the table is
+ * exact again once replication has caught up with the time of this read.
+ */
+async function fillFromSource(
+  conn: DuckDBConnection,
+  query: QueryFn,
+  table: string,
+  spec: FillSpec,
+  keyTargets: readonly { name: string; pg: PgType }[],
+  col: RecordedColumn,
+): Promise<number> {
+  const stage = quoteIdent('walduck_fill');
+  const ks = keyTargets.map((_, j) => `k${j}`);
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE ${stage} (${[...ks, 'v'].map((c) => `${c} VARCHAR`).join(', ')})`,
+  );
+  const keyList = spec.keys.map(quoteIdent).join(', ');
+  let last: readonly string[] | undefined;
+  let total = 0;
+  for (;;) {
+    const after = last ? `WHERE (${keyList}) > (${last.map(quoteLiteral).join(', ')})` : '';
+    const rows = await query(
+      `SELECT ${keyList}, ${quoteIdent(spec.column)} FROM ${spec.relation} ${after} ORDER BY ${keyList} LIMIT ${FILL_PAGE}`,
+    );
+    if (rows.length === 0) break;
+    const m = mapType(col.pg);
+    const values = rows.map((r) => {
+      const v = r[keyTargets.length] ?? null;
+      return `(${[...r.slice(0, keyTargets.length).map((k) => quoteLiteral(k ?? '')), v === null ? 'NULL' : quoteLiteral(m.pre ? m.pre(v) : v)].join(', ')})`;
+    });
+    await conn.run(`INSERT INTO ${stage} VALUES ${values.join(', ')}`);
+    total += rows.length;
+    last = (rows[rows.length - 1] ?? []).slice(0, keyTargets.length).map((k) => k ?? '');
+    if (rows.length < FILL_PAGE) break;
+  }
+  const match = keyTargets
+    .map((k, j) => `${table}.${quoteIdent(k.name)} = ${mapType(k.pg).convert(`s.k${j}`)}`)
+    .join(' AND ');
+  await conn.run(
+    `UPDATE ${table} SET ${quoteIdent(col.name)} = ${mapType(col.pg).convert('s.v')} FROM temp.main.${stage} s WHERE ${match}`,
+  );
+  await conn.run(`DROP TABLE temp.main.${stage}`);
+  return total;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -448,61 +545,126 @@ export function widening(from: PgType, to: PgType): 'same' | 'alter' | 'timestam
   return undefined;
 }
 
-/** Runs a plan's DuckDB statements (inside the caller's open transaction) and logs each step. */
+/**
+ * Runs a plan's DuckDB statements (inside the caller's open transaction) and logs each step.
+ *
+ * DuckDB refuses to commit a transaction that ALTERs a table it has already UPDATEd or DELETEd from
+ * ("another transaction has altered this table"; INSERTs are fine). When the open transaction has
+ * (`touched`), the table is rebuilt instead: CREATE TABLE AS SELECT with the new shape, DROP, RENAME,
+ * which DuckDB commits. That costs a copy of the table, so the plain ALTERs are used when they can be.
+ */
 export async function applyPlan(
   conn: DuckDBConnection,
   rec: RecordedTable,
   plan: Plan,
   lsn: Lsn,
   say: (msg: string) => void,
+  touched: boolean,
+  query?: QueryFn,
 ): Promise<void> {
-  const table = qualified(targetSchema(rec.schema), rec.table);
+  const schema = targetSchema(rec.schema);
+  const table = qualified(schema, rec.table);
+  if (touched) await rebuild(conn, schema, rec, plan);
+  else await alter(conn, table, plan);
+  for (const s of plan.steps) {
+    if (s.kind !== 'add' || !s.fromSource) continue;
+    if (!query) throw new Error('a column filled from the source needs the source catalog');
+    const keyTargets = plan.next.keyNames.map((k) => {
+      const c = plan.next.columns.find((x) => x.name === k && !x.dropped);
+      return { name: k, pg: c?.pg ?? { typname: 'text', typmod: -1, typtype: 'b' } };
+    });
+    await fillFromSource(conn, query, table, s.fromSource, keyTargets, s.col);
+  }
   const at = `at LSN ${formatLsn(lsn)}`;
   const who = name(rec);
+  for (const s of plan.steps) {
+    if (s.kind === 'drop')
+      say(
+        `${who}: DROP COLUMN ${s.col.name} applied ${at} (${s.keep ? 'kept in DuckDB, NULL in rows written from now on (--on-drop-column keep)' : rec.keyNames.length === 0 ? 'dropped in DuckDB too: the table has no key, its rows are matched on every column' : 'dropped in DuckDB too (--on-drop-column drop)'})`,
+      );
+    else if (s.kind === 'rename') say(`${who}: RENAME COLUMN ${s.from} TO ${s.to} applied ${at}`);
+    else if (s.kind === 'type') {
+      const zone =
+        s.using !== undefined ? `, existing values read in time zone ${s.using} from ${s.zoneFrom}` : '';
+      say(
+        `${who}: ALTER COLUMN ${s.to.name} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${mapType(s.to.pg).duckType}${zone}) applied ${at}`,
+      );
+    } else say(`${who}: ADD COLUMN ${s.col.name} ${s.col.type} applied ${at} (${s.note})`);
+  }
+}
+
+/** The value an added column takes in the rows already there: NULL or PostgreSQL's constant. */
+function addValue(s: Extract<Step, { kind: 'add' }>): string {
+  const m = mapType(s.col.pg);
+  if (s.fill === null) return `CAST(NULL AS ${m.duckType})`;
+  return m.convert(quoteLiteral(m.pre ? m.pre(s.fill) : s.fill));
+}
+
+function typeExpr(s: Extract<Step, { kind: 'type' }>, ref: string): string {
+  const to = mapType(s.to.pg).duckType;
+  return s.using !== undefined ? `timezone(${quoteLiteral(s.using)}, ${ref})` : `CAST(${ref} AS ${to})`;
+}
+
+async function alter(conn: DuckDBConnection, table: string, plan: Plan): Promise<void> {
   // Drops first (a rename may take a dropped column's name), then renames through temporary names
   // (so swaps a->b, b->a never collide), then type changes, then additions.
-  for (const s of plan.steps) {
-    if (s.kind !== 'drop') continue;
-    if (!s.keep) await conn.run(`ALTER TABLE ${table} DROP COLUMN ${quoteIdent(s.col.name)}`);
-    say(
-      `${who}: DROP COLUMN ${s.col.name} applied ${at} (${s.keep ? 'kept in DuckDB, NULL in rows written from now on (--on-drop-column keep)' : rec.keyNames.length === 0 ? 'dropped in DuckDB too: the table has no key, its rows are matched on every column' : 'dropped in DuckDB too (--on-drop-column drop)'})`,
-    );
-  }
+  for (const s of plan.steps)
+    if (s.kind === 'drop' && !s.keep)
+      await conn.run(`ALTER TABLE ${table} DROP COLUMN ${quoteIdent(s.col.name)}`);
   const renames = plan.steps.filter((s) => s.kind === 'rename');
   const tmp = (k: number) => `__walduck_rename_${k}`;
   for (const [k, s] of renames.entries())
     await conn.run(`ALTER TABLE ${table} RENAME COLUMN ${quoteIdent(s.from)} TO ${quoteIdent(tmp(k))}`);
-  for (const [k, s] of renames.entries()) {
+  for (const [k, s] of renames.entries())
     await conn.run(`ALTER TABLE ${table} RENAME COLUMN ${quoteIdent(tmp(k))} TO ${quoteIdent(s.to)}`);
-    say(`${who}: RENAME COLUMN ${s.from} TO ${s.to} applied ${at}`);
-  }
   for (const s of plan.steps) {
     if (s.kind === 'type') {
       const to = mapType(s.to.pg).duckType;
-      const from = mapType(s.col.pg).duckType;
       const col = quoteIdent(s.to.name);
-      if (s.using !== undefined)
-        await conn.run(
-          `ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${to} USING timezone(${quoteLiteral(s.using)}, ${col})`,
-        );
-      else if (to !== from) await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${to}`);
-      const zone = s.using !== undefined ? `, existing values read in time zone ${s.using}` : '';
-      say(
-        `${who}: ALTER COLUMN ${s.to.name} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${to}${zone}) applied ${at}`,
-      );
+      if (s.using !== undefined || to !== mapType(s.col.pg).duckType)
+        await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${to} USING ${typeExpr(s, col)}`);
     } else if (s.kind === 'add') {
-      const m = mapType(s.col.pg);
       const col = quoteIdent(s.col.name);
-      if (s.fill === null) await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${m.duckType}`);
+      const type = mapType(s.col.pg).duckType;
+      if (s.fill === null) await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${type}`);
       else {
         // The constant PostgreSQL shows for the rows that existed; every later row carries its own
         // value, so DuckDB keeps no default once the existing rows have it.
-        const text = m.pre ? m.pre(s.fill) : s.fill;
-        const value = m.convert(quoteLiteral(text));
-        await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${m.duckType} DEFAULT ${value}`);
+        await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${type} DEFAULT ${addValue(s)}`);
         await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} DROP DEFAULT`);
       }
-      say(`${who}: ADD COLUMN ${s.col.name} ${s.col.type} applied ${at} (${s.note})`);
     }
   }
+}
+
+async function rebuild(
+  conn: DuckDBConnection,
+  schema: string,
+  rec: RecordedTable,
+  plan: Plan,
+): Promise<void> {
+  const byAttnum = new Map(rec.columns.map((c) => [c.attnum, c]));
+  const types = new Map<number, Extract<Step, { kind: 'type' }>>();
+  const adds = new Map<number, Extract<Step, { kind: 'add' }>>();
+  for (const s of plan.steps) {
+    if (s.kind === 'type') types.set(s.col.attnum, s);
+    else if (s.kind === 'add') adds.set(s.col.attnum, s);
+  }
+  const select = plan.next.columns.map((c) => {
+    const add = adds.get(c.attnum);
+    const old = byAttnum.get(c.attnum);
+    let expr: string;
+    if (add !== undefined || old === undefined) expr = add ? addValue(add) : 'NULL';
+    else {
+      const ref = quoteIdent(old.name);
+      const t = types.get(c.attnum);
+      expr = t ? typeExpr(t, ref) : ref;
+    }
+    return `${expr} AS ${quoteIdent(c.name)}`;
+  });
+  const table = qualified(schema, rec.table);
+  const fresh = `__walduck_rebuild_${rec.table}`;
+  await conn.run(`CREATE TABLE ${qualified(schema, fresh)} AS SELECT ${select.join(', ')} FROM ${table}`);
+  await conn.run(`DROP TABLE ${table}`);
+  await conn.run(`ALTER TABLE ${qualified(schema, fresh)} RENAME TO ${quoteIdent(rec.table)}`);
 }

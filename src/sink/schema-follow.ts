@@ -103,9 +103,12 @@ export class SchemaWatch {
     return planChange({ rec: this.rec, image, full, pk: change.pk, lsn: change.lsn, policy: this.policy });
   }
 
-  /** Alters DuckDB, rewrites the record (both in the caller's open transaction), returns the new watch. */
-  async apply(conn: DuckDBConnection, plan: Plan, lsn: Lsn): Promise<SchemaWatch> {
-    await applyPlan(conn, this.rec, plan, lsn, this.say);
+  /**
+   * Alters DuckDB, rewrites the record (both in the caller's open transaction), returns the new watch.
+   * `touched`: the open transaction has updated or deleted rows of the table (see applyPlan).
+   */
+  async apply(conn: DuckDBConnection, plan: Plan, lsn: Lsn, touched: boolean): Promise<SchemaWatch> {
+    await applyPlan(conn, this.rec, plan, lsn, this.say, touched, this.policy.catalog);
     await writeRecorded(conn, plan.next, this.rec);
     return new SchemaWatch(plan.next, this.policy, this.say);
   }
