@@ -152,13 +152,31 @@ async function readCatalog(query: QueryFn, oid: string): Promise<CatalogColumn[]
   }));
 }
 
-/** Resolves a type as wal2json prints it ("numeric(12,2)", "my_domain", "text[]") through pg_type. */
-async function resolveTypeName(query: QueryFn, type: string, dims: number): Promise<PgType> {
+/**
+ * The PgType of a column whose type wal2json printed as `type`: from pg_attribute when the column
+ * still has that type (exact typmod and dimensions), else the printed name resolved through pg_type
+ * with the modifier read from it (numeric(p,s), character varying(n), character(n), time(p)).
+ */
+async function typeOf(
+  query: QueryFn,
+  type: string,
+  now: CatalogColumn | undefined,
+  dims: number,
+): Promise<PgType> {
+  if (now && !now.dropped && now.type === type) return resolveType(query, now.typid, now.typmod, now.dims);
   const r = await query(`SELECT ${quoteLiteral(type)}::regtype::oid`);
   const oid = Number(r[0]?.[0]);
-  const m = /^numeric\((\d+)(?:,\s*(-?\d+))?\)/.exec(type);
-  const typmod = m ? ((Number(m[1]) << 16) | (Number(m[2] ?? 0) & 0x7ff)) + 4 : -1;
-  return resolveType(query, oid, typmod, dims);
+  return resolveType(query, oid, printedTypmod(type), dims);
+}
+
+export function printedTypmod(type: string): number {
+  const num = /^numeric\((\d+)(?:,\s*(-?\d+))?\)/.exec(type);
+  if (num) return ((Number(num[1]) << 16) | (Number(num[2] ?? 0) & 0x7ff)) + 4;
+  const len = /^(?:character varying|character|bit varying|bit)\((\d+)\)/.exec(type);
+  if (len) return Number(len[1]) + 4;
+  const prec = /^(?:time|timestamp)\((\d+)\)/.exec(type);
+  if (prec) return Number(prec[1]);
+  return -1;
 }
 
 interface Candidate {
@@ -181,14 +199,19 @@ export function align(
 ): Candidate[] | undefined | 'none' {
   const n = image.names.length;
   const m = cands.length;
+  // A name agreeing (with the record or the catalog now) counts most, then a type; a new attnum
+  // dropped by now contradicts nothing, so it is preferred to a later one that does.
   const score = (i: number, c: Candidate): number => {
     const nm = image.names[i];
     const ty = image.types[i];
+    const alive = c.now !== undefined && !c.now.dropped;
     let s = 0;
-    if (nm === c.rec?.name || (c.now && !c.now.dropped && nm === c.now.name)) s += 2;
-    if (ty !== undefined && (ty === c.rec?.type || (c.now && !c.now.dropped && ty === c.now.type))) s += 1;
+    if (nm === c.rec?.name || (alive && nm === c.now?.name)) s += 4;
+    if (ty !== undefined && ty !== '' && (ty === c.rec?.type || (alive && ty === c.now?.type))) s += 2;
+    if (c.rec === undefined && c.now?.dropped) s += 1;
     return s;
   };
+
   // best[i][j]: best score aligning image[0..i) within cands[0..j) (-1: impossible); ways: how many
   // alignments reach it (capped at 2: one or several is all that matters).
   const W = m + 1;
@@ -196,7 +219,11 @@ export function align(
   const ways = new Uint8Array((n + 1) * W);
   best[0] = 0;
   ways[0] = 1;
-  for (let j = 1; j <= m && !cands[j - 1]?.required; j++) {
+  // A new attnum alive now that the image skips was added after the change; so were all later ones:
+  // past it, nothing more of the image can match.
+  const skippable = (c: Candidate, i: number) =>
+    !c.required && (c.rec !== undefined || c.now === undefined || c.now.dropped || i === n);
+  for (let j = 1; j <= m && skippable(cands[j - 1] as Candidate, 0); j++) {
     best[j] = 0;
     ways[j] = 1;
   }
@@ -209,7 +236,7 @@ export function align(
     for (let j = 1; j <= m; j++) {
       let b = -1;
       let w = 0;
-      if (!cands[j - 1]?.required && at(i, j - 1) >= 0) {
+      if (skippable(cands[j - 1] as Candidate, i) && at(i, j - 1) >= 0) {
         b = at(i, j - 1);
         w = ways[i * W + j - 1] ?? 0;
       }
@@ -312,9 +339,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
       cur = { ...cur, name: newName };
     }
     if (newType !== col.type) {
-      const nowCol = byAttnum.get(col.attnum);
-      const dims = nowCol && nowCol.type === newType ? nowCol.dims : (col.pg.dims ?? 1);
-      const pg = await resolveTypeName(query, newType, dims);
+      const pg = await typeOf(query, newType, byAttnum.get(col.attnum), col.pg.dims ?? 1);
       const to: RecordedColumn = { ...cur, type: newType, pg };
       const how = widening(col.pg, pg);
       if (how === undefined)
@@ -339,8 +364,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     const colName = image.names[i] ?? '';
     const type = types[i] ?? '';
     const now = c.now;
-    const dims = now && now.type === type ? now.dims : 1;
-    const pg = await resolveTypeName(query, type, dims);
+    const pg = await typeOf(query, type, now, 1);
     const col: RecordedColumn = { attnum: c.attnum, name: colName, type, pg, notNull: false, dropped: false };
     let fill: string | null = null;
     let note = 'existing rows NULL';
