@@ -50,7 +50,7 @@ export class SchemaChangeError extends Error {
 }
 
 /** One column of the source's catalog now (pg_attribute, dropped ones included). */
-interface CatalogColumn {
+export interface CatalogColumn {
   readonly attnum: number;
   readonly name: string;
   readonly dropped: boolean;
@@ -179,7 +179,7 @@ export function printedTypmod(type: string): number {
   return -1;
 }
 
-interface Candidate {
+export interface Candidate {
   readonly attnum: number;
   /** The recorded column, or undefined for an attnum new since the record. */
   readonly rec: RecordedColumn | undefined;
@@ -318,8 +318,10 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     }
     const i = matched.get(col.attnum);
     if (i === undefined) {
-      // Not in the image: a partial image (unchanged TOAST, key-only old row) just leaves it out.
-      if (!p.full) {
+      // Not in the image: a partial image (unchanged TOAST, key-only old row) just leaves it out,
+      // unless another column took its name there (names are unique): then it was dropped before.
+      const nameTaken = image.names.includes(col.name);
+      if (!p.full && !nameTaken) {
         next.push(col);
         continue;
       }
@@ -373,16 +375,16 @@ export async function planChange(p: PlanInput): Promise<Plan> {
       note = 'existing rows NULL (the column is dropped on the source by now)';
     else if (now.generated)
       throw refuseWith(`column ${colName} was added as a generated column, which wal2json does not send`);
+    else if ((now.hasMissing || now.hasDefault || now.identity) && now.type !== type)
+      throw refuseWith(
+        `column ${colName} was added as ${type} and is ${now.type} on the source now, so the value PostgreSQL shows for the rows that existed cannot be read back as ${type}`,
+      );
     else if (now.hasMissing) {
       fill = now.missing;
       note = fill === null ? 'existing rows NULL' : `existing rows get the default ${fill}`;
     } else if (now.hasDefault || now.identity) {
       // PostgreSQL computed a value per existing row (a volatile default or an identity rewrites the
       // table), or a later rewrite dropped the constant it kept: take the rows' values from the source.
-      if (now.type !== type)
-        throw refuseWith(
-          `column ${colName} was added with a default PostgreSQL no longer shows as a constant, and its type changed since (${type} then, ${now.type} now), so its values cannot be read back`,
-        );
       fromSource = await fillSpec(query, rec, byAttnum, now, refuseWith);
       note = `existing rows take the values the source holds now for ${colName}: its default is not one constant (volatile, identity, or the table was rewritten since); changes streamed after this one overwrite them`;
     }
