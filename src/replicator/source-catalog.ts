@@ -2,7 +2,7 @@
 // stream holds the replication connection in COPY mode, and schema changes are resolved mid-stream.
 
 import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
-import type { Rows } from '../sink/catalog.js';
+import type { Rows } from '../source/catalog.js';
 
 export class SourceCatalog {
   private conn: Promise<Connection> | undefined;

@@ -25,13 +25,15 @@
 // transaction: --on-type-change stop, or recopy once online copy exists.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { InternalError, WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import type { PgType } from '../source/catalog.js';
+import type { CatalogColumn, SchemaCatalog } from '../source/schema-catalog.js';
 import type { RowImage } from '../wal2json/change.js';
-import { type QueryFn, resolveType } from './catalog.js';
 import { liveColumns, type RecordedColumn, type RecordedTable } from './source-schema.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { targetSchema } from './target.js';
-import { mapType, numericPrecision, type PgType } from './type-map.js';
+import { mapType, numericPrecision } from './type-map.js';
 
 export type OnDropColumn = 'drop' | 'keep';
 export type OnTypeChange = 'recopy' | 'stop';
@@ -39,31 +41,14 @@ export type OnTypeChange = 'recopy' | 'stop';
 export interface SchemaPolicy {
   readonly onDropColumn: OnDropColumn;
   readonly onTypeChange: OnTypeChange;
-  /** Runs SQL on the source (a plain session, usable while the stream runs). */
-  readonly catalog: QueryFn | undefined;
+  /** The source's catalog (a plain session, usable while the stream runs). */
+  readonly catalog: SchemaCatalog | undefined;
 }
 
-export class SchemaChangeError extends Error {
+export class SchemaChangeError extends WalduckError {
   override readonly name = 'SchemaChangeError';
   readonly code = 'WALDUCK_SCHEMA_CHANGE';
   readonly phase = 'apply';
-}
-
-/** One column of the source's catalog now (pg_attribute, dropped ones included). */
-export interface CatalogColumn {
-  readonly attnum: number;
-  readonly name: string;
-  readonly dropped: boolean;
-  readonly type: string;
-  readonly typid: number;
-  readonly typmod: number;
-  readonly dims: number;
-  /** PostgreSQL's value for rows that existed before the column was added (text), when it has one. */
-  readonly missing: string | null;
-  readonly hasMissing: boolean;
-  readonly hasDefault: boolean;
-  readonly identity: boolean;
-  readonly generated: boolean;
 }
 
 export type Step =
@@ -127,56 +112,6 @@ export function refuse(rec: RecordedTable, lsn: Lsn, what: string, policy: Schem
 function quotedName(rec: RecordedTable): string {
   const part = (s: string) => (/^[a-z_][a-z0-9_]*$/.test(s) ? s : `"${s.replaceAll('"', '""')}"`);
   return `${part(rec.schema)}.${part(rec.table)}`;
-}
-
-async function readCatalog(query: QueryFn, oid: string): Promise<CatalogColumn[]> {
-  const rows = await query(
-    `SELECT a.attnum, a.attname, a.attisdropped, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod,
-            a.attndims, a.atthasmissing, CASE WHEN a.atthasmissing THEN (a.attmissingval::text::text[])[1] END,
-            a.atthasdef, a.attidentity <> '', a.attgenerated <> ''
-       FROM pg_attribute a WHERE a.attrelid = ${quoteLiteral(oid)}::oid AND a.attnum > 0 ORDER BY a.attnum`,
-  );
-  return rows.map((r) => ({
-    attnum: Number(r[0]),
-    name: r[1] ?? '',
-    dropped: r[2] === 't',
-    type: r[3] ?? '',
-    typid: Number(r[4]),
-    typmod: Number(r[5]),
-    dims: Math.max(1, Number(r[6] ?? 0)),
-    hasMissing: r[7] === 't',
-    missing: r[8] ?? null,
-    hasDefault: r[9] === 't',
-    identity: r[10] === 't',
-    generated: r[11] === 't',
-  }));
-}
-
-/**
- * The PgType of a column whose type wal2json printed as `type`: from pg_attribute when the column
- * still has that type (exact typmod and dimensions), else the printed name resolved through pg_type
- * with the modifier read from it (numeric(p,s), character varying(n), character(n), time(p)).
- */
-async function typeOf(
-  query: QueryFn,
-  type: string,
-  now: CatalogColumn | undefined,
-  dims: number,
-): Promise<PgType> {
-  if (now && !now.dropped && now.type === type) return resolveType(query, now.typid, now.typmod, now.dims);
-  const r = await query(`SELECT ${quoteLiteral(type)}::regtype::oid`);
-  const oid = Number(r[0]?.[0]);
-  return resolveType(query, oid, printedTypmod(type), dims);
-}
-
-export function printedTypmod(type: string): number {
-  const num = /^numeric\((\d+)(?:,\s*(-?\d+))?\)/.exec(type);
-  if (num) return ((Number(num[1]) << 16) | (Number(num[2] ?? 0) & 0x7ff)) + 4;
-  const len = /^(?:character varying|character|bit varying|bit)\((\d+)\)/.exec(type);
-  if (len) return Number(len[1]) + 4;
-  const prec = /^(?:time|timestamp)\((\d+)\)/.exec(type);
-  if (prec) return Number(prec[1]);
-  return -1;
 }
 
 export interface Candidate {
@@ -283,7 +218,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
   const query = policy.catalog;
   if (!query)
     throw refuseWith(`its columns changed (${describeImage(image)}) and no source catalog is at hand`);
-  const catalog = await readCatalog(query, rec.oid);
+  const catalog = await query.columns(rec.oid);
   if (catalog.length === 0)
     throw refuseWith(
       `its columns changed (${describeImage(image)}) and the table no longer exists on the source, so the change cannot be told apart`,
@@ -341,7 +276,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
       cur = { ...cur, name: newName };
     }
     if (newType !== col.type) {
-      const pg = await typeOf(query, newType, byAttnum.get(col.attnum), col.pg.dims ?? 1);
+      const pg = await query.typeOf(newType, byAttnum.get(col.attnum), col.pg.dims ?? 1);
       const to: RecordedColumn = { ...cur, type: newType, pg };
       const how = widening(col.pg, pg);
       if (how === undefined)
@@ -349,7 +284,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
           `column ${newName} changed type from ${col.type} to ${newType}, which DuckDB cannot follow losslessly in place`,
         );
       if (how === 'timestamptz') {
-        const tz = await serverTimeZone(query);
+        const tz = await query.serverTimeZone();
         steps.push({ kind: 'type', col: cur, to, using: tz.zone, zoneFrom: tz.from });
       } else steps.push({ kind: 'type', col: cur, to });
       cur = to;
@@ -366,7 +301,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     const colName = image.names[i] ?? '';
     const type = types[i] ?? '';
     const now = c.now;
-    const pg = await typeOf(query, type, now, 1);
+    const pg = await query.typeOf(type, now, 1);
     const col: RecordedColumn = { attnum: c.attnum, name: colName, type, pg, notNull: false, dropped: false };
     let fill: string | null = null;
     let note = 'existing rows NULL';
@@ -420,25 +355,6 @@ export async function planChange(p: PlanInput): Promise<Plan> {
   return { steps, next: { ...rec, keyNames, maxAttnum, columns: next } };
 }
 
-/**
- * The zone a session without SET TimeZone has: the server's configured TimeZone (this catalog session
- * itself runs in UTC, set at startup). pg_file_settings needs pg_read_all_settings; without it, the
- * server's log_timezone, which initdb sets to the same zone. The log line names which was used.
- */
-async function serverTimeZone(query: QueryFn): Promise<{ zone: string; from: string }> {
-  try {
-    const r = await query(
-      "SELECT setting FROM pg_file_settings WHERE lower(name) = 'timezone' AND applied ORDER BY seqno DESC LIMIT 1",
-    );
-    const zone = r[0]?.[0];
-    if (zone) return { zone, from: 'the server configuration' };
-  } catch {
-    // Not readable by this role: fall through.
-  }
-  const r = await query('SHOW log_timezone');
-  return { zone: r[0]?.[0] ?? 'UTC', from: "the server's log_timezone (pg_file_settings is not readable)" };
-}
-
 /** Where the values of a column added with a per-row default are read from the source now. */
 export interface FillSpec {
   /** The source table as a SQL name now (pg_class.oid::regclass). */
@@ -449,7 +365,7 @@ export interface FillSpec {
 }
 
 async function fillSpec(
-  query: QueryFn,
+  query: SchemaCatalog,
   rec: RecordedTable,
   byAttnum: ReadonlyMap<number, CatalogColumn>,
   now: CatalogColumn,
@@ -469,8 +385,7 @@ async function fillSpec(
     throw refuseWith(
       `column ${now.name} was added with values PostgreSQL computed per existing row, and the table has no key to match them by`,
     );
-  const r = await query(`SELECT ${quoteLiteral(rec.oid)}::oid::regclass::text`);
-  return { relation: r[0]?.[0] ?? '', column: now.name, keys };
+  return { relation: await query.relation(rec.oid), column: now.name, keys };
 }
 
 /** Rows read from the source per page while filling a column. */
@@ -484,7 +399,7 @@ const FILL_PAGE = 10_000;
  */
 async function fillFromSource(
   conn: DuckDBConnection,
-  query: QueryFn,
+  query: SchemaCatalog,
   table: string,
   spec: FillSpec,
   keyTargets: readonly { name: string; pg: PgType }[],
@@ -495,14 +410,10 @@ async function fillFromSource(
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE ${stage} (${[...ks, 'v'].map((c) => `${c} VARCHAR`).join(', ')})`,
   );
-  const keyList = spec.keys.map(quoteIdent).join(', ');
   let last: readonly string[] | undefined;
   let total = 0;
   for (;;) {
-    const after = last ? `WHERE (${keyList}) > (${last.map(quoteLiteral).join(', ')})` : '';
-    const rows = await query(
-      `SELECT ${keyList}, ${quoteIdent(spec.column)} FROM ${spec.relation} ${after} ORDER BY ${keyList} LIMIT ${FILL_PAGE}`,
-    );
+    const rows = await query.page(spec.relation, spec.keys, spec.column, last, FILL_PAGE);
     if (rows.length === 0) break;
     const m = mapType(col.pg);
     const values = rows.map((r) => {
@@ -586,7 +497,7 @@ export async function applyPlan(
   lsn: Lsn,
   say: (msg: string) => void,
   touched: boolean,
-  query?: QueryFn,
+  query?: SchemaCatalog,
 ): Promise<void> {
   const schema = targetSchema(rec.schema);
   const table = qualified(schema, rec.table);
@@ -594,7 +505,7 @@ export async function applyPlan(
   else await alter(conn, table, plan);
   for (const s of plan.steps) {
     if (s.kind !== 'add' || !s.fromSource) continue;
-    if (!query) throw new Error('a column filled from the source needs the source catalog');
+    if (!query) throw new InternalError('apply', 'a column filled from the source needs the source catalog');
     const keyTargets = plan.next.keyNames.map((k) => {
       const c = plan.next.columns.find((x) => x.name === k && !x.dropped);
       return { name: k, pg: c?.pg ?? { typname: 'text', typmod: -1, typtype: 'b' } };

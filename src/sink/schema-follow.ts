@@ -3,9 +3,10 @@
 // schema change returns a new one, so a rolled-back DuckDB transaction simply keeps the old.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { InternalError } from '../protocol/errors.js';
 import type { Lsn } from '../protocol/lsn.js';
+import type { SourceTable } from '../source/catalog.js';
 import type { Delete, Insert, RowImage, Update, Value } from '../wal2json/change.js';
-import type { SourceTable } from './catalog.js';
 import { applyPlan, type Plan, planChange, refuse, type SchemaPolicy, sameShape } from './schema-change.js';
 import {
   ensureColumnsTable,
@@ -58,7 +59,10 @@ export class SchemaWatch {
       await writeRecorded(conn, rec);
     }
     if (!rec)
-      throw new Error(`no recorded schema for ${source.schema}.${source.table} and no catalog to read it`);
+      throw new InternalError(
+        'duckdb',
+        `no recorded schema for ${source.schema}.${source.table} and no catalog to read it`,
+      );
     return new SchemaWatch(rec, policy, say);
   }
 

@@ -8,10 +8,11 @@
 // `dropped` set: it is part of the DuckDB table, filled NULL by every row written after the drop.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { QueryFn, ReplicaIdentity, SourceTable } from './catalog.js';
+import { InternalError } from '../protocol/errors.js';
+import type { PgType, ReplicaIdentity, SourceTable } from '../source/catalog.js';
+import type { SchemaCatalog } from '../source/schema-catalog.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { STATE_SCHEMA } from './target.js';
-import type { PgType } from './type-map.js';
 
 const COLUMNS = `${quoteIdent(STATE_SCHEMA)}.${quoteIdent('columns')}`;
 
@@ -140,19 +141,16 @@ export function liveColumns(t: RecordedTable): RecordedColumn[] {
  * A first record, from the catalog read at startup (the stream starts where that catalog was read):
  * the attnums and the table's OID come from pg_attribute and pg_class.
  */
-export async function recordFromCatalog(query: QueryFn, source: SourceTable): Promise<RecordedTable> {
-  const rel = `${quoteIdent(source.schema)}.${quoteIdent(source.table)}`;
-  const rows = await query(
-    `SELECT a.attrelid::oid, a.attnum, a.attname, a.attisdropped FROM pg_attribute a
-      WHERE a.attrelid = ${quoteLiteral(rel)}::regclass AND a.attnum > 0 ORDER BY a.attnum`,
-  );
-  const live = rows.filter((r) => r[3] !== 't');
-  const oid = rows[0]?.[0] ?? '';
-  const attnumOf = new Map(live.map((r) => [r[2] ?? '', Number(r[1])]));
+export async function recordFromCatalog(catalog: SchemaCatalog, source: SourceTable): Promise<RecordedTable> {
+  const { oid, columns: now } = await catalog.table(source.schema, source.table);
+  const attnumOf = new Map(now.filter((c) => !c.dropped).map((c) => [c.name, c.attnum]));
   const columns = source.columns.map((c) => {
     const attnum = attnumOf.get(c.name);
     if (attnum === undefined)
-      throw new Error(`column ${c.name} of ${source.schema}.${source.table} not in pg_attribute`);
+      throw new InternalError(
+        'preflight',
+        `column ${c.name} of ${source.schema}.${source.table} not in pg_attribute`,
+      );
     return { attnum, name: c.name, type: c.declared, pg: c.type, notNull: c.notNull, dropped: false };
   });
   return {
@@ -161,7 +159,7 @@ export async function recordFromCatalog(query: QueryFn, source: SourceTable): Pr
     oid,
     identity: source.identity,
     keyNames: source.key.map((k) => source.columns[k]?.name ?? ''),
-    maxAttnum: rows.reduce((m, r) => Math.max(m, Number(r[1])), 0),
+    maxAttnum: now.reduce((m, c) => Math.max(m, c.attnum), 0),
     columns,
   };
 }

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  align,
-  type Candidate,
-  type CatalogColumn,
-  printedTypmod,
-  sameShape,
-  widening,
-} from '../../../src/sink/schema-change.js';
+import { align, type Candidate, sameShape, widening } from '../../../src/sink/schema-change.js';
 import type { RecordedColumn, RecordedTable } from '../../../src/sink/source-schema.js';
-import type { PgType } from '../../../src/sink/type-map.js';
+import type { PgType } from '../../../src/source/catalog.js';
+import { type CatalogColumn, printedTypmod } from '../../../src/source/schema-catalog.js';
 
 const int4: PgType = { typname: 'int4', typmod: -1, typtype: 'b' };
 const col = (attnum: number, name: string, type = 'integer', dropped = false): RecordedColumn => ({
