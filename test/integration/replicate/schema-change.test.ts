@@ -174,7 +174,6 @@ for (const format of [2, 1] as const) {
       'ALTER COLUMN ts TYPE timestamp with time zone',
       'DROP COLUMN d',
       'ADD COLUMN f integer',
-      'RENAME COLUMN e TO e3',
       'DROP COLUMN c',
       'ADD COLUMN c text',
     ])
