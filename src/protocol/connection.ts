@@ -45,6 +45,8 @@ export interface ConnectOptions {
   readonly onNotice?: (n: NoticeFields) => void;
   /** Whole connect (socket, TLS, auth, startup); overrides the settings' connect_timeout. */
   readonly connectTimeoutMs?: number;
+  /** Pin DateStyle, TimeZone, … at startup (startup.ts SESSION_SETTINGS); default true. */
+  readonly pinSettings?: boolean;
 }
 
 export interface Connection {
@@ -289,6 +291,7 @@ async function attempt(
     const key = await startup(wire, settings, {
       replication: opts.replication ?? 'database',
       peerCertificate: transport.peerCertificate,
+      ...(opts.pinSettings === false ? { pinSettings: false } : {}),
     });
     wire.phase = 'command';
     opts.log?.(`connected: server ${wire.parameters.get('server_version') ?? '?'}, backend PID ${key.pid}`);

@@ -22,6 +22,11 @@ export interface StartupOptions {
   readonly replication: 'database' | false;
   /** DER of the server's TLS certificate, if TLS is on. */
   readonly peerCertificate: Buffer | undefined;
+  /**
+   * Send SESSION_SETTINGS (default). false: only user, database, application_name and replication,
+   * as pg_recvlogical (libpq) does, so the plugin prints with the server's and the role's own settings.
+   */
+  readonly pinSettings?: boolean;
 }
 
 export interface StartupResult {
@@ -40,6 +45,9 @@ export const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['extra_float_digits', '3'],
   ['bytea_output', 'hex'],
   ['IntervalStyle', 'postgres'],
+  // money's text follows lc_monetary: under de_DE "1.234,56 €" would read as 1.23456. C prints
+  // "-$1,234.56" (two decimals, '.' as the point), which the sink's money conversion relies on.
+  ['lc_monetary', 'C'],
 ];
 
 function startupParameters(s: ConnectionSettings, o: StartupOptions): [string, string][] {
@@ -49,7 +57,7 @@ function startupParameters(s: ConnectionSettings, o: StartupOptions): [string, s
     ['application_name', s.applicationName],
   ];
   if (o.replication) p.push(['replication', o.replication]);
-  for (const kv of SESSION_SETTINGS) p.push([kv[0], kv[1]]);
+  if (o.pinSettings !== false) for (const kv of SESSION_SETTINGS) p.push([kv[0], kv[1]]);
   if (s.options !== undefined) p.push(['options', s.options]);
   return p;
 }

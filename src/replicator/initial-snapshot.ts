@@ -56,6 +56,7 @@ export async function initialSnapshot(
   await sink.markSnapshotPending();
   const created = await src.createReplicationSlot(o.slot, { plugin: 'wal2json', snapshot: 'export' });
   const at = created.consistentPoint;
+  sink.copyingAt(at);
   o.log(`created slot ${o.slot} at ${formatLsn(at)} with snapshot ${created.snapshotName ?? '?'}`);
   try {
     if (!created.snapshotName)

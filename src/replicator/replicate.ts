@@ -15,6 +15,7 @@ import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
 import type { OnDropColumn, OnTypeChange } from '../sink/schema-follow.js';
+import type { NumericMode } from '../sink/type-map.js';
 import { LogProgress, TerminalProgress } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
 import { readSourceTables } from '../source/catalog.js';
@@ -45,6 +46,8 @@ export interface ReplicateOptions {
   readonly writeInChunks: boolean;
   readonly batchRows: number;
   readonly batchMs: number;
+  /** Unconstrained numeric as DOUBLE (default) or exactly (sink/type-map.ts). */
+  readonly numeric?: NumericMode;
   readonly stopAt: StopAt;
   /** The initial copy of existing rows (default auto: when walduck creates the slot). */
   readonly snapshot?: SnapshotMode;
@@ -129,6 +132,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         onTypeChange: o.onTypeChange ?? 'stop',
         catalog: sourceSchemaCatalog((sql) => catalog.query(sql)),
       },
+      ...(o.numeric ? { numeric: o.numeric } : {}),
     });
     // A mark from an unfinished snapshot of this file into this slot, on this server: the slot is ours.
     const pending = sink.stateExisted ? undefined : await sink.snapshotPending();

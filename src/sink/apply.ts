@@ -92,7 +92,7 @@ export class TableApplier {
     if (counts.insert > 0) {
       if (this.direct) {
         const rows = counts.insert === n ? n : indexesWhere(stage.ops, (op) => op === OP_INSERT);
-        await this.append(this.target.table, null, rows, stage.columns, this.target.schema);
+        await this.append(this.target.table, this.target.catalog, rows, stage.columns, this.target.schema);
       } else await this.conn.run(this.sql.insert);
     }
     if (staged > 0) await this.conn.run(`DELETE FROM ${this.stageRef}`);
@@ -102,7 +102,7 @@ export class TableApplier {
   /** Appends the given rows (all `n` first rows, or these indexes) of parallel column arrays in whole chunks. */
   private async append(
     table: string,
-    catalog: 'temp' | null,
+    catalog: string,
     rows: number | readonly number[],
     columns: readonly (readonly Value[])[],
     schema = 'main',
@@ -147,7 +147,7 @@ export class TableApplier {
       return out;
     });
     if (this.direct) {
-      await this.append(this.target.table, null, count, prepared, this.target.schema);
+      await this.append(this.target.table, this.target.catalog, count, prepared, this.target.schema);
       return;
     }
     const ops = new Array<Value>(count).fill(OP_INSERT);

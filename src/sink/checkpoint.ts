@@ -8,13 +8,16 @@ import { DuckFileError } from './errors.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { STATE_SCHEMA } from './target.js';
 
-const STATE = `${quoteIdent(STATE_SCHEMA)}.${quoteIdent('state')}`;
+/** walduck.state inside the attached database `catalog` (never a bare name: see target.ts). */
+const stateTable = (catalog: string) =>
+  `${quoteIdent(catalog)}.${quoteIdent(STATE_SCHEMA)}.${quoteIdent('state')}`;
 /**
  * A row here says: this file began an initial snapshot into a slot it was creating and has not
  * finished it. It is committed before the slot is created and deleted in the transaction that commits
  * the copy, so after a crash it names the slot as this file's own, safe to drop and create again.
  */
-const PENDING = `${quoteIdent(STATE_SCHEMA)}.${quoteIdent('snapshot_pending')}`;
+const pendingTable = (catalog: string) =>
+  `${quoteIdent(catalog)}.${quoteIdent(STATE_SCHEMA)}.${quoteIdent('snapshot_pending')}`;
 
 export interface StateRow {
   readonly slot: string;
@@ -23,8 +26,10 @@ export interface StateRow {
   readonly database: string | null;
 }
 
-export async function ensureStateTable(conn: DuckDBConnection): Promise<void> {
-  await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(STATE_SCHEMA)}`);
+export async function ensureStateTable(conn: DuckDBConnection, catalog: string): Promise<void> {
+  const STATE = stateTable(catalog);
+  const PENDING = pendingTable(catalog);
+  await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(catalog)}.${quoteIdent(STATE_SCHEMA)}`);
   await conn.run(
     `CREATE TABLE IF NOT EXISTS ${STATE} (
        slot VARCHAR NOT NULL,
@@ -42,39 +47,56 @@ export async function ensureStateTable(conn: DuckDBConnection): Promise<void> {
 
 export async function readSnapshotPending(
   conn: DuckDBConnection,
+  catalog: string,
   slot: string,
 ): Promise<{ systemId: string | null } | undefined> {
-  const r = await conn.runAndReadAll(`SELECT system_id FROM ${PENDING} WHERE slot = ${quoteLiteral(slot)}`);
+  const r = await conn.runAndReadAll(
+    `SELECT system_id FROM ${pendingTable(catalog)} WHERE slot = ${quoteLiteral(slot)}`,
+  );
   const row = r.getRows()[0];
   return row ? { systemId: row[0] === null ? null : String(row[0]) } : undefined;
 }
 
 export async function writeSnapshotPending(
   conn: DuckDBConnection,
+  catalog: string,
   slot: string,
   systemId: string | undefined,
 ): Promise<void> {
-  await clearSnapshotPending(conn, slot);
+  await clearSnapshotPending(conn, catalog, slot);
   await conn.run(
-    `INSERT INTO ${PENDING} VALUES (${quoteLiteral(slot)}, ${systemId === undefined ? 'NULL' : quoteLiteral(systemId)}, now())`,
+    `INSERT INTO ${pendingTable(catalog)} VALUES (${quoteLiteral(slot)}, ${systemId === undefined ? 'NULL' : quoteLiteral(systemId)}, now())`,
   );
 }
 
-export async function clearSnapshotPending(conn: DuckDBConnection, slot: string): Promise<void> {
-  await conn.run(`DELETE FROM ${PENDING} WHERE slot = ${quoteLiteral(slot)}`);
+export async function clearSnapshotPending(
+  conn: DuckDBConnection,
+  catalog: string,
+  slot: string,
+): Promise<void> {
+  await conn.run(`DELETE FROM ${pendingTable(catalog)} WHERE slot = ${quoteLiteral(slot)}`);
+}
+
+/** The attached database's own name (DuckDB names it after the file): what every reference is qualified with. */
+export async function attachedCatalog(conn: DuckDBConnection): Promise<string> {
+  return String((await conn.runAndReadAll('SELECT current_database()')).getRows()[0]?.[0]);
 }
 
 /** Whether the file has walduck's state table at all (a file walduck never wrote has not). */
 export async function stateTableExists(conn: DuckDBConnection): Promise<boolean> {
   const r = await conn.runAndReadAll(
-    `SELECT count(*) FROM information_schema.tables WHERE table_schema = ${quoteLiteral(STATE_SCHEMA)} AND table_name = 'state'`,
+    `SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = ${quoteLiteral(STATE_SCHEMA)} AND table_name = 'state'`,
   );
   return Number(r.getRows()[0]?.[0] ?? 0) > 0;
 }
 
-export async function readState(conn: DuckDBConnection, slot: string): Promise<StateRow | undefined> {
+export async function readState(
+  conn: DuckDBConnection,
+  catalog: string,
+  slot: string,
+): Promise<StateRow | undefined> {
   const r = await conn.runAndReadAll(
-    `SELECT lsn, system_id, database FROM ${STATE} WHERE slot = ${quoteLiteral(slot)}`,
+    `SELECT lsn, system_id, database FROM ${stateTable(catalog)} WHERE slot = ${quoteLiteral(slot)}`,
   );
   const row = r.getRows()[0];
   if (!row) return undefined;
@@ -95,10 +117,12 @@ export async function readState(conn: DuckDBConnection, slot: string): Promise<S
 /** Records `lsn` for the slot; call inside the transaction that applied the rows up to it. */
 export async function writeState(
   conn: DuckDBConnection,
+  catalog: string,
   slot: string,
   lsn: Lsn,
   meta: { systemId?: string; database?: string; tables?: string } = {},
 ): Promise<void> {
+  const STATE = stateTable(catalog);
   const text = quoteLiteral(formatLsn(lsn));
   const changed = await conn.run(
     `UPDATE ${STATE} SET lsn = ${text}, lsn_bytes = ${lsn}, updated_at = now() WHERE slot = ${quoteLiteral(slot)}`,

@@ -7,6 +7,9 @@
 
 import { rmSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Lsn } from '../protocol/lsn.js';
+import { ApplyError, firstLine } from './apply-error.js';
+import { findBadCsv } from './diagnose.js';
 import { quoteLiteral } from './sql.js';
 import { StageError, type TableStage } from './stage.js';
 import type { TargetTable } from './target.js';
@@ -30,7 +33,7 @@ const NON_FINITE = `('NaN', 'Infinity', '-Infinity')`;
 
 /** Tables whose text DuckDB converts by itself (no JS rewriting, as arrays need) can load as CSV. */
 export function loadsAsCsv(target: TargetTable): boolean {
-  return target.mappings.every((m) => m.pre === undefined);
+  return target.mappings.every((m) => m.pre === undefined || m.csv !== undefined);
 }
 
 export async function loadCsvSegment(
@@ -38,22 +41,29 @@ export async function loadCsvSegment(
   target: TargetTable,
   stage: TableStage,
   segment: CsvSegment,
+  lsn?: Lsn,
 ): Promise<void> {
+  let source = '';
   try {
     if (segment.rows === 0) return;
     const columns = target.mappings.map((_, i) => `'_c${i}': 'VARCHAR'`).join(', ');
     // A raised max_line_size alone makes DuckDB's buffer 16 times that (2 GB for a 128 MB row): set both.
     const maxLine = Math.max(DEFAULT_MAX_LINE, segment.maxRowBytes + 1024);
     const bufferSize = Math.max(DEFAULT_BUFFER, 2 * maxLine);
-    const source = `read_csv(${quoteLiteral(segment.path)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = ${maxLine}, buffer_size = ${bufferSize}, columns = {${columns}})`;
+    source = `read_csv(${quoteLiteral(segment.path)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = ${maxLine}, buffer_size = ${bufferSize}, columns = {${columns}})`;
     const values = target.mappings.map((m, i) => {
       const ref = `_c${i}`;
       // NaN and ±Infinity have no DECIMAL form: NULL, as the streamed path stores them (warned below).
       return m.check === 'decimal'
         ? `CASE WHEN ${ref} IN ${NON_FINITE} THEN NULL ELSE ${m.convert(ref)} END`
-        : m.convert(ref);
+        : (m.csv ?? m.convert)(ref);
     });
-    const r = await conn.run(`INSERT INTO ${target.name} SELECT ${values.join(', ')} FROM ${source}`);
+    let r: Awaited<ReturnType<DuckDBConnection['run']>>;
+    try {
+      r = await conn.run(`INSERT INTO ${target.name} SELECT ${values.join(', ')} FROM ${source}`);
+    } catch (err) {
+      throw await csvError(err, target, source, lsn);
+    }
     // A misread file (a quoting rule got wrong) would show as another row count: never load it silently.
     if (r.rowsChanged !== segment.rows) {
       throw new StageError(
@@ -64,6 +74,42 @@ export async function loadCsvSegment(
   } finally {
     rmSync(segment.path, { force: true });
   }
+}
+
+/** DuckDB refused a segment: name the first value that does not convert (column and key), in one line. */
+async function csvError(
+  err: unknown,
+  target: TargetTable,
+  source: string,
+  lsn: Lsn | undefined,
+): Promise<ApplyError> {
+  const bad = await findBadCsv(target.mappings, source);
+  const base = {
+    table: `${target.source.schema}.${target.source.table}`,
+    during: 'copy' as const,
+    ...(lsn !== undefined ? { lsn } : {}),
+  };
+  if (!bad) return new ApplyError(base, `DuckDB refused the copied rows: ${firstLine(err)}`, { cause: err });
+  const keyRefs = target.key.map((k) => `_c${k}`).join(', ');
+  let key = `(line ${bad.row + 1} of the segment)`;
+  try {
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const inst = await DuckDBInstance.create(':memory:');
+    const c = await inst.connect();
+    const r = await c.runAndReadAll(`SELECT ${keyRefs} FROM ${source} LIMIT 1 OFFSET ${bad.row}`);
+    const row = r.getRows()[0] ?? [];
+    const names = target.key.map((k) => target.source.columns[k]?.name ?? '?');
+    key = `(${names.join(', ')}) = (${row.map((v) => (v === null ? 'NULL' : JSON.stringify(String(v)))).join(', ')})`;
+    c.closeSync();
+    inst.closeSync();
+  } catch {
+    // Keep the line number.
+  }
+  return new ApplyError(
+    { ...base, column: target.source.columns[bad.column]?.name ?? '?', key },
+    `${firstLine(err)}; DuckDB cannot hold this value exactly and walduck never stores another one: fix the row on the source or leave the table out of --tables, then run again (nothing was committed)`,
+    { cause: err },
+  );
 }
 
 /** Says (once per column, through the stage's warning) that a DECIMAL column held NaN or ±Infinity. */

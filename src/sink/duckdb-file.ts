@@ -4,7 +4,7 @@
 // when DuckDB names one.
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Lsn } from '../protocol/lsn.js';
-import { readState, stateTableExists } from './checkpoint.js';
+import { attachedCatalog, readState, stateTableExists } from './checkpoint.js';
 import { DuckFileError } from './errors.js';
 
 export interface OpenOptions {
@@ -71,6 +71,7 @@ export async function storedLsn(file: string, slot: string): Promise<Lsn | undef
         `${file} has no walduck.state table: it is not a walduck replica`,
       );
     }
-    return (await readState(conn, slot))?.lsn;
+    // Qualified: in a file named walduck.duckdb a bare walduck.state is ambiguous.
+    return (await readState(conn, await attachedCatalog(conn), slot))?.lsn;
   });
 }

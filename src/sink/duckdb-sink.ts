@@ -21,6 +21,7 @@ import {
   type Value,
 } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
+import { ApplyError, firstLine, VALUE_ADVICE } from './apply-error.js';
 import {
   clearSnapshotPending,
   ensureStateTable,
@@ -30,10 +31,12 @@ import {
   writeState,
 } from './checkpoint.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
+import { findBadStaged } from './diagnose.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
-import { TableStage } from './stage.js';
-import { describeTarget, ensureTarget, type TargetTable } from './target.js';
+import { ColumnValueError, TableStage } from './stage.js';
+import { describeTarget, ensureTarget, refuseCollisions, type TargetTable } from './target.js';
+import type { NumericMode } from './type-map.js';
 
 export interface SinkOptions {
   readonly slot: string;
@@ -45,6 +48,8 @@ export interface SinkOptions {
   readonly now?: () => number;
   /** Follow source schema changes (recorded in walduck.columns); absent: the shape is fixed at open. */
   readonly schema?: SchemaPolicy;
+  /** How unconstrained numeric is stored (type-map.ts); DOUBLE by default. */
+  readonly numeric?: NumericMode;
 }
 
 interface Table {
@@ -93,6 +98,7 @@ export class DuckDbSink implements ChangeSink {
     /** The LSN durably recorded in DuckDB (0n for a new file). */
     public storedLsn: Lsn,
     readonly stateExisted: boolean,
+    private readonly catalog: string,
   ) {
     this.lastCommitLsn = storedLsn;
     this.now = opts.now ?? Date.now;
@@ -104,16 +110,28 @@ export class DuckDbSink implements ChangeSink {
     sources: readonly SourceTable[],
     opts: SinkOptions,
   ): Promise<DuckDbSink> {
-    await ensureStateTable(conn);
-    const state = await readState(conn, opts.slot);
-    const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined);
-    for (const source of sources) {
-      const watch = opts.schema ? await SchemaWatch.open(conn, source, opts.schema, opts.warn) : undefined;
-      const target = describeTarget(watch ? watch.source : source);
+    // The attached database's own name: DuckDB names it after the file (walduck.duckdb -> "walduck",
+    // temp.duckdb -> "temp_db"), so every reference walduck makes is qualified with it.
+    const catalog = String((await conn.runAndReadAll('SELECT current_database()')).getRows()[0]?.[0]);
+    await ensureStateTable(conn, catalog);
+    const state = await readState(conn, catalog, opts.slot);
+    const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined, catalog);
+    const watches: (SchemaWatch | undefined)[] = [];
+    for (const source of sources)
+      watches.push(opts.schema ? await SchemaWatch.open(conn, source, opts.schema, opts.warn) : undefined);
+    const targets = sources.map((source, i) => sink.describe(watches[i]?.source ?? source));
+    refuseCollisions(targets);
+    for (const [i, target] of targets.entries()) {
+      const source = target.source;
+      const watch = watches[i];
       await ensureTarget(conn, target);
       sink.tables.set(tableKey(source.schema, source.table), await sink.build(target, watch));
     }
     return sink;
+  }
+
+  private describe(source: SourceTable): TargetTable {
+    return describeTarget(source, this.catalog, this.opts.numeric ? { numeric: this.opts.numeric } : {});
   }
 
   private async build(target: TargetTable, watch: SchemaWatch | undefined): Promise<Table> {
@@ -143,7 +161,7 @@ export class DuckDbSink implements ChangeSink {
     // A column filled from the source is an UPDATE of the table.
     if (plan.steps.some((s) => s.kind === 'add' && s.fromSource)) this.touched.add(key);
     this.committedTables ??= new Map(this.tables);
-    const built = await this.build(describeTarget(next.source), next);
+    const built = await this.build(this.describe(next.source), next);
     this.tables.set(key, built);
     return built;
   }
@@ -182,6 +200,46 @@ export class DuckDbSink implements ChangeSink {
   }
 
   async apply(change: Change): Promise<void> {
+    try {
+      await this.applyChange(change);
+    } catch (err) {
+      throw this.wrapChangeError(err, change);
+    }
+  }
+
+  /** A change that could not be applied, in one line: table, column, key, LSN, reason, what to do. */
+  private wrapChangeError(err: unknown, change: Change): unknown {
+    if (err instanceof ApplyError) return err;
+    if (change.kind !== 'insert' && change.kind !== 'update' && change.kind !== 'delete') return err;
+    const t = this.tables.get(tableKey(change.schema, change.table));
+    if (!t) return err;
+    const image =
+      change.kind === 'delete'
+        ? change.old
+        : change.kind === 'update'
+          ? (change.old ?? change.new)
+          : change.new;
+    const key = t.stage.describeKey(image);
+    const where = {
+      table: `${change.schema}.${change.table}`,
+      ...(key !== undefined ? { key } : {}),
+      lsn: change.lsn,
+      during: 'apply' as const,
+    };
+    if (err instanceof ColumnValueError) {
+      const column = t.applier.target.source.columns[err.column]?.name;
+      return new ApplyError(
+        { ...where, ...(column !== undefined ? { column } : {}) },
+        `${err.message}; ${VALUE_ADVICE}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    return new ApplyError(where, firstLine(err), { cause: err });
+  }
+
+  private async applyChange(change: Change): Promise<void> {
     switch (change.kind) {
       case 'begin':
         this.inSource = true;
@@ -263,7 +321,7 @@ export class DuckDbSink implements ChangeSink {
     if (!this.hasUncommitted) return undefined;
     await this.begin();
     await this.flushStages();
-    await writeState(this.conn, this.opts.slot, this.lastCommitLsn, this.opts.meta);
+    await writeState(this.conn, this.catalog, this.opts.slot, this.lastCommitLsn, this.opts.meta);
     const t0 = performance.now();
     await this.conn.run('COMMIT');
     this.opts.log(
@@ -321,18 +379,18 @@ export class DuckDbSink implements ChangeSink {
 
   /** Whether this file began a snapshot into the slot and never committed it (see checkpoint.ts). */
   async snapshotPending(): Promise<{ systemId: string | null } | undefined> {
-    return readSnapshotPending(this.conn, this.opts.slot);
+    return readSnapshotPending(this.conn, this.catalog, this.opts.slot);
   }
 
   /** Committed on its own, before the slot is created. */
   async markSnapshotPending(): Promise<void> {
     if (this.txOpen) throw new InternalError('apply', 'markSnapshotPending inside a transaction');
-    await writeSnapshotPending(this.conn, this.opts.slot, this.opts.meta?.systemId);
+    await writeSnapshotPending(this.conn, this.catalog, this.opts.slot, this.opts.meta?.systemId);
   }
 
   async clearSnapshotPending(): Promise<void> {
     if (this.txOpen) throw new InternalError('apply', 'clearSnapshotPending inside a transaction');
-    await clearSnapshotPending(this.conn, this.opts.slot);
+    await clearSnapshotPending(this.conn, this.catalog, this.opts.slot);
   }
 
   /** COPY rows (PostgreSQL text, column arrays) into a table, inside the snapshot's open transaction. */
@@ -340,7 +398,68 @@ export class DuckDbSink implements ChangeSink {
     const t = this.copiedTable(ref);
     if (count === 0) return;
     await this.begin();
-    await t.applier.insertRows(t.stage, columns, count);
+    try {
+      await t.applier.insertRows(t.stage, columns, count);
+    } catch (err) {
+      throw await this.wrapBatchError(err, t, 'copy', columns, count);
+    }
+  }
+
+  /** The LSN the snapshot being copied is consistent with (named in copy errors). */
+  copyingAt(lsn: Lsn): void {
+    this.snapshotLsn = lsn;
+  }
+
+  private snapshotLsn: Lsn | undefined;
+
+  /**
+   * A failed write of many rows (a flush, a copied batch): DuckDB's message names no row, so find the
+   * first value that does not convert (in a scratch DuckDB) and name its column and key.
+   */
+  private async wrapBatchError(
+    err: unknown,
+    t: Table,
+    during: 'apply' | 'copy',
+    columns: readonly (readonly Value[])[],
+    count: number,
+  ): Promise<unknown> {
+    if (err instanceof ApplyError) return err;
+    const target = t.applier.target;
+    const lsn = during === 'copy' ? this.snapshotLsn : this.lastCommitLsn;
+    const base = {
+      table: `${target.source.schema}.${target.source.table}`,
+      during,
+      ...(lsn !== undefined && lsn > 0n ? { lsn } : {}),
+    };
+    if (err instanceof ColumnValueError) {
+      // Raised while preparing: find the row in the raw columns by preparing each value again.
+      const row = findRow(columns, count, err.column, (v) => {
+        try {
+          t.stage.prepare(err.column, v);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      return new ApplyError(
+        {
+          ...base,
+          column: target.source.columns[err.column]?.name ?? '?',
+          key: row === undefined ? `(one of ${count} rows)` : describeRow(target, columns, row),
+        },
+        `${err.message}; ${VALUE_ADVICE}`,
+        { cause: err },
+      );
+    }
+    const bad = await findBadStaged(target.mappings, columns, count);
+    const where = bad
+      ? {
+          ...base,
+          column: target.source.columns[bad.column]?.name ?? '?',
+          key: describeRow(target, columns, bad.row),
+        }
+      : { ...base, key: `(one of ${count} rows)` };
+    return new ApplyError(where, `DuckDB refused the write: ${firstLine(err)}`, { cause: err });
   }
 
   loadsCsv(ref: TableRef): boolean {
@@ -351,7 +470,7 @@ export class DuckDbSink implements ChangeSink {
   async loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
     const t = this.copiedTable(ref);
     await this.begin();
-    await loadCsvSegment(this.conn, t.applier.target, t.stage, segment);
+    await loadCsvSegment(this.conn, t.applier.target, t.stage, segment, this.snapshotLsn);
   }
 
   private copiedTable(ref: TableRef): Table {
@@ -367,7 +486,7 @@ export class DuckDbSink implements ChangeSink {
   async commitSnapshot(lsn: Lsn): Promise<Lsn> {
     if (this.inSource) throw new InternalError('apply', 'commitSnapshot inside a source transaction');
     await this.begin();
-    await clearSnapshotPending(this.conn, this.opts.slot);
+    await clearSnapshotPending(this.conn, this.catalog, this.opts.slot);
     this.lastCommitLsn = lsn;
     await this.commit();
     return this.storedLsn;
@@ -400,8 +519,42 @@ export class DuckDbSink implements ChangeSink {
   }
 
   private async flushStages(): Promise<void> {
-    for (const t of this.tables.values()) await t.applier.flush(t.stage);
+    for (const t of this.tables.values()) {
+      try {
+        await t.applier.flush(t.stage);
+      } catch (err) {
+        throw await this.wrapBatchError(err, t, 'apply', t.stage.columns, t.stage.size);
+      }
+    }
     this.staged = 0;
     this.stagedChars = 0;
   }
+}
+
+function findRow(
+  columns: readonly (readonly Value[])[],
+  count: number,
+  column: number,
+  bad: (v: string) => boolean,
+): number | undefined {
+  const col = columns[column] ?? [];
+  for (let i = 0; i < count; i++) {
+    const v = col[i] ?? null;
+    if (v !== null && bad(v)) return i;
+  }
+  return undefined;
+}
+
+/** Row `row`'s key values from column arrays, for error messages. */
+export function describeRow(
+  target: TargetTable,
+  columns: readonly (readonly Value[])[],
+  row: number,
+): string {
+  const names = target.key.map((k) => target.source.columns[k]?.name ?? '?');
+  const values = target.key.map((k) => {
+    const v = columns[k]?.[row] ?? null;
+    return v === null ? 'NULL' : JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  });
+  return `(${names.join(', ')}) = (${values.join(', ')})`;
 }

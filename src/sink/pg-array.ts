@@ -13,7 +13,15 @@ export class PgArrayError extends WalduckError {
 
 type Nested = string | null | Nested[];
 
-export function pgArrayToJson(text: string): string {
+/** PostgreSQL's MAXDIM: no array it prints nests deeper, so deeper text is refused, not recursed into. */
+export const MAX_DIMS = 6;
+
+/**
+ * `element` rewrites each non-NULL element's text (an element type's own `pre`); `delim` is the
+ * element type's typdelim: ',' for every built-in type except box, whose elements contain commas
+ * and are separated by ';'.
+ */
+export function pgArrayToJson(text: string, element?: (text: string) => string, delim: string = ','): string {
   let i = 0;
   // Non-default lower bounds print a dimension decoration first: "[0:1]={1,2}". DuckDB lists start at 1.
   if (text.startsWith('[')) {
@@ -21,14 +29,22 @@ export function pgArrayToJson(text: string): string {
     if (eq < 0) throw new PgArrayError(`malformed array literal: ${snippet(text)}`);
     i = eq + 1;
   }
-  const [value, end] = parseArray(text, i);
+  const [value, end] = parseArray(text, i, 1, element, delim);
   if (end !== text.length)
     throw new PgArrayError(`trailing characters after array literal: ${snippet(text)}`);
   return JSON.stringify(value);
 }
 
-function parseArray(s: string, start: number): [Nested[], number] {
+function parseArray(
+  s: string,
+  start: number,
+  depth: number,
+  element: ((text: string) => string) | undefined,
+  delim: string,
+): [Nested[], number] {
   if (s[start] !== '{') throw new PgArrayError(`expected '{' at ${start}: ${snippet(s)}`);
+  if (depth > MAX_DIMS)
+    throw new PgArrayError(`array nests deeper than PostgreSQL's ${MAX_DIMS} dimensions: ${snippet(s)}`);
   const out: Nested[] = [];
   let i = start + 1;
   if (s[i] === '}') return [out, i + 1];
@@ -36,7 +52,7 @@ function parseArray(s: string, start: number): [Nested[], number] {
     while (s[i] === ' ') i++;
     const c = s[i];
     if (c === '{') {
-      const [inner, next] = parseArray(s, i);
+      const [inner, next] = parseArray(s, i, depth + 1, element, delim);
       out.push(inner);
       i = next;
     } else if (c === '"') {
@@ -54,24 +70,33 @@ function parseArray(s: string, start: number): [Nested[], number] {
         } else v += ch;
         i++;
       }
-      out.push(v);
+      out.push(element ? element(v) : v);
       i++;
     } else {
       let j = i;
-      while (j < s.length && s[j] !== ',' && s[j] !== '}') j++;
-      const raw = s.slice(i, j).trim();
+      while (j < s.length && s[j] !== delim && s[j] !== '}') j++;
+      const raw = trimPg(s.slice(i, j));
       if (raw === '') throw new PgArrayError(`empty element at ${i}: ${snippet(s)}`);
-      out.push(raw.toUpperCase() === 'NULL' ? null : raw);
+      out.push(raw.toUpperCase() === 'NULL' ? null : element ? element(raw) : raw);
       i = j;
     }
     while (s[i] === ' ') i++;
-    if (s[i] === ',') {
+    if (s[i] === delim) {
       i++;
       continue;
     }
     if (s[i] === '}') return [out, i + 1];
-    throw new PgArrayError(`expected ',' or '}' at ${i}: ${snippet(s)}`);
+    throw new PgArrayError(`expected '${delim}' or '}' at ${i}: ${snippet(s)}`);
   }
+}
+
+/**
+ * PostgreSQL's array_isspace: only ASCII space, \t, \n, \r, \v, \f. It prints an element with other
+ * (Unicode) white space unquoted, so JS's trim(), which strips U+00A0, U+3000, U+FEFF, …, would
+ * change or empty it.
+ */
+function trimPg(s: string): string {
+  return s.replace(/^[ \t\n\r\v\f]+|[ \t\n\r\v\f]+$/g, '');
 }
 
 function snippet(s: string): string {

@@ -29,6 +29,20 @@ export class StageError extends WalduckError {
   readonly phase = 'apply';
 }
 
+/** A value of column `column` (a target position) that could not be prepared; the sink adds the row and LSN. */
+export class ColumnValueError extends WalduckError {
+  override readonly name = 'ColumnValueError';
+  readonly code = 'WALDUCK_VALUE';
+  readonly phase = 'apply';
+  constructor(
+    readonly column: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 const KEY_SEP = '\u0000'; // PostgreSQL text never contains NUL, so joined key texts cannot collide.
 
 export class TableStage {
@@ -197,7 +211,29 @@ export class TableStage {
       this.storedAsNull(p, v);
       return null;
     }
-    return m.pre ? m.pre(v) : v;
+    if (!m.pre) return v;
+    try {
+      return m.pre(v);
+    } catch (err) {
+      throw new ColumnValueError(p, err instanceof Error ? err.message : String(err), { cause: err });
+    }
+  }
+
+  /** The key of a row image as PostgreSQL printed it, for error messages: (a, b) = ('1', 'x'). */
+  describeKey(image: RowImage | undefined): string | undefined {
+    if (!image) return undefined;
+    const names: string[] = [];
+    const values: string[] = [];
+    for (const k of this.target.key) {
+      const name = this.target.source.columns[k]?.name ?? '';
+      const j = image.names.indexOf(name);
+      if (j < 0) continue;
+      names.push(name);
+      const v = image.values[j] ?? null;
+      values.push(v === null ? 'NULL' : JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v));
+    }
+    if (names.length === 0) return undefined;
+    return `(${names.join(', ')}) = (${values.join(', ')})`;
   }
 
   /** Says, once per column, that DECIMAL column `p` met `v` (NaN, ±Infinity) and stores NULL for it. */

@@ -5,13 +5,15 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
 import type { SourceTable } from '../source/catalog.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
-import { type ColumnMapping, mapType } from './type-map.js';
+import { type ColumnMapping, type MapOptions, mapType } from './type-map.js';
 
 export interface TargetTable {
   readonly source: SourceTable;
+  /** The attached database (DuckDB's catalog) the table lives in. */
+  readonly catalog: string;
   readonly schema: string;
   readonly table: string;
-  /** `"schema"."table"` */
+  /** `"catalog"."schema"."table"`: never ambiguous, whatever the file and schemas are called. */
   readonly name: string;
   readonly mappings: readonly ColumnMapping[];
   /** Column position by source column name. */
@@ -34,11 +36,15 @@ export function targetSchema(pgSchema: string): string {
 
 export const STATE_SCHEMA = 'walduck';
 
-export function describeTarget(source: SourceTable): TargetTable {
+export function describeTarget(
+  source: SourceTable,
+  catalog: string,
+  mapOptions: MapOptions = {},
+): TargetTable {
   const schema = targetSchema(source.schema);
   if (schema.toLowerCase() === STATE_SCHEMA) {
     throw new TargetError(
-      `source schema ${source.schema} collides with walduck's own DuckDB schema "${STATE_SCHEMA}"`,
+      `source schema ${JSON.stringify(source.schema)} would land in walduck's own DuckDB schema "${STATE_SCHEMA}" (DuckDB names are case-insensitive), where walduck keeps its replication state: leave ${source.schema}.${source.table} out of --tables, or rename the schema on the source`,
     );
   }
   // DuckDB matches identifiers case-insensitively even when quoted: "A" and "a" would be one column.
@@ -55,22 +61,43 @@ export function describeTarget(source: SourceTable): TargetTable {
   const keyless = source.key.length === 0;
   return {
     source,
+    catalog,
     schema,
     table: source.table,
-    name: qualified(schema, source.table),
-    mappings: source.columns.map((c) => mapType(c.type)),
+    name: `${quoteIdent(catalog)}.${qualified(schema, source.table)}`,
+    mappings: source.columns.map((c) => mapType(c.type, mapOptions)),
     position: new Map(source.columns.map((c, i) => [c.name, i])),
     key: keyless ? source.columns.map((_, i) => i) : source.key,
     keyless,
   };
 }
 
+/**
+ * DuckDB matches names case-insensitively, and PostgreSQL's public lands in DuckDB's main: two chosen
+ * tables that would land in one DuckDB table ("Orders" and orders, public.t and main.t) are refused,
+ * naming both, before anything is created.
+ */
+export function refuseCollisions(targets: readonly TargetTable[]): void {
+  const seen = new Map<string, TargetTable>();
+  for (const t of targets) {
+    const k = `${t.schema.toLowerCase()}\u0000${t.table.toLowerCase()}`;
+    const other = seen.get(k);
+    if (other) {
+      const name = (x: TargetTable) => `${qualified(x.source.schema, x.source.table)}`;
+      throw new TargetError(
+        `source tables ${name(other)} and ${name(t)} would both land in DuckDB table ${t.schema}.${t.table} (DuckDB names are case-insensitive, and PostgreSQL's public schema lands in DuckDB's main): replicate them into separate DuckDB files (one --tables list each)`,
+      );
+    }
+    seen.set(k, t);
+  }
+}
+
 /** Creates the target when missing; when present, checks it still has the source's columns and types. */
 export async function ensureTarget(conn: DuckDBConnection, t: TargetTable): Promise<void> {
-  await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(t.schema)}`);
+  await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(t.catalog)}.${quoteIdent(t.schema)}`);
   const existing = await conn.runAndReadAll(
     `SELECT column_name, data_type FROM information_schema.columns
-      WHERE table_catalog = current_database() AND table_schema = ${quoteLiteral(t.schema)} AND table_name = ${quoteLiteral(t.table)}
+      WHERE table_catalog = ${quoteLiteral(t.catalog)} AND table_schema = ${quoteLiteral(t.schema)} AND table_name = ${quoteLiteral(t.table)}
       ORDER BY ordinal_position`,
   );
   const have = existing.getRows().map((r) => [String(r[0]), String(r[1])] as const);

@@ -1,6 +1,7 @@
 // PostgreSQL -> DuckDB column types, following the mapping DuckDB's own postgres extension uses, and
 // for each type the SQL expression that turns the staged exact text into the DuckDB value. All
-// conversion happens in DuckDB's parsers (CAST from VARCHAR), never through a JS number.
+// conversion happens in DuckDB's parsers (CAST from VARCHAR), never through a JS number; where DuckDB
+// reads PostgreSQL's text wrongly, pg-temporal.ts rewrites it first (JS) or the `csv` SQL does.
 //
 // | PostgreSQL                         | DuckDB                 | conversion of the text          |
 // |------------------------------------|------------------------|---------------------------------|
@@ -9,13 +10,15 @@
 // | oid                                | UINTEGER               | CAST                            |
 // | real / double precision            | FLOAT / DOUBLE         | CAST (NaN, ±Infinity kept)      |
 // | numeric(p,s), p <= 38, 0 <= s <= p | DECIMAL(p,s)           | CAST (p > 18: via DECIMAL(18,s) when short); NaN/±Infinity -> NULL |
-// | numeric (unconstrained or p > 38)  | DOUBLE                 | CAST                            |
+// | numeric (unconstrained or p > 38)  | DOUBLE                 | CAST; beyond DOUBLE's range or rounding to 0: refused (pg-temporal.ts) |
+// |   … with --numeric exact           | VARCHAR                | PostgreSQL's text, exact        |
 // | money                              | DECIMAL(19,2)          | strip currency symbol and commas|
 // | text, varchar(n), char(n), name    | VARCHAR                | as is (char keeps its padding)  |
 // | bytea                              | BLOB                   | from_hex of the \x... text      |
-// | date / time / timetz               | DATE / TIME / TIMETZ   | CAST                            |
-// | timestamp / timestamptz            | TIMESTAMP / TIMESTAMPTZ| CAST (±infinity kept)           |
-// | interval                           | INTERVAL               | CAST                            |
+// | date                               | DATE                   | BC -> astronomical year, CAST   |
+// | time / timetz                      | TIME / TIMETZ          | CAST (24:00:00, offset seconds) |
+// | timestamp / timestamptz            | TIMESTAMP / TIMESTAMPTZ| BC rewritten, beyond DuckDB's range refused, CAST (±infinity kept) |
+// | interval                           | INTERVAL               | parsed field by field, CAST     |
 // | uuid                               | UUID                   | CAST                            |
 // | json / jsonb                       | JSON                   | CAST                            |
 // | T[] (any dims)                     | T'[] per dimension     | {..} -> JSON -> from_json, CAST |
@@ -24,6 +27,7 @@
 
 import type { PgType } from '../source/catalog.js';
 import { pgArrayToJson } from './pg-array.js';
+import { pgDate, pgInterval, pgNumericAsDouble, pgTimestamp } from './pg-temporal.js';
 
 export type ValueCheck = 'decimal' | undefined;
 
@@ -31,8 +35,17 @@ export interface ColumnMapping {
   readonly duckType: string;
   /** SQL turning the VARCHAR expression `ref` into the DuckDB value. */
   convert(ref: string): string;
-  /** Rewrites the text in JS before staging, when DuckDB cannot parse PostgreSQL's form (arrays). */
+  /**
+   * Rewrites the text in JS before staging, when DuckDB cannot parse PostgreSQL's form (arrays, BC
+   * dates, mixed-sign intervals), or refuses it (ValueError) when DuckDB cannot hold the value.
+   */
   readonly pre?: (text: string) => string;
+  /**
+   * SQL turning PostgreSQL's own text `ref` into the DuckDB value, for the snapshot's CSV path where no
+   * JS runs; must fail (not store another value) where `pre` would throw. Absent: a mapping with `pre`
+   * takes the parsed text path.
+   */
+  readonly csv?: (ref: string) => string;
   /** `decimal`: NaN and ±Infinity have no DECIMAL form; the sink stores NULL and warns once. */
   readonly check?: ValueCheck;
   /**
@@ -53,12 +66,8 @@ const SIMPLE: Readonly<Record<string, string>> = {
   oid: 'UINTEGER',
   float4: 'FLOAT',
   float8: 'DOUBLE',
-  date: 'DATE',
   time: 'TIME',
   timetz: 'TIMETZ',
-  timestamp: 'TIMESTAMP',
-  timestamptz: 'TIMESTAMPTZ',
-  interval: 'INTERVAL',
   uuid: 'UUID',
   json: 'JSON',
   jsonb: 'JSON',
@@ -75,11 +84,46 @@ export function numericPrecision(typmod: number): { precision: number; scale: nu
   return { precision, scale };
 }
 
-export function mapType(t: PgType): ColumnMapping {
-  if (t.element) return mapArray(t.element, Math.max(1, t.dims ?? 1));
+/** How unconstrained numeric (and numeric(p > 38)) is stored: DOUBLE (default) or exactly. */
+export type NumericMode = 'double' | 'exact';
+
+export interface MapOptions {
+  readonly numeric?: NumericMode;
+}
+
+/**
+ * A BC date or timestamp in SQL alone (the CSV path): "0044-03-15 BC" -> "-0043-03-15", as pgDate and
+ * pgTimestamp do in JS; DuckDB's cast then fails (never wraps) on a timestamp beyond its range.
+ */
+function bcAware(t: string): (ref: string) => string {
+  return (ref) =>
+    `CASE WHEN ends_with(${ref}, ' BC') THEN CAST('-' || lpad(CAST(CAST(split_part(${ref}, '-', 1) AS INTEGER) - 1 AS VARCHAR), 4, '0') || substr(${ref}, strpos(${ref}, '-'), length(${ref}) - strpos(${ref}, '-') - 2) AS ${t}) ELSE CAST(${ref} AS ${t}) END`;
+}
+
+/**
+ * numeric -> DOUBLE in SQL alone (the CSV path), failing where pgNumericAsDouble throws: the value is
+ * swapped for a text no cast reads (not error(), which TRY cannot catch when diagnosing the row).
+ */
+function doubleChecked(ref: string): string {
+  const d = `TRY_CAST(${ref} AS DOUBLE)`;
+  const bad = `(isinf(${d}) AND ${ref} NOT IN ('Infinity', '-Infinity')) OR (${d} = 0 AND regexp_matches(split_part(lower(${ref}), 'e', 1), '[1-9]'))`;
+  return `CAST(CASE WHEN ${bad} THEN 'beyond DOUBLE''s range: ' || left(${ref}, 30) ELSE ${ref} END AS DOUBLE)`;
+}
+
+export function mapType(t: PgType, o: MapOptions = {}): ColumnMapping {
+  if (t.element) return mapArray(t.element, Math.max(1, t.dims ?? 1), o);
   const simple = SIMPLE[t.typname];
   if (simple) return { duckType: simple, convert: cast(simple), direct: true };
   switch (t.typname) {
+    case 'date':
+      return { duckType: 'DATE', convert: cast('DATE'), pre: pgDate, csv: bcAware('DATE'), direct: true };
+    case 'timestamp':
+    case 'timestamptz': {
+      const dt = t.typname === 'timestamp' ? 'TIMESTAMP' : 'TIMESTAMPTZ';
+      return { duckType: dt, convert: cast(dt), pre: pgTimestamp, csv: bcAware(dt), direct: true };
+    }
+    case 'interval':
+      return { duckType: 'INTERVAL', convert: cast('INTERVAL'), pre: pgInterval, direct: true };
     case 'numeric': {
       const p = numericPrecision(t.typmod);
       if (p && p.precision <= 38 && p.scale >= 0 && p.scale <= p.precision) {
@@ -88,7 +132,16 @@ export function mapType(t: PgType): ColumnMapping {
           return { duckType: dt, convert: cast(dt), check: 'decimal', direct: true };
         return { duckType: dt, convert: wideDecimal(p.scale, dt), check: 'decimal' };
       }
-      return { duckType: 'DOUBLE', convert: cast('DOUBLE'), direct: true };
+      // PostgreSQL's text is the only DuckDB form that holds every numeric exactly (up to 1000 digits,
+      // NaN, ±Infinity).
+      if (o.numeric === 'exact') return { duckType: 'VARCHAR', convert: asIs, direct: true };
+      return {
+        duckType: 'DOUBLE',
+        convert: cast('DOUBLE'),
+        pre: pgNumericAsDouble,
+        csv: doubleChecked,
+        direct: true,
+      };
     }
     case 'money':
       // Text output is locale-formatted ("-$1,234.56"); the digits, sign and point are what count.
@@ -120,8 +173,8 @@ function wideDecimal(scale: number, dt: string): (ref: string) => string {
     `CASE WHEN length(${ref}) <= 18 THEN CAST(CAST(${ref} AS DECIMAL(18,${scale})) AS ${dt}) ELSE CAST(${ref} AS ${dt}) END`;
 }
 
-function mapArray(element: PgType, dims: number): ColumnMapping {
-  const inner = mapType(element);
+function mapArray(element: PgType, dims: number, o: MapOptions): ColumnMapping {
+  const inner = mapType(element, o);
   // Elements DuckDB cannot cast from their text (bytea, money) stay text. Every numeric casts (the
   // wide ones only slowly, which inside a list we accept).
   const plain = inner.direct === true || inner.check === 'decimal';
@@ -135,6 +188,6 @@ function mapArray(element: PgType, dims: number): ColumnMapping {
       elemType === 'VARCHAR'
         ? `from_json(${ref}, '${shape}')`
         : `CAST(from_json(${ref}, '${shape}') AS ${duckType})`,
-    pre: pgArrayToJson,
+    pre: (text) => pgArrayToJson(text, plain ? inner.pre : undefined, element.delim ?? ','),
   };
 }

@@ -20,6 +20,8 @@ export interface PgType {
   /** For arrays: the element type (domains resolved), and the declared dimension count (at least 1). */
   readonly element?: PgType;
   readonly dims?: number;
+  /** pg_type.typdelim: what separates this type's elements in array text (';' for box, else ','). */
+  readonly delim?: string;
 }
 
 export interface SourceColumn {
@@ -222,21 +224,27 @@ export async function resolveType(
   for (let depth = 0; depth < 16; depth++) {
     const r = (
       await query(
-        `SELECT typname, typtype, typbasetype, typtypmod, typelem, typcategory FROM pg_type WHERE oid = ${typeOid}`,
+        `SELECT typname, typtype, typbasetype, typtypmod, typelem, typcategory, typdelim FROM pg_type WHERE oid = ${typeOid}`,
       )
     )[0];
     if (!r) throw new CatalogError(`type oid ${typeOid} not found in pg_type`, 'WALDUCK_CATALOG');
-    const [typname, typtype, base, baseTypmod, elem, category] = r;
+    const [typname, typtype, base, baseTypmod, elem, category, delim] = r;
     if (typtype === 'd') {
       typeOid = Number(base);
       if (typmod === -1) typmod = Number(baseTypmod);
       continue;
     }
-    if (category === 'A' && elem !== '0') {
+    // int2vector and oidvector are category A too, but print as '1 2 3': only true arrays (_name).
+    if (category === 'A' && elem !== '0' && typname?.startsWith('_')) {
       const element = await resolveType(query, Number(elem), typmod, 1);
       return { typname: typname ?? '', typmod, typtype: typtype ?? 'b', element, dims };
     }
-    return { typname: typname ?? '', typmod, typtype: typtype ?? 'b' };
+    return {
+      typname: typname ?? '',
+      typmod,
+      typtype: typtype ?? 'b',
+      ...(delim && delim !== ',' ? { delim } : {}),
+    };
   }
   throw new CatalogError(`domain nesting too deep for type oid ${typeOid}`, 'WALDUCK_CATALOG');
 }

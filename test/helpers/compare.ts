@@ -64,8 +64,9 @@ export async function assertReplicaEquals(
   const db = await DuckDBInstance.create(duckFile, { access_mode: 'READ_ONLY' });
   const conn = await db.connect();
   try {
+    const catalog = String((await conn.runAndReadAll('SELECT current_database()')).getRows()[0]?.[0]);
     for (const source of sources) {
-      const target = describeTarget(source);
+      const target = describeTarget(source, catalog);
       const cols = source.columns.map((c) => `"${c.name.replaceAll('"', '""')}"`).join(', ');
       const qname = `"${source.schema.replaceAll('"', '""')}"."${source.table.replaceAll('"', '""')}"`;
       const rows = parseCopyText(psqlRaw(info, `COPY (SELECT ${cols} FROM ${qname}) TO STDOUT`));

@@ -80,6 +80,13 @@ export function replicateCommand(y: Argv): Argv {
           describe:
             'copy the existing rows first (default when walduck creates the slot); --snapshot forces it on a new DuckDB file (recreating an inactive slot), --no-snapshot streams only new changes',
         })
+        .option('numeric', {
+          type: 'string',
+          choices: ['double', 'exact'],
+          default: 'double',
+          describe:
+            "unconstrained numeric (and numeric(p > 38)): DOUBLE, rounded to 17 significant digits as DuckDB's postgres extension does; or exact, PostgreSQL's own text in a VARCHAR column",
+        })
         .option('snapshot-jobs', {
           type: 'number',
           default: 1,
@@ -130,6 +137,7 @@ export function replicateCommand(y: Argv): Argv {
         writeInChunks: args['write-in-chunks'],
         batchRows: args['batch-rows'],
         batchMs: args['batch-ms'],
+        numeric: args.numeric === 'exact' ? 'exact' : 'double',
         stopAt,
         snapshot: args.snapshot === undefined ? 'auto' : args.snapshot ? 'force' : 'off',
         snapshotJobs: args['snapshot-jobs'],

@@ -82,6 +82,12 @@ export function streamCommand(y: Argv): Argv {
           default: 10,
           describe: 'with -f FILE: seconds between fsyncs (what is acknowledged waits for them)',
         })
+        .option('pin-settings', {
+          type: 'boolean',
+          default: false,
+          describe:
+            "send replicate's session settings (DateStyle ISO, TimeZone UTC, IntervalStyle postgres, extra_float_digits 3, bytea_output hex, client_encoding UTF8): the same text on any server, no longer pg_recvlogical's bytes",
+        })
         .option('stats-json', { type: 'string', describe: 'write the final figures to this file as JSON' })
         .option('progress-interval', {
           type: 'number',
@@ -111,6 +117,8 @@ export function streamCommand(y: Argv): Argv {
       const out = openOutput(a.file, () => stopOnOutputError.abort());
       const conn = await connect(settings, {
         replication: 'database',
+        // pg_recvlogical's startup packet: the plugin prints with the server's and the role's settings.
+        pinSettings: a['pin-settings'] === true,
         log: log.protocol,
         onNotice: (n) => warn(`server ${n.severity}: ${n.message}`),
       });

@@ -19,10 +19,23 @@ const WORKLOAD = `
   BEGIN; UPDATE w SET t = E'multi\\nline "quoted" \\\\ 😀' WHERE id % 7 = 0; DELETE FROM w WHERE id > 480; COMMIT;
   SELECT pg_logical_emit_message(true, 'walduck', 'a message');
   INSERT INTO w VALUES (10000, repeat('long ', 20000), 123456789012345678901234567890.123456789);
-  TRUNCATE w2;`;
+  TRUNCATE w2;
+  INSERT INTO w3 VALUES (1, '2024-06-30 23:59:59.5+00', '0044-03-15 BC', '-1 days +02:03:04.000005', 0.1, '\\x00ff'),
+    (2, '1850-01-01 00:00:00+00', 'infinity', '1 year -2 mons', 1e-300, '\\x');`;
 
 describe('walduck stream', () => {
-  const c = useCluster();
+  // A server whose settings are not walduck's pins: LMT offsets with seconds before 1884 (St. John's
+  // and Amsterdam both had them), day-first dates, verbose intervals, short floats, escape bytea. What
+  // stream writes must still equal pg_recvlogical's bytes.
+  const c = useCluster({
+    settings: {
+      timezone: "'America/St_Johns'",
+      datestyle: "'SQL, DMY'",
+      intervalstyle: "'postgres_verbose'",
+      extra_float_digits: '0',
+      bytea_output: "'escape'",
+    },
+  });
   const env = () => clusterEnv(c.info);
   const lsn = () => psql(c.info, 'SELECT pg_current_wal_lsn()');
   const recvlogical = (slot: string, endpos: string, file: string, opts: string[]) => {
@@ -41,7 +54,7 @@ describe('walduck stream', () => {
   it('writes to stdout byte for byte what pg_recvlogical -f - writes, range after range', async () => {
     psql(
       c.info,
-      'CREATE TABLE w (id int PRIMARY KEY, t text, n numeric); CREATE TABLE w2 (id int PRIMARY KEY)',
+      'CREATE TABLE w (id int PRIMARY KEY, t text, n numeric); CREATE TABLE w2 (id int PRIMARY KEY); CREATE TABLE w3 (id int PRIMARY KEY, ts timestamptz, d date, iv interval, f float8, b bytea)',
     );
     slots('ref_v2', 'wd_v2');
     const opts = ['-o', 'format-version=2', '-o', 'include-xids=1', '-o', 'include-timestamp=1'];
@@ -57,12 +70,17 @@ describe('walduck stream', () => {
       assert.equal(r.code, 0, r.stderr);
       assert.ok(expected.length > (round === 1 ? 100_000 : 1000), `round ${round}: ${expected.length} bytes`);
       assert.ok(Buffer.from(r.stdout, 'utf8').equals(expected), `round ${round} differs`);
+      // The server's own settings reached the output (what pinning used to replace).
+      if (round === 1) {
+        assert.match(r.stdout, /"@ 10 mons"/);
+        assert.match(r.stdout, /-03:30"/);
+      }
     }
   });
 
   it('writes a file (appending) the same, in format 1 with no options, and records its figures', async () => {
     slots('ref_v1', 'wd_v1');
-    psql(c.info, `DELETE FROM w; ${WORKLOAD.replace('500)', '300)')}`);
+    psql(c.info, `DELETE FROM w; DELETE FROM w3; ${WORKLOAD.replace('500)', '300)')}`);
     const endpos = lsn();
     const refFile = join(dir, 'ref.json');
     const ourFile = join(dir, 'ours.json');

@@ -46,7 +46,7 @@ async function assertFollows(file: string, table: string): Promise<void> {
   await assertReplicaEquals(c.info, file, [{ schema: 'public', table }]);
   const [source] = await readSourceTables(psqlQuery(c.info), [{ schema: 'public', table }]);
   assert.ok(source);
-  const target = describeTarget(source);
+  const target = describeTarget(source, 'memory');
   const have = new Map(
     (
       await duckQuery(

@@ -69,4 +69,65 @@ describe('type map', () => {
       db.closeSync();
     }
   });
+  it('the CSV path (SQL alone) stores what the streamed path (JS rewrite, then CAST) stores', async () => {
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    try {
+      const cases: Array<[string, string[]]> = [
+        [
+          'date',
+          [
+            '0044-03-15 BC',
+            '0001-01-01 BC',
+            '4713-11-24 BC',
+            '2024-02-29',
+            'infinity',
+            '-infinity',
+            '5874897-12-31',
+          ],
+        ],
+        [
+          'timestamp',
+          [
+            '0044-03-15 01:02:03.000004 BC',
+            '0001-12-31 23:59:59.999999 BC',
+            '2000-01-01 00:00:00',
+            'infinity',
+          ],
+        ],
+        [
+          'timestamptz',
+          ['0044-03-15 01:02:03+00 BC', '1850-01-01 00:00:00-03:30:52', '2000-01-01 00:00:00.5+00'],
+        ],
+        ['numeric', ['0.1', `1${'0'.repeat(300)}`, 'NaN', '-Infinity', '0']],
+      ];
+      for (const [type, values] of cases) {
+        const m = mapType(t(type));
+        assert.ok(m.csv, type);
+        const list = values.map((v) => `('${v}')`).join(', ');
+        const rows = (
+          await conn.runAndReadAll(`SELECT v, (${m.csv('v')})::VARCHAR FROM (VALUES ${list}) t(v)`)
+        ).getRows();
+        for (const [v, viaSql] of rows) {
+          const streamed = (
+            await conn.runAndReadAll(`SELECT (${m.convert(`'${m.pre?.(String(v)) ?? v}'`)})::VARCHAR`)
+          ).getRows()[0]?.[0];
+          assert.equal(viaSql, streamed, `${type} ${v}`);
+        }
+      }
+      // Where the JS refuses, the SQL fails too (never another value).
+      for (const [type, v] of [
+        ['timestamp', '294247-01-10 04:00:54.775807'],
+        ['numeric', `1${'0'.repeat(400)}`],
+        ['numeric', `0.${'0'.repeat(400)}1`],
+      ] as const) {
+        const m = mapType(t(type));
+        assert.throws(() => m.pre?.(v));
+        await assert.rejects(conn.runAndReadAll(`SELECT ${m.csv?.(`'${v}'`)}`), `${type} ${v}`);
+      }
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
+  });
 });

@@ -1,0 +1,177 @@
+// PostgreSQL's text of dates, timestamps and intervals rewritten into text DuckDB's cast reads as the
+// same value. DuckDB's own cast gets three things wrong: it ignores a trailing " BC" on a date (44 BC
+// became 44 AD), refuses it on a timestamp, and refuses PostgreSQL's interval output whenever the
+// signs mix ("-1 days +02:03:04"). Both sides count years astronomically inside (1 BC is year 0), so
+// "0044-03-15 BC" is DuckDB's "-0043-03-15". Intervals are (months, days, microseconds) on both
+// sides and never normalised, so they go over field by field.
+//
+// A value DuckDB cannot hold (a timestamp after 294247-01-10 04:00:54.775806 UTC) throws ValueError:
+// the caller names table, column, key and LSN. Text in no form PostgreSQL prints throws too, never
+// guesses.
+
+import { WalduckError } from '../protocol/errors.js';
+
+export class ValueError extends WalduckError {
+  override readonly name = 'ValueError';
+  readonly code = 'WALDUCK_VALUE';
+  readonly phase = 'apply';
+}
+
+const DATE = /^(\d{4,})-(\d\d)-(\d\d)( BC)?$/;
+// DateStyle ISO: "YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM[:SS]]][ BC]"; the offset only for timestamptz.
+const TIMESTAMP =
+  /^(\d{4,})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?)?( BC)?$/;
+
+/** Years from this one on may lie beyond DuckDB's TIMESTAMP range: checked exactly. */
+const CHECK_FROM_YEAR = 294246;
+/** DuckDB's largest finite TIMESTAMP in microseconds since 1970 (the next one means infinity). */
+const MAX_MICROS = 9223372036854775806n;
+
+function astronomical(year: string, bc: string | undefined): string {
+  if (!bc) return year;
+  const y = Number(year) - 1;
+  return `-${String(y).padStart(4, '0')}`;
+}
+
+/** date: "0044-03-15 BC" -> "-0043-03-15"; infinity and AD dates as they are (all fit DuckDB's DATE). */
+export function pgDate(text: string): string {
+  if (!text.endsWith(' BC')) {
+    if (text === 'infinity' || text === '-infinity' || DATE.test(text)) return text;
+    throw unreadable('date', text);
+  }
+  const m = DATE.exec(text);
+  if (!m) throw unreadable('date', text);
+  return `${astronomical(m[1] ?? '', m[4])}-${m[2]}-${m[3]}`;
+}
+
+/** timestamp and timestamptz (any offset, seconds too): BC rewritten, beyond DuckDB's range refused. */
+export function pgTimestamp(text: string): string {
+  if (text === 'infinity' || text === '-infinity') return text;
+  const m = TIMESTAMP.exec(text);
+  if (!m) throw unreadable('timestamp', text);
+  const [, y, mo, d, h, mi, s, frac, sign, oh, om, os, bc] = m;
+  if (!bc && Number(y) >= CHECK_FROM_YEAR) {
+    let micros =
+      (BigInt(daysFromCivil(Number(y), Number(mo), Number(d))) * 86400n +
+        BigInt(Number(h) * 3600 + Number(mi) * 60 + Number(s))) *
+        1000000n +
+      BigInt((frac ?? '').padEnd(6, '0'));
+    if (sign) {
+      const off = BigInt(Number(oh) * 3600 + Number(om ?? 0) * 60 + Number(os ?? 0)) * 1000000n;
+      micros += sign === '+' ? -off : off;
+    }
+    if (micros > MAX_MICROS)
+      throw new ValueError(`${text} is after DuckDB's last TIMESTAMP (294247-01-10 04:00:54.775806 UTC)`);
+  }
+  if (!bc) return text;
+  return `${astronomical(y ?? '', bc)}${text.slice((y ?? '').length, -3)}`;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm). */
+function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+export interface IntervalParts {
+  readonly months: number;
+  readonly days: number;
+  readonly micros: bigint;
+}
+
+const UNIT_MONTHS: Readonly<Record<string, number>> = {
+  year: 12,
+  years: 12,
+  mon: 1,
+  mons: 1,
+};
+const CLOCK = /^([+-])?(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/;
+const ISO =
+  /^P(?:(-?\d+)Y)?(?:(-?\d+)M)?(?:(-?\d+)D)?(?:T(?:(-?\d+)H)?(?:(-?\d+)M)?(?:(-?)(\d+)(?:\.(\d{1,6}))?S)?)?$/;
+
+/**
+ * interval in IntervalStyle postgres ("1 year 2 mons -3 days +04:05:06.789", what replicate pins) or
+ * iso_8601 ("P1Y2M-3DT4H5M6.789S") -> its three fields.
+ */
+export function parseInterval(text: string): IntervalParts {
+  if (text.startsWith('P')) return parseIso(text);
+  let months = 0;
+  let days = 0;
+  let micros = 0n;
+  const words = text.split(' ');
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] ?? '';
+    const clock = CLOCK.exec(w);
+    if (clock && i === words.length - 1) {
+      const [, sign, h, mi, s, frac] = clock;
+      const abs =
+        (BigInt(h ?? '0') * 3600n + BigInt(Number(mi) * 60 + Number(s))) * 1000000n +
+        BigInt((frac ?? '').padEnd(6, '0'));
+      micros = sign === '-' ? -abs : abs;
+      continue;
+    }
+    const unit = words[i + 1];
+    if (!/^[+-]?\d+$/.test(w) || unit === undefined) throw unreadable('interval', text);
+    const n = Number(w);
+    if (unit === 'day' || unit === 'days') days = n;
+    else if (UNIT_MONTHS[unit] !== undefined) months += n * (UNIT_MONTHS[unit] ?? 0);
+    else throw unreadable('interval', text);
+    i++;
+  }
+  return { months, days, micros };
+}
+
+function parseIso(text: string): IntervalParts {
+  const m = ISO.exec(text);
+  if (!m) throw unreadable('interval', text);
+  const [, y, mo, d, h, mi, sign, s, frac] = m;
+  const secs = (BigInt(s ?? '0') * 1000000n + BigInt((frac ?? '').padEnd(6, '0'))) * (sign ? -1n : 1n);
+  return {
+    months: Number(y ?? 0) * 12 + Number(mo ?? 0),
+    days: Number(d ?? 0),
+    micros: (BigInt(h ?? '0') * 3600n + BigInt(mi ?? '0') * 60n) * 1000000n + secs,
+  };
+}
+
+/** interval text DuckDB's cast reads field by field, exactly. */
+export function pgInterval(text: string): string {
+  const p = parseInterval(text);
+  // DuckDB reads the magnitude before the sign: INT64_MIN (PostgreSQL's smallest time part) in two terms.
+  const micros =
+    p.micros === -9223372036854775808n ? '-9223372036854775807 microseconds -1' : String(p.micros);
+  return `${p.months} months ${p.days} days ${micros} microseconds`;
+}
+
+/**
+ * Unconstrained numeric stored as DOUBLE: rounding to 17 significant digits is the documented loss,
+ * but a value beyond DOUBLE's range would become ±Infinity, one too small would become 0. The check
+ * parses a JS number only to see which (correctly rounded, as DuckDB's cast); the stored value
+ * comes from DuckDB's cast of the text itself.
+ */
+export function pgNumericAsDouble(text: string): string {
+  if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return text;
+  const n = Number(text);
+  if (!Number.isFinite(n))
+    throw new ValueError(
+      `${abbrev(text)} is beyond DOUBLE's range; use --numeric exact or a numeric(p,s) column`,
+    );
+  if (n === 0 && /[1-9]/.test(text.split(/[eE]/)[0] ?? ''))
+    throw new ValueError(
+      `${abbrev(text)} is too small for DOUBLE (it would be 0); use --numeric exact or a numeric(p,s) column`,
+    );
+  return text;
+}
+
+function abbrev(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 20)}…(${text.length} chars)` : text;
+}
+
+function unreadable(type: string, text: string): ValueError {
+  return new ValueError(
+    `cannot read ${type} text ${JSON.stringify(abbrev(text))} (walduck pins DateStyle ISO and IntervalStyle postgres)`,
+  );
+}

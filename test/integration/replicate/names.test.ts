@@ -1,0 +1,108 @@
+// Names that must not matter: the DuckDB file's (DuckDB names the attached database after it), the
+// schemas' (one named like walduck's state schema, one named like the file), case-only differences
+// (DuckDB identifiers are case-insensitive), and PostgreSQL's longest names with Unicode, spaces and
+// quotes.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { quoteIdent } from '../../../src/sink/sql.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
+import { runWalduck } from '../../helpers/walduck.js';
+
+describe('names', () => {
+  const c = useCluster();
+  let dir = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'walduck-names-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const replicate = (file: string, tables: string, slot: string) =>
+    runWalduck(
+      [
+        'replicate',
+        '--source',
+        conninfo(c.info, 'scram-sha-256'),
+        '--duckdb',
+        join(dir, file),
+        '--tables',
+        tables,
+        '--slot',
+        slot,
+        '--until-caught-up',
+      ],
+      {},
+      120_000,
+    );
+  const oneLine = (stderr: string) => {
+    const lines = stderr.trim().split('\n');
+    assert.equal(lines.length, 1, stderr);
+    return lines[0] ?? '';
+  };
+
+  it('a file named walduck.duckdb, and acc.duckdb replicating schema acc, work (snapshot and stream)', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE orders (id int PRIMARY KEY, v text); INSERT INTO orders VALUES (1, 'a');
+       CREATE SCHEMA acc; CREATE TABLE acc.acc (id int PRIMARY KEY, v text); INSERT INTO acc.acc VALUES (1, 'a')`,
+    );
+    for (const [file, table, slot] of [
+      ['walduck.duckdb', 'orders', 'n_walduck'],
+      ['acc.duckdb', 'acc.acc', 'n_acc'],
+    ] as const) {
+      const first = await replicate(file, table, slot);
+      assert.equal(first.code, 0, first.stderr);
+      psql(c.info, `INSERT INTO ${table} VALUES (2, 'b'); UPDATE ${table} SET v = 'c' WHERE id = 1`);
+      const again = await replicate(file, table, slot);
+      assert.equal(again.code, 0, again.stderr);
+      const [schema, name] = table.includes('.') ? table.split('.') : ['public', table];
+      await assertReplicaEquals(c.info, join(dir, file), [{ schema: schema ?? '', table: name ?? '' }]);
+    }
+  });
+
+  it('refuses, naming both, tables that would land in one DuckDB table', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE "Orders" (id int PRIMARY KEY); CREATE SCHEMA main; CREATE TABLE main.orders (id int PRIMARY KEY)`,
+    );
+    const caseOnly = await replicate('case.duckdb', '"Orders",orders', 'n_case');
+    assert.notEqual(caseOnly.code, 0);
+    assert.match(oneLine(caseOnly.stderr), /"public"\."Orders" and "public"\."orders" would both land/);
+    const mainPublic = await replicate('main.duckdb', 'public.orders,main.orders', 'n_main');
+    assert.notEqual(mainPublic.code, 0);
+    assert.match(oneLine(mainPublic.stderr), /"public"\."orders" and "main"\."orders" would both land/);
+  });
+
+  it("refuses a source schema named like walduck's state schema, in one line", async () => {
+    psql(c.info, 'CREATE SCHEMA "Walduck"; CREATE TABLE "Walduck".state (id int PRIMARY KEY)');
+    const r = await replicate('state.duckdb', '"Walduck".state', 'n_state');
+    assert.notEqual(r.code, 0);
+    assert.match(oneLine(r.stderr), /source schema "Walduck" would land in walduck's own DuckDB schema/);
+  });
+
+  it('63-byte names with Unicode, spaces and quotes work end to end', async () => {
+    const schema = `Sché ma "q" ${'ü'.repeat(25)}`; // 63 bytes
+    const table = `T "x" ${'€'.repeat(19)}`; // 63 bytes
+    const col = `Col "a" b ${'ß'.repeat(26)}`; // 62 bytes
+    for (const n of [schema, table, col])
+      assert.ok(Buffer.byteLength(n) >= 62 && Buffer.byteLength(n) <= 63, n);
+    const q = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+    psql(
+      c.info,
+      `CREATE SCHEMA ${quoteIdent(schema)}; CREATE TABLE ${q} (id int PRIMARY KEY, ${quoteIdent(col)} text);
+       INSERT INTO ${q} VALUES (1, 'one')`,
+    );
+    const first = await replicate('long.duckdb', q, 'n_long');
+    assert.equal(first.code, 0, first.stderr);
+    psql(
+      c.info,
+      `INSERT INTO ${q} VALUES (2, 'two'); UPDATE ${q} SET ${quoteIdent(col)} = 'uno' WHERE id = 1`,
+    );
+    const again = await replicate('long.duckdb', q, 'n_long');
+    assert.equal(again.code, 0, again.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'long.duckdb'), [{ schema, table }]);
+  });
+});
