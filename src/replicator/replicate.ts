@@ -13,12 +13,19 @@ import {
 } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
+
 import { DuckDbSink, type SinkStats } from '../sink/duckdb-sink.js';
+import type { OnDropColumn, OnTypeChange } from '../sink/schema-follow.js';
 import type { ChangeSink } from '../sink/sink.js';
+
 import type { NumericMode } from '../sink/type-map.js';
 import { LogSnapshotDisplay, TerminalSnapshotDisplay } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
+
 import { readSourceTables, type SourceTable } from '../source/catalog.js';
+
+import { sourceSchemaCatalog } from '../source/schema-catalog.js';
+
 import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
 import type { TableRef } from '../wal2json/change.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
@@ -26,6 +33,7 @@ import { ReplicateError } from './errors.js';
 import { initialSnapshot } from './initial-snapshot.js';
 import { Latency, type LatencySummary } from './latency.js';
 import { decideStart, type SnapshotMode } from './slot.js';
+import { SourceCatalog } from './source-catalog.js';
 import { MessagePump, Wake } from './wake.js';
 
 export type StopAt =
@@ -70,6 +78,10 @@ export interface ReplicateOptions {
   readonly snapshot?: SnapshotMode;
   /** Connections copying at once under the same snapshot (default 1). */
   readonly snapshotJobs?: number;
+  /** A column dropped on the source: kept in DuckDB (default) or dropped there too. */
+  readonly onDropColumn?: OnDropColumn;
+  /** A change DuckDB cannot follow in place: stop (default) or re-copy the table (not available yet). */
+  readonly onTypeChange?: OnTypeChange;
   readonly feedbackIntervalMs?: number;
   readonly signal?: AbortSignal;
   readonly log: LogFn;
@@ -126,6 +138,9 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     : await openDuckDb(o.duckdb ?? '', { memoryLimit: o.duckdbMemoryLimit });
   const duck = await instance?.connect();
   let conn: Connection | undefined;
+  // A plain session beside the replication one: the stream's COPY holds that one while schema
+  // changes need the catalog.
+  const catalog = new SourceCatalog(settings, o.logs?.protocol ?? o.log);
   try {
     conn = await connect(settings, {
       replication: 'database',
@@ -155,6 +170,11 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           log: o.logs?.sink ?? o.log,
           warn: o.warn,
           meta: { systemId: system.systemId, database },
+          schema: {
+            onDropColumn: o.onDropColumn ?? 'keep',
+            onTypeChange: o.onTypeChange ?? 'stop',
+            catalog: sourceSchemaCatalog((sql) => catalog.query(sql)),
+          },
           ...(o.numeric ? { numeric: o.numeric } : {}),
         })
       : counted(
@@ -219,6 +239,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     return await stream(src, sink, o, slotName, startLsn, target, tables);
   } finally {
     await conn?.close().catch(() => {});
+    await catalog.close();
     duck?.closeSync();
     instance?.closeSync();
   }

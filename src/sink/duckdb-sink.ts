@@ -11,7 +11,15 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
-import { assertNever, type Change, type TableRef, type Value } from '../wal2json/change.js';
+import {
+  assertNever,
+  type Change,
+  type Delete,
+  type Insert,
+  type TableRef,
+  type Update,
+  type Value,
+} from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
 import { ApplyError, firstLine, VALUE_ADVICE } from './apply-error.js';
 import {
@@ -24,6 +32,7 @@ import {
 } from './checkpoint.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
+import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { ColumnValueError, TableStage } from './stage.js';
 import { describeTarget, ensureTarget, refuseCollisions, type TargetTable } from './target.js';
@@ -37,6 +46,8 @@ export interface SinkOptions {
   readonly warn: (msg: string) => void;
   readonly meta?: { systemId?: string; database?: string };
   readonly now?: () => number;
+  /** Follow source schema changes (recorded in walduck.columns); absent: the shape is fixed at open. */
+  readonly schema?: SchemaPolicy;
   /** How unconstrained numeric is stored (type-map.ts); DOUBLE by default. */
   readonly numeric?: NumericMode;
 }
@@ -44,6 +55,8 @@ export interface SinkOptions {
 interface Table {
   readonly stage: TableStage;
   readonly applier: TableApplier;
+  /** The recorded source schema and the per-change check against it (when following schema changes). */
+  readonly watch?: SchemaWatch;
 }
 
 export interface SinkStats {
@@ -75,6 +88,11 @@ export class DuckDbSink implements ChangeSink {
   readonly stats: SinkStats = { changes: 0, transactions: 0, commits: 0, unmatched: 0 };
   private readonly warnedMismatch = new Set<TargetTable>();
   private readonly now: () => number;
+  private stageCount = 0;
+  /** Tables the open DuckDB transaction has updated or deleted rows of (or will, from their stage). */
+  private readonly touched = new Set<string>();
+  /** The tables as they were at the last commit, while a schema change is uncommitted. */
+  private committedTables: Map<string, Table> | undefined;
 
   private constructor(
     private readonly conn: DuckDBConnection,
@@ -100,22 +118,54 @@ export class DuckDbSink implements ChangeSink {
     await ensureStateTable(conn, catalog);
     const state = await readState(conn, catalog, opts.slot);
     const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined, catalog);
-    const targets = sources.map((source) =>
-      describeTarget(source, catalog, opts.numeric ? { numeric: opts.numeric } : {}),
-    );
+    const watches: (SchemaWatch | undefined)[] = [];
+    for (const source of sources)
+      watches.push(opts.schema ? await SchemaWatch.open(conn, source, opts.schema, opts.warn) : undefined);
+    const targets = sources.map((source, i) => sink.describe(watches[i]?.source ?? source));
     refuseCollisions(targets);
-    let n = 0;
-    for (const target of targets) {
+    for (const [i, target] of targets.entries()) {
       const source = target.source;
+      const watch = watches[i];
       await ensureTarget(conn, target);
-      const applier = new TableApplier(conn, target, `walduck_stage_${n++}`, (m) => sink.mismatch(m));
-      await applier.createStage();
-      sink.tables.set(tableKey(source.schema, source.table), {
-        stage: new TableStage(target, opts.warn),
-        applier,
-      });
+      sink.tables.set(tableKey(source.schema, source.table), await sink.build(target, watch));
     }
     return sink;
+  }
+
+  private describe(source: SourceTable): TargetTable {
+    return describeTarget(source, this.catalog, this.opts.numeric ? { numeric: this.opts.numeric } : {});
+  }
+
+  private async build(target: TargetTable, watch: SchemaWatch | undefined): Promise<Table> {
+    const applier = new TableApplier(this.conn, target, `walduck_stage_${this.stageCount++}`, (m) =>
+      this.mismatch(m),
+    );
+    await applier.createStage();
+    return { stage: new TableStage(target, this.opts.warn), applier, ...(watch ? { watch } : {}) };
+  }
+
+  /**
+   * Checks a change's columns against the table's recorded source schema; on a change, applies the
+   * table's staged rows (they came before it), alters DuckDB and rewrites the record, all in the open
+   * DuckDB transaction, and returns the table rebuilt for its new shape. Refusals throw.
+   */
+  private async follow(t: Table, change: Insert | Update | Delete): Promise<Table> {
+    const w = t.watch;
+    if (!w) return t;
+    const plan = await w.check(change);
+    if (!plan) return t;
+    await this.begin();
+    this.staged -= t.stage.size;
+    this.stagedChars -= t.stage.chars;
+    await t.applier.flush(t.stage);
+    const key = tableKey(change.schema, change.table);
+    const next = await w.apply(this.conn, plan, change.lsn, this.touched.has(key));
+    // A column filled from the source is an UPDATE of the table.
+    if (plan.steps.some((s) => s.kind === 'add' && s.fromSource)) this.touched.add(key);
+    this.committedTables ??= new Map(this.tables);
+    const built = await this.build(this.describe(next.source), next);
+    this.tables.set(key, built);
+    return built;
   }
 
   /**
@@ -205,30 +255,36 @@ export class DuckDbSink implements ChangeSink {
         this.stats.transactions++;
         return;
       case 'insert': {
-        const t = this.table(change);
+        let t = this.table(change);
         if (!t) return;
+        t = await this.follow(t, change);
         await this.begin();
         const before = t.stage.chars;
-        t.stage.insert(change.new);
+        t.stage.insert(t.watch ? t.watch.withKept(change.new) : change.new);
         return this.counted(t.stage.chars - before);
       }
       case 'update': {
-        const t = this.table(change);
+        let t = this.table(change);
         if (!t) return;
+        t = await this.follow(t, change);
         await this.begin();
+        this.touched.add(tableKey(change.schema, change.table));
+        const row = t.watch ? t.watch.withKept(change.new) : change.new;
         if (t.applier.target.keyless) {
           await t.applier.flush(t.stage);
-          await t.applier.keylessChange(t.stage, change.old ?? change.new, change.new);
+          await t.applier.keylessChange(t.stage, change.old ?? change.new, row);
           return this.counted();
         }
         const before = t.stage.chars;
-        t.stage.update(change.new, change.old);
+        t.stage.update(row, change.old);
         return this.counted(t.stage.chars - before);
       }
       case 'delete': {
-        const t = this.table(change);
+        let t = this.table(change);
         if (!t) return;
+        t = await this.follow(t, change);
         await this.begin();
+        this.touched.add(tableKey(change.schema, change.table));
         if (t.applier.target.keyless) {
           await t.applier.flush(t.stage);
           await t.applier.keylessChange(t.stage, change.old, undefined);
@@ -245,6 +301,7 @@ export class DuckDbSink implements ChangeSink {
           this.stagedChars -= t.stage.chars;
           await t.applier.flush(t.stage);
           await t.applier.truncate();
+          this.touched.add(tableKey(ref.schema, ref.table));
         }
         return;
       }
@@ -275,6 +332,8 @@ export class DuckDbSink implements ChangeSink {
       `committed ${this.batchChanges} change(s) up to ${formatLsn(this.lastCommitLsn)} (COMMIT ${(performance.now() - t0).toFixed(1)} ms)`,
     );
     this.txOpen = false;
+    this.committedTables = undefined;
+    this.touched.clear();
     this.storedLsn = this.lastCommitLsn;
     this.batchChanges = 0;
     this.stats.commits++;
@@ -285,6 +344,13 @@ export class DuckDbSink implements ChangeSink {
   async rollback(): Promise<void> {
     if (this.txOpen) await this.conn.run('ROLLBACK');
     this.txOpen = false;
+    this.touched.clear();
+    // A schema change rolled back with the rest: the tables go back to their committed shape.
+    if (this.committedTables) {
+      this.tables.clear();
+      for (const [k, t] of this.committedTables) this.tables.set(k, t);
+      this.committedTables = undefined;
+    }
     for (const t of this.tables.values()) t.stage.clear();
     this.staged = 0;
     this.stagedChars = 0;

@@ -217,7 +217,12 @@ async function readColumns(
 }
 
 /** Follows domains to their base type and arrays to their element. */
-async function resolveType(query: QueryFn, typeOid: number, typmod: number, dims: number): Promise<PgType> {
+export async function resolveType(
+  query: QueryFn,
+  typeOid: number,
+  typmod: number,
+  dims: number,
+): Promise<PgType> {
   for (let depth = 0; depth < 16; depth++) {
     const r = (
       await query(

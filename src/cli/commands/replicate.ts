@@ -94,6 +94,18 @@ export function replicateCommand(y: Argv): Argv {
           default: 1,
           describe: 'connections copying at once under the same snapshot (large tables split by page ranges)',
         })
+        .option('on-drop-column', {
+          choices: ['keep', 'drop'] as const,
+          default: 'keep' as const,
+          describe:
+            'a column dropped on the source: keep it in DuckDB (NULL in rows written afterwards) or drop it there too',
+        })
+        .option('on-type-change', {
+          choices: ['stop', 'recopy'] as const,
+          default: 'stop' as const,
+          describe:
+            'a type change DuckDB cannot follow losslessly, or a changed primary key: stop with the command to resync the table (recopy: not available yet, stops too)',
+        })
         .example(
           "$0 replicate --source 'host=db user=repl dbname=shop' --duckdb shop.duckdb --tables public.orders,public.items",
           'follow two tables',
@@ -132,6 +144,8 @@ export function replicateCommand(y: Argv): Argv {
         stopAt,
         snapshot: args.snapshot === undefined ? 'auto' : args.snapshot ? 'force' : 'off',
         snapshotJobs: args['snapshot-jobs'],
+        onDropColumn: args['on-drop-column'],
+        onTypeChange: args['on-type-change'],
         signal: stopSignal(),
         log: log.replicate,
         logs: { protocol: log.protocol, wal2json: log.wal2json, sink: log.sink },

@@ -1,0 +1,610 @@
+// Schema changes, detected in stream order and applied in place, or refused with one line.
+//
+// Every change wal2json sends names its columns and their types. Those arrays are handed out by
+// identity while a table's shape stays the same (row-image.ts), so the check per change is two
+// pointer comparisons; only a new array is compared name by name with the recorded schema
+// (source-schema.ts). When they differ, the stream alone cannot always say what happened: "a" gone
+// and "b" new is a RENAME or a DROP plus an ADD. PostgreSQL never reuses an attnum, so the catalog
+// settles it: pg_attribute of the table's OID (dropped columns included) tells which attnums still
+// live, which died, and which are new. The catalog may be ahead of the stream (a later DDL already
+// committed), so the stream's columns are aligned to attnums by a small alignment: recorded columns
+// still alive now must be there, those dropped now may or may not be, new attnums come after them;
+// names and types that agree (with the record or with the catalog now) decide among alignments. A tie
+// is refused rather than guessed.
+//
+// What is applied (each one line on the warning channel, with the LSN):
+//   ADD COLUMN      DuckDB ADD COLUMN; rows already there get PostgreSQL's "missing" value (the
+//                   constant default it shows for them); a default evaluated per row stops (resync)
+//   DROP COLUMN     --on-drop-column keep (default): kept, NULL in every row written afterwards;
+//                   drop: dropped in DuckDB too
+//   RENAME COLUMN   DuckDB RENAME COLUMN
+//   type widening   int2->int4->int8, varchar(n)->varchar(m>=n)/text, numeric(p,s)->numeric(p'>=p,s)
+//                   while DuckDB keeps it exact, timestamp->timestamptz (existing values read in the
+//                   source server's TimeZone setting, as a session without SET TimeZone would)
+// Anything else (narrowing, text->int, a changed primary key) stops without acknowledging the
+// transaction: --on-type-change stop, or recopy once online copy exists.
+
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { InternalError, WalduckError } from '../protocol/errors.js';
+import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import type { PgType } from '../source/catalog.js';
+import type { CatalogColumn, SchemaCatalog } from '../source/schema-catalog.js';
+import type { RowImage } from '../wal2json/change.js';
+import { attachedCatalog } from './checkpoint.js';
+import { liveColumns, type RecordedColumn, type RecordedTable } from './source-schema.js';
+import { qualified, quoteIdent, quoteLiteral } from './sql.js';
+import { targetSchema } from './target.js';
+import { mapType, numericPrecision } from './type-map.js';
+
+export type OnDropColumn = 'drop' | 'keep';
+export type OnTypeChange = 'recopy' | 'stop';
+
+export interface SchemaPolicy {
+  readonly onDropColumn: OnDropColumn;
+  readonly onTypeChange: OnTypeChange;
+  /** The source's catalog (a plain session, usable while the stream runs). */
+  readonly catalog: SchemaCatalog | undefined;
+}
+
+export class SchemaChangeError extends WalduckError {
+  override readonly name = 'SchemaChangeError';
+  readonly code = 'WALDUCK_SCHEMA_CHANGE';
+  readonly phase = 'apply';
+}
+
+export type Step =
+  | { readonly kind: 'rename'; readonly from: string; readonly to: string }
+  | {
+      readonly kind: 'type';
+      readonly col: RecordedColumn;
+      readonly to: RecordedColumn;
+      readonly using?: string;
+      readonly zoneFrom?: string;
+    }
+  | { readonly kind: 'drop'; readonly col: RecordedColumn; readonly keep: boolean }
+  | {
+      readonly kind: 'add';
+      readonly col: RecordedColumn;
+      readonly fill: string | null;
+      /** Rows already there take the values the source holds now (see fillFromSource). */
+      readonly fromSource?: FillSpec;
+      readonly note: string;
+    };
+
+export interface Plan {
+  readonly steps: readonly Step[];
+  readonly next: RecordedTable;
+}
+
+/** Cheap per-change check: is every column of the image a recorded live column with the same type? */
+export function sameShape(rec: RecordedTable, image: RowImage, full: boolean): boolean {
+  const live = liveColumns(rec);
+  if (full && image.names.length !== live.length) return false;
+  let j = 0;
+  for (let i = 0; i < image.names.length; i++) {
+    const name = image.names[i];
+    // Both lists are in attnum order: walk the recorded one forward.
+    while (j < live.length && live[j]?.name !== name) {
+      if (full) return false;
+      j++;
+    }
+    const col = live[j];
+    if (col === undefined) return false;
+    const type = image.types[i];
+    if (type !== undefined && image.types.length > 0 && type !== col.type) return false;
+    j++;
+  }
+  return true;
+}
+
+const name = (rec: { schema: string; table: string }) => `${rec.schema}.${rec.table}`;
+
+/** The one line that stops replication: table, change, LSN, and what to run. */
+export function refuse(rec: RecordedTable, lsn: Lsn, what: string, policy: SchemaPolicy): SchemaChangeError {
+  const recopy =
+    policy.onTypeChange === 'recopy'
+      ? ' (--on-type-change recopy is not available yet: online copy is not part of this build)'
+      : '';
+  return new SchemaChangeError(
+    `schema change on ${name(rec)} at LSN ${formatLsn(lsn)} not applied: ${what}; replication stopped before that transaction (nothing after it acknowledged): run walduck resync --table ${quotedName(rec)} to copy the table again${recopy}`,
+  );
+}
+
+function quotedName(rec: RecordedTable): string {
+  const part = (s: string) => (/^[a-z_][a-z0-9_]*$/.test(s) ? s : `"${s.replaceAll('"', '""')}"`);
+  return `${part(rec.schema)}.${part(rec.table)}`;
+}
+
+export interface Candidate {
+  readonly attnum: number;
+  /** The recorded column, or undefined for an attnum new since the record. */
+  readonly rec: RecordedColumn | undefined;
+  readonly now: CatalogColumn | undefined;
+  /** Must be matched (a recorded column alive now was alive at the change too). */
+  readonly required: boolean;
+}
+
+/**
+ * Aligns the image's columns to attnums: each image column takes one candidate, in increasing
+ * order; required candidates cannot be skipped. Returns the best alignment, or undefined when two
+ * alignments score the same (the stream and the catalog cannot tell them apart).
+ */
+export function align(
+  image: { readonly names: readonly string[]; readonly types: readonly string[] },
+  cands: readonly Candidate[],
+): Candidate[] | undefined | 'none' {
+  const n = image.names.length;
+  const m = cands.length;
+  // A name agreeing (with the record or the catalog now) counts most, then a type; a new attnum
+  // dropped by now contradicts nothing, so it is preferred to a later one that does.
+  const score = (i: number, c: Candidate): number => {
+    const nm = image.names[i];
+    const ty = image.types[i];
+    const alive = c.now !== undefined && !c.now.dropped;
+    let s = 0;
+    if (nm === c.rec?.name || (alive && nm === c.now?.name)) s += 4;
+    if (ty !== undefined && ty !== '' && (ty === c.rec?.type || (alive && ty === c.now?.type))) s += 2;
+    if (c.rec === undefined && c.now?.dropped) s += 1;
+    return s;
+  };
+
+  // best[i][j]: best score aligning image[0..i) within cands[0..j) (-1: impossible); ways: how many
+  // alignments reach it (capped at 2: one or several is all that matters).
+  const W = m + 1;
+  const best = new Int32Array((n + 1) * W).fill(-1);
+  const ways = new Uint8Array((n + 1) * W);
+  best[0] = 0;
+  ways[0] = 1;
+  // A new attnum alive now that the image skips was added after the change; so were all later ones:
+  // past it, nothing more of the image can match.
+  const skippable = (c: Candidate, i: number) =>
+    !c.required && (c.rec !== undefined || c.now === undefined || c.now.dropped || i === n);
+  for (let j = 1; j <= m && skippable(cands[j - 1] as Candidate, 0); j++) {
+    best[j] = 0;
+    ways[j] = 1;
+  }
+  const at = (i: number, j: number) => best[i * W + j] ?? -1;
+  const take = (i: number, j: number) => {
+    const prev = at(i - 1, j - 1);
+    return prev < 0 ? -1 : prev + score(i - 1, cands[j - 1] as Candidate);
+  };
+  for (let i = 1; i <= n; i++) {
+    for (let j = 1; j <= m; j++) {
+      let b = -1;
+      let w = 0;
+      if (skippable(cands[j - 1] as Candidate, i) && at(i, j - 1) >= 0) {
+        b = at(i, j - 1);
+        w = ways[i * W + j - 1] ?? 0;
+      }
+      const s = take(i, j);
+      const sw = ways[(i - 1) * W + j - 1] ?? 0;
+      if (s > b) {
+        b = s;
+        w = sw;
+      } else if (s >= 0 && s === b) w = Math.min(2, w + sw);
+      best[i * W + j] = b;
+      ways[i * W + j] = w;
+    }
+  }
+  if (at(n, m) < 0) return 'none';
+  if ((ways[n * W + m] ?? 0) > 1) return undefined;
+  const out: Candidate[] = new Array(n);
+  let i = n;
+  let j = m;
+  while (i > 0) {
+    if (take(i, j) === at(i, j) && take(i, j) >= 0) {
+      out[i - 1] = cands[j - 1] as Candidate;
+      i--;
+    }
+    j--;
+  }
+  return out;
+}
+
+export interface PlanInput {
+  readonly rec: RecordedTable;
+  readonly image: RowImage;
+  /** The image lists every column (an INSERT, an UPDATE's new row without unchanged TOAST, v2 FULL old rows). */
+  readonly full: boolean;
+  /** Primary-key column names the change carried (include-pk), when any. */
+  readonly pk: readonly string[] | undefined;
+  readonly lsn: Lsn;
+  readonly policy: SchemaPolicy;
+}
+
+/** Works out what happened between the record and this image, or throws the line that stops. */
+export async function planChange(p: PlanInput): Promise<Plan> {
+  const { rec, image, policy } = p;
+  const refuseWith = (what: string) => refuse(rec, p.lsn, what, policy);
+  const query = policy.catalog;
+  if (!query)
+    throw refuseWith(`its columns changed (${describeImage(image)}) and no source catalog is at hand`);
+  const catalog = await query.columns(rec.oid);
+  if (catalog.length === 0)
+    throw refuseWith(
+      `its columns changed (${describeImage(image)}) and the table no longer exists on the source, so the change cannot be told apart`,
+    );
+  const byAttnum = new Map(catalog.map((c) => [c.attnum, c]));
+  const live = liveColumns(rec);
+  const cands: Candidate[] = live.map((c) => {
+    const now = byAttnum.get(c.attnum);
+    return { attnum: c.attnum, rec: c, now, required: p.full && now !== undefined && !now.dropped };
+  });
+  for (const c of catalog)
+    if (c.attnum > rec.maxAttnum) cands.push({ attnum: c.attnum, rec: undefined, now: c, required: false });
+  const types = image.types.length > 0 ? image.types : image.names.map(() => '');
+  const aligned = align({ names: image.names, types }, cands);
+  if (aligned === 'none' || aligned === undefined)
+    throw refuseWith(
+      `its columns changed (${describeImage(image)}, recorded ${live.map((c) => `${c.name} ${c.type}`).join(', ')}) in a way the stream and the catalog cannot tell apart${aligned === undefined ? ' (several DDLs could explain it)' : ''}`,
+    );
+
+  const steps: Step[] = [];
+  const matched = new Map<number, number>(); // attnum -> image index
+  aligned.forEach((c, i) => {
+    matched.set(c.attnum, i);
+  });
+  const next: RecordedColumn[] = [];
+  const renames: Array<{ from: string; to: string }> = [];
+  let keyNames = [...rec.keyNames];
+  for (const col of rec.columns) {
+    if (col.dropped) {
+      next.push(col);
+      continue;
+    }
+    const i = matched.get(col.attnum);
+    if (i === undefined) {
+      // Not in the image: a partial image (unchanged TOAST, key-only old row) just leaves it out,
+      // unless another column took its name there (names are unique): then it was dropped before.
+      const nameTaken = image.names.includes(col.name);
+      if (!p.full && !nameTaken) {
+        next.push(col);
+        continue;
+      }
+      if (rec.keyNames.includes(col.name))
+        throw refuseWith(`key column ${col.name} was dropped (the primary key or replica identity changed)`);
+      const keep = policy.onDropColumn === 'keep' && rec.keyNames.length > 0;
+      steps.push({ kind: 'drop', col, keep });
+      if (keep) next.push({ ...col, dropped: true });
+      continue;
+    }
+    const newName = image.names[i] ?? col.name;
+    const newType = types[i] || col.type;
+    let cur = col;
+    if (newName !== col.name) {
+      renames.push({ from: col.name, to: newName });
+      keyNames = keyNames.map((k) => (k === col.name ? newName : k));
+      cur = { ...cur, name: newName };
+    }
+    if (newType !== col.type) {
+      const pg = await query.typeOf(newType, byAttnum.get(col.attnum), col.pg.dims ?? 1);
+      const to: RecordedColumn = { ...cur, type: newType, pg };
+      const how = widening(col.pg, pg);
+      if (how === undefined)
+        throw refuseWith(
+          `column ${newName} changed type from ${col.type} to ${newType}, which DuckDB cannot follow losslessly in place`,
+        );
+      if (how === 'timestamptz') {
+        const tz = await query.serverTimeZone();
+        steps.push({ kind: 'type', col: cur, to, using: tz.zone, zoneFrom: tz.from });
+      } else steps.push({ kind: 'type', col: cur, to });
+      cur = to;
+    }
+    next.push(cur);
+  }
+  if (renames.length > 0) steps.unshift(...renames.map((r) => ({ kind: 'rename' as const, ...r })));
+
+  // New attnums: ADD COLUMN, appended in attnum order (as PostgreSQL lists them).
+  let maxAttnum = rec.maxAttnum;
+  for (const c of aligned) {
+    if (c.rec !== undefined) continue;
+    const i = matched.get(c.attnum) ?? 0;
+    const colName = image.names[i] ?? '';
+    const type = types[i] ?? '';
+    const now = c.now;
+    const pg = await query.typeOf(type, now, 1);
+    const col: RecordedColumn = { attnum: c.attnum, name: colName, type, pg, notNull: false, dropped: false };
+    let fill: string | null = null;
+    let note = 'existing rows NULL';
+    let fromSource: FillSpec | undefined;
+    if (now === undefined || now.dropped)
+      note = 'existing rows NULL (the column is dropped on the source by now)';
+    else if (now.generated)
+      throw refuseWith(`column ${colName} was added as a generated column, which wal2json does not send`);
+    else if ((now.hasMissing || now.hasDefault || now.identity) && now.type !== type)
+      throw refuseWith(
+        `column ${colName} was added as ${type} and is ${now.type} on the source now, so the value PostgreSQL shows for the rows that existed cannot be read back as ${type}`,
+      );
+    else if (now.hasMissing) {
+      fill = now.missing;
+      note = fill === null ? 'existing rows NULL' : `existing rows get the default ${fill}`;
+    } else if (now.hasDefault || now.identity) {
+      // PostgreSQL computed a value per existing row (a volatile default or an identity rewrites the
+      // table), or a later rewrite dropped the constant it kept: take the rows' values from the source.
+      fromSource = await fillSpec(query, rec, byAttnum, now, refuseWith);
+      note = `existing rows take the values the source holds now for ${colName}: its default is not one constant (volatile, identity, or the table was rewritten since); changes streamed after this one overwrite them`;
+    }
+    steps.push({ kind: 'add', col, fill, note, ...(fromSource ? { fromSource } : {}) });
+    next.push(col);
+    if (c.attnum > maxAttnum) maxAttnum = c.attnum;
+  }
+  for (const c of catalog) if (c.attnum > maxAttnum && matched.has(c.attnum)) maxAttnum = c.attnum;
+
+  // A re-added name may collide with a kept (dropped) column: that one gives its name up.
+  const taken = new Set(next.filter((c) => !c.dropped).map((c) => c.name.toLowerCase()));
+  for (let k = 0; k < next.length; k++) {
+    const c = next[k] as RecordedColumn;
+    if (!c.dropped || !taken.has(c.name.toLowerCase())) continue;
+    let alt = `${c.name}_dropped_${c.attnum}`;
+    while (taken.has(alt.toLowerCase())) alt = `${alt}_`;
+    steps.push({ kind: 'rename', from: c.name, to: alt });
+    taken.add(alt.toLowerCase());
+    next[k] = { ...c, name: alt };
+  }
+  const liveNames = new Set<string>();
+  for (const c of next) {
+    if (c.dropped) continue;
+    const lower = c.name.toLowerCase();
+    if (liveNames.has(lower))
+      throw refuseWith(
+        `it now has two columns named ${c.name} apart from case, which DuckDB cannot tell apart`,
+      );
+    liveNames.add(lower);
+  }
+  if (p.pk !== undefined && rec.identity === 'default' && !sameList(p.pk, keyNames))
+    throw refuseWith(`its primary key changed from (${keyNames.join(', ')}) to (${p.pk.join(', ')})`);
+  return { steps, next: { ...rec, keyNames, maxAttnum, columns: next } };
+}
+
+/** Where the values of a column added with a per-row default are read from the source now. */
+export interface FillSpec {
+  /** The source table as a SQL name now (pg_class.oid::regclass). */
+  readonly relation: string;
+  /** The column's name now, and the key columns' names now (in key order). */
+  readonly column: string;
+  readonly keys: readonly string[];
+}
+
+async function fillSpec(
+  query: SchemaCatalog,
+  rec: RecordedTable,
+  byAttnum: ReadonlyMap<number, CatalogColumn>,
+  now: CatalogColumn,
+  refuseWith: (what: string) => SchemaChangeError,
+): Promise<FillSpec> {
+  const keys: string[] = [];
+  for (const k of rec.keyNames) {
+    const col = rec.columns.find((c) => c.name === k && !c.dropped);
+    const cur = col ? byAttnum.get(col.attnum) : undefined;
+    if (!col || !cur || cur.dropped || cur.type !== col.type)
+      throw refuseWith(
+        `column ${now.name} was added with values PostgreSQL computed per existing row, and the key ${k} changed since, so those rows cannot be matched`,
+      );
+    keys.push(cur.name);
+  }
+  if (keys.length === 0)
+    throw refuseWith(
+      `column ${now.name} was added with values PostgreSQL computed per existing row, and the table has no key to match them by`,
+    );
+  return { relation: await query.relation(rec.oid), column: now.name, keys };
+}
+
+/** Rows read from the source per page while filling a column. */
+const FILL_PAGE = 10_000;
+
+/**
+ * Sets the new column of every DuckDB row to the value the source holds now for the same key, page
+ * by page in key order. A row changed or deleted on the source after the ADD COLUMN is brought back
+ * in line by the changes the stream still delivers (each carries the whole row), so the table is
+ * exact again once replication has caught up with the time of this read.
+ */
+async function fillFromSource(
+  conn: DuckDBConnection,
+  query: SchemaCatalog,
+  table: string,
+  spec: FillSpec,
+  keyTargets: readonly { name: string; pg: PgType }[],
+  col: RecordedColumn,
+): Promise<number> {
+  const stage = quoteIdent('walduck_fill');
+  const ks = keyTargets.map((_, j) => `k${j}`);
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE ${stage} (${[...ks, 'v'].map((c) => `${c} VARCHAR`).join(', ')})`,
+  );
+  let last: readonly string[] | undefined;
+  let total = 0;
+  for (;;) {
+    const rows = await query.page(spec.relation, spec.keys, spec.column, last, FILL_PAGE);
+    if (rows.length === 0) break;
+    const m = mapType(col.pg);
+    const values = rows.map((r) => {
+      const v = r[keyTargets.length] ?? null;
+      return `(${[...r.slice(0, keyTargets.length).map((k) => quoteLiteral(k ?? '')), v === null ? 'NULL' : quoteLiteral(m.pre ? m.pre(v) : v)].join(', ')})`;
+    });
+    await conn.run(`INSERT INTO ${stage} VALUES ${values.join(', ')}`);
+    total += rows.length;
+    last = (rows[rows.length - 1] ?? []).slice(0, keyTargets.length).map((k) => k ?? '');
+    if (rows.length < FILL_PAGE) break;
+  }
+  const match = keyTargets
+    .map((k, j) => `${table}.${quoteIdent(k.name)} = ${mapType(k.pg).convert(`s.k${j}`)}`)
+    .join(' AND ');
+  await conn.run(
+    `UPDATE ${table} SET ${quoteIdent(col.name)} = ${mapType(col.pg).convert('s.v')} FROM temp.main.${stage} s WHERE ${match}`,
+  );
+  await conn.run(`DROP TABLE temp.main.${stage}`);
+  return total;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function describeImage(image: RowImage): string {
+  return `now ${image.names.map((n, i) => `${n} ${image.types[i] ?? ''}`.trim()).join(', ')}`;
+}
+
+const INT_RANK: Readonly<Record<string, number>> = { int2: 1, int4: 2, int8: 3 };
+const TEXT = new Set(['varchar', 'text']);
+
+/**
+ * Whether DuckDB can follow a type change without losing or altering a value PostgreSQL kept:
+ * 'same' (DuckDB's type does not change), 'alter' (a plain DuckDB cast), 'timestamptz' (a cast read
+ * in a time zone), or undefined (refuse).
+ */
+export function widening(from: PgType, to: PgType): 'same' | 'alter' | 'timestamptz' | undefined {
+  if (from.element || to.element) return undefined;
+  const fromDuck = mapType(from).duckType;
+  const toDuck = mapType(to).duckType;
+  const a = from.typname;
+  const b = to.typname;
+  const ra = INT_RANK[a];
+  const rb = INT_RANK[b];
+  if (ra !== undefined && rb !== undefined)
+    return rb >= ra ? (fromDuck === toDuck ? 'same' : 'alter') : undefined;
+  if (TEXT.has(a) && TEXT.has(b)) {
+    // varchar(n) -> varchar(m >= n), varchar or text; text -> varchar only without a length.
+    const la = a === 'text' || from.typmod < 0 ? Infinity : from.typmod;
+    const lb = b === 'text' || to.typmod < 0 ? Infinity : to.typmod;
+    return lb >= la ? 'same' : undefined;
+  }
+  if (a === 'numeric' && b === 'numeric') {
+    const pa = numericPrecision(from.typmod);
+    const pb = numericPrecision(to.typmod);
+    if (!pa || !pb) return pa === pb && fromDuck === toDuck ? 'same' : undefined;
+    if (pb.scale !== pa.scale || pb.precision < pa.precision) return undefined;
+    // DECIMAL above 38 digits is DOUBLE in DuckDB: not exact.
+    if (!toDuck.startsWith('DECIMAL')) return undefined;
+    return fromDuck === toDuck ? 'same' : 'alter';
+  }
+  if (a === 'timestamp' && b === 'timestamptz') return 'timestamptz';
+  // The same base type with the same modifier (a domain swapped for another over it): values unchanged.
+  if (a === b && from.typmod === to.typmod && fromDuck === toDuck) return 'same';
+  return undefined;
+}
+
+/**
+ * Runs a plan's DuckDB statements (inside the caller's open transaction) and logs each step.
+ *
+ * DuckDB refuses to commit a transaction that ALTERs a table it has already UPDATEd or DELETEd from
+ * ("another transaction has altered this table"; INSERTs are fine). When the open transaction has
+ * (`touched`), the table is rebuilt instead: CREATE TABLE AS SELECT with the new shape, DROP, RENAME,
+ * which DuckDB commits. That costs a copy of the table, so the plain ALTERs are used when they can be.
+ */
+export async function applyPlan(
+  conn: DuckDBConnection,
+  rec: RecordedTable,
+  plan: Plan,
+  lsn: Lsn,
+  say: (msg: string) => void,
+  touched: boolean,
+  query?: SchemaCatalog,
+): Promise<void> {
+  const schema = targetSchema(rec.schema);
+  // Qualified with the attached database, as every DuckDB reference (a file named like the schema).
+  const table = `${quoteIdent(await attachedCatalog(conn))}.${qualified(schema, rec.table)}`;
+  if (touched) await rebuild(conn, schema, rec, plan);
+  else await alter(conn, table, plan);
+  for (const s of plan.steps) {
+    if (s.kind !== 'add' || !s.fromSource) continue;
+    if (!query) throw new InternalError('apply', 'a column filled from the source needs the source catalog');
+    const keyTargets = plan.next.keyNames.map((k) => {
+      const c = plan.next.columns.find((x) => x.name === k && !x.dropped);
+      return { name: k, pg: c?.pg ?? { typname: 'text', typmod: -1, typtype: 'b' } };
+    });
+    await fillFromSource(conn, query, table, s.fromSource, keyTargets, s.col);
+  }
+  const at = `at LSN ${formatLsn(lsn)}`;
+  const who = name(rec);
+  for (const s of plan.steps) {
+    if (s.kind === 'drop')
+      say(
+        `${who}: DROP COLUMN ${s.col.name} applied ${at} (${s.keep ? 'kept in DuckDB, NULL in rows written from now on (--on-drop-column keep)' : rec.keyNames.length === 0 ? 'dropped in DuckDB too: the table has no key, its rows are matched on every column' : 'dropped in DuckDB too (--on-drop-column drop)'})`,
+      );
+    else if (s.kind === 'rename') say(`${who}: RENAME COLUMN ${s.from} TO ${s.to} applied ${at}`);
+    else if (s.kind === 'type') {
+      const zone =
+        s.using !== undefined ? `, existing values read in time zone ${s.using} from ${s.zoneFrom}` : '';
+      say(
+        `${who}: ALTER COLUMN ${s.to.name} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${mapType(s.to.pg).duckType}${zone}) applied ${at}`,
+      );
+    } else say(`${who}: ADD COLUMN ${s.col.name} ${s.col.type} applied ${at} (${s.note})`);
+  }
+}
+
+/** The value an added column takes in the rows already there: NULL or PostgreSQL's constant. */
+function addValue(s: Extract<Step, { kind: 'add' }>): string {
+  const m = mapType(s.col.pg);
+  if (s.fill === null) return `CAST(NULL AS ${m.duckType})`;
+  return m.convert(quoteLiteral(m.pre ? m.pre(s.fill) : s.fill));
+}
+
+function typeExpr(s: Extract<Step, { kind: 'type' }>, ref: string): string {
+  const to = mapType(s.to.pg).duckType;
+  return s.using !== undefined ? `timezone(${quoteLiteral(s.using)}, ${ref})` : `CAST(${ref} AS ${to})`;
+}
+
+async function alter(conn: DuckDBConnection, table: string, plan: Plan): Promise<void> {
+  // Drops first (a rename may take a dropped column's name), then renames through temporary names
+  // (so swaps a->b, b->a never collide), then type changes, then additions.
+  for (const s of plan.steps)
+    if (s.kind === 'drop' && !s.keep)
+      await conn.run(`ALTER TABLE ${table} DROP COLUMN ${quoteIdent(s.col.name)}`);
+  const renames = plan.steps.filter((s) => s.kind === 'rename');
+  const tmp = (k: number) => `__walduck_rename_${k}`;
+  for (const [k, s] of renames.entries())
+    await conn.run(`ALTER TABLE ${table} RENAME COLUMN ${quoteIdent(s.from)} TO ${quoteIdent(tmp(k))}`);
+  for (const [k, s] of renames.entries())
+    await conn.run(`ALTER TABLE ${table} RENAME COLUMN ${quoteIdent(tmp(k))} TO ${quoteIdent(s.to)}`);
+  for (const s of plan.steps) {
+    if (s.kind === 'type') {
+      const to = mapType(s.to.pg).duckType;
+      const col = quoteIdent(s.to.name);
+      if (s.using !== undefined || to !== mapType(s.col.pg).duckType)
+        await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${to} USING ${typeExpr(s, col)}`);
+    } else if (s.kind === 'add') {
+      const col = quoteIdent(s.col.name);
+      const type = mapType(s.col.pg).duckType;
+      if (s.fill === null) await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${type}`);
+      else {
+        // The constant PostgreSQL shows for the rows that existed; every later row carries its own
+        // value, so DuckDB keeps no default once the existing rows have it.
+        await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${type} DEFAULT ${addValue(s)}`);
+        await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} DROP DEFAULT`);
+      }
+    }
+  }
+}
+
+async function rebuild(
+  conn: DuckDBConnection,
+  schema: string,
+  rec: RecordedTable,
+  plan: Plan,
+): Promise<void> {
+  const byAttnum = new Map(rec.columns.map((c) => [c.attnum, c]));
+  const types = new Map<number, Extract<Step, { kind: 'type' }>>();
+  const adds = new Map<number, Extract<Step, { kind: 'add' }>>();
+  for (const s of plan.steps) {
+    if (s.kind === 'type') types.set(s.col.attnum, s);
+    else if (s.kind === 'add') adds.set(s.col.attnum, s);
+  }
+  const select = plan.next.columns.map((c) => {
+    const add = adds.get(c.attnum);
+    const old = byAttnum.get(c.attnum);
+    let expr: string;
+    if (add !== undefined || old === undefined) expr = add ? addValue(add) : 'NULL';
+    else {
+      const ref = quoteIdent(old.name);
+      const t = types.get(c.attnum);
+      expr = t ? typeExpr(t, ref) : ref;
+    }
+    return `${expr} AS ${quoteIdent(c.name)}`;
+  });
+  const catalog = quoteIdent(await attachedCatalog(conn));
+  const table = `${catalog}.${qualified(schema, rec.table)}`;
+  const fresh = `${catalog}.${qualified(schema, `__walduck_rebuild_${rec.table}`)}`;
+  await conn.run(`CREATE TABLE ${fresh} AS SELECT ${select.join(', ')} FROM ${table}`);
+  await conn.run(`DROP TABLE ${table}`);
+  await conn.run(`ALTER TABLE ${fresh} RENAME TO ${quoteIdent(rec.table)}`);
+}

@@ -1,0 +1,136 @@
+// One table's recorded source schema and the check every change of it passes (see schema-change.ts
+// for what is detected and applied). A SchemaWatch describes one shape and never changes: applying a
+// schema change returns a new one, so a rolled-back DuckDB transaction simply keeps the old.
+
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { InternalError } from '../protocol/errors.js';
+import type { Lsn } from '../protocol/lsn.js';
+import type { SourceTable } from '../source/catalog.js';
+import type { Delete, Insert, RowImage, Update, Value } from '../wal2json/change.js';
+import { applyPlan, type Plan, planChange, refuse, type SchemaPolicy, sameShape } from './schema-change.js';
+import {
+  ensureColumnsTable,
+  type RecordedTable,
+  readRecorded,
+  recordFromCatalog,
+  toSourceTable,
+  writeRecorded,
+} from './source-schema.js';
+
+export type { OnDropColumn, OnTypeChange, SchemaPolicy } from './schema-change.js';
+
+/** The last arrays (by identity) that passed the check, per kind of image. */
+interface Seen {
+  names: readonly string[] | undefined;
+  types: readonly string[] | undefined;
+}
+
+export class SchemaWatch {
+  /** What the DuckDB table is built from: every DuckDB column, kept dropped ones included. */
+  readonly source: SourceTable;
+  private readonly full: Seen = { names: undefined, types: undefined };
+  private readonly partial: Seen = { names: undefined, types: undefined };
+  private readonly old: Seen = { names: undefined, types: undefined };
+  private pk: readonly string[] | undefined;
+  /** Names of kept dropped columns: rows written from now on carry NULL for them. */
+  private readonly kept: readonly string[];
+  private keptFor: { names: readonly string[]; out: readonly string[] } | undefined;
+
+  private constructor(
+    readonly rec: RecordedTable,
+    private readonly policy: SchemaPolicy,
+    private readonly say: (msg: string) => void,
+  ) {
+    this.source = toSourceTable(rec);
+    this.kept = rec.columns.filter((c) => c.dropped).map((c) => c.name);
+  }
+
+  /** The recorded schema, or (first time) the catalog's, recorded now. */
+  static async open(
+    conn: DuckDBConnection,
+    source: SourceTable,
+    policy: SchemaPolicy,
+    say: (msg: string) => void,
+  ): Promise<SchemaWatch> {
+    await ensureColumnsTable(conn);
+    let rec = await readRecorded(conn, source.schema, source.table);
+    if (!rec && policy.catalog) {
+      rec = await recordFromCatalog(policy.catalog, source);
+      await writeRecorded(conn, rec);
+    }
+    if (!rec)
+      throw new InternalError(
+        'duckdb',
+        `no recorded schema for ${source.schema}.${source.table} and no catalog to read it`,
+      );
+    return new SchemaWatch(rec, policy, say);
+  }
+
+  /** undefined when the change has the recorded shape (the usual case: identity compares only). */
+  async check(change: Insert | Update | Delete): Promise<Plan | undefined> {
+    if (change.pk !== undefined && change.pk !== this.pk) {
+      if (this.rec.identity !== 'index' && !sameNames(change.pk, this.rec.keyNames) && this.shapeOk(change)) {
+        throw refuse(
+          this.rec,
+          change.lsn,
+          `its primary key changed from (${this.rec.keyNames.join(', ')}) to (${change.pk.join(', ')})`,
+          this.policy,
+        );
+      }
+      this.pk = change.pk;
+    }
+    if (change.kind !== 'insert' && change.old !== undefined && !this.passes(change.old, this.old, false))
+      return this.plan(change, change.old, false);
+    if (change.kind !== 'delete') {
+      const full = change.kind === 'insert';
+      if (!this.passes(change.new, full ? this.full : this.partial, full))
+        return this.plan(change, change.new, full);
+    }
+    return undefined;
+  }
+
+  private shapeOk(change: Insert | Update | Delete): boolean {
+    return change.kind === 'delete'
+      ? sameShape(this.rec, change.old, false)
+      : sameShape(this.rec, change.new, false);
+  }
+
+  private passes(image: RowImage, seen: Seen, full: boolean): boolean {
+    if (image.names === seen.names && image.types === seen.types) return true;
+    if (!sameShape(this.rec, image, full)) return false;
+    seen.names = image.names;
+    seen.types = image.types;
+    return true;
+  }
+
+  private plan(change: Insert | Update | Delete, image: RowImage, full: boolean): Promise<Plan> {
+    return planChange({ rec: this.rec, image, full, pk: change.pk, lsn: change.lsn, policy: this.policy });
+  }
+
+  /**
+   * Alters DuckDB, rewrites the record (both in the caller's open transaction), returns the new watch.
+   * `touched`: the open transaction has updated or deleted rows of the table (see applyPlan).
+   */
+  async apply(conn: DuckDBConnection, plan: Plan, lsn: Lsn, touched: boolean): Promise<SchemaWatch> {
+    await applyPlan(conn, this.rec, plan, lsn, this.say, touched, this.policy.catalog);
+    await writeRecorded(conn, plan.next, this.rec);
+    return new SchemaWatch(plan.next, this.policy, this.say);
+  }
+
+  /** The row as the DuckDB table takes it: kept dropped columns present, NULL. */
+  withKept(image: RowImage): RowImage {
+    if (this.kept.length === 0) return image;
+    let names = this.keptFor?.names === image.names ? this.keptFor.out : undefined;
+    if (names === undefined) {
+      names = [...image.names, ...this.kept];
+      this.keptFor = { names: image.names, out: names };
+    }
+    const values: Value[] = [...image.values];
+    for (let i = 0; i < this.kept.length; i++) values.push(null);
+    return { names, types: image.types, values };
+  }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
