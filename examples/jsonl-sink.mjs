@@ -56,4 +56,4 @@ const stop = new AbortController(); // Ctrl-C: complete transactions commit, the
 process.once('SIGINT', () => stop.abort());
 const stopAt = endpos ? { kind: 'endpos', lsn: parseLsn(endpos) } : { kind: 'never' };
 const r = await replicate({ source, tables: [table], sink: async () => sink, stopAt, signal: stop.signal });
-console.log(`${r.rows} changes in ${r.transactions} transactions, up to ${formatLsn(r.applied)}`);
+console.log(`${r.changes} changes in ${r.transactions} transactions, up to ${formatLsn(r.applied)}`);

@@ -6,6 +6,8 @@ export interface RunResult {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
+  /** stdout as the bytes written: `stream` passes the server's bytes through, valid UTF-8 or not. */
+  readonly stdoutBytes: Buffer;
   readonly stderr: string;
 }
 
@@ -17,16 +19,19 @@ export function startWalduck(
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
+  const out: Buffer[] = [];
   let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
+  child.stdout?.on('data', (d: Buffer | string) => {
+    out.push(typeof d === 'string' ? Buffer.from(d) : d);
   });
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
   const done = new Promise<RunResult>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ code, signal, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr });
+    });
   });
   return { child, done };
 }
