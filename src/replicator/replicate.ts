@@ -30,6 +30,7 @@ import {
   type SnapshotMode,
   validateSlotName,
 } from './slot.js';
+import { openRouting, type Routing } from './table-routing.js';
 import { MessagePump, Wake } from './wake.js';
 
 export type StopAt =
@@ -92,6 +93,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   const instance = await openDuckDb(o.duckdb, o.duckdbMemoryLimit);
   const duck = await instance.connect();
   let conn: Connection | undefined;
+  let routing: Routing | undefined;
   try {
     conn = await connect(settings, {
       replication: 'database',
@@ -111,6 +113,11 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       o.warn,
     );
     o.log(`tables: ${tables.map((t) => `${t.schema}.${t.table}`).join(', ')}`);
+    routing = await openRouting(settings, tables, {
+      allTables: !o.tables || o.tables.length === 0,
+      log: o.log,
+      warn: o.warn,
+    });
 
     const sink = await DuckDbSink.open(duck, tables, {
       slot: slotName,
@@ -119,6 +126,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       log: o.logs?.sink ?? o.log,
       warn: o.warn,
       meta: { systemId: system.systemId, database },
+      router: routing.router,
     });
     // A mark from an unfinished snapshot of this file into this slot, on this server: the slot is ours.
     const pending = sink.stateExisted ? undefined : await sink.snapshotPending();
@@ -179,8 +187,9 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     }
     const target =
       o.stopAt.kind === 'endpos' ? o.stopAt.lsn : o.stopAt.kind === 'caught-up' ? system.xlogPos : undefined;
-    return await stream(src, sink, o, slotName, startLsn, target, tables);
+    return await stream(src, sink, o, slotName, startLsn, target, routing.filter);
   } finally {
+    await routing?.close();
     await conn?.close().catch(() => {});
     duck.closeSync();
     instance.closeSync();
@@ -194,7 +203,8 @@ async function stream(
   slot: string,
   startLsn: Lsn,
   target: Lsn | undefined,
-  tables: readonly TableRef[],
+  /** add-tables, or undefined for every table (filtered by the sink's table set). */
+  tables: readonly TableRef[] | undefined,
 ): Promise<ReplicateResult> {
   const decoder = createDecoder({ formatVersion: o.formatVersion, log: o.logs?.wal2json ?? o.log });
   const replication = await conn.startReplication({
@@ -202,7 +212,7 @@ async function stream(
     startLsn,
     options: wal2jsonOptions({
       formatVersion: o.formatVersion,
-      tables,
+      ...(tables ? { tables } : {}),
       ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
     }),
     ...(o.feedbackIntervalMs ? { feedbackIntervalMs: o.feedbackIntervalMs } : {}),

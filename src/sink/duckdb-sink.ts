@@ -22,6 +22,7 @@ import {
   writeState,
 } from './checkpoint.js';
 import { loadCsvSegment, loadsAsCsv } from './csv-load.js';
+import type { Router } from './routing.js';
 import type { ChangeSink } from './sink.js';
 import { TableStage } from './stage.js';
 import { describeTarget, ensureTarget, type TargetTable } from './target.js';
@@ -34,6 +35,10 @@ export interface SinkOptions {
   readonly warn: (msg: string) => void;
   readonly meta?: { systemId?: string; database?: string };
   readonly now?: () => number;
+  /** Finds the table for a name not in the set (leaf partitions, tables created while running). */
+  readonly router?: Router;
+  /** Told inside the open DuckDB transaction when a table joins the set while streaming. */
+  readonly onTableAdded?: (table: SourceTable) => Promise<void>;
 }
 
 interface Table {
@@ -56,6 +61,9 @@ const STAGED_CHARS = 32 * 1024 * 1024;
 
 export class DuckDbSink implements ChangeSink {
   private readonly tables = new Map<string, Table>();
+  /** Tables added while streaming, inside the open DuckDB transaction (forgotten on rollback). */
+  private readonly addedInTx: string[] = [];
+  private stageCount = 0;
   private txOpen = false;
   private inSource = false;
   private staged = 0;
@@ -89,18 +97,20 @@ export class DuckDbSink implements ChangeSink {
     await ensureStateTable(conn);
     const state = await readState(conn, opts.slot);
     const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined);
-    let n = 0;
-    for (const source of sources) {
-      const target = describeTarget(source);
-      await ensureTarget(conn, target);
-      const applier = new TableApplier(conn, target, `walduck_stage_${n++}`, (m) => sink.mismatch(m));
-      await applier.createStage();
-      sink.tables.set(tableKey(source.schema, source.table), {
-        stage: new TableStage(target, opts.warn),
-        applier,
-      });
-    }
+    for (const source of sources) await sink.addTable(source);
     return sink;
+  }
+
+  private async addTable(source: SourceTable): Promise<Table> {
+    const target = describeTarget(source);
+    await ensureTarget(this.conn, target);
+    const applier = new TableApplier(this.conn, target, `walduck_stage_${this.stageCount++}`, (m) =>
+      this.mismatch(m),
+    );
+    await applier.createStage();
+    const t = { stage: new TableStage(target, this.opts.warn), applier };
+    this.tables.set(tableKey(source.schema, source.table), t);
+    return t;
   }
 
   /**
@@ -139,6 +149,7 @@ export class DuckDbSink implements ChangeSink {
   async apply(change: Change): Promise<void> {
     switch (change.kind) {
       case 'begin':
+        await this.opts.router?.maybeRefresh();
         this.inSource = true;
         if (!this.hasUncommitted) this.batchStartedAt = this.now();
         return;
@@ -148,7 +159,7 @@ export class DuckDbSink implements ChangeSink {
         this.stats.transactions++;
         return;
       case 'insert': {
-        const t = this.table(change);
+        const t = await this.resolve(change);
         if (!t) return;
         await this.begin();
         const before = t.stage.chars;
@@ -156,7 +167,7 @@ export class DuckDbSink implements ChangeSink {
         return this.counted(t.stage.chars - before);
       }
       case 'update': {
-        const t = this.table(change);
+        const t = await this.resolve(change);
         if (!t) return;
         await this.begin();
         if (t.applier.target.keyless) {
@@ -169,7 +180,7 @@ export class DuckDbSink implements ChangeSink {
         return this.counted(t.stage.chars - before);
       }
       case 'delete': {
-        const t = this.table(change);
+        const t = await this.resolve(change);
         if (!t) return;
         await this.begin();
         if (t.applier.target.keyless) {
@@ -179,15 +190,26 @@ export class DuckDbSink implements ChangeSink {
         return this.counted();
       }
       case 'truncate': {
+        // A leaf partition's TRUNCATE empties only its share of the root: all leaves of a root named
+        // together (TRUNCATE of the partitioned table) empty the root, fewer delete the leaves' rows.
+        const named = new Set(change.tables.map((r) => tableKey(r.schema, r.table)));
+        const done = new Set<Table>();
         for (const ref of change.tables) {
-          const t = this.table(ref);
-          if (!t) continue;
+          const t = await this.resolve(ref);
+          if (!t || done.has(t)) continue;
           await this.begin();
           // Staged changes came before the TRUNCATE: apply them first, then empty the table.
           this.staged -= t.stage.size;
           this.stagedChars -= t.stage.chars;
           await t.applier.flush(t.stage);
-          await t.applier.truncate();
+          const leaf = this.opts.router?.leaf(ref);
+          const whole =
+            !leaf ||
+            this.opts.router?.leavesOf(leaf.root).every((l) => named.has(tableKey(l.schema, l.table)));
+          if (whole) {
+            done.add(t);
+            await t.applier.truncate();
+          } else await t.applier.truncatePart(leaf);
         }
         return;
       }
@@ -218,6 +240,7 @@ export class DuckDbSink implements ChangeSink {
       `committed ${this.batchRows} change(s) up to ${formatLsn(this.lastCommitLsn)} (COMMIT ${(performance.now() - t0).toFixed(1)} ms)`,
     );
     this.txOpen = false;
+    this.addedInTx.length = 0;
     this.storedLsn = this.lastCommitLsn;
     this.batchRows = 0;
     this.stats.commits++;
@@ -228,6 +251,8 @@ export class DuckDbSink implements ChangeSink {
   async rollback(): Promise<void> {
     if (this.txOpen) await this.conn.run('ROLLBACK');
     this.txOpen = false;
+    for (const k of this.addedInTx) this.tables.delete(k);
+    this.addedInTx.length = 0;
     for (const t of this.tables.values()) t.stage.clear();
     this.staged = 0;
     this.stagedChars = 0;
@@ -312,10 +337,23 @@ export class DuckDbSink implements ChangeSink {
     return this.storedLsn;
   }
 
-  private table(ref: TableRef): Table | undefined {
+  private async resolve(ref: TableRef): Promise<Table | undefined> {
     const t = this.tables.get(tableKey(ref.schema, ref.table));
-    if (!t) this.opts.log(`change for unchosen table ${ref.schema}.${ref.table} ignored`);
-    return t;
+    if (t) return t;
+    const router = this.opts.router;
+    if (!router) {
+      this.opts.log(`change for unchosen table ${ref.schema}.${ref.table} ignored`);
+      return undefined;
+    }
+    const r = await router.route(ref);
+    if (r.kind === 'table') return this.tables.get(tableKey(r.ref.schema, r.ref.table));
+    if (r.kind === 'ignore') return undefined;
+    // Created in the DuckDB transaction that applies its first rows: both or neither.
+    await this.begin();
+    this.addedInTx.push(tableKey(r.table.schema, r.table.table));
+    const added = await this.addTable(r.table);
+    await this.opts.onTableAdded?.(r.table);
+    return added;
   }
 
   private async begin(): Promise<void> {
