@@ -5,6 +5,7 @@ import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
 import { replicateCommand } from './commands/replicate.js';
 import { slotCommand } from './commands/slot.js';
+import { statusCommand } from './commands/status.js';
 import { streamCommand } from './commands/stream.js';
 import { traceCommand } from './commands/trace.js';
 import { EXIT_USAGE, fail } from './errors.js';
@@ -28,6 +29,7 @@ demoCommand(cli);
 replicateCommand(cli);
 benchCommand(cli);
 slotCommand(cli);
+statusCommand(cli);
 streamCommand(cli);
 traceCommand(cli);
 

@@ -31,6 +31,7 @@ import {
   validateSlotName,
 } from './slot.js';
 import { openRouting, type Routing } from './table-routing.js';
+import { TableSet } from './table-set.js';
 import { MessagePump, Wake } from './wake.js';
 
 export type StopAt =
@@ -44,6 +45,8 @@ export interface ReplicateOptions {
   /** DuckDB's memory_limit: past it, DuckDB spills (staged rows of a huge transaction included). */
   readonly duckdbMemoryLimit?: string;
   readonly tables?: readonly TableRef[] | undefined;
+  /** Drop the DuckDB table of a table no longer in the set (default: leave it, no longer followed). */
+  readonly dropRemoved?: boolean;
   readonly slot?: string | undefined;
   readonly formatVersion: 1 | 2;
   readonly writeInChunks: boolean;
@@ -113,11 +116,26 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       o.warn,
     );
     o.log(`tables: ${tables.map((t) => `${t.schema}.${t.table}`).join(', ')}`);
+    const allTables = !o.tables || o.tables.length === 0;
+    let tableSet: TableSet | undefined;
     routing = await openRouting(settings, tables, {
-      allTables: !o.tables || o.tables.length === 0,
+      allTables,
       log: o.log,
       warn: o.warn,
+      onLeaf: (leaf) => tableSet?.addLeaf(leaf),
     });
+    tableSet = await TableSet.reconcile(duck, {
+      slot: slotName,
+      mode: allTables ? 'all' : 'tables',
+      chosen: tables,
+      leaves: routing.leaves,
+      maxOid: routing.maxOid,
+      query: routing.query,
+      dropRemoved: o.dropRemoved ?? false,
+      warn: o.warn,
+      log: o.log,
+    });
+    const set = tableSet;
 
     const sink = await DuckDbSink.open(duck, tables, {
       slot: slotName,
@@ -127,6 +145,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       warn: o.warn,
       meta: { systemId: system.systemId, database },
       router: routing.router,
+      onTableAdded: (t) => set.follow(t),
+      beforeCommit: (c) => set.write(c),
     });
     // A mark from an unfinished snapshot of this file into this slot, on this server: the slot is ours.
     const pending = sink.stateExisted ? undefined : await sink.snapshotPending();

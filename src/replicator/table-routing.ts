@@ -9,11 +9,15 @@
 
 import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
 import type { QueryFn, SourceTable } from '../sink/catalog.js';
-import { checkLeafIdentity, readLeaves, refKey, TableRouter } from '../source/partitions.js';
+import { checkLeafIdentity, type Leaf, readLeaves, refKey, TableRouter } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
 
 export interface Routing {
   readonly router: TableRouter;
+  readonly leaves: readonly Leaf[];
+  /** The highest pg_class oid now: a relation with a higher one was created after this start. */
+  readonly maxOid: bigint;
+  readonly query: QueryFn;
   /** add-tables for wal2json, or undefined: every table, filtered in walduck. */
   readonly filter: readonly TableRef[] | undefined;
   close(): Promise<void>;
@@ -22,7 +26,7 @@ export interface Routing {
 export async function openRouting(
   settings: ConnectionSettings,
   tables: readonly SourceTable[],
-  o: { allTables: boolean; log: LogFn; warn: (msg: string) => void },
+  o: { allTables: boolean; log: LogFn; warn: (msg: string) => void; onLeaf: (leaf: Leaf) => void },
 ): Promise<Routing> {
   let conn: Connection | undefined;
   // Opened on first use: a replica of plain tables never needs it.
@@ -42,15 +46,20 @@ export async function openRouting(
       )
     ).map((r) => refKey({ schema: r[0] ?? '', table: r[1] ?? '' })),
   );
+  const maxOid = BigInt((await query('SELECT max(oid::int8) FROM pg_class'))[0]?.[0] ?? '0');
   const router = new TableRouter(query, new Map(tables.map((t) => [refKey(t), t])), leaves, {
     allTables: o.allTables,
     existing,
+    onLeaf: o.onLeaf,
     log: o.log,
     warn: o.warn,
   });
   const filter = o.allTables || roots.size > 0 ? undefined : tables;
   return {
     router,
+    leaves,
+    maxOid,
+    query,
     filter,
     close: async () => {
       await conn?.close().catch(() => {});

@@ -38,7 +38,9 @@ export interface SinkOptions {
   /** Finds the table for a name not in the set (leaf partitions, tables created while running). */
   readonly router?: Router;
   /** Told inside the open DuckDB transaction when a table joins the set while streaming. */
-  readonly onTableAdded?: (table: SourceTable) => Promise<void>;
+  readonly onTableAdded?: (table: SourceTable) => void;
+  /** Runs inside every DuckDB transaction just before COMMIT, after the state row is written. */
+  readonly beforeCommit?: (conn: DuckDBConnection) => Promise<void>;
 }
 
 interface Table {
@@ -234,6 +236,7 @@ export class DuckDbSink implements ChangeSink {
     await this.begin();
     await this.flushStages();
     await writeState(this.conn, this.opts.slot, this.lastCommitLsn, this.opts.meta);
+    await this.opts.beforeCommit?.(this.conn);
     const t0 = performance.now();
     await this.conn.run('COMMIT');
     this.opts.log(
@@ -352,7 +355,7 @@ export class DuckDbSink implements ChangeSink {
     await this.begin();
     this.addedInTx.push(tableKey(r.table.schema, r.table.table));
     const added = await this.addTable(r.table);
-    await this.opts.onTableAdded?.(r.table);
+    this.opts.onTableAdded?.(r.table);
     return added;
   }
 

@@ -80,6 +80,8 @@ export interface RouterOptions {
   readonly existing: ReadonlySet<string>;
   readonly warn: (msg: string) => void;
   readonly log: (msg: string) => void;
+  /** Told when a partition joins a replicated root while streaming. */
+  readonly onLeaf?: (leaf: Leaf) => void;
   /** How often `maybeRefresh` re-reads the leaves (default 1000 ms). */
   readonly refreshMs?: number;
 }
@@ -158,7 +160,10 @@ export class TableRouter implements Router {
       if (table.partitioned) {
         const leaves = await readLeaves(this.query, new Set([refKey(ref)]));
         leaves.forEach(checkLeafIdentity);
-        for (const l of leaves) this.leaves.set(refKey(l), l);
+        for (const l of leaves) {
+          this.leaves.set(refKey(l), l);
+          this.o.onLeaf?.(l);
+        }
       }
       this.o.warn(`new table ${refName(ref)} at the source: replicating it from its first change`);
       return table;
@@ -192,6 +197,7 @@ export class TableRouter implements Router {
     }
     this.ignored.delete(k);
     this.leaves.set(k, leaf);
+    this.o.onLeaf?.(leaf);
     this.o.log(`partition ${refName(leaf)} routed to ${refName(leaf.root)}`);
   }
 
