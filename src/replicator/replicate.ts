@@ -4,7 +4,6 @@
 // The one rule everything here serves: the server hears that an LSN is flushed only after the DuckDB
 // transaction recording it has committed (DuckDbSink.commit returns it; only that is acknowledged).
 
-import { DuckDBInstance } from '@duckdb/node-api';
 import {
   type Connection,
   connect,
@@ -13,25 +12,20 @@ import {
   type TraceFn,
 } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
-import { readSourceTables } from '../sink/catalog.js';
+import { openDuckDb } from '../sink/duckdb-file.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
+import { TableSet } from '../sink/table-set.js';
 import { LogProgress, TerminalProgress } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
+import { readSourceTables } from '../source/catalog.js';
+import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
 import type { TableRef } from '../wal2json/change.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
 import { ReplicateError } from './errors.js';
 import { initialSnapshot } from './initial-snapshot.js';
 import { Latency, type LatencySummary } from './latency.js';
-import {
-  decideStart,
-  defaultSlotName,
-  readSlot,
-  type SlotInfo,
-  type SnapshotMode,
-  validateSlotName,
-} from './slot.js';
+import { decideStart, type SnapshotMode } from './slot.js';
 import { openRouting, type Routing } from './table-routing.js';
-import { TableSet } from './table-set.js';
 import { MessagePump, Wake } from './wake.js';
 
 export type StopAt =
@@ -93,7 +87,7 @@ const IDLE_MS = 1000;
 
 export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   const settings = parseConnectionString(o.source, process.env);
-  const instance = await openDuckDb(o.duckdb, o.duckdbMemoryLimit);
+  const instance = await openDuckDb(o.duckdb, { memoryLimit: o.duckdbMemoryLimit });
   const duck = await instance.connect();
   let conn: Connection | undefined;
   let routing: Routing | undefined;
@@ -109,7 +103,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     const system = await src.identifySystem();
     const database = system.dbName ?? '';
     const slotName = o.slot ?? defaultSlotName(database);
-    validateSlotName(slotName);
+    const badName = slotNameProblem(slotName);
+    if (badName !== undefined) throw new ReplicateError('config', 'WALDUCK_SLOT_NAME', badName);
     const tables = await readSourceTables(
       async (sql) => (await src.query(sql))[0]?.rows ?? [],
       o.tables,
@@ -348,41 +343,16 @@ async function stream(
 async function waitInactive(
   conn: Connection,
   name: string,
-  slot: SlotInfo,
+  slot: Slot,
   ms = 10_000,
-): Promise<SlotInfo | undefined> {
+): Promise<Slot | undefined> {
   const until = performance.now() + ms;
-  let s: SlotInfo | undefined = slot;
+  let s: Slot | undefined = slot;
   while (s?.activePid != null && performance.now() < until) {
     await new Promise((r) => setTimeout(r, 100));
     s = await readSlot(conn, name);
   }
   return s;
-}
-
-async function openDuckDb(path: string, memoryLimit: string | undefined): Promise<DuckDBInstance> {
-  try {
-    return await DuckDBInstance.create(path, memoryLimit ? { memory_limit: memoryLimit } : {});
-  } catch (err) {
-    const text = err instanceof Error ? err.message : String(err);
-    const lock = /Conflicting lock is held in (.*?)(?: \(PID (\d+)\))?[.\n]/.exec(text);
-    if (lock || /lock/i.test(text)) {
-      throw new ReplicateError(
-        'duckdb',
-        'WALDUCK_DUCKDB_LOCKED',
-        `DuckDB file ${path} is in use by another process${lock?.[2] ? ` (PID ${lock[2]})` : ''}: stop it, or replicate into another file`,
-        { cause: err },
-      );
-    }
-    throw new ReplicateError(
-      'duckdb',
-      'WALDUCK_DUCKDB_OPEN',
-      `cannot open DuckDB file ${path}: ${firstLine(text)}`,
-      {
-        cause: err,
-      },
-    );
-  }
 }
 
 async function checkWalLevel(conn: Connection): Promise<void> {
@@ -395,8 +365,4 @@ async function checkWalLevel(conn: Connection): Promise<void> {
       `the source runs with wal_level=${level}, and logical replication needs wal_level=logical: set it in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`,
     );
   }
-}
-
-function firstLine(s: string): string {
-  return s.split('\n')[0] ?? s;
 }

@@ -8,7 +8,7 @@
 // then a map lookup per change).
 
 import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
-import type { QueryFn, SourceTable } from '../sink/catalog.js';
+import type { QueryFn, SourceTable } from '../source/catalog.js';
 import { checkLeafIdentity, type Leaf, readLeaves, refKey, TableRouter } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
 

@@ -8,8 +8,8 @@
 // by row (`rowid` of the first match); inserts still go in chunks.
 
 import { type DuckDBConnection, DuckDBDataChunk, VARCHAR } from '@duckdb/node-api';
+import type { LeafInfo } from '../source/routing.js';
 import type { RowImage, Value } from '../wal2json/change.js';
-import type { LeafInfo } from './routing.js';
 import { quoteIdent } from './sql.js';
 import { OP_DELETE, OP_INSERT, OP_UPDATE, StageError, type TableStage } from './stage.js';
 import type { TargetTable } from './target.js';

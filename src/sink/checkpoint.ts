@@ -63,6 +63,14 @@ export async function clearSnapshotPending(conn: DuckDBConnection, slot: string)
   await conn.run(`DELETE FROM ${PENDING} WHERE slot = ${quoteLiteral(slot)}`);
 }
 
+/** Whether the file has walduck's state table at all (a file walduck never wrote has not). */
+export async function stateTableExists(conn: DuckDBConnection): Promise<boolean> {
+  const r = await conn.runAndReadAll(
+    `SELECT count(*) FROM information_schema.tables WHERE table_schema = ${quoteLiteral(STATE_SCHEMA)} AND table_name = 'state'`,
+  );
+  return Number(r.getRows()[0]?.[0] ?? 0) > 0;
+}
+
 export async function readState(conn: DuckDBConnection, slot: string): Promise<StateRow | undefined> {
   const r = await conn.runAndReadAll(
     `SELECT lsn, system_id, database FROM ${STATE} WHERE slot = ${quoteLiteral(slot)}`,

@@ -7,10 +7,20 @@
 
 import { rmSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { CsvSegment } from '../snapshot/spool.js';
 import { quoteLiteral } from './sql.js';
 import type { TableStage } from './stage.js';
 import type { TargetTable } from './target.js';
+
+/** A closed segment of CSV rows, ready for DuckDB (the snapshot's spool writes them). */
+export interface CsvSegment {
+  readonly path: string;
+  readonly rows: number;
+  readonly bytes: number;
+  /** The longest row in bytes: DuckDB's reader must be told of rows above its 2 MB default. */
+  readonly maxRowBytes: number;
+  /** A row held "NaN" or "Infinity" somewhere: a DECIMAL column may need its NULL-and-warn. */
+  readonly maybeNonFinite: boolean;
+}
 
 /** DuckDB's default longest line; longer rows must be announced. */
 const DEFAULT_MAX_LINE = 2 * 1024 * 1024;

@@ -9,10 +9,10 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
-import type { CsvSegment } from '../snapshot/spool.js';
+import type { SourceTable } from '../source/catalog.js';
+import type { Router } from '../source/routing.js';
 import { assertNever, type Change, type TableRef, type Value } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
-import type { SourceTable } from './catalog.js';
 import {
   clearSnapshotPending,
   ensureStateTable,
@@ -21,8 +21,7 @@ import {
   writeSnapshotPending,
   writeState,
 } from './checkpoint.js';
-import { loadCsvSegment, loadsAsCsv } from './csv-load.js';
-import type { Router } from './routing.js';
+import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import type { ChangeSink } from './sink.js';
 import { TableStage } from './stage.js';
 import { describeTarget, ensureTarget, type TargetTable } from './target.js';

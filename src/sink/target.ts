@@ -2,7 +2,7 @@
 // step reuses for every batch (built once, from quoted identifiers only).
 
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { SourceTable } from './catalog.js';
+import type { SourceTable } from '../source/catalog.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { type ColumnMapping, mapType } from './type-map.js';
 

@@ -11,10 +11,10 @@
 // every row it ever held went through WAL after its creation, so it is created in DuckDB and followed
 // from its first change on, or, when it cannot be replicated, named in one warning and skipped.
 
-import { type QueryFn, readSourceTables, type SourceTable } from '../sink/catalog.js';
-import type { LeafInfo, Route, Router } from '../sink/routing.js';
-import { qualified, quoteLiteral } from '../sink/sql.js';
 import type { TableRef } from '../wal2json/change.js';
+import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
+import { qualified, quoteLiteral } from './quote.js';
+import type { LeafInfo, Route, Router } from './routing.js';
 
 export const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
 export const refName = (t: TableRef): string => `${t.schema}.${t.table}`;

@@ -21,7 +21,7 @@ import {
   type ReplicateResult,
   replicate,
 } from '../../replicator/replicate.js';
-import { withDuckDb } from '../duck.js';
+import { withDuckDb } from '../../sink/duckdb-file.js';
 import { UsageError } from '../errors.js';
 import { table } from '../format.js';
 import { log, warn } from '../log.js';

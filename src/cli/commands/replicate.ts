@@ -4,7 +4,7 @@
 import type { Argv } from 'yargs';
 import { formatLsn, parseLsn } from '../../protocol/lsn.js';
 import type { ReplicateOptions, StopAt } from '../../replicator/replicate.js';
-import { parseTableName } from '../../sink/catalog.js';
+import { parseTableName } from '../../source/catalog.js';
 import { UsageError } from '../errors.js';
 import { log, warn } from '../log.js';
 import { wholeNumber } from '../options.js';

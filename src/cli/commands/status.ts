@@ -2,7 +2,7 @@
 // server): per slot, every table of its recorded table set with its state (streaming, stopped,
 // skipped) and the last LSN applied to it.
 import type { Argv } from 'yargs';
-import { DuckFileError, withDuckDb } from '../duck.js';
+import { DuckFileError, withDuckDb } from '../../sink/duckdb-file.js';
 
 interface Row {
   slot: string;
@@ -30,7 +30,10 @@ export function statusCommand(y: Argv): Argv {
         );
         const names = new Set(has.rows.map((r) => String(r[0])));
         if (!names.has('state'))
-          throw new DuckFileError(`${args.duckdb} has no walduck.state table: it is not a walduck replica`);
+          throw new DuckFileError(
+            'WALDUCK_DUCKDB_NOT_REPLICA',
+            `${args.duckdb} has no walduck.state table: it is not a walduck replica`,
+          );
         if (!names.has('tables')) {
           // A replica written before the table set was recorded: its slots, tables unknown.
           const r = await query('SELECT slot, lsn FROM walduck.state ORDER BY slot');

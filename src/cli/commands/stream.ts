@@ -20,6 +20,7 @@ import {
   type ReplicationStream,
 } from '../../protocol/index.js';
 import { MessagePump, type Pumped, Wake } from '../../replicator/wake.js';
+import { ensureSlot } from '../../source/slot.js';
 import { log, oneLine, warn } from '../log.js';
 import {
   connectionSettings,
@@ -32,7 +33,6 @@ import {
 import { type Output, openOutput } from '../output.js';
 import { Progress, summaryLine, writeStatsJson } from '../progress.js';
 import { stopSignal } from '../shutdown.js';
-import { ensureSlot } from './slot.js';
 
 /** Pending output above this is written without waiting for the loop to go idle. */
 const FLUSH_BYTES = 256 * 1024;
