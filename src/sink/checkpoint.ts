@@ -4,6 +4,7 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn, type Lsn, parseLsn } from '../protocol/lsn.js';
+import { DuckFileError } from './errors.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { STATE_SCHEMA } from './target.js';
 
@@ -79,7 +80,10 @@ export async function readState(conn: DuckDBConnection, slot: string): Promise<S
   if (!row) return undefined;
   const lsn = parseLsn(String(row[0]));
   if (lsn === undefined)
-    throw new Error(`walduck.state holds an unreadable LSN ${String(row[0])} for slot ${slot}`);
+    throw new DuckFileError(
+      'WALDUCK_DUCKDB_STATE',
+      `walduck.state holds an unreadable LSN ${String(row[0])} for slot ${slot}: the file was edited by hand or is damaged`,
+    );
   return {
     slot,
     lsn,

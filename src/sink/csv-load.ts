@@ -8,7 +8,7 @@
 import { rmSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteLiteral } from './sql.js';
-import type { TableStage } from './stage.js';
+import { StageError, type TableStage } from './stage.js';
 import type { TargetTable } from './target.js';
 
 /** A closed segment of CSV rows, ready for DuckDB (the snapshot's spool writes them). */
@@ -56,7 +56,7 @@ export async function loadCsvSegment(
     const r = await conn.run(`INSERT INTO ${target.name} SELECT ${values.join(', ')} FROM ${source}`);
     // A misread file (a quoting rule got wrong) would show as another row count: never load it silently.
     if (r.rowsChanged !== segment.rows) {
-      throw new Error(
+      throw new StageError(
         `DuckDB read ${r.rowsChanged} rows from a CSV segment of ${segment.rows} rows copied from ${target.source.schema}.${target.source.table}`,
       );
     }

@@ -5,18 +5,7 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Lsn } from '../protocol/lsn.js';
 import { readState, stateTableExists } from './checkpoint.js';
-
-export class DuckFileError extends Error {
-  override readonly name = 'DuckFileError';
-  readonly phase = 'duckdb';
-  constructor(
-    readonly code: 'WALDUCK_DUCKDB_LOCKED' | 'WALDUCK_DUCKDB_OPEN' | 'WALDUCK_DUCKDB_NOT_REPLICA',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+import { DuckFileError } from './errors.js';
 
 export interface OpenOptions {
   readonly readOnly?: boolean;

@@ -8,7 +8,13 @@
 // ones (ranges.ts). DuckDB gets one write at a time (one connection, one transaction); memory per job
 // is one batch plus the wire's copy buffer, whatever the table size.
 
-import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
+import {
+  type Connection,
+  type ConnectionSettings,
+  connect,
+  type LogFn,
+  WalduckError,
+} from '../protocol/index.js';
 import type { CsvSegment } from '../sink/csv-load.js';
 import type { SourceTable } from '../source/catalog.js';
 import { quoteIdent, quoteLiteral } from '../source/quote.js';
@@ -47,7 +53,7 @@ export interface SnapshotStats {
   readonly ms: number;
 }
 
-export class SnapshotError extends Error {
+export class SnapshotError extends WalduckError {
   override readonly name = 'SnapshotError';
   readonly phase = 'snapshot';
   constructor(

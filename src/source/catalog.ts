@@ -2,6 +2,7 @@
 // before streaming: columns and types, the key that identifies a row, and the replica identity that
 // decides what wal2json can tell us about updated and deleted rows.
 
+import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
 import { quoteLiteral } from './quote.js';
 
@@ -42,7 +43,7 @@ export interface SourceTable extends TableRef {
   readonly identity: ReplicaIdentity;
 }
 
-export class CatalogError extends Error {
+export class CatalogError extends WalduckError {
   override readonly name = 'CatalogError';
   readonly phase = 'preflight';
   constructor(

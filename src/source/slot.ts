@@ -2,9 +2,21 @@
 // creating a wal2json slot: what replicate's start decision, `walduck stream --create-slot` and
 // `walduck slot` ask the server, in one place.
 
+import { WalduckError } from '../protocol/errors.js';
 import type { Connection, CreateReplicationSlotResult } from '../protocol/index.js';
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import { quoteLiteral } from './quote.js';
+
+export class SlotError extends WalduckError {
+  override readonly name = 'SlotError';
+  constructor(
+    readonly code: 'WALDUCK_SLOT_PLUGIN' | 'WALDUCK_SLOT_MISSING',
+    message: string,
+    readonly phase = 'slot',
+  ) {
+    super(message);
+  }
+}
 
 export interface Slot {
   readonly name: string;
@@ -86,7 +98,8 @@ export async function ensureSlot(
     const existing = await readSlot(c, name);
     if (existing) {
       if (existing.plugin !== 'wal2json') {
-        throw new Error(
+        throw new SlotError(
+          'WALDUCK_SLOT_PLUGIN',
           `slot ${name} exists with plugin ${existing.plugin ?? `none (${existing.slotType})`}, not wal2json: choose another slot name`,
         );
       }

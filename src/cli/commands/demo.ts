@@ -15,7 +15,7 @@ import {
   startCluster,
   stopCluster,
 } from '../../cluster/throwaway.js';
-import { type Connection, connect, parseConnectionString } from '../../protocol/index.js';
+import { type Connection, connect, parseConnectionString, WalduckError } from '../../protocol/index.js';
 import {
   type Progress as ReplicateProgress,
   type ReplicateResult,
@@ -30,8 +30,9 @@ import { stopSignal } from '../shutdown.js';
 
 const SLOT = 'walduck_demo';
 
-export class DemoError extends Error {
+export class DemoError extends WalduckError {
   override readonly name = 'DemoError';
+  readonly code = 'WALDUCK_DEMO';
   readonly phase = 'demo';
 }
 

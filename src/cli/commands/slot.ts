@@ -4,10 +4,10 @@
 // an abandoned slot keeps WAL forever and can fill the disk. `list` and `status` show how much each
 // one holds back, so that is seen before it hurts.
 import type { Argv } from 'yargs';
-import { type Connection, connect, formatLsn, type Lsn } from '../../protocol/index.js';
+import { type Connection, connect, formatLsn, type Lsn, WalduckError } from '../../protocol/index.js';
 import { Wake } from '../../replicator/wake.js';
 import { storedLsn } from '../../sink/duckdb-file.js';
-import { ensureSlot, readSlot, readSlots, type Slot } from '../../source/slot.js';
+import { ensureSlot, readSlot, readSlots, type Slot, SlotError } from '../../source/slot.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, parseBytes, table } from '../format.js';
 import { log, oneLine, warn } from '../log.js';
@@ -182,7 +182,8 @@ export function slotCommand(y: Argv): Argv {
             );
           }
           const s = await withConn(a, (c) => readSlot(c, name));
-          if (!s) throw new SlotMissing(name);
+          if (!s)
+            throw new SlotError('WALDUCK_SLOT_MISSING', `no replication slot named ${name}`, 'slot status');
           const duck = a.duckdb === undefined ? undefined : { lsn: await storedLsn(a.duckdb, name) };
           if (a.json) {
             const extra =
@@ -254,16 +255,9 @@ async function holdSession(c: Connection, slot: string): Promise<void> {
   }
 }
 
-class SlotMissing extends Error {
-  override readonly name = 'SlotMissing';
-  readonly phase = 'slot status';
-  constructor(slot: string) {
-    super(`no replication slot named ${slot}`);
-  }
-}
-
-class TemporarySlotLost extends Error {
+class TemporarySlotLost extends WalduckError {
   override readonly name = 'TemporarySlotLost';
+  readonly code = 'WALDUCK_SLOT_LOST';
   readonly phase = 'slot create';
   constructor(slot: string, cause: unknown) {
     // The command refused reports the earlier failure as its cause: that one says what happened.

@@ -18,6 +18,7 @@ import {
   formatLsn,
   type Lsn,
   type ReplicationStream,
+  WalduckError,
 } from '../../protocol/index.js';
 import { MessagePump, type Pumped, Wake } from '../../replicator/wake.js';
 import { ensureSlot } from '../../source/slot.js';
@@ -197,8 +198,8 @@ class StreamRun {
           m = await pump.next(() => this.onTick(endpos !== undefined));
         } catch (err) {
           // A walsender that is shutting down ends the copy with CommandComplete and no CopyDone,
-          // which the protocol layer reports as STREAM_ENDED: the server's end, not a broken link.
-          const ended = err instanceof ConnectionError && err.code === 'STREAM_ENDED';
+          // which the protocol layer reports as WALDUCK_STREAM_ENDED: the server's end, not a broken link.
+          const ended = err instanceof ConnectionError && err.code === 'WALDUCK_STREAM_ENDED';
           stoppedBy = ended ? 'server' : 'error';
           if (!ended) failure = err as Error;
           break;
@@ -339,8 +340,9 @@ const KIND = Buffer.from('"kind":');
  * output got (a restart resumes from the slot's confirmed position, at most this), and the --endpos
  * missed.
  */
-export class StreamInterrupted extends Error {
+export class StreamInterrupted extends WalduckError {
   override readonly name = 'StreamInterrupted';
+  readonly code = 'WALDUCK_STREAM_INTERRUPTED';
   readonly phase = 'stream';
   constructor(failure: Error | undefined, written: string, endpos: Lsn | undefined) {
     const how =
