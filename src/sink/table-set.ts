@@ -23,6 +23,7 @@
 // Further per-table columns (a recorded schema, copy progress) belong here too, keyed the same way.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { WalduckError } from '../protocol/errors.js';
 import { formatLsn } from '../protocol/lsn.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import type { Leaf } from '../source/partitions.js';
@@ -34,7 +35,7 @@ import { STATE_SCHEMA, targetSchema } from './target.js';
 const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
 const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
 
-export class TableSetError extends Error {
+export class TableSetError extends WalduckError {
   override readonly name = 'TableSetError';
   readonly phase = 'preflight';
   constructor(

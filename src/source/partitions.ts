@@ -11,6 +11,7 @@
 // every row it ever held went through WAL after its creation, so it is created in DuckDB and followed
 // from its first change on, or, when it cannot be replicated, named in one warning and skipped.
 
+import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import { qualified, quoteLiteral } from './quote.js';
@@ -25,7 +26,7 @@ export interface Leaf extends LeafInfo {
   readonly identityOk: boolean;
 }
 
-export class PartitionError extends Error {
+export class PartitionError extends WalduckError {
   override readonly name = 'PartitionError';
   readonly phase = 'apply';
   constructor(

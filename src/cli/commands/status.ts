@@ -2,7 +2,8 @@
 // server): per slot, every table of its recorded table set with its state (streaming, stopped,
 // skipped) and the last LSN applied to it.
 import type { Argv } from 'yargs';
-import { DuckFileError, withDuckDb } from '../../sink/duckdb-file.js';
+import { withDuckDb } from '../../sink/duckdb-file.js';
+import { DuckFileError } from '../../sink/errors.js';
 
 interface Row {
   slot: string;
