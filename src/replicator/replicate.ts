@@ -18,6 +18,7 @@ import { DuckDbSink, type SinkStats } from '../sink/duckdb-sink.js';
 import type { OnDropColumn, OnTypeChange } from '../sink/schema-follow.js';
 import type { ChangeSink } from '../sink/sink.js';
 
+import { TableSet } from '../sink/table-set.js';
 import type { NumericMode } from '../sink/type-map.js';
 import { LogSnapshotDisplay, TerminalSnapshotDisplay } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
@@ -34,6 +35,7 @@ import { initialSnapshot } from './initial-snapshot.js';
 import { Latency, type LatencySummary } from './latency.js';
 import { decideStart, type SnapshotMode } from './slot.js';
 import { SourceCatalog } from './source-catalog.js';
+import { openRouting, type Routing } from './table-routing.js';
 import { MessagePump, Wake } from './wake.js';
 
 export type StopAt =
@@ -65,6 +67,8 @@ export interface ReplicateOptions {
   /** DuckDB's memory_limit: past it, DuckDB spills (staged rows of a huge transaction included). */
   readonly duckdbMemoryLimit?: string;
   readonly tables?: readonly TableRef[] | undefined;
+  /** Drop the DuckDB table of a table no longer in the set (default: leave it, no longer followed). */
+  readonly dropRemoved?: boolean;
   readonly slot?: string | undefined;
   readonly formatVersion: 1 | 2;
   readonly writeInChunks: boolean;
@@ -141,6 +145,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   // A plain session beside the replication one: the stream's COPY holds that one while schema
   // changes need the catalog.
   const catalog = new SourceCatalog(settings, o.logs?.protocol ?? o.log);
+  let routing: Routing | undefined;
   try {
     conn = await connect(settings, {
       replication: 'database',
@@ -161,6 +166,29 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       o.warn,
     );
     o.log(`tables: ${tables.map((t) => `${t.schema}.${t.table}`).join(', ')}`);
+    const allTables = !o.tables || o.tables.length === 0;
+    let tableSet: TableSet | undefined;
+    routing = await openRouting(settings, tables, {
+      allTables,
+      log: o.log,
+      warn: o.warn,
+      onLeaf: (leaf) => tableSet?.addLeaf(leaf),
+    });
+    // The stored table set belongs to a DuckDB replica; a caller's sink keeps its own.
+    tableSet =
+      duck &&
+      (await TableSet.reconcile(duck, {
+        slot: slotName,
+        mode: allTables ? 'all' : 'tables',
+        chosen: tables,
+        leaves: routing.leaves,
+        maxOid: routing.maxOid,
+        query: routing.query,
+        dropRemoved: o.dropRemoved ?? false,
+        warn: o.warn,
+        log: o.log,
+      }));
+    const set = tableSet;
 
     const sink = duck
       ? await DuckDbSink.open(duck, tables, {
@@ -176,6 +204,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             catalog: sourceSchemaCatalog((sql) => catalog.query(sql)),
           },
           ...(o.numeric ? { numeric: o.numeric } : {}),
+          router: routing.router,
+          ...(set ? { onTableAdded: set.follow.bind(set), beforeCommit: set.write.bind(set) } : {}),
         })
       : counted(
           await (o.sink as SinkFactory)({ tables, slot: slotName, systemId: system.systemId, database }),
@@ -236,8 +266,9 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     }
     const target =
       o.stopAt.kind === 'endpos' ? o.stopAt.lsn : o.stopAt.kind === 'caught-up' ? system.xlogPos : undefined;
-    return await stream(src, sink, o, slotName, startLsn, target, tables);
+    return await stream(src, sink, o, slotName, startLsn, target, routing.filter);
   } finally {
+    await routing?.close();
     await conn?.close().catch(() => {});
     await catalog.close();
     duck?.closeSync();
@@ -284,7 +315,8 @@ async function stream(
   slot: string,
   startLsn: Lsn,
   target: Lsn | undefined,
-  tables: readonly TableRef[],
+  /** add-tables, or undefined for every table (filtered by the sink's table set). */
+  tables: readonly TableRef[] | undefined,
 ): Promise<ReplicateResult> {
   const decoder = createDecoder({ formatVersion: o.formatVersion, log: o.logs?.wal2json ?? o.log });
   const replication = await conn.startReplication({
@@ -292,7 +324,7 @@ async function stream(
     startLsn,
     options: wal2jsonOptions({
       formatVersion: o.formatVersion,
-      tables,
+      ...(tables ? { tables } : {}),
       ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
     }),
     ...(o.feedbackIntervalMs ? { feedbackIntervalMs: o.feedbackIntervalMs } : {}),

@@ -8,9 +8,10 @@
 // by row (`rowid` of the first match); inserts still go in chunks.
 
 import { type DuckDBConnection, DuckDBDataChunk, VARCHAR } from '@duckdb/node-api';
+import type { LeafInfo } from '../source/routing.js';
 import type { RowImage, Value } from '../wal2json/change.js';
 import { quoteIdent } from './sql.js';
-import { OP_DELETE, OP_INSERT, OP_UPDATE, type TableStage } from './stage.js';
+import { OP_DELETE, OP_INSERT, OP_UPDATE, StageError, type TableStage } from './stage.js';
 import type { TargetTable } from './target.js';
 
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
@@ -164,6 +165,23 @@ export class TableApplier {
 
   async truncate(): Promise<void> {
     await this.conn.run(`DELETE FROM ${this.target.name}`);
+  }
+
+  /** A leaf partition's TRUNCATE: delete the root's rows that its partition constraint says are its. */
+  async truncatePart(leaf: LeafInfo | undefined): Promise<void> {
+    const name = leaf ? `${leaf.schema}.${leaf.table}` : '?';
+    if (!leaf?.constraint) {
+      throw new StageError(
+        `TRUNCATE of partition ${name}: its partition constraint is unknown, so walduck cannot tell which rows of ${this.target.source.schema}.${this.target.source.table} to delete`,
+      );
+    }
+    try {
+      await this.conn.run(`DELETE FROM ${this.target.name} WHERE ${leaf.constraint}`);
+    } catch (err) {
+      throw new StageError(
+        `TRUNCATE of partition ${name}: DuckDB cannot evaluate its partition constraint ${leaf.constraint} (${err instanceof Error ? err.message.split('\n')[0] : String(err)}), so walduck cannot tell which rows of ${this.target.source.schema}.${this.target.source.table} to delete`,
+      );
+    }
   }
 
   private check(what: 'DELETE' | 'UPDATE', expected: number, changed: number): void {

@@ -11,6 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
+import type { Router } from '../source/routing.js';
 import {
   assertNever,
   type Change,
@@ -50,6 +51,12 @@ export interface SinkOptions {
   readonly schema?: SchemaPolicy;
   /** How unconstrained numeric is stored (type-map.ts); DOUBLE by default. */
   readonly numeric?: NumericMode;
+  /** Finds the table for a name not in the set (leaf partitions, tables created while running). */
+  readonly router?: Router;
+  /** Told inside the open DuckDB transaction when a table joins the set while streaming. */
+  readonly onTableAdded?: (table: SourceTable) => void;
+  /** Runs inside every DuckDB transaction just before COMMIT, after the state row is written. */
+  readonly beforeCommit?: (conn: DuckDBConnection) => Promise<void>;
 }
 
 interface Table {
@@ -69,12 +76,18 @@ export interface SinkStats {
 }
 
 const tableKey = (schema: string, table: string) => `${schema}\u0000${table}`;
+/** A table's key in the map: its source's name (a leaf's change resolves to its root's table). */
+const keyOf = (t: { readonly applier: TableApplier }) =>
+  tableKey(t.applier.target.source.schema, t.applier.target.source.table);
 
 /** Staged text above which the stages go to DuckDB (inside the open transaction) whatever the row count. */
 const STAGED_CHARS = 32 * 1024 * 1024;
 
 export class DuckDbSink implements ChangeSink {
   private readonly tables = new Map<string, Table>();
+  /** Tables added while streaming, inside the open DuckDB transaction (forgotten on rollback). */
+  private readonly addedInTx: string[] = [];
+  private stageCount = 0;
   private txOpen = false;
   private inSource = false;
   private staged = 0;
@@ -88,7 +101,6 @@ export class DuckDbSink implements ChangeSink {
   readonly stats: SinkStats = { changes: 0, transactions: 0, commits: 0, unmatched: 0 };
   private readonly warnedMismatch = new Set<TargetTable>();
   private readonly now: () => number;
-  private stageCount = 0;
   /** Tables the open DuckDB transaction has updated or deleted rows of (or will, from their stage). */
   private readonly touched = new Set<string>();
   /** The tables as they were at the last commit, while a schema change is uncommitted. */
@@ -136,6 +148,19 @@ export class DuckDbSink implements ChangeSink {
     return describeTarget(source, this.catalog, this.opts.numeric ? { numeric: this.opts.numeric } : {});
   }
 
+  /** A table that joins while streaming (a new table, a partitioned root seen first through a leaf). */
+  private async addTable(source: SourceTable): Promise<Table> {
+    const watch = this.opts.schema
+      ? await SchemaWatch.open(this.conn, source, this.opts.schema, this.opts.warn)
+      : undefined;
+    const target = this.describe(watch?.source ?? source);
+    refuseCollisions([...[...this.tables.values()].map((t) => t.applier.target), target]);
+    await ensureTarget(this.conn, target);
+    const t = await this.build(target, watch);
+    this.tables.set(tableKey(source.schema, source.table), t);
+    return t;
+  }
+
   private async build(target: TargetTable, watch: SchemaWatch | undefined): Promise<Table> {
     const applier = new TableApplier(this.conn, target, `walduck_stage_${this.stageCount++}`, (m) =>
       this.mismatch(m),
@@ -158,7 +183,7 @@ export class DuckDbSink implements ChangeSink {
     this.staged -= t.stage.size;
     this.stagedChars -= t.stage.chars;
     await t.applier.flush(t.stage);
-    const key = tableKey(change.schema, change.table);
+    const key = keyOf(t);
     const next = await w.apply(this.conn, plan, change.lsn, this.touched.has(key));
     // A column filled from the source is an UPDATE of the table.
     if (plan.steps.some((s) => s.kind === 'add' && s.fromSource)) this.touched.add(key);
@@ -246,6 +271,7 @@ export class DuckDbSink implements ChangeSink {
   private async applyChange(change: Change): Promise<void> {
     switch (change.kind) {
       case 'begin':
+        await this.opts.router?.maybeRefresh();
         this.inSource = true;
         if (!this.hasUncommitted) this.batchStartedAt = this.now();
         return;
@@ -255,7 +281,7 @@ export class DuckDbSink implements ChangeSink {
         this.stats.transactions++;
         return;
       case 'insert': {
-        let t = this.table(change);
+        let t = await this.resolve(change);
         if (!t) return;
         t = await this.follow(t, change);
         await this.begin();
@@ -264,11 +290,11 @@ export class DuckDbSink implements ChangeSink {
         return this.counted(t.stage.chars - before);
       }
       case 'update': {
-        let t = this.table(change);
+        let t = await this.resolve(change);
         if (!t) return;
         t = await this.follow(t, change);
         await this.begin();
-        this.touched.add(tableKey(change.schema, change.table));
+        this.touched.add(keyOf(t));
         const row = t.watch ? t.watch.withKept(change.new) : change.new;
         if (t.applier.target.keyless) {
           await t.applier.flush(t.stage);
@@ -280,11 +306,11 @@ export class DuckDbSink implements ChangeSink {
         return this.counted(t.stage.chars - before);
       }
       case 'delete': {
-        let t = this.table(change);
+        let t = await this.resolve(change);
         if (!t) return;
         t = await this.follow(t, change);
         await this.begin();
-        this.touched.add(tableKey(change.schema, change.table));
+        this.touched.add(keyOf(t));
         if (t.applier.target.keyless) {
           await t.applier.flush(t.stage);
           await t.applier.keylessChange(t.stage, change.old, undefined);
@@ -292,16 +318,27 @@ export class DuckDbSink implements ChangeSink {
         return this.counted();
       }
       case 'truncate': {
+        // A leaf partition's TRUNCATE empties only its share of the root: all leaves of a root named
+        // together (TRUNCATE of the partitioned table) empty the root, fewer delete the leaves' rows.
+        const named = new Set(change.tables.map((r) => tableKey(r.schema, r.table)));
+        const done = new Set<Table>();
         for (const ref of change.tables) {
-          const t = this.table(ref);
-          if (!t) continue;
+          const t = await this.resolve(ref);
+          if (!t || done.has(t)) continue;
           await this.begin();
           // Staged changes came before the TRUNCATE: apply them first, then empty the table.
           this.staged -= t.stage.size;
           this.stagedChars -= t.stage.chars;
           await t.applier.flush(t.stage);
-          await t.applier.truncate();
-          this.touched.add(tableKey(ref.schema, ref.table));
+          const leaf = this.opts.router?.leaf(ref);
+          const whole =
+            !leaf ||
+            this.opts.router?.leavesOf(leaf.root).every((l) => named.has(tableKey(l.schema, l.table)));
+          if (whole) {
+            done.add(t);
+            await t.applier.truncate();
+          } else await t.applier.truncatePart(leaf);
+          this.touched.add(keyOf(t));
         }
         return;
       }
@@ -326,6 +363,7 @@ export class DuckDbSink implements ChangeSink {
     await this.begin();
     await this.flushStages();
     await writeState(this.conn, this.catalog, this.opts.slot, this.lastCommitLsn, this.opts.meta);
+    await this.opts.beforeCommit?.(this.conn);
     const t0 = performance.now();
     await this.conn.run('COMMIT');
     this.opts.log(
@@ -334,6 +372,7 @@ export class DuckDbSink implements ChangeSink {
     this.txOpen = false;
     this.committedTables = undefined;
     this.touched.clear();
+    this.addedInTx.length = 0;
     this.storedLsn = this.lastCommitLsn;
     this.batchChanges = 0;
     this.stats.commits++;
@@ -351,6 +390,8 @@ export class DuckDbSink implements ChangeSink {
       for (const [k, t] of this.committedTables) this.tables.set(k, t);
       this.committedTables = undefined;
     }
+    for (const k of this.addedInTx) this.tables.delete(k);
+    this.addedInTx.length = 0;
     for (const t of this.tables.values()) t.stage.clear();
     this.staged = 0;
     this.stagedChars = 0;
@@ -496,10 +537,23 @@ export class DuckDbSink implements ChangeSink {
     return this.storedLsn;
   }
 
-  private table(ref: TableRef): Table | undefined {
+  private async resolve(ref: TableRef): Promise<Table | undefined> {
     const t = this.tables.get(tableKey(ref.schema, ref.table));
-    if (!t) this.opts.log(`change for unchosen table ${ref.schema}.${ref.table} ignored`);
-    return t;
+    if (t) return t;
+    const router = this.opts.router;
+    if (!router) {
+      this.opts.log(`change for unchosen table ${ref.schema}.${ref.table} ignored`);
+      return undefined;
+    }
+    const r = await router.route(ref);
+    if (r.kind === 'table') return this.tables.get(tableKey(r.ref.schema, r.ref.table));
+    if (r.kind === 'ignore') return undefined;
+    // Created in the DuckDB transaction that applies its first rows: both or neither.
+    await this.begin();
+    this.addedInTx.push(tableKey(r.table.schema, r.table.table));
+    const added = await this.addTable(r.table);
+    this.opts.onTableAdded?.(r.table);
+    return added;
   }
 
   private async begin(): Promise<void> {

@@ -35,8 +35,10 @@ export interface SourceColumn {
 export type ReplicaIdentity = 'default' | 'full' | 'index' | 'nothing';
 
 export interface SourceTable extends TableRef {
-  /** pg_class OID (decimal text), for queries that can take it instead of a quoted name. */
+  /** pg_class oid (text); absent for tables described by hand (tests). */
   readonly oid?: string;
+  /** A partitioned table (relkind 'p'): rows live in its leaf partitions, replicated as this one table. */
+  readonly partitioned?: boolean;
   readonly columns: readonly SourceColumn[];
   /** Indexes into `columns` of the primary key, else of the replica identity index; empty when neither. */
   readonly key: readonly number[];
@@ -111,11 +113,25 @@ export function parseTableName(spec: string): TableRef {
   );
 }
 
+// Partitions are not listed: a partitioned table is one table (its leaves are routed to it, see
+// src/source/partitions.ts). Foreign, unlogged and temporary tables are listed so they can be named
+// when skipped or refused: their changes never reach WAL.
 const TABLES_SQL = `SELECT c.oid, n.nspname, c.relname, c.relreplident,
-    EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
+    EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk,
+    c.relkind, c.relpersistence,
+    (SELECT rn.nspname || '.' || r.relname FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace
+      WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)) AS root
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  WHERE c.relkind IN ('r', 'p', 'f')
     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
+
+/** Why a table's changes never reach the slot, or undefined when they do. */
+function notLogged(kind: string, persistence: string): string | undefined {
+  if (kind === 'f') return 'a foreign table';
+  if (persistence === 'u') return 'unlogged';
+  if (persistence === 't') return 'temporary';
+  return undefined;
+}
 
 /** Resolves the chosen tables (all tables with a key or FULL identity when none given). */
 export async function readSourceTables(
@@ -124,13 +140,25 @@ export async function readSourceTables(
   warn?: (msg: string) => void,
 ): Promise<SourceTable[]> {
   const all = await query(TABLES_SQL);
-  type Row = { oid: string; schema: string; table: string; identity: ReplicaIdentity; hasPk: boolean };
+  type Row = {
+    oid: string;
+    schema: string;
+    table: string;
+    identity: ReplicaIdentity;
+    hasPk: boolean;
+    partitioned: boolean;
+    unlogged: string | undefined;
+    root: string | null;
+  };
   const rows: Row[] = all.map((r) => ({
     oid: r[0] ?? '',
     schema: r[1] ?? '',
     table: r[2] ?? '',
     identity: IDENTITY[r[3] ?? 'd'] ?? 'default',
     hasPk: r[4] === 't',
+    partitioned: r[5] === 'p',
+    unlogged: notLogged(r[5] ?? 'r', r[6] ?? 'p'),
+    root: r[7] ?? null,
   }));
   let picked: Row[];
   if (chosen && chosen.length > 0) {
@@ -140,6 +168,20 @@ export async function readSourceTables(
       if (!row) missing.push(`${t.schema}.${t.table}`);
       return row as Row;
     });
+    const leaf = picked.find((r) => r?.root);
+    if (leaf) {
+      throw new CatalogError(
+        `table ${leaf.schema}.${leaf.table} is a partition of ${leaf.root}: name ${leaf.root} in --tables (a partitioned table is replicated as one table, its partitions' changes included)`,
+        'WALDUCK_UNKNOWN_TABLE',
+      );
+    }
+    const stale = picked.find((r) => r?.unlogged);
+    if (stale) {
+      throw new CatalogError(
+        `table ${stale.schema}.${stale.table} is ${stale.unlogged}: its changes never reach WAL, so a replica would go stale; leave it out of --tables${stale.unlogged === 'unlogged' ? ' or run ALTER TABLE ... SET LOGGED' : ''}`,
+        'WALDUCK_NO_IDENTITY',
+      );
+    }
     if (missing.length > 0) {
       throw new CatalogError(
         `unknown table ${missing.join(', ')} on the source: check the name (schema.table; unquoted names are lower-cased) and that the role may see it`,
@@ -149,13 +191,17 @@ export async function readSourceTables(
   } else {
     const usable = (r: Row) =>
       (r.hasPk && r.identity === 'default') || r.identity === 'full' || r.identity === 'index';
-    picked = rows.filter(usable);
-    const skipped = rows.filter((r) => !usable(r)).map((r) => `${r.schema}.${r.table}`);
+    const roots = rows.filter((r) => !r.root);
+    picked = roots.filter((r) => usable(r) && !r.unlogged);
+    const skipped = roots.filter((r) => !usable(r) && !r.unlogged).map((r) => `${r.schema}.${r.table}`);
+    const unlogged = roots.filter((r) => r.unlogged).map((r) => `${r.schema}.${r.table} (${r.unlogged})`);
     // Said, not silent: a table with a primary key but REPLICA IDENTITY NOTHING looks replicable.
     if (skipped.length > 0 && picked.length > 0)
       warn?.(
         `not replicating ${skipped.join(', ')}: no primary key or replica identity (or REPLICA IDENTITY NOTHING), so their updates and deletes are not logged; give them one, then name them in --tables`,
       );
+    if (unlogged.length > 0 && picked.length > 0)
+      warn?.(`not replicating ${unlogged.join(', ')}: their changes never reach WAL`);
     if (picked.length === 0) {
       throw new CatalogError(
         'no table with a primary key or replica identity on the source: name tables with --tables',
@@ -165,7 +211,11 @@ export async function readSourceTables(
   }
   const tables: SourceTable[] = [];
   for (const r of picked)
-    tables.push(await readColumns(query, r.oid, r.schema, r.table, r.identity, r.hasPk));
+    tables.push({
+      ...(await readColumns(query, r.oid, r.schema, r.table, r.identity, r.hasPk)),
+      oid: r.oid,
+      ...(r.partitioned ? { partitioned: true } : {}),
+    });
   const nothing = tables.filter((t) => t.identity === 'nothing');
   if (nothing.length > 0) {
     const names = nothing.map((t) => `${t.schema}.${t.table}`).join(', ');

@@ -32,6 +32,12 @@ export function replicateCommand(y: Argv): Argv {
           describe:
             'schema.table[,…] (no schema = public; TABLE_NAME also accepted); default: every table with a key or replica identity',
         })
+        .option('drop-removed', {
+          type: 'boolean',
+          default: false,
+          describe:
+            'drop the DuckDB table of a table no longer in the table set (default: leave it as it is, no longer followed)',
+        })
         .option('slot', {
           type: 'string',
           describe: 'logical replication slot (default walduck_<database>), created when missing',
@@ -135,6 +141,7 @@ export function replicateCommand(y: Argv): Argv {
         duckdb: args.duckdb,
         duckdbMemoryLimit: args['duckdb-memory-limit'],
         tables,
+        dropRemoved: args['drop-removed'],
         slot: args.slot,
         formatVersion: args['format-version'] === 1 ? 1 : 2,
         writeInChunks: args['write-in-chunks'],

@@ -1,0 +1,304 @@
+// The table set is part of the replica: walduck.tables holds, per slot, every source table walduck
+// follows or followed, where it lands in DuckDB, its state, and (for a partitioned table) the leaf
+// partitions routed to it. It is written in the DuckDB transaction that commits the rows it describes,
+// read and compared with the source on every start, and listed by `walduck status`.
+//
+// States: streaming (followed), stopped (left as it is, no longer followed: removed from --tables or
+// dropped at the source), skipped (exists at the source but cannot be replicated; all-tables mode).
+// Compared on every start with the source (TableSet.reconcile):
+//
+//   - a table no longer chosen (left out of --tables, dropped at the source) is left as it is in
+//     DuckDB and no longer followed, said in one line; --drop-removed drops its DuckDB table;
+//   - a table chosen now that the replica did not follow (added to --tables, or followed before and
+//     stopped) has no rows in DuckDB: refused in one line (walduck does not copy one table into an
+//     existing replica yet), never streamed into an empty table;
+//   - in all-tables mode a table the record has never seen was created since: every row it holds went
+//     through WAL after the recorded position, so it simply joins;
+//   - a partition recorded for a root that is no longer one of its leaves (DETACH or DROP while walduck
+//     was stopped) took rows out of the root without WAL: refused in one line.
+//
+// While streaming, tables created at the source (all-tables mode) and partitions joining a root are
+// added here and written with the next DuckDB commit.
+//
+// Further per-table columns (a recorded schema, copy progress) belong here too, keyed the same way.
+
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { WalduckError } from '../protocol/errors.js';
+import { formatLsn } from '../protocol/lsn.js';
+import type { QueryFn, SourceTable } from '../source/catalog.js';
+import type { Leaf } from '../source/partitions.js';
+import type { TableRef } from '../wal2json/change.js';
+import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';
+import { qualified, quoteIdent, quoteLiteral } from './sql.js';
+import { STATE_SCHEMA, targetSchema } from './target.js';
+
+const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
+const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
+
+export class TableSetError extends WalduckError {
+  override readonly name = 'TableSetError';
+  readonly phase = 'preflight';
+  constructor(
+    readonly code: 'WALDUCK_PARTITION_DETACHED' | 'WALDUCK_PARTITION_ATTACHED' | 'WALDUCK_TABLE_ADDED',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** walduck.<name> qualified with the attached database (a file named walduck.duckdb would make it ambiguous). */
+async function stateRef(conn: DuckDBConnection, name: string): Promise<string> {
+  return `${quoteIdent(await attachedCatalog(conn))}.${quoteIdent(STATE_SCHEMA)}.${quoteIdent(name)}`;
+}
+
+export type TableState = 'streaming' | 'stopped' | 'skipped';
+
+export interface TableRecord {
+  readonly sourceSchema: string;
+  readonly sourceTable: string;
+  readonly targetSchema: string | null;
+  readonly targetTable: string | null;
+  readonly state: TableState;
+  /** Leaf partitions ("schema.table", as JSON in the file) routed to this table. */
+  readonly leaves: readonly string[];
+  /** When it entered this state (stopped: the last LSN applied to it). */
+  readonly lsn: string | null;
+  readonly note: string | null;
+}
+
+export async function ensureTableSet(conn: DuckDBConnection): Promise<void> {
+  const tables = await stateRef(conn, 'tables');
+  await conn.run(
+    `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(await attachedCatalog(conn))}.${quoteIdent(STATE_SCHEMA)}`,
+  );
+  await conn.run(
+    `CREATE TABLE IF NOT EXISTS ${tables} (
+       slot VARCHAR NOT NULL,
+       source_schema VARCHAR NOT NULL,
+       source_table VARCHAR NOT NULL,
+       target_schema VARCHAR,
+       target_table VARCHAR,
+       state VARCHAR NOT NULL,
+       partitions VARCHAR,
+       lsn VARCHAR,
+       note VARCHAR,
+       updated_at TIMESTAMPTZ NOT NULL)`,
+  );
+}
+
+/** The recorded set, or undefined when this file has none for the slot (new, or from an older walduck). */
+export async function readTableSet(conn: DuckDBConnection, slot: string): Promise<TableRecord[] | undefined> {
+  const tables = await stateRef(conn, 'tables');
+  const r = await conn.runAndReadAll(
+    `SELECT source_schema, source_table, target_schema, target_table, state, partitions, lsn, note
+       FROM ${tables} WHERE slot = ${quoteLiteral(slot)} ORDER BY source_schema, source_table`,
+  );
+  const rows = r.getRows();
+  if (rows.length === 0) return undefined;
+  const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return rows.map((row) => ({
+    sourceSchema: String(row[0]),
+    sourceTable: String(row[1]),
+    targetSchema: str(row[2]),
+    targetTable: str(row[3]),
+    state: String(row[4]) as TableState,
+    leaves: row[5] === null ? [] : (JSON.parse(String(row[5])) as string[]),
+    lsn: str(row[6]),
+    note: str(row[7]),
+  }));
+}
+
+/** Replaces the slot's recorded set; call inside the transaction whose rows it describes. */
+export async function writeTableSet(
+  conn: DuckDBConnection,
+  slot: string,
+  records: readonly TableRecord[],
+  mode: string,
+  maxOid: bigint,
+): Promise<void> {
+  const lit = (v: string | null) => (v === null ? 'NULL' : quoteLiteral(v));
+  const tables = await stateRef(conn, 'tables');
+  await conn.run(`DELETE FROM ${tables} WHERE slot = ${quoteLiteral(slot)}`);
+  for (const t of records) {
+    await conn.run(
+      `INSERT INTO ${tables} VALUES (${quoteLiteral(slot)}, ${lit(t.sourceSchema)}, ${lit(t.sourceTable)}, ${lit(t.targetSchema)}, ${lit(t.targetTable)}, ${lit(t.state)}, ${lit(t.leaves.length > 0 ? JSON.stringify(t.leaves) : null)}, ${lit(t.lsn)}, ${lit(t.note)}, now())`,
+    );
+  }
+  // walduck.state.tables: the mode and the followed names, for a reader of the state row alone.
+  const followed = records
+    .filter((t) => t.state === 'streaming')
+    .map((t) => `${t.sourceSchema}.${t.sourceTable}`);
+  await conn.run(
+    `UPDATE ${await stateRef(conn, 'state')} SET tables = ${quoteLiteral(JSON.stringify({ mode, tables: followed, maxOid: String(maxOid) }))} WHERE slot = ${quoteLiteral(slot)}`,
+  );
+}
+
+export type Mode = 'all' | 'tables';
+
+export class TableSet {
+  private dirty = false;
+
+  private constructor(
+    private readonly slot: string,
+    private readonly mode: Mode,
+    private readonly records: Map<string, TableRecord>,
+    private readonly maxOid: bigint,
+  ) {}
+
+  static async reconcile(
+    duck: DuckDBConnection,
+    o: {
+      slot: string;
+      mode: Mode;
+      chosen: readonly SourceTable[];
+      leaves: readonly Leaf[];
+      /** pg_class's highest oid now, and a catalog query (for a new partition's rows). */
+      maxOid: bigint;
+      query: QueryFn;
+      dropRemoved: boolean;
+      warn: (msg: string) => void;
+      log: (msg: string) => void;
+    },
+  ): Promise<TableSet> {
+    const catalog = await attachedCatalog(duck);
+    await ensureStateTable(duck, catalog);
+    await ensureTableSet(duck);
+    const storedLsn = (await readState(duck, catalog, o.slot))?.lsn ?? 0n;
+    const stored = await readTableSet(duck, o.slot);
+    const records = new Map<string, TableRecord>();
+    const set = new TableSet(o.slot, o.mode, records, o.maxOid);
+    const leavesOf = (t: TableRef) =>
+      o.leaves
+        .filter((l) => refKey(l.root) === refKey(t))
+        .map(refName)
+        .sort();
+    const current = new Map(o.chosen.map((t) => [refKey(t), t]));
+    if (stored) {
+      const before = new Map(
+        stored.map((r) => [refKey({ schema: r.sourceSchema, table: r.sourceTable }), r]),
+      );
+      // The stored mode: from the state row's JSON when present; a set with no record of it is 'tables'.
+      const previous = await readRecorded(duck, o.slot);
+      const previousMode = previous?.mode;
+      for (const [k, r] of before) {
+        const name = `${r.sourceSchema}.${r.sourceTable}`;
+        if (current.has(k)) continue;
+        if (r.state === 'skipped' || (r.state === 'stopped' && !o.dropRemoved)) {
+          records.set(k, r);
+          continue;
+        }
+        if (o.dropRemoved && r.targetSchema !== null && r.targetTable !== null) {
+          await duck.run(`DROP TABLE IF EXISTS ${qualified(r.targetSchema, r.targetTable)}`);
+          o.warn(`${name} is no longer in the table set: --drop-removed dropped its DuckDB table`);
+          continue;
+        }
+        o.warn(
+          `${name} is no longer in the table set: its DuckDB table is left as it is (as of ${formatLsn(storedLsn)}) and no longer followed (--drop-removed drops it)`,
+        );
+        records.set(k, {
+          ...r,
+          state: 'stopped',
+          lsn: formatLsn(storedLsn),
+          note: 'removed from the table set',
+        });
+      }
+      for (const [k, t] of current) {
+        const r = before.get(k);
+        if (r?.state === 'streaming') {
+          const now = new Set(leavesOf(t));
+          const gone = r.leaves.find((l) => !now.has(l));
+          if (gone) {
+            throw new TableSetError(
+              'WALDUCK_PARTITION_DETACHED',
+              `partition ${gone} is no longer part of ${refName(t)} at the source (detached or dropped while walduck was stopped); its rows left ${refName(t)} without a change in WAL, so DuckDB's copy still holds them: re-copy ${refName(t)} (start a new DuckDB file)`,
+            );
+          }
+          const added = [...now].filter((l) => !r.leaves.includes(l));
+          // A leaf whose oid the last record already covered existed then as a table of its own: it
+          // was ATTACHed since, and rows it held then are not in WAL as the root's.
+          for (const name of added) {
+            const leaf = o.leaves.find((l) => refName(l) === name);
+            if (!leaf || previous?.maxOid === undefined || BigInt(leaf.oid) > previous.maxOid) continue;
+            const rows = await o.query(
+              `SELECT EXISTS (SELECT 1 FROM ONLY ${qualified(leaf.schema, leaf.table)})`,
+            );
+            if (rows[0]?.[0] === 't')
+              throw new TableSetError(
+                'WALDUCK_PARTITION_ATTACHED',
+                `table ${name} was attached as a partition of ${refName(t)} while holding rows (while walduck was stopped), and an ATTACH does not write those rows to WAL, so DuckDB's ${refName(t)} would miss them: re-copy ${refName(t)} (start a new DuckDB file), or attach tables empty and fill them afterwards`,
+              );
+          }
+          if (added.length > 0)
+            o.warn(
+              `partition ${added.join(', ')} of ${refName(t)} appeared while walduck was stopped: followed from the recorded position; rows a table held when it was ATTACHed are not in WAL and would be missing`,
+            );
+          continue;
+        }
+        if (!r && o.mode === 'all' && previousMode === 'all') {
+          o.log(
+            `new table ${refName(t)} since the last run: all its rows are in WAL after the recorded position`,
+          );
+          continue;
+        }
+        throw new TableSetError(
+          'WALDUCK_TABLE_ADDED',
+          `table ${refName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : ''}, but its rows are not in DuckDB and walduck cannot yet copy one table into a running replica: leave it out, or replicate into a new DuckDB file`,
+        );
+      }
+    }
+    for (const t of o.chosen) set.follow(t, leavesOf(t));
+    set.dirty = true;
+    return set;
+  }
+
+  /** A table followed from now on (at start, or created at the source while streaming). */
+  follow(t: SourceTable, leaves: readonly string[] = []): void {
+    this.records.set(refKey(t), {
+      sourceSchema: t.schema,
+      sourceTable: t.table,
+      targetSchema: targetSchema(t.schema),
+      targetTable: t.table,
+      state: 'streaming',
+      leaves,
+      lsn: null,
+      note: null,
+    });
+    this.dirty = true;
+  }
+
+  /** A partition routed to its root while streaming. */
+  addLeaf(leaf: Leaf): void {
+    const r = this.records.get(refKey(leaf.root));
+    if (!r || r.leaves.includes(refName(leaf))) return;
+    this.records.set(refKey(leaf.root), { ...r, leaves: [...r.leaves, refName(leaf)].sort() });
+    this.dirty = true;
+  }
+
+  /** Inside the DuckDB transaction that commits the rows: the set as it now is. */
+  async write(conn: DuckDBConnection): Promise<void> {
+    if (!this.dirty) return;
+    await writeTableSet(conn, this.slot, [...this.records.values()], this.mode, this.maxOid);
+    this.dirty = false;
+  }
+}
+
+/** What the state row's `tables` JSON recorded: the mode, and pg_class's highest oid at that start. */
+async function readRecorded(
+  duck: DuckDBConnection,
+  slot: string,
+): Promise<{ mode: Mode | undefined; maxOid: bigint | undefined } | undefined> {
+  const r = await duck.runAndReadAll(`SELECT tables FROM ${await stateRef(duck, 'state')} WHERE slot = $1`, [
+    slot,
+  ]);
+  const v = r.getRows()[0]?.[0];
+  if (typeof v !== 'string') return undefined;
+  try {
+    const j = JSON.parse(v) as { mode?: unknown; maxOid?: unknown };
+    return {
+      mode: j.mode === 'all' || j.mode === 'tables' ? j.mode : undefined,
+      maxOid: typeof j.maxOid === 'string' && /^\d+$/.test(j.maxOid) ? BigInt(j.maxOid) : undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,237 @@
+// Which replicated table a change belongs to, when the name wal2json prints is not one of them.
+//
+// wal2json names a change by the relation that stores the row: for a partitioned table that is a leaf
+// partition, at any depth, never the partitioned table itself (what PostgreSQL's own publications
+// call publish_via_partition_root = false). walduck replicates a partitioned table as ONE DuckDB table,
+// so every leaf's changes are routed to the root. The leaves are read at start and whenever an unknown
+// name arrives (a partition created or attached while walduck runs), and re-read about once a second
+// to notice a DETACH, which moves rows out of the root without any change in WAL.
+//
+// In all-tables mode an unknown name may also be a table created at the source while walduck runs:
+// every row it ever held went through WAL after its creation, so it is created in DuckDB and followed
+// from its first change on, or, when it cannot be replicated, named in one warning and skipped.
+
+import { WalduckError } from '../protocol/errors.js';
+import type { TableRef } from '../wal2json/change.js';
+import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
+import { qualified, quoteLiteral } from './quote.js';
+import type { LeafInfo, Route, Router } from './routing.js';
+
+export const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
+export const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
+
+export interface Leaf extends LeafInfo {
+  readonly oid: string;
+  /** The leaf's own replica identity logs a key (or the full row); the root's does not pass down. */
+  readonly identityOk: boolean;
+}
+
+export class PartitionError extends WalduckError {
+  override readonly name = 'PartitionError';
+  readonly phase = 'apply';
+  constructor(
+    message: string,
+    readonly code: 'WALDUCK_PARTITION_DETACHED' | 'WALDUCK_PARTITION_ATTACHED' | 'WALDUCK_PARTITION_IDENTITY',
+  ) {
+    super(message);
+  }
+}
+
+const LEAVES_SQL = `SELECT l.oid, ln.nspname, l.relname, rn.nspname, r.relname, pg_get_partition_constraintdef(l.oid),
+    l.relreplident, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = l.oid AND (i.indisprimary OR i.indisreplident))
+  FROM pg_class l JOIN pg_namespace ln ON ln.oid = l.relnamespace
+  JOIN pg_class r ON r.oid = pg_partition_root(l.oid) JOIN pg_namespace rn ON rn.oid = r.relnamespace
+  WHERE l.relispartition AND l.relkind = 'r'`;
+
+/** Leaf partitions (at any depth) of the given roots, or of every root when `roots` is undefined. */
+export async function readLeaves(
+  query: QueryFn,
+  roots: ReadonlySet<string> | undefined,
+  where = '',
+): Promise<Leaf[]> {
+  const out: Leaf[] = [];
+  for (const r of await query(LEAVES_SQL + where)) {
+    const root = { schema: r[3] ?? '', table: r[4] ?? '' };
+    if (roots && !roots.has(refKey(root))) continue;
+    out.push({
+      oid: r[0] ?? '',
+      schema: r[1] ?? '',
+      table: r[2] ?? '',
+      root,
+      constraint: r[5] ?? null,
+      identityOk: r[6] === 'f' || (r[6] !== 'n' && r[7] === 't'),
+    });
+  }
+  return out;
+}
+
+/** Refuses a leaf whose WAL records would not say which row an UPDATE or DELETE touched. */
+export function checkLeafIdentity(leaf: Leaf): void {
+  if (leaf.identityOk) return;
+  throw new PartitionError(
+    `partition ${refName(leaf)} of ${refName(leaf.root)} has no primary key and no REPLICA IDENTITY FULL (or has NOTHING), so its updates and deletes are not logged with their key: give the partitioned table a primary key, or run ALTER TABLE ${refName(leaf)} REPLICA IDENTITY FULL`,
+    'WALDUCK_PARTITION_IDENTITY',
+  );
+}
+
+export interface RouterOptions {
+  /** All-tables mode: a table created while walduck runs joins the replica. */
+  readonly allTables: boolean;
+  /** Names (refKey) of every table the source had when the table set was read, replicated or not. */
+  readonly existing: ReadonlySet<string>;
+  readonly warn: (msg: string) => void;
+  readonly log: (msg: string) => void;
+  /** Told when a partition joins a replicated root while streaming. */
+  readonly onLeaf?: (leaf: Leaf) => void;
+  /** How often `maybeRefresh` re-reads the leaves (default 1000 ms). */
+  readonly refreshMs?: number;
+}
+
+export class TableRouter implements Router {
+  private readonly leaves = new Map<string, Leaf>();
+  /** Names whose changes were dropped as not ours: one of them turning up as a leaf later has missed rows. */
+  private readonly ignored = new Set<string>();
+  private lastRefresh = performance.now();
+
+  constructor(
+    private readonly query: QueryFn,
+    private readonly chosen: Map<string, SourceTable>,
+    leaves: readonly Leaf[],
+    private readonly o: RouterOptions,
+  ) {
+    for (const l of leaves) this.leaves.set(refKey(l), l);
+  }
+
+  /** The leaves routed to `root`. */
+  leavesOf(root: TableRef): Leaf[] {
+    const k = refKey(root);
+    return [...this.leaves.values()].filter((l) => refKey(l.root) === k);
+  }
+
+  leaf(ref: TableRef): Leaf | undefined {
+    return this.leaves.get(refKey(ref));
+  }
+
+  /** Where a change of `ref` goes. Cheap for known names; one catalog lookup for a new one. */
+  async route(ref: TableRef): Promise<Route> {
+    const k = refKey(ref);
+    if (this.chosen.has(k)) return { kind: 'table', ref };
+    const leaf = this.leaves.get(k);
+    if (leaf) return { kind: 'table', ref: leaf.root };
+    if (this.ignored.has(k)) return { kind: 'ignore' };
+    return this.lookup(ref);
+  }
+
+  private async lookup(ref: TableRef): Promise<Route> {
+    const k = refKey(ref);
+    const where = ` AND ln.nspname = ${quoteLiteral(ref.schema)} AND l.relname = ${quoteLiteral(ref.table)}`;
+    const [found] = await readLeaves(this.query, undefined, where);
+    if (found && this.chosen.has(refKey(found.root))) {
+      await this.adopt(found);
+      return { kind: 'table', ref: found.root };
+    }
+    if (this.o.allTables) {
+      // A table (or a partitioned table, through its first leaf's change) created after the table set
+      // was read: all its rows are in WAL from its creation on. Existing ones were decided at start.
+      const top = found ? found.root : ref;
+      if (!this.o.existing.has(refKey(top)) && !this.chosen.has(refKey(top))) {
+        const table = await this.newTable(top);
+        if (table) {
+          this.chosen.set(refKey(top), table);
+          return { kind: 'new', table };
+        }
+      }
+    }
+    this.ignored.add(k);
+    this.o.log(`changes of ${refName(ref)} are not replicated (not in the table set)`);
+    return { kind: 'ignore' };
+  }
+
+  private async newTable(ref: TableRef): Promise<SourceTable | undefined> {
+    try {
+      const [table] = await readSourceTables(this.query, [ref]);
+      if (!table) return undefined;
+      const was = [...this.chosen.values()].find((t) => t.oid !== undefined && t.oid === table.oid);
+      if (was) {
+        throw new PartitionError(
+          `table ${refName(was)} was renamed to ${refName(ref)} at the source, which walduck does not follow: rename the DuckDB table to match and restart, or start a new DuckDB file`,
+          'WALDUCK_PARTITION_ATTACHED',
+        );
+      }
+      if (table.partitioned) {
+        const leaves = await readLeaves(this.query, new Set([refKey(ref)]));
+        leaves.forEach(checkLeafIdentity);
+        for (const l of leaves) {
+          this.leaves.set(refKey(l), l);
+          this.o.onLeaf?.(l);
+        }
+      }
+      this.o.warn(`new table ${refName(ref)} at the source: replicating it from its first change`);
+      return table;
+    } catch (err) {
+      if (err instanceof PartitionError) throw err;
+      this.o.warn(
+        `not replicating new table ${refName(ref)}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return undefined;
+    }
+  }
+
+  /**
+   * A leaf walduck did not know. Created as a partition after the table set was read, every row it
+   * holds went through WAL. Attached after existing on its own, the rows it held before the ATTACH
+   * never appear in WAL as the root's: stop rather than leave the root short of them.
+   */
+  private async adopt(leaf: Leaf): Promise<void> {
+    checkLeafIdentity(leaf);
+    const k = refKey(leaf);
+    if (this.o.existing.has(k) || this.ignored.has(k)) {
+      const rows = await this.query(
+        `SELECT EXISTS (SELECT 1 FROM ONLY ${qualified(leaf.schema, leaf.table)})`,
+      );
+      if (rows[0]?.[0] === 't') {
+        throw new PartitionError(
+          `table ${refName(leaf)} was attached as a partition of ${refName(leaf.root)} while holding rows, and an ATTACH does not write those rows to WAL, so DuckDB's ${refName(leaf.root)} would miss them: re-copy ${refName(leaf.root)} (start a new DuckDB file), or attach tables empty and fill them afterwards`,
+          'WALDUCK_PARTITION_ATTACHED',
+        );
+      }
+    }
+    this.ignored.delete(k);
+    this.leaves.set(k, leaf);
+    this.o.onLeaf?.(leaf);
+    this.o.log(`partition ${refName(leaf)} routed to ${refName(leaf.root)}`);
+  }
+
+  /** Re-reads the leaves when the last read is older than refreshMs. */
+  async maybeRefresh(): Promise<void> {
+    if (performance.now() - this.lastRefresh < (this.o.refreshMs ?? 1000)) return;
+    await this.refresh();
+  }
+
+  /** New leaves are adopted; a leaf gone from its root (DETACH, DROP) stops replication. */
+  async refresh(): Promise<void> {
+    this.lastRefresh = performance.now();
+    const roots = new Set([...this.chosen.values()].filter((t) => t.partitioned).map(refKey));
+    if (roots.size === 0) return;
+    const now = await readLeaves(this.query, roots);
+    const seen = new Set(now.map(refKey));
+    for (const [k, leaf] of this.leaves) {
+      if (seen.has(k)) continue;
+      const still = await this.query(
+        `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(leaf.schema)} AND c.relname = ${quoteLiteral(leaf.table)}`,
+      );
+      if (still.length === 0) {
+        // Dropped: its rows left the root, but a DROP of a partition is not in WAL either.
+        throw new PartitionError(
+          `partition ${refName(leaf)} of ${refName(leaf.root)} was dropped at the source; its rows left ${refName(leaf.root)} without a change in WAL, so DuckDB's ${refName(leaf.root)} still holds them: re-copy ${refName(leaf.root)} (start a new DuckDB file), or TRUNCATE a partition before dropping it`,
+          'WALDUCK_PARTITION_DETACHED',
+        );
+      }
+      throw new PartitionError(
+        `partition ${refName(leaf)} was detached from ${refName(leaf.root)} at the source; its rows left ${refName(leaf.root)} without a change in WAL, so DuckDB's ${refName(leaf.root)} still holds them: re-copy ${refName(leaf.root)} (start a new DuckDB file)`,
+        'WALDUCK_PARTITION_DETACHED',
+      );
+    }
+    for (const l of now) if (!this.leaves.has(refKey(l))) await this.adopt(l);
+  }
+}

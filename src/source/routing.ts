@@ -1,0 +1,26 @@
+// How the sink finds the replicated table for a change whose name it does not know: a leaf partition
+// (routed to its partitioned root) or, in all-tables mode, a table created while walduck runs. The
+// catalog lookups behind it live in src/source/partitions.ts; the sink only needs this much.
+
+import type { TableRef } from '../wal2json/change.js';
+import type { SourceTable } from './catalog.js';
+
+export type Route =
+  | { readonly kind: 'table'; readonly ref: TableRef }
+  | { readonly kind: 'new'; readonly table: SourceTable }
+  | { readonly kind: 'ignore' };
+
+export interface LeafInfo extends TableRef {
+  readonly root: TableRef;
+  /** Which of the root's rows live in this leaf, as a SQL condition (pg_get_partition_constraintdef). */
+  readonly constraint: string | null;
+}
+
+export interface Router {
+  route(ref: TableRef): Promise<Route>;
+  /** The leaf partition named `ref`, when it is one routed to a replicated table. */
+  leaf(ref: TableRef): LeafInfo | undefined;
+  leavesOf(root: TableRef): readonly LeafInfo[];
+  /** Re-reads what may have changed at the source (partitions attached, detached) when due. */
+  maybeRefresh(): Promise<void>;
+}

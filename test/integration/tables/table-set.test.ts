@@ -1,0 +1,166 @@
+// The table set is part of the replica: recorded in walduck.tables, compared on every start, new
+// tables picked up in all-tables mode (created while walduck runs, all rows), tables that cannot be
+// replicated named and skipped, removed ones left and stopped (or dropped), `walduck status`.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
+import { duckQuery } from '../../helpers/duck.js';
+import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+
+const c = useCluster({ database: 'walduck' });
+const dir = mkdtempSync(join(tmpdir(), 'walduck-set-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const t = (table: string) => ({ schema: 'public', table });
+const args = (file: string, ...extra: string[]) => [
+  'replicate',
+  '--source',
+  conninfo(c.info, 'scram-sha-256'),
+  '--duckdb',
+  join(dir, file),
+  '--batch-ms',
+  '50',
+  ...extra,
+];
+
+async function status(file: string): Promise<Record<string, unknown>[]> {
+  const r = await runWalduck(['status', '--duckdb', join(dir, file), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('the table set', () => {
+  it('all tables: a table created while walduck runs joins with all its rows; unreplicable ones are named and skipped', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE a (id int PRIMARY KEY, v text);
+       INSERT INTO a SELECT g, 'a' || g FROM generate_series(1, 50) g;
+       CREATE TABLE nokey (v text);
+       CREATE UNLOGGED TABLE fast (id int PRIMARY KEY);
+       CREATE TABLE parted (id int PRIMARY KEY) PARTITION BY HASH (id);
+       CREATE TABLE parted_0 PARTITION OF parted FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+       CREATE TABLE parted_1 PARTITION OF parted FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+       INSERT INTO parted SELECT generate_series(1, 20);`,
+    );
+    const argv = args('all.duckdb', '--slot', 'all_slot');
+    const run = startWalduck(argv, { DEBUG: 'walduck:replicate' });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      run.child.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('streaming from slot')) resolve();
+      });
+      run.done.then((r) => reject(new Error(r.stderr)));
+    });
+    psql(
+      c.info,
+      `CREATE TABLE born (id bigint PRIMARY KEY, v text);
+       INSERT INTO born SELECT g, 'b' || g FROM generate_series(1, 100) g;
+       UPDATE born SET v = 'changed' WHERE id <= 10;
+       DELETE FROM born WHERE id > 90;
+       INSERT INTO a VALUES (51, 'while running');
+       INSERT INTO parted SELECT generate_series(21, 40);`,
+    );
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (err.includes('new table public.born')) resolve();
+      };
+      run.child.stderr?.on('data', check);
+      check();
+    });
+    run.child.kill('SIGINT');
+    const first = await run.done;
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /not replicating public\.nokey: no primary key/);
+    assert.match(first.stderr, /not replicating public\.fast \(unlogged\)/);
+    // Restarted: the rows that passed while it ran are all there, none filtered out.
+    psql(c.info, "INSERT INTO born VALUES (1000, 'after restart')");
+    const r = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'all.duckdb'), [t('a'), t('born'), t('parted')]);
+    const tables = await duckQuery(
+      join(dir, 'all.duckdb'),
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1",
+    );
+    assert.deepEqual(tables, [['a'], ['born'], ['parted']]);
+    const s = await status('all.duckdb');
+    assert.deepEqual(
+      s.map((x) => [x.table, x.state, x.partitions]),
+      [
+        ['public.a', 'streaming', []],
+        ['public.born', 'streaming', []],
+        ['public.parted', 'streaming', ['public.parted_0', 'public.parted_1']],
+      ],
+    );
+    const lsn = await duckQuery(
+      join(dir, 'all.duckdb'),
+      "SELECT lsn FROM walduck.state WHERE slot = 'all_slot'",
+    );
+    assert.equal(s[0]?.lsn, lsn[0]?.[0]);
+  });
+
+  it('--tables: a removed table is left and stopped (one line), --drop-removed drops it, an added one is refused', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE x (id int PRIMARY KEY); CREATE TABLE y (id int PRIMARY KEY);
+       INSERT INTO x SELECT generate_series(1, 10); INSERT INTO y SELECT generate_series(1, 10);`,
+    );
+    let r = await runWalduck([
+      ...args('set.duckdb', '--slot', 'set_slot', '--tables', 'x,y'),
+      '--until-caught-up',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    psql(c.info, 'INSERT INTO y SELECT generate_series(11, 20)');
+    r = await runWalduck([...args('set.duckdb', '--slot', 'set_slot', '--tables', 'x'), '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /public\.y is no longer in the table set: its DuckDB table is left as it is/);
+    assert.equal(r.stderr.split('\n').filter((l) => l.includes('public.y')).length, 1, r.stderr);
+    assert.deepEqual(await duckQuery(join(dir, 'set.duckdb'), 'SELECT count(*)::INT FROM y'), [[10]]);
+    const s = await status('set.duckdb');
+    assert.deepEqual(
+      s.map((x) => [x.table, x.state]),
+      [
+        ['public.x', 'streaming'],
+        ['public.y', 'stopped'],
+      ],
+    );
+    // Stopped for good: naming it again does not stream into a table that missed rows.
+    r = await runWalduck([
+      ...args('set.duckdb', '--slot', 'set_slot', '--tables', 'x,y'),
+      '--until-caught-up',
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.stderr,
+      /table public\.y joins the table set of an existing replica \(recorded as stopped\)/,
+    );
+    r = await runWalduck([
+      ...args('set.duckdb', '--slot', 'set_slot', '--tables', 'x'),
+      '--until-caught-up',
+      '--drop-removed',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /public\.y is no longer in the table set: --drop-removed dropped its DuckDB table/,
+    );
+    const left = await duckQuery(
+      join(dir, 'set.duckdb'),
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1",
+    );
+    assert.deepEqual(left, [['x']]);
+    assert.deepEqual(
+      (await status('set.duckdb')).map((x) => [x.table, x.state]),
+      [['public.x', 'streaming']],
+    );
+    await assertReplicaEquals(c.info, join(dir, 'set.duckdb'), [t('x')]);
+  });
+});
