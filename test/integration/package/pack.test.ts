@@ -96,7 +96,7 @@ describe('npm pack, installed as a user would', () => {
     writeFileSync(
       join(app, 'check.ts'),
       [
-        "import { type ChangeSink, type Progress, replicate } from 'walduck';",
+        "import { type ChangeSink, type ReplicateStatus, replicate } from 'walduck';",
         "import { type Connection, type Lsn, parseLsn } from 'walduck/protocol';",
         "import { type Change, createDecoder } from 'walduck/wal2json';",
         "import { DuckDbSink, type SourceTable } from 'walduck/sink';",
@@ -104,7 +104,7 @@ describe('npm pack, installed as a user would', () => {
         'const kinds = (c: Change): string => c.kind;',
         'const sink: ChangeSink = { storedLsn: 0n, inSourceTransaction: false, hasUncommitted: false, due: false,',
         '  apply: async (_c: Change) => {}, commit: async () => undefined, rollback: async () => {}, advanceIdle: async (_l: Lsn) => false };',
-        'const onProgress = (p: Progress): bigint => p.applied;',
+        'const onProgress = (p: ReplicateStatus): bigint => p.applied;',
         'export const run = () => replicate({ source: "", sink: async (ctx: { tables: readonly SourceTable[] }) => sink, onProgress, signal: new AbortController().signal });',
         'export type T = [Connection, typeof DuckDbSink, typeof lsn, typeof kinds, ReturnType<typeof createDecoder>];',
         '// @ts-expect-error: the options are checked, not any',
