@@ -163,7 +163,8 @@ export class TableSet {
     const catalog = await attachedCatalog(duck);
     await ensureStateTable(duck, catalog);
     await ensureTableSet(duck);
-    const storedLsn = (await readState(duck, catalog, o.slot))?.lsn ?? 0n;
+    const state = await readState(duck, catalog, o.slot);
+    const storedLsn = state?.lsn ?? 0n;
     const stored = await readTableSet(duck, o.slot);
     const records = new Map<string, TableRecord>();
     const set = new TableSet(o.slot, o.mode, records, o.maxOid);
@@ -188,7 +189,7 @@ export class TableSet {
           continue;
         }
         if (o.dropRemoved && r.targetSchema !== null && r.targetTable !== null) {
-          await duck.run(`DROP TABLE IF EXISTS ${qualified(r.targetSchema, r.targetTable)}`);
+          await duck.run(`DROP TABLE IF EXISTS ${quoteIdent(catalog)}.${qualified(r.targetSchema, r.targetTable)}`);
           o.warn(`${name} is no longer in the table set: --drop-removed dropped its DuckDB table`);
           continue;
         }
@@ -248,6 +249,10 @@ export class TableSet {
     }
     for (const t of o.chosen) set.follow(t, leavesOf(t));
     set.dirty = true;
+    // An existing replica records the set now, not at the next commit: a run with nothing to apply
+    // (--until-caught-up on a quiet source) must still leave what it decided (a table stopped or
+    // dropped) in the file. A new file has no state row yet: its first commit writes both.
+    if (state !== undefined) await set.write(duck);
     return set;
   }
 
