@@ -22,11 +22,17 @@ export interface SlotInfo {
   readonly database: string | null;
   readonly activePid: number | null;
   readonly confirmedFlush: Lsn | null;
+  /** reserved, extended, unreserved or lost (PostgreSQL 13 and later; null before). */
+  readonly walStatus?: string | null;
+  /** Bytes of WAL that can still be written before the slot is in danger of invalidation. */
+  readonly safeWalSize?: string | null;
 }
 
 export async function readSlot(conn: Connection, name: string): Promise<SlotInfo | undefined> {
+  const major = Number.parseInt(conn.serverParameters.get('server_version') ?? '0', 10);
+  const health = major >= 13 ? 'wal_status, safe_wal_size' : 'NULL, NULL';
   const [result] = await conn.query(
-    `SELECT plugin, slot_type, database, active_pid, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = ${quoteLiteral(name)}`,
+    `SELECT plugin, slot_type, database, active_pid, confirmed_flush_lsn, ${health} FROM pg_replication_slots WHERE slot_name = ${quoteLiteral(name)}`,
   );
   const row = result?.rows[0];
   if (!row) return undefined;
@@ -36,6 +42,8 @@ export async function readSlot(conn: Connection, name: string): Promise<SlotInfo
     database: row[2] ?? null,
     activePid: row[3] ? Number(row[3]) : null,
     confirmedFlush: row[4] ? (parseLsn(row[4]) ?? null) : null,
+    walStatus: row[5] ?? null,
+    safeWalSize: row[6] ?? null,
   };
 }
 

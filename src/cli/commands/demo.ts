@@ -16,11 +16,8 @@ import {
   stopCluster,
 } from '../../cluster/throwaway.js';
 import { type Connection, connect, parseConnectionString } from '../../protocol/index.js';
-import {
-  type Progress as ReplicateProgress,
-  type ReplicateResult,
-  replicate,
-} from '../../replicator/replicate.js';
+import type { LoopFigures } from '../../replicator/loop.js';
+import { type ReplicateResult, replicate } from '../../replicator/replicate.js';
 import { withDuckDb } from '../duck.js';
 import { UsageError } from '../errors.js';
 import { table } from '../format.js';
@@ -128,10 +125,10 @@ async function runDemo(info: ClusterInfo, file: string, seconds: number, signal:
   say(`table orders created; writing for ${seconds} s while replicating into ${file}`);
   const source = conninfo(info, 'scram-sha-256');
   const progress = new Progress({ command: 'demo' });
-  let offset = { rows: 0, transactions: 0, bytes: 0 };
-  const onProgress = (p: ReplicateProgress) =>
+  let offset = { changes: 0, transactions: 0, bytes: 0 };
+  const onProgress = (p: LoopFigures) =>
     progress.update({
-      changes: offset.rows + p.rows,
+      changes: offset.changes + p.changes,
       transactions: offset.transactions + p.transactions,
       bytes: offset.bytes + p.bytes,
       lsn: p.applied,
@@ -167,12 +164,12 @@ async function runDemo(info: ClusterInfo, file: string, seconds: number, signal:
     phase1Stop.abort(),
   );
   const first = await phase1;
-  offset = { rows: first.rows, transactions: first.transactions, bytes: first.bytes };
+  offset = { changes: first.changes, transactions: first.transactions, bytes: first.bytes };
   let last: ReplicateResult = first;
   if (!signal.aborted) last = await replicate({ ...base, stopAt: { kind: 'caught-up' }, signal });
   const stats = progress.finish(
     {
-      changes: offset.rows + (last === first ? 0 : last.rows),
+      changes: offset.changes + (last === first ? 0 : last.changes),
       transactions: offset.transactions + (last === first ? 0 : last.transactions),
       bytes: offset.bytes + (last === first ? 0 : last.bytes),
       lsn: last.applied,

@@ -3,8 +3,10 @@
 //   [--snapshot | --no-snapshot] [--snapshot-jobs N]
 import type { Argv } from 'yargs';
 import { formatLsn, parseLsn } from '../../protocol/lsn.js';
+import { Health, serveMetrics } from '../../replicator/metrics.js';
 import type { ReplicateOptions, StopAt } from '../../replicator/replicate.js';
 import { parseTableName } from '../../sink/catalog.js';
+import { LogProgress, TerminalProgress } from '../../snapshot/progress.js';
 import { UsageError } from '../errors.js';
 import { log, warn } from '../log.js';
 import { wholeNumber } from '../options.js';
@@ -74,6 +76,32 @@ export function replicateCommand(y: Argv): Argv {
           default: 10,
           describe: 'seconds between progress lines when stderr is not a terminal (0: none)',
         })
+        .option('retry-for', {
+          type: 'string',
+          describe:
+            'keep reconnecting after transient failures (restart, cut, terminated walsender) this long, e.g. 30s, 10m, 2h, forever (default: forever when continuous, 30s with --endpos/--until-caught-up)',
+        })
+        .option('status-interval', {
+          type: 'number',
+          default: 10,
+          describe:
+            "seconds between status updates to the server, as pg_recvlogical's (capped at a third of its wal_sender_timeout)",
+        })
+        .option('takeover', {
+          type: 'boolean',
+          describe:
+            'when another server process holds the slot, terminate it (pg_terminate_backend) instead of waiting for it',
+        })
+        .option('metrics', {
+          type: 'string',
+          describe: 'serve Prometheus metrics on http://ADDR:PORT/metrics and a readiness check on /healthz',
+        })
+        .option('ready-lag', {
+          type: 'string',
+          default: '64MB',
+          describe:
+            '/healthz answers 200 while connected and at most this far behind the server (bytes, kB, MB, GB)',
+        })
         .conflicts('endpos', 'until-caught-up')
         .option('snapshot', {
           type: 'boolean',
@@ -104,6 +132,13 @@ export function replicateCommand(y: Argv): Argv {
           throw new UsageError(`--endpos ${JSON.stringify(args.endpos)} is not an LSN like 0/16B3748`);
         stopAt = { kind: 'endpos', lsn };
       } else if (args['until-caught-up']) stopAt = { kind: 'caught-up' };
+      const retryFor =
+        args['retry-for'] === undefined ? undefined : parseDuration('--retry-for', args['retry-for']);
+      const statusInterval = args['status-interval'];
+      if (!(Number.isFinite(statusInterval) && statusInterval > 0))
+        throw new UsageError('--status-interval must be a positive number of seconds');
+      const readyLag = parseBytes('--ready-lag', args['ready-lag']);
+      const metricsAt = args.metrics === undefined ? undefined : parseListen(args.metrics);
       for (const k of ['batch-rows', 'batch-ms', 'snapshot-jobs'] as const) {
         const v = args[k];
         if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number`);
@@ -122,17 +157,29 @@ export function replicateCommand(y: Argv): Argv {
         snapshot: args.snapshot === undefined ? 'auto' : args.snapshot ? 'force' : 'off',
         snapshotJobs: args['snapshot-jobs'],
         signal: stopSignal(),
+        ...(retryFor !== undefined ? { retryForMs: retryFor } : {}),
+        statusIntervalMs: statusInterval * 1000,
+        takeover: args.takeover === true,
+        onConnection: (e) => health.connection(e),
+        onSlot: (h) => {
+          health.slot = h;
+        },
         log: log.replicate,
         logs: { protocol: log.protocol, wal2json: log.wal2json, sink: log.sink },
         warn,
-        onProgress: (p) =>
+        snapshotProgress: process.stderr.isTTY
+          ? new TerminalProgress(process.stderr)
+          : new LogProgress(log.replicate),
+        onProgress: (p) => {
+          health.figures = p;
           progress.update({
-            changes: p.rows,
+            changes: p.changes,
             transactions: p.transactions,
             bytes: p.bytes,
             lsn: p.applied,
             serverEnd: p.serverEnd,
-          }),
+          });
+        },
       };
       const progress = new Progress({
         command: 'replicate',
@@ -140,13 +187,21 @@ export function replicateCommand(y: Argv): Argv {
       });
       // Loaded when run: the replicator pulls in DuckDB's native module, which other commands never need.
       const { replicate } = await import('../../replicator/replicate.js');
-      const r = await replicate(options);
+      const health = new Health(readyLag);
+      const server = metricsAt ? await serveMetrics(health, metricsAt.host, metricsAt.port) : undefined;
+      if (server) log.replicate(`metrics on http://${args.metrics}/metrics`);
+      let r: Awaited<ReturnType<typeof replicate>>;
+      try {
+        r = await replicate(options);
+      } finally {
+        await server?.close();
+      }
       const lat = r.latency
         ? `; latency p50 ${r.latency.p50Ms} ms, p99 ${r.latency.p99Ms} ms, max ${r.latency.maxMs} ms`
         : '';
       const stats = progress.finish(
         {
-          changes: r.rows,
+          changes: r.changes,
           transactions: r.transactions,
           bytes: r.bytes,
           lsn: r.applied,
@@ -157,8 +212,49 @@ export function replicateCommand(y: Argv): Argv {
       writeStatsJson(args['stats-json'], Object.assign(stats, { unmatched: r.unmatched }));
       const diverged = r.unmatched > 0 ? `; ${r.unmatched} update/delete row(s) unmatched in DuckDB` : '';
       process.stderr.write(
-        `walduck: ${r.rows} changes in ${r.transactions} transactions applied to ${args.duckdb}, up to ${formatLsn(r.applied)} (${r.stoppedBy})${lat}${diverged}\n`,
+        `walduck: ${r.changes} changes in ${r.transactions} transactions applied to ${args.duckdb}, up to ${formatLsn(r.applied)} (${r.stoppedBy})${lat}${diverged}\n`,
       );
     },
   );
+}
+
+/** "30s", "10m", "2h", "1d", "500ms", "forever", or a bare number of seconds, in ms. */
+export function parseDuration(name: string, text: string): number {
+  if (/^(forever|inf|infinity)$/i.test(text.trim())) return Number.POSITIVE_INFINITY;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$/.exec(text);
+  if (!m)
+    throw new UsageError(`${name} ${JSON.stringify(text)} is not a duration like 30s, 10m, 2h or forever`);
+  const unit: Record<string, number> = {
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    min: 60_000,
+    h: 3_600_000,
+    d: 86_400_000,
+  };
+  return Number(m[1]) * (unit[m[2] ?? 's'] ?? 1000);
+}
+
+/** "64MB", "512kB", "1GB", "100000" (bytes). */
+export function parseBytes(name: string, text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB|TB)?\s*$/.exec(text);
+  if (!m) throw new UsageError(`${name} ${JSON.stringify(text)} is not a size like 64MB`);
+  const unit: Record<string, number> = {
+    B: 1,
+    kB: 1024,
+    KB: 1024,
+    MB: 1024 ** 2,
+    GB: 1024 ** 3,
+    TB: 1024 ** 4,
+  };
+  return Math.round(Number(m[1]) * (unit[m[2] ?? 'B'] ?? 1));
+}
+
+/** "ADDR:PORT", "[::1]:PORT" or ":PORT" (all interfaces). */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535)
+    throw new UsageError(`--metrics ${JSON.stringify(text)} is not ADDR:PORT, e.g. 127.0.0.1:9187`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }

@@ -19,7 +19,8 @@ import {
   type Lsn,
   type ReplicationStream,
 } from '../../protocol/index.js';
-import { MessagePump, type Pumped, Wake } from '../../replicator/wake.js';
+import { MessagePump, type Pumped } from '../../replicator/pump.js';
+import { Wake } from '../../replicator/wake.js';
 import { log, oneLine, warn } from '../log.js';
 import {
   connectionSettings,

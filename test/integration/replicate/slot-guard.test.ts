@@ -1,0 +1,95 @@
+// The slot cannot fill the disk unnoticed, nor follow the wrong server: tables walduck follows that
+// never change still let the slot advance while other tables write heavily; a DuckDB file pointed at
+// another cluster is refused.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+
+const c = useCluster();
+const dir = mkdtempSync(join(tmpdir(), 'walduck-guard-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+it('advances the slot of idle tables while other tables write heavily', async () => {
+  psql(
+    c.info,
+    'CREATE TABLE quiet (id int PRIMARY KEY); CREATE TABLE busy (id serial PRIMARY KEY, pad text)',
+  );
+  const file = join(dir, 'quiet.duckdb');
+  const run = startWalduck(
+    ['replicate', '--source', conninfo(c.info), '--duckdb', file, '--tables', 'quiet', '--slot', 'quiet'],
+    { DEBUG: 'walduck:replicate' },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      run.child.stderr?.on('data', (d: Buffer) => {
+        if (d.toString().includes('streaming from slot')) resolve();
+      });
+      run.done.then((r) => reject(new Error(`walduck ended before streaming: ${r.stderr}`)));
+    });
+    const start = psql(c.info, 'SELECT pg_current_wal_lsn()');
+    for (let i = 0; i < 10; i++) {
+      psql(c.info, "INSERT INTO busy (pad) SELECT repeat('x', 200) FROM generate_series(1, 5000)");
+    }
+    const end = psql(c.info, 'SELECT pg_current_wal_lsn()');
+    const written = Number(psql(c.info, `SELECT '${end}'::pg_lsn - '${start}'::pg_lsn`));
+    assert.ok(written > 5_000_000, `the other table wrote ${written} bytes`);
+    // The slot's confirmed position follows the server although nothing walduck follows changed.
+    while (
+      psql(
+        c.info,
+        `SELECT confirmed_flush_lsn >= '${end}' FROM pg_replication_slots WHERE slot_name = 'quiet'`,
+      ) !== 't'
+    ) {
+      await sleep(200);
+    }
+    const retained = Number(
+      psql(
+        c.info,
+        "SELECT pg_current_wal_lsn() - confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'quiet'",
+      ),
+    );
+    assert.ok(retained < written / 10, `the slot still holds ${retained} of ${written} bytes written`);
+  } finally {
+    run.child.kill('SIGTERM');
+  }
+  const r = await run.done;
+  assert.equal(r.code, 0, r.stderr);
+});
+
+it('refuses a DuckDB file that follows another cluster', async () => {
+  psql(c.info, 'CREATE TABLE other (id int PRIMARY KEY)');
+  const file = join(dir, 'other.duckdb');
+  const args = [
+    'replicate',
+    '--source',
+    conninfo(c.info),
+    '--duckdb',
+    file,
+    '--tables',
+    'other',
+    '--slot',
+    'other',
+  ];
+  const first = await runWalduck([...args, '--until-caught-up']);
+  assert.equal(first.code, 0, first.stderr);
+  // As if the file had been made from another cluster: its recorded system identifier differs.
+  const db = await DuckDBInstance.create(file);
+  const conn = await db.connect();
+  await conn.run("UPDATE walduck.state SET system_id = '7000000000000000001'");
+  conn.closeSync();
+  db.closeSync();
+  const r = await runWalduck([...args, '--until-caught-up']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /follows database walduck of the cluster with system identifier 7000000000000000001/,
+  );
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+});
