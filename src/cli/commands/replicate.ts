@@ -1,6 +1,7 @@
 // walduck replicate --source CONNINFO --duckdb FILE --tables schema.table[,…] [--slot NAME]
 //   [--format-version 1|2] [--batch-rows N] [--batch-ms N] [--endpos LSN | --until-caught-up]
-//   [--snapshot | --no-snapshot] [--snapshot-jobs N]
+//   [--snapshot | --no-snapshot] [--snapshot-jobs N] [--retry-for DURATION] [--status-interval S]
+//   [--takeover] [--metrics ADDR:PORT] [--ready-lag SIZE]
 import type { Argv } from 'yargs';
 import { formatLsn, parseLsn } from '../../protocol/lsn.js';
 import { Health, serveMetrics } from '../../replicator/metrics.js';
@@ -189,7 +190,7 @@ export function replicateCommand(y: Argv): Argv {
       const { replicate } = await import('../../replicator/replicate.js');
       const health = new Health(readyLag);
       const server = metricsAt ? await serveMetrics(health, metricsAt.host, metricsAt.port) : undefined;
-      if (server) log.replicate(`metrics on http://${args.metrics}/metrics`);
+      if (server && metricsAt) log.replicate(`metrics on http://${metricsAt.host}:${server.port}/metrics`);
       let r: Awaited<ReturnType<typeof replicate>>;
       try {
         r = await replicate(options);

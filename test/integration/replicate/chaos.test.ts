@@ -87,6 +87,12 @@ it('converges to an equal replica through restarts, terminated walsenders, cuts,
     { DEBUG: 'walduck:replicate' },
   );
   let exited = false;
+  // When walduck says it noticed a silent server (a stall), to report the time it took.
+  const noticed: number[] = [];
+  run.child.stderr?.on('data', (d: Buffer) => {
+    if (d.toString().includes('RECEIVE_TIMEOUT')) noticed.push(performance.now());
+  });
+  const stalledAt: number[] = [];
   run.done.then(() => {
     exited = true;
   });
@@ -147,6 +153,7 @@ it('converges to an equal replica through restarts, terminated walsenders, cuts,
           proxy.reset();
           break;
         case 'stall':
+          stalledAt.push(performance.now());
           proxy.stall();
           await sleep(6000); // past wal_sender_timeout: walduck must notice by itself
           proxy.heal();
@@ -174,8 +181,9 @@ it('converges to an equal replica through restarts, terminated walsenders, cuts,
     const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
     const retries = (r.stderr.match(/reconnecting, attempt/g) ?? []).length;
+    const detect = stalledAt.map((t) => ((noticed.find((n) => n > t) ?? Number.NaN) - t) / 1000);
     process.stderr.write(
-      `chaos: seed ${SEED}, ${plan.length} faults survived ${JSON.stringify(survived)}, ${batches} writer batches, ${retries} reconnect attempts, converged ${converge.toFixed(1)} s after the writer stopped\n`,
+      `chaos: silent server noticed after ${detect.map((x) => x.toFixed(1)).join(', ')} s (wal_sender_timeout 4 s); seed ${SEED}, ${plan.length} faults survived ${JSON.stringify(survived)}, ${batches} writer batches, ${retries} reconnect attempts, converged ${converge.toFixed(1)} s after the writer stopped\n`,
     );
     await assertReplicaEquals(c.info, file, [
       { schema: 'public', table: 'keyed' },

@@ -23,12 +23,27 @@ it('advances the slot of idle tables while other tables write heavily', async ()
   );
   const file = join(dir, 'quiet.duckdb');
   const run = startWalduck(
-    ['replicate', '--source', conninfo(c.info), '--duckdb', file, '--tables', 'quiet', '--slot', 'quiet'],
+    [
+      'replicate',
+      '--source',
+      conninfo(c.info),
+      '--duckdb',
+      file,
+      '--tables',
+      'quiet',
+      '--slot',
+      'quiet',
+      '--metrics',
+      '127.0.0.1:0',
+    ],
     { DEBUG: 'walduck:replicate' },
   );
+  let metricsPort = 0;
   try {
     await new Promise<void>((resolve, reject) => {
       run.child.stderr?.on('data', (d: Buffer) => {
+        const m = /metrics on http:\/\/127\.0\.0\.1:(\d+)\//.exec(d.toString());
+        if (m) metricsPort = Number(m[1]);
         if (d.toString().includes('streaming from slot')) resolve();
       });
       run.done.then((r) => reject(new Error(`walduck ended before streaming: ${r.stderr}`)));
@@ -56,6 +71,12 @@ it('advances the slot of idle tables while other tables write heavily', async ()
       ),
     );
     assert.ok(retained < written / 10, `the slot still holds ${retained} of ${written} bytes written`);
+    // The operator's view of the same: connected, caught up, ready.
+    assert.ok(metricsPort > 0, 'walduck said where its metrics are');
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(text, /^walduck_up 1$/m);
+    assert.match(text, /^walduck_applied_lsn \d+$/m);
+    assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status, 200);
   } finally {
     run.child.kill('SIGTERM');
   }

@@ -24,10 +24,10 @@ const c = useCluster({ settings: { wal_sender_timeout: "'2s'" } });
 it('keeps the walsender alive while a slow sink holds the socket paused', async () => {
   psql(c.info, 'CREATE TABLE slow (id int PRIMARY KEY, pad text)');
   psql(c.info, "SELECT pg_create_logical_replication_slot('slow', 'wal2json')");
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 2; i++) {
     psql(
       c.info,
-      `INSERT INTO slow SELECT g, repeat('p', 500) FROM generate_series(${i * 5000}, ${i * 5000 + 4999}) g`,
+      `INSERT INTO slow SELECT g, repeat('p', 300) FROM generate_series(${i * 5000}, ${i * 5000 + 4999}) g`,
     );
   }
   const tables = await readSourceTables(psqlQuery(c.info), [{ schema: 'public', table: 'slow' }]);
