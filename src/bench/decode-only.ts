@@ -4,10 +4,11 @@
 import { connect, parseConnectionString } from '../protocol/index.js';
 import { parseLsn } from '../protocol/lsn.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
+import { BenchError } from './errors.js';
 
 const [conninfo, slot = '', endText = '', format = '2', chunks] = process.argv.slice(2);
 const endpos = parseLsn(endText);
-if (endpos === undefined) throw new Error(`not an LSN: ${endText}`);
+if (endpos === undefined) throw new BenchError(`not an LSN: ${endText}`);
 const formatVersion = format === '1' ? 1 : 2;
 const conn = await connect(parseConnectionString(conninfo, process.env));
 const stream = await conn.startReplication({

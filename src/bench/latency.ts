@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from '../protocol/index.js';
 import { parseLsn } from '../protocol/lsn.js';
+import { BenchError } from './errors.js';
 import { SCHEMA } from './workloads.js';
 
 const bin = fileURLToPath(new URL('../../../bin/walduck.js', import.meta.url));
@@ -57,7 +58,7 @@ export async function runLatency(
     while (
       (await sql(`SELECT 1 FROM pg_replication_slots WHERE slot_name = '${slot}' AND active`)).length === 0
     ) {
-      if (child.exitCode !== null) throw new Error(`walduck replicate exited: ${stderr.trim()}`);
+      if (child.exitCode !== null) throw new BenchError(`walduck replicate exited: ${stderr.trim()}`);
       await sleep(20);
     }
     const perTick = Math.max(1, Math.round(rate / 100));
@@ -77,12 +78,12 @@ export async function runLatency(
         await sql(`SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '${slot}'`)
       )[0]?.[0];
       if (c && end !== undefined && (parseLsn(c) ?? 0n) >= end) break;
-      if (child.exitCode !== null) throw new Error(`walduck replicate exited: ${stderr.trim()}`);
+      if (child.exitCode !== null) throw new BenchError(`walduck replicate exited: ${stderr.trim()}`);
       await sleep(50);
     }
     child.kill('SIGTERM');
     const code = await exited;
-    if (code !== 0) throw new Error(`walduck replicate exited ${code}: ${stderr.trim()}`);
+    if (code !== 0) throw new BenchError(`walduck replicate exited ${code}: ${stderr.trim()}`);
     const summary = /latency (p50 .*)$/m.exec(stderr)?.[1] ?? 'no latency reported';
     return { rate, seconds, rowsWritten: ticks * perTick, summary };
   } finally {

@@ -4,6 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { BenchError } from './errors.js';
 
 const POLL_MS = 25;
 const TICKS = 100; // USER_HZ on Linux
@@ -86,6 +87,6 @@ export async function measure(
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearInterval(timer);
   const seconds = (performance.now() - start) / 1000;
-  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.trim()}`);
+  if (code !== 0) throw new BenchError(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.trim()}`);
   return { seconds, cpuSeconds: cpu, peakRssMb: rss, walsenderCpuSeconds: wsCpu, stdout };
 }

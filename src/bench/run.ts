@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { type ClusterInfo, conninfo, startCluster, stopCluster } from '../cluster/throwaway.js';
 import { connect, parseConnectionString } from '../protocol/index.js';
 import { wal2jsonOptions } from '../wal2json/index.js';
+import { BenchError } from './errors.js';
 import { type LatencyResult, runLatency } from './latency.js';
 import { type Measured, measure } from './measure.js';
 import { SCHEMA, type Workload, workloads } from './workloads.js';
@@ -61,7 +62,7 @@ export async function runBench(o: BenchOptions): Promise<Cell[] | LatencyResult>
   try {
     const exists = await sql(`SELECT 1 FROM pg_namespace WHERE nspname = '${SCHEMA}'`);
     if (exists.length > 0)
-      throw new Error(
+      throw new BenchError(
         `schema ${SCHEMA} already exists on the source: the bench creates and drops it; drop it first`,
       );
     await sql(`CREATE SCHEMA ${SCHEMA}`);
@@ -147,7 +148,7 @@ async function oneRepetition(
         env,
         encoding: 'utf8',
       });
-      if (init.status !== 0) throw new Error(`walduck replicate (setup) failed: ${init.stderr.trim()}`);
+      if (init.status !== 0) throw new BenchError(`walduck replicate (setup) failed: ${init.stderr.trim()}`);
     } else await sql(`SELECT pg_create_logical_replication_slot('${slot(c)}', 'wal2json')`);
     created.push(slot(c));
   }

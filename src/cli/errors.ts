@@ -1,22 +1,26 @@
 // Every failure ends as one line on stderr and exit code 1; usage errors as one line and exit 2.
+import { PgServerError, WalduckError } from '../protocol/index.js';
 import { oneLine } from './log.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-export class UsageError extends Error {
+/** The command line itself is wrong: nothing was attempted. */
+export class UsageError extends WalduckError {
   override readonly name = 'UsageError';
+  readonly code = 'WALDUCK_USAGE';
+  readonly phase = 'usage';
 }
 
-/** "walduck: <phase> failed: <message> [SQLSTATE]" from any of our typed errors, or a plain one. */
+/** "walduck: <phase> failed: <message> [SQLSTATE]" from any of our errors, or the message of another. */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return `walduck: ${oneLine(String(err))}`;
-  const e = err as Error & { phase?: unknown; sqlstate?: unknown };
-  const phase = typeof e.phase === 'string' ? `${e.phase} failed: ` : '';
+  if (err instanceof UsageError) return `walduck: ${oneLine(err.message)}`;
+  const phase = err instanceof WalduckError ? `${err.phase} failed: ` : '';
   const state =
-    typeof e.sqlstate === 'string' && !e.message.includes(e.sqlstate) ? ` (SQLSTATE ${e.sqlstate})` : '';
-  return `walduck: ${phase}${oneLine(e.message)}${state}`;
+    err instanceof PgServerError && !err.message.includes(err.sqlstate) ? ` (SQLSTATE ${err.sqlstate})` : '';
+  return `walduck: ${phase}${oneLine(err.message)}${state}`;
 }
 
 export function fail(err: unknown): never {

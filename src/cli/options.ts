@@ -5,6 +5,7 @@ import type { Argv } from 'yargs';
 import { parseConninfo, parseUrl } from '../protocol/config.js';
 import { type ConnectionSettings, type PluginOption, parseConnectionString } from '../protocol/index.js';
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
+import { slotNameProblem } from '../source/slot.js';
 import { UsageError } from './errors.js';
 
 export interface ConnectionArgs {
@@ -56,14 +57,11 @@ export function connectionSettings(
   return parseConnectionString(conninfo.join(' '), env);
 }
 
-/** Slot names as the server allows them: lower-case letters, digits, underscores, at most 63. */
+/** A slot name given on the command line, checked by the server's rule (source/slot.ts). */
 export function slotName(name: string | undefined, option = '--slot'): string {
   if (name === undefined || name === '') throw new UsageError(`name the replication slot with ${option}`);
-  if (!/^[a-z0-9_]{1,63}$/.test(name)) {
-    throw new UsageError(
-      `slot name ${JSON.stringify(name)} is not valid: use lower-case letters, digits and underscores (at most 63)`,
-    );
-  }
+  const problem = slotNameProblem(name);
+  if (problem !== undefined) throw new UsageError(problem);
   return name;
 }
 

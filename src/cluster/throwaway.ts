@@ -22,6 +22,7 @@ import {
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WalduckError } from '../protocol/errors.js';
 
 export type AuthMethod = 'trust' | 'password' | 'md5' | 'scram-sha-256';
 
@@ -58,8 +59,10 @@ const ROLES: Readonly<Record<AuthMethod, ClusterRole>> = {
 const PREFIX = 'walduck-pg-';
 const asRoot = process.getuid?.() === 0;
 
-export class ClusterError extends Error {
+export class ClusterError extends WalduckError {
   override readonly name = 'ClusterError';
+  readonly code = 'WALDUCK_CLUSTER';
+  readonly phase = 'cluster';
 }
 
 /** Finds the newest installed PostgreSQL's bin dir (Debian layout), or PG_BINDIR, or pg_config's. */

@@ -109,7 +109,7 @@ export function parseConninfo(input: string): Map<string, string> {
     const key = input.slice(keyStart, i);
     while (isSpace(input[i])) i++;
     if (input[i] !== '=')
-      throw new ConfigError('BAD_CONNINFO', `connection string: missing "=" after "${key}"`);
+      throw new ConfigError('WALDUCK_BAD_CONNINFO', `connection string: missing "=" after "${key}"`);
     i++;
     while (isSpace(input[i])) i++;
     let value = '';
@@ -117,7 +117,10 @@ export function parseConninfo(input: string): Map<string, string> {
       i++;
       for (;;) {
         if (i >= n)
-          throw new ConfigError('BAD_CONNINFO', `connection string: unterminated quoted value for "${key}"`);
+          throw new ConfigError(
+            'WALDUCK_BAD_CONNINFO',
+            `connection string: unterminated quoted value for "${key}"`,
+          );
         const c = input[i] as string;
         if (c === '\\' && i + 1 < n) {
           value += input[i + 1];
@@ -138,7 +141,7 @@ export function parseConninfo(input: string): Map<string, string> {
         } else value += input[i++];
       }
     }
-    if (!key) throw new ConfigError('BAD_CONNINFO', 'connection string: empty key before "="');
+    if (!key) throw new ConfigError('WALDUCK_BAD_CONNINFO', 'connection string: empty key before "="');
     out.set(key, value);
   }
   return out;
@@ -148,7 +151,7 @@ function decode(text: string, what: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    throw new ConfigError('BAD_URL', `connection URL: invalid percent-encoding in ${what}`);
+    throw new ConfigError('WALDUCK_BAD_URL', `connection URL: invalid percent-encoding in ${what}`);
   }
 }
 
@@ -157,7 +160,7 @@ export function parseUrl(input: string): Map<string, string> {
   const m = /^postgres(?:ql)?:\/\/([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?(?:#.*)?$/.exec(input);
   if (!m)
     throw new ConfigError(
-      'BAD_URL',
+      'WALDUCK_BAD_URL',
       'connection URL: expected postgres://[user[:password]@][host][:port][/dbname][?param=value]',
     );
   const [, authority = '', path, query] = m;
@@ -172,7 +175,7 @@ export function parseUrl(input: string): Map<string, string> {
       (query ?? '').split('&').some((pair) => pair.includes('@') && !pair.includes('=')));
   if (strayAt) {
     throw new ConfigError(
-      'BAD_URL',
+      'WALDUCK_BAD_URL',
       'connection URL: the user name or password holds a reserved character (/ ? # @ :); percent-encode it (/ as %2F, ? as %3F, # as %23, @ as %40)',
     );
   }
@@ -189,7 +192,7 @@ export function parseUrl(input: string): Map<string, string> {
   }
   if (hostPort.includes(',')) {
     throw new ConfigError(
-      'UNSUPPORTED_SETTING',
+      'WALDUCK_UNSUPPORTED_SETTING',
       'connection URL: several hosts are not supported; give one host',
     );
   }
@@ -197,12 +200,16 @@ export function parseUrl(input: string): Map<string, string> {
   let port: string | undefined;
   if (hostPort.startsWith('[')) {
     const close = hostPort.indexOf(']');
-    if (close < 0) throw new ConfigError('BAD_URL', 'connection URL: "[" of an IPv6 address is not closed');
+    if (close < 0)
+      throw new ConfigError('WALDUCK_BAD_URL', 'connection URL: "[" of an IPv6 address is not closed');
     host = hostPort.slice(1, close);
     const after = hostPort.slice(close + 1);
     if (after.startsWith(':')) port = after.slice(1);
     else if (after)
-      throw new ConfigError('BAD_URL', `connection URL: unexpected "${after}" after the IPv6 address`);
+      throw new ConfigError(
+        'WALDUCK_BAD_URL',
+        `connection URL: unexpected "${after}" after the IPv6 address`,
+      );
   } else {
     const colon = hostPort.lastIndexOf(':');
     if (colon >= 0) {
@@ -217,7 +224,7 @@ export function parseUrl(input: string): Map<string, string> {
     for (const pair of query.split('&')) {
       if (!pair) continue;
       const eq = pair.indexOf('=');
-      if (eq < 0) throw new ConfigError('BAD_URL', `connection URL: parameter "${pair}" has no "="`);
+      if (eq < 0) throw new ConfigError('WALDUCK_BAD_URL', `connection URL: parameter "${pair}" has no "="`);
       const key = decode(pair.slice(0, eq), 'a parameter name');
       const value = decode(pair.slice(eq + 1), `the value of ${key}`);
       // JDBC-style ssl=true, which libpq also accepts in URLs.
@@ -230,7 +237,7 @@ export function parseUrl(input: string): Map<string, string> {
 
 function oneOf<T extends string>(key: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new ConfigError('BAD_SETTING', `${key}="${value}" is not one of ${allowed.join(', ')}`);
+    throw new ConfigError('WALDUCK_BAD_SETTING', `${key}="${value}" is not one of ${allowed.join(', ')}`);
   }
   return value as T;
 }
@@ -241,7 +248,7 @@ export function parseRequireAuth(value: string): readonly AuthMethodName[] {
   const negated = items.filter((s) => s.startsWith('!'));
   if (negated.length > 0 && negated.length !== items.length) {
     throw new ConfigError(
-      'BAD_SETTING',
+      'WALDUCK_BAD_SETTING',
       `require_auth="${value}": negative (!) and positive methods cannot be mixed`,
     );
   }
@@ -266,7 +273,7 @@ export function parseConnectionString(
   for (const key of given.keys()) {
     if (!KEYS.has(key))
       throw new ConfigError(
-        'BAD_SETTING',
+        'WALDUCK_BAD_SETTING',
         `unknown connection setting "${key}"; known: ${[...KEYS].join(', ')}`,
       );
   }
@@ -280,11 +287,11 @@ export function parseConnectionString(
 
   const host = get('host') ?? defaultSocketDir();
   if (host.includes(','))
-    throw new ConfigError('UNSUPPORTED_SETTING', 'several hosts are not supported; give one host');
+    throw new ConfigError('WALDUCK_UNSUPPORTED_SETTING', 'several hosts are not supported; give one host');
   const portText = get('port') ?? '5432';
   if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
     // Not quoted: from a URL whose password held an unencoded "/", the "port" is part of the password.
-    throw new ConfigError('BAD_SETTING', 'the port is not a number from 1 to 65535');
+    throw new ConfigError('WALDUCK_BAD_SETTING', 'the port is not a number from 1 to 65535');
   }
   const port = Number(portText);
   const user = get('user') ?? osUser();
@@ -292,7 +299,7 @@ export function parseConnectionString(
   const encoding = get('client_encoding');
   if (encoding && !/^utf-?8$/i.test(encoding)) {
     throw new ConfigError(
-      'UNSUPPORTED_SETTING',
+      'WALDUCK_UNSUPPORTED_SETTING',
       `client_encoding="${encoding}": this client speaks UTF8 only`,
     );
   }
@@ -301,7 +308,7 @@ export function parseConnectionString(
   if (timeoutText !== undefined) {
     if (!/^\d+$/.test(timeoutText))
       throw new ConfigError(
-        'BAD_SETTING',
+        'WALDUCK_BAD_SETTING',
         `connect_timeout="${timeoutText}" is not a whole number of seconds`,
       );
     // libpq: 0 means wait forever; values below 2 are raised to 2.
@@ -365,7 +372,7 @@ function osUser(): string {
     return userInfo().username;
   } catch {
     throw new ConfigError(
-      'BAD_SETTING',
+      'WALDUCK_BAD_SETTING',
       'no user given and the OS user name is unknown: set user= or PGUSER',
     );
   }

@@ -30,7 +30,7 @@ import {
   startReplicationCommand,
 } from './replication/commands.js';
 import { checkStartOptions, ReplicationStream, type StartReplicationOptions } from './replication/stream.js';
-import { PgServerError } from './server-error.js';
+import { commandOf, type ErrorContext, PgServerError } from './server-error.js';
 import { startup } from './startup.js';
 import type { TraceFn } from './trace.js';
 import { openSocket, startTls, type Transport } from './transport.js';
@@ -95,7 +95,7 @@ class PgConnection implements Connection {
             ? 'the connection is closed'
             : 'the connection failed earlier';
     throw new ConnectionError(
-      this.state === 'busy' || this.state === 'streaming' ? 'BUSY' : 'CONNECTION_CLOSED',
+      this.state === 'busy' || this.state === 'streaming' ? 'WALDUCK_BUSY' : 'WALDUCK_CONNECTION_CLOSED',
       'command',
       `cannot run ${what}: ${why}`,
       this.wire.failed ? { cause: this.wire.failed } : undefined,
@@ -106,8 +106,13 @@ class PgConnection implements Connection {
     if (this.state === 'busy') this.state = ok ? 'idle' : 'broken';
   }
 
-  private errorContext(): { user: string; serverVersion: string | undefined } {
-    return { user: this.settings.user, serverVersion: this.wire.parameters.get('server_version') };
+  /** What advice for a server error may go by: who asked, which server, and what was asked. */
+  private errorContext(sql: string): ErrorContext {
+    return {
+      user: this.settings.user,
+      serverVersion: this.wire.parameters.get('server_version'),
+      command: commandOf(sql),
+    };
   }
 
   async query(sql: string): Promise<QueryResult[]> {
@@ -131,7 +136,7 @@ class PgConnection implements Connection {
     this.enter('COPY TO STDOUT');
     let ok = false;
     try {
-      yield* runCopyOut(this.wire, sql, o, () => this.errorContext());
+      yield* runCopyOut(this.wire, sql, o, () => this.errorContext(sql));
       ok = true;
     } catch (err) {
       ok = err instanceof PgServerError;
@@ -166,20 +171,24 @@ class PgConnection implements Connection {
         case EMPTY_QUERY_RESPONSE:
           break;
         case ERROR_RESPONSE:
-          error ??= new PgServerError('command', decodeErrorResponse(wire.body).fields, this.errorContext());
+          error ??= new PgServerError(
+            'command',
+            decodeErrorResponse(wire.body).fields,
+            this.errorContext(sql),
+          );
           break;
         case READY_FOR_QUERY:
           if (error) throw error;
           return results;
         case COPY_BOTH_RESPONSE:
           throw new ProtocolError(
-            'UNEXPECTED_MESSAGE',
+            'WALDUCK_UNEXPECTED_MESSAGE',
             'command',
             'query() started a copy stream: use startReplication() for START_REPLICATION',
           );
         default:
           throw new ProtocolError(
-            'UNEXPECTED_MESSAGE',
+            'WALDUCK_UNEXPECTED_MESSAGE',
             'command',
             `unexpected message '${String.fromCharCode(wire.tag)}' in a query result`,
           );
@@ -213,7 +222,7 @@ class PgConnection implements Connection {
       // PostgreSQL's walsender does not reset its end-of-copy state for a second logical
       // START_REPLICATION: it answers CopyBothResponse and ends at once. pg_recvlogical reconnects too.
       throw new ConnectionError(
-        'RESTREAM_UNSUPPORTED',
+        'WALDUCK_RESTREAM_UNSUPPORTED',
         'command',
         'this connection has streamed already; PostgreSQL streams once per replication connection: connect again',
       );
@@ -227,13 +236,17 @@ class PgConnection implements Connection {
         await wire.next();
         if (wire.tag === COPY_BOTH_RESPONSE && !error) break;
         if (wire.tag === ERROR_RESPONSE) {
-          error ??= new PgServerError('command', decodeErrorResponse(wire.body).fields, this.errorContext());
+          error ??= new PgServerError(
+            'command',
+            decodeErrorResponse(wire.body).fields,
+            this.errorContext(sql),
+          );
         } else if (wire.tag === READY_FOR_QUERY && error) {
           this.leave(true);
           throw error;
         } else {
           throw new ProtocolError(
-            'UNEXPECTED_MESSAGE',
+            'WALDUCK_UNEXPECTED_MESSAGE',
             'command',
             `unexpected message '${String.fromCharCode(wire.tag)}' in answer to START_REPLICATION`,
           );
@@ -312,7 +325,7 @@ export async function connect(settings: ConnectionSettings, opts: ConnectOptions
         try {
           return await attempt(settings, opts, 'try', track);
         } catch (err) {
-          if (!(err instanceof ConnectionError && err.phase === 'tls' && err.code === 'TLS_FAILED'))
+          if (!(err instanceof ConnectionError && err.phase === 'tls' && err.code === 'WALDUCK_TLS_FAILED'))
             throw err;
           opts.log?.('TLS handshake failed; retrying without TLS (sslmode=prefer)');
           return attempt(settings, opts, 'off', track);
@@ -332,7 +345,7 @@ export async function connect(settings: ConnectionSettings, opts: ConnectOptions
       current?.destroy();
       reject(
         new ConnectionError(
-          'CONNECT_TIMEOUT',
+          'WALDUCK_CONNECT_TIMEOUT',
           'connect',
           `could not connect and authenticate within ${timeoutMs} ms`,
         ),
@@ -350,7 +363,7 @@ export async function connect(settings: ConnectionSettings, opts: ConnectOptions
     );
     throw err instanceof WalduckProtocolError
       ? err
-      : new ConnectionError('CONNECT_FAILED', 'connect', String(err), { cause: err });
+      : new ConnectionError('WALDUCK_CONNECT_FAILED', 'connect', String(err), { cause: err });
   } finally {
     clearTimeout(timer);
   }

@@ -20,7 +20,7 @@ import { READY_FOR_QUERY } from './messages/backend/ready-for-query.js';
 import { ROW_DESCRIPTION } from './messages/backend/row-description.js';
 import { COPY_DATA } from './messages/copy-data.js';
 import { COPY_DONE } from './messages/copy-done.js';
-import { PgServerError } from './server-error.js';
+import { type ErrorContext, PgServerError } from './server-error.js';
 import type { Wire } from './wire.js';
 
 export interface CopyOutOptions {
@@ -34,7 +34,7 @@ export async function* runCopyOut(
   wire: Wire,
   sql: string,
   o: CopyOutOptions,
-  errorContext: () => { user: string; serverVersion: string | undefined },
+  errorContext: () => ErrorContext,
 ): AsyncGenerator<readonly Buffer[], void, undefined> {
   wire.setBudget(o.maxBufferedBytes ?? DEFAULT_COPY_BUFFERED_BYTES);
   try {
@@ -88,5 +88,5 @@ export async function* runCopyOut(
 }
 
 function unexpected(message: string): ProtocolError {
-  return new ProtocolError('UNEXPECTED_MESSAGE', 'command', message);
+  return new ProtocolError('WALDUCK_UNEXPECTED_MESSAGE', 'command', message);
 }

@@ -92,14 +92,14 @@ export class FrameDecoder {
   private check(tag: number, length: number): void {
     if (length < 4) {
       throw new ProtocolError(
-        'FRAME_TOO_SHORT',
+        'WALDUCK_FRAME_TOO_SHORT',
         'stream',
         `message '${String.fromCharCode(tag)}' claims length ${length}; the minimum is 4 (the length itself)`,
       );
     }
     if (length > this.maxFrameLength) {
       throw new ProtocolError(
-        'FRAME_TOO_LARGE',
+        'WALDUCK_FRAME_TOO_LARGE',
         'stream',
         `message '${String.fromCharCode(tag)}' claims length ${length}, more than PostgreSQL can send: not a PostgreSQL server, or the stream is corrupt`,
       );

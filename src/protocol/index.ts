@@ -12,7 +12,9 @@ export {
   AuthError,
   ConfigError,
   ConnectionError,
+  InternalError,
   ProtocolError,
+  WalduckError,
   WalduckProtocolError,
 } from './errors.js';
 export type { Lsn } from './lsn.js';

@@ -26,7 +26,7 @@ export class Reader {
     const at = this.pos;
     if (n < 0 || at + n > this.buf.length) {
       throw new ProtocolError(
-        'MALFORMED_MESSAGE',
+        'WALDUCK_MALFORMED_MESSAGE',
         'stream',
         `${this.what}: needs ${n} more byte(s) at offset ${at}, has ${this.buf.length - at}`,
       );
@@ -65,7 +65,7 @@ export class Reader {
     const end = this.buf.indexOf(0, start);
     if (end < 0) {
       throw new ProtocolError(
-        'MALFORMED_MESSAGE',
+        'WALDUCK_MALFORMED_MESSAGE',
         'stream',
         `${this.what}: string at offset ${start} has no NUL`,
       );
@@ -91,7 +91,7 @@ export class Reader {
   end(): void {
     if (this.pos !== this.buf.length) {
       throw new ProtocolError(
-        'MALFORMED_MESSAGE',
+        'WALDUCK_MALFORMED_MESSAGE',
         'stream',
         `${this.what}: ${this.buf.length - this.pos} unexpected byte(s) after the message`,
       );

@@ -9,7 +9,31 @@ export interface ErrorContext {
   readonly passwordSource?: string | undefined;
   /** server_version from ParameterStatus, for the package name of the plugin to install. */
   readonly serverVersion?: string | undefined;
+  /**
+   * What was asked when the server refused: the statement's first word, upper case ("SELECT", "COPY",
+   * "CREATE_REPLICATION_SLOT", "START_REPLICATION"). The same SQLSTATE needs other advice per command:
+   * 42501 while starting a walsender means a missing REPLICATION attribute, on a SELECT a missing grant.
+   */
+  readonly command?: string | undefined;
 }
+
+/** The first word of a statement, upper case (leading blanks, comments and parentheses skipped). */
+export function commandOf(sql: string): string {
+  const text = sql.replace(/^(?:\s|--[^\n]*\n?|\/\*[\s\S]*?\*\/|\()*/, '');
+  return (/^[A-Za-z_]+/.exec(text)?.[0] ?? '').toUpperCase();
+}
+
+/** Commands of the replication protocol (a walsender's own grammar), which need REPLICATION. */
+const REPLICATION_COMMANDS = new Set([
+  'IDENTIFY_SYSTEM',
+  'CREATE_REPLICATION_SLOT',
+  'DROP_REPLICATION_SLOT',
+  'READ_REPLICATION_SLOT',
+  'ALTER_REPLICATION_SLOT',
+  'START_REPLICATION',
+  'TIMELINE_HISTORY',
+  'BASE_BACKUP',
+]);
 
 export class PgServerError extends WalduckProtocolError {
   override readonly name = 'PgServerError';
@@ -36,7 +60,7 @@ export class PgServerError extends WalduckProtocolError {
   readonly advice: string | undefined;
 
   constructor(phase: Phase, fields: NoticeFields, context: ErrorContext = {}) {
-    const advice = adviceFor(fields, context);
+    const advice = adviceFor(phase, fields, context);
     const parts = [`${fields.severity} ${fields.sqlstate}: ${fields.message}`];
     if (fields.detail) parts.push(`DETAIL: ${fields.detail}`);
     if (fields.hint) parts.push(`HINT: ${fields.hint}`);
@@ -67,7 +91,7 @@ function major(serverVersion: string | undefined): string {
   return /^(\d+)/.exec(serverVersion ?? '')?.[1] ?? 'NN';
 }
 
-function adviceFor(f: NoticeFields, ctx: ErrorContext): string | undefined {
+function adviceFor(phase: Phase, f: NoticeFields, ctx: ErrorContext): string | undefined {
   const msg = f.message;
   switch (f.sqlstate) {
     case '28P01': {
@@ -87,17 +111,23 @@ function adviceFor(f: NoticeFields, ctx: ErrorContext): string | undefined {
         : 'the slot or object is in use by another process: stop that process first.';
     }
     case '42704':
-      if (/replication slot/.test(msg))
-        return 'create the slot first (or check its name: slot names are lower case).';
-      return undefined;
+      if (!/replication slot/.test(msg)) return undefined;
+      return ctx.command === 'DROP_REPLICATION_SLOT'
+        ? 'there is no such slot, so nothing to drop (check its name: slot names are lower case).'
+        : 'create the slot first (or check its name: slot names are lower case).';
     case '42710':
       if (/replication slot/.test(msg))
         return 'the slot exists already: reuse it, or drop it first (DROP_REPLICATION_SLOT).';
       return undefined;
     case '53400':
-      return 'raise max_replication_slots / max_wal_senders in postgresql.conf (needs a restart), or drop unused slots.';
+      // configuration_limit_exceeded covers other limits too: advise only on the two replication ones.
+      if (/replication slots/.test(msg))
+        return 'every replication slot is taken: drop unused slots, or raise max_replication_slots in postgresql.conf (needs a restart).';
+      if (/max_wal_senders|WAL sender/i.test(msg))
+        return 'every WAL sender is busy: stop another replication client, or raise max_wal_senders in postgresql.conf (needs a restart).';
+      return undefined;
     case '42501':
-      return 'the user needs the REPLICATION attribute: ALTER ROLE ... WITH REPLICATION (as a superuser).';
+      return insufficientPrivilege(phase, msg, ctx);
     case '58P01':
     case '58P02':
     case '42883':
@@ -113,4 +143,32 @@ function adviceFor(f: NoticeFields, ctx: ErrorContext): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * 42501 names no privilege by itself: starting a walsender or running a replication command needs the
+ * REPLICATION attribute; reading a table (the catalog read, the snapshot's COPY) needs SELECT on it
+ * and USAGE on its schema. Anything else: the server's message says enough.
+ */
+function insufficientPrivilege(phase: Phase, msg: string, ctx: ErrorContext): string | undefined {
+  const user = ctx.user === undefined ? 'the role' : `role "${ctx.user}"`;
+  const grantee = ctx.user === undefined ? '...' : `"${ctx.user.replaceAll('"', '""')}"`;
+  const object = /permission denied for (table|relation|view|materialized view|sequence) (.+)$/.exec(msg);
+  if (object) {
+    return `${user} may not read ${object[1]} ${object[2]}: GRANT SELECT ON ${object[2]} TO ${grantee}; (as its owner or a superuser), or replicate without that table.`;
+  }
+  const schema = /permission denied for schema (.+)$/.exec(msg);
+  if (schema) {
+    return `${user} may not use schema ${schema[1]}: GRANT USAGE ON SCHEMA ${schema[1]} TO ${grantee}; (as its owner or a superuser).`;
+  }
+  const walsender =
+    phase === 'startup' ||
+    phase === 'auth' ||
+    phase === 'stream' ||
+    REPLICATION_COMMANDS.has(ctx.command ?? '') ||
+    /replication|WAL sender|walsender/i.test(msg);
+  if (walsender) {
+    return `${user} needs the REPLICATION attribute: ALTER ROLE ${grantee} WITH REPLICATION; (as a superuser).`;
+  }
+  return undefined;
 }

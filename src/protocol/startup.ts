@@ -57,7 +57,7 @@ function startupParameters(s: ConnectionSettings, o: StartupOptions): [string, s
 function allow(s: ConnectionSettings, method: AuthMethodName): void {
   if (s.requireAuth && !s.requireAuth.includes(method)) {
     throw new AuthError(
-      'AUTH_METHOD_NOT_ALLOWED',
+      'WALDUCK_AUTH_METHOD_NOT_ALLOWED',
       `the server asks for ${method === 'none' ? 'no authentication' : `"${method}" authentication`}, which require_auth does not allow (allowed: ${s.requireAuth.join(', ')}): refusing to continue`,
     );
   }
@@ -66,7 +66,7 @@ function allow(s: ConnectionSettings, method: AuthMethodName): void {
 function needPassword(s: ConnectionSettings, method: string): string {
   if (s.password === undefined) {
     throw new AuthError(
-      'PASSWORD_MISSING',
+      'WALDUCK_PASSWORD_MISSING',
       `the server asks for a password (${method}) for user "${s.user}" but none was given: set password= in the connection string, PGPASSWORD, or ~/.pgpass`,
     );
   }
@@ -86,7 +86,7 @@ export async function startup(wire: Wire, s: ConnectionSettings, o: StartupOptio
       case AUTHENTICATION: {
         if (authenticated)
           throw new ProtocolError(
-            'UNEXPECTED_MESSAGE',
+            'WALDUCK_UNEXPECTED_MESSAGE',
             'startup',
             'Authentication request after AuthenticationOk',
           );
@@ -97,14 +97,14 @@ export async function startup(wire: Wire, s: ConnectionSettings, o: StartupOptio
               // Only the real server can compute the signature in SASLFinal; an Ok without it is what
               // an impostor who does not know the verifier would send.
               throw new AuthError(
-                'SCRAM_INCOMPLETE',
+                'WALDUCK_SCRAM_INCOMPLETE',
                 'the server said AuthenticationOk before proving its identity (no verified SCRAM server signature): refusing, possible impostor',
               );
             }
             if (!scram) allow(s, 'none');
             if (s.channelBinding === 'require' && scram?.mechanism !== SCRAM_SHA_256_PLUS) {
               throw new AuthError(
-                'CHANNEL_BINDING_REQUIRED',
+                'WALDUCK_CHANNEL_BINDING_REQUIRED',
                 'channel_binding=require but the server authenticated us without SCRAM-SHA-256-PLUS channel binding: refusing',
               );
             }
@@ -126,7 +126,8 @@ export async function startup(wire: Wire, s: ConnectionSettings, o: StartupOptio
             break;
           case 'AuthenticationSASL': {
             allow(s, 'scram-sha-256');
-            if (scram) throw new ProtocolError('UNEXPECTED_MESSAGE', 'auth', 'a second AuthenticationSASL');
+            if (scram)
+              throw new ProtocolError('WALDUCK_UNEXPECTED_MESSAGE', 'auth', 'a second AuthenticationSASL');
             const password = needPassword(s, 'SCRAM-SHA-256');
             const cb = chooseChannelBinding(s, m.mechanisms, o.peerCertificate);
             scram = new ScramClient({
@@ -142,19 +143,21 @@ export async function startup(wire: Wire, s: ConnectionSettings, o: StartupOptio
             break;
           }
           case 'AuthenticationSASLContinue':
-            if (!scram) throw new ProtocolError('UNEXPECTED_MESSAGE', 'auth', 'SASLContinue without SASL');
+            if (!scram)
+              throw new ProtocolError('WALDUCK_UNEXPECTED_MESSAGE', 'auth', 'SASLContinue without SASL');
             wire.send({
               type: 'SASLResponse',
               data: Buffer.from(scram.clientFinalMessage(m.data.toString('utf8')), 'utf8'),
             });
             break;
           case 'AuthenticationSASLFinal':
-            if (!scram) throw new ProtocolError('UNEXPECTED_MESSAGE', 'auth', 'SASLFinal without SASL');
+            if (!scram)
+              throw new ProtocolError('WALDUCK_UNEXPECTED_MESSAGE', 'auth', 'SASLFinal without SASL');
             scram.verifyServerFinal(m.data.toString('utf8'));
             break;
           case 'AuthenticationUnsupported':
             throw new AuthError(
-              'AUTH_METHOD_UNSUPPORTED',
+              'WALDUCK_AUTH_METHOD_UNSUPPORTED',
               `the server asks for an authentication method this client does not support (code ${m.code}: Kerberos/GSSAPI/SSPI): configure password, md5 or scram-sha-256 for this user in pg_hba.conf`,
             );
           default:
@@ -172,7 +175,7 @@ export async function startup(wire: Wire, s: ConnectionSettings, o: StartupOptio
         // We ask for 3.0 with no protocol options: nothing to downgrade; note it and go on.
         if (n.unrecognized.length > 0)
           throw new ProtocolError(
-            'UNEXPECTED_MESSAGE',
+            'WALDUCK_UNEXPECTED_MESSAGE',
             'startup',
             `server did not recognise: ${n.unrecognized.join(', ')}`,
           );
@@ -186,11 +189,15 @@ export async function startup(wire: Wire, s: ConnectionSettings, o: StartupOptio
         });
       case READY_FOR_QUERY:
         if (!authenticated)
-          throw new ProtocolError('UNEXPECTED_MESSAGE', 'auth', 'ReadyForQuery before AuthenticationOk');
+          throw new ProtocolError(
+            'WALDUCK_UNEXPECTED_MESSAGE',
+            'auth',
+            'ReadyForQuery before AuthenticationOk',
+          );
         return key;
       default:
         throw new ProtocolError(
-          'UNEXPECTED_MESSAGE',
+          'WALDUCK_UNEXPECTED_MESSAGE',
           wire.phase,
           `unexpected message '${String.fromCharCode(tag)}' during startup`,
         );
@@ -200,7 +207,7 @@ export async function startup(wire: Wire, s: ConnectionSettings, o: StartupOptio
 
 function channelBindingRequired(method: string): AuthError {
   return new AuthError(
-    'CHANNEL_BINDING_REQUIRED',
+    'WALDUCK_CHANNEL_BINDING_REQUIRED',
     `channel_binding=require but the server asks for ${method} authentication, which cannot bind to the TLS channel: refusing`,
   );
 }
@@ -213,7 +220,7 @@ function chooseChannelBinding(
   const plus = offered.includes(SCRAM_SHA_256_PLUS);
   if (!plus && !offered.includes(SCRAM_SHA_256)) {
     throw new AuthError(
-      'AUTH_METHOD_UNSUPPORTED',
+      'WALDUCK_AUTH_METHOD_UNSUPPORTED',
       `the server offers SASL mechanisms ${offered.join(', ')}; this client speaks SCRAM-SHA-256(-PLUS) only`,
     );
   }
@@ -229,7 +236,7 @@ function chooseChannelBinding(
   }
   if (s.channelBinding === 'require') {
     throw new AuthError(
-      'CHANNEL_BINDING_REQUIRED',
+      'WALDUCK_CHANNEL_BINDING_REQUIRED',
       cert
         ? 'channel_binding=require but the server does not offer SCRAM-SHA-256-PLUS'
         : 'channel_binding=require needs TLS: set sslmode=require or stronger',

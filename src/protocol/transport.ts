@@ -40,7 +40,7 @@ export function openSocket(settings: ConnectionSettings, log: LogFn | undefined)
         : 'is the server running on that host and port, and accepting TCP/IP connections (listen_addresses)?';
       reject(
         new ConnectionError(
-          'CONNECT_FAILED',
+          'WALDUCK_CONNECT_FAILED',
           'connect',
           `cannot connect to ${describeSettings(settings)}: ${err.message}; ${hint}`,
           { cause: err },
@@ -69,7 +69,7 @@ function readSslAnswer(socket: Socket): Promise<number> {
       if (chunk.length !== 1) {
         reject(
           new ProtocolError(
-            'SSL_RESPONSE_INVALID',
+            'WALDUCK_SSL_RESPONSE_INVALID',
             'tls',
             chunk[0] === 0x45
               ? 'the server answered SSLRequest with an error: it does not speak this protocol version'
@@ -83,16 +83,21 @@ function readSslAnswer(socket: Socket): Promise<number> {
     const onErr = (err: Error): void => {
       cleanup();
       reject(
-        new ConnectionError('TLS_FAILED', 'tls', `connection failed during SSLRequest: ${err.message}`, {
-          cause: err,
-        }),
+        new ConnectionError(
+          'WALDUCK_TLS_FAILED',
+          'tls',
+          `connection failed during SSLRequest: ${err.message}`,
+          {
+            cause: err,
+          },
+        ),
       );
     };
     const onClose = (): void => {
       cleanup();
       reject(
         new ConnectionError(
-          'CONNECTION_LOST',
+          'WALDUCK_CONNECTION_LOST',
           'tls',
           'the server closed the connection in answer to SSLRequest',
         ),
@@ -108,7 +113,7 @@ function readFileFor(key: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new ConfigError('BAD_SETTING', `${key}: cannot read "${path}": ${(err as Error).message}`);
+    throw new ConfigError('WALDUCK_BAD_SETTING', `${key}: cannot read "${path}": ${(err as Error).message}`);
   }
 }
 
@@ -143,7 +148,7 @@ export async function startTls(
     if (required) {
       socket.destroy();
       throw new ConnectionError(
-        'TLS_NOT_SUPPORTED',
+        'WALDUCK_TLS_NOT_SUPPORTED',
         'tls',
         `the server does not support TLS but sslmode=${settings.sslmode} requires it: enable ssl on the server, or lower sslmode`,
       );
@@ -154,7 +159,7 @@ export async function startTls(
   if (answer !== SSL_ACCEPTED) {
     socket.destroy();
     throw new ProtocolError(
-      'SSL_RESPONSE_INVALID',
+      'WALDUCK_SSL_RESPONSE_INVALID',
       'tls',
       `unexpected answer 0x${answer.toString(16)} to SSLRequest: not a PostgreSQL server?`,
     );
@@ -172,7 +177,7 @@ export async function startTls(
   if (verifyChain && rootCertFile === undefined && settings.sslrootcert !== 'system') {
     socket.destroy();
     throw new ConfigError(
-      'BAD_SETTING',
+      'WALDUCK_BAD_SETTING',
       `sslmode=${mode} needs the CA certificate that signed the server's: set sslrootcert=/path/to/ca.crt (or sslrootcert=system for the system's CAs)`,
     );
   }
@@ -208,7 +213,7 @@ export async function startTls(
         mode === 'verify-full' && /Hostname|altnames|IP: /i.test(err.message)
           ? `the server certificate does not match host name "${host}" (sslmode=verify-full): connect with the name the certificate was issued for`
           : `TLS handshake failed: ${err.message}`;
-      reject(new ConnectionError('TLS_FAILED', 'tls', what, { cause: err }));
+      reject(new ConnectionError('WALDUCK_TLS_FAILED', 'tls', what, { cause: err }));
     };
     s.once('error', onError);
     s.once('secureConnect', () => {

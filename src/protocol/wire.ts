@@ -130,14 +130,14 @@ export class Wire {
 
   private onClose(): void {
     if (this.closing) {
-      this.fail(new ConnectionError('CONNECTION_CLOSED', this.phase, 'the connection was closed'));
+      this.fail(new ConnectionError('WALDUCK_CONNECTION_CLOSED', this.phase, 'the connection was closed'));
       return;
     }
     const cause = this.socketError;
     if (this.decoder.midFrame) {
       this.fail(
         new ProtocolError(
-          'TRUNCATED_FRAME',
+          'WALDUCK_TRUNCATED_FRAME',
           this.phase,
           'the server closed the connection in the middle of a message (truncated frame)',
           cause ? { cause } : undefined,
@@ -147,7 +147,7 @@ export class Wire {
       const why = cause ? `: ${cause.message}` : '';
       this.fail(
         new ConnectionError(
-          'CONNECTION_LOST',
+          'WALDUCK_CONNECTION_LOST',
           this.phase,
           `the server closed the connection unexpectedly${why} (server restart, crash, or terminated backend; see the server log)`,
           cause ? { cause } : undefined,
@@ -255,7 +255,7 @@ export class Wire {
       if (this.silentMs >= ms) {
         this.fail(
           new ConnectionError(
-            'RECEIVE_TIMEOUT',
+            'WALDUCK_RECEIVE_TIMEOUT',
             this.phase,
             `nothing received from the server for ${ms} ms although it was asked for a keepalive: the connection is dead (network or server gone)`,
           ),

@@ -1,6 +1,8 @@
 // Errors of the replicator itself (not the server's, not the protocol's): which phase failed and what
 // to do. Every one is meant to be printed as one line.
 
+import { WalduckError } from '../protocol/errors.js';
+
 export type ReplicatePhase =
   | 'config'
   | 'preflight'
@@ -11,7 +13,7 @@ export type ReplicatePhase =
   | 'decode'
   | 'apply';
 
-export class ReplicateError extends Error {
+export class ReplicateError extends WalduckError {
   override readonly name = 'ReplicateError';
   constructor(
     readonly phase: ReplicatePhase,

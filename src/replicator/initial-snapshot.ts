@@ -20,11 +20,11 @@ import {
   type LogFn,
   type Lsn,
 } from '../protocol/index.js';
-import type { SourceTable } from '../sink/catalog.js';
 import type { DuckDbSink } from '../sink/duckdb-sink.js';
 import { copySnapshot } from '../snapshot/copy.js';
 import type { ProgressSink } from '../snapshot/progress.js';
 import type { CsvSpool } from '../snapshot/spool.js';
+import type { SourceTable } from '../source/catalog.js';
 import { ReplicateError } from './errors.js';
 
 export interface InitialSnapshotOptions {

@@ -2,25 +2,21 @@
 // sink, decide the slot and the start LSN (creating the slot, with the initial snapshot, when it is
 // new). What it returns is all the loop needs to start.
 
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Connection, ConnectionSettings, IdentifySystemResult } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
-import { readSourceTables, type SourceTable } from '../sink/catalog.js';
 import { readState } from '../sink/checkpoint.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
 import type { ProgressSink } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
+import { readSourceTables, type SourceTable } from '../source/catalog.js';
+import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
 import type { TableRef } from '../wal2json/change.js';
 import { ReplicateError } from './errors.js';
 import { initialSnapshot } from './initial-snapshot.js';
-import {
-  decideStart,
-  defaultSlotName,
-  readSlot,
-  type SlotInfo,
-  type SnapshotMode,
-  validateSlotName,
-} from './slot.js';
+import { decideStart, type SnapshotMode } from './slot.js';
+
+/** The DuckDB connection the sink writes through (the sink is the one room that names DuckDB's package). */
+type DuckConnection = Parameters<typeof DuckDbSink.open>[0];
 
 export interface PreflightOptions {
   readonly duckdb: string;
@@ -55,7 +51,7 @@ export interface Prepared {
  */
 export async function prepare(
   src: Connection,
-  duck: DuckDBConnection,
+  duck: DuckConnection,
   settings: ConnectionSettings,
   o: PreflightOptions,
   again?: { readonly sink: DuckDbSink; readonly tables: readonly SourceTable[] },
@@ -64,7 +60,8 @@ export async function prepare(
   const system = await src.identifySystem();
   const database = system.dbName ?? '';
   const slotName = o.slot ?? defaultSlotName(database);
-  validateSlotName(slotName);
+  const badName = slotNameProblem(slotName);
+  if (badName !== undefined) throw new ReplicateError('config', 'WALDUCK_SLOT_NAME', badName);
   if (!again) await checkSameSource(duck, slotName, o.duckdb, system.systemId, database);
   const tables =
     again?.tables ??
@@ -145,7 +142,7 @@ export async function prepare(
  * failover to a physical standby keeps the identifier, and is followed.
  */
 async function checkSameSource(
-  duck: DuckDBConnection,
+  duck: DuckConnection,
   slot: string,
   file: string,
   systemId: string,
@@ -166,7 +163,7 @@ async function checkSameSource(
 }
 
 /** Past max_slot_wal_keep_size the server may invalidate the slot: say so before it happens. */
-function checkSlotHealth(name: string, slot: SlotInfo | undefined, warn: (msg: string) => void): void {
+function checkSlotHealth(name: string, slot: Slot | undefined, warn: (msg: string) => void): void {
   if (!slot?.walStatus) return;
   if (slot.walStatus === 'lost') {
     throw new ReplicateError(
@@ -177,7 +174,7 @@ function checkSlotHealth(name: string, slot: SlotInfo | undefined, warn: (msg: s
   }
   if (slot.walStatus !== 'reserved') {
     warn(
-      `replication slot ${name} has wal_status = '${slot.walStatus}'${slot.safeWalSize != null ? ` (safe_wal_size ${slot.safeWalSize} bytes)` : ''}: the server may soon remove WAL the slot needs; walduck is behind, or max_slot_wal_keep_size is too small`,
+      `replication slot ${name} has wal_status = '${slot.walStatus}' (${slot.retainedBytes ?? '?'} bytes retained): the server may soon remove WAL the slot needs; walduck is behind, or max_slot_wal_keep_size is too small`,
     );
   }
 }
@@ -186,41 +183,16 @@ function checkSlotHealth(name: string, slot: SlotInfo | undefined, warn: (msg: s
 async function waitInactive(
   conn: Connection,
   name: string,
-  slot: SlotInfo,
+  slot: Slot,
   ms = 10_000,
-): Promise<SlotInfo | undefined> {
+): Promise<Slot | undefined> {
   const until = performance.now() + ms;
-  let s: SlotInfo | undefined = slot;
+  let s: Slot | undefined = slot;
   while (s?.activePid != null && performance.now() < until) {
     await new Promise((r) => setTimeout(r, 100));
     s = await readSlot(conn, name);
   }
   return s;
-}
-
-export async function openDuckDb(path: string, memoryLimit: string | undefined): Promise<DuckDBInstance> {
-  try {
-    return await DuckDBInstance.create(path, memoryLimit ? { memory_limit: memoryLimit } : {});
-  } catch (err) {
-    const text = err instanceof Error ? err.message : String(err);
-    const lock = /Conflicting lock is held in (.*?)(?: \(PID (\d+)\))?[.\n]/.exec(text);
-    if (lock || /lock/i.test(text)) {
-      throw new ReplicateError(
-        'duckdb',
-        'WALDUCK_DUCKDB_LOCKED',
-        `DuckDB file ${path} is in use by another process${lock?.[2] ? ` (PID ${lock[2]})` : ''}: stop it, or replicate into another file`,
-        { cause: err },
-      );
-    }
-    throw new ReplicateError(
-      'duckdb',
-      'WALDUCK_DUCKDB_OPEN',
-      `cannot open DuckDB file ${path}: ${firstLine(text)}`,
-      {
-        cause: err,
-      },
-    );
-  }
 }
 
 async function checkWalLevel(conn: Connection): Promise<void> {
@@ -233,8 +205,4 @@ async function checkWalLevel(conn: Connection): Promise<void> {
       `the source runs with wal_level=${level}, and logical replication needs wal_level=logical: set it in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`,
     );
   }
-}
-
-function firstLine(s: string): string {
-  return s.split('\n')[0] ?? s;
 }

@@ -10,6 +10,7 @@ import {
   type TraceFn,
 } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import { openDuckDb } from '../sink/duckdb-file.js';
 import type { ProgressSink } from '../snapshot/progress.js';
 import type { TableRef } from '../wal2json/change.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
@@ -17,7 +18,7 @@ import { ReplicateError } from './errors.js';
 import { Latency, type LatencySummary, pgTimestampMs } from './latency.js';
 import { type LoopFigures, newFigures, runLoop, type StopAt, systemClock } from './loop.js';
 import type { SlotHealth } from './metrics.js';
-import { openDuckDb, type Prepared, prepare } from './preflight.js';
+import { type Prepared, prepare } from './preflight.js';
 import { Backoff, failureCode, isTransient, pause } from './retry.js';
 import type { SnapshotMode } from './slot.js';
 import { SlotGuard } from './slot-guard.js';
@@ -95,7 +96,7 @@ export type ConnectionEvent =
 
 export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   const settings = parseConnectionString(o.source, process.env);
-  const instance = await openDuckDb(o.duckdb, o.duckdbMemoryLimit);
+  const instance = await openDuckDb(o.duckdb, { memoryLimit: o.duckdbMemoryLimit });
   const duck = await instance.connect();
   const latency = new Latency();
   const backoff = new Backoff(o.random ? { random: o.random } : {});

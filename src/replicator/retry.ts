@@ -10,13 +10,13 @@ import { ConnectionError, PgServerError, ProtocolError } from '../protocol/index
 import { ReplicateError } from './errors.js';
 
 const TRANSIENT_CONNECTION = new Set([
-  'CONNECT_FAILED',
-  'CONNECT_TIMEOUT',
-  'CONNECTION_LOST',
-  'CONNECTION_CLOSED',
-  'RECEIVE_TIMEOUT',
-  'TLS_FAILED',
-  'STREAM_ENDED',
+  'WALDUCK_CONNECT_FAILED',
+  'WALDUCK_CONNECT_TIMEOUT',
+  'WALDUCK_CONNECTION_LOST',
+  'WALDUCK_CONNECTION_CLOSED',
+  'WALDUCK_RECEIVE_TIMEOUT',
+  'WALDUCK_TLS_FAILED',
+  'WALDUCK_STREAM_ENDED',
 ]);
 /** admin_shutdown (also pg_terminate_backend), crash_shutdown, cannot_connect_now, object_in_use. */
 const TRANSIENT_SQLSTATE = new Set(['57P01', '57P02', '57P03', '55006', '53300']);
@@ -46,7 +46,7 @@ export function isTransient(err: unknown): boolean {
   if (err instanceof PgServerError)
     return TRANSIENT_SQLSTATE.has(err.sqlstate) || err.sqlstate.startsWith('08');
   if (err instanceof ConnectionError) return TRANSIENT_CONNECTION.has(err.code);
-  if (err instanceof ProtocolError) return err.code === 'TRUNCATED_FRAME';
+  if (err instanceof ProtocolError) return err.code === 'WALDUCK_TRUNCATED_FRAME';
   if (err instanceof ReplicateError) return TRANSIENT_REPLICATE.has(err.code);
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && TRANSIENT_ERRNO.has(code);

@@ -5,7 +5,7 @@
 // further halving).
 
 import { type ConnectionSettings, connect } from '../protocol/index.js';
-import { quoteLiteral } from '../sink/sql.js';
+import { quoteLiteral } from '../source/quote.js';
 import type { SlotHealth } from './metrics.js';
 
 export interface SlotGuardOptions {

@@ -11,56 +11,12 @@
 //                                  (the server would skip what DuckDB lacks): refuse. --snapshot here
 //                                  is refused: the file already holds a replica
 
-import type { Connection } from '../protocol/index.js';
-import { formatLsn, type Lsn, parseLsn } from '../protocol/lsn.js';
-import { quoteLiteral } from '../sink/sql.js';
+import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import type { Slot } from '../source/slot.js';
 import { ReplicateError } from './errors.js';
 
-export interface SlotInfo {
-  readonly plugin: string | null;
-  readonly slotType: string;
-  readonly database: string | null;
-  readonly activePid: number | null;
-  readonly confirmedFlush: Lsn | null;
-  /** reserved, extended, unreserved or lost (PostgreSQL 13 and later; null before). */
-  readonly walStatus?: string | null;
-  /** Bytes of WAL that can still be written before the slot is in danger of invalidation. */
-  readonly safeWalSize?: string | null;
-}
-
-export async function readSlot(conn: Connection, name: string): Promise<SlotInfo | undefined> {
-  const major = Number.parseInt(conn.serverParameters.get('server_version') ?? '0', 10);
-  const health = major >= 13 ? 'wal_status, safe_wal_size' : 'NULL, NULL';
-  const [result] = await conn.query(
-    `SELECT plugin, slot_type, database, active_pid, confirmed_flush_lsn, ${health} FROM pg_replication_slots WHERE slot_name = ${quoteLiteral(name)}`,
-  );
-  const row = result?.rows[0];
-  if (!row) return undefined;
-  return {
-    plugin: row[0] ?? null,
-    slotType: row[1] ?? '',
-    database: row[2] ?? null,
-    activePid: row[3] ? Number(row[3]) : null,
-    confirmedFlush: row[4] ? (parseLsn(row[4]) ?? null) : null,
-    walStatus: row[5] ?? null,
-    safeWalSize: row[6] ?? null,
-  };
-}
-
-/** Slot names allow lower-case letters, digits and underscores, up to 63 bytes. */
-export function defaultSlotName(database: string): string {
-  return `walduck_${database.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
-}
-
-export function validateSlotName(name: string): void {
-  if (!/^[a-z0-9_]{1,63}$/.test(name)) {
-    throw new ReplicateError(
-      'config',
-      'WALDUCK_SLOT_NAME',
-      `invalid slot name ${JSON.stringify(name)}: use lower-case letters, digits and underscores (at most 63)`,
-    );
-  }
-}
+/** What the start decision needs to know of the slot. */
+export type SlotFacts = Pick<Slot, 'plugin' | 'slotType' | 'database' | 'activePid' | 'confirmedFlush'>;
 
 /** auto: snapshot when walduck creates the slot; force: --snapshot; off: --no-snapshot. */
 export type SnapshotMode = 'auto' | 'force' | 'off';
@@ -78,7 +34,7 @@ export type StartDecision =
 export function decideStart(
   slotName: string,
   database: string,
-  slot: SlotInfo | undefined,
+  slot: SlotFacts | undefined,
   stored: Lsn | undefined,
   snapshot: SnapshotChoice = { mode: 'auto', pending: false },
 ): StartDecision {

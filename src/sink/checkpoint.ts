@@ -4,6 +4,7 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn, type Lsn, parseLsn } from '../protocol/lsn.js';
+import { DuckFileError } from './errors.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { STATE_SCHEMA } from './target.js';
 
@@ -63,6 +64,14 @@ export async function clearSnapshotPending(conn: DuckDBConnection, slot: string)
   await conn.run(`DELETE FROM ${PENDING} WHERE slot = ${quoteLiteral(slot)}`);
 }
 
+/** Whether the file has walduck's state table at all (a file walduck never wrote has not). */
+export async function stateTableExists(conn: DuckDBConnection): Promise<boolean> {
+  const r = await conn.runAndReadAll(
+    `SELECT count(*) FROM information_schema.tables WHERE table_schema = ${quoteLiteral(STATE_SCHEMA)} AND table_name = 'state'`,
+  );
+  return Number(r.getRows()[0]?.[0] ?? 0) > 0;
+}
+
 export async function readState(conn: DuckDBConnection, slot: string): Promise<StateRow | undefined> {
   const r = await conn.runAndReadAll(
     `SELECT lsn, system_id, database FROM ${STATE} WHERE slot = ${quoteLiteral(slot)}`,
@@ -71,7 +80,10 @@ export async function readState(conn: DuckDBConnection, slot: string): Promise<S
   if (!row) return undefined;
   const lsn = parseLsn(String(row[0]));
   if (lsn === undefined)
-    throw new Error(`walduck.state holds an unreadable LSN ${String(row[0])} for slot ${slot}`);
+    throw new DuckFileError(
+      'WALDUCK_DUCKDB_STATE',
+      `walduck.state holds an unreadable LSN ${String(row[0])} for slot ${slot}: the file was edited by hand or is damaged`,
+    );
   return {
     slot,
     lsn,

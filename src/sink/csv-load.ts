@@ -7,10 +7,20 @@
 
 import { rmSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { CsvSegment } from '../snapshot/spool.js';
 import { quoteLiteral } from './sql.js';
-import type { TableStage } from './stage.js';
+import { StageError, type TableStage } from './stage.js';
 import type { TargetTable } from './target.js';
+
+/** A closed segment of CSV rows, ready for DuckDB (the snapshot's spool writes them). */
+export interface CsvSegment {
+  readonly path: string;
+  readonly rows: number;
+  readonly bytes: number;
+  /** The longest row in bytes: DuckDB's reader must be told of rows above its 2 MB default. */
+  readonly maxRowBytes: number;
+  /** A row held "NaN" or "Infinity" somewhere: a DECIMAL column may need its NULL-and-warn. */
+  readonly maybeNonFinite: boolean;
+}
 
 /** DuckDB's default longest line; longer rows must be announced. */
 const DEFAULT_MAX_LINE = 2 * 1024 * 1024;
@@ -46,7 +56,7 @@ export async function loadCsvSegment(
     const r = await conn.run(`INSERT INTO ${target.name} SELECT ${values.join(', ')} FROM ${source}`);
     // A misread file (a quoting rule got wrong) would show as another row count: never load it silently.
     if (r.rowsChanged !== segment.rows) {
-      throw new Error(
+      throw new StageError(
         `DuckDB read ${r.rowsChanged} rows from a CSV segment of ${segment.rows} rows copied from ${target.source.schema}.${target.source.table}`,
       );
     }

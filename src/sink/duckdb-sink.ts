@@ -8,11 +8,11 @@
 // transaction, stored in walduck.state by that same transaction.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { InternalError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
-import type { CsvSegment } from '../snapshot/spool.js';
+import type { SourceTable } from '../source/catalog.js';
 import { assertNever, type Change, type TableRef, type Value } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
-import type { SourceTable } from './catalog.js';
 import {
   clearSnapshotPending,
   ensureStateTable,
@@ -21,7 +21,7 @@ import {
   writeSnapshotPending,
   writeState,
 } from './checkpoint.js';
-import { loadCsvSegment, loadsAsCsv } from './csv-load.js';
+import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import type { ChangeSink } from './sink.js';
 import { TableStage } from './stage.js';
 import { describeTarget, ensureTarget, type TargetTable } from './target.js';
@@ -197,7 +197,7 @@ export class DuckDbSink implements ChangeSink {
         );
         return;
       default:
-        assertNever(change);
+        assertNever(change, 'apply');
     }
   }
 
@@ -207,7 +207,7 @@ export class DuckDbSink implements ChangeSink {
    * transactions: a half-applied source transaction must never be committed.
    */
   async commit(): Promise<Lsn | undefined> {
-    if (this.inSource) throw new Error('commit inside a source transaction');
+    if (this.inSource) throw new InternalError('apply', 'commit inside a source transaction');
     if (!this.hasUncommitted) return undefined;
     await this.begin();
     await this.flushStages();
@@ -265,12 +265,12 @@ export class DuckDbSink implements ChangeSink {
 
   /** Committed on its own, before the slot is created. */
   async markSnapshotPending(): Promise<void> {
-    if (this.txOpen) throw new Error('markSnapshotPending inside a transaction');
+    if (this.txOpen) throw new InternalError('apply', 'markSnapshotPending inside a transaction');
     await writeSnapshotPending(this.conn, this.opts.slot, this.opts.meta?.systemId);
   }
 
   async clearSnapshotPending(): Promise<void> {
-    if (this.txOpen) throw new Error('clearSnapshotPending inside a transaction');
+    if (this.txOpen) throw new InternalError('apply', 'clearSnapshotPending inside a transaction');
     await clearSnapshotPending(this.conn, this.opts.slot);
   }
 
@@ -295,7 +295,7 @@ export class DuckDbSink implements ChangeSink {
 
   private copiedTable(ref: TableRef): Table {
     const t = this.tables.get(tableKey(ref.schema, ref.table));
-    if (!t) throw new Error(`snapshot rows for unchosen table ${ref.schema}.${ref.table}`);
+    if (!t) throw new InternalError('apply', `snapshot rows for unchosen table ${ref.schema}.${ref.table}`);
     return t;
   }
 
@@ -304,7 +304,7 @@ export class DuckDbSink implements ChangeSink {
    * commits it all with the copied rows. Returns the LSN now durable.
    */
   async commitSnapshot(lsn: Lsn): Promise<Lsn> {
-    if (this.inSource) throw new Error('commitSnapshot inside a source transaction');
+    if (this.inSource) throw new InternalError('apply', 'commitSnapshot inside a source transaction');
     await this.begin();
     await clearSnapshotPending(this.conn, this.opts.slot);
     this.lastCommitLsn = lsn;

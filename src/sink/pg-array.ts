@@ -3,9 +3,12 @@
 // `CAST(from_json(x, '["VARCHAR"]') AS T[])`: every element keeps its exact text until DuckDB's own
 // cast parses it. DuckDB cannot read PostgreSQL's array syntax itself.
 
-export class PgArrayError extends Error {
+import { WalduckError } from '../protocol/errors.js';
+
+export class PgArrayError extends WalduckError {
   override readonly name = 'PgArrayError';
   readonly code = 'WALDUCK_PG_ARRAY';
+  readonly phase = 'apply';
 }
 
 type Nested = string | null | Nested[];

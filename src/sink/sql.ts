@@ -1,14 +1,23 @@
-// Quoting for every identifier and literal that reaches SQL, DuckDB's or PostgreSQL's (both follow
-// the SQL standard here: double quotes for identifiers, single quotes for strings, each doubled).
+// Quoting for every identifier and literal that reaches DuckDB's SQL: double quotes for identifiers,
+// single quotes for strings, each doubled (PostgreSQL's own quoting is in source/quote.ts).
+
+import { WalduckError } from '../protocol/errors.js';
+
+/** A name or value that cannot be written as DuckDB SQL text (a NUL byte). */
+export class QuoteError extends WalduckError {
+  override readonly name = 'QuoteError';
+  readonly code = 'WALDUCK_SQL_NUL';
+  readonly phase = 'duckdb';
+}
 
 export function quoteIdent(name: string): string {
-  if (name.includes('\0')) throw new Error(`identifier contains a NUL byte: ${JSON.stringify(name)}`);
+  if (name.includes('\0')) throw new QuoteError(`identifier contains a NUL byte: ${JSON.stringify(name)}`);
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** A string literal; assumes standard_conforming_strings (PostgreSQL's default since 9.1; always in DuckDB). */
+/** A string literal (DuckDB strings have no backslash escapes). */
 export function quoteLiteral(value: string): string {
-  if (value.includes('\0')) throw new Error(`literal contains a NUL byte: ${JSON.stringify(value)}`);
+  if (value.includes('\0')) throw new QuoteError(`literal contains a NUL byte: ${JSON.stringify(value)}`);
   return `'${value.replaceAll("'", "''")}'`;
 }
 

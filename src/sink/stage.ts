@@ -13,6 +13,7 @@
 // in no form, the value stored in DuckDB (the UPDATE's per-row presence mask says which to keep).
 // Memory: at most one staged row per change, and the sink flushes at --batch-rows.
 
+import { WalduckError } from '../protocol/errors.js';
 import type { RowImage, Value } from '../wal2json/change.js';
 import type { TargetTable } from './target.js';
 
@@ -22,7 +23,7 @@ export const OP_DELETE = 'D';
 /** A row folded away (an insert later deleted): never sent to DuckDB. */
 const OP_NONE = '-';
 
-export class StageError extends Error {
+export class StageError extends WalduckError {
   override readonly name = 'StageError';
   readonly code = 'WALDUCK_APPLY';
   readonly phase = 'apply';

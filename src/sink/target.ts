@@ -2,7 +2,8 @@
 // step reuses for every batch (built once, from quoted identifiers only).
 
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { SourceTable } from './catalog.js';
+import { WalduckError } from '../protocol/errors.js';
+import type { SourceTable } from '../source/catalog.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { type ColumnMapping, mapType } from './type-map.js';
 
@@ -20,7 +21,7 @@ export interface TargetTable {
   readonly keyless: boolean;
 }
 
-export class TargetError extends Error {
+export class TargetError extends WalduckError {
   override readonly name = 'TargetError';
   readonly code = 'WALDUCK_TARGET';
   readonly phase = 'duckdb';

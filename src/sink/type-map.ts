@@ -22,18 +22,8 @@
 // | domain                             | its base type          | as the base type                |
 // | enum, composite, inet, cidr, macaddr, bit, xml, tsvector, ranges, other | VARCHAR | PostgreSQL's text |
 
+import type { PgType } from '../source/catalog.js';
 import { pgArrayToJson } from './pg-array.js';
-
-export interface PgType {
-  /** Base type name in pg_catalog after resolving domains (e.g. "int4", "numeric", "_int4" for arrays). */
-  readonly typname: string;
-  readonly typmod: number;
-  /** pg_type.typtype of the base type: b base, c composite, e enum, r range, m multirange, p pseudo. */
-  readonly typtype: string;
-  /** For arrays: the element type (domains resolved), and the declared dimension count (at least 1). */
-  readonly element?: PgType;
-  readonly dims?: number;
-}
 
 export type ValueCheck = 'decimal' | undefined;
 

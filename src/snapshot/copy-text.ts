@@ -11,9 +11,10 @@
 // over and a line is decoded only once complete. Rows go into `columns` (reused across batches); the
 // caller takes them when `count` reaches its batch size, then calls `reset()`.
 
+import { WalduckError } from '../protocol/errors.js';
 import type { Value } from '../wal2json/change.js';
 
-export class CopyFormatError extends Error {
+export class CopyFormatError extends WalduckError {
   override readonly name = 'CopyFormatError';
   readonly code = 'WALDUCK_COPY_FORMAT';
   readonly phase = 'snapshot';

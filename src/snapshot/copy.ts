@@ -8,14 +8,21 @@
 // ones (ranges.ts). DuckDB gets one write at a time (one connection, one transaction); memory per job
 // is one batch plus the wire's copy buffer, whatever the table size.
 
-import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
-import type { SourceTable } from '../sink/catalog.js';
-import { quoteIdent, quoteLiteral } from '../sink/sql.js';
+import {
+  type Connection,
+  type ConnectionSettings,
+  connect,
+  type LogFn,
+  WalduckError,
+} from '../protocol/index.js';
+import type { CsvSegment } from '../sink/csv-load.js';
+import type { SourceTable } from '../source/catalog.js';
+import { quoteIdent, quoteLiteral } from '../source/quote.js';
 import type { TableRef, Value } from '../wal2json/change.js';
 import { CopyTextParser } from './copy-text.js';
 import type { ProgressSink, TableProgress } from './progress.js';
 import { type PageRange, pageRanges, rangeCondition } from './ranges.js';
-import type { CsvSegment, CsvSpool } from './spool.js';
+import type { CsvSpool } from './spool.js';
 
 export interface SnapshotTarget {
   insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void>;
@@ -46,7 +53,7 @@ export interface SnapshotStats {
   readonly ms: number;
 }
 
-export class SnapshotError extends Error {
+export class SnapshotError extends WalduckError {
   override readonly name = 'SnapshotError';
   readonly phase = 'snapshot';
   constructor(

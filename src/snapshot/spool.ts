@@ -13,17 +13,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-
-/** A closed segment, ready for DuckDB. */
-export interface CsvSegment {
-  readonly path: string;
-  readonly rows: number;
-  readonly bytes: number;
-  /** The longest row in bytes: DuckDB's reader must be told of rows above its 2 MB default. */
-  readonly maxRowBytes: number;
-  /** A row held "NaN" or "Infinity" somewhere: a DECIMAL column may need its NULL-and-warn. */
-  readonly maybeNonFinite: boolean;
-}
+import type { CsvSegment } from '../sink/csv-load.js';
 
 /** Characters DuckDB's file readers take as a glob pattern (a '?' in a path matched other files). */
 const GLOB = /[*?[\]{}]/;

@@ -10,6 +10,7 @@
 // transaction's start, so for v1 the decoder takes the end LSN from the header's "nextlsn"
 // (include-lsn, which wal2jsonOptions always asks for). See src/wal2json/README.md.
 
+import { InternalError } from '../protocol/errors.js';
 import type { Lsn } from '../protocol/lsn.js';
 
 /**
@@ -107,6 +108,9 @@ export interface Commit {
 
 export type Change = Begin | Insert | Update | Delete | Truncate | Message | Commit;
 
-export function assertNever(x: never): never {
-  throw new Error(`unexpected variant: ${JSON.stringify(x)}`);
+/** The end of every switch over a union: reached only if a new member went unhandled. */
+export function assertNever(x: never, phase = 'decode'): never {
+  // Not JSON.stringify: changes hold bigints, which it cannot print.
+  const kind = typeof x === 'object' && x !== null ? ((x as { kind?: unknown }).kind ?? '?') : x;
+  throw new InternalError(phase, `unexpected variant ${String(kind)}`);
 }

@@ -4,7 +4,7 @@
 // stay unchanged until the generator is finished, and it must be run to its end before the next
 // decode() call. Strings handed out are copies, so events stay valid after that. A generator left
 // unfinished, or one that threw, leaves a v1 document half-read: the decoder then refuses further
-// input (WAL2JSON_MISUSE) rather than guess, and the caller restarts from the slot's confirmed LSN.
+// input (WALDUCK_WAL2JSON_MISUSE) rather than guess, and the caller restarts from the slot's confirmed LSN.
 
 import type { Lsn } from '../protocol/lsn.js';
 import type { Change } from './change.js';
@@ -60,6 +60,8 @@ function positive(v: number | undefined, dflt: number, name: string): number {
 abstract class Guarded {
   private busy = false;
   private failed: unknown;
+  /** dataStart of the payload being decoded (for the error if its generator is abandoned). */
+  private lsn: Lsn = 0n;
 
   protected abstract readonly phase: Wal2JsonPhase;
 
@@ -71,18 +73,31 @@ abstract class Guarded {
           ? 'the decoder failed earlier; restart from the confirmed LSN'
           : 'the previous decode() generator was not run to its end';
       throw new Wal2JsonError(
-        'WAL2JSON_MISUSE',
+        'WALDUCK_WAL2JSON_MISUSE',
         why,
         { phase: this.phase, lsn, offset: 0, snippet: '' },
         { cause: this.failed },
       );
     }
     this.busy = true;
+    this.lsn = lsn;
   }
 
   protected leave(ok: boolean, err?: unknown): void {
     if (ok) this.busy = false;
-    else this.failed = err ?? new Error('decode() generator closed before the payload was read');
+    else
+      this.failed =
+        err ??
+        new Wal2JsonError(
+          'WALDUCK_WAL2JSON_MISUSE',
+          'decode() generator closed before the payload was read',
+          {
+            phase: this.phase,
+            lsn: this.lsn,
+            offset: 0,
+            snippet: '',
+          },
+        );
   }
 }
 

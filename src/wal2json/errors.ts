@@ -2,27 +2,28 @@
 // byte offset inside that payload and a snippet of the bytes around it, so a bad slot can be debugged
 // from the log line alone.
 
+import { WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 
 export type Wal2JsonErrorCode =
   /** Not JSON: an unexpected byte. */
-  | 'WAL2JSON_SYNTAX'
+  | 'WALDUCK_WAL2JSON_SYNTAX'
   /** The input ended inside a value (a format-version 2 line, or a capture that cannot complete). */
-  | 'WAL2JSON_TRUNCATED'
+  | 'WALDUCK_WAL2JSON_TRUNCATED'
   /** Valid JSON, but not what wal2json emits: a missing field, a field of the wrong type, arrays of unequal length. */
-  | 'WAL2JSON_SHAPE'
+  | 'WALDUCK_WAL2JSON_SHAPE'
   /** An `action` (v2) or `kind` (v1) this decoder does not know: better to stop than to skip data. */
-  | 'WAL2JSON_UNKNOWN_ACTION'
+  | 'WALDUCK_WAL2JSON_UNKNOWN_ACTION'
   /** Nesting deeper than `maxDepth`. */
-  | 'WAL2JSON_TOO_DEEP'
+  | 'WALDUCK_WAL2JSON_TOO_DEEP'
   /** A string longer than `maxStringBytes`, or one change larger than `maxChangeBytes`. */
-  | 'WAL2JSON_TOO_LONG'
+  | 'WALDUCK_WAL2JSON_TOO_LONG'
   /** The decoder was used out of order: a previous generator was not consumed, or it already failed. */
-  | 'WAL2JSON_MISUSE';
+  | 'WALDUCK_WAL2JSON_MISUSE';
 
 export type Wal2JsonPhase = 'decode-v1' | 'decode-v2';
 
-export class Wal2JsonError extends Error {
+export class Wal2JsonError extends WalduckError {
   override readonly name = 'Wal2JsonError';
   readonly code: Wal2JsonErrorCode;
   readonly phase: Wal2JsonPhase;

@@ -4,7 +4,7 @@
 // stay exact. Strings take a fast path (one slice of the view) when they hold no escape.
 //
 // The reader works in two modes. `final`: the end of the view is the end of the input, and running
-// into it is a WAL2JSON_TRUNCATED error (a v2 line; a v1 change reassembled from several messages).
+// into it is a WALDUCK_WAL2JSON_TRUNCATED error (a v2 line; a v1 change reassembled from several messages).
 // Not final: running into the end throws NEED_MORE, and the v1 stream decoder captures the value across
 // the next messages instead (see v1-stream.ts). A value that ends exactly at the end of a non-final
 // view is only complete if nothing could extend it: a number there throws NEED_MORE too.
@@ -116,7 +116,7 @@ export class JsonReader {
 
   /** The view ended inside a value: an error if it is the whole input, else "wait for more". */
   more(): never {
-    if (this.final) throw this.fail('WAL2JSON_TRUNCATED', 'input ends inside a JSON value');
+    if (this.final) throw this.fail('WALDUCK_WAL2JSON_TRUNCATED', 'input ends inside a JSON value');
     throw NEED_MORE;
   }
 
@@ -133,8 +133,8 @@ export class JsonReader {
       c === LOWER_N ||
       (c !== undefined && c >= ZERO && c <= NINE);
     return startsValue
-      ? this.fail('WAL2JSON_SHAPE', `expected ${expected}`)
-      : this.fail('WAL2JSON_SYNTAX', `expected ${expected}`);
+      ? this.fail('WALDUCK_WAL2JSON_SHAPE', `expected ${expected}`)
+      : this.fail('WALDUCK_WAL2JSON_SYNTAX', `expected ${expected}`);
   }
 
   /** Skips whitespace; returns the next byte without consuming it. */
@@ -170,7 +170,7 @@ export class JsonReader {
 
   private enter(): void {
     if (++this.depth > this.limits.maxDepth) {
-      throw this.fail('WAL2JSON_TOO_DEEP', `nesting deeper than ${this.limits.maxDepth}`);
+      throw this.fail('WALDUCK_WAL2JSON_TOO_DEEP', `nesting deeper than ${this.limits.maxDepth}`);
     }
   }
 
@@ -195,11 +195,11 @@ export class JsonReader {
       return false;
     }
     if (!first) {
-      if (c !== COMMA) throw this.fail('WAL2JSON_SYNTAX', "expected ',' or '}'");
+      if (c !== COMMA) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', "expected ',' or '}'");
       this.pos++;
       c = this.ws();
     }
-    if (c !== QUOTE) throw this.fail('WAL2JSON_SYNTAX', 'expected a key');
+    if (c !== QUOTE) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'expected a key');
     const b = this.bytes;
     const e = this.end;
     const start = this.pos + 1;
@@ -225,7 +225,7 @@ export class JsonReader {
       this.keyEnd = p;
       this.pos = p + 1;
     }
-    if (this.ws() !== COLON) throw this.fail('WAL2JSON_SYNTAX', "expected ':'");
+    if (this.ws() !== COLON) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', "expected ':'");
     this.pos++;
     return true;
   }
@@ -255,7 +255,7 @@ export class JsonReader {
       return false;
     }
     if (!first) {
-      if (c !== COMMA) throw this.fail('WAL2JSON_SYNTAX', "expected ',' or ']'");
+      if (c !== COMMA) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', "expected ',' or ']'");
       this.pos++;
     }
     return true;
@@ -324,13 +324,17 @@ export class JsonReader {
       if (x === BACKSLASH) return this.stringEscaped(start, p);
       if (x < 0x20) {
         this.pos = p;
-        throw this.fail('WAL2JSON_SYNTAX', 'control character inside a string');
+        throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'control character inside a string');
       }
       if (x >= 0x80) ascii = false;
       p++;
     }
     if (p - start > this.limits.maxStringBytes) {
-      throw this.fail('WAL2JSON_TOO_LONG', `string longer than ${this.limits.maxStringBytes} bytes`, start);
+      throw this.fail(
+        'WALDUCK_WAL2JSON_TOO_LONG',
+        `string longer than ${this.limits.maxStringBytes} bytes`,
+        start,
+      );
     }
     this.pos = p + 1;
     return ascii ? this.buf.latin1Slice(start, p) : this.buf.utf8Slice(start, p);
@@ -351,7 +355,7 @@ export class JsonReader {
       if (x === QUOTE) break;
       if (x < 0x20) {
         this.pos = p;
-        throw this.fail('WAL2JSON_SYNTAX', 'control character inside a string');
+        throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'control character inside a string');
       }
       if (x !== BACKSLASH) {
         p++;
@@ -394,7 +398,7 @@ export class JsonReader {
             const h = hexValue(b[i]!);
             if (h < 0) {
               this.pos = i;
-              throw this.fail('WAL2JSON_SYNTAX', 'bad \\u escape');
+              throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'bad \\u escape');
             }
             code = code * 16 + h;
           }
@@ -405,13 +409,17 @@ export class JsonReader {
         }
         default:
           this.pos = p;
-          throw this.fail('WAL2JSON_SYNTAX', 'bad escape in a string');
+          throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'bad escape in a string');
       }
       p += 2;
       seg = p;
     }
     if (p - start > this.limits.maxStringBytes) {
-      throw this.fail('WAL2JSON_TOO_LONG', `string longer than ${this.limits.maxStringBytes} bytes`, start);
+      throw this.fail(
+        'WALDUCK_WAL2JSON_TOO_LONG',
+        `string longer than ${this.limits.maxStringBytes} bytes`,
+        start,
+      );
     }
     if (p > seg) out += this.buf.utf8Slice(seg, p);
     this.pos = p + 1;
@@ -433,7 +441,7 @@ export class JsonReader {
       while (p < e && isDigit(b[p]!)) p++;
     } else {
       this.pos = p;
-      throw this.fail('WAL2JSON_SYNTAX', 'expected a digit');
+      throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'expected a digit');
     }
     if (p < e && b[p] === DOT) p = this.digits(p + 1);
     if (p < e && (b[p] === LOWER_E || b[p] === UPPER_E)) {
@@ -455,7 +463,7 @@ export class JsonReader {
     if (p === from) {
       if (p >= e) this.moreAt(p);
       this.pos = p;
-      throw this.fail('WAL2JSON_SYNTAX', 'expected a digit');
+      throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'expected a digit');
     }
     return p;
   }
@@ -482,12 +490,13 @@ export class JsonReader {
     if (next === DOT || next === LOWER_E || next === UPPER_E || (p >= e && !this.final)) {
       // Not a plain integer (or it may go on in the next message): take the general path.
       const text = this.numberText();
-      throw this.fail('WAL2JSON_SHAPE', `expected a 32-bit unsigned integer, got ${text}`, start);
+      throw this.fail('WALDUCK_WAL2JSON_SHAPE', `expected a 32-bit unsigned integer, got ${text}`, start);
     }
-    if (c === ZERO && p - start > 1) throw this.fail('WAL2JSON_SYNTAX', 'number with a leading zero', start);
+    if (c === ZERO && p - start > 1)
+      throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'number with a leading zero', start);
     if (p - start > 10 || n > 0xffff_ffff) {
       this.pos = start;
-      throw this.fail('WAL2JSON_SHAPE', 'expected a 32-bit unsigned integer', start);
+      throw this.fail('WALDUCK_WAL2JSON_SHAPE', 'expected a 32-bit unsigned integer', start);
     }
     this.pos = p;
     return n;
@@ -511,10 +520,10 @@ export class JsonReader {
         return 'false';
       case LBRACE:
       case LBRACKET:
-        throw this.fail('WAL2JSON_SHAPE', 'expected a scalar value');
+        throw this.fail('WALDUCK_WAL2JSON_SHAPE', 'expected a scalar value');
       default:
         if (c === MINUS || isDigit(c)) return this.numberText();
-        throw this.fail('WAL2JSON_SYNTAX', 'expected a value');
+        throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'expected a value');
     }
   }
 
@@ -560,12 +569,16 @@ export class JsonReader {
       }
       if (x < 0x20) {
         this.pos = p;
-        throw this.fail('WAL2JSON_SYNTAX', 'control character inside a string');
+        throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'control character inside a string');
       }
       p++;
     }
     if (p - start > this.limits.maxStringBytes) {
-      throw this.fail('WAL2JSON_TOO_LONG', `string longer than ${this.limits.maxStringBytes} bytes`, start);
+      throw this.fail(
+        'WALDUCK_WAL2JSON_TOO_LONG',
+        `string longer than ${this.limits.maxStringBytes} bytes`,
+        start,
+      );
     }
     this.pos = p + 1;
   }
@@ -578,7 +591,7 @@ export class JsonReader {
       if (p + i >= this.end) this.moreAt(p + i);
       if (b[p + i] !== word.charCodeAt(i)) {
         this.pos = p + i;
-        throw this.fail('WAL2JSON_SYNTAX', `expected ${word}`);
+        throw this.fail('WALDUCK_WAL2JSON_SYNTAX', `expected ${word}`);
       }
     }
     this.pos = p + n;

@@ -133,13 +133,19 @@ export class ImageBuilder {
   finish(r: JsonReader, slot: ImageSlot | undefined, what: string): RowImage {
     const count = this.names.n;
     if (this.values.length !== count) {
-      throw r.fail('WAL2JSON_SHAPE', `${what}: ${count} column names but ${this.values.length} values`);
+      throw r.fail(
+        'WALDUCK_WAL2JSON_SHAPE',
+        `${what}: ${count} column names but ${this.values.length} values`,
+      );
     }
     if (this.types.n !== 0 && this.types.n !== count) {
-      throw r.fail('WAL2JSON_SHAPE', `${what}: ${count} column names but ${this.types.n} types`);
+      throw r.fail('WALDUCK_WAL2JSON_SHAPE', `${what}: ${count} column names but ${this.types.n} types`);
     }
     if (this.typeOids.n !== 0 && this.typeOids.n !== count) {
-      throw r.fail('WAL2JSON_SHAPE', `${what}: ${count} column names but ${this.typeOids.n} type OIDs`);
+      throw r.fail(
+        'WALDUCK_WAL2JSON_SHAPE',
+        `${what}: ${count} column names but ${this.typeOids.n} type OIDs`,
+      );
     }
     const hasOids = this.typeOids.n !== 0;
     const names = this.names.finish();

@@ -129,7 +129,8 @@ export class V1Stream {
     const c = r.bytes[r.pos]!;
     switch (this.state) {
       case DOC:
-        if (c !== LBRACE) throw r.fail('WAL2JSON_SYNTAX', 'expected "{" to open a format-version 1 document');
+        if (c !== LBRACE)
+          throw r.fail('WALDUCK_WAL2JSON_SYNTAX', 'expected "{" to open a format-version 1 document');
         r.pos++;
         this.xid = undefined;
         this.commitTime = undefined;
@@ -148,7 +149,7 @@ export class V1Stream {
       case KEY:
         return this.keyAt(c);
       case AFTER_KEY:
-        if (c !== COLON) throw r.fail('WAL2JSON_SYNTAX', "expected ':'");
+        if (c !== COLON) throw r.fail('WALDUCK_WAL2JSON_SYNTAX', "expected ':'");
         r.pos++;
         this.state = VALUE;
         return true;
@@ -166,7 +167,7 @@ export class V1Stream {
       case AFTER_VALUE:
         if (c === COMMA) this.state = KEY;
         else if (c === RBRACE) this.closeDocument();
-        else throw r.fail('WAL2JSON_SYNTAX', "expected ',' or '}'");
+        else throw r.fail('WALDUCK_WAL2JSON_SYNTAX', "expected ',' or '}'");
         r.pos++;
         return true;
       case ELEM_FIRST:
@@ -195,16 +196,16 @@ export class V1Stream {
       case AFTER_ELEM:
         if (c === COMMA) this.state = ELEM;
         else if (c === RBRACKET) this.state = AFTER_VALUE;
-        else throw r.fail('WAL2JSON_SYNTAX', "expected ',' or ']'");
+        else throw r.fail('WALDUCK_WAL2JSON_SYNTAX', "expected ',' or ']'");
         r.pos++;
         return true;
       default:
-        throw r.fail('WAL2JSON_SYNTAX', `internal: bad state ${this.state}`);
+        throw r.fail('WALDUCK_WAL2JSON_SYNTAX', `internal: bad state ${this.state}`);
     }
   }
 
   private keyAt(c: number): boolean {
-    if (c !== QUOTE) throw this.r.fail('WAL2JSON_SYNTAX', 'expected a key');
+    if (c !== QUOTE) throw this.r.fail('WALDUCK_WAL2JSON_SYNTAX', 'expected a key');
     return this.item(FOR_KEY);
   }
 
@@ -239,7 +240,7 @@ export class V1Stream {
     a.reset(bytes, true, this.lsn, end - bytes.length);
     try {
       this.read(a, kind);
-      if (!a.atEnd()) throw a.fail('WAL2JSON_SYNTAX', 'unexpected bytes after a value');
+      if (!a.atEnd()) throw a.fail('WALDUCK_WAL2JSON_SYNTAX', 'unexpected bytes after a value');
     } finally {
       a.release();
       this.capture.done();
@@ -287,7 +288,8 @@ export class V1Stream {
         const at = rd.pos;
         const text = rd.string();
         const lsn = parseLsn(text);
-        if (lsn === undefined) throw rd.fail('WAL2JSON_SHAPE', `bad nextlsn ${JSON.stringify(text)}`, at);
+        if (lsn === undefined)
+          throw rd.fail('WALDUCK_WAL2JSON_SHAPE', `bad nextlsn ${JSON.stringify(text)}`, at);
         this.endLsn = lsn;
         return;
       }
@@ -310,7 +312,7 @@ export class V1Stream {
   private closeDocument(): void {
     if (!this.sawChange) {
       // E.g. a v2 line fed to the v1 decoder: better an error than a begin/commit per line.
-      throw this.r.fail('WAL2JSON_SHAPE', 'format-version 1 document without "change"');
+      throw this.r.fail('WALDUCK_WAL2JSON_SHAPE', 'format-version 1 document without "change"');
     }
     this.state = DOC;
     if (this.begun === BEGUN_NO) this.begin();
@@ -388,7 +390,7 @@ export class V1Stream {
     }
     const newImage = newStarted ? img.finish(rd, slot?.newImage, 'columnvalues') : undefined;
     const need = <T>(v: T | undefined, field: string): T => {
-      if (v === undefined) throw rd.fail('WAL2JSON_SHAPE', `change without "${field}"`);
+      if (v === undefined) throw rd.fail('WALDUCK_WAL2JSON_SHAPE', `change without "${field}"`);
       return v;
     };
     const lsn = this.lsn;
@@ -429,7 +431,7 @@ export class V1Stream {
           content: need(content, 'content'),
         };
       default:
-        throw rd.fail('WAL2JSON_SHAPE', 'change without "kind"', kindAt);
+        throw rd.fail('WALDUCK_WAL2JSON_SHAPE', 'change without "kind"', kindAt);
     }
   }
 
@@ -440,7 +442,7 @@ export class V1Stream {
     if (rd.strEquals('message')) return KIND_MESSAGE;
     const at = rd.pos;
     const k = rd.string();
-    throw rd.fail('WAL2JSON_UNKNOWN_ACTION', `unknown change kind ${JSON.stringify(k)}`, at);
+    throw rd.fail('WALDUCK_WAL2JSON_UNKNOWN_ACTION', `unknown change kind ${JSON.stringify(k)}`, at);
   }
 
   private startNew(
@@ -564,11 +566,11 @@ class Capture {
           this.stringStart = this.len + (i - from) + 1;
         } else if (x === LBRACE || x === LBRACKET) {
           if (++depth > maxDepth) {
-            throw r.fail('WAL2JSON_TOO_DEEP', `nesting deeper than ${this.limits.maxDepth}`, i);
+            throw r.fail('WALDUCK_WAL2JSON_TOO_DEEP', `nesting deeper than ${this.limits.maxDepth}`, i);
           }
         } else if (x === RBRACE || x === RBRACKET) {
           if (--depth <= 0) {
-            if (depth < 0) throw r.fail('WAL2JSON_SYNTAX', 'unbalanced closing bracket', i);
+            if (depth < 0) throw r.fail('WALDUCK_WAL2JSON_SYNTAX', 'unbalanced closing bracket', i);
             end = i + 1;
             break;
           }
@@ -585,7 +587,7 @@ class Capture {
 
   private checkString(r: JsonReader, upTo: number, at: number): void {
     if (upTo - this.stringStart > this.limits.maxStringBytes) {
-      throw r.fail('WAL2JSON_TOO_LONG', `string longer than ${this.limits.maxStringBytes} bytes`, at);
+      throw r.fail('WALDUCK_WAL2JSON_TOO_LONG', `string longer than ${this.limits.maxStringBytes} bytes`, at);
     }
   }
 
@@ -594,7 +596,11 @@ class Capture {
     if (n === 0) return;
     const need = this.len + n;
     if (need > this.limits.maxChangeBytes) {
-      throw r.fail('WAL2JSON_TOO_LONG', `one change larger than ${this.limits.maxChangeBytes} bytes`, to);
+      throw r.fail(
+        'WALDUCK_WAL2JSON_TOO_LONG',
+        `one change larger than ${this.limits.maxChangeBytes} bytes`,
+        to,
+      );
     }
     if (need > this.buf.length) {
       const grown = new Uint8Array(

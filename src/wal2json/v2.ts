@@ -55,7 +55,7 @@ export class V2Decoder {
         const a = r.string();
         action = a.length === 1 && ACTIONS.includes(a) ? a.charCodeAt(0) : -1;
         if (action < 0)
-          throw r.fail('WAL2JSON_UNKNOWN_ACTION', `unknown action ${JSON.stringify(a)}`, actionAt);
+          throw r.fail('WALDUCK_WAL2JSON_UNKNOWN_ACTION', `unknown action ${JSON.stringify(a)}`, actionAt);
       } else if (r.keyIs('xid')) {
         if (!r.isNull()) xid = r.uint32();
       } else if (r.keyIs('timestamp')) {
@@ -77,7 +77,8 @@ export class V2Decoder {
         const at = r.pos;
         const text = r.string();
         endLsn = parseLsn(text);
-        if (endLsn === undefined) throw r.fail('WAL2JSON_SHAPE', `bad nextlsn ${JSON.stringify(text)}`, at);
+        if (endLsn === undefined)
+          throw r.fail('WALDUCK_WAL2JSON_SHAPE', `bad nextlsn ${JSON.stringify(text)}`, at);
       } else if (r.keyIs('transactional')) {
         transactional = r.boolean();
       } else if (r.keyIs('prefix')) {
@@ -88,7 +89,7 @@ export class V2Decoder {
         r.skip();
       }
     }
-    if (!r.atEnd()) throw r.fail('WAL2JSON_SYNTAX', 'bytes after the JSON object');
+    if (!r.atEnd()) throw r.fail('WALDUCK_WAL2JSON_SYNTAX', 'bytes after the JSON object');
 
     switch (action) {
       case ACTION_BEGIN:
@@ -144,9 +145,9 @@ export class V2Decoder {
           content: this.need(content, 'content'),
         };
       case 0:
-        throw r.fail('WAL2JSON_SHAPE', 'object without "action"');
+        throw r.fail('WALDUCK_WAL2JSON_SHAPE', 'object without "action"');
       default:
-        throw r.fail('WAL2JSON_UNKNOWN_ACTION', 'unknown action', actionAt);
+        throw r.fail('WALDUCK_WAL2JSON_UNKNOWN_ACTION', 'unknown action', actionAt);
     }
   }
 
@@ -159,7 +160,7 @@ export class V2Decoder {
   }
 
   private need<T>(v: T | undefined, field: string): T {
-    if (v === undefined) throw this.r.fail('WAL2JSON_SHAPE', `missing "${field}"`);
+    if (v === undefined) throw this.r.fail('WALDUCK_WAL2JSON_SHAPE', `missing "${field}"`);
     return v;
   }
 
@@ -185,7 +186,7 @@ export class V2Decoder {
         else r.skip();
       }
       if (img.names.n !== before + 1 || img.values.length !== valuesBefore + 1) {
-        throw r.fail('WAL2JSON_SHAPE', `${what}: a column needs exactly one "name" and one "value"`);
+        throw r.fail('WALDUCK_WAL2JSON_SHAPE', `${what}: a column needs exactly one "name" and one "value"`);
       }
     }
     return img.finish(r, slot, what);

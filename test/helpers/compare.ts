@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { DuckDBDataChunk, DuckDBInstance, VARCHAR } from '@duckdb/node-api';
 import { type ClusterInfo, psqlArgs } from '../../src/cluster/throwaway.js';
-import { type QueryFn, readSourceTables } from '../../src/sink/catalog.js';
 import { quoteIdent } from '../../src/sink/sql.js';
 import { describeTarget } from '../../src/sink/target.js';
+import { type QueryFn, readSourceTables } from '../../src/source/catalog.js';
 import type { TableRef } from '../../src/wal2json/change.js';
 
 const lostByWal2json = new Set(['numeric', 'float4', 'float8']);

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
+import { BenchError } from '../../bench/errors.js';
 import { json, machine, markdown } from '../../bench/report.js';
 import { type Contender, type Format, runBench } from '../../bench/run.js';
 import { UsageError } from '../errors.js';
@@ -81,7 +82,7 @@ export function benchCommand(y: Argv): Argv {
       if (!Number.isInteger(args.repeat) || args.repeat < 1)
         throw new UsageError('--repeat must be a positive whole number');
       if (spawnSync('pg_recvlogical', ['--version']).status !== 0) {
-        throw new Error(
+        throw new BenchError(
           'pg_recvlogical not found: it is the reference; install the PostgreSQL client (apt-get install postgresql-client-15)',
         );
       }

@@ -15,10 +15,10 @@ import {
   startCluster,
   stopCluster,
 } from '../../cluster/throwaway.js';
-import { type Connection, connect, parseConnectionString } from '../../protocol/index.js';
+import { type Connection, connect, parseConnectionString, WalduckError } from '../../protocol/index.js';
 import type { LoopFigures } from '../../replicator/loop.js';
 import { type ReplicateResult, replicate } from '../../replicator/replicate.js';
-import { withDuckDb } from '../duck.js';
+import { withDuckDb } from '../../sink/duckdb-file.js';
 import { UsageError } from '../errors.js';
 import { table } from '../format.js';
 import { log, warn } from '../log.js';
@@ -27,8 +27,9 @@ import { stopSignal } from '../shutdown.js';
 
 const SLOT = 'walduck_demo';
 
-export class DemoError extends Error {
+export class DemoError extends WalduckError {
   override readonly name = 'DemoError';
+  readonly code = 'WALDUCK_DEMO';
   readonly phase = 'demo';
 }
 

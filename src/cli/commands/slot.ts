@@ -4,38 +4,15 @@
 // an abandoned slot keeps WAL forever and can fill the disk. `list` and `status` show how much each
 // one holds back, so that is seen before it hurts.
 import type { Argv } from 'yargs';
-import {
-  type Connection,
-  type CreateReplicationSlotResult,
-  connect,
-  formatLsn,
-  type Lsn,
-  parseLsn,
-} from '../../protocol/index.js';
+import { type Connection, connect, formatLsn, type Lsn, WalduckError } from '../../protocol/index.js';
 import { Wake } from '../../replicator/wake.js';
-import { quoteLiteral } from '../../sink/sql.js';
-import { storedLsn } from '../duck.js';
+import { storedLsn } from '../../sink/duckdb-file.js';
+import { ensureSlot, readSlot, readSlots, type Slot, SlotError } from '../../source/slot.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, parseBytes, table } from '../format.js';
 import { log, oneLine, warn } from '../log.js';
 import { type ConnectionArgs, connectionSettings, slotName, withConnection } from '../options.js';
 import { stopSignal } from '../shutdown.js';
-
-interface SlotRow {
-  readonly name: string;
-  readonly plugin: string | null;
-  readonly type: string;
-  readonly database: string | null;
-  readonly temporary: boolean;
-  readonly activePid: number | null;
-  readonly restartLsn: Lsn | null;
-  readonly confirmedFlushLsn: Lsn | null;
-  /** WAL the server keeps for this slot: current WAL position - restart_lsn. */
-  readonly retainedBytes: bigint | null;
-  /** Decoded changes not yet confirmed: current WAL position - confirmed_flush_lsn. */
-  readonly lagBytes: bigint | null;
-  readonly walStatus: string | null;
-}
 
 async function open(a: ConnectionArgs): Promise<Connection> {
   return connect(connectionSettings(a), {
@@ -54,48 +31,19 @@ async function withConn<T>(a: ConnectionArgs, use: (c: Connection) => Promise<T>
   }
 }
 
-async function readSlots(c: Connection, name?: string): Promise<SlotRow[]> {
-  // pg_current_wal_lsn() fails on a standby; there the last received position is the WAL end.
-  const sql = `SELECT slot_name, plugin, slot_type, database, temporary, active_pid, restart_lsn,
-      confirmed_flush_lsn,
-      pg_wal_lsn_diff(w.lsn, restart_lsn)::bigint,
-      pg_wal_lsn_diff(w.lsn, confirmed_flush_lsn)::bigint,
-      wal_status
-    FROM pg_replication_slots,
-      (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END AS lsn) w
-    ${name === undefined ? '' : `WHERE slot_name = ${quoteLiteral(name)}`}
-    ORDER BY slot_name`;
-  const [r] = await c.query(sql);
-  const lsn = (v: string | null | undefined) => (v ? (parseLsn(v) ?? null) : null);
-  const big = (v: string | null | undefined) => (v ? BigInt(v) : null);
-  return (r?.rows ?? []).map((row) => ({
-    name: row[0] ?? '',
-    plugin: row[1] ?? null,
-    type: row[2] ?? '',
-    database: row[3] ?? null,
-    temporary: row[4] === 't',
-    activePid: row[5] ? Number(row[5]) : null,
-    restartLsn: lsn(row[6]),
-    confirmedFlushLsn: lsn(row[7]),
-    retainedBytes: big(row[8]),
-    lagBytes: big(row[9]),
-    walStatus: row[10] ?? null,
-  }));
-}
-
 const showLsn = (l: Lsn | null) => (l === null ? '-' : formatLsn(l));
 const showSize = (b: bigint | null) => (b === null ? '-' : `${b} (${formatBytes(b)})`);
 
-function slotJson(s: SlotRow): Record<string, unknown> {
+function slotJson(s: Slot): Record<string, unknown> {
   return {
     slot: s.name,
     plugin: s.plugin,
-    type: s.type,
+    type: s.slotType,
     database: s.database,
     temporary: s.temporary,
     active_pid: s.activePid,
     restart_lsn: s.restartLsn === null ? null : formatLsn(s.restartLsn),
-    confirmed_flush_lsn: s.confirmedFlushLsn === null ? null : formatLsn(s.confirmedFlushLsn),
+    confirmed_flush_lsn: s.confirmedFlush === null ? null : formatLsn(s.confirmedFlush),
     retained_bytes: s.retainedBytes === null ? null : Number(s.retainedBytes),
     lag_bytes: s.lagBytes === null ? null : Number(s.lagBytes),
     wal_status: s.walStatus,
@@ -165,7 +113,7 @@ export function slotCommand(y: Argv): Argv {
         async (a) => {
           const name = pickName(a);
           await withConn(a, async (c) => {
-            if (a['if-exists'] && (await readSlots(c, name)).length === 0) {
+            if (a['if-exists'] && (await readSlot(c, name)) === undefined) {
               process.stdout.write(`no slot ${name}: nothing to drop\n`);
               return;
             }
@@ -193,10 +141,10 @@ export function slotCommand(y: Argv): Argv {
           }
           const rows = slots.map((s) => [
             s.name,
-            s.plugin ?? `(${s.type})`,
+            s.plugin ?? `(${s.slotType})`,
             s.database ?? '-',
             s.activePid === null ? '-' : String(s.activePid),
-            showLsn(s.confirmedFlushLsn),
+            showLsn(s.confirmedFlush),
             showLsn(s.restartLsn),
             showSize(s.retainedBytes),
             showSize(s.lagBytes),
@@ -233,8 +181,9 @@ export function slotCommand(y: Argv): Argv {
               `--warn-retained ${JSON.stringify(a['warn-retained'])} is not a size like 512MB`,
             );
           }
-          const [s] = await withConn(a, (c) => readSlots(c, name));
-          if (!s) throw new SlotMissing(name);
+          const s = await withConn(a, (c) => readSlot(c, name));
+          if (!s)
+            throw new SlotError('WALDUCK_SLOT_MISSING', `no replication slot named ${name}`, 'slot status');
           const duck = a.duckdb === undefined ? undefined : { lsn: await storedLsn(a.duckdb, name) };
           if (a.json) {
             const extra =
@@ -245,11 +194,11 @@ export function slotCommand(y: Argv): Argv {
           } else {
             const lines: [string, string][] = [
               ['slot', s.name],
-              ['plugin', s.plugin ?? `(${s.type})`],
-              ['type', `${s.type}${s.temporary ? ', temporary' : ''}`],
+              ['plugin', s.plugin ?? `(${s.slotType})`],
+              ['type', `${s.slotType}${s.temporary ? ', temporary' : ''}`],
               ['database', s.database ?? '-'],
               ['active_pid', s.activePid === null ? '- (no client streaming)' : String(s.activePid)],
-              ['confirmed_flush_lsn', showLsn(s.confirmedFlushLsn)],
+              ['confirmed_flush_lsn', showLsn(s.confirmedFlush)],
               ['restart_lsn', showLsn(s.restartLsn)],
               ['wal_retained', showSize(s.retainedBytes)],
               ['lag', showSize(s.lagBytes)],
@@ -265,9 +214,9 @@ export function slotCommand(y: Argv): Argv {
             const w = Math.max(...lines.map(([k]) => k.length));
             process.stdout.write(lines.map(([k, v]) => `${k.padEnd(w)}  ${v}\n`).join(''));
           }
-          if (duck?.lsn !== undefined && s.confirmedFlushLsn !== null && s.confirmedFlushLsn > duck.lsn) {
+          if (duck?.lsn !== undefined && s.confirmedFlush !== null && s.confirmedFlush > duck.lsn) {
             warn(
-              `the slot confirmed ${formatLsn(s.confirmedFlushLsn)}, beyond the ${formatLsn(duck.lsn)} ${a.duckdb} holds: the changes between are gone for this replica`,
+              `the slot confirmed ${formatLsn(s.confirmedFlush)}, beyond the ${formatLsn(duck.lsn)} ${a.duckdb} holds: the changes between are gone for this replica`,
             );
           }
           if (s.retainedBytes !== null && s.retainedBytes > threshold) {
@@ -306,49 +255,9 @@ async function holdSession(c: Connection, slot: string): Promise<void> {
   }
 }
 
-/**
- * Creates a wal2json slot; with `ifNotExists` an existing wal2json slot of that name is fine (undefined
- * is returned), one with another plugin is not.
- */
-export async function ensureSlot(
-  c: Connection,
-  name: string,
-  o: { ifNotExists: boolean; temporary?: boolean },
-): Promise<CreateReplicationSlotResult | undefined> {
-  if (o.ifNotExists) {
-    const [existing] = await readSlots(c, name);
-    if (existing) {
-      if (existing.plugin !== 'wal2json') {
-        throw new SlotPluginMismatch(name, existing.plugin ?? `none (${existing.type})`);
-      }
-      return undefined;
-    }
-  }
-  return c.createReplicationSlot(name, {
-    plugin: 'wal2json',
-    snapshot: 'noexport',
-    ...(o.temporary ? { temporary: true } : {}),
-  });
-}
-
-class SlotPluginMismatch extends Error {
-  override readonly name = 'SlotPluginMismatch';
-  readonly phase = 'slot';
-  constructor(slot: string, plugin: string) {
-    super(`slot ${slot} exists with plugin ${plugin}, not wal2json: choose another slot name`);
-  }
-}
-
-class SlotMissing extends Error {
-  override readonly name = 'SlotMissing';
-  readonly phase = 'slot status';
-  constructor(slot: string) {
-    super(`no replication slot named ${slot}`);
-  }
-}
-
-class TemporarySlotLost extends Error {
+class TemporarySlotLost extends WalduckError {
   override readonly name = 'TemporarySlotLost';
+  readonly code = 'WALDUCK_SLOT_LOST';
   readonly phase = 'slot create';
   constructor(slot: string, cause: unknown) {
     // The command refused reports the earlier failure as its cause: that one says what happened.

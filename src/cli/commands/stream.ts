@@ -18,9 +18,11 @@ import {
   formatLsn,
   type Lsn,
   type ReplicationStream,
+  WalduckError,
 } from '../../protocol/index.js';
 import { MessagePump, type Pumped } from '../../replicator/pump.js';
 import { Wake } from '../../replicator/wake.js';
+import { ensureSlot } from '../../source/slot.js';
 import { log, oneLine, warn } from '../log.js';
 import {
   connectionSettings,
@@ -33,7 +35,6 @@ import {
 import { type Output, openOutput } from '../output.js';
 import { Progress, summaryLine, writeStatsJson } from '../progress.js';
 import { stopSignal } from '../shutdown.js';
-import { ensureSlot } from './slot.js';
 
 /** Pending output above this is written without waiting for the loop to go idle. */
 const FLUSH_BYTES = 256 * 1024;
@@ -198,8 +199,8 @@ class StreamRun {
           m = await pump.next(() => this.onTick(endpos !== undefined));
         } catch (err) {
           // A walsender that is shutting down ends the copy with CommandComplete and no CopyDone,
-          // which the protocol layer reports as STREAM_ENDED: the server's end, not a broken link.
-          const ended = err instanceof ConnectionError && err.code === 'STREAM_ENDED';
+          // which the protocol layer reports as WALDUCK_STREAM_ENDED: the server's end, not a broken link.
+          const ended = err instanceof ConnectionError && err.code === 'WALDUCK_STREAM_ENDED';
           stoppedBy = ended ? 'server' : 'error';
           if (!ended) failure = err as Error;
           break;
@@ -340,8 +341,9 @@ const KIND = Buffer.from('"kind":');
  * output got (a restart resumes from the slot's confirmed position, at most this), and the --endpos
  * missed.
  */
-export class StreamInterrupted extends Error {
+export class StreamInterrupted extends WalduckError {
   override readonly name = 'StreamInterrupted';
+  readonly code = 'WALDUCK_STREAM_INTERRUPTED';
   readonly phase = 'stream';
   constructor(failure: Error | undefined, written: string, endpos: Lsn | undefined) {
     const how =

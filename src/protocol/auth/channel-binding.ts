@@ -23,19 +23,26 @@ const HASH_BY_OID: Readonly<Record<string, string>> = {
   '2.16.840.1.101.3.4.3.2': 'sha256', // dsa-with-sha256
 };
 
+/** The certificate's DER could not be read this far; tlsServerEndPoint says so as an AuthError. */
+class CertificateError extends AuthError {
+  constructor(what: string) {
+    super('WALDUCK_CHANNEL_BINDING_UNAVAILABLE', what);
+  }
+}
+
 /** Reads one DER TLV header at `pos`: returns [tag, content start, content end]. */
 function tlv(der: Uint8Array, pos: number): [number, number, number] {
   const tag = der[pos];
   let len = der[pos + 1];
-  if (tag === undefined || len === undefined) throw new Error('truncated');
+  if (tag === undefined || len === undefined) throw new CertificateError('truncated');
   let at = pos + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
-    if (n < 1 || n > 4) throw new Error('bad length');
+    if (n < 1 || n > 4) throw new CertificateError('bad length');
     len = 0;
     for (let i = 0; i < n; i++) len = len * 256 + (der[at++] ?? Number.NaN);
   }
-  if (!Number.isFinite(len) || at + len > der.length) throw new Error('truncated');
+  if (!Number.isFinite(len) || at + len > der.length) throw new CertificateError('truncated');
   return [tag, at, at + len];
 }
 
@@ -55,12 +62,12 @@ function oidText(bytes: Uint8Array): string {
 
 export function signatureAlgorithmOid(certDer: Uint8Array): string {
   const [t0, c0] = tlv(certDer, 0); // Certificate SEQUENCE
-  if (t0 !== 0x30) throw new Error('not a SEQUENCE');
+  if (t0 !== 0x30) throw new CertificateError('not a SEQUENCE');
   const [, , tbsEnd] = tlv(certDer, c0); // tbsCertificate
   const [t1, c1] = tlv(certDer, tbsEnd); // signatureAlgorithm SEQUENCE
-  if (t1 !== 0x30) throw new Error('no AlgorithmIdentifier');
+  if (t1 !== 0x30) throw new CertificateError('no AlgorithmIdentifier');
   const [t2, c2, e2] = tlv(certDer, c1);
-  if (t2 !== 0x06) throw new Error('no OID');
+  if (t2 !== 0x06) throw new CertificateError('no OID');
   return oidText(certDer.subarray(c2, e2));
 }
 
@@ -70,14 +77,14 @@ export function tlsServerEndPoint(certDer: Uint8Array): Buffer {
     oid = signatureAlgorithmOid(certDer);
   } catch (err) {
     throw new AuthError(
-      'CHANNEL_BINDING_UNAVAILABLE',
+      'WALDUCK_CHANNEL_BINDING_UNAVAILABLE',
       `channel binding: cannot read the server certificate (${(err as Error).message})`,
     );
   }
   const hash = HASH_BY_OID[oid];
   if (!hash) {
     throw new AuthError(
-      'CHANNEL_BINDING_UNAVAILABLE',
+      'WALDUCK_CHANNEL_BINDING_UNAVAILABLE',
       `channel binding: the server certificate's signature algorithm (OID ${oid}) has no tls-server-end-point hash`,
     );
   }

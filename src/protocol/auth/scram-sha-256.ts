@@ -45,7 +45,7 @@ const PRINTABLE_NO_COMMA = /^[\x21-\x2B\x2D-\x7E]+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function bad(message: string): AuthError {
-  return new AuthError('SCRAM_BAD_MESSAGE', `SCRAM: ${message}`);
+  return new AuthError('WALDUCK_SCRAM_BAD_MESSAGE', `SCRAM: ${message}`);
 }
 
 function hmac(key: Buffer, text: string): Buffer {
@@ -122,7 +122,7 @@ export class ScramClient {
     // The server's nonce must extend ours: otherwise this answer belongs to another exchange (replay).
     if (!nonce.startsWith(this.clientNonce) || nonce.length === this.clientNonce.length) {
       throw new AuthError(
-        'SCRAM_BAD_NONCE',
+        'WALDUCK_SCRAM_BAD_NONCE',
         'SCRAM: the server nonce does not extend the client nonce: refusing (replayed or forged exchange)',
       );
     }
@@ -134,7 +134,7 @@ export class ScramClient {
     const iterations = Number(iterText);
     if (iterations > this.maxIterations) {
       throw new AuthError(
-        'SCRAM_ITERATIONS',
+        'WALDUCK_SCRAM_ITERATIONS',
         `SCRAM: the server asks for ${iterations} PBKDF2 iterations, more than the allowed ${this.maxIterations}: raise the cap if this server is trusted`,
       );
     }
@@ -167,14 +167,17 @@ export class ScramClient {
       throw bad(`unexpected server-final-message (state ${this.state})`);
     }
     if (serverFinal.startsWith('e=')) {
-      throw new AuthError('SCRAM_SERVER_ERROR', `SCRAM: the server reports "${serverFinal.slice(2, 100)}"`);
+      throw new AuthError(
+        'WALDUCK_SCRAM_SERVER_ERROR',
+        `SCRAM: the server reports "${serverFinal.slice(2, 100)}"`,
+      );
     }
     const a = attributes(serverFinal, ['v']);
     const signature = base64(a.get('v') as string, 'server signature');
     const expected = this.expectedServerSignature;
     if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
       throw new AuthError(
-        'SCRAM_BAD_SERVER_SIGNATURE',
+        'WALDUCK_SCRAM_BAD_SERVER_SIGNATURE',
         'SCRAM: the server signature is wrong: this server does not know the password verifier (an impostor or a proxy in the middle). Not connecting.',
       );
     }

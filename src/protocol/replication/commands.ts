@@ -86,7 +86,11 @@ export function startReplicationCommand(
 function row(results: readonly QueryResult[], command: string, columns: number): readonly (string | null)[] {
   const r = results[0]?.rows[0];
   if (results.length !== 1 || results[0]?.rows.length !== 1 || !r || r.length < columns) {
-    throw new ProtocolError('BAD_RESULT', 'command', `${command}: expected one row of ${columns} columns`);
+    throw new ProtocolError(
+      'WALDUCK_BAD_RESULT',
+      'command',
+      `${command}: expected one row of ${columns} columns`,
+    );
   }
   return r;
 }
@@ -94,14 +98,18 @@ function row(results: readonly QueryResult[], command: string, columns: number):
 function lsnOf(command: string, text: string | null | undefined): Lsn {
   const lsn = text == null ? undefined : parseLsn(text);
   if (lsn === undefined)
-    throw new ProtocolError('BAD_RESULT', 'command', `${command}: "${text}" is not an LSN`);
+    throw new ProtocolError('WALDUCK_BAD_RESULT', 'command', `${command}: "${text}" is not an LSN`);
   return lsn;
 }
 
 export function parseIdentifySystem(results: readonly QueryResult[]): IdentifySystemResult {
   const [systemId, timeline, xlogPos, dbName] = row(results, IDENTIFY_SYSTEM, 4);
   if (systemId == null || timeline == null || !/^\d+$/.test(timeline)) {
-    throw new ProtocolError('BAD_RESULT', 'command', 'IDENTIFY_SYSTEM: missing system id or timeline');
+    throw new ProtocolError(
+      'WALDUCK_BAD_RESULT',
+      'command',
+      'IDENTIFY_SYSTEM: missing system id or timeline',
+    );
   }
   return {
     systemId,
@@ -114,7 +122,11 @@ export function parseIdentifySystem(results: readonly QueryResult[]): IdentifySy
 export function parseCreateReplicationSlot(results: readonly QueryResult[]): CreateReplicationSlotResult {
   const [slotName, consistentPoint, snapshotName, outputPlugin] = row(results, 'CREATE_REPLICATION_SLOT', 4);
   if (slotName == null || outputPlugin == null) {
-    throw new ProtocolError('BAD_RESULT', 'command', 'CREATE_REPLICATION_SLOT: missing slot name or plugin');
+    throw new ProtocolError(
+      'WALDUCK_BAD_RESULT',
+      'command',
+      'CREATE_REPLICATION_SLOT: missing slot name or plugin',
+    );
   }
   return {
     slotName,

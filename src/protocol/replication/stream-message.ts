@@ -11,7 +11,7 @@ export function decodeStreamMessage(copyData: Buffer): StreamMessage {
   if (kind === XLOG_DATA) return decodeXLogData(copyData);
   if (kind === PRIMARY_KEEPALIVE) return decodePrimaryKeepalive(copyData);
   throw new ProtocolError(
-    'UNKNOWN_MESSAGE',
+    'WALDUCK_UNKNOWN_MESSAGE',
     'stream',
     kind === undefined
       ? 'empty CopyData during replication'

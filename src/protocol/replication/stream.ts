@@ -216,6 +216,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
           throw await this.endWith(
             new PgServerError('stream', decodeErrorResponse(wire.body).fields, {
               serverVersion: wire.parameters.get('server_version'),
+              command: 'START_REPLICATION',
             }),
           );
         }
@@ -224,7 +225,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
           // stopping) and when asked to stream a second time. Either way this stream is over.
           throw await this.endWith(
             new ConnectionError(
-              'STREAM_ENDED',
+              'WALDUCK_STREAM_ENDED',
               'stream',
               'the server ended the replication stream (it is shutting down, or this connection already streamed): connect again to resume',
             ),
@@ -232,7 +233,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
         }
         throw this.fail(
           new ProtocolError(
-            'UNEXPECTED_MESSAGE',
+            'WALDUCK_UNEXPECTED_MESSAGE',
             'stream',
             `unexpected message '${String.fromCharCode(tag)}' during streaming`,
           ),
@@ -300,10 +301,12 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
       const tag = this.wire.tag;
       if (tag === until) break;
       if (tag === ERROR_RESPONSE && until === READY_FOR_QUERY) {
-        error ??= new PgServerError('stream', decodeErrorResponse(this.wire.body).fields);
+        error ??= new PgServerError('stream', decodeErrorResponse(this.wire.body).fields, {
+          command: 'START_REPLICATION',
+        });
       } else if (tag !== COPY_DATA && tag !== COMMAND_COMPLETE && tag !== COPY_DONE) {
         throw new ProtocolError(
-          'UNEXPECTED_MESSAGE',
+          'WALDUCK_UNEXPECTED_MESSAGE',
           'stream',
           `unexpected message '${String.fromCharCode(tag)}' while ending the stream`,
         );

@@ -99,7 +99,10 @@ describe('connect', () => {
 
   it('asks for a password when none is given', async () => {
     const s = parseConnectionString(conninfo(c.info, 'md5', { password: '' }), { HOME: '/nonexistent' });
-    await assert.rejects(connect(s), (e: unknown) => e instanceof AuthError && e.code === 'PASSWORD_MISSING');
+    await assert.rejects(
+      connect(s),
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_PASSWORD_MISSING',
+    );
   });
 
   it('uses TLS with sslmode=require and prefer, not with disable', async () => {
@@ -131,7 +134,7 @@ describe('connect', () => {
       (e: unknown) => e,
     );
     assert.ok(err instanceof ConnectionError, String(err));
-    assert.equal(err.code, 'TLS_FAILED');
+    assert.equal(err.code, 'WALDUCK_TLS_FAILED');
     assert.equal(err.phase, 'tls');
     assert.match(err.message, /does not match host name "127\.0\.0\.1"/);
   });
@@ -145,7 +148,7 @@ describe('connect', () => {
     const wrongCa = `${c.info.dir}/server.crt`;
     await assert.rejects(
       connect(settings('scram-sha-256', { sslmode: 'verify-ca', sslrootcert: wrongCa })),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'TLS_FAILED',
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_TLS_FAILED',
     );
   });
 
@@ -158,7 +161,7 @@ describe('connect', () => {
       connect(
         settings('scram-sha-256', { host: 'localhost', sslmode: 'verify-full', sslrootcert: 'system' }),
       ),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'TLS_FAILED',
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_TLS_FAILED',
     );
   });
 
@@ -187,26 +190,27 @@ describe('connect', () => {
     );
     await assert.rejects(
       connect(settings('scram-sha-256', { sslmode: 'disable', channel_binding: 'require' })),
-      (e: unknown) => e instanceof AuthError && e.code === 'CHANNEL_BINDING_REQUIRED',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_CHANNEL_BINDING_REQUIRED',
     );
     await assert.rejects(
       connect(settings('md5', { sslmode: 'require', channel_binding: 'require' })),
-      (e: unknown) => e instanceof AuthError && e.code === 'CHANNEL_BINDING_REQUIRED',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_CHANNEL_BINDING_REQUIRED',
     );
   });
 
   it('require_auth refuses methods the user did not allow', async () => {
     await assert.rejects(
       connect(settings('md5', { require_auth: 'scram-sha-256' })),
-      (e: unknown) => e instanceof AuthError && e.code === 'AUTH_METHOD_NOT_ALLOWED' && /md5/.test(e.message),
+      (e: unknown) =>
+        e instanceof AuthError && e.code === 'WALDUCK_AUTH_METHOD_NOT_ALLOWED' && /md5/.test(e.message),
     );
     await assert.rejects(
       connect(settings('password', { require_auth: '!password' })),
-      (e: unknown) => e instanceof AuthError && e.code === 'AUTH_METHOD_NOT_ALLOWED',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_AUTH_METHOD_NOT_ALLOWED',
     );
     await assert.rejects(
       connect(settings('trust', { require_auth: 'scram-sha-256' })),
-      (e: unknown) => e instanceof AuthError && e.code === 'AUTH_METHOD_NOT_ALLOWED',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_AUTH_METHOD_NOT_ALLOWED',
     );
     const ok = await connect(settings('scram-sha-256', { require_auth: 'scram-sha-256' }));
     await ok.close();
@@ -272,14 +276,15 @@ describe('connect', () => {
   it('fails fast with CONNECT_FAILED when nothing listens, and close() is idempotent', async () => {
     await assert.rejects(
       connect(parseConnectionString(`host=127.0.0.1 port=1 user=x dbname=y sslmode=disable`, {})),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'CONNECT_FAILED' && e.phase === 'connect',
+      (e: unknown) =>
+        e instanceof ConnectionError && e.code === 'WALDUCK_CONNECT_FAILED' && e.phase === 'connect',
     );
     const conn = await connect(settings('trust'));
     await conn.close();
     await conn.close();
     await assert.rejects(
       conn.query('SELECT 1'),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'CONNECTION_CLOSED',
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_CONNECTION_CLOSED',
     );
   });
 });

@@ -82,7 +82,8 @@ describe('against a forged or broken server', () => {
     );
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof AuthError && e.code === 'SCRAM_BAD_SERVER_SIGNATURE' && e.phase === 'auth',
+      (e: unknown) =>
+        e instanceof AuthError && e.code === 'WALDUCK_SCRAM_BAD_SERVER_SIGNATURE' && e.phase === 'auth',
     );
   });
 
@@ -90,7 +91,7 @@ describe('against a forged or broken server', () => {
     const s = await serve(scramServer({ final: (peer) => peer.send(R({ type: 'AuthenticationOk' })) }));
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof AuthError && e.code === 'SCRAM_INCOMPLETE',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_SCRAM_INCOMPLETE',
     );
   });
 
@@ -98,7 +99,7 @@ describe('against a forged or broken server', () => {
     const s = await serve(scramServer({ keepNonce: false, final: () => {} }));
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof AuthError && e.code === 'SCRAM_BAD_NONCE',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_SCRAM_BAD_NONCE',
     );
   });
 
@@ -106,7 +107,7 @@ describe('against a forged or broken server', () => {
     const s = await serve(scramServer({ iterations: 2_000_000_000, final: () => {} }));
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof AuthError && e.code === 'SCRAM_ITERATIONS',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_SCRAM_ITERATIONS',
     );
   });
 
@@ -120,7 +121,8 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'TRUNCATED_FRAME' && e.phase === 'startup',
+      (e: unknown) =>
+        e instanceof ProtocolError && e.code === 'WALDUCK_TRUNCATED_FRAME' && e.phase === 'startup',
     );
   });
 
@@ -131,7 +133,7 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port)),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'FRAME_TOO_SHORT',
+      (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_FRAME_TOO_SHORT',
     );
   });
 
@@ -142,7 +144,8 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port, 'sslmode=require')),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'SSL_RESPONSE_INVALID' && e.phase === 'tls',
+      (e: unknown) =>
+        e instanceof ProtocolError && e.code === 'WALDUCK_SSL_RESPONSE_INVALID' && e.phase === 'tls',
     );
   });
 
@@ -153,7 +156,7 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port, 'sslmode=require')),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'TLS_NOT_SUPPORTED',
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_TLS_NOT_SUPPORTED',
     );
   });
 
@@ -163,7 +166,7 @@ describe('against a forged or broken server', () => {
     });
     await assert.rejects(
       connect(settings(s.port), { connectTimeoutMs: 200 }),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'CONNECT_TIMEOUT',
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_CONNECT_TIMEOUT',
     );
   });
 
@@ -206,7 +209,8 @@ describe('against a forged or broken server', () => {
     assert.equal(first.value?.type, 'XLogData');
     await assert.rejects(
       it.next(),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'RECEIVE_TIMEOUT' && e.phase === 'stream',
+      (e: unknown) =>
+        e instanceof ConnectionError && e.code === 'WALDUCK_RECEIVE_TIMEOUT' && e.phase === 'stream',
     );
     assert.ok(
       updates.some((u) => u.replyRequested),
@@ -230,7 +234,8 @@ describe('against a forged or broken server', () => {
           // nothing arrives
         }
       })(),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'CONNECTION_LOST' && e.phase === 'stream',
+      (e: unknown) =>
+        e instanceof ConnectionError && e.code === 'WALDUCK_CONNECTION_LOST' && e.phase === 'stream',
     );
     await conn.close();
   });
@@ -242,7 +247,7 @@ describe('against a forged or broken server', () => {
     const stream = await conn.startReplication({ slot: 's', startLsn: 0n, receiveTimeoutMs: 200 });
     await assert.rejects(
       stream.stop(),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'RECEIVE_TIMEOUT',
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_RECEIVE_TIMEOUT',
     );
     await conn.close();
   });
@@ -323,7 +328,7 @@ describe('against a forged or broken server', () => {
     assert.equal(gs2, 'y,,');
     await assert.rejects(
       connect(settings(s.port, 'sslmode=require channel_binding=require')),
-      (e: unknown) => e instanceof AuthError && e.code === 'CHANNEL_BINDING_REQUIRED',
+      (e: unknown) => e instanceof AuthError && e.code === 'WALDUCK_CHANNEL_BINDING_REQUIRED',
     );
   });
 
@@ -410,7 +415,7 @@ describe('against a forged or broken server', () => {
     await conn.close();
   });
 
-  it('reports STREAM_ENDED when the server leaves copy mode without CopyDone', async () => {
+  it('reports WALDUCK_STREAM_ENDED when the server leaves copy mode without CopyDone', async () => {
     const conn = await streaming(async (peer) => {
       peer.send(
         R({ type: 'CommandComplete', tag: 'START_REPLICATION' }),
@@ -420,7 +425,7 @@ describe('against a forged or broken server', () => {
     const stream = await conn.startReplication({ slot: 's', startLsn: 0n });
     await assert.rejects(
       stream[Symbol.asyncIterator]().next(),
-      (e: unknown) => e instanceof ConnectionError && e.code === 'STREAM_ENDED',
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_STREAM_ENDED',
     );
     await conn.close();
   });
@@ -432,7 +437,7 @@ describe('against a forged or broken server', () => {
     const stream = await conn.startReplication({ slot: 's', startLsn: 0n });
     await assert.rejects(
       stream[Symbol.asyncIterator]().next(),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'UNKNOWN_MESSAGE',
+      (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_UNKNOWN_MESSAGE',
     );
     await conn.close();
   });

@@ -98,7 +98,9 @@ describe('replication', () => {
         (e: unknown) => e,
       );
       assert.ok(
-        err instanceof PgServerError && err.code === '42704' && /create the slot first/.test(err.message),
+        err instanceof PgServerError &&
+          err.code === '42704' &&
+          /no such slot, so nothing to drop/.test(err.message),
       );
     } finally {
       await conn.close();
@@ -190,7 +192,7 @@ describe('replication', () => {
       // One stream per connection (the server's rule): a second one is refused with a clear error.
       await assert.rejects(
         conn.startReplication({ slot: 'rs_ack', startLsn: 0n }),
-        (e: unknown) => e instanceof ConnectionError && e.code === 'RESTREAM_UNSUPPORTED',
+        (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_RESTREAM_UNSUPPORTED',
       );
       // Resuming from 0/0 starts at confirmed_flush_lsn: the first transaction is not sent again.
       const conn2 = await open();

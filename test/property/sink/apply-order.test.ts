@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
-import type { SourceTable } from '../../../src/sink/catalog.js';
 import { DuckDbSink } from '../../../src/sink/duckdb-sink.js';
+import type { SourceTable } from '../../../src/source/catalog.js';
 import type { Change, RowImage } from '../../../src/wal2json/change.js';
 
 const table: SourceTable = {

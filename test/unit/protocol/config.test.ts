@@ -29,13 +29,16 @@ describe('conninfo strings', () => {
   });
 
   it('refuses unknown keys, bad values and unterminated quotes', () => {
-    assert.throws(() => parseConnectionString('hots=x', NOENV), bad('BAD_SETTING'));
-    assert.throws(() => parseConnectionString('sslmode=sometimes', NOENV), bad('BAD_SETTING'));
-    assert.throws(() => parseConnectionString('port=70000', NOENV), bad('BAD_SETTING'));
-    assert.throws(() => parseConnectionString("user='abc", NOENV), bad('BAD_CONNINFO'));
-    assert.throws(() => parseConnectionString('user abc=1', NOENV), bad('BAD_CONNINFO'));
-    assert.throws(() => parseConnectionString('host=a,b', NOENV), bad('UNSUPPORTED_SETTING'));
-    assert.throws(() => parseConnectionString('client_encoding=LATIN1', NOENV), bad('UNSUPPORTED_SETTING'));
+    assert.throws(() => parseConnectionString('hots=x', NOENV), bad('WALDUCK_BAD_SETTING'));
+    assert.throws(() => parseConnectionString('sslmode=sometimes', NOENV), bad('WALDUCK_BAD_SETTING'));
+    assert.throws(() => parseConnectionString('port=70000', NOENV), bad('WALDUCK_BAD_SETTING'));
+    assert.throws(() => parseConnectionString("user='abc", NOENV), bad('WALDUCK_BAD_CONNINFO'));
+    assert.throws(() => parseConnectionString('user abc=1', NOENV), bad('WALDUCK_BAD_CONNINFO'));
+    assert.throws(() => parseConnectionString('host=a,b', NOENV), bad('WALDUCK_UNSUPPORTED_SETTING'));
+    assert.throws(
+      () => parseConnectionString('client_encoding=LATIN1', NOENV),
+      bad('WALDUCK_UNSUPPORTED_SETTING'),
+    );
   });
 
   it('takes a bare word as the database name, as psql -d does', () => {
@@ -66,10 +69,13 @@ describe('URLs', () => {
 
   it('maps ssl=true to sslmode=require and refuses broken URLs', () => {
     assert.equal(parseConnectionString('postgres://u@h/d?ssl=true', NOENV).sslmode, 'require');
-    assert.throws(() => parseConnectionString('postgres://u@[::1/d', NOENV), bad('BAD_URL'));
-    assert.throws(() => parseConnectionString('postgres://u@h/d?x', NOENV), bad('BAD_URL'));
-    assert.throws(() => parseConnectionString('postgres://u@h/%zz', NOENV), bad('BAD_URL'));
-    assert.throws(() => parseConnectionString('postgres://u@h1,h2/d', NOENV), bad('UNSUPPORTED_SETTING'));
+    assert.throws(() => parseConnectionString('postgres://u@[::1/d', NOENV), bad('WALDUCK_BAD_URL'));
+    assert.throws(() => parseConnectionString('postgres://u@h/d?x', NOENV), bad('WALDUCK_BAD_URL'));
+    assert.throws(() => parseConnectionString('postgres://u@h/%zz', NOENV), bad('WALDUCK_BAD_URL'));
+    assert.throws(
+      () => parseConnectionString('postgres://u@h1,h2/d', NOENV),
+      bad('WALDUCK_UNSUPPORTED_SETTING'),
+    );
   });
 
   it('never quotes a password whose unencoded / ? # ended the authority early', () => {
@@ -79,7 +85,7 @@ describe('URLs', () => {
         () => parseConnectionString(url, NOENV),
         (e: unknown) =>
           e instanceof ConfigError &&
-          e.code === 'BAD_URL' &&
+          e.code === 'WALDUCK_BAD_URL' &&
           /percent-encode/.test(e.message) &&
           !['Xq7', 'Zk9', 'Zk'].some((part) => e.message.includes(part)),
       );
@@ -141,8 +147,8 @@ describe('environment and defaults', () => {
   it('parses require_auth lists, positive or negated', () => {
     assert.deepEqual(parseRequireAuth('md5,scram-sha-256'), ['md5', 'scram-sha-256']);
     assert.deepEqual(parseRequireAuth('!password,!md5'), ['scram-sha-256', 'none']);
-    assert.throws(() => parseRequireAuth('md5,!password'), bad('BAD_SETTING'));
-    assert.throws(() => parseRequireAuth('kerberos'), bad('BAD_SETTING'));
+    assert.throws(() => parseRequireAuth('md5,!password'), bad('WALDUCK_BAD_SETTING'));
+    assert.throws(() => parseRequireAuth('kerberos'), bad('WALDUCK_BAD_SETTING'));
   });
 });
 

@@ -86,19 +86,19 @@ describe('FrameDecoder', () => {
     const d = new FrameDecoder();
     assert.throws(
       () => d.push(Buffer.from([0x5a, 0, 0, 0, 3, 0]), () => {}),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'FRAME_TOO_SHORT',
+      (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_FRAME_TOO_SHORT',
     );
     const d2 = new FrameDecoder();
     assert.throws(
       () => d2.push(Buffer.from([0x64, 0x7f, 0xff, 0xff, 0xff]), () => {}),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'FRAME_TOO_LARGE',
+      (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_FRAME_TOO_LARGE',
     );
     // Also when the bad header arrives split.
     const d3 = new FrameDecoder();
     d3.push(Buffer.from([0x5a, 0, 0]), () => {});
     assert.throws(
       () => d3.push(Buffer.from([0, 2]), () => {}),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'FRAME_TOO_SHORT',
+      (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_FRAME_TOO_SHORT',
     );
   });
 

@@ -195,7 +195,7 @@ describe('backend messages from hand-built bytes', () => {
     const bad = (tag: string, body: number[]) =>
       assert.throws(
         () => decodeBackendMessage(tag.charCodeAt(0), Buffer.from(body)),
-        (e: unknown) => e instanceof ProtocolError && e.code === 'MALFORMED_MESSAGE',
+        (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_MALFORMED_MESSAGE',
         `${tag} ${body}`,
       );
     bad('Z', []);
@@ -217,7 +217,7 @@ describe('backend messages from hand-built bytes', () => {
     );
     assert.throws(
       () => decodeBackendMessage(0x21, Buffer.alloc(0)),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'UNKNOWN_MESSAGE',
+      (e: unknown) => e instanceof ProtocolError && e.code === 'WALDUCK_UNKNOWN_MESSAGE',
     );
   });
 });

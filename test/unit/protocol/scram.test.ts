@@ -45,7 +45,7 @@ describe('SCRAM-SHA-256', () => {
     sig[5] = (sig[5] as number) ^ 1;
     assert.throws(
       () => s.verifyServerFinal(`v=${sig.toString('base64')}`),
-      code('SCRAM_BAD_SERVER_SIGNATURE'),
+      code('WALDUCK_SCRAM_BAD_SERVER_SIGNATURE'),
     );
     assert.equal(s.verified, false);
   });
@@ -61,22 +61,22 @@ describe('SCRAM-SHA-256', () => {
       s.clientFirstMessage();
       assert.throws(() => s.clientFinalMessage(serverFirst), code(c), serverFirst);
     };
-    at('r=xyzabc,s=c2FsdA==,i=4096', 'SCRAM_BAD_NONCE');
-    at('r=abc,s=c2FsdA==,i=4096', 'SCRAM_BAD_NONCE'); // the server must add its own part
-    at('r=abcd,s=!!!,i=4096', 'SCRAM_BAD_MESSAGE');
-    at('r=abcd,s=c2FsdA==,i=0', 'SCRAM_BAD_MESSAGE');
-    at('r=abcd,s=c2FsdA==,i=-1', 'SCRAM_BAD_MESSAGE');
-    at('r=abcd,s=c2FsdA==,i=4097', 'SCRAM_ITERATIONS', 4096);
-    at('s=c2FsdA==,r=abcd,i=4096', 'SCRAM_BAD_MESSAGE');
-    at('m=ext,r=abcd,s=c2FsdA==,i=4096', 'SCRAM_BAD_MESSAGE');
-    at('r=abcd,s=c2FsdA==', 'SCRAM_BAD_MESSAGE');
+    at('r=xyzabc,s=c2FsdA==,i=4096', 'WALDUCK_SCRAM_BAD_NONCE');
+    at('r=abc,s=c2FsdA==,i=4096', 'WALDUCK_SCRAM_BAD_NONCE'); // the server must add its own part
+    at('r=abcd,s=!!!,i=4096', 'WALDUCK_SCRAM_BAD_MESSAGE');
+    at('r=abcd,s=c2FsdA==,i=0', 'WALDUCK_SCRAM_BAD_MESSAGE');
+    at('r=abcd,s=c2FsdA==,i=-1', 'WALDUCK_SCRAM_BAD_MESSAGE');
+    at('r=abcd,s=c2FsdA==,i=4097', 'WALDUCK_SCRAM_ITERATIONS', 4096);
+    at('s=c2FsdA==,r=abcd,i=4096', 'WALDUCK_SCRAM_BAD_MESSAGE');
+    at('m=ext,r=abcd,s=c2FsdA==,i=4096', 'WALDUCK_SCRAM_BAD_MESSAGE');
+    at('r=abcd,s=c2FsdA==', 'WALDUCK_SCRAM_BAD_MESSAGE');
   });
 
   it('reports the server error of e= and refuses messages out of order', () => {
     const s = rfcClient();
-    assert.throws(() => s.clientFinalMessage(RFC.serverFirst), code('SCRAM_BAD_MESSAGE'));
+    assert.throws(() => s.clientFinalMessage(RFC.serverFirst), code('WALDUCK_SCRAM_BAD_MESSAGE'));
     s.clientFirstMessage();
-    assert.throws(() => s.verifyServerFinal(RFC.serverFinal), code('SCRAM_BAD_MESSAGE'));
+    assert.throws(() => s.verifyServerFinal(RFC.serverFinal), code('WALDUCK_SCRAM_BAD_MESSAGE'));
     s.clientFinalMessage(RFC.serverFirst);
     assert.throws(
       () => s.verifyServerFinal('e=invalid-proof'),
@@ -120,7 +120,7 @@ describe('tls-server-end-point', () => {
     assert.equal(signatureAlgorithmOid(fixture('ecdsa-sha384.der')), '1.2.840.10045.4.3.3');
     assert.throws(
       () => tlsServerEndPoint(Buffer.from([0x30, 0x82, 0xff])),
-      code('CHANNEL_BINDING_UNAVAILABLE'),
+      code('WALDUCK_CHANNEL_BINDING_UNAVAILABLE'),
     );
   });
 });

@@ -111,9 +111,9 @@ describe('wal2json v1 stream decoder', () => {
       { kind: 'message', transactional: false, prefix: 'p', content: 'c' },
     ]);
     assert.equal(logs.length, 1);
-    throwsCode(() => decodeAll(1, ['{"change":[,]}']), 'WAL2JSON_SYNTAX');
-    throwsCode(() => decodeAll(1, ['{"change":[,,{}]}']), 'WAL2JSON_SYNTAX');
-    throwsCode(() => decodeAll(1, [`${HEADER}${INSERT},,${INSERT}]}`]), 'WAL2JSON_SYNTAX');
+    throwsCode(() => decodeAll(1, ['{"change":[,]}']), 'WALDUCK_WAL2JSON_SYNTAX');
+    throwsCode(() => decodeAll(1, ['{"change":[,,{}]}']), 'WALDUCK_WAL2JSON_SYNTAX');
+    throwsCode(() => decodeAll(1, [`${HEADER}${INSERT},,${INSERT}]}`]), 'WALDUCK_WAL2JSON_SYNTAX');
   });
 
   it('yields the same events for every single split offset and every pair of nearby offsets', () => {
@@ -208,23 +208,23 @@ describe('wal2json v1 stream decoder', () => {
   it('rejects unknown kinds, bad shapes and bad syntax, with the offset in the current message', () => {
     throwsCode(
       () => decodeAll(1, [`${HEADER}{"kind":"truncate","schema":"s","table":"t"}]}`]),
-      'WAL2JSON_UNKNOWN_ACTION',
+      'WALDUCK_WAL2JSON_UNKNOWN_ACTION',
     );
-    throwsCode(() => decodeAll(1, [`${HEADER}{"schema":"s"}]}`]), 'WAL2JSON_SHAPE');
-    throwsCode(() => decodeAll(1, ['{"change":{}}']), 'WAL2JSON_SHAPE');
-    throwsCode(() => decodeAll(1, ['[]']), 'WAL2JSON_SYNTAX');
-    throwsCode(() => decodeAll(1, ['{"action":"B","xid":1}']), 'WAL2JSON_SHAPE');
-    throwsCode(() => decodeAll(1, ['{}']), 'WAL2JSON_SHAPE');
+    throwsCode(() => decodeAll(1, [`${HEADER}{"schema":"s"}]}`]), 'WALDUCK_WAL2JSON_SHAPE');
+    throwsCode(() => decodeAll(1, ['{"change":{}}']), 'WALDUCK_WAL2JSON_SHAPE');
+    throwsCode(() => decodeAll(1, ['[]']), 'WALDUCK_WAL2JSON_SYNTAX');
+    throwsCode(() => decodeAll(1, ['{"action":"B","xid":1}']), 'WALDUCK_WAL2JSON_SHAPE');
+    throwsCode(() => decodeAll(1, ['{}']), 'WALDUCK_WAL2JSON_SHAPE');
     throwsCode(
       () =>
         decodeAll(1, [
           `${HEADER}{"kind":"insert","schema":"s","table":"t","columnnames":["a","b"],"columnvalues":[1]}]}`,
         ]),
-      'WAL2JSON_SHAPE',
+      'WALDUCK_WAL2JSON_SHAPE',
     );
     const e = throwsCode(
       () => decodeAll(1, [HEADER, '{"kind":"insert","x":q', '}]}'], {}, [1n, 2n, 3n]),
-      'WAL2JSON_SYNTAX',
+      'WALDUCK_WAL2JSON_SYNTAX',
     );
     assert.equal(e.lsn, 2n);
     assert.equal(e.offset, 21);
@@ -232,7 +232,7 @@ describe('wal2json v1 stream decoder', () => {
     // last message, and reported with a negative offset counted back from the change's end there.
     const e2 = throwsCode(
       () => decodeAll(1, [HEADER, '{"kind":"insert","y":"', 'abc",q,', '"z":1}]}'], {}, [1n, 2n, 3n, 4n]),
-      'WAL2JSON_SYNTAX',
+      'WALDUCK_WAL2JSON_SYNTAX',
     );
     assert.equal(e2.lsn, 4n);
     assert.equal(e2.offset, -2);
@@ -250,28 +250,28 @@ describe('wal2json v1 stream decoder', () => {
     ];
     const chunk = enc.encode('x'.repeat(600));
     [...d.decode(chunk, 2n)];
-    throwsCode(() => [...d.decode(chunk, 3n)], 'WAL2JSON_TOO_LONG');
+    throwsCode(() => [...d.decode(chunk, 3n)], 'WALDUCK_WAL2JSON_TOO_LONG');
     const d2 = createDecoder({ formatVersion: 1, maxChangeBytes: 2000 });
     [...d2.decode(enc.encode(`${HEADER}{"kind":"insert","values":[`), 1n)];
     [...d2.decode(enc.encode('1,'.repeat(500)), 2n)];
-    throwsCode(() => [...d2.decode(enc.encode('1,'.repeat(500)), 3n)], 'WAL2JSON_TOO_LONG');
+    throwsCode(() => [...d2.decode(enc.encode('1,'.repeat(500)), 3n)], 'WALDUCK_WAL2JSON_TOO_LONG');
     const d3 = createDecoder({ formatVersion: 1, maxDepth: 10 });
     [...d3.decode(enc.encode(`${HEADER}{"kind":"insert","x":`), 1n)];
-    throwsCode(() => [...d3.decode(enc.encode('['.repeat(20)), 2n)], 'WAL2JSON_TOO_DEEP');
+    throwsCode(() => [...d3.decode(enc.encode('['.repeat(20)), 2n)], 'WALDUCK_WAL2JSON_TOO_DEEP');
   });
 
   it('refuses input after a failure, or after a generator was abandoned, instead of guessing', () => {
     const d = createDecoder({ formatVersion: 1 });
     assert.throws(() => [...d.decode(enc.encode('x'), 1n)], Wal2JsonError);
-    throwsCode(() => d.decode(enc.encode(DOC), 2n), 'WAL2JSON_MISUSE');
+    throwsCode(() => d.decode(enc.encode(DOC), 2n), 'WALDUCK_WAL2JSON_MISUSE');
     const d2 = createDecoder({ formatVersion: 1 });
     const g = d2.decode(enc.encode(DOC), 1n);
     g.next();
     g.return();
-    throwsCode(() => d2.decode(enc.encode(DOC), 2n), 'WAL2JSON_MISUSE');
+    throwsCode(() => d2.decode(enc.encode(DOC), 2n), 'WALDUCK_WAL2JSON_MISUSE');
     const d3 = createDecoder({ formatVersion: 1 });
     d3.decode(enc.encode(DOC), 1n);
-    throwsCode(() => d3.decode(enc.encode(DOC), 2n), 'WAL2JSON_MISUSE');
+    throwsCode(() => d3.decode(enc.encode(DOC), 2n), 'WALDUCK_WAL2JSON_MISUSE');
   });
 
   it('a repeated "change" key continues the same transaction (one begin, one commit)', () => {

@@ -149,34 +149,34 @@ describe('wal2json v2 decoder', () => {
   });
 
   it('rejects unknown actions, malformed and truncated lines with code, lsn, offset and snippet', () => {
-    throwsCode(() => one('{"action":"X","schema":"s"}'), 'WAL2JSON_UNKNOWN_ACTION', 10);
+    throwsCode(() => one('{"action":"X","schema":"s"}'), 'WALDUCK_WAL2JSON_UNKNOWN_ACTION', 10);
     throwsCode(
       () => one('{"action":"I","schema":"s","table":"t","columns":[{"name":"a","value":1}'),
-      'WAL2JSON_TRUNCATED',
+      'WALDUCK_WAL2JSON_TRUNCATED',
     );
-    throwsCode(() => one('{"action":"I","schema":"s","table":"t","columns":{}}'), 'WAL2JSON_SHAPE');
-    throwsCode(() => one('{"action":"I","schema":"s","table":"t"}'), 'WAL2JSON_SHAPE');
+    throwsCode(() => one('{"action":"I","schema":"s","table":"t","columns":{}}'), 'WALDUCK_WAL2JSON_SHAPE');
+    throwsCode(() => one('{"action":"I","schema":"s","table":"t"}'), 'WALDUCK_WAL2JSON_SHAPE');
     throwsCode(
       () => one('{"action":"I","schema":"s","table":"t","columns":[{"name":"a"}]}'),
-      'WAL2JSON_SHAPE',
+      'WALDUCK_WAL2JSON_SHAPE',
     );
     throwsCode(
       () => one('{"action":"I","schema":"s","table":"t","columns":[{"name":"a","value":[1]}]}'),
-      'WAL2JSON_SHAPE',
+      'WALDUCK_WAL2JSON_SHAPE',
     );
-    throwsCode(() => one('{"action":"B"} {}'), 'WAL2JSON_SYNTAX', 15);
-    throwsCode(() => one('{"action":"B",}'), 'WAL2JSON_SYNTAX');
-    throwsCode(() => one('{"action":"B","xid":01}'), 'WAL2JSON_SYNTAX');
-    throwsCode(() => one('{"action":"B","xid":1.5}'), 'WAL2JSON_SHAPE');
-    throwsCode(() => one('{"action":"B","xid":-1}'), 'WAL2JSON_SHAPE');
-    throwsCode(() => one('{"action":"B","x":"a\u0001"}'), 'WAL2JSON_SYNTAX');
-    throwsCode(() => one('{"action":"B","x":"\\q"}'), 'WAL2JSON_SYNTAX');
-    throwsCode(() => one('{"action":"B","x":"\\u12"}'), 'WAL2JSON_SYNTAX');
-    throwsCode(() => one('{"action":"B","x":tru}'), 'WAL2JSON_SYNTAX');
-    throwsCode(() => one('{"action":"B","x":NaN}'), 'WAL2JSON_SYNTAX');
-    throwsCode(() => one('{"action":"B","nextlsn":"zz"}'), 'WAL2JSON_SHAPE');
-    throwsCode(() => one(''), 'WAL2JSON_TRUNCATED');
-    throwsCode(() => one('[]'), 'WAL2JSON_SHAPE', 0);
+    throwsCode(() => one('{"action":"B"} {}'), 'WALDUCK_WAL2JSON_SYNTAX', 15);
+    throwsCode(() => one('{"action":"B",}'), 'WALDUCK_WAL2JSON_SYNTAX');
+    throwsCode(() => one('{"action":"B","xid":01}'), 'WALDUCK_WAL2JSON_SYNTAX');
+    throwsCode(() => one('{"action":"B","xid":1.5}'), 'WALDUCK_WAL2JSON_SHAPE');
+    throwsCode(() => one('{"action":"B","xid":-1}'), 'WALDUCK_WAL2JSON_SHAPE');
+    throwsCode(() => one('{"action":"B","x":"a\u0001"}'), 'WALDUCK_WAL2JSON_SYNTAX');
+    throwsCode(() => one('{"action":"B","x":"\\q"}'), 'WALDUCK_WAL2JSON_SYNTAX');
+    throwsCode(() => one('{"action":"B","x":"\\u12"}'), 'WALDUCK_WAL2JSON_SYNTAX');
+    throwsCode(() => one('{"action":"B","x":tru}'), 'WALDUCK_WAL2JSON_SYNTAX');
+    throwsCode(() => one('{"action":"B","x":NaN}'), 'WALDUCK_WAL2JSON_SYNTAX');
+    throwsCode(() => one('{"action":"B","nextlsn":"zz"}'), 'WALDUCK_WAL2JSON_SHAPE');
+    throwsCode(() => one(''), 'WALDUCK_WAL2JSON_TRUNCATED');
+    throwsCode(() => one('[]'), 'WALDUCK_WAL2JSON_SHAPE', 0);
     const err = (() => {
       try {
         decodeAll(2, ['{"action":"I","schema":"s","table":"t","columns":[{"name":"a","value":x}]}'], {}, [
@@ -196,15 +196,15 @@ describe('wal2json v2 decoder', () => {
 
   it('enforces the depth and string limits', () => {
     const deep = `{"action":"B","x":${'['.repeat(40)}${']'.repeat(40)}}`;
-    throwsCode(() => one(deep), 'WAL2JSON_TOO_DEEP');
+    throwsCode(() => one(deep), 'WALDUCK_WAL2JSON_TOO_DEEP');
     assert.deepEqual(decodeAll(2, [deep], { maxDepth: 41 }), [{ kind: 'begin', lsn: 0x1000n }]);
     throwsCode(
       () => decodeAll(2, ['{"action":"B","x":"12345"}'], { maxStringBytes: 4 }),
-      'WAL2JSON_TOO_LONG',
+      'WALDUCK_WAL2JSON_TOO_LONG',
     );
     throwsCode(
       () => decodeAll(2, ['{"action":"B","x":"1234\\n"}'], { maxStringBytes: 4 }),
-      'WAL2JSON_TOO_LONG',
+      'WALDUCK_WAL2JSON_TOO_LONG',
     );
     assert.equal(decodeAll(2, ['{"action":"B","x":"1234"}'], { maxStringBytes: 4 }).length, 1);
   });
@@ -214,7 +214,7 @@ describe('wal2json v2 decoder', () => {
     assert.throws(() => [...d.decode(enc.encode('{'), 1n)], Wal2JsonError);
     assert.equal([...d.decode(enc.encode('{"action":"B"}'), 2n)].length, 1);
     const pending = d.decode(enc.encode('{"action":"B"}'), 3n);
-    throwsCode(() => d.decode(enc.encode('{"action":"C"}'), 4n), 'WAL2JSON_MISUSE');
+    throwsCode(() => d.decode(enc.encode('{"action":"C"}'), 4n), 'WALDUCK_WAL2JSON_MISUSE');
     assert.equal([...pending].length, 1);
   });
 });

@@ -18,7 +18,8 @@ export function decodeDataRow(body: Buffer): DataRow {
   const values: (Buffer | null)[] = [];
   for (let i = 0; i < n; i++) {
     const len = r.i32();
-    if (len < -1) throw new ProtocolError('MALFORMED_MESSAGE', 'command', `DataRow: column length ${len}`);
+    if (len < -1)
+      throw new ProtocolError('WALDUCK_MALFORMED_MESSAGE', 'command', `DataRow: column length ${len}`);
     values.push(len === -1 ? null : r.bytes(len));
   }
   r.end();

@@ -128,7 +128,7 @@ export function decodeBackendMessage(tag: number, body: Buffer): BackendMessage 
       return decodeRowDescription(body);
     default:
       throw new ProtocolError(
-        'UNKNOWN_MESSAGE',
+        'WALDUCK_UNKNOWN_MESSAGE',
         'stream',
         `unknown backend message tag 0x${tag.toString(16).padStart(2, '0')} ('${String.fromCharCode(tag)}'): not a PostgreSQL server, or the stream is corrupt`,
       );

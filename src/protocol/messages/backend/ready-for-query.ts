@@ -19,7 +19,11 @@ export function decodeReadyForQuery(body: Buffer): ReadyForQuery {
   const status = String.fromCharCode(r.u8());
   r.end();
   if (status !== 'I' && status !== 'T' && status !== 'E') {
-    throw new ProtocolError('MALFORMED_MESSAGE', 'command', `ReadyForQuery: unknown status '${status}'`);
+    throw new ProtocolError(
+      'WALDUCK_MALFORMED_MESSAGE',
+      'command',
+      `ReadyForQuery: unknown status '${status}'`,
+    );
   }
   return { type: 'ReadyForQuery', status };
 }

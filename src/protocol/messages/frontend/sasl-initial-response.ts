@@ -23,7 +23,8 @@ export function decodeSASLInitialResponse(body: Buffer): SASLInitialResponse {
   const r = new Reader(body, 'SASLInitialResponse');
   const mechanism = r.cstring();
   const n = r.i32();
-  if (n < -1) throw new ProtocolError('MALFORMED_MESSAGE', 'auth', `SASLInitialResponse: length ${n}`);
+  if (n < -1)
+    throw new ProtocolError('WALDUCK_MALFORMED_MESSAGE', 'auth', `SASLInitialResponse: length ${n}`);
   const data = n === -1 ? null : r.bytes(n);
   r.end();
   return { type: 'SASLInitialResponse', mechanism, data };

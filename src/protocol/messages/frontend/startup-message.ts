@@ -25,7 +25,7 @@ export function decodeStartupMessage(body: Buffer): StartupMessage {
   const version = r.i32();
   if (version !== PROTOCOL_VERSION_3_0) {
     throw new ProtocolError(
-      'MALFORMED_MESSAGE',
+      'WALDUCK_MALFORMED_MESSAGE',
       'startup',
       `StartupMessage: protocol ${version >> 16}.${version & 0xffff}`,
     );

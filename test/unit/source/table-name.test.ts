@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { CatalogError, parseTableName } from '../../../src/sink/catalog.js';
+import { CatalogError, parseTableName } from '../../../src/source/catalog.js';
 
 it('reads table names the way PostgreSQL folds them', () => {
   assert.deepEqual(parseTableName('orders'), { schema: 'public', table: 'orders' });

@@ -2,13 +2,25 @@
 // before streaming: columns and types, the key that identifies a row, and the replica identity that
 // decides what wal2json can tell us about updated and deleted rows.
 
+import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
-import { quoteLiteral } from './sql.js';
-import type { PgType } from './type-map.js';
+import { quoteLiteral } from './quote.js';
 
 export type Rows = readonly (readonly (string | null)[])[];
 /** Runs one SQL statement on the source and returns its rows as text (simple query protocol). */
 export type QueryFn = (sql: string) => Promise<Rows>;
+
+/** A column's type as the catalog describes it; the sink maps it to a DuckDB type. */
+export interface PgType {
+  /** Base type name in pg_catalog after resolving domains (e.g. "int4", "numeric", "_int4" for arrays). */
+  readonly typname: string;
+  readonly typmod: number;
+  /** pg_type.typtype of the base type: b base, c composite, e enum, r range, m multirange, p pseudo. */
+  readonly typtype: string;
+  /** For arrays: the element type (domains resolved), and the declared dimension count (at least 1). */
+  readonly element?: PgType;
+  readonly dims?: number;
+}
 
 export interface SourceColumn {
   readonly name: string;
@@ -27,7 +39,7 @@ export interface SourceTable extends TableRef {
   readonly identity: ReplicaIdentity;
 }
 
-export class CatalogError extends Error {
+export class CatalogError extends WalduckError {
   override readonly name = 'CatalogError';
   readonly phase = 'preflight';
   constructor(

@@ -2,9 +2,9 @@
 // resumed, and what is refused.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { decideStart, type SlotInfo } from '../../../src/replicator/slot.js';
+import { decideStart, type SlotFacts } from '../../../src/replicator/slot.js';
 
-const slot: SlotInfo = {
+const slot: SlotFacts = {
   plugin: 'wal2json',
   slotType: 'logical',
   database: 'db',

@@ -1,0 +1,76 @@
+// Opening a DuckDB file, in one place: replicate opens it read-write for as long as it runs; the
+// hand-run commands (slot status, demo) open it read-only and close it again before they return, so a
+// replicate started next can take it. Either way a file held by another process is said so, by PID
+// when DuckDB names one.
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { Lsn } from '../protocol/lsn.js';
+import { readState, stateTableExists } from './checkpoint.js';
+import { DuckFileError } from './errors.js';
+
+export interface OpenOptions {
+  readonly readOnly?: boolean;
+  /** DuckDB's memory_limit: past it, DuckDB spills (staged rows of a huge transaction included). */
+  readonly memoryLimit?: string | undefined;
+}
+
+export async function openDuckDb(path: string, o: OpenOptions = {}): Promise<DuckDBInstance> {
+  const config: Record<string, string> = {};
+  if (o.readOnly) config.access_mode = 'READ_ONLY';
+  if (o.memoryLimit) config.memory_limit = o.memoryLimit;
+  try {
+    // Loaded when used: DuckDB's native module is most of the start-up of commands that never need it.
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    return await DuckDBInstance.create(path, config);
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    const lock = /Conflicting lock is held in (.*?)(?: \(PID (\d+)\))?[.\n]/.exec(text);
+    if (lock || /lock/i.test(text)) {
+      throw new DuckFileError(
+        'WALDUCK_DUCKDB_LOCKED',
+        `DuckDB file ${path} is in use by another process${lock?.[2] ? ` (PID ${lock[2]})` : ''}: stop it (a running replicate?), or use another file`,
+        { cause: err },
+      );
+    }
+    throw new DuckFileError(
+      'WALDUCK_DUCKDB_OPEN',
+      `cannot open DuckDB file ${path}: ${text.split('\n')[0]}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+export type DuckQuery = (sql: string) => Promise<{ columns: string[]; rows: unknown[][] }>;
+
+/** Runs `use` with a query function on the file, then closes it (read-only: never takes the write lock). */
+export async function withDuckDb<T>(
+  file: string,
+  readOnly: boolean,
+  use: (query: DuckQuery, conn: DuckDBConnection) => Promise<T>,
+): Promise<T> {
+  const instance = await openDuckDb(file, { readOnly });
+  const conn = await instance.connect();
+  try {
+    return await use(async (sql) => {
+      const r = await conn.runAndReadAll(sql);
+      return { columns: r.columnNames(), rows: r.getRows() as unknown[][] };
+    }, conn);
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** The LSN walduck.state records for `slot` (what the replica holds up to), or undefined when none. */
+export async function storedLsn(file: string, slot: string): Promise<Lsn | undefined> {
+  return withDuckDb(file, true, async (_query, conn) => {
+    if (!(await stateTableExists(conn))) {
+      throw new DuckFileError(
+        'WALDUCK_DUCKDB_NOT_REPLICA',
+        `${file} has no walduck.state table: it is not a walduck replica`,
+      );
+    }
+    return (await readState(conn, slot))?.lsn;
+  });
+}
