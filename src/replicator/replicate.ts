@@ -4,6 +4,7 @@
 
 import {
   type Connection,
+  ConnectionError,
   connect,
   type LogFn,
   parseConnectionString,
@@ -86,6 +87,8 @@ export interface ReplicateResult {
 export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 /** pg_recvlogical's default --status-interval. */
 export const DEFAULT_STATUS_INTERVAL_MS = 10_000;
+/** How long a reconnect's preflight (no snapshot: a few queries) may take before the link counts as dead. */
+const RECONNECT_SETUP_MS = 30_000;
 /** The receive timeout when the server's wal_sender_timeout is off (0). */
 const FALLBACK_RECEIVE_TIMEOUT_MS = 60_000;
 
@@ -120,7 +123,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             : {}),
         });
         const first = prepared === undefined;
-        const p = await prepare(
+        const session = conn;
+        const preparing = prepare(
           conn,
           duck,
           settings,
@@ -141,6 +145,11 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           },
           prepared,
         );
+        // A reconnect's preflight is a few quick queries: on a half-open link they would wait forever
+        // (the receive timeout guards the stream only). The first one may snapshot for hours: no bound.
+        const p = first
+          ? await preparing
+          : await within(preparing, RECONNECT_SETUP_MS, () => void session.close().catch(() => {}));
         // The first session's system and caught-up target hold for the whole run.
         prepared ??= p;
         figures ??= newFigures(p.startLsn);
@@ -292,6 +301,29 @@ export function parsePgDuration(text: string): number {
   const unit = m[2] ?? 'ms';
   const ms: Record<string, number> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
   return n * (ms[unit] ?? 1);
+}
+
+/** `p`, or a transient failure after `ms` (calling `onTimeout` first, to free what `p` waits on). */
+async function within<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(
+        new ConnectionError(
+          'WALDUCK_RECEIVE_TIMEOUT',
+          'command',
+          `no answer from the server within ${ms} ms while preparing to stream again (a half-open connection?)`,
+        ),
+      );
+    }, ms);
+  });
+  p.catch(() => {});
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function oneLine(err: unknown): string {

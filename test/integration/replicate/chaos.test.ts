@@ -87,10 +87,12 @@ it('converges to an equal replica through restarts, terminated walsenders, cuts,
     { DEBUG: 'walduck:replicate' },
   );
   let exited = false;
-  // When walduck says it noticed a silent server (a stall), to report the time it took.
-  const noticed: number[] = [];
+  // When walduck said it lost the connection (after a stall: it noticed the silence), with why.
+  const noticed: { at: number; line: string }[] = [];
   run.child.stderr?.on('data', (d: Buffer) => {
-    if (d.toString().includes('RECEIVE_TIMEOUT')) noticed.push(performance.now());
+    for (const line of d.toString().split('\n')) {
+      if (line.includes('reconnecting, attempt')) noticed.push({ at: performance.now(), line });
+    }
   });
   const stalledAt: number[] = [];
   run.done.then(() => {
@@ -181,9 +183,14 @@ it('converges to an equal replica through restarts, terminated walsenders, cuts,
     const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
     const retries = (r.stderr.match(/reconnecting, attempt/g) ?? []).length;
-    const detect = stalledAt.map((t) => ((noticed.find((n) => n > t) ?? Number.NaN) - t) / 1000);
+    const detect = stalledAt.map((t) => {
+      const n = noticed.find((x) => x.at > t);
+      return n
+        ? `${((n.at - t) / 1000).toFixed(1)} s (${/\[(WALDUCK_[A-Z_]+|\w+)\]/.exec(n.line)?.[1] ?? '?'})`
+        : 'never';
+    });
     process.stderr.write(
-      `chaos: silent server noticed after ${detect.map((x) => x.toFixed(1)).join(', ')} s (wal_sender_timeout 4 s); seed ${SEED}, ${plan.length} faults survived ${JSON.stringify(survived)}, ${batches} writer batches, ${retries} reconnect attempts, converged ${converge.toFixed(1)} s after the writer stopped\n`,
+      `chaos: silent server noticed after ${detect.join(', ')} (wal_sender_timeout 4 s); seed ${SEED}, ${plan.length} faults survived ${JSON.stringify(survived)}, ${batches} writer batches, ${retries} reconnect attempts, converged ${converge.toFixed(1)} s after the writer stopped\n`,
     );
     await assertReplicaEquals(c.info, file, [
       { schema: 'public', table: 'keyed' },

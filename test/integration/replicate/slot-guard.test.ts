@@ -1,7 +1,8 @@
 // The slot cannot fill the disk unnoticed, nor follow the wrong server: tables walduck follows that
 // never change still let the slot advance while other tables write heavily; a DuckDB file pointed at
-// another cluster is refused.
+// another cluster is refused; a slot held by another consumer is waited for, or taken over.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
+import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
 
 const c = useCluster();
@@ -113,4 +115,67 @@ it('refuses a DuckDB file that follows another cluster', async () => {
     /follows database walduck of the cluster with system identifier 7000000000000000001/,
   );
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+});
+
+it('waits for a slot another consumer holds, and with --takeover terminates it', async () => {
+  psql(c.info, 'CREATE TABLE held (id int PRIMARY KEY)');
+  const file = join(dir, 'held.duckdb');
+  // As the superuser: terminating another role's server process takes the right to signal it.
+  const args = [
+    'replicate',
+    '--source',
+    conninfo(c.info, 'superuser'),
+    '--duckdb',
+    file,
+    '--tables',
+    'held',
+    '--slot',
+    'held',
+  ];
+  const init = await runWalduck([...args, '--until-caught-up']);
+  assert.equal(init.code, 0, init.stderr);
+  psql(c.info, 'INSERT INTO held VALUES (1)');
+  // Another consumer on the slot: pg_recvlogical, streaming to nowhere.
+  const holder = spawn(
+    join(c.info.binDir, 'pg_recvlogical'),
+    [
+      '-h',
+      c.info.socketDir,
+      '-p',
+      String(c.info.port),
+      '-U',
+      'postgres',
+      '-d',
+      c.info.database,
+      '--slot',
+      'held',
+      '--start',
+      '-f',
+      '/dev/null',
+    ],
+    { stdio: 'ignore' },
+  );
+  const holderDone = new Promise<number | null>((resolve) => holder.on('close', resolve));
+  try {
+    while (
+      psql(c.info, "SELECT active_pid IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'held'") !== 't'
+    ) {
+      await sleep(100);
+    }
+    const waited = await runWalduck([...args, '--until-caught-up', '--retry-for', '2s']);
+    assert.equal(waited.code, 1, waited.stderr);
+    assert.match(waited.stderr, /reconnecting, attempt 1/);
+    assert.match(waited.stderr, /in use by the server process with PID \d+.*gave up after/);
+    const took = await runWalduck([...args, '--until-caught-up', '--takeover']);
+    assert.equal(took.code, 0, took.stderr);
+    assert.match(
+      took.stderr,
+      /--takeover: terminating the server process \d+ that holds replication slot held/,
+    );
+    assert.equal(await holderDone, 1, 'pg_recvlogical was terminated');
+  } finally {
+    holder.kill('SIGKILL');
+  }
+  const rows = await duckQuery(file, 'SELECT id FROM held');
+  assert.deepEqual(rows, [[1]]);
 });
