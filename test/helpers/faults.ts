@@ -87,6 +87,8 @@ export class FaultProxy {
     forward(client, server);
     forward(server, client);
     const end = () => {
+      // A stalled link carries no FIN either: the other side learns nothing until heal().
+      if (this.stalled) return;
       this.pairs.delete(pair);
       client.destroy();
       server.destroy();

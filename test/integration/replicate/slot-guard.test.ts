@@ -2,7 +2,6 @@
 // never change still let the slot advance while other tables write heavily; a DuckDB file pointed at
 // another cluster is refused; a slot held by another consumer is waited for, or taken over.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { after, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { connect, parseConnectionString } from '../../../src/protocol/index.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
@@ -135,33 +135,20 @@ it('waits for a slot another consumer holds, and with --takeover terminates it',
   const init = await runWalduck([...args, '--until-caught-up']);
   assert.equal(init.code, 0, init.stderr);
   psql(c.info, 'INSERT INTO held VALUES (1)');
-  // Another consumer on the slot: pg_recvlogical, streaming to nowhere.
-  const holder = spawn(
-    join(c.info.binDir, 'pg_recvlogical'),
-    [
-      '-h',
-      c.info.socketDir,
-      '-p',
-      String(c.info.port),
-      '-U',
-      'postgres',
-      '-d',
-      c.info.database,
-      '--slot',
-      'held',
-      '--start',
-      '-f',
-      '/dev/null',
-    ],
-    { stdio: 'ignore' },
-  );
-  const holderDone = new Promise<number | null>((resolve) => holder.on('close', resolve));
-  try {
-    while (
-      psql(c.info, "SELECT active_pid IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'held'") !== 't'
-    ) {
-      await sleep(100);
+  // Another consumer on the slot that never confirms anything (a stale one): a bare stream.
+  const holder = await connect(parseConnectionString(conninfo(c.info, 'superuser'), {}));
+  const stream = await holder.startReplication({ slot: 'held', startLsn: 0n });
+  const holderEnded = (async () => {
+    try {
+      for await (const _ of stream) {
+        // received, never acknowledged
+      }
+      return 'ended';
+    } catch {
+      return 'terminated';
     }
+  })();
+  try {
     const waited = await runWalduck([...args, '--until-caught-up', '--retry-for', '2s']);
     assert.equal(waited.code, 1, waited.stderr);
     assert.match(waited.stderr, /reconnecting, attempt 1/);
@@ -172,9 +159,9 @@ it('waits for a slot another consumer holds, and with --takeover terminates it',
       took.stderr,
       /--takeover: terminating the server process \d+ that holds replication slot held/,
     );
-    assert.equal(await holderDone, 1, 'pg_recvlogical was terminated');
+    assert.equal(await holderEnded, 'terminated');
   } finally {
-    holder.kill('SIGKILL');
+    await holder.close().catch(() => {});
   }
   const rows = await duckQuery(file, 'SELECT id FROM held');
   assert.deepEqual(rows, [[1]]);
