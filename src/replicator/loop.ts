@@ -31,7 +31,7 @@ export type StopAt =
 
 /** Running figures, kept across sessions (a reconnect continues them); progress and metrics read them. */
 export interface LoopFigures {
-  /** Row changes applied (insert, update, delete). */
+  /** Row changes applied and committed (insert, update, delete). */
   changes: number;
   transactions: number;
   /** Plugin payload bytes received. */
@@ -99,9 +99,17 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
   const reachedAs: LoopEnd = i.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
   let beginTime: string | undefined;
   let pendingSourceTime: string | undefined;
+  // Counted when the sink commits them: a batch rolled back (and replayed after a reconnect) is not
+  // counted twice.
+  let pendingChanges = 0;
+  let pendingTransactions = 0;
 
   const ack = (lsn: Lsn | undefined): void => {
     if (lsn === undefined) return;
+    figures.changes += pendingChanges;
+    figures.transactions += pendingTransactions;
+    pendingChanges = 0;
+    pendingTransactions = 0;
     const now = clock.now();
     latency.committed(now);
     figures.applied = lsn;
@@ -159,12 +167,12 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
           // v1 documents carry the commit time in their header (begin), v2 on the commit line too.
           if (change.kind === 'begin') beginTime = change.commitTime;
           else if (change.kind === 'commit') {
-            figures.transactions++;
+            pendingTransactions++;
             const t = change.commitTime ?? beginTime;
             latency.seen(t);
             if (t !== undefined) pendingSourceTime = t;
           } else if (change.kind === 'insert' || change.kind === 'update' || change.kind === 'delete')
-            figures.changes++;
+            pendingChanges++;
           if (change.kind === 'commit' && (sink.due || (target !== undefined && change.lsn >= target))) {
             ack(await sink.commit());
           }
