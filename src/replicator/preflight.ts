@@ -95,7 +95,7 @@ export async function prepare(
   checkSlotHealth(slotName, slotInfo, o.warn);
   const decision = decideStart(slotName, database, slotInfo, hasState ? sink.storedLsn : undefined, {
     // A reconnect resumes what this run began: never a second snapshot over a replica.
-    mode: hasState ? 'auto' : (o.snapshot ?? 'auto'),
+    mode: again && hasState ? 'auto' : (o.snapshot ?? 'auto'),
     pending: ours,
   });
   let startLsn: Lsn;

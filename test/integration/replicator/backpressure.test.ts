@@ -24,7 +24,7 @@ const c = useCluster({ settings: { wal_sender_timeout: "'2s'" } });
 it('keeps the walsender alive while a slow sink holds the socket paused', async () => {
   psql(c.info, 'CREATE TABLE slow (id int PRIMARY KEY, pad text)');
   psql(c.info, "SELECT pg_create_logical_replication_slot('slow', 'wal2json')");
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 4; i++) {
     psql(
       c.info,
       `INSERT INTO slow SELECT g, repeat('p', 300) FROM generate_series(${i * 5000}, ${i * 5000 + 4999}) g`,
@@ -86,9 +86,17 @@ it('keeps the walsender alive while a slow sink holds the socket paused', async 
     latency: new Latency(),
     signal: stop.signal,
   });
-  done.catch(() => {});
-  // Three server timeouts' worth of slow commits, then a clean stop.
-  while (slowCommits < 5) await sleep(100);
+  let settled = false;
+  done.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  // Three server timeouts' worth of slow commits, then a clean stop (or the loop's own end, asserted below).
+  while (slowCommits < 5 && !settled) await sleep(100);
   stop.abort();
   assert.equal(await done, 'signal');
   await conn.close();
