@@ -99,7 +99,7 @@ export function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     snapshot: o.snapshot ?? 'auto',
     snapshotJobs: o.snapshotJobs ?? 1,
     ...(o.duckdbMemoryLimit ? { duckdbMemoryLimit: o.duckdbMemoryLimit } : {}),
-    ...(o.feedbackIntervalMs ? { feedbackIntervalMs: o.feedbackIntervalMs } : {}),
+    ...(o.feedbackIntervalMs ? { statusIntervalMs: o.feedbackIntervalMs } : {}),
     ...(o.numeric ? { numeric: o.numeric } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),

@@ -1,11 +1,10 @@
-// `walduck replicate`, as a function: connect, check the source, prepare DuckDB, pick the start
-// LSN, then stream -> decode -> apply -> commit -> acknowledge until told to stop.
-//
-// The one rule everything here serves: the server hears that an LSN is flushed only after the DuckDB
-// transaction recording it has committed (DuckDbSink.commit returns it; only that is acknowledged).
+// `walduck replicate`, as a function: open DuckDB, connect, run the preflight (preflight.ts), then the
+// replication loop (loop.ts) until told to stop. What is shown while it runs is the caller's choice
+// (onProgress, snapshotProgress): the replicator draws nothing itself.
 
 import {
   type Connection,
+  ConnectionError,
   connect,
   type LogFn,
   parseConnectionString,
@@ -13,35 +12,27 @@ import {
 } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
-
-import { DuckDbSink, type SinkStats } from '../sink/duckdb-sink.js';
+import { DuckDbSink } from '../sink/duckdb-sink.js';
 import type { OnDropColumn, OnTypeChange } from '../sink/schema-follow.js';
 import type { ChangeSink } from '../sink/sink.js';
-
-import { TableSet } from '../sink/table-set.js';
 import type { NumericMode } from '../sink/type-map.js';
-import { LogSnapshotDisplay, TerminalSnapshotDisplay } from '../snapshot/progress.js';
-import { CsvSpool } from '../snapshot/spool.js';
-
-import { readSourceTables, type SourceTable } from '../source/catalog.js';
-
-import { sourceSchemaCatalog } from '../source/schema-catalog.js';
-
-import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
+import type { SnapshotDisplay } from '../snapshot/progress.js';
+import type { SourceTable } from '../source/catalog.js';
 import type { TableRef } from '../wal2json/change.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
 import { ReplicateError } from './errors.js';
-import { initialSnapshot } from './initial-snapshot.js';
-import { Latency, type LatencySummary } from './latency.js';
-import { decideStart, type SnapshotMode } from './slot.js';
-import { SourceCatalog } from './source-catalog.js';
-import { openRouting, type Routing } from './table-routing.js';
-import { MessagePump, Wake } from './wake.js';
+import { Latency, type LatencySummary, pgTimestampMs } from './latency.js';
+import { type LoopFigures, newFigures, runLoop, type StopAt, systemClock } from './loop.js';
+import type { SlotHealth } from './metrics.js';
+import { type Prepared, prepare } from './preflight.js';
+import { Backoff, failureCode, isTransient, pause } from './retry.js';
+import type { SnapshotMode } from './slot.js';
+import { SlotGuard } from './slot-guard.js';
 
-export type StopAt =
-  | { readonly kind: 'never' }
-  | { readonly kind: 'endpos'; readonly lsn: Lsn }
-  | { readonly kind: 'caught-up' };
+export type { StopAt } from './loop.js';
+
+/** Where replication stands: what the CLI's progress display shows. */
+export type ReplicateStatus = LoopFigures;
 
 /** What a caller's sink factory learns before streaming starts. */
 export interface SinkContext {
@@ -77,36 +68,47 @@ export interface ReplicateOptions {
   readonly batchMs: number;
   /** Unconstrained numeric as DOUBLE (default) or exactly (sink/type-map.ts). */
   readonly numeric?: NumericMode;
+  /** A column dropped on the source: kept in DuckDB (default) or dropped there too. */
+  readonly onDropColumn?: OnDropColumn;
+  /** A change DuckDB cannot follow in place: stop (default) or re-copy the table (not available yet). */
+  readonly onTypeChange?: OnTypeChange;
   readonly stopAt: StopAt;
   /** The initial copy of existing rows (default auto: when walduck creates the slot). */
   readonly snapshot?: SnapshotMode;
   /** Connections copying at once under the same snapshot (default 1). */
   readonly snapshotJobs?: number;
-  /** A column dropped on the source: kept in DuckDB (default) or dropped there too. */
-  readonly onDropColumn?: OnDropColumn;
-  /** A change DuckDB cannot follow in place: stop (default) or re-copy the table (not available yet). */
-  readonly onTypeChange?: OnTypeChange;
-  readonly feedbackIntervalMs?: number;
+  /** How the initial copy shows its progress; none when absent. */
+  readonly snapshotProgress?: SnapshotDisplay;
   readonly signal?: AbortSignal;
   readonly log: LogFn;
   /** Each layer's own log (walduck:protocol, walduck:wal2json, walduck:sink); `log` where not given. */
   readonly logs?: { readonly protocol?: LogFn; readonly wal2json?: LogFn; readonly sink?: LogFn };
   readonly warn: (msg: string) => void;
   readonly trace?: TraceFn;
-  readonly onStatus?: (p: ReplicateStatus) => void;
+  readonly onProgress?: (p: LoopFigures) => void;
+  /** Each connect and each failure (metrics and health). */
+  readonly onConnection?: (e: ConnectionEvent) => void;
+  /** How long transient failures are retried (default: forever when continuous, 30 s with a stop target). */
+  readonly retryForMs?: number;
+  /** pg_recvlogical's --status-interval (default 10 s; never more than a third of wal_sender_timeout). */
+  readonly statusIntervalMs?: number;
+  /** Terminate a stale walsender holding the slot instead of waiting for it. */
+  readonly takeover?: boolean;
+  /** How often the slot guard looks at the slot from a side connection (default 30 s; 0: never). */
+  readonly slotGuardMs?: number;
+  /** What the slot guard saw (retained WAL, wal_status, safe_wal_size). */
+  readonly onSlot?: (h: SlotHealth) => void;
+  /** Jitter source for the backoff (tests). */
+  readonly random?: () => number;
 }
 
-/** Where replication stands: what the CLI's progress display shows. */
-export interface ReplicateStatus {
+export interface ReplicateResult {
   readonly changes: number;
   readonly transactions: number;
   readonly bytes: number;
   readonly received: Lsn;
   readonly applied: Lsn;
   readonly serverEnd: Lsn;
-}
-
-export interface ReplicateResult extends ReplicateStatus {
   readonly slot: string;
   /** Source commit to DuckDB commit, per transaction (when wal2json sent commit timestamps). */
   readonly latency: LatencySummary | undefined;
@@ -116,10 +118,19 @@ export interface ReplicateResult extends ReplicateStatus {
   readonly unmatched: number;
 }
 
-/** With a stop target, how long a quiet stream waits before asking the server where its WAL ends. */
-const PING_MS = 200;
-/** Without one, how often a quiet stream wakes to commit what is complete. */
-const IDLE_MS = 1000;
+/** Without connect_timeout in the conninfo: how long one connection attempt may take. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
+/** pg_recvlogical's default --status-interval. */
+export const DEFAULT_STATUS_INTERVAL_MS = 10_000;
+/** How long a reconnect's preflight (no snapshot: a few queries) may take before the link counts as dead. */
+const RECONNECT_SETUP_MS = 30_000;
+/** The receive timeout when the server's wal_sender_timeout is off (0). */
+const FALLBACK_RECEIVE_TIMEOUT_MS = 60_000;
+
+/** What happened to the connection, for health reporting. */
+export type ConnectionEvent =
+  | { readonly kind: 'connected' }
+  | { readonly kind: 'failed'; readonly code: string; readonly transient: boolean };
 
 export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   const settings = parseConnectionString(o.source, process.env);
@@ -141,325 +152,238 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     ? undefined
     : await openDuckDb(o.duckdb ?? '', { memoryLimit: o.duckdbMemoryLimit });
   const duck = await instance?.connect();
-  let conn: Connection | undefined;
-  // A plain session beside the replication one: the stream's COPY holds that one while schema
-  // changes need the catalog.
-  const catalog = new SourceCatalog(settings, o.logs?.protocol ?? o.log);
-  let routing: Routing | undefined;
+  const latency = new Latency();
+  const backoff = new Backoff(o.random ? { random: o.random } : {});
+  const retryForMs = o.retryForMs ?? (o.stopAt.kind === 'never' ? Number.POSITIVE_INFINITY : 30_000);
+  let prepared: Prepared | undefined;
+  let figures: LoopFigures | undefined;
+  let failingSince: number | undefined;
+  let guard: SlotGuard | undefined;
   try {
-    conn = await connect(settings, {
-      replication: 'database',
-      log: o.logs?.protocol ?? o.log,
-      ...(o.trace ? { trace: o.trace } : {}),
-      onNotice: (n) => o.warn(`server ${n.severity}: ${n.message}`),
-    });
-    const src = conn;
-    await checkWalLevel(src);
-    const system = await src.identifySystem();
-    const database = system.dbName ?? '';
-    const slotName = o.slot ?? defaultSlotName(database);
-    const badName = slotNameProblem(slotName);
-    if (badName !== undefined) throw new ReplicateError('config', 'WALDUCK_SLOT_NAME', badName);
-    const tables = await readSourceTables(
-      async (sql) => (await src.query(sql))[0]?.rows ?? [],
-      o.tables,
-      o.warn,
-    );
-    o.log(`tables: ${tables.map((t) => `${t.schema}.${t.table}`).join(', ')}`);
-    const allTables = !o.tables || o.tables.length === 0;
-    let tableSet: TableSet | undefined;
-    routing = await openRouting(settings, tables, {
-      allTables,
-      log: o.log,
-      warn: o.warn,
-      onLeaf: (leaf) => tableSet?.addLeaf(leaf),
-    });
-    // The stored table set belongs to a DuckDB replica; a caller's sink keeps its own.
-    tableSet =
-      duck &&
-      (await TableSet.reconcile(duck, {
-        slot: slotName,
-        mode: allTables ? 'all' : 'tables',
-        chosen: tables,
-        leaves: routing.leaves,
-        maxOid: routing.maxOid,
-        query: routing.query,
-        dropRemoved: o.dropRemoved ?? false,
-        warn: o.warn,
-        log: o.log,
-      }));
-    const set = tableSet;
-
-    const sink = duck
-      ? await DuckDbSink.open(duck, tables, {
-          slot: slotName,
-          batchChanges: o.batchChanges,
-          batchMs: o.batchMs,
-          log: o.logs?.sink ?? o.log,
-          warn: o.warn,
-          meta: { systemId: system.systemId, database },
-          schema: {
-            onDropColumn: o.onDropColumn ?? 'keep',
-            onTypeChange: o.onTypeChange ?? 'stop',
-            catalog: sourceSchemaCatalog((sql) => catalog.query(sql)),
-          },
-          ...(o.numeric ? { numeric: o.numeric } : {}),
-          router: routing.router,
-          ...(set ? { onTableAdded: set.follow.bind(set), beforeCommit: set.write.bind(set) } : {}),
-        })
-      : counted(
-          await (o.sink as SinkFactory)({ tables, slot: slotName, systemId: system.systemId, database }),
-        );
-    const stateExisted = sink instanceof DuckDbSink ? sink.stateExisted : sink.storedLsn !== 0n;
-    // A mark from an unfinished snapshot of this file into this slot, on this server: the slot is ours.
-    const pending = !(sink instanceof DuckDbSink) || stateExisted ? undefined : await sink.snapshotPending();
-    const ours = pending !== undefined && (pending.systemId === null || pending.systemId === system.systemId);
-    let slotInfo = await readSlot(src, slotName);
-    // A killed walduck's walsender may hold the slot for a moment after the kill.
-    if (ours && slotInfo?.activePid != null) slotInfo = await waitInactive(src, slotName, slotInfo);
-    const decision = decideStart(slotName, database, slotInfo, stateExisted ? sink.storedLsn : undefined, {
-      mode: o.sink ? 'off' : (o.snapshot ?? 'auto'),
-      pending: ours,
-    });
-    let startLsn: Lsn;
-    if (decision.action === 'create' && decision.dropFirst) {
-      if (ours) o.log(`dropping slot ${slotName}: its initial snapshot never committed; starting over`);
-      else
-        o.warn(`--snapshot: dropping the existing replication slot ${slotName} to create it with a snapshot`);
-      await src.dropReplicationSlot(slotName);
-    }
-    if (decision.action === 'create' && decision.snapshot && sink instanceof DuckDbSink) {
-      // Beside the DuckDB file, whose lock makes the spool this process's alone.
-      const spool = CsvSpool.create(o.duckdb ?? '');
+    for (;;) {
+      let conn: Connection | undefined;
+      let streamed = false;
       try {
-        startLsn = await initialSnapshot(src, sink, {
-          settings,
-          slot: slotName,
-          tables,
-          jobs: o.snapshotJobs ?? 1,
-          log: o.log,
-          warn: o.warn,
-          progress: process.stderr.isTTY
-            ? new TerminalSnapshotDisplay(process.stderr)
-            : new LogSnapshotDisplay(o.log),
-          ...(o.signal ? { signal: o.signal } : {}),
-          ...(spool ? { spool } : {}),
+        conn = await connect(settings, {
+          replication: 'database',
+          log: o.logs?.protocol ?? o.log,
+          ...(o.trace ? { trace: o.trace } : {}),
+          onNotice: (n) => o.warn(`server ${n.severity}: ${n.message}`),
+          ...(settings.connectTimeoutMs === undefined
+            ? { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS }
+            : {}),
         });
+        const first = prepared === undefined;
+        const session = conn;
+        const preparing = prepare(
+          conn,
+          duck,
+          settings,
+          {
+            duckdb: o.duckdb ?? '',
+            sink: o.sink,
+            tables: o.tables,
+            slot: o.slot,
+            batchChanges: o.batchChanges,
+            batchMs: o.batchMs,
+            numeric: o.numeric,
+            onDropColumn: o.onDropColumn,
+            onTypeChange: o.onTypeChange,
+            dropRemoved: o.dropRemoved,
+            snapshot: o.snapshot,
+            snapshotJobs: o.snapshotJobs,
+            snapshotProgress: o.snapshotProgress,
+            signal: o.signal,
+            log: o.log,
+            sinkLog: o.logs?.sink,
+            warn: o.warn,
+            takeover: o.takeover,
+          },
+          prepared,
+        );
+        // A reconnect's preflight is a few quick queries: on a half-open link they would wait forever
+        // (the receive timeout guards the stream only). The first one may snapshot for hours: no bound.
+        const p = first
+          ? await preparing
+          : await within(preparing, RECONNECT_SETUP_MS, () => void session.close().catch(() => {}));
+        // The first session's system and caught-up target hold for the whole run.
+        prepared ??= p;
+        figures ??= newFigures(p.startLsn);
+        const guardMs = o.slotGuardMs ?? 30_000;
+        if (!guard && guardMs > 0) {
+          guard = new SlotGuard({
+            settings,
+            slot: p.slot,
+            everyMs: guardMs,
+            warn: o.warn,
+            log: o.log,
+            ...(o.onSlot ? { report: o.onSlot } : {}),
+          });
+        }
+        if (first && o.formatVersion === 1) {
+          o.warn(
+            'wal2json format-version 1 does not report TRUNCATE (wal2json 2.5 emits nothing for it): a truncated source table will keep its rows in DuckDB; use --format-version 2 if tables are truncated',
+          );
+        }
+        const live = liveness(await walSenderTimeoutMs(conn), o.statusIntervalMs);
+        const decoder = createDecoder({ formatVersion: o.formatVersion, log: o.logs?.wal2json ?? o.log });
+        const stream = await conn.startReplication({
+          slot: p.slot,
+          startLsn: p.startLsn,
+          options: wal2jsonOptions({
+            formatVersion: o.formatVersion,
+            ...(p.filter ? { tables: p.filter } : {}),
+            ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
+          }),
+          feedbackIntervalMs: live.feedbackIntervalMs,
+          receiveTimeoutMs: live.receiveTimeoutMs,
+        });
+        o.log(
+          `streaming from slot ${p.slot} at ${formatLsn(p.startLsn)} (status every ${live.feedbackIntervalMs} ms, receive timeout ${live.receiveTimeoutMs} ms)`,
+        );
+        o.onConnection?.({ kind: 'connected' });
+        const f = figures;
+        const stoppedBy = await runLoop({
+          stream,
+          decoder,
+          sink: p.sink,
+          clock: systemClock,
+          stopAt: o.stopAt,
+          caughtUpAt: prepared.system.xlogPos,
+          batchMs: o.batchMs,
+          figures: f,
+          latency,
+          signal: o.signal,
+          onProgress: (x) => {
+            // A session that streamed is a success: the next failure starts the backoff afresh.
+            if (!streamed) {
+              streamed = true;
+              backoff.reset();
+              failingSince = undefined;
+            }
+            o.onProgress?.(x);
+          },
+          parseTime: pgTimestampMs,
+        });
+        return {
+          changes: f.changes,
+          transactions: f.transactions,
+          bytes: f.bytes,
+          received: f.received,
+          applied: p.sink.storedLsn,
+          serverEnd: f.serverEnd,
+          slot: p.slot,
+          startedAt: prepared.startLsn,
+          stoppedBy,
+          latency: latency.summary(),
+          unmatched: p.sink instanceof DuckDbSink ? p.sink.stats.unmatched : 0,
+        };
+      } catch (err) {
+        const transient = isTransient(err);
+        const code = failureCode(err);
+        o.onConnection?.({ kind: 'failed', code, transient });
+        if (!transient || o.signal?.aborted) throw err;
+        const now = performance.now();
+        failingSince ??= now;
+        const delay = backoff.next();
+        if (now + delay - failingSince > retryForMs) {
+          throw new ReplicateError(
+            'stream',
+            'WALDUCK_RETRY_EXHAUSTED',
+            `${oneLine(err)} (gave up after ${backoff.attempt} attempt(s) in ${Math.round((now - failingSince) / 1000)} s: --retry-for)`,
+            { cause: err },
+          );
+        }
+        o.warn(
+          `${oneLine(err)} [${code}]; reconnecting, attempt ${backoff.attempt}, in ${(delay / 1000).toFixed(1)} s`,
+        );
+        if (await pause(delay, o.signal)) {
+          const f = figures ?? newFigures(0n);
+          return {
+            changes: f.changes,
+            transactions: f.transactions,
+            bytes: f.bytes,
+            received: f.received,
+            applied: prepared?.sink.storedLsn ?? 0n,
+            serverEnd: f.serverEnd,
+            slot: prepared?.slot ?? o.slot ?? '',
+            startedAt: prepared?.startLsn ?? 0n,
+            stoppedBy: 'signal',
+            latency: latency.summary(),
+            unmatched: prepared?.sink instanceof DuckDbSink ? prepared.sink.stats.unmatched : 0,
+          };
+        }
       } finally {
-        spool?.remove();
+        await conn?.close().catch(() => {});
       }
-    } else if (decision.action === 'create') {
-      const created = await src.createReplicationSlot(slotName, { plugin: 'wal2json', snapshot: 'noexport' });
-      startLsn = created.consistentPoint;
-      o.log(`created slot ${slotName} at ${formatLsn(startLsn)}`);
-      // Record the start at once: from now on DuckDB and the slot agree on where the replica begins.
-      await sink.advanceIdle(startLsn);
-    } else {
-      startLsn = decision.from;
-      if (decision.warning) o.warn(decision.warning);
     }
-
-    if (o.formatVersion === 1) {
-      o.warn(
-        'wal2json format-version 1 does not report TRUNCATE (wal2json 2.5 emits nothing for it): a truncated source table will keep its rows in DuckDB; use --format-version 2 if tables are truncated',
-      );
-    }
-    const target =
-      o.stopAt.kind === 'endpos' ? o.stopAt.lsn : o.stopAt.kind === 'caught-up' ? system.xlogPos : undefined;
-    return await stream(src, sink, o, slotName, startLsn, target, routing.filter);
   } finally {
-    await routing?.close();
-    await conn?.close().catch(() => {});
-    await catalog.close();
+    guard?.close();
+    await prepared?.close();
     duck?.closeSync();
     instance?.closeSync();
   }
 }
 
-/** The loop's view of a sink: the contract plus the counts progress reports. */
-type CountedSink = ChangeSink & { readonly stats: Pick<SinkStats, 'changes' | 'transactions' | 'unmatched'> };
-
-/** A caller's sink, counted here (DuckDbSink counts itself). */
-function counted(inner: ChangeSink): CountedSink {
-  const stats = { changes: 0, transactions: 0, unmatched: 0 };
+/**
+ * The stream's timers from the server's wal_sender_timeout: status updates often enough that the
+ * server never times us out (also while the socket is paused for a slow sink: the timer sends them
+ * regardless), and a receive timeout of about that long, asking for a keepalive half way, so a silent
+ * server (half-open connection, wedged host) is noticed within about wal_sender_timeout.
+ */
+export function liveness(
+  walSenderTimeoutMs: number,
+  statusIntervalMs: number | undefined,
+): { feedbackIntervalMs: number; receiveTimeoutMs: number } {
+  const wanted = statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS;
+  if (walSenderTimeoutMs <= 0)
+    return { feedbackIntervalMs: wanted, receiveTimeoutMs: FALLBACK_RECEIVE_TIMEOUT_MS };
   return {
-    stats,
-    get storedLsn() {
-      return inner.storedLsn;
-    },
-    get inSourceTransaction() {
-      return inner.inSourceTransaction;
-    },
-    get hasUncommitted() {
-      return inner.hasUncommitted;
-    },
-    get due() {
-      return inner.due;
-    },
-    async apply(change) {
-      await inner.apply(change);
-      if (change.kind === 'commit') stats.transactions++;
-      else if (change.kind === 'insert' || change.kind === 'update' || change.kind === 'delete')
-        stats.changes++;
-    },
-    commit: () => inner.commit(),
-    rollback: () => inner.rollback(),
-    advanceIdle: (lsn) => inner.advanceIdle(lsn),
+    feedbackIntervalMs: Math.max(100, Math.min(wanted, Math.floor(walSenderTimeoutMs / 3))),
+    receiveTimeoutMs: Math.max(1000, walSenderTimeoutMs),
   };
 }
 
-async function stream(
-  conn: Connection,
-  sink: CountedSink,
-  o: ReplicateOptions,
-  slot: string,
-  startLsn: Lsn,
-  target: Lsn | undefined,
-  /** add-tables, or undefined for every table (filtered by the sink's table set). */
-  tables: readonly TableRef[] | undefined,
-): Promise<ReplicateResult> {
-  const decoder = createDecoder({ formatVersion: o.formatVersion, log: o.logs?.wal2json ?? o.log });
-  const replication = await conn.startReplication({
-    slot,
-    startLsn,
-    options: wal2jsonOptions({
-      formatVersion: o.formatVersion,
-      ...(tables ? { tables } : {}),
-      ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
-    }),
-    ...(o.feedbackIntervalMs ? { feedbackIntervalMs: o.feedbackIntervalMs } : {}),
-  });
-  o.log(`streaming from slot ${slot} at ${formatLsn(startLsn)}`);
-  let bytes = 0;
-  let serverEnd = startLsn;
-  let stoppedBy: ReplicateResult['stoppedBy'] | undefined;
-  const latency = new Latency();
-  let beginTime: string | undefined;
-  const ack = (lsn: Lsn | undefined) => {
-    if (lsn === undefined) return;
-    latency.committed(Date.now());
-    replication.acknowledge(lsn);
-  };
-  const progress = (): ReplicateStatus => ({
-    changes: sink.stats.changes,
-    transactions: sink.stats.transactions,
-    bytes,
-    received: replication.lastReceived,
-    applied: sink.storedLsn,
-    serverEnd,
-  });
-  const reached = () => target !== undefined && sink.storedLsn >= target && !sink.hasUncommitted;
+/** The server's wal_sender_timeout in ms (0: off). */
+async function walSenderTimeoutMs(conn: Connection): Promise<number> {
+  const [r] = await conn.query('SHOW wal_sender_timeout');
+  return parsePgDuration(r?.rows[0]?.[0] ?? '0');
+}
 
-  const endpos = o.stopAt.kind === 'endpos' ? o.stopAt.lsn : undefined;
-  const wake = new Wake(Math.min(o.batchMs, target !== undefined ? PING_MS : IDLE_MS), o.signal);
-  const pump = new MessagePump(replication, wake);
-  // A timer tick while the stream is quiet: commit a batch that has waited --batch-ms, and with a stop
-  // target ask the server how far its WAL goes (a status update with replyRequested: the keepalive it
-  // answers with carries its WAL end, which lets an idle replica advance to the target).
-  const onTick = async () => {
-    if (sink.due) ack(await sink.commit());
-    if (target !== undefined && !sink.hasUncommitted) replication.requestKeepalive();
-  };
+/** "60s", "1min", "500ms", "0", "2h" as SHOW prints a time setting, in ms. */
+export function parsePgDuration(text: string): number {
+  const m = /^\s*(\d+)\s*(us|ms|s|min|h|d)?\s*$/.exec(text);
+  if (!m) return 0;
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  const ms: Record<string, number> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+  return n * (ms[unit] ?? 1);
+}
+
+/** `p`, or a transient failure after `ms` (calling `onTimeout` first, to free what `p` waits on). */
+async function within<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(
+        new ConnectionError(
+          'WALDUCK_RECEIVE_TIMEOUT',
+          'command',
+          `no answer from the server within ${ms} ms while preparing to stream again (a half-open connection?)`,
+        ),
+      );
+    }, ms);
+  });
+  p.catch(() => {});
   try {
-    if (reached()) stoppedBy = o.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
-    while (!stoppedBy) {
-      const m = await pump.next(onTick);
-      if (m === 'abort') {
-        stoppedBy = 'signal';
-        break;
-      }
-      if (m === 'end')
-        throw new ReplicateError('stream', 'WALDUCK_STREAM_ENDED', 'the server ended the replication stream');
-      if (m.type === 'XLogData') {
-        if (endpos !== undefined && m.dataStart > endpos) {
-          stoppedBy = 'endpos';
-          break;
-        }
-        bytes += m.data.length;
-        if (m.walEnd > serverEnd) serverEnd = m.walEnd;
-        for (const change of decoder.decode(m.data, m.dataStart)) {
-          if (o.signal?.aborted) {
-            // Leaving the decoder mid-message is final: the next message would start mid-document.
-            stoppedBy = 'signal';
-            break;
-          }
-          // --endpos takes whole transactions ending at or before it. A v1 document arrives stamped
-          // with its transaction's start, so decide on the end LSN the begin (or commit) carries.
-          if (
-            endpos !== undefined &&
-            (change.kind === 'begin' ? (change.endLsn ?? 0n) : change.kind === 'commit' ? change.lsn : 0n) >
-              endpos
-          ) {
-            stoppedBy = 'endpos';
-            break;
-          }
-          await sink.apply(change);
-          // v1 documents carry the commit time in their header (begin), v2 on the commit line too.
-          if (change.kind === 'begin') beginTime = change.commitTime;
-          else if (change.kind === 'commit') latency.seen(change.commitTime ?? beginTime);
-          if (change.kind === 'commit' && (sink.due || (target !== undefined && change.lsn >= target))) {
-            ack(await sink.commit());
-          }
-        }
-      } else {
-        if (m.walEnd > serverEnd) serverEnd = m.walEnd;
-        if (!sink.inSourceTransaction) {
-          if (sink.hasUncommitted) ack(await sink.commit());
-          // Nothing pending: everything up to walEnd is decoded and none of it is ours to apply.
-          const idleTo = target !== undefined && m.walEnd > target ? target : m.walEnd;
-          if (await sink.advanceIdle(idleTo)) ack(sink.storedLsn);
-        }
-      }
-      o.onStatus?.(progress());
-      if (reached()) stoppedBy = o.stopAt.kind === 'endpos' ? 'endpos' : 'caught-up';
-    }
-    // A source transaction cut in half (signal, endpos inside it) is dropped; complete ones commit.
-    if (sink.inSourceTransaction) {
-      await sink.rollback();
-      latency.dropped();
-    } else ack(await sink.commit());
-    replication.sendFeedback();
-    await replication.stop();
-  } catch (err) {
-    await sink.rollback().catch(() => {});
-    throw err;
+    return await Promise.race([p, late]);
   } finally {
-    wake.close();
+    clearTimeout(timer);
   }
-  return {
-    ...progress(),
-    slot,
-    startedAt: startLsn,
-    stoppedBy: stoppedBy ?? 'signal',
-    latency: latency.summary(),
-    unmatched: sink.stats.unmatched,
-  };
 }
 
-/** Polls until the slot has no active process (at most `ms`); the decision then sees what is left. */
-async function waitInactive(
-  conn: Connection,
-  name: string,
-  slot: Slot,
-  ms = 10_000,
-): Promise<Slot | undefined> {
-  const until = performance.now() + ms;
-  let s: Slot | undefined = slot;
-  while (s?.activePid != null && performance.now() < until) {
-    await new Promise((r) => setTimeout(r, 100));
-    s = await readSlot(conn, name);
-  }
-  return s;
-}
-
-async function checkWalLevel(conn: Connection): Promise<void> {
-  const [r] = await conn.query('SHOW wal_level');
-  const level = r?.rows[0]?.[0];
-  if (level !== 'logical') {
-    throw new ReplicateError(
-      'preflight',
-      'WALDUCK_WAL_LEVEL',
-      `the source runs with wal_level=${level}, and logical replication needs wal_level=logical: set it in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`,
-    );
-  }
+function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0] ?? text;
 }

@@ -189,7 +189,9 @@ export class TableSet {
           continue;
         }
         if (o.dropRemoved && r.targetSchema !== null && r.targetTable !== null) {
-          await duck.run(`DROP TABLE IF EXISTS ${quoteIdent(catalog)}.${qualified(r.targetSchema, r.targetTable)}`);
+          await duck.run(
+            `DROP TABLE IF EXISTS ${quoteIdent(catalog)}.${qualified(r.targetSchema, r.targetTable)}`,
+          );
           o.warn(`${name} is no longer in the table set: --drop-removed dropped its DuckDB table`);
           continue;
         }

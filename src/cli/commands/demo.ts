@@ -16,7 +16,8 @@ import {
   stopCluster,
 } from '../../cluster/throwaway.js';
 import { type Connection, connect, parseConnectionString, WalduckError } from '../../protocol/index.js';
-import { type ReplicateResult, type ReplicateStatus, replicate } from '../../replicator/replicate.js';
+import type { LoopFigures } from '../../replicator/loop.js';
+import { type ReplicateResult, replicate } from '../../replicator/replicate.js';
 import { withDuckDb } from '../../sink/duckdb-file.js';
 import { UsageError } from '../errors.js';
 import { table } from '../format.js';
@@ -126,7 +127,7 @@ async function runDemo(info: ClusterInfo, file: string, seconds: number, signal:
   const source = conninfo(info, 'scram-sha-256');
   const progress = new ProgressDisplay({ command: 'demo' });
   let offset = { changes: 0, transactions: 0, bytes: 0 };
-  const onStatus = (p: ReplicateStatus) =>
+  const onProgress = (p: LoopFigures) =>
     progress.update({
       changes: offset.changes + p.changes,
       transactions: offset.transactions + p.transactions,
@@ -145,7 +146,7 @@ async function runDemo(info: ClusterInfo, file: string, seconds: number, signal:
     batchMs: 250,
     log: log.replicate,
     warn,
-    onStatus,
+    onProgress,
   };
 
   // Phase 0: create the slot and record its start in DuckDB, so that every write below is replicated.

@@ -1,9 +1,12 @@
 // walduck replicate --source CONNINFO --duckdb FILE --tables schema.table[,…] [--slot NAME]
 //   [--format-version 1|2] [--batch-changes N] [--batch-ms N] [--endpos LSN | --until-caught-up]
-//   [--snapshot | --no-snapshot] [--snapshot-jobs N]
+//   [--snapshot | --no-snapshot] [--snapshot-jobs N] [--retry-for DURATION] [--status-interval S]
+//   [--takeover] [--metrics ADDR:PORT] [--ready-lag SIZE]
 import type { Argv } from 'yargs';
 import { formatLsn, parseLsn } from '../../protocol/lsn.js';
+import { Health, serveMetrics } from '../../replicator/metrics.js';
 import type { ReplicateOptions, StopAt } from '../../replicator/replicate.js';
+import { LogSnapshotDisplay, TerminalSnapshotDisplay } from '../../snapshot/progress.js';
 import { parseTableName } from '../../source/catalog.js';
 import { UsageError } from '../errors.js';
 import { log, warn } from '../log.js';
@@ -82,6 +85,32 @@ export function replicateCommand(y: Argv): Argv {
           default: 10,
           describe: 'seconds between progress lines when stderr is not a terminal (0: none)',
         })
+        .option('retry-for', {
+          type: 'string',
+          describe:
+            'keep reconnecting after transient failures (restart, cut, terminated walsender) this long, e.g. 30s, 10m, 2h, forever (default: forever when continuous, 30s with --endpos/--until-caught-up)',
+        })
+        .option('status-interval', {
+          type: 'number',
+          default: 10,
+          describe:
+            "seconds between status updates to the server, as pg_recvlogical's (capped at a third of its wal_sender_timeout)",
+        })
+        .option('takeover', {
+          type: 'boolean',
+          describe:
+            'when another server process holds the slot, terminate it (pg_terminate_backend) instead of waiting for it',
+        })
+        .option('metrics', {
+          type: 'string',
+          describe: 'serve Prometheus metrics on http://ADDR:PORT/metrics and a readiness check on /healthz',
+        })
+        .option('ready-lag', {
+          type: 'string',
+          default: '64MB',
+          describe:
+            '/healthz answers 200 while connected and at most this far behind the server (bytes, kB, MB, GB)',
+        })
         .conflicts('endpos', 'until-caught-up')
         .option('snapshot', {
           type: 'boolean',
@@ -95,11 +124,6 @@ export function replicateCommand(y: Argv): Argv {
           describe:
             "unconstrained numeric (and numeric(p > 38)): DOUBLE, rounded to 17 significant digits as DuckDB's postgres extension does; or exact, PostgreSQL's own text in a VARCHAR column",
         })
-        .option('snapshot-jobs', {
-          type: 'number',
-          default: 1,
-          describe: 'connections copying at once under the same snapshot (large tables split by page ranges)',
-        })
         .option('on-drop-column', {
           choices: ['keep', 'drop'] as const,
           default: 'keep' as const,
@@ -111,6 +135,11 @@ export function replicateCommand(y: Argv): Argv {
           default: 'stop' as const,
           describe:
             'a type change DuckDB cannot follow losslessly, or a changed primary key: stop with the command to resync the table (recopy: not available yet, stops too)',
+        })
+        .option('snapshot-jobs', {
+          type: 'number',
+          default: 1,
+          describe: 'connections copying at once under the same snapshot (large tables split by page ranges)',
         })
         .example(
           "$0 replicate --source 'host=db user=repl dbname=shop' --duckdb shop.duckdb --tables public.orders,public.items",
@@ -132,6 +161,13 @@ export function replicateCommand(y: Argv): Argv {
           throw new UsageError(`--endpos ${JSON.stringify(args.endpos)} is not an LSN like 0/16B3748`);
         stopAt = { kind: 'endpos', lsn };
       } else if (args['until-caught-up']) stopAt = { kind: 'caught-up' };
+      const retryFor =
+        args['retry-for'] === undefined ? undefined : parseDuration('--retry-for', args['retry-for']);
+      const statusInterval = args['status-interval'];
+      if (!(Number.isFinite(statusInterval) && statusInterval > 0))
+        throw new UsageError('--status-interval must be a positive number of seconds');
+      const readyLag = parseBytes('--ready-lag', args['ready-lag']);
+      const metricsAt = args.metrics === undefined ? undefined : parseListen(args.metrics);
       for (const k of ['batch-changes', 'batch-ms', 'snapshot-jobs'] as const) {
         const v = args[k];
         if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number`);
@@ -141,30 +177,42 @@ export function replicateCommand(y: Argv): Argv {
         duckdb: args.duckdb,
         duckdbMemoryLimit: args['duckdb-memory-limit'],
         tables,
-        dropRemoved: args['drop-removed'],
         slot: args.slot,
         formatVersion: args['format-version'] === 1 ? 1 : 2,
         writeInChunks: args['write-in-chunks'],
         batchChanges: args['batch-changes'],
-        batchMs: args['batch-ms'],
         numeric: args.numeric === 'exact' ? 'exact' : 'double',
+        onDropColumn: args['on-drop-column'],
+        onTypeChange: args['on-type-change'],
+        dropRemoved: args['drop-removed'],
+        batchMs: args['batch-ms'],
         stopAt,
         snapshot: args.snapshot === undefined ? 'auto' : args.snapshot ? 'force' : 'off',
         snapshotJobs: args['snapshot-jobs'],
-        onDropColumn: args['on-drop-column'],
-        onTypeChange: args['on-type-change'],
         signal: stopSignal(),
+        ...(retryFor !== undefined ? { retryForMs: retryFor } : {}),
+        statusIntervalMs: statusInterval * 1000,
+        takeover: args.takeover === true,
+        onConnection: (e) => health.connection(e),
+        onSlot: (h) => {
+          health.slot = h;
+        },
         log: log.replicate,
         logs: { protocol: log.protocol, wal2json: log.wal2json, sink: log.sink },
         warn,
-        onStatus: (p) =>
+        snapshotProgress: process.stderr.isTTY
+          ? new TerminalSnapshotDisplay(process.stderr)
+          : new LogSnapshotDisplay(log.replicate),
+        onProgress: (p) => {
+          health.figures = p;
           progress.update({
             changes: p.changes,
             transactions: p.transactions,
             bytes: p.bytes,
             lsn: p.applied,
             serverEnd: p.serverEnd,
-          }),
+          });
+        },
       };
       const progress = new ProgressDisplay({
         command: 'replicate',
@@ -172,7 +220,15 @@ export function replicateCommand(y: Argv): Argv {
       });
       // Loaded when run: the replicator pulls in DuckDB's native module, which other commands never need.
       const { replicate } = await import('../../replicator/replicate.js');
-      const r = await replicate(options);
+      const health = new Health(readyLag);
+      const server = metricsAt ? await serveMetrics(health, metricsAt.host, metricsAt.port) : undefined;
+      if (server && metricsAt) log.replicate(`metrics on http://${metricsAt.host}:${server.port}/metrics`);
+      let r: Awaited<ReturnType<typeof replicate>>;
+      try {
+        r = await replicate(options);
+      } finally {
+        await server?.close();
+      }
       const lat = r.latency
         ? `; latency p50 ${r.latency.p50Ms} ms, p99 ${r.latency.p99Ms} ms, max ${r.latency.maxMs} ms`
         : '';
@@ -193,6 +249,47 @@ export function replicateCommand(y: Argv): Argv {
       );
     },
   );
+}
+
+/** "30s", "10m", "2h", "1d", "500ms", "forever", or a bare number of seconds, in ms. */
+export function parseDuration(name: string, text: string): number {
+  if (/^(forever|inf|infinity)$/i.test(text.trim())) return Number.POSITIVE_INFINITY;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$/.exec(text);
+  if (!m)
+    throw new UsageError(`${name} ${JSON.stringify(text)} is not a duration like 30s, 10m, 2h or forever`);
+  const unit: Record<string, number> = {
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    min: 60_000,
+    h: 3_600_000,
+    d: 86_400_000,
+  };
+  return Number(m[1]) * (unit[m[2] ?? 's'] ?? 1000);
+}
+
+/** "64MB", "512kB", "1GB", "100000" (bytes). */
+export function parseBytes(name: string, text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB|TB)?\s*$/.exec(text);
+  if (!m) throw new UsageError(`${name} ${JSON.stringify(text)} is not a size like 64MB`);
+  const unit: Record<string, number> = {
+    B: 1,
+    kB: 1024,
+    KB: 1024,
+    MB: 1024 ** 2,
+    GB: 1024 ** 3,
+    TB: 1024 ** 4,
+  };
+  return Math.round(Number(m[1]) * (unit[m[2] ?? 'B'] ?? 1));
+}
+
+/** "ADDR:PORT", "[::1]:PORT" or ":PORT" (all interfaces). */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535)
+    throw new UsageError(`--metrics ${JSON.stringify(text)} is not ADDR:PORT, e.g. 127.0.0.1:9187`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
 /**

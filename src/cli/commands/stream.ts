@@ -20,7 +20,8 @@ import {
   type ReplicationStream,
   WalduckError,
 } from '../../protocol/index.js';
-import { MessagePump, type Pumped, Wake } from '../../replicator/wake.js';
+import { MessagePump, type Pumped } from '../../replicator/pump.js';
+import { Wake } from '../../replicator/wake.js';
 import { ensureSlot } from '../../source/slot.js';
 import { log, oneLine, warn } from '../log.js';
 import {

@@ -23,10 +23,10 @@ import { pgNow } from '../pg-time.js';
 import { PgServerError } from '../server-error.js';
 import type { Wire } from '../wire.js';
 import type { PluginOption } from './commands.js';
-import { PRIMARY_KEEPALIVE } from './primary-keepalive.js';
+import { decodePrimaryKeepalive, PRIMARY_KEEPALIVE, type PrimaryKeepalive } from './primary-keepalive.js';
 import { encodeStandbyStatusUpdate } from './standby-status-update.js';
 import { decodeStreamMessage, type StreamMessage } from './stream-message.js';
-import { XLOG_DATA } from './xlog-data.js';
+import { decodeXLogDataHeader, XLOG_DATA } from './xlog-data.js';
 
 export interface StartReplicationOptions {
   readonly slot: string;
@@ -111,17 +111,23 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
 
   /** Runs on arrival, before queueing: track the write position and answer keepalives at once. */
   private onArrive(tag: number, body: Buffer): void {
-    if (tag !== COPY_DATA || this.state !== 'streaming' || body.length < 18) return;
+    if (tag !== COPY_DATA || this.state !== 'streaming') return;
     const kind = body[0];
-    if (kind !== XLOG_DATA && kind !== PRIMARY_KEEPALIVE) return;
-    // XLogData: dataStart at 1, walEnd at 9. Keepalive: walEnd at 1.
-    const walEnd = body.readBigUInt64BE(kind === XLOG_DATA ? 9 : 1);
-    if (walEnd > this.arrived) this.arrived = walEnd;
-    if (kind === XLOG_DATA) {
-      const start = body.readBigUInt64BE(1);
-      if (start > this.arrived) this.arrived = start;
+    let keepalive: PrimaryKeepalive | undefined;
+    let walEnd: Lsn;
+    try {
+      if (kind === XLOG_DATA) {
+        const h = decodeXLogDataHeader(body);
+        walEnd = maxLsn(h.walEnd, h.dataStart);
+      } else if (kind === PRIMARY_KEEPALIVE) {
+        keepalive = decodePrimaryKeepalive(body);
+        walEnd = keepalive.walEnd;
+      } else return;
+    } catch {
+      return; // malformed: decodeTaken() reports it in stream order
     }
-    if (kind === PRIMARY_KEEPALIVE && body.length === 18 && body[17] !== 0) this.sendFeedback();
+    if (walEnd > this.arrived) this.arrived = walEnd;
+    if (keepalive?.replyRequested) this.sendFeedback();
   }
 
   /** The caller has durably applied everything up to `lsn`: report it as flushed from now on. */

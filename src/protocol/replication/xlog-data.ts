@@ -8,25 +8,32 @@ import { Reader } from '../reader.js';
 
 export const XLOG_DATA = 0x77; // 'w'
 
-export interface XLogData {
-  readonly type: 'XLogData';
+/** The 24 bytes after the 'w': read here and only here (the stream also reads them on arrival). */
+export interface XLogDataHeader {
   readonly dataStart: Lsn;
   readonly walEnd: Lsn;
   readonly serverTime: bigint;
+}
+
+export interface XLogData extends XLogDataHeader {
+  readonly type: 'XLogData';
   /** A view into the received frame; never overwritten by this layer (see README: view lifetime). */
   readonly data: Buffer;
 }
 
 /** `body` is the whole CopyData body, starting with the 'w'. */
-export function decodeXLogData(body: Buffer): XLogData {
+export function decodeXLogDataHeader(body: Buffer): XLogDataHeader {
   if (body.length < 25) new Reader(body, 'XLogData', 1).bytes(24); // throws the precise error
   return {
-    type: 'XLogData',
     dataStart: body.readBigUInt64BE(1),
     walEnd: body.readBigUInt64BE(9),
     serverTime: body.readBigInt64BE(17),
-    data: body.subarray(25),
   };
+}
+
+/** `body` is the whole CopyData body, starting with the 'w'. */
+export function decodeXLogData(body: Buffer): XLogData {
+  return { type: 'XLogData', ...decodeXLogDataHeader(body), data: body.subarray(25) };
 }
 
 /** The CopyData body (not the whole frame). For tests, fake servers and benches. */

@@ -1,0 +1,304 @@
+// Everything before streaming: open DuckDB, check the source (wal_level, identity, tables), open the
+// sink, decide the slot and the start LSN (creating the slot, with the initial snapshot, when it is
+// new). What it returns is all the loop needs to start.
+
+import type { Connection, ConnectionSettings, IdentifySystemResult } from '../protocol/index.js';
+import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import { attachedCatalog, readState } from '../sink/checkpoint.js';
+import { DuckDbSink } from '../sink/duckdb-sink.js';
+import type { OnDropColumn, OnTypeChange } from '../sink/schema-follow.js';
+import type { ChangeSink } from '../sink/sink.js';
+import { TableSet } from '../sink/table-set.js';
+import type { NumericMode } from '../sink/type-map.js';
+import type { SnapshotDisplay } from '../snapshot/progress.js';
+import { CsvSpool } from '../snapshot/spool.js';
+import { readSourceTables, type SourceTable } from '../source/catalog.js';
+import { sourceSchemaCatalog } from '../source/schema-catalog.js';
+import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
+import type { TableRef } from '../wal2json/change.js';
+import { ReplicateError } from './errors.js';
+import { initialSnapshot } from './initial-snapshot.js';
+import type { SinkFactory } from './replicate.js';
+import { decideStart, type SnapshotMode } from './slot.js';
+import { SourceCatalog } from './source-catalog.js';
+import { openRouting, type Routing } from './table-routing.js';
+
+/** The DuckDB connection the sink writes through (the sink is the one room that names DuckDB's package). */
+type DuckConnection = Parameters<typeof DuckDbSink.open>[0];
+
+export interface PreflightOptions {
+  readonly duckdb: string;
+  /** A caller's sink instead of DuckDB (no snapshot, no stored table set). */
+  readonly sink?: SinkFactory | undefined;
+  readonly tables?: readonly TableRef[] | undefined;
+  readonly slot?: string | undefined;
+  readonly batchChanges: number;
+  readonly batchMs: number;
+  readonly numeric?: NumericMode | undefined;
+  readonly onDropColumn?: OnDropColumn | undefined;
+  readonly onTypeChange?: OnTypeChange | undefined;
+  readonly dropRemoved?: boolean | undefined;
+  readonly snapshot?: SnapshotMode | undefined;
+  readonly snapshotJobs?: number | undefined;
+  /** How the initial copy shows its progress (the CLI picks terminal or log). */
+  readonly snapshotProgress?: SnapshotDisplay | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly log: (msg: string) => void;
+  readonly sinkLog?: ((msg: string) => void) | undefined;
+  readonly warn: (msg: string) => void;
+  /** Terminate a walsender still holding the slot (a stale consumer) instead of waiting for it. */
+  readonly takeover?: boolean | undefined;
+}
+
+export interface Prepared {
+  readonly sink: ChangeSink;
+  readonly slot: string;
+  readonly tables: readonly SourceTable[];
+  /** wal2json's add-tables, or undefined: every table, filtered by the sink's table set (partitions). */
+  readonly filter: readonly TableRef[] | undefined;
+  readonly system: IdentifySystemResult;
+  readonly startLsn: Lsn;
+  /** The side connections (partition routing, schema catalog) that live as long as the run. */
+  readonly routing: Routing;
+  readonly catalog: SourceCatalog;
+  close(): Promise<void>;
+}
+
+/**
+ * The preflight. `again` is the sink and tables of an earlier session of this run (a reconnect): the
+ * catalog is not read again and the sink stays open; the slot decision is made afresh against what
+ * the sink holds now.
+ */
+export async function prepare(
+  src: Connection,
+  duck: DuckConnection | undefined,
+  settings: ConnectionSettings,
+  o: PreflightOptions,
+  again?: Prepared,
+): Promise<Prepared> {
+  if (again) return await decide(src, settings, o, again);
+  // The first session opens the run's side connections: closed again if it fails before the loop.
+  const catalog = new SourceCatalog(settings, o.log);
+  let routing: Routing | undefined;
+  try {
+    await checkWalLevel(src);
+    const system = await src.identifySystem();
+    const database = system.dbName ?? '';
+    const slotName = o.slot ?? defaultSlotName(database);
+    const badName = slotNameProblem(slotName);
+    if (badName !== undefined) throw new ReplicateError('config', 'WALDUCK_SLOT_NAME', badName);
+    if (duck) await checkSameSource(duck, slotName, o.duckdb, system.systemId, database);
+    const tables = await readSourceTables(
+      async (sql) => (await src.query(sql))[0]?.rows ?? [],
+      o.tables,
+      o.warn,
+    );
+    o.log(`tables: ${tables.map((t) => `${t.schema}.${t.table}`).join(', ')}`);
+    const allTables = !o.tables || o.tables.length === 0;
+    let tableSet: TableSet | undefined;
+    const opened = await openRouting(settings, tables, {
+      allTables,
+      log: o.log,
+      warn: o.warn,
+      onLeaf: (leaf) => tableSet?.addLeaf(leaf),
+    });
+    routing = opened;
+    // The stored table set belongs to a DuckDB replica; a caller's sink keeps its own.
+    tableSet =
+      duck &&
+      (await TableSet.reconcile(duck, {
+        slot: slotName,
+        mode: allTables ? 'all' : 'tables',
+        chosen: tables,
+        leaves: opened.leaves,
+        maxOid: opened.maxOid,
+        query: opened.query,
+        dropRemoved: o.dropRemoved ?? false,
+        warn: o.warn,
+        log: o.log,
+      }));
+    const set = tableSet;
+    const sink: ChangeSink = duck
+      ? await DuckDbSink.open(duck, tables, {
+          slot: slotName,
+          batchChanges: o.batchChanges,
+          batchMs: o.batchMs,
+          log: o.sinkLog ?? o.log,
+          warn: o.warn,
+          meta: { systemId: system.systemId, database },
+          schema: {
+            onDropColumn: o.onDropColumn ?? 'keep',
+            onTypeChange: o.onTypeChange ?? 'stop',
+            catalog: sourceSchemaCatalog((sql) => catalog.query(sql)),
+          },
+          ...(o.numeric ? { numeric: o.numeric } : {}),
+          router: opened.router,
+          ...(set ? { onTableAdded: set.follow.bind(set), beforeCommit: set.write.bind(set) } : {}),
+        })
+      : await (o.sink as SinkFactory)({ tables, slot: slotName, systemId: system.systemId, database });
+    const first: Prepared = {
+      sink,
+      slot: slotName,
+      tables,
+      filter: opened.filter,
+      system,
+      startLsn: 0n,
+      routing: opened,
+      catalog,
+      close: async () => {
+        await opened.close();
+        await catalog.close();
+      },
+    };
+    return await decide(src, settings, o, first, true);
+  } catch (err) {
+    await routing?.close().catch(() => {});
+    await catalog.close().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * The slot decision and start LSN, made afresh at every session against what the sink holds now: a
+ * reconnect (`first` false) resumes what this run began, never a second snapshot over a replica.
+ */
+async function decide(
+  src: Connection,
+  settings: ConnectionSettings,
+  o: PreflightOptions,
+  p: Prepared,
+  first = false,
+): Promise<Prepared> {
+  const again = !first;
+  if (again) await checkWalLevel(src);
+  const { sink, tables, system } = p;
+  const database = system.dbName ?? '';
+  const slotName = p.slot;
+  const stateExisted = sink instanceof DuckDbSink ? sink.stateExisted : sink.storedLsn !== 0n;
+  const hasState = stateExisted || (again && sink.storedLsn > 0n);
+  // A mark from an unfinished snapshot of this file into this slot, on this server: the slot is ours.
+  const pending = hasState || !(sink instanceof DuckDbSink) ? undefined : await sink.snapshotPending();
+  const ours = pending !== undefined && (pending.systemId === null || pending.systemId === system.systemId);
+  let slotInfo = await readSlot(src, slotName);
+  if (slotInfo?.activePid != null && o.takeover) {
+    o.warn(
+      `--takeover: terminating the server process ${slotInfo.activePid} that holds replication slot ${slotName}`,
+    );
+    await src.query(`SELECT pg_terminate_backend(${Number(slotInfo.activePid)})`);
+    slotInfo = await waitInactive(src, slotName, slotInfo);
+  }
+  // A killed walduck's walsender may hold the slot for a moment after the kill.
+  if ((ours || again) && slotInfo?.activePid != null) slotInfo = await waitInactive(src, slotName, slotInfo);
+  checkSlotHealth(slotName, slotInfo, o.warn);
+  const decision = decideStart(slotName, database, slotInfo, hasState ? sink.storedLsn : undefined, {
+    mode: o.sink ? 'off' : again && hasState ? 'auto' : (o.snapshot ?? 'auto'),
+    pending: ours,
+  });
+  let startLsn: Lsn;
+  if (decision.action === 'create' && decision.dropFirst) {
+    if (ours) o.log(`dropping slot ${slotName}: its initial snapshot never committed; starting over`);
+    else
+      o.warn(`--snapshot: dropping the existing replication slot ${slotName} to create it with a snapshot`);
+    await src.dropReplicationSlot(slotName);
+  }
+  if (decision.action === 'create' && decision.snapshot && sink instanceof DuckDbSink) {
+    // Beside the DuckDB file, whose lock makes the spool this process's alone.
+    const spool = CsvSpool.create(o.duckdb);
+    try {
+      startLsn = await initialSnapshot(src, sink, {
+        settings,
+        slot: slotName,
+        tables,
+        jobs: o.snapshotJobs ?? 1,
+        log: o.log,
+        warn: o.warn,
+        ...(o.snapshotProgress ? { progress: o.snapshotProgress } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
+        ...(spool ? { spool } : {}),
+      });
+    } finally {
+      spool?.remove();
+    }
+  } else if (decision.action === 'create') {
+    const created = await src.createReplicationSlot(slotName, { plugin: 'wal2json', snapshot: 'noexport' });
+    startLsn = created.consistentPoint;
+    o.log(`created slot ${slotName} at ${formatLsn(startLsn)}`);
+    // Record the start at once: from now on DuckDB and the slot agree on where the replica begins.
+    await sink.advanceIdle(startLsn);
+  } else {
+    startLsn = decision.from;
+    if (decision.warning) o.warn(decision.warning);
+  }
+  return { ...p, startLsn };
+}
+
+/**
+ * A DuckDB file follows one database of one cluster. Pointed at another (a different system
+ * identifier, or another database), resuming would mix two histories under one LSN: refuse. A
+ * failover to a physical standby keeps the identifier, and is followed.
+ */
+async function checkSameSource(
+  duck: DuckConnection,
+  slot: string,
+  file: string,
+  systemId: string,
+  database: string,
+): Promise<void> {
+  const state = await readState(duck, await attachedCatalog(duck), slot).catch(() => undefined);
+  if (!state) return;
+  if (
+    (state.systemId !== null && state.systemId !== systemId) ||
+    (state.database !== null && state.database !== database)
+  ) {
+    throw new ReplicateError(
+      'preflight',
+      'WALDUCK_OTHER_SOURCE',
+      `DuckDB file ${file} follows database ${state.database ?? '?'} of the cluster with system identifier ${state.systemId ?? '?'}, but the source is database ${database} of cluster ${systemId}: point --source at the server it was made from, or use a new DuckDB file`,
+    );
+  }
+}
+
+/** Past max_slot_wal_keep_size the server may invalidate the slot: say so before it happens. */
+function checkSlotHealth(name: string, slot: Slot | undefined, warn: (msg: string) => void): void {
+  if (!slot?.walStatus) return;
+  if (slot.walStatus === 'lost') {
+    throw new ReplicateError(
+      'slot',
+      'WALDUCK_SLOT_LOST',
+      `replication slot ${name} was invalidated by the server (wal_status = 'lost': the WAL it needed is removed, max_slot_wal_keep_size was exceeded): the replica cannot continue; start over with a new DuckDB file and slot`,
+    );
+  }
+  if (slot.walStatus !== 'reserved') {
+    warn(
+      `replication slot ${name} has wal_status = '${slot.walStatus}' (${slot.retainedBytes ?? '?'} bytes retained): the server may soon remove WAL the slot needs; walduck is behind, or max_slot_wal_keep_size is too small`,
+    );
+  }
+}
+
+/** Polls until the slot has no active process (at most `ms`); the decision then sees what is left. */
+async function waitInactive(
+  conn: Connection,
+  name: string,
+  slot: Slot,
+  ms = 10_000,
+): Promise<Slot | undefined> {
+  const until = performance.now() + ms;
+  let s: Slot | undefined = slot;
+  while (s?.activePid != null && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    s = await readSlot(conn, name);
+  }
+  return s;
+}
+
+async function checkWalLevel(conn: Connection): Promise<void> {
+  const [r] = await conn.query('SHOW wal_level');
+  const level = r?.rows[0]?.[0];
+  if (level !== 'logical') {
+    throw new ReplicateError(
+      'preflight',
+      'WALDUCK_WAL_LEVEL',
+      `the source runs with wal_level=${level}, and logical replication needs wal_level=logical: set it in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`,
+    );
+  }
+}

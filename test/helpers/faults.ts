@@ -1,0 +1,145 @@
+// Fault injection for the unattended-running tests: a TCP proxy between walduck and the throwaway
+// cluster that can cut, reset, stall (a half-open link: nothing passes, nothing is closed) or delay
+// the connection, and the server-side faults: restart (-m fast, -m immediate), terminate a walsender.
+import { spawnSync } from 'node:child_process';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { type ClusterInfo, psql } from '../../src/cluster/throwaway.js';
+
+/** Restarts the server: fast (clean shutdown, walsenders told to stop) or immediate (a crash). */
+export function restartCluster(info: ClusterInfo, mode: 'fast' | 'immediate'): void {
+  const args = [
+    join(info.binDir, 'pg_ctl'),
+    '-D',
+    info.dataDir,
+    '-l',
+    join(info.dir, 'server.log'),
+    '-m',
+    mode,
+    '-w',
+    '-t',
+    '60',
+    'restart',
+  ];
+  const asRoot = process.getuid?.() === 0;
+  const [file, argv] = asRoot
+    ? ['runuser', ['-u', 'postgres', '--', ...args]]
+    : [args[0] as string, args.slice(1)];
+  const r = spawnSync(file, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw new Error(`pg_ctl restart -m ${mode} failed: ${r.stderr || r.stdout}`);
+}
+
+/** Terminates the walsender holding `slot`; returns its PID (undefined when none held it). */
+export function terminateWalsender(info: ClusterInfo, slot: string): number | undefined {
+  const pid = psql(
+    info,
+    `SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slot}' AND active_pid IS NOT NULL`,
+  );
+  if (!pid) return undefined;
+  psql(info, `SELECT pg_terminate_backend(${Number(pid)})`);
+  return Number(pid);
+}
+
+interface Pair {
+  readonly client: Socket;
+  readonly server: Socket;
+}
+
+/**
+ * A TCP proxy to `target`. Faults act on the connections open at that moment; stall also holds new
+ * connections (accepted, never forwarded) until heal().
+ */
+export class FaultProxy {
+  private readonly pairs = new Set<Pair>();
+  private stalled = false;
+  private delayMs = 0;
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<FaultProxy> {
+    let self: FaultProxy | undefined;
+    const server = createServer((client) => self?.accept(client, targetHost, targetPort));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const addr = server.address();
+    self = new FaultProxy(server, typeof addr === 'object' && addr ? addr.port : 0);
+    return self;
+  }
+
+  private accept(client: Socket, host: string, port: number): void {
+    client.on('error', () => {});
+    if (this.stalled) {
+      client.pause(); // a black hole: the handshake completes, nothing ever comes back
+      this.pairs.add({ client, server: client });
+      return;
+    }
+    const server = createConnection({ host, port });
+    server.on('error', () => {});
+    const pair = { client, server };
+    this.pairs.add(pair);
+    const forward = (from: Socket, to: Socket) =>
+      from.on('data', (d: Buffer) => {
+        if (this.stalled) return; // dropped on the floor, as a dead route drops packets
+        if (this.delayMs > 0) setTimeout(() => to.write(d), this.delayMs);
+        else to.write(d);
+      });
+    forward(client, server);
+    forward(server, client);
+    const end = () => {
+      // A stalled link carries no FIN either: the other side learns nothing until heal().
+      if (this.stalled) return;
+      this.pairs.delete(pair);
+      client.destroy();
+      server.destroy();
+    };
+    client.on('close', end);
+    server.on('close', end);
+  }
+
+  /** Closes every open connection cleanly (FIN both ways): a server or middlebox going away. */
+  cut(): void {
+    for (const p of this.pairs) {
+      p.client.end();
+      p.server.end();
+      p.client.destroy();
+      p.server.destroy();
+    }
+    this.pairs.clear();
+  }
+
+  /** Resets every open connection (RST to both sides). */
+  reset(): void {
+    for (const p of this.pairs) {
+      p.client.resetAndDestroy();
+      p.server.resetAndDestroy();
+    }
+    this.pairs.clear();
+  }
+
+  /** From now on nothing passes and nothing is closed: a half-open link, until heal(). */
+  stall(): void {
+    this.stalled = true;
+  }
+
+  /** Ends a stall: the stalled connections are dropped silently, new ones pass again. */
+  heal(): void {
+    this.stalled = false;
+    this.delayMs = 0;
+    for (const p of this.pairs) {
+      p.client.destroy();
+      p.server.destroy();
+    }
+    this.pairs.clear();
+  }
+
+  /** Delays every chunk by `ms` from now on (0: no delay). */
+  delay(ms: number): void {
+    this.delayMs = ms;
+  }
+
+  async close(): Promise<void> {
+    this.reset();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}

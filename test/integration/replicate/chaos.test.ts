@@ -1,0 +1,204 @@
+// Runs unattended: a writer changes a keyed and a keyless table while the server restarts (fast and
+// immediate), walsenders are terminated and the network cuts, resets and stalls, at seeded random
+// moments. walduck must never exit on its own, must converge once the writer stops, and DuckDB must
+// then equal PostgreSQL row for row. About a minute in CI; WALDUCK_CHAOS_MINUTES=N for a long run.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import fc from 'fast-check';
+import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
+import { FaultProxy, restartCluster, terminateWalsender } from '../../helpers/faults.js';
+import { startWalduck } from '../../helpers/walduck.js';
+
+// A short wal_sender_timeout: a stalled link is noticed (both ends) within seconds.
+const c = useCluster({ settings: { wal_sender_timeout: "'4s'" } });
+const dir = mkdtempSync(join(tmpdir(), 'walduck-chaos-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const MINUTES = Number(process.env.WALDUCK_CHAOS_MINUTES ?? 0);
+const SEED = Number(process.env.WALDUCK_CHAOS_SEED ?? 1414);
+type Fault = 'restart-fast' | 'restart-immediate' | 'terminate' | 'cut' | 'reset' | 'stall';
+const KINDS: readonly Fault[] = ['restart-fast', 'cut', 'stall', 'terminate', 'restart-immediate', 'reset'];
+
+/** One psql batch of the writer; a batch cut by a fault either committed or not: PostgreSQL decides. */
+function batch(rand: () => number, n: number): string {
+  const lines: string[] = ['BEGIN;'];
+  for (let i = 0; i < n; i++) {
+    const k = Math.floor(rand() * 200);
+    switch (Math.floor(rand() * 5)) {
+      case 0:
+        lines.push(
+          `INSERT INTO keyed VALUES (${k}, ${k}, 'i') ON CONFLICT (id) DO UPDATE SET n = keyed.n + 1;`,
+        );
+        break;
+      case 1:
+        lines.push(`UPDATE keyed SET n = n * 2, t = t || 'u' WHERE id = ${k};`);
+        break;
+      case 2:
+        lines.push(`DELETE FROM keyed WHERE id = ${k};`);
+        break;
+      case 3:
+        lines.push(`INSERT INTO keyless VALUES (${k}, md5(random()::text));`);
+        break;
+      default:
+        lines.push(
+          `UPDATE keyless SET b = b || 'u' WHERE ctid = (SELECT ctid FROM keyless WHERE a = ${k} LIMIT 1);`,
+          `DELETE FROM keyless WHERE ctid = (SELECT ctid FROM keyless WHERE a = ${k + 1} LIMIT 1);`,
+        );
+    }
+  }
+  lines.push('COMMIT;');
+  return lines.join('\n');
+}
+
+function runPsql(sql: string): Promise<number | null> {
+  const p = spawn('psql', [...psqlArgs(c.info), '-c', sql], { stdio: 'ignore' });
+  return new Promise((resolve) => p.on('close', resolve));
+}
+
+it('converges to an equal replica through restarts, terminated walsenders, cuts, resets and stalls', async () => {
+  psql(
+    c.info,
+    'CREATE TABLE keyed (id int PRIMARY KEY, n bigint, t text); CREATE TABLE keyless (a int, b text); ALTER TABLE keyless REPLICA IDENTITY FULL',
+  );
+  const proxy = await FaultProxy.start(c.info.port);
+  const file = join(dir, 'chaos.duckdb');
+  const slot = 'chaos';
+  const run = startWalduck(
+    [
+      'replicate',
+      '--source',
+      conninfo(c.info, 'scram-sha-256', { port: String(proxy.port), connect_timeout: '3' }),
+      '--duckdb',
+      file,
+      '--tables',
+      'keyed,keyless',
+      '--slot',
+      slot,
+      '--batch-ms',
+      '50',
+    ],
+    { DEBUG: 'walduck:replicate' },
+  );
+  let exited = false;
+  // When walduck said it lost the connection (after a stall: it noticed the silence), with why.
+  const noticed: { at: number; line: string }[] = [];
+  run.child.stderr?.on('data', (d: Buffer) => {
+    for (const line of d.toString().split('\n')) {
+      if (line.includes('reconnecting, attempt')) noticed.push({ at: performance.now(), line });
+    }
+  });
+  const stalledAt: number[] = [];
+  run.done.then(() => {
+    exited = true;
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      run.child.stderr?.on('data', (d: Buffer) => {
+        if (d.toString().includes('streaming from slot')) resolve();
+      });
+      run.done.then((r) => reject(new Error(`walduck ended before streaming: ${r.stderr}`)));
+    });
+
+    const faultCount = MINUTES > 0 ? Math.max(6, MINUTES * 12) : 6;
+    // Seeded: the same kinds, order and moments on every CI run; another seed for a long run.
+    const plan = fc.sample(
+      fc.array(fc.record({ kind: fc.constantFrom(...KINDS), waitMs: fc.integer({ min: 300, max: 2500 }) }), {
+        minLength: faultCount,
+        maxLength: faultCount,
+      }),
+      { seed: SEED, numRuns: 1 },
+    )[0] as { kind: Fault; waitMs: number }[];
+    // Every kind at least once, whatever the draw.
+    for (const [i, kind] of KINDS.entries())
+      if (plan[i]) plan[i] = { ...(plan[i] as { waitMs: number }), kind };
+
+    let x = SEED;
+    const rand = () => {
+      x = (x * 48271) % 2147483647;
+      return x / 2147483647;
+    };
+    let writing = true;
+    let batches = 0;
+    const writer = (async () => {
+      while (writing) {
+        await runPsql(batch(rand, 1 + Math.floor(rand() * 20)));
+        batches++;
+      }
+    })();
+
+    const survived: Record<string, number> = {};
+    for (const f of plan) {
+      await sleep(f.waitMs);
+      if (process.env.WALDUCK_CHAOS_VERBOSE) process.stderr.write(`chaos: ${f.kind}\n`);
+      if (exited) assert.fail(`walduck exited on its own: ${(await run.done).stderr}`);
+      switch (f.kind) {
+        case 'restart-fast':
+          restartCluster(c.info, 'fast');
+          break;
+        case 'restart-immediate':
+          restartCluster(c.info, 'immediate');
+          break;
+        case 'terminate':
+          terminateWalsender(c.info, slot);
+          break;
+        case 'cut':
+          proxy.cut();
+          break;
+        case 'reset':
+          proxy.reset();
+          break;
+        case 'stall':
+          stalledAt.push(performance.now());
+          proxy.stall();
+          await sleep(6000); // past wal_sender_timeout: walduck must notice by itself
+          proxy.heal();
+          break;
+      }
+      survived[f.kind] = (survived[f.kind] ?? 0) + 1;
+    }
+    writing = false;
+    await writer;
+    const end = psql(c.info, 'SELECT pg_current_wal_lsn()');
+    const t0 = performance.now();
+    // Converged: the slot confirms everything written (walduck acks only what DuckDB committed).
+    while (
+      psql(
+        c.info,
+        `SELECT confirmed_flush_lsn >= '${end}' FROM pg_replication_slots WHERE slot_name = '${slot}'`,
+      ) !== 't'
+    ) {
+      if (exited) assert.fail(`walduck exited on its own: ${(await run.done).stderr}`);
+      await sleep(200);
+    }
+    const converge = (performance.now() - t0) / 1000;
+    assert.ok(!exited, 'walduck exited on its own');
+    run.child.kill('SIGTERM');
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    const retries = (r.stderr.match(/reconnecting, attempt/g) ?? []).length;
+    const detect = stalledAt.map((t) => {
+      const n = noticed.find((x) => x.at > t);
+      return n
+        ? `${((n.at - t) / 1000).toFixed(1)} s (${/\[(WALDUCK_[A-Z_]+|\w+)\]/.exec(n.line)?.[1] ?? '?'})`
+        : 'never';
+    });
+    process.stderr.write(
+      `chaos: silent server noticed after ${detect.join(', ')} (wal_sender_timeout 4 s); seed ${SEED}, ${plan.length} faults survived ${JSON.stringify(survived)}, ${batches} writer batches, ${retries} reconnect attempts, converged ${converge.toFixed(1)} s after the writer stopped\n`,
+    );
+    await assertReplicaEquals(c.info, file, [
+      { schema: 'public', table: 'keyed' },
+      { schema: 'public', table: 'keyless' },
+    ]);
+    assert.ok(Number(psql(c.info, 'SELECT count(*) FROM keyed')) > 0, 'the writer wrote rows');
+  } finally {
+    if (!exited) run.child.kill('SIGKILL');
+    await proxy.close();
+  }
+});
