@@ -9,6 +9,12 @@ export class PgArrayError extends WalduckError {
   override readonly name = 'PgArrayError';
   readonly code = 'WALDUCK_PG_ARRAY';
   readonly phase = 'apply';
+  /** The array text is row data: kept aside, shown only with --debug-values (cli/errors.ts). */
+  readonly snippet: string;
+  constructor(what: string, text: string) {
+    super(`${what} (in an array value of ${text.length} characters)`);
+    this.snippet = snippet(text);
+  }
 }
 
 type Nested = string | null | Nested[];
@@ -26,12 +32,11 @@ export function pgArrayToJson(text: string, element?: (text: string) => string, 
   // Non-default lower bounds print a dimension decoration first: "[0:1]={1,2}". DuckDB lists start at 1.
   if (text.startsWith('[')) {
     const eq = text.indexOf('=');
-    if (eq < 0) throw new PgArrayError(`malformed array literal: ${snippet(text)}`);
+    if (eq < 0) throw new PgArrayError(`malformed array literal`, text);
     i = eq + 1;
   }
   const [value, end] = parseArray(text, i, 1, element, delim);
-  if (end !== text.length)
-    throw new PgArrayError(`trailing characters after array literal: ${snippet(text)}`);
+  if (end !== text.length) throw new PgArrayError(`trailing characters after array literal`, text);
   return JSON.stringify(value);
 }
 
@@ -42,9 +47,9 @@ function parseArray(
   element: ((text: string) => string) | undefined,
   delim: string,
 ): [Nested[], number] {
-  if (s[start] !== '{') throw new PgArrayError(`expected '{' at ${start}: ${snippet(s)}`);
+  if (s[start] !== '{') throw new PgArrayError(`expected '{' at ${start}`, s);
   if (depth > MAX_DIMS)
-    throw new PgArrayError(`array nests deeper than PostgreSQL's ${MAX_DIMS} dimensions: ${snippet(s)}`);
+    throw new PgArrayError(`array nests deeper than PostgreSQL's ${MAX_DIMS} dimensions`, s);
   const out: Nested[] = [];
   let i = start + 1;
   if (s[i] === '}') return [out, i + 1];
@@ -60,12 +65,12 @@ function parseArray(
       i++;
       for (;;) {
         const ch = s[i];
-        if (ch === undefined) throw new PgArrayError(`unterminated quoted element: ${snippet(s)}`);
+        if (ch === undefined) throw new PgArrayError(`unterminated quoted element`, s);
         if (ch === '"') break;
         if (ch === '\\') {
           i++;
           const esc = s[i];
-          if (esc === undefined) throw new PgArrayError(`dangling backslash: ${snippet(s)}`);
+          if (esc === undefined) throw new PgArrayError(`dangling backslash`, s);
           v += esc;
         } else v += ch;
         i++;
@@ -76,7 +81,7 @@ function parseArray(
       let j = i;
       while (j < s.length && s[j] !== delim && s[j] !== '}') j++;
       const raw = trimPg(s.slice(i, j));
-      if (raw === '') throw new PgArrayError(`empty element at ${i}: ${snippet(s)}`);
+      if (raw === '') throw new PgArrayError(`empty element at ${i}`, s);
       out.push(raw.toUpperCase() === 'NULL' ? null : element ? element(raw) : raw);
       i = j;
     }
@@ -86,7 +91,7 @@ function parseArray(
       continue;
     }
     if (s[i] === '}') return [out, i + 1];
-    throw new PgArrayError(`expected '${delim}' or '}' at ${i}: ${snippet(s)}`);
+    throw new PgArrayError(`expected '${delim}' or '}' at ${i}`, s);
   }
 }
 

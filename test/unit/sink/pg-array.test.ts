@@ -30,6 +30,15 @@ describe('pgArrayToJson', () => {
     it(`rejects ${JSON.stringify(bad)}`, () => assert.throws(() => pgArrayToJson(bad), PgArrayError));
   }
 
+  it('keeps the array text (row data) out of the message, for --debug-values only', () => {
+    const secret = '{"alice@example.com",,}';
+    assert.throws(
+      () => pgArrayToJson(secret),
+      (e: unknown) =>
+        e instanceof PgArrayError && !e.message.includes('alice') && e.snippet.includes('alice@example.com'),
+    );
+  });
+
   it('refuses nesting deeper than PostgreSQL prints (6), without recursing into it', () => {
     const nest = (n: number) => `${'{'.repeat(n)}1${'}'.repeat(n)}`;
     assert.deepEqual(JSON.parse(pgArrayToJson(nest(6))), [[[[[['1']]]]]]);
