@@ -121,13 +121,18 @@ export async function ensureTarget(conn: DuckDBConnection, t: TargetTable): Prom
   }
 }
 
-function normalizeType(t: string): string {
+/**
+ * A column type as DuckDB's information_schema spells it, made comparable with the type walduck
+ * declares: DuckDB says TIMESTAMP WITH TIME ZONE where we write TIMESTAMPTZ, also as a list element
+ * (TIMESTAMP WITH TIME ZONE[][]); without the list case a timestamptz[] column was refused as a
+ * mismatch on every run after the first.
+ */
+export function normalizeType(t: string): string {
   return t
     .replace(/\s+/g, '')
     .toUpperCase()
-    .replace(/^FLOAT$/, 'FLOAT')
-    .replace(/^TIMESTAMPWITHTIMEZONE$/, 'TIMESTAMPTZ')
-    .replace(/^TIMEWITHTIMEZONE$/, 'TIMETZ');
+    .replace(/^TIMESTAMPWITHTIMEZONE(?=(\[\])*$)/, 'TIMESTAMPTZ')
+    .replace(/^TIMEWITHTIMEZONE(?=(\[\])*$)/, 'TIMETZ');
 }
 
 function describe(cols: ReadonlyArray<readonly [string, string]>): string {
