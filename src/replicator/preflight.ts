@@ -130,6 +130,7 @@ export async function prepare(
             onDropColumn: o.onDropColumn ?? 'keep',
             onTypeChange: o.onTypeChange ?? 'stop',
             catalog: sourceSchemaCatalog((sql) => catalog.query(sql)),
+            ...(o.numeric ? { numeric: o.numeric } : {}),
           },
           ...(o.numeric ? { numeric: o.numeric } : {}),
           router: opened.router,

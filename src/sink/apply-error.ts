@@ -19,13 +19,19 @@ export class ApplyError extends WalduckError {
   override readonly name = 'ApplyError';
   readonly code = 'WALDUCK_APPLY';
   readonly phase: 'apply' | 'snapshot';
+  /** The row data involved (the value, DuckDB's unmasked message): shown with --debug-values only. */
+  readonly snippet: string;
   constructor(
     readonly where: ApplyWhere,
     reason: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; snippet?: string },
   ) {
-    super(`${describeWhere(where)}: ${reason}`, options);
+    super(
+      `${describeWhere(where)}: ${reason}`,
+      options?.cause !== undefined ? { cause: options.cause } : undefined,
+    );
     this.phase = where.during === 'copy' ? 'snapshot' : 'apply';
+    this.snippet = options?.snippet ?? '';
   }
 }
 
@@ -36,6 +42,19 @@ export function describeWhere(w: ApplyWhere): string {
   if (w.lsn !== undefined)
     parts.push(`${w.during === 'copy' ? 'snapshot at LSN' : 'LSN'} ${formatLsn(w.lsn)}`);
   return `cannot ${w.during === 'copy' ? 'copy' : 'apply'} a row (${parts.join(', ')})`;
+}
+
+/**
+ * DuckDB's message for a line of ours, without the row data it quotes: DuckDB puts the value in quotes
+ * (`Could not convert string 'abc' to INT32`, `… string "NaN" to DECIMAL(10,2)`), and stderr ends up
+ * in logs that are kept and shared. Everything between the first and last quote becomes `'…'`; the whole first line goes to the
+ * error's snippet, which the CLI shows with --debug-values only.
+ */
+export function duckReason(err: unknown): { text: string; snippet: string } {
+  const line = firstLine(err);
+  // Greedy, first quote to last: a value may hold quotes itself; masking too much is the safe side.
+  const text = line.replace(/'.*'/, "'…'").replace(/".*"/, "'…'");
+  return { text, snippet: text === line ? '' : line };
 }
 
 /** The first line of an error's message: DuckDB's messages carry a multi-line SQL excerpt. */

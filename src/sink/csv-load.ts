@@ -8,10 +8,10 @@
 import { rmSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Lsn } from '../protocol/lsn.js';
-import { ApplyError, firstLine } from './apply-error.js';
+import { ApplyError, duckReason } from './apply-error.js';
 import { findBadCsv } from './diagnose.js';
 import { quoteLiteral } from './sql.js';
-import { StageError, type TableStage } from './stage.js';
+import { NON_FINITE_ADVICE, StageError } from './stage.js';
 import type { TargetTable } from './target.js';
 
 /** A closed segment of CSV rows, ready for DuckDB (the snapshot's spool writes them). */
@@ -21,15 +21,14 @@ export interface CsvSegment {
   readonly bytes: number;
   /** The longest row in bytes: DuckDB's reader must be told of rows above its 2 MB default. */
   readonly maxRowBytes: number;
-  /** A row held "NaN" or "Infinity" somewhere: a DECIMAL column may need its NULL-and-warn. */
-  readonly maybeNonFinite: boolean;
 }
 
 /** DuckDB's default longest line; longer rows must be announced. */
 const DEFAULT_MAX_LINE = 2 * 1024 * 1024;
 /** DuckDB's default read buffer (16 default lines). */
 const DEFAULT_BUFFER = 16 * DEFAULT_MAX_LINE;
-const NON_FINITE = `('NaN', 'Infinity', '-Infinity')`;
+const COPY_ADVICE =
+  'DuckDB cannot hold this value exactly and walduck never stores another one: fix the row on the source or leave the table out of --tables, then run again (nothing was committed)';
 
 /** Tables whose text DuckDB converts by itself (no JS rewriting, as arrays need) can load as CSV. */
 export function loadsAsCsv(target: TargetTable): boolean {
@@ -39,7 +38,6 @@ export function loadsAsCsv(target: TargetTable): boolean {
 export async function loadCsvSegment(
   conn: DuckDBConnection,
   target: TargetTable,
-  stage: TableStage,
   segment: CsvSegment,
   lsn?: Lsn,
 ): Promise<void> {
@@ -51,13 +49,8 @@ export async function loadCsvSegment(
     const maxLine = Math.max(DEFAULT_MAX_LINE, segment.maxRowBytes + 1024);
     const bufferSize = Math.max(DEFAULT_BUFFER, 2 * maxLine);
     source = `read_csv(${quoteLiteral(segment.path)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = ${maxLine}, buffer_size = ${bufferSize}, columns = {${columns}})`;
-    const values = target.mappings.map((m, i) => {
-      const ref = `_c${i}`;
-      // NaN and ±Infinity have no DECIMAL form: NULL, as the streamed path stores them (warned below).
-      return m.check === 'decimal'
-        ? `CASE WHEN ${ref} IN ${NON_FINITE} THEN NULL ELSE ${m.convert(ref)} END`
-        : (m.csv ?? m.convert)(ref);
-    });
+    // NaN and ±Infinity have no DECIMAL form: the cast fails and csvError says so.
+    const values = target.mappings.map((m, i) => (m.csv ?? m.convert)(`_c${i}`));
     let r: Awaited<ReturnType<DuckDBConnection['run']>>;
     try {
       r = await conn.run(`INSERT INTO ${target.name} SELECT ${values.join(', ')} FROM ${source}`);
@@ -70,13 +63,15 @@ export async function loadCsvSegment(
         `DuckDB read ${r.rowsChanged} rows from a CSV segment of ${segment.rows} rows copied from ${target.source.schema}.${target.source.table}`,
       );
     }
-    if (segment.maybeNonFinite) await warnNonFinite(conn, target, stage, source);
   } finally {
     rmSync(segment.path, { force: true });
   }
 }
 
-/** DuckDB refused a segment: name the first value that does not convert (column and key), in one line. */
+/**
+ * DuckDB refused a segment: name the first value that does not convert (column and key), in one line.
+ * The value itself goes to the error's snippet (shown with --debug-values only).
+ */
 async function csvError(
   err: unknown,
   target: TargetTable,
@@ -89,44 +84,41 @@ async function csvError(
     during: 'copy' as const,
     ...(lsn !== undefined ? { lsn } : {}),
   };
-  if (!bad) return new ApplyError(base, `DuckDB refused the copied rows: ${firstLine(err)}`, { cause: err });
-  const keyRefs = target.key.map((k) => `_c${k}`).join(', ');
+  const duck = duckReason(err);
+  if (!bad)
+    return new ApplyError(base, `DuckDB refused the copied rows: ${duck.text}`, {
+      cause: err,
+      snippet: duck.snippet,
+    });
   let key = `(line ${bad.row + 1} of the segment)`;
+  let value: string | null = null;
   try {
     const { DuckDBInstance } = await import('@duckdb/node-api');
     const inst = await DuckDBInstance.create(':memory:');
     const c = await inst.connect();
-    const r = await c.runAndReadAll(`SELECT ${keyRefs} FROM ${source} LIMIT 1 OFFSET ${bad.row}`);
+    const keyRefs = target.key.map((k) => `_c${k}`);
+    const r = await c.runAndReadAll(
+      `SELECT ${[...keyRefs, `_c${bad.column}`].join(', ')} FROM ${source} LIMIT 1 OFFSET ${bad.row}`,
+    );
     const row = r.getRows()[0] ?? [];
     const names = target.key.map((k) => target.source.columns[k]?.name ?? '?');
-    key = `(${names.join(', ')}) = (${row.map((v) => (v === null ? 'NULL' : JSON.stringify(String(v)))).join(', ')})`;
+    const keys = row.slice(0, keyRefs.length);
+    key = `(${names.join(', ')}) = (${keys.map((v) => (v === null ? 'NULL' : JSON.stringify(String(v)))).join(', ')})`;
+    const v = row[keyRefs.length];
+    value = v === null || v === undefined ? null : String(v);
     c.closeSync();
     inst.closeSync();
   } catch {
     // Keep the line number.
   }
-  return new ApplyError(
-    { ...base, column: target.source.columns[bad.column]?.name ?? '?', key },
-    `${firstLine(err)}; DuckDB cannot hold this value exactly and walduck never stores another one: fix the row on the source or leave the table out of --tables, then run again (nothing was committed)`,
-    { cause: err },
-  );
-}
-
-/** Says (once per column, through the stage's warning) that a DECIMAL column held NaN or ±Infinity. */
-async function warnNonFinite(
-  conn: DuckDBConnection,
-  target: TargetTable,
-  stage: TableStage,
-  source: string,
-): Promise<void> {
-  const decimals = target.mappings.flatMap((m, i) => (m.check === 'decimal' ? [i] : []));
-  if (decimals.length === 0) return;
-  const found = await conn.runAndReadAll(
-    `SELECT ${decimals.map((i) => `any_value(_c${i}) FILTER (WHERE _c${i} IN ${NON_FINITE})`).join(', ')} FROM ${source}`,
-  );
-  const row = found.getRows()[0] ?? [];
-  decimals.forEach((p, j) => {
-    const v = row[j];
-    if (typeof v === 'string') stage.storedAsNull(p, v);
+  const m = target.mappings[bad.column];
+  const nonFinite =
+    m?.check === 'decimal' && (value === 'NaN' || value === 'Infinity' || value === '-Infinity');
+  const reason = nonFinite
+    ? `a NaN or ±Infinity was copied for a ${m?.duckType} column; ${NON_FINITE_ADVICE}`
+    : `DuckDB refused the value: ${duck.text}; ${COPY_ADVICE}`;
+  return new ApplyError({ ...base, column: target.source.columns[bad.column]?.name ?? '?', key }, reason, {
+    cause: err,
+    snippet: value ?? duck.snippet,
   });
 }

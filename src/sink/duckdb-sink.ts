@@ -8,7 +8,7 @@
 // transaction, stored in walduck.state by that same transaction.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { InternalError } from '../protocol/errors.js';
+import { InternalError, WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { Router } from '../source/routing.js';
@@ -17,12 +17,13 @@ import {
   type Change,
   type Delete,
   type Insert,
+  type RowImage,
   type TableRef,
   type Update,
   type Value,
 } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
-import { ApplyError, firstLine, VALUE_ADVICE } from './apply-error.js';
+import { ApplyError, duckReason, firstLine, VALUE_ADVICE } from './apply-error.js';
 import {
   clearSnapshotPending,
   ensureStateTable,
@@ -33,11 +34,26 @@ import {
 } from './checkpoint.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
+import {
+  alterColumns,
+  choose,
+  type Change as ExactChange,
+  fits,
+  measure,
+  merge,
+  type Need,
+} from './exact-numeric.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { ColumnValueError, TableStage } from './stage.js';
-import { describeTarget, ensureTarget, refuseCollisions, type TargetTable } from './target.js';
-import type { NumericMode } from './type-map.js';
+import {
+  describeTarget,
+  ensureTarget,
+  refuseCollisions,
+  type TargetTable,
+  withExactStates,
+} from './target.js';
+import { type ExactState, exactTypeName, type NumericMode } from './type-map.js';
 
 export interface SinkOptions {
   readonly slot: string;
@@ -135,10 +151,10 @@ export class DuckDbSink implements ChangeSink {
       watches.push(opts.schema ? await SchemaWatch.open(conn, source, opts.schema, opts.warn) : undefined);
     const targets = sources.map((source, i) => sink.describe(watches[i]?.source ?? source));
     refuseCollisions(targets);
-    for (const [i, target] of targets.entries()) {
-      const source = target.source;
+    for (const [i, described] of targets.entries()) {
+      const source = described.source;
       const watch = watches[i];
-      await ensureTarget(conn, target);
+      const target = await ensureTarget(conn, described);
       sink.tables.set(tableKey(source.schema, source.table), await sink.build(target, watch));
     }
     return sink;
@@ -155,8 +171,7 @@ export class DuckDbSink implements ChangeSink {
       : undefined;
     const target = this.describe(watch?.source ?? source);
     refuseCollisions([...[...this.tables.values()].map((t) => t.applier.target), target]);
-    await ensureTarget(this.conn, target);
-    const t = await this.build(target, watch);
+    const t = await this.build(await ensureTarget(this.conn, target), watch);
     this.tables.set(tableKey(source.schema, source.table), t);
     return t;
   }
@@ -166,7 +181,7 @@ export class DuckDbSink implements ChangeSink {
       this.mismatch(m),
     );
     await applier.createStage();
-    return { stage: new TableStage(target, this.opts.warn), applier, ...(watch ? { watch } : {}) };
+    return { stage: new TableStage(target), applier, ...(watch ? { watch } : {}) };
   }
 
   /**
@@ -188,8 +203,56 @@ export class DuckDbSink implements ChangeSink {
     // A column filled from the source is an UPDATE of the table.
     if (plan.steps.some((s) => s.kind === 'add' && s.fromSource)) this.touched.add(key);
     this.committedTables ??= new Map(this.tables);
-    const built = await this.build(this.describe(next.source), next);
+    // Read back from DuckDB: a numeric column widened under --numeric exact keeps its state.
+    const built = await this.build(await ensureTarget(this.conn, this.describe(next.source)), next);
     this.tables.set(key, built);
+    return built;
+  }
+
+  /**
+   * --numeric exact: widens, in the open DuckDB transaction, every numeric column a value of these
+   * images does not fit (exact-numeric.ts), before the change is staged. Returns the table as it is then.
+   */
+  private async fit(t: Table, lsn: Lsn, ...images: (RowImage | undefined)[]): Promise<Table> {
+    let cur = t;
+    for (const image of images) {
+      if (!image) continue;
+      for (let miss = cur.stage.misfit(image); miss; miss = cur.stage.misfit(image))
+        cur = await this.widen(cur, miss.p, miss.need, lsn);
+    }
+    return cur;
+  }
+
+  private async widen(t: Table, p: number, need: Need, lsn: Lsn): Promise<Table> {
+    await this.begin();
+    // The staged rows came before this change and fit the column as it is.
+    this.staged -= t.stage.size;
+    this.stagedChars -= t.stage.chars;
+    await t.applier.flush(t.stage);
+    const target = t.applier.target;
+    const column = target.source.columns[p]?.name ?? '';
+    const exact = target.mappings[p]?.exact;
+    if (!exact) throw new InternalError('apply', `column ${column} is not a widening numeric`);
+    const all = merge(await measure(this.conn, target.name, column), need);
+    const chosen = choose(exact, all);
+    const to: ExactState = fits(chosen, all) ? chosen : 'text';
+    const key = keyOf(t);
+    const names = target.source.columns.map((c) => c.name);
+    await alterColumns(this.conn, target, names, [{ column, col: exact, to }], this.touched.has(key));
+    const why = need.nonFinite
+      ? 'a NaN or ±Infinity'
+      : `a value with ${need.int} integer and ${need.frac} fraction digits`;
+    this.opts.warn(
+      `${target.source.schema}.${target.source.table}: column ${JSON.stringify(column)} widened from ${exactTypeName(exact.state)} to ${exactTypeName(to)} at LSN ${formatLsn(lsn)} (--numeric exact: ${why} did not fit; every stored value kept exactly)`,
+    );
+    return this.rebuilt(t, new Map([[column, to]]));
+  }
+
+  /** The table rebuilt for numeric columns now in other states (forgotten if the transaction rolls back). */
+  private async rebuilt(t: Table, states: ReadonlyMap<string, ExactState>): Promise<Table> {
+    this.committedTables ??= new Map(this.tables);
+    const built = await this.build(withExactStates(t.applier.target, states), t.watch);
+    this.tables.set(keyOf(t), built);
     return built;
   }
 
@@ -257,15 +320,15 @@ export class DuckDbSink implements ChangeSink {
     };
     if (err instanceof ColumnValueError) {
       const column = t.applier.target.source.columns[err.column]?.name;
-      return new ApplyError(
-        { ...where, ...(column !== undefined ? { column } : {}) },
-        `${err.message}; ${VALUE_ADVICE}`,
-        {
-          cause: err,
-        },
-      );
+      return new ApplyError({ ...where, ...(column !== undefined ? { column } : {}) }, withAdvice(err), {
+        cause: err,
+        snippet: err.snippet,
+      });
     }
-    return new ApplyError(where, firstLine(err), { cause: err });
+    // Our own errors name no row data; DuckDB's quote the value.
+    if (err instanceof WalduckError) return new ApplyError(where, firstLine(err), { cause: err });
+    const duck = duckReason(err);
+    return new ApplyError(where, duck.text, { cause: err, snippet: duck.snippet });
   }
 
   private async applyChange(change: Change): Promise<void> {
@@ -284,6 +347,7 @@ export class DuckDbSink implements ChangeSink {
         let t = await this.resolve(change);
         if (!t) return;
         t = await this.follow(t, change);
+        t = await this.fit(t, change.lsn, change.new);
         await this.begin();
         const before = t.stage.chars;
         t.stage.insert(t.watch ? t.watch.withKept(change.new) : change.new);
@@ -293,6 +357,7 @@ export class DuckDbSink implements ChangeSink {
         let t = await this.resolve(change);
         if (!t) return;
         t = await this.follow(t, change);
+        t = await this.fit(t, change.lsn, change.new, change.old);
         await this.begin();
         this.touched.add(keyOf(t));
         const row = t.watch ? t.watch.withKept(change.new) : change.new;
@@ -440,9 +505,10 @@ export class DuckDbSink implements ChangeSink {
 
   /** COPY rows (PostgreSQL text, column arrays) into a table, inside the snapshot's open transaction. */
   async insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void> {
-    const t = this.copiedTable(ref);
+    const copied = this.copiedTable(ref);
     if (count === 0) return;
     await this.begin();
+    const t = await this.copyExact(copied);
     try {
       await t.applier.insertRows(t.stage, columns, count);
     } catch (err) {
@@ -492,8 +558,8 @@ export class DuckDbSink implements ChangeSink {
           column: target.source.columns[err.column]?.name ?? '?',
           key: row === undefined ? `(one of ${count} rows)` : describeRow(target, columns, row),
         },
-        `${err.message}; ${VALUE_ADVICE}`,
-        { cause: err },
+        withAdvice(err),
+        { cause: err, snippet: err.snippet },
       );
     }
     const bad = await findBadStaged(target.mappings, columns, count);
@@ -504,7 +570,12 @@ export class DuckDbSink implements ChangeSink {
           key: describeRow(target, columns, bad.row),
         }
       : { ...base, key: `(one of ${count} rows)` };
-    return new ApplyError(where, `DuckDB refused the write: ${firstLine(err)}`, { cause: err });
+    const duck = duckReason(err);
+    const value = bad ? (columns[bad.column]?.[bad.row] ?? null) : null;
+    return new ApplyError(where, `DuckDB refused the write: ${duck.text}`, {
+      cause: err,
+      snippet: value ?? duck.snippet,
+    });
   }
 
   loadsCsv(ref: TableRef): boolean {
@@ -515,7 +586,58 @@ export class DuckDbSink implements ChangeSink {
   async loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
     const t = this.copiedTable(ref);
     await this.begin();
-    await loadCsvSegment(this.conn, t.applier.target, t.stage, segment, this.snapshotLsn);
+    const c = await this.copyExact(t);
+    await loadCsvSegment(this.conn, c.applier.target, segment, this.snapshotLsn);
+  }
+
+  /** Tables whose numeric columns take the copied text as VARCHAR, their type chosen at the snapshot's end. */
+  private readonly copyingExact = new Set<string>();
+
+  /**
+   * --numeric exact: a table's first copied rows go into VARCHAR numeric columns (the table is empty,
+   * so the ALTER is free); commitSnapshot then picks the narrowest DECIMAL holding them all, or keeps
+   * the text (exact-numeric.ts).
+   */
+  private async copyExact(t: Table): Promise<Table> {
+    const key = keyOf(t);
+    if (this.copyingExact.has(key)) return t;
+    this.copyingExact.add(key);
+    const target = t.applier.target;
+    const changes: ExactChange[] = [];
+    target.mappings.forEach((m, i) => {
+      if (m.exact && m.exact.state !== 'text')
+        changes.push({ column: target.source.columns[i]?.name ?? '', col: m.exact, to: 'text' });
+    });
+    if (changes.length === 0) return t;
+    const names = target.source.columns.map((c) => c.name);
+    await alterColumns(this.conn, target, names, changes, false);
+    return this.rebuilt(t, new Map(changes.map((c) => [c.column, c.to])));
+  }
+
+  /** At the snapshot's end: each copied numeric column's type, from the values copied (see copyExact). */
+  private async settleExact(lsn: Lsn): Promise<void> {
+    for (const key of this.copyingExact) {
+      const t = this.tables.get(key);
+      if (!t) continue;
+      const target = t.applier.target;
+      const changes: ExactChange[] = [];
+      for (const [i, m] of target.mappings.entries()) {
+        if (!m.exact) continue;
+        const column = target.source.columns[i]?.name ?? '';
+        const need = await measure(this.conn, target.name, column);
+        const chosen = choose(m.exact, need);
+        const to: ExactState = fits(chosen, need) ? chosen : 'text';
+        this.opts.log(
+          `${target.source.schema}.${target.source.table}: column ${JSON.stringify(column)} stored as ${exactTypeName(to)} (--numeric exact, from the values of the snapshot at ${formatLsn(lsn)})`,
+        );
+        if (to !== m.exact.state) changes.push({ column, col: m.exact, to });
+      }
+      if (changes.length === 0) continue;
+      const names = target.source.columns.map((c) => c.name);
+      await alterColumns(this.conn, target, names, changes, false);
+      await this.rebuilt(t, new Map(changes.map((c) => [c.column, c.to])));
+    }
+    this.copyingExact.clear();
   }
 
   private copiedTable(ref: TableRef): Table {
@@ -531,6 +653,7 @@ export class DuckDbSink implements ChangeSink {
   async commitSnapshot(lsn: Lsn): Promise<Lsn> {
     if (this.inSource) throw new InternalError('apply', 'commitSnapshot inside a source transaction');
     await this.begin();
+    await this.settleExact(lsn);
     await clearSnapshotPending(this.conn, this.catalog, this.opts.slot);
     this.lastCommitLsn = lsn;
     await this.commit();
@@ -587,6 +710,11 @@ export class DuckDbSink implements ChangeSink {
     this.staged = 0;
     this.stagedChars = 0;
   }
+}
+
+/** A value error's line: its own advice when it has some (NaN, a NOT NULL null), else the general one. */
+function withAdvice(err: ColumnValueError): string {
+  return err.advised ? err.message : `${err.message}; ${VALUE_ADVICE}`;
 }
 
 function findRow(

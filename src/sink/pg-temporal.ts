@@ -11,10 +11,17 @@
 
 import { WalduckError } from '../protocol/errors.js';
 
+/** The message says what is wrong, never the value: that is in `snippet` (shown with --debug-values). */
 export class ValueError extends WalduckError {
   override readonly name = 'ValueError';
   readonly code = 'WALDUCK_VALUE';
   readonly phase = 'apply';
+  constructor(
+    message: string,
+    readonly snippet: string,
+  ) {
+    super(message);
+  }
 }
 
 const DATE = /^(\d{4,})-(\d\d)-(\d\d)( BC)?$/;
@@ -61,7 +68,10 @@ export function pgTimestamp(text: string): string {
       micros += sign === '+' ? -off : off;
     }
     if (micros > MAX_MICROS)
-      throw new ValueError(`${text} is after DuckDB's last TIMESTAMP (294247-01-10 04:00:54.775806 UTC)`);
+      throw new ValueError(
+        "the timestamp is after DuckDB's last TIMESTAMP (294247-01-10 04:00:54.775806 UTC)",
+        text,
+      );
   }
   if (!bc) return text;
   return `${astronomical(y ?? '', bc)}${text.slice((y ?? '').length, -3)}`;
@@ -157,11 +167,13 @@ export function pgNumericAsDouble(text: string): string {
   const n = Number(text);
   if (!Number.isFinite(n))
     throw new ValueError(
-      `${abbrev(text)} is beyond DOUBLE's range; use --numeric exact or a numeric(p,s) column`,
+      `the numeric (${text.length} characters) is beyond DOUBLE's range; use --numeric exact or a numeric(p,s) column`,
+      abbrev(text),
     );
   if (n === 0 && /[1-9]/.test(text.split(/[eE]/)[0] ?? ''))
     throw new ValueError(
-      `${abbrev(text)} is too small for DOUBLE (it would be 0); use --numeric exact or a numeric(p,s) column`,
+      `the numeric (${text.length} characters) is too small for DOUBLE (it would be 0); use --numeric exact or a numeric(p,s) column`,
+      abbrev(text),
     );
   return text;
 }
@@ -172,6 +184,7 @@ function abbrev(text: string): string {
 
 function unreadable(type: string, text: string): ValueError {
   return new ValueError(
-    `cannot read ${type} text ${JSON.stringify(abbrev(text))} (walduck pins DateStyle ISO and IntervalStyle postgres)`,
+    `cannot read the ${type} text (${text.length} characters; walduck pins DateStyle ISO and IntervalStyle postgres)`,
+    abbrev(text),
   );
 }

@@ -34,7 +34,7 @@ import { attachedCatalog } from './checkpoint.js';
 import { liveColumns, type RecordedColumn, type RecordedTable } from './source-schema.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { targetSchema } from './target.js';
-import { mapType, numericPrecision } from './type-map.js';
+import { type MapOptions, mapType, type NumericMode, numericPrecision } from './type-map.js';
 
 export type OnDropColumn = 'drop' | 'keep';
 export type OnTypeChange = 'recopy' | 'stop';
@@ -44,6 +44,13 @@ export interface SchemaPolicy {
   readonly onTypeChange: OnTypeChange;
   /** The source's catalog (a plain session, usable while the stream runs). */
   readonly catalog: SchemaCatalog | undefined;
+  /** How numeric columns are stored (type-map.ts): an added or altered column is typed as at start. */
+  readonly numeric?: NumericMode;
+}
+
+/** The type-map options a policy implies. */
+export function mapOptionsOf(policy: { readonly numeric?: NumericMode }): MapOptions {
+  return policy.numeric ? { numeric: policy.numeric } : {};
 }
 
 export class SchemaChangeError extends WalduckError {
@@ -279,7 +286,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     if (newType !== col.type) {
       const pg = await query.typeOf(newType, byAttnum.get(col.attnum), col.pg.dims ?? 1);
       const to: RecordedColumn = { ...cur, type: newType, pg };
-      const how = widening(col.pg, pg);
+      const how = widening(col.pg, pg, mapOptionsOf(policy));
       if (how === undefined)
         throw refuseWith(
           `column ${newName} changed type from ${col.type} to ${newType}, which DuckDB cannot follow losslessly in place`,
@@ -405,6 +412,7 @@ async function fillFromSource(
   spec: FillSpec,
   keyTargets: readonly { name: string; pg: PgType }[],
   col: RecordedColumn,
+  mo: MapOptions,
 ): Promise<number> {
   const stage = quoteIdent('walduck_fill');
   const ks = keyTargets.map((_, j) => `k${j}`);
@@ -416,7 +424,7 @@ async function fillFromSource(
   for (;;) {
     const rows = await query.page(spec.relation, spec.keys, spec.column, last, FILL_PAGE);
     if (rows.length === 0) break;
-    const m = mapType(col.pg);
+    const m = mapType(col.pg, mo);
     const values = rows.map((r) => {
       const v = r[keyTargets.length] ?? null;
       return `(${[...r.slice(0, keyTargets.length).map((k) => quoteLiteral(k ?? '')), v === null ? 'NULL' : quoteLiteral(m.pre ? m.pre(v) : v)].join(', ')})`;
@@ -427,10 +435,10 @@ async function fillFromSource(
     if (rows.length < FILL_PAGE) break;
   }
   const match = keyTargets
-    .map((k, j) => `${table}.${quoteIdent(k.name)} = ${mapType(k.pg).convert(`s.k${j}`)}`)
+    .map((k, j) => `${table}.${quoteIdent(k.name)} = ${mapType(k.pg, mo).convert(`s.k${j}`)}`)
     .join(' AND ');
   await conn.run(
-    `UPDATE ${table} SET ${quoteIdent(col.name)} = ${mapType(col.pg).convert('s.v')} FROM temp.main.${stage} s WHERE ${match}`,
+    `UPDATE ${table} SET ${quoteIdent(col.name)} = ${mapType(col.pg, mo).convert('s.v')} FROM temp.main.${stage} s WHERE ${match}`,
   );
   await conn.run(`DROP TABLE temp.main.${stage}`);
   return total;
@@ -452,10 +460,14 @@ const TEXT = new Set(['varchar', 'text']);
  * 'same' (DuckDB's type does not change), 'alter' (a plain DuckDB cast), 'timestamptz' (a cast read
  * in a time zone), or undefined (refuse).
  */
-export function widening(from: PgType, to: PgType): 'same' | 'alter' | 'timestamptz' | undefined {
+export function widening(
+  from: PgType,
+  to: PgType,
+  mo: MapOptions = {},
+): 'same' | 'alter' | 'timestamptz' | undefined {
   if (from.element || to.element) return undefined;
-  const fromDuck = mapType(from).duckType;
-  const toDuck = mapType(to).duckType;
+  const fromDuck = mapType(from, mo).duckType;
+  const toDuck = mapType(to, mo).duckType;
   const a = from.typname;
   const b = to.typname;
   const ra = INT_RANK[a];
@@ -499,12 +511,13 @@ export async function applyPlan(
   say: (msg: string) => void,
   touched: boolean,
   query?: SchemaCatalog,
+  mo: MapOptions = {},
 ): Promise<void> {
   const schema = targetSchema(rec.schema);
   // Qualified with the attached database, as every DuckDB reference (a file named like the schema).
   const table = `${quoteIdent(await attachedCatalog(conn))}.${qualified(schema, rec.table)}`;
-  if (touched) await rebuild(conn, schema, rec, plan);
-  else await alter(conn, table, plan);
+  if (touched) await rebuild(conn, schema, rec, plan, mo);
+  else await alter(conn, table, plan, mo);
   for (const s of plan.steps) {
     if (s.kind !== 'add' || !s.fromSource) continue;
     if (!query) throw new InternalError('apply', 'a column filled from the source needs the source catalog');
@@ -512,7 +525,7 @@ export async function applyPlan(
       const c = plan.next.columns.find((x) => x.name === k && !x.dropped);
       return { name: k, pg: c?.pg ?? { typname: 'text', typmod: -1, typtype: 'b' } };
     });
-    await fillFromSource(conn, query, table, s.fromSource, keyTargets, s.col);
+    await fillFromSource(conn, query, table, s.fromSource, keyTargets, s.col, mo);
   }
   const at = `at LSN ${formatLsn(lsn)}`;
   const who = name(rec);
@@ -526,25 +539,25 @@ export async function applyPlan(
       const zone =
         s.using !== undefined ? `, existing values read in time zone ${s.using} from ${s.zoneFrom}` : '';
       say(
-        `${who}: ALTER COLUMN ${s.to.name} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${mapType(s.to.pg).duckType}${zone}) applied ${at}`,
+        `${who}: ALTER COLUMN ${s.to.name} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${mapType(s.to.pg, mo).duckType}${zone}) applied ${at}`,
       );
     } else say(`${who}: ADD COLUMN ${s.col.name} ${s.col.type} applied ${at} (${s.note})`);
   }
 }
 
 /** The value an added column takes in the rows already there: NULL or PostgreSQL's constant. */
-function addValue(s: Extract<Step, { kind: 'add' }>): string {
-  const m = mapType(s.col.pg);
+function addValue(s: Extract<Step, { kind: 'add' }>, mo: MapOptions): string {
+  const m = mapType(s.col.pg, mo);
   if (s.fill === null) return `CAST(NULL AS ${m.duckType})`;
   return m.convert(quoteLiteral(m.pre ? m.pre(s.fill) : s.fill));
 }
 
-function typeExpr(s: Extract<Step, { kind: 'type' }>, ref: string): string {
-  const to = mapType(s.to.pg).duckType;
+function typeExpr(s: Extract<Step, { kind: 'type' }>, ref: string, mo: MapOptions): string {
+  const to = mapType(s.to.pg, mo).duckType;
   return s.using !== undefined ? `timezone(${quoteLiteral(s.using)}, ${ref})` : `CAST(${ref} AS ${to})`;
 }
 
-async function alter(conn: DuckDBConnection, table: string, plan: Plan): Promise<void> {
+async function alter(conn: DuckDBConnection, table: string, plan: Plan, mo: MapOptions): Promise<void> {
   // Drops first (a rename may take a dropped column's name), then renames through temporary names
   // (so swaps a->b, b->a never collide), then type changes, then additions.
   for (const s of plan.steps)
@@ -558,18 +571,18 @@ async function alter(conn: DuckDBConnection, table: string, plan: Plan): Promise
     await conn.run(`ALTER TABLE ${table} RENAME COLUMN ${quoteIdent(tmp(k))} TO ${quoteIdent(s.to)}`);
   for (const s of plan.steps) {
     if (s.kind === 'type') {
-      const to = mapType(s.to.pg).duckType;
+      const to = mapType(s.to.pg, mo).duckType;
       const col = quoteIdent(s.to.name);
-      if (s.using !== undefined || to !== mapType(s.col.pg).duckType)
-        await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${to} USING ${typeExpr(s, col)}`);
+      if (s.using !== undefined || to !== mapType(s.col.pg, mo).duckType)
+        await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${to} USING ${typeExpr(s, col, mo)}`);
     } else if (s.kind === 'add') {
       const col = quoteIdent(s.col.name);
-      const type = mapType(s.col.pg).duckType;
+      const type = mapType(s.col.pg, mo).duckType;
       if (s.fill === null) await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${type}`);
       else {
         // The constant PostgreSQL shows for the rows that existed; every later row carries its own
         // value, so DuckDB keeps no default once the existing rows have it.
-        await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${type} DEFAULT ${addValue(s)}`);
+        await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${type} DEFAULT ${addValue(s, mo)}`);
         await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} DROP DEFAULT`);
       }
     }
@@ -581,6 +594,7 @@ async function rebuild(
   schema: string,
   rec: RecordedTable,
   plan: Plan,
+  mo: MapOptions,
 ): Promise<void> {
   const byAttnum = new Map(rec.columns.map((c) => [c.attnum, c]));
   const types = new Map<number, Extract<Step, { kind: 'type' }>>();
@@ -593,11 +607,11 @@ async function rebuild(
     const add = adds.get(c.attnum);
     const old = byAttnum.get(c.attnum);
     let expr: string;
-    if (add !== undefined || old === undefined) expr = add ? addValue(add) : 'NULL';
+    if (add !== undefined || old === undefined) expr = add ? addValue(add, mo) : 'NULL';
     else {
       const ref = quoteIdent(old.name);
       const t = types.get(c.attnum);
-      expr = t ? typeExpr(t, ref) : ref;
+      expr = t ? typeExpr(t, ref, mo) : ref;
     }
     return `${expr} AS ${quoteIdent(c.name)}`;
   });

@@ -7,7 +7,15 @@ import { InternalError } from '../protocol/errors.js';
 import type { Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { Delete, Insert, RowImage, Update, Value } from '../wal2json/change.js';
-import { applyPlan, type Plan, planChange, refuse, type SchemaPolicy, sameShape } from './schema-change.js';
+import {
+  applyPlan,
+  mapOptionsOf,
+  type Plan,
+  planChange,
+  refuse,
+  type SchemaPolicy,
+  sameShape,
+} from './schema-change.js';
 import {
   ensureColumnsTable,
   type RecordedTable,
@@ -112,7 +120,16 @@ export class SchemaWatch {
    * `touched`: the open transaction has updated or deleted rows of the table (see applyPlan).
    */
   async apply(conn: DuckDBConnection, plan: Plan, lsn: Lsn, touched: boolean): Promise<SchemaWatch> {
-    await applyPlan(conn, this.rec, plan, lsn, this.say, touched, this.policy.catalog);
+    await applyPlan(
+      conn,
+      this.rec,
+      plan,
+      lsn,
+      this.say,
+      touched,
+      this.policy.catalog,
+      mapOptionsOf(this.policy),
+    );
     await writeRecorded(conn, plan.next, this.rec);
     return new SchemaWatch(plan.next, this.policy, this.say);
   }

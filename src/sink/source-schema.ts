@@ -133,7 +133,13 @@ export async function writeRecorded(
 
 /** The SourceTable the DuckDB table is built from: every DuckDB column, dropped-but-kept ones included. */
 export function toSourceTable(t: RecordedTable): SourceTable {
-  const columns = t.columns.map((c) => ({ name: c.name, declared: c.type, type: c.pg, notNull: c.notNull }));
+  // A kept dropped column is NULL in every row written after the drop, whatever it was declared.
+  const columns = t.columns.map((c) => ({
+    name: c.name,
+    declared: c.type,
+    type: c.pg,
+    notNull: c.notNull && !c.dropped,
+  }));
   const key = t.keyNames.map((n) => t.columns.findIndex((c) => c.name === n && !c.dropped));
   return {
     schema: t.schema,

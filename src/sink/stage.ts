@@ -15,6 +15,7 @@
 
 import { WalduckError } from '../protocol/errors.js';
 import type { RowImage, Value } from '../wal2json/change.js';
+import { fits, type Need, needOf } from './exact-numeric.js';
 import type { TargetTable } from './target.js';
 
 export const OP_INSERT = 'I';
@@ -29,19 +30,35 @@ export class StageError extends WalduckError {
   readonly phase = 'apply';
 }
 
-/** A value of column `column` (a target position) that could not be prepared; the sink adds the row and LSN. */
+/**
+ * A value of column `column` (a target position) that could not be prepared; the sink adds the row and
+ * LSN. The message never holds the value (rows may hold personal data): `snippet` does, which the CLI
+ * shows with --debug-values only.
+ */
 export class ColumnValueError extends WalduckError {
   override readonly name = 'ColumnValueError';
   readonly code = 'WALDUCK_VALUE';
   readonly phase = 'apply';
+  readonly snippet: string;
+  /** The message already says what the user can do. */
+  readonly advised: boolean;
   constructor(
     readonly column: number,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; snippet?: string; advised?: boolean },
   ) {
-    super(message, options);
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.snippet = options?.snippet ?? '';
+    this.advised = options?.advised ?? false;
   }
 }
+
+/** What to do about a NaN or ±Infinity in a numeric(p,s) column, said in the line that stops. */
+export const NON_FINITE_ADVICE =
+  "DuckDB's DECIMAL has no NaN or ±Infinity and walduck never stores another value: run with --numeric exact (the column becomes VARCHAR holding PostgreSQL's text from that value on), declare the column plain numeric, or fix the row on the source";
+
+/** real, double precision and numeric: wal2json 2.5 prints their NaN and ±Infinity as JSON null. */
+const NULL_WHEN_NON_FINITE = new Set(['float4', 'float8', 'numeric']);
 
 const KEY_SEP = '\u0000'; // PostgreSQL text never contains NUL, so joined key texts cannot collide.
 
@@ -58,14 +75,18 @@ export class TableStage {
   private keyed = false;
   private mapCache: { names: readonly string[]; positions: Int32Array } | undefined;
   counts = { insert: 0, update: 0, delete: 0, masked: 0 };
-  private warnedNaN = new Set<number>();
+  /** Per column: NOT NULL at the source and of a type whose NaN wal2json prints as null. */
+  private readonly nullMeansNonFinite: readonly boolean[];
+  /** Some column is a DECIMAL that --numeric exact widens when a value does not fit. */
+  private readonly widens: boolean;
 
-  constructor(
-    readonly target: TargetTable,
-    private readonly warn: (msg: string) => void,
-  ) {
+  constructor(readonly target: TargetTable) {
     this.oldKeys = target.key.map(() => []);
     this.columns = target.mappings.map(() => []);
+    this.nullMeansNonFinite = target.source.columns.map(
+      (c) => c.notNull && c.type.element === undefined && NULL_WHEN_NON_FINITE.has(c.type.typname),
+    );
+    this.widens = target.mappings.some((m) => m.exact !== undefined && m.exact.state !== 'text');
   }
 
   /** Characters of row text written into the stage since the last clear (what its arrays hold). */
@@ -202,21 +223,69 @@ export class TableStage {
     }
   }
 
-  /** The value as staged: NULL for a non-finite DECIMAL (warned once), arrays rewritten for DuckDB. */
+  /**
+   * The value as staged (arrays, BC dates and intervals rewritten for DuckDB); a value DuckDB cannot
+   * hold throws ColumnValueError, never becomes another value.
+   */
   prepare(p: number, v: Value): Value {
-    if (v === null) return null;
+    if (v === null) {
+      if (this.nullMeansNonFinite[p]) throw this.nullNotNull(p);
+      return null;
+    }
     const m = this.target.mappings[p];
     if (!m) return v;
     if (m.check === 'decimal' && (v === 'NaN' || v === 'Infinity' || v === '-Infinity')) {
-      this.storedAsNull(p, v);
-      return null;
+      throw new ColumnValueError(
+        p,
+        `a NaN or ±Infinity arrived for a ${m.duckType} column; ${NON_FINITE_ADVICE}`,
+        {
+          snippet: v,
+          advised: true,
+        },
+      );
     }
     if (!m.pre) return v;
     try {
       return m.pre(v);
     } catch (err) {
-      throw new ColumnValueError(p, err instanceof Error ? err.message : String(err), { cause: err });
+      const snippet = (err as { snippet?: unknown }).snippet;
+      throw new ColumnValueError(p, err instanceof Error ? err.message : String(err), {
+        cause: err,
+        ...(typeof snippet === 'string' ? { snippet } : {}),
+      });
     }
+  }
+
+  /**
+   * wal2json 2.5 prints NaN and ±Infinity of real, double precision and numeric as JSON null. In a
+   * column the source declares NOT NULL, a null can only be one of those: storing NULL would store
+   * another value, and which of the three it was is lost.
+   */
+  private nullNotNull(p: number): ColumnValueError {
+    const type = this.target.source.columns[p]?.declared ?? '';
+    return new ColumnValueError(
+      p,
+      `wal2json sent null for a NOT NULL ${type} column: wal2json 2.5 prints NaN, Infinity and -Infinity of real, double precision and numeric as null, so the source holds one of them and walduck cannot tell which; it never stores another value: leave the table out of --tables, or replace the value on the source and start a new replica (new DuckDB file and slot)`,
+      { advised: true },
+    );
+  }
+
+  /**
+   * The first value of `image` that does not fit its column's DECIMAL under --numeric exact (the sink
+   * then widens the column before staging it), or undefined.
+   */
+  misfit(image: RowImage): { p: number; need: Need } | undefined {
+    if (!this.widens) return undefined;
+    const positions = this.positions(image.names);
+    for (let i = 0; i < positions.length; i++) {
+      const p = positions[i] ?? 0;
+      const exact = this.target.mappings[p]?.exact;
+      const v = image.values[i] ?? null;
+      if (exact === undefined || exact.state === 'text' || v === null) continue;
+      const need = needOf(v);
+      if (!fits(exact.state, need)) return { p, need };
+    }
+    return undefined;
   }
 
   /** The key of a row image as PostgreSQL printed it, for error messages: (a, b) = ('1', 'x'). */
@@ -234,15 +303,6 @@ export class TableStage {
     }
     if (names.length === 0) return undefined;
     return `(${names.join(', ')}) = (${values.join(', ')})`;
-  }
-
-  /** Says, once per column, that DECIMAL column `p` met `v` (NaN, ±Infinity) and stores NULL for it. */
-  storedAsNull(p: number, v: string): void {
-    if (this.warnedNaN.has(p)) return;
-    this.warnedNaN.add(p);
-    this.warn(
-      `${this.target.source.schema}.${this.target.source.table}.${this.target.source.columns[p]?.name}: ${v} has no DuckDB DECIMAL form; stored as NULL (declare the column plain numeric to keep it as DOUBLE)`,
-    );
   }
 
   private writeOldKey(idx: number, image: RowImage): void {

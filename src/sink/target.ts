@@ -4,8 +4,9 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
 import type { SourceTable } from '../source/catalog.js';
+import { parseExactState, reachable } from './exact-numeric.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
-import { type ColumnMapping, type MapOptions, mapType } from './type-map.js';
+import { type ColumnMapping, type ExactState, type MapOptions, mapType } from './type-map.js';
 
 export interface TargetTable {
   readonly source: SourceTable;
@@ -40,6 +41,8 @@ export function describeTarget(
   source: SourceTable,
   catalog: string,
   mapOptions: MapOptions = {},
+  /** Under --numeric exact: the state each numeric column has in DuckDB now, by column name. */
+  exactStates?: ReadonlyMap<string, ExactState>,
 ): TargetTable {
   const schema = targetSchema(source.schema);
   if (schema.toLowerCase() === STATE_SCHEMA) {
@@ -65,7 +68,10 @@ export function describeTarget(
     schema,
     table: source.table,
     name: `${quoteIdent(catalog)}.${qualified(schema, source.table)}`,
-    mappings: source.columns.map((c) => mapType(c.type, mapOptions)),
+    mappings: source.columns.map((c) => {
+      const exactState = exactStates?.get(c.name);
+      return mapType(c.type, exactState ? { ...mapOptions, exactState } : mapOptions);
+    }),
     position: new Map(source.columns.map((c, i) => [c.name, i])),
     key: keyless ? source.columns.map((_, i) => i) : source.key,
     keyless,
@@ -92,8 +98,12 @@ export function refuseCollisions(targets: readonly TargetTable[]): void {
   }
 }
 
-/** Creates the target when missing; when present, checks it still has the source's columns and types. */
-export async function ensureTarget(conn: DuckDBConnection, t: TargetTable): Promise<void> {
+/**
+ * Creates the target when missing; when present, checks it still has the source's columns and types.
+ * Returns the target as DuckDB holds it: under --numeric exact a numeric column may have been widened
+ * (exact-numeric.ts), and its type in DuckDB is the record of that.
+ */
+export async function ensureTarget(conn: DuckDBConnection, t: TargetTable): Promise<TargetTable> {
   await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(t.catalog)}.${quoteIdent(t.schema)}`);
   const existing = await conn.runAndReadAll(
     `SELECT column_name, data_type FROM information_schema.columns
@@ -108,17 +118,37 @@ export async function ensureTarget(conn: DuckDBConnection, t: TargetTable): Prom
       .map((c, i) => `${quoteIdent(c.name)} ${t.mappings[i]?.duckType}`)
       .join(', ');
     await conn.run(`CREATE TABLE ${t.name} (${cols})`);
-    return;
+    return t;
   }
   const want = t.source.columns.map((c, i) => [c.name, t.mappings[i]?.duckType ?? ''] as const);
-  const mismatch = want.find(
-    ([name, type], i) => have[i]?.[0] !== name || normalizeType(have[i]?.[1] ?? '') !== normalizeType(type),
-  );
+  const states = new Map<string, ExactState>();
+  const mismatch = want.find(([name, type], i) => {
+    const found = have[i]?.[1] ?? '';
+    if (have[i]?.[0] !== name) return true;
+    const exact = t.mappings[i]?.exact;
+    const state = exact ? parseExactState(found) : undefined;
+    if (exact && state && reachable(exact, state)) {
+      states.set(name, state);
+      return false;
+    }
+    return normalizeType(found) !== normalizeType(type);
+  });
   if (mismatch || have.length !== want.length) {
     throw new TargetError(
       `DuckDB table ${t.schema}.${t.table} does not match the source (${describe(want)} expected, ${describe(have)} found): the source's DDL changed; alter the DuckDB table to match or start a new DuckDB file`,
     );
   }
+  return states.size === 0 ? t : withExactStates(t, states);
+}
+
+/** The same target with numeric columns in the given states (--numeric exact). */
+export function withExactStates(t: TargetTable, states: ReadonlyMap<string, ExactState>): TargetTable {
+  const mappings = t.source.columns.map((c, i) => {
+    const m = t.mappings[i] as ColumnMapping;
+    const state = states.get(c.name);
+    return state && m.exact ? mapType(c.type, { numeric: 'exact', exactState: state }) : m;
+  });
+  return { ...t, mappings };
 }
 
 /**

@@ -9,9 +9,10 @@
 // | smallint / integer / bigint        | SMALLINT/INTEGER/BIGINT| CAST                            |
 // | oid                                | UINTEGER               | CAST                            |
 // | real / double precision            | FLOAT / DOUBLE         | CAST (NaN, ±Infinity kept)      |
-// | numeric(p,s), p <= 38, 0 <= s <= p | DECIMAL(p,s)           | CAST (p > 18: via DECIMAL(18,s) when short); NaN/±Infinity -> NULL |
+// | numeric(p,s), p <= 38, 0 <= s <= p | DECIMAL(p,s)           | CAST (p > 18: via DECIMAL(18,s) when short); NaN/±Infinity refused |
+// |   … with --numeric exact           | DECIMAL(p,s), VARCHAR after a NaN/±Infinity (exact-numeric.ts)   |
 // | numeric (unconstrained or p > 38)  | DOUBLE                 | CAST; beyond DOUBLE's range or rounding to 0: refused (pg-temporal.ts) |
-// |   … with --numeric exact           | VARCHAR                | PostgreSQL's text, exact        |
+// |   … with --numeric exact           | DECIMAL(38,s) while the values fit, else VARCHAR (exact-numeric.ts) |
 // | money                              | DECIMAL(19,2)          | strip currency symbol and commas|
 // | text, varchar(n), char(n), name    | VARCHAR                | as is (char keeps its padding)  |
 // | bytea                              | BLOB                   | from_hex of the \x... text      |
@@ -31,6 +32,21 @@ import { pgDate, pgInterval, pgNumericAsDouble, pgTimestamp } from './pg-tempora
 
 export type ValueCheck = 'decimal' | undefined;
 
+/**
+ * Under --numeric exact, what a numeric column holds in DuckDB now: a DECIMAL while every value fits
+ * it, else PostgreSQL's text. It changes only forward (exact-numeric.ts), and the DuckDB table's own
+ * column type is its record: read back on every start.
+ */
+export type ExactState = { readonly precision: number; readonly scale: number } | 'text';
+
+/** A numeric column that --numeric exact may widen: its declared scale (undefined: unconstrained). */
+export interface ExactColumn {
+  readonly state: ExactState;
+  /** The declared precision when at most 38 (DECIMAL(p,s) then), else undefined (DECIMAL(38,s)). */
+  readonly precision: number | undefined;
+  readonly scale: number | undefined;
+}
+
 export interface ColumnMapping {
   readonly duckType: string;
   /** SQL turning the VARCHAR expression `ref` into the DuckDB value. */
@@ -46,8 +62,10 @@ export interface ColumnMapping {
    * takes the parsed text path.
    */
   readonly csv?: (ref: string) => string;
-  /** `decimal`: NaN and ±Infinity have no DECIMAL form; the sink stores NULL and warns once. */
+  /** `decimal`: NaN and ±Infinity have no DECIMAL form; the sink refuses them (never stores another value). */
   readonly check?: ValueCheck;
+  /** Set under --numeric exact for numeric columns: the sink widens the column when a value does not fit. */
+  readonly exact?: ExactColumn;
   /**
    * The conversion is a plain CAST from VARCHAR (or none), which DuckDB's Appender performs itself
    * when a VARCHAR chunk goes into a column of this type: inserts can skip the staging table.
@@ -89,6 +107,26 @@ export type NumericMode = 'double' | 'exact';
 
 export interface MapOptions {
   readonly numeric?: NumericMode;
+  /** Under --numeric exact, the column's current state (read from the DuckDB table); else its first. */
+  readonly exactState?: ExactState;
+}
+
+/**
+ * The DECIMAL(38,s) an unconstrained numeric starts at before any value was seen (an empty table, or
+ * --no-snapshot): 29 integer and 9 fraction digits. The snapshot picks from the values instead.
+ */
+export const EXACT_DEFAULT_SCALE = 9;
+
+/** The first state of a numeric column under --numeric exact, from its declaration alone. */
+export function firstExactState(precision: number | undefined, scale: number | undefined): ExactState {
+  if (precision !== undefined) return { precision, scale: scale ?? 0 };
+  if (scale === undefined) return { precision: 38, scale: EXACT_DEFAULT_SCALE };
+  // numeric(p > 38, s): PostgreSQL keeps s fraction digits (a negative scale keeps none).
+  return scale > 38 ? 'text' : { precision: 38, scale: Math.max(0, scale) };
+}
+
+export function exactTypeName(s: ExactState): string {
+  return s === 'text' ? 'VARCHAR' : `DECIMAL(${s.precision},${s.scale})`;
 }
 
 /**
@@ -126,15 +164,13 @@ export function mapType(t: PgType, o: MapOptions = {}): ColumnMapping {
       return { duckType: 'INTERVAL', convert: cast('INTERVAL'), pre: pgInterval, direct: true };
     case 'numeric': {
       const p = numericPrecision(t.typmod);
+      if (o.numeric === 'exact') return exactNumeric(p, o.exactState);
       if (p && p.precision <= 38 && p.scale >= 0 && p.scale <= p.precision) {
         const dt = `DECIMAL(${p.precision},${p.scale})`;
         if (p.precision <= 18 || p.scale > 18)
           return { duckType: dt, convert: cast(dt), check: 'decimal', direct: true };
         return { duckType: dt, convert: wideDecimal(p.scale, dt), check: 'decimal' };
       }
-      // PostgreSQL's text is the only DuckDB form that holds every numeric exactly (up to 1000 digits,
-      // NaN, ±Infinity).
-      if (o.numeric === 'exact') return { duckType: 'VARCHAR', convert: asIs, direct: true };
       return {
         duckType: 'DOUBLE',
         convert: cast('DOUBLE'),
@@ -163,6 +199,29 @@ export function mapType(t: PgType, o: MapOptions = {}): ColumnMapping {
 }
 
 /**
+ * --numeric exact: a DECIMAL while the values fit (numeric(p <= 38, s) as DECIMAL(p,s), any other as
+ * DECIMAL(38,s)), else PostgreSQL's text, the only DuckDB form that holds every numeric exactly (up
+ * to 1000 digits, NaN, ±Infinity). The sink moves a column from one to the next (exact-numeric.ts).
+ */
+function exactNumeric(
+  p: { precision: number; scale: number } | undefined,
+  current: ExactState | undefined,
+): ColumnMapping {
+  const declared = p && p.precision <= 38 && p.scale >= 0 && p.scale <= p.precision ? p : undefined;
+  const exact: ExactColumn = {
+    precision: declared?.precision,
+    scale: p?.scale,
+    state: current ?? firstExactState(declared?.precision, p?.scale),
+  };
+  const s = exact.state;
+  if (s === 'text') return { duckType: 'VARCHAR', convert: asIs, direct: true, exact };
+  const dt = exactTypeName(s);
+  if (s.precision <= 18 || s.scale > 18)
+    return { duckType: dt, convert: cast(dt), check: 'decimal', direct: true, exact };
+  return { duckType: dt, convert: wideDecimal(s.scale, dt), check: 'decimal', exact };
+}
+
+/**
  * DuckDB's VARCHAR -> DECIMAL cast above 18 digits (a 128-bit DECIMAL) is about 100 times slower than
  * below (5.8 s against 26 ms for 1M values, measured here). PostgreSQL prints exactly `scale` fraction
  * digits, so text of at most 18 characters holds at most 18 digits: cast it through DECIMAL(18,s),
@@ -174,7 +233,13 @@ function wideDecimal(scale: number, dt: string): (ref: string) => string {
 }
 
 function mapArray(element: PgType, dims: number, o: MapOptions): ColumnMapping {
-  const inner = mapType(element, o);
+  // A list's element type cannot widen value by value: under --numeric exact a numeric list keeps
+  // PostgreSQL's text per element unless its declaration fits a DECIMAL.
+  const plainNumeric =
+    o.numeric === 'exact' && element.typname === 'numeric' && mapType(element).check !== 'decimal';
+  const inner: ColumnMapping = plainNumeric
+    ? { duckType: 'VARCHAR', convert: asIs, direct: true }
+    : mapType(element, {});
   // Elements DuckDB cannot cast from their text (bytea, money) stay text. Every numeric casts (the
   // wide ones only slowly, which inside a list we accept).
   const plain = inner.direct === true || inner.check === 'decimal';

@@ -24,8 +24,6 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * overrides it (tests use tiny ones).
  */
 const SEGMENT_BYTES = Number(process.env.WALDUCK_SNAPSHOT_SEGMENT_BYTES) || 16 * 1024 * 1024;
-const NAN = Buffer.from('NaN');
-const INFINITY = Buffer.from('Infinity');
 
 export class CsvSpool {
   private seq = 0;
@@ -67,7 +65,6 @@ export class SegmentWriter {
   rows = 0;
   bytes = 0;
   private maxRowBytes = 0;
-  private maybeNonFinite = false;
   private closed = false;
 
   constructor(readonly path: string) {
@@ -88,7 +85,6 @@ export class SegmentWriter {
       if (r.length > this.maxRowBytes) this.maxRowBytes = r.length;
     }
     const all = rows.length === 1 ? (rows[0] as Buffer) : Buffer.concat(rows as Buffer[], size);
-    if (!this.maybeNonFinite && (all.includes(NAN) || all.includes(INFINITY))) this.maybeNonFinite = true;
     for (let off = 0; off < all.length; ) off += writeSync(this.fd, all, off, all.length - off);
     this.rows += rows.length;
     this.bytes += size;
@@ -103,7 +99,6 @@ export class SegmentWriter {
       rows: this.rows,
       bytes: this.bytes,
       maxRowBytes: this.maxRowBytes,
-      maybeNonFinite: this.maybeNonFinite,
     };
   }
 

@@ -189,12 +189,10 @@ describe('walduck replicate: initial snapshot', () => {
        INSERT INTO awkward VALUES (3001, repeat('big,"row"' || E'\n', 350000), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
        CREATE TABLE onecol (v text); ALTER TABLE onecol REPLICA IDENTITY FULL;
        INSERT INTO onecol VALUES (E'\uFEFFstarts with a byte order mark'), (NULL), (''), ('x'), (NULL);
-       CREATE TABLE nonfinite (id int PRIMARY KEY, d numeric(8,3));
-       INSERT INTO nonfinite VALUES (1, 'NaN'), (2, 'NaN'), (3, 1.5);
        CREATE TABLE arrays (id int PRIMARY KEY, a int[], t text[]);
        INSERT INTO arrays SELECT g, ARRAY[g, NULL], ARRAY['a,' || g, E'q"\\'] FROM generate_series(1, 500) g;`,
     );
-    const tables = 'awkward,onecol,nonfinite,arrays';
+    const tables = 'awkward,onecol,arrays';
     const file = join(dir, 'awkward.duckdb');
     // Segments of 4 kB: hundreds of loads, a row far above DuckDB's 2 MB line default.
     const r = await runWalduck(args('awkward.duckdb', 'awkward', tables), {
@@ -203,17 +201,7 @@ describe('walduck replicate: initial snapshot', () => {
     assert.equal(r.code, 0, r.stderr);
     const refs = ['awkward', 'onecol', 'arrays'].map((table) => ({ schema: 'public', table }));
     await assertReplicaEquals(c.info, file, refs);
-    // numeric(8,3) NaN has no DECIMAL form (nor would Infinity; PostgreSQL 15 refuses it there): NULL, said once.
-    assert.deepEqual(await duckQuery(file, 'SELECT id, d::VARCHAR FROM nonfinite ORDER BY id'), [
-      [1, null],
-      [2, null],
-      [3, '1.500'],
-    ]);
-    assert.equal(
-      r.stderr.match(/public\.nonfinite\.d: \S+ has no DuckDB DECIMAL form/g)?.length,
-      1,
-      r.stderr,
-    );
+    // (A NaN in numeric(p,s) stops the copy with one line: test/integration/replicate/numeric-exact.test.ts.)
     assert.equal(existsSync(join(dir, '.awkward.duckdb.walduck-snapshot')), false, 'the spool is removed');
     // A directory name DuckDB would read as a glob pattern: the spool goes to the temp directory.
     mkdirSync(join(dir, 'glob*[1]'));

@@ -1,0 +1,86 @@
+// A value walduck cannot store stops replication with one line naming the table, column, key and LSN,
+// but never the value itself: stderr ends up in logs that are kept and shared, and rows may hold
+// personal data. --debug-values adds the value, for the person debugging (issue 17).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { runWalduck } from '../../helpers/walduck.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'walduck-value-errors-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('value errors name the row, not the value, unless --debug-values', () => {
+  const c = useCluster();
+  const run = (file: string, table: string, slot: string, ...extra: string[]) =>
+    runWalduck([
+      'replicate',
+      '--source',
+      conninfo(c.info, 'scram-sha-256'),
+      '--duckdb',
+      join(dir, file),
+      '--tables',
+      table,
+      '--slot',
+      slot,
+      '--until-caught-up',
+      ...extra,
+    ]);
+
+  /** The one line of a failed run: where, and not `secret`; with --debug-values, `secret` too. */
+  async function assertHidden(
+    again: (...extra: string[]) => ReturnType<typeof run>,
+    where: RegExp,
+    secret: string,
+  ): Promise<void> {
+    const r = await again();
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] ?? '', where);
+    assert.ok(!r.stderr.includes(secret), `the value is on stderr without --debug-values: ${r.stderr}`);
+    // Nothing was acknowledged past it: the same change fails again, now showing the value.
+    const shown = await again('--debug-values');
+    assert.equal(shown.code, 1, shown.stderr);
+    assert.match(shown.stderr, where);
+    assert.ok(shown.stderr.includes(secret), `--debug-values shows the value: ${shown.stderr}`);
+  }
+
+  it('a timestamp past DuckDB’s range (walduck’s own check), streamed', async () => {
+    psql(c.info, 'CREATE TABLE far (id int PRIMARY KEY, ts timestamp)');
+    const first = await run('far.duckdb', 'far', 'far_slot');
+    assert.equal(first.code, 0, first.stderr);
+    psql(c.info, "INSERT INTO far VALUES (7, '294270-01-01 00:00:00')");
+    await assertHidden(
+      (...extra) => run('far.duckdb', 'far', 'far_slot', ...extra),
+      /table public\.far, column "ts", key \(id\) = \("7"\), LSN [0-9A-F]+\/[0-9A-F]+\): the timestamp is after DuckDB's last TIMESTAMP/,
+      '294270',
+    );
+  });
+
+  it('a value DuckDB’s own cast refuses, streamed and copied', async () => {
+    // PostgreSQL's json keeps a lone surrogate escape as text; DuckDB's JSON cast refuses it, and its
+    // message quotes the whole document. (A plain json column streams through the Appender, which
+    // stores the text unchecked; a list of them is cast.)
+    const doc = '{"name": "s3cr3t-person \\ud800"}';
+    psql(c.info, 'CREATE TABLE docs (id int PRIMARY KEY, j json[])');
+    const first = await run('docs.duckdb', 'docs', 'docs_slot');
+    assert.equal(first.code, 0, first.stderr);
+    psql(c.info, `INSERT INTO docs VALUES (3, ARRAY['${doc}']::json[])`);
+    await assertHidden(
+      (...extra) => run('docs.duckdb', 'docs', 'docs_slot', ...extra),
+      /table public\.docs, column "j", key \(id\) = \("3"\), LSN [0-9A-F]+\/[0-9A-F]+\): DuckDB refused the write/,
+      's3cr3t-person',
+    );
+    // The snapshot's CSV path (a table without lists) says the same.
+    psql(c.info, `CREATE TABLE doc1 (id int PRIMARY KEY, j json); INSERT INTO doc1 VALUES (4, '${doc}')`);
+    await assertHidden(
+      (...extra) => run('doc1.duckdb', 'doc1', 'doc1_slot', ...extra),
+      /table public\.doc1, column "j", key \(id\) = \("4"\), snapshot at LSN [0-9A-F]+\/[0-9A-F]+\): DuckDB refused the value/,
+      's3cr3t-person',
+    );
+  });
+});
