@@ -13,6 +13,7 @@ import { findBadCsv } from './diagnose.js';
 import { quoteLiteral } from './sql.js';
 import { NON_FINITE_ADVICE, StageError } from './stage.js';
 import type { TargetTable } from './target.js';
+import type { ColumnMapping } from './type-map.js';
 
 /** A closed segment of CSV rows, ready for DuckDB (the snapshot's spool writes them). */
 export interface CsvSegment {
@@ -68,6 +69,16 @@ export async function loadCsvSegment(
   }
 }
 
+/** The streamed path's own reason for refusing a value (its `pre` check), which the CSV SQL only enforces. */
+function whyNot(m: ColumnMapping | undefined, value: string): string | undefined {
+  try {
+    m?.pre?.(value);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : undefined;
+  }
+}
+
 /**
  * DuckDB refused a segment: name the first value that does not convert (column and key), in one line.
  * The value itself goes to the error's snippet (shown with --debug-values only).
@@ -116,7 +127,7 @@ async function csvError(
     m?.check === 'decimal' && (value === 'NaN' || value === 'Infinity' || value === '-Infinity');
   const reason = nonFinite
     ? `a NaN or ±Infinity was copied for a ${m?.duckType} column; ${NON_FINITE_ADVICE}`
-    : `DuckDB refused the value: ${duck.text}; ${COPY_ADVICE}`;
+    : `${(value !== null && whyNot(m, value)) || `DuckDB refused the value: ${duck.text}`}; ${COPY_ADVICE}`;
   return new ApplyError({ ...base, column: target.source.columns[bad.column]?.name ?? '?', key }, reason, {
     cause: err,
     snippet: value ?? duck.snippet,
