@@ -34,15 +34,8 @@ import {
 } from './checkpoint.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
-import {
-  alterColumns,
-  choose,
-  type Change as ExactChange,
-  fits,
-  measure,
-  merge,
-  type Need,
-} from './exact-numeric.js';
+import type { Need } from './exact-numeric.js';
+import { type States, settleCopied, textForCopy, widenColumn } from './exact-widen.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { ColumnValueError, TableStage } from './stage.js';
@@ -53,7 +46,7 @@ import {
   type TargetTable,
   withExactStates,
 } from './target.js';
-import { type ExactState, exactTypeName, type NumericMode } from './type-map.js';
+import type { NumericMode } from './type-map.js';
 
 export interface SinkOptions {
   readonly slot: string;
@@ -195,9 +188,7 @@ export class DuckDbSink implements ChangeSink {
     const plan = await w.check(change);
     if (!plan) return t;
     await this.begin();
-    this.staged -= t.stage.size;
-    this.stagedChars -= t.stage.chars;
-    await t.applier.flush(t.stage);
+    await this.flushTable(t);
     const key = keyOf(t);
     const next = await w.apply(this.conn, plan, change.lsn, this.touched.has(key));
     // A column filled from the source is an UPDATE of the table.
@@ -226,30 +217,15 @@ export class DuckDbSink implements ChangeSink {
   private async widen(t: Table, p: number, need: Need, lsn: Lsn): Promise<Table> {
     await this.begin();
     // The staged rows came before this change and fit the column as it is.
-    this.staged -= t.stage.size;
-    this.stagedChars -= t.stage.chars;
-    await t.applier.flush(t.stage);
-    const target = t.applier.target;
-    const column = target.source.columns[p]?.name ?? '';
-    const exact = target.mappings[p]?.exact;
-    if (!exact) throw new InternalError('apply', `column ${column} is not a widening numeric`);
-    const all = merge(await measure(this.conn, target.name, column), need);
-    const chosen = choose(exact, all);
-    const to: ExactState = fits(chosen, all) ? chosen : 'text';
-    const key = keyOf(t);
-    const names = target.source.columns.map((c) => c.name);
-    await alterColumns(this.conn, target, names, [{ column, col: exact, to }], this.touched.has(key));
-    const why = need.nonFinite
-      ? 'a NaN or ±Infinity'
-      : `a value with ${need.int} integer and ${need.frac} fraction digits`;
-    this.opts.warn(
-      `${target.source.schema}.${target.source.table}: column ${JSON.stringify(column)} widened from ${exactTypeName(exact.state)} to ${exactTypeName(to)} at LSN ${formatLsn(lsn)} (--numeric exact: ${why} did not fit; every stored value kept exactly)`,
-    );
-    return this.rebuilt(t, new Map([[column, to]]));
+    await this.flushTable(t);
+    const touched = this.touched.has(keyOf(t));
+    const states = await widenColumn(this.conn, t.applier.target, p, need, lsn, touched, this.opts.warn);
+    return this.rebuilt(t, states);
   }
 
   /** The table rebuilt for numeric columns now in other states (forgotten if the transaction rolls back). */
-  private async rebuilt(t: Table, states: ReadonlyMap<string, ExactState>): Promise<Table> {
+  private async rebuilt(t: Table, states: States): Promise<Table> {
+    if (states.size === 0) return t;
     this.committedTables ??= new Map(this.tables);
     const built = await this.build(withExactStates(t.applier.target, states), t.watch);
     this.tables.set(keyOf(t), built);
@@ -602,40 +578,14 @@ export class DuckDbSink implements ChangeSink {
     const key = keyOf(t);
     if (this.copyingExact.has(key)) return t;
     this.copyingExact.add(key);
-    const target = t.applier.target;
-    const changes: ExactChange[] = [];
-    target.mappings.forEach((m, i) => {
-      if (m.exact && m.exact.state !== 'text')
-        changes.push({ column: target.source.columns[i]?.name ?? '', col: m.exact, to: 'text' });
-    });
-    if (changes.length === 0) return t;
-    const names = target.source.columns.map((c) => c.name);
-    await alterColumns(this.conn, target, names, changes, false);
-    return this.rebuilt(t, new Map(changes.map((c) => [c.column, c.to])));
+    return this.rebuilt(t, await textForCopy(this.conn, t.applier.target));
   }
 
   /** At the snapshot's end: each copied numeric column's type, from the values copied (see copyExact). */
   private async settleExact(lsn: Lsn): Promise<void> {
     for (const key of this.copyingExact) {
       const t = this.tables.get(key);
-      if (!t) continue;
-      const target = t.applier.target;
-      const changes: ExactChange[] = [];
-      for (const [i, m] of target.mappings.entries()) {
-        if (!m.exact) continue;
-        const column = target.source.columns[i]?.name ?? '';
-        const need = await measure(this.conn, target.name, column);
-        const chosen = choose(m.exact, need);
-        const to: ExactState = fits(chosen, need) ? chosen : 'text';
-        this.opts.log(
-          `${target.source.schema}.${target.source.table}: column ${JSON.stringify(column)} stored as ${exactTypeName(to)} (--numeric exact, from the values of the snapshot at ${formatLsn(lsn)})`,
-        );
-        if (to !== m.exact.state) changes.push({ column, col: m.exact, to });
-      }
-      if (changes.length === 0) continue;
-      const names = target.source.columns.map((c) => c.name);
-      await alterColumns(this.conn, target, names, changes, false);
-      await this.rebuilt(t, new Map(changes.map((c) => [c.column, c.to])));
+      if (t) await this.rebuilt(t, await settleCopied(this.conn, t.applier.target, lsn, this.opts.log));
     }
     this.copyingExact.clear();
   }
@@ -697,6 +647,17 @@ export class DuckDbSink implements ChangeSink {
     this.batchChanges++;
     this.stats.changes++;
     if (this.staged >= this.opts.batchChanges || this.stagedChars >= STAGED_CHARS) await this.flushStages();
+  }
+
+  /** One table's staged rows into DuckDB now (before its shape changes), errors named as flushStages does. */
+  private async flushTable(t: Table): Promise<void> {
+    this.staged -= t.stage.size;
+    this.stagedChars -= t.stage.chars;
+    try {
+      await t.applier.flush(t.stage);
+    } catch (err) {
+      throw await this.wrapBatchError(err, t, 'apply', t.stage.columns, t.stage.size);
+    }
   }
 
   private async flushStages(): Promise<void> {

@@ -218,7 +218,9 @@ function exactNumeric(
   const dt = exactTypeName(s);
   if (s.precision <= 18 || s.scale > 18)
     return { duckType: dt, convert: cast(dt), check: 'decimal', direct: true, exact };
-  return { duckType: dt, convert: wideDecimal(s.scale, dt), check: 'decimal', exact };
+  // Only a declared scale makes PostgreSQL print exactly s fraction digits (what wideDecimal counts on).
+  const short = exact.scale === undefined ? shortDecimal(s.scale, dt) : wideDecimal(s.scale, dt);
+  return { duckType: dt, convert: short, check: 'decimal', exact };
 }
 
 /**
@@ -230,6 +232,16 @@ function exactNumeric(
 function wideDecimal(scale: number, dt: string): (ref: string) => string {
   return (ref) =>
     `CASE WHEN length(${ref}) <= 18 THEN CAST(CAST(${ref} AS DECIMAL(18,${scale})) AS ${dt}) ELSE CAST(${ref} AS ${dt}) END`;
+}
+
+/**
+ * wideDecimal for an unconstrained numeric, whose text has as many fraction digits as the value was
+ * given (1234567890123.5 is short but needs 13 integer digits, more than DECIMAL(18,9) has): the
+ * short route also needs its integer digits to fit. Found by the opt-in property run.
+ */
+function shortDecimal(scale: number, dt: string): (ref: string) => string {
+  return (ref) =>
+    `CASE WHEN length(${ref}) <= 18 AND length(split_part(ltrim(${ref}, '-'), '.', 1)) <= ${18 - scale} THEN CAST(CAST(${ref} AS DECIMAL(18,${scale})) AS ${dt}) ELSE CAST(${ref} AS ${dt}) END`;
 }
 
 function mapArray(element: PgType, dims: number, o: MapOptions): ColumnMapping {

@@ -93,6 +93,38 @@ describe('--numeric exact: the DECIMAL a numeric column holds, and when it widen
     );
   });
 
+  it('converts every value that fits a DECIMAL(38,s) state to exactly the plain cast (property)', async () => {
+    // The short route through DECIMAL(18,s) once took 1234567890123.5 (15 characters, 13 integer
+    // digits) into DECIMAL(18,9) and failed: found by the opt-in property run.
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    try {
+      for (const scale of [0, 4, 9, 12, 18]) {
+        const m = mapType(num(), { numeric: 'exact', exactState: { precision: 38, scale } });
+        const text = fc
+          .tuple(
+            fc.boolean(),
+            fc.stringMatching(new RegExp(`^[1-9][0-9]{0,${37 - scale}}$`)),
+            fc.stringMatching(new RegExp(`^[0-9]{0,${scale}}$`)),
+            fc.stringMatching(/^0{0,5}$/),
+          )
+          .map(([neg, i, f, zeros]) => `${neg ? '-' : ''}${i}${f || zeros ? `.${f}${zeros}` : ''}`)
+          .filter((v) => fits({ precision: 38, scale }, needOf(v)));
+        const values = [...fc.sample(text, { numRuns: 200, seed: 20261201 }), '1234567890123.5', '0.5', '-0'];
+        const list = values.map((v) => `('${v}')`).join(', ');
+        const rows = (
+          await conn.runAndReadAll(
+            `SELECT count(*) FILTER (WHERE ${m.convert('v')} IS DISTINCT FROM CAST(v AS DECIMAL(38,${scale}))) FROM (VALUES ${list}) t(v)`,
+          )
+        ).getRows();
+        assert.equal(rows[0]?.[0], 0n, `DECIMAL(38,${scale})`);
+      }
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
+  });
+
   it('recognises the states a column may have reached, and nothing else', () => {
     assert.deepEqual(parseExactState('DECIMAL(38,12)'), { precision: 38, scale: 12 });
     assert.equal(parseExactState('VARCHAR'), 'text');
