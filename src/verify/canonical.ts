@@ -13,6 +13,8 @@
 // | real, double precision -> FLOAT, DOUBLE   | the double's shortest round-trip digits, PostgreSQL's     |
 // |                                           | layout (1e+15, 0.1, -0, NaN, Infinity); real widened      |
 // | numeric(p,s) -> DECIMAL(p,s)              | exactly s fraction digits (both print it so)              |
+// | numeric under --numeric exact -> DECIMAL   | the value's digits without padding zeros ("1.5"): DuckDB  |
+// |   or VARCHAR once widened                  | pads to the column's scale, PostgreSQL keeps display scale|
 // | numeric unconstrained -> DOUBLE           | TOLERANCE: the source value rounded to the nearest double |
 // |                                           | (PostgreSQL's numeric -> float8 cast reads the exact text |
 // |                                           | correctly rounded, as DuckDB's VARCHAR -> DOUBLE did)     |
@@ -33,7 +35,7 @@
 // A column's part of the row text is its length in bytes, ":", its canonical text; NULL is "~". Lengths make
 // the concatenation unambiguous (NULL differs from '', "a","bc" from "ab","c").
 
-import { type ColumnMapping, mapType } from '../sink/type-map.js';
+import { type ColumnMapping, mapType, type NumericMode } from '../sink/type-map.js';
 import type { PgType, SourceColumn } from '../source/catalog.js';
 
 export type Side = 'pg' | 'duck';
@@ -110,15 +112,24 @@ function scalar(t: PgType, mapping: ColumnMapping): ColumnCanon {
   }
 }
 
+/** The numeric's digits without padding zeros, the same SQL on both sides (NaN, ±Infinity as they are). */
+function unpadded(ref: string): string {
+  const t = `CAST(${ref} AS TEXT)`;
+  return `CASE WHEN strpos(${t}, '.') > 0 THEN rtrim(rtrim(${t}, '0'), '.') ELSE ${t} END`;
+}
+
 /** A column's canonical form, following how the sink stored it in DuckDB (src/sink/type-map.ts). */
-export function columnCanon(col: SourceColumn): ColumnCanon {
-  const mapping = mapType(col.type);
+export function columnCanon(col: SourceColumn, numeric: NumericMode = 'double'): ColumnCanon {
+  const mapping = mapType(col.type, { numeric });
   const element = col.type.element;
-  if (!element) return scalar(col.type, mapping);
+  // --numeric exact: a DECIMAL of whatever scale the values made it, or PostgreSQL's text.
+  if (!element) return mapping.exact ? same(unpadded) : scalar(col.type, mapping);
   const dims = Math.max(1, col.type.dims ?? 1);
   const inner = mapType(element);
   // The sink keeps elements it cannot cast from their text as VARCHAR: compare PostgreSQL's text.
-  const plain = inner.direct === true || inner.check === 'decimal';
+  // (--numeric exact keeps an unconstrained numeric's elements as text.)
+  const numericText = element.typname === 'numeric' && mapping.duckType.startsWith('VARCHAR');
+  const plain = (inner.direct === true || inner.check === 'decimal') && !numericText;
   const el: ColumnCanon = plain ? scalar(element, inner) : same(text);
   const flat = (r: string) => {
     let f = r;

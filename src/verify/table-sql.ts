@@ -11,6 +11,7 @@
 // computed once per row. The key text of a keyless table is its row text.
 
 import * as duckSql from '../sink/sql.js';
+import type { NumericMode } from '../sink/type-map.js';
 import type { SourceTable } from '../source/catalog.js';
 import * as pgSql from '../source/quote.js';
 import { type ColumnCanon, columnCanon, columnPart, hash64, type Side } from './canonical.js';
@@ -31,8 +32,13 @@ export interface TableSql {
   leafRows(side: Side, len: number, prefixes: readonly string[]): string;
 }
 
-export function tableSql(t: SourceTable, duckName: string, pgName: string): TableSql {
-  const canons = t.columns.map(columnCanon);
+export function tableSql(
+  t: SourceTable,
+  duckName: string,
+  pgName: string,
+  numeric: NumericMode = 'double',
+): TableSql {
+  const canons = t.columns.map((c) => columnCanon(c, numeric));
   const keyless = t.key.length === 0;
   const rows = (side: Side, display: boolean) => {
     const { quoteIdent } = side === 'pg' ? pgSql : duckSql;

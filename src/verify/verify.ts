@@ -28,6 +28,7 @@ import { openDuckDb } from '../sink/duckdb-file.js';
 import { DuckFileError } from '../sink/errors.js';
 import { quoteIdent as duckIdent, quoteLiteral as duckLiteral } from '../sink/sql.js';
 import { describeTarget } from '../sink/target.js';
+import type { NumericMode } from '../sink/type-map.js';
 import { readSourceTables, type SourceTable } from '../source/catalog.js';
 import { qualified, quoteLiteral } from '../source/quote.js';
 import type { TableRef } from '../wal2json/change.js';
@@ -45,6 +46,8 @@ export interface VerifyOptions {
   readonly slot?: string | undefined;
   readonly rows: boolean;
   readonly maxDiffs: number;
+  /** The replica's numeric mapping (replicate's --numeric): its catch-up and canonical forms follow it. */
+  readonly numeric?: NumericMode;
   readonly log: (msg: string) => void;
   readonly warn: (msg: string) => void;
 }
@@ -273,6 +276,7 @@ async function catchUp(o: VerifyOptions, slot: string, tables: readonly TableRef
       batchMs: 1000,
       stopAt: { kind: 'endpos', lsn: point },
       snapshot: 'off',
+      ...(o.numeric ? { numeric: o.numeric } : {}),
       log: o.log,
       warn: o.warn,
     });
@@ -331,7 +335,7 @@ async function compareTables(
     const reports: TableReport[] = [];
     for (const t of sources) {
       const s0 = performance.now();
-      const sql = tableSql(t, describeTarget(t, catalog).name, qualified(t.schema, t.table));
+      const sql = tableSql(t, describeTarget(t, catalog).name, qualified(t.schema, t.table), o.numeric);
       let a: readonly (readonly (string | null)[])[];
       let b: readonly (readonly (string | null)[])[];
       try {

@@ -122,7 +122,7 @@ export function replicateCommand(y: Argv): Argv {
           choices: ['double', 'exact'],
           default: 'double',
           describe:
-            "unconstrained numeric (and numeric(p > 38)): DOUBLE, rounded to 17 significant digits as DuckDB's postgres extension does; or exact, PostgreSQL's own text in a VARCHAR column",
+            "double: unconstrained numeric (and numeric(p > 38)) as DOUBLE, rounded to 17 significant digits as DuckDB's postgres extension does; a NaN or ±Infinity in numeric(p,s) stops. exact: every numeric value kept, as DECIMAL(38,s) while the values fit (numeric(p <= 38,s) as DECIMAL(p,s)), the column widened in place to a larger scale or to VARCHAR (PostgreSQL's text) by the first value that does not fit, NaN and ±Infinity included",
         })
         .option('on-drop-column', {
           choices: ['keep', 'drop'] as const,

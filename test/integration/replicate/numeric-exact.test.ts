@@ -151,6 +151,23 @@ describe('--numeric exact: DECIMAL(38,s) where the values fit, widened losslessl
     assert.equal(again.code, 0, again.stderr);
     assert.ok(!again.stderr.includes('widened'), again.stderr);
     await assertEqualValues('nx.duckdb', 'nx', ['n', 'd', 'd2', 'w', 'k']);
+    // verify knows the mapping: numerics compared by value, whatever type they were widened to.
+    const v = await runWalduck(
+      [
+        'verify',
+        '--source',
+        conninfo(c.info, 'scram-sha-256'),
+        '--duckdb',
+        join(dir, 'nx.duckdb'),
+        '--numeric',
+        'exact',
+      ],
+      {},
+      120_000,
+    );
+    assert.equal(v.code, 0, `${v.stdout}\n${v.stderr}`);
+    assert.match(v.stdout, /public\.nx: EQUAL, 6 rows\n/);
+    assert.match(v.stdout, /public\.ne: EQUAL, 2 rows\n/);
   });
 
   it('the default mapping stops on a NaN in numeric(p,s) with one line, and --numeric exact keeps it as text', async () => {

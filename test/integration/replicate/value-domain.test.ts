@@ -688,11 +688,17 @@ describe('every mapped type over its domain (property, real server, snapshot and
     );
     const fields = cols.map((col) => `coalesce(${col.pg(col.name)}, '\\N')`).join(', ');
     // The settings walduck pins: VARCHAR-mapped types (ranges, …) hold PostgreSQL's text under them.
-    const pgSql = `SET extra_float_digits = 3; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SELECT concat_ws(E'\\x1f', id::text, ${fields}) FROM ${table} ORDER BY id`;
-    const pgRows = psql(c.info, pgSql)
-      .split('\n')
-      .filter((l) => /^\d/.test(l))
-      .map((l) => l.split('\x1f').map((v) => (v === '\\N' ? null : v)));
+    // Pages of 200 rows: psql's output of a large run would overflow the child-process buffer.
+    const pgSql = (from: number) =>
+      `SET extra_float_digits = 3; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SELECT concat_ws(E'\\x1f', id::text, ${fields}) FROM ${table} WHERE id >= ${from} AND id < ${from + 200} ORDER BY id`;
+    const pgRows: (string | null)[][] = [];
+    for (let from = 0; from < rows.length; from += 200)
+      pgRows.push(
+        ...psql(c.info, pgSql(from))
+          .split('\n')
+          .filter((l) => /^\d/.test(l))
+          .map((l) => l.split('\x1f').map((v) => (v === '\\N' ? null : v))),
+      );
     const db = await DuckDBInstance.create(join(dir, file), { access_mode: 'READ_ONLY' });
     const conn = await db.connect();
     let duckRows: (string | null)[][];
