@@ -23,6 +23,7 @@ import {
   type ExactState,
   exactTypeName,
   firstExactState,
+  unpaddedNumeric,
 } from './type-map.js';
 
 /** What a set of values needs: the most integer and fraction digits, and whether one is not finite. */
@@ -89,15 +90,14 @@ export async function measure(conn: DuckDBConnection, table: string, col: string
 
 /**
  * The SQL turning column `ref` from state `from` into state `to`, value for value. A DECIMAL of an
- * unconstrained numeric becomes text without its padding zeros ("1.500000000" -> "1.5"); a declared
- * scale keeps them, which is PostgreSQL's own text for it.
+ * unconstrained numeric becomes text without its padding zeros ("1.500000000" -> "1.5"), as every
+ * text of it is stored (type-map.ts); a declared scale keeps them, which is PostgreSQL's own text.
  */
 export function convertSql(col: ExactColumn, from: ExactState, to: ExactState, ref: string): string {
   if (to !== 'text') return `CAST(${ref} AS ${exactTypeName(to)})`;
   if (from === 'text') return ref;
   const t = `CAST(${ref} AS VARCHAR)`;
-  if (col.scale !== undefined || from.scale === 0) return t;
-  return `CASE WHEN contains(${t}, '.') THEN rtrim(rtrim(${t}, '0'), '.') ELSE ${t} END`;
+  return col.scale !== undefined || from.scale === 0 ? t : unpaddedNumeric(t);
 }
 
 export interface Change {

@@ -12,7 +12,7 @@
 // | numeric(p,s), p <= 38, 0 <= s <= p | DECIMAL(p,s)           | CAST (p > 18: via DECIMAL(18,s) when short); NaN/±Infinity refused |
 // |   … with --numeric exact           | DECIMAL(p,s), VARCHAR after a NaN/±Infinity (exact-numeric.ts)   |
 // | numeric (unconstrained or p > 38)  | DOUBLE                 | CAST; beyond DOUBLE's range or rounding to 0: refused (pg-temporal.ts) |
-// |   … with --numeric exact           | DECIMAL(38,s) while the values fit, else VARCHAR (exact-numeric.ts) |
+// |   … with --numeric exact           | DECIMAL(38,s) while the values fit, else VARCHAR (exact-numeric.ts): the digits without padding zeros |
 // | money                              | DECIMAL(19,2)          | strip currency symbol and commas|
 // | text, varchar(n), char(n), name    | VARCHAR                | as is (char keeps its padding)  |
 // | bytea                              | BLOB                   | from_hex of the \x... text      |
@@ -214,7 +214,14 @@ function exactNumeric(
     state: current ?? firstExactState(declared?.precision, p?.scale),
   };
   const s = exact.state;
-  if (s === 'text') return { duckType: 'VARCHAR', convert: asIs, direct: true, exact };
+  if (s === 'text') {
+    // A declared scale makes PostgreSQL print exactly s fraction digits: its text is stable. An
+    // unconstrained numeric keeps the digits it was given (1.5 may come as 1.50), while the rows
+    // widened from a DECIMAL hold no padding: every text goes in without padding zeros, so a key
+    // matches whichever way it was written.
+    if (exact.scale !== undefined) return { duckType: 'VARCHAR', convert: asIs, direct: true, exact };
+    return { duckType: 'VARCHAR', convert: unpaddedNumeric, exact };
+  }
   const dt = exactTypeName(s);
   if (s.precision <= 18 || s.scale > 18)
     return { duckType: dt, convert: cast(dt), check: 'decimal', direct: true, exact };
@@ -232,6 +239,11 @@ function exactNumeric(
 function wideDecimal(scale: number, dt: string): (ref: string) => string {
   return (ref) =>
     `CASE WHEN length(${ref}) <= 18 THEN CAST(CAST(${ref} AS DECIMAL(18,${scale})) AS ${dt}) ELSE CAST(${ref} AS ${dt}) END`;
+}
+
+/** A numeric's text without padding zeros after the point ("1.500" -> "1.5", "2.0" -> "2"). */
+export function unpaddedNumeric(ref: string): string {
+  return `CASE WHEN contains(${ref}, '.') THEN rtrim(rtrim(${ref}, '0'), '.') ELSE ${ref} END`;
 }
 
 /**

@@ -62,9 +62,10 @@ describe('--numeric exact: DECIMAL(38,s) where the values fit, widened losslessl
       c.info,
       `CREATE TABLE nx (id int PRIMARY KEY, n numeric, d numeric(8,3), d2 numeric(8,3), w numeric(50,2), k bigint);
        CREATE TABLE ne (id int PRIMARY KEY, n numeric);
+       CREATE TABLE nk (k numeric PRIMARY KEY, v int); INSERT INTO nk VALUES (1.50, 1);
        INSERT INTO nx VALUES (1, 1.5, 1.250, 1, 12.34, 1), (2, -12.25, 'NaN', NULL, NULL, 2), (3, NULL, NULL, -7.5, -0.5, 3);`,
     );
-    const a = args('nx.duckdb', 'nx,ne', 'nx_slot', '--numeric', 'exact', '--batch-ms', '10');
+    const a = args('nx.duckdb', 'nx,ne,nk', 'nx_slot', '--numeric', 'exact', '--batch-ms', '10');
     const first = await runWalduck([...a, '--until-caught-up']);
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(await types('nx.duckdb', 'nx'), [
@@ -93,7 +94,9 @@ describe('--numeric exact: DECIMAL(38,s) where the values fit, widened losslessl
       c.info,
       `BEGIN; UPDATE nx SET d2 = 2, k = 20 WHERE id = 1; INSERT INTO nx VALUES (4, 0.123456789012, 4, 4, 4, 4); COMMIT;
        INSERT INTO nx VALUES (5, 1e30, NULL, NULL, 1e40, 5);
-       INSERT INTO ne VALUES (1, 0.5), (2, 99999999999999999999999999999);`,
+       INSERT INTO ne VALUES (1, 0.5), (2, 99999999999999999999999999999);
+       INSERT INTO nk VALUES (1e40, 2), (2.50, 5);
+       UPDATE nk SET v = 3 WHERE k = 1.50;`,
     );
     // Killed the moment the first widening is said: inside its open DuckDB transaction, or just after.
     const killed = startWalduck(a);
@@ -139,18 +142,38 @@ describe('--numeric exact: DECIMAL(38,s) where the values fit, widened losslessl
     ]);
     await assertEqualValues('nx.duckdb', 'nx', ['n', 'd', 'd2', 'w', 'k']);
     await assertEqualValues('nx.duckdb', 'ne', ['n']);
+    // A numeric key widened to text still matches the key as the stream writes it (1.50 for 1.5).
+    assert.ok(!said.includes('no longer equals the source'), said);
+    assert.deepEqual(
+      await duckQuery(join(dir, 'nx.duckdb'), 'SELECT k, v FROM nk ORDER BY v'),
+      [
+        ['1.5', 3],
+        ['2.5', 5],
+        [`1${'0'.repeat(40)}`, 2],
+      ].sort((x, y) => Number(x[1]) - Number(y[1])),
+    );
     // A declared scale widened to text keeps PostgreSQL's own text, padding and all.
     assert.deepEqual(
       await duckQuery(join(dir, 'nx.duckdb'), 'SELECT w FROM nx WHERE id IN (1, 5) ORDER BY id'),
       [['12.34'], [`1${'0'.repeat(40)}.00`]],
     );
 
-    // A restart recognises the widened table, and a value that fits VARCHAR needs nothing more.
-    psql(c.info, 'INSERT INTO nx VALUES (6, 0.25, 6, 6, 6, 6)');
+    // A restart recognises the widened tables; a value that fits VARCHAR needs nothing more, and a
+    // column added on the source starts at DECIMAL(38,9) and widens like any other.
+    psql(
+      c.info,
+      'INSERT INTO nx VALUES (6, 0.25, 6, 6, 6, 6); ALTER TABLE ne ADD COLUMN m numeric; INSERT INTO ne VALUES (3, 1, 0.1234567890123)',
+    );
     const again = await runWalduck([...a, '--until-caught-up']);
     assert.equal(again.code, 0, again.stderr);
-    assert.ok(!again.stderr.includes('widened'), again.stderr);
+    const more = again.stderr.split('\n').filter((l) => l.includes('widened'));
+    assert.equal(more.length, 1, again.stderr);
+    assert.match(
+      more[0] ?? '',
+      /public\.ne: column "m" widened from DECIMAL\(38,9\) to DECIMAL\(38,13\) at LSN/,
+    );
     await assertEqualValues('nx.duckdb', 'nx', ['n', 'd', 'd2', 'w', 'k']);
+    await assertEqualValues('nx.duckdb', 'ne', ['n', 'm']);
     // verify knows the mapping: numerics compared by value, whatever type they were widened to.
     const v = await runWalduck(
       [
@@ -167,7 +190,8 @@ describe('--numeric exact: DECIMAL(38,s) where the values fit, widened losslessl
     );
     assert.equal(v.code, 0, `${v.stdout}\n${v.stderr}`);
     assert.match(v.stdout, /public\.nx: EQUAL, 6 rows\n/);
-    assert.match(v.stdout, /public\.ne: EQUAL, 2 rows\n/);
+    assert.match(v.stdout, /public\.ne: EQUAL, 3 rows\n/);
+    assert.match(v.stdout, /public\.nk: EQUAL, 3 rows\n/);
   });
 
   it('the default mapping stops on a NaN in numeric(p,s) with one line, and --numeric exact keeps it as text', async () => {
