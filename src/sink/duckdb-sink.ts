@@ -433,6 +433,7 @@ export class DuckDbSink implements ChangeSink {
     }
     for (const k of this.addedInTx) this.tables.delete(k);
     this.addedInTx.length = 0;
+    this.copyingExact.clear();
     for (const t of this.tables.values()) t.stage.clear();
     this.staged = 0;
     this.stagedChars = 0;
