@@ -769,10 +769,11 @@ describe('every mapped type over its domain (property, real server, snapshot and
     }
     insert('snap');
     insert('strm');
+    // The snapshot is COPY whatever the format version (which only shapes the stream after it): one run.
+    const r = await replicate('snap.duckdb', 'snap', 'snap_v2');
+    assert.equal(r.code, 0, r.stderr);
+    await compare('snap.duckdb', 'snap', false);
     for (const v of ['1', '2']) {
-      const r = await replicate(`snap-v${v}.duckdb`, 'snap', `snap_v${v}`, '--format-version', v);
-      assert.equal(r.code, 0, r.stderr);
-      await compare(`snap-v${v}.duckdb`, 'snap', false);
       const s = await replicate(`stream-v${v}.duckdb`, 'strm', `strm_v${v}`, '--format-version', v);
       assert.equal(s.code, 0, s.stderr);
       await compare(`stream-v${v}.duckdb`, 'strm', true);
