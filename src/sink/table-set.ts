@@ -3,15 +3,17 @@
 // partitions routed to it. It is written in the DuckDB transaction that commits the rows it describes,
 // read and compared with the source on every start, and listed by `walduck status`.
 //
-// States: streaming (followed), stopped (left as it is, no longer followed: removed from --tables or
+// States: streaming (followed), copying (being copied online while the others stream: its changes are
+// merged with the copy, walduck.copies holds the progress, copy-state.ts), stopped (left as it is, no longer followed: removed from --tables or
 // dropped at the source), skipped (exists at the source but cannot be replicated; all-tables mode).
 // Compared on every start with the source (TableSet.reconcile):
 //
 //   - a table no longer chosen (left out of --tables, dropped at the source) is left as it is in
 //     DuckDB and no longer followed, said in one line; --drop-removed drops its DuckDB table;
 //   - a table chosen now that the replica did not follow (added to --tables, or followed before and
-//     stopped) has no rows in DuckDB: refused in one line (walduck does not copy one table into an
-//     existing replica yet), never streamed into an empty table;
+//     stopped) is copied online (state copying; its stale rows are replaced by the copy's first chunk),
+//     never streamed into an empty table; one that cannot be copied in key chunks (no primary key, a
+//     key type whose order walduck cannot reproduce) is refused in one line;
 //   - in all-tables mode a table the record has never seen was created since: every row it holds went
 //     through WAL after the recorded position, so it simply joins;
 //   - a partition recorded for a root that is no longer one of its leaves (DETACH or DROP while walduck
@@ -29,6 +31,7 @@ import type { QueryFn, SourceTable } from '../source/catalog.js';
 import type { Leaf } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
 import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';
+import { readCopies, requestCopy } from './copy-state.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { STATE_SCHEMA, targetSchema } from './target.js';
 
@@ -51,7 +54,7 @@ async function stateRef(conn: DuckDBConnection, name: string): Promise<string> {
   return `${quoteIdent(await attachedCatalog(conn))}.${quoteIdent(STATE_SCHEMA)}.${quoteIdent(name)}`;
 }
 
-export type TableState = 'streaming' | 'stopped' | 'skipped';
+export type TableState = 'streaming' | 'copying' | 'stopped' | 'skipped';
 
 export interface TableRecord {
   readonly sourceSchema: string;
@@ -126,7 +129,7 @@ export async function writeTableSet(
   }
   // walduck.state.tables: the mode and the followed names, for a reader of the state row alone.
   const followed = records
-    .filter((t) => t.state === 'streaming')
+    .filter((t) => t.state === 'streaming' || t.state === 'copying')
     .map((t) => `${t.sourceSchema}.${t.sourceTable}`);
   await conn.run(
     `UPDATE ${await stateRef(conn, 'state')} SET tables = ${quoteLiteral(JSON.stringify({ mode, tables: followed, maxOid: String(maxOid) }))} WHERE slot = ${quoteLiteral(slot)}`,
@@ -156,6 +159,8 @@ export class TableSet {
       maxOid: bigint;
       query: QueryFn;
       dropRemoved: boolean;
+      /** Why a table cannot be copied online (source/key-order.ts), or undefined when it can. */
+      copyProblem?: (t: SourceTable) => string | undefined;
       warn: (msg: string) => void;
       log: (msg: string) => void;
     },
@@ -174,6 +179,10 @@ export class TableSet {
         .map(refName)
         .sort();
     const current = new Map(o.chosen.map((t) => [refKey(t), t]));
+    // Copies in progress (a table added or resynced, a run killed during its copy) go on.
+    const copying = new Set(
+      stored ? (await readCopies(duck, o.slot)).map(refKey).filter((k) => current.has(k)) : [],
+    );
     if (stored) {
       const before = new Map(
         stored.map((r) => [refKey({ schema: r.sourceSchema, table: r.sourceTable }), r]),
@@ -207,6 +216,7 @@ export class TableSet {
       }
       for (const [k, t] of current) {
         const r = before.get(k);
+        if (copying.has(k)) continue;
         if (r?.state === 'streaming') {
           const now = new Set(leavesOf(t));
           const gone = r.leaves.find((l) => !now.has(l));
@@ -243,13 +253,22 @@ export class TableSet {
           );
           continue;
         }
-        throw new TableSetError(
-          'WALDUCK_TABLE_ADDED',
-          `table ${refName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : ''}, but its rows are not in DuckDB and walduck cannot yet copy one table into a running replica: leave it out, or replicate into a new DuckDB file`,
+        const problem = o.copyProblem ? o.copyProblem(t) : 'walduck cannot copy it online here';
+        if (problem !== undefined) {
+          throw new TableSetError(
+            'WALDUCK_TABLE_ADDED',
+            `table ${refName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : ''}, but its rows are not in DuckDB and ${problem}`,
+          );
+        }
+        o.warn(
+          `table ${refName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : ''}: it is copied online while the others stream (state copying)`,
         );
+        await requestCopy(duck, o.slot, t, r ? 'named again' : 'added');
+        copying.add(k);
       }
     }
     for (const t of o.chosen) set.follow(t, leavesOf(t));
+    for (const k of copying) set.setState(k, 'copying');
     set.dirty = true;
     // An existing replica records the set now, not at the next commit: a run with nothing to apply
     // (--until-caught-up on a quiet source) must still leave what it decided (a table stopped or
@@ -270,6 +289,15 @@ export class TableSet {
       lsn: null,
       note: null,
     });
+    this.dirty = true;
+  }
+
+  /** A table's state from now on (copying -> streaming when its online copy ends). */
+  setState(t: TableRef | string, state: TableState): void {
+    const k = typeof t === 'string' ? t : refKey(t);
+    const r = this.records.get(k);
+    if (!r || r.state === state) return;
+    this.records.set(k, { ...r, state });
     this.dirty = true;
   }
 

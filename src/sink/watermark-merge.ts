@@ -4,13 +4,14 @@
 // DuckDB, and which chunk rows are written when a chunk's high watermark arrives.
 //
 // The ordering it relies on:
-//   - Changes reach the stream in commit order; a non-transactional logical message (the watermarks,
-//     pg_logical_emit_message(false, …)) is decoded at its own WAL position, between transactions.
-//   - Per chunk the copier (1) emits the low watermark L, (2) runs the chunk SELECT in its own READ
-//     COMMITTED statement, so its snapshot S is taken after L is in WAL, (3) emits the high watermark
+//   - Changes reach the stream in commit order. The watermarks are logical messages each committed in
+//     a transaction of its own (pg_logical_emit_message(true, …): see online-copy.ts for why not the
+//     non-transactional kind), so they too take their place at their commit.
+//   - Per chunk the copier (1) commits the low watermark L, (2) runs the chunk SELECT in its own READ
+//     COMMITTED statement, so its snapshot S is taken after L committed, (3) commits the high watermark
 //     H after the SELECT returned, so after S.
 //   - A transaction that committed before S is visible to the SELECT and its commit is in WAL before
-//     H; one still open at S commits after H (it reaches the stream after H and is applied on top of
+//     H; one still open at S commits after S: before H (then it is in the window) or after H (it reaches the stream after H and is applied on top of
 //     the written chunk, as for any row already copied).
 //   - So between L and H (the window) come exactly the transactions that may or may not be in the
 //     chunk: for every key such a change touches, the chunk's row is dropped and the change's own row
@@ -95,10 +96,11 @@ export class WatermarkMerge {
   private truncated = false;
   private waiter: { readonly id: string; readonly resolve: (written: boolean) => void } | undefined;
   private readonly position: ReadonlyMap<string, number>;
+  private readonly settlers: (() => void)[] = [];
 
   constructor(
     /** Every column name, in the table's column order (the order of a chunk row). */
-    private readonly columns: readonly string[],
+    readonly columns: readonly string[],
     /** Positions in `columns` of the key. */
     private readonly key: readonly number[],
     private readonly compare: KeyCompare,
@@ -240,12 +242,31 @@ export class WatermarkMerge {
   /** The sink committed: the progress is durable. */
   commit(): void {
     this.committedProgress = this.progress;
+    this.settle();
   }
 
   /** The sink rolled back: back to the durable progress; a chunk in flight is lost (re-read). */
   rollback(): void {
     this.progress = this.committedProgress;
     this.closeWindow(false);
+    this.settle();
+  }
+
+  /**
+   * Something the window cannot follow row by row (a TRUNCATE of one partition of the table): the
+   * chunk in flight is dropped unwritten and the copier reads it again.
+   */
+  discard(): void {
+    if (this.windowOpen) this.closeWindow(false);
+  }
+
+  /** Resolves at the next commit or rollback (the copier waits so for its last chunk to be durable). */
+  settled(): Promise<void> {
+    return new Promise((resolve) => this.settlers.push(resolve));
+  }
+
+  private settle(): void {
+    for (const s of this.settlers.splice(0)) s();
   }
 
   get committed(): CopyProgress {

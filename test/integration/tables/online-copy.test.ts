@@ -1,0 +1,204 @@
+// The online copy of one table while the stream keeps running (README "Online copy"): a table added to
+// --tables on an existing replica, a table named again after it was stopped, `walduck resync`, and a
+// kill -9 at several points of a copy. A writer runs on the copied table and on one already streaming;
+// DuckDB must equal PostgreSQL row for row, with no duplicate, and `walduck status` says copying, then
+// streaming. Format-version 1 and 2 both carry the watermarks.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
+import { type RunResult, runWalduck, startWalduck } from '../../helpers/walduck.js';
+
+const c = useCluster({ database: 'walduck' });
+const dir = mkdtempSync(join(tmpdir(), 'walduck-copy-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const t = (table: string) => ({ schema: 'public', table });
+const args = (file: string, ...extra: string[]) => [
+  'replicate',
+  '--source',
+  conninfo(c.info, 'scram-sha-256'),
+  '--duckdb',
+  join(dir, file),
+  '--batch-ms',
+  '50',
+  ...extra,
+];
+
+async function status(file: string): Promise<[unknown, unknown][]> {
+  const r = await runWalduck(['status', '--duckdb', join(dir, file), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .map((x) => [x.table, x.state]);
+}
+
+/** A running walduck whose debug log can be waited on. */
+function started(argv: string[]): {
+  child: ChildProcess;
+  done: Promise<RunResult>;
+  waitFor: (re: RegExp) => Promise<void>;
+  /** How many chunks of `table` the log shows written so far. */
+  chunks: (table: string) => number;
+  text: () => string;
+} {
+  const run = startWalduck(argv, { DEBUG: 'walduck:replicate,walduck:sink' });
+  let err = '';
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  run.child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+    for (const w of waiters.splice(0)) {
+      if (w.re.test(err)) w.resolve();
+      else waiters.push(w);
+    }
+  });
+  const waitFor = (re: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      if (re.test(err)) return resolve();
+      let settled = false;
+      waiters.push({
+        re,
+        resolve: () => {
+          settled = true;
+          resolve();
+        },
+      });
+      run.done.then((r) => {
+        if (!settled) reject(new Error(`walduck ended before ${re}: ${r.stderr.slice(-3000)}`));
+      });
+    });
+  const chunks = (table: string) =>
+    err.split('\n').filter((l) => l.includes(`online copy of ${table}: chunk `) && l.includes(' wrote '))
+      .length;
+  return { ...run, waitFor, chunks, text: () => err };
+}
+
+/** A psql script of small transactions, run to its end (a statement hitting a taken key just fails). */
+function writer(name: string, sql: string): Promise<void> {
+  const file = join(dir, `${name}.sql`);
+  writeFileSync(file, sql);
+  const p = spawn('psql', [...psqlArgs(c.info), '-v', 'ON_ERROR_STOP=0', '-q', '-f', file], {
+    stdio: 'ignore',
+  });
+  return new Promise((resolve, reject) =>
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`writer ${name} failed`)))),
+  );
+}
+
+/** Random inserts, updates (some moving the key), deletes and multi-statement transactions on `table`. */
+function workload(table: string, seed: number, n: number, maxId: number): string {
+  let x = seed;
+  const rand = (k: number) => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x % k;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = rand(maxId);
+    switch (rand(6)) {
+      case 0:
+        out.push(`INSERT INTO ${table} VALUES (${id}, 'w${i}', ${rand(1000)}) ON CONFLICT DO NOTHING;`);
+        break;
+      case 1: // the key moves, up or down, across the copied part
+        out.push(`UPDATE ${table} SET id = ${rand(maxId)} WHERE id = ${id};`);
+        break;
+      case 2:
+        out.push(`UPDATE ${table} SET note = 'u${i}', n = n + 1 WHERE id = ${id};`);
+        break;
+      case 3:
+        out.push(`DELETE FROM ${table} WHERE id = ${id};`);
+        break;
+      case 4:
+        out.push(`UPDATE ${table} SET n = n + 1 WHERE id BETWEEN ${id} AND ${id + 20};`);
+        break;
+      default:
+        out.push(
+          `BEGIN; DELETE FROM ${table} WHERE id = ${id}; INSERT INTO ${table} VALUES (${id}, 'again${i}', 0) ON CONFLICT DO NOTHING; UPDATE ${table} SET note = note || 'x' WHERE id = ${rand(maxId)}; COMMIT;`,
+        );
+    }
+  }
+  return out.join('\n');
+}
+
+/**
+ * Runs writer batches until `until` resolves, each after the copy wrote one more chunk (`written(n)`
+ * resolves once n chunks are written): every chunk's window meets the writer's transactions in WAL,
+ * and the writer never outruns the replica. Returns how many batches ran.
+ */
+async function writeUntil(
+  until: Promise<void>,
+  batch: (i: number) => string,
+  written: (n: number) => Promise<void>,
+  from: number,
+): Promise<number> {
+  let done = false;
+  const end = until.then(() => {
+    done = true;
+  });
+  let i = 0;
+  while (!done) {
+    await writer(`batch-${i}`, batch(i));
+    i++;
+    await Promise.race([written(from + i), end]);
+  }
+  await end;
+  return i;
+}
+
+const table = (name: string, rows: number) =>
+  `CREATE TABLE ${name} (id int PRIMARY KEY, note text, n int);
+   INSERT INTO ${name} SELECT g * 2, 'n' || g, g FROM generate_series(1, ${rows}) g;`;
+
+describe('online copy', () => {
+  it('copies a table added to --tables while the others stream, under a writer on both', async () => {
+    psql(c.info, `${table('a', 2000)} ${table('b', 20000)}`);
+    const first = await runWalduck([...args('add.duckdb', '--tables', 'a'), '--until-caught-up']);
+    assert.equal(first.code, 0, first.stderr);
+    const run = started([...args('add.duckdb', '--tables', 'a,b', '--copy-chunk-rows', '700')]);
+    try {
+      await run.waitFor(/online copy of public\.b: chunk 1 wrote/);
+      // The writer runs from the first chunk until the copy is done, so the copy's windows and the
+      // writer's transactions interleave in WAL whatever the machine's speed.
+      const batches = await writeUntil(
+        run.waitFor(/online copy of public\.b: chunk \d+ wrote \d+ row\(s\) \(\d+ in all\), done/),
+        (i) => `${workload('a', 7 + i, 40, 4200)}\n${workload('b', 11 + i, 80, 42000)}`,
+        (n) => run.waitFor(new RegExp(`online copy of public\\.b: chunk ${n} wrote`)),
+        1,
+      );
+      assert.ok(batches >= 2, `the copy ended after ${batches} writer batch(es)`);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /table public\.b joins the table set of an existing replica: it is copied online/);
+    const last = await runWalduck([...args('add.duckdb', '--tables', 'a,b'), '--until-caught-up']);
+    assert.equal(last.code, 0, last.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'add.duckdb'), [t('a'), t('b')]);
+    assert.deepEqual(await status('add.duckdb'), [
+      ['public.a', 'streaming'],
+      ['public.b', 'streaming'],
+    ]);
+  });
+
+  it('refuses a keyless table in one line', async () => {
+    psql(
+      c.info,
+      'CREATE TABLE k (v int); ALTER TABLE k REPLICA IDENTITY FULL; INSERT INTO k VALUES (1), (1);',
+    );
+    const r = await runWalduck([...args('add.duckdb', '--tables', 'a,b,k'), '--until-caught-up']);
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.stderr,
+      /table public\.k joins the table set .* has no primary key .* give it a primary key/,
+    );
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  });
+});
