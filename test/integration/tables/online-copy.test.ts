@@ -47,6 +47,8 @@ function started(argv: string[]): {
   waitFor: (re: RegExp) => Promise<void>;
   /** How many chunks of `table` the log shows written so far. */
   chunks: (table: string) => number;
+  /** Rows of `table` the copy wrote so far, as its log says. */
+  copied: (table: string) => number;
   text: () => string;
 } {
   const run = startWalduck(argv, { DEBUG: 'walduck:replicate,walduck:sink' });
@@ -74,10 +76,21 @@ function started(argv: string[]): {
         if (!settled) reject(new Error(`walduck ended before ${re}: ${r.stderr.slice(-3000)}`));
       });
     });
+  const copied = (table: string) => {
+    const all = [
+      ...err.matchAll(
+        new RegExp(
+          `online copy of ${table.replace('.', '\\.')}: chunk \\d+ wrote \\d+ row\\(s\\) \\((\\d+) in all`,
+          'g',
+        ),
+      ),
+    ];
+    return Number(all[all.length - 1]?.[1] ?? 0);
+  };
   const chunks = (table: string) =>
     err.split('\n').filter((l) => l.includes(`online copy of ${table}: chunk `) && l.includes(' wrote '))
       .length;
-  return { ...run, waitFor, chunks, text: () => err };
+  return { ...run, waitFor, chunks, copied, text: () => err };
 }
 
 /** A psql script of small transactions, run to its end (a statement hitting a taken key just fails). */
@@ -92,22 +105,26 @@ function writer(name: string, sql: string): Promise<void> {
   );
 }
 
-/** Random inserts, updates (some moving the key), deletes and multi-statement transactions on `table`. */
-function workload(table: string, seed: number, n: number, maxId: number): string {
+/**
+ * Random inserts, updates (some moving the key), deletes and multi-statement transactions on `table`,
+ * on keys from `lo` up to `lo + span`.
+ */
+function workload(table: string, seed: number, n: number, span: number, lo = 0): string {
   let x = seed;
   const rand = (k: number) => {
     x = (x * 1103515245 + 12345) % 2147483648;
     return x % k;
   };
+  const key = () => lo + rand(span);
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
-    const id = rand(maxId);
+    const id = key();
     switch (rand(6)) {
       case 0:
         out.push(`INSERT INTO ${table} VALUES (${id}, 'w${i}', ${rand(1000)}) ON CONFLICT DO NOTHING;`);
         break;
       case 1: // the key moves, up or down, across the copied part
-        out.push(`UPDATE ${table} SET id = ${rand(maxId)} WHERE id = ${id};`);
+        out.push(`UPDATE ${table} SET id = ${key()} WHERE id = ${id};`);
         break;
       case 2:
         out.push(`UPDATE ${table} SET note = 'u${i}', n = n + 1 WHERE id = ${id};`);
@@ -120,7 +137,7 @@ function workload(table: string, seed: number, n: number, maxId: number): string
         break;
       default:
         out.push(
-          `BEGIN; DELETE FROM ${table} WHERE id = ${id}; INSERT INTO ${table} VALUES (${id}, 'again${i}', 0) ON CONFLICT DO NOTHING; UPDATE ${table} SET note = note || 'x' WHERE id = ${rand(maxId)}; COMMIT;`,
+          `BEGIN; DELETE FROM ${table} WHERE id = ${id}; INSERT INTO ${table} VALUES (${id}, 'again${i}', 0) ON CONFLICT DO NOTHING; UPDATE ${table} SET note = note || 'x' WHERE id = ${key()}; COMMIT;`,
         );
     }
   }
@@ -144,9 +161,11 @@ async function writeUntil(
   });
   let i = 0;
   while (!done) {
+    // At most two chunks ahead: the writer runs while the copier reads, never far ahead of it.
+    await Promise.race([written(Math.max(from, from + i - 2)), end]);
+    if (done) break;
     await writer(`batch-${i}`, batch(i));
     i++;
-    await Promise.race([written(from + i), end]);
   }
   await end;
   return i;
@@ -168,7 +187,12 @@ describe('online copy', () => {
       // writer's transactions interleave in WAL whatever the machine's speed.
       const batches = await writeUntil(
         run.waitFor(/online copy of public\.b: chunk \d+ wrote \d+ row\(s\) \(\d+ in all\), done/),
-        (i) => `${workload('a', 7 + i, 40, 4200)}\n${workload('b', 11 + i, 80, 42000)}`,
+        // On b, mostly around the copy's progress (ids are about twice the rows copied): the keys
+        // the next chunks read, the copied part just below, and some far above.
+        (i) => {
+          const near = Math.max(0, 2 * run.copied('public.b') - 300);
+          return `${workload('a', 7 + i, 20, 4200)}\n${workload('b', 11 + i, 60, 3000, near)}\n${workload('b', 13 + i, 10, 42000)}`;
+        },
         (n) => run.waitFor(new RegExp(`online copy of public\\.b: chunk ${n} wrote`)),
         1,
       );
