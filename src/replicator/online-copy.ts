@@ -107,6 +107,7 @@ async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal:
         emit(conn, prefix, formatWatermark({ schema: source.schema, table: source.table, id, mark: m }));
       const written = merge.expect(id);
       await mark('low');
+      o.log(`online copy of ${name}: low watermark ${id}`);
       const p = merge.progress;
       const where = p.key ? ` WHERE ${order.after(p.key, p.inclusive)}` : '';
       const t0 = performance.now();

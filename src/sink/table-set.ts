@@ -31,7 +31,7 @@ import type { QueryFn, SourceTable } from '../source/catalog.js';
 import type { Leaf } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
 import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';
-import { readCopies, requestCopy } from './copy-state.js';
+import { deleteCopy, readCopies, requestCopy } from './copy-state.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { STATE_SCHEMA, targetSchema } from './target.js';
 
@@ -42,7 +42,11 @@ export class TableSetError extends WalduckError {
   override readonly name = 'TableSetError';
   readonly phase = 'preflight';
   constructor(
-    readonly code: 'WALDUCK_PARTITION_DETACHED' | 'WALDUCK_PARTITION_ATTACHED' | 'WALDUCK_TABLE_ADDED',
+    readonly code:
+      | 'WALDUCK_PARTITION_DETACHED'
+      | 'WALDUCK_PARTITION_ATTACHED'
+      | 'WALDUCK_TABLE_ADDED'
+      | 'WALDUCK_RESYNC_TABLE',
     message: string,
   ) {
     super(message);
@@ -193,6 +197,8 @@ export class TableSet {
       for (const [k, r] of before) {
         const name = `${r.sourceSchema}.${r.sourceTable}`;
         if (current.has(k)) continue;
+        // A copy cut short by the table's removal starts over if it is named again: it missed changes.
+        await deleteCopy(duck, o.slot, { schema: r.sourceSchema, table: r.sourceTable });
         if (r.state === 'skipped' || (r.state === 'stopped' && !o.dropRemoved)) {
           records.set(k, r);
           continue;
@@ -336,4 +342,49 @@ async function readRecorded(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `walduck resync`: records that `t` is to be copied again online, by the next `walduck replicate`
+ * (which holds the file while it runs). Returns the slot. The table keeps its rows until the copy's
+ * first chunk replaces them.
+ */
+export async function requestResync(duck: DuckDBConnection, t: TableRef, slot?: string): Promise<string> {
+  await ensureTableSet(duck);
+  const tables = await stateRef(duck, 'tables');
+  const r = await duck.runAndReadAll(
+    `SELECT slot, state FROM ${tables} WHERE source_schema = ${quoteLiteral(t.schema)} AND source_table = ${quoteLiteral(t.table)}${slot === undefined ? '' : ` AND slot = ${quoteLiteral(slot)}`}`,
+  );
+  const rows = r.getRows();
+  const name = refName(t);
+  const found = rows[0];
+  if (!found)
+    throw new TableSetError(
+      'WALDUCK_RESYNC_TABLE',
+      `${name} is not in the table set${slot === undefined ? '' : ` of slot ${slot}`} of this replica: walduck status lists the tables it follows`,
+    );
+  if (rows.length > 1)
+    throw new TableSetError(
+      'WALDUCK_RESYNC_TABLE',
+      `${name} is followed through several slots (${rows.map((x) => String(x[0])).join(', ')}): name one with --slot`,
+    );
+  const theSlot = String(found[0]);
+  const state = String(found[1]);
+  if (state !== 'streaming' && state !== 'copying')
+    throw new TableSetError(
+      'WALDUCK_RESYNC_TABLE',
+      `${name} is ${state} in this replica, not followed: name it in --tables of walduck replicate, which copies it online`,
+    );
+  await duck.run('BEGIN TRANSACTION');
+  try {
+    await requestCopy(duck, theSlot, t, 'resync');
+    await duck.run(
+      `UPDATE ${tables} SET state = 'copying', updated_at = now() WHERE slot = ${quoteLiteral(theSlot)} AND source_schema = ${quoteLiteral(t.schema)} AND source_table = ${quoteLiteral(t.table)}`,
+    );
+    await duck.run('COMMIT');
+  } catch (err) {
+    await duck.run('ROLLBACK').catch(() => {});
+    throw err;
+  }
+  return theSlot;
 }

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
@@ -44,7 +45,8 @@ async function status(file: string): Promise<[unknown, unknown][]> {
 function started(argv: string[]): {
   child: ChildProcess;
   done: Promise<RunResult>;
-  waitFor: (re: RegExp) => Promise<void>;
+  /** Resolves once `re` matches the log written after offset `from` (or `re` returns true for it). */
+  waitFor: (re: RegExp | ((log: string) => boolean), from?: number) => Promise<void>;
   /** How many chunks of `table` the log shows written so far. */
   chunks: (table: string) => number;
   /** Rows of `table` the copy wrote so far, as its log says. */
@@ -53,20 +55,21 @@ function started(argv: string[]): {
 } {
   const run = startWalduck(argv, { DEBUG: 'walduck:replicate,walduck:sink' });
   let err = '';
-  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  const waiters: { test: () => boolean; resolve: () => void }[] = [];
   run.child.stderr?.on('data', (d: Buffer) => {
     err += d.toString();
     for (const w of waiters.splice(0)) {
-      if (w.re.test(err)) w.resolve();
+      if (w.test()) w.resolve();
       else waiters.push(w);
     }
   });
-  const waitFor = (re: RegExp) =>
+  const waitFor = (re: RegExp | ((log: string) => boolean), from = 0) =>
     new Promise<void>((resolve, reject) => {
-      if (re.test(err)) return resolve();
+      const test = () => (typeof re === 'function' ? re(err.slice(from)) : re.test(err.slice(from)));
+      if (test()) return resolve();
       let settled = false;
       waiters.push({
-        re,
+        test,
         resolve: () => {
           settled = true;
           resolve();
@@ -91,6 +94,18 @@ function started(argv: string[]): {
     err.split('\n').filter((l) => l.includes(`online copy of ${table}: chunk `) && l.includes(' wrote '))
       .length;
   return { ...run, waitFor, chunks, copied, text: () => err };
+}
+
+/** A hand edit of the replica (a drifted copy for resync to heal). */
+async function duckEdit(file: string, sql: string): Promise<void> {
+  const db = await DuckDBInstance.create(file);
+  const conn = await db.connect();
+  try {
+    await conn.run(sql);
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
 }
 
 /** A psql script of small transactions, run to its end (a statement hitting a taken key just fails). */
@@ -224,5 +239,99 @@ describe('online copy', () => {
       /table public\.k joins the table set .* has no primary key .* give it a primary key/,
     );
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  });
+});
+
+describe('resync and kill -9 during an online copy', () => {
+  it('resync is refused in one line while a replicator holds the file, recorded otherwise, and copies under a writer', async () => {
+    psql(c.info, `${table('r', 15000)} ${table('s', 500)}`);
+    const argv = args('resync.duckdb', '--tables', 'r,s', '--copy-chunk-rows', '600');
+    const first = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(first.code, 0, first.stderr);
+    // The replica drifts (a hand edit): a resync heals it.
+    await duckEdit(
+      join(dir, 'resync.duckdb'),
+      "DELETE FROM r WHERE id < 100; INSERT INTO r VALUES (-5, 'stale', 0)",
+    );
+    const held = started(argv);
+    try {
+      await held.waitFor(/streaming from slot/);
+      const r = await runWalduck(['resync', '--duckdb', join(dir, 'resync.duckdb'), '--table', 'public.r']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /held by a running walduck replicate .* stop it, run walduck resync again/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    } finally {
+      held.child.kill('SIGINT');
+    }
+    assert.equal((await held.done).code, 0);
+    const req = await runWalduck(['resync', '--duckdb', join(dir, 'resync.duckdb'), '--table', 'public.r']);
+    assert.equal(req.code, 0, req.stderr);
+    assert.match(req.stdout, /public\.r will be copied again online/);
+    assert.deepEqual(await status('resync.duckdb'), [
+      ['public.r', 'copying'],
+      ['public.s', 'streaming'],
+    ]);
+    const run = started(argv);
+    try {
+      await run.waitFor(/online copy of public\.r: chunk 1 wrote/);
+      await writeUntil(
+        run.waitFor(/online copy of public\.r: chunk \d+ wrote \d+ row\(s\) \(\d+ in all\), done/),
+        (i) => {
+          const near = Math.max(0, 2 * run.copied('public.r') - 300);
+          return `${workload('s', 3 + i, 20, 1200)}\n${workload('r', 5 + i, 60, 3000, near)}`;
+        },
+        (n) => run.waitFor(new RegExp(`online copy of public\\.r: chunk ${n} wrote`)),
+        1,
+      );
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    assert.equal((await run.done).code, 0);
+    const last = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(last.code, 0, last.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'resync.duckdb'), [t('r'), t('s')]);
+    assert.deepEqual(await status('resync.duckdb'), [
+      ['public.r', 'streaming'],
+      ['public.s', 'streaming'],
+    ]);
+  });
+
+  it('a kill -9 after a low watermark, after a chunk is written, and after its commit resumes the copy (format-version 1)', async () => {
+    psql(c.info, `${table('p', 200)} ${table('q', 12000)}`);
+    const argv = [...args('kill.duckdb', '--format-version', '1', '--copy-chunk-rows', '500')];
+    const first = await runWalduck([...argv, '--tables', 'p', '--until-caught-up']);
+    assert.equal(first.code, 0, first.stderr);
+    const points = [
+      /online copy of public\.q: low watermark \S+\n/,
+      /online copy of public\.q: chunk \d+ wrote [^\n]*\n/,
+      /online copy of public\.q: chunk \d+ wrote [^\n]*\n[^\n]*committed [^\n]*\n/,
+    ];
+    let batch = 0;
+    for (const point of points) {
+      const run = started([...argv, '--tables', 'p,q']);
+      // Two more chunks under a writer, then the kill at the point.
+      await run.waitFor(/online copy of public\.q (starts|resumes)/);
+      await writer(`kill-${batch}`, workload('q', 100 + batch++, 60, 24000));
+      await run.waitFor(() => run.chunks('public.q') >= 2);
+      await writer(
+        `kill-${batch}`,
+        `${workload('q', 100 + batch++, 60, 24000)}\n${workload('p', batch, 20, 400)}`,
+      );
+      await run.waitFor(point, run.text().length);
+      run.child.kill('SIGKILL');
+      await run.done;
+      // The file says copying (the lock went with the process).
+      assert.deepEqual(await status('kill.duckdb'), [
+        ['public.p', 'streaming'],
+        ['public.q', 'copying'],
+      ]);
+    }
+    const last = await runWalduck([...argv, '--tables', 'p,q', '--until-caught-up'], {}, 120_000);
+    assert.equal(last.code, 0, last.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'kill.duckdb'), [t('p'), t('q')]);
+    assert.deepEqual(await status('kill.duckdb'), [
+      ['public.p', 'streaming'],
+      ['public.q', 'streaming'],
+    ]);
   });
 });
