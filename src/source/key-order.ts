@@ -93,7 +93,7 @@ export function compareDecimal(a: string, b: string): number {
   if (x.zero && y.zero) return 0;
   if (x.neg !== y.neg) return x.neg ? -1 : 1;
   const m = magnitude(x, y);
-  return x.neg ? -m : m;
+  return x.neg ? 0 - m : m;
 }
 
 interface Dec {
