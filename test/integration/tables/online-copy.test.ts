@@ -227,12 +227,59 @@ describe('online copy', () => {
     ]);
   });
 
+  it('copies a partitioned table through its root, rows moving between partitions meanwhile', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE pt (id int, region int, note text, n int, PRIMARY KEY (id, region)) PARTITION BY RANGE (region);
+       CREATE TABLE pt_a PARTITION OF pt FOR VALUES FROM (0) TO (100);
+       CREATE TABLE pt_b PARTITION OF pt FOR VALUES FROM (100) TO (200);
+       CREATE TABLE pt_c PARTITION OF pt DEFAULT;
+       INSERT INTO pt SELECT g, g * 7 % 300, 'n' || g, 0 FROM generate_series(1, 8000) g;`,
+    );
+    const argv = args('add.duckdb', '--tables', 'a,b,pt', '--copy-chunk-rows', '400');
+    const run = started(argv);
+    let x = 5;
+    const rand = (k: number) => {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      return x % k;
+    };
+    try {
+      await run.waitFor(/online copy of public\.pt: chunk 1 wrote/);
+      await writeUntil(
+        run.waitFor(/online copy of public\.pt: chunk \d+ wrote \d+ row\(s\) \(\d+ in all\), done/),
+        () => {
+          const near = run.copied('public.pt');
+          const out: string[] = [];
+          for (let i = 0; i < 40; i++) {
+            const id = Math.max(1, near - 100 + rand(800));
+            out.push(
+              rand(3) === 0
+                ? `UPDATE pt SET region = ${rand(300)} WHERE id = ${id};`
+                : rand(2) === 0
+                  ? `DELETE FROM pt WHERE id = ${id};`
+                  : `INSERT INTO pt VALUES (${id}, ${rand(300)}, 'w', 1) ON CONFLICT DO NOTHING;`,
+            );
+          }
+          return out.join('\n');
+        },
+        (n) => run.waitFor(new RegExp(`online copy of public\\.pt: chunk ${n} wrote`)),
+        1,
+      );
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    assert.equal((await run.done).code, 0);
+    const last = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(last.code, 0, last.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'add.duckdb'), [t('a'), t('b'), t('pt')]);
+  });
+
   it('refuses a keyless table in one line', async () => {
     psql(
       c.info,
       'CREATE TABLE k (v int); ALTER TABLE k REPLICA IDENTITY FULL; INSERT INTO k VALUES (1), (1);',
     );
-    const r = await runWalduck([...args('add.duckdb', '--tables', 'a,b,k'), '--until-caught-up']);
+    const r = await runWalduck([...args('add.duckdb', '--tables', 'a,b,pt,k'), '--until-caught-up']);
     assert.notEqual(r.code, 0);
     assert.match(
       r.stderr,
