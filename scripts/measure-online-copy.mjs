@@ -59,11 +59,13 @@ try {
 `,
   );
   psql(info, 'VACUUM ANALYZE');
-  const out = [
+  // Each figure as soon as it is measured: a long run cut short keeps what it found.
+  const out = { push: (line) => process.stdout.write(`${line}\n`) };
+  out.push(
     `rows ${rows}, chunk rows ${chunkRows}, load before ${loadavg()
       .map((x) => x.toFixed(2))
       .join(' ')}`,
-  ];
+  );
   const snap = walduck([...replicate('snap.duckdb', 'big,hot'), '--until-caught-up'], {
     DEBUG: 'walduck:replicate',
   });
@@ -122,7 +124,6 @@ try {
       .map((x) => x.toFixed(2))
       .join(' ')}`,
   );
-  process.stdout.write(`${out.join('\n')}\n`);
 } finally {
   stopCluster(info);
   rmSync(dir, { recursive: true, force: true });
