@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
 import { replicateCommand } from './commands/replicate.js';
+import { resyncCommand } from './commands/resync.js';
 import { slotCommand } from './commands/slot.js';
 import { statusCommand } from './commands/status.js';
 import { streamCommand } from './commands/stream.js';
@@ -35,6 +36,7 @@ const cli = yargs(hideBin(process.argv))
 
 demoCommand(cli);
 replicateCommand(cli);
+resyncCommand(cli);
 benchCommand(cli);
 slotCommand(cli);
 statusCommand(cli);

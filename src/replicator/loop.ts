@@ -76,6 +76,8 @@ export interface LoopInput {
   readonly onProgress?: ((f: LoopFigures) => void) | undefined;
   /** Source commit timestamp text -> ms since the epoch. */
   readonly parseTime?: (text: string) => number | undefined;
+  /** Work that a stop target waits for (an online copy in progress): not reached while true. */
+  readonly holdOpen?: () => boolean;
 }
 
 export type LoopEnd = 'endpos' | 'caught-up' | 'signal';
@@ -121,7 +123,8 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
     stream.acknowledge(lsn);
     stream.sendFeedback();
   };
-  const reached = () => target !== undefined && sink.storedLsn >= target && !sink.hasUncommitted;
+  const reached = () =>
+    target !== undefined && sink.storedLsn >= target && !sink.hasUncommitted && !i.holdOpen?.();
 
   const wake = new Wake(Math.min(i.batchMs, target !== undefined ? PING_MS : IDLE_MS), i.signal);
   const pump = new MessagePump(stream, wake);

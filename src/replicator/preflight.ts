@@ -13,6 +13,7 @@ import type { NumericMode } from '../sink/type-map.js';
 import type { SnapshotDisplay } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
 import { readSourceTables, type SourceTable } from '../source/catalog.js';
+import { keyOrder, keyOrderProblem } from '../source/key-order.js';
 import { sourceSchemaCatalog } from '../source/schema-catalog.js';
 import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
 import type { TableRef } from '../wal2json/change.js';
@@ -114,6 +115,7 @@ export async function prepare(
         maxOid: opened.maxOid,
         query: opened.query,
         dropRemoved: o.dropRemoved ?? false,
+        copyProblem: keyOrderProblem,
         warn: o.warn,
         log: o.log,
       }));
@@ -134,7 +136,14 @@ export async function prepare(
           },
           ...(o.numeric ? { numeric: o.numeric } : {}),
           router: opened.router,
-          ...(set ? { onTableAdded: set.follow.bind(set), beforeCommit: set.write.bind(set) } : {}),
+          keyCompare: (source) => keyOrder(source).compare,
+          ...(set
+            ? {
+                onTableAdded: set.follow.bind(set),
+                beforeCommit: set.write.bind(set),
+                onCopied: (t: TableRef) => set.setState(t, 'streaming'),
+              }
+            : {}),
         })
       : await (o.sink as SinkFactory)({ tables, slot: slotName, systemId: system.systemId, database });
     const first: Prepared = {

@@ -24,6 +24,7 @@ import { ReplicateError } from './errors.js';
 import { Latency, type LatencySummary, pgTimestampMs } from './latency.js';
 import { type LoopFigures, newFigures, runLoop, type StopAt, systemClock } from './loop.js';
 import type { SlotHealth } from './metrics.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS, OnlineCopies } from './online-copy.js';
 import { type Prepared, prepare } from './preflight.js';
 import { Backoff, failureCode, isTransient, pause } from './retry.js';
 import type { SnapshotMode } from './slot.js';
@@ -100,6 +101,10 @@ export interface ReplicateOptions {
   readonly onSlot?: (h: SlotHealth) => void;
   /** Jitter source for the backoff (tests). */
   readonly random?: () => number;
+  /** An online copy's chunk size: at most this many rows (default 20000) … */
+  readonly copyChunkRows?: number;
+  /** … and fewer while a chunk's text exceeds this many characters (default 16 MiB). */
+  readonly copyChunkBytes?: number;
 }
 
 export interface ReplicateResult {
@@ -243,6 +248,23 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         );
         o.onConnection?.({ kind: 'connected' });
         const f = figures;
+        // Online copies run beside the loop for this session; a failed copy stops the session.
+        const stopForCopy = new AbortController();
+        const copies =
+          p.sink instanceof DuckDbSink && p.sink.onlineCopies().length > 0
+            ? new OnlineCopies(
+                p.sink.onlineCopies(),
+                {
+                  settings,
+                  slot: p.slot,
+                  chunkRows: o.copyChunkRows ?? DEFAULT_CHUNK_ROWS,
+                  chunkBytes: o.copyChunkBytes ?? DEFAULT_CHUNK_BYTES,
+                  log: o.logs?.sink ?? o.log,
+                },
+                () => stopForCopy.abort(),
+              )
+            : undefined;
+        const signal = o.signal ? AbortSignal.any([o.signal, stopForCopy.signal]) : stopForCopy.signal;
         const stoppedBy = await runLoop({
           stream,
           decoder,
@@ -253,7 +275,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           batchMs: o.batchMs,
           figures: f,
           latency,
-          signal: o.signal,
+          signal,
+          holdOpen: () => copies?.active ?? false,
           onProgress: (x) => {
             // A session that streamed is a success: the next failure starts the backoff afresh.
             if (!streamed) {
@@ -264,7 +287,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             o.onProgress?.(x);
           },
           parseTime: pgTimestampMs,
-        });
+        }).finally(() => copies?.stop());
+        if (copies?.failure !== undefined) throw copies.failure;
         return {
           changes: f.changes,
           transactions: f.transactions,

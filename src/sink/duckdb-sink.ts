@@ -17,6 +17,7 @@ import {
   type Change,
   type Delete,
   type Insert,
+  type Message,
   type RowImage,
   type TableRef,
   type Update,
@@ -32,6 +33,7 @@ import {
   writeSnapshotPending,
   writeState,
 } from './checkpoint.js';
+import { deleteCopy, readCopies, writeCopyProgress } from './copy-state.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
 import type { Need } from './exact-numeric.js';
@@ -47,6 +49,8 @@ import {
   withExactStates,
 } from './target.js';
 import type { NumericMode } from './type-map.js';
+import { copyPrefix, parseWatermark } from './watermark.js';
+import { type KeyCompare, type Row, WatermarkMerge } from './watermark-merge.js';
 
 export interface SinkOptions {
   readonly slot: string;
@@ -66,6 +70,19 @@ export interface SinkOptions {
   readonly onTableAdded?: (table: SourceTable) => void;
   /** Runs inside every DuckDB transaction just before COMMIT, after the state row is written. */
   readonly beforeCommit?: (conn: DuckDBConnection) => Promise<void>;
+  /**
+   * The order an online copy reads a table in (source/key-order.ts), for the copies recorded in
+   * walduck.copies; without it a file with a copy in progress is refused.
+   */
+  readonly keyCompare?: (source: SourceTable) => KeyCompare;
+  /** Told inside the open DuckDB transaction that writes an online copy's last chunk. */
+  readonly onCopied?: (table: TableRef) => void;
+}
+
+/** A table being copied online, for the copier (replicator/online-copy.ts). */
+export interface OnlineCopyTarget {
+  readonly source: SourceTable;
+  readonly merge: WatermarkMerge;
 }
 
 interface Table {
@@ -114,6 +131,8 @@ export class DuckDbSink implements ChangeSink {
   private readonly touched = new Set<string>();
   /** The tables as they were at the last commit, while a schema change is uncommitted. */
   private committedTables: Map<string, Table> | undefined;
+  /** Online copies in progress, by table key (watermark-merge.ts); removed once the last chunk commits. */
+  private readonly copies = new Map<string, OnlineCopyTarget>();
 
   private constructor(
     private readonly conn: DuckDBConnection,
@@ -150,7 +169,34 @@ export class DuckDbSink implements ChangeSink {
       const target = await ensureTarget(conn, described);
       sink.tables.set(tableKey(source.schema, source.table), await sink.build(target, watch));
     }
+    await sink.openCopies();
     return sink;
+  }
+
+  /** Resumes (or starts) the online copies walduck.copies records for tables of this run. */
+  private async openCopies(): Promise<void> {
+    for (const c of await readCopies(this.conn, this.opts.slot)) {
+      const t = this.tables.get(tableKey(c.schema, c.table));
+      if (!t) continue;
+      const source = t.applier.target.source;
+      if (!this.opts.keyCompare)
+        throw new InternalError('preflight', `online copy of ${c.schema}.${c.table} without a key order`);
+      const merge = new WatermarkMerge(
+        source.columns.map((col) => col.name),
+        t.applier.target.key,
+        this.opts.keyCompare(source),
+        c.progress,
+      );
+      this.copies.set(keyOf(t), { source, merge });
+      this.opts.log(
+        `online copy of ${c.schema}.${c.table} ${c.progress.chunks > 0 ? `resumes after ${c.progress.rows} row(s) in ${c.progress.chunks} chunk(s)` : 'starts'}`,
+      );
+    }
+  }
+
+  /** The online copies in progress (their copier reads the source; this sink merges the stream). */
+  onlineCopies(): OnlineCopyTarget[] {
+    return [...this.copies.values()];
   }
 
   private describe(source: SourceTable): TargetTable {
@@ -319,21 +365,44 @@ export class DuckDbSink implements ChangeSink {
         if (change.lsn > this.lastCommitLsn) this.lastCommitLsn = change.lsn;
         this.stats.transactions++;
         return;
-      case 'insert': {
+      case 'insert':
+      case 'update':
+      case 'delete': {
         let t = await this.resolve(change);
         if (!t) return;
         t = await this.follow(t, change);
-        t = await this.fit(t, change.lsn, change.new);
+        // A value that does not fit its column (--numeric exact) widens it first, whatever the
+        // online copy's merge then does with the change: a wider column holds every narrower value.
+        if (change.kind !== 'delete')
+          t = await this.fit(t, change.lsn, change.new, change.kind === 'update' ? change.old : undefined);
+        const copy = this.copies.get(keyOf(t));
+        if (!copy) return this.stageRow(t, change);
+        for (const routed of copy.merge.route(change)) await this.stageRow(t, routed);
+        return;
+      }
+      case 'truncate':
+        return this.truncate(change.tables);
+      case 'message':
+        if (change.prefix === copyPrefix(this.opts.slot)) return this.watermark(change);
+        this.opts.log(
+          `message prefix=${JSON.stringify(change.prefix)} (${change.content.length} chars) ignored`,
+        );
+        return;
+      default:
+        assertNever(change, 'apply');
+    }
+  }
+
+  /** One row change into the table's stage (or, keyless, straight into DuckDB). */
+  private async stageRow(t: Table, change: Insert | Update | Delete): Promise<void> {
+    switch (change.kind) {
+      case 'insert': {
         await this.begin();
         const before = t.stage.chars;
         t.stage.insert(t.watch ? t.watch.withKept(change.new) : change.new);
         return this.counted(t.stage.chars - before);
       }
       case 'update': {
-        let t = await this.resolve(change);
-        if (!t) return;
-        t = await this.follow(t, change);
-        t = await this.fit(t, change.lsn, change.new, change.old);
         await this.begin();
         this.touched.add(keyOf(t));
         const row = t.watch ? t.watch.withKept(change.new) : change.new;
@@ -347,9 +416,6 @@ export class DuckDbSink implements ChangeSink {
         return this.counted(t.stage.chars - before);
       }
       case 'delete': {
-        let t = await this.resolve(change);
-        if (!t) return;
-        t = await this.follow(t, change);
         await this.begin();
         this.touched.add(keyOf(t));
         if (t.applier.target.keyless) {
@@ -358,39 +424,83 @@ export class DuckDbSink implements ChangeSink {
         } else t.stage.delete(change.old);
         return this.counted();
       }
-      case 'truncate': {
-        // A leaf partition's TRUNCATE empties only its share of the root: all leaves of a root named
-        // together (TRUNCATE of the partitioned table) empty the root, fewer delete the leaves' rows.
-        const named = new Set(change.tables.map((r) => tableKey(r.schema, r.table)));
-        const done = new Set<Table>();
-        for (const ref of change.tables) {
-          const t = await this.resolve(ref);
-          if (!t || done.has(t)) continue;
-          await this.begin();
-          // Staged changes came before the TRUNCATE: apply them first, then empty the table.
-          this.staged -= t.stage.size;
-          this.stagedChars -= t.stage.chars;
-          await t.applier.flush(t.stage);
-          const leaf = this.opts.router?.leaf(ref);
-          const whole =
-            !leaf ||
-            this.opts.router?.leavesOf(leaf.root).every((l) => named.has(tableKey(l.schema, l.table)));
-          if (whole) {
-            done.add(t);
-            await t.applier.truncate();
-          } else await t.applier.truncatePart(leaf);
-          this.touched.add(keyOf(t));
-        }
-        return;
-      }
-      case 'message':
-        this.opts.log(
-          `message prefix=${JSON.stringify(change.prefix)} (${change.content.length} chars) ignored`,
-        );
-        return;
-      default:
-        assertNever(change, 'apply');
     }
+  }
+
+  private async truncate(tables: readonly TableRef[]): Promise<void> {
+    // A leaf partition's TRUNCATE empties only its share of the root: all leaves of a root named
+    // together (TRUNCATE of the partitioned table) empty the root, fewer delete the leaves' rows.
+    const named = new Set(tables.map((r) => tableKey(r.schema, r.table)));
+    const done = new Set<Table>();
+    for (const ref of tables) {
+      const t = await this.resolve(ref);
+      if (!t || done.has(t)) continue;
+      await this.begin();
+      // Staged changes came before the TRUNCATE: apply them first, then empty the table.
+      this.staged -= t.stage.size;
+      this.stagedChars -= t.stage.chars;
+      await t.applier.flush(t.stage);
+      const leaf = this.opts.router?.leaf(ref);
+      const whole =
+        !leaf || this.opts.router?.leavesOf(leaf.root).every((l) => named.has(tableKey(l.schema, l.table)));
+      const copy = this.copies.get(keyOf(t))?.merge;
+      if (whole) {
+        done.add(t);
+        await t.applier.truncate();
+        copy?.truncate();
+      } else {
+        await t.applier.truncatePart(leaf);
+        copy?.discard();
+      }
+      this.touched.add(keyOf(t));
+    }
+  }
+
+  /**
+   * A watermark of one of this slot's online copies. At a high watermark the chunk's rows go into the
+   * open DuckDB transaction with the copy's progress (and, at the last chunk, the end of the copy):
+   * the commit that covers this point of the stream makes both durable together.
+   */
+  private async watermark(m: Message): Promise<void> {
+    const w = parseWatermark(m.content);
+    const key = w && tableKey(w.schema, w.table);
+    const copy = key === undefined ? undefined : this.copies.get(key);
+    let t = key === undefined ? undefined : this.tables.get(key);
+    if (!w || !copy || !t) return;
+    if (w.mark === 'low') return copy.merge.low(w.id);
+    const write = copy.merge.high(w.id);
+    if (!write) return;
+    await this.begin();
+    // Chunk rows are values like the stream's (--numeric exact widens for them the same way).
+    const chunk: RowImage = {
+      names: t.applier.target.source.columns.map((c) => c.name),
+      types: [],
+      values: [],
+    };
+    for (const values of write.rows) t = await this.fit(t, m.lsn, { ...chunk, values });
+    this.staged -= t.stage.size;
+    this.stagedChars -= t.stage.chars;
+    await t.applier.flush(t.stage);
+    if (write.emptyFirst) await t.applier.truncate();
+    const n = write.rows.length;
+    if (n > 0) {
+      const columns = columnsOf(write.rows, t.applier.target.source.columns.length);
+      try {
+        await t.applier.insertRows(t.stage, columns, n);
+      } catch (err) {
+        throw await this.wrapBatchError(err, t, 'copy', columns, n);
+      }
+    }
+    const ref = { schema: w.schema, table: w.table };
+    const p = write.progress;
+    if (p.done) {
+      await deleteCopy(this.conn, this.opts.slot, ref);
+      this.opts.onCopied?.(ref);
+    } else await writeCopyProgress(this.conn, this.opts.slot, ref, p);
+    this.batchChanges += n;
+    this.opts.log(
+      `online copy of ${w.schema}.${w.table}: chunk ${p.chunks} wrote ${n} row(s) (${p.rows} in all)${p.done ? ', done' : ''}`,
+    );
   }
 
   /**
@@ -414,6 +524,10 @@ export class DuckDbSink implements ChangeSink {
     this.committedTables = undefined;
     this.touched.clear();
     this.addedInTx.length = 0;
+    for (const [k, c] of this.copies) {
+      c.merge.commit();
+      if (c.merge.committed.done) this.copies.delete(k);
+    }
     this.storedLsn = this.lastCommitLsn;
     this.batchChanges = 0;
     this.stats.commits++;
@@ -424,6 +538,7 @@ export class DuckDbSink implements ChangeSink {
   async rollback(): Promise<void> {
     if (this.txOpen) await this.conn.run('ROLLBACK');
     this.txOpen = false;
+    for (const c of this.copies.values()) c.merge.rollback();
     this.touched.clear();
     // A schema change rolled back with the rest: the tables go back to their committed shape.
     if (this.committedTables) {
@@ -677,6 +792,13 @@ export class DuckDbSink implements ChangeSink {
 /** A value error's line: its own advice when it has some (NaN, a NOT NULL null), else the general one. */
 function withAdvice(err: ColumnValueError): string {
   return err.advised ? err.message : `${err.message}; ${VALUE_ADVICE}`;
+}
+
+/** Rows (one value per column) as column arrays, the shape insertRows takes. */
+function columnsOf(rows: readonly Row[], width: number): Value[][] {
+  const out: Value[][] = [];
+  for (let c = 0; c < width; c++) out.push(rows.map((r) => r[c] ?? null));
+  return out;
 }
 
 function findRow(

@@ -3,15 +3,17 @@
 // partitions routed to it. It is written in the DuckDB transaction that commits the rows it describes,
 // read and compared with the source on every start, and listed by `walduck status`.
 //
-// States: streaming (followed), stopped (left as it is, no longer followed: removed from --tables or
+// States: streaming (followed), copying (being copied online while the others stream: its changes are
+// merged with the copy, walduck.copies holds the progress, copy-state.ts), stopped (left as it is, no longer followed: removed from --tables or
 // dropped at the source), skipped (exists at the source but cannot be replicated; all-tables mode).
 // Compared on every start with the source (TableSet.reconcile):
 //
 //   - a table no longer chosen (left out of --tables, dropped at the source) is left as it is in
 //     DuckDB and no longer followed, said in one line; --drop-removed drops its DuckDB table;
 //   - a table chosen now that the replica did not follow (added to --tables, or followed before and
-//     stopped) has no rows in DuckDB: refused in one line (walduck does not copy one table into an
-//     existing replica yet), never streamed into an empty table;
+//     stopped) is copied online (state copying; its stale rows are replaced by the copy's first chunk),
+//     never streamed into an empty table; one that cannot be copied in key chunks (no primary key, a
+//     key type whose order walduck cannot reproduce) is refused in one line;
 //   - in all-tables mode a table the record has never seen was created since: every row it holds went
 //     through WAL after the recorded position, so it simply joins;
 //   - a partition recorded for a root that is no longer one of its leaves (DETACH or DROP while walduck
@@ -29,6 +31,7 @@ import type { QueryFn, SourceTable } from '../source/catalog.js';
 import type { Leaf } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
 import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';
+import { deleteCopy, readCopies, requestCopy } from './copy-state.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { STATE_SCHEMA, targetSchema } from './target.js';
 
@@ -39,7 +42,11 @@ export class TableSetError extends WalduckError {
   override readonly name = 'TableSetError';
   readonly phase = 'preflight';
   constructor(
-    readonly code: 'WALDUCK_PARTITION_DETACHED' | 'WALDUCK_PARTITION_ATTACHED' | 'WALDUCK_TABLE_ADDED',
+    readonly code:
+      | 'WALDUCK_PARTITION_DETACHED'
+      | 'WALDUCK_PARTITION_ATTACHED'
+      | 'WALDUCK_TABLE_ADDED'
+      | 'WALDUCK_RESYNC_TABLE',
     message: string,
   ) {
     super(message);
@@ -51,7 +58,7 @@ async function stateRef(conn: DuckDBConnection, name: string): Promise<string> {
   return `${quoteIdent(await attachedCatalog(conn))}.${quoteIdent(STATE_SCHEMA)}.${quoteIdent(name)}`;
 }
 
-export type TableState = 'streaming' | 'stopped' | 'skipped';
+export type TableState = 'streaming' | 'copying' | 'stopped' | 'skipped';
 
 export interface TableRecord {
   readonly sourceSchema: string;
@@ -126,7 +133,7 @@ export async function writeTableSet(
   }
   // walduck.state.tables: the mode and the followed names, for a reader of the state row alone.
   const followed = records
-    .filter((t) => t.state === 'streaming')
+    .filter((t) => t.state === 'streaming' || t.state === 'copying')
     .map((t) => `${t.sourceSchema}.${t.sourceTable}`);
   await conn.run(
     `UPDATE ${await stateRef(conn, 'state')} SET tables = ${quoteLiteral(JSON.stringify({ mode, tables: followed, maxOid: String(maxOid) }))} WHERE slot = ${quoteLiteral(slot)}`,
@@ -156,6 +163,8 @@ export class TableSet {
       maxOid: bigint;
       query: QueryFn;
       dropRemoved: boolean;
+      /** Why a table cannot be copied online (source/key-order.ts), or undefined when it can. */
+      copyProblem?: (t: SourceTable) => string | undefined;
       warn: (msg: string) => void;
       log: (msg: string) => void;
     },
@@ -174,6 +183,10 @@ export class TableSet {
         .map(refName)
         .sort();
     const current = new Map(o.chosen.map((t) => [refKey(t), t]));
+    // Copies in progress (a table added or resynced, a run killed during its copy) go on.
+    const copying = new Set(
+      stored ? (await readCopies(duck, o.slot)).map(refKey).filter((k) => current.has(k)) : [],
+    );
     if (stored) {
       const before = new Map(
         stored.map((r) => [refKey({ schema: r.sourceSchema, table: r.sourceTable }), r]),
@@ -184,6 +197,8 @@ export class TableSet {
       for (const [k, r] of before) {
         const name = `${r.sourceSchema}.${r.sourceTable}`;
         if (current.has(k)) continue;
+        // A copy cut short by the table's removal starts over if it is named again: it missed changes.
+        await deleteCopy(duck, o.slot, { schema: r.sourceSchema, table: r.sourceTable });
         if (r.state === 'skipped' || (r.state === 'stopped' && !o.dropRemoved)) {
           records.set(k, r);
           continue;
@@ -207,6 +222,7 @@ export class TableSet {
       }
       for (const [k, t] of current) {
         const r = before.get(k);
+        if (copying.has(k)) continue;
         if (r?.state === 'streaming') {
           const now = new Set(leavesOf(t));
           const gone = r.leaves.find((l) => !now.has(l));
@@ -243,13 +259,22 @@ export class TableSet {
           );
           continue;
         }
-        throw new TableSetError(
-          'WALDUCK_TABLE_ADDED',
-          `table ${refName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : ''}, but its rows are not in DuckDB and walduck cannot yet copy one table into a running replica: leave it out, or replicate into a new DuckDB file`,
+        const problem = o.copyProblem ? o.copyProblem(t) : 'walduck cannot copy it online here';
+        if (problem !== undefined) {
+          throw new TableSetError(
+            'WALDUCK_TABLE_ADDED',
+            `table ${refName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : ''}, but its rows are not in DuckDB and ${problem}`,
+          );
+        }
+        o.warn(
+          `table ${refName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : ''}: it is copied online while the others stream (state copying)`,
         );
+        await requestCopy(duck, o.slot, t, r ? 'named again' : 'added');
+        copying.add(k);
       }
     }
     for (const t of o.chosen) set.follow(t, leavesOf(t));
+    for (const k of copying) set.setState(k, 'copying');
     set.dirty = true;
     // An existing replica records the set now, not at the next commit: a run with nothing to apply
     // (--until-caught-up on a quiet source) must still leave what it decided (a table stopped or
@@ -270,6 +295,15 @@ export class TableSet {
       lsn: null,
       note: null,
     });
+    this.dirty = true;
+  }
+
+  /** A table's state from now on (copying -> streaming when its online copy ends). */
+  setState(t: TableRef | string, state: TableState): void {
+    const k = typeof t === 'string' ? t : refKey(t);
+    const r = this.records.get(k);
+    if (!r || r.state === state) return;
+    this.records.set(k, { ...r, state });
     this.dirty = true;
   }
 
@@ -308,4 +342,49 @@ async function readRecorded(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `walduck resync`: records that `t` is to be copied again online, by the next `walduck replicate`
+ * (which holds the file while it runs). Returns the slot. The table keeps its rows until the copy's
+ * first chunk replaces them.
+ */
+export async function requestResync(duck: DuckDBConnection, t: TableRef, slot?: string): Promise<string> {
+  await ensureTableSet(duck);
+  const tables = await stateRef(duck, 'tables');
+  const r = await duck.runAndReadAll(
+    `SELECT slot, state FROM ${tables} WHERE source_schema = ${quoteLiteral(t.schema)} AND source_table = ${quoteLiteral(t.table)}${slot === undefined ? '' : ` AND slot = ${quoteLiteral(slot)}`}`,
+  );
+  const rows = r.getRows();
+  const name = refName(t);
+  const found = rows[0];
+  if (!found)
+    throw new TableSetError(
+      'WALDUCK_RESYNC_TABLE',
+      `${name} is not in the table set${slot === undefined ? '' : ` of slot ${slot}`} of this replica: walduck status lists the tables it follows`,
+    );
+  if (rows.length > 1)
+    throw new TableSetError(
+      'WALDUCK_RESYNC_TABLE',
+      `${name} is followed through several slots (${rows.map((x) => String(x[0])).join(', ')}): name one with --slot`,
+    );
+  const theSlot = String(found[0]);
+  const state = String(found[1]);
+  if (state !== 'streaming' && state !== 'copying')
+    throw new TableSetError(
+      'WALDUCK_RESYNC_TABLE',
+      `${name} is ${state} in this replica, not followed: name it in --tables of walduck replicate, which copies it online`,
+    );
+  await duck.run('BEGIN TRANSACTION');
+  try {
+    await requestCopy(duck, theSlot, t, 'resync');
+    await duck.run(
+      `UPDATE ${tables} SET state = 'copying', updated_at = now() WHERE slot = ${quoteLiteral(theSlot)} AND source_schema = ${quoteLiteral(t.schema)} AND source_table = ${quoteLiteral(t.table)}`,
+    );
+    await duck.run('COMMIT');
+  } catch (err) {
+    await duck.run('ROLLBACK').catch(() => {});
+    throw err;
+  }
+  return theSlot;
 }

@@ -71,6 +71,11 @@ export function replicateCommand(y: Argv): Argv {
           describe: 'commit to DuckDB after this many changes',
         })
         .option('batch-ms', { type: 'number', default: 1000, describe: 'or after this many milliseconds' })
+        .option('copy-chunk-rows', {
+          type: 'number',
+          default: 20_000,
+          describe: 'an online copy (README "Online copy") reads at most this many rows per chunk',
+        })
         .option('endpos', {
           type: 'string',
           describe: 'stop once every transaction ending at or before this LSN is applied',
@@ -168,7 +173,7 @@ export function replicateCommand(y: Argv): Argv {
         throw new UsageError('--status-interval must be a positive number of seconds');
       const readyLag = parseBytes('--ready-lag', args['ready-lag']);
       const metricsAt = args.metrics === undefined ? undefined : parseListen(args.metrics);
-      for (const k of ['batch-changes', 'batch-ms', 'snapshot-jobs'] as const) {
+      for (const k of ['batch-changes', 'batch-ms', 'snapshot-jobs', 'copy-chunk-rows'] as const) {
         const v = args[k];
         if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number`);
       }
@@ -186,6 +191,7 @@ export function replicateCommand(y: Argv): Argv {
         onTypeChange: args['on-type-change'],
         dropRemoved: args['drop-removed'],
         batchMs: args['batch-ms'],
+        copyChunkRows: args['copy-chunk-rows'],
         stopAt,
         snapshot: args.snapshot === undefined ? 'auto' : args.snapshot ? 'force' : 'off',
         snapshotJobs: args['snapshot-jobs'],

@@ -1,6 +1,6 @@
 // walduck status --duckdb FILE [--json]: what a replica follows, from the file alone (read-only, no
-// server): per slot, every table of its recorded table set with its state (streaming, stopped,
-// skipped) and the last LSN applied to it.
+// server): per slot, every table of its recorded table set with its state (streaming, copying,
+// stopped, skipped) and the last LSN applied to it.
 import type { Argv } from 'yargs';
 import { withDuckDb } from '../../sink/duckdb-file.js';
 import { DuckFileError } from '../../sink/errors.js';
@@ -55,7 +55,7 @@ export function statusCommand(y: Argv): Argv {
         }
         const r = await query(
           `SELECT t.slot, t.source_schema || '.' || t.source_table, t.target_schema || '.' || t.target_table, t.state,
-                  CASE WHEN t.state = 'streaming' THEN s.lsn ELSE t.lsn END, t.partitions, t.note
+                  CASE WHEN t.state IN ('streaming', 'copying') THEN s.lsn ELSE t.lsn END, t.partitions, t.note
              FROM ${cat}.walduck.tables t LEFT JOIN ${cat}.walduck.state s USING (slot)
             ORDER BY t.slot, t.source_schema, t.source_table`,
         );

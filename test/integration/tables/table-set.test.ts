@@ -107,7 +107,7 @@ describe('the table set', () => {
     assert.equal(s[0]?.lsn, lsn[0]?.[0]);
   });
 
-  it('--tables: a removed table is left and stopped (one line), --drop-removed drops it, an added one is refused', async () => {
+  it('--tables: a removed table is left and stopped (one line), --drop-removed drops it, one named again is copied online', async () => {
     psql(
       c.info,
       `CREATE TABLE x (id int PRIMARY KEY); CREATE TABLE y (id int PRIMARY KEY);
@@ -132,16 +132,18 @@ describe('the table set', () => {
         ['public.y', 'stopped'],
       ],
     );
-    // Stopped for good: naming it again does not stream into a table that missed rows.
+    // Named again: never streamed into a table that missed rows, but copied online, its stale rows
+    // replaced (it missed 11..20 while stopped).
     r = await runWalduck([
       ...args('set.duckdb', '--slot', 'set_slot', '--tables', 'x,y'),
       '--until-caught-up',
     ]);
-    assert.notEqual(r.code, 0);
+    assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
-      /table public\.y joins the table set of an existing replica \(recorded as stopped\)/,
+      /table public\.y joins the table set of an existing replica \(recorded as stopped\): it is copied online/,
     );
+    await assertReplicaEquals(c.info, join(dir, 'set.duckdb'), [t('x'), t('y')]);
     r = await runWalduck([
       ...args('set.duckdb', '--slot', 'set_slot', '--tables', 'x'),
       '--until-caught-up',

@@ -1,0 +1,39 @@
+// walduck resync --duckdb FILE --table T [--slot NAME]: asks for an online copy of one table (README
+// "Online copy"). The file is held by a running `walduck replicate` (DuckDB allows one writer process),
+// so the request is recorded in the file, and the next `walduck replicate` performs the copy while the
+// other tables stream. With a replicator running, resync stops with one line saying what to do.
+import type { Argv } from 'yargs';
+import { withDuckDb } from '../../sink/duckdb-file.js';
+import { DuckFileError } from '../../sink/errors.js';
+import { requestResync } from '../../sink/table-set.js';
+import { parseTableName } from '../../source/catalog.js';
+
+export function resyncCommand(y: Argv): Argv {
+  return y.command(
+    'resync',
+    'copy one table of a replica again, online, at the next walduck replicate',
+    (a) =>
+      a
+        .option('duckdb', { type: 'string', demandOption: true, describe: 'a walduck DuckDB file' })
+        .option('table', { type: 'string', demandOption: true, describe: 'the source table, schema.table' })
+        .option('slot', { type: 'string', describe: 'the slot, when the file follows several' })
+        .example('$0 resync --duckdb shop.duckdb --table public.orders', 're-copy orders online'),
+    async (args) => {
+      const table = parseTableName(args.table);
+      const slot = await withDuckDb(args.duckdb, false, (_q, conn) =>
+        requestResync(conn, table, args.slot),
+      ).catch((err: unknown) => {
+        if (err instanceof DuckFileError && err.code === 'WALDUCK_DUCKDB_LOCKED')
+          throw new DuckFileError(
+            'WALDUCK_DUCKDB_LOCKED',
+            `${args.duckdb} is held by a running walduck replicate (or another process): stop it, run walduck resync again, then start walduck replicate, which copies ${table.schema}.${table.table} online`,
+            { cause: err },
+          );
+        throw err;
+      });
+      process.stdout.write(
+        `${table.schema}.${table.table} will be copied again online (slot ${slot}) by the next walduck replicate; walduck status shows it as copying until then\n`,
+      );
+    },
+  );
+}
