@@ -43,6 +43,8 @@ export function terminateWalsender(info: ClusterInfo, slot: string): number | un
 interface Pair {
   readonly client: Socket;
   readonly server: Socket;
+  /** Stalled on its own (stallOpen): new connections still pass. */
+  stalled: boolean;
 }
 
 /**
@@ -71,16 +73,16 @@ export class FaultProxy {
     client.on('error', () => {});
     if (this.stalled) {
       client.pause(); // a black hole: the handshake completes, nothing ever comes back
-      this.pairs.add({ client, server: client });
+      this.pairs.add({ client, server: client, stalled: true });
       return;
     }
     const server = createConnection({ host, port });
     server.on('error', () => {});
-    const pair = { client, server };
+    const pair: Pair = { client, server, stalled: false };
     this.pairs.add(pair);
     const forward = (from: Socket, to: Socket) =>
       from.on('data', (d: Buffer) => {
-        if (this.stalled) return; // dropped on the floor, as a dead route drops packets
+        if (this.stalled || pair.stalled) return; // dropped on the floor, as a dead route drops packets
         if (this.delayMs > 0) setTimeout(() => to.write(d), this.delayMs);
         else to.write(d);
       });
@@ -88,7 +90,7 @@ export class FaultProxy {
     forward(server, client);
     const end = () => {
       // A stalled link carries no FIN either: the other side learns nothing until heal().
-      if (this.stalled) return;
+      if (this.stalled || pair.stalled) return;
       this.pairs.delete(pair);
       client.destroy();
       server.destroy();
@@ -122,15 +124,25 @@ export class FaultProxy {
     this.stalled = true;
   }
 
+  /**
+   * Stalls the connections open now (a half-open link for them), while new connections pass: e.g.
+   * the replication connection goes silent while side connections still reach the server.
+   */
+  stallOpen(): void {
+    for (const p of this.pairs) p.stalled = true;
+  }
+
   /** Ends a stall: the stalled connections are dropped silently, new ones pass again. */
   heal(): void {
+    const all = this.stalled;
     this.stalled = false;
     this.delayMs = 0;
     for (const p of this.pairs) {
+      if (!all && !p.stalled) continue;
       p.client.destroy();
       p.server.destroy();
+      this.pairs.delete(p);
     }
-    this.pairs.clear();
   }
 
   /** Delays every chunk by `ms` from now on (0: no delay). */
