@@ -61,24 +61,28 @@ class Lines {
   }
 }
 
-function slotState(): { status: string; safe: number } {
+function slotState(slot = SLOT): { status: string; safe: number } {
   const [status, safe] = psql(
     c.info,
-    `SELECT wal_status || ',' || safe_wal_size FROM pg_replication_slots WHERE slot_name = '${SLOT}'`,
+    `SELECT coalesce(wal_status, '') || ',' || coalesce(safe_wal_size, 0) FROM pg_replication_slots WHERE slot_name = '${slot}'`,
   ).split(',');
   return { status: status ?? '', safe: Number(safe) };
 }
 
 /** Moves the server's WAL on by whole segments (a row, then a switch) until `done`. */
-function writeWalUntil(done: (s: { status: string; safe: number }) => boolean): void {
-  for (let i = 0; i < 20; i++) {
-    const s = slotState();
+function writeWalUntil(
+  done: (s: { status: string; safe: number }) => boolean,
+  slot = SLOT,
+  mayLose = false,
+): void {
+  for (let i = 0; i < 30; i++) {
+    const s = slotState(slot);
     if (done(s)) return;
-    assert.notEqual(s.status, 'unreserved', 'went too far: the slot is about to be lost');
+    if (!mayLose) assert.notEqual(s.status, 'unreserved', 'went too far: the slot is about to be lost');
     psql(c.info, 'INSERT INTO pad VALUES (1)');
     psql(c.info, 'SELECT pg_switch_wal()');
   }
-  assert.fail(`the slot never got there: ${JSON.stringify(slotState())}`);
+  assert.fail(`the slot never got there: ${JSON.stringify(slotState(slot))}`);
 }
 
 const MB = 1024 * 1024;
@@ -193,4 +197,103 @@ it('warns once per change as wal_status leaves reserved and safe_wal_size runs l
   }
   const r = await run.done;
   assert.equal(r.code, 0, r.stderr);
+  // Its WAL would otherwise hold the next tests' budget.
+  psql(c.info, `SELECT pg_drop_replication_slot('${SLOT}')`);
+});
+
+/**
+ * Follows `table` on `slot` through a proxy until the first change arrived, then stalls the link
+ * both ways; `harm` does what it does to the slot meanwhile; then the link heals. Resolves with how
+ * walduck ended.
+ */
+async function stallThen(table: string, slot: string, harm: () => Promise<void> | void) {
+  psql(c.info, `CREATE TABLE ${table} (id int PRIMARY KEY)`);
+  const proxy = await FaultProxy.start(c.info.port);
+  const run = startWalduck(
+    [
+      'replicate',
+      '--source',
+      conninfo(c.info, 'scram-sha-256', { port: String(proxy.port) }),
+      '--duckdb',
+      join(dir, `${slot}.duckdb`),
+      '--tables',
+      table,
+      '--slot',
+      slot,
+      '--slot-check-interval',
+      '1',
+      '--progress-interval',
+      '1',
+    ],
+    { DEBUG: 'walduck:replicate' },
+  );
+  const lines = new Lines();
+  let ended: string | undefined;
+  run.child.stderr?.setEncoding('utf8').on('data', (d: string) => lines.push(d));
+  run.done.then((r) => {
+    ended = `exit ${r.code}: ${r.stderr}`;
+    lines.wake();
+  });
+  try {
+    await lines.next(new RegExp(`streaming from slot ${slot}`), 0, () => ended);
+    psql(c.info, `INSERT INTO ${table} VALUES (1)`);
+    await lines.next(/^walduck replicate: 1 changes/, 0, () => ended);
+    proxy.stallOpen();
+    await harm();
+    proxy.heal();
+    // Never a hang: a permanent failure must end walduck by itself.
+    return await run.done;
+  } finally {
+    run.child.kill('SIGKILL');
+    await proxy.close();
+  }
+}
+
+/** The last line walduck wrote, and how many reconnects it tried. */
+function ending(stderr: string): { last: string; retries: number } {
+  const lines = stderr.trim().split('\n');
+  return { last: lines.at(-1) ?? '', retries: lines.filter((l) => /reconnecting, attempt/.test(l)).length };
+}
+
+it('stops at once, with one line, when the server invalidated the slot while walduck was away', {
+  timeout: 240_000,
+}, async () => {
+  const r = await stallThen('l', 'lost', () => {
+    // Past max_slot_wal_keep_size, then a checkpoint removes the WAL: the server terminates the
+    // walsender holding the slot and invalidates it.
+    writeWalUntil((s) => s.status === 'unreserved' || s.status === 'lost', 'lost', true);
+    for (let i = 0; i < 10 && slotState('lost').status !== 'lost'; i++) psql(c.info, 'CHECKPOINT');
+    assert.equal(slotState('lost').status, 'lost');
+  });
+  assert.equal(r.code, 1, r.stderr);
+  const e = ending(r.stderr);
+  assert.match(
+    e.last,
+    /^walduck: .*replication slot lost was invalidated by the server \(wal_status = 'lost'/,
+  );
+  assert.equal(e.retries, 1, 'one reconnect (the link was cut), then no retry of a permanent failure');
+  // The guard said it first, while walduck was away.
+  assert.match(r.stderr, /warning: replication slot lost is in danger: wal_status (unreserved|lost)/);
+});
+
+it('stops at once, with one line, when the slot was dropped while walduck was away', {
+  timeout: 240_000,
+}, async () => {
+  const r = await stallThen('g', 'gone', async () => {
+    // The walsender on the silent link is ended by hand; then the slot, free, is dropped.
+    psql(
+      c.info,
+      "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'gone'",
+    );
+    for (;;) {
+      const active = psql(c.info, "SELECT active FROM pg_replication_slots WHERE slot_name = 'gone'");
+      if (active === 'f') break;
+      await sleep(100);
+    }
+    psql(c.info, "SELECT pg_drop_replication_slot('gone')");
+  });
+  assert.equal(r.code, 1, r.stderr);
+  const e = ending(r.stderr);
+  assert.match(e.last, /^walduck: .*replication slot gone no longer exists but DuckDB holds changes up to/);
+  assert.equal(e.retries, 1, 'one reconnect (the link was cut), then no retry of a permanent failure');
 });
