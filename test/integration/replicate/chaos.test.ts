@@ -83,6 +83,8 @@ it('converges to an equal replica through restarts, terminated walsenders, cuts,
       slot,
       '--batch-ms',
       '50',
+      '--metrics',
+      '127.0.0.1:0',
     ],
     { DEBUG: 'walduck:replicate' },
   );
@@ -93,6 +95,10 @@ it('converges to an equal replica through restarts, terminated walsenders, cuts,
     for (const line of d.toString().split('\n')) {
       if (line.includes('reconnecting, attempt')) noticed.push({ at: performance.now(), line });
     }
+  });
+  let stderrText = '';
+  run.child.stderr?.on('data', (d: Buffer) => {
+    stderrText += d.toString();
   });
   const stalledAt: number[] = [];
   run.done.then(() => {
@@ -188,6 +194,21 @@ it('converges to an equal replica through restarts, terminated walsenders, cuts,
     const converge = (performance.now() - t0) / 1000;
     assert.ok(!exited, 'walduck exited on its own');
     survived++; // the last fault: walduck converged after it
+    // The operator's view agrees with the log: every session after the first is a reconnect, every
+    // retried failure is counted by its code, and a converged replica is ready.
+    const port = /metrics on http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderrText)?.[1];
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const healthz = (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
+    const sessions = (stderrText.match(/streaming from slot chaos/g) ?? []).length;
+    const retriedSoFar = (stderrText.match(/reconnecting, attempt/g) ?? []).length;
+    const errorsCounted = [...metrics.matchAll(/^walduck_errors_total\{code="[^"]*"\} (\d+)$/gm)].reduce(
+      (a, m) => a + Number(m[1]),
+      0,
+    );
+    assert.match(metrics, new RegExp(`^walduck_reconnects_total ${sessions - 1}$`, 'm'));
+    assert.equal(errorsCounted, retriedSoFar, metrics);
+    assert.match(metrics, /^walduck_up 1$/m);
+    assert.equal(healthz, 200);
     run.child.kill('SIGTERM');
     const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
