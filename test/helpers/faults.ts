@@ -58,6 +58,7 @@ export class FaultProxy {
   private readonly pairs = new Set<Pair>();
   private stalled = false;
   private delayMs = 0;
+  private waiting = 0;
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -84,12 +85,37 @@ export class FaultProxy {
     const pair: Pair = { client, server, stalled: 'none' };
     this.pairs.add(pair);
     const blocked = (way: 'up' | 'down') => this.stalled || pair.stalled === 'both' || pair.stalled === way;
-    const forward = (from: Socket, to: Socket, way: 'up' | 'down') =>
+    const forward = (from: Socket, to: Socket, way: 'up' | 'down') => {
+      // Delayed chunks leave in the order they came, also when the delay changes meanwhile (a
+      // shorter delay must not let a later chunk overtake: TCP never reorders).
+      const queue: { at: number; d: Buffer }[] = [];
+      let scheduled = false;
+      const flush = () => {
+        scheduled = false;
+        const now = performance.now();
+        while (queue.length > 0 && (queue[0]?.at ?? 0) <= now) {
+          to.write((queue.shift() as { d: Buffer }).d);
+          this.waiting--;
+        }
+        if (queue.length > 0) {
+          scheduled = true;
+          setTimeout(flush, (queue[0]?.at ?? now) - now);
+        }
+      };
       from.on('data', (d: Buffer) => {
         if (blocked(way)) return; // dropped on the floor, as a dead route drops packets
-        if (this.delayMs > 0) setTimeout(() => to.write(d), this.delayMs);
-        else to.write(d);
+        if (this.delayMs === 0 && queue.length === 0) {
+          to.write(d);
+          return;
+        }
+        queue.push({ at: performance.now() + this.delayMs, d });
+        this.waiting++;
+        if (!scheduled) {
+          scheduled = true;
+          setTimeout(flush, this.delayMs);
+        }
       });
+    };
     forward(client, server, 'up');
     forward(server, client, 'down');
     // A stalled direction carries no FIN either: that side learns nothing until heal(). The server
@@ -148,6 +174,11 @@ export class FaultProxy {
       p.server.destroy();
       this.pairs.delete(p);
     }
+  }
+
+  /** Chunks held back by a delay right now. */
+  get delayed(): number {
+    return this.waiting;
   }
 
   /** Delays every chunk by `ms` from now on (0: no delay). */

@@ -1,5 +1,5 @@
 // Runs unattended: a writer changes a keyed and a keyless table while the server restarts (fast and
-// immediate), walsenders are terminated and the network cuts, resets and stalls, at seeded random
+// immediate), walsenders are terminated and the network cuts, resets, stalls and slows, at seeded random
 // moments. walduck must never exit on its own, must converge once the writer stops, and DuckDB must
 // then equal PostgreSQL row for row. About a minute in CI; WALDUCK_CHAOS_MINUTES=N for a long run.
 import assert from 'node:assert/strict';
@@ -23,8 +23,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const MINUTES = Number(process.env.WALDUCK_CHAOS_MINUTES ?? 0);
 const SEED = Number(process.env.WALDUCK_CHAOS_SEED ?? 1414);
-type Fault = 'restart-fast' | 'restart-immediate' | 'terminate' | 'cut' | 'reset' | 'stall';
-const KINDS: readonly Fault[] = ['restart-fast', 'cut', 'stall', 'terminate', 'restart-immediate', 'reset'];
+type Fault = 'restart-fast' | 'restart-immediate' | 'terminate' | 'cut' | 'reset' | 'stall' | 'delay';
+const KINDS: readonly Fault[] = [
+  'restart-fast',
+  'cut',
+  'stall',
+  'terminate',
+  'restart-immediate',
+  'reset',
+  'delay',
+];
 
 /** One psql batch of the writer; a batch cut by a fault either committed or not: PostgreSQL decides. */
 function batch(rand: () => number, n: number): string {
@@ -62,7 +70,7 @@ function runPsql(sql: string): Promise<number | null> {
   return new Promise((resolve) => p.on('close', resolve));
 }
 
-it('converges to an equal replica through restarts, terminated walsenders, cuts, resets and stalls', async () => {
+it('converges to an equal replica through restarts, terminated walsenders, cuts, resets, stalls and delays', async () => {
   psql(
     c.info,
     'CREATE TABLE keyed (id int PRIMARY KEY, n bigint, t text); CREATE TABLE keyless (a int, b text); ALTER TABLE keyless REPLICA IDENTITY FULL',
@@ -172,6 +180,12 @@ it('converges to an equal replica through restarts, terminated walsenders, cuts,
           proxy.stall();
           await sleep(6000); // past wal_sender_timeout: walduck must notice by itself
           proxy.heal();
+          break;
+        case 'delay':
+          // A slow route for a while: every byte late, none lost or reordered; nothing to notice.
+          proxy.delay(100 + Math.floor(f.waitMs / 5));
+          await sleep(3000);
+          proxy.delay(0);
           break;
       }
       injected[f.kind] = (injected[f.kind] ?? 0) + 1;
