@@ -22,7 +22,8 @@ const SAMPLES = Number(process.env.WALDUCK_MEASURE_SILENCE ?? 0);
 const DIRECTIONS = (process.env.WALDUCK_MEASURE_SILENCE_WAYS ?? 'down,up,both')
   .split(',')
   .filter((d): d is Direction => d === 'down' || d === 'up' || d === 'both');
-const c = useCluster();
+// No cluster at all unless asked for: in CI the test is skipped.
+const c = SAMPLES > 0 ? useCluster() : { info: undefined as never };
 const dir = mkdtempSync(join(tmpdir(), 'walduck-silence-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
