@@ -1,8 +1,9 @@
 // The slot guard: while walduck streams, a short side connection now and then looks at the slot from
 // the server's side (the replication connection cannot run queries while it streams). It reports the
 // WAL the slot retains (metrics) and warns before the server gives up on the slot: when wal_status
-// leaves 'reserved', and as safe_wal_size shrinks (thresholds and wording in slot-warning.ts). It looks
-// once at once (a restart into a slot already in danger is said at the start), then every `everyMs`.
+// leaves 'reserved', and as safe_wal_size shrinks (thresholds and wording in slot-warning.ts). The
+// first look is at once (a restart into a slot already in danger says so at the start), then one
+// every `everyMs`.
 
 import { type ConnectionSettings, connect } from '../protocol/index.js';
 import { quoteLiteral } from '../source/quote.js';

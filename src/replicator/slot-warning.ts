@@ -79,7 +79,9 @@ export class SlotWarnings {
         summary: undefined,
       };
     }
-    const summary = `slot ${describe(h, keep)}`;
+    // Short: it ends the progress line, which a terminal must not wrap (it is redrawn in place).
+    const budget = h.safeWalSize !== undefined && keep !== undefined && keep > 0n ? ` of ${mb(keep)}` : '';
+    const summary = `slot ${h.walStatus ?? 'unknown'}${h.safeWalSize !== undefined ? `, safe_wal_size ${mb(h.safeWalSize)}${budget}` : ''}`;
     const w = this.warned;
     const worse = !w || d.statusRank > w.statusRank || d.lowStep > w.lowStep;
     this.warned = {

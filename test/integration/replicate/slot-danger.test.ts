@@ -89,7 +89,8 @@ const MB = 1024 * 1024;
 const WARNED = /walduck: warning: replication slot danger is in danger: /;
 const CLEARED = /walduck: replication slot danger is out of danger again: wal_status reserved/;
 const PROGRESS = /^walduck replicate: \d+ changes/;
-const PROGRESS_WARNED = /^walduck replicate: .*; WARNING: slot wal_status /;
+const PROGRESS_WARNED =
+  /^walduck replicate: .*; WARNING: slot extended, safe_wal_size \d+\.\d MB of 160\.0 MB$/;
 
 it('warns once per change as wal_status leaves reserved and safe_wal_size runs low, and clears', {
   timeout: 240_000,

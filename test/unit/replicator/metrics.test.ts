@@ -52,7 +52,7 @@ describe('metrics', () => {
       walStatus: 'extended',
       safeWalSize: 70n << 20n,
       maxKeepBytes: 160n << 20n,
-      danger: 'slot wal_status extended',
+      danger: 'slot extended, safe_wal_size 70.0 MB of 160.0 MB',
     };
     const lines = h.render().split('\n');
     for (const line of [
