@@ -13,6 +13,11 @@ export function warn(msg: string): void {
   process.stderr.write(`walduck: warning: ${oneLine(msg)}\n`);
 }
 
+/** Worth a line on stderr although not a warning (e.g. a warned-about condition is over). */
+export function notice(msg: string): void {
+  process.stderr.write(`walduck: ${oneLine(msg)}\n`);
+}
+
 export function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
 }

@@ -60,6 +60,7 @@ export class ProgressDisplay {
   private readonly tty: boolean;
   private readonly now: () => number;
   private drawn = false;
+  private note: string | undefined;
 
   constructor(private readonly o: ProgressOptions) {
     this.out = o.out ?? process.stderr;
@@ -79,17 +80,22 @@ export class ProgressDisplay {
     this.latest = f;
   }
 
+  /**
+   * A condition shown at the end of every line while it lasts (undefined: over), e.g. a replication
+   * slot in danger. The log says it once when it starts; the line keeps it in view until it is over.
+   */
+  setNote(note: string | undefined): void {
+    this.note = note;
+  }
+
   private render(): void {
     const f = this.latest;
     if (!f) return;
     const t = this.now();
     const dt = Math.max(t - this.last.at, 1) / 1000;
-    const text = describe(
-      this.o.command,
-      f,
-      (f.changes - this.last.changes) / dt,
-      (f.bytes - this.last.bytes) / dt,
-    );
+    const text =
+      describe(this.o.command, f, (f.changes - this.last.changes) / dt, (f.bytes - this.last.bytes) / dt) +
+      (this.note === undefined ? '' : `; WARNING: ${this.note}`);
     this.last = { at: t, changes: f.changes, bytes: f.bytes };
     if (this.tty) {
       this.out.write(`\r\x1b[K${text}`);

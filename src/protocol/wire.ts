@@ -258,7 +258,9 @@ export class Wire {
   setReceiveTimeout(ms: number, ping: () => void): void {
     this.stopTimer();
     if (ms <= 0) return;
-    const tick = Math.max(Math.floor(ms / 4), 1);
+    // Silence is counted in whole ticks (a tick with any byte starts it over), so it is noticed up to
+    // a tick late: ticks of at most a second keep that small (a quarter of 60 s was 60-75 s).
+    const tick = Math.max(Math.min(Math.floor(ms / 4), 1000), 1);
     this.silentMs = 0;
     this.pinged = false;
     this.receivedSinceTick = false;

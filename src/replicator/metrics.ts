@@ -13,6 +13,10 @@ export interface SlotHealth {
   readonly retainedBytes: bigint | undefined;
   readonly walStatus: string | undefined;
   readonly safeWalSize: bigint | undefined;
+  /** max_slot_wal_keep_size in bytes (undefined or negative: no limit). */
+  readonly maxKeepBytes?: bigint | undefined;
+  /** While the slot is in danger (slot-warning.ts), a few words saying how; undefined when all is well. */
+  readonly danger?: string | undefined;
 }
 
 export class Health {
@@ -148,6 +152,20 @@ export class Health {
       metric('walduck_slot_wal_status', 'gauge', "The slot's wal_status (1 for the current one).", [
         [`{status="${s.walStatus.replace(/["\\\n]/g, '_')}"}`, 1],
       ]);
+    if (s?.maxKeepBytes !== undefined && s.maxKeepBytes >= 0n)
+      metric(
+        'walduck_slot_max_wal_keep_bytes',
+        'gauge',
+        "The server's max_slot_wal_keep_size: safe_wal_size's budget.",
+        [['', s.maxKeepBytes]],
+      );
+    if (s)
+      metric(
+        'walduck_slot_in_danger',
+        'gauge',
+        "1 while the slot's wal_status is past 'reserved' or safe_wal_size is low (the warning walduck logs).",
+        [['', s.danger === undefined ? 0 : 1]],
+      );
     return `${out.join('\n')}\n`;
   }
 }

@@ -199,7 +199,7 @@ async function decide(
   }
   // A killed walduck's walsender may hold the slot for a moment after the kill.
   if ((ours || again) && slotInfo?.activePid != null) slotInfo = await waitInactive(src, slotName, slotInfo);
-  checkSlotHealth(slotName, slotInfo, o.warn);
+  checkSlotHealth(slotName, slotInfo);
   const decision = decideStart(slotName, database, slotInfo, hasState ? sink.storedLsn : undefined, {
     mode: o.sink ? 'off' : again && hasState ? 'auto' : (o.snapshot ?? 'auto'),
     pending: ours,
@@ -268,19 +268,17 @@ async function checkSameSource(
   }
 }
 
-/** Past max_slot_wal_keep_size the server may invalidate the slot: say so before it happens. */
-function checkSlotHealth(name: string, slot: Slot | undefined, warn: (msg: string) => void): void {
-  if (!slot?.walStatus) return;
-  if (slot.walStatus === 'lost') {
+/**
+ * A slot the server invalidated cannot resume. (A slot merely in danger is the slot guard's to report,
+ * once per change and in the progress line: slot-guard.ts; said here too, it would repeat on every
+ * reconnect.)
+ */
+function checkSlotHealth(name: string, slot: Slot | undefined): void {
+  if (slot?.walStatus === 'lost') {
     throw new ReplicateError(
       'slot',
       'WALDUCK_SLOT_LOST',
       `replication slot ${name} was invalidated by the server (wal_status = 'lost': the WAL it needed is removed, max_slot_wal_keep_size was exceeded): the replica cannot continue; start over with a new DuckDB file and slot`,
-    );
-  }
-  if (slot.walStatus !== 'reserved') {
-    warn(
-      `replication slot ${name} has wal_status = '${slot.walStatus}' (${slot.retainedBytes ?? '?'} bytes retained): the server may soon remove WAL the slot needs; walduck is behind, or max_slot_wal_keep_size is too small`,
     );
   }
 }

@@ -85,6 +85,8 @@ export interface ReplicateOptions {
   /** Each layer's own log (walduck:protocol, walduck:wal2json, walduck:sink); `log` where not given. */
   readonly logs?: { readonly protocol?: LogFn; readonly wal2json?: LogFn; readonly sink?: LogFn };
   readonly warn: (msg: string) => void;
+  /** Worth a line although not a warning: the slot is out of danger again (default: `log`). */
+  readonly notice?: (msg: string) => void;
   readonly trace?: TraceFn;
   readonly onProgress?: (p: LoopFigures) => void;
   /** Each connect and each failure (metrics and health). */
@@ -221,6 +223,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             slot: p.slot,
             everyMs: guardMs,
             warn: o.warn,
+            notice: o.notice ?? o.log,
             log: o.log,
             ...(o.onSlot ? { report: o.onSlot } : {}),
           });

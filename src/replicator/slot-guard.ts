@@ -1,18 +1,25 @@
 // The slot guard: while walduck streams, a short side connection now and then looks at the slot from
 // the server's side (the replication connection cannot run queries while it streams). It reports the
 // WAL the slot retains (metrics) and warns before the server gives up on the slot: when wal_status
-// leaves 'reserved', and as safe_wal_size shrinks (at half of max_slot_wal_keep_size, then at every
-// further halving).
+// leaves 'reserved', and as safe_wal_size shrinks (thresholds and wording in slot-warning.ts). The
+// first look is at once (a restart into a slot already in danger says so at the start), then one
+// every `everyMs`.
 
 import { type ConnectionSettings, connect } from '../protocol/index.js';
 import { quoteLiteral } from '../source/quote.js';
 import type { SlotHealth } from './metrics.js';
+import { SlotWarnings } from './slot-warning.js';
+
+/** How long one look (connect excluded: its own timeout) may take. */
+const LOOK_TIMEOUT_MS = 10_000;
 
 export interface SlotGuardOptions {
   readonly settings: ConnectionSettings;
   readonly slot: string;
   readonly everyMs: number;
   readonly warn: (msg: string) => void;
+  /** The all-clear after a warning (not a warning itself). */
+  readonly notice: (msg: string) => void;
   readonly log: (msg: string) => void;
   readonly report?: (h: SlotHealth) => void;
 }
@@ -20,19 +27,24 @@ export interface SlotGuardOptions {
 export class SlotGuard {
   private readonly timer: NodeJS.Timeout;
   private running = false;
-  private lastStatus = 'reserved';
-  private warnedBelow: bigint | undefined;
+  private closed = false;
+  private readonly warnings: SlotWarnings;
 
   constructor(private readonly o: SlotGuardOptions) {
+    this.warnings = new SlotWarnings(o.slot);
     this.timer = setInterval(() => void this.check(), o.everyMs);
     this.timer.unref();
+    void this.check();
   }
 
   async check(): Promise<void> {
-    if (this.running) return;
+    if (this.running || this.closed) return;
     this.running = true;
     try {
       const conn = await connect(this.o.settings, { replication: false, connectTimeoutMs: 5000 });
+      // On a half-open link the query would wait forever, and every later look with it: closing the
+      // connection fails the query.
+      const bound = setTimeout(() => void conn.close().catch(() => {}), LOOK_TIMEOUT_MS);
       try {
         const [r] = await conn.query(
           `SELECT pg_current_wal_lsn() - restart_lsn, wal_status, safe_wal_size, pg_size_bytes(current_setting('max_slot_wal_keep_size') || CASE WHEN current_setting('max_slot_wal_keep_size') ~ '^-?[0-9]+$' THEN 'MB' ELSE '' END) FROM pg_replication_slots WHERE slot_name = ${quoteLiteral(this.o.slot)}`,
@@ -41,14 +53,19 @@ export class SlotGuard {
         if (!row) return;
         const big = (v: string | null | undefined) =>
           v == null ? undefined : BigInt(v.split('.')[0] as string);
-        const h: SlotHealth = {
+        const seen = {
           retainedBytes: big(row[0]),
           walStatus: row[1] ?? undefined,
           safeWalSize: big(row[2]),
+          maxKeepBytes: big(row[3]),
         };
+        const v = this.warnings.observe(seen, seen.maxKeepBytes);
+        if (v.warning) this.o.warn(v.warning);
+        if (v.cleared) this.o.notice(v.cleared);
+        const h: SlotHealth = { ...seen, danger: v.summary };
         this.o.report?.(h);
-        this.judge(h, big(row[3]));
       } finally {
+        clearTimeout(bound);
         await conn.close();
       }
     } catch (err) {
@@ -59,26 +76,8 @@ export class SlotGuard {
     }
   }
 
-  private judge(h: SlotHealth, keep: bigint | undefined): void {
-    const status = h.walStatus ?? 'reserved';
-    if (status !== this.lastStatus && status !== 'reserved') {
-      this.o.warn(
-        `replication slot ${this.o.slot} now has wal_status = '${status}' (was '${this.lastStatus}'): the server may remove WAL the replica still needs; walduck is behind or max_slot_wal_keep_size is too small`,
-      );
-    }
-    this.lastStatus = status;
-    const safe = h.safeWalSize;
-    if (safe === undefined || keep === undefined || keep <= 0n) return;
-    const threshold = this.warnedBelow === undefined ? keep / 2n : this.warnedBelow / 2n;
-    if (safe < threshold) {
-      this.warnedBelow = safe;
-      this.o.warn(
-        `replication slot ${this.o.slot}: safe_wal_size is down to ${safe} bytes of max_slot_wal_keep_size ${keep}; past it the server invalidates the slot`,
-      );
-    } else if (safe > keep / 2n) this.warnedBelow = undefined;
-  }
-
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
   }
 }

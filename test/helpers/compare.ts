@@ -55,11 +55,38 @@ function unescapeCopy(f: string): string {
   });
 }
 
+/** One table's comparison: source rows missing from the replica, replica rows the source lacks. */
+export interface TableDiff {
+  readonly table: string;
+  /** Rows in PostgreSQL not in DuckDB (lost), counted with multiplicity. */
+  readonly missing: number;
+  /** Rows in DuckDB not in PostgreSQL (doubled or stale), counted with multiplicity. */
+  readonly extra: number;
+  /** Row counts on each side. */
+  readonly rows: number;
+  readonly sourceRows: number;
+}
+
 export async function assertReplicaEquals(
   info: ClusterInfo,
   duckFile: string,
   tables: readonly TableRef[],
 ): Promise<void> {
+  for (const d of await replicaDiff(info, duckFile, tables)) {
+    assert.deepEqual(
+      { table: d.table, missing: d.missing, extra: d.extra, rows: d.rows },
+      { table: d.table, missing: 0, extra: 0, rows: d.sourceRows },
+    );
+  }
+}
+
+/** Compares each table both ways (EXCEPT ALL) and returns the counts, for a caller that reports them. */
+export async function replicaDiff(
+  info: ClusterInfo,
+  duckFile: string,
+  tables: readonly TableRef[],
+): Promise<TableDiff[]> {
+  const diffs: TableDiff[] = [];
   const sources = await readSourceTables(psqlQuery(info), tables);
   const db = await DuckDBInstance.create(duckFile, { access_mode: 'READ_ONLY' });
   const conn = await db.connect();
@@ -113,13 +140,17 @@ export async function assertReplicaEquals(
       const missing = await count(`SELECT count(*) FROM (${expected} EXCEPT ALL ${actual})`);
       const extra = await count(`SELECT count(*) FROM (${actual} EXCEPT ALL ${expected})`);
       const n = await count(`SELECT count(*) FROM ${target.name}`);
-      assert.deepEqual(
-        { table: `${source.schema}.${source.table}`, missing, extra, rows: n },
-        { table: `${source.schema}.${source.table}`, missing: 0, extra: 0, rows: rows.length },
-      );
+      diffs.push({
+        table: `${source.schema}.${source.table}`,
+        missing,
+        extra,
+        rows: n,
+        sourceRows: rows.length,
+      });
     }
   } finally {
     conn.closeSync();
     db.closeSync();
   }
+  return diffs;
 }

@@ -43,7 +43,12 @@ export function terminateWalsender(info: ClusterInfo, slot: string): number | un
 interface Pair {
   readonly client: Socket;
   readonly server: Socket;
+  /** Stalled on its own (stallOpen), in one direction or both: new connections still pass. */
+  stalled: Direction | 'none';
 }
+
+/** Which way a stall drops bytes: towards the server (up), towards the client (down), or both. */
+export type Direction = 'up' | 'down' | 'both';
 
 /**
  * A TCP proxy to `target`. Faults act on the connections open at that moment; stall also holds new
@@ -53,6 +58,7 @@ export class FaultProxy {
   private readonly pairs = new Set<Pair>();
   private stalled = false;
   private delayMs = 0;
+  private waiting = 0;
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -71,30 +77,57 @@ export class FaultProxy {
     client.on('error', () => {});
     if (this.stalled) {
       client.pause(); // a black hole: the handshake completes, nothing ever comes back
-      this.pairs.add({ client, server: client });
+      this.pairs.add({ client, server: client, stalled: 'both' });
       return;
     }
     const server = createConnection({ host, port });
     server.on('error', () => {});
-    const pair = { client, server };
+    const pair: Pair = { client, server, stalled: 'none' };
     this.pairs.add(pair);
-    const forward = (from: Socket, to: Socket) =>
+    const blocked = (way: 'up' | 'down') => this.stalled || pair.stalled === 'both' || pair.stalled === way;
+    const forward = (from: Socket, to: Socket, way: 'up' | 'down') => {
+      // Delayed chunks leave in the order they came, also when the delay changes meanwhile (a
+      // shorter delay must not let a later chunk overtake: TCP never reorders).
+      const queue: { at: number; d: Buffer }[] = [];
+      let scheduled = false;
+      const flush = () => {
+        scheduled = false;
+        const now = performance.now();
+        while (queue.length > 0 && (queue[0]?.at ?? 0) <= now) {
+          to.write((queue.shift() as { d: Buffer }).d);
+          this.waiting--;
+        }
+        if (queue.length > 0) {
+          scheduled = true;
+          setTimeout(flush, (queue[0]?.at ?? now) - now);
+        }
+      };
       from.on('data', (d: Buffer) => {
-        if (this.stalled) return; // dropped on the floor, as a dead route drops packets
-        if (this.delayMs > 0) setTimeout(() => to.write(d), this.delayMs);
-        else to.write(d);
+        if (blocked(way)) return; // dropped on the floor, as a dead route drops packets
+        if (this.delayMs === 0 && queue.length === 0) {
+          to.write(d);
+          return;
+        }
+        queue.push({ at: performance.now() + this.delayMs, d });
+        this.waiting++;
+        if (!scheduled) {
+          scheduled = true;
+          setTimeout(flush, this.delayMs);
+        }
       });
-    forward(client, server);
-    forward(server, client);
-    const end = () => {
-      // A stalled link carries no FIN either: the other side learns nothing until heal().
-      if (this.stalled) return;
+    };
+    forward(client, server, 'up');
+    forward(server, client, 'down');
+    // A stalled direction carries no FIN either: that side learns nothing until heal(). The server
+    // closing reaches the client only if the way down is open, and the other way round.
+    const end = (way: 'up' | 'down') => () => {
+      if (blocked(way)) return;
       this.pairs.delete(pair);
       client.destroy();
       server.destroy();
     };
-    client.on('close', end);
-    server.on('close', end);
+    client.on('close', end('up'));
+    server.on('close', end('down'));
   }
 
   /** Closes every open connection cleanly (FIN both ways): a server or middlebox going away. */
@@ -122,15 +155,30 @@ export class FaultProxy {
     this.stalled = true;
   }
 
+  /**
+   * Stalls the connections open now (a half-open link for them), while new connections pass: e.g.
+   * the replication connection goes silent while side connections still reach the server.
+   */
+  stallOpen(direction: Direction = 'both'): void {
+    for (const p of this.pairs) p.stalled = direction;
+  }
+
   /** Ends a stall: the stalled connections are dropped silently, new ones pass again. */
   heal(): void {
+    const all = this.stalled;
     this.stalled = false;
     this.delayMs = 0;
     for (const p of this.pairs) {
+      if (!all && p.stalled === 'none') continue;
       p.client.destroy();
       p.server.destroy();
+      this.pairs.delete(p);
     }
-    this.pairs.clear();
+  }
+
+  /** Chunks held back by a delay right now. */
+  get delayed(): number {
+    return this.waiting;
   }
 
   /** Delays every chunk by `ms` from now on (0: no delay). */

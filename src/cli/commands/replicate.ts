@@ -1,7 +1,7 @@
 // walduck replicate --source CONNINFO --duckdb FILE --tables schema.table[,…] [--slot NAME]
 //   [--format-version 1|2] [--batch-changes N] [--batch-ms N] [--endpos LSN | --until-caught-up]
 //   [--snapshot | --no-snapshot] [--snapshot-jobs N] [--retry-for DURATION] [--status-interval S]
-//   [--takeover] [--metrics ADDR:PORT] [--ready-lag SIZE]
+//   [--takeover] [--metrics ADDR:PORT] [--ready-lag SIZE] [--slot-check-interval S]
 import type { Argv } from 'yargs';
 import { formatLsn, parseLsn } from '../../protocol/lsn.js';
 import { Health, serveMetrics } from '../../replicator/metrics.js';
@@ -9,7 +9,7 @@ import type { ReplicateOptions, StopAt } from '../../replicator/replicate.js';
 import { LogSnapshotDisplay, TerminalSnapshotDisplay } from '../../snapshot/progress.js';
 import { parseTableName } from '../../source/catalog.js';
 import { UsageError } from '../errors.js';
-import { log, warn } from '../log.js';
+import { log, notice, warn } from '../log.js';
 import { wholeNumber } from '../options.js';
 import { ProgressDisplay, writeStatsJson } from '../progress.js';
 import { stopSignal } from '../shutdown.js';
@@ -116,6 +116,12 @@ export function replicateCommand(y: Argv): Argv {
           describe:
             '/healthz answers 200 while connected and at most this far behind the server (bytes, kB, MB, GB)',
         })
+        .option('slot-check-interval', {
+          type: 'number',
+          default: 30,
+          describe:
+            "seconds between looks at the slot's wal_status and safe_wal_size (warned about, in the progress line and metrics, as they get worse; 0: never)",
+        })
         .conflicts('endpos', 'until-caught-up')
         .option('snapshot', {
           type: 'boolean',
@@ -172,6 +178,9 @@ export function replicateCommand(y: Argv): Argv {
       if (!(Number.isFinite(statusInterval) && statusInterval > 0))
         throw new UsageError('--status-interval must be a positive number of seconds');
       const readyLag = parseBytes('--ready-lag', args['ready-lag']);
+      const slotCheck = args['slot-check-interval'];
+      if (!(Number.isFinite(slotCheck) && slotCheck >= 0))
+        throw new UsageError('--slot-check-interval must be a number of seconds (0: never)');
       const metricsAt = args.metrics === undefined ? undefined : parseListen(args.metrics);
       for (const k of ['batch-changes', 'batch-ms', 'snapshot-jobs', 'copy-chunk-rows'] as const) {
         const v = args[k];
@@ -200,12 +209,15 @@ export function replicateCommand(y: Argv): Argv {
         statusIntervalMs: statusInterval * 1000,
         takeover: args.takeover === true,
         onConnection: (e) => health.connection(e),
+        slotGuardMs: slotCheck * 1000,
         onSlot: (h) => {
           health.slot = h;
+          progress.setNote(h.danger);
         },
         log: log.replicate,
         logs: { protocol: log.protocol, wal2json: log.wal2json, sink: log.sink },
         warn,
+        notice,
         snapshotProgress: process.stderr.isTTY
           ? new TerminalSnapshotDisplay(process.stderr)
           : new LogSnapshotDisplay(log.replicate),

@@ -63,6 +63,28 @@ describe('ProgressDisplay', () => {
     assert.equal(s.server_wal_end, '0/1800');
   });
 
+  it('keeps a note (a slot in danger) at the end of every line while it lasts, then drops it', () => {
+    const { out, chunks } = sink(false);
+    const p = new ProgressDisplay({ command: 'replicate', out, intervalSeconds: 1, now: () => now });
+    p.update(figures(10, 10));
+    p.setNote('slot extended, safe_wal_size 79.9 MB of 160.0 MB');
+    for (let i = 0; i < 2; i++) {
+      now += 1000;
+      mock.timers.tick(1000);
+    }
+    p.setNote(undefined);
+    now += 1000;
+    mock.timers.tick(1000);
+    assert.equal(chunks.length, 3);
+    for (const c of chunks.slice(0, 2))
+      assert.match(
+        c,
+        /lag 2048 bytes \(2048 bytes\); WARNING: slot extended, safe_wal_size 79.9 MB of 160.0 MB\n$/,
+      );
+    assert.match(chunks[2] ?? '', /lag 2048 bytes \(2048 bytes\)\n$/);
+    p.finish(figures(10, 10), { slot: 's', startLsn: 0n, stoppedBy: 'endpos' });
+  });
+
   it('interval 0 means no lines at all', () => {
     const { out, chunks } = sink(false);
     const p = new ProgressDisplay({ command: 'x', out, intervalSeconds: 0, now: () => now });

@@ -42,6 +42,29 @@ describe('metrics', () => {
     for (const l of text.split('\n').filter((x) => x && !x.startsWith('#'))) {
       assert.match(l, /^walduck_[a-z_]+(\{[a-z]+="[^"\\\n]*"\})? -?\d+(\.\d+)?$/);
     }
+    assert.ok(text.split('\n').includes('walduck_slot_in_danger 0'), text);
+  });
+
+  it('shows a slot in danger: safe_wal_size, its budget, and the danger flag', () => {
+    const h = new Health(1000);
+    h.slot = {
+      retainedBytes: 90n << 20n,
+      walStatus: 'extended',
+      safeWalSize: 70n << 20n,
+      maxKeepBytes: 160n << 20n,
+      danger: 'slot extended, safe_wal_size 70.0 MB of 160.0 MB',
+    };
+    const lines = h.render().split('\n');
+    for (const line of [
+      `walduck_slot_safe_wal_size_bytes ${70 << 20}`,
+      `walduck_slot_max_wal_keep_bytes ${160 << 20}`,
+      'walduck_slot_wal_status{status="extended"} 1',
+      'walduck_slot_in_danger 1',
+    ])
+      assert.ok(lines.includes(line), `missing ${line}`);
+    // No limit on the server (-1): no budget to show.
+    h.slot = { ...h.slot, maxKeepBytes: -(1n << 20n), safeWalSize: undefined };
+    assert.ok(!h.render().includes('walduck_slot_max_wal_keep_bytes'));
   });
 
   it('/healthz is 200 only when connected and within --ready-lag', async () => {
