@@ -33,7 +33,7 @@
 // A column's part of the row text is its length in bytes, ":", its canonical text; NULL is "~". Lengths make
 // the concatenation unambiguous (NULL differs from '', "a","bc" from "ab","c").
 
-import { type ColumnMapping, mapType } from '../sink/type-map.js';
+import { mapType, numericPrecision } from '../sink/type-map.js';
 import type { PgType, SourceColumn } from '../source/catalog.js';
 
 export type Side = 'pg' | 'duck';
@@ -44,6 +44,11 @@ export interface ColumnCanon {
   readonly duck: (ref: string) => string;
   /** Set when the comparison is not exact: what is compared instead, said in the report. */
   readonly tolerance?: string;
+  /**
+   * Which rule was chosen where the replica's column type decides it (numeric): the source side is
+   * built before the catch-up, the replica side after, and both must have chosen alike.
+   */
+  readonly form?: string;
 }
 
 const text = (ref: string) => `CAST(${ref} AS TEXT)`;
@@ -63,7 +68,7 @@ export function pgDoubleText(x: string): string {
     ELSE regexp_replace(CAST(${x} AS TEXT), '\\.0$', '') END`;
 }
 
-function scalar(t: PgType, mapping: ColumnMapping): ColumnCanon {
+function scalar(t: PgType, stored: string): ColumnCanon {
   switch (t.typname) {
     case 'bool':
       return same((r) => `CASE WHEN ${r} THEN 't' WHEN NOT ${r} THEN 'f' END`);
@@ -74,16 +79,7 @@ function scalar(t: PgType, mapping: ColumnMapping): ColumnCanon {
         duck: (r) => pgDoubleText(`CAST(${r} AS DOUBLE)`),
       };
     case 'numeric':
-      if (mapping.duckType === 'DOUBLE') {
-        return {
-          pg: (r) => `CAST(CAST(${r} AS float8) AS TEXT)`,
-          duck: pgDoubleText,
-          tolerance:
-            'compared as the nearest double: unconstrained numeric is stored as DOUBLE, about 16 significant digits',
-        };
-      }
-      // DECIMAL(p,s) prints exactly s fraction digits, as numeric(p,s) does.
-      return same(text);
+      return numericCanon(t, stored);
     case 'money':
       return { pg: (r) => `CAST(CAST(${r} AS numeric) AS TEXT)`, duck: text };
     case 'bytea':
@@ -94,8 +90,18 @@ function scalar(t: PgType, mapping: ColumnMapping): ColumnCanon {
     case 'date':
     case 'timestamp':
     case 'timestamptz':
-      // Both sessions run in UTC with ISO output; DuckDB writes a BC year as "(BC)".
-      return { pg: text, duck: (r) => `replace(CAST(${r} AS TEXT), ' (BC)', ' BC')` };
+      // Both sessions run in UTC with ISO output. DuckDB writes a BC year as "(BC)" after the date,
+      // PostgreSQL " BC" at the very end (after the time and offset).
+      return {
+        pg: text,
+        duck: (r) =>
+          `CASE WHEN contains(CAST(${r} AS TEXT), ' (BC)') THEN replace(CAST(${r} AS TEXT), ' (BC)', '') || ' BC' ELSE CAST(${r} AS TEXT) END`,
+      };
+    case 'inet':
+    case 'cidr':
+      // The text cast of inet prints the netmask always ("10.0.0.1/32"); the output function, whose
+      // text the sink stores, leaves a host's out. concat() calls the output function.
+      return { pg: (r) => `CASE WHEN ${r} IS NOT NULL THEN concat(${r}) END`, duck: text };
     case 'interval':
       return {
         pg: (r) =>
@@ -110,27 +116,68 @@ function scalar(t: PgType, mapping: ColumnMapping): ColumnCanon {
   }
 }
 
-/** A column's canonical form, following how the sink stored it in DuckDB (src/sink/type-map.ts). */
-export function columnCanon(col: SourceColumn): ColumnCanon {
-  const mapping = mapType(col.type);
+/**
+ * A column's canonical form, following how the sink stored it in DuckDB (src/sink/type-map.ts):
+ * `stored` is the DuckDB column's type as information_schema spells it ("DECIMAL(38,4)", "DOUBLE[]"),
+ * or, when unknown, the one the default mapping gives.
+ */
+export function columnCanon(col: SourceColumn, stored?: string): ColumnCanon {
+  const type = (stored ?? mapType(col.type).duckType).toUpperCase();
   const element = col.type.element;
-  if (!element) return scalar(col.type, mapping);
+  if (!element) return scalar(col.type, type);
   const dims = Math.max(1, col.type.dims ?? 1);
+  const elementType = type.replace(/(\[\])+$/, '');
+  // The sink keeps elements it cannot cast from their text (bytea, money) as VARCHAR: compare
+  // PostgreSQL's text.
   const inner = mapType(element);
-  // The sink keeps elements it cannot cast from their text as VARCHAR: compare PostgreSQL's text.
   const plain = inner.direct === true || inner.check === 'decimal';
-  const el: ColumnCanon = plain ? scalar(element, inner) : same(text);
+  const el: ColumnCanon = plain ? scalar(element, elementType) : same(text);
+  // unnest() of an array of a composite type expands the fields into columns: read it as text[]
+  // (the composite's output function, as the sink stores it).
+  const arr = (r: string) => (element.typtype === 'c' ? `CAST(${r} AS TEXT[])` : r);
+  // DuckDB nests one list per dimension; unnest() and cardinality() flatten PostgreSQL's already.
+  const nesting = stored ? (type.match(/\[\]/g)?.length ?? dims) : dims;
   const flat = (r: string) => {
     let f = r;
-    for (let d = 1; d < dims; d++) f = `flatten(${f})`;
+    for (let d = 1; d < nesting; d++) f = `flatten(${f})`;
     return f;
   };
   return {
     pg: (r) =>
-      `CASE WHEN ${r} IS NOT NULL THEN CAST(cardinality(${r}) AS TEXT) || ']' || (SELECT coalesce(string_agg(${columnPart('pg', el.pg('wd_e'))}, '' ORDER BY wd_n), '') FROM unnest(${r}) WITH ORDINALITY AS wd_u(wd_e, wd_n)) END`,
+      `CASE WHEN ${r} IS NOT NULL THEN CAST(cardinality(${r}) AS TEXT) || ']' || (SELECT coalesce(string_agg(${columnPart('pg', el.pg('wd_e'))}, '' ORDER BY wd_n), '') FROM unnest(${arr(r)}) WITH ORDINALITY AS wd_u(wd_e, wd_n)) END`,
     duck: (r) =>
       `CASE WHEN ${r} IS NOT NULL THEN CAST(len(${flat(r)}) AS TEXT) || ']' || array_to_string(list_transform(${flat(r)}, lambda wd_e: ${columnPart('duck', el.duck('wd_e'))}), '') END`,
+    form: `${dims}[${el.form}`,
     ...(el.tolerance ? { tolerance: `elements ${el.tolerance}` } : {}),
+  };
+}
+
+/**
+ * numeric as the replica holds it: DOUBLE (the default for unconstrained numeric: compared as the
+ * nearest double, a stated tolerance), DECIMAL(p,s) or VARCHAR (exact). numeric(p,s) in DECIMAL(·,s)
+ * or as PostgreSQL's text prints exactly s fraction digits on both sides; anything else (an
+ * unconstrained numeric in DECIMAL(38,s), PostgreSQL's text of it in VARCHAR, a widened column holding
+ * both) is compared without trailing fraction zeros, trim_scale() at the source: 1.500 = 1.5.
+ */
+function numericCanon(t: PgType, stored: string): ColumnCanon {
+  if (stored === 'DOUBLE' || stored === 'FLOAT' || stored === 'REAL') {
+    return {
+      pg: (r) => `CAST(CAST(${r} AS float8) AS TEXT)`,
+      duck: (r) => pgDoubleText(`CAST(${r} AS DOUBLE)`),
+      form: 'numeric as double',
+      tolerance:
+        'compared as the nearest double: unconstrained numeric is stored as DOUBLE, about 16 significant digits',
+    };
+  }
+  const scale = numericPrecision(t.typmod)?.scale;
+  const storedScale = /^DECIMAL\(\d+,(\d+)\)$/.exec(stored)?.[1];
+  if (scale !== undefined && (stored === 'VARCHAR' || storedScale === String(scale)))
+    return { ...same(text), form: 'numeric fixed' };
+  return {
+    pg: (r) => `CAST(trim_scale(${r}) AS TEXT)`,
+    duck: (r) =>
+      `CASE WHEN contains(CAST(${r} AS TEXT), '.') THEN rtrim(rtrim(CAST(${r} AS TEXT), '0'), '.') ELSE CAST(${r} AS TEXT) END`,
+    form: 'numeric trimmed',
   };
 }
 

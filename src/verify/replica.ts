@@ -9,6 +9,8 @@ import { replicate } from '../replicator/replicate.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
 import { DuckFileError } from '../sink/errors.js';
 import { quoteIdent as duckIdent, quoteLiteral as duckLiteral } from '../sink/sql.js';
+import { mapType, type NumericMode } from '../sink/type-map.js';
+import type { SourceTable } from '../source/catalog.js';
 import type { TableRef } from '../wal2json/change.js';
 import { VerifyError } from './errors.js';
 
@@ -18,6 +20,32 @@ export interface FileInfo {
   /** The attached database's name: every reference into the file is qualified with it. */
   readonly catalog: string;
   readonly tables: readonly TableRef[];
+  /** Each table's DuckDB column types by column name, keyed by tableKey(). */
+  readonly types: ColumnTypes;
+}
+
+export type ColumnTypes = ReadonlyMap<string, ReadonlyMap<string, string>>;
+
+export const tableKey = (t: TableRef) => `${t.schema}.${t.table}`;
+
+/** The replica's column types (information_schema's spelling: "DECIMAL(38,4)", "DOUBLE[]"). */
+export async function readColumnTypes(conn: DuckConnection): Promise<ColumnTypes> {
+  const rows = await duckRows(
+    conn,
+    `SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns
+      WHERE table_catalog = current_database() AND table_schema <> 'walduck'`,
+  );
+  const out = new Map<string, Map<string, string>>();
+  for (const [schema, table, column, type] of rows) {
+    const key = tableKey({ schema: schema === 'main' ? 'public' : (schema ?? ''), table: table ?? '' });
+    let m = out.get(key);
+    if (!m) {
+      m = new Map();
+      out.set(key, m);
+    }
+    m.set(column ?? '', type ?? '');
+  }
+  return out;
 }
 
 type DuckInstance = Awaited<ReturnType<typeof openDuckDb>>;
@@ -110,6 +138,7 @@ export async function inspectFile(file: string, slot: string | undefined): Promi
       slot: row[0] ?? '',
       lsn,
       catalog,
+      types: await readColumnTypes(conn),
       tables: tables.map((r) => ({ schema: r[0] === 'main' ? 'public' : (r[0] ?? ''), table: r[1] ?? '' })),
     };
   } finally {
@@ -124,7 +153,27 @@ export interface CatchUpOptions {
   readonly warn: (msg: string) => void;
 }
 
-export async function catchUp(o: CatchUpOptions, file: FileInfo, point: Lsn) {
+/**
+ * How the replica was made to store unconstrained numeric (replicate --numeric): the file does not
+ * record it, and the catch-up's replicate refuses a table whose columns differ from what its options
+ * would create. Any such column stored as anything but DOUBLE means 'exact'.
+ */
+export function numericModeOf(sources: readonly SourceTable[], types: ColumnTypes): NumericMode {
+  for (const t of sources) {
+    for (const c of t.columns) {
+      const base = c.type.element ?? c.type;
+      if (base.typname !== 'numeric' || mapType(base).duckType !== 'DOUBLE') continue;
+      const stored = types
+        .get(tableKey(t))
+        ?.get(c.name)
+        ?.replace(/(\[\])+$/, '');
+      if (stored !== undefined && stored !== 'DOUBLE') return 'exact';
+    }
+  }
+  return 'double';
+}
+
+export async function catchUp(o: CatchUpOptions, file: FileInfo, point: Lsn, numeric: NumericMode) {
   // Every table the replica holds, not only the compared ones: the slot's position is shared, so
   // following fewer tables would advance it past changes of the others.
   try {
@@ -139,6 +188,7 @@ export async function catchUp(o: CatchUpOptions, file: FileInfo, point: Lsn) {
       batchMs: 1000,
       stopAt: { kind: 'endpos', lsn: point },
       snapshot: 'off',
+      numeric,
       log: o.log,
       warn: o.warn,
     });

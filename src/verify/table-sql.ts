@@ -21,7 +21,6 @@ export interface Tolerance {
 }
 
 export interface TableSql {
-  readonly canons: readonly ColumnCanon[];
   /** Columns not compared exactly, and what is compared instead. */
   readonly tolerances: readonly Tolerance[];
   total(side: Side): string;
@@ -31,13 +30,26 @@ export interface TableSql {
   leafRows(side: Side, len: number, prefixes: readonly string[]): string;
 }
 
-export function tableSql(t: SourceTable, duckName: string, pgName: string): TableSql {
-  const canons = t.columns.map(columnCanon);
+/**
+ * Each side's canonical forms: from the replica's column types as they were before the catch-up (the
+ * source side is hashed meanwhile) and as they are after it; forms() says where they disagree.
+ */
+export interface Canons {
+  readonly pg: readonly ColumnCanon[];
+  readonly duck: readonly ColumnCanon[];
+}
+
+/** Canonical forms of a table's columns, given the DuckDB column types by name (when known). */
+export function canonsOf(t: SourceTable, stored: ReadonlyMap<string, string> | undefined): ColumnCanon[] {
+  return t.columns.map((c) => columnCanon(c, stored?.get(c.name)));
+}
+
+export function tableSql(t: SourceTable, duckName: string, pgName: string, canons: Canons): TableSql {
   const keyless = t.key.length === 0;
   const rows = (side: Side, display: boolean) => {
     const { quoteIdent } = side === 'pg' ? pgSql : duckSql;
     const from = side === 'pg' ? pgName : duckName;
-    const raw = t.columns.map((c, i) => `${canons[i]?.[side](quoteIdent(c.name))} AS wd_r${i}`);
+    const raw = t.columns.map((c, i) => `${canons[side][i]?.[side](quoteIdent(c.name))} AS wd_r${i}`);
     const shown = display
       ? t.columns.map(
           (c, i) =>
@@ -58,9 +70,8 @@ export function tableSql(t: SourceTable, duckName: string, pgName: string): Tabl
       ? ''
       : ` WHERE ${bucket(len)} IN (${prefixes.map((p) => pgSql.quoteLiteral(p)).join(', ')})`;
   return {
-    canons,
     tolerances: t.columns.flatMap((c, i) => {
-      const tol = canons[i]?.tolerance;
+      const tol = canons.duck[i]?.tolerance;
       return tol ? [{ column: c.name, rule: tol }] : [];
     }),
     total: (side) => `SELECT count(*), sum(${hash64(side, 'wd_row')}) FROM (${rows(side, false)}) wd_b`,

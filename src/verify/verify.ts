@@ -20,15 +20,25 @@
 
 import { type ConnectionSettings, connect, formatLsn, parseConnectionString } from '../protocol/index.js';
 import { describeTarget } from '../sink/target.js';
-import { readSourceTables } from '../source/catalog.js';
+import { readSourceTables, type SourceTable } from '../source/catalog.js';
 import { qualified, quoteLiteral } from '../source/quote.js';
 import type { TableRef } from '../wal2json/change.js';
+import type { ColumnCanon } from './canonical.js';
 import { VerifyError } from './errors.js';
 import { mod64, narrow, type RowDiff } from './narrow.js';
 import { takeConsistentPoint } from './point.js';
-import { catchUp, type DuckFile, duckRows, inspectFile, openAtPoint } from './replica.js';
+import {
+  catchUp,
+  type DuckFile,
+  duckRows,
+  inspectFile,
+  numericModeOf,
+  openAtPoint,
+  readColumnTypes,
+  tableKey,
+} from './replica.js';
 import { openSnapshotSession, type SnapshotSession } from './snapshot-session.js';
-import { type TableSql, type Tolerance, tableSql } from './table-sql.js';
+import { canonsOf, type TableSql, type Tolerance, tableSql } from './table-sql.js';
 
 /** Moments of a run, awaited when they return a promise: for progress displays, and tests that look at the server then. */
 export interface VerifyEvents {
@@ -122,7 +132,10 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     session = await openSnapshotSession(settings, point.snapshot, o.log);
     const pg = session;
     // Under the snapshot: the columns as they were at the point.
-    const sources = await pg.run((q) => readSourceTables(q, chosen, o.warn));
+    // Every table of the file (the catch-up follows them all, and how they store numeric decides its
+    // options), the chosen ones compared.
+    const all = await pg.run((q) => readSourceTables(q, file.tables, o.warn));
+    const sources = chosen.flatMap((c) => all.filter((t) => t.schema === c.schema && t.table === c.table));
     if (file.lsn > point.lsn) {
       throw new VerifyError(
         'catch-up',
@@ -130,10 +143,16 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         `the replica holds changes up to ${formatLsn(file.lsn)}, past the consistent point ${formatLsn(point.lsn)} just taken: something replicated into it meanwhile; run verify again`,
       );
     }
-    const sqls = sources.map((t) =>
-      tableSql(t, describeTarget(t, file.catalog).name, qualified(t.schema, t.table)),
+    // The source side is built from the replica's column types as they are now; the replica side
+    // from those after the catch-up (a schema change it applies may change them).
+    const names = sources.map((t) => describeTarget(t, file.catalog).name);
+    const before = sources.map((t) => canonsOf(t, file.types.get(tableKey(t))));
+    const sourceSql = sources.map((t, i) =>
+      tableSql(t, names[i] ?? '', qualified(t.schema, t.table), {
+        pg: before[i] ?? [],
+        duck: before[i] ?? [],
+      }),
     );
-
     // A side that failed stops the other at its next table: the run is lost anyway.
     let failed = false;
     const stopIfFailed = () => {
@@ -146,7 +165,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         const s0 = performance.now();
         const rows = await onTable(
           t,
-          pg.run((q) => q(sqlOf(sqls, i).total('pg'))),
+          pg.run((q) => q(sqlOf(sourceSql, i).total('pg'))),
         );
         out.push({ side: figures(rows[0]), seconds: (performance.now() - s0) / 1000 });
         await o.events?.sourceTable?.(t);
@@ -161,7 +180,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     };
     const replicaSide = async () => {
       const c0 = performance.now();
-      const caught = await catchUp(o, file, point.lsn);
+      const caught = await catchUp(o, file, point.lsn, numericModeOf(all, file.types));
       const seconds = (performance.now() - c0) / 1000;
       o.log(
         `replica brought from ${formatLsn(file.lsn)} to ${formatLsn(caught.applied)} (point ${formatLsn(point.lsn)})`,
@@ -169,6 +188,13 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       await o.events?.replicaReady?.();
       duck = await openAtPoint(o.duckdb, file, point.lsn, caught.applied);
       const conn = duck.conn;
+      const types = await readColumnTypes(conn);
+      const sqls = sources.map((t, i) =>
+        tableSql(t, names[i] ?? '', qualified(t.schema, t.table), {
+          pg: before[i] ?? [],
+          duck: sameForms(t, before[i] ?? [], canonsOf(t, types.get(tableKey(t)))),
+        }),
+      );
       const out: Figures[] = [];
       for (const [i, t] of sources.entries()) {
         stopIfFailed();
@@ -176,7 +202,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         const rows = await onTable(t, duckRows(conn, sqlOf(sqls, i).total('duck')));
         out.push({ side: figures(rows[0]), seconds: (performance.now() - s0) / 1000 });
       }
-      return { caught, seconds, figures: out, conn };
+      return { caught, seconds, figures: out, conn, sqls };
     };
     const failing = <T>(p: Promise<T>) =>
       p.catch((err: unknown) => {
@@ -193,7 +219,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     const replica = b.value;
     const tables: TableReport[] = [];
     for (const [i, t] of sources.entries()) {
-      const sql = sqlOf(sqls, i);
+      const sql = sqlOf(replica.sqls, i);
       const source = a.value[i];
       const copy = replica.figures[i];
       if (!source || !copy) continue;
@@ -242,6 +268,20 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     await release();
     duck?.close();
   }
+}
+
+/** The replica side's forms, refused where the catch-up changed a column so that they differ. */
+function sameForms(t: SourceTable, before: readonly ColumnCanon[], after: ColumnCanon[]): ColumnCanon[] {
+  after.forEach((c, i) => {
+    if (c.form !== before[i]?.form) {
+      throw new VerifyError(
+        'compare',
+        'WALDUCK_VERIFY_TYPE_CHANGED',
+        `${t.schema}.${t.table}: column ${t.columns[i]?.name} of the replica changed type during the catch-up (compared ${before[i]?.form ?? 'as text'} at the source, ${c.form ?? 'as text'} now): run verify again`,
+      );
+    }
+  });
+  return after;
 }
 
 function sqlOf(sqls: readonly TableSql[], i: number): TableSql {
