@@ -49,10 +49,20 @@ export interface ColumnCanon {
    * built before the catch-up, the replica side after, and both must have chosen alike.
    */
   readonly form?: string;
+  /**
+   * The text is one of a typed value (never a VARCHAR the replica could hold anything in) whose
+   * characters exclude "|" and which never starts with "~": digits, signs, ".", ":", "-", " ", letters
+   * of NaN/Infinity/BC, hex. Such a part is framed by a "|" after it instead of a length before it,
+   * which costs a length and a number's text less per value on each side.
+   */
+  readonly bare?: boolean;
 }
 
 const text = (ref: string) => `CAST(${ref} AS TEXT)`;
 const same = (f: (ref: string) => string): ColumnCanon => ({ pg: f, duck: f });
+const bare = (c: ColumnCanon): ColumnCanon => ({ ...c, bare: true });
+/** Types whose text both sides print alike and that are bare (see ColumnCanon.bare). */
+const BARE_TEXT = new Set(['int2', 'int4', 'int8', 'oid', 'uuid', 'time', 'timetz']);
 
 /**
  * DuckDB's DOUBLE text in PostgreSQL's form. Both print the shortest digits that read back as the
@@ -68,34 +78,45 @@ export function pgDoubleText(x: string): string {
     ELSE regexp_replace(CAST(${x} AS TEXT), '\\.0$', '') END`;
 }
 
+/**
+ * Both sessions run in UTC with ISO output. DuckDB writes a BC year as "(BC)" after the date,
+ * PostgreSQL " BC" at the very end (after the time and offset).
+ */
+function bcLast(r: string): string {
+  return `CASE WHEN contains(CAST(${r} AS TEXT), ' (BC)') THEN replace(CAST(${r} AS TEXT), ' (BC)', '') || ' BC' ELSE CAST(${r} AS TEXT) END`;
+}
+
 function scalar(t: PgType, stored: string): ColumnCanon {
   switch (t.typname) {
     case 'bool':
-      return same((r) => `CASE WHEN ${r} THEN 't' WHEN NOT ${r} THEN 'f' END`);
+      return bare(same((r) => `CASE WHEN ${r} THEN 't' WHEN NOT ${r} THEN 'f' END`));
     case 'float4':
     case 'float8':
       return {
+        bare: true,
         pg: (r) => `CAST(CAST(${r} AS float8) AS TEXT)`,
         duck: (r) => pgDoubleText(`CAST(${r} AS DOUBLE)`),
       };
     case 'numeric':
       return numericCanon(t, stored);
     case 'money':
-      return { pg: (r) => `CAST(CAST(${r} AS numeric) AS TEXT)`, duck: text };
+      return { pg: (r) => `CAST(CAST(${r} AS numeric) AS TEXT)`, duck: text, bare: true };
     case 'bytea':
-      return { pg: (r) => `encode(${r}, 'hex')`, duck: (r) => `lower(hex(${r}))` };
+      return { pg: (r) => `encode(${r}, 'hex')`, duck: (r) => `lower(hex(${r}))`, bare: true };
     case 'bpchar':
       // The cast to text strips char(n)'s padding; its output function (which concat calls) keeps it.
       return { pg: (r) => `CASE WHEN ${r} IS NOT NULL THEN concat(${r}) END`, duck: text };
     case 'date':
     case 'timestamp':
+      return { pg: text, duck: bcLast, bare: true };
     case 'timestamptz':
-      // Both sessions run in UTC with ISO output. DuckDB writes a BC year as "(BC)" after the date,
-      // PostgreSQL " BC" at the very end (after the time and offset).
+      // DuckDB prints a TIMESTAMPTZ through ICU's calendar, several times slower than the same
+      // instant as a TIMESTAMP rebuilt from its epoch microseconds (UTC, which the session is in).
       return {
         pg: text,
         duck: (r) =>
-          `CASE WHEN contains(CAST(${r} AS TEXT), ' (BC)') THEN replace(CAST(${r} AS TEXT), ' (BC)', '') || ' BC' ELSE CAST(${r} AS TEXT) END`,
+          `CASE WHEN isfinite(${r}) AND ${r} >= TIMESTAMPTZ '0001-01-01 00:00:00+00' THEN CAST(make_timestamp(epoch_us(${r})) AS TEXT) || '+00' ELSE ${bcLast(r)} END`,
+        bare: true,
       };
     case 'inet':
     case 'cidr':
@@ -104,6 +125,7 @@ function scalar(t: PgType, stored: string): ColumnCanon {
       return { pg: (r) => `CASE WHEN ${r} IS NOT NULL THEN concat(${r}) END`, duck: text };
     case 'interval':
       return {
+        bare: true,
         pg: (r) =>
           `CAST(CAST(extract(year FROM ${r}) * 12 + extract(month FROM ${r}) AS bigint) AS TEXT) || ':' || CAST(CAST(extract(day FROM ${r}) AS bigint) AS TEXT) || ':' || CAST(CAST(extract(hour FROM ${r}) * 3600000000 + extract(minute FROM ${r}) * 60000000 + extract(microseconds FROM ${r}) AS bigint) AS TEXT)`,
         duck: (r) =>
@@ -112,7 +134,7 @@ function scalar(t: PgType, stored: string): ColumnCanon {
     default:
       // Integers, uuid, time, timetz, json (as received), jsonb (normalised by PostgreSQL), and all that
       // is stored as VARCHAR holding PostgreSQL's text (enum, inet, composite, text, citext, …).
-      return same(text);
+      return BARE_TEXT.has(t.typname) ? bare(same(text)) : same(text);
   }
 }
 
@@ -144,9 +166,9 @@ export function columnCanon(col: SourceColumn, stored?: string): ColumnCanon {
   };
   return {
     pg: (r) =>
-      `CASE WHEN ${r} IS NOT NULL THEN CAST(cardinality(${r}) AS TEXT) || ']' || (SELECT coalesce(string_agg(${columnPart('pg', el.pg('wd_e'))}, '' ORDER BY wd_n), '') FROM unnest(${arr(r)}) WITH ORDINALITY AS wd_u(wd_e, wd_n)) END`,
+      `CASE WHEN ${r} IS NOT NULL THEN CAST(cardinality(${r}) AS TEXT) || ']' || (SELECT coalesce(string_agg(${columnPart('pg', el.pg('wd_e'), el.bare)}, '' ORDER BY wd_n), '') FROM unnest(${arr(r)}) WITH ORDINALITY AS wd_u(wd_e, wd_n)) END`,
     duck: (r) =>
-      `CASE WHEN ${r} IS NOT NULL THEN CAST(len(${flat(r)}) AS TEXT) || ']' || array_to_string(list_transform(${flat(r)}, lambda wd_e: ${columnPart('duck', el.duck('wd_e'))}), '') END`,
+      `CASE WHEN ${r} IS NOT NULL THEN CAST(len(${flat(r)}) AS TEXT) || ']' || array_to_string(list_transform(${flat(r)}, lambda wd_e: ${columnPart('duck', el.duck('wd_e'), el.bare)}), '') END`,
     form: `${dims}[${el.form}`,
     ...(el.tolerance ? { tolerance: `elements ${el.tolerance}` } : {}),
   };
@@ -165,6 +187,7 @@ function numericCanon(t: PgType, stored: string): ColumnCanon {
       pg: (r) => `CAST(CAST(${r} AS float8) AS TEXT)`,
       duck: (r) => pgDoubleText(`CAST(${r} AS DOUBLE)`),
       form: 'numeric as double',
+      bare: true,
       tolerance:
         'compared as the nearest double: unconstrained numeric is stored as DOUBLE, about 16 significant digits',
     };
@@ -172,20 +195,25 @@ function numericCanon(t: PgType, stored: string): ColumnCanon {
   const scale = numericPrecision(t.typmod)?.scale;
   const storedScale = /^DECIMAL\(\d+,(\d+)\)$/.exec(stored)?.[1];
   if (scale !== undefined && (stored === 'VARCHAR' || storedScale === String(scale)))
-    return { ...same(text), form: 'numeric fixed' };
+    return stored === 'VARCHAR'
+      ? { ...same(text), form: 'numeric fixed, as text' }
+      : { ...same(text), form: 'numeric fixed', bare: true };
   return {
     pg: (r) => `CAST(trim_scale(${r}) AS TEXT)`,
     duck: (r) =>
       `CASE WHEN contains(CAST(${r} AS TEXT), '.') THEN rtrim(rtrim(CAST(${r} AS TEXT), '0'), '.') ELSE CAST(${r} AS TEXT) END`,
+    // Never bare: a column widened from DECIMAL to VARCHAR during the catch-up keeps this form.
     form: 'numeric trimmed',
   };
 }
 
 /**
- * One column's part of the row text: its length in bytes, ":", the text; "~" for NULL. Bytes, not
- * characters: the same for UTF-8 on both sides, and O(1) in PostgreSQL where length() counts.
+ * One column's part of the row text: its length in bytes, ":", the text; or, for a bare text (see
+ * ColumnCanon.bare), the text and "|"; "~" for NULL. Bytes, not characters: the same for UTF-8 on both
+ * sides, and O(1) in PostgreSQL where length() counts.
  */
-export function columnPart(side: Side, canonical: string): string {
+export function columnPart(side: Side, canonical: string, bare = false): string {
+  if (bare) return `coalesce(${canonical} || '|', '~')`;
   const len = side === 'pg' ? 'octet_length' : 'strlen';
   return `coalesce(CAST(${len}(${canonical}) AS TEXT) || ':' || ${canonical}, '~')`;
 }

@@ -44,7 +44,7 @@ describe('canonical forms', () => {
     assert.deepEqual(forms(col(numeric()), 'DECIMAL(38,4)'), ['numeric trimmed', false]);
     assert.deepEqual(forms(col(numeric()), 'VARCHAR'), ['numeric trimmed', false]);
     assert.deepEqual(forms(col(numeric(10, 2))), ['numeric fixed', false]);
-    assert.deepEqual(forms(col(numeric(10, 2)), 'VARCHAR'), ['numeric fixed', false]);
+    assert.deepEqual(forms(col(numeric(10, 2)), 'VARCHAR'), ['numeric fixed, as text', false]);
     assert.deepEqual(forms(col(numeric(10, 2)), 'DECIMAL(38,4)'), ['numeric trimmed', false]);
     assert.deepEqual(forms(col(numeric(), 1), 'DECIMAL(38,4)[]'), ['1[numeric trimmed', false]);
     assert.deepEqual(forms(col(numeric(), 2)), ['2[numeric as double', true]);
