@@ -55,7 +55,8 @@ describe('verify holds no more than its scans', () => {
     assert.equal(r.code, 0, r.stderr);
   });
 
-  it('releases a table it has verified while it still reads the next one', async () => {
+  // The timeouts only turn a hang (a wait that never comes) into a failure; nothing is timed.
+  it('releases a table it has verified while it still reads the next one', { timeout: 300_000 }, async () => {
     // Once a is hashed, another session takes b ACCESS EXCLUSIVE, so verify, reading a then b, waits
     // on b. (Taken earlier, its transaction would hold up the temporary slot's creation instead.)
     const holder = await connect(parseConnectionString(conninfo(c.info, 'superuser'), {}), {
@@ -105,7 +106,9 @@ describe('verify holds no more than its scans', () => {
     }
   });
 
-  it('holds neither snapshot nor temporary slot once the source is read, while the replica side still works', async () => {
+  it('holds neither snapshot nor temporary slot once the source is read, while the replica side still works', {
+    timeout: 300_000,
+  }, async () => {
     // Changes the replica has to catch up on.
     psql(c.info, `UPDATE a SET v = v || '!' WHERE id % 3 = 0; DELETE FROM b WHERE id > 900`);
     const seen: { slots: string; xmins: string; sourceDone: boolean }[] = [];
