@@ -68,7 +68,7 @@ try {
       ),
     ),
   );
-  const verifies: { whole: number; compare: number }[] = [];
+  const verifies: { whole: number; compare: number; parts: string }[] = [];
   for (let i = 0; i < REPEAT; i++) {
     let rep: VerifyReport | undefined;
     const whole = seconds(() => {
@@ -77,7 +77,10 @@ try {
       ) as VerifyReport;
     });
     if (!rep?.equal) throw new Error('verify found a difference');
-    verifies.push({ whole, compare: rep.tables[0]?.seconds ?? 0 });
+    const t = rep.tables[0];
+    // Where the whole command's time went besides the compare phase.
+    const parts = `catch-up ${rep.catchUp.seconds.toFixed(2)} s, source side ${t?.sourceSeconds.toFixed(2)} s, replica side ${t?.replicaSeconds.toFixed(2)} s, snapshot held ${rep.snapshotSeconds.toFixed(2)} s, verify() ${rep.seconds.toFixed(2)} s`;
+    verifies.push({ whole, compare: t?.seconds ?? 0, parts });
   }
   const csv = join(dir, 't.csv');
   const exportCompare = async (): Promise<number> => {
@@ -129,6 +132,7 @@ try {
   console.log(line('`walduck verify`, whole command', vWhole));
   console.log(line('`walduck verify`, compare phase', vCompare));
   console.log(line('export (COPY csv) and compare (DuckDB EXCEPT ALL)', ex));
+  for (const v of verifies) console.log(`verify run: whole ${v.whole.toFixed(2)} s; ${v.parts}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
   stopCluster(info);

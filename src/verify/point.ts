@@ -9,10 +9,13 @@
 // stores the END LSN of each applied transaction's commit record, so "applied every transaction ending
 // at or before consistent_point" (replicate --endpos) is the same set of transactions as the snapshot.
 //
-// The reading session imports the snapshot (REPEATABLE READ, READ ONLY, SET TRANSACTION SNAPSHOT),
-// then the replication connection is closed at once: that drops the temporary slot, so it holds back
-// no WAL while the tables are scanned. The reading transaction itself holds only what any long query
-// holds (AccessShareLock on each table as it is read, and its xmin).
+// The slot's snapshot stays importable only while its replication connection is idle and open, and
+// that connection keeps the temporary slot (WAL and catalog_xmin) alive. So a plain session, the
+// anchor, imports it and exports it again (pg_export_snapshot() in a REPEATABLE READ transaction
+// exports the transaction's snapshot, the imported one), and the replication connection is closed at
+// once, dropping the slot. The anchor reads nothing: it holds no lock, only the snapshot's xmin, until
+// release(). Each scan runs in a transaction of its own that imports the anchor's snapshot
+// (snapshot-session.ts), so a table is locked only while it is read.
 
 import { type Connection, type ConnectionSettings, connect, type Lsn } from '../protocol/index.js';
 import { quoteLiteral } from '../source/quote.js';
@@ -33,20 +36,23 @@ export const SESSION_SETTINGS = [
 
 export interface ConsistentPoint {
   readonly lsn: Lsn;
+  /** The anchor's exported snapshot: importable until release(). */
   readonly snapshot: string;
-  /** A plain session inside a REPEATABLE READ transaction on that snapshot. */
-  readonly reader: Connection;
+  /** The anchor's server process (tests look for its xmin). */
+  readonly anchorPid: number;
+  /** Ends the anchor's transaction and session: the source's xmin is no longer held. Idempotent. */
+  release(): Promise<void>;
 }
 
 export async function takeConsistentPoint(
   settings: ConnectionSettings,
   o: { readonly log: (msg: string) => void },
 ): Promise<ConsistentPoint> {
-  const reader = await connect(settings, { replication: false, log: o.log });
+  const anchor = await connect(settings, { replication: false, log: o.log });
   let repl: Connection | undefined;
   try {
-    await reader.query(SESSION_SETTINGS.join('; '));
-    const enc = (await reader.query('SHOW server_encoding'))[0]?.rows[0]?.[0];
+    await anchor.query(SESSION_SETTINGS.join('; '));
+    const enc = (await anchor.query('SHOW server_encoding'))[0]?.rows[0]?.[0];
     if (enc !== 'UTF8') {
       throw new VerifyError(
         'preflight',
@@ -63,16 +69,28 @@ export async function takeConsistentPoint(
     });
     if (!created.snapshotName)
       throw new VerifyError('point', 'WALDUCK_VERIFY_SNAPSHOT', 'the server exported no snapshot');
-    await reader.query(
-      `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT ${quoteLiteral(created.snapshotName)}`,
+    const results = await anchor.query(
+      `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT ${quoteLiteral(created.snapshotName)}; SELECT pg_export_snapshot()`,
     );
-    o.log(`consistent point ${created.consistentPoint.toString(16)} (snapshot ${created.snapshotName})`);
-    return { lsn: created.consistentPoint, snapshot: created.snapshotName, reader };
+    const snapshot = results.at(-1)?.rows[0]?.[0];
+    if (!snapshot)
+      throw new VerifyError('point', 'WALDUCK_VERIFY_SNAPSHOT', 'pg_export_snapshot() returned nothing');
+    o.log(`consistent point ${created.consistentPoint.toString(16)} (snapshot ${snapshot})`);
+    let released: Promise<void> | undefined;
+    return {
+      lsn: created.consistentPoint,
+      snapshot,
+      anchorPid: anchor.backendPid,
+      release: () => {
+        released ??= anchor.close().catch(() => {});
+        return released;
+      },
+    };
   } catch (err) {
-    await reader.close().catch(() => {});
+    await anchor.close().catch(() => {});
     throw err;
   } finally {
-    // Ends the exporting transaction and drops the temporary slot (imported snapshots stay valid).
+    // Ends the exporting transaction and drops the temporary slot (the anchor's copy stays valid).
     await repl?.close().catch(() => {});
   }
 }

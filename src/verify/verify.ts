@@ -3,39 +3,52 @@
 //   1. look at the DuckDB file (read-only): its slot and stored LSN, the tables it holds; a file in use
 //      (a replicate running on it) is refused here, before anything is asked of the server;
 //   2. refuse if the slot is active (a replicate elsewhere following this replica);
-//   3. take the consistent point: a temporary slot's exported snapshot and its LSN (point.ts);
-//   4. bring the replica to exactly that LSN: replicate --endpos POINT on the file's own slot, which
-//      applies every transaction ending at or before it and none after (or advances the stored LSN
-//      over WAL that holds none of its tables);
-//   5. per table, both sides at once: count and hash sum of the canonical row texts, computed inside
-//      each database (no row leaves either); with --rows, narrow a difference down to its rows.
+//   3. take the consistent point: an LSN and a snapshot exactly at it, held by an anchor session
+//      (point.ts); read the tables' columns under it;
+//   4. then two sides at once:
+//      - source: per table, count and hash sum of the canonical row texts, each table in a transaction
+//        of its own on the snapshot (its lock ends with its scan); after the last table the anchor is
+//        released, so the source's xmin is held only while the source is read;
+//      - replica: brought to exactly that LSN (replicate --endpos POINT on the file's own slot, which
+//        applies every transaction ending at or before it and none after), then the same per table;
+//   5. compare; with --rows, narrow a difference down to its rows (this needs the snapshot, so with
+//      --rows the anchor is held until the narrowing is done).
 //
 // Refusing rather than coordinating with a running replicate: a running replicate holds the DuckDB
 // file's write lock for as long as it runs, and the only way to fence it at an LSN would be to stop
 // it. Verify says so in one line and leaves the replicator alone.
 
-import {
-  type Connection,
-  type ConnectionSettings,
-  connect,
-  formatLsn,
-  type Lsn,
-  parseConnectionString,
-  parseLsn,
-} from '../protocol/index.js';
-import { replicate } from '../replicator/replicate.js';
-import { openDuckDb } from '../sink/duckdb-file.js';
-import { DuckFileError } from '../sink/errors.js';
-import { quoteIdent as duckIdent, quoteLiteral as duckLiteral } from '../sink/sql.js';
+import { type ConnectionSettings, connect, formatLsn, parseConnectionString } from '../protocol/index.js';
 import { describeTarget } from '../sink/target.js';
-import type { NumericMode } from '../sink/type-map.js';
 import { readSourceTables, type SourceTable } from '../source/catalog.js';
 import { qualified, quoteLiteral } from '../source/quote.js';
 import type { TableRef } from '../wal2json/change.js';
+import type { ColumnCanon } from './canonical.js';
 import { VerifyError } from './errors.js';
 import { mod64, narrow, type RowDiff } from './narrow.js';
 import { takeConsistentPoint } from './point.js';
-import { type Tolerance, tableSql } from './table-sql.js';
+import {
+  catchUp,
+  type DuckFile,
+  duckRows,
+  inspectFile,
+  numericModeOf,
+  openAtPoint,
+  readColumnTypes,
+  tableKey,
+} from './replica.js';
+import { openSnapshotSession, type SnapshotSession } from './snapshot-session.js';
+import { canonsOf, type TableSql, type Tolerance, tableSql } from './table-sql.js';
+
+/** Moments of a run, awaited when they return a promise: for progress displays, and tests that look at the server then. */
+export interface VerifyEvents {
+  /** A table's source side is hashed and its transaction committed (its lock released). */
+  readonly sourceTable?: (t: TableRef) => void | Promise<void>;
+  /** Every source table is hashed; without --rows the snapshot is released by now. */
+  readonly sourceDone?: () => void | Promise<void>;
+  /** The replica is at the point; its tables are about to be hashed. */
+  readonly replicaReady?: () => void | Promise<void>;
+}
 
 export interface VerifyOptions {
   readonly source: string | undefined;
@@ -46,10 +59,9 @@ export interface VerifyOptions {
   readonly slot?: string | undefined;
   readonly rows: boolean;
   readonly maxDiffs: number;
-  /** The replica's numeric mapping (replicate's --numeric): its catch-up and canonical forms follow it. */
-  readonly numeric?: NumericMode;
   readonly log: (msg: string) => void;
   readonly warn: (msg: string) => void;
+  readonly events?: VerifyEvents;
 }
 
 export interface Side {
@@ -65,7 +77,10 @@ export interface TableReport {
   readonly source: Side;
   readonly replica: Side;
   readonly tolerances: readonly Tolerance[];
+  /** Seconds spent hashing the table on each side (the sides run at once). */
   readonly seconds: number;
+  readonly sourceSeconds: number;
+  readonly replicaSeconds: number;
   readonly diffs?: readonly RowDiff[];
   readonly diffsTruncated?: boolean;
 }
@@ -79,9 +94,13 @@ export interface VerifyReport {
   readonly replicaLsnBefore: string;
   readonly replicaLsn: string;
   readonly catchUp: { readonly changes: number; readonly transactions: number; readonly seconds: number };
+  /** Seconds the source's snapshot was held (the anchor's life). */
+  readonly snapshotSeconds: number;
   readonly tables: readonly TableReport[];
   readonly seconds: number;
 }
+
+type Figures = { readonly side: Side; readonly seconds: number };
 
 export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   const t0 = performance.now();
@@ -101,11 +120,22 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   await refuseActiveSlot(settings, file.slot, o.log);
 
   const point = await takeConsistentPoint(settings, { log: o.log });
-  const reader = point.reader;
+  const p0 = performance.now();
+  let snapshotSeconds: number | undefined;
+  const release = async () => {
+    await point.release();
+    snapshotSeconds ??= (performance.now() - p0) / 1000;
+  };
+  let session: SnapshotSession | undefined;
+  let duck: DuckFile | undefined;
   try {
-    const pgQuery = async (sql: string) => (await reader.query(sql))[0]?.rows ?? [];
+    session = await openSnapshotSession(settings, point.snapshot, o.log);
+    const pg = session;
     // Under the snapshot: the columns as they were at the point.
-    const sources = await readSourceTables(pgQuery, chosen, o.warn);
+    // Every table of the file (the catch-up follows them all, and how they store numeric decides its
+    // options), the chosen ones compared.
+    const all = await pg.run((q) => readSourceTables(q, file.tables, o.warn));
+    const sources = chosen.flatMap((c) => all.filter((t) => t.schema === c.schema && t.table === c.table));
     if (file.lsn > point.lsn) {
       throw new VerifyError(
         'catch-up',
@@ -113,121 +143,167 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         `the replica holds changes up to ${formatLsn(file.lsn)}, past the consistent point ${formatLsn(point.lsn)} just taken: something replicated into it meanwhile; run verify again`,
       );
     }
-    const c0 = performance.now();
-    const caught = await catchUp(o, file.slot, file.tables, point.lsn);
-    const catchUp_ = {
-      changes: caught.changes,
-      transactions: caught.transactions,
-      seconds: (performance.now() - c0) / 1000,
-    };
-    o.log(
-      `replica brought from ${formatLsn(file.lsn)} to ${formatLsn(caught.applied)} (point ${formatLsn(point.lsn)})`,
+    // The source side is built from the replica's column types as they are now; the replica side
+    // from those after the catch-up (a schema change it applies may change them).
+    const names = sources.map((t) => describeTarget(t, file.catalog).name);
+    const before = sources.map((t) => canonsOf(t, file.types.get(tableKey(t))));
+    const sourceSql = sources.map((t, i) =>
+      tableSql(t, names[i] ?? '', qualified(t.schema, t.table), {
+        pg: before[i] ?? [],
+        duck: before[i] ?? [],
+      }),
     );
-    const tables = await compareTables(o, reader, sources, file.slot, point.lsn, caught.applied);
+    // A side that failed stops the other at its next table: the run is lost anyway.
+    let failed = false;
+    const stopIfFailed = () => {
+      if (failed) throw new VerifyError('compare', 'WALDUCK_VERIFY_ABANDONED', 'the other side failed');
+    };
+    const sourceSide = async (): Promise<Figures[]> => {
+      const out: Figures[] = [];
+      for (const [i, t] of sources.entries()) {
+        stopIfFailed();
+        const s0 = performance.now();
+        const rows = await onTable(
+          t,
+          pg.run((q) => q(sqlOf(sourceSql, i).total('pg'))),
+        );
+        out.push({ side: figures(rows[0]), seconds: (performance.now() - s0) / 1000 });
+        await o.events?.sourceTable?.(t);
+      }
+      // --rows may need the source again, under the same snapshot, for a table that differs.
+      if (!o.rows) {
+        await pg.close();
+        await release();
+      }
+      await o.events?.sourceDone?.();
+      return out;
+    };
+    const replicaSide = async () => {
+      const c0 = performance.now();
+      const caught = await catchUp(o, file, point.lsn, numericModeOf(all, file.types));
+      const seconds = (performance.now() - c0) / 1000;
+      o.log(
+        `replica brought from ${formatLsn(file.lsn)} to ${formatLsn(caught.applied)} (point ${formatLsn(point.lsn)})`,
+      );
+      await o.events?.replicaReady?.();
+      duck = await openAtPoint(o.duckdb, file, point.lsn, caught.applied);
+      const conn = duck.conn;
+      const types = await readColumnTypes(conn);
+      const sqls = sources.map((t, i) =>
+        tableSql(t, names[i] ?? '', qualified(t.schema, t.table), {
+          pg: before[i] ?? [],
+          duck: sameForms(t, before[i] ?? [], canonsOf(t, types.get(tableKey(t)))),
+        }),
+      );
+      const out: Figures[] = [];
+      for (const [i, t] of sources.entries()) {
+        stopIfFailed();
+        const s0 = performance.now();
+        const rows = await onTable(t, duckRows(conn, sqlOf(sqls, i).total('duck')));
+        out.push({ side: figures(rows[0]), seconds: (performance.now() - s0) / 1000 });
+      }
+      return { caught, seconds, figures: out, conn, sqls };
+    };
+    const failing = <T>(p: Promise<T>) =>
+      p.catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
+    const [a, b] = await Promise.allSettled([failing(sourceSide()), failing(replicaSide())]);
+    // Both sides have finished, either way, before anything is closed under them.
+    // The first real failure, not the other side's giving up.
+    const why = [a, b].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    const first =
+      why.find((e) => !(e instanceof VerifyError && e.code === 'WALDUCK_VERIFY_ABANDONED')) ?? why[0];
+    if (first !== undefined || a.status === 'rejected' || b.status === 'rejected') throw first;
+    const replica = b.value;
+    const tables: TableReport[] = [];
+    for (const [i, t] of sources.entries()) {
+      const sql = sqlOf(replica.sqls, i);
+      const source = a.value[i];
+      const copy = replica.figures[i];
+      if (!source || !copy) continue;
+      const equal = source.side.rows === copy.side.rows && source.side.hash === copy.side.hash;
+      let extra: Pick<TableReport, 'diffs' | 'diffsTruncated'> = {};
+      if (!equal && o.rows) {
+        const n = await onTable(
+          t,
+          narrow(
+            t,
+            sql,
+            { pg: (text) => pg.run((q) => q(text)), duck: (text) => duckRows(replica.conn, text) },
+            o.maxDiffs,
+          ),
+        );
+        extra = { diffs: n.diffs, diffsTruncated: n.truncated };
+      }
+      tables.push({
+        schema: t.schema,
+        table: t.table,
+        equal,
+        source: source.side,
+        replica: copy.side,
+        tolerances: sql.tolerances,
+        seconds: Math.max(source.seconds, copy.seconds),
+        sourceSeconds: source.seconds,
+        replicaSeconds: copy.seconds,
+        ...extra,
+      });
+    }
+    await release();
+    const caught = replica.caught;
     return {
       equal: tables.every((t) => t.equal),
       slot: file.slot,
       lsn: formatLsn(point.lsn),
       replicaLsnBefore: formatLsn(file.lsn),
       replicaLsn: formatLsn(caught.applied),
-      catchUp: catchUp_,
+      catchUp: { changes: caught.changes, transactions: caught.transactions, seconds: replica.seconds },
+      snapshotSeconds: snapshotSeconds ?? 0,
       tables,
       seconds: (performance.now() - t0) / 1000,
     };
   } finally {
-    await reader.close().catch(() => {});
+    await session?.close();
+    await release();
+    duck?.close();
   }
 }
 
-interface FileInfo {
-  readonly slot: string;
-  readonly lsn: Lsn;
-  readonly tables: readonly TableRef[];
+/** The replica side's forms, refused where the catch-up changed a column so that they differ. */
+function sameForms(t: SourceTable, before: readonly ColumnCanon[], after: ColumnCanon[]): ColumnCanon[] {
+  after.forEach((c, i) => {
+    if (c.form !== before[i]?.form) {
+      throw new VerifyError(
+        'compare',
+        'WALDUCK_VERIFY_TYPE_CHANGED',
+        `${t.schema}.${t.table}: column ${t.columns[i]?.name} of the replica changed type during the catch-up (compared ${before[i]?.form ?? 'as text'} at the source, ${c.form ?? 'as text'} now): run verify again`,
+      );
+    }
+  });
+  return after;
 }
 
-type DuckInstance = Awaited<ReturnType<typeof openDuckDb>>;
-type DuckConnection = Awaited<ReturnType<DuckInstance['connect']>>;
+function sqlOf(sqls: readonly TableSql[], i: number): TableSql {
+  const s = sqls[i];
+  if (!s) throw new RangeError(`no SQL for table ${i}`);
+  return s;
+}
 
-async function openDuck(file: string): Promise<{ instance: DuckInstance; conn: DuckConnection }> {
-  let instance: DuckInstance;
+function figures(r: readonly (string | null)[] | undefined): Side {
+  return { rows: r?.[0] ?? '0', hash: mod64(r?.[1]).toString(16).padStart(16, '0') };
+}
+
+/** A query's failure, said with the table it was for. */
+async function onTable<T>(t: TableRef, work: Promise<T>): Promise<T> {
   try {
-    instance = await openDuckDb(file, { readOnly: true });
+    return await work;
   } catch (err) {
-    const text = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
-    if (err instanceof DuckFileError && err.code === 'WALDUCK_DUCKDB_LOCKED') {
-      const pid = /PID (\d+)/.exec(text)?.[1];
-      throw new VerifyError(
-        'duckdb',
-        'WALDUCK_VERIFY_IN_USE',
-        `DuckDB file ${file} is in use by another process${pid ? ` (PID ${pid})` : ''}, a running walduck replicate? verify brings the replica to its consistent point itself and needs the file alone: stop the replicator (SIGTERM), verify, then start it again`,
-        { cause: err },
-      );
-    }
-    throw err;
-  }
-  const conn = await instance.connect();
-  return { instance, conn };
-}
-
-async function duckRows(conn: DuckConnection, sql: string): Promise<(string | null)[][]> {
-  const r = await conn.runAndReadAll(sql);
-  return r.getRows().map((row) => row.map((v) => (v === null || v === undefined ? null : String(v))));
-}
-
-async function inspectFile(file: string, slot: string | undefined): Promise<FileInfo> {
-  const { existsSync } = await import('node:fs');
-  if (!existsSync(file))
-    throw new VerifyError('config', 'WALDUCK_VERIFY_NO_FILE', `DuckDB file ${file} does not exist`);
-  const { instance, conn } = await openDuck(file);
-  try {
-    const has = await duckRows(
-      conn,
-      "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'walduck' AND table_name = 'state'",
-    );
-    if (has[0]?.[0] === '0')
-      throw new VerifyError(
-        'duckdb',
-        'WALDUCK_VERIFY_NOT_REPLICA',
-        `${file} has no walduck.state table: it is not a walduck replica`,
-      );
-    const catalog = (await duckRows(conn, 'SELECT current_database()'))[0]?.[0] ?? '';
-    const states = await duckRows(
-      conn,
-      `SELECT slot, lsn FROM ${duckIdent(catalog)}.walduck.state ORDER BY slot`,
-    );
-    const row = slot === undefined ? states[0] : states.find((s) => s[0] === slot);
-    if (!row || (slot === undefined && states.length > 1)) {
-      throw new VerifyError(
-        'config',
-        'WALDUCK_VERIFY_SLOT',
-        states.length === 0
-          ? `${file} records no replication yet (walduck.state is empty): nothing to verify`
-          : slot === undefined
-            ? `${file} holds replicas of several slots (${states.map((s) => s[0]).join(', ')}): name one with --slot`
-            : `${file} holds no replica of slot ${slot} (it has ${states.map((s) => s[0]).join(', ')})`,
-      );
-    }
-    const lsn = parseLsn(row[1] ?? '');
-    if (lsn === undefined)
-      throw new VerifyError(
-        'duckdb',
-        'WALDUCK_VERIFY_STATE',
-        `${file}: walduck.state holds an unreadable LSN ${row[1]}`,
-      );
-    const tables = await duckRows(
-      conn,
-      `SELECT table_schema, table_name FROM information_schema.tables
-        WHERE table_catalog = current_database() AND table_type = 'BASE TABLE' AND table_schema <> 'walduck'
-        ORDER BY 1, 2`,
-    );
-    return {
-      slot: row[0] ?? '',
-      lsn,
-      tables: tables.map((r) => ({ schema: r[0] === 'main' ? 'public' : (r[0] ?? ''), table: r[1] ?? '' })),
-    };
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
+    if (err instanceof VerifyError) throw err;
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new VerifyError('compare', 'WALDUCK_VERIFY_QUERY', `${t.schema}.${t.table}: ${msg}`, {
+      cause: err,
+    });
   }
 }
 
@@ -258,120 +334,5 @@ async function refuseActiveSlot(
     }
   } finally {
     await c.close().catch(() => {});
-  }
-}
-
-async function catchUp(o: VerifyOptions, slot: string, tables: readonly TableRef[], point: Lsn) {
-  // Every table the replica holds, not only the compared ones: the slot's position is shared, so
-  // following fewer tables would advance it past changes of the others.
-  try {
-    const r = await replicate({
-      source: o.source,
-      duckdb: o.duckdb,
-      tables,
-      slot,
-      formatVersion: 2,
-      writeInChunks: true,
-      batchChanges: 100_000,
-      batchMs: 1000,
-      stopAt: { kind: 'endpos', lsn: point },
-      snapshot: 'off',
-      ...(o.numeric ? { numeric: o.numeric } : {}),
-      log: o.log,
-      warn: o.warn,
-    });
-    if (r.applied > point) {
-      throw new VerifyError(
-        'catch-up',
-        'WALDUCK_VERIFY_OVERSHOOT',
-        `the replica went to ${formatLsn(r.applied)}, past the consistent point ${formatLsn(point)}`,
-      );
-    }
-    return r;
-  } catch (err) {
-    if (err instanceof VerifyError) throw err;
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new VerifyError(
-      'catch-up',
-      'WALDUCK_VERIFY_CATCH_UP',
-      `bringing the replica to ${formatLsn(point)}: ${msg}`,
-      {
-        cause: err,
-      },
-    );
-  }
-}
-
-async function compareTables(
-  o: VerifyOptions,
-  reader: Connection,
-  sources: readonly SourceTable[],
-  slot: string,
-  point: Lsn,
-  applied: Lsn,
-): Promise<TableReport[]> {
-  const { instance, conn } = await openDuck(o.duckdb);
-  try {
-    // The file was closed between catch-up and here: make sure nobody moved it meanwhile.
-    // Qualified with the attached database: a file named walduck.duckdb would make walduck.state ambiguous.
-    const catalog = (await duckRows(conn, 'SELECT current_database()'))[0]?.[0] ?? '';
-    const now = await duckRows(
-      conn,
-      `SELECT lsn FROM ${duckIdent(catalog)}.walduck.state WHERE slot = ${duckLiteral(slot)}`,
-    );
-    const lsn = parseLsn(now[0]?.[0] ?? '');
-    if (lsn !== applied) {
-      throw new VerifyError(
-        'duckdb',
-        'WALDUCK_VERIFY_MOVED',
-        `the replica moved to ${now[0]?.[0] ?? 'nothing'} after verify brought it to ${formatLsn(applied)} (point ${formatLsn(point)}): another process wrote to it; run verify again`,
-      );
-    }
-    await conn.run("SET TimeZone = 'UTC'");
-    const q = {
-      pg: async (sql: string) => (await reader.query(sql))[0]?.rows ?? [],
-      duck: (sql: string) => duckRows(conn, sql),
-    };
-    const reports: TableReport[] = [];
-    for (const t of sources) {
-      const s0 = performance.now();
-      const sql = tableSql(t, describeTarget(t, catalog).name, qualified(t.schema, t.table), o.numeric);
-      let a: readonly (readonly (string | null)[])[];
-      let b: readonly (readonly (string | null)[])[];
-      try {
-        [a, b] = await Promise.all([q.pg(sql.total('pg')), q.duck(sql.total('duck'))]);
-      } catch (err) {
-        const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
-        throw new VerifyError('compare', 'WALDUCK_VERIFY_QUERY', `${t.schema}.${t.table}: ${msg}`, {
-          cause: err,
-        });
-      }
-      const side = (r: readonly (string | null)[] | undefined): Side => ({
-        rows: r?.[0] ?? '0',
-        hash: mod64(r?.[1]).toString(16).padStart(16, '0'),
-      });
-      const source = side(a[0]);
-      const replica = side(b[0]);
-      const equal = source.rows === replica.rows && source.hash === replica.hash;
-      let extra: Pick<TableReport, 'diffs' | 'diffsTruncated'> = {};
-      if (!equal && o.rows) {
-        const n = await narrow(t, sql, q, o.maxDiffs);
-        extra = { diffs: n.diffs, diffsTruncated: n.truncated };
-      }
-      reports.push({
-        schema: t.schema,
-        table: t.table,
-        equal,
-        source,
-        replica,
-        tolerances: sql.tolerances,
-        seconds: (performance.now() - s0) / 1000,
-        ...extra,
-      });
-    }
-    return reports;
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
   }
 }

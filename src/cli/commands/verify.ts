@@ -44,12 +44,6 @@ export function verifyCommand(y: Argv): Argv {
           default: 20,
           describe: 'with --rows: at most this many rows per table',
         })
-        .option('numeric', {
-          type: 'string',
-          choices: ['double', 'exact'],
-          default: 'double',
-          describe: "the replica's --numeric mapping (replicate's option): exact compares numerics by value",
-        })
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON report instead of lines' })
         .example(
           "$0 verify --source 'host=db user=repl dbname=shop' --duckdb shop.duckdb",
@@ -75,7 +69,6 @@ export function verifyCommand(y: Argv): Argv {
         slot: args.slot,
         rows: args.rows,
         maxDiffs,
-        numeric: args.numeric === 'exact' ? 'exact' : 'double',
         log: log.verify,
         warn,
       });

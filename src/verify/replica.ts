@@ -1,0 +1,239 @@
+// The replica's side of verify: what the DuckDB file holds (its slot, stored LSN and tables), bringing
+// it to the consistent point (an in-process replicate --endpos on its own slot), and reading it.
+// The file is opened read-only except by the catch-up, and closed between the two, so a file held by a
+// running replicate is refused in one line rather than waited for.
+
+import { existsSync } from 'node:fs';
+import { formatLsn, type Lsn, parseLsn } from '../protocol/index.js';
+import { replicate } from '../replicator/replicate.js';
+import { openDuckDb } from '../sink/duckdb-file.js';
+import { DuckFileError } from '../sink/errors.js';
+import { quoteIdent as duckIdent, quoteLiteral as duckLiteral } from '../sink/sql.js';
+import { mapType, type NumericMode } from '../sink/type-map.js';
+import type { SourceTable } from '../source/catalog.js';
+import type { TableRef } from '../wal2json/change.js';
+import { VerifyError } from './errors.js';
+
+export interface FileInfo {
+  readonly slot: string;
+  readonly lsn: Lsn;
+  /** The attached database's name: every reference into the file is qualified with it. */
+  readonly catalog: string;
+  readonly tables: readonly TableRef[];
+  /** Each table's DuckDB column types by column name, keyed by tableKey(). */
+  readonly types: ColumnTypes;
+}
+
+export type ColumnTypes = ReadonlyMap<string, ReadonlyMap<string, string>>;
+
+export const tableKey = (t: TableRef) => `${t.schema}.${t.table}`;
+
+/** The replica's column types (information_schema's spelling: "DECIMAL(38,4)", "DOUBLE[]"). */
+export async function readColumnTypes(conn: DuckConnection): Promise<ColumnTypes> {
+  const rows = await duckRows(
+    conn,
+    `SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns
+      WHERE table_catalog = current_database() AND table_schema <> 'walduck'`,
+  );
+  const out = new Map<string, Map<string, string>>();
+  for (const [schema, table, column, type] of rows) {
+    const key = tableKey({ schema: schema === 'main' ? 'public' : (schema ?? ''), table: table ?? '' });
+    let m = out.get(key);
+    if (!m) {
+      m = new Map();
+      out.set(key, m);
+    }
+    m.set(column ?? '', type ?? '');
+  }
+  return out;
+}
+
+type DuckInstance = Awaited<ReturnType<typeof openDuckDb>>;
+type DuckConnection = Awaited<ReturnType<DuckInstance['connect']>>;
+
+export interface DuckFile {
+  readonly conn: DuckConnection;
+  close(): void;
+}
+
+export async function openDuck(file: string): Promise<DuckFile> {
+  let instance: DuckInstance;
+  try {
+    instance = await openDuckDb(file, { readOnly: true });
+  } catch (err) {
+    const text = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+    if (err instanceof DuckFileError && err.code === 'WALDUCK_DUCKDB_LOCKED') {
+      const pid = /PID (\d+)/.exec(text)?.[1];
+      throw new VerifyError(
+        'duckdb',
+        'WALDUCK_VERIFY_IN_USE',
+        `DuckDB file ${file} is in use by another process${pid ? ` (PID ${pid})` : ''}, a running walduck replicate? verify brings the replica to its consistent point itself and needs the file alone: stop the replicator (SIGTERM), verify, then start it again`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  const conn = await instance.connect();
+  return {
+    conn,
+    close() {
+      conn.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+export async function duckRows(conn: DuckConnection, sql: string): Promise<(string | null)[][]> {
+  const r = await conn.runAndReadAll(sql);
+  return r.getRows().map((row) => row.map((v) => (v === null || v === undefined ? null : String(v))));
+}
+
+export async function inspectFile(file: string, slot: string | undefined): Promise<FileInfo> {
+  if (!existsSync(file))
+    throw new VerifyError('config', 'WALDUCK_VERIFY_NO_FILE', `DuckDB file ${file} does not exist`);
+  const duck = await openDuck(file);
+  const conn = duck.conn;
+  try {
+    const has = await duckRows(
+      conn,
+      "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'walduck' AND table_name = 'state'",
+    );
+    if (has[0]?.[0] === '0')
+      throw new VerifyError(
+        'duckdb',
+        'WALDUCK_VERIFY_NOT_REPLICA',
+        `${file} has no walduck.state table: it is not a walduck replica`,
+      );
+    const catalog = (await duckRows(conn, 'SELECT current_database()'))[0]?.[0] ?? '';
+    const states = await duckRows(
+      conn,
+      `SELECT slot, lsn FROM ${duckIdent(catalog)}.walduck.state ORDER BY slot`,
+    );
+    const row = slot === undefined ? states[0] : states.find((s) => s[0] === slot);
+    if (!row || (slot === undefined && states.length > 1)) {
+      throw new VerifyError(
+        'config',
+        'WALDUCK_VERIFY_SLOT',
+        states.length === 0
+          ? `${file} records no replication yet (walduck.state is empty): nothing to verify`
+          : slot === undefined
+            ? `${file} holds replicas of several slots (${states.map((s) => s[0]).join(', ')}): name one with --slot`
+            : `${file} holds no replica of slot ${slot} (it has ${states.map((s) => s[0]).join(', ')})`,
+      );
+    }
+    const lsn = parseLsn(row[1] ?? '');
+    if (lsn === undefined)
+      throw new VerifyError(
+        'duckdb',
+        'WALDUCK_VERIFY_STATE',
+        `${file}: walduck.state holds an unreadable LSN ${row[1]}`,
+      );
+    const tables = await duckRows(
+      conn,
+      `SELECT table_schema, table_name FROM information_schema.tables
+        WHERE table_catalog = current_database() AND table_type = 'BASE TABLE' AND table_schema <> 'walduck'
+        ORDER BY 1, 2`,
+    );
+    return {
+      slot: row[0] ?? '',
+      lsn,
+      catalog,
+      types: await readColumnTypes(conn),
+      tables: tables.map((r) => ({ schema: r[0] === 'main' ? 'public' : (r[0] ?? ''), table: r[1] ?? '' })),
+    };
+  } finally {
+    duck.close();
+  }
+}
+
+export interface CatchUpOptions {
+  readonly source: string | undefined;
+  readonly duckdb: string;
+  readonly log: (msg: string) => void;
+  readonly warn: (msg: string) => void;
+}
+
+/**
+ * How the replica was made to store unconstrained numeric (replicate --numeric): the file does not
+ * record it, and the catch-up's replicate refuses a table whose columns differ from what its options
+ * would create. Any such column stored as anything but DOUBLE means 'exact'.
+ */
+export function numericModeOf(sources: readonly SourceTable[], types: ColumnTypes): NumericMode {
+  for (const t of sources) {
+    for (const c of t.columns) {
+      const base = c.type.element ?? c.type;
+      if (base.typname !== 'numeric' || mapType(base).duckType !== 'DOUBLE') continue;
+      const stored = types
+        .get(tableKey(t))
+        ?.get(c.name)
+        ?.replace(/(\[\])+$/, '');
+      if (stored !== undefined && stored !== 'DOUBLE') return 'exact';
+    }
+  }
+  return 'double';
+}
+
+export async function catchUp(o: CatchUpOptions, file: FileInfo, point: Lsn, numeric: NumericMode) {
+  // Every table the replica holds, not only the compared ones: the slot's position is shared, so
+  // following fewer tables would advance it past changes of the others.
+  try {
+    const r = await replicate({
+      source: o.source,
+      duckdb: o.duckdb,
+      tables: file.tables,
+      slot: file.slot,
+      formatVersion: 2,
+      writeInChunks: true,
+      batchChanges: 100_000,
+      batchMs: 1000,
+      stopAt: { kind: 'endpos', lsn: point },
+      snapshot: 'off',
+      numeric,
+      log: o.log,
+      warn: o.warn,
+    });
+    if (r.applied > point) {
+      throw new VerifyError(
+        'catch-up',
+        'WALDUCK_VERIFY_OVERSHOOT',
+        `the replica went to ${formatLsn(r.applied)}, past the consistent point ${formatLsn(point)}`,
+      );
+    }
+    return r;
+  } catch (err) {
+    if (err instanceof VerifyError) throw err;
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new VerifyError(
+      'catch-up',
+      'WALDUCK_VERIFY_CATCH_UP',
+      `bringing the replica to ${formatLsn(point)}: ${msg}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** Opens the file after the catch-up, refusing it if anything moved it since. */
+export async function openAtPoint(file: string, info: FileInfo, point: Lsn, applied: Lsn): Promise<DuckFile> {
+  const duck = await openDuck(file);
+  try {
+    // Qualified with the attached database: a file named walduck.duckdb would make walduck.state ambiguous.
+    const now = await duckRows(
+      duck.conn,
+      `SELECT lsn FROM ${duckIdent(info.catalog)}.walduck.state WHERE slot = ${duckLiteral(info.slot)}`,
+    );
+    if (parseLsn(now[0]?.[0] ?? '') !== applied) {
+      throw new VerifyError(
+        'duckdb',
+        'WALDUCK_VERIFY_MOVED',
+        `the replica moved to ${now[0]?.[0] ?? 'nothing'} after verify brought it to ${formatLsn(applied)} (point ${formatLsn(point)}): another process wrote to it; run verify again`,
+      );
+    }
+    await duck.conn.run("SET TimeZone = 'UTC'");
+    return duck;
+  } catch (err) {
+    duck.close();
+    throw err;
+  }
+}
