@@ -102,6 +102,7 @@ export async function prepare(
       log: o.log,
       warn: o.warn,
       onLeaf: (leaf) => tableSet?.addLeaf(leaf),
+      onLeafGone: (leaf) => tableSet?.removeLeaf(leaf),
     });
     routing = opened;
     // The stored table set belongs to a DuckDB replica; a caller's sink keeps its own.
@@ -142,6 +143,7 @@ export async function prepare(
                 onTableAdded: set.follow.bind(set),
                 beforeCommit: set.write.bind(set),
                 onCopied: (t: TableRef) => set.setState(t, 'streaming'),
+                onRecopy: (t: TableRef) => set.setState(t, 'copying'),
               }
             : {}),
         })

@@ -11,7 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError, WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
-import type { Router } from '../source/routing.js';
+import type { Recopy, Router } from '../source/routing.js';
 import {
   assertNever,
   type Change,
@@ -33,7 +33,7 @@ import {
   writeSnapshotPending,
   writeState,
 } from './checkpoint.js';
-import { deleteCopy, readCopies, writeCopyProgress } from './copy-state.js';
+import { deleteCopy, readCopies, requestCopy, writeCopyProgress } from './copy-state.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
 import type { Need } from './exact-numeric.js';
@@ -77,6 +77,8 @@ export interface SinkOptions {
   readonly keyCompare?: (source: SourceTable) => KeyCompare;
   /** Told inside the open DuckDB transaction that writes an online copy's last chunk. */
   readonly onCopied?: (table: TableRef) => void;
+  /** Told inside the open DuckDB transaction that records a re-copy decided while streaming. */
+  readonly onRecopy?: (table: TableRef) => void;
 }
 
 /** A table being copied online, for the copier (replicator/online-copy.ts). */
@@ -133,6 +135,17 @@ export class DuckDbSink implements ChangeSink {
   private committedTables: Map<string, Table> | undefined;
   /** Online copies in progress, by table key (watermark-merge.ts); removed once the last chunk commits. */
   private readonly copies = new Map<string, OnlineCopyTarget>();
+  /** Copies begun in the open DuckDB transaction: their copier starts once it commits. */
+  private readonly copiesAddedInTx: string[] = [];
+  /** Re-copies recorded in the open DuckDB transaction; a rollback keeps them to record again. */
+  private readonly recopiedInTx: Recopy[] = [];
+  /**
+   * Re-copies decided in a transaction that rolled back (a reconnect): the router will not see their
+   * cause again (its catalog is past it), so they are recorded again at the next change.
+   */
+  private readonly pendingRecopies: Recopy[] = [];
+  /** Starts the copier of a copy begun while streaming (set by the replicator for its session). */
+  onCopyStart: ((target: OnlineCopyTarget) => void) | undefined;
 
   private constructor(
     private readonly conn: DuckDBConnection,
@@ -192,6 +205,47 @@ export class DuckDbSink implements ChangeSink {
         `online copy of ${c.schema}.${c.table} ${c.progress.chunks > 0 ? `resumes after ${c.progress.rows} row(s) in ${c.progress.chunks} chunk(s)` : 'starts'}`,
       );
     }
+  }
+
+  /**
+   * Records, in the open DuckDB transaction, the re-copies the router found (rows that came or went
+   * without WAL): the commit that covers this point of the stream makes the decision durable with
+   * it, so a kill -9 resumes the copy instead of forgetting it.
+   */
+  private async takeRecopies(lsn: Lsn): Promise<void> {
+    if (this.pendingRecopies.length === 0 && !this.opts.router) return;
+    const all = [...this.pendingRecopies.splice(0), ...(this.opts.router?.takeRecopies() ?? [])];
+    for (const r of all) await this.recopy(r, lsn);
+  }
+
+  /**
+   * Copies a table again from its first key while the stream goes on: until the first chunk every
+   * change of it is dropped (a chunk reads its result), and the first chunk's transaction empties
+   * the DuckDB table (emptyFirst). A copy already running starts over.
+   */
+  private async recopy(r: Recopy, lsn: Lsn): Promise<void> {
+    const t = this.tables.get(tableKey(r.root.schema, r.root.table));
+    if (!t) return;
+    const name = `${r.root.schema}.${r.root.table}`;
+    if (!this.opts.keyCompare) throw new InternalError('apply', `re-copy of ${name} without a key order`);
+    await this.begin();
+    await requestCopy(this.conn, this.opts.slot, r.root, r.why);
+    const key = keyOf(t);
+    const running = this.copies.get(key);
+    if (running) running.merge.restart();
+    else {
+      const source = t.applier.target.source;
+      const merge = new WatermarkMerge(
+        source.columns.map((col) => col.name),
+        t.applier.target.key,
+        this.opts.keyCompare(source),
+      );
+      this.copies.set(key, { source, merge });
+      this.copiesAddedInTx.push(key);
+    }
+    this.recopiedInTx.push(r);
+    this.opts.onRecopy?.(r.root);
+    this.opts.warn(`${name}: ${r.why}, seen at LSN ${formatLsn(lsn)}: re-copying ${name} online`);
   }
 
   /** The online copies in progress (their copier reads the source; this sink merges the stream). */
@@ -357,6 +411,7 @@ export class DuckDbSink implements ChangeSink {
     switch (change.kind) {
       case 'begin':
         await this.opts.router?.maybeRefresh();
+        await this.takeRecopies(change.lsn);
         this.inSource = true;
         if (!this.hasUncommitted) this.batchStartedAt = this.now();
         return;
@@ -368,7 +423,7 @@ export class DuckDbSink implements ChangeSink {
       case 'insert':
       case 'update':
       case 'delete': {
-        let t = await this.resolve(change);
+        let t = await this.resolve(change, change.lsn);
         if (!t) return;
         t = await this.follow(t, change);
         // A value that does not fit its column (--numeric exact) widens it first, whatever the
@@ -528,6 +583,11 @@ export class DuckDbSink implements ChangeSink {
       c.merge.commit();
       if (c.merge.committed.done) this.copies.delete(k);
     }
+    this.recopiedInTx.length = 0;
+    for (const k of this.copiesAddedInTx.splice(0)) {
+      const c = this.copies.get(k);
+      if (c) this.onCopyStart?.(c);
+    }
     this.storedLsn = this.lastCommitLsn;
     this.batchChanges = 0;
     this.stats.commits++;
@@ -539,6 +599,8 @@ export class DuckDbSink implements ChangeSink {
     if (this.txOpen) await this.conn.run('ROLLBACK');
     this.txOpen = false;
     for (const c of this.copies.values()) c.merge.rollback();
+    for (const k of this.copiesAddedInTx.splice(0)) this.copies.delete(k);
+    this.pendingRecopies.push(...this.recopiedInTx.splice(0));
     this.touched.clear();
     // A schema change rolled back with the rest: the tables go back to their committed shape.
     if (this.committedTables) {
@@ -726,7 +788,7 @@ export class DuckDbSink implements ChangeSink {
     return this.storedLsn;
   }
 
-  private async resolve(ref: TableRef): Promise<Table | undefined> {
+  private async resolve(ref: TableRef, lsn = this.lastCommitLsn): Promise<Table | undefined> {
     const t = this.tables.get(tableKey(ref.schema, ref.table));
     if (t) return t;
     const router = this.opts.router;
@@ -735,6 +797,7 @@ export class DuckDbSink implements ChangeSink {
       return undefined;
     }
     const r = await router.route(ref);
+    await this.takeRecopies(lsn);
     if (r.kind === 'table') return this.tables.get(tableKey(r.ref.schema, r.ref.table));
     if (r.kind === 'ignore') return undefined;
     // Created in the DuckDB transaction that applies its first rows: both or neither.

@@ -253,6 +253,17 @@ export class WatermarkMerge {
   }
 
   /**
+   * The copy starts over from the first key (rows came or went without WAL during it): a chunk in
+   * flight is dropped and the next first chunk empties the table again. A rollback goes back to the
+   * committed progress.
+   */
+  restart(): void {
+    this.closeWindow(false);
+    this.progress = NOT_STARTED;
+    this.settle();
+  }
+
+  /**
    * Something the window cannot follow row by row (a TRUNCATE of one partition of the table): the
    * chunk in flight is dropped unwritten and the copier reads it again.
    */
