@@ -625,6 +625,9 @@ export class DuckDbSink implements ChangeSink {
    */
   async advanceIdle(lsn: Lsn): Promise<boolean> {
     if (this.inSource || this.hasUncommitted || lsn <= this.storedLsn) return false;
+    // A quiet database still gets its partitions looked at: a DETACH writes no change to wake us.
+    await this.opts.router?.maybeRefresh();
+    await this.takeRecopies(lsn);
     this.lastCommitLsn = lsn;
     return (await this.commit()) !== undefined;
   }

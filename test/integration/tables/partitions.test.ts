@@ -256,11 +256,17 @@ describe('partitioned tables', () => {
 
   it('a kill -9 after a re-copy was decided resumes it: the decision is committed with the stream position', async () => {
     const argv = args('p.duckdb', '--tables', 'public.pt', '--copy-chunk-rows', '20');
+    // Enough rows for a copy of some 200 chunks: the kill lands long before its last one.
+    psql(c.info, "INSERT INTO pt SELECT g, 250, 'bulk' FROM generate_series(10000, 13999) g");
     const run = started(argv);
     try {
       await run.waitFor(/streaming from slot/);
-      // The row after it starts a transaction in the stream, where walduck looks at the partitions.
-      psql(c.info, "ALTER TABLE pt DETACH PARTITION pt_a; INSERT INTO pt VALUES (7004, 260, 'after detach')");
+      psql(c.info, 'ALTER TABLE pt DETACH PARTITION pt_a');
+      // Transactions in the stream, until walduck looks at the partitions again (about once a second).
+      await writeUntil(
+        run.waitFor(/re-copying public\.pt online/),
+        (i) => `INSERT INTO pt VALUES (${8000 + i}, 260, 'tick');`,
+      );
       // The copier starts only once the decision is committed: its first chunk proves the commit.
       await run.waitFor(/online copy of public\.pt: chunk 1 wrote/);
     } finally {
