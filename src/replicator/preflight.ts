@@ -138,6 +138,17 @@ export async function prepare(
           ...(o.numeric ? { numeric: o.numeric } : {}),
           router: opened.router,
           keyCompare: (source) => keyOrder(source).compare,
+          // The table as the catalog has it now, for a re-copy with a changed schema.
+          readSource: async (t: TableRef) => {
+            const [table] = await readSourceTables((sql) => catalog.query(sql), [t]);
+            if (!table)
+              throw new ReplicateError(
+                'apply',
+                'WALDUCK_TABLE_MISSING',
+                `${t.schema}.${t.table} is gone at the source`,
+              );
+            return { table, copyProblem: keyOrderProblem(table) };
+          },
           ...(set
             ? {
                 onTableAdded: set.follow.bind(set),

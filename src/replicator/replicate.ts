@@ -71,7 +71,7 @@ export interface ReplicateOptions {
   readonly numeric?: NumericMode;
   /** A column dropped on the source: kept in DuckDB (default) or dropped there too. */
   readonly onDropColumn?: OnDropColumn;
-  /** A change DuckDB cannot follow in place: stop (default) or re-copy the table (not available yet). */
+  /** A change DuckDB cannot follow in place: stop (default) or re-copy the table online. */
   readonly onTypeChange?: OnTypeChange;
   readonly stopAt: StopAt;
   /** The initial copy of existing rows (default auto: when walduck creates the slot). */

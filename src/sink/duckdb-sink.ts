@@ -38,6 +38,7 @@ import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
 import type { Need } from './exact-numeric.js';
 import { type States, settleCopied, textForCopy, widenColumn } from './exact-widen.js';
+import { type Plan, SchemaChangeError } from './schema-change.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { ColumnValueError, TableStage } from './stage.js';
@@ -79,6 +80,11 @@ export interface SinkOptions {
   readonly onCopied?: (table: TableRef) => void;
   /** Told inside the open DuckDB transaction that records a re-copy decided while streaming. */
   readonly onRecopy?: (table: TableRef) => void;
+  /**
+   * The table as the source catalog describes it now, and why it cannot be copied online (or
+   * undefined): for --on-type-change recopy; without it such a change stops.
+   */
+  readonly readSource?: (t: TableRef) => Promise<{ table: SourceTable; copyProblem: string | undefined }>;
 }
 
 /** A table being copied online, for the copier (replicator/online-copy.ts). */
@@ -189,11 +195,12 @@ export class DuckDbSink implements ChangeSink {
   /** Resumes (or starts) the online copies walduck.copies records for tables of this run. */
   private async openCopies(): Promise<void> {
     for (const c of await readCopies(this.conn, this.opts.slot)) {
-      const t = this.tables.get(tableKey(c.schema, c.table));
-      if (!t) continue;
-      const source = t.applier.target.source;
+      const was = this.tables.get(tableKey(c.schema, c.table));
+      if (!was) continue;
       if (!this.opts.keyCompare)
         throw new InternalError('preflight', `online copy of ${c.schema}.${c.table} without a key order`);
+      const t = c.progress.chunks === 0 ? await this.reshaped(was) : was;
+      const source = t.applier.target.source;
       const merge = new WatermarkMerge(
         source.columns.map((col) => col.name),
         t.applier.target.key,
@@ -248,6 +255,44 @@ export class DuckDbSink implements ChangeSink {
     this.opts.warn(`${name}: ${r.why}, seen at LSN ${formatLsn(lsn)}: re-copying ${name} online`);
   }
 
+  /**
+   * A copy not begun yet (`walduck resync` after a schema change stopped the run) copies the table
+   * as the source has it now: when the source's columns or key differ from the recorded schema, the
+   * DuckDB table is rebuilt empty with the new one (its rows were to be replaced by the first chunk).
+   */
+  private async reshaped(t: Table): Promise<Table> {
+    const w = t.watch;
+    const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
+    const now = w && (await this.opts.readSource?.(ref).catch(() => undefined));
+    if (!w || !now) return t;
+    const shape = (cols: readonly string[], key: readonly string[]) => JSON.stringify([cols, key]);
+    const was = shape(
+      w.rec.columns.filter((c) => !c.dropped).map((c) => `${c.name} ${c.type}`),
+      w.rec.keyNames,
+    );
+    const source = now.table;
+    const is = shape(
+      source.columns.map((c) => `${c.name} ${c.declared}`),
+      source.key.map((k) => source.columns[k]?.name ?? ''),
+    );
+    if (was === is) return t;
+    await this.conn.run('BEGIN TRANSACTION');
+    try {
+      const watch = await w.recopied(this.conn, source);
+      await this.conn.run(`DROP TABLE ${t.applier.target.name}`);
+      const built = await this.build(await ensureTarget(this.conn, this.describe(watch.source)), watch);
+      await this.conn.run('COMMIT');
+      this.tables.set(keyOf(t), built);
+      this.opts.warn(
+        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded: rebuilt with the new one for its copy`,
+      );
+      return built;
+    } catch (err) {
+      await this.conn.run('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  }
+
   /** The online copies in progress (their copier reads the source; this sink merges the stream). */
   onlineCopies(): OnlineCopyTarget[] {
     return [...this.copies.values()];
@@ -285,7 +330,18 @@ export class DuckDbSink implements ChangeSink {
   private async follow(t: Table, change: Insert | Update | Delete): Promise<Table> {
     const w = t.watch;
     if (!w) return t;
-    const plan = await w.check(change);
+    const copy = this.copies.get(keyOf(t))?.merge;
+    // Until the copy's first window every change of the table is dropped (a chunk reads its result):
+    // its shape does not matter, and after a re-copy it may still be the old one.
+    if (copy?.fresh) return t;
+    let plan: Plan | undefined;
+    try {
+      plan = await w.check(change);
+    } catch (err) {
+      if (err instanceof SchemaChangeError && err.recopy && !copy)
+        return (await this.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
+      throw err;
+    }
     if (!plan) return t;
     await this.begin();
     await this.flushTable(t);
@@ -297,6 +353,45 @@ export class DuckDbSink implements ChangeSink {
     // Read back from DuckDB: a numeric column widened under --numeric exact keeps its state.
     const built = await this.build(await ensureTarget(this.conn, this.describe(next.source)), next);
     this.tables.set(key, built);
+    return built;
+  }
+
+  /**
+   * --on-type-change recopy: a change DuckDB cannot follow in place. In the open DuckDB transaction,
+   * at this change's place in the stream: the table is rebuilt empty with the source's schema now,
+   * that schema recorded, and an online copy requested, all committed together (a kill -9 resumes the
+   * copy). Returns undefined (the change then stops as with `stop`) when the table cannot be copied.
+   */
+  private async recopySchema(
+    t: Table,
+    w: SchemaWatch,
+    r: { readonly what: string; readonly lsn: Lsn },
+  ): Promise<Table | undefined> {
+    const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
+    const now = await this.opts.readSource?.(ref).catch(() => undefined);
+    if (!now || now.copyProblem !== undefined || !this.opts.keyCompare) return undefined;
+    await this.begin();
+    await this.flushTable(t);
+    this.committedTables ??= new Map(this.tables);
+    const watch = await w.recopied(this.conn, now.table);
+    await this.conn.run(`DROP TABLE ${t.applier.target.name}`);
+    const built = await this.build(await ensureTarget(this.conn, this.describe(watch.source)), watch);
+    const key = keyOf(t);
+    this.tables.set(key, built);
+    await requestCopy(this.conn, this.opts.slot, ref, r.what);
+    const source = built.applier.target.source;
+    const merge = new WatermarkMerge(
+      source.columns.map((col) => col.name),
+      built.applier.target.key,
+      this.opts.keyCompare(source),
+    );
+    this.copies.set(key, { source, merge });
+    this.copiesAddedInTx.push(key);
+    this.opts.onRecopy?.(ref);
+    const name = `${ref.schema}.${ref.table}`;
+    this.opts.warn(
+      `${name}: ${r.what}, at LSN ${formatLsn(r.lsn)}: re-copying ${name} online with its new schema`,
+    );
     return built;
   }
 

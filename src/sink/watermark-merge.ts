@@ -110,6 +110,11 @@ export class WatermarkMerge {
     this.position = new Map(columns.map((c, i) => [c, i]));
   }
 
+  /** No chunk written and none being read: every change of the table is dropped for now. */
+  get fresh(): boolean {
+    return this.progress.chunks === 0 && !this.windowOpen;
+  }
+
   /** The key W: at or below it DuckDB equals the source. */
   atOrBelow(k: KeyValues): boolean {
     const p = this.progress;
