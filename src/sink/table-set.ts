@@ -327,7 +327,7 @@ export class TableSet {
   /** A partition detached or dropped while streaming (its root is re-copied). */
   removeLeaf(leaf: Leaf): void {
     const r = this.records.get(refKey(leaf.root));
-    if (!r || !r.leaves.includes(refName(leaf))) return;
+    if (!r?.leaves.includes(refName(leaf))) return;
     this.records.set(refKey(leaf.root), { ...r, leaves: r.leaves.filter((l) => l !== refName(leaf)) });
     this.dirty = true;
   }
