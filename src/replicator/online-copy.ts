@@ -47,20 +47,31 @@ export class OnlineCopies {
   /** The first failure: the session stops with it (never a copy silently left behind). */
   failure: unknown;
   private readonly abort = new AbortController();
-  private readonly all: Promise<void>[];
+  private readonly all: Promise<void>[] = [];
 
-  constructor(targets: readonly OnlineCopyTarget[], o: OnlineCopyOptions, onFailure: () => void) {
-    this.all = targets.map(async (t) => {
-      this.running++;
-      try {
-        await copyTable(t, o, this.abort.signal);
-      } catch (err) {
-        this.failure ??= err;
-        onFailure();
-      } finally {
-        this.running--;
-      }
-    });
+  constructor(
+    targets: readonly OnlineCopyTarget[],
+    private readonly o: OnlineCopyOptions,
+    private readonly onFailure: () => void,
+  ) {
+    for (const t of targets) this.add(t);
+  }
+
+  /** One more copy in this session (a re-copy decided while streaming, once its decision committed). */
+  add(target: OnlineCopyTarget): void {
+    this.running++;
+    this.all.push(
+      (async () => {
+        try {
+          await copyTable(target, this.o, this.abort.signal);
+        } catch (err) {
+          this.failure ??= err;
+          this.onFailure();
+        } finally {
+          this.running--;
+        }
+      })(),
+    );
   }
 
   /** A copy still runs: --until-caught-up waits for it. */

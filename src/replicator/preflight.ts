@@ -102,6 +102,7 @@ export async function prepare(
       log: o.log,
       warn: o.warn,
       onLeaf: (leaf) => tableSet?.addLeaf(leaf),
+      onLeafGone: (leaf) => tableSet?.removeLeaf(leaf),
     });
     routing = opened;
     // The stored table set belongs to a DuckDB replica; a caller's sink keeps its own.
@@ -137,11 +138,23 @@ export async function prepare(
           ...(o.numeric ? { numeric: o.numeric } : {}),
           router: opened.router,
           keyCompare: (source) => keyOrder(source).compare,
+          // The table as the catalog has it now, for a re-copy with a changed schema.
+          readSource: async (t: TableRef) => {
+            const [table] = await readSourceTables((sql) => catalog.query(sql), [t]);
+            if (!table)
+              throw new ReplicateError(
+                'apply',
+                'WALDUCK_TABLE_MISSING',
+                `${t.schema}.${t.table} is gone at the source`,
+              );
+            return { table, copyProblem: keyOrderProblem(table) };
+          },
           ...(set
             ? {
                 onTableAdded: set.follow.bind(set),
                 beforeCommit: set.write.bind(set),
                 onCopied: (t: TableRef) => set.setState(t, 'streaming'),
+                onRecopy: (t: TableRef) => set.setState(t, 'copying'),
               }
             : {}),
         })

@@ -71,7 +71,7 @@ export interface ReplicateOptions {
   readonly numeric?: NumericMode;
   /** A column dropped on the source: kept in DuckDB (default) or dropped there too. */
   readonly onDropColumn?: OnDropColumn;
-  /** A change DuckDB cannot follow in place: stop (default) or re-copy the table (not available yet). */
+  /** A change DuckDB cannot follow in place: stop (default) or re-copy the table online. */
   readonly onTypeChange?: OnTypeChange;
   readonly stopAt: StopAt;
   /** The initial copy of existing rows (default auto: when walduck creates the slot). */
@@ -253,20 +253,23 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         const f = figures;
         // Online copies run beside the loop for this session; a failed copy stops the session.
         const stopForCopy = new AbortController();
-        const copies =
-          p.sink instanceof DuckDbSink && p.sink.onlineCopies().length > 0
-            ? new OnlineCopies(
-                p.sink.onlineCopies(),
-                {
-                  settings,
-                  slot: p.slot,
-                  chunkRows: o.copyChunkRows ?? DEFAULT_CHUNK_ROWS,
-                  chunkBytes: o.copyChunkBytes ?? DEFAULT_CHUNK_BYTES,
-                  log: o.logs?.sink ?? o.log,
-                },
-                () => stopForCopy.abort(),
-              )
-            : undefined;
+        // Also for a re-copy decided while streaming (a partition attached with rows, detached):
+        // the sink starts its copier once the decision is committed.
+        const duckSink = p.sink instanceof DuckDbSink ? p.sink : undefined;
+        const copies = duckSink
+          ? new OnlineCopies(
+              duckSink.onlineCopies(),
+              {
+                settings,
+                slot: p.slot,
+                chunkRows: o.copyChunkRows ?? DEFAULT_CHUNK_ROWS,
+                chunkBytes: o.copyChunkBytes ?? DEFAULT_CHUNK_BYTES,
+                log: o.logs?.sink ?? o.log,
+              },
+              () => stopForCopy.abort(),
+            )
+          : undefined;
+        if (duckSink && copies) duckSink.onCopyStart = (t) => copies.add(t);
         const signal = o.signal ? AbortSignal.any([o.signal, stopForCopy.signal]) : stopForCopy.signal;
         const stoppedBy = await runLoop({
           stream,
@@ -279,7 +282,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           figures: f,
           latency,
           signal,
-          holdOpen: () => copies?.active ?? false,
+          // A copy recorded but whose copier has not started yet holds the run open too.
+          holdOpen: () => (copies?.active ?? false) || (duckSink?.onlineCopies().length ?? 0) > 0,
           onProgress: (x) => {
             // A session that streamed is a success: the next failure starts the backoff afresh.
             if (!streamed) {
@@ -290,7 +294,10 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             o.onProgress?.(x);
           },
           parseTime: pgTimestampMs,
-        }).finally(() => copies?.stop());
+        }).finally(() => {
+          if (duckSink) duckSink.onCopyStart = undefined;
+          return copies?.stop();
+        });
         if (copies?.failure !== undefined) throw copies.failure;
         return {
           changes: f.changes,

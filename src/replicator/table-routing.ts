@@ -9,6 +9,7 @@
 
 import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
+import { keyOrderProblem } from '../source/key-order.js';
 import { checkLeafIdentity, type Leaf, readLeaves, refKey, TableRouter } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
 
@@ -26,7 +27,13 @@ export interface Routing {
 export async function openRouting(
   settings: ConnectionSettings,
   tables: readonly SourceTable[],
-  o: { allTables: boolean; log: LogFn; warn: (msg: string) => void; onLeaf: (leaf: Leaf) => void },
+  o: {
+    allTables: boolean;
+    log: LogFn;
+    warn: (msg: string) => void;
+    onLeaf: (leaf: Leaf) => void;
+    onLeafGone: (leaf: Leaf) => void;
+  },
 ): Promise<Routing> {
   let conn: Connection | undefined;
   // Opened on first use: a replica of plain tables never needs it.
@@ -51,6 +58,8 @@ export async function openRouting(
     allTables: o.allTables,
     existing,
     onLeaf: o.onLeaf,
+    onLeafGone: o.onLeafGone,
+    copyProblem: keyOrderProblem,
     log: o.log,
     warn: o.warn,
   });

@@ -11,7 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError, WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
-import type { Router } from '../source/routing.js';
+import type { Recopy, Router } from '../source/routing.js';
 import {
   assertNever,
   type Change,
@@ -33,11 +33,12 @@ import {
   writeSnapshotPending,
   writeState,
 } from './checkpoint.js';
-import { deleteCopy, readCopies, writeCopyProgress } from './copy-state.js';
+import { deleteCopy, readCopies, requestCopy, writeCopyProgress } from './copy-state.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
 import type { Need } from './exact-numeric.js';
 import { type States, settleCopied, textForCopy, widenColumn } from './exact-widen.js';
+import { type Plan, SchemaChangeError } from './schema-change.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { ColumnValueError, TableStage } from './stage.js';
@@ -77,6 +78,13 @@ export interface SinkOptions {
   readonly keyCompare?: (source: SourceTable) => KeyCompare;
   /** Told inside the open DuckDB transaction that writes an online copy's last chunk. */
   readonly onCopied?: (table: TableRef) => void;
+  /** Told inside the open DuckDB transaction that records a re-copy decided while streaming. */
+  readonly onRecopy?: (table: TableRef) => void;
+  /**
+   * The table as the source catalog describes it now, and why it cannot be copied online (or
+   * undefined): for --on-type-change recopy; without it such a change stops.
+   */
+  readonly readSource?: (t: TableRef) => Promise<{ table: SourceTable; copyProblem: string | undefined }>;
 }
 
 /** A table being copied online, for the copier (replicator/online-copy.ts). */
@@ -133,6 +141,17 @@ export class DuckDbSink implements ChangeSink {
   private committedTables: Map<string, Table> | undefined;
   /** Online copies in progress, by table key (watermark-merge.ts); removed once the last chunk commits. */
   private readonly copies = new Map<string, OnlineCopyTarget>();
+  /** Copies begun in the open DuckDB transaction: their copier starts once it commits. */
+  private readonly copiesAddedInTx: string[] = [];
+  /** Re-copies recorded in the open DuckDB transaction; a rollback keeps them to record again. */
+  private readonly recopiedInTx: Recopy[] = [];
+  /**
+   * Re-copies decided in a transaction that rolled back (a reconnect): the router will not see their
+   * cause again (its catalog is past it), so they are recorded again at the next change.
+   */
+  private readonly pendingRecopies: Recopy[] = [];
+  /** Starts the copier of a copy begun while streaming (set by the replicator for its session). */
+  onCopyStart: ((target: OnlineCopyTarget) => void) | undefined;
 
   private constructor(
     private readonly conn: DuckDBConnection,
@@ -176,11 +195,12 @@ export class DuckDbSink implements ChangeSink {
   /** Resumes (or starts) the online copies walduck.copies records for tables of this run. */
   private async openCopies(): Promise<void> {
     for (const c of await readCopies(this.conn, this.opts.slot)) {
-      const t = this.tables.get(tableKey(c.schema, c.table));
-      if (!t) continue;
-      const source = t.applier.target.source;
+      const was = this.tables.get(tableKey(c.schema, c.table));
+      if (!was) continue;
       if (!this.opts.keyCompare)
         throw new InternalError('preflight', `online copy of ${c.schema}.${c.table} without a key order`);
+      const t = c.progress.chunks === 0 ? await this.reshaped(was) : was;
+      const source = t.applier.target.source;
       const merge = new WatermarkMerge(
         source.columns.map((col) => col.name),
         t.applier.target.key,
@@ -191,6 +211,85 @@ export class DuckDbSink implements ChangeSink {
       this.opts.log(
         `online copy of ${c.schema}.${c.table} ${c.progress.chunks > 0 ? `resumes after ${c.progress.rows} row(s) in ${c.progress.chunks} chunk(s)` : 'starts'}`,
       );
+    }
+  }
+
+  /**
+   * Records, in the open DuckDB transaction, the re-copies the router found (rows that came or went
+   * without WAL): the commit that covers this point of the stream makes the decision durable with
+   * it, so a kill -9 resumes the copy instead of forgetting it.
+   */
+  private async takeRecopies(lsn: Lsn): Promise<void> {
+    if (this.pendingRecopies.length === 0 && !this.opts.router) return;
+    const all = [...this.pendingRecopies.splice(0), ...(this.opts.router?.takeRecopies() ?? [])];
+    for (const r of all) await this.recopy(r, lsn);
+  }
+
+  /**
+   * Copies a table again from its first key while the stream goes on: until the first chunk every
+   * change of it is dropped (a chunk reads its result), and the first chunk's transaction empties
+   * the DuckDB table (emptyFirst). A copy already running starts over.
+   */
+  private async recopy(r: Recopy, lsn: Lsn): Promise<void> {
+    const t = this.tables.get(tableKey(r.root.schema, r.root.table));
+    if (!t) return;
+    const name = `${r.root.schema}.${r.root.table}`;
+    if (!this.opts.keyCompare) throw new InternalError('apply', `re-copy of ${name} without a key order`);
+    await this.begin();
+    await requestCopy(this.conn, this.opts.slot, r.root, r.why);
+    const key = keyOf(t);
+    const running = this.copies.get(key);
+    if (running) running.merge.restart();
+    else {
+      const source = t.applier.target.source;
+      const merge = new WatermarkMerge(
+        source.columns.map((col) => col.name),
+        t.applier.target.key,
+        this.opts.keyCompare(source),
+      );
+      this.copies.set(key, { source, merge });
+      this.copiesAddedInTx.push(key);
+    }
+    this.recopiedInTx.push(r);
+    this.opts.onRecopy?.(r.root);
+    this.opts.warn(`${name}: ${r.why}, seen at LSN ${formatLsn(lsn)}: re-copying ${name} online`);
+  }
+
+  /**
+   * A copy not begun yet (`walduck resync` after a schema change stopped the run) copies the table
+   * as the source has it now: when the source's columns or key differ from the recorded schema, the
+   * DuckDB table is rebuilt empty with the new one (its rows were to be replaced by the first chunk).
+   */
+  private async reshaped(t: Table): Promise<Table> {
+    const w = t.watch;
+    const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
+    const now = w && (await this.opts.readSource?.(ref).catch(() => undefined));
+    if (!w || !now) return t;
+    const shape = (cols: readonly string[], key: readonly string[]) => JSON.stringify([cols, key]);
+    const was = shape(
+      w.rec.columns.filter((c) => !c.dropped).map((c) => `${c.name} ${c.type}`),
+      w.rec.keyNames,
+    );
+    const source = now.table;
+    const is = shape(
+      source.columns.map((c) => `${c.name} ${c.declared}`),
+      source.key.map((k) => source.columns[k]?.name ?? ''),
+    );
+    if (was === is) return t;
+    await this.conn.run('BEGIN TRANSACTION');
+    try {
+      const watch = await w.recopied(this.conn, source);
+      await this.conn.run(`DROP TABLE ${t.applier.target.name}`);
+      const built = await this.build(await ensureTarget(this.conn, this.describe(watch.source)), watch);
+      await this.conn.run('COMMIT');
+      this.tables.set(keyOf(t), built);
+      this.opts.warn(
+        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded: rebuilt with the new one for its copy`,
+      );
+      return built;
+    } catch (err) {
+      await this.conn.run('ROLLBACK').catch(() => {});
+      throw err;
     }
   }
 
@@ -231,7 +330,18 @@ export class DuckDbSink implements ChangeSink {
   private async follow(t: Table, change: Insert | Update | Delete): Promise<Table> {
     const w = t.watch;
     if (!w) return t;
-    const plan = await w.check(change);
+    const copy = this.copies.get(keyOf(t))?.merge;
+    // Until the copy's first window every change of the table is dropped (a chunk reads its result):
+    // its shape does not matter, and after a re-copy it may still be the old one.
+    if (copy?.fresh) return t;
+    let plan: Plan | undefined;
+    try {
+      plan = await w.check(change);
+    } catch (err) {
+      if (err instanceof SchemaChangeError && err.recopy && !copy)
+        return (await this.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
+      throw err;
+    }
     if (!plan) return t;
     await this.begin();
     await this.flushTable(t);
@@ -243,6 +353,45 @@ export class DuckDbSink implements ChangeSink {
     // Read back from DuckDB: a numeric column widened under --numeric exact keeps its state.
     const built = await this.build(await ensureTarget(this.conn, this.describe(next.source)), next);
     this.tables.set(key, built);
+    return built;
+  }
+
+  /**
+   * --on-type-change recopy: a change DuckDB cannot follow in place. In the open DuckDB transaction,
+   * at this change's place in the stream: the table is rebuilt empty with the source's schema now,
+   * that schema recorded, and an online copy requested, all committed together (a kill -9 resumes the
+   * copy). Returns undefined (the change then stops as with `stop`) when the table cannot be copied.
+   */
+  private async recopySchema(
+    t: Table,
+    w: SchemaWatch,
+    r: { readonly what: string; readonly lsn: Lsn },
+  ): Promise<Table | undefined> {
+    const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
+    const now = await this.opts.readSource?.(ref).catch(() => undefined);
+    if (!now || now.copyProblem !== undefined || !this.opts.keyCompare) return undefined;
+    await this.begin();
+    await this.flushTable(t);
+    this.committedTables ??= new Map(this.tables);
+    const watch = await w.recopied(this.conn, now.table);
+    await this.conn.run(`DROP TABLE ${t.applier.target.name}`);
+    const built = await this.build(await ensureTarget(this.conn, this.describe(watch.source)), watch);
+    const key = keyOf(t);
+    this.tables.set(key, built);
+    await requestCopy(this.conn, this.opts.slot, ref, r.what);
+    const source = built.applier.target.source;
+    const merge = new WatermarkMerge(
+      source.columns.map((col) => col.name),
+      built.applier.target.key,
+      this.opts.keyCompare(source),
+    );
+    this.copies.set(key, { source, merge });
+    this.copiesAddedInTx.push(key);
+    this.opts.onRecopy?.(ref);
+    const name = `${ref.schema}.${ref.table}`;
+    this.opts.warn(
+      `${name}: ${r.what}, at LSN ${formatLsn(r.lsn)}: re-copying ${name} online with its new schema`,
+    );
     return built;
   }
 
@@ -357,6 +506,7 @@ export class DuckDbSink implements ChangeSink {
     switch (change.kind) {
       case 'begin':
         await this.opts.router?.maybeRefresh();
+        await this.takeRecopies(change.lsn);
         this.inSource = true;
         if (!this.hasUncommitted) this.batchStartedAt = this.now();
         return;
@@ -368,7 +518,7 @@ export class DuckDbSink implements ChangeSink {
       case 'insert':
       case 'update':
       case 'delete': {
-        let t = await this.resolve(change);
+        let t = await this.resolve(change, change.lsn);
         if (!t) return;
         t = await this.follow(t, change);
         // A value that does not fit its column (--numeric exact) widens it first, whatever the
@@ -528,6 +678,11 @@ export class DuckDbSink implements ChangeSink {
       c.merge.commit();
       if (c.merge.committed.done) this.copies.delete(k);
     }
+    this.recopiedInTx.length = 0;
+    for (const k of this.copiesAddedInTx.splice(0)) {
+      const c = this.copies.get(k);
+      if (c) this.onCopyStart?.(c);
+    }
     this.storedLsn = this.lastCommitLsn;
     this.batchChanges = 0;
     this.stats.commits++;
@@ -539,6 +694,8 @@ export class DuckDbSink implements ChangeSink {
     if (this.txOpen) await this.conn.run('ROLLBACK');
     this.txOpen = false;
     for (const c of this.copies.values()) c.merge.rollback();
+    for (const k of this.copiesAddedInTx.splice(0)) this.copies.delete(k);
+    this.pendingRecopies.push(...this.recopiedInTx.splice(0));
     this.touched.clear();
     // A schema change rolled back with the rest: the tables go back to their committed shape.
     if (this.committedTables) {
@@ -563,6 +720,9 @@ export class DuckDbSink implements ChangeSink {
    */
   async advanceIdle(lsn: Lsn): Promise<boolean> {
     if (this.inSource || this.hasUncommitted || lsn <= this.storedLsn) return false;
+    // A quiet database still gets its partitions looked at: a DETACH writes no change to wake us.
+    await this.opts.router?.maybeRefresh();
+    await this.takeRecopies(lsn);
     this.lastCommitLsn = lsn;
     return (await this.commit()) !== undefined;
   }
@@ -726,7 +886,7 @@ export class DuckDbSink implements ChangeSink {
     return this.storedLsn;
   }
 
-  private async resolve(ref: TableRef): Promise<Table | undefined> {
+  private async resolve(ref: TableRef, lsn = this.lastCommitLsn): Promise<Table | undefined> {
     const t = this.tables.get(tableKey(ref.schema, ref.table));
     if (t) return t;
     const router = this.opts.router;
@@ -735,6 +895,7 @@ export class DuckDbSink implements ChangeSink {
       return undefined;
     }
     const r = await router.route(ref);
+    await this.takeRecopies(lsn);
     if (r.kind === 'table') return this.tables.get(tableKey(r.ref.schema, r.ref.table));
     if (r.kind === 'ignore') return undefined;
     // Created in the DuckDB transaction that applies its first rows: both or neither.

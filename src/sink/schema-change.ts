@@ -22,7 +22,8 @@
 //                   while DuckDB keeps it exact, timestamp->timestamptz (existing values read in the
 //                   source server's TimeZone setting, as a session without SET TimeZone would)
 // Anything else (narrowing, text->int, a changed primary key) stops without acknowledging the
-// transaction: --on-type-change stop, or recopy once online copy exists.
+// transaction (--on-type-change stop), or with recopy the sink rebuilds the table with the source's
+// schema now and copies it again online (duckdb-sink.ts recopySchema), where it can be copied.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError, WalduckError } from '../protocol/errors.js';
@@ -57,6 +58,8 @@ export class SchemaChangeError extends WalduckError {
   override readonly name = 'SchemaChangeError';
   readonly code = 'WALDUCK_SCHEMA_CHANGE';
   readonly phase = 'apply';
+  /** What changed, when a re-copy of the table with its schema now would heal it (--on-type-change recopy). */
+  recopy: { readonly what: string; readonly lsn: Lsn } | undefined;
 }
 
 export type Step =
@@ -108,13 +111,12 @@ const name = (rec: { schema: string; table: string }) => `${rec.schema}.${rec.ta
 
 /** The one line that stops replication: table, change, LSN, and what to run. */
 export function refuse(rec: RecordedTable, lsn: Lsn, what: string, policy: SchemaPolicy): SchemaChangeError {
-  const recopy =
-    policy.onTypeChange === 'recopy'
-      ? ' (--on-type-change recopy is not available yet: online copy is not part of this build)'
-      : '';
-  return new SchemaChangeError(
-    `schema change on ${name(rec)} at LSN ${formatLsn(lsn)} not applied: ${what}; replication stopped before that transaction (nothing after it acknowledged): run walduck resync --table ${quotedName(rec)} to copy the table again${recopy}`,
+  const err = new SchemaChangeError(
+    `schema change on ${name(rec)} at LSN ${formatLsn(lsn)} not applied: ${what}; replication stopped before that transaction (nothing after it acknowledged): run walduck resync --table ${quotedName(rec)} to copy the table again`,
   );
+  // The sink re-copies instead where it can (a catalog at hand, the table still there, a key to chunk by).
+  if (policy.onTypeChange === 'recopy') err.recopy = { what, lsn };
+  return err;
 }
 
 function quotedName(rec: RecordedTable): string {

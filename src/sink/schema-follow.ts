@@ -74,6 +74,19 @@ export class SchemaWatch {
     return new SchemaWatch(rec, policy, say);
   }
 
+  /**
+   * The table's schema as the source catalog has it now (`source`, read just now), recorded in the
+   * caller's open transaction in place of this one: for a table about to be copied again.
+   */
+  async recopied(conn: DuckDBConnection, source: SourceTable): Promise<SchemaWatch> {
+    const catalog = this.policy.catalog;
+    if (!catalog)
+      throw new InternalError('apply', `re-copy of ${source.schema}.${source.table} without a catalog`);
+    const rec = await recordFromCatalog(catalog, source);
+    await writeRecorded(conn, rec, this.rec);
+    return new SchemaWatch(rec, this.policy, this.say);
+  }
+
   /** undefined when the change has the recorded shape (the usual case: identity compares only). */
   async check(change: Insert | Update | Delete): Promise<Plan | undefined> {
     if (change.pk !== undefined && change.pk !== this.pk) {

@@ -17,7 +17,8 @@
 //   - in all-tables mode a table the record has never seen was created since: every row it holds went
 //     through WAL after the recorded position, so it simply joins;
 //   - a partition recorded for a root that is no longer one of its leaves (DETACH or DROP while walduck
-//     was stopped) took rows out of the root without WAL: refused in one line.
+//     was stopped), or a table attached while holding rows, moved rows without WAL: the root is
+//     copied online again (refused in one line when it cannot be copied in key chunks).
 //
 // While streaming, tables created at the source (all-tables mode) and partitions joining a root are
 // added here and written with the next DuckDB commit.
@@ -225,27 +226,35 @@ export class TableSet {
         if (copying.has(k)) continue;
         if (r?.state === 'streaming') {
           const now = new Set(leavesOf(t));
-          const gone = r.leaves.find((l) => !now.has(l));
-          if (gone) {
-            throw new TableSetError(
-              'WALDUCK_PARTITION_DETACHED',
-              `partition ${gone} is no longer part of ${refName(t)} at the source (detached or dropped while walduck was stopped); its rows left ${refName(t)} without a change in WAL, so DuckDB's copy still holds them: re-copy ${refName(t)} (start a new DuckDB file)`,
-            );
-          }
-          const added = [...now].filter((l) => !r.leaves.includes(l));
+          const gone = r.leaves.filter((l) => !now.has(l));
           // A leaf whose oid the last record already covered existed then as a table of its own: it
           // was ATTACHed since, and rows it held then are not in WAL as the root's.
+          const added = [...now].filter((l) => !r.leaves.includes(l));
+          const full: string[] = [];
           for (const name of added) {
             const leaf = o.leaves.find((l) => refName(l) === name);
             if (!leaf || previous?.maxOid === undefined || BigInt(leaf.oid) > previous.maxOid) continue;
             const rows = await o.query(
               `SELECT EXISTS (SELECT 1 FROM ONLY ${qualified(leaf.schema, leaf.table)})`,
             );
-            if (rows[0]?.[0] === 't')
+            if (rows[0]?.[0] === 't') full.push(name);
+          }
+          if (gone.length > 0 || full.length > 0) {
+            // Rows came or went without WAL while walduck was stopped: copy the root again online.
+            const why = [
+              ...gone.map((l) => `partition ${l} is no longer part of it (detached or dropped)`),
+              ...full.map((l) => `table ${l} was attached as a partition while holding rows`),
+            ].join('; ');
+            const problem = o.copyProblem ? o.copyProblem(t) : 'walduck cannot copy it online here';
+            if (problem !== undefined)
               throw new TableSetError(
-                'WALDUCK_PARTITION_ATTACHED',
-                `table ${name} was attached as a partition of ${refName(t)} while holding rows (while walduck was stopped), and an ATTACH does not write those rows to WAL, so DuckDB's ${refName(t)} would miss them: re-copy ${refName(t)} (start a new DuckDB file), or attach tables empty and fill them afterwards`,
+                gone.length > 0 ? 'WALDUCK_PARTITION_DETACHED' : 'WALDUCK_PARTITION_ATTACHED',
+                `${refName(t)}: ${why} while walduck was stopped, which moved rows without a change in WAL, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
               );
+            o.warn(`${refName(t)}: ${why} while walduck was stopped: re-copying ${refName(t)} online`);
+            await requestCopy(duck, o.slot, t, why);
+            copying.add(k);
+            continue;
           }
           if (added.length > 0)
             o.warn(
@@ -312,6 +321,14 @@ export class TableSet {
     const r = this.records.get(refKey(leaf.root));
     if (!r || r.leaves.includes(refName(leaf))) return;
     this.records.set(refKey(leaf.root), { ...r, leaves: [...r.leaves, refName(leaf)].sort() });
+    this.dirty = true;
+  }
+
+  /** A partition detached or dropped while streaming (its root is re-copied). */
+  removeLeaf(leaf: Leaf): void {
+    const r = this.records.get(refKey(leaf.root));
+    if (!r?.leaves.includes(refName(leaf))) return;
+    this.records.set(refKey(leaf.root), { ...r, leaves: r.leaves.filter((l) => l !== refName(leaf)) });
     this.dirty = true;
   }
 

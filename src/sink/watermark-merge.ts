@@ -110,6 +110,11 @@ export class WatermarkMerge {
     this.position = new Map(columns.map((c, i) => [c, i]));
   }
 
+  /** No chunk written and none being read: every change of the table is dropped for now. */
+  get fresh(): boolean {
+    return this.progress.chunks === 0 && !this.windowOpen;
+  }
+
   /** The key W: at or below it DuckDB equals the source. */
   atOrBelow(k: KeyValues): boolean {
     const p = this.progress;
@@ -249,6 +254,17 @@ export class WatermarkMerge {
   rollback(): void {
     this.progress = this.committedProgress;
     this.closeWindow(false);
+    this.settle();
+  }
+
+  /**
+   * The copy starts over from the first key (rows came or went without WAL during it): a chunk in
+   * flight is dropped and the next first chunk empties the table again. A rollback goes back to the
+   * committed progress.
+   */
+  restart(): void {
+    this.closeWindow(false);
+    this.progress = NOT_STARTED;
     this.settle();
   }
 

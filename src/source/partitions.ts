@@ -7,6 +7,12 @@
 // name arrives (a partition created or attached while walduck runs), and re-read about once a second
 // to notice a DETACH, which moves rows out of the root without any change in WAL.
 //
+// Rows that join or leave a root without WAL (a table ATTACHed with rows, a partition DETACHed or
+// DROPped) cannot be followed change by change: the root is re-copied online instead (takeRecopies;
+// the sink records the decision in its open DuckDB transaction). From then on a detached leaf's
+// changes are ignored and an attached one's are the root's; either way the copy's merge drops them
+// until its first chunk, whose watermarks commit after the catalog showed the ATTACH or DETACH.
+//
 // In all-tables mode an unknown name may also be a table created at the source while walduck runs:
 // every row it ever held went through WAL after its creation, so it is created in DuckDB and followed
 // from its first change on, or, when it cannot be replicated, named in one warning and skipped.
@@ -15,7 +21,7 @@ import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import { qualified, quoteLiteral } from './quote.js';
-import type { LeafInfo, Route, Router } from './routing.js';
+import type { LeafInfo, Recopy, Route, Router } from './routing.js';
 
 export const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
 export const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
@@ -83,6 +89,10 @@ export interface RouterOptions {
   readonly log: (msg: string) => void;
   /** Told when a partition joins a replicated root while streaming. */
   readonly onLeaf?: (leaf: Leaf) => void;
+  /** Told when a partition leaves its root while streaming (DETACH, DROP). */
+  readonly onLeafGone?: (leaf: Leaf) => void;
+  /** Why a root cannot be copied online (source/key-order.ts), or undefined; absent: never. */
+  readonly copyProblem?: (t: SourceTable) => string | undefined;
   /** How often `maybeRefresh` re-reads the leaves (default 1000 ms). */
   readonly refreshMs?: number;
 }
@@ -92,6 +102,8 @@ export class TableRouter implements Router {
   /** Names whose changes were dropped as not ours: one of them turning up as a leaf later has missed rows. */
   private readonly ignored = new Set<string>();
   private lastRefresh = performance.now();
+  /** Roots to re-copy, by refKey, with what happened (joined when several things did). */
+  private readonly recopies = new Map<string, Recopy>();
 
   constructor(
     private readonly query: QueryFn,
@@ -190,7 +202,9 @@ export class TableRouter implements Router {
         `SELECT EXISTS (SELECT 1 FROM ONLY ${qualified(leaf.schema, leaf.table)})`,
       );
       if (rows[0]?.[0] === 't') {
-        throw new PartitionError(
+        this.recopy(
+          leaf.root,
+          `table ${refName(leaf)} was attached as a partition while holding rows (an ATTACH writes no WAL for them)`,
           `table ${refName(leaf)} was attached as a partition of ${refName(leaf.root)} while holding rows, and an ATTACH does not write those rows to WAL, so DuckDB's ${refName(leaf.root)} would miss them: re-copy ${refName(leaf.root)} (start a new DuckDB file), or attach tables empty and fill them afterwards`,
           'WALDUCK_PARTITION_ATTACHED',
         );
@@ -202,13 +216,36 @@ export class TableRouter implements Router {
     this.o.log(`partition ${refName(leaf)} routed to ${refName(leaf.root)}`);
   }
 
+  takeRecopies(): Recopy[] {
+    const out = [...this.recopies.values()];
+    this.recopies.clear();
+    return out;
+  }
+
+  /**
+   * Rows of `root` came or went without WAL: re-copy it online, or, when it cannot be copied in key
+   * chunks, stop with `refusal` (what happened and what to do) and the reason.
+   */
+  private recopy(root: TableRef, why: string, refusal: string, code: PartitionError['code']): void {
+    const table = this.chosen.get(refKey(root));
+    const problem = table ? this.o.copyProblem?.(table) : 'it is not in the table set';
+    if (!this.o.copyProblem || problem !== undefined)
+      throw new PartitionError(
+        `${refusal}${problem ? ` (it cannot be re-copied online: ${problem})` : ''}`,
+        code,
+      );
+    const k = refKey(root);
+    const was = this.recopies.get(k);
+    this.recopies.set(k, { root, why: was ? `${was.why}; ${why}` : why });
+  }
+
   /** Re-reads the leaves when the last read is older than refreshMs. */
   async maybeRefresh(): Promise<void> {
     if (performance.now() - this.lastRefresh < (this.o.refreshMs ?? 1000)) return;
     await this.refresh();
   }
 
-  /** New leaves are adopted; a leaf gone from its root (DETACH, DROP) stops replication. */
+  /** New leaves are adopted; a leaf gone from its root (DETACH, DROP) re-copies the root. */
   async refresh(): Promise<void> {
     this.lastRefresh = performance.now();
     const roots = new Set([...this.chosen.values()].filter((t) => t.partitioned).map(refKey));
@@ -220,17 +257,20 @@ export class TableRouter implements Router {
       const still = await this.query(
         `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(leaf.schema)} AND c.relname = ${quoteLiteral(leaf.table)}`,
       );
-      if (still.length === 0) {
-        // Dropped: its rows left the root, but a DROP of a partition is not in WAL either.
-        throw new PartitionError(
-          `partition ${refName(leaf)} of ${refName(leaf.root)} was dropped at the source; its rows left ${refName(leaf.root)} without a change in WAL, so DuckDB's ${refName(leaf.root)} still holds them: re-copy ${refName(leaf.root)} (start a new DuckDB file), or TRUNCATE a partition before dropping it`,
-          'WALDUCK_PARTITION_DETACHED',
-        );
-      }
-      throw new PartitionError(
-        `partition ${refName(leaf)} was detached from ${refName(leaf.root)} at the source; its rows left ${refName(leaf.root)} without a change in WAL, so DuckDB's ${refName(leaf.root)} still holds them: re-copy ${refName(leaf.root)} (start a new DuckDB file)`,
+      // A DETACH or a DROP of a partition is not in WAL: its rows left the root silently.
+      const what = still.length === 0 ? 'dropped' : 'detached';
+      this.recopy(
+        leaf.root,
+        `partition ${refName(leaf)} was ${what} (its rows left without WAL)`,
+        still.length === 0
+          ? `partition ${refName(leaf)} of ${refName(leaf.root)} was dropped at the source; its rows left ${refName(leaf.root)} without a change in WAL, so DuckDB's ${refName(leaf.root)} still holds them: re-copy ${refName(leaf.root)} (start a new DuckDB file), or TRUNCATE a partition before dropping it`
+          : `partition ${refName(leaf)} was detached from ${refName(leaf.root)} at the source; its rows left ${refName(leaf.root)} without a change in WAL, so DuckDB's ${refName(leaf.root)} still holds them: re-copy ${refName(leaf.root)} (start a new DuckDB file)`,
         'WALDUCK_PARTITION_DETACHED',
       );
+      // Its changes from now on are not the root's (the copy's merge drops them until its first chunk).
+      this.leaves.delete(k);
+      this.ignored.add(k);
+      this.o.onLeafGone?.(leaf);
     }
     for (const l of now) if (!this.leaves.has(refKey(l))) await this.adopt(l);
   }

@@ -16,6 +16,13 @@ export interface LeafInfo extends TableRef {
   readonly constraint: string | null;
 }
 
+/** A replicated table whose rows changed without WAL (a partition attached with rows, detached, dropped). */
+export interface Recopy {
+  readonly root: TableRef;
+  /** What happened, for the log line (e.g. "partition public.pt_b was detached"). */
+  readonly why: string;
+}
+
 export interface Router {
   route(ref: TableRef): Promise<Route>;
   /** The leaf partition named `ref`, when it is one routed to a replicated table. */
@@ -23,4 +30,6 @@ export interface Router {
   leavesOf(root: TableRef): readonly LeafInfo[];
   /** Re-reads what may have changed at the source (partitions attached, detached) when due. */
   maybeRefresh(): Promise<void>;
+  /** The tables to re-copy found since the last call (the sink records them in its open transaction). */
+  takeRecopies(): Recopy[];
 }

@@ -145,7 +145,7 @@ export function replicateCommand(y: Argv): Argv {
           choices: ['stop', 'recopy'] as const,
           default: 'stop' as const,
           describe:
-            'a type change DuckDB cannot follow losslessly, or a changed primary key: stop with the command to resync the table (recopy: not available yet, stops too)',
+            'a type change DuckDB cannot follow losslessly, or a changed primary key: stop with the command to resync the table, or (recopy) rebuild the DuckDB table and copy it again online',
         })
         .option('snapshot-jobs', {
           type: 'number',

@@ -307,7 +307,7 @@ for (const format of [2, 1] as const) {
       c.info,
       `BEGIN; INSERT INTO ${t} VALUES (4, '4'); ALTER TABLE ${t} ALTER COLUMN t TYPE int USING t::int; INSERT INTO ${t} VALUES (5, 5); COMMIT`,
     );
-    for (const extra of [[], ['--on-type-change', 'recopy']]) {
+    for (const extra of [[], ['--on-type-change', 'stop']]) {
       const r = await runWalduck([...args(file, t, format, extra), '--until-caught-up']);
       assert.equal(r.code, 1, r.stderr);
       const lines = r.stderr
@@ -321,7 +321,6 @@ for (const format of [2, 1] as const) {
           `schema change on public\\.${t} at LSN [0-9A-F]+/[0-9A-F]+ not applied: column t changed type from text to integer.*walduck resync --table public\\.${t}`,
         ),
       );
-      if (extra.length > 0) assert.match(stop[0] ?? '', /recopy is not available yet/);
       // The refused transaction is not acknowledged, nor recorded: what came before it is.
       const acked = await ackedLsns(file, `ddl_${t}`);
       assert.ok(
@@ -334,8 +333,69 @@ for (const format of [2, 1] as const) {
       );
       assert.ok(ids === '[1,2,3]' || ids === '[1,2]', ids);
     }
+    // --on-type-change recopy heals the same stop: the table rebuilt as int, copied again online.
+    const r = await runWalduck([
+      ...args(file, t, format, ['--on-type-change', 'recopy']),
+      '--until-caught-up',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `public\\.${t}: column t changed type from text to integer, which DuckDB cannot follow losslessly in place, at LSN [0-9A-F]+/[0-9A-F]+: re-copying public\\.${t} online with its new schema`,
+      ),
+    );
+    await assertFollows(file, t);
   });
 }
+
+it('re-copies a table online after a narrowing type change with a writer running (--on-type-change recopy)', async () => {
+  const t = 'ddl_recopy';
+  psql(
+    c.info,
+    `CREATE TABLE ${t} (id int PRIMARY KEY, k int, n numeric(10,2), v varchar(40));
+     INSERT INTO ${t} SELECT g, g, g * 1.5, 'v' || g FROM generate_series(1, 3000) g`,
+  );
+  const file = join(dir, `${t}.duckdb`);
+  const argv = args(file, t, 2, ['--on-type-change', 'recopy', '--copy-chunk-rows', '200']);
+  assert.equal((await runWalduck([...argv, '--until-caught-up'])).code, 0);
+  const run = startWalduck(argv, { DEBUG: 'walduck:replicate,walduck:sink' });
+  let err = '';
+  const seen = (re: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => re.test(err) && resolve();
+      run.child.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+        check();
+      });
+      check();
+      run.done.then((r) => reject(new Error(`walduck ended before ${re}: ${r.stderr.slice(-2000)}`)));
+    });
+  try {
+    await seen(/streaming from slot/);
+    const w = runScript(writerScript(t, 1, 400));
+    psql(
+      c.info,
+      `INSERT INTO ${t} VALUES (5001, 1, 12.5, 'before'); ALTER TABLE ${t} ALTER COLUMN n TYPE numeric(9,1), ALTER COLUMN v TYPE varchar(10); INSERT INTO ${t} VALUES (5002, 2, 3.5, 'after')`,
+    );
+    // The writer goes on through the copy's windows.
+    const w2 = runScript(writerScript(t, 2000, 400));
+    await seen(/online copy of public\.ddl_recopy: chunk \d+ wrote \d+ row\(s\) \(\d+ in all\), done/);
+    assert.equal(await w, 0);
+    assert.equal(await w2, 0);
+  } finally {
+    run.child.kill('SIGINT');
+  }
+  const r = await run.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /public\.ddl_recopy: column \w+ changed type from .* re-copying public\.ddl_recopy online with its new schema/,
+  );
+  const last = await runWalduck([...argv, '--until-caught-up']);
+  assert.equal(last.code, 0, last.stderr);
+  await assertFollows(file, t);
+});
 
 it('stops at a primary key change and at a narrowing', async () => {
   const t = 'ddl_pk';
@@ -349,6 +409,16 @@ it('stops at a primary key change and at a narrowing', async () => {
   const narrow = await runWalduck([...args(file, t, 2), '--until-caught-up']);
   assert.equal(narrow.code, 1, narrow.stderr);
   assert.match(narrow.stderr, /column v changed type from character varying\(20\) to character varying\(5\)/);
+  // The command the line names clears the stop: the table is rebuilt with varchar(5) and copied again.
+  const resync = await runWalduck(['resync', '--duckdb', file, '--table', `public.${t}`]);
+  assert.equal(resync.code, 0, resync.stderr);
+  const healed = await runWalduck([...args(file, t, 2), '--until-caught-up']);
+  assert.equal(healed.code, 0, healed.stderr);
+  assert.match(
+    healed.stderr,
+    /public\.ddl_pk: its schema changed at the source since it was recorded: rebuilt/,
+  );
+  await assertFollows(file, t);
   const t2 = 'ddl_pk2';
   psql(c.info, `CREATE TABLE ${t2} (id int PRIMARY KEY, u int NOT NULL); INSERT INTO ${t2} VALUES (1, 1)`);
   const file2 = join(dir, `${t2}.duckdb`);
@@ -363,4 +433,8 @@ it('stops at a primary key change and at a narrowing', async () => {
     pk.stderr,
     /its primary key changed from \(id\) to \(u\).*walduck resync --table public\.ddl_pk2/,
   );
+  assert.equal((await runWalduck(['resync', '--duckdb', file2, '--table', `public.${t2}`])).code, 0);
+  const healed2 = await runWalduck([...args(file2, t2, 2), '--until-caught-up']);
+  assert.equal(healed2.code, 0, healed2.stderr);
+  await assertFollows(file2, t2);
 });
