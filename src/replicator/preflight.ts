@@ -103,6 +103,7 @@ export async function prepare(
       warn: o.warn,
       onLeaf: (leaf) => tableSet?.addLeaf(leaf),
       onLeafGone: (leaf) => tableSet?.removeLeaf(leaf),
+      onTableGone: (t) => tableSet?.dropped(t),
     });
     routing = opened;
     // The stored table set belongs to a DuckDB replica; a caller's sink keeps its own.

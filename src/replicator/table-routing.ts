@@ -33,6 +33,7 @@ export async function openRouting(
     warn: (msg: string) => void;
     onLeaf: (leaf: Leaf) => void;
     onLeafGone: (leaf: Leaf) => void;
+    onTableGone: (t: SourceTable) => void;
   },
 ): Promise<Routing> {
   let conn: Connection | undefined;
@@ -59,6 +60,7 @@ export async function openRouting(
     existing,
     onLeaf: o.onLeaf,
     onLeafGone: o.onLeafGone,
+    onTableGone: o.onTableGone,
     copyProblem: keyOrderProblem,
     log: o.log,
     warn: o.warn,

@@ -324,6 +324,17 @@ export class TableSet {
     this.dirty = true;
   }
 
+  /**
+   * A table dropped at the source while streaming: stopped, as a table removed from the set is. Its
+   * changes before the DROP still apply (the stream may not have reached it); none come after.
+   */
+  dropped(t: TableRef): void {
+    const r = this.records.get(refKey(t));
+    if (!r || r.state === 'stopped') return;
+    this.records.set(refKey(t), { ...r, state: 'stopped', note: 'dropped at the source' });
+    this.dirty = true;
+  }
+
   /** A partition detached or dropped while streaming (its root is re-copied). */
   removeLeaf(leaf: Leaf): void {
     const r = this.records.get(refKey(leaf.root));

@@ -37,7 +37,11 @@ export class PartitionError extends WalduckError {
   readonly phase = 'apply';
   constructor(
     message: string,
-    readonly code: 'WALDUCK_PARTITION_DETACHED' | 'WALDUCK_PARTITION_ATTACHED' | 'WALDUCK_PARTITION_IDENTITY',
+    readonly code:
+      | 'WALDUCK_PARTITION_DETACHED'
+      | 'WALDUCK_PARTITION_ATTACHED'
+      | 'WALDUCK_PARTITION_IDENTITY'
+      | 'WALDUCK_TABLE_RENAMED',
   ) {
     super(message);
   }
@@ -91,6 +95,8 @@ export interface RouterOptions {
   readonly onLeaf?: (leaf: Leaf) => void;
   /** Told when a partition leaves its root while streaming (DETACH, DROP). */
   readonly onLeafGone?: (leaf: Leaf) => void;
+  /** Told once when a replicated table's oid is gone from the source catalog (DROP TABLE). */
+  readonly onTableGone?: (t: SourceTable) => void;
   /** Why a root cannot be copied online (source/key-order.ts), or undefined; absent: never. */
   readonly copyProblem?: (t: SourceTable) => string | undefined;
   /** How often `maybeRefresh` re-reads the leaves (default 1000 ms). */
@@ -104,6 +110,8 @@ export class TableRouter implements Router {
   private lastRefresh = performance.now();
   /** Roots to re-copy, by refKey, with what happened (joined when several things did). */
   private readonly recopies = new Map<string, Recopy>();
+  /** Replicated tables found dropped at the source (refKey), said once. */
+  private readonly dropped = new Set<string>();
 
   constructor(
     private readonly query: QueryFn,
@@ -248,6 +256,7 @@ export class TableRouter implements Router {
   /** New leaves are adopted; a leaf gone from its root (DETACH, DROP) re-copies the root. */
   async refresh(): Promise<void> {
     this.lastRefresh = performance.now();
+    await this.checkTables();
     const roots = new Set([...this.chosen.values()].filter((t) => t.partitioned).map(refKey));
     if (roots.size === 0) return;
     const now = await readLeaves(this.query, roots);
@@ -273,5 +282,41 @@ export class TableRouter implements Router {
       this.o.onLeafGone?.(leaf);
     }
     for (const l of now) if (!this.leaves.has(refKey(l))) await this.adopt(l);
+  }
+
+  /**
+   * RENAME TABLE, SET SCHEMA and DROP TABLE write no change to WAL, so they are looked for here, by
+   * oid (a rename keeps it). A rename stops: wal2json's add-tables matches names, so the renamed
+   * table's changes may already have been dropped by the server, and walduck cannot say since when.
+   * A drop ends the table's changes: it is no longer followed (onTableGone), its DuckDB table left.
+   */
+  private async checkTables(): Promise<void> {
+    const byOid = new Map<string, SourceTable>();
+    for (const [k, t] of this.chosen)
+      if (t.oid && /^\d+$/.test(t.oid) && !this.dropped.has(k)) byOid.set(t.oid, t);
+    if (byOid.size === 0) return;
+    const rows = await this.query(
+      `SELECT c.oid::int8, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
+    );
+    const seen = new Set<string>();
+    for (const r of rows) {
+      const t = byOid.get(r[0] ?? '');
+      if (!t) continue;
+      seen.add(r[0] ?? '');
+      const now = { schema: r[1] ?? '', table: r[2] ?? '' };
+      if (refKey(now) === refKey(t)) continue;
+      throw new PartitionError(
+        `table ${refName(t)} was renamed to ${refName(now)} at the source, which walduck does not follow: changes of ${refName(now)} since the rename may not have been streamed (wal2json's add-tables matches names); restart with ${refName(now)} in --tables instead of ${refName(t)} (it is copied online; ${refName(t)} is left stopped in DuckDB, --drop-removed drops it)`,
+        'WALDUCK_TABLE_RENAMED',
+      );
+    }
+    for (const [oid, t] of byOid) {
+      if (seen.has(oid)) continue;
+      this.dropped.add(refKey(t));
+      this.o.warn(
+        `table ${refName(t)} was dropped at the source: its DuckDB table is left as it is and no longer followed (state stopped; --drop-removed drops it at the next start)`,
+      );
+      this.o.onTableGone?.(t);
+    }
   }
 }

@@ -1,0 +1,151 @@
+// RENAME TABLE and DROP TABLE at the source write no change to WAL: walduck finds them by oid in its
+// once-a-second catalog check. A drop stops following the table (its DuckDB table left, state
+// stopped; --drop-removed drops it at the next start); a rename stops walduck with one line, since
+// wal2json's add-tables (names) may already have dropped the renamed table's changes.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
+import { duckQuery } from '../../helpers/duck.js';
+import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+
+const c = useCluster({ database: 'walduck' });
+const dir = mkdtempSync(join(tmpdir(), 'walduck-rename-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const t = (table: string) => ({ schema: 'public', table });
+const args = (file: string, ...extra: string[]) => [
+  'replicate',
+  '--source',
+  conninfo(c.info, 'scram-sha-256'),
+  '--duckdb',
+  join(dir, file),
+  '--batch-ms',
+  '50',
+  ...extra,
+];
+
+async function status(file: string): Promise<Record<string, unknown>[]> {
+  const r = await runWalduck(['status', '--duckdb', join(dir, file), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Starts walduck and resolves once it streams; `seen(text)` then resolves when stderr holds text. */
+async function start(argv: readonly string[]) {
+  const run = startWalduck(argv, { DEBUG: 'walduck:replicate' });
+  let err = '';
+  const waiters: { text: string; resolve: () => void }[] = [];
+  run.child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+    for (const w of waiters.splice(0)) {
+      if (err.includes(w.text)) w.resolve();
+      else waiters.push(w);
+    }
+  });
+  const seen = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (err.includes(text)) return resolve();
+      waiters.push({ text, resolve });
+      run.done.then((r) => reject(new Error(`exited ${r.code} before "${text}": ${r.stderr}`)));
+    });
+  await seen('streaming from slot');
+  return { run, seen };
+}
+
+describe('RENAME TABLE and DROP TABLE at the source', () => {
+  it('DROP TABLE while running: its changes before the drop are applied, then it is stopped (one line); --drop-removed drops it at the next start', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE dx (id int PRIMARY KEY); CREATE TABLE dy (id int PRIMARY KEY, v text);
+       INSERT INTO dx SELECT generate_series(1, 10); INSERT INTO dy SELECT g, 'y' || g FROM generate_series(1, 10) g;`,
+    );
+    const argv = args('drop.duckdb', '--slot', 'drop_slot', '--tables', 'dx,dy');
+    const { run, seen } = await start(argv);
+    // Rows written right before the drop are in WAL before it: they must reach DuckDB.
+    psql(c.info, `INSERT INTO dy SELECT g, 'late' FROM generate_series(11, 20) g; DROP TABLE dy;`);
+    await seen('table public.dy was dropped at the source');
+    // Still running, still following the others.
+    psql(c.info, 'INSERT INTO dx SELECT generate_series(11, 20)');
+    run.child.kill('SIGINT');
+    const first = await run.done;
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stderr.split('\n').filter((l) => l.includes('public.dy was dropped')).length, 1);
+    assert.deepEqual(await duckQuery(join(dir, 'drop.duckdb'), 'SELECT count(*)::INT FROM dy'), [[20]]);
+    const s = await status('drop.duckdb');
+    assert.deepEqual(
+      s.map((x) => [x.table, x.state]),
+      [
+        ['public.dx', 'streaming'],
+        ['public.dy', 'stopped'],
+      ],
+    );
+    let r = await runWalduck([
+      ...args('drop.duckdb', '--slot', 'drop_slot', '--tables', 'dx'),
+      '--until-caught-up',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'drop.duckdb'), [t('dx')]);
+    assert.deepEqual(await duckQuery(join(dir, 'drop.duckdb'), 'SELECT count(*)::INT FROM dy'), [[20]]);
+    r = await runWalduck([
+      ...args('drop.duckdb', '--slot', 'drop_slot', '--tables', 'dx'),
+      '--until-caught-up',
+      '--drop-removed',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /public\.dy is no longer in the table set: --drop-removed dropped its DuckDB table/,
+    );
+    assert.deepEqual(
+      await duckQuery(
+        join(dir, 'drop.duckdb'),
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1",
+      ),
+      [['dx']],
+    );
+  });
+
+  it('RENAME TABLE while running stops with one line; restarted with the new name it is copied online and equal', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE ra (id int PRIMARY KEY, v text);
+       INSERT INTO ra SELECT g, 'a' || g FROM generate_series(1, 10) g;`,
+    );
+    const argv = args('rename.duckdb', '--slot', 'rename_slot', '--tables', 'ra');
+    const { run } = await start(argv);
+    // Rows before and after the rename, in the same transaction and in separate ones.
+    psql(
+      c.info,
+      `INSERT INTO ra VALUES (11, 'before');
+       BEGIN; INSERT INTO ra VALUES (12, 'same tx'); ALTER TABLE ra RENAME TO rb; INSERT INTO rb VALUES (13, 'same tx'); COMMIT;
+       INSERT INTO rb VALUES (14, 'after'); UPDATE rb SET v = 'changed' WHERE id = 1;`,
+    );
+    const stopped = await run.done;
+    assert.notEqual(stopped.code, 0, stopped.stderr);
+    assert.match(
+      stopped.stderr,
+      /table public\.ra was renamed to public\.rb at the source, which walduck does not follow/,
+    );
+    const r = await runWalduck([
+      ...args('rename.duckdb', '--slot', 'rename_slot', '--tables', 'rb'),
+      '--until-caught-up',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'rename.duckdb'), [t('rb')]);
+    assert.deepEqual(
+      (await status('rename.duckdb')).map((x) => [x.table, x.state]),
+      [
+        ['public.ra', 'stopped'],
+        ['public.rb', 'streaming'],
+      ],
+    );
+  });
+});
