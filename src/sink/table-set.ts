@@ -262,7 +262,17 @@ export class TableSet {
             );
           continue;
         }
-        if (!r && o.mode === 'all' && previousMode === 'all') {
+        // An oid the last start already covered is not a new table: one renamed (or moved to another
+        // schema) while walduck was stopped, whose rows are in DuckDB under its old name. Copied online.
+        const renamed =
+          !r &&
+          o.mode === 'all' &&
+          previousMode === 'all' &&
+          t.oid !== undefined &&
+          /^\d+$/.test(t.oid) &&
+          previous?.maxOid !== undefined &&
+          BigInt(t.oid) <= previous.maxOid;
+        if (!r && o.mode === 'all' && previousMode === 'all' && !renamed) {
           o.log(
             `new table ${refName(t)} since the last run: all its rows are in WAL after the recorded position`,
           );
@@ -276,7 +286,7 @@ export class TableSet {
           );
         }
         o.warn(
-          `table ${refName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : ''}: it is copied online while the others stream (state copying)`,
+          `table ${refName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : renamed ? ' (it existed at the last start under another name or as a partition: renamed, moved or detached while walduck was stopped)' : ''}: it is copied online while the others stream (state copying)`,
         );
         await requestCopy(duck, o.slot, t, r ? 'named again' : 'added');
         copying.add(k);

@@ -174,8 +174,8 @@ export class TableRouter implements Router {
       const was = [...this.chosen.values()].find((t) => t.oid !== undefined && t.oid === table.oid);
       if (was) {
         throw new PartitionError(
-          `table ${refName(was)} was renamed to ${refName(ref)} at the source, which walduck does not follow: rename the DuckDB table to match and restart, or start a new DuckDB file`,
-          'WALDUCK_PARTITION_ATTACHED',
+          `table ${refName(was)} was renamed to ${refName(ref)} at the source, which walduck does not follow while running: restart, and ${refName(ref)} is copied online (${refName(was)} is left stopped in DuckDB, --drop-removed drops it)`,
+          'WALDUCK_TABLE_RENAMED',
         );
       }
       if (table.partitioned) {

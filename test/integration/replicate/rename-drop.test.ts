@@ -61,7 +61,9 @@ async function start(argv: readonly string[]) {
 }
 
 describe('RENAME TABLE and DROP TABLE at the source', () => {
-  it('DROP TABLE while running: its changes before the drop are applied, then it is stopped (one line); --drop-removed drops it at the next start', async () => {
+  it('DROP TABLE while running: its changes before the drop are applied, then it is stopped (one line); --drop-removed drops it at the next start', {
+    timeout: 120_000,
+  }, async () => {
     psql(
       c.info,
       `CREATE TABLE dx (id int PRIMARY KEY); CREATE TABLE dy (id int PRIMARY KEY, v text);
@@ -113,7 +115,9 @@ describe('RENAME TABLE and DROP TABLE at the source', () => {
     );
   });
 
-  it('RENAME TABLE while running stops with one line; restarted with the new name it is copied online and equal', async () => {
+  it('RENAME TABLE while running stops with one line; restarted with the new name it is copied online and equal', {
+    timeout: 120_000,
+  }, async () => {
     psql(
       c.info,
       `CREATE TABLE ra (id int PRIMARY KEY, v text);
@@ -145,6 +149,53 @@ describe('RENAME TABLE and DROP TABLE at the source', () => {
       [
         ['public.ra', 'stopped'],
         ['public.rb', 'streaming'],
+      ],
+    );
+  });
+
+  it('all tables: a table renamed while walduck is stopped is not taken for a new one; it is copied online under its new name', {
+    timeout: 120_000,
+  }, async () => {
+    const info = c.info;
+    psql(
+      info,
+      `CREATE TABLE sa (id int PRIMARY KEY, v text);
+       INSERT INTO sa SELECT g, 'a' || g FROM generate_series(1, 10) g;`,
+    );
+    const argv = [
+      'replicate',
+      '--source',
+      conninfo(info, 'scram-sha-256'),
+      '--duckdb',
+      join(dir, 'stopped.duckdb'),
+      '--batch-ms',
+      '50',
+      '--slot',
+      'stopped_slot',
+      '--until-caught-up',
+    ];
+    let r = await runWalduck(argv);
+    assert.equal(r.code, 0, r.stderr);
+    psql(
+      info,
+      `INSERT INTO sa VALUES (11, 'before');
+       ALTER TABLE sa RENAME TO sb;
+       INSERT INTO sb VALUES (12, 'after'); UPDATE sb SET v = 'changed' WHERE id = 1;`,
+    );
+    r = await runWalduck(argv);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /table public\.sb joins the table set of an existing replica \(it existed at the last start/,
+    );
+    await assertReplicaEquals(info, join(dir, 'stopped.duckdb'), [t('sb')]);
+    assert.deepEqual(
+      (await status('stopped.duckdb'))
+        .filter((x) => String(x.table).startsWith('public.s'))
+        .map((x) => [x.table, x.state]),
+      [
+        ['public.sa', 'stopped'],
+        ['public.sb', 'streaming'],
       ],
     );
   });
