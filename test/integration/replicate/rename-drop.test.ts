@@ -115,43 +115,63 @@ describe('RENAME TABLE and DROP TABLE at the source', () => {
     );
   });
 
-  it('RENAME TABLE while running stops with one line; restarted with the new name it is copied online and equal', {
-    timeout: 120_000,
-  }, async () => {
-    psql(
-      c.info,
-      `CREATE TABLE ra (id int PRIMARY KEY, v text);
-       INSERT INTO ra SELECT g, 'a' || g FROM generate_series(1, 10) g;`,
-    );
-    const argv = args('rename.duckdb', '--slot', 'rename_slot', '--tables', 'ra');
-    const { run } = await start(argv);
-    // Rows before and after the rename, in the same transaction and in separate ones.
-    psql(
-      c.info,
-      `INSERT INTO ra VALUES (11, 'before');
-       BEGIN; INSERT INTO ra VALUES (12, 'same tx'); ALTER TABLE ra RENAME TO rb; INSERT INTO rb VALUES (13, 'same tx'); COMMIT;
-       INSERT INTO rb VALUES (14, 'after'); UPDATE rb SET v = 'changed' WHERE id = 1;`,
-    );
-    const stopped = await run.done;
-    assert.notEqual(stopped.code, 0, stopped.stderr);
-    assert.match(
-      stopped.stderr,
-      /table public\.ra was renamed to public\.rb at the source, which walduck does not follow/,
-    );
-    const r = await runWalduck([
-      ...args('rename.duckdb', '--slot', 'rename_slot', '--tables', 'rb'),
-      '--until-caught-up',
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    await assertReplicaEquals(c.info, join(dir, 'rename.duckdb'), [t('rb')]);
-    assert.deepEqual(
-      (await status('rename.duckdb')).map((x) => [x.table, x.state]),
-      [
-        ['public.ra', 'stopped'],
-        ['public.rb', 'streaming'],
-      ],
-    );
-  });
+  for (const format of ['2', '1']) {
+    it(`RENAME TABLE while running stops with one line; restarted with the new name it is copied online and equal (format-version ${format})`, {
+      timeout: 120_000,
+    }, async () => {
+      psql(
+        c.info,
+        `CREATE TABLE ra_v${format} (id int PRIMARY KEY, v text);
+       INSERT INTO ra_v${format} SELECT g, 'a' || g FROM generate_series(1, 10) g;`,
+      );
+      const argv = args(
+        `rename${format}.duckdb`,
+        '--slot',
+        `rename_slot${format}`,
+        '--tables',
+        `ra_v${format}`,
+        '--format-version',
+        format,
+      );
+      const { run } = await start(argv);
+      // Rows before and after the rename, in the same transaction and in separate ones.
+      psql(
+        c.info,
+        `INSERT INTO ra_v${format} VALUES (11, 'before');
+       BEGIN; INSERT INTO ra_v${format} VALUES (12, 'same tx'); ALTER TABLE ra_v${format} RENAME TO rb_v${format}; INSERT INTO rb_v${format} VALUES (13, 'same tx'); COMMIT;
+       INSERT INTO rb_v${format} VALUES (14, 'after'); UPDATE rb_v${format} SET v = 'changed' WHERE id = 1;`,
+      );
+      const stopped = await run.done;
+      assert.notEqual(stopped.code, 0, stopped.stderr);
+      assert.match(
+        stopped.stderr,
+        new RegExp(
+          `table public\\.ra_v${format} was renamed to public\\.rb_v${format} at the source, which walduck does not follow`,
+        ),
+      );
+      const r = await runWalduck([
+        ...args(
+          `rename${format}.duckdb`,
+          '--slot',
+          `rename_slot${format}`,
+          '--tables',
+          `rb_v${format}`,
+          '--format-version',
+          format,
+        ),
+        '--until-caught-up',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      await assertReplicaEquals(c.info, join(dir, `rename${format}.duckdb`), [t(`rb_v${format}`)]);
+      assert.deepEqual(
+        (await status(`rename${format}.duckdb`)).map((x) => [x.table, x.state]),
+        [
+          [`public.ra_v${format}`, 'stopped'],
+          [`public.rb_v${format}`, 'streaming'],
+        ],
+      );
+    });
+  }
 
   it('all tables: a table renamed while walduck is stopped is not taken for a new one; it is copied online under its new name', {
     timeout: 120_000,
