@@ -175,7 +175,7 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves /metrics and /healthz on host:port (port 0: any free port). */
+/** Serves /metrics and /healthz on host:port (port 0: a free port the system picks). */
 export async function serveMetrics(health: Health, host: string, port: number): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -621,13 +621,12 @@ export class DuckDbSink implements ChangeSink {
     const write = copy.merge.high(w.id);
     if (!write) return;
     await this.begin();
-    // Chunk rows are values like the stream's (--numeric exact widens for them the same way).
-    const chunk: RowImage = {
-      names: t.applier.target.source.columns.map((c) => c.name),
-      types: [],
-      values: [],
-    };
-    for (const values of write.rows) t = await this.fit(t, m.lsn, { ...chunk, values });
+    // Chunk rows are values like the stream's (--numeric exact widens for them the same way); a
+    // table with no widening column skips the per-row check.
+    if (t.stage.widens) {
+      const names = t.applier.target.source.columns.map((c) => c.name);
+      for (const values of write.rows) t = await this.fit(t, m.lsn, { names, types: [], values });
+    }
     this.staged -= t.stage.size;
     this.stagedChars -= t.stage.chars;
     await t.applier.flush(t.stage);

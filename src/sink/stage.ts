@@ -78,7 +78,7 @@ export class TableStage {
   /** Per column: NOT NULL at the source and of a type whose NaN wal2json prints as null. */
   private readonly nullMeansNonFinite: readonly boolean[];
   /** Some column is a DECIMAL that --numeric exact widens when a value does not fit. */
-  private readonly widens: boolean;
+  readonly widens: boolean;
 
   constructor(readonly target: TargetTable) {
     this.oldKeys = target.key.map(() => []);
