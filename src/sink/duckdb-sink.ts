@@ -523,7 +523,8 @@ export class DuckDbSink implements ChangeSink {
         t = await this.follow(t, change);
         // A value that does not fit its column (--numeric exact) widens it first, whatever the
         // online copy's merge then does with the change: a wider column holds every narrower value.
-        if (change.kind !== 'delete')
+        // (Only tables with a widening column pay for the check: this runs per row.)
+        if (change.kind !== 'delete' && t.stage.widens)
           t = await this.fit(t, change.lsn, change.new, change.kind === 'update' ? change.old : undefined);
         const copy = this.copies.get(keyOf(t));
         if (!copy) return this.stageRow(t, change);
