@@ -1,5 +1,6 @@
 // Runs the built `bin/walduck.js` in a child process, exactly as a user would.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { binPath } from './paths.js';
 
 export interface RunResult {
@@ -49,4 +50,75 @@ export async function runWalduck(
   if (r.signal === 'SIGKILL')
     throw new Error(`walduck ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${r.stderr}`);
   return r;
+}
+
+/**
+ * A builder of `walduck replicate` arguments for files in `dir`, against `source()` (read when the
+ * arguments are built: a test's cluster starts after the module loads), committing every 50 ms so that
+ * tests see their rows quickly: `args('a.duckdb', '--tables', 't')`.
+ */
+export function replicateArgs(source: () => string, dir: string) {
+  return (file: string, ...extra: string[]): string[] => [
+    'replicate',
+    '--source',
+    source(),
+    '--duckdb',
+    join(dir, file),
+    '--batch-ms',
+    '50',
+    ...extra,
+  ];
+}
+
+/** `walduck status --json` of a DuckDB file: one object per table; fails the test on a non-zero exit. */
+export async function statusJson(file: string): Promise<Record<string, unknown>[]> {
+  const r = await runWalduck(['status', '--duckdb', file, '--json']);
+  if (r.code !== 0) throw new Error(`walduck status exited ${r.code}: ${r.stderr}`);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export interface WatchedRun {
+  readonly child: ChildProcess;
+  readonly done: Promise<RunResult>;
+  /**
+   * Resolves once `re` matches the stderr written after offset `from` (or `re` returns true for it);
+   * rejects, with the log's tail, if walduck ends first. Event-driven: no polling, no sleeps.
+   */
+  waitFor(re: RegExp | ((log: string) => boolean), from?: number): Promise<void>;
+  /** Everything written to stderr so far (offsets for `waitFor`). */
+  text(): string;
+}
+
+/** Starts walduck with `DEBUG` set to `debug`, so that tests can wait on its log lines. */
+export function startWatched(argv: readonly string[], debug: string): WatchedRun {
+  const run = startWalduck(argv, { DEBUG: debug });
+  let err = '';
+  const waiters: { test: () => boolean; resolve: () => void }[] = [];
+  run.child.stderr?.on('data', (d: Buffer | string) => {
+    err += d.toString();
+    for (const w of waiters.splice(0)) {
+      if (w.test()) w.resolve();
+      else waiters.push(w);
+    }
+  });
+  const waitFor = (re: RegExp | ((log: string) => boolean), from = 0) =>
+    new Promise<void>((resolve, reject) => {
+      const test = () => (typeof re === 'function' ? re(err.slice(from)) : re.test(err.slice(from)));
+      if (test()) return resolve();
+      let settled = false;
+      waiters.push({
+        test,
+        resolve: () => {
+          settled = true;
+          resolve();
+        },
+      });
+      run.done.then((r) => {
+        if (!settled) reject(new Error(`walduck ended before ${re}: ${r.stderr.slice(-3000)}`));
+      });
+    });
+  return { ...run, waitFor, text: () => err };
 }

@@ -4,7 +4,7 @@
 // DuckDB must equal PostgreSQL row for row, with no duplicate, and `walduck status` says copying, then
 // streaming. Format-version 1 and 2 both carry the watermarks.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,87 +13,52 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
-import { type RunResult, runWalduck, startWalduck } from '../../helpers/walduck.js';
+import {
+  replicateArgs,
+  runWalduck,
+  startWatched,
+  statusJson,
+  type WatchedRun,
+} from '../../helpers/walduck.js';
 
 const c = useCluster({ database: 'walduck' });
 const dir = mkdtempSync(join(tmpdir(), 'walduck-copy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const t = (table: string) => ({ schema: 'public', table });
-const args = (file: string, ...extra: string[]) => [
-  'replicate',
-  '--source',
-  conninfo(c.info, 'scram-sha-256'),
-  '--duckdb',
-  join(dir, file),
-  '--batch-ms',
-  '50',
-  ...extra,
-];
+const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
 
 async function status(file: string): Promise<[unknown, unknown][]> {
-  const r = await runWalduck(['status', '--duckdb', join(dir, file), '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .map((x) => [x.table, x.state]);
+  return (await statusJson(join(dir, file))).map((x) => [x.table, x.state]);
 }
 
 /** A running walduck whose debug log can be waited on. */
-function started(argv: string[]): {
-  child: ChildProcess;
-  done: Promise<RunResult>;
-  /** Resolves once `re` matches the log written after offset `from` (or `re` returns true for it). */
-  waitFor: (re: RegExp | ((log: string) => boolean), from?: number) => Promise<void>;
+function started(argv: string[]): WatchedRun & {
   /** How many chunks of `table` the log shows written so far. */
   chunks: (table: string) => number;
   /** Rows of `table` the copy wrote so far, as its log says. */
   copied: (table: string) => number;
-  text: () => string;
 } {
-  const run = startWalduck(argv, { DEBUG: 'walduck:replicate,walduck:sink' });
-  let err = '';
-  const waiters: { test: () => boolean; resolve: () => void }[] = [];
-  run.child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-    for (const w of waiters.splice(0)) {
-      if (w.test()) w.resolve();
-      else waiters.push(w);
-    }
-  });
-  const waitFor = (re: RegExp | ((log: string) => boolean), from = 0) =>
-    new Promise<void>((resolve, reject) => {
-      const test = () => (typeof re === 'function' ? re(err.slice(from)) : re.test(err.slice(from)));
-      if (test()) return resolve();
-      let settled = false;
-      waiters.push({
-        test,
-        resolve: () => {
-          settled = true;
-          resolve();
-        },
-      });
-      run.done.then((r) => {
-        if (!settled) reject(new Error(`walduck ended before ${re}: ${r.stderr.slice(-3000)}`));
-      });
-    });
+  const run = startWatched(argv, 'walduck:replicate,walduck:sink');
   const copied = (table: string) => {
     const all = [
-      ...err.matchAll(
-        new RegExp(
-          `online copy of ${table.replace('.', '\\.')}: chunk \\d+ wrote \\d+ row\\(s\\) \\((\\d+) in all`,
-          'g',
+      ...run
+        .text()
+        .matchAll(
+          new RegExp(
+            `online copy of ${table.replace('.', '\\.')}: chunk \\d+ wrote \\d+ row\\(s\\) \\((\\d+) in all`,
+            'g',
+          ),
         ),
-      ),
     ];
     return Number(all[all.length - 1]?.[1] ?? 0);
   };
   const chunks = (table: string) =>
-    err.split('\n').filter((l) => l.includes(`online copy of ${table}: chunk `) && l.includes(' wrote '))
-      .length;
-  return { ...run, waitFor, chunks, copied, text: () => err };
+    run
+      .text()
+      .split('\n')
+      .filter((l) => l.includes(`online copy of ${table}: chunk `) && l.includes(' wrote ')).length;
+  return { ...run, chunks, copied };
 }
 
 /** A hand edit of the replica (a drifted copy for resync to heal). */

@@ -3,7 +3,7 @@
 // partitions, a leaf's TRUNCATE, and the rows an ATTACH, DETACH or DROP of a partition moves without
 // WAL, healed by re-copying the root online (refused in one line when it cannot be copied by key).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,23 +12,20 @@ import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
-import { type RunResult, runWalduck, startWalduck } from '../../helpers/walduck.js';
+import {
+  replicateArgs,
+  runWalduck,
+  startWalduck,
+  startWatched,
+  type WatchedRun,
+} from '../../helpers/walduck.js';
 
 const c = useCluster();
 const dir = mkdtempSync(join(tmpdir(), 'walduck-part-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const PT = { schema: 'public', table: 'pt' };
-const args = (file: string, ...extra: string[]) => [
-  'replicate',
-  '--source',
-  conninfo(c.info, 'scram-sha-256'),
-  '--duckdb',
-  join(dir, file),
-  '--batch-ms',
-  '50',
-  ...extra,
-];
+const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
 
 /** Runs walduck until `line` shows in its debug log, then lets `during` write, then stops it (SIGINT). */
 async function whileRunning(
@@ -304,40 +301,7 @@ describe('partitioned tables', () => {
 });
 
 /** A running walduck whose debug log can be waited on, from an offset. */
-function started(argv: string[]): {
-  child: ChildProcess;
-  done: Promise<RunResult>;
-  waitFor: (re: RegExp, from?: number) => Promise<void>;
-  text: () => string;
-} {
-  const run = startWalduck(argv, { DEBUG: 'walduck:replicate,walduck:sink' });
-  let err = '';
-  const waiters: { test: () => boolean; resolve: () => void }[] = [];
-  run.child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-    for (const w of waiters.splice(0)) {
-      if (w.test()) w.resolve();
-      else waiters.push(w);
-    }
-  });
-  const waitFor = (re: RegExp, from = 0) =>
-    new Promise<void>((resolve, reject) => {
-      const test = () => re.test(err.slice(from));
-      if (test()) return resolve();
-      let settled = false;
-      waiters.push({
-        test,
-        resolve: () => {
-          settled = true;
-          resolve();
-        },
-      });
-      run.done.then((r) => {
-        if (!settled) reject(new Error(`walduck ended before ${re}: ${r.stderr.slice(-3000)}`));
-      });
-    });
-  return { ...run, waitFor, text: () => err };
-}
+const started = (argv: string[]): WatchedRun => startWatched(argv, 'walduck:replicate,walduck:sink');
 
 /**
  * Writer batches, one after another, until `until` settles (it rejects if walduck ends first), at most

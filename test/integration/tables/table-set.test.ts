@@ -10,31 +10,17 @@ import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
-import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { replicateArgs, runWalduck, startWalduck, statusJson } from '../../helpers/walduck.js';
 
 const c = useCluster({ database: 'walduck' });
 const dir = mkdtempSync(join(tmpdir(), 'walduck-set-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const t = (table: string) => ({ schema: 'public', table });
-const args = (file: string, ...extra: string[]) => [
-  'replicate',
-  '--source',
-  conninfo(c.info, 'scram-sha-256'),
-  '--duckdb',
-  join(dir, file),
-  '--batch-ms',
-  '50',
-  ...extra,
-];
+const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
 
 async function status(file: string): Promise<Record<string, unknown>[]> {
-  const r = await runWalduck(['status', '--duckdb', join(dir, file), '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return await statusJson(join(dir, file));
 }
 
 describe('the table set', () => {
