@@ -51,6 +51,10 @@ const service = new peer.LogicalReplicationService({
   user: s.user,
   database: s.database,
   ...(s.password !== undefined ? { password: s.password } : {}),
+  // TLS where the connection string demands it (prefer/allow are taken as plain, as a bench may).
+  ...(['require', 'verify-ca', 'verify-full'].includes(s.sslmode)
+    ? { ssl: { rejectUnauthorized: s.sslmode !== 'require' } }
+    : {}),
 });
 let changes = 0;
 let done = false;
