@@ -68,8 +68,11 @@ try {
     const ref = copyRef();
     const file = join(dir, `snap${jobs}.duckdb`);
     const t0 = performance.now();
-    // GNU time, when there, reports the process's peak RSS.
-    const time = existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', 'walduck-maxrss-kb %M'] : [];
+    // GNU time, when there, reports the process's peak RSS and CPU seconds (DuckDB's threads included):
+    // on a shared machine the CPU compares where wall times do not.
+    const time = existsSync('/usr/bin/time')
+      ? ['/usr/bin/time', '-f', 'walduck-maxrss-kb %M walduck-cpu %U %S']
+      : [];
     const [cmd = process.execPath, ...pre] = [...time, process.execPath];
     const r = spawnSync(
       cmd,
@@ -97,6 +100,7 @@ try {
     if (!m || Number(m[1]) !== ROWS) throw new Error(`no snapshot line with ${ROWS} rows: ${r.stderr}`);
     const s = Number(m[2]);
     const rssKb = /walduck-maxrss-kb (\d+)/.exec(r.stderr)?.[1];
+    const cpu = /walduck-cpu ([\d.]+) ([\d.]+)/.exec(r.stderr);
     const ref2 = copyRef();
     const refS = (ref.s + ref2.s) / 2;
     results.push({
@@ -113,6 +117,7 @@ try {
       psql_mb_per_s: +(bytes / MB / refS).toFixed(1),
       ratio: +(refS / s).toFixed(2),
       peak_rss_mb: rssKb ? Math.round(Number(rssKb) / 1024) : null,
+      walduck_cpu_s: cpu ? +(Number(cpu[1]) + Number(cpu[2])).toFixed(2) : null,
     });
     rmSync(file, { force: true });
     psql(info, `SELECT pg_drop_replication_slot('bench_${jobs}')`);

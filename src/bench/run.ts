@@ -8,9 +8,12 @@
 //   2. walduck stream -f /dev/null   protocol and framing
 //   3. decode only                   + wal2json parsing, no sink
 //   4. walduck replicate             + DuckDB, committed and acknowledged: the product
+//   5. pg-logical-replication        the Node peer (a devDependency, format v2 only): its wal2json
+//                                    consumer with library defaults, writing nothing; skipped, with a
+//                                    line saying so, where the package is not installed
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +27,8 @@ import { passwordToEnv } from './secret.js';
 import { SCHEMA, type Workload, workloads } from './workloads.js';
 
 export type Format = 'v2' | 'v1' | 'v1-chunks';
-export type Contender = 'pg_recvlogical' | 'stream' | 'decode' | 'replicate';
+export type Contender = 'pg_recvlogical' | 'stream' | 'decode' | 'replicate' | 'pg-logical-replication';
+export const PEER = 'pg-logical-replication';
 
 export interface BenchOptions {
   readonly source?: string | undefined;
@@ -45,11 +49,26 @@ export interface Cell {
   readonly format: Format;
   readonly changes: number;
   readonly payloadBytes: number;
-  readonly runs: Readonly<Record<Contender, Measured[]>>;
+  readonly runs: Readonly<Record<Contender, Run[]>>;
+}
+
+/** A measured run, with the changes the contender saw where it reports them (decode only, the peer). */
+export interface Run extends Measured {
+  readonly changes?: number;
 }
 
 const bin = fileURLToPath(new URL('../../../bin/walduck.js', import.meta.url));
 const decodeOnly = fileURLToPath(new URL('./decode-only.js', import.meta.url));
+// Built from bench/, outside src/ and outside the published files: the product never loads it.
+const peerScript = fileURLToPath(new URL('../../bench/peer-pg-logical-replication.js', import.meta.url));
+
+/** Whether the peer can run here: its script is built and its package installed (a devDependency). */
+export function peerAvailable(): boolean {
+  return (
+    existsSync(peerScript) &&
+    spawnSync(process.execPath, [peerScript, '--probe'], { stdio: 'ignore' }).status === 0
+  );
+}
 
 export async function runBench(o: BenchOptions): Promise<Cell[] | LatencyResult> {
   const cluster: ClusterInfo | undefined = o.source === undefined ? await startCluster() : undefined;
@@ -78,6 +97,14 @@ export async function runBench(o: BenchOptions): Promise<Cell[] | LatencyResult>
         o.latency.seconds,
         o.latency.replicateArgs,
       );
+    let contenders = o.contenders;
+    if (contenders.includes(PEER)) {
+      if (!peerAvailable()) {
+        o.log(`${PEER} is not installed (a devDependency): that contender is skipped`);
+        contenders = contenders.filter((c) => c !== PEER);
+      } else if (o.formats.some((f) => f !== 'v2'))
+        o.log(`${PEER} runs in format v2 only (its wal2json consumer parses one JSON document per message)`);
+    }
     const all = workloads(o.rows);
     const chosen = o.workloads
       ? o.workloads.map((i) => all[i - 1]).filter((w): w is Workload => w !== undefined)
@@ -89,10 +116,11 @@ export async function runBench(o: BenchOptions): Promise<Cell[] | LatencyResult>
           format,
           changes: w.changes,
           payloadBytes: 0,
-          runs: { pg_recvlogical: [], stream: [], decode: [], replicate: [] },
+          runs: { pg_recvlogical: [], stream: [], decode: [], replicate: [], [PEER]: [] },
         };
+        const these = contenders.filter((c) => c !== PEER || format === 'v2');
         for (let rep = 0; rep < o.repeat; rep++) {
-          const bytes = await oneRepetition(o, w, format, rep, childSource, env, sql, dir, created, cell);
+          const bytes = await oneRepetition(these, w, format, rep, childSource, env, sql, dir, created, cell);
           (cell as { payloadBytes: number }).payloadBytes = bytes;
         }
         cells.push(cell);
@@ -113,7 +141,7 @@ export async function runBench(o: BenchOptions): Promise<Cell[] | LatencyResult>
 }
 
 async function oneRepetition(
-  o: BenchOptions,
+  contenders: readonly Contender[],
   w: Workload,
   format: Format,
   rep: number,
@@ -133,7 +161,7 @@ async function oneRepetition(
     ...(format === 'v1-chunks' ? { writeInChunks: true } : {}),
   });
   const dashO = options.flatMap(([k, v]) => ['-o', `${k}=${v}`]);
-  const slot = (c: Contender) => `walduck_bench_${c}`;
+  const slot = (c: Contender) => `walduck_bench_${c.replace(/[^a-z0-9_]/g, '_')}`;
   const duck = join(dir, `bench-${rep}.duckdb`);
   rmSync(duck, { force: true });
   const replicateArgs = [
@@ -152,7 +180,7 @@ async function oneRepetition(
     ...(format === 'v1' ? ['--no-write-in-chunks'] : []),
   ];
   // Every slot exists before the workload: all contenders read the same WAL range.
-  for (const c of o.contenders) {
+  for (const c of contenders) {
     if (c === 'replicate') {
       const init = spawnSync(process.execPath, [...replicateArgs, '--until-caught-up'], {
         env,
@@ -166,7 +194,7 @@ async function oneRepetition(
   const endpos = (await sql('SELECT pg_current_wal_lsn()'))[0]?.[0] ?? '';
   await sql('CHECKPOINT');
   let bytes = 0;
-  const order = rotate(o.contenders, rep);
+  const order = rotate(contenders, rep);
   for (const c of order) {
     const walsender = async () => {
       const r = await sql(
@@ -197,12 +225,19 @@ async function oneRepetition(
                   ...(format === 'v1-chunks' ? ['chunks'] : []),
                 ],
               ]
-            : [process.execPath, [...replicateArgs, '--endpos', endpos]];
+            : c === PEER
+              ? [process.execPath, [peerScript, source, slot(c), endpos, JSON.stringify(options)]]
+              : [process.execPath, [...replicateArgs, '--endpos', endpos]];
     const m = await measure(cmd[0], cmd[1], env, walsender);
-    cell.runs[c].push(m);
-    if (c === 'decode') bytes = Number((JSON.parse(m.stdout) as { bytes?: number }).bytes ?? 0);
+    const said =
+      c === 'decode' || c === PEER ? (JSON.parse(m.stdout) as { bytes?: number; changes?: number }) : {};
+    // A peer that stopped early would look fast: its count must be the workload's.
+    if (c === PEER && said.changes !== w.changes)
+      throw new BenchError(`${PEER} saw ${said.changes} changes, the workload made ${w.changes}`);
+    cell.runs[c].push(c === PEER && said.changes !== undefined ? { ...m, changes: said.changes } : m);
+    if (c === 'decode') bytes = Number(said.bytes ?? 0);
   }
-  for (const c of o.contenders) {
+  for (const c of contenders) {
     await sql(`SELECT pg_drop_replication_slot('${slot(c)}')`);
     created.splice(created.indexOf(slot(c)), 1);
   }

@@ -5,16 +5,16 @@ import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { BenchError } from '../../bench/errors.js';
 import { json, machine, markdown } from '../../bench/report.js';
-import { type Contender, type Format, runBench } from '../../bench/run.js';
+import { type Contender, type Format, PEER, runBench } from '../../bench/run.js';
 import { UsageError } from '../errors.js';
 
 const FORMATS: readonly Format[] = ['v2', 'v1', 'v1-chunks'];
-const CONTENDERS: readonly Contender[] = ['pg_recvlogical', 'stream', 'decode', 'replicate'];
+const CONTENDERS: readonly Contender[] = ['pg_recvlogical', 'stream', 'decode', 'replicate', PEER];
 
 export function benchCommand(y: Argv): Argv {
   return y.command(
     'bench',
-    'replication throughput: pg_recvlogical, walduck stream, decode only and replicate over the same WAL range',
+    'replication throughput: pg_recvlogical, walduck stream, decode only, replicate and the Node peer pg-logical-replication over the same WAL range',
     (a) =>
       a
         .option('source', {

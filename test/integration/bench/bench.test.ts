@@ -1,7 +1,7 @@
 // walduck bench on a given server: a table with every contender per cell, ratios to pg_recvlogical,
 // and nothing left behind (its schema and slots dropped; other objects untouched).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
@@ -39,15 +39,38 @@ it('measures every contender over the same range and drops only what it created'
   const rows = r.stdout
     .split('\n')
     .filter((l) => l.startsWith('| 500 inserts') || l.startsWith('| 100 updates'));
-  // 2 workloads x 2 formats x 4 contenders, pg_recvlogical's ratio being 1 by definition.
-  assert.equal(rows.length, 16, r.stdout);
+  // 2 workloads x 2 formats x 4 contenders, + the Node peer in v2; pg_recvlogical's ratio being 1
+  // by definition, and the peer's ratio to itself too.
+  assert.equal(rows.length, 18, r.stdout);
   for (const row of rows.filter((l) => l.includes('| pg_recvlogical |'))) assert.match(row, /\| 1\.00 \|/);
+  const peerRows = rows.filter((l) => l.includes('| pg-logical-replication |'));
+  assert.equal(peerRows.length, 2, r.stdout);
+  for (const row of peerRows) assert.match(row, /\| v2 \|.*\| 1\.00 \|/);
+  // walduck replicate has its ratio to the peer where the peer ran, and none where it did not.
+  for (const row of rows.filter((l) => l.includes('| replicate |')))
+    assert.match(row, row.includes('| v2 |') ? /\| \d+\.\d\d \| \d+\.\d\d \|/ : /\| \d+\.\d\d \| – \|/);
+  const files = readdirSync(out).sort();
   assert.deepEqual(
-    readdirSync(out)
-      .map((f) => f.replace(/bench-[\d-T]+/, 'bench'))
-      .sort(),
+    files.map((f) => f.replace(/bench-[\d-T]+/, 'bench')),
     ['bench.json', 'bench.md'],
   );
+  // The peer saw every change of the workload (the bench refuses a count that differs; this checks
+  // the count is carried to the JSON at all).
+  const report = JSON.parse(readFileSync(join(out, files[0] ?? ''), 'utf8')) as {
+    cells: {
+      workload: string;
+      format: string;
+      changes: number;
+      runs: Record<string, { changes?: number }[]>;
+    }[];
+  };
+  const seen = report.cells
+    .filter((cell) => cell.format === 'v2')
+    .map((cell) => [cell.changes, cell.runs['pg-logical-replication']?.map((run) => run.changes)]);
+  assert.deepEqual(seen, [
+    [500, [500]],
+    [200, [200]],
+  ]);
   assert.equal(psql(c.info, "SELECT count(*) FROM pg_namespace WHERE nspname = 'walduck_bench'"), '0');
   assert.equal(psql(c.info, 'SELECT string_agg(slot_name, $$,$$) FROM pg_replication_slots'), 'keep_slot');
   assert.equal(psql(c.info, "SELECT count(*) FROM pg_class WHERE relname = 'keep_me'"), '1');
