@@ -11,7 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError, WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
-import type { Recopy, Router } from '../source/routing.js';
+import type { Recopy, Rename, Router } from '../source/routing.js';
 import {
   assertNever,
   type Change,
@@ -42,6 +42,7 @@ import { type Plan, SchemaChangeError } from './schema-change.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { ColumnValueError, TableStage } from './stage.js';
+import { copyingRefusal, renameDuckTable } from './table-rename.js';
 import {
   describeTarget,
   ensureTarget,
@@ -69,6 +70,8 @@ export interface SinkOptions {
   readonly router?: Router;
   /** Told inside the open DuckDB transaction when a table joins the set while streaming. */
   readonly onTableAdded?: (table: SourceTable) => void;
+  /** Told inside the open DuckDB transaction that applies a source RENAME TABLE / SET SCHEMA. */
+  readonly onTableRenamed?: (from: TableRef, to: TableRef, lsn: Lsn) => void;
   /** Runs inside every DuckDB transaction just before COMMIT, after the state row is written. */
   readonly beforeCommit?: (conn: DuckDBConnection) => Promise<void>;
   /**
@@ -150,6 +153,13 @@ export class DuckDbSink implements ChangeSink {
    * cause again (its catalog is past it), so they are recorded again at the next change.
    */
   private readonly pendingRecopies: Recopy[] = [];
+  /**
+   * Renames from the catalog applied in the open DuckDB transaction, with the commit LSN they were
+   * due at. The router will not give them again: a rollback keeps them, applied again once the
+   * replayed stream passes that LSN again. (One found through a change is found again by its replay.)
+   */
+  private readonly renamedInTx: (Rename & { at: Lsn })[] = [];
+  private readonly pendingRenames: (Rename & { at: Lsn })[] = [];
   /** Starts the copier of a copy begun while streaming (set by the replicator for its session). */
   onCopyStart: ((target: OnlineCopyTarget) => void) | undefined;
 
@@ -291,6 +301,58 @@ export class DuckDbSink implements ChangeSink {
       await this.conn.run('ROLLBACK').catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Renames the router found in the catalog whose old name the stream (at commit `lsn`) can no longer
+   * show: applied now, in the open DuckDB transaction (source/renames.ts).
+   */
+  private async takeRenames(lsn: Lsn): Promise<void> {
+    if (this.pendingRenames.length === 0 && !this.opts.router) return;
+    const later = this.pendingRenames.filter((r) => r.at > lsn);
+    const due = [
+      ...this.pendingRenames.filter((r) => r.at <= lsn),
+      ...(this.opts.router?.takeRenames(lsn) ?? []),
+    ];
+    this.pendingRenames.splice(0, this.pendingRenames.length, ...later);
+    for (const r of due) {
+      const t = this.tables.get(tableKey(r.from.schema, r.from.table));
+      if (!t) continue;
+      await this.renameTable(t, r.to, lsn);
+      this.renamedInTx.push({ ...r, at: lsn });
+    }
+  }
+
+  /**
+   * RENAME TABLE / SET SCHEMA at the source, at this point of the stream: in the open DuckDB
+   * transaction, the staged rows go to the table under its old name, then the DuckDB table, its
+   * recorded schema (walduck.columns) and its table-set entry take the new name, committed with the
+   * changes that follow. One line says it.
+   */
+  private async renameTable(t: Table, to: TableRef, lsn: Lsn): Promise<Table> {
+    const key = keyOf(t);
+    const old = t.applier.target;
+    const from = { schema: old.source.schema, table: old.source.table };
+    if (this.copies.has(key)) throw copyingRefusal(from, to);
+    await this.begin();
+    await this.flushTable(t);
+    this.committedTables ??= new Map(this.tables);
+    const watch = await t.watch?.renamed(this.conn, to);
+    const target = this.describe(watch?.source ?? { ...old.source, schema: to.schema, table: to.table });
+    refuseCollisions([
+      ...[...this.tables.values()].filter((x) => x !== t).map((x) => x.applier.target),
+      target,
+    ]);
+    const how = await renameDuckTable(this.conn, old, target, this.touched.has(key));
+    const built = await this.build(await ensureTarget(this.conn, target), watch);
+    this.tables.delete(key);
+    this.tables.set(keyOf(built), built);
+    if (this.touched.delete(key)) this.touched.add(keyOf(built));
+    this.opts.onTableRenamed?.(from, to, lsn);
+    this.opts.warn(
+      `${from.schema}.${from.table}: RENAME TABLE to ${to.schema}.${to.table} applied at LSN ${formatLsn(lsn)} (DuckDB table ${old.schema}.${old.table} is now ${target.schema}.${target.table}${how === 'rebuilt' ? ', rebuilt' : ''})`,
+    );
+    return built;
   }
 
   /** The online copies in progress (their copier reads the source; this sink merges the stream). */
@@ -507,6 +569,7 @@ export class DuckDbSink implements ChangeSink {
       case 'begin':
         await this.opts.router?.maybeRefresh();
         await this.takeRecopies(change.lsn);
+        await this.takeRenames(this.lastCommitLsn);
         this.inSource = true;
         if (!this.hasUncommitted) this.batchStartedAt = this.now();
         return;
@@ -679,6 +742,7 @@ export class DuckDbSink implements ChangeSink {
       if (c.merge.committed.done) this.copies.delete(k);
     }
     this.recopiedInTx.length = 0;
+    this.renamedInTx.length = 0;
     for (const k of this.copiesAddedInTx.splice(0)) {
       const c = this.copies.get(k);
       if (c) this.onCopyStart?.(c);
@@ -696,6 +760,7 @@ export class DuckDbSink implements ChangeSink {
     for (const c of this.copies.values()) c.merge.rollback();
     for (const k of this.copiesAddedInTx.splice(0)) this.copies.delete(k);
     this.pendingRecopies.push(...this.recopiedInTx.splice(0));
+    this.pendingRenames.push(...this.renamedInTx.splice(0));
     this.touched.clear();
     // A schema change rolled back with the rest: the tables go back to their committed shape.
     if (this.committedTables) {
@@ -723,6 +788,7 @@ export class DuckDbSink implements ChangeSink {
     // A quiet database still gets its partitions looked at: a DETACH writes no change to wake us.
     await this.opts.router?.maybeRefresh();
     await this.takeRecopies(lsn);
+    await this.takeRenames(lsn);
     this.lastCommitLsn = lsn;
     return (await this.commit()) !== undefined;
   }
@@ -896,7 +962,15 @@ export class DuckDbSink implements ChangeSink {
     }
     const r = await router.route(ref);
     await this.takeRecopies(lsn);
-    if (r.kind === 'table') return this.tables.get(tableKey(r.ref.schema, r.ref.table));
+    if (r.kind === 'table') {
+      const found = this.tables.get(tableKey(r.ref.schema, r.ref.table));
+      if (found || r.oid === undefined) return found;
+      // A followed table under a name this sink does not know: renamed at this point of the stream.
+      const was = [...this.tables.values()].find((t) => t.applier.target.source.oid === r.oid);
+      if (!was)
+        throw new InternalError('apply', `change of ${ref.schema}.${ref.table} routed to a table not open`);
+      return this.renameTable(was, r.ref, lsn);
+    }
     if (r.kind === 'ignore') return undefined;
     // Created in the DuckDB transaction that applies its first rows: both or neither.
     await this.begin();
