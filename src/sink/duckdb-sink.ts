@@ -24,7 +24,7 @@ import {
   type Value,
 } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
-import { ApplyError, duckReason, firstLine, VALUE_ADVICE } from './apply-error.js';
+import { ApplyError, duckReason, firstLine } from './apply-error.js';
 import {
   clearSnapshotPending,
   ensureStateTable,
@@ -38,6 +38,7 @@ import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
 import type { Need } from './exact-numeric.js';
 import { type States, settleCopied, textForCopy, widenColumn } from './exact-widen.js';
+import { columnsOf, describeRow, findRow, withAdvice } from './row-describe.js';
 import { type Plan, SchemaChangeError } from './schema-change.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
@@ -52,7 +53,7 @@ import {
 } from './target.js';
 import type { NumericMode } from './type-map.js';
 import { copyPrefix, parseWatermark } from './watermark.js';
-import { type KeyCompare, type Row, WatermarkMerge } from './watermark-merge.js';
+import { type KeyCompare, WatermarkMerge } from './watermark-merge.js';
 
 export interface SinkOptions {
   readonly slot: string;
@@ -1022,44 +1023,4 @@ export class DuckDbSink implements ChangeSink {
     this.staged = 0;
     this.stagedChars = 0;
   }
-}
-
-/** A value error's line: its own advice when it has some (NaN, a NOT NULL null), else the general one. */
-function withAdvice(err: ColumnValueError): string {
-  return err.advised ? err.message : `${err.message}; ${VALUE_ADVICE}`;
-}
-
-/** Rows (one value per column) as column arrays, the shape insertRows takes. */
-function columnsOf(rows: readonly Row[], width: number): Value[][] {
-  const out: Value[][] = [];
-  for (let c = 0; c < width; c++) out.push(rows.map((r) => r[c] ?? null));
-  return out;
-}
-
-function findRow(
-  columns: readonly (readonly Value[])[],
-  count: number,
-  column: number,
-  bad: (v: string) => boolean,
-): number | undefined {
-  const col = columns[column] ?? [];
-  for (let i = 0; i < count; i++) {
-    const v = col[i] ?? null;
-    if (v !== null && bad(v)) return i;
-  }
-  return undefined;
-}
-
-/** Row `row`'s key values from column arrays, for error messages. */
-export function describeRow(
-  target: TargetTable,
-  columns: readonly (readonly Value[])[],
-  row: number,
-): string {
-  const names = target.key.map((k) => target.source.columns[k]?.name ?? '?');
-  const values = target.key.map((k) => {
-    const v = columns[k]?.[row] ?? null;
-    return v === null ? 'NULL' : JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
-  });
-  return `(${names.join(', ')}) = (${values.join(', ')})`;
 }
