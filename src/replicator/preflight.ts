@@ -156,7 +156,17 @@ export async function prepare(
           },
           ...(o.numeric ? { numeric: o.numeric } : {}),
           router: opened.router,
-          keyCompare: (source) => keyOrder(source).compare,
+          keyCompare: (source) => {
+            // A copy recorded for a table whose key has no copy order (resync after a key change).
+            const problem = keyOrderProblem(source);
+            if (problem !== undefined)
+              throw new ReplicateError(
+                'preflight',
+                'WALDUCK_RESYNC_TABLE',
+                `${source.schema}.${source.table} cannot be copied online: ${problem}`,
+              );
+            return keyOrder(source).compare;
+          },
           // The table as the catalog has it now, for a re-copy with a changed schema.
           readSource: async (t: TableRef) => {
             const [table] = await readSourceTables((sql) => catalog.query(sql), [t]);

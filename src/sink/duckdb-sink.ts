@@ -43,7 +43,8 @@ import { type Plan, SchemaChangeError } from './schema-change.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { ColumnValueError, TableStage } from './stage.js';
-import { copyingRefusal, renameDuckTable } from './table-rename.js';
+import { ambiguousRename, copyingRefusal, RenameReplay, renameDuckTable } from './table-rename.js';
+import { TableSetError } from './table-set.js';
 import {
   describeTarget,
   ensureTarget,
@@ -161,6 +162,9 @@ export class DuckDbSink implements ChangeSink {
    */
   private readonly renamedInTx: (Rename & { at: Lsn })[] = [];
   private readonly pendingRenames: (Rename & { at: Lsn })[] = [];
+  /** In the source transaction that renamed these tables (by old name), whose old name is taken since. */
+  private renaming = new Map<string, Rename>();
+  private txnXid: number | undefined;
   /** Starts the copier of a copy begun while streaming (set by the replicator for its session). */
   onCopyStart: ((target: OnlineCopyTarget) => void) | undefined;
 
@@ -287,6 +291,12 @@ export class DuckDbSink implements ChangeSink {
       source.key.map((k) => source.columns[k]?.name ?? ''),
     );
     if (was === is) return t;
+    // Checked before anything is rebuilt: the DuckDB table keeps its rows for a new file's snapshot.
+    if (now.copyProblem !== undefined)
+      throw new TableSetError(
+        'WALDUCK_RESYNC_TABLE',
+        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded, and it cannot be copied online with the new one: ${now.copyProblem}`,
+      );
     await this.conn.run('BEGIN TRANSACTION');
     try {
       const watch = await w.recopied(this.conn, source);
@@ -322,6 +332,33 @@ export class DuckDbSink implements ChangeSink {
       await this.renameTable(t, r.to, lsn);
       this.renamedInTx.push({ ...r, at: lsn });
     }
+  }
+
+  /**
+   * A change under the old name of a table the current source transaction renamed, whose old name
+   * another table has taken since: it is the renamed table's (before the ALTER) or the other one's
+   * (after it), which the stream does not tell. The rename is applied here and the table copied again
+   * online (the copy reads the renamed table as it is; until its first chunk its changes are
+   * dropped, this one with them). Returns true: the change is not applied.
+   */
+  private async renamingAmbiguous(change: Insert | Update | Delete): Promise<boolean> {
+    const r = this.renaming.get(tableKey(change.schema, change.table));
+    if (!r) return false;
+    this.renaming.delete(tableKey(change.schema, change.table));
+    const now = await this.opts.readSource?.(r.to).catch(() => undefined);
+    const problem = now ? now.copyProblem : 'walduck cannot read the table from the source now';
+    if (problem !== undefined || !this.opts.keyCompare || this.txnXid === undefined)
+      throw ambiguousRename(r.from, r.to, problem ?? 'walduck cannot copy it online here');
+    this.opts.router?.committed(this.txnXid);
+    await this.takeRenames(this.lastCommitLsn);
+    await this.recopy(
+      {
+        root: r.to,
+        why: `renamed from ${r.from.schema}.${r.from.table} in a transaction whose changes under that name may be another table's (it took the name)`,
+      },
+      change.lsn,
+    );
+    return true;
   }
 
   /**
@@ -571,10 +608,20 @@ export class DuckDbSink implements ChangeSink {
         await this.opts.router?.maybeRefresh();
         await this.takeRecopies(change.lsn);
         await this.takeRenames(this.lastCommitLsn);
+        this.txnXid = change.xid;
+        this.renaming = new Map(
+          (change.xid === undefined ? [] : (this.opts.router?.renamedIn(change.xid) ?? [])).map((r) => [
+            tableKey(r.from.schema, r.from.table),
+            r,
+          ]),
+        );
         this.inSource = true;
         if (!this.hasUncommitted) this.batchStartedAt = this.now();
         return;
       case 'commit':
+        // A rename this transaction made is applied before the next one's changes (takeRenames).
+        if (change.xid !== undefined) this.opts.router?.committed(change.xid);
+        this.renaming.clear();
         this.inSource = false;
         if (change.lsn > this.lastCommitLsn) this.lastCommitLsn = change.lsn;
         this.stats.transactions++;
@@ -582,6 +629,7 @@ export class DuckDbSink implements ChangeSink {
       case 'insert':
       case 'update':
       case 'delete': {
+        if (this.renaming.size > 0 && (await this.renamingAmbiguous(change))) return;
         let t = await this.resolve(change, change.lsn);
         if (!t) return;
         t = await this.follow(t, change);
@@ -725,6 +773,10 @@ export class DuckDbSink implements ChangeSink {
   async commit(): Promise<Lsn | undefined> {
     if (this.inSource) throw new InternalError('apply', 'commit inside a source transaction');
     if (!this.hasUncommitted) return undefined;
+    if (await this.opts.router?.renameNews())
+      throw new RenameReplay(
+        'a followed table was renamed at the source and another table took its old name: the open batch is read again from the last commit, placing the rename exactly',
+      );
     await this.begin();
     await this.flushStages();
     await writeState(this.conn, this.catalog, this.opts.slot, this.lastCommitLsn, this.opts.meta);

@@ -19,6 +19,17 @@ export class TableRenameError extends WalduckError {
   readonly phase = 'apply';
 }
 
+/**
+ * A followed table was renamed and another table took its old name, which the open batch may have
+ * applied to the wrong table: the batch is rolled back and the stream read again from the last commit
+ * (a transient failure: the replicator reconnects), now knowing where the rename is.
+ */
+export class RenameReplay extends WalduckError {
+  override readonly name = 'RenameReplay';
+  readonly code = 'WALDUCK_RENAME_REPLAY';
+  readonly phase = 'apply';
+}
+
 const name = (t: TableRef) => `${t.schema}.${t.table}`;
 
 /** Renames (or moves) `from`'s DuckDB table to where `to` lands. */
@@ -50,5 +61,12 @@ export async function renameDuckTable(
 export function copyingRefusal(from: TableRef, to: TableRef): TableRenameError {
   return new TableRenameError(
     `table ${name(from)} was renamed to ${name(to)} at the source while walduck was copying it online, which walduck does not follow in place (the copy reads the old name): start walduck again with ${name(to)} in --tables instead of ${name(from)}, and ${name(to)} is copied online from the start`,
+  );
+}
+
+/** A change under a renamed table's old name, taken by another table, that cannot be copied again online. */
+export function ambiguousRename(from: TableRef, to: TableRef, problem: string): TableRenameError {
+  return new TableRenameError(
+    `table ${name(from)} was renamed to ${name(to)} in a transaction that also changed rows under the name ${name(from)}, which another table has taken since: those changes may be either table's, and ${name(to)} cannot be copied again online (${problem}): replicate into a new DuckDB file`,
   );
 }

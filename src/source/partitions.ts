@@ -270,9 +270,9 @@ export class TableRouter implements Router {
   }
 
   /** The oid of the table or partitioned table named `ref` now, if there is one. */
-  private async oidOf(ref: TableRef): Promise<string | undefined> {
+  private async oidOf(ref: TableRef, kinds = `'r', 'p'`): Promise<string | undefined> {
     const rows = await this.query(
-      `SELECT c.oid::int8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(ref.schema)} AND c.relname = ${quoteLiteral(ref.table)} AND c.relkind IN ('r', 'p')`,
+      `SELECT c.oid::int8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(ref.schema)} AND c.relname = ${quoteLiteral(ref.table)} AND c.relkind IN (${kinds})`,
     );
     return rows[0]?.[0] ?? undefined;
   }
@@ -294,6 +294,19 @@ export class TableRouter implements Router {
     this.renames.drop(oid);
     for (const [k, l] of this.leaves)
       if (refKey(l.root) === from) this.leaves.set(k, { ...l, root: { schema: to.schema, table: to.table } });
+  }
+
+  async renameNews(): Promise<boolean> {
+    await this.checkTables();
+    return this.renames.arm();
+  }
+
+  committed(xid: number): void {
+    this.renames.committedXid(xid);
+  }
+
+  renamedIn(xid: number): Rename[] {
+    return this.renames.reusedIn(xid).map((p) => ({ from: p.from, to: p.to, oid: p.oid }));
   }
 
   takeRenames(lsn: bigint): Rename[] {
@@ -358,7 +371,7 @@ export class TableRouter implements Router {
     if (byOid.size === 0) return;
     // The WAL position is read after the catalog snapshot: a rename seen committed before it.
     const rows = await this.query(
-      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_lsn()::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
+      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_lsn()::text, c.xmin::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
     );
     const seen = new Set<string>();
     for (const r of rows) {
@@ -367,8 +380,13 @@ export class TableRouter implements Router {
       if (!t) continue;
       seen.add(oid);
       const now = { schema: r[1] ?? '', table: r[2] ?? '' };
-      if (refKey(now) === refKey(t)) this.renames.drop(oid);
-      else if (this.renames.saw(oid, t, now, r[3] ?? ''))
+      if (refKey(now) === refKey(t)) {
+        this.renames.drop(oid);
+        continue;
+      }
+      // Another relation under the old name: the rename must be placed exactly (renames.ts).
+      const reused = (await this.oidOf(t, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) !== undefined;
+      if (this.renames.saw(oid, t, now, r[3] ?? '', r[4] ?? null, reused))
         this.o.log(
           `table ${refName(t)} is named ${refName(now)} in the source catalog: the rename is followed where the stream reaches it`,
         );

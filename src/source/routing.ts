@@ -45,4 +45,17 @@ export interface Router {
    * the stream has passed): the sink applies them now, in its open transaction (see partitions.ts).
    */
   takeRenames(lsn: bigint): Rename[];
+  /** The stream committed transaction `xid` (a rename it made is then due). */
+  committed(xid: number): void;
+  /**
+   * Renames made by transaction `xid` whose old name another table took since: inside it, a change
+   * under the old name may be either table's.
+   */
+  renamedIn(xid: number): Rename[];
+  /**
+   * Looks at the followed tables' names now (before a DuckDB commit). True when a rename whose old
+   * name another table took is new: changes under that name in the open batch may be misattributed,
+   * and the batch must be read again knowing it.
+   */
+  renameNews(): Promise<boolean>;
 }

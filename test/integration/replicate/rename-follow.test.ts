@@ -297,4 +297,68 @@ describe('RENAME TABLE followed in place', () => {
     await assertReplicaEquals(c.info, join(dir, file), [pub('wb')]);
     assert.deepEqual(await status(file), [['public.wb', 'streaming']]);
   });
+
+  it('a swap (RENAME a TO a_old, RENAME a_new TO a): the followed table goes on as a_old; the new a is not applied to it (format-version 1)', {
+    timeout: 120_000,
+  }, async () => {
+    createTable('sw');
+    psql(
+      c.info,
+      `CREATE TABLE sw_new (id int PRIMARY KEY, v text, n int DEFAULT 0); INSERT INTO sw_new VALUES (1001, 'new', 0)`,
+    );
+    const file = 'swap.duckdb';
+    const slot = 'swap_slot';
+    const { run, seen } = await start(args(file, slot, 'sw', '--format-version', '1'));
+    psql(c.info, `INSERT INTO sw VALUES (60, 'before')`);
+    psql(c.info, 'BEGIN; ALTER TABLE sw RENAME TO sw_old; ALTER TABLE sw_new RENAME TO sw; COMMIT;');
+    // The new sw's changes come right after the swap, before the renamed table has any.
+    psql(c.info, `INSERT INTO sw VALUES (1060, 'new table'); UPDATE sw SET v = 'new table' WHERE id = 1001`);
+    psql(c.info, `INSERT INTO sw_old VALUES (61, 'after'); UPDATE sw_old SET v = 'after' WHERE id = 1`);
+    await seen('public.sw: RENAME TABLE to public.sw_old applied at LSN');
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    const done = await runWalduck([
+      ...args(file, slot, 'sw_old', '--format-version', '1'),
+      '--until-caught-up',
+    ]);
+    assert.equal(done.code, 0, done.stderr);
+    await assertReplicaEquals(c.info, join(dir, file), [pub('sw_old')]);
+    assert.deepEqual(
+      await duckQuery(
+        join(dir, file),
+        `SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'sw%' ORDER BY 1`,
+      ),
+      [['sw_old']],
+    );
+    assert.deepEqual(await status(file), [['public.sw_old', 'streaming']]);
+  });
+
+  it("rows under the old name inside the swapping transaction may be either table's: the renamed table is copied again online", {
+    timeout: 180_000,
+  }, async () => {
+    createTable('sx');
+    psql(
+      c.info,
+      `CREATE TABLE sx_new (id int PRIMARY KEY, v text, n int DEFAULT 0); INSERT INTO sx_new VALUES (1001, 'new', 0)`,
+    );
+    const file = 'swap-tx.duckdb';
+    const slot = 'swap_tx_slot';
+    const { run, seen } = await start(args(file, slot, 'sx'));
+    psql(
+      c.info,
+      `BEGIN; INSERT INTO sx VALUES (60, 'in tx, old table'); UPDATE sx SET v = 'in tx' WHERE id = 1;
+       ALTER TABLE sx RENAME TO sx_old; ALTER TABLE sx_new RENAME TO sx;
+       INSERT INTO sx VALUES (1060, 'in tx, new table'); DELETE FROM sx WHERE id = 2; COMMIT;`,
+    );
+    psql(c.info, `INSERT INTO sx VALUES (1061, 'new table'); INSERT INTO sx_old VALUES (61, 'after')`);
+    await seen('re-copying public.sx_old online');
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    const done = await runWalduck([...args(file, slot, 'sx_old'), '--until-caught-up']);
+    assert.equal(done.code, 0, done.stderr);
+    await assertReplicaEquals(c.info, join(dir, file), [pub('sx_old')]);
+    assert.deepEqual(await status(file), [['public.sx_old', 'streaming']]);
+  });
 });

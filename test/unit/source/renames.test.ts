@@ -16,7 +16,12 @@ describe('PendingRenames', () => {
     assert.deepEqual(p.due(0x2fffn), []);
     assert.deepEqual(p.any()?.to, b);
     const [due] = p.due(0x3000n);
-    assert.deepEqual(due, { oid: '16384', from: a, to: b, at: 0x3000n });
+    assert.deepEqual(due && { oid: due.oid, from: due.from, to: due.to, at: due.at }, {
+      oid: '16384',
+      from: a,
+      to: b,
+      at: 0x3000n,
+    });
     assert.equal(p.any(), undefined);
     assert.deepEqual(p.due(0x9000n), []);
   });
@@ -40,6 +45,26 @@ describe('PendingRenames', () => {
     p.drop('2');
     assert.deepEqual(p.due(0xffffn), []);
     assert.equal(p.any(), undefined);
+  });
+
+  it('a rename whose old name another table took asks once for a read-again, and is due at its commit', () => {
+    const p = new PendingRenames();
+    p.saw('1', a, b, '0/9000', '735', false);
+    assert.equal(p.arm(), false, 'the old name free: nothing to read again');
+    p.saw('1', a, b, '0/9000', '735', true);
+    assert.equal(p.arm(), true);
+    assert.equal(p.arm(), false, 'asked once');
+    assert.deepEqual(
+      p.reusedIn(735).map((r) => r.to),
+      [b],
+    );
+    assert.deepEqual(p.due(0x1000n), []);
+    p.committedXid(735);
+    assert.deepEqual(
+      p.due(0x1000n).map((r) => r.to),
+      [b],
+      'due at its commit, before the position',
+    );
   });
 
   it('an unreadable position is never due (the change under the new name applies it)', () => {
