@@ -173,10 +173,12 @@ export class TableRouter implements Router {
     // No relation has this name now. While a followed table's rename is still ahead in the stream, it
     // may be a name that table held in between (renamed twice, or renamed and dropped): its changes
     // cannot be told from another table's, so stop rather than drop them.
+    // The catalog read now is at least as new as this change: a rename after it is seen.
+    if (oid === undefined && !found) await this.checkTables();
     const ahead = oid === undefined && !found ? this.renames.any() : undefined;
     if (ahead)
       throw new PartitionError(
-        `changes of ${refName(ref)} cannot be followed: no table has that name now, and ${refName(ahead.from)} was renamed to ${refName(ahead.to)} at the source after them, so they may be its rows under a name it held in between (renamed more than once, or renamed and dropped, before walduck read them); restart with ${refName(ahead.to)} in --tables and walduck resync --table ${refName(ahead.to)} to copy it again online`,
+        `changes of ${refName(ref)} cannot be followed: no table has that name now, and ${refName(ahead.from)} was renamed to ${refName(ahead.to)} at the source after them, so they may be its rows under a name it held in between (renamed more than once, or renamed and dropped, before walduck read them); to go on, run walduck resync --table ${refName(ahead.from)} (its recorded name) and start walduck again with ${refName(ahead.to)} instead of ${refName(ahead.from)} in --tables: ${refName(ahead.to)} is then copied online and ${refName(ahead.from)} left stopped in DuckDB (--drop-removed drops it)`,
         'WALDUCK_TABLE_RENAMED',
       );
     if (this.o.allTables) {

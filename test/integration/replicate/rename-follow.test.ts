@@ -361,4 +361,33 @@ describe('RENAME TABLE followed in place', () => {
     await assertReplicaEquals(c.info, join(dir, file), [pub('sx_old')]);
     assert.deepEqual(await status(file), [['public.sx_old', 'streaming']]);
   });
+
+  it('renamed twice with rows under the middle name: one line, and resync then the new name heal it', {
+    timeout: 180_000,
+  }, async () => {
+    createTable('ta');
+    const file = 'twice.duckdb';
+    const slot = 'twice_slot';
+    const { run } = await start(args(file, slot, 'ta'));
+    psql(
+      c.info,
+      `INSERT INTO ta VALUES (60, 'before'); ALTER TABLE ta RENAME TO tb; INSERT INTO tb VALUES (61, 'middle'); ALTER TABLE tb RENAME TO tc; INSERT INTO tc VALUES (62, 'after')`,
+    );
+    psql(c.info, `INSERT INTO tc VALUES (63, 'later')`);
+    const stopped = await run.done;
+    assert.equal(stopped.code, 1, stopped.stderr);
+    assert.match(
+      stopped.stderr,
+      /changes of public\.tb cannot be followed: no table has that name now, and public\.ta was renamed to public\.tc .*walduck resync --table public\.ta/,
+    );
+    const resync = await runWalduck(['resync', '--duckdb', join(dir, file), '--table', 'public.ta']);
+    assert.equal(resync.code, 0, resync.stderr);
+    const healed = await runWalduck([...args(file, slot, 'tc'), '--until-caught-up']);
+    assert.equal(healed.code, 0, healed.stderr);
+    await assertReplicaEquals(c.info, join(dir, file), [pub('tc')]);
+    assert.deepEqual(await status(file), [
+      ['public.ta', 'stopped'],
+      ['public.tc', 'streaming'],
+    ]);
+  });
 });
