@@ -111,7 +111,7 @@ export async function prepare(
       throw err;
     });
     // Renamed while walduck was stopped: followed under the recorded name until the stream's rename.
-    const tables = duck ? await underRecordedNames(duck, slotName, read, o.warn) : read;
+    const tables = duck ? await underRecordedNames(duck, slotName, read, srcQuery, o.warn) : read;
     o.log(`tables: ${tables.map((t) => `${t.schema}.${t.table}`).join(', ')}`);
     const allTables = !o.tables || o.tables.length === 0;
     let tableSet: TableSet | undefined;

@@ -9,6 +9,9 @@
 //   is needed.
 // - Named by its old name (`--tables a`): a is not at the source any more; one line says it was
 //   renamed, to what, and (when walduck followed it) at which LSN, and to name b instead.
+// - Its old name taken by another table (the swap, while walduck was stopped): the name no longer
+//   means the table DuckDB holds, so one line says so and how to go on either way, rather than apply
+//   the other table's changes to it.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
@@ -49,10 +52,25 @@ export async function underRecordedNames(
   duck: DuckDBConnection,
   slot: string,
   chosen: readonly SourceTable[],
+  query: QueryFn,
   warn: (msg: string) => void,
 ): Promise<SourceTable[]> {
   const followed = await followedWithOid(duck, slot);
   if (followed.length === 0) return [...chosen];
+  for (const t of chosen) {
+    const f = followed.find((x) => `${x.record.sourceSchema}.${x.record.sourceTable}` === refName(t));
+    if (!f || f.oid === undefined || t.oid === undefined || f.oid === t.oid) continue;
+    const rows = await query(
+      `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${f.oid}`,
+    );
+    const row = rows[0];
+    // Gone: a table dropped and made again under the name, followed by name as before.
+    if (!row) continue;
+    const now = `${row[0]}.${row[1]}`;
+    throw new RenamedTableError(
+      `table ${refName(t)} of this replica (oid ${f.oid}) was renamed to ${now} at the source while walduck was stopped, and ${refName(t)} is now another table (oid ${t.oid}): to go on following the one DuckDB holds, name ${now} instead of ${refName(t)} in --tables; to follow the new ${refName(t)}, run walduck resync --table ${refName(t)} first (it is copied online)`,
+    );
+  }
   const names = new Set(chosen.map(refName));
   return chosen.map((t) => {
     const r = followed.find((f) => f.oid !== undefined && f.oid === t.oid)?.record;

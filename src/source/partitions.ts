@@ -48,7 +48,8 @@ export class PartitionError extends WalduckError {
       | 'WALDUCK_PARTITION_DETACHED'
       | 'WALDUCK_PARTITION_ATTACHED'
       | 'WALDUCK_PARTITION_IDENTITY'
-      | 'WALDUCK_TABLE_RENAMED',
+      | 'WALDUCK_TABLE_RENAMED'
+      | 'WALDUCK_RENAME_REPLAY',
   ) {
     super(message);
   }
@@ -167,6 +168,7 @@ export class TableRouter implements Router {
     const oid = found ? undefined : await this.oidOf(ref);
     const was = oid === undefined ? undefined : this.followed(oid);
     if (was && oid !== undefined) {
+      await this.placeable(was, ref, oid);
       this.renamed(was, ref, oid);
       return { kind: 'table', ref, oid };
     }
@@ -277,6 +279,28 @@ export class TableRouter implements Router {
       `SELECT c.oid::int8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(ref.schema)} AND c.relname = ${quoteLiteral(ref.table)} AND c.relkind IN (${kinds})`,
     );
     return rows[0]?.[0] ?? undefined;
+  }
+
+  /**
+   * Before following a rename found through a change under the new name: when another table has taken
+   * the old name, changes under it since the rename may be that table's, already applied to the
+   * renamed one. Unless the rename was placed by its transaction (renames.ts), the open batch is read
+   * again (a transient failure the replicator recovers from by reconnecting), this time knowing it.
+   */
+  private async placeable(was: SourceTable, to: TableRef, oid: string): Promise<void> {
+    if ((await this.oidOf(was, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) === undefined) return;
+    const [row] = await this.query(
+      `SELECT xmin::text, pg_current_wal_lsn()::text FROM pg_class WHERE oid = ${oid}`,
+    );
+    this.renames.saw(oid, was, to, row?.[1] ?? '', row?.[0] ?? null, true);
+    if (this.renames.arm())
+      throw new PartitionError(
+        `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}: reading the open batch again from the last commit, to place the rename exactly`,
+        'WALDUCK_RENAME_REPLAY',
+      );
+    this.o.warn(
+      `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}, and walduck could not find the renaming transaction (a later DDL of the table hides it): changes under ${refName(was)} just before this point may be the other table's; walduck verify --tables ${refName(to)} checks it, walduck resync --table ${refName(to)} copies it again`,
+    );
   }
 
   /** The followed table (not dropped) with this oid. */

@@ -390,4 +390,32 @@ describe('RENAME TABLE followed in place', () => {
       ['public.tc', 'streaming'],
     ]);
   });
+
+  it('swapped while walduck was stopped: the old name says it is another table now; the renamed one goes on with no copy', {
+    timeout: 120_000,
+  }, async () => {
+    createTable('va');
+    psql(
+      c.info,
+      `CREATE TABLE va_new (id int PRIMARY KEY, v text, n int DEFAULT 0); INSERT INTO va_new VALUES (1001, 'new', 0)`,
+    );
+    const file = 'swap-stopped.duckdb';
+    const slot = 'swap_stopped_slot';
+    let r = await runWalduck([...args(file, slot, 'va'), '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    psql(c.info, `INSERT INTO va VALUES (60, 'before')`);
+    psql(c.info, 'BEGIN; ALTER TABLE va RENAME TO va_old; ALTER TABLE va_new RENAME TO va; COMMIT;');
+    psql(c.info, `INSERT INTO va VALUES (1060, 'new table'); INSERT INTO va_old VALUES (61, 'after')`);
+    r = await runWalduck([...args(file, slot, 'va'), '--until-caught-up']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /table public\.va of this replica \(oid \d+\) was renamed to public\.va_old at the source while walduck was stopped, and public\.va is now another table/,
+    );
+    r = await runWalduck([...args(file, slot, 'va_old'), '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /copied online|online copy/);
+    await assertReplicaEquals(c.info, join(dir, file), [pub('va_old')]);
+    assert.deepEqual(await status(file), [['public.va_old', 'streaming']]);
+  });
 });
