@@ -773,7 +773,8 @@ export class DuckDbSink implements ChangeSink {
   async commit(): Promise<Lsn | undefined> {
     if (this.inSource) throw new InternalError('apply', 'commit inside a source transaction');
     if (!this.hasUncommitted) return undefined;
-    if (await this.opts.router?.renameNews())
+    // (The initial snapshot's commit holds no stream changes: nothing to place.)
+    if (!this.committingSnapshot && (await this.opts.router?.renameNews()))
       throw new RenameReplay(
         'a followed table was renamed at the source and another table took its old name: the open batch is read again from the last commit, placing the rename exactly',
       );
@@ -893,6 +894,7 @@ export class DuckDbSink implements ChangeSink {
   }
 
   private snapshotLsn: Lsn | undefined;
+  private committingSnapshot = false;
 
   /**
    * A failed write of many rows (a flush, a copied batch): DuckDB's message names no row, so find the
@@ -1001,7 +1003,12 @@ export class DuckDbSink implements ChangeSink {
     await this.settleExact(lsn);
     await clearSnapshotPending(this.conn, this.catalog, this.opts.slot);
     this.lastCommitLsn = lsn;
-    await this.commit();
+    this.committingSnapshot = true;
+    try {
+      await this.commit();
+    } finally {
+      this.committingSnapshot = false;
+    }
     return this.storedLsn;
   }
 
