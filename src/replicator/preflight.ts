@@ -117,6 +117,7 @@ export async function prepare(
     let tableSet: TableSet | undefined;
     const opened = await openRouting(settings, tables, {
       allTables,
+      followRenames: duck !== undefined,
       log: o.log,
       warn: o.warn,
       onLeaf: (leaf) => tableSet?.addLeaf(leaf),
