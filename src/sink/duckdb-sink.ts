@@ -606,8 +606,9 @@ export class DuckDbSink implements ChangeSink {
     switch (change.kind) {
       case 'begin':
         await this.opts.router?.maybeRefresh();
-        await this.takeRecopies(change.lsn);
+        // Renames first: a re-copy names the table by its name now.
         await this.takeRenames(this.lastCommitLsn);
+        await this.takeRecopies(change.lsn);
         this.txnXid = change.xid;
         this.renaming = new Map(
           (change.xid === undefined ? [] : (this.opts.router?.renamedIn(change.xid) ?? [])).map((r) => [
@@ -841,8 +842,8 @@ export class DuckDbSink implements ChangeSink {
     if (this.inSource || this.hasUncommitted || lsn <= this.storedLsn) return false;
     // A quiet database still gets its partitions looked at: a DETACH writes no change to wake us.
     await this.opts.router?.maybeRefresh();
-    await this.takeRecopies(lsn);
     await this.takeRenames(lsn);
+    await this.takeRecopies(lsn);
     this.lastCommitLsn = lsn;
     return (await this.commit()) !== undefined;
   }
