@@ -6,14 +6,16 @@ import type { Connection, ConnectionSettings, IdentifySystemResult } from '../pr
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { attachedCatalog, readState } from '../sink/checkpoint.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
+import { renamedAway, underRecordedNames } from '../sink/renamed-at-start.js';
 import type { OnDropColumn, OnTypeChange } from '../sink/schema-follow.js';
 import type { ChangeSink } from '../sink/sink.js';
 import { TableSet } from '../sink/table-set.js';
 import type { NumericMode } from '../sink/type-map.js';
 import type { SnapshotDisplay } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
-import { readSourceTables, type SourceTable } from '../source/catalog.js';
+import { CatalogError, type QueryFn, readSourceTables, type SourceTable } from '../source/catalog.js';
 import { keyOrder, keyOrderProblem } from '../source/key-order.js';
+import { quoteLiteral } from '../source/quote.js';
 import { sourceSchemaCatalog } from '../source/schema-catalog.js';
 import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
 import type { TableRef } from '../wal2json/change.js';
@@ -89,16 +91,33 @@ export async function prepare(
     const badName = slotNameProblem(slotName);
     if (badName !== undefined) throw new ReplicateError('config', 'WALDUCK_SLOT_NAME', badName);
     if (duck) await checkSameSource(duck, slotName, o.duckdb, system.systemId, database);
-    const tables = await readSourceTables(
-      async (sql) => (await src.query(sql))[0]?.rows ?? [],
-      o.tables,
-      o.warn,
-    );
+    const srcQuery: QueryFn = async (sql) => (await src.query(sql))[0]?.rows ?? [];
+    const read = await readSourceTables(srcQuery, o.tables, o.warn).catch(async (err: unknown) => {
+      // A followed table named by a name it no longer has: say it was renamed, and to what.
+      if (duck && o.tables && err instanceof CatalogError && err.code === 'WALDUCK_UNKNOWN_TABLE') {
+        const missing: TableRef[] = [];
+        for (const t of o.tables)
+          if (
+            (
+              await srcQuery(
+                `SELECT to_regclass(${quoteLiteral(`"${t.schema.replaceAll('"', '""')}"."${t.table.replaceAll('"', '""')}"`)})`,
+              )
+            )[0]?.[0] == null
+          )
+            missing.push(t);
+        const renamed = await renamedAway(duck, slotName, missing, srcQuery);
+        if (renamed) throw renamed;
+      }
+      throw err;
+    });
+    // Renamed while walduck was stopped: followed under the recorded name until the stream's rename.
+    const tables = duck ? await underRecordedNames(duck, slotName, read, srcQuery, o.warn) : read;
     o.log(`tables: ${tables.map((t) => `${t.schema}.${t.table}`).join(', ')}`);
     const allTables = !o.tables || o.tables.length === 0;
     let tableSet: TableSet | undefined;
     const opened = await openRouting(settings, tables, {
       allTables,
+      followRenames: duck !== undefined,
       log: o.log,
       warn: o.warn,
       onLeaf: (leaf) => tableSet?.addLeaf(leaf),
@@ -138,7 +157,17 @@ export async function prepare(
           },
           ...(o.numeric ? { numeric: o.numeric } : {}),
           router: opened.router,
-          keyCompare: (source) => keyOrder(source).compare,
+          keyCompare: (source) => {
+            // A copy recorded for a table whose key has no copy order (resync after a key change).
+            const problem = keyOrderProblem(source);
+            if (problem !== undefined)
+              throw new ReplicateError(
+                'preflight',
+                'WALDUCK_RESYNC_TABLE',
+                `${source.schema}.${source.table} cannot be copied online: ${problem}`,
+              );
+            return keyOrder(source).compare;
+          },
           // The table as the catalog has it now, for a re-copy with a changed schema.
           readSource: async (t: TableRef) => {
             const [table] = await readSourceTables((sql) => catalog.query(sql), [t]);
@@ -153,6 +182,8 @@ export async function prepare(
           ...(set
             ? {
                 onTableAdded: set.follow.bind(set),
+                onTableRenamed: (from: TableRef, to: TableRef, lsn: Lsn) =>
+                  set.renamed(from, to, formatLsn(lsn)),
                 beforeCommit: set.write.bind(set),
                 onCopied: (t: TableRef) => set.setState(t, 'streaming'),
                 onRecopy: (t: TableRef) => set.setState(t, 'copying'),

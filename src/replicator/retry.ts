@@ -6,6 +6,7 @@
 // noticed its client is gone (55006). Everything else is permanent and stops walduck with its line:
 // a bad password, a missing table or plugin, a dropped or invalidated slot, a slot past the replica.
 
+import { WalduckError } from '../protocol/errors.js';
 import { ConnectionError, PgServerError, ProtocolError } from '../protocol/index.js';
 import { ReplicateError } from './errors.js';
 
@@ -48,6 +49,8 @@ export function isTransient(err: unknown): boolean {
   if (err instanceof ConnectionError) return TRANSIENT_CONNECTION.has(err.code);
   if (err instanceof ProtocolError) return err.code === 'WALDUCK_TRUNCATED_FRAME';
   if (err instanceof ReplicateError) return TRANSIENT_REPLICATE.has(err.code);
+  // The sink asks to read the open batch again (sink/table-rename.ts): a reconnect does that.
+  if (err instanceof WalduckError && err.code === 'WALDUCK_RENAME_REPLAY') return true;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && TRANSIENT_ERRNO.has(code);
 }

@@ -1,12 +1,13 @@
 // The replicator's side of table routing: a second, ordinary connection for catalog lookups while the
-// replication connection streams, the router over it, and the add-tables filter wal2json gets.
+// replication connection streams, and the router over it.
 //
-// Filtering: with only plain tables named in --tables, wal2json's add-tables drops everything else on
-// the server. A partitioned table's leaves can appear at any time (CREATE TABLE … PARTITION OF, ATTACH)
-// under any name and schema, and in all-tables mode any new table may be ours, so then the server sends
-// every table's changes and walduck filters by the table set (unknown names cost one catalog lookup,
-// then a map lookup per change).
-
+// Filtering: into DuckDB, the server sends every table's changes and walduck filters by the table set
+// (an unknown name costs one catalog lookup, then a map lookup per change). wal2json's add-tables would
+// drop the others on the server, but it matches names: after ALTER TABLE a RENAME TO b it would drop
+// b's changes, silently, so a rename could not be followed (source/partitions.ts). A partitioned
+// table's leaves can also appear at any time under any name, and in all-tables mode any new table may
+// be ours. A caller's own sink, which has no table set to follow renames with, keeps add-tables for
+// plain tables named in --tables: it gets what it asked for, by name.
 import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import { keyOrderProblem } from '../source/key-order.js';
@@ -19,7 +20,7 @@ export interface Routing {
   /** The highest pg_class oid now: a relation with a higher one was created after this start. */
   readonly maxOid: bigint;
   readonly query: QueryFn;
-  /** add-tables for wal2json, or undefined: every table, filtered in walduck. */
+  /** add-tables for wal2json, or undefined: every table, filtered in walduck (see above). */
   readonly filter: readonly TableRef[] | undefined;
   close(): Promise<void>;
 }
@@ -29,6 +30,8 @@ export async function openRouting(
   tables: readonly SourceTable[],
   o: {
     allTables: boolean;
+    /** The sink follows renames (DuckDB): every table's changes are needed, not add-tables. */
+    followRenames: boolean;
     log: LogFn;
     warn: (msg: string) => void;
     onLeaf: (leaf: Leaf) => void;
@@ -37,7 +40,7 @@ export async function openRouting(
   },
 ): Promise<Routing> {
   let conn: Connection | undefined;
-  // Opened on first use: a replica of plain tables never needs it.
+  // Opened on first use (the once-a-second check of the followed tables' oids uses it).
   const query: QueryFn = async (sql) => {
     conn ??= await connect(settings, { replication: false, log: o.log });
     return (await conn.query(sql))[0]?.rows ?? [];
@@ -65,7 +68,7 @@ export async function openRouting(
     log: o.log,
     warn: o.warn,
   });
-  const filter = o.allTables || roots.size > 0 ? undefined : tables;
+  const filter = o.allTables || o.followRenames || roots.size > 0 ? undefined : tables;
   return {
     router,
     leaves,

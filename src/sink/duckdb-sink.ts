@@ -11,7 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError, WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
-import type { Recopy, Router } from '../source/routing.js';
+import type { Recopy, Rename, Router } from '../source/routing.js';
 import {
   assertNever,
   type Change,
@@ -24,7 +24,7 @@ import {
   type Value,
 } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
-import { ApplyError, duckReason, firstLine, VALUE_ADVICE } from './apply-error.js';
+import { ApplyError, duckReason, firstLine } from './apply-error.js';
 import {
   clearSnapshotPending,
   ensureStateTable,
@@ -38,10 +38,13 @@ import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
 import type { Need } from './exact-numeric.js';
 import { type States, settleCopied, textForCopy, widenColumn } from './exact-widen.js';
+import { columnsOf, describeRow, findRow, withAdvice } from './row-describe.js';
 import { type Plan, SchemaChangeError } from './schema-change.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { ColumnValueError, TableStage } from './stage.js';
+import { ambiguousRename, copyingRefusal, RenameReplay, renameDuckTable } from './table-rename.js';
+import { TableSetError } from './table-set.js';
 import {
   describeTarget,
   ensureTarget,
@@ -51,7 +54,7 @@ import {
 } from './target.js';
 import type { NumericMode } from './type-map.js';
 import { copyPrefix, parseWatermark } from './watermark.js';
-import { type KeyCompare, type Row, WatermarkMerge } from './watermark-merge.js';
+import { type KeyCompare, WatermarkMerge } from './watermark-merge.js';
 
 export interface SinkOptions {
   readonly slot: string;
@@ -69,6 +72,8 @@ export interface SinkOptions {
   readonly router?: Router;
   /** Told inside the open DuckDB transaction when a table joins the set while streaming. */
   readonly onTableAdded?: (table: SourceTable) => void;
+  /** Told inside the open DuckDB transaction that applies a source RENAME TABLE / SET SCHEMA. */
+  readonly onTableRenamed?: (from: TableRef, to: TableRef, lsn: Lsn) => void;
   /** Runs inside every DuckDB transaction just before COMMIT, after the state row is written. */
   readonly beforeCommit?: (conn: DuckDBConnection) => Promise<void>;
   /**
@@ -150,6 +155,16 @@ export class DuckDbSink implements ChangeSink {
    * cause again (its catalog is past it), so they are recorded again at the next change.
    */
   private readonly pendingRecopies: Recopy[] = [];
+  /**
+   * Renames from the catalog applied in the open DuckDB transaction, with the commit LSN they were
+   * due at. The router will not give them again: a rollback keeps them, applied again once the
+   * replayed stream passes that LSN again. (One found through a change is found again by its replay.)
+   */
+  private readonly renamedInTx: (Rename & { at: Lsn })[] = [];
+  private readonly pendingRenames: (Rename & { at: Lsn })[] = [];
+  /** In the source transaction that renamed these tables (by old name), whose old name is taken since. */
+  private renaming = new Map<string, Rename>();
+  private txnXid: number | undefined;
   /** Starts the copier of a copy begun while streaming (set by the replicator for its session). */
   onCopyStart: ((target: OnlineCopyTarget) => void) | undefined;
 
@@ -276,6 +291,12 @@ export class DuckDbSink implements ChangeSink {
       source.key.map((k) => source.columns[k]?.name ?? ''),
     );
     if (was === is) return t;
+    // Checked before anything is rebuilt: the DuckDB table keeps its rows for a new file's snapshot.
+    if (now.copyProblem !== undefined)
+      throw new TableSetError(
+        'WALDUCK_RESYNC_TABLE',
+        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded, and it cannot be copied online with the new one: ${now.copyProblem}`,
+      );
     await this.conn.run('BEGIN TRANSACTION');
     try {
       const watch = await w.recopied(this.conn, source);
@@ -291,6 +312,85 @@ export class DuckDbSink implements ChangeSink {
       await this.conn.run('ROLLBACK').catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Renames the router found in the catalog whose old name the stream (at commit `lsn`) can no longer
+   * show: applied now, in the open DuckDB transaction (source/renames.ts).
+   */
+  private async takeRenames(lsn: Lsn): Promise<void> {
+    if (this.pendingRenames.length === 0 && !this.opts.router) return;
+    const later = this.pendingRenames.filter((r) => r.at > lsn);
+    const due = [
+      ...this.pendingRenames.filter((r) => r.at <= lsn),
+      ...(this.opts.router?.takeRenames(lsn) ?? []),
+    ];
+    this.pendingRenames.splice(0, this.pendingRenames.length, ...later);
+    for (const r of due) {
+      const t = this.tables.get(tableKey(r.from.schema, r.from.table));
+      if (!t) continue;
+      await this.renameTable(t, r.to, lsn);
+      this.renamedInTx.push({ ...r, at: lsn });
+    }
+  }
+
+  /**
+   * A change under the old name of a table the current source transaction renamed, whose old name
+   * another table has taken since: it is the renamed table's (before the ALTER) or the other one's
+   * (after it), which the stream does not tell. The rename is applied here and the table copied again
+   * online (the copy reads the renamed table as it is; until its first chunk its changes are
+   * dropped, this one with them). Returns true: the change is not applied.
+   */
+  private async renamingAmbiguous(change: Insert | Update | Delete): Promise<boolean> {
+    const r = this.renaming.get(tableKey(change.schema, change.table));
+    if (!r) return false;
+    this.renaming.delete(tableKey(change.schema, change.table));
+    const now = await this.opts.readSource?.(r.to).catch(() => undefined);
+    const problem = now ? now.copyProblem : 'walduck cannot read the table from the source now';
+    if (problem !== undefined || !this.opts.keyCompare || this.txnXid === undefined)
+      throw ambiguousRename(r.from, r.to, problem ?? 'walduck cannot copy it online here');
+    this.opts.router?.committed(this.txnXid);
+    await this.takeRenames(this.lastCommitLsn);
+    await this.recopy(
+      {
+        root: r.to,
+        why: `renamed from ${r.from.schema}.${r.from.table} in a transaction whose changes under that name may be another table's (it took the name)`,
+      },
+      change.lsn,
+    );
+    return true;
+  }
+
+  /**
+   * RENAME TABLE / SET SCHEMA at the source, at this point of the stream: in the open DuckDB
+   * transaction, the staged rows go to the table under its old name, then the DuckDB table, its
+   * recorded schema (walduck.columns) and its table-set entry take the new name, committed with the
+   * changes that follow. One line says it.
+   */
+  private async renameTable(t: Table, to: TableRef, lsn: Lsn): Promise<Table> {
+    const key = keyOf(t);
+    const old = t.applier.target;
+    const from = { schema: old.source.schema, table: old.source.table };
+    if (this.copies.has(key)) throw copyingRefusal(from, to);
+    await this.begin();
+    await this.flushTable(t);
+    this.committedTables ??= new Map(this.tables);
+    const watch = await t.watch?.renamed(this.conn, to);
+    const target = this.describe(watch?.source ?? { ...old.source, schema: to.schema, table: to.table });
+    refuseCollisions([
+      ...[...this.tables.values()].filter((x) => x !== t).map((x) => x.applier.target),
+      target,
+    ]);
+    const how = await renameDuckTable(this.conn, old, target, this.touched.has(key));
+    const built = await this.build(await ensureTarget(this.conn, target), watch);
+    this.tables.delete(key);
+    this.tables.set(keyOf(built), built);
+    if (this.touched.delete(key)) this.touched.add(keyOf(built));
+    this.opts.onTableRenamed?.(from, to, lsn);
+    this.opts.warn(
+      `${from.schema}.${from.table}: RENAME TABLE to ${to.schema}.${to.table} applied at LSN ${formatLsn(lsn)} (DuckDB table ${old.schema}.${old.table} is now ${target.schema}.${target.table}${how === 'rebuilt' ? ', rebuilt' : ''})`,
+    );
+    return built;
   }
 
   /** The online copies in progress (their copier reads the source; this sink merges the stream). */
@@ -506,11 +606,23 @@ export class DuckDbSink implements ChangeSink {
     switch (change.kind) {
       case 'begin':
         await this.opts.router?.maybeRefresh();
+        // Renames first: a re-copy names the table by its name now.
+        await this.takeRenames(this.lastCommitLsn);
         await this.takeRecopies(change.lsn);
+        this.txnXid = change.xid;
+        this.renaming = new Map(
+          (change.xid === undefined ? [] : (this.opts.router?.renamedIn(change.xid) ?? [])).map((r) => [
+            tableKey(r.from.schema, r.from.table),
+            r,
+          ]),
+        );
         this.inSource = true;
         if (!this.hasUncommitted) this.batchStartedAt = this.now();
         return;
       case 'commit':
+        // A rename this transaction made is applied before the next one's changes (takeRenames).
+        if (change.xid !== undefined) this.opts.router?.committed(change.xid);
+        this.renaming.clear();
         this.inSource = false;
         if (change.lsn > this.lastCommitLsn) this.lastCommitLsn = change.lsn;
         this.stats.transactions++;
@@ -518,6 +630,7 @@ export class DuckDbSink implements ChangeSink {
       case 'insert':
       case 'update':
       case 'delete': {
+        if (this.renaming.size > 0 && (await this.renamingAmbiguous(change))) return;
         let t = await this.resolve(change, change.lsn);
         if (!t) return;
         t = await this.follow(t, change);
@@ -661,6 +774,11 @@ export class DuckDbSink implements ChangeSink {
   async commit(): Promise<Lsn | undefined> {
     if (this.inSource) throw new InternalError('apply', 'commit inside a source transaction');
     if (!this.hasUncommitted) return undefined;
+    // (The initial snapshot's commit holds no stream changes: nothing to place.)
+    if (!this.committingSnapshot && (await this.opts.router?.renameNews()))
+      throw new RenameReplay(
+        'a followed table was renamed at the source and another table took its old name: the open batch is read again from the last commit, placing the rename exactly',
+      );
     await this.begin();
     await this.flushStages();
     await writeState(this.conn, this.catalog, this.opts.slot, this.lastCommitLsn, this.opts.meta);
@@ -679,6 +797,7 @@ export class DuckDbSink implements ChangeSink {
       if (c.merge.committed.done) this.copies.delete(k);
     }
     this.recopiedInTx.length = 0;
+    this.renamedInTx.length = 0;
     for (const k of this.copiesAddedInTx.splice(0)) {
       const c = this.copies.get(k);
       if (c) this.onCopyStart?.(c);
@@ -696,6 +815,7 @@ export class DuckDbSink implements ChangeSink {
     for (const c of this.copies.values()) c.merge.rollback();
     for (const k of this.copiesAddedInTx.splice(0)) this.copies.delete(k);
     this.pendingRecopies.push(...this.recopiedInTx.splice(0));
+    this.pendingRenames.push(...this.renamedInTx.splice(0));
     this.touched.clear();
     // A schema change rolled back with the rest: the tables go back to their committed shape.
     if (this.committedTables) {
@@ -722,6 +842,7 @@ export class DuckDbSink implements ChangeSink {
     if (this.inSource || this.hasUncommitted || lsn <= this.storedLsn) return false;
     // A quiet database still gets its partitions looked at: a DETACH writes no change to wake us.
     await this.opts.router?.maybeRefresh();
+    await this.takeRenames(lsn);
     await this.takeRecopies(lsn);
     this.lastCommitLsn = lsn;
     return (await this.commit()) !== undefined;
@@ -774,6 +895,7 @@ export class DuckDbSink implements ChangeSink {
   }
 
   private snapshotLsn: Lsn | undefined;
+  private committingSnapshot = false;
 
   /**
    * A failed write of many rows (a flush, a copied batch): DuckDB's message names no row, so find the
@@ -882,7 +1004,12 @@ export class DuckDbSink implements ChangeSink {
     await this.settleExact(lsn);
     await clearSnapshotPending(this.conn, this.catalog, this.opts.slot);
     this.lastCommitLsn = lsn;
-    await this.commit();
+    this.committingSnapshot = true;
+    try {
+      await this.commit();
+    } finally {
+      this.committingSnapshot = false;
+    }
     return this.storedLsn;
   }
 
@@ -896,7 +1023,15 @@ export class DuckDbSink implements ChangeSink {
     }
     const r = await router.route(ref);
     await this.takeRecopies(lsn);
-    if (r.kind === 'table') return this.tables.get(tableKey(r.ref.schema, r.ref.table));
+    if (r.kind === 'table') {
+      const found = this.tables.get(tableKey(r.ref.schema, r.ref.table));
+      if (found || r.oid === undefined) return found;
+      // A followed table under a name this sink does not know: renamed at this point of the stream.
+      const was = [...this.tables.values()].find((t) => t.applier.target.source.oid === r.oid);
+      if (!was)
+        throw new InternalError('apply', `change of ${ref.schema}.${ref.table} routed to a table not open`);
+      return this.renameTable(was, r.ref, lsn);
+    }
     if (r.kind === 'ignore') return undefined;
     // Created in the DuckDB transaction that applies its first rows: both or neither.
     await this.begin();
@@ -948,44 +1083,4 @@ export class DuckDbSink implements ChangeSink {
     this.staged = 0;
     this.stagedChars = 0;
   }
-}
-
-/** A value error's line: its own advice when it has some (NaN, a NOT NULL null), else the general one. */
-function withAdvice(err: ColumnValueError): string {
-  return err.advised ? err.message : `${err.message}; ${VALUE_ADVICE}`;
-}
-
-/** Rows (one value per column) as column arrays, the shape insertRows takes. */
-function columnsOf(rows: readonly Row[], width: number): Value[][] {
-  const out: Value[][] = [];
-  for (let c = 0; c < width; c++) out.push(rows.map((r) => r[c] ?? null));
-  return out;
-}
-
-function findRow(
-  columns: readonly (readonly Value[])[],
-  count: number,
-  column: number,
-  bad: (v: string) => boolean,
-): number | undefined {
-  const col = columns[column] ?? [];
-  for (let i = 0; i < count; i++) {
-    const v = col[i] ?? null;
-    if (v !== null && bad(v)) return i;
-  }
-  return undefined;
-}
-
-/** Row `row`'s key values from column arrays, for error messages. */
-export function describeRow(
-  target: TargetTable,
-  columns: readonly (readonly Value[])[],
-  row: number,
-): string {
-  const names = target.key.map((k) => target.source.columns[k]?.name ?? '?');
-  const values = target.key.map((k) => {
-    const v = columns[k]?.[row] ?? null;
-    return v === null ? 'NULL' : JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
-  });
-  return `(${names.join(', ')}) = (${values.join(', ')})`;
 }

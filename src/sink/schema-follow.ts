@@ -62,6 +62,12 @@ export class SchemaWatch {
   ): Promise<SchemaWatch> {
     await ensureColumnsTable(conn);
     let rec = await readRecorded(conn, source.schema, source.table);
+    // The table under this name now (recreated while walduck was stopped, or a record of an older
+    // walduck): a rename is recognised by this oid.
+    if (rec && source.oid !== undefined && /^\d+$/.test(source.oid) && rec.oid !== source.oid) {
+      rec = { ...rec, oid: source.oid };
+      await writeRecorded(conn, rec);
+    }
     if (!rec && policy.catalog) {
       rec = await recordFromCatalog(policy.catalog, source);
       await writeRecorded(conn, rec);
@@ -83,6 +89,13 @@ export class SchemaWatch {
     if (!catalog)
       throw new InternalError('apply', `re-copy of ${source.schema}.${source.table} without a catalog`);
     const rec = await recordFromCatalog(catalog, source);
+    await writeRecorded(conn, rec, this.rec);
+    return new SchemaWatch(rec, this.policy, this.say);
+  }
+
+  /** The same table under its new name (RENAME TABLE, SET SCHEMA), recorded in the caller's transaction. */
+  async renamed(conn: DuckDBConnection, to: { schema: string; table: string }): Promise<SchemaWatch> {
+    const rec = { ...this.rec, schema: to.schema, table: to.table };
     await writeRecorded(conn, rec, this.rec);
     return new SchemaWatch(rec, this.policy, this.say);
   }

@@ -144,6 +144,7 @@ export function toSourceTable(t: RecordedTable): SourceTable {
   return {
     schema: t.schema,
     table: t.table,
+    ...(t.oid !== '' ? { oid: t.oid } : {}),
     columns,
     key: key.some((k) => k < 0) ? [] : key,
     identity: t.identity,

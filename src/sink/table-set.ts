@@ -72,6 +72,10 @@ export interface TableRecord {
   /** When it entered this state (stopped: the last LSN applied to it). */
   readonly lsn: string | null;
   readonly note: string | null;
+  /** pg_class oid of the source table (a rename keeps it); null in a file from an older walduck until its next start. */
+  readonly oid: string | null;
+  /** Names it had before, oldest first, with the LSN each rename was applied at (RENAME TABLE, SET SCHEMA). */
+  readonly renamedFrom: readonly { readonly name: string; readonly lsn: string }[];
 }
 
 export async function ensureTableSet(conn: DuckDBConnection): Promise<void> {
@@ -92,13 +96,16 @@ export async function ensureTableSet(conn: DuckDBConnection): Promise<void> {
        note VARCHAR,
        updated_at TIMESTAMPTZ NOT NULL)`,
   );
+  // Added after the first files were written: an older file learns them here (empty until its next write).
+  await conn.run(`ALTER TABLE ${tables} ADD COLUMN IF NOT EXISTS oid VARCHAR`);
+  await conn.run(`ALTER TABLE ${tables} ADD COLUMN IF NOT EXISTS renamed_from VARCHAR`);
 }
 
 /** The recorded set, or undefined when this file has none for the slot (new, or from an older walduck). */
 export async function readTableSet(conn: DuckDBConnection, slot: string): Promise<TableRecord[] | undefined> {
   const tables = await stateRef(conn, 'tables');
   const r = await conn.runAndReadAll(
-    `SELECT source_schema, source_table, target_schema, target_table, state, partitions, lsn, note
+    `SELECT source_schema, source_table, target_schema, target_table, state, partitions, lsn, note, oid, renamed_from
        FROM ${tables} WHERE slot = ${quoteLiteral(slot)} ORDER BY source_schema, source_table`,
   );
   const rows = r.getRows();
@@ -113,6 +120,8 @@ export async function readTableSet(conn: DuckDBConnection, slot: string): Promis
     leaves: row[5] === null ? [] : (JSON.parse(String(row[5])) as string[]),
     lsn: str(row[6]),
     note: str(row[7]),
+    oid: str(row[8]),
+    renamedFrom: row[9] === null ? [] : (JSON.parse(String(row[9])) as { name: string; lsn: string }[]),
   }));
 }
 
@@ -129,7 +138,8 @@ export async function writeTableSet(
   await conn.run(`DELETE FROM ${tables} WHERE slot = ${quoteLiteral(slot)}`);
   for (const t of records) {
     await conn.run(
-      `INSERT INTO ${tables} VALUES (${quoteLiteral(slot)}, ${lit(t.sourceSchema)}, ${lit(t.sourceTable)}, ${lit(t.targetSchema)}, ${lit(t.targetTable)}, ${lit(t.state)}, ${lit(t.leaves.length > 0 ? JSON.stringify(t.leaves) : null)}, ${lit(t.lsn)}, ${lit(t.note)}, now())`,
+      `INSERT INTO ${tables} (slot, source_schema, source_table, target_schema, target_table, state, partitions, lsn, note, updated_at, oid, renamed_from)
+         VALUES (${quoteLiteral(slot)}, ${lit(t.sourceSchema)}, ${lit(t.sourceTable)}, ${lit(t.targetSchema)}, ${lit(t.targetTable)}, ${lit(t.state)}, ${lit(t.leaves.length > 0 ? JSON.stringify(t.leaves) : null)}, ${lit(t.lsn)}, ${lit(t.note)}, now(), ${lit(t.oid)}, ${lit(t.renamedFrom.length > 0 ? JSON.stringify(t.renamedFrom) : null)})`,
     );
   }
   // walduck.state.tables: the mode and the followed names, for a reader of the state row alone.
@@ -292,7 +302,10 @@ export class TableSet {
         copying.add(k);
       }
     }
-    for (const t of o.chosen) set.follow(t, leavesOf(t));
+    const prior = new Map(
+      (stored ?? []).map((r) => [refKey({ schema: r.sourceSchema, table: r.sourceTable }), r]),
+    );
+    for (const t of o.chosen) set.follow(t, leavesOf(t), prior.get(refKey(t)));
     for (const k of copying) set.setState(k, 'copying');
     set.dirty = true;
     // An existing replica records the set now, not at the next commit: a run with nothing to apply
@@ -303,7 +316,8 @@ export class TableSet {
   }
 
   /** A table followed from now on (at start, or created at the source while streaming). */
-  follow(t: SourceTable, leaves: readonly string[] = []): void {
+  follow(t: SourceTable, leaves: readonly string[] = [], prior?: TableRecord): void {
+    const was = prior ?? this.records.get(refKey(t));
     this.records.set(refKey(t), {
       sourceSchema: t.schema,
       sourceTable: t.table,
@@ -312,7 +326,26 @@ export class TableSet {
       state: 'streaming',
       leaves,
       lsn: null,
-      note: null,
+      note: was?.renamedFrom.length ? was.note : null,
+      oid: t.oid !== undefined && /^\d+$/.test(t.oid) ? t.oid : (was?.oid ?? null),
+      renamedFrom: was?.renamedFrom ?? [],
+    });
+    this.dirty = true;
+  }
+
+  /** A followed table renamed at the source (RENAME TABLE, SET SCHEMA), at `lsn` of the stream. */
+  renamed(from: TableRef, to: TableRef, lsn: string): void {
+    const r = this.records.get(refKey(from));
+    if (!r) return;
+    this.records.delete(refKey(from));
+    this.records.set(refKey(to), {
+      ...r,
+      sourceSchema: to.schema,
+      sourceTable: to.table,
+      targetSchema: targetSchema(to.schema),
+      targetTable: to.table,
+      note: `renamed from ${refName(from)} at LSN ${lsn}`,
+      renamedFrom: [...r.renamedFrom, { name: refName(from), lsn }],
     });
     this.dirty = true;
   }

@@ -16,12 +16,19 @@
 // In all-tables mode an unknown name may also be a table created at the source while walduck runs:
 // every row it ever held went through WAL after its creation, so it is created in DuckDB and followed
 // from its first change on, or, when it cannot be replicated, named in one warning and skipped.
+//
+// RENAME TABLE and SET SCHEMA write no change of their own to WAL; wal2json names each change by the
+// name the table had when it was written, so a followed table's changes switch names at the rename's
+// place in the stream. The server sends every table's changes (no add-tables, which matches names and
+// would hide the renamed table), and an unknown name is looked up by oid: a followed table's oid under
+// a new name is the rename, followed from that change on (renames.ts).
 
 import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import { qualified, quoteLiteral } from './quote.js';
-import type { LeafInfo, Recopy, Route, Router } from './routing.js';
+import { PendingRenames } from './renames.js';
+import type { LeafInfo, Recopy, Rename, Route, Router } from './routing.js';
 
 export const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
 export const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
@@ -41,7 +48,8 @@ export class PartitionError extends WalduckError {
       | 'WALDUCK_PARTITION_DETACHED'
       | 'WALDUCK_PARTITION_ATTACHED'
       | 'WALDUCK_PARTITION_IDENTITY'
-      | 'WALDUCK_TABLE_RENAMED',
+      | 'WALDUCK_TABLE_RENAMED'
+      | 'WALDUCK_RENAME_REPLAY',
   ) {
     super(message);
   }
@@ -112,6 +120,10 @@ export class TableRouter implements Router {
   private readonly recopies = new Map<string, Recopy>();
   /** Replicated tables found dropped at the source (refKey), said once. */
   private readonly dropped = new Set<string>();
+  /** Names decided at start (all-tables mode); a name freed by a rename is no longer one. */
+  private readonly existing: Set<string>;
+  /** Renames the catalog shows and the stream has not reached yet. */
+  private readonly renames = new PendingRenames();
 
   constructor(
     private readonly query: QueryFn,
@@ -120,6 +132,7 @@ export class TableRouter implements Router {
     private readonly o: RouterOptions,
   ) {
     for (const l of leaves) this.leaves.set(refKey(l), l);
+    this.existing = new Set(o.existing);
   }
 
   /** The leaves routed to `root`. */
@@ -135,9 +148,10 @@ export class TableRouter implements Router {
   /** Where a change of `ref` goes. Cheap for known names; one catalog lookup for a new one. */
   async route(ref: TableRef): Promise<Route> {
     const k = refKey(ref);
-    if (this.chosen.has(k)) return { kind: 'table', ref };
+    const chosen = this.chosen.get(k);
+    if (chosen) return { kind: 'table', ref, oid: chosen.oid };
     const leaf = this.leaves.get(k);
-    if (leaf) return { kind: 'table', ref: leaf.root };
+    if (leaf) return { kind: 'table', ref: leaf.root, oid: this.chosen.get(refKey(leaf.root))?.oid };
     if (this.ignored.has(k)) return { kind: 'ignore' };
     return this.lookup(ref);
   }
@@ -148,13 +162,32 @@ export class TableRouter implements Router {
     const [found] = await readLeaves(this.query, undefined, where);
     if (found && this.chosen.has(refKey(found.root))) {
       await this.adopt(found);
-      return { kind: 'table', ref: found.root };
+      return { kind: 'table', ref: found.root, oid: this.chosen.get(refKey(found.root))?.oid };
     }
+    // A followed table's oid under this name: it was renamed (or moved) at this point of the stream.
+    const oid = found ? undefined : await this.oidOf(ref);
+    const was = oid === undefined ? undefined : this.followed(oid);
+    if (was && oid !== undefined) {
+      await this.placeable(was, ref, oid);
+      this.renamed(was, ref, oid);
+      return { kind: 'table', ref, oid };
+    }
+    // No relation has this name now. While a followed table's rename is still ahead in the stream, it
+    // may be a name that table held in between (renamed twice, or renamed and dropped): its changes
+    // cannot be told from another table's, so stop rather than drop them.
+    // The catalog read now is at least as new as this change: a rename after it is seen.
+    if (oid === undefined && !found) await this.checkTables();
+    const ahead = oid === undefined && !found ? this.renames.any() : undefined;
+    if (ahead)
+      throw new PartitionError(
+        `changes of ${refName(ref)} cannot be followed: no table has that name now, and ${refName(ahead.from)} was renamed to ${refName(ahead.to)} at the source after them, so they may be its rows under a name it held in between (renamed more than once, or renamed and dropped, before walduck read them); to go on, run walduck resync --table ${refName(ahead.from)} (its recorded name) and start walduck again with ${refName(ahead.to)} instead of ${refName(ahead.from)} in --tables: ${refName(ahead.to)} is then copied online and ${refName(ahead.from)} left stopped in DuckDB (--drop-removed drops it)`,
+        'WALDUCK_TABLE_RENAMED',
+      );
     if (this.o.allTables) {
       // A table (or a partitioned table, through its first leaf's change) created after the table set
       // was read: all its rows are in WAL from its creation on. Existing ones were decided at start.
       const top = found ? found.root : ref;
-      if (!this.o.existing.has(refKey(top)) && !this.chosen.has(refKey(top))) {
+      if (!this.existing.has(refKey(top)) && !this.chosen.has(refKey(top))) {
         const table = await this.newTable(top);
         if (table) {
           this.chosen.set(refKey(top), table);
@@ -171,13 +204,6 @@ export class TableRouter implements Router {
     try {
       const [table] = await readSourceTables(this.query, [ref]);
       if (!table) return undefined;
-      const was = [...this.chosen.values()].find((t) => t.oid !== undefined && t.oid === table.oid);
-      if (was) {
-        throw new PartitionError(
-          `table ${refName(was)} was renamed to ${refName(ref)} at the source, which walduck does not follow while running: restart, and ${refName(ref)} is copied online (${refName(was)} is left stopped in DuckDB, --drop-removed drops it)`,
-          'WALDUCK_TABLE_RENAMED',
-        );
-      }
       if (table.partitioned) {
         const leaves = await readLeaves(this.query, new Set([refKey(ref)]));
         leaves.forEach(checkLeafIdentity);
@@ -205,7 +231,7 @@ export class TableRouter implements Router {
   private async adopt(leaf: Leaf): Promise<void> {
     checkLeafIdentity(leaf);
     const k = refKey(leaf);
-    if (this.o.existing.has(k) || this.ignored.has(k)) {
+    if (this.existing.has(k) || this.ignored.has(k)) {
       const rows = await this.query(
         `SELECT EXISTS (SELECT 1 FROM ONLY ${qualified(leaf.schema, leaf.table)})`,
       );
@@ -247,6 +273,79 @@ export class TableRouter implements Router {
     this.recopies.set(k, { root, why: was ? `${was.why}; ${why}` : why });
   }
 
+  /** The oid of the table or partitioned table named `ref` now, if there is one. */
+  private async oidOf(ref: TableRef, kinds = `'r', 'p'`): Promise<string | undefined> {
+    const rows = await this.query(
+      `SELECT c.oid::int8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(ref.schema)} AND c.relname = ${quoteLiteral(ref.table)} AND c.relkind IN (${kinds})`,
+    );
+    return rows[0]?.[0] ?? undefined;
+  }
+
+  /**
+   * Before following a rename found through a change under the new name: when another table has taken
+   * the old name, changes under it since the rename may be that table's, already applied to the
+   * renamed one. Unless the rename was placed by its transaction (renames.ts), the open batch is read
+   * again (a transient failure the replicator recovers from by reconnecting), this time knowing it.
+   */
+  private async placeable(was: SourceTable, to: TableRef, oid: string): Promise<void> {
+    if ((await this.oidOf(was, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) === undefined) return;
+    const [row] = await this.query(
+      `SELECT xmin::text, pg_current_wal_lsn()::text FROM pg_class WHERE oid = ${oid}`,
+    );
+    this.renames.saw(oid, was, to, row?.[1] ?? '', row?.[0] ?? null, true);
+    if (this.renames.arm())
+      throw new PartitionError(
+        `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}: reading the open batch again from the last commit, to place the rename exactly`,
+        'WALDUCK_RENAME_REPLAY',
+      );
+    this.o.warn(
+      `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}, and walduck could not find the renaming transaction (a later DDL of the table hides it): changes under ${refName(was)} just before this point may be the other table's; walduck verify --tables ${refName(to)} checks it, walduck resync --table ${refName(to)} copies it again`,
+    );
+  }
+
+  /** The followed table (not dropped) with this oid. */
+  private followed(oid: string): SourceTable | undefined {
+    for (const [k, t] of this.chosen) if (t.oid === oid && !this.dropped.has(k)) return t;
+    return undefined;
+  }
+
+  /** Follows `was` under its new name `to` from now on (its leaves too). */
+  private renamed(was: SourceTable, to: TableRef, oid: string): void {
+    const from = refKey(was);
+    this.chosen.delete(from);
+    this.chosen.set(refKey(to), { ...was, schema: to.schema, table: to.table });
+    this.existing.delete(from);
+    this.existing.add(refKey(to));
+    this.ignored.delete(refKey(to));
+    this.renames.drop(oid);
+    for (const [k, l] of this.leaves)
+      if (refKey(l.root) === from) this.leaves.set(k, { ...l, root: { schema: to.schema, table: to.table } });
+  }
+
+  async renameNews(): Promise<boolean> {
+    await this.checkTables();
+    return this.renames.arm();
+  }
+
+  committed(xid: number): void {
+    this.renames.committedXid(xid);
+  }
+
+  renamedIn(xid: number): Rename[] {
+    return this.renames.reusedIn(xid).map((p) => ({ from: p.from, to: p.to, oid: p.oid }));
+  }
+
+  takeRenames(lsn: bigint): Rename[] {
+    const out: Rename[] = [];
+    for (const p of this.renames.due(lsn)) {
+      const was = this.followed(p.oid);
+      if (!was || refKey(was) === refKey(p.to)) continue;
+      this.renamed(was, p.to, p.oid);
+      out.push({ from: { schema: was.schema, table: was.table }, to: p.to, oid: p.oid });
+    }
+    return out;
+  }
+
   /** Re-reads the leaves when the last read is older than refreshMs. */
   async maybeRefresh(): Promise<void> {
     if (performance.now() - this.lastRefresh < (this.o.refreshMs ?? 1000)) return;
@@ -285,9 +384,10 @@ export class TableRouter implements Router {
   }
 
   /**
-   * RENAME TABLE, SET SCHEMA and DROP TABLE write no change to WAL, so they are looked for here, by
-   * oid (a rename keeps it). A rename stops: wal2json's add-tables matches names, so the renamed
-   * table's changes may already have been dropped by the server, and walduck cannot say since when.
+   * RENAME TABLE, SET SCHEMA and DROP TABLE write no change to WAL, so they are also looked for here,
+   * by oid (a rename keeps it). A followed oid under a new name is a rename the stream may not have
+   * reached: it is applied at the table's first change under the new name or, for a table with no
+   * change since, once the stream passes the WAL position read with the catalog (renames.ts).
    * A drop ends the table's changes: it is no longer followed (onTableGone), its DuckDB table left.
    */
   private async checkTables(): Promise<void> {
@@ -295,23 +395,31 @@ export class TableRouter implements Router {
     for (const [k, t] of this.chosen)
       if (t.oid && /^\d+$/.test(t.oid) && !this.dropped.has(k)) byOid.set(t.oid, t);
     if (byOid.size === 0) return;
+    // The WAL position is read after the catalog snapshot: a rename seen committed before it.
     const rows = await this.query(
-      `SELECT c.oid::int8, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
+      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_lsn()::text, c.xmin::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
     );
     const seen = new Set<string>();
     for (const r of rows) {
-      const t = byOid.get(r[0] ?? '');
+      const oid = r[0] ?? '';
+      const t = byOid.get(oid);
       if (!t) continue;
-      seen.add(r[0] ?? '');
+      seen.add(oid);
       const now = { schema: r[1] ?? '', table: r[2] ?? '' };
-      if (refKey(now) === refKey(t)) continue;
-      throw new PartitionError(
-        `table ${refName(t)} was renamed to ${refName(now)} at the source, which walduck does not follow: changes of ${refName(now)} since the rename may not have been streamed (wal2json's add-tables matches names); restart with ${refName(now)} in --tables instead of ${refName(t)} (it is copied online; ${refName(t)} is left stopped in DuckDB, --drop-removed drops it)`,
-        'WALDUCK_TABLE_RENAMED',
-      );
+      if (refKey(now) === refKey(t)) {
+        this.renames.drop(oid);
+        continue;
+      }
+      // Another relation under the old name: the rename must be placed exactly (renames.ts).
+      const reused = (await this.oidOf(t, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) !== undefined;
+      if (this.renames.saw(oid, t, now, r[3] ?? '', r[4] ?? null, reused))
+        this.o.log(
+          `table ${refName(t)} is named ${refName(now)} in the source catalog: the rename is followed where the stream reaches it`,
+        );
     }
     for (const [oid, t] of byOid) {
       if (seen.has(oid)) continue;
+      this.renames.drop(oid);
       this.dropped.add(refKey(t));
       this.o.warn(
         `table ${refName(t)} was dropped at the source: its DuckDB table is left as it is and no longer followed (state stopped; --drop-removed drops it at the next start)`,

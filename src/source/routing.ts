@@ -6,7 +6,8 @@ import type { TableRef } from '../wal2json/change.js';
 import type { SourceTable } from './catalog.js';
 
 export type Route =
-  | { readonly kind: 'table'; readonly ref: TableRef }
+  /** `oid`: the source table's pg_class oid, by which the sink finds its table under an older name. */
+  | { readonly kind: 'table'; readonly ref: TableRef; readonly oid?: string | undefined }
   | { readonly kind: 'new'; readonly table: SourceTable }
   | { readonly kind: 'ignore' };
 
@@ -14,6 +15,13 @@ export interface LeafInfo extends TableRef {
   readonly root: TableRef;
   /** Which of the root's rows live in this leaf, as a SQL condition (pg_get_partition_constraintdef). */
   readonly constraint: string | null;
+}
+
+/** A followed table renamed (or moved to another schema) at the source, to follow at a stream position. */
+export interface Rename {
+  readonly from: TableRef;
+  readonly to: TableRef;
+  readonly oid: string;
 }
 
 /** A replicated table whose rows changed without WAL (a partition attached with rows, detached, dropped). */
@@ -32,4 +40,22 @@ export interface Router {
   maybeRefresh(): Promise<void>;
   /** The tables to re-copy found since the last call (the sink records them in its open transaction). */
   takeRecopies(): Recopy[];
+  /**
+   * Renames the catalog showed whose every change under the old name is before `lsn` (the commit LSN
+   * the stream has passed): the sink applies them now, in its open transaction (see partitions.ts).
+   */
+  takeRenames(lsn: bigint): Rename[];
+  /** The stream committed transaction `xid` (a rename it made is then due). */
+  committed(xid: number): void;
+  /**
+   * Renames made by transaction `xid` whose old name another table took since: inside it, a change
+   * under the old name may be either table's.
+   */
+  renamedIn(xid: number): Rename[];
+  /**
+   * Looks at the followed tables' names now (before a DuckDB commit). True when a rename whose old
+   * name another table took is new: changes under that name in the open batch may be misattributed,
+   * and the batch must be read again knowing it.
+   */
+  renameNews(): Promise<boolean>;
 }

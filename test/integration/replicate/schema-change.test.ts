@@ -438,3 +438,31 @@ it('stops at a primary key change and at a narrowing', async () => {
   assert.equal(healed2.code, 0, healed2.stderr);
   await assertFollows(file2, t2);
 });
+
+it('resync after a primary key change to a key type an online copy cannot order: one WALDUCK line, the DuckDB table left as it was', async () => {
+  const t = 'ddl_pk_ts';
+  psql(
+    c.info,
+    `CREATE TABLE ${t} (id int PRIMARY KEY, k int, ts timestamptz NOT NULL); INSERT INTO ${t} VALUES (1, 1, '2024-01-01 10:00+00')`,
+  );
+  const file = join(dir, `${t}.duckdb`);
+  assert.equal((await runWalduck([...args(file, t, 2), '--until-caught-up'])).code, 0);
+  psql(
+    c.info,
+    `ALTER TABLE ${t} DROP CONSTRAINT ${t}_pkey; ALTER TABLE ${t} ADD PRIMARY KEY (ts); INSERT INTO ${t} VALUES (2, 2, '2024-01-02 10:00+00')`,
+  );
+  const pk = await runWalduck([...args(file, t, 2), '--until-caught-up']);
+  assert.equal(pk.code, 1, pk.stderr);
+  assert.match(pk.stderr, /its primary key changed from \(id\) to \(ts\)/);
+  assert.equal((await runWalduck(['resync', '--duckdb', file, '--table', `public.${t}`])).code, 0);
+  const refused = await runWalduck([...args(file, t, 2), '--until-caught-up']);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.doesNotMatch(refused.stderr, /RangeError|internal/i);
+  const lines = refused.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, refused.stderr);
+  assert.match(
+    lines[0] ?? '',
+    /public\.ddl_pk_ts: its schema changed at the source since it was recorded, and it cannot be copied online with the new one: table public\.ddl_pk_ts has key column ts of type timestamp with time zone, which an online copy cannot order exactly/,
+  );
+  assert.deepEqual(await duckQuery(file, `SELECT id, k FROM ${t} ORDER BY id`), [[1, 1]]);
+});

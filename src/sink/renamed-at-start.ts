@@ -1,0 +1,128 @@
+// At start, a followed table may have another name than the one given or recorded: renamed at the
+// source while walduck ran (walduck followed it; the record holds the new name and the old ones), or
+// while walduck was stopped (the record holds the old name). Both are recognised by pg_class oid,
+// which PostgreSQL never gives to another live table.
+//
+// - Named by its new name (`--tables b`, or all tables) after a rename while stopped: it is followed
+//   under its recorded name until the stream reaches the rename, which renames it in DuckDB there:
+//   the changes before the rename, still in the stream under the old name, are not lost, and no copy
+//   is needed.
+// - Named by its old name (`--tables a`): a is not at the source any more; one line says it was
+//   renamed, to what, and (when walduck followed it) at which LSN, and to name b instead.
+// - Its old name taken by another table (the swap, while walduck was stopped): the name no longer
+//   means the table DuckDB holds, so one line says so and how to go on either way, rather than apply
+//   the other table's changes to it.
+
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { WalduckError } from '../protocol/errors.js';
+import type { QueryFn, SourceTable } from '../source/catalog.js';
+import type { TableRef } from '../wal2json/change.js';
+import { ensureColumnsTable, readRecorded } from './source-schema.js';
+import { ensureTableSet, readTableSet, type TableRecord } from './table-set.js';
+
+const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
+
+export class RenamedTableError extends WalduckError {
+  override readonly name = 'RenamedTableError';
+  readonly code = 'WALDUCK_TABLE_RENAMED';
+  readonly phase = 'preflight';
+}
+
+/** The followed records (streaming) with their oid: recorded, or from walduck.columns for an older file. */
+async function followedWithOid(
+  duck: DuckDBConnection,
+  slot: string,
+): Promise<{ record: TableRecord; oid: string | undefined }[]> {
+  await ensureTableSet(duck);
+  await ensureColumnsTable(duck);
+  const out: { record: TableRecord; oid: string | undefined }[] = [];
+  for (const r of (await readTableSet(duck, slot)) ?? []) {
+    if (r.state !== 'streaming') continue;
+    const oid = r.oid ?? (await readRecorded(duck, r.sourceSchema, r.sourceTable))?.oid;
+    out.push({ record: r, oid: oid && /^\d+$/.test(oid) ? oid : undefined });
+  }
+  return out;
+}
+
+/**
+ * The chosen tables, each renamed while walduck was stopped given back under its recorded name (the
+ * stream renames it where it reaches the rename).
+ */
+export async function underRecordedNames(
+  duck: DuckDBConnection,
+  slot: string,
+  chosen: readonly SourceTable[],
+  query: QueryFn,
+  warn: (msg: string) => void,
+): Promise<SourceTable[]> {
+  const followed = await followedWithOid(duck, slot);
+  if (followed.length === 0) return [...chosen];
+  for (const t of chosen) {
+    const f = followed.find((x) => `${x.record.sourceSchema}.${x.record.sourceTable}` === refName(t));
+    if (!f || f.oid === undefined || t.oid === undefined || f.oid === t.oid) continue;
+    const rows = await query(
+      `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${f.oid}`,
+    );
+    const row = rows[0];
+    // Gone: a table dropped and made again under the name, followed by name as before.
+    if (!row) continue;
+    const now = `${row[0]}.${row[1]}`;
+    throw new RenamedTableError(
+      `table ${refName(t)} of this replica (oid ${f.oid}) was renamed to ${now} at the source while walduck was stopped, and ${refName(t)} is now another table (oid ${t.oid}): to go on following the one DuckDB holds, name ${now} instead of ${refName(t)} in --tables; to follow the new ${refName(t)}, run walduck resync --table ${refName(t)} first (it is copied online)`,
+    );
+  }
+  const names = new Set(chosen.map(refName));
+  return chosen.map((t) => {
+    const r = followed.find((f) => f.oid !== undefined && f.oid === t.oid)?.record;
+    if (!r) return t;
+    const was = { schema: r.sourceSchema, table: r.sourceTable };
+    // Named together with the old name (which then no longer exists) cannot happen; a table of that
+    // name chosen too means the oid was taken by something else: leave it to the ordinary checks.
+    if (refName(was) === refName(t) || names.has(refName(was))) return t;
+    warn(
+      `table ${refName(t)} is ${refName(was)} of this replica, renamed at the source while walduck was stopped: followed from the recorded position and renamed in DuckDB where the stream reaches the rename`,
+    );
+    return { ...t, schema: was.schema, table: was.table };
+  });
+}
+
+/**
+ * A table named in --tables that the source does not have: when the replica followed it and it was
+ * renamed, a RenamedTableError saying so; otherwise undefined (the caller's "unknown table" stands).
+ */
+export async function renamedAway(
+  duck: DuckDBConnection,
+  slot: string,
+  asked: readonly TableRef[],
+  query: QueryFn,
+): Promise<RenamedTableError | undefined> {
+  await ensureTableSet(duck);
+  const records = (await readTableSet(duck, slot)) ?? [];
+  for (const a of asked) {
+    const name = refName(a);
+    const followedAs = records.find(
+      (r) => r.state !== 'stopped' && r.renamedFrom.some((f) => f.name === name),
+    );
+    if (followedAs) {
+      const at = [...followedAs.renamedFrom].reverse().find((f) => f.name === name)?.lsn ?? '?';
+      const now = `${followedAs.sourceSchema}.${followedAs.sourceTable}`;
+      return new RenamedTableError(
+        `table ${name} was renamed at the source (to ${[...followedAs.renamedFrom.map((f) => f.name).slice(followedAs.renamedFrom.findIndex((f) => f.name === name) + 1), now].join(', then ')}), and walduck followed the rename at LSN ${at}: name ${now} in --tables instead of ${name}`,
+      );
+    }
+  }
+  for (const { record, oid } of await followedWithOid(duck, slot)) {
+    const name = `${record.sourceSchema}.${record.sourceTable}`;
+    if (oid === undefined || !asked.some((a) => refName(a) === name)) continue;
+    const rows = await query(
+      `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${oid}`,
+    );
+    const row = rows[0];
+    if (!row) continue;
+    const now = `${row[0]}.${row[1]}`;
+    return new RenamedTableError(
+      `table ${name} was renamed to ${now} at the source while walduck was stopped: name ${now} in --tables instead of ${name} (it goes on from the recorded position, renamed in DuckDB where the stream reaches the rename; no copy)`,
+    );
+  }
+  return undefined;
+}

@@ -1,0 +1,116 @@
+// Renames of followed tables that the source catalog shows and the stream has not reached yet.
+//
+// The catalog is "now"; the stream may be behind it. wal2json names a change by the table's name when
+// it was written, and a RENAME (or SET SCHEMA) takes an ACCESS EXCLUSIVE lock, so every transaction
+// that wrote the table under its old name committed before the rename did, and every later one names
+// it by the new name. The catalog check reads the table's name together with pg_current_wal_lsn():
+// the rename committed before that position. Once the stream has passed a commit at or after it, no
+// change under the old name can come any more, so the rename can be applied there even if the table
+// had no change since (its first change under the new name applies it earlier; partitions.ts).
+//
+// The old name may be taken by another table since (the swap: RENAME orders TO orders_old, RENAME
+// orders_new TO orders). Then a change under the old name is the followed table's before the rename
+// and the other table's after it, so the rename must be applied exactly at the renaming transaction:
+// the catalog row's xmin is that transaction's xid (unless a later DDL rewrote the row), and the
+// stream's commit of that xid applies it. Inside that transaction a change under the old name could be
+// either table's: the sink then copies the renamed table again online rather than guess.
+
+import { type Lsn, parseLsn } from '../protocol/lsn.js';
+import type { TableRef } from '../wal2json/change.js';
+
+export interface PendingRename {
+  readonly oid: string;
+  readonly from: TableRef;
+  readonly to: TableRef;
+  /** The WAL insert position read with the catalog that showed `to`. */
+  readonly at: Lsn;
+  /** xmin of the table's pg_class row: the renaming transaction (or a later DDL of the table). */
+  readonly xid: number | undefined;
+  /** Another relation has the old name now. */
+  readonly reused: boolean;
+  /** The stream committed transaction `xid`: due at the next transaction. */
+  readonly committed: boolean;
+  /** A read-again of the stream was asked for it (see arm). */
+  readonly armed: boolean;
+}
+
+export class PendingRenames {
+  private readonly byOid = new Map<string, PendingRename>();
+
+  /** The catalog shows `oid` (followed as `from`) named `to`; true when that is news (worth a line). */
+  saw(
+    oid: string,
+    from: TableRef,
+    to: TableRef,
+    walPosition: string,
+    xmin: string | null = null,
+    reused = false,
+  ): boolean {
+    const was = this.byOid.get(oid);
+    const xid = xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined;
+    const same = was && was.to.schema === to.schema && was.to.table === to.table;
+    if (same && was.xid === xid && was.reused === reused) return false;
+    this.byOid.set(oid, {
+      oid,
+      from: { schema: from.schema, table: from.table },
+      to: { schema: to.schema, table: to.table },
+      // The first position the name was seen at stays: the rename committed before it.
+      at: same ? was.at : (parseLsn(walPosition) ?? 0n),
+      xid,
+      reused,
+      committed: same ? was.committed : false,
+      armed: same ? was.armed : false,
+    });
+    return !same;
+  }
+
+  /** The stream committed transaction `xid`. */
+  committedXid(xid: number): void {
+    for (const [oid, p] of this.byOid) if (p.xid === xid) this.byOid.set(oid, { ...p, committed: true });
+  }
+
+  /** Old names (renames whose old name another table took) that transaction `xid` renamed away. */
+  reusedIn(xid: number): PendingRename[] {
+    return [...this.byOid.values()].filter((p) => p.reused && p.xid === xid);
+  }
+
+  /** Followed already (by a change under the new name), or the table is gone. */
+  drop(oid: string): void {
+    this.byOid.delete(oid);
+  }
+
+  /**
+   * Before a DuckDB commit: true when a rename whose old name another table took has not been seen
+   * committed in the stream, and no read-again was asked for it yet. Its transaction may be in the open
+   * batch, recognised by nobody (its xid was not known then), and the other table's changes under the
+   * old name applied to the renamed one: the batch must be read again, the xid known this time. Each
+   * rename asks once; every DuckDB commit runs this after a fresh catalog check, so no such rename ever
+   * lies in a committed batch unknown.
+   */
+  arm(): boolean {
+    let any = false;
+    for (const [oid, p] of this.byOid) {
+      if (!p.reused || p.committed || p.armed) continue;
+      this.byOid.set(oid, { ...p, armed: true });
+      any = true;
+    }
+    return any;
+  }
+
+  /** A rename still ahead in the stream, if any. */
+  any(): PendingRename | undefined {
+    for (const p of this.byOid.values()) return p;
+    return undefined;
+  }
+
+  /** The renames whose old name can no longer appear once the stream passed the commit at `lsn`. */
+  due(lsn: Lsn): PendingRename[] {
+    const out: PendingRename[] = [];
+    for (const [oid, p] of this.byOid) {
+      if (!p.committed && (p.at === 0n || p.at > lsn)) continue;
+      out.push(p);
+      this.byOid.delete(oid);
+    }
+    return out;
+  }
+}
