@@ -6,6 +6,7 @@ import {
   type Connection,
   ConnectionError,
   connect,
+  DEFAULT_PIECE_BYTES,
   type LogFn,
   parseConnectionString,
   type TraceFn,
@@ -245,6 +246,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           }),
           feedbackIntervalMs: live.feedbackIntervalMs,
           receiveTimeoutMs: live.receiveTimeoutMs,
+          // A long message (a whole-transaction v1 document) is decoded as it arrives, never assembled.
+          pieceBytes: DEFAULT_PIECE_BYTES,
         });
         o.log(
           `streaming from slot ${p.slot} at ${formatLsn(p.startLsn)} (status every ${live.feedbackIntervalMs} ms, receive timeout ${live.receiveTimeoutMs} ms)`,
