@@ -59,6 +59,8 @@ export interface ReplicateOptions {
   readonly sink?: SinkFactory | undefined;
   /** DuckDB's memory_limit: past it, DuckDB spills (staged rows of a huge transaction included). */
   readonly duckdbMemoryLimit?: string;
+  /** DuckDB's threads (default: DuckDB's own). */
+  readonly duckdbThreads?: number | undefined;
   readonly tables?: readonly TableRef[] | undefined;
   /** Drop the DuckDB table of a table no longer in the set (default: leave it, no longer followed). */
   readonly dropRemoved?: boolean;
@@ -158,7 +160,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   }
   const instance = o.sink
     ? undefined
-    : await openDuckDb(o.duckdb ?? '', { memoryLimit: o.duckdbMemoryLimit });
+    : await openDuckDb(o.duckdb ?? '', { memoryLimit: o.duckdbMemoryLimit, threads: o.duckdbThreads });
   const duck = await instance?.connect();
   const latency = new Latency();
   const backoff = new Backoff(o.random ? { random: o.random } : {});
