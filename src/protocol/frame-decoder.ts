@@ -5,6 +5,14 @@
 // across chunks is assembled into ONE buffer allocated at its final size as soon as its header is
 // known, and filled as chunks arrive: never by repeated concatenation, however large the message.
 //
+// Pieces (opt-in, `pieceBytes`): a CopyData frame longer than pieceBytes that does not fit in the
+// chunk at hand is not assembled at all. It is handed out as it arrives, as a first piece (a copy of
+// exactly its first PIECE_HEAD bytes, so a message header inside it is whole), then views of the
+// chunks that follow, the last one flagged. A wal2json format-version 1 document of 600 MB then costs
+// the socket's read budget, not 600 MB, and its parsing overlaps its transfer. Piece tags carry bits
+// above the byte (a real tag is one byte), so a reader that does not expect pieces never takes one
+// for a whole frame.
+//
 // View lifetime: Node allocates a fresh Buffer for every socket read and we never write into a chunk
 // or into an assembled frame after handing it out, so a body view stays valid (and unchanged) for as
 // long as the caller holds it. Holding a small view pins its whole chunk (up to 64 KiB) in memory.
@@ -42,6 +50,17 @@ const AUTH_TAGS = new Set([
   0x76, // 'v' NegotiateProtocolVersion
 ]);
 
+/** Piece tags (see the header): CopyData's tag with a bit above the byte. */
+export const PIECE_FIRST = 0x100 | 0x64;
+export const PIECE_MORE = 0x200 | 0x64;
+export const PIECE_LAST = 0x400 | 0x64;
+/** The first piece holds exactly this many bytes (an XLogData header is 25). */
+export const PIECE_HEAD = 64;
+
+export function isPiece(tag: number): boolean {
+  return tag === PIECE_FIRST || tag === PIECE_MORE || tag === PIECE_LAST;
+}
+
 export type FrameHandler = (tag: number, body: Buffer) => void;
 
 export class FrameDecoder {
@@ -52,6 +71,12 @@ export class FrameDecoder {
   private partial: Buffer | undefined;
   private partialTag = 0;
   private partialHave = 0;
+  /** Body bytes of a pieced frame not handed out yet (0: none in progress). */
+  private pieceLeft = 0;
+  /** The first piece being gathered (undefined once it was handed out). */
+  private pieceHead: Buffer | undefined;
+  private pieceHeadHave = 0;
+  private pieceAbove = Number.POSITIVE_INFINITY;
 
   /** Which caps apply (see SMALL_FRAME_LENGTH); the connection moves to 'session' after startup. */
   stage: FrameStage;
@@ -63,6 +88,19 @@ export class FrameDecoder {
     this.stage = stage;
   }
 
+  /**
+   * CopyData bodies longer than this that a chunk does not hold whole are handed out in pieces
+   * (see the header); Infinity (the default) assembles every frame. A frame already in pieces stays so.
+   */
+  set pieceBytes(bytes: number) {
+    if (!(bytes >= PIECE_HEAD)) throw new RangeError(`pieceBytes must be at least ${PIECE_HEAD}`);
+    this.pieceAbove = bytes;
+  }
+
+  get pieceBytes(): number {
+    return this.pieceAbove;
+  }
+
   /** The largest length a message with this tag may claim in the current stage. */
   capFor(tag: number): number {
     if (this.stage === 'startup') return AUTH_TAGS.has(tag) ? AUTH_FRAME_LENGTH : SMALL_FRAME_LENGTH;
@@ -71,7 +109,7 @@ export class FrameDecoder {
 
   /** True when some bytes of an unfinished frame are held: a socket closing now truncated a frame. */
   get midFrame(): boolean {
-    return this.headerHave > 0 || this.partial !== undefined;
+    return this.headerHave > 0 || this.partial !== undefined || this.pieceLeft > 0;
   }
 
   /** Feeds one chunk; calls `onFrame` for each frame it completes, in order. */
@@ -79,6 +117,10 @@ export class FrameDecoder {
     let pos = 0;
     const n = chunk.length;
     while (pos < n) {
+      if (this.pieceLeft > 0) {
+        pos = this.pushPiece(chunk, pos, onFrame);
+        continue;
+      }
       if (this.partial !== undefined) {
         const want = this.partial.length - this.partialHave;
         const take = Math.min(want, n - pos);
@@ -112,9 +154,7 @@ export class FrameDecoder {
         pos = bodyEnd;
         onFrame(tag, chunk.subarray(bodyStart, bodyEnd));
       } else {
-        this.partial = Buffer.allocUnsafe(length - 4);
-        this.partialTag = tag;
-        this.partialHave = 0;
+        this.startPartial(tag, length - 4);
         pos = bodyStart;
       }
     }
@@ -126,9 +166,41 @@ export class FrameDecoder {
       onFrame(tag, Buffer.alloc(0));
       return;
     }
-    this.partial = Buffer.allocUnsafe(length - 4);
+    this.startPartial(tag, length - 4);
+  }
+
+  /** A body that continues past the chunk: assembled at its final size, or handed out in pieces. */
+  private startPartial(tag: number, bodyLength: number): void {
+    if (tag === 0x64 && bodyLength > this.pieceAbove) {
+      this.pieceLeft = bodyLength;
+      this.pieceHead = Buffer.allocUnsafe(PIECE_HEAD);
+      this.pieceHeadHave = 0;
+      return;
+    }
+    this.partial = Buffer.allocUnsafe(bodyLength);
     this.partialTag = tag;
     this.partialHave = 0;
+  }
+
+  /** Hands out what `chunk` holds of a pieced frame from `pos`; returns where the chunk goes on. */
+  private pushPiece(chunk: Buffer, pos: number, onFrame: FrameHandler): number {
+    const head = this.pieceHead;
+    const take0 = Math.min(this.pieceLeft, chunk.length - pos);
+    if (head !== undefined) {
+      const take = Math.min(PIECE_HEAD - this.pieceHeadHave, take0);
+      chunk.copy(head, this.pieceHeadHave, pos, pos + take);
+      this.pieceHeadHave += take;
+      this.pieceLeft -= take;
+      if (this.pieceHeadHave === PIECE_HEAD) {
+        this.pieceHead = undefined;
+        // pieceAbove >= PIECE_HEAD, so a pieced body always goes on after its first piece.
+        onFrame(PIECE_FIRST, head);
+      }
+      return pos + take;
+    }
+    this.pieceLeft -= take0;
+    onFrame(this.pieceLeft === 0 ? PIECE_LAST : PIECE_MORE, chunk.subarray(pos, pos + take0));
+    return pos + take0;
   }
 
   private check(tag: number, length: number): void {

@@ -31,6 +31,7 @@ export type {
 } from './replication/commands.js';
 export type { PrimaryKeepalive } from './replication/primary-keepalive.js';
 export type { ReplicationStream, StartReplicationOptions } from './replication/stream.js';
+export { DEFAULT_PIECE_BYTES } from './replication/stream.js';
 export type { StreamMessage } from './replication/stream-message.js';
 export type { XLogData } from './replication/xlog-data.js';
 export { PgServerError } from './server-error.js';

@@ -2,6 +2,7 @@
 // that makes each one a single readable line. Secrets never enter an event: the password message and
 // SCRAM's proof are replaced by "[redacted]" before the trace function sees anything.
 
+import { isPiece, PIECE_FIRST, PIECE_LAST } from './frame-decoder.js';
 import { formatLsn } from './lsn.js';
 import { type BackendMessage, decodeBackendMessage } from './messages/backend/index.js';
 import type { FrontendMessage } from './messages/frontend/index.js';
@@ -30,6 +31,11 @@ function withoutType(m: { readonly type: string }): Record<string, unknown> {
 
 /** Event for a received frame. Decodes again (only when tracing is on), so the hot path stays lean. */
 export function traceBackend(tag: number, body: Buffer): TraceEvent {
+  if (isPiece(tag)) {
+    // A long CopyData handed out as it arrives (frame-decoder.ts): one event per piece.
+    const piece = tag === PIECE_FIRST ? 'first' : tag === PIECE_LAST ? 'last' : 'more';
+    return { direction: 'recv', name: 'CopyData piece', length: body.length, fields: { piece }, bytes: body };
+  }
   let m: BackendMessage;
   try {
     m = decodeBackendMessage(tag, body);
@@ -136,6 +142,7 @@ const EXPLAIN: Readonly<Record<string, string>> = {
   Query: 'one SQL or replication command over the simple query protocol',
   CopyDone: 'ends this side of the copy stream',
   CopyData: 'a chunk of the copy stream',
+  'CopyData piece': 'part of a long CopyData, handed on as it arrives instead of assembled',
   Terminate: 'says goodbye before closing the socket',
   StandbyStatusUpdate:
     'reports our positions: write = received, flush = apply = durably committed by the caller',

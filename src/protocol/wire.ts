@@ -250,6 +250,15 @@ export class Wire {
     this.budget = bytes;
   }
 
+  get pieceBytes(): number {
+    return this.decoder.pieceBytes;
+  }
+
+  /** CopyData bodies above this many bytes arrive in pieces (frame-decoder.ts); Infinity: whole. */
+  setPieceBytes(bytes: number): void {
+    this.decoder.pieceBytes = bytes;
+  }
+
   /**
    * Detects a half-open connection: after `ms / 2` without a byte, `ping` is called (the stream asks
    * the server for a keepalive); after `ms`, the connection fails with RECEIVE_TIMEOUT. Time while we

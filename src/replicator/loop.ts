@@ -152,7 +152,8 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
           break;
         }
         figures.bytes += m.data.length;
-        for (const change of decoder.decode(m.data, m.dataStart)) {
+        // A long message arrives in pieces (more: true on all but the last), each decoded as it comes.
+        for (const change of decoder.decode(m.data, m.dataStart, m.more === true)) {
           if (i.signal?.aborted) {
             // Leaving the decoder mid-message is final: the next message would start mid-document.
             stoppedBy = 'signal';

@@ -6,6 +6,7 @@ import {
   type Connection,
   ConnectionError,
   connect,
+  DEFAULT_PIECE_BYTES,
   type LogFn,
   parseConnectionString,
   type TraceFn,
@@ -58,6 +59,8 @@ export interface ReplicateOptions {
   readonly sink?: SinkFactory | undefined;
   /** DuckDB's memory_limit: past it, DuckDB spills (staged rows of a huge transaction included). */
   readonly duckdbMemoryLimit?: string;
+  /** DuckDB's threads (default: DuckDB's own). */
+  readonly duckdbThreads?: number | undefined;
   readonly tables?: readonly TableRef[] | undefined;
   /** Drop the DuckDB table of a table no longer in the set (default: leave it, no longer followed). */
   readonly dropRemoved?: boolean;
@@ -157,7 +160,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   }
   const instance = o.sink
     ? undefined
-    : await openDuckDb(o.duckdb ?? '', { memoryLimit: o.duckdbMemoryLimit });
+    : await openDuckDb(o.duckdb ?? '', { memoryLimit: o.duckdbMemoryLimit, threads: o.duckdbThreads });
   const duck = await instance?.connect();
   const latency = new Latency();
   const backoff = new Backoff(o.random ? { random: o.random } : {});
@@ -245,6 +248,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           }),
           feedbackIntervalMs: live.feedbackIntervalMs,
           receiveTimeoutMs: live.receiveTimeoutMs,
+          // A long message (a whole-transaction v1 document) is decoded as it arrives, never assembled.
+          pieceBytes: DEFAULT_PIECE_BYTES,
         });
         o.log(
           `streaming from slot ${p.slot} at ${formatLsn(p.startLsn)} (status every ${live.feedbackIntervalMs} ms, receive timeout ${live.receiveTimeoutMs} ms)`,

@@ -124,6 +124,9 @@ export class TableApplier {
           );
         }
         appender.appendDataChunk(chunk);
+        // The appender copied the rows: free the chunk's string heap now, not at a GC that V8, blind
+        // to native memory, may not run for hundreds of MB (issue 19).
+        chunk.reset();
         // A turn of the event loop between chunks: socket reads go on while a large batch is appended.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }

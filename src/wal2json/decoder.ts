@@ -19,8 +19,13 @@ export interface Wal2JsonDecoder {
    * Decode one XLogData payload delivered at `lsn` (its dataStart). Lazy: yields each change as soon as
    * it is complete, so a 500 MB v1 document never becomes an array of changes. The payload stays valid
    * while the generator is consumed.
+   *
+   * `more`: the payload is a piece of one XLogData that goes on in the next call (a long message the
+   * stream hands out as it arrives, never assembled; every piece carries the message's `lsn`). v1
+   * reads pieces as it reads write-in-chunks messages, so a whole-transaction document streams
+   * through; v2 (one change per message) gathers the pieces of its line and decodes it at the last.
    */
-  decode(payload: Uint8Array, lsn: Lsn): Generator<Change, void, undefined>;
+  decode(payload: Uint8Array, lsn: Lsn, more?: boolean): Generator<Change, void, undefined>;
   /** true while a v1 document is open across messages (write-in-chunks) */
   readonly inTransaction: boolean;
 }
@@ -50,6 +55,8 @@ export function createDecoder(o: DecoderOptions): Wal2JsonDecoder {
   if (o.formatVersion === 1) return new V1Wal2JsonDecoder(limits, o.log);
   throw new RangeError(`formatVersion must be 1 or 2, got ${String(o.formatVersion)}`);
 }
+
+function* nothing(): Generator<Change, void, undefined> {}
 
 function positive(v: number | undefined, dflt: number, name: string): number {
   if (v === undefined) return dflt;
@@ -106,7 +113,11 @@ class V2Wal2JsonDecoder extends Guarded implements Wal2JsonDecoder {
   private readonly r: JsonReader;
   private readonly v2: V2Decoder;
 
-  constructor(limits: { maxDepth: number; maxStringBytes: number }) {
+  /** Pieces of one long v2 line gathered so far (see decode's `more`), bounded by maxChangeBytes. */
+  private pieces: Uint8Array[] = [];
+  private piecesLength = 0;
+
+  constructor(private readonly limits: { maxDepth: number; maxStringBytes: number; maxChangeBytes: number }) {
     super();
     this.r = new JsonReader('decode-v2', limits);
     this.v2 = new V2Decoder(this.r, new TableCache(), new ImageBuilder());
@@ -116,9 +127,49 @@ class V2Wal2JsonDecoder extends Guarded implements Wal2JsonDecoder {
     return false;
   }
 
-  decode(payload: Uint8Array, lsn: Lsn): Generator<Change, void, undefined> {
+  decode(payload: Uint8Array, lsn: Lsn, more = false): Generator<Change, void, undefined> {
     this.enter(lsn);
+    if (more || this.pieces.length > 0) {
+      const whole = this.gather(payload, lsn, more);
+      if (whole === undefined) {
+        this.leave(true);
+        return nothing();
+      }
+      payload = whole;
+    }
     return this.run(payload, lsn);
+  }
+
+  /** Keeps a piece (a copy: the stream's views are only lent); the whole line once the last arrives. */
+  private gather(piece: Uint8Array, lsn: Lsn, more: boolean): Uint8Array | undefined {
+    this.piecesLength += piece.length;
+    if (this.piecesLength > this.limits.maxChangeBytes) {
+      this.pieces = [];
+      this.piecesLength = 0;
+      const err = new Wal2JsonError(
+        'WALDUCK_WAL2JSON_TOO_LONG',
+        `one change larger than ${this.limits.maxChangeBytes} bytes`,
+        {
+          phase: this.phase,
+          lsn,
+          offset: 0,
+          snippet: '',
+        },
+      );
+      this.leave(false, err);
+      throw err;
+    }
+    this.pieces.push(more ? piece.slice() : piece);
+    if (more) return undefined;
+    const whole = new Uint8Array(this.piecesLength);
+    let at = 0;
+    for (const p of this.pieces) {
+      whole.set(p, at);
+      at += p.length;
+    }
+    this.pieces = [];
+    this.piecesLength = 0;
+    return whole;
   }
 
   private *run(payload: Uint8Array, lsn: Lsn): Generator<Change, void, undefined> {
@@ -162,7 +213,8 @@ class V1Wal2JsonDecoder extends Guarded implements Wal2JsonDecoder {
     return this.stream.open;
   }
 
-  decode(payload: Uint8Array, lsn: Lsn): Generator<Change, void, undefined> {
+  /** Pieces need nothing special: the document state machine resumes at any byte (v1-stream.ts). */
+  decode(payload: Uint8Array, lsn: Lsn, _more?: boolean): Generator<Change, void, undefined> {
     this.enter(lsn);
     return this.run(payload, lsn);
   }

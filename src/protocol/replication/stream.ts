@@ -13,6 +13,7 @@
 // the interval feedback still goes out, which is what keeps wal_sender_timeout from firing meanwhile.
 
 import { ArgumentError, ConnectionError, inPhase, ProtocolError } from '../errors.js';
+import { isPiece, PIECE_FIRST, PIECE_HEAD, PIECE_LAST } from '../frame-decoder.js';
 import { type Lsn, MAX_LSN, maxLsn } from '../lsn.js';
 import { COMMAND_COMPLETE } from '../messages/backend/command-complete.js';
 import { decodeErrorResponse, ERROR_RESPONSE } from '../messages/backend/error-response.js';
@@ -26,7 +27,7 @@ import type { PluginOption } from './commands.js';
 import { decodePrimaryKeepalive, PRIMARY_KEEPALIVE, type PrimaryKeepalive } from './primary-keepalive.js';
 import { encodeStandbyStatusUpdate } from './standby-status-update.js';
 import { decodeStreamMessage, type StreamMessage } from './stream-message.js';
-import { decodeXLogDataHeader, XLOG_DATA } from './xlog-data.js';
+import { decodeXLogDataHeader, XLOG_DATA, type XLogData, type XLogDataHeader } from './xlog-data.js';
 
 export interface StartReplicationOptions {
   readonly slot: string;
@@ -39,10 +40,18 @@ export interface StartReplicationOptions {
   readonly receiveTimeoutMs?: number;
   /** Queued-but-unconsumed bytes above which the socket is paused (default 16 MiB). */
   readonly maxBufferedBytes?: number;
+  /**
+   * XLogData payloads longer than this are handed out in pieces as they arrive (`more` set on all but
+   * the last), never assembled: a whole-transaction wal2json document then costs the read budget, not
+   * its size. The consumer must accept pieces (the wal2json decoder does). Absent: whole messages.
+   */
+  readonly pieceBytes?: number;
 }
 
 export const DEFAULT_FEEDBACK_INTERVAL_MS = 10_000;
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** A sensible pieceBytes: a message this long is a many-change document, not one change. */
+export const DEFAULT_PIECE_BYTES = 1024 * 1024;
 /** How long stop() waits in silence for the server's end of the copy (when no receiveTimeoutMs). */
 export const DEFAULT_STOP_TIMEOUT_MS = 60_000;
 
@@ -63,6 +72,9 @@ export function checkStartOptions(o: StartReplicationOptions): void {
   positive('feedbackIntervalMs', o.feedbackIntervalMs, false);
   positive('receiveTimeoutMs', o.receiveTimeoutMs, true);
   positive('maxBufferedBytes', o.maxBufferedBytes, false);
+  if (o.pieceBytes !== undefined && !(o.pieceBytes >= PIECE_HEAD)) {
+    throw new ArgumentError(`pieceBytes must be at least ${PIECE_HEAD} bytes`);
+  }
 }
 
 export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIterator<StreamMessage> {
@@ -75,6 +87,8 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
   private readonly stopTimeoutMs: number;
   private stopping: Promise<void> | undefined;
   private serverEnded = false;
+  /** The header of the XLogData whose pieces are being handed out (undefined between messages). */
+  private piece: XLogDataHeader | undefined;
 
   constructor(
     private readonly wire: Wire,
@@ -83,6 +97,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
   ) {
     wire.phase = 'stream';
     wire.setBudget(o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+    if (o.pieceBytes !== undefined) wire.setPieceBytes(o.pieceBytes);
     wire.onArrive = (tag, body) => this.onArrive(tag, body);
     wire.setReceiveTimeout(o.receiveTimeoutMs ?? 0, () => this.sendStatus(true));
     this.stopTimeoutMs = o.receiveTimeoutMs || DEFAULT_STOP_TIMEOUT_MS;
@@ -111,7 +126,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
 
   /** Runs on arrival, before queueing: track the write position and answer keepalives at once. */
   private onArrive(tag: number, body: Buffer): void {
-    if (tag !== COPY_DATA || this.state !== 'streaming') return;
+    if ((tag !== COPY_DATA && tag !== PIECE_FIRST) || this.state !== 'streaming') return;
     const kind = body[0];
     let keepalive: PrimaryKeepalive | undefined;
     let walEnd: Lsn;
@@ -178,21 +193,55 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
    */
   tryNext(): StreamMessage | undefined {
     const wire = this.wire;
-    if (this.state !== 'streaming' || wire.peekTag() !== COPY_DATA || !wire.take()) return undefined;
+    if (this.state !== 'streaming') return undefined;
+    const tag = wire.peekTag();
+    if ((tag !== COPY_DATA && !isPiece(tag)) || !wire.take()) return undefined;
     return this.decodeTaken();
   }
 
-  /** Decodes the CopyData frame just taken from the wire and tracks the received position. */
+  /** Decodes the CopyData frame (or piece) just taken from the wire and tracks the received position. */
   private decodeTaken(): StreamMessage {
     let m: StreamMessage;
     try {
-      m = decodeStreamMessage(this.wire.body);
+      m = this.wire.tag === COPY_DATA ? decodeStreamMessage(this.wire.body) : this.decodePiece();
     } catch (err) {
       throw this.fail(err as Error);
     }
     const pos = m.type === 'XLogData' && m.dataStart > m.walEnd ? m.dataStart : m.walEnd;
     if (pos > this.received) this.received = pos;
     return m;
+  }
+
+  /**
+   * A piece of a long CopyData (frame-decoder.ts): the first carries the XLogData header (its first
+   * PIECE_HEAD bytes are whole), the others only payload; each is handed out with that header.
+   * Pieces of one frame arrive back to back: the wire queues frames in order.
+   */
+  private decodePiece(): XLogData {
+    const { tag, body } = this.wire;
+    if (tag === PIECE_FIRST) {
+      if (body[0] !== XLOG_DATA) {
+        throw new ProtocolError(
+          'WALDUCK_UNEXPECTED_MESSAGE',
+          'stream',
+          `a CopyData of more than ${this.wire.pieceBytes} bytes that is not XLogData (0x${(body[0] ?? 0).toString(16)})`,
+        );
+      }
+      const h = decodeXLogDataHeader(body);
+      this.piece = h;
+      return { type: 'XLogData', ...h, data: body.subarray(25), more: true };
+    }
+    const h = this.piece;
+    if (h === undefined) {
+      throw new ProtocolError(
+        'WALDUCK_MALFORMED_MESSAGE',
+        'stream',
+        'a CopyData piece without its first piece',
+      );
+    }
+    const last = tag === PIECE_LAST;
+    if (last) this.piece = undefined;
+    return { type: 'XLogData', ...h, data: body, more: !last };
   }
 
   async next(): Promise<IteratorResult<StreamMessage>> {
@@ -204,7 +253,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
       }
       if (wire.take()) {
         const tag = wire.tag;
-        if (tag === COPY_DATA) return { done: false, value: this.decodeTaken() };
+        if (tag === COPY_DATA || isPiece(tag)) return { done: false, value: this.decodeTaken() };
         if (tag === COPY_DONE) {
           // The server ended streaming (e.g. shutdown, or a timeline switch): finish the exchange.
           this.serverEnded = true;
@@ -304,7 +353,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
         error ??= new PgServerError('stream', decodeErrorResponse(this.wire.body).fields, {
           command: 'START_REPLICATION',
         });
-      } else if (tag !== COPY_DATA && tag !== COMMAND_COMPLETE && tag !== COPY_DONE) {
+      } else if (tag !== COPY_DATA && !isPiece(tag) && tag !== COMMAND_COMPLETE && tag !== COPY_DONE) {
         throw new ProtocolError(
           'WALDUCK_UNEXPECTED_MESSAGE',
           'stream',
@@ -320,6 +369,8 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     this.wire.onArrive = undefined;
     this.wire.setReceiveTimeout(0, () => {});
     this.wire.setBudget(Number.POSITIVE_INFINITY);
+    // A frame already in pieces stays so (drainTo takes its pieces); the next ones are whole again.
+    this.wire.setPieceBytes(Number.POSITIVE_INFINITY);
   }
 
   private fail(err: Error): Error {

@@ -19,6 +19,11 @@ export interface XLogData extends XLogDataHeader {
   readonly type: 'XLogData';
   /** A view into the received frame; never overwritten by this layer (see README: view lifetime). */
   readonly data: Buffer;
+  /**
+   * true: the payload goes on in the next message, which carries the same header (a long XLogData
+   * handed out in pieces as it arrives, see StartReplicationOptions.pieceBytes). Absent: whole.
+   */
+  readonly more?: boolean;
 }
 
 /** `body` is the whole CopyData body, starting with the 'w'. */

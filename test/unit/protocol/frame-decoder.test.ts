@@ -3,7 +3,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../../../src/protocol/errors.js';
-import { FrameDecoder } from '../../../src/protocol/frame-decoder.js';
+import {
+  FrameDecoder,
+  isPiece,
+  PIECE_FIRST,
+  PIECE_HEAD,
+  PIECE_LAST,
+  PIECE_MORE,
+} from '../../../src/protocol/frame-decoder.js';
 import { decodeBackendMessage } from '../../../src/protocol/messages/backend/index.js';
 import { capture, frames, splitAt } from './support.js';
 
@@ -140,5 +147,95 @@ describe('FrameDecoder', () => {
     assert.equal(d.midFrame, true);
     d.push(session.subarray(3, whole[0] ? 5 + (whole[0] as { body: Buffer }).body.length : 0), () => {});
     assert.equal(d.midFrame, false);
+  });
+
+  describe('pieces (pieceBytes)', () => {
+    // A long CopyData between two short frames: a keepalive-sized 'd' before, a 'Z' after.
+    const frame = (tag: number, body: Buffer): Buffer => {
+      const h = Buffer.alloc(5);
+      h[0] = tag;
+      h.writeInt32BE(body.length + 4, 1);
+      return Buffer.concat([h, body]);
+    };
+    const long = Buffer.from(Array.from({ length: 700 }, (_, i) => (i * 7 + 3) & 0xff));
+    const before = Buffer.from('k0123456789abcdef0');
+    const wire = Buffer.concat([frame(0x64, before), frame(0x64, long), frame(0x5a, Buffer.from('I'))]);
+
+    /** Feeds `chunks` with pieces above 200 bytes; the long body rebuilt from its pieces, and the tags. */
+    const feed = (chunks: readonly Buffer[]) => {
+      const d = new FrameDecoder();
+      d.pieceBytes = 200;
+      const tags: number[] = [];
+      const pieces: Buffer[] = [];
+      const others: Buffer[] = [];
+      for (const c of chunks) {
+        d.push(c, (t, b) => {
+          tags.push(t);
+          if (isPiece(t)) pieces.push(Buffer.from(b));
+          else others.push(Buffer.from(b));
+        });
+      }
+      assert.equal(d.midFrame, false);
+      return { tags, body: Buffer.concat(pieces), pieces, others };
+    };
+
+    it('hands a long CopyData out in pieces at every split offset, never assembled', () => {
+      for (let at = 0; at <= wire.length; at++) {
+        const got = feed(splitAt(wire, at));
+        const inOne = at <= 5 + before.length || at >= wire.length - 6;
+        if (inOne) {
+          // The long frame lies inside one chunk: handed out whole, as a view.
+          assert.deepEqual(got.tags, [0x64, 0x64, 0x5a], `split at ${at}`);
+          assert.deepEqual(got.others, [before, long, Buffer.from('I')], `split at ${at}`);
+          continue;
+        }
+        assert.deepEqual(got.others, [before, Buffer.from('I')], `split at ${at}`);
+        assert.deepEqual(got.body, long, `split at ${at}`);
+        assert.equal(got.tags[1], PIECE_FIRST, `split at ${at}`);
+        assert.equal(got.pieces[0]?.length, PIECE_HEAD, `split at ${at}`);
+        assert.equal(got.tags.at(-2), PIECE_LAST, `split at ${at}`);
+        assert.ok(
+          got.tags.slice(2, -2).every((t) => t === PIECE_MORE),
+          `split at ${at}`,
+        );
+      }
+    });
+
+    it('hands out pieces when fed one byte at a time, each a view after the first', () => {
+      const got = feed([...wire].map((b) => Buffer.from([b])));
+      assert.deepEqual(got.body, long);
+      assert.equal(got.tags.filter((t) => t === PIECE_FIRST).length, 1);
+      assert.equal(got.tags.filter((t) => t === PIECE_MORE).length, long.length - PIECE_HEAD - 1);
+      assert.equal(got.tags.filter((t) => t === PIECE_LAST).length, 1);
+    });
+
+    it('pieces only CopyData, only above pieceBytes, and keeps a started frame in pieces', () => {
+      const d = new FrameDecoder();
+      d.pieceBytes = 200;
+      const tags: number[] = [];
+      const short = frame(0x64, Buffer.alloc(150, 1));
+      const error = frame(0x45, Buffer.alloc(400, 0x41));
+      for (const f of [short, error]) {
+        d.push(f.subarray(0, 20), (t) => tags.push(t));
+        d.push(f.subarray(20), (t) => tags.push(t));
+      }
+      assert.deepEqual(tags, [0x64, 0x45]);
+      const w = frame(0x64, long);
+      d.push(w.subarray(0, 100), (t) => tags.push(t));
+      d.pieceBytes = Number.POSITIVE_INFINITY;
+      d.push(w.subarray(100), (t) => tags.push(t));
+      assert.deepEqual(tags.slice(2), [PIECE_FIRST, PIECE_MORE, PIECE_LAST]);
+      assert.throws(() => {
+        d.pieceBytes = PIECE_HEAD - 1;
+      }, RangeError);
+    });
+
+    it('a socket closing inside a pieced frame is mid-frame', () => {
+      const d = new FrameDecoder();
+      d.pieceBytes = 200;
+      const w = frame(0x64, long);
+      d.push(w.subarray(0, 300), () => {});
+      assert.equal(d.midFrame, true);
+    });
   });
 });
