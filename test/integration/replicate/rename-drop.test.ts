@@ -11,51 +11,23 @@ import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
-import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
 
 const c = useCluster({ database: 'walduck' });
 const dir = mkdtempSync(join(tmpdir(), 'walduck-rename-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const t = (table: string) => ({ schema: 'public', table });
-const args = (file: string, ...extra: string[]) => [
-  'replicate',
-  '--source',
-  conninfo(c.info, 'scram-sha-256'),
-  '--duckdb',
-  join(dir, file),
-  '--batch-ms',
-  '50',
-  ...extra,
-];
+const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
 
 async function status(file: string): Promise<Record<string, unknown>[]> {
-  const r = await runWalduck(['status', '--duckdb', join(dir, file), '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return await statusJson(join(dir, file));
 }
 
 /** Starts walduck and resolves once it streams; `seen(text)` then resolves when stderr holds text. */
 async function start(argv: readonly string[]) {
-  const run = startWalduck(argv, { DEBUG: 'walduck:replicate' });
-  let err = '';
-  const waiters: { text: string; resolve: () => void }[] = [];
-  run.child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-    for (const w of waiters.splice(0)) {
-      if (err.includes(w.text)) w.resolve();
-      else waiters.push(w);
-    }
-  });
-  const seen = (text: string) =>
-    new Promise<void>((resolve, reject) => {
-      if (err.includes(text)) return resolve();
-      waiters.push({ text, resolve });
-      run.done.then((r) => reject(new Error(`exited ${r.code} before "${text}": ${r.stderr}`)));
-    });
+  const run = startWatched(argv, 'walduck:replicate');
+  const seen = (text: string) => run.waitFor((log) => log.includes(text));
   await seen('streaming from slot');
   return { run, seen };
 }

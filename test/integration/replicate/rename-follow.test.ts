@@ -13,7 +13,7 @@ import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
-import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
 
 const c = useCluster({ database: 'walduck' });
 const dir = mkdtempSync(join(tmpdir(), 'walduck-rename-follow-'));
@@ -35,33 +35,13 @@ const args = (file: string, slot: string, tables: string | undefined, ...extra: 
 ];
 
 async function status(file: string): Promise<[unknown, unknown][]> {
-  const r = await runWalduck(['status', '--duckdb', join(dir, file), '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .map((x) => [x.table, x.state]);
+  return (await statusJson(join(dir, file))).map((x) => [x.table, x.state]);
 }
 
 /** Starts walduck and resolves once it streams; `seen(text)` then resolves when stderr holds text. */
 async function start(argv: readonly string[]) {
-  const run = startWalduck(argv, { DEBUG: 'walduck:replicate' });
-  let err = '';
-  const waiters: { text: string; resolve: () => void }[] = [];
-  run.child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-    for (const w of waiters.splice(0)) {
-      if (err.includes(w.text)) w.resolve();
-      else waiters.push(w);
-    }
-  });
-  const seen = (text: string) =>
-    new Promise<void>((resolve, reject) => {
-      if (err.includes(text)) return resolve();
-      waiters.push({ text, resolve });
-      run.done.then((r) => reject(new Error(`exited ${r.code} before "${text}": ${r.stderr}`)));
-    });
+  const run = startWatched(argv, 'walduck:replicate');
+  const seen = (text: string) => run.waitFor((log) => log.includes(text));
   await seen('streaming from slot');
   return { run, seen };
 }
