@@ -13,7 +13,13 @@ import type { RowImage, Value } from '../wal2json/change.js';
 import { quoteIdent } from './sql.js';
 import { OP_DELETE, OP_INSERT, OP_UPDATE, StageError, type TableStage } from './stage.js';
 import type { TargetTable } from './target.js';
-import { CHUNK_CAPACITY as CHUNK_ROWS, ColumnScratch, type Filler, fillerFor } from './typed-fill.js';
+import {
+  CHUNK_CAPACITY as CHUNK_ROWS,
+  ColumnScratch,
+  type Filler,
+  fillerFor,
+  TEXT_FILLER,
+} from './typed-fill.js';
 
 export class TableApplier {
   private readonly stageRef: string;
@@ -36,7 +42,12 @@ export class TableApplier {
     this.stageRef = `temp.main.${quoteIdent(stageName)}`;
     this.direct = target.mappings.every((m) => m.direct === true);
     this.fillers = target.mappings.map((m) => fillerFor(m));
-    this.stageFillers = [undefined, undefined, ...target.key.map((k) => this.fillers[k]), ...this.fillers];
+    this.stageFillers = [
+      TEXT_FILLER,
+      TEXT_FILLER,
+      ...target.key.map((k) => this.fillers[k]),
+      ...this.fillers,
+    ];
     const col = (i: number) => quoteIdent(target.source.columns[i]?.name ?? '');
     const conv = (i: number, ref: string) => target.mappings[i]?.convert(ref) ?? ref;
     const keyMatch = target.key
@@ -128,6 +139,7 @@ export class TableApplier {
     if (total === 0) return;
     const appender = await this.conn.createAppender(table, schema, catalog);
     const types: DuckDBType[] = columns.map(() => VARCHAR);
+    const filled: boolean[] = columns.map(() => false);
     const values: Value[][] = columns.map(() => []);
     try {
       for (let start = 0; start < total; start += CHUNK_ROWS) {
@@ -139,11 +151,12 @@ export class TableApplier {
           // Typed when every value of this chunk's column is in the plain form its filler knows;
           // else VARCHAR, which the Appender casts exactly as before.
           const f = fillers[c];
-          types[c] = f && this.scratchFor(c).fill(f, v) ? f.type : VARCHAR;
+          filled[c] = f !== undefined && this.scratchFor(c).fill(f, v);
+          types[c] = f && filled[c] ? f.type : VARCHAR;
         }
         const chunk = DuckDBDataChunk.create(types, end - start);
         for (let c = 0; c < columns.length; c++) {
-          if (types[c] === VARCHAR) chunk.setColumnValues(c, values[c] ?? []);
+          if (!filled[c]) chunk.setColumnValues(c, values[c] ?? []);
           else this.scratchFor(c).copyTo(chunk, c, fillers[c]?.bytes ?? 8, end - start);
         }
         appender.appendDataChunk(chunk);

@@ -22,6 +22,7 @@ import {
   SMALLINT,
   TIMESTAMP,
   TIMESTAMPTZ,
+  VARCHAR,
 } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
 import type { ColumnMapping } from './type-map.js';
@@ -30,7 +31,7 @@ import type { ColumnMapping } from './type-map.js';
 export interface Filler {
   readonly duckType: string;
   readonly type: DuckDBType;
-  readonly bytes: 1 | 2 | 4 | 8;
+  readonly bytes: 1 | 2 | 4 | 8 | 16;
   /**
    * Writes the value of `text` at row `i` of `view` (little-endian); false when the text is not in
    * the plain form this filler knows (the chunk's column then goes as VARCHAR).
@@ -324,7 +325,31 @@ function decimalFiller(precision: number, scale: number): Filler {
   };
 }
 
+/**
+ * VARCHAR of at most 12 ASCII characters: DuckDB keeps such a string inline in the vector (a 16-byte
+ * string_t: the length as uint32, then the bytes, zero-padded), so it is written there directly with
+ * no call into DuckDB per value. Longer or non-ASCII text goes the usual way (one string per value).
+ */
+const inlineTextFiller: Filler = {
+  duckType: 'VARCHAR',
+  type: VARCHAR,
+  bytes: 16,
+  write(view, i, text) {
+    const n = text.length;
+    if (n > 12) return false;
+    const at = i * 16;
+    view.setUint32(at, n, true);
+    for (let k = 0; k < 12; k++) {
+      const c = k < n ? text.charCodeAt(k) : 0;
+      if (c >= 0x80 || (c === 0 && k < n)) return false;
+      view.setUint8(at + 4 + k, c);
+    }
+    return true;
+  },
+};
+
 const FIXED: Readonly<Record<string, Filler>> = {
+  VARCHAR: inlineTextFiller,
   SMALLINT: intFiller('SMALLINT', SMALLINT, 2, -32768, 32767),
   INTEGER: intFiller('INTEGER', INTEGER, 4, -2147483648, 2147483647),
   BIGINT: bigintFiller,
@@ -343,6 +368,8 @@ const DECIMAL_TYPE = /^DECIMAL\((\d+),(\d+)\)$/;
  */
 export function fillerFor(m: ColumnMapping | undefined): Filler | undefined {
   if (!m?.direct) return undefined;
+  // VARCHAR only where the text goes in as it is (not JSON, which DuckDB checks on the way in).
+  if (m.duckType === 'VARCHAR' && m.convert('x') !== 'x') return undefined;
   const fixed = FIXED[m.duckType];
   if (fixed) return fixed;
   const d = DECIMAL_TYPE.exec(m.duckType);
@@ -356,9 +383,12 @@ export function fillerFor(m: ColumnMapping | undefined): Filler | undefined {
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
 export const CHUNK_CAPACITY = 2048;
 
+/** The filler of the staging table's own text columns (_op, _mask): plain text, often inline. */
+export const TEXT_FILLER: Filler = inlineTextFiller;
+
 /** Reusable memory for one column of one chunk: the values and DuckDB's validity bits. */
 export class ColumnScratch {
-  readonly data = new ArrayBuffer(CHUNK_CAPACITY * 8);
+  readonly data = new ArrayBuffer(CHUNK_CAPACITY * 16);
   readonly view = new DataView(this.data);
   readonly validity = new Uint8Array(CHUNK_CAPACITY / 8);
   /** Set by fill: some value of the chunk is NULL (the validity bits then matter). */

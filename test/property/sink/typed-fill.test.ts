@@ -150,6 +150,12 @@ function decimalText(precision: number, scale: number) {
   );
 }
 
+const shortText = fc.oneof(
+  fc.string({ maxLength: 14 }),
+  fc.string({ unit: 'binary', maxLength: 13 }),
+  fc.constantFrom('', 'I', 'U', '110', 'abcdefghijkl', 'abcdefghijklm', 'é', '😀', 'a\u0000b', ' '),
+);
+
 const booleanText = fc.constantFrom('true', 'false', 't', 'f', 'TRUE', 'yes', '1', '');
 
 interface Case {
@@ -163,6 +169,7 @@ const CASES: Case[] = [
   { duckType: 'BIGINT', texts: intText(64) },
   { duckType: 'DOUBLE', texts: doubleText },
   { duckType: 'BOOLEAN', texts: booleanText },
+  { duckType: 'VARCHAR', texts: shortText },
   { duckType: 'DATE', texts: dateText },
   { duckType: 'TIMESTAMP', texts: timestampText(false) },
   { duckType: 'TIMESTAMPTZ', texts: timestampText(true) },
