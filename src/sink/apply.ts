@@ -7,21 +7,30 @@
 // must touch exactly one of possibly identical rows, which a set-based join cannot say. Those go row
 // by row (`rowid` of the first match); inserts still go in chunks.
 
-import { type DuckDBConnection, DuckDBDataChunk, VARCHAR } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBDataChunk, type DuckDBType, VARCHAR } from '@duckdb/node-api';
 import type { LeafInfo } from '../source/routing.js';
 import type { RowImage, Value } from '../wal2json/change.js';
 import { quoteIdent } from './sql.js';
 import { OP_DELETE, OP_INSERT, OP_UPDATE, StageError, type TableStage } from './stage.js';
 import type { TargetTable } from './target.js';
-
-/** DuckDB's vector size: a data chunk holds at most this many rows. */
-const CHUNK_ROWS = 2048;
+import {
+  CHUNK_CAPACITY as CHUNK_ROWS,
+  ColumnScratch,
+  type Filler,
+  fillerFor,
+  TEXT_FILLER,
+} from './typed-fill.js';
 
 export class TableApplier {
   private readonly stageRef: string;
   /** Every column converts by a plain cast: inserts go straight into the target through the Appender. */
   private readonly direct: boolean;
   private readonly sql: { delete: string; update: string; updateMasked: string; insert: string };
+  /** Per target column: how its text fills a typed vector (typed-fill.ts), or undefined (VARCHAR). */
+  private readonly fillers: readonly (Filler | undefined)[];
+  /** The same for the staging table's columns: _op, _mask, the old key, then the row. */
+  private readonly stageFillers: readonly (Filler | undefined)[];
+  private readonly scratch = new Map<number, ColumnScratch>();
 
   constructor(
     private readonly conn: DuckDBConnection,
@@ -32,6 +41,13 @@ export class TableApplier {
   ) {
     this.stageRef = `temp.main.${quoteIdent(stageName)}`;
     this.direct = target.mappings.every((m) => m.direct === true);
+    this.fillers = target.mappings.map((m) => fillerFor(m));
+    this.stageFillers = [
+      TEXT_FILLER,
+      TEXT_FILLER,
+      ...target.key.map((k) => this.fillers[k]),
+      ...this.fillers,
+    ];
     const col = (i: number) => quoteIdent(target.source.columns[i]?.name ?? '');
     const conv = (i: number, ref: string) => target.mappings[i]?.convert(ref) ?? ref;
     const keyMatch = target.key
@@ -59,8 +75,10 @@ export class TableApplier {
       ...this.target.key.map((_, j) => `_k${j}`),
       ...this.target.mappings.map((_, i) => `_c${i}`),
     ];
+    // A column with a typed fill is staged in its DuckDB type: the SQL's CAST to that type is then a
+    // no-op, and a chunk that falls back to VARCHAR is cast by the Appender, the same cast as before.
     await this.conn.run(
-      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(this.stageName)} (${cols.map((c) => `${c} VARCHAR`).join(', ')})`,
+      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(this.stageName)} (${cols.map((c, i) => `${c} ${this.stageFillers[i]?.duckType ?? 'VARCHAR'}`).join(', ')})`,
     );
   }
 
@@ -73,12 +91,13 @@ export class TableApplier {
       // With direct inserts only the UPDATE and DELETE rows need the staging table.
       const rows =
         this.direct && counts.insert > 0 ? indexesWhere(stage.ops, (op) => op !== OP_INSERT) : undefined;
-      await this.append(this.stageName, 'temp', rows ?? n, [
-        stage.ops,
-        stage.masks,
-        ...stage.oldKeys,
-        ...stage.columns,
-      ]);
+      await this.append(
+        this.stageName,
+        'temp',
+        rows ?? n,
+        [stage.ops, stage.masks, ...stage.oldKeys, ...stage.columns],
+        this.stageFillers,
+      );
     }
     // Each staged DELETE and UPDATE carries a distinct old key that the source had before the batch: a
     // replica equal to the source has exactly one row per key, so any other count is divergence.
@@ -93,7 +112,14 @@ export class TableApplier {
     if (counts.insert > 0) {
       if (this.direct) {
         const rows = counts.insert === n ? n : indexesWhere(stage.ops, (op) => op === OP_INSERT);
-        await this.append(this.target.table, this.target.catalog, rows, stage.columns, this.target.schema);
+        await this.append(
+          this.target.table,
+          this.target.catalog,
+          rows,
+          stage.columns,
+          this.fillers,
+          this.target.schema,
+        );
       } else await this.conn.run(this.sql.insert);
     }
     if (staged > 0) await this.conn.run(`DELETE FROM ${this.stageRef}`);
@@ -106,22 +132,32 @@ export class TableApplier {
     catalog: string,
     rows: number | readonly number[],
     columns: readonly (readonly Value[])[],
+    fillers: readonly (Filler | undefined)[],
     schema = 'main',
   ): Promise<void> {
     const total = typeof rows === 'number' ? rows : rows.length;
     if (total === 0) return;
-    const types = columns.map(() => VARCHAR);
     const appender = await this.conn.createAppender(table, schema, catalog);
+    const types: DuckDBType[] = columns.map(() => VARCHAR);
+    const filled: boolean[] = columns.map(() => false);
+    const values: Value[][] = columns.map(() => []);
     try {
       for (let start = 0; start < total; start += CHUNK_ROWS) {
         const end = Math.min(total, start + CHUNK_ROWS);
-        const chunk = DuckDBDataChunk.create(types, end - start);
         for (let c = 0; c < columns.length; c++) {
           const col = columns[c] ?? [];
-          chunk.setColumnValues(
-            c,
-            typeof rows === 'number' ? col.slice(start, end) : pick(col, rows, start, end),
-          );
+          const v = typeof rows === 'number' ? col.slice(start, end) : pick(col, rows, start, end);
+          values[c] = v;
+          // Typed when every value of this chunk's column is in the plain form its filler knows;
+          // else VARCHAR, which the Appender casts exactly as before.
+          const f = fillers[c];
+          filled[c] = f !== undefined && this.scratchFor(c).fill(f, v);
+          types[c] = f && filled[c] ? f.type : VARCHAR;
+        }
+        const chunk = DuckDBDataChunk.create(types, end - start);
+        for (let c = 0; c < columns.length; c++) {
+          if (!filled[c]) chunk.setColumnValues(c, values[c] ?? []);
+          else this.scratchFor(c).copyTo(chunk, c, fillers[c]?.bytes ?? 8, end - start);
         }
         appender.appendDataChunk(chunk);
         // The appender copied the rows: free the chunk's string heap now, not at a GC that V8, blind
@@ -134,6 +170,15 @@ export class TableApplier {
     } finally {
       appender.closeSync();
     }
+  }
+
+  private scratchFor(c: number): ColumnScratch {
+    let s = this.scratch.get(c);
+    if (!s) {
+      s = new ColumnScratch();
+      this.scratch.set(c, s);
+    }
+    return s;
   }
 
   /**
@@ -151,17 +196,25 @@ export class TableApplier {
       return out;
     });
     if (this.direct) {
-      await this.append(this.target.table, this.target.catalog, count, prepared, this.target.schema);
+      await this.append(
+        this.target.table,
+        this.target.catalog,
+        count,
+        prepared,
+        this.fillers,
+        this.target.schema,
+      );
       return;
     }
     const ops = new Array<Value>(count).fill(OP_INSERT);
     const nulls = new Array<Value>(count).fill(null);
-    await this.append(this.stageName, 'temp', count, [
-      ops,
-      nulls,
-      ...this.target.key.map(() => nulls),
-      ...prepared,
-    ]);
+    await this.append(
+      this.stageName,
+      'temp',
+      count,
+      [ops, nulls, ...this.target.key.map(() => nulls), ...prepared],
+      this.stageFillers,
+    );
     await this.conn.run(this.sql.insert);
     await this.conn.run(`DELETE FROM ${this.stageRef}`);
   }

@@ -73,7 +73,10 @@ export class TableStage {
   private readonly pending = new Map<string, number>();
   /** Whether `pending` is maintained (from the first UPDATE or DELETE of the batch on). */
   private keyed = false;
-  private mapCache: { names: readonly string[]; positions: Int32Array } | undefined;
+  /** `identity` is `positions` itself when it maps every target column to its own place. */
+  private mapCache:
+    | { names: readonly string[]; positions: Int32Array; identity: Int32Array | undefined }
+    | undefined;
   counts = { insert: 0, update: 0, delete: 0, masked: 0 };
   /** Per column: NOT NULL at the source and of a type whose NaN wal2json prints as null. */
   private readonly nullMeansNonFinite: readonly boolean[];
@@ -108,8 +111,30 @@ export class TableStage {
   }
 
   insert(row: RowImage): void {
-    const idx = this.pushRow(OP_INSERT, null);
-    this.writeImage(idx, row);
+    const idx = this.ops.length;
+    const positions = this.positions(row.names);
+    if (positions === this.mapCache?.identity) {
+      // The image holds every column in target order (the common case): push each prepared value
+      // once, instead of a NULL per column and then the value over it.
+      this.ops.push(OP_INSERT);
+      this.masks.push(null);
+      for (const k of this.oldKeys) k.push(null);
+      const values = row.values;
+      const columns = this.columns;
+      try {
+        for (let p = 0; p < columns.length; p++) {
+          const v = values[p] ?? null;
+          if (v !== null) this.chars += v.length;
+          columns[p]?.push(this.prepare(p, v));
+        }
+      } finally {
+        // A value refused mid-row leaves the row as pushRow would: every column one entry longer.
+        for (const c of columns) if (c.length === idx) c.push(null);
+      }
+    } else {
+      this.pushRow(OP_INSERT, null);
+      this.writeImage(idx, row);
+    }
     this.counts.insert++;
     // A keyless table is a multiset: identical rows are legal, and its updates and deletes never fold.
     // Until an UPDATE or DELETE arrives nothing can fold: keying every insert would be wasted work.
@@ -196,7 +221,8 @@ export class TableStage {
     if (cache && cache.names === names) return cache.positions;
     const positions = new Int32Array(names.length);
     for (let i = 0; i < names.length; i++) positions[i] = this.positionOf(names[i] ?? '');
-    this.mapCache = { names, positions };
+    const identity = positions.length === this.columns.length && positions.every((p, i) => p === i);
+    this.mapCache = { names, positions, identity: identity ? positions : undefined };
     return positions;
   }
 

@@ -34,6 +34,11 @@ const LOWER_T = 0x74; // 't'
 const LOWER_F = 0x66; // 'f'
 const LOWER_U = 0x75; // 'u'
 
+/** From this length on a string's end is searched natively (see stringBody). */
+const LONG_STRING = 256;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids these raw in a string.
+const CONTROL = /[\u0000-\u001f]/;
+
 /** Thrown (not an Error: it is control flow) when a non-final view ends inside a value. */
 export const NEED_MORE: { readonly needMore: true } = Object.freeze({ needMore: true });
 
@@ -305,10 +310,31 @@ export class JsonReader {
       if (x < 0x20) throw this.controlCharacter(p);
       if (x >= 0x80) ascii = false;
       p++;
+      // A long value (a TOASTed text): the rest is searched natively (memchr), not byte by byte.
+      if (p - start === LONG_STRING) {
+        const s = this.longString(start, e);
+        if (s !== undefined) return s;
+      }
     }
     this.checkLength(start, p);
     this.pos = p + 1;
     return ascii ? this.buf.latin1Slice(start, p) : this.buf.utf8Slice(start, p);
+  }
+
+  /**
+   * The string from `start` (its first LONG_STRING bytes already seen plain) if its closing quote lies
+   * in the view with no backslash before it and no control character in it; else undefined (the byte
+   * loop goes on, escapes, errors and a view ending early included).
+   */
+  private longString(start: number, e: number): string | undefined {
+    const q = this.buf.indexOf(QUOTE, start + LONG_STRING);
+    if (q < 0 || q >= e) return undefined;
+    if (this.buf.subarray(start, q).indexOf(BACKSLASH) >= 0) return undefined;
+    const s = this.buf.utf8Slice(start, q);
+    if (CONTROL.test(s)) return undefined;
+    this.checkLength(start, q);
+    this.pos = q + 1;
+    return s;
   }
 
   /** The slow path: a string with escapes, decoded piece by piece from `p` (at a backslash). */

@@ -31,6 +31,8 @@ const TYPE_ONLY: ReadonlyArray<readonly [string, string]> = [['sink', 'source']]
 /** Packages (npm dependencies) and the one room each may appear in. */
 const PACKAGES: Readonly<Record<string, string>> = {
   '@duckdb/node-api': 'sink',
+  // Raw vector copies of the typed fill (sink/typed-fill.ts): node-api's own dependency, same version.
+  '@duckdb/node-bindings': 'sink',
   yargs: 'cli',
   debug: 'cli',
 };
