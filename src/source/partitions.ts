@@ -168,8 +168,17 @@ export class TableRouter implements Router {
     const oid = found ? undefined : await this.oidOf(ref);
     const was = oid === undefined ? undefined : this.followed(oid);
     if (was && oid !== undefined) {
-      await this.placeable(was, ref, oid);
+      const unplaced = await this.placeable(was, ref, oid);
       this.renamed(was, ref, oid);
+      // Some changes under the old name may have been the other table's: never leave that to a
+      // warning. Re-copy the renamed table (it then equals the source again), or stop.
+      if (unplaced)
+        this.recopy(
+          ref,
+          `renamed from ${refName(was)} while another table took that name, and the renaming transaction is hidden by a later DDL of the table, so changes under ${refName(was)} just before this point may be the other table's`,
+          `table ${refName(was)} was renamed to ${refName(ref)} and another table took the name ${refName(was)}, and walduck could not find the renaming transaction (a later DDL of the table hides it): changes under ${refName(was)} just before this point may be the other table's; run walduck resync --table ${refName(ref)} to copy it again`,
+          'WALDUCK_TABLE_RENAMED',
+        );
       return { kind: 'table', ref, oid };
     }
     // No relation has this name now. While a followed table's rename is still ahead in the stream, it
@@ -286,9 +295,10 @@ export class TableRouter implements Router {
    * the old name, changes under it since the rename may be that table's, already applied to the
    * renamed one. Unless the rename was placed by its transaction (renames.ts), the open batch is read
    * again (a transient failure the replicator recovers from by reconnecting), this time knowing it.
+   * True when even that could not place it (a later DDL of the table hid the renaming transaction).
    */
-  private async placeable(was: SourceTable, to: TableRef, oid: string): Promise<void> {
-    if ((await this.oidOf(was, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) === undefined) return;
+  private async placeable(was: SourceTable, to: TableRef, oid: string): Promise<boolean> {
+    if ((await this.oidOf(was, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) === undefined) return false;
     const [row] = await this.query(
       `SELECT xmin::text, pg_current_wal_lsn()::text FROM pg_class WHERE oid = ${oid}`,
     );
@@ -298,9 +308,7 @@ export class TableRouter implements Router {
         `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}: reading the open batch again from the last commit, to place the rename exactly`,
         'WALDUCK_RENAME_REPLAY',
       );
-    this.o.warn(
-      `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}, and walduck could not find the renaming transaction (a later DDL of the table hides it): changes under ${refName(was)} just before this point may be the other table's; walduck verify --tables ${refName(to)} checks it, walduck resync --table ${refName(to)} copies it again`,
-    );
+    return true;
   }
 
   /** The followed table (not dropped) with this oid. */

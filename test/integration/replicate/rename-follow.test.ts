@@ -342,6 +342,38 @@ describe('RENAME TABLE followed in place', () => {
     assert.deepEqual(await status(file), [['public.sx_old', 'streaming']]);
   });
 
+  it('a swap whose renaming transaction a later DDL of the table hides: the renamed table is copied again online, never left to a warning', {
+    timeout: 180_000,
+  }, async () => {
+    createTable('sh');
+    psql(
+      c.info,
+      `CREATE TABLE sh_new (id int PRIMARY KEY, v text, n int DEFAULT 0); INSERT INTO sh_new VALUES (1001, 'new', 0)`,
+    );
+    const file = 'swap-hidden.duckdb';
+    const slot = 'swap_hidden_slot';
+    const { run, seen } = await start(args(file, slot, 'sh'));
+    // One psql call, so that the catalog check (once a second) sees only the table's last DDL: the
+    // ADD COLUMN rewrites the pg_class row, whose xmin no longer names the swap's transaction. The new
+    // sh's insert lies between the two.
+    psql(
+      c.info,
+      `BEGIN; ALTER TABLE sh RENAME TO sh_old; ALTER TABLE sh_new RENAME TO sh; COMMIT;
+       INSERT INTO sh VALUES (1060, 'new table, between');
+       ALTER TABLE sh_old ADD COLUMN z int;
+       INSERT INTO sh_old VALUES (61, 'after', 0, 7); UPDATE sh_old SET v = 'after' WHERE id = 1;`,
+    );
+    await seen('public.sh: RENAME TABLE to public.sh_old applied at LSN');
+    psql(c.info, `INSERT INTO sh_old VALUES (62, 'later', 0, 8)`);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    const done = await runWalduck([...args(file, slot, 'sh_old'), '--until-caught-up']);
+    assert.equal(done.code, 0, done.stderr);
+    await assertReplicaEquals(c.info, join(dir, file), [pub('sh_old')]);
+    assert.deepEqual(await status(file), [['public.sh_old', 'streaming']]);
+  });
+
   it('renamed twice with rows under the middle name: one line, and resync then the new name heal it', {
     timeout: 180_000,
   }, async () => {
