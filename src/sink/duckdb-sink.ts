@@ -120,7 +120,7 @@ const keyOf = (t: { readonly applier: TableApplier }) =>
   tableKey(t.applier.target.source.schema, t.applier.target.source.table);
 
 /** Staged text above which the stages go to DuckDB (inside the open transaction) whatever the row count. */
-const STAGED_CHARS = 32 * 1024 * 1024;
+const STAGED_CHARS = 16 * 1024 * 1024;
 
 export class DuckDbSink implements ChangeSink {
   private readonly tables = new Map<string, Table>();

@@ -24,6 +24,12 @@ export const OP_DELETE = 'D';
 /** A row folded away (an insert later deleted): never sent to DuckDB. */
 const OP_NONE = '-';
 
+/**
+ * What one staged value holds beyond its characters (a JS string's header and its array slot), in
+ * characters: 100k rows of 50 short values kept ~200 MB of strings before the stage counted them.
+ */
+const VALUE_COST = 24;
+
 export class StageError extends WalduckError {
   override readonly name = 'StageError';
   readonly code = 'WALDUCK_APPLY';
@@ -92,7 +98,10 @@ export class TableStage {
     this.widens = target.mappings.some((m) => m.exact !== undefined && m.exact.state !== 'text');
   }
 
-  /** Characters of row text written into the stage since the last clear (what its arrays hold). */
+  /**
+   * Characters of row text written into the stage since the last clear, plus VALUE_COST per value:
+   * what its arrays hold, so that a stage of many short values is flushed as one of long values is.
+   */
   chars = 0;
 
   get size(): number {
@@ -124,7 +133,7 @@ export class TableStage {
       try {
         for (let p = 0; p < columns.length; p++) {
           const v = values[p] ?? null;
-          if (v !== null) this.chars += v.length;
+          if (v !== null) this.chars += v.length + VALUE_COST;
           columns[p]?.push(this.prepare(p, v));
         }
       } finally {
@@ -244,7 +253,7 @@ export class TableStage {
       const p = positions[i] ?? 0;
       const col = this.columns[p];
       const v = values[i] ?? null;
-      if (v !== null) this.chars += v.length;
+      if (v !== null) this.chars += v.length + VALUE_COST;
       if (col) col[idx] = this.prepare(p, v);
     }
   }
