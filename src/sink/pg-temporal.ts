@@ -78,7 +78,7 @@ export function pgTimestamp(text: string): string {
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm). */
-function daysFromCivil(y: number, m: number, d: number): number {
+export function daysFromCivil(y: number, m: number, d: number): number {
   const yy = m <= 2 ? y - 1 : y;
   const era = Math.floor(yy / 400);
   const yoe = yy - era * 400;

@@ -25,6 +25,7 @@ import {
   VARCHAR,
 } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
+import { daysFromCivil } from './pg-temporal.js';
 import type { ColumnMapping } from './type-map.js';
 
 /** How a column's text becomes its vector; `bytes` is the width of one value. */
@@ -163,16 +164,6 @@ const doubleFiller: Filler = {
     return true;
   },
 };
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (the same civil algorithm as pg-temporal.ts). */
-function daysFromCivil(y: number, m: number, d: number): number {
-  const yy = m <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
 
 const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 

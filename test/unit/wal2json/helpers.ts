@@ -72,3 +72,20 @@ export function decodeFixture(name: 'v2' | 'v1' | 'v1-chunks'): Change[] {
     msgs.map((m) => m.lsn),
   );
 }
+
+/**
+ * A small whole-transaction v1 document with escapes, multibyte text, numbers, nulls and arrays: an
+ * insert, an update, a delete and a message (v1.test.ts, pieces.test.ts).
+ */
+export const V1_HEADER =
+  '{"xid":735,"nextlsn":"0/1937528","timestamp":"2026-11-23 19:40:39.943981+00","change":[';
+export const V1_INSERT =
+  '{"kind":"insert","schema":"public","table":"t","columnnames":["id","n","s"],"columntypes":["bigint","numeric","text"],' +
+  '"columntypeoids":[20,1700,25],"columnvalues":[9223372036854775807,-1.50E-7,"a\\"é😀\\u00e9"],"pk":{"pknames":["id"],"pktypes":["bigint"]}}';
+export const V1_UPDATE =
+  '{"kind":"update","schema":"public","table":"t","columnnames":["id","n"],"columntypes":["bigint","numeric"],' +
+  '"columnvalues":[2,null],"oldkeys":{"keynames":["id"],"keytypes":["bigint"],"keyvalues":[1]}}';
+export const V1_DELETE =
+  '{"kind":"delete","schema":"public","table":"t","oldkeys":{"keynames":["id"],"keytypes":["bigint"],"keytypeoids":[20],"keyvalues":[2]}}';
+export const V1_MESSAGE = '{"kind":"message","transactional":true,"prefix":"p","content":"hi"}';
+export const V1_DOC = `${V1_HEADER}${V1_INSERT},${V1_UPDATE},${V1_DELETE},${V1_MESSAGE}]}`;

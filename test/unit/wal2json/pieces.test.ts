@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { Change } from '../../../src/wal2json/change.js';
 import { createDecoder } from '../../../src/wal2json/decoder.js';
 import { Wal2JsonError } from '../../../src/wal2json/errors.js';
-import { loadFixture } from './helpers.js';
+import { loadFixture, V1_DOC } from './helpers.js';
 
 /** Decodes the fixture's messages; message `cut` (by index) is delivered as pieces ending at `ends`. */
 function decodeCut(
@@ -33,17 +33,7 @@ function decodeCut(
 
 // A small whole-transaction document with escapes, multibyte text, numbers, nulls and arrays (as in
 // v1.test.ts), and a v2 line: each cut at every byte into two pieces, and into one piece per byte.
-const HEADER = '{"xid":735,"nextlsn":"0/1937528","timestamp":"2026-11-23 19:40:39.943981+00","change":[';
-const INSERT =
-  '{"kind":"insert","schema":"public","table":"t","columnnames":["id","n","s"],"columntypes":["bigint","numeric","text"],' +
-  '"columntypeoids":[20,1700,25],"columnvalues":[9223372036854775807,-1.50E-7,"a\\"é😀\\u00e9"],"pk":{"pknames":["id"],"pktypes":["bigint"]}}';
-const UPDATE =
-  '{"kind":"update","schema":"public","table":"t","columnnames":["id","n"],"columntypes":["bigint","numeric"],' +
-  '"columnvalues":[2,null],"oldkeys":{"keynames":["id"],"keytypes":["bigint"],"keyvalues":[1]}}';
-const DELETE =
-  '{"kind":"delete","schema":"public","table":"t","oldkeys":{"keynames":["id"],"keytypes":["bigint"],"keytypeoids":[20],"keyvalues":[2]}}';
-const MESSAGE = '{"kind":"message","transactional":true,"prefix":"p","content":"hi"}';
-const DOC = `${HEADER}${INSERT},${UPDATE},${DELETE},${MESSAGE}]}`;
+const DOC = V1_DOC;
 
 const V2_LINE =
   '{"action":"I","schema":"s","table":"t \\"q\\"","columns":[{"name":"a","type":"text","value":"\\u00e9t\\u00e9 \u00e0 \\n\u20ac"},{"name":"b","type":"numeric","value":-12.5e3},{"name":"c","type":"int[]","value":"{1,2}"},{"name":"d","type":"text","value":null}],"pk":[{"name":"b","type":"numeric"}]}';

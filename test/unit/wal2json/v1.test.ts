@@ -3,19 +3,25 @@ import { describe, it } from 'node:test';
 import type { Change, Insert } from '../../../src/wal2json/change.js';
 import { createDecoder } from '../../../src/wal2json/decoder.js';
 import { Wal2JsonError } from '../../../src/wal2json/errors.js';
-import { decodeAll, enc, splitAt, withoutLsn } from './helpers.js';
+import {
+  decodeAll,
+  enc,
+  splitAt,
+  V1_DELETE,
+  V1_DOC,
+  V1_HEADER,
+  V1_INSERT,
+  V1_MESSAGE,
+  V1_UPDATE,
+  withoutLsn,
+} from './helpers.js';
 
-const HEADER = '{"xid":735,"nextlsn":"0/1937528","timestamp":"2026-11-23 19:40:39.943981+00","change":[';
-const INSERT =
-  '{"kind":"insert","schema":"public","table":"t","columnnames":["id","n","s"],"columntypes":["bigint","numeric","text"],' +
-  '"columntypeoids":[20,1700,25],"columnvalues":[9223372036854775807,-1.50E-7,"a\\"é😀\\u00e9"],"pk":{"pknames":["id"],"pktypes":["bigint"]}}';
-const UPDATE =
-  '{"kind":"update","schema":"public","table":"t","columnnames":["id","n"],"columntypes":["bigint","numeric"],' +
-  '"columnvalues":[2,null],"oldkeys":{"keynames":["id"],"keytypes":["bigint"],"keyvalues":[1]}}';
-const DELETE =
-  '{"kind":"delete","schema":"public","table":"t","oldkeys":{"keynames":["id"],"keytypes":["bigint"],"keytypeoids":[20],"keyvalues":[2]}}';
-const MESSAGE = '{"kind":"message","transactional":true,"prefix":"p","content":"hi"}';
-const DOC = `${HEADER}${INSERT},${UPDATE},${DELETE},${MESSAGE}]}`;
+const HEADER = V1_HEADER;
+const INSERT = V1_INSERT;
+const UPDATE = V1_UPDATE;
+const DELETE = V1_DELETE;
+const MESSAGE = V1_MESSAGE;
+const DOC = V1_DOC;
 
 const EXPECTED: unknown[] = [
   { kind: 'begin', xid: 735, commitTime: '2026-11-23 19:40:39.943981+00', endLsn: 0x1937528n },
