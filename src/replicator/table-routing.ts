@@ -8,7 +8,14 @@
 // table's leaves can also appear at any time under any name, and in all-tables mode any new table may
 // be ours. A caller's own sink, which has no table set to follow renames with, keeps add-tables for
 // plain tables named in --tables: it gets what it asked for, by name.
-import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
+import {
+  type Connection,
+  ConnectionError,
+  type ConnectionSettings,
+  connect,
+  type LogFn,
+  PgServerError,
+} from '../protocol/index.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import { keyOrderProblem } from '../source/key-order.js';
 import { checkLeafIdentity, type Leaf, readLeaves, refKey, TableRouter } from '../source/partitions.js';
@@ -43,7 +50,22 @@ export async function openRouting(
   // Opened on first use (the once-a-second check of the followed tables' oids uses it).
   const query: QueryFn = async (sql) => {
     conn ??= await connect(settings, { replication: false, log: o.log });
-    return (await conn.query(sql))[0]?.rows ?? [];
+    const c = conn;
+    try {
+      return (await c.query(sql))[0]?.rows ?? [];
+    } catch (err) {
+      // A server error leaves the connection usable, and a busy one belongs to another lookup; any
+      // other failure (a cut, a reset, a broken reply) does not: the next lookup opens a new one, so
+      // a network cut heals here as it does on the replication link (before, every reconnect of the
+      // stream failed again on this dead connection, for ever).
+      const usable =
+        err instanceof PgServerError || (err instanceof ConnectionError && err.code === 'WALDUCK_BUSY');
+      if (!usable && conn === c) {
+        conn = undefined;
+        await c.close().catch(() => {});
+      }
+      throw err;
+    }
   };
   const roots = new Set(tables.filter((t) => t.partitioned).map(refKey));
   const leaves = roots.size > 0 ? await readLeaves(query, roots) : [];
