@@ -21,6 +21,9 @@ import { keyOrderProblem } from '../source/key-order.js';
 import { checkLeafIdentity, type Leaf, readLeaves, refKey, TableRouter } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
 
+/** A catalog lookup is one small query: past this, the link is taken for half-open. */
+const LOOKUP_TIMEOUT_MS = 30_000;
+
 export interface Routing {
   readonly router: TableRouter;
   readonly leaves: readonly Leaf[];
@@ -49,8 +52,11 @@ export async function openRouting(
   let conn: Connection | undefined;
   // Opened on first use (the once-a-second check of the followed tables' oids uses it).
   const query: QueryFn = async (sql) => {
-    conn ??= await connect(settings, { replication: false, log: o.log });
+    conn ??= await connect(settings, { replication: false, log: o.log, connectTimeoutMs: 10_000 });
     const c = conn;
+    // On a half-open link the lookup would wait for ever, and the stream with it: closing the
+    // connection fails the lookup, which the replicator retries as it does a cut.
+    const bound = setTimeout(() => void c.close().catch(() => {}), LOOKUP_TIMEOUT_MS);
     try {
       return (await c.query(sql))[0]?.rows ?? [];
     } catch (err) {
@@ -65,6 +71,8 @@ export async function openRouting(
         await c.close().catch(() => {});
       }
       throw err;
+    } finally {
+      clearTimeout(bound);
     }
   };
   const roots = new Set(tables.filter((t) => t.partitioned).map(refKey));
