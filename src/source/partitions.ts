@@ -39,6 +39,14 @@ export interface Leaf extends LeafInfo {
   readonly identityOk: boolean;
 }
 
+/**
+ * The transaction that last renamed (or moved) table `c`: the xmin of its row type's pg_type row, which
+ * RENAME and SET SCHEMA rewrite with the pg_class row. pg_class's own xmin is rewritten by every later
+ * DDL of the table as well (ADD COLUMN, ALTER TYPE, CREATE INDEX, VACUUM FULL), which would hide the
+ * renaming transaction; pg_type's is not (checked on PostgreSQL 15; OWNER TO does rewrite it).
+ */
+const RENAMING_XID = '(SELECT t.xmin::text FROM pg_type t WHERE t.oid = c.reltype)';
+
 export class PartitionError extends WalduckError {
   override readonly name = 'PartitionError';
   readonly phase = 'apply';
@@ -300,7 +308,7 @@ export class TableRouter implements Router {
   private async placeable(was: SourceTable, to: TableRef, oid: string): Promise<boolean> {
     if ((await this.oidOf(was, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) === undefined) return false;
     const [row] = await this.query(
-      `SELECT xmin::text, pg_current_wal_lsn()::text FROM pg_class WHERE oid = ${oid}`,
+      `SELECT ${RENAMING_XID}, pg_current_wal_lsn()::text FROM pg_class c WHERE c.oid = ${oid}`,
     );
     this.renames.saw(oid, was, to, row?.[1] ?? '', row?.[0] ?? null, true);
     if (this.renames.arm())
@@ -405,7 +413,7 @@ export class TableRouter implements Router {
     if (byOid.size === 0) return;
     // The WAL position is read after the catalog snapshot: a rename seen committed before it.
     const rows = await this.query(
-      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_lsn()::text, c.xmin::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
+      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_lsn()::text, ${RENAMING_XID} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
     );
     const seen = new Set<string>();
     for (const r of rows) {

@@ -11,8 +11,9 @@
 // The old name may be taken by another table since (the swap: RENAME orders TO orders_old, RENAME
 // orders_new TO orders). Then a change under the old name is the followed table's before the rename
 // and the other table's after it, so the rename must be applied exactly at the renaming transaction:
-// the catalog row's xmin is that transaction's xid (unless a later DDL rewrote the row), and the
-// stream's commit of that xid applies it. Inside that transaction a change under the old name could be
+// the xmin of the table's row type (pg_type) is that transaction's xid (pg_class's own row is rewritten
+// by any later DDL of the table; the row type's only by a rename or OWNER TO), and the stream's commit
+// of that xid applies it. Inside that transaction a change under the old name could be
 // either table's: the sink then copies the renamed table again online rather than guess.
 
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
@@ -24,7 +25,7 @@ export interface PendingRename {
   readonly to: TableRef;
   /** The WAL insert position read with the catalog that showed `to`. */
   readonly at: Lsn;
-  /** xmin of the table's pg_class row: the renaming transaction (or a later DDL of the table). */
+  /** xmin of the table's row type: the renaming transaction (or a later rename or OWNER TO). */
   readonly xid: number | undefined;
   /** Another relation has the old name now. */
   readonly reused: boolean;

@@ -342,7 +342,7 @@ describe('RENAME TABLE followed in place', () => {
     assert.deepEqual(await status(file), [['public.sx_old', 'streaming']]);
   });
 
-  it('a swap whose renaming transaction a later DDL of the table hides: the renamed table is copied again online, never left to a warning', {
+  it('a swap, then a later DDL of the renamed table before walduck saw the swap: the rename is still placed at its own transaction', {
     timeout: 180_000,
   }, async () => {
     createTable('sh');
@@ -353,9 +353,9 @@ describe('RENAME TABLE followed in place', () => {
     const file = 'swap-hidden.duckdb';
     const slot = 'swap_hidden_slot';
     const { run, seen } = await start(args(file, slot, 'sh'));
-    // One psql call, so that the catalog check (once a second) sees only the table's last DDL: the
-    // ADD COLUMN rewrites the pg_class row, whose xmin no longer names the swap's transaction. The new
-    // sh's insert lies between the two.
+    // One psql call, so that the catalog check (once a second) usually sees only the table's last DDL:
+    // the ADD COLUMN rewrites the pg_class row, whose xmin then no longer names the swap's transaction
+    // (the row type's does). The new sh's insert lies between the two and must not reach sh_old.
     psql(
       c.info,
       `BEGIN; ALTER TABLE sh RENAME TO sh_old; ALTER TABLE sh_new RENAME TO sh; COMMIT;
