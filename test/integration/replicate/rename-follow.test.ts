@@ -374,6 +374,39 @@ describe('RENAME TABLE followed in place', () => {
     assert.deepEqual(await status(file), [['public.sh_old', 'streaming']]);
   });
 
+  it('a swap, then OWNER TO of the renamed table before walduck saw the swap: the rename cannot be placed by the row type (OWNER TO rewrites it too), so the renamed table is copied again', {
+    timeout: 180_000,
+  }, async () => {
+    createTable('so');
+    psql(
+      c.info,
+      `CREATE ROLE so_owner; CREATE TABLE so_new (id int PRIMARY KEY, v text, n int DEFAULT 0); INSERT INTO so_new VALUES (1001, 'new', 0)`,
+    );
+    const file = 'swap-owner.duckdb';
+    const slot = 'swap_owner_slot';
+    const { run, seen } = await start(args(file, slot, 'so'));
+    // One script, each statement its own transaction (one psql -c string would run everything after
+    // the COMMIT as one transaction, which the in-transaction re-copy covers): the catalog check
+    // usually sees the swap only after the OWNER TO, which rewrote the row type's pg_type row (its xmin
+    // then names the OWNER TO, not the swap). The new so's insert, committed between the two, must not
+    // reach so_old.
+    await runScript(
+      `BEGIN; ALTER TABLE so RENAME TO so_old; ALTER TABLE so_new RENAME TO so; COMMIT;
+       INSERT INTO so VALUES (1060, 'new table, between');
+       ALTER TABLE so_old OWNER TO so_owner;
+       INSERT INTO so_old VALUES (61, 'after'); UPDATE so_old SET v = 'after' WHERE id = 1;`,
+    );
+    await seen('public.so: RENAME TABLE to public.so_old applied at LSN');
+    psql(c.info, `INSERT INTO so_old VALUES (62, 'later')`);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    const done = await runWalduck([...args(file, slot, 'so_old'), '--until-caught-up']);
+    assert.equal(done.code, 0, done.stderr);
+    await assertReplicaEquals(c.info, join(dir, file), [pub('so_old')]);
+    assert.deepEqual(await status(file), [['public.so_old', 'streaming']]);
+  });
+
   it('renamed twice with rows under the middle name: one line, and resync then the new name heal it', {
     timeout: 180_000,
   }, async () => {
