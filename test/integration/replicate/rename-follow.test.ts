@@ -298,6 +298,7 @@ describe('RENAME TABLE followed in place', () => {
     run.child.kill('SIGINT');
     const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /re-copying/, 'placed at its transaction: no copy');
     const done = await runWalduck([
       ...args(file, slot, 'sw_old', '--format-version', '1'),
       '--until-caught-up',
@@ -368,6 +369,7 @@ describe('RENAME TABLE followed in place', () => {
     run.child.kill('SIGINT');
     const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /re-copying/, 'placed at its transaction: no copy');
     const done = await runWalduck([...args(file, slot, 'sh_old'), '--until-caught-up']);
     assert.equal(done.code, 0, done.stderr);
     await assertReplicaEquals(c.info, join(dir, file), [pub('sh_old')]);
