@@ -24,11 +24,12 @@
 // `chunkRows` while chunks are small).
 
 import { randomUUID } from 'node:crypto';
-import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
+import type { ConnectionSettings, LogFn } from '../protocol/index.js';
 import type { OnlineCopyTarget } from '../sink/duckdb-sink.js';
 import { copyPrefix, formatWatermark } from '../sink/watermark.js';
 import { keyOrder } from '../source/key-order.js';
 import { qualified, quoteIdent, quoteLiteral } from '../source/quote.js';
+import { type SideQuery, sideQuery } from './side-query.js';
 
 export interface OnlineCopyOptions {
   readonly settings: ConnectionSettings;
@@ -93,13 +94,15 @@ async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal:
     if (signal.aborted) resolve(false);
     signal.addEventListener('abort', () => resolve(false), { once: true });
   });
-  const conn = await connect(o.settings, { replication: false, log: o.log });
-  try {
+  // No timeout: a chunk's SELECT on a large table may take long. Any failure ends the copy (and the
+  // session), so the connection is never reopened within one copy.
+  const conn = sideQuery(o.settings, {
+    log: o.log,
     // As the snapshot copy does: a role's timeouts must not kill a long copy, and a copy filtered by a
     // row security policy would silently be partial (with it off, PostgreSQL refuses instead).
-    await conn.query(
-      'SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off',
-    );
+    init: 'SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off',
+  });
+  try {
     const run = randomUUID().slice(0, 8);
     const cols = merge.columns.map(quoteIdent).join(', ');
     // Through the root of a partitioned table: every partition's rows, in one key order.
@@ -122,10 +125,9 @@ async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal:
       const p = merge.progress;
       const where = p.key ? ` WHERE ${order.after(p.key, p.inclusive)}` : '';
       const t0 = performance.now();
-      const [r] = await conn.query(
+      const got = await conn.query(
         `SELECT ${cols} FROM ${from}${where} ORDER BY ${order.orderBy} LIMIT ${rows}`,
       );
-      const got = r?.rows ?? [];
       merge.rows(id, got, got.length === rows);
       await mark('high');
       const ok = await Promise.race([written, stopped]);
@@ -142,6 +144,6 @@ async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal:
   }
 }
 
-async function emit(conn: Connection, prefix: string, content: string): Promise<void> {
+async function emit(conn: SideQuery, prefix: string, content: string): Promise<void> {
   await conn.query(`SELECT pg_logical_emit_message(true, ${quoteLiteral(prefix)}, ${quoteLiteral(content)})`);
 }

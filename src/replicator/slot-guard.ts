@@ -5,9 +5,10 @@
 // first look is at once (a restart into a slot already in danger says so at the start), then one
 // every `everyMs`.
 
-import { type ConnectionSettings, connect } from '../protocol/index.js';
+import type { ConnectionSettings } from '../protocol/index.js';
 import { quoteLiteral } from '../source/quote.js';
 import type { SlotHealth } from './metrics.js';
+import { type SideQuery, sideQuery } from './side-query.js';
 import { SlotWarnings } from './slot-warning.js';
 
 /** How long one look (connect excluded: its own timeout) may take. */
@@ -29,9 +30,12 @@ export class SlotGuard {
   private running = false;
   private closed = false;
   private readonly warnings: SlotWarnings;
+  /** A short connection per look: opened by its query, closed after it. */
+  private readonly side: SideQuery;
 
   constructor(private readonly o: SlotGuardOptions) {
     this.warnings = new SlotWarnings(o.slot);
+    this.side = sideQuery(o.settings, { timeoutMs: LOOK_TIMEOUT_MS, connectTimeoutMs: 5000 });
     this.timer = setInterval(() => void this.check(), o.everyMs);
     this.timer.unref();
     void this.check();
@@ -41,15 +45,12 @@ export class SlotGuard {
     if (this.running || this.closed) return;
     this.running = true;
     try {
-      const conn = await connect(this.o.settings, { replication: false, connectTimeoutMs: 5000 });
-      // On a half-open link the query would wait forever, and every later look with it: closing the
-      // connection fails the query.
-      const bound = setTimeout(() => void conn.close().catch(() => {}), LOOK_TIMEOUT_MS);
+      // On a half-open link the query would wait forever, and every later look with it: the side
+      // query's timer closes the connection, which fails the query.
       try {
-        const [r] = await conn.query(
+        const [row] = await this.side.query(
           `SELECT pg_current_wal_lsn() - restart_lsn, wal_status, safe_wal_size, pg_size_bytes(current_setting('max_slot_wal_keep_size') || CASE WHEN current_setting('max_slot_wal_keep_size') ~ '^-?[0-9]+$' THEN 'MB' ELSE '' END) FROM pg_replication_slots WHERE slot_name = ${quoteLiteral(this.o.slot)}`,
         );
-        const row = r?.rows[0];
         if (!row) return;
         const big = (v: string | null | undefined) =>
           v == null ? undefined : BigInt(v.split('.')[0] as string);
@@ -65,8 +66,7 @@ export class SlotGuard {
         const h: SlotHealth = { ...seen, danger: v.summary };
         this.o.report?.(h);
       } finally {
-        clearTimeout(bound);
-        await conn.close();
+        await this.side.close();
       }
     } catch (err) {
       // The guard is advice: a failed look (the server restarting) is the stream's business.

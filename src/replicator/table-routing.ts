@@ -8,18 +8,12 @@
 // table's leaves can also appear at any time under any name, and in all-tables mode any new table may
 // be ours. A caller's own sink, which has no table set to follow renames with, keeps add-tables for
 // plain tables named in --tables: it gets what it asked for, by name.
-import {
-  type Connection,
-  ConnectionError,
-  type ConnectionSettings,
-  connect,
-  type LogFn,
-  PgServerError,
-} from '../protocol/index.js';
+import type { ConnectionSettings, LogFn } from '../protocol/index.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import { keyOrderProblem } from '../source/key-order.js';
 import { checkLeafIdentity, type Leaf, readLeaves, refKey, TableRouter } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
+import { sideQuery } from './side-query.js';
 
 /** A catalog lookup is one small query: past this, the link is taken for half-open. */
 const LOOKUP_TIMEOUT_MS = 30_000;
@@ -49,32 +43,10 @@ export async function openRouting(
     onTableGone: (t: SourceTable) => void;
   },
 ): Promise<Routing> {
-  let conn: Connection | undefined;
-  // Opened on first use (the once-a-second check of the followed tables' oids uses it).
-  const query: QueryFn = async (sql) => {
-    conn ??= await connect(settings, { replication: false, log: o.log, connectTimeoutMs: 10_000 });
-    const c = conn;
-    // On a half-open link the lookup would wait for ever, and the stream with it: closing the
-    // connection fails the lookup, which the replicator retries as it does a cut.
-    const bound = setTimeout(() => void c.close().catch(() => {}), LOOKUP_TIMEOUT_MS);
-    try {
-      return (await c.query(sql))[0]?.rows ?? [];
-    } catch (err) {
-      // A server error leaves the connection usable, and a busy one belongs to another lookup; any
-      // other failure (a cut, a reset, a broken reply) does not: the next lookup opens a new one, so
-      // a network cut heals here as it does on the replication link (before, every reconnect of the
-      // stream failed again on this dead connection, for ever).
-      const usable =
-        err instanceof PgServerError || (err instanceof ConnectionError && err.code === 'WALDUCK_BUSY');
-      if (!usable && conn === c) {
-        conn = undefined;
-        await c.close().catch(() => {});
-      }
-      throw err;
-    } finally {
-      clearTimeout(bound);
-    }
-  };
+  // Opened on first use (the once-a-second check of the followed tables' oids uses it). On a half-open
+  // link a lookup fails after LOOKUP_TIMEOUT_MS, and the replicator retries it as it does a cut.
+  const side = sideQuery(settings, { timeoutMs: LOOKUP_TIMEOUT_MS, connectTimeoutMs: 10_000, log: o.log });
+  const query = side.query;
   const roots = new Set(tables.filter((t) => t.partitioned).map(refKey));
   const leaves = roots.size > 0 ? await readLeaves(query, roots) : [];
   leaves.forEach(checkLeafIdentity);
@@ -105,8 +77,6 @@ export async function openRouting(
     maxOid,
     query,
     filter,
-    close: async () => {
-      await conn?.close().catch(() => {});
-    },
+    close: () => side.close().catch(() => {}),
   };
 }

@@ -1022,16 +1022,23 @@ export class DuckDbSink implements ChangeSink {
       return undefined;
     }
     const r = await router.route(ref);
-    await this.takeRecopies(lsn);
     if (r.kind === 'table') {
       const found = this.tables.get(tableKey(r.ref.schema, r.ref.table));
-      if (found || r.oid === undefined) return found;
       // A followed table under a name this sink does not know: renamed at this point of the stream.
-      const was = [...this.tables.values()].find((t) => t.applier.target.source.oid === r.oid);
-      if (!was)
+      const was =
+        found || r.oid === undefined
+          ? undefined
+          : [...this.tables.values()].find((t) => t.applier.target.source.oid === r.oid);
+      if (!found && r.oid !== undefined && !was)
         throw new InternalError('apply', `change of ${ref.schema}.${ref.table} routed to a table not open`);
-      return this.renameTable(was, r.ref, lsn);
+      // Renamed before the router's re-copies are taken: one decided with the rename (its renaming
+      // transaction hidden) names the table by its new name, which recopy() looks up (taken first, it
+      // found no such table and was dropped, silently).
+      const t = was ? await this.renameTable(was, r.ref, lsn) : found;
+      await this.takeRecopies(lsn);
+      return t;
     }
+    await this.takeRecopies(lsn);
     if (r.kind === 'ignore') return undefined;
     // Created in the DuckDB transaction that applies its first rows: both or neither.
     await this.begin();

@@ -27,7 +27,7 @@ import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import { qualified, quoteLiteral } from './quote.js';
-import { PendingRenames } from './renames.js';
+import { PendingRenames, RENAMING_XID } from './renames.js';
 import type { LeafInfo, Recopy, Rename, Route, Router } from './routing.js';
 
 export const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
@@ -38,14 +38,6 @@ export interface Leaf extends LeafInfo {
   /** The leaf's own replica identity logs a key (or the full row); the root's does not pass down. */
   readonly identityOk: boolean;
 }
-
-/**
- * The transaction that last renamed (or moved) table `c`: the xmin of its row type's pg_type row, which
- * RENAME and SET SCHEMA rewrite with the pg_class row. pg_class's own xmin is rewritten by every later
- * DDL of the table as well (ADD COLUMN, ALTER TYPE, CREATE INDEX, VACUUM FULL), which would hide the
- * renaming transaction; pg_type's is not (checked on PostgreSQL 15; OWNER TO does rewrite it).
- */
-const RENAMING_XID = '(SELECT t.xmin::text FROM pg_type t WHERE t.oid = c.reltype)';
 
 export class PartitionError extends WalduckError {
   override readonly name = 'PartitionError';
@@ -132,6 +124,8 @@ export class TableRouter implements Router {
   private readonly existing: Set<string>;
   /** Renames the catalog shows and the stream has not reached yet. */
   private readonly renames = new PendingRenames();
+  /** Each followed table's owner (pg_class.relowner) at the last catalog check under its name. */
+  private readonly owners = new Map<string, string>();
 
   constructor(
     private readonly query: QueryFn,
@@ -180,13 +174,7 @@ export class TableRouter implements Router {
       this.renamed(was, ref, oid);
       // Some changes under the old name may have been the other table's: never leave that to a
       // warning. Re-copy the renamed table (it then equals the source again), or stop.
-      if (unplaced)
-        this.recopy(
-          ref,
-          `renamed from ${refName(was)} while another table took that name, and the renaming transaction is hidden by a later DDL of the table, so changes under ${refName(was)} just before this point may be the other table's`,
-          `table ${refName(was)} was renamed to ${refName(ref)} and another table took the name ${refName(was)}, and walduck could not find the renaming transaction (a later DDL of the table hides it): changes under ${refName(was)} just before this point may be the other table's; run walduck resync --table ${refName(ref)} to copy it again`,
-          'WALDUCK_TABLE_RENAMED',
-        );
+      if (unplaced) this.hidden(was, ref);
       return { kind: 'table', ref, oid };
     }
     // No relation has this name now. While a followed table's rename is still ahead in the stream, it
@@ -273,6 +261,16 @@ export class TableRouter implements Router {
     return out;
   }
 
+  /** Re-copies `to`, renamed from `was` at a place walduck could not find (or stops, see recopy). */
+  private hidden(was: TableRef, to: TableRef): void {
+    this.recopy(
+      to,
+      `renamed from ${refName(was)} while another table took that name, and the renaming transaction is hidden by a later DDL of the table, so changes under ${refName(was)} just before this point may be the other table's`,
+      `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}, and walduck could not find the renaming transaction (a later DDL of the table hides it): changes under ${refName(was)} just before this point may be the other table's; run walduck resync --table ${refName(to)} to copy it again`,
+      'WALDUCK_TABLE_RENAMED',
+    );
+  }
+
   /**
    * Rows of `root` came or went without WAL: re-copy it online, or, when it cannot be copied in key
    * chunks, stop with `refusal` (what happened and what to do) and the reason.
@@ -308,15 +306,30 @@ export class TableRouter implements Router {
   private async placeable(was: SourceTable, to: TableRef, oid: string): Promise<boolean> {
     if ((await this.oidOf(was, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) === undefined) return false;
     const [row] = await this.query(
-      `SELECT ${RENAMING_XID}, pg_current_wal_lsn()::text FROM pg_class c WHERE c.oid = ${oid}`,
+      `SELECT ${RENAMING_XID}, pg_current_wal_lsn()::text, c.relowner::text FROM pg_class c WHERE c.oid = ${oid}`,
     );
-    this.renames.saw(oid, was, to, row?.[1] ?? '', row?.[0] ?? null, true);
+    this.renames.saw(oid, was, to, row?.[1] ?? '', this.renamingXid(oid, row?.[0], row?.[2]), true);
     if (this.renames.arm())
       throw new PartitionError(
         `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}: reading the open batch again from the last commit, to place the rename exactly`,
         'WALDUCK_RENAME_REPLAY',
       );
     return true;
+  }
+
+  /**
+   * RENAMING_XID as read now, or null when it cannot name the renaming transaction: the owner changed
+   * since the last check under the old name, so an OWNER TO may have rewritten the row type after the
+   * rename (the witnesses in RENAMING_XID miss a table with no index and no TOAST table whose new
+   * owner is the bootstrap superuser). An OWNER TO before the rename costs a needless re-copy only.
+   */
+  private renamingXid(
+    oid: string,
+    xmin: string | null | undefined,
+    owner: string | null | undefined,
+  ): string | null {
+    const before = this.owners.get(oid);
+    return before !== undefined && owner != null && owner !== before ? null : (xmin ?? null);
   }
 
   /** The followed table (not dropped) with this oid. */
@@ -357,6 +370,9 @@ export class TableRouter implements Router {
       const was = this.followed(p.oid);
       if (!was || refKey(was) === refKey(p.to)) continue;
       this.renamed(was, p.to, p.oid);
+      // Due by position, never placed by a transaction: changes under the old name since the rename
+      // may be the other table's (as in lookup, never left to a warning).
+      if (p.reused && p.xid === undefined && !p.committed) this.hidden(was, p.to);
       out.push({ from: { schema: was.schema, table: was.table }, to: p.to, oid: p.oid });
     }
     return out;
@@ -413,7 +429,7 @@ export class TableRouter implements Router {
     if (byOid.size === 0) return;
     // The WAL position is read after the catalog snapshot: a rename seen committed before it.
     const rows = await this.query(
-      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_lsn()::text, ${RENAMING_XID} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
+      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_lsn()::text, ${RENAMING_XID}, c.relowner::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
     );
     const seen = new Set<string>();
     for (const r of rows) {
@@ -424,11 +440,12 @@ export class TableRouter implements Router {
       const now = { schema: r[1] ?? '', table: r[2] ?? '' };
       if (refKey(now) === refKey(t)) {
         this.renames.drop(oid);
+        if (r[5]) this.owners.set(oid, r[5]);
         continue;
       }
       // Another relation under the old name: the rename must be placed exactly (renames.ts).
       const reused = (await this.oidOf(t, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) !== undefined;
-      if (this.renames.saw(oid, t, now, r[3] ?? '', r[4] ?? null, reused))
+      if (this.renames.saw(oid, t, now, r[3] ?? '', this.renamingXid(oid, r[4], r[5]), reused))
         this.o.log(
           `table ${refName(t)} is named ${refName(now)} in the source catalog: the rename is followed where the stream reaches it`,
         );

@@ -19,13 +19,31 @@
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { TableRef } from '../wal2json/change.js';
 
+/**
+ * The transaction that last renamed (or moved) table `c` (SQL over pg_class c), or NULL when that
+ * cannot be known. On PostgreSQL 15, the table's row type's pg_type row is rewritten by RENAME, SET
+ * SCHEMA and OWNER TO (to another owner) only; pg_class's row by every DDL of the table (ADD COLUMN,
+ * ALTER TYPE, GRANT, REPLICA IDENTITY, VACUUM FULL, …), so its xmin would hide the rename.
+ * An OWNER TO after the rename would still hide it, and silently: the rename would then be placed at
+ * the OWNER TO, after rows the other table wrote under the old name. OWNER TO also rewrites the
+ * table's indexes' and TOAST table's pg_class rows and its owner dependency (pg_shdepend, for an owner
+ * other than the bootstrap superuser); RENAME touches none of them. So when one of those carries the
+ * pg_type row's xmin, that transaction is taken for an OWNER TO: NULL, and the rename is re-copied
+ * rather than placed (partitions.ts also compares the owner with the last check's).
+ */
+export const RENAMING_XID = `(SELECT t.xmin::text FROM pg_type t WHERE t.oid = c.reltype
+  AND NOT EXISTS (SELECT 1 FROM pg_class w WHERE w.xmin = t.xmin
+    AND (w.oid = c.reltoastrelid OR w.oid IN (SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = c.oid)))
+  AND NOT EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+    AND d.deptype = 'o' AND d.xmin = t.xmin))`;
+
 export interface PendingRename {
   readonly oid: string;
   readonly from: TableRef;
   readonly to: TableRef;
   /** The WAL insert position read with the catalog that showed `to`. */
   readonly at: Lsn;
-  /** xmin of the table's row type: the renaming transaction (or a later rename or OWNER TO). */
+  /** The renaming transaction (RENAMING_XID); undefined when it cannot be known: never placed. */
   readonly xid: number | undefined;
   /** Another relation has the old name now. */
   readonly reused: boolean;
@@ -50,14 +68,15 @@ export class PendingRenames {
     const was = this.byOid.get(oid);
     const xid = xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined;
     const same = was && was.to.schema === to.schema && was.to.table === to.table;
-    if (same && was.xid === xid && was.reused === reused) return false;
+    if (same && was.reused === reused) return false;
     this.byOid.set(oid, {
       oid,
       from: { schema: from.schema, table: from.table },
       to: { schema: to.schema, table: to.table },
       // The first position the name was seen at stays: the rename committed before it.
       at: same ? was.at : (parseLsn(walPosition) ?? 0n),
-      xid,
+      // The first read stays: a later one may name a later OWNER TO, or none (see RENAMING_XID).
+      xid: same ? was.xid : xid,
       reused,
       committed: same ? was.committed : false,
       armed: same ? was.armed : false,

@@ -1,10 +1,13 @@
 // Fault injection for the unattended-running tests: a TCP proxy between walduck and the throwaway
 // cluster that can cut, reset, stall (a half-open link: nothing passes, nothing is closed) or delay
-// the connection, and the server-side faults: restart (-m fast, -m immediate), terminate a walsender.
+// the connection, and the server-side faults: restart (-m fast, -m immediate), terminate a walsender;
+// and `throughProxy`, walduck started behind such a proxy with its log watched line by line.
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { type ClusterInfo, psql } from '../../src/cluster/throwaway.js';
+import { type ClusterInfo, conninfo, psql } from '../../src/cluster/throwaway.js';
+import { type RunResult, startWalduck } from './walduck.js';
 
 /** Restarts the server: fast (clean shutdown, walsenders told to stop) or immediate (a crash). */
 export function restartCluster(info: ClusterInfo, mode: 'fast' | 'immediate'): void {
@@ -190,4 +193,75 @@ export class FaultProxy {
     this.reset();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
+}
+
+/** A walduck's stderr as lines, with when each arrived, and a way to await the first that matches. */
+export class Lines {
+  readonly all: string[] = [];
+  /** performance.now() when each line arrived. */
+  readonly at: number[] = [];
+  /** How walduck ended, once it did (no more lines will come). */
+  ended: string | undefined;
+  private partial = '';
+  private waiters: (() => void)[] = [];
+
+  push(chunk: string): void {
+    const parts = (this.partial + chunk).split('\n');
+    this.partial = parts.pop() ?? '';
+    const now = performance.now();
+    for (const p of parts) {
+      this.all.push(p);
+      this.at.push(now);
+    }
+    this.wake();
+  }
+
+  /** The index of the first line at or after `from` matching `re`; fails the test if walduck ends first. */
+  async next(re: RegExp, from = 0): Promise<number> {
+    for (;;) {
+      const i = this.all.findIndex((l, j) => j >= from && re.test(l));
+      if (i >= 0) return i;
+      if (this.ended !== undefined) assert.fail(`walduck ended before a line matching ${re}: ${this.ended}`);
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  count(re: RegExp): number {
+    return this.all.filter((l) => re.test(l)).length;
+  }
+
+  end(why: string): void {
+    this.ended = why;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+export interface ProxiedRun {
+  readonly proxy: FaultProxy;
+  readonly child: ReturnType<typeof startWalduck>['child'];
+  readonly done: Promise<RunResult>;
+  readonly lines: Lines;
+}
+
+/**
+ * Starts walduck with `args(source)`, `source` being the cluster's conninfo through a new FaultProxy,
+ * with DEBUG=walduck:replicate so that tests can await its log lines. The caller ends walduck, then
+ * closes the proxy (a reset during walduck's clean stop would be a correct failure exit).
+ */
+export async function throughProxy(
+  info: ClusterInfo,
+  args: (source: string) => string[],
+): Promise<ProxiedRun> {
+  const proxy = await FaultProxy.start(info.port);
+  const run = startWalduck(args(conninfo(info, 'scram-sha-256', { port: String(proxy.port) })), {
+    DEBUG: 'walduck:replicate',
+  });
+  const lines = new Lines();
+  run.child.stderr?.setEncoding('utf8').on('data', (d: string) => lines.push(d));
+  run.done.then((r) => lines.end(`exit ${r.code}: ${r.stderr}`));
+  return { proxy, child: run.child, done: run.done, lines };
 }

@@ -86,6 +86,38 @@ function createTable(t: string, schema = 'public'): string {
 
 const renameLines = (stderr: string) => stderr.split('\n').filter((l) => l.includes('RENAME TABLE to'));
 
+/**
+ * Swaps `t` (t to t_old, t_new to t), commits a row of the new t, then runs `later` (DDL and rows of
+ * t_old), each statement its own transaction, in one script: the catalog check (once a second) then
+ * usually sees the swap only after `later`. The new t's row must not reach t_old. Once walduck
+ * applied the rename, `after` runs; DuckDB is then compared with the source. Returns walduck's stderr.
+ */
+async function swapThen(t: string, later: string, after: string): Promise<string> {
+  createTable(t);
+  psql(
+    c.info,
+    `CREATE TABLE ${t}_new (id int PRIMARY KEY, v text, n int DEFAULT 0); INSERT INTO ${t}_new VALUES (1001, 'new', 0)`,
+  );
+  const file = `swap-${t}.duckdb`;
+  const slot = `swap_${t}_slot`;
+  const { run, seen } = await start(args(file, slot, t));
+  await runScript(
+    `BEGIN; ALTER TABLE ${t} RENAME TO ${t}_old; ALTER TABLE ${t}_new RENAME TO ${t}; COMMIT;
+     INSERT INTO ${t} VALUES (1060, 'new table, between');
+     ${later}`,
+  );
+  await seen(`public.${t}: RENAME TABLE to public.${t}_old applied at LSN`);
+  psql(c.info, after);
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  assert.equal(r.code, 0, r.stderr);
+  const done = await runWalduck([...args(file, slot, `${t}_old`), '--until-caught-up']);
+  assert.equal(done.code, 0, done.stderr);
+  await assertReplicaEquals(c.info, join(dir, file), [pub(`${t}_old`)]);
+  assert.deepEqual(await status(file), [[`public.${t}_old`, 'streaming']]);
+  return r.stderr;
+}
+
 describe('RENAME TABLE followed in place', () => {
   for (const format of ['2', '1']) {
     it(`under a running writer, with changes before and after it in one transaction (format-version ${format})`, {
@@ -345,33 +377,27 @@ describe('RENAME TABLE followed in place', () => {
   it('a swap, then a later DDL of the renamed table before walduck saw the swap: the rename is still placed at its own transaction', {
     timeout: 180_000,
   }, async () => {
-    createTable('sh');
-    psql(
-      c.info,
-      `CREATE TABLE sh_new (id int PRIMARY KEY, v text, n int DEFAULT 0); INSERT INTO sh_new VALUES (1001, 'new', 0)`,
-    );
-    const file = 'swap-hidden.duckdb';
-    const slot = 'swap_hidden_slot';
-    const { run, seen } = await start(args(file, slot, 'sh'));
-    // One psql call, so that the catalog check (once a second) usually sees only the table's last DDL:
-    // the ADD COLUMN rewrites the pg_class row, whose xmin then no longer names the swap's transaction
-    // (the row type's does). The new sh's insert lies between the two and must not reach sh_old.
-    psql(
-      c.info,
-      `BEGIN; ALTER TABLE sh RENAME TO sh_old; ALTER TABLE sh_new RENAME TO sh; COMMIT;
-       INSERT INTO sh VALUES (1060, 'new table, between');
-       ALTER TABLE sh_old ADD COLUMN z int;
+    // The ADD COLUMN rewrites the pg_class row, whose xmin then no longer names the swap's transaction
+    // (the row type's does).
+    const stderr = await swapThen(
+      'sh',
+      `ALTER TABLE sh_old ADD COLUMN z int;
        INSERT INTO sh_old VALUES (61, 'after', 0, 7); UPDATE sh_old SET v = 'after' WHERE id = 1;`,
+      `INSERT INTO sh_old VALUES (62, 'later', 0, 8)`,
     );
-    await seen('public.sh: RENAME TABLE to public.sh_old applied at LSN');
-    psql(c.info, `INSERT INTO sh_old VALUES (62, 'later', 0, 8)`);
-    run.child.kill('SIGINT');
-    const r = await run.done;
-    assert.equal(r.code, 0, r.stderr);
-    const done = await runWalduck([...args(file, slot, 'sh_old'), '--until-caught-up']);
-    assert.equal(done.code, 0, done.stderr);
-    await assertReplicaEquals(c.info, join(dir, file), [pub('sh_old')]);
-    assert.deepEqual(await status(file), [['public.sh_old', 'streaming']]);
+    assert.doesNotMatch(stderr, /re-copying/, 'placed at its transaction: no copy');
+  });
+
+  it('a swap, then OWNER TO of the renamed table before walduck saw the swap: the rename cannot be placed by the row type (OWNER TO rewrites it too), so the renamed table is copied again', {
+    timeout: 180_000,
+  }, async () => {
+    psql(c.info, 'CREATE ROLE so_owner');
+    await swapThen(
+      'so',
+      `ALTER TABLE so_old OWNER TO so_owner;
+       INSERT INTO so_old VALUES (61, 'after'); UPDATE so_old SET v = 'after' WHERE id = 1;`,
+      `INSERT INTO so_old VALUES (62, 'later')`,
+    );
   });
 
   it('renamed twice with rows under the middle name: one line, and resync then the new name heal it', {

@@ -12,10 +12,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
-import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
-import { type Direction, FaultProxy } from '../../helpers/faults.js';
-import { startWalduck } from '../../helpers/walduck.js';
+import { type Direction, throughProxy } from '../../helpers/faults.js';
 
 const SAMPLES = Number(process.env.WALDUCK_MEASURE_SILENCE ?? 0);
 /** Which ways to stall (comma-separated; default all three). */
@@ -34,49 +33,21 @@ it('notices a silent server within about wal_sender_timeout (default 60 s), whic
   assert.equal(psql(c.info, 'SHOW wal_sender_timeout'), '1min', 'the server default');
   psql(c.info, 'CREATE TABLE beat (id int PRIMARY KEY, n int)');
   psql(c.info, 'INSERT INTO beat VALUES (1, 0)');
-  const proxy = await FaultProxy.start(c.info.port);
-  const run = startWalduck(
-    [
-      'replicate',
-      '--source',
-      conninfo(c.info, 'scram-sha-256', { port: String(proxy.port) }),
-      '--duckdb',
-      join(dir, 'silence.duckdb'),
-      '--tables',
-      'beat',
-      '--slot',
-      'silence',
-      '--progress-interval',
-      '1',
-    ],
-    { DEBUG: 'walduck:replicate' },
-  );
-  // Lines with the time they arrived, and a way to await the next one matching.
-  const lines: { at: number; text: string }[] = [];
-  let partial = '';
-  let wake: (() => void) | undefined;
-  let ended: string | undefined;
-  run.child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    const parts = (partial + d).split('\n');
-    partial = parts.pop() ?? '';
-    const at = performance.now();
-    for (const text of parts) lines.push({ at, text });
-    wake?.();
-  });
-  run.done.then((r) => {
-    ended = `exit ${r.code}: ${r.stderr}`;
-    wake?.();
-  });
-  const next = async (re: RegExp, from: number): Promise<number> => {
-    for (;;) {
-      const i = lines.findIndex((l, j) => j >= from && re.test(l.text));
-      if (i >= 0) return i;
-      if (ended !== undefined) assert.fail(`walduck ended: ${ended}`);
-      await new Promise<void>((r) => {
-        wake = r;
-      });
-    }
-  };
+  const run = await throughProxy(c.info, (source) => [
+    'replicate',
+    '--source',
+    source,
+    '--duckdb',
+    join(dir, 'silence.duckdb'),
+    '--tables',
+    'beat',
+    '--slot',
+    'silence',
+    '--progress-interval',
+    '1',
+  ]);
+  const { proxy, lines } = run;
+  const next = (re: RegExp, from: number) => lines.next(re, from);
   const results: { direction: Direction; seconds: number; code: string; resumeSeconds: number }[] = [];
   try {
     let from = await next(/streaming from slot silence/, 0);
@@ -89,7 +60,7 @@ it('notices a silent server within about wal_sender_timeout (default 60 s), whic
         proxy.stallOpen(direction);
         const t0 = performance.now();
         const noticed = await next(/reconnecting, attempt/, from);
-        const line = lines[noticed] as { at: number; text: string };
+        const line = { at: lines.at[noticed] ?? 0, text: lines.all[noticed] ?? '' };
         // The stale half of the link goes (the server's walsender may still hold the slot).
         proxy.heal();
         from = await next(/streaming from slot silence/, noticed);
@@ -97,7 +68,7 @@ it('notices a silent server within about wal_sender_timeout (default 60 s), whic
           direction,
           seconds: (line.at - t0) / 1000,
           code: /\[([A-Z0-9_]+)\]/.exec(line.text)?.[1] ?? '?',
-          resumeSeconds: ((lines[from] as { at: number }).at - line.at) / 1000,
+          resumeSeconds: ((lines.at[from] ?? 0) - line.at) / 1000,
         });
       }
     }

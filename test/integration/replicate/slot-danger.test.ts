@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
-import { FaultProxy } from '../../helpers/faults.js';
-import { startWalduck } from '../../helpers/walduck.js';
+import { throughProxy } from '../../helpers/faults.js';
 
 // A small budget, so a few 16 MB segments take the slot through the states:
 //  - 'extended' once it holds more than max_wal_size (+1 segment), i.e. 4 segments behind;
@@ -31,35 +30,6 @@ const dir = mkdtempSync(join(tmpdir(), 'walduck-danger-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SLOT = 'danger';
-
-/** stderr as lines, and a way to await the first line from `from` on that matches. */
-class Lines {
-  readonly all: string[] = [];
-  private partial = '';
-  private waiters: (() => void)[] = [];
-  push(chunk: string): void {
-    const parts = (this.partial + chunk).split('\n');
-    this.partial = parts.pop() ?? '';
-    this.all.push(...parts);
-    for (const w of this.waiters.splice(0)) w();
-  }
-  async next(re: RegExp, from: number, ended: () => string | undefined): Promise<number> {
-    for (;;) {
-      const i = this.all.findIndex((l, j) => j >= from && re.test(l));
-      if (i >= 0) return i;
-      const why = ended();
-      if (why !== undefined) assert.fail(`walduck ended before a line matching ${re}: ${why}`);
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-  count(re: RegExp): number {
-    return this.all.filter((l) => re.test(l)).length;
-  }
-  /** Wakes waiters when the process ends (no more lines will come). */
-  wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-}
 
 function slotState(slot = SLOT): { status: string; safe: number } {
   const [status, safe] = psql(
@@ -85,6 +55,26 @@ function writeWalUntil(
   assert.fail(`the slot never got there: ${JSON.stringify(slotState(slot))}`);
 }
 
+/** `walduck replicate` of `table` on `slot` (into `<slot>.duckdb`), looking at the slot every second. */
+const follow =
+  (table: string, slot: string, ...extra: string[]) =>
+  (source: string) => [
+    'replicate',
+    '--source',
+    source,
+    '--duckdb',
+    join(dir, `${slot}.duckdb`),
+    '--tables',
+    table,
+    '--slot',
+    slot,
+    '--slot-check-interval',
+    '1',
+    '--progress-interval',
+    '1',
+    ...extra,
+  ];
+
 const MB = 1024 * 1024;
 const WARNED = /walduck: warning: replication slot danger is in danger: /;
 const CLEARED = /walduck: replication slot danger is out of danger again: wal_status reserved/;
@@ -96,35 +86,9 @@ it('warns once per change as wal_status leaves reserved and safe_wal_size runs l
   timeout: 240_000,
 }, async () => {
   psql(c.info, 'CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE pad (x int)');
-  const proxy = await FaultProxy.start(c.info.port);
-  const run = startWalduck(
-    [
-      'replicate',
-      '--source',
-      conninfo(c.info, 'scram-sha-256', { port: String(proxy.port) }),
-      '--duckdb',
-      join(dir, 'danger.duckdb'),
-      '--tables',
-      't',
-      '--slot',
-      SLOT,
-      '--slot-check-interval',
-      '1',
-      '--progress-interval',
-      '1',
-      '--metrics',
-      '127.0.0.1:0',
-    ],
-    { DEBUG: 'walduck:replicate' },
-  );
-  const lines = new Lines();
-  let ended: string | undefined;
-  run.child.stderr?.setEncoding('utf8').on('data', (d: string) => lines.push(d));
-  run.done.then((r) => {
-    ended = `exit ${r.code}: ${r.stderr}`;
-    lines.wake();
-  });
-  const until = (re: RegExp, from = 0) => lines.next(re, from, () => ended);
+  const run = await throughProxy(c.info, follow('t', SLOT, '--metrics', '127.0.0.1:0'));
+  const { proxy, lines } = run;
+  const until = (re: RegExp, from = 0) => lines.next(re, from);
   const metric = async (name: string) => {
     const port = /metrics on http:\/\/127\.0\.0\.1:(\d+)\//.exec(lines.all.join('\n'))?.[1];
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -175,7 +139,7 @@ it('warns once per change as wal_status leaves reserved and safe_wal_size runs l
     const clear = until(CLEARED, reconnected).then((i) => {
       cleared = i;
     });
-    while (cleared === undefined && ended === undefined) {
+    while (cleared === undefined && lines.ended === undefined) {
       psql(c.info, 'CHECKPOINT');
       await Promise.race([clear, sleep(1000)]);
     }
@@ -213,38 +177,14 @@ async function stallThen(
   harm: (until: (re: RegExp) => Promise<number>) => Promise<void> | void,
 ) {
   psql(c.info, `CREATE TABLE ${table} (id int PRIMARY KEY)`);
-  const proxy = await FaultProxy.start(c.info.port);
-  const run = startWalduck(
-    [
-      'replicate',
-      '--source',
-      conninfo(c.info, 'scram-sha-256', { port: String(proxy.port) }),
-      '--duckdb',
-      join(dir, `${slot}.duckdb`),
-      '--tables',
-      table,
-      '--slot',
-      slot,
-      '--slot-check-interval',
-      '1',
-      '--progress-interval',
-      '1',
-    ],
-    { DEBUG: 'walduck:replicate' },
-  );
-  const lines = new Lines();
-  let ended: string | undefined;
-  run.child.stderr?.setEncoding('utf8').on('data', (d: string) => lines.push(d));
-  run.done.then((r) => {
-    ended = `exit ${r.code}: ${r.stderr}`;
-    lines.wake();
-  });
+  const run = await throughProxy(c.info, follow(table, slot));
+  const { proxy, lines } = run;
   try {
-    await lines.next(new RegExp(`streaming from slot ${slot}`), 0, () => ended);
+    await lines.next(new RegExp(`streaming from slot ${slot}`));
     psql(c.info, `INSERT INTO ${table} VALUES (1)`);
-    await lines.next(/^walduck replicate: 1 changes/, 0, () => ended);
+    await lines.next(/^walduck replicate: 1 changes/);
     proxy.stallOpen();
-    await harm((re) => lines.next(re, 0, () => ended));
+    await harm((re) => lines.next(re));
     proxy.heal();
     // Never a hang: a permanent failure must end walduck by itself.
     return await run.done;

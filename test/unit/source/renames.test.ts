@@ -67,6 +67,22 @@ describe('PendingRenames', () => {
     );
   });
 
+  it('keeps the first renaming transaction read: a later read may name a later OWNER TO, or none', () => {
+    const p = new PendingRenames();
+    p.saw('1', a, b, '0/9000', '735', true);
+    assert.equal(p.saw('1', a, b, '0/9100', '790', true), false, 'not news');
+    p.committedXid(790);
+    assert.deepEqual(p.reusedIn(790), [], 'never placed at the later transaction');
+    assert.deepEqual(
+      p.reusedIn(735).map((r) => r.to),
+      [b],
+    );
+    const q = new PendingRenames();
+    q.saw('1', a, b, '0/9000', null, true);
+    q.saw('1', a, b, '0/9100', '790', true);
+    assert.deepEqual(q.reusedIn(790), [], 'unknown at first sight stays unknown: never placed');
+  });
+
   it('an unreadable position is never due (the change under the new name applies it)', () => {
     const p = new PendingRenames();
     p.saw('1', a, b, 'garbage');
