@@ -120,8 +120,14 @@ const tableKey = (schema: string, table: string) => `${schema}\u0000${table}`;
 const keyOf = (t: { readonly applier: TableApplier }) =>
   tableKey(t.applier.target.source.schema, t.applier.target.source.table);
 
-/** Staged text above which the stages go to DuckDB (inside the open transaction) whatever the row count. */
-const STAGED_CHARS = 16 * 1024 * 1024;
+/**
+ * Staged text (TableStage.chars: characters plus a cost per value) above which the stages go to DuckDB,
+ * inside the open transaction, whatever the change count. Small on purpose: staged values are young JS
+ * strings, and a stage that outlives a few scavenges is copied and promoted by V8 over and over. At
+ * 16M a million 100-row-transaction inserts spent 10.5 CPU s; at 2M (~11k narrow rows, ~1,300 rows of
+ * 50 columns, ~100 rows of 20 kB) 6.5; at 256k the flushes' own cost starts to show.
+ */
+const STAGED_CHARS = 2 * 1024 * 1024;
 
 /** What `apply` returns when it took the change without a DuckDB call (the common row change). */
 const DONE: Promise<void> = Promise.resolve();
