@@ -101,6 +101,8 @@ export interface OnlineCopyTarget {
 
 interface Table {
   readonly stage: TableStage;
+  /** keyOf(this), made once: an UPDATE or DELETE marks the table touched per change. */
+  readonly key: string;
   readonly applier: TableApplier;
   /** The recorded source schema and the per-change check against it (when following schema changes). */
   readonly watch?: SchemaWatch;
@@ -429,7 +431,8 @@ export class DuckDbSink implements ChangeSink {
       this.mismatch(m),
     );
     await applier.createStage();
-    return { stage: new TableStage(target), applier, ...(watch ? { watch } : {}) };
+    const key = tableKey(target.source.schema, target.source.table);
+    return { stage: new TableStage(target), applier, key, ...(watch ? { watch } : {}) };
   }
 
   /**
@@ -742,7 +745,7 @@ export class DuckDbSink implements ChangeSink {
     const before = stage.chars;
     if (change.kind === 'insert') stage.insert(t.watch ? t.watch.withKept(change.new) : change.new);
     else {
-      this.touched.add(keyOf(t));
+      this.touched.add(t.key);
       if (change.kind === 'update')
         stage.update(t.watch ? t.watch.withKept(change.new) : change.new, change.old);
       else {
