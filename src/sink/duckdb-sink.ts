@@ -15,6 +15,7 @@ import type { Recopy, Rename, Router } from '../source/routing.js';
 import {
   assertNever,
   type Change,
+  type Commit,
   type Delete,
   type Insert,
   type Message,
@@ -100,6 +101,8 @@ export interface OnlineCopyTarget {
 
 interface Table {
   readonly stage: TableStage;
+  /** keyOf(this), made once: an UPDATE or DELETE marks the table touched per change. */
+  readonly key: string;
   readonly applier: TableApplier;
   /** The recorded source schema and the per-change check against it (when following schema changes). */
   readonly watch?: SchemaWatch;
@@ -119,8 +122,17 @@ const tableKey = (schema: string, table: string) => `${schema}\u0000${table}`;
 const keyOf = (t: { readonly applier: TableApplier }) =>
   tableKey(t.applier.target.source.schema, t.applier.target.source.table);
 
-/** Staged text above which the stages go to DuckDB (inside the open transaction) whatever the row count. */
-const STAGED_CHARS = 16 * 1024 * 1024;
+/**
+ * Staged text (TableStage.chars: characters plus a cost per value) above which the stages go to DuckDB,
+ * inside the open transaction, whatever the change count. Small on purpose: staged values are young JS
+ * strings, and a stage that outlives a few scavenges is copied and promoted by V8 over and over. At
+ * 16M a million 100-row-transaction inserts spent 10.5 CPU s; at 2M (~11k narrow rows, ~1,300 rows of
+ * 50 columns, ~100 rows of 20 kB) 6.5; at 256k the flushes' own cost starts to show.
+ */
+const STAGED_CHARS = 2 * 1024 * 1024;
+
+/** What `apply` returns when it took the change without a DuckDB call (the common row change). */
+const DONE: Promise<void> = Promise.resolve();
 
 export class DuckDbSink implements ChangeSink {
   private readonly tables = new Map<string, Table>();
@@ -419,7 +431,8 @@ export class DuckDbSink implements ChangeSink {
       this.mismatch(m),
     );
     await applier.createStage();
-    return { stage: new TableStage(target), applier, ...(watch ? { watch } : {}) };
+    const key = tableKey(target.source.schema, target.source.table);
+    return { stage: new TableStage(target), applier, key, ...(watch ? { watch } : {}) };
   }
 
   /**
@@ -562,12 +575,59 @@ export class DuckDbSink implements ChangeSink {
     );
   }
 
-  async apply(change: Change): Promise<void> {
+  /**
+   * A commit, and a row change of a known table in the open DuckDB transaction with the shape last
+   * seen, are taken synchronously (applyNow): the async path's chain of awaits cost more than the
+   * staging itself at a million rows. Everything else, and a flush, takes the async path.
+   */
+  apply(change: Change): Promise<void> {
+    let flush: boolean | undefined;
+    try {
+      flush = this.applyNow(change);
+    } catch (err) {
+      return Promise.reject(this.wrapChangeError(err, change));
+    }
+    if (flush === false) return DONE;
+    if (flush === true)
+      return this.flushStages().catch((err: unknown) => {
+        throw this.wrapChangeError(err, change);
+      });
+    return this.applyAsync(change);
+  }
+
+  private async applyAsync(change: Change): Promise<void> {
     try {
       await this.applyChange(change);
     } catch (err) {
       throw this.wrapChangeError(err, change);
     }
+  }
+
+  /**
+   * Takes the change here and now when nothing about it needs DuckDB or a lookup: returns whether the
+   * stages are due to be flushed, or undefined when the change must take the async path. Whatever it
+   * takes, it does exactly what applyChange would (resolve finds the table, follow and fit pass).
+   */
+  private applyNow(change: Change): boolean | undefined {
+    if (change.kind === 'commit') {
+      this.sourceCommitted(change);
+      return false;
+    }
+    if (change.kind !== 'insert' && change.kind !== 'update' && change.kind !== 'delete') return undefined;
+    if (!this.txOpen || this.renaming.size > 0 || this.copies.size > 0) return undefined;
+    const t = this.tables.get(this.keyFor(change.schema, change.table));
+    if (!t || t.stage.widens || (t.watch !== undefined && !t.watch.unchanged(change))) return undefined;
+    if (change.kind !== 'insert' && t.applier.target.keyless) return undefined;
+    return this.count(this.stageNow(t, change));
+  }
+
+  /** tableKey, remembered for the last name seen (a stream's changes mostly name the same table). */
+  private lastKey = { schema: '', table: '', key: tableKey('', '') };
+  private keyFor(schema: string, table: string): string {
+    const k = this.lastKey;
+    if (k.schema === schema && k.table === table) return k.key;
+    this.lastKey = { schema, table, key: tableKey(schema, table) };
+    return this.lastKey.key;
   }
 
   /** A change that could not be applied, in one line: table, column, key, LSN, reason, what to do. */
@@ -620,12 +680,7 @@ export class DuckDbSink implements ChangeSink {
         if (!this.hasUncommitted) this.batchStartedAt = this.now();
         return;
       case 'commit':
-        // A rename this transaction made is applied before the next one's changes (takeRenames).
-        if (change.xid !== undefined) this.opts.router?.committed(change.xid);
-        this.renaming.clear();
-        this.inSource = false;
-        if (change.lsn > this.lastCommitLsn) this.lastCommitLsn = change.lsn;
-        this.stats.transactions++;
+        this.sourceCommitted(change);
         return;
       case 'insert':
       case 'update':
@@ -657,38 +712,48 @@ export class DuckDbSink implements ChangeSink {
     }
   }
 
+  private sourceCommitted(change: Commit): void {
+    // A rename this transaction made is applied before the next one's changes (takeRenames).
+    if (change.xid !== undefined) this.opts.router?.committed(change.xid);
+    this.renaming.clear();
+    this.inSource = false;
+    if (change.lsn > this.lastCommitLsn) this.lastCommitLsn = change.lsn;
+    this.stats.transactions++;
+  }
+
   /** One row change into the table's stage (or, keyless, straight into DuckDB). */
   private async stageRow(t: Table, change: Insert | Update | Delete): Promise<void> {
-    switch (change.kind) {
-      case 'insert': {
-        await this.begin();
-        const before = t.stage.chars;
-        t.stage.insert(t.watch ? t.watch.withKept(change.new) : change.new);
-        return this.counted(t.stage.chars - before);
-      }
-      case 'update': {
-        await this.begin();
-        this.touched.add(keyOf(t));
-        const row = t.watch ? t.watch.withKept(change.new) : change.new;
-        if (t.applier.target.keyless) {
-          await t.applier.flush(t.stage);
-          await t.applier.keylessChange(t.stage, change.old ?? change.new, row);
-          return this.counted();
-        }
-        const before = t.stage.chars;
-        t.stage.update(row, change.old);
-        return this.counted(t.stage.chars - before);
-      }
-      case 'delete': {
-        await this.begin();
-        this.touched.add(keyOf(t));
-        if (t.applier.target.keyless) {
-          await t.applier.flush(t.stage);
-          await t.applier.keylessChange(t.stage, change.old, undefined);
-        } else t.stage.delete(change.old);
-        return this.counted();
+    await this.begin();
+    if (change.kind !== 'insert' && t.applier.target.keyless) {
+      this.touched.add(keyOf(t));
+      await t.applier.flush(t.stage);
+      if (change.kind === 'update')
+        await t.applier.keylessChange(
+          t.stage,
+          change.old ?? change.new,
+          t.watch ? t.watch.withKept(change.new) : change.new,
+        );
+      else await t.applier.keylessChange(t.stage, change.old, undefined);
+      return this.counted();
+    }
+    return this.counted(this.stageNow(t, change));
+  }
+
+  /** A row change into the table's stage (not keyless, for an update or delete): the characters it added. */
+  private stageNow(t: Table, change: Insert | Update | Delete): number {
+    const stage = t.stage;
+    const before = stage.chars;
+    if (change.kind === 'insert') stage.insert(t.watch ? t.watch.withKept(change.new) : change.new);
+    else {
+      this.touched.add(t.key);
+      if (change.kind === 'update')
+        stage.update(t.watch ? t.watch.withKept(change.new) : change.new, change.old);
+      else {
+        stage.delete(change.old);
+        return 0;
       }
     }
+    return stage.chars - before;
   }
 
   private async truncate(tables: readonly TableRef[]): Promise<void> {
@@ -1061,11 +1126,16 @@ export class DuckDbSink implements ChangeSink {
    * --batch-changes × 20 kB in JS.
    */
   private async counted(chars = 0): Promise<void> {
+    if (this.count(chars)) await this.flushStages();
+  }
+
+  /** Counts a change (see counted); true when the stages are due to go to DuckDB. */
+  private count(chars: number): boolean {
     this.staged++;
     this.stagedChars += chars;
     this.batchChanges++;
     this.stats.changes++;
-    if (this.staged >= this.opts.batchChanges || this.stagedChars >= STAGED_CHARS) await this.flushStages();
+    return this.staged >= this.opts.batchChanges || this.stagedChars >= STAGED_CHARS;
   }
 
   /** One table's staged rows into DuckDB now (before its shape changes), errors named as flushStages does. */

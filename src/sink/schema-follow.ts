@@ -100,6 +100,16 @@ export class SchemaWatch {
     return new SchemaWatch(rec, this.policy, this.say);
   }
 
+  /**
+   * True when check(change) would return undefined at once: the change's arrays are the very ones that
+   * last passed (decoders reuse them). No side effect, so the sink can take a change synchronously.
+   */
+  unchanged(change: Insert | Update | Delete): boolean {
+    if (change.pk !== undefined && change.pk !== this.pk) return false;
+    if (change.kind !== 'insert' && change.old !== undefined && !same(change.old, this.old)) return false;
+    return change.kind === 'delete' || same(change.new, change.kind === 'insert' ? this.full : this.partial);
+  }
+
   /** undefined when the change has the recorded shape (the usual case: identity compares only). */
   async check(change: Insert | Update | Delete): Promise<Plan | undefined> {
     if (change.pk !== undefined && change.pk !== this.pk) {
@@ -172,6 +182,10 @@ export class SchemaWatch {
     for (let i = 0; i < this.kept.length; i++) values.push(null);
     return { names, types: image.types, values };
   }
+}
+
+function same(image: RowImage, seen: Seen): boolean {
+  return image.names === seen.names && image.types === seen.types;
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {

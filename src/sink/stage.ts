@@ -351,7 +351,11 @@ export class TableStage {
     }
   }
 
+  // A one-column key (the usual primary key) is its value itself: no joined string to build and hash
+  // per change. Several columns are joined with KEY_SEP.
   private keyOfStaged(idx: number): string {
+    const key = this.target.key;
+    if (key.length === 1) return this.columns[key[0] ?? 0]?.[idx] ?? '\u0001';
     let s = '';
     for (const k of this.target.key) s += `${this.columns[k]?.[idx] ?? '\u0001'}${KEY_SEP}`;
     return s;
@@ -359,6 +363,11 @@ export class TableStage {
 
   private keyOfImage(image: RowImage): string {
     const positions = this.positions(image.names);
+    const key = this.target.key;
+    if (key.length === 1) {
+      const want = key[0] ?? 0;
+      return this.prepare(want, image.values[this.indexIn(positions, want, image)] ?? null) ?? '\u0001';
+    }
     let s = '';
     for (const want of this.target.key) {
       const found = this.indexIn(positions, want, image);
@@ -398,8 +407,9 @@ export class TableStage {
   }
 
   private duplicate(what: string, key: string): StageError {
+    const shown = this.target.key.length === 1 ? key : key.split(KEY_SEP).slice(0, -1).join(', ');
     return new StageError(
-      `${what} of an existing key (${key.split(KEY_SEP).slice(0, -1).join(', ')}) in ${this.target.source.schema}.${this.target.source.table} within one batch: the source would have refused it; the target key differs from the source's`,
+      `${what} of an existing key (${shown}) in ${this.target.source.schema}.${this.target.source.table} within one batch: the source would have refused it; the target key differs from the source's`,
     );
   }
 }

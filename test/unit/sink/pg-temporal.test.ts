@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import fc from 'fast-check';
 import {
   parseInterval,
   pgDate,
@@ -67,6 +68,59 @@ describe('pg-temporal', () => {
     assert.throws(() => pgTimestamp('294247-01-10 04:00:54.775806-00:00:01'), ValueError);
     assert.equal(pgTimestamp('294247-01-10 04:00:55+00:00:01'), '294247-01-10 04:00:55+00:00:01');
     assert.equal(pgTimestamp('-infinity'), '-infinity');
+  });
+
+  it('timestamps: the plain-form shortcut takes exactly what the full grammar returns unchanged', () => {
+    // PostgreSQL's DateStyle ISO grammar, written out here: every text pgTimestamp returns as it is
+    // must match it with no BC; every other text (not infinity) must be rewritten (BC) or refused.
+    const grammar =
+      /^(\d{4,})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?)?( BC)?$/;
+    const two = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));
+    const plain = fc
+      .tuple(
+        fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
+        two,
+        two,
+        two,
+        two,
+        two,
+        fc.option(fc.stringMatching(/^\.\d{0,8}$/), { nil: '' }),
+        fc.option(fc.stringMatching(/^[+-]\d\d(:\d\d){0,3}$/), { nil: '' }),
+        fc.constantFrom('', '', '', ' BC', 'x', ' '),
+      )
+      .map(([y, mo, d, h, mi, se, f, off, tail]) => `${y}-${mo}-${d} ${h}:${mi}:${se}${f}${off}${tail}`);
+    // Near misses: one character dropped, doubled or replaced.
+    const mutated = fc
+      .tuple(
+        plain,
+        fc.nat(),
+        fc.constantFrom('drop', 'double', 'replace'),
+        fc.constantFrom(...'0129-:. +BCx'),
+      )
+      .map(([t, at, how, c]) => {
+        const i = at % t.length;
+        if (how === 'drop') return t.slice(0, i) + t.slice(i + 1);
+        if (how === 'double') return t.slice(0, i + 1) + t.slice(i);
+        return t.slice(0, i) + c + t.slice(i + 1);
+      });
+    fc.assert(
+      fc.property(fc.oneof(plain, mutated), (t) => {
+        const m = grammar.exec(t);
+        let out: string | undefined;
+        try {
+          out = pgTimestamp(t);
+        } catch (err) {
+          assert.ok(err instanceof ValueError);
+          // Refused: not the grammar, or beyond DuckDB's range (a year of 6 digits or more).
+          assert.ok(!m || (m[1] ?? '').length >= 6, `refused ${t}`);
+          return;
+        }
+        assert.ok(m, `took ${t}`);
+        assert.equal(out, m[12] ? out : t);
+        if (m[12]) assert.ok(!out.endsWith(' BC'), `rewrote ${t}`);
+      }),
+      { seed: 19, numRuns: 20000 },
+    );
   });
 
   it('intervals: every sign mix, field by field (DuckDB refused "-1 days +02:03:04" before)', async () => {
