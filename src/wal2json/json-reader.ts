@@ -547,6 +547,75 @@ export class JsonReader {
     }
   }
 
+  /**
+   * Walks to the end of the object or array open at this depth (a change nobody will read) and closes
+   * it, making no string and no value: the bytes are only followed far enough to find the closing
+   * bracket. Strings are crossed quote to quote (a backslash makes the next byte plain), nesting is
+   * counted and each closer must match its opener, within the depth limit. What lies inside is not
+   * checked further (a bad escape or number goes unnoticed): the caller drops it anyway. A long
+   * string's end is searched natively, as stringBody does. Needs the whole container in the view: a
+   * non-final view that ends inside it throws NEED_MORE (the v1 stream then captures the element).
+   */
+  skipRest(): void {
+    const b = this.bytes;
+    const e = this.end;
+    const max = this.limits.maxDepth;
+    const base = this.depth;
+    // Openers above `base`, one bit each (1 = '{'): bits beyond 31 are not kept, only counted.
+    let open = 0;
+    let d = base;
+    let p = this.pos;
+    // The opener of the container being closed at `base` is not known here: any closer ends it.
+    for (;;) {
+      if (p >= e) this.moreAt(p);
+      const x = b[p++]!;
+      if (x === QUOTE) {
+        let long = p + LONG_STRING;
+        for (;;) {
+          if (p >= e) this.moreAt(e);
+          const y = b[p]!;
+          if (y === QUOTE) break;
+          p += y === BACKSLASH ? 2 : 1;
+          if (p >= long) {
+            // Once per string: a TOASTed value costs a native search, not a byte loop.
+            long = Number.POSITIVE_INFINITY;
+            p = this.longSkip(p, e);
+          }
+        }
+        p++;
+      } else if (x === LBRACE || x === LBRACKET) {
+        if (++d > max) {
+          this.pos = p - 1;
+          throw this.fail('WALDUCK_WAL2JSON_TOO_DEEP', `nesting deeper than ${max}`);
+        }
+        const bit = d - base - 1;
+        if (bit < 31) open = x === LBRACE ? open | (1 << bit) : open & ~(1 << bit);
+      } else if (x === RBRACE || x === RBRACKET) {
+        if (d === base) break;
+        const bit = d - base - 1;
+        if (bit < 31 && ((open >> bit) & 1) !== (x === RBRACE ? 1 : 0)) {
+          this.pos = p - 1;
+          throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'closing bracket does not match its opener');
+        }
+        d--;
+      }
+    }
+    this.pos = p;
+    this.depth = base - 1;
+  }
+
+  /**
+   * Inside a long string being skipped, at `p` (past a plain run, or past an escape's two bytes): the
+   * position of its closing quote found natively, or `p` back when a backslash comes first or the
+   * view ends (the byte loop then goes on, and reports a view ending early).
+   */
+  private longSkip(p: number, e: number): number {
+    const q = this.buf.indexOf(QUOTE, p);
+    if (q < 0 || q >= e) return p;
+    const bs = this.buf.indexOf(BACKSLASH, p);
+    return bs >= 0 && bs < q ? p : q;
+  }
+
   /** Skips a string without decoding it (escapes only need their backslash skipped). */
   private skipString(): void {
     const b = this.bytes;
