@@ -6,8 +6,8 @@
 // action is an error, because skipping it could skip data. Mapping: src/wal2json/README.md.
 //
 // A row change of a table the caller does not want (DecoderOptions.skip, asked once its action,
-// schema and table are read, which wal2json writes before the row) is walked over to its closing
-// brace without reading a value (JsonReader.skipRest): decode() then returns undefined.
+// schema and table are read, which wal2json writes before the row) is not read further: a line is one
+// whole message, so its object ends at its last byte (JsonReader.skipLine); decode() returns undefined.
 
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { Change, RowImage } from './change.js';
@@ -60,8 +60,7 @@ export class V2Decoder {
       if (!asked && f.table !== undefined && f.schema !== undefined && action !== 0) {
         asked = true;
         if (isRow(action) && this.skip?.(f.schema, f.table)) {
-          r.skipRest();
-          if (!r.atEnd()) throw r.fail('WALDUCK_WAL2JSON_SYNTAX', 'bytes after the JSON object');
+          r.skipLine();
           return undefined;
         }
       }
@@ -74,7 +73,9 @@ export class V2Decoder {
       } else if (r.keyIs('xid')) {
         if (!r.isNull()) xid = r.uint32();
       } else if (r.keyIs('timestamp')) {
-        if (!r.isNull()) commitTime = r.string();
+        // Row lines carry it too (include-timestamp): only begin and commit use it, so no string else.
+        if (isRow(action)) r.skip();
+        else if (!r.isNull()) commitTime = r.string();
       } else if (r.keyIs('schema')) {
         f.schema = this.tables.readName(r, 'schema');
       } else if (r.keyIs('table')) {

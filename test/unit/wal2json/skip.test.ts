@@ -163,7 +163,7 @@ describe('skip: when it is asked', () => {
     assert.equal(got.skipped, 0);
   });
 
-  it('the rest of the line or element is still checked for its brackets, depth and end', () => {
+  it('what is skipped is still checked for its end (v1: its brackets and depth too)', () => {
     const code = (fv: 1 | 2, text: string, maxDepth?: number) => {
       const d = createDecoder({ formatVersion: fv, skip: noise, ...(maxDepth ? { maxDepth } : {}) });
       try {
@@ -176,14 +176,19 @@ describe('skip: when it is asked', () => {
     };
     const head = '{"action":"I","schema":"public","table":"noise","columns":';
     assert.equal(code(2, `${head}[{"value":"]"}]}`), 'ok');
-    assert.equal(code(2, `${head}[{"value":"]"}}}`), 'WALDUCK_WAL2JSON_SYNTAX');
     assert.equal(code(2, `${head}[{"value":"]"}]} x`), 'WALDUCK_WAL2JSON_SYNTAX');
     assert.equal(code(2, `${head}[{"value":"]"}]`), 'WALDUCK_WAL2JSON_TRUNCATED');
     assert.equal(code(2, `${head}[{"value":"\\`), 'WALDUCK_WAL2JSON_TRUNCATED');
-    assert.equal(code(2, `${head}[[[[[1]]]]]}`, 5), 'WALDUCK_WAL2JSON_TOO_DEEP');
-    assert.equal(code(2, `${head}[[[[1]]]]}`, 5), 'ok');
+    // v1 elements are walked to their end (v2's line ends at its last byte: see skipLine).
+    const el = (rest: string) =>
+      `${V1_HEADER}{"kind":"insert","schema":"public","table":"noise","x":${rest}]}`;
+    assert.equal(code(1, el('[{"v":"]"}]}')), 'ok');
+    assert.equal(code(1, el('[}]}')), 'WALDUCK_WAL2JSON_SYNTAX');
+    assert.equal(code(1, el('[[[1]]]}'), 5), 'WALDUCK_WAL2JSON_TOO_DEEP');
+    assert.equal(code(1, el('[[1]]}'), 5), 'ok');
+    assert.equal(code(1, el('[[1]]')), 'WALDUCK_WAL2JSON_SYNTAX');
     assert.equal(
-      code(1, `${V1_HEADER}{"kind":"insert","schema":"public","table":"noise","x":[}]}`),
+      code(1, `${V1_HEADER}{"kind":"insert","schema":"public","table":"noise","x":1],{}]}`),
       'WALDUCK_WAL2JSON_SYNTAX',
     );
   });
