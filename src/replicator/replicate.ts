@@ -310,6 +310,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           parseTime: pgTimestampMs,
         }).finally(() => {
           if (duckSink) duckSink.onCopyStart = undefined;
+          if (decoder.skipped > 0)
+            o.log(`${decoder.skipped} row changes of tables not followed were dropped unread this session`);
           return copies?.stop();
         });
         if (copies?.failure !== undefined) throw copies.failure;
