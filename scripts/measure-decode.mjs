@@ -77,23 +77,30 @@ function v1Docs() {
 const inputs = { 2: v2Lines(), 1: v1Docs() };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-for (const checkout of checkouts) {
-  const { createDecoder } = await import(`${checkout}/dist/src/wal2json/index.js`);
-  for (const fv of [2, 1]) {
-    for (const skip of [false, true]) {
-      const times = [];
-      let seen = 0;
-      for (let r = 0; r < runs; r++) {
+// The checkouts take turns, run by run, so a change in the machine's load hits them alike.
+const decoders = [];
+for (const checkout of checkouts)
+  decoders.push((await import(`${checkout}/dist/src/wal2json/index.js`)).createDecoder);
+for (const fv of [2, 1]) {
+  for (const skip of [false, true]) {
+    const times = checkouts.map(() => []);
+    const seen = checkouts.map(() => 0);
+    for (let r = 0; r < runs; r++) {
+      decoders.forEach((createDecoder, k) => {
         const d = createDecoder({ formatVersion: fv, ...(skip ? { skip: (_s, t) => t === 'other' } : {}) });
-        seen = 0;
+        let n = 0;
         const c0 = process.cpuUsage();
-        for (const m of inputs[fv]) for (const _ of d.decode(m, 1n)) seen++;
+        for (const m of inputs[fv]) for (const _ of d.decode(m, 1n)) n++;
         const c1 = process.cpuUsage(c0);
-        times.push((c1.user + c1.system) / 1e6);
-      }
-      process.stdout.write(
-        `${checkout} v${fv}${skip ? ' skip other' : ''}: ${median(times).toFixed(3)} s CPU (min ${Math.min(...times).toFixed(3)}, max ${Math.max(...times).toFixed(3)}), ${seen} events\n`,
-      );
+        times[k].push((c1.user + c1.system) / 1e6);
+        seen[k] = n;
+      });
     }
+    checkouts.forEach((checkout, k) => {
+      const t = times[k];
+      process.stdout.write(
+        `${checkout} v${fv}${skip ? ' skip other' : ''}: ${median(t).toFixed(3)} s CPU (min ${Math.min(...t).toFixed(3)}, max ${Math.max(...t).toFixed(3)}), ${seen[k]} events\n`,
+      );
+    });
   }
 }
