@@ -105,6 +105,13 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
   // counted twice.
   let pendingChanges = 0;
   let pendingTransactions = 0;
+  // Row changes the decoder dropped unread (its skip option: tables the sink would ignore) are counted
+  // as the sink's ignored ones always were, at the place in the stream they had.
+  let skippedSeen = decoder.skipped;
+  const countSkipped = () => {
+    pendingChanges += decoder.skipped - skippedSeen;
+    skippedSeen = decoder.skipped;
+  };
 
   const ack = (lsn: Lsn | undefined): void => {
     if (lsn === undefined) return;
@@ -154,6 +161,7 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
         figures.bytes += m.data.length;
         // A long message arrives in pieces (more: true on all but the last), each decoded as it comes.
         for (const change of decoder.decode(m.data, m.dataStart, m.more === true)) {
+          countSkipped();
           if (i.signal?.aborted) {
             // Leaving the decoder mid-message is final: the next message would start mid-document.
             stoppedBy = 'signal';
@@ -181,6 +189,7 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
             ack(await sink.commit());
           }
         }
+        countSkipped();
       } else if (!sink.inSourceTransaction) {
         if (sink.hasUncommitted) ack(await sink.commit());
         // Nothing pending: everything up to walEnd is decoded and none of it is ours to apply.

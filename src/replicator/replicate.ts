@@ -237,7 +237,16 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           );
         }
         const live = liveness(await walSenderTimeoutMs(conn), o.statusIntervalMs);
-        const decoder = createDecoder({ formatVersion: o.formatVersion, log: o.logs?.wal2json ?? o.log });
+        // Into DuckDB every table's changes arrive (no add-tables, see table-routing.ts): a row change
+        // of a table the router already found not ours is dropped by the decoder unread, asked change
+        // by change (the generator runs in step with the sink, so the answer is the router's now). A
+        // caller's own sink filters for itself: it gets every change.
+        const router = p.sink instanceof DuckDbSink ? p.routing.router : undefined;
+        const decoder = createDecoder({
+          formatVersion: o.formatVersion,
+          log: o.logs?.wal2json ?? o.log,
+          ...(router ? { skip: (schema: string, table: string) => router.ignores(schema, table) } : {}),
+        });
         const stream = await conn.startReplication({
           slot: p.slot,
           startLsn: p.startLsn,
@@ -301,6 +310,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           parseTime: pgTimestampMs,
         }).finally(() => {
           if (duckSink) duckSink.onCopyStart = undefined;
+          if (decoder.skipped > 0)
+            o.log(`${decoder.skipped} row changes of tables not followed were dropped unread this session`);
           return copies?.stop();
         });
         if (copies?.failure !== undefined) throw copies.failure;

@@ -126,6 +126,13 @@ export class TableRouter implements Router {
   private readonly renames = new PendingRenames();
   /** Each followed table's owner (pg_class.relowner) at the last catalog check under its name. */
   private readonly owners = new Map<string, string>();
+  /**
+   * Every name (refKey) a table was followed under in this run. The sink may hold a table under one
+   * of them when the router has moved on (a rollback takes its tables back to the last commit, before
+   * a rename the router already followed), and checks its own tables before routing: such a name's
+   * changes are never declared ignorable (see ignores).
+   */
+  private readonly onceFollowed: Set<string>;
 
   constructor(
     private readonly query: QueryFn,
@@ -135,6 +142,19 @@ export class TableRouter implements Router {
   ) {
     for (const l of leaves) this.leaves.set(refKey(l), l);
     this.existing = new Set(o.existing);
+    this.onceFollowed = new Set(chosen.keys());
+  }
+
+  /**
+   * Whether a row change of schema.table would be dropped now, unread, by route() and by the sink
+   * whatever state it rolled back to: a name already found not ours (ignored) that no followed table
+   * or leaf has, and no table was followed under in this run. Unknown names are not: they are looked
+   * up (a rename is found that way). The answer holds until the next route() or refresh, which is why
+   * the decoder asks it change by change, in step with the sink (DecoderOptions.skip).
+   */
+  ignores(schema: string, table: string): boolean {
+    const k = `${schema}\u0000${table}`;
+    return this.ignored.has(k) && !this.onceFollowed.has(k) && !this.chosen.has(k) && !this.leaves.has(k);
   }
 
   /** The leaves routed to `root`. */
@@ -196,6 +216,7 @@ export class TableRouter implements Router {
         const table = await this.newTable(top);
         if (table) {
           this.chosen.set(refKey(top), table);
+          this.onceFollowed.add(refKey(top));
           return { kind: 'new', table };
         }
       }
@@ -343,6 +364,7 @@ export class TableRouter implements Router {
     const from = refKey(was);
     this.chosen.delete(from);
     this.chosen.set(refKey(to), { ...was, schema: to.schema, table: to.table });
+    this.onceFollowed.add(refKey(to));
     this.existing.delete(from);
     this.existing.add(refKey(to));
     this.ignored.delete(refKey(to));

@@ -12,7 +12,9 @@ import { Wal2JsonError, type Wal2JsonPhase } from './errors.js';
 import { JsonReader } from './json-reader.js';
 import { ImageBuilder, TableCache } from './row-image.js';
 import { V1Stream } from './v1-stream.js';
-import { V2Decoder } from './v2.js';
+import { type SkipTable, V2Decoder } from './v2.js';
+
+export type { SkipTable } from './v2.js';
 
 export interface Wal2JsonDecoder {
   /**
@@ -28,6 +30,8 @@ export interface Wal2JsonDecoder {
   decode(payload: Uint8Array, lsn: Lsn, more?: boolean): Generator<Change, void, undefined>;
   /** true while a v1 document is open across messages (write-in-chunks) */
   readonly inTransaction: boolean;
+  /** Row changes dropped unread so far, because `skip` declined their table (yielded as nothing). */
+  readonly skipped: number;
 }
 
 export interface DecoderOptions {
@@ -39,6 +43,15 @@ export interface DecoderOptions {
   /** Largest single v1 change reassembled across messages, in bytes. Default 1 GiB. */
   readonly maxChangeBytes?: number;
   readonly log?: (msg: string) => void;
+  /**
+   * Asked once per row change (insert, update, delete), as soon as its schema and table are read and
+   * before its row is: true drops the change unread, without making a string of any value, and it is
+   * yielded as nothing (only `skipped` counts it). For a table whose changes the caller would drop
+   * anyway; the answer may change from one call to the next (the generator is lazy, so it is asked
+   * when the change is reached, after everything yielded before it was handled). A v1 change that
+   * would yield its transaction's begin with it is never skipped: the begin is handled first.
+   */
+  readonly skip?: SkipTable;
 }
 
 export const DEFAULT_MAX_DEPTH = 32;
@@ -51,8 +64,8 @@ export function createDecoder(o: DecoderOptions): Wal2JsonDecoder {
     maxStringBytes: positive(o.maxStringBytes, DEFAULT_MAX_STRING_BYTES, 'maxStringBytes'),
     maxChangeBytes: positive(o.maxChangeBytes, DEFAULT_MAX_CHANGE_BYTES, 'maxChangeBytes'),
   };
-  if (o.formatVersion === 2) return new V2Wal2JsonDecoder(limits);
-  if (o.formatVersion === 1) return new V1Wal2JsonDecoder(limits, o.log);
+  if (o.formatVersion === 2) return new V2Wal2JsonDecoder(limits, o.skip);
+  if (o.formatVersion === 1) return new V1Wal2JsonDecoder(limits, o.log, o.skip);
   throw new RangeError(`formatVersion must be 1 or 2, got ${String(o.formatVersion)}`);
 }
 
@@ -116,11 +129,15 @@ class V2Wal2JsonDecoder extends Guarded implements Wal2JsonDecoder {
   /** Pieces of one long v2 line gathered so far (see decode's `more`), bounded by maxChangeBytes. */
   private pieces: Uint8Array[] = [];
   private piecesLength = 0;
+  skipped = 0;
 
-  constructor(private readonly limits: { maxDepth: number; maxStringBytes: number; maxChangeBytes: number }) {
+  constructor(
+    private readonly limits: { maxDepth: number; maxStringBytes: number; maxChangeBytes: number },
+    skip: SkipTable | undefined,
+  ) {
     super();
     this.r = new JsonReader('decode-v2', limits);
-    this.v2 = new V2Decoder(this.r, new TableCache(), new ImageBuilder());
+    this.v2 = new V2Decoder(this.r, new TableCache(), new ImageBuilder(), skip);
   }
 
   get inTransaction(): boolean {
@@ -173,7 +190,7 @@ class V2Wal2JsonDecoder extends Guarded implements Wal2JsonDecoder {
   }
 
   private *run(payload: Uint8Array, lsn: Lsn): Generator<Change, void, undefined> {
-    let change: Change;
+    let change: Change | undefined;
     try {
       this.r.reset(payload, true, lsn);
       change = this.v2.decode(lsn);
@@ -184,6 +201,11 @@ class V2Wal2JsonDecoder extends Guarded implements Wal2JsonDecoder {
       throw err;
     }
     this.r.release();
+    if (change === undefined) {
+      this.skipped++;
+      this.leave(true);
+      return;
+    }
     let done = false;
     try {
       yield change;
@@ -202,15 +224,20 @@ class V1Wal2JsonDecoder extends Guarded implements Wal2JsonDecoder {
   constructor(
     limits: { maxDepth: number; maxStringBytes: number; maxChangeBytes: number },
     log: ((msg: string) => void) | undefined,
+    skip: SkipTable | undefined,
   ) {
     super();
     this.r = new JsonReader('decode-v1', limits);
     const assembled = new JsonReader('decode-v1', limits);
-    this.stream = new V1Stream(this.r, assembled, new TableCache(), new ImageBuilder(), limits, log);
+    this.stream = new V1Stream(this.r, assembled, new TableCache(), new ImageBuilder(), limits, log, skip);
   }
 
   get inTransaction(): boolean {
     return this.stream.open;
+  }
+
+  get skipped(): number {
+    return this.stream.skipped;
   }
 
   /** Pieces need nothing special: the document state machine resumes at any byte (v1-stream.ts). */

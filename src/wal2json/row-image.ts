@@ -83,14 +83,25 @@ export class TableCache {
 
   constructor(private readonly maxTables = 10_000) {}
 
-  /** Reads a schema or table name, reusing the last row's string when equal. */
+  /** The last schema and table names read that were not the last slot's (a table not cached: skipped). */
+  private otherSchema: string | undefined;
+  private otherTable: string | undefined;
+
+  /**
+   * Reads a schema or table name, reusing the last row's string when equal, or the last other name
+   * read: changes of a table the caller skips (decoder.ts) never get a slot, and between a followed
+   * table's they would otherwise cost a new string each.
+   */
   readName(r: JsonReader, which: 'schema' | 'table'): string {
     const last = this.last;
-    if (last !== undefined) {
-      const known = which === 'schema' ? last.schema : last.table;
-      if (r.strEquals(known)) return known;
-    }
-    return r.string();
+    if (last !== undefined && r.strEquals(which === 'schema' ? last.schema : last.table))
+      return which === 'schema' ? last.schema : last.table;
+    const other = which === 'schema' ? this.otherSchema : this.otherTable;
+    if (other !== undefined && r.strEquals(other)) return other;
+    const s = r.string();
+    if (which === 'schema') this.otherSchema = s;
+    else this.otherTable = s;
+    return s;
   }
 
   slot(schema: string, table: string): TableSlot {

@@ -5,6 +5,8 @@
 // and {"kind":"message","transactional":…,"prefix":…,"content":…}. The parallel arrays are read into
 // the row-image builders; the event itself is built by events.ts, as for format-version 2. Mapping:
 // src/wal2json/README.md.
+// wal2json writes "kind", "schema" and "table" first: a row change the caller's skip declines is
+// then walked over to its closing brace unread (JsonReader.skipRest), and read() returns undefined.
 
 import type { Lsn } from '../protocol/lsn.js';
 import type { Change, RowImage } from './change.js';
@@ -19,6 +21,7 @@ import {
   type TableCache,
   type TableSlot,
 } from './row-image.js';
+import type { SkipTable } from './v2.js';
 
 const KIND_INSERT = 1;
 const KIND_UPDATE = 2;
@@ -35,12 +38,16 @@ export class V1ChangeReader {
   constructor(
     private readonly tables: TableCache,
     private readonly newImage: ImageBuilder,
+    private readonly skip?: SkipTable,
   ) {
     this.f = new ChangeFields(tables, { row: 'columnvalues', old: 'oldkeys' });
   }
 
-  /** Reads one element of "change" from `rd` (positioned at it); `lsn` is the event's. */
-  read(rd: JsonReader, lsn: Lsn): Change {
+  /**
+   * Reads one element of "change" from `rd` (positioned at it); `lsn` is the event's. With `maySkip`,
+   * a row change whose table `skip` declines is passed over unread: undefined.
+   */
+  read(rd: JsonReader, lsn: Lsn, maySkip = false): Change | undefined {
     const f = this.f;
     f.reset();
     rd.openObject();
@@ -49,8 +56,17 @@ export class V1ChangeReader {
     this.newStarted = false;
     const img = this.newImage;
     let first = true;
+    // Asked once: when kind, schema and table are all known, before any row array is read.
+    let asked = !maySkip || this.skip === undefined;
     while (rd.nextKey(first)) {
       first = false;
+      if (!asked && f.table !== undefined && f.schema !== undefined && kind !== 0) {
+        asked = true;
+        if (kind !== KIND_MESSAGE && this.skip?.(f.schema, f.table)) {
+          rd.skipRest();
+          return undefined;
+        }
+      }
       if (rd.keyIs('kind')) {
         kindAt = rd.pos;
         kind = this.kind(rd);

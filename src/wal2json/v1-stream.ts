@@ -17,6 +17,8 @@
 // only nextlsn is right for both. Without nextlsn, the closing message's lsn is used (and logged once).
 // A document without any header field whose first change is a non-transactional message (wal2json writes those as their own document) yields the
 // messages alone, as v2 does. wal2json 2.5 never writes TRUNCATE in format-version 1.
+// A change the caller's skip declines (v1-change.ts) yields nothing; it is asked only once the
+// document's begin was yielded (and so handled), never for the change that would carry the begin.
 
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { Change } from './change.js';
@@ -35,6 +37,7 @@ import {
 import type { ImageBuilder, TableCache } from './row-image.js';
 import { Capture, type V1Limits } from './v1-capture.js';
 import { V1ChangeReader } from './v1-change.js';
+import type { SkipTable } from './v2.js';
 
 // Where the top level of the document is.
 const DOC = 0; // between documents: '{' next
@@ -75,6 +78,8 @@ export class V1Stream {
   private readonly changes: V1ChangeReader;
   private strayCommaLogged = false;
   private noNextLsnLogged = false;
+  /** Row changes dropped unread (skip declined their table). */
+  skipped = 0;
 
   constructor(
     private readonly r: JsonReader,
@@ -83,8 +88,9 @@ export class V1Stream {
     image: ImageBuilder,
     limits: V1Limits,
     private readonly log?: (msg: string) => void,
+    skip?: SkipTable,
   ) {
-    this.changes = new V1ChangeReader(tables, image);
+    this.changes = new V1ChangeReader(tables, image, skip);
     this.capture = new Capture(limits);
   }
 
@@ -241,8 +247,12 @@ export class V1Stream {
         return;
       case FOR_ELEM: {
         rd.depth = 2;
-        const ch = this.changes.read(rd, this.lsn);
+        const ch = this.changes.read(rd, this.lsn, this.begun !== BEGUN_NO);
         this.state = AFTER_ELEM;
+        if (ch === undefined) {
+          this.skipped++;
+          return;
+        }
         if (this.begun === BEGUN_NO) {
           if (ch.kind === 'message' && !ch.transactional) this.begun = BEGUN_BARE;
           else this.begin();

@@ -4,12 +4,19 @@
 //    "columns":[{"name":"id","type":"integer","typeoid":23,"value":1}],"identity":[…],"pk":[…]}
 // Field order does not matter and unknown fields are skipped (forward compatibility); an unknown
 // action is an error, because skipping it could skip data. Mapping: src/wal2json/README.md.
+//
+// A row change of a table the caller does not want (DecoderOptions.skip, asked once its action,
+// schema and table are read, which wal2json writes before the row) is not read further: a line is one
+// whole message, so its object ends at its last byte (JsonReader.skipLine); decode() returns undefined.
 
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { Change, RowImage } from './change.js';
 import { beginEvent, ChangeFields, commitEvent } from './events.js';
 import type { JsonReader } from './json-reader.js';
 import { type ImageBuilder, Reuse, readString, type TableCache, type TableSlot } from './row-image.js';
+
+/** Whether a row change of this table may be dropped unread (see DecoderOptions.skip). */
+export type SkipTable = (schema: string, table: string) => boolean;
 
 const ACTION_BEGIN = 0x42; // 'B'
 const ACTION_COMMIT = 0x43; // 'C'
@@ -29,12 +36,13 @@ export class V2Decoder {
     private readonly r: JsonReader,
     private readonly tables: TableCache,
     private readonly image: ImageBuilder,
+    private readonly skip?: SkipTable,
   ) {
     this.f = new ChangeFields(tables, { row: 'columns', old: 'identity' });
   }
 
-  /** Decodes one v2 line; the reader must be reset (final) on the payload. */
-  decode(lsn: Lsn): Change {
+  /** Decodes one v2 line (undefined: a row change `skip` declined); the reader must be reset (final) on the payload. */
+  decode(lsn: Lsn): Change | undefined {
     const r = this.r;
     const f = this.f;
     f.reset();
@@ -45,8 +53,17 @@ export class V2Decoder {
     let commitTime: string | undefined;
     let endLsn: Lsn | undefined;
     let first = true;
+    // Asked once: when action, schema and table are all known, before any row is read.
+    let asked = this.skip === undefined;
     while (r.nextKey(first)) {
       first = false;
+      if (!asked && f.table !== undefined && f.schema !== undefined && action !== 0) {
+        asked = true;
+        if (isRow(action) && this.skip?.(f.schema, f.table)) {
+          r.skipLine();
+          return undefined;
+        }
+      }
       if (r.keyIs('action')) {
         actionAt = r.pos;
         const a = r.string();
@@ -56,7 +73,9 @@ export class V2Decoder {
       } else if (r.keyIs('xid')) {
         if (!r.isNull()) xid = r.uint32();
       } else if (r.keyIs('timestamp')) {
-        if (!r.isNull()) commitTime = r.string();
+        // Row lines carry it too (include-timestamp): only begin and commit use it, so no string else.
+        if (isRow(action)) r.skip();
+        else if (!r.isNull()) commitTime = r.string();
       } else if (r.keyIs('schema')) {
         f.schema = this.tables.readName(r, 'schema');
       } else if (r.keyIs('table')) {
@@ -156,4 +175,8 @@ export class V2Decoder {
     if (slot !== undefined) slot.pk = out;
     return out;
   }
+}
+
+function isRow(action: number): boolean {
+  return action === ACTION_INSERT || action === ACTION_UPDATE || action === ACTION_DELETE;
 }

@@ -1,0 +1,106 @@
+// Decode-only CPU of the wal2json decoder, no server: `changes` generated insert changes (six columns,
+// as wal2json prints them with walduck's options) in transactions of 1000, as v2 lines and as v1
+// whole-transaction documents, decoded (every change consumed) by each checkout's build. With
+// `skip`, every other transaction's table is declined (DecoderOptions.skip), as replicate does for an
+// unfollowed table. Median of `runs` CPU times (user + system, this process). Run after `npm run build`:
+//   node scripts/measure-decode.mjs [changes] [runs] [checkout ...]
+import { resolve } from 'node:path';
+
+const changes = Number(process.argv[2] ?? 400_000);
+const runs = Number(process.argv[3] ?? 5);
+const checkouts =
+  process.argv.length > 4
+    ? process.argv.slice(4).map((d) => resolve(d))
+    : [resolve(import.meta.dirname, '..')];
+const enc = new TextEncoder();
+
+const col = (name, type, oid, value) => ({ name, type, oid, value });
+function columns(g) {
+  return [
+    col('id', 'bigint', 20, String(g)),
+    col('note', 'text', 25, JSON.stringify(`note number ${g}`)),
+    col('n', 'integer', 23, String(g % 1000)),
+    col('at', 'timestamp with time zone', 1184, '"2024-01-01 00:00:00+00"'),
+    col('amount', 'numeric(12,2)', 1700, (g / 7).toFixed(2)),
+    col('flag', 'boolean', 16, g % 2 === 0 ? 'true' : 'false'),
+  ];
+}
+const table = (t) => (t % 2 === 0 ? 'busy' : 'other');
+
+function v2Lines() {
+  const out = [];
+  for (let t = 0; t < changes / 1000; t++) {
+    out.push(
+      enc.encode(
+        `{"action":"B","xid":${700 + t},"timestamp":"2026-12-01 15:00:00.1+00","lsn":"0/1","nextlsn":"0/2"}`,
+      ),
+    );
+    for (let i = 0; i < 1000; i++) {
+      const g = t * 1000 + i;
+      const cols = columns(g)
+        .map((c) => `{"name":"${c.name}","type":"${c.type}","typeoid":${c.oid},"value":${c.value}}`)
+        .join(',');
+      out.push(
+        enc.encode(
+          `{"action":"I","xid":${700 + t},"timestamp":"2026-12-01 15:00:00.1+00","lsn":"0/1","schema":"public","table":"${table(t)}","columns":[${cols}],"pk":[{"name":"id","type":"bigint","typeoid":20}]}`,
+        ),
+      );
+    }
+    out.push(
+      enc.encode(
+        `{"action":"C","xid":${700 + t},"timestamp":"2026-12-01 15:00:00.1+00","lsn":"0/2","nextlsn":"0/2"}`,
+      ),
+    );
+  }
+  return out;
+}
+
+function v1Docs() {
+  const out = [];
+  for (let t = 0; t < changes / 1000; t++) {
+    const els = [];
+    for (let i = 0; i < 1000; i++) {
+      const cs = columns(t * 1000 + i);
+      els.push(
+        `{"kind":"insert","schema":"public","table":"${table(t)}","columnnames":[${cs.map((c) => `"${c.name}"`).join(',')}],"columntypes":[${cs.map((c) => `"${c.type}"`).join(',')}],"columntypeoids":[${cs.map((c) => c.oid).join(',')}],"columnvalues":[${cs.map((c) => c.value).join(',')}],"pk":{"pknames":["id"],"pktypes":["bigint"]}}`,
+      );
+    }
+    out.push(
+      enc.encode(
+        `{"xid":${700 + t},"nextlsn":"0/2","timestamp":"2026-12-01 15:00:00.1+00","change":[${els.join(',')}]}`,
+      ),
+    );
+  }
+  return out;
+}
+
+const inputs = { 2: v2Lines(), 1: v1Docs() };
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// The checkouts take turns, run by run, so a change in the machine's load hits them alike.
+const decoders = [];
+for (const checkout of checkouts)
+  decoders.push((await import(`${checkout}/dist/src/wal2json/index.js`)).createDecoder);
+for (const fv of [2, 1]) {
+  for (const skip of [false, true]) {
+    const times = checkouts.map(() => []);
+    const seen = checkouts.map(() => 0);
+    for (let r = 0; r < runs; r++) {
+      decoders.forEach((createDecoder, k) => {
+        const d = createDecoder({ formatVersion: fv, ...(skip ? { skip: (_s, t) => t === 'other' } : {}) });
+        let n = 0;
+        const c0 = process.cpuUsage();
+        for (const m of inputs[fv]) for (const _ of d.decode(m, 1n)) n++;
+        const c1 = process.cpuUsage(c0);
+        times[k].push((c1.user + c1.system) / 1e6);
+        seen[k] = n;
+      });
+    }
+    checkouts.forEach((checkout, k) => {
+      const t = times[k];
+      process.stdout.write(
+        `${checkout} v${fv}${skip ? ' skip other' : ''}: ${median(t).toFixed(3)} s CPU (min ${Math.min(...t).toFixed(3)}, max ${Math.max(...t).toFixed(3)}), ${seen[k]} events\n`,
+      );
+    });
+  }
+}
