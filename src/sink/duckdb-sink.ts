@@ -177,6 +177,8 @@ export class DuckDbSink implements ChangeSink {
   /** In the source transaction that renamed these tables (by old name), whose old name is taken since. */
   private renaming = new Map<string, Rename>();
   private txnXid: number | undefined;
+  /** The source transactions applied since the last DuckDB commit (renameNews reads the catalog after them). */
+  private readonly batchXids: number[] = [];
   /** Starts the copier of a copy begun while streaming (set by the replicator for its session). */
   onCopyStart: ((target: OnlineCopyTarget) => void) | undefined;
 
@@ -714,7 +716,10 @@ export class DuckDbSink implements ChangeSink {
 
   private sourceCommitted(change: Commit): void {
     // A rename this transaction made is applied before the next one's changes (takeRenames).
-    if (change.xid !== undefined) this.opts.router?.committed(change.xid);
+    if (change.xid !== undefined) {
+      this.opts.router?.committed(change.xid);
+      this.batchXids.push(change.xid);
+    }
     this.renaming.clear();
     this.inSource = false;
     if (change.lsn > this.lastCommitLsn) this.lastCommitLsn = change.lsn;
@@ -840,7 +845,7 @@ export class DuckDbSink implements ChangeSink {
     if (this.inSource) throw new InternalError('apply', 'commit inside a source transaction');
     if (!this.hasUncommitted) return undefined;
     // (The initial snapshot's commit holds no stream changes: nothing to place.)
-    if (!this.committingSnapshot && (await this.opts.router?.renameNews()))
+    if (!this.committingSnapshot && (await this.opts.router?.renameNews(this.batchXids)))
       throw new RenameReplay(
         'a followed table was renamed at the source and another table took its old name: the open batch is read again from the last commit, placing the rename exactly',
       );
@@ -869,6 +874,7 @@ export class DuckDbSink implements ChangeSink {
     }
     this.storedLsn = this.lastCommitLsn;
     this.batchChanges = 0;
+    this.batchXids.length = 0;
     this.stats.commits++;
     return this.storedLsn;
   }
@@ -895,6 +901,7 @@ export class DuckDbSink implements ChangeSink {
     this.staged = 0;
     this.stagedChars = 0;
     this.batchChanges = 0;
+    this.batchXids.length = 0;
     this.inSource = false;
     this.lastCommitLsn = this.storedLsn;
   }

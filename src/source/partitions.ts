@@ -373,9 +373,35 @@ export class TableRouter implements Router {
       if (refKey(l.root) === from) this.leaves.set(k, { ...l, root: { schema: to.schema, table: to.table } });
   }
 
-  async renameNews(): Promise<boolean> {
+  async renameNews(xids: readonly number[] = []): Promise<boolean> {
+    if (xids.length > 0 && this.chosen.size > 0) await this.untilVisible(xids);
     await this.checkTables();
     return this.renames.arm();
+  }
+
+  /**
+   * Waits until every transaction in `xids` is visible to a new catalog snapshot. The stream hands out
+   * a transaction once its commit record is in the WAL, which is before the committing backend makes
+   * it visible to other sessions: on a busy machine a catalog read right after it may not see its DDL
+   * yet. A swap in such a transaction, unseen by the check before the DuckDB commit, would lie in a
+   * committed batch unknown, and the new table's changes under the old name went to the renamed one.
+   */
+  private async untilVisible(xids: readonly number[]): Promise<void> {
+    for (let waited = 0; ; waited += VISIBLE_POLL_MS) {
+      const [row] = await this.query('SELECT pg_current_snapshot()::text');
+      const unseen = invisible(xids, row?.[0] ?? '');
+      if (unseen === undefined) {
+        if (waited > 0)
+          this.o.log(`catalog check waited ${waited} ms for streamed transactions to become visible`);
+        return;
+      }
+      if (waited >= VISIBLE_WAIT_MS)
+        throw new PartitionError(
+          `source transaction ${unseen}, already streamed, is still not visible to a catalog read after ${VISIBLE_WAIT_MS / 1000} s: the open batch is read again from the last commit`,
+          'WALDUCK_RENAME_REPLAY',
+        );
+      await new Promise((r) => setTimeout(r, VISIBLE_POLL_MS));
+    }
   }
 
   committed(xid: number): void {
@@ -482,4 +508,25 @@ export class TableRouter implements Router {
       this.o.onTableGone?.(t);
     }
   }
+}
+
+/** How long renameNews waits for streamed transactions to become visible to the catalog, and how often it looks. */
+const VISIBLE_WAIT_MS = 10_000;
+const VISIBLE_POLL_MS = 5;
+
+/**
+ * The first of `xids` (32-bit, as wal2json gives them) not visible in `snapshot` (pg_current_snapshot()
+ * as text, 'xmin:xmax:xip,…' in 64-bit xids), or undefined when all are. A streamed transaction has
+ * committed, so it is visible unless it is at or past xmax or still listed as running.
+ */
+export function invisible(xids: readonly number[], snapshot: string): number | undefined {
+  const [, xmaxText, xipText = ''] = snapshot.split(':');
+  if (xmaxText === undefined || !/^\d+$/.test(xmaxText))
+    throw new PartitionError(`unexpected snapshot ${snapshot}`, 'WALDUCK_RENAME_REPLAY');
+  const low = (v: string) => Number(BigInt(v) & 0xffffffffn);
+  const xmax = low(xmaxText);
+  const running = new Set(xipText === '' ? [] : xipText.split(',').map(low));
+  // 32-bit xids compare modulo 2^32, as PostgreSQL's TransactionIdPrecedes does.
+  for (const x of xids) if (((x - xmax) | 0) >= 0 || running.has(x)) return x;
+  return undefined;
 }

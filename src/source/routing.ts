@@ -55,7 +55,8 @@ export interface Router {
   /**
    * Looks at the followed tables' names now (before a DuckDB commit). True when a rename whose old
    * name another table took is new: changes under that name in the open batch may be misattributed,
-   * and the batch must be read again knowing it.
+   * and the batch must be read again knowing it. `xids`: the source transactions of the open batch;
+   * the catalog is read only once every one of them is visible to it (see partitions.ts).
    */
-  renameNews(): Promise<boolean>;
+  renameNews(xids?: readonly number[]): Promise<boolean>;
 }
