@@ -133,6 +133,8 @@ export class TableRouter implements Router {
    * changes are never declared ignorable (see ignores).
    */
   private readonly onceFollowed: Set<string>;
+  /** The source transaction the sink is in (told by renamedIn, cleared by committed). */
+  private current: number | undefined;
 
   constructor(
     private readonly query: QueryFn,
@@ -154,7 +156,14 @@ export class TableRouter implements Router {
    */
   ignores(schema: string, table: string): boolean {
     const k = `${schema}\u0000${table}`;
-    return this.ignored.has(k) && !this.onceFollowed.has(k) && !this.chosen.has(k) && !this.leaves.has(k);
+    return (
+      this.ignored.has(k) &&
+      !this.onceFollowed.has(k) &&
+      !this.chosen.has(k) &&
+      !this.leaves.has(k) &&
+      // A followed table is being renamed to this name: route() decides change by change.
+      this.renames.placing(k) === undefined
+    );
   }
 
   /** The leaves routed to `root`. */
@@ -174,7 +183,12 @@ export class TableRouter implements Router {
     if (chosen) return { kind: 'table', ref, oid: chosen.oid };
     const leaf = this.leaves.get(k);
     if (leaf) return { kind: 'table', ref: leaf.root, oid: this.chosen.get(refKey(leaf.root))?.oid };
-    if (this.ignored.has(k)) return { kind: 'ignore' };
+    if (this.ignored.has(k)) {
+      // Another table's name, which a followed table is being renamed to: its changes are ours only
+      // from the renaming transaction on (renames.ts).
+      const p = this.renames.placing(k);
+      if (!p || !this.renames.ours(p, this.current)) return { kind: 'ignore' };
+    }
     return this.lookup(ref);
   }
 
@@ -190,11 +204,22 @@ export class TableRouter implements Router {
     const oid = found ? undefined : await this.oidOf(ref);
     const was = oid === undefined ? undefined : this.followed(oid);
     if (was && oid !== undefined) {
+      // A name another table used in this stream, which this table is being renamed to: its changes
+      // are ours only from the renaming transaction on (renames.ts). (A name used before this session
+      // began cannot be told: the renaming transaction may lie before the position it started from.)
+      const p = this.renames.of(oid);
+      if (p?.taken && !this.renames.ours(p, this.current)) {
+        this.ignored.add(k);
+        return { kind: 'ignore' };
+      }
+      const taken = p?.taken === true || this.ignored.has(k);
       const unplaced = await this.placeable(was, ref, oid);
       this.renamed(was, ref, oid);
       // Some changes under the old name may have been the other table's: never leave that to a
-      // warning. Re-copy the renamed table (it then equals the source again), or stop.
-      if (unplaced) this.hidden(was, ref);
+      // warning. Re-copy the renamed table (it then equals the source again), or stop. So too when
+      // the new name was another table's in this stream and this change is inside the renaming
+      // transaction (or that transaction is unknown): the changes under it may be either table's.
+      if (unplaced || taken) this.hidden(was, ref, taken);
       return { kind: 'table', ref, oid };
     }
     // No relation has this name now. While a followed table's rename is still ahead in the stream, it
@@ -283,7 +308,16 @@ export class TableRouter implements Router {
   }
 
   /** Re-copies `to`, renamed from `was` at a place walduck could not find (or stops, see recopy). */
-  private hidden(was: TableRef, to: TableRef): void {
+  private hidden(was: TableRef, to: TableRef, taken = false): void {
+    if (taken) {
+      this.recopy(
+        to,
+        `renamed from ${refName(was)} to a name another table used earlier in the stream, and changes under ${refName(to)} in the renaming transaction (or with that transaction unknown) may be either table's`,
+        `table ${refName(was)} was renamed to ${refName(to)}, a name another table used earlier in the stream, and walduck cannot tell which changes under ${refName(to)} around the rename are whose: run walduck resync --table ${refName(to)} to copy it again`,
+        'WALDUCK_TABLE_RENAMED',
+      );
+      return;
+    }
     this.recopy(
       to,
       `renamed from ${refName(was)} while another table took that name, and the renaming transaction is hidden by a later DDL of the table, so changes under ${refName(was)} just before this point may be the other table's`,
@@ -376,6 +410,7 @@ export class TableRouter implements Router {
   async renameNews(xids: readonly number[] = []): Promise<boolean> {
     if (xids.length > 0 && this.chosen.size > 0) await this.untilVisible(xids);
     await this.checkTables();
+    this.renames.forgetCommitted();
     return this.renames.arm();
   }
 
@@ -406,9 +441,11 @@ export class TableRouter implements Router {
 
   committed(xid: number): void {
     this.renames.committedXid(xid);
+    this.current = undefined;
   }
 
   renamedIn(xid: number): Rename[] {
+    this.current = xid;
     return this.renames.reusedIn(xid).map((p) => ({ from: p.from, to: p.to, oid: p.oid }));
   }
 
@@ -420,7 +457,7 @@ export class TableRouter implements Router {
       this.renamed(was, p.to, p.oid);
       // Due by position, never placed by a transaction: changes under the old name since the rename
       // may be the other table's (as in lookup, never left to a warning).
-      if (p.reused && p.xid === undefined && !p.committed) this.hidden(was, p.to);
+      if ((p.reused || p.taken) && p.xid === undefined && !p.committed) this.hidden(was, p.to, !p.reused);
       out.push({ from: { schema: was.schema, table: was.table }, to: p.to, oid: p.oid });
     }
     return out;
@@ -491,9 +528,11 @@ export class TableRouter implements Router {
         if (r[5]) this.owners.set(oid, r[5]);
         continue;
       }
-      // Another relation under the old name: the rename must be placed exactly (renames.ts).
+      // Another relation under the old name: the rename must be placed exactly (renames.ts). So too
+      // when the new name carried another table's changes in this stream (the mirror).
       const reused = (await this.oidOf(t, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) !== undefined;
-      if (this.renames.saw(oid, t, now, r[3] ?? '', this.renamingXid(oid, r[4], r[5]), reused))
+      const taken = this.ignored.has(refKey(now));
+      if (this.renames.saw(oid, t, now, r[3] ?? '', this.renamingXid(oid, r[4], r[5]), reused, taken))
         this.o.log(
           `table ${refName(t)} is named ${refName(now)} in the source catalog: the rename is followed where the stream reaches it`,
         );

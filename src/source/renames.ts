@@ -15,6 +15,12 @@
 // by any later DDL of the table; the row type's only by a rename or OWNER TO), and the stream's commit
 // of that xid applies it. Inside that transaction a change under the old name could be
 // either table's: the sink then copies the renamed table again online rather than guess.
+//
+// The mirror: the NEW name used by another table earlier in the stream (INSERT INTO b; DROP TABLE b;
+// ALTER TABLE a RENAME TO b; INSERT INTO b). A change under the new name is then the other table's
+// before the renaming transaction commits and the followed table's after it, so such a rename is
+// placed the same way (`taken`): until that commit, changes under the new name outside the renaming
+// transaction are not ours; inside it they may be either table's (re-copied).
 
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { TableRef } from '../wal2json/change.js';
@@ -51,10 +57,19 @@ export interface PendingRename {
   readonly committed: boolean;
   /** A read-again of the stream was asked for it (see arm). */
   readonly armed: boolean;
+  /** The new name carried another table's changes in this stream: placed by `xid` too. */
+  readonly taken: boolean;
+  /** The stream committed `xid` in the open batch before this rename was seen (see passed()). */
+  readonly passed: boolean;
 }
+
+/** How many committed xids of the open batch are remembered; beyond, a rename is not known passed. */
+const RECENT_CAP = 10_000;
 
 export class PendingRenames {
   private readonly byOid = new Map<string, PendingRename>();
+  /** Transactions the stream committed since the last DuckDB commit (at most RECENT_CAP). */
+  private readonly recent = new Set<number>();
 
   /** The catalog shows `oid` (followed as `from`) named `to`; true when that is news (worth a line). */
   saw(
@@ -64,11 +79,12 @@ export class PendingRenames {
     walPosition: string,
     xmin: string | null = null,
     reused = false,
+    taken = false,
   ): boolean {
     const was = this.byOid.get(oid);
     const xid = xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined;
     const same = was && was.to.schema === to.schema && was.to.table === to.table;
-    if (same && was.reused === reused) return false;
+    if (same && was.reused === reused && (was.taken || !taken)) return false;
     this.byOid.set(oid, {
       oid,
       from: { schema: from.schema, table: from.table },
@@ -80,12 +96,15 @@ export class PendingRenames {
       reused,
       committed: same ? was.committed : false,
       armed: same ? was.armed : false,
+      taken: (same && was.taken) || taken,
+      passed: same ? was.passed : xid !== undefined && this.recent.has(xid),
     });
     return !same;
   }
 
   /** The stream committed transaction `xid`. */
   committedXid(xid: number): void {
+    if (this.recent.size < RECENT_CAP) this.recent.add(xid);
     for (const [oid, p] of this.byOid) if (p.xid === xid) this.byOid.set(oid, { ...p, committed: true });
   }
 
@@ -110,11 +129,38 @@ export class PendingRenames {
   arm(): boolean {
     let any = false;
     for (const [oid, p] of this.byOid) {
-      if (!p.reused || p.committed || p.armed) continue;
+      if ((!p.reused && !p.taken) || p.committed || p.armed) continue;
       this.byOid.set(oid, { ...p, armed: true });
       any = true;
     }
     return any;
+  }
+
+  /** A DuckDB commit is next (its catalog check done): the open batch's commits are forgotten. */
+  forgetCommitted(): void {
+    this.recent.clear();
+  }
+
+  /** The rename of `oid`, if one is pending. */
+  of(oid: string): PendingRename | undefined {
+    return this.byOid.get(oid);
+  }
+
+  /** A pending rename placed by its transaction (`taken`) whose new name is `key` (refKey), if any. */
+  placing(key: string): PendingRename | undefined {
+    // Asked for every change of an unfollowed table (TableRouter.ignores): nothing to look at, mostly.
+    if (this.byOid.size === 0) return undefined;
+    for (const p of this.byOid.values()) if (p.taken && `${p.to.schema}\u0000${p.to.table}` === key) return p;
+    return undefined;
+  }
+
+  /**
+   * Whether a change under `p`'s new name, in transaction `current`, is the renamed table's: inside
+   * the renaming transaction or after its commit (seen, or in the open batch before the rename was).
+   * Unknown transaction: true (the caller re-copies when the name was another table's).
+   */
+  ours(p: PendingRename, current: number | undefined): boolean {
+    return p.xid === undefined || p.committed || p.passed || p.xid === current;
   }
 
   /** A rename still ahead in the stream, if any. */

@@ -89,4 +89,38 @@ describe('PendingRenames', () => {
     assert.deepEqual(p.due(0xffff_ffffn), []);
     assert.deepEqual(p.any()?.to, b);
   });
+
+  it('a rename onto a name another table used (taken) is placed by its transaction: ours inside it or after its commit', () => {
+    const p = new PendingRenames();
+    p.committedXid(700);
+    p.saw('1', a, b, '0/9000', '735', false, true);
+    p.saw('2', c, a, '0/9000', '700', false, true);
+    const placed = p.placing('public\u0000b');
+    assert.ok(placed);
+    assert.equal(placed.oid, '1');
+    assert.equal(p.placing('public\u0000c'), undefined, 'only the new name');
+    assert.equal(p.ours(placed, 734), false, 'before the renaming transaction commits: the other table');
+    assert.equal(p.ours(placed, 735), true, 'inside the renaming transaction');
+    const before = p.of('2');
+    assert.ok(before);
+    assert.equal(p.ours(before, 1), true, 'its commit read in the open batch before the rename was seen');
+    assert.equal(p.arm(), true, 'a change left out before the rename was known: read the batch again');
+    assert.equal(p.arm(), false, 'asked once');
+    p.committedXid(735);
+    const now = p.of('1');
+    assert.ok(now);
+    assert.equal(p.ours(now, undefined), true);
+    p.forgetCommitted();
+    p.saw('3', b, c, '0/9000', '700', false, true);
+    assert.equal(p.of('3')?.passed, false, 'the open batch forgotten at a DuckDB commit');
+  });
+
+  it('marking a rename taken later keeps its position and transaction', () => {
+    const p = new PendingRenames();
+    p.saw('1', a, b, '0/3000', '735', false, false);
+    assert.equal(p.placing('public\u0000b'), undefined);
+    p.saw('1', a, b, '', null, false, true);
+    const r = p.of('1');
+    assert.deepEqual(r && { at: r.at, xid: r.xid, taken: r.taken }, { at: 0x3000n, xid: 735, taken: true });
+  });
 });
