@@ -57,7 +57,7 @@ export async function runWalduck(
  * arguments are built: a test's cluster starts after the module loads), committing every 50 ms so that
  * tests see their rows quickly: `args('a.duckdb', '--tables', 't')`.
  */
-export function replicateArgs(source: () => string, dir: string) {
+export function replicateArgs(source: () => string, dir: string, batchMs = 50) {
   return (file: string, ...extra: string[]): string[] => [
     'replicate',
     '--source',
@@ -65,7 +65,7 @@ export function replicateArgs(source: () => string, dir: string) {
     '--duckdb',
     join(dir, file),
     '--batch-ms',
-    '50',
+    String(batchMs),
     ...extra,
   ];
 }

@@ -12,27 +12,22 @@ import { after, describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
-import { runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import {
+  replicateArgs,
+  runWalduck,
+  startWatched,
+  statusJson,
+  type WatchedRun,
+} from '../../helpers/walduck.js';
 
 const c = useCluster({ database: 'walduck' });
 const dir = mkdtempSync(join(tmpdir(), 'walduck-rename-onto-used-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const pub = (table: string) => ({ schema: 'public', table });
-const args = (file: string, slot: string, tables: string, ...extra: string[]) => [
-  'replicate',
-  '--source',
-  conninfo(c.info, 'scram-sha-256'),
-  '--duckdb',
-  join(dir, file),
-  '--slot',
-  slot,
-  '--batch-ms',
-  '20',
-  '--tables',
-  tables,
-  ...extra,
-];
+const replicate = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir, 20);
+const args = (file: string, slot: string, tables: string, ...extra: string[]) =>
+  replicate(file, '--slot', slot, '--tables', tables, ...extra);
 
 async function status(file: string): Promise<[unknown, unknown][]> {
   return (await statusJson(join(dir, file))).map((x) => [x.table, x.state]);
@@ -44,6 +39,16 @@ async function start(argv: readonly string[], debug = 'walduck:replicate') {
   const seen = (text: string) => run.waitFor((log) => log.includes(text));
   await seen('streaming from slot');
   return { run, seen };
+}
+
+/** Stops `run` cleanly, runs walduck again until caught up under `table`, and compares it with the source. */
+async function stopThenCatchUp(run: WatchedRun, file: string, slot: string, table: string): Promise<void> {
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  assert.equal(r.code, 0, r.stderr);
+  const done = await runWalduck([...args(file, slot, table), '--until-caught-up']);
+  assert.equal(done.code, 0, done.stderr);
+  await assertReplicaEquals(c.info, join(dir, file), [pub(table)]);
 }
 
 /** The followed table `a` (ids 1-20) and the unfollowed `b` (ids 501-505, other values). */
@@ -86,12 +91,7 @@ describe('a followed table renamed to a name another table used earlier in the s
       );
       await seen(`public.${a}: RENAME TABLE to public.${b} applied at LSN`);
       psql(c.info, `INSERT INTO ${b} VALUES (22, 'later')`);
-      run.child.kill('SIGINT');
-      const r = await run.done;
-      assert.equal(r.code, 0, r.stderr);
-      const done = await runWalduck([...args(file, slot, b), '--until-caught-up']);
-      assert.equal(done.code, 0, done.stderr);
-      await assertReplicaEquals(c.info, join(dir, file), [pub(b)]);
+      await stopThenCatchUp(run, file, slot, b);
       assert.deepEqual(await status(file), [[`public.${b}`, 'streaming']]);
     });
   }
@@ -123,12 +123,7 @@ describe('a followed table renamed to a name another table used earlier in the s
     await run.waitFor(
       new RegExp(`online copy of public\\.${b}: chunk \\d+ wrote \\d+ row\\(s\\) \\(\\d+ in all\\), done`),
     );
-    run.child.kill('SIGINT');
-    const r = await run.done;
-    assert.equal(r.code, 0, r.stderr);
-    const done = await runWalduck([...args(file, slot, b), '--until-caught-up']);
-    assert.equal(done.code, 0, done.stderr);
-    await assertReplicaEquals(c.info, join(dir, file), [pub(b)]);
+    await stopThenCatchUp(run, file, slot, b);
   });
 
   it("while walduck was stopped: the other table's rows under the name before the rename are not applied to the renamed one", {
