@@ -902,6 +902,7 @@ export class DuckDbSink implements ChangeSink {
     this.stagedChars = 0;
     this.batchChanges = 0;
     this.batchXids.length = 0;
+    this.opts.router?.rolledBack();
     this.inSource = false;
     this.lastCommitLsn = this.storedLsn;
   }

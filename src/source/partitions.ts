@@ -444,6 +444,12 @@ export class TableRouter implements Router {
     this.current = undefined;
   }
 
+  rolledBack(): void {
+    // The batch is read again: its commits must be seen again before a rename counts them as passed.
+    this.renames.forgetCommitted();
+    this.current = undefined;
+  }
+
   renamedIn(xid: number): Rename[] {
     this.current = xid;
     return this.renames.reusedIn(xid).map((p) => ({ from: p.from, to: p.to, oid: p.oid }));

@@ -47,6 +47,8 @@ export interface Router {
   takeRenames(lsn: bigint): Rename[];
   /** The stream committed transaction `xid` (a rename it made is then due). */
   committed(xid: number): void;
+  /** The sink rolled its open batch back: what the router learnt of that batch's transactions is void. */
+  rolledBack(): void;
   /**
    * Renames made by transaction `xid` whose old name another table took since: inside it, a change
    * under the old name may be either table's.
