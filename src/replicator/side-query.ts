@@ -12,9 +12,10 @@
 //    its reply went into the void).
 //  - a cut, a reset, a terminated backend or a broken reply: the connection is unusable for good. It is
 //    dropped, and the next query opens a new one (a dead one kept made every later query fail again,
-//    for ever, after the network healed). A server error (PgServerError) leaves the session usable,
-//    unless it is FATAL or PANIC (the server ends the session: pg_terminate_backend, a shutdown), and
-//    WALDUCK_BUSY is a concurrent caller's query still running: both keep it.
+//    for ever, after the network healed). A server error (PgServerError) leaves the session usable, and
+//    WALDUCK_BUSY is a concurrent caller's query still running: both keep it. (A backend that ends its
+//    session, pg_terminate_backend, closes the socket after its FATAL: that reaches query() as a
+//    ConnectionError.)
 
 import {
   type Connection,
@@ -96,8 +97,7 @@ export function sideQuery(settings: ConnectionSettings, o: SideQueryOptions = {}
         return (await bounded(c, sql))[0]?.rows ?? [];
       } catch (err) {
         const usable =
-          (err instanceof PgServerError && err.severity !== 'FATAL' && err.severity !== 'PANIC') ||
-          (err instanceof ConnectionError && err.code === 'WALDUCK_BUSY');
+          err instanceof PgServerError || (err instanceof ConnectionError && err.code === 'WALDUCK_BUSY');
         if (!usable && conn === c) {
           conn = undefined;
           await c.close().catch(() => {});
