@@ -33,7 +33,7 @@
 // `chunkRows` while chunks are small).
 
 import { randomUUID } from 'node:crypto';
-import type { ConnectionSettings, LogFn } from '../protocol/index.js';
+import { ConnectionError, type ConnectionSettings, type LogFn } from '../protocol/index.js';
 import type { OnlineCopyTarget } from '../sink/duckdb-sink.js';
 import { copyPrefix, formatWatermark } from '../sink/watermark.js';
 import type { Rows } from '../source/catalog.js';
@@ -161,7 +161,9 @@ async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal:
       } catch (err) {
         if (signal.aborted) return;
         failures++;
-        if (!isTransient(err) || failures > MAX_RETRIES) throw err;
+        if (!isTransient(err)) throw err;
+        if (failures > MAX_RETRIES)
+          throw givenUp(err, `online copy of ${name}: ${failures} chunk attempts in a row failed`);
         // The next expect() drops this attempt: its watermarks, if they reached WAL, are ignored.
         const wait = backoff.next();
         o.log(
@@ -217,6 +219,12 @@ function pause(ms: number, stopped: Promise<false>): Promise<unknown> {
   return Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), stopped]).finally(() =>
     clearTimeout(timer),
   );
+}
+
+/** The last failure, named as the copy's (the session's retry warns with it), still transient. */
+function givenUp(err: unknown, what: string): unknown {
+  if (!(err instanceof ConnectionError)) return err;
+  return new ConnectionError(err.code, err.phase, `${what}, the last: ${oneLine(err)}`, { cause: err });
 }
 
 function oneLine(err: unknown): string {
