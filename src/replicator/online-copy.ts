@@ -19,16 +19,27 @@
 // before it is in WAL). The copier then waits until the stream reached the high watermark; a chunk lost
 // to a rollback (a reconnect) is read again under a new attempt id.
 //
+// Never waiting for ever (the stream keeps going, so a stuck copier would be silent: "copying" for
+// good): every statement of the copy is bounded by `stallMs` (the replication link's receive timeout).
+// A statement past it is looked at from a second connection: a backend still running it (a long
+// SELECT, a lock wait) is waited on, with a debug line each time; an idle or vanished one means the
+// link stalled, and the connection is closed. A failed or stalled chunk is read again under a new
+// attempt id on a new connection, up to MAX_RETRIES times in a row with a backoff; then the copy fails,
+// which ends the session like a cut replication link (retried by the replicator, then one line). Every
+// other wait is on the stream: the high watermark's arrival, or the next commit or rollback.
+//
 // Memory: one chunk's rows, between its SELECT and its high watermark. A chunk is at most `chunkRows`
 // rows, and its row count halves while a chunk's text exceeds `chunkBytes` (and grows back up to
 // `chunkRows` while chunks are small).
 
 import { randomUUID } from 'node:crypto';
-import type { ConnectionSettings, LogFn } from '../protocol/index.js';
+import { ConnectionError, type ConnectionSettings, type LogFn } from '../protocol/index.js';
 import type { OnlineCopyTarget } from '../sink/duckdb-sink.js';
 import { copyPrefix, formatWatermark } from '../sink/watermark.js';
+import type { Rows } from '../source/catalog.js';
 import { keyOrder } from '../source/key-order.js';
 import { qualified, quoteIdent, quoteLiteral } from '../source/quote.js';
+import { Backoff, failureCode, isTransient } from './retry.js';
 import { type SideQuery, sideQuery } from './side-query.js';
 
 export interface OnlineCopyOptions {
@@ -37,8 +48,14 @@ export interface OnlineCopyOptions {
   readonly chunkRows: number;
   readonly chunkBytes: number;
   readonly log: LogFn;
+  /** Bound on one statement of the copy without sign of work on the server (default STALL_MS). */
+  readonly stallMs?: number;
 }
 
+export const STALL_MS = 60_000;
+/** Chunks failing in a row (a stall, a cut) before the copy gives up and fails the session. */
+export const MAX_RETRIES = 5;
+const CONNECT_MS = 10_000;
 export const DEFAULT_CHUNK_ROWS = 20_000;
 export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
 
@@ -94,20 +111,31 @@ async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal:
     if (signal.aborted) resolve(false);
     signal.addEventListener('abort', () => resolve(false), { once: true });
   });
-  // No timeout: a chunk's SELECT on a large table may take long. Any failure ends the copy (and the
-  // session), so the connection is never reopened within one copy.
+  const stallMs = o.stallMs ?? STALL_MS;
+  // Looks at the copy's backend when a statement passed stallMs (bounded itself, closed on a stall).
+  const probe = sideQuery(o.settings, { log: o.log, timeoutMs: stallMs, connectTimeoutMs: CONNECT_MS });
   const conn = sideQuery(o.settings, {
     log: o.log,
+    timeoutMs: stallMs,
+    connectTimeoutMs: CONNECT_MS,
+    busy: (pid) => working(probe, pid, `online copy of ${name}`, stallMs, o.log),
     // As the snapshot copy does: a role's timeouts must not kill a long copy, and a copy filtered by a
-    // row security policy would silently be partial (with it off, PostgreSQL refuses instead).
-    init: 'SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off',
+    // row security policy would silently be partial (with it off, PostgreSQL refuses instead). A
+    // watermark commit need not wait for a synchronous standby (a walsender sends WAL flushed here):
+    // one that is down would hold every chunk.
+    init: 'SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off; SET synchronous_commit = local',
   });
+  // A stop closes the connection: a statement waiting on the server (a lock) must not hold the stop.
+  const onStop = () => void conn.close().catch(() => {});
+  signal.addEventListener('abort', onStop, { once: true });
   try {
     const run = randomUUID().slice(0, 8);
     const cols = merge.columns.map(quoteIdent).join(', ');
     // Through the root of a partitioned table: every partition's rows, in one key order.
     const from = qualified(source.schema, source.table);
     const prefix = copyPrefix(o.slot);
+    const backoff = new Backoff({ initialMs: 200, maxMs: 5_000 });
+    let failures = 0;
     let attempt = 0;
     let rows = o.chunkRows;
     while (!signal.aborted && !merge.committed.done) {
@@ -120,16 +148,32 @@ async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal:
       const mark = (m: 'low' | 'high') =>
         emit(conn, prefix, formatWatermark({ schema: source.schema, table: source.table, id, mark: m }));
       const written = merge.expect(id);
-      await mark('low');
-      o.log(`online copy of ${name}: low watermark ${id}`);
-      const p = merge.progress;
-      const where = p.key ? ` WHERE ${order.after(p.key, p.inclusive)}` : '';
+      let got: Rows;
       const t0 = performance.now();
-      const got = await conn.query(
-        `SELECT ${cols} FROM ${from}${where} ORDER BY ${order.orderBy} LIMIT ${rows}`,
-      );
-      merge.rows(id, got, got.length === rows);
-      await mark('high');
+      try {
+        await mark('low');
+        o.log(`online copy of ${name}: low watermark ${id}`);
+        const p = merge.progress;
+        const where = p.key ? ` WHERE ${order.after(p.key, p.inclusive)}` : '';
+        got = await conn.query(`SELECT ${cols} FROM ${from}${where} ORDER BY ${order.orderBy} LIMIT ${rows}`);
+        merge.rows(id, got, got.length === rows);
+        await mark('high');
+      } catch (err) {
+        if (signal.aborted) return;
+        failures++;
+        if (!isTransient(err)) throw err;
+        if (failures > MAX_RETRIES)
+          throw givenUp(err, `online copy of ${name}: ${failures} chunk attempts in a row failed`);
+        // The next expect() drops this attempt: its watermarks, if they reached WAL, are ignored.
+        const wait = backoff.next();
+        o.log(
+          `online copy of ${name}: chunk ${id} failed (${failureCode(err)}: ${oneLine(err)}); reading it again on a new connection in ${wait} ms (${failures} of ${MAX_RETRIES})`,
+        );
+        await pause(wait, stopped);
+        continue;
+      }
+      failures = 0;
+      backoff.reset();
       const ok = await Promise.race([written, stopped]);
       let bytes = 0;
       for (const row of got) for (const v of row) bytes += v === null ? 0 : v.length;
@@ -140,8 +184,51 @@ async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal:
       else if (bytes * 4 < o.chunkBytes && rows < o.chunkRows) rows = Math.min(o.chunkRows, rows * 2);
     }
   } finally {
+    signal.removeEventListener('abort', onStop);
     await conn.close().catch(() => {});
+    await probe.close().catch(() => {});
   }
+}
+
+/**
+ * Whether the copy's backend `pid` is still working on its statement (then the copier waits on): active
+ * and not stuck writing its reply to a link that takes nothing. Idle or gone: the reply (or the request)
+ * was lost on the way, and only a new connection helps.
+ */
+async function working(
+  probe: SideQuery,
+  pid: number,
+  what: string,
+  ms: number,
+  log: LogFn,
+): Promise<boolean> {
+  const [row] = await probe.query(
+    `SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE pid = ${Number(pid)}`,
+  );
+  const [state, type, event] = row ?? [];
+  const busy = state === 'active' && event !== 'ClientWrite';
+  const seen = row ? `${state ?? '?'}${type ? `, waiting for ${type}:${event ?? '?'}` : ''}` : 'gone';
+  log(
+    `${what}: a statement has not answered for ${ms} ms (backend ${pid} ${seen}): ${busy ? 'waiting on' : 'the link stalled, closing it'}`,
+  );
+  return busy;
+}
+
+function pause(ms: number, stopped: Promise<false>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), stopped]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+/** The last failure, named as the copy's (the session's retry warns with it), still transient. */
+function givenUp(err: unknown, what: string): unknown {
+  if (!(err instanceof ConnectionError)) return err;
+  return new ConnectionError(err.code, err.phase, `${what}, the last: ${oneLine(err)}`, { cause: err });
+}
+
+function oneLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
 }
 
 async function emit(conn: SideQuery, prefix: string, content: string): Promise<void> {

@@ -279,6 +279,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
                 chunkRows: o.copyChunkRows ?? DEFAULT_CHUNK_ROWS,
                 chunkBytes: o.copyChunkBytes ?? DEFAULT_CHUNK_BYTES,
                 log: o.logs?.sink ?? o.log,
+                // A copy statement stalls no longer than the stream may stay silent.
+                stallMs: live.receiveTimeoutMs,
               },
               () => stopForCopy.abort(),
             )

@@ -166,6 +166,19 @@ export class FaultProxy {
     for (const p of this.pairs) p.stalled = direction;
   }
 
+  /**
+   * Stalls one open connection: the one the server sees coming from `clientPort` (pg_stat_activity's
+   * client_port), a half-open link for that session alone. False when no open connection has it.
+   */
+  stallSession(clientPort: number, direction: Direction = 'both'): boolean {
+    for (const p of this.pairs) {
+      if (p.server.localPort !== clientPort) continue;
+      p.stalled = direction;
+      return true;
+    }
+    return false;
+  }
+
   /** Ends a stall: the stalled connections are dropped silently, new ones pass again. */
   heal(): void {
     const all = this.stalled;

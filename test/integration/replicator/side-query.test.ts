@@ -67,3 +67,36 @@ it('bounds a query on a stalled link: the timer closes the connection, and the n
     await proxy.close();
   }
 });
+
+it('waits past the bound while busy() says the backend still works, and closes once it says not', {
+  timeout: 60_000,
+}, async () => {
+  const asked: number[] = [];
+  let working = true;
+  const q = sideQuery(settings(), {
+    timeoutMs: 200,
+    busy: async (backend) => {
+      asked.push(backend);
+      return working;
+    },
+  });
+  try {
+    const first = await pid(q);
+    // A statement running past the bound: each look says it works, so it finishes.
+    assert.deepEqual(await q.query('SELECT pg_sleep(1), 1'), [['', '1']]);
+    assert.ok(asked.length >= 1, 'busy() was asked');
+    assert.ok(
+      asked.every((b) => b === Number(first)),
+      'about the session running the statement',
+    );
+    // Once busy() says the backend is not working on it, the connection is closed and the query fails.
+    working = false;
+    await assert.rejects(
+      q.query('SELECT pg_sleep(30)'),
+      (err) => err instanceof ConnectionError && err.code === 'WALDUCK_CONNECTION_CLOSED',
+    );
+    assert.notEqual(await pid(q), first, 'a new session for the next query');
+  } finally {
+    await q.close();
+  }
+});

@@ -309,8 +309,12 @@ describe('resync and kill -9 during an online copy', () => {
   });
 
   it('a kill -9 after a low watermark, after a chunk is written, and after its commit resumes the copy (format-version 1)', async () => {
+    // Small chunks, so that the copy outlasts the three runs: without writes in its windows the copier
+    // reads about 20 chunks a second, and a loaded machine reacts to a log line a second or more late
+    // (in one CI run two runs took 25 chunks of 500, and the third found one left: it waited for ever
+    // on two more). The waits below stop at once, with that said, if the copy ends first anyway.
     psql(c.info, `${table('p', 200)} ${table('q', 12000)}`);
-    const argv = [...args('kill.duckdb', '--format-version', '1', '--copy-chunk-rows', '500')];
+    const argv = [...args('kill.duckdb', '--format-version', '1', '--copy-chunk-rows', '60')];
     const first = await runWalduck([...argv, '--tables', 'p', '--until-caught-up']);
     assert.equal(first.code, 0, first.stderr);
     const points = [
@@ -319,17 +323,26 @@ describe('resync and kill -9 during an online copy', () => {
       /online copy of public\.q: chunk \d+ wrote [^\n]*\n[^\n]*committed [^\n]*\n/,
     ];
     let batch = 0;
-    for (const point of points) {
+    for (const [i, point] of points.entries()) {
       const run = started([...argv, '--tables', 'p,q']);
+      /** Waits until `ok` holds for the log after `from`; fails at once if the copy ends first. */
+      const before = async (what: string, ok: (log: string) => boolean, from = 0) => {
+        const done = /online copy of public\.q: chunk \d+ wrote [^\n]*, done/;
+        await run.waitFor((log) => ok(log.slice(from)) || done.test(log));
+        assert.ok(
+          ok(run.text().slice(from)),
+          `run ${i + 1} of 3: the copy of public.q finished before ${what}, so the kill could not interrupt it: ${run.copied('public.q')} rows copied`,
+        );
+      };
       // Two more chunks under a writer, then the kill at the point.
-      await run.waitFor(/online copy of public\.q (starts|resumes)/);
+      await before('it started', (log) => /online copy of public\.q (starts|resumes)/.test(log));
       await writer(`kill-${batch}`, workload('q', 100 + batch++, 60, 24000));
-      await run.waitFor(() => run.chunks('public.q') >= 2);
+      await before('two chunks were written', () => run.chunks('public.q') >= 2);
       await writer(
         `kill-${batch}`,
         `${workload('q', 100 + batch++, 60, 24000)}\n${workload('p', batch, 20, 400)}`,
       );
-      await run.waitFor(point, run.text().length);
+      await before(`the kill point ${point}`, (log) => point.test(log), run.text().length);
       run.child.kill('SIGKILL');
       await run.done;
       // The file says copying (the lock went with the process).
@@ -338,7 +351,8 @@ describe('resync and kill -9 during an online copy', () => {
         ['public.q', 'copying'],
       ]);
     }
-    const last = await runWalduck([...argv, '--tables', 'p,q', '--until-caught-up'], {}, 120_000);
+    // The rest of the copy, 200 chunks at most: the bound only keeps a hang from holding the suite.
+    const last = await runWalduck([...argv, '--tables', 'p,q', '--until-caught-up'], {}, 300_000);
     assert.equal(last.code, 0, last.stderr);
     await assertReplicaEquals(c.info, join(dir, 'kill.duckdb'), [t('p'), t('q')]);
     assert.deepEqual(await status('kill.duckdb'), [

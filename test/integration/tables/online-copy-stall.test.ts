@@ -1,0 +1,117 @@
+// An online copy whose own connection goes half-open in the middle of a chunk (the replication link and
+// every other connection still fine): the copier must notice within the stall bound (the replication
+// link's receive timeout, here wal_sender_timeout 3 s), read the chunk again on a new connection and
+// finish, and not wait for ever while the stream goes on (which looked like a healthy replica whose
+// table said "copying" for good). A statement that waits on the server for a lock is not a stall: it
+// is waited on. Forced deterministically: a lock on the table holds the copier inside its chunk SELECT
+// while the test stalls that one session through the fault proxy, then lets the SELECT finish, so
+// its reply goes into the void.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, it } from 'node:test';
+import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
+import { FaultProxy } from '../../helpers/faults.js';
+import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+
+const c = useCluster({ database: 'walduck', settings: { wal_sender_timeout: '3s' } });
+const dir = mkdtempSync(join(tmpdir(), 'walduck-copy-stall-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A session holding `LOCK TABLE name IN ACCESS EXCLUSIVE MODE` until release(). */
+async function lockTable(name: string): Promise<{ release: () => Promise<void> }> {
+  const p = spawn('psql', [...psqlArgs(c.info), '-q', '-A', '-t'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const closed = new Promise<void>((resolve, reject) =>
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`lock session exited ${code}`)))),
+  );
+  let out = '';
+  const locked = new Promise<void>((resolve) =>
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('locked')) resolve();
+    }),
+  );
+  p.stdin.write(`BEGIN; LOCK TABLE ${name} IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n`);
+  await Promise.race([locked, closed]);
+  let released = false;
+  return {
+    release: async () => {
+      if (!released) p.stdin.end('COMMIT;\n');
+      released = true;
+      await closed;
+    },
+  };
+}
+
+it('reads a chunk again on a new connection when its link stalls, and waits on a lock', {
+  timeout: 180_000,
+}, async () => {
+  psql(
+    c.info,
+    `CREATE TABLE p (id int PRIMARY KEY, note text);
+     INSERT INTO p SELECT g, 'p' || g FROM generate_series(1, 50) g;
+     CREATE TABLE q (id int PRIMARY KEY, note text);
+     INSERT INTO q SELECT g, 'q' || g FROM generate_series(1, 3000) g;`,
+  );
+  const file = join(dir, 'stall.duckdb');
+  const first = await runWalduck([
+    ...replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir)('stall.duckdb', '--tables', 'p'),
+    '--until-caught-up',
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+
+  const lock = await lockTable('q');
+  const proxy = await FaultProxy.start(c.info.port);
+  const through = conninfo(c.info, 'scram-sha-256', { port: String(proxy.port) });
+  const run = startWatched(
+    [
+      ...replicateArgs(() => through, dir)('stall.duckdb', '--tables', 'p,q', '--copy-chunk-rows', '500'),
+      '--until-caught-up',
+    ],
+    'walduck:sink,walduck:replicate',
+  );
+  // Only a hang guard (before the fix the copier waited for ever): never an assertion on time.
+  const guard = setTimeout(() => run.child.kill('SIGKILL'), 150_000);
+  try {
+    // The copier's SELECT waits for the lock past the stall bound: looked at, and waited on.
+    const waiting =
+      /online copy of public\.q: a statement has not answered for \d+ ms \(backend (\d+) active, waiting for Lock:relation\): waiting on/;
+    await run.waitFor(waiting);
+    const pid = Number(waiting.exec(run.text())?.[1]);
+    const port = Number(psql(c.info, `SELECT client_port FROM pg_stat_activity WHERE pid = ${pid}`));
+    // That session alone goes half-open; then the SELECT may finish, and its reply is lost.
+    assert.ok(proxy.stallSession(port), `no proxied connection from port ${port}`);
+    await lock.release();
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`a statement has not answered for \\d+ ms \\(backend ${pid} idle[^)]*\\): the link stalled`),
+    );
+    assert.match(
+      r.stderr,
+      /online copy of public\.q: chunk \S+ failed \(WALDUCK_CONNECTION_CLOSED: .*\); reading it again on a new connection/,
+    );
+    assert.match(r.stderr, /online copy of public\.q: chunk \d+ wrote \d+ row\(s\) \(3000 in all\), done/);
+  } finally {
+    clearTimeout(guard);
+    run.child.kill('SIGKILL');
+    await lock.release().catch(() => {});
+    await proxy.close();
+  }
+  await assertReplicaEquals(c.info, file, [
+    { schema: 'public', table: 'p' },
+    { schema: 'public', table: 'q' },
+  ]);
+  assert.deepEqual(
+    (await statusJson(file)).map((x) => [x.table, x.state]),
+    [
+      ['public.p', 'streaming'],
+      ['public.q', 'streaming'],
+    ],
+  );
+});
