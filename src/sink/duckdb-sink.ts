@@ -164,16 +164,11 @@ export class DuckDbSink implements ChangeSink {
   private readonly recopiedInTx: Recopy[] = [];
   /**
    * Re-copies decided in a transaction that rolled back (a reconnect): the router will not see their
-   * cause again (its catalog is past it), so they are recorded again at the next change.
+   * cause again (its catalog is past it), so they are recorded again at the next change, once their
+   * table is open under that name (one named by a rename's new name waits for the replay to reach
+   * the rename again: the router takes its renames back on a rollback).
    */
   private readonly pendingRecopies: Recopy[] = [];
-  /**
-   * Renames from the catalog applied in the open DuckDB transaction, with the commit LSN they were
-   * due at. The router will not give them again: a rollback keeps them, applied again once the
-   * replayed stream passes that LSN again. (One found through a change is found again by its replay.)
-   */
-  private readonly renamedInTx: (Rename & { at: Lsn })[] = [];
-  private readonly pendingRenames: (Rename & { at: Lsn })[] = [];
   /** In the source transaction that renamed these tables (by old name), whose old name is taken since. */
   private renaming = new Map<string, Rename>();
   private txnXid: number | undefined;
@@ -251,7 +246,9 @@ export class DuckDbSink implements ChangeSink {
   private async takeRecopies(lsn: Lsn): Promise<void> {
     if (this.pendingRecopies.length === 0 && !this.opts.router) return;
     const all = [...this.pendingRecopies.splice(0), ...(this.opts.router?.takeRecopies() ?? [])];
-    for (const r of all) await this.recopy(r, lsn);
+    // The same table twice (recorded again, and decided again by the replay): one copy.
+    const once = new Map(all.map((r) => [tableKey(r.root.schema, r.root.table), r]));
+    for (const r of once.values()) if (!(await this.recopy(r, lsn))) this.pendingRecopies.push(r);
   }
 
   /**
@@ -259,9 +256,9 @@ export class DuckDbSink implements ChangeSink {
    * change of it is dropped (a chunk reads its result), and the first chunk's transaction empties
    * the DuckDB table (emptyFirst). A copy already running starts over.
    */
-  private async recopy(r: Recopy, lsn: Lsn): Promise<void> {
+  private async recopy(r: Recopy, lsn: Lsn): Promise<boolean> {
     const t = this.tables.get(tableKey(r.root.schema, r.root.table));
-    if (!t) return;
+    if (!t) return false;
     const name = `${r.root.schema}.${r.root.table}`;
     if (!this.opts.keyCompare) throw new InternalError('apply', `re-copy of ${name} without a key order`);
     await this.begin();
@@ -282,6 +279,7 @@ export class DuckDbSink implements ChangeSink {
     this.recopiedInTx.push(r);
     this.opts.onRecopy?.(r.root);
     this.opts.warn(`${name}: ${r.why}, seen at LSN ${formatLsn(lsn)}: re-copying ${name} online`);
+    return true;
   }
 
   /**
@@ -330,21 +328,13 @@ export class DuckDbSink implements ChangeSink {
 
   /**
    * Renames the router found in the catalog whose old name the stream (at commit `lsn`) can no longer
-   * show: applied now, in the open DuckDB transaction (source/renames.ts).
+   * show: applied now, in the open DuckDB transaction (source/renames.ts). A rollback needs nothing
+   * kept here: the router takes them back and gives them again where the replay reaches them.
    */
   private async takeRenames(lsn: Lsn): Promise<void> {
-    if (this.pendingRenames.length === 0 && !this.opts.router) return;
-    const later = this.pendingRenames.filter((r) => r.at > lsn);
-    const due = [
-      ...this.pendingRenames.filter((r) => r.at <= lsn),
-      ...(this.opts.router?.takeRenames(lsn) ?? []),
-    ];
-    this.pendingRenames.splice(0, this.pendingRenames.length, ...later);
-    for (const r of due) {
+    for (const r of this.opts.router?.takeRenames(lsn) ?? []) {
       const t = this.tables.get(tableKey(r.from.schema, r.from.table));
-      if (!t) continue;
-      await this.renameTable(t, r.to, lsn);
-      this.renamedInTx.push({ ...r, at: lsn });
+      if (t) await this.renameTable(t, r.to, lsn);
     }
   }
 
@@ -867,7 +857,7 @@ export class DuckDbSink implements ChangeSink {
       if (c.merge.committed.done) this.copies.delete(k);
     }
     this.recopiedInTx.length = 0;
-    this.renamedInTx.length = 0;
+    this.opts.router?.batchCommitted();
     for (const k of this.copiesAddedInTx.splice(0)) {
       const c = this.copies.get(k);
       if (c) this.onCopyStart?.(c);
@@ -886,7 +876,6 @@ export class DuckDbSink implements ChangeSink {
     for (const c of this.copies.values()) c.merge.rollback();
     for (const k of this.copiesAddedInTx.splice(0)) this.copies.delete(k);
     this.pendingRecopies.push(...this.recopiedInTx.splice(0));
-    this.pendingRenames.push(...this.renamedInTx.splice(0));
     this.touched.clear();
     // A schema change rolled back with the rest: the tables go back to their committed shape.
     if (this.committedTables) {

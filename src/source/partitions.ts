@@ -27,7 +27,7 @@ import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import { qualified, quoteLiteral } from './quote.js';
-import { PendingRenames, RENAMING_XID } from './renames.js';
+import { type PendingRename, PendingRenames, RENAMING_XID } from './renames.js';
 import type { LeafInfo, Recopy, Rename, Route, Router } from './routing.js';
 
 export const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
@@ -135,6 +135,14 @@ export class TableRouter implements Router {
   private readonly onceFollowed: Set<string>;
   /** The source transaction the sink is in (told by renamedIn, cleared by committed). */
   private current: number | undefined;
+  /**
+   * How to take back each rename followed since the last DuckDB commit, oldest first. A rollback (a
+   * cut connection, a read-again) takes the sink's tables back to that commit, and the replay must
+   * find each rename at its place again: under the new name before it, a change is not the renamed
+   * table's (a swap: the other table's), and the rename by its transaction must wait for that
+   * transaction's commit in the replay, not be applied at its start.
+   */
+  private readonly undo: (() => void)[] = [];
 
   constructor(
     private readonly query: QueryFn,
@@ -393,9 +401,35 @@ export class TableRouter implements Router {
     return undefined;
   }
 
-  /** Follows `was` under its new name `to` from now on (its leaves too). */
-  private renamed(was: SourceTable, to: TableRef, oid: string): void {
+  /**
+   * Follows `was` under its new name `to` from now on (its leaves too). `pending`: the rename as the
+   * catalog showed it, pending again if the batch rolls back.
+   */
+  private renamed(
+    was: SourceTable,
+    to: TableRef,
+    oid: string,
+    pending: PendingRename | undefined = this.renames.of(oid),
+  ): void {
     const from = refKey(was);
+    const k = refKey(to);
+    const before = {
+      chosen: this.chosen.get(k),
+      existingFrom: this.existing.has(from),
+      existingTo: this.existing.has(k),
+      ignored: this.ignored.has(k),
+      leaves: [...this.leaves].filter(([, l]) => refKey(l.root) === from),
+    };
+    this.undo.push(() => {
+      this.chosen.delete(k);
+      if (before.chosen) this.chosen.set(k, before.chosen);
+      this.chosen.set(from, was);
+      if (!before.existingTo) this.existing.delete(k);
+      if (before.existingFrom) this.existing.add(from);
+      if (before.ignored) this.ignored.add(k);
+      for (const [key, l] of before.leaves) this.leaves.set(key, l);
+      if (pending) this.renames.restore(pending);
+    });
     this.chosen.delete(from);
     this.chosen.set(refKey(to), { ...was, schema: to.schema, table: to.table });
     this.onceFollowed.add(refKey(to));
@@ -445,9 +479,16 @@ export class TableRouter implements Router {
   }
 
   rolledBack(): void {
-    // The batch is read again: its commits must be seen again before a rename counts them as passed.
-    this.renames.forgetCommitted();
+    // The batch is read again: the renames followed in it are pending again, and its commits must be
+    // seen again before a rename counts them as passed (or due).
+    for (let u = this.undo.pop(); u; u = this.undo.pop()) u();
+    this.renames.rolledBack();
     this.current = undefined;
+  }
+
+  batchCommitted(): void {
+    this.undo.length = 0;
+    this.renames.settled();
   }
 
   renamedIn(xid: number): Rename[] {
@@ -460,7 +501,7 @@ export class TableRouter implements Router {
     for (const p of this.renames.due(lsn)) {
       const was = this.followed(p.oid);
       if (!was || refKey(was) === refKey(p.to)) continue;
-      this.renamed(was, p.to, p.oid);
+      this.renamed(was, p.to, p.oid, p);
       // Due by position, never placed by a transaction: changes under the old name since the rename
       // may be the other table's (as in lookup, never left to a warning).
       if ((p.reused || p.taken) && p.xid === undefined && !p.committed) this.hidden(was, p.to, !p.reused);

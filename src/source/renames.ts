@@ -70,6 +70,12 @@ export class PendingRenames {
   private readonly byOid = new Map<string, PendingRename>();
   /** Transactions the stream committed since the last DuckDB commit (at most RECENT_CAP). */
   private readonly recent = new Set<number>();
+  /**
+   * Renames whose `committed` or `passed` the open batch's stream set: a rollback (the batch read
+   * again) takes those back, or the replay would count the renaming transaction as passed before it
+   * reaches it again and apply the rename at its start, ahead of the table's changes under the old name.
+   */
+  private readonly learnt = new Set<string>();
 
   /** The catalog shows `oid` (followed as `from`) named `to`; true when that is news (worth a line). */
   saw(
@@ -99,13 +105,42 @@ export class PendingRenames {
       taken: (same && was.taken) || taken,
       passed: same ? was.passed : xid !== undefined && this.recent.has(xid),
     });
+    if (!same && xid !== undefined && this.recent.has(xid)) this.learnt.add(oid);
     return !same;
   }
 
   /** The stream committed transaction `xid`. */
   committedXid(xid: number): void {
     if (this.recent.size < RECENT_CAP) this.recent.add(xid);
-    for (const [oid, p] of this.byOid) if (p.xid === xid) this.byOid.set(oid, { ...p, committed: true });
+    for (const [oid, p] of this.byOid)
+      if (p.xid === xid) {
+        this.byOid.set(oid, { ...p, committed: true });
+        this.learnt.add(oid);
+      }
+  }
+
+  /** A DuckDB commit made the open batch durable: what its stream taught holds from now on. */
+  settled(): void {
+    this.learnt.clear();
+  }
+
+  /**
+   * The open batch rolled back, to be read again: what its stream taught is void (its commits are
+   * seen again in the replay). What the catalog showed stays, and so does `armed`: the replay is
+   * the read-again it asked for.
+   */
+  rolledBack(): void {
+    for (const oid of this.learnt) {
+      const p = this.byOid.get(oid);
+      if (p) this.byOid.set(oid, { ...p, committed: false, passed: false });
+    }
+    this.learnt.clear();
+    this.recent.clear();
+  }
+
+  /** A rename taken (due, or followed at a change) in a batch that rolled back: pending again. */
+  restore(p: PendingRename): void {
+    this.byOid.set(p.oid, p);
   }
 
   /** Old names (renames whose old name another table took) that transaction `xid` renamed away. */

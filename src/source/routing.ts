@@ -47,8 +47,13 @@ export interface Router {
   takeRenames(lsn: bigint): Rename[];
   /** The stream committed transaction `xid` (a rename it made is then due). */
   committed(xid: number): void;
-  /** The sink rolled its open batch back: what the router learnt of that batch's transactions is void. */
+  /**
+   * The sink rolled its open batch back: what the router learnt of that batch's transactions is void,
+   * and the renames it followed in it are pending again (the replay meets each at its place).
+   */
   rolledBack(): void;
+  /** The sink committed its open batch: what the router learnt of it holds from now on. */
+  batchCommitted(): void;
   /**
    * Renames made by transaction `xid` whose old name another table took since: inside it, a change
    * under the old name may be either table's.

@@ -148,7 +148,6 @@ describe('a swap in a DuckDB batch rolled back by a cut connection', () => {
         const poked = /message prefix="walduck-test"/;
         // One query string, each statement its own transaction (COMMIT ends psql's implicit one).
         const run1 = (...txs: string[]) => psql(c.info, txs.map((t) => `${t}; COMMIT;`).join('\n'));
-        const poke = () => psql(c.info, `SELECT pg_logical_emit_message(false, 'walduck-test', 'poke')`);
         const swap = `ALTER TABLE ${a} RENAME TO ${a}_tmp; ALTER TABLE ${b} RENAME TO ${a}; ALTER TABLE ${a}_tmp RENAME TO ${b}`;
         const before = [
           `INSERT INTO ${a} VALUES (21, 'followed, before the swap')`,
@@ -172,20 +171,25 @@ describe('a swap in a DuckDB batch rolled back by a cut connection', () => {
           }
           let cutAfter: number;
           if (scenario === 'at-commit') {
-            // The marker's change inside the swap's transaction says the stream reached it.
-            run1(...before, `BEGIN; INSERT INTO ${m} DEFAULT VALUES; ${swap}`);
-            const inSwap = await lines.next(marked, from);
-            const known = lines.all.slice(from, inSwap).some((l) => seen.test(l));
-            // Known before the stream reached the swap, its commit is noted (the rename due at the next
-            // transaction). Otherwise one keepalive lets walduck try to commit: its catalog check finds
-            // the swap and the batch is read again, knowing it. Either way the poke message, which is
-            // no transaction, comes right after the swap's commit and ends what is sent before the cut.
-            if (!known) gate.passes = 1;
-            poke();
-            cutAfter = await lines.next(
-              poked,
-              known ? inSwap : await lines.next(/reading the open batch again/, from),
-            );
+            // A message inside the swap's transaction says the stream reached it.
+            run1(...before, `BEGIN; SELECT pg_logical_emit_message(true, 'walduck-test', 'in'); ${swap}`);
+            let inSwap = await lines.next(poked, from);
+            // Unless the swap was known before the stream reached it, one keepalive lets walduck try to
+            // commit (pg_switch_wal wakes the server to send one): its catalog check finds the swap
+            // and the batch is read again, knowing it, so that the swap's commit is noted.
+            if (!lines.all.slice(from, inSwap).some((l) => seen.test(l))) {
+              gate.passes = 1;
+              psql(c.info, 'SELECT pg_switch_wal()');
+              inSwap = await lines.next(poked, await lines.next(/WALDUCK_RENAME_REPLAY/, from));
+            }
+            // The swap's commit comes next. Format 2 sends it as its own message: a message that is no
+            // transaction, after it, says it was read. Format 1 has it in the same document (a poke
+            // would be a transaction, which takes the rename): read before walduck reads the socket again.
+            if (format === '2') {
+              psql(c.info, `SELECT pg_logical_emit_message(false, 'walduck-test', 'after')`);
+              inSwap = await lines.next(poked, inSwap + 1);
+            }
+            cutAfter = inSwap;
             assert.ok(!lines.all.slice(from).some((l) => applied.test(l)), 'not applied before the cut');
           } else {
             run1(...before, `BEGIN; ${swap}`, ...after, `INSERT INTO ${m} DEFAULT VALUES`);
@@ -195,7 +199,7 @@ describe('a swap in a DuckDB batch rolled back by a cut connection', () => {
             await lines.next(marked, from);
             if (!lines.all.slice(from).some((l) => applied.test(l))) {
               gate.passes = 1;
-              poke();
+              psql(c.info, 'SELECT pg_switch_wal()');
             }
             cutAfter = await lines.next(applied, from);
           }
