@@ -662,6 +662,7 @@ export class DuckDbSink implements ChangeSink {
         await this.takeRenames(this.lastCommitLsn);
         await this.takeRecopies(change.lsn);
         this.txnXid = change.xid;
+        this.opts.router?.began(change.xid);
         this.renaming = new Map(
           (change.xid === undefined ? [] : (this.opts.router?.renamedIn(change.xid) ?? [])).map((r) => [
             tableKey(r.from.schema, r.from.table),

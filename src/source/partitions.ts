@@ -133,7 +133,7 @@ export class TableRouter implements Router {
    * changes are never declared ignorable (see ignores).
    */
   private readonly onceFollowed: Set<string>;
-  /** The source transaction the sink is in (told by renamedIn, cleared by committed). */
+  /** The source transaction the sink is in (told by began, cleared by committed and rolledBack). */
   private current: number | undefined;
   /**
    * How to take back each rename followed since the last DuckDB commit, oldest first. A rollback (a
@@ -491,8 +491,11 @@ export class TableRouter implements Router {
     this.renames.settled();
   }
 
-  renamedIn(xid: number): Rename[] {
+  began(xid: number | undefined): void {
     this.current = xid;
+  }
+
+  renamedIn(xid: number): Rename[] {
     return this.renames.reusedIn(xid).map((p) => ({ from: p.from, to: p.to, oid: p.oid }));
   }
 

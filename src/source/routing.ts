@@ -55,6 +55,11 @@ export interface Router {
   /** The sink committed its open batch: what the router learnt of it holds from now on. */
   batchCommitted(): void;
   /**
+   * The stream began source transaction `xid` (undefined: not known): a change under a name a
+   * followed table is being renamed to is its own inside the renaming transaction (see partitions.ts).
+   */
+  began(xid: number | undefined): void;
+  /**
    * Renames made by transaction `xid` whose old name another table took since: inside it, a change
    * under the old name may be either table's.
    */
