@@ -26,6 +26,7 @@ import {
 } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
 import { ApplyError, duckReason, firstLine } from './apply-error.js';
+import { BatchXids } from './batch-xids.js';
 import {
   clearSnapshotPending,
   ensureStateTable,
@@ -172,8 +173,11 @@ export class DuckDbSink implements ChangeSink {
   /** In the source transaction that renamed these tables (by old name), whose old name is taken since. */
   private renaming = new Map<string, Rename>();
   private txnXid: number | undefined;
-  /** The source transactions applied since the last DuckDB commit (renameNews reads the catalog after them). */
-  private readonly batchXids: number[] = [];
+  /**
+   * The source transactions committed since the last DuckDB commit, kept here only: renameNews reads
+   * the catalog once they are visible, and the router asks whether a renaming one is among them.
+   */
+  private readonly batchXids = new BatchXids();
   /** Starts the copier of a copy begun while streaming (set by the replicator for its session). */
   onCopyStart: ((target: OnlineCopyTarget) => void) | undefined;
 
@@ -187,6 +191,7 @@ export class DuckDbSink implements ChangeSink {
   ) {
     this.lastCommitLsn = storedLsn;
     this.now = opts.now ?? Date.now;
+    opts.router?.useBatch(this.batchXids);
   }
 
   /** Creates or checks the target tables and the state table; reads the stored LSN. */
@@ -563,7 +568,9 @@ export class DuckDbSink implements ChangeSink {
   get due(): boolean {
     if (this.inSource || !this.hasUncommitted) return false;
     return (
-      this.batchChanges >= this.opts.batchChanges || this.now() - this.batchStartedAt >= this.opts.batchMs
+      this.batchChanges >= this.opts.batchChanges ||
+      this.now() - this.batchStartedAt >= this.opts.batchMs ||
+      this.batchXids.full
     );
   }
 
@@ -836,7 +843,7 @@ export class DuckDbSink implements ChangeSink {
     if (this.inSource) throw new InternalError('apply', 'commit inside a source transaction');
     if (!this.hasUncommitted) return undefined;
     // (The initial snapshot's commit holds no stream changes: nothing to place.)
-    if (!this.committingSnapshot && (await this.opts.router?.renameNews(this.batchXids)))
+    if (!this.committingSnapshot && (await this.opts.router?.renameNews()))
       throw new RenameReplay(
         'a followed table was renamed at the source and another table took its old name: the open batch is read again from the last commit, placing the rename exactly',
       );
@@ -865,7 +872,7 @@ export class DuckDbSink implements ChangeSink {
     }
     this.storedLsn = this.lastCommitLsn;
     this.batchChanges = 0;
-    this.batchXids.length = 0;
+    this.batchXids.clear();
     this.stats.commits++;
     return this.storedLsn;
   }
@@ -891,7 +898,7 @@ export class DuckDbSink implements ChangeSink {
     this.staged = 0;
     this.stagedChars = 0;
     this.batchChanges = 0;
-    this.batchXids.length = 0;
+    this.batchXids.clear();
     this.opts.router?.rolledBack();
     this.inSource = false;
     this.lastCommitLsn = this.storedLsn;

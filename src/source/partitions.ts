@@ -28,7 +28,7 @@ import type { TableRef } from '../wal2json/change.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import { qualified, quoteLiteral } from './quote.js';
 import { type PendingRename, PendingRenames, RENAMING_XID } from './renames.js';
-import type { LeafInfo, Recopy, Rename, Route, Router } from './routing.js';
+import type { LeafInfo, OpenBatch, Recopy, Rename, Route, Router } from './routing.js';
 
 export const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
 export const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
@@ -122,8 +122,10 @@ export class TableRouter implements Router {
   private readonly dropped = new Set<string>();
   /** Names decided at start (all-tables mode); a name freed by a rename is no longer one. */
   private readonly existing: Set<string>;
+  /** The sink's open batch (useBatch): the transactions the stream committed since its last commit. */
+  private batch: OpenBatch | undefined;
   /** Renames the catalog shows and the stream has not reached yet. */
-  private readonly renames = new PendingRenames();
+  private readonly renames = new PendingRenames((xid) => this.batch?.has(xid) ?? false);
   /** Each followed table's owner (pg_class.relowner) at the last catalog check under its name. */
   private readonly owners = new Map<string, string>();
   /**
@@ -441,10 +443,13 @@ export class TableRouter implements Router {
       if (refKey(l.root) === from) this.leaves.set(k, { ...l, root: { schema: to.schema, table: to.table } });
   }
 
-  async renameNews(xids: readonly number[] = []): Promise<boolean> {
-    if (xids.length > 0 && this.chosen.size > 0) await this.untilVisible(xids);
+  useBatch(batch: OpenBatch): void {
+    this.batch = batch;
+  }
+
+  async renameNews(): Promise<boolean> {
+    if (this.batch && this.batch.size > 0 && this.chosen.size > 0) await this.untilVisible(this.batch.xids);
     await this.checkTables();
-    this.renames.forgetCommitted();
     return this.renames.arm();
   }
 
@@ -455,7 +460,7 @@ export class TableRouter implements Router {
    * yet. A swap in such a transaction, unseen by the check before the DuckDB commit, would lie in a
    * committed batch unknown, and the new table's changes under the old name went to the renamed one.
    */
-  private async untilVisible(xids: readonly number[]): Promise<void> {
+  private async untilVisible(xids: Iterable<number>): Promise<void> {
     for (let waited = 0; ; waited += VISIBLE_POLL_MS) {
       const [row] = await this.query('SELECT pg_current_snapshot()::text');
       const unseen = invisible(xids, row?.[0] ?? '');
@@ -608,7 +613,7 @@ const VISIBLE_POLL_MS = 5;
  * as text, 'xmin:xmax:xip,…' in 64-bit xids), or undefined when all are. A streamed transaction has
  * committed, so it is visible unless it is at or past xmax or still listed as running.
  */
-export function invisible(xids: readonly number[], snapshot: string): number | undefined {
+export function invisible(xids: Iterable<number>, snapshot: string): number | undefined {
   const [, xmaxText, xipText = ''] = snapshot.split(':');
   if (xmaxText === undefined || !/^\d+$/.test(xmaxText))
     throw new PartitionError(`unexpected snapshot ${snapshot}`, 'WALDUCK_RENAME_REPLAY');

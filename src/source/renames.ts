@@ -63,19 +63,17 @@ export interface PendingRename {
   readonly passed: boolean;
 }
 
-/** How many committed xids of the open batch are remembered; beyond, a rename is not known passed. */
-const RECENT_CAP = 10_000;
-
 export class PendingRenames {
   private readonly byOid = new Map<string, PendingRename>();
-  /** Transactions the stream committed since the last DuckDB commit (at most RECENT_CAP). */
-  private readonly recent = new Set<number>();
   /**
    * Renames whose `committed` or `passed` the open batch's stream set: a rollback (the batch read
    * again) takes those back, or the replay would count the renaming transaction as passed before it
    * reaches it again and apply the rename at its start, ahead of the table's changes under the old name.
    */
   private readonly learnt = new Set<string>();
+
+  /** `inBatch`: whether the stream committed a transaction in the open batch (the sink keeps them). */
+  constructor(private readonly inBatch: (xid: number) => boolean = () => false) {}
 
   /** The catalog shows `oid` (followed as `from`) named `to`; true when that is news (worth a line). */
   saw(
@@ -90,6 +88,7 @@ export class PendingRenames {
     const was = this.byOid.get(oid);
     const xid = xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined;
     const same = was && was.to.schema === to.schema && was.to.table === to.table;
+    const passed = !same && xid !== undefined && this.inBatch(xid);
     if (same && was.reused === reused && (was.taken || !taken)) return false;
     this.byOid.set(oid, {
       oid,
@@ -103,15 +102,14 @@ export class PendingRenames {
       committed: same ? was.committed : false,
       armed: same ? was.armed : false,
       taken: (same && was.taken) || taken,
-      passed: same ? was.passed : xid !== undefined && this.recent.has(xid),
+      passed: same ? was.passed : passed,
     });
-    if (!same && xid !== undefined && this.recent.has(xid)) this.learnt.add(oid);
+    if (!same && passed) this.learnt.add(oid);
     return !same;
   }
 
   /** The stream committed transaction `xid`. */
   committedXid(xid: number): void {
-    if (this.recent.size < RECENT_CAP) this.recent.add(xid);
     for (const [oid, p] of this.byOid)
       if (p.xid === xid) {
         this.byOid.set(oid, { ...p, committed: true });
@@ -135,7 +133,6 @@ export class PendingRenames {
       if (p) this.byOid.set(oid, { ...p, committed: false, passed: false });
     }
     this.learnt.clear();
-    this.recent.clear();
   }
 
   /** A rename taken (due, or followed at a change) in a batch that rolled back: pending again. */
@@ -169,11 +166,6 @@ export class PendingRenames {
       any = true;
     }
     return any;
-  }
-
-  /** A DuckDB commit is next (its catalog check done): the open batch's commits are forgotten. */
-  forgetCommitted(): void {
-    this.recent.clear();
   }
 
   /** The rename of `oid`, if one is pending. */

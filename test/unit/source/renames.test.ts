@@ -91,7 +91,10 @@ describe('PendingRenames', () => {
   });
 
   it('a rename onto a name another table used (taken) is placed by its transaction: ours inside it or after its commit', () => {
-    const p = new PendingRenames();
+    // The sink's open batch: the transactions the stream committed since its last DuckDB commit.
+    const batch = new Set<number>();
+    const p = new PendingRenames((x) => batch.has(x));
+    batch.add(700);
     p.committedXid(700);
     p.saw('1', a, b, '0/9000', '735', false, true);
     p.saw('2', c, a, '0/9000', '700', false, true);
@@ -110,7 +113,7 @@ describe('PendingRenames', () => {
     const now = p.of('1');
     assert.ok(now);
     assert.equal(p.ours(now, undefined), true);
-    p.forgetCommitted();
+    batch.clear();
     p.saw('3', b, c, '0/9000', '700', false, true);
     assert.equal(p.of('3')?.passed, false, 'the open batch forgotten at a DuckDB commit');
   });
@@ -125,7 +128,7 @@ describe('PendingRenames', () => {
   });
 
   it('a rollback takes back what the open batch taught (its commits seen, passed), not what a commit made durable', () => {
-    const p = new PendingRenames();
+    const p = new PendingRenames((x) => x === 700);
     p.saw('1', a, b, '0/9000', '735', true);
     p.committedXid(735);
     p.committedXid(700);
