@@ -98,6 +98,62 @@ class KeepaliveGate {
 
 const pub = (table: string) => ({ schema: 'public', table });
 
+// First, while the database holds no other table: all-tables mode copies every one.
+describe('a table created while walduck runs (all-tables mode), in a DuckDB batch rolled back by a cut connection', () => {
+  it('is created again where the replay reaches its first change, its rows all applied', {
+    timeout: 120_000,
+  }, async () => {
+    psql(c.info, 'CREATE TABLE early (id int PRIMARY KEY, v text); INSERT INTO early VALUES (1, $$e$$)');
+    const file = 'new-table.duckdb';
+    const gate = await KeepaliveGate.start(c.info.port);
+    const args = replicateArgs(
+      () => conninfo(c.info, 'scram-sha-256', { port: String(gate.port) }),
+      dir,
+      600_000,
+    );
+    const run = startWalduck([...args(file, '--slot', 'new_table_slot')], {
+      DEBUG: 'walduck:replicate,walduck:sink',
+    });
+    const lines = new Lines();
+    run.child.stderr?.setEncoding('utf8').on('data', (d: string) => lines.push(d));
+    run.done.then((r) => lines.end(`exit ${r.code}: ${r.stderr}`));
+    const stuck = setTimeout(() => run.child.kill('SIGKILL'), 90_000);
+    const born = /new table public\.born at the source: replicating it from its first change/;
+    try {
+      await lines.next(/streaming from slot/);
+      gate.holding = true;
+      const from = lines.all.length;
+      psql(
+        c.info,
+        `INSERT INTO early VALUES (2, 'before'); COMMIT;
+         CREATE TABLE born (id int PRIMARY KEY, v text); INSERT INTO born VALUES (1, 'first'); COMMIT;
+         INSERT INTO born VALUES (2, 'second'); UPDATE early SET v = 'after' WHERE id = 1; COMMIT;`,
+      );
+      const first = await lines.next(born, from);
+      assert.ok(!lines.all.slice(from).some((l) => /committed \d+ change/.test(l)), 'the batch is open');
+      gate.holding = false;
+      gate.cut();
+      await lines.next(/reconnecting/, first);
+      await lines.next(/committed \d+ change/, first);
+      psql(c.info, `INSERT INTO born VALUES (3, 'after the cut')`);
+      run.child.kill('SIGINT');
+      const r = await run.done;
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      clearTimeout(stuck);
+      run.child.kill('SIGKILL');
+      await gate.close();
+    }
+    const done = await runWalduck([
+      ...replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir)(file, '--slot', 'new_table_slot'),
+      '--until-caught-up',
+    ]);
+    assert.equal(done.code, 0, done.stderr);
+    await assertReplicaEquals(c.info, join(dir, file), [pub('early'), pub('born')]);
+    psql(c.info, 'DROP TABLE early, born');
+  });
+});
+
 type Scenario = 'applied' | 'other-first' | 'at-commit';
 
 const titles: Record<Scenario, string> = {
