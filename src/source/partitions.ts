@@ -138,11 +138,11 @@ export class TableRouter implements Router {
   /** The source transaction the sink is in (told by began, cleared by committed and rolledBack). */
   private current: number | undefined;
   /**
-   * How to take back each rename followed since the last DuckDB commit, oldest first. A rollback (a
-   * cut connection, a read-again) takes the sink's tables back to that commit, and the replay must
-   * find each rename at its place again: under the new name before it, a change is not the renamed
-   * table's (a swap: the other table's), and the rename by its transaction must wait for that
-   * transaction's commit in the replay, not be applied at its start.
+   * How to take back each rename followed, and each new table joined, since the last DuckDB commit,
+   * oldest first. A rollback (a cut connection, a read-again) takes the sink's tables back to that
+   * commit, and the replay must find each rename at its place again: under the new name before it, a
+   * change is not the renamed table's (a swap: the other table's), and the rename by its transaction
+   * must wait for that transaction's commit in the replay, not be applied at its start.
    */
   private readonly undo: (() => void)[] = [];
 
@@ -250,8 +250,16 @@ export class TableRouter implements Router {
       if (!this.existing.has(refKey(top)) && !this.chosen.has(refKey(top))) {
         const table = await this.newTable(top);
         if (table) {
-          this.chosen.set(refKey(top), table);
-          this.onceFollowed.add(refKey(top));
+          const k = refKey(top);
+          this.chosen.set(k, table);
+          this.onceFollowed.add(k);
+          // The sink creates it in its open DuckDB transaction: a rollback takes it away there, and
+          // the replay's first change must find it new again (its leaves too), not routed to it.
+          const leaves = table.partitioned ? this.leavesOf(top).map(refKey) : [];
+          this.undo.push(() => {
+            this.chosen.delete(k);
+            for (const l of leaves) this.leaves.delete(l);
+          });
           return { kind: 'new', table };
         }
       }
