@@ -11,7 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError, WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
-import type { Recopy, Rename, Router } from '../source/routing.js';
+import type { Recopy, Router } from '../source/routing.js';
 import {
   assertNever,
   type Change,
@@ -44,8 +44,10 @@ import { columnsOf, describeRow, findRow, withAdvice } from './row-describe.js';
 import { type Plan, SchemaChangeError } from './schema-change.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
+import { SinkRenames } from './sink-renames.js';
+import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
 import { ColumnValueError, TableStage } from './stage.js';
-import { ambiguousRename, copyingRefusal, RenameReplay, renameDuckTable } from './table-rename.js';
+import { RenameReplay } from './table-rename.js';
 import { TableSetError } from './table-set.js';
 import {
   describeTarget,
@@ -100,15 +102,6 @@ export interface OnlineCopyTarget {
   readonly merge: WatermarkMerge;
 }
 
-interface Table {
-  readonly stage: TableStage;
-  /** keyOf(this), made once: an UPDATE or DELETE marks the table touched per change. */
-  readonly key: string;
-  readonly applier: TableApplier;
-  /** The recorded source schema and the per-change check against it (when following schema changes). */
-  readonly watch?: SchemaWatch;
-}
-
 export interface SinkStats {
   /** Changes applied (inserts, updates, deletes, truncates), committed or not. */
   changes: number;
@@ -117,11 +110,6 @@ export interface SinkStats {
   /** UPDATE/DELETE rows that matched no row (or several) in DuckDB: the replica had diverged. */
   unmatched: number;
 }
-
-const tableKey = (schema: string, table: string) => `${schema}\u0000${table}`;
-/** A table's key in the map: its source's name (a leaf's change resolves to its root's table). */
-const keyOf = (t: { readonly applier: TableApplier }) =>
-  tableKey(t.applier.target.source.schema, t.applier.target.source.table);
 
 /**
  * Staged text (TableStage.chars: characters plus a cost per value) above which the stages go to DuckDB,
@@ -170,9 +158,8 @@ export class DuckDbSink implements ChangeSink {
    * the rename again: the router takes its renames back on a rollback).
    */
   private readonly pendingRecopies: Recopy[] = [];
-  /** In the source transaction that renamed these tables (by old name), whose old name is taken since. */
-  private renaming = new Map<string, Rename>();
-  private txnXid: number | undefined;
+  /** RENAME TABLE / SET SCHEMA at the source, applied in the open DuckDB transaction (sink-renames.ts). */
+  private readonly renames: SinkRenames;
   /**
    * The source transactions committed since the last DuckDB commit, kept here only: renameNews reads
    * the catalog once they are visible, and the router asks whether a renaming one is among them.
@@ -192,6 +179,24 @@ export class DuckDbSink implements ChangeSink {
     this.lastCommitLsn = storedLsn;
     this.now = opts.now ?? Date.now;
     opts.router?.useBatch(this.batchXids);
+    const host: SinkHost = {
+      conn,
+      tables: this.tables,
+      touched: this.touched,
+      begin: () => this.begin(),
+      flushTable: (t) => this.flushTable(t),
+      keepCommitted: () => {
+        this.committedTables ??= new Map(this.tables);
+      },
+      describe: (source) => this.describe(source),
+      build: (target, watch) => this.build(target, watch),
+    };
+    this.renames = new SinkRenames(
+      host,
+      opts,
+      (key) => this.copies.has(key),
+      (r, lsn) => this.recopy(r, lsn),
+    );
   }
 
   /** Creates or checks the target tables and the state table; reads the stored LSN. */
@@ -329,77 +334,6 @@ export class DuckDbSink implements ChangeSink {
       await this.conn.run('ROLLBACK').catch(() => {});
       throw err;
     }
-  }
-
-  /**
-   * Renames the router found in the catalog whose old name the stream (at commit `lsn`) can no longer
-   * show: applied now, in the open DuckDB transaction (source/renames.ts). A rollback needs nothing
-   * kept here: the router takes them back and gives them again where the replay reaches them.
-   */
-  private async takeRenames(lsn: Lsn): Promise<void> {
-    for (const r of this.opts.router?.takeRenames(lsn) ?? []) {
-      const t = this.tables.get(tableKey(r.from.schema, r.from.table));
-      if (t) await this.renameTable(t, r.to, lsn);
-    }
-  }
-
-  /**
-   * A change under the old name of a table the current source transaction renamed, whose old name
-   * another table has taken since: it is the renamed table's (before the ALTER) or the other one's
-   * (after it), which the stream does not tell. The rename is applied here and the table copied again
-   * online (the copy reads the renamed table as it is; until its first chunk its changes are
-   * dropped, this one with them). Returns true: the change is not applied.
-   */
-  private async renamingAmbiguous(change: Insert | Update | Delete): Promise<boolean> {
-    const r = this.renaming.get(tableKey(change.schema, change.table));
-    if (!r) return false;
-    this.renaming.delete(tableKey(change.schema, change.table));
-    const now = await this.opts.readSource?.(r.to).catch(() => undefined);
-    const problem = now ? now.copyProblem : 'walduck cannot read the table from the source now';
-    if (problem !== undefined || !this.opts.keyCompare || this.txnXid === undefined)
-      throw ambiguousRename(r.from, r.to, problem ?? 'walduck cannot copy it online here');
-    this.opts.router?.committed(this.txnXid);
-    await this.takeRenames(this.lastCommitLsn);
-    await this.recopy(
-      {
-        root: r.to,
-        why: `renamed from ${r.from.schema}.${r.from.table} in a transaction whose changes under that name may be another table's (it took the name)`,
-      },
-      change.lsn,
-    );
-    return true;
-  }
-
-  /**
-   * RENAME TABLE / SET SCHEMA at the source, at this point of the stream: in the open DuckDB
-   * transaction, the staged rows go to the table under its old name, then the DuckDB table, its
-   * recorded schema (walduck.columns) and its table-set entry take the new name, committed with the
-   * changes that follow. One line says it.
-   */
-  private async renameTable(t: Table, to: TableRef, lsn: Lsn): Promise<Table> {
-    const key = keyOf(t);
-    const old = t.applier.target;
-    const from = { schema: old.source.schema, table: old.source.table };
-    if (this.copies.has(key)) throw copyingRefusal(from, to);
-    await this.begin();
-    await this.flushTable(t);
-    this.committedTables ??= new Map(this.tables);
-    const watch = await t.watch?.renamed(this.conn, to);
-    const target = this.describe(watch?.source ?? { ...old.source, schema: to.schema, table: to.table });
-    refuseCollisions([
-      ...[...this.tables.values()].filter((x) => x !== t).map((x) => x.applier.target),
-      target,
-    ]);
-    const how = await renameDuckTable(this.conn, old, target, this.touched.has(key));
-    const built = await this.build(await ensureTarget(this.conn, target), watch);
-    this.tables.delete(key);
-    this.tables.set(keyOf(built), built);
-    if (this.touched.delete(key)) this.touched.add(keyOf(built));
-    this.opts.onTableRenamed?.(from, to, lsn);
-    this.opts.warn(
-      `${from.schema}.${from.table}: RENAME TABLE to ${to.schema}.${to.table} applied at LSN ${formatLsn(lsn)} (DuckDB table ${old.schema}.${old.table} is now ${target.schema}.${target.table}${how === 'rebuilt' ? ', rebuilt' : ''})`,
-    );
-    return built;
   }
 
   /** The online copies in progress (their copier reads the source; this sink merges the stream). */
@@ -613,7 +547,7 @@ export class DuckDbSink implements ChangeSink {
       return false;
     }
     if (change.kind !== 'insert' && change.kind !== 'update' && change.kind !== 'delete') return undefined;
-    if (!this.txOpen || this.renaming.size > 0 || this.copies.size > 0) return undefined;
+    if (!this.txOpen || this.renames.inRenaming || this.copies.size > 0) return undefined;
     const t = this.tables.get(this.keyFor(change.schema, change.table));
     if (!t || t.stage.widens || (t.watch !== undefined && !t.watch.unchanged(change))) return undefined;
     if (change.kind !== 'insert' && t.applier.target.keyless) return undefined;
@@ -666,16 +600,9 @@ export class DuckDbSink implements ChangeSink {
       case 'begin':
         await this.opts.router?.maybeRefresh();
         // Renames first: a re-copy names the table by its name now.
-        await this.takeRenames(this.lastCommitLsn);
+        await this.renames.take(this.lastCommitLsn);
         await this.takeRecopies(change.lsn);
-        this.txnXid = change.xid;
-        this.opts.router?.began(change.xid);
-        this.renaming = new Map(
-          (change.xid === undefined ? [] : (this.opts.router?.renamedIn(change.xid) ?? [])).map((r) => [
-            tableKey(r.from.schema, r.from.table),
-            r,
-          ]),
-        );
+        this.renames.began(change.xid);
         this.inSource = true;
         if (!this.hasUncommitted) this.batchStartedAt = this.now();
         return;
@@ -685,7 +612,7 @@ export class DuckDbSink implements ChangeSink {
       case 'insert':
       case 'update':
       case 'delete': {
-        if (this.renaming.size > 0 && (await this.renamingAmbiguous(change))) return;
+        if (this.renames.inRenaming && (await this.renames.ambiguous(change, this.lastCommitLsn))) return;
         let t = await this.resolve(change, change.lsn);
         if (!t) return;
         t = await this.follow(t, change);
@@ -713,12 +640,12 @@ export class DuckDbSink implements ChangeSink {
   }
 
   private sourceCommitted(change: Commit): void {
-    // A rename this transaction made is applied before the next one's changes (takeRenames).
+    // A rename this transaction made is applied before the next one's changes (renames.take).
     if (change.xid !== undefined) {
       this.opts.router?.committed(change.xid);
       this.batchXids.push(change.xid);
     }
-    this.renaming.clear();
+    this.renames.ended();
     this.inSource = false;
     if (change.lsn > this.lastCommitLsn) this.lastCommitLsn = change.lsn;
     this.stats.transactions++;
@@ -912,7 +839,7 @@ export class DuckDbSink implements ChangeSink {
     if (this.inSource || this.hasUncommitted || lsn <= this.storedLsn) return false;
     // A quiet database still gets its partitions looked at: a DETACH writes no change to wake us.
     await this.opts.router?.maybeRefresh();
-    await this.takeRenames(lsn);
+    await this.renames.take(lsn);
     await this.takeRecopies(lsn);
     this.lastCommitLsn = lsn;
     return (await this.commit()) !== undefined;
@@ -1104,7 +1031,7 @@ export class DuckDbSink implements ChangeSink {
       // Renamed before the router's re-copies are taken: one decided with the rename (its renaming
       // transaction hidden) names the table by its new name, which recopy() looks up (taken first, it
       // found no such table and was dropped, silently).
-      const t = was ? await this.renameTable(was, r.ref, lsn) : found;
+      const t = was ? await this.renames.rename(was, r.ref, lsn) : found;
       await this.takeRecopies(lsn);
       return t;
     }
