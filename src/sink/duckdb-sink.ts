@@ -11,14 +11,13 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError, WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
-import type { Recopy, Router } from '../source/routing.js';
+import type { Router } from '../source/routing.js';
 import {
   assertNever,
   type Change,
   type Commit,
   type Delete,
   type Insert,
-  type Message,
   type RowImage,
   type TableRef,
   type Update,
@@ -35,20 +34,19 @@ import {
   writeSnapshotPending,
   writeState,
 } from './checkpoint.js';
-import { deleteCopy, readCopies, requestCopy, writeCopyProgress } from './copy-state.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
 import type { Need } from './exact-numeric.js';
 import { type States, settleCopied, textForCopy, widenColumn } from './exact-widen.js';
-import { columnsOf, describeRow, findRow, withAdvice } from './row-describe.js';
+import { describeRow, findRow, withAdvice } from './row-describe.js';
 import { type Plan, SchemaChangeError } from './schema-change.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
+import { type OnlineCopyTarget, SinkCopies } from './sink-copies.js';
 import { SinkRenames } from './sink-renames.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
 import { ColumnValueError, TableStage } from './stage.js';
 import { RenameReplay } from './table-rename.js';
-import { TableSetError } from './table-set.js';
 import {
   describeTarget,
   ensureTarget,
@@ -57,8 +55,10 @@ import {
   withExactStates,
 } from './target.js';
 import type { NumericMode } from './type-map.js';
-import { copyPrefix, parseWatermark } from './watermark.js';
-import { type KeyCompare, WatermarkMerge } from './watermark-merge.js';
+import { copyPrefix } from './watermark.js';
+import type { KeyCompare } from './watermark-merge.js';
+
+export type { OnlineCopyTarget };
 
 export interface SinkOptions {
   readonly slot: string;
@@ -94,12 +94,6 @@ export interface SinkOptions {
    * undefined): for --on-type-change recopy; without it such a change stops.
    */
   readonly readSource?: (t: TableRef) => Promise<{ table: SourceTable; copyProblem: string | undefined }>;
-}
-
-/** A table being copied online, for the copier (replicator/online-copy.ts). */
-export interface OnlineCopyTarget {
-  readonly source: SourceTable;
-  readonly merge: WatermarkMerge;
 }
 
 export interface SinkStats {
@@ -145,19 +139,8 @@ export class DuckDbSink implements ChangeSink {
   private readonly touched = new Set<string>();
   /** The tables as they were at the last commit, while a schema change is uncommitted. */
   private committedTables: Map<string, Table> | undefined;
-  /** Online copies in progress, by table key (watermark-merge.ts); removed once the last chunk commits. */
-  private readonly copies = new Map<string, OnlineCopyTarget>();
-  /** Copies begun in the open DuckDB transaction: their copier starts once it commits. */
-  private readonly copiesAddedInTx: string[] = [];
-  /** Re-copies recorded in the open DuckDB transaction; a rollback keeps them to record again. */
-  private readonly recopiedInTx: Recopy[] = [];
-  /**
-   * Re-copies decided in a transaction that rolled back (a reconnect): the router will not see their
-   * cause again (its catalog is past it), so they are recorded again at the next change, once their
-   * table is open under that name (one named by a rename's new name waits for the replay to reach
-   * the rename again: the router takes its renames back on a rollback).
-   */
-  private readonly pendingRecopies: Recopy[] = [];
+  /** Online copies in progress and re-copies decided while streaming (sink-copies.ts). */
+  private readonly copies: SinkCopies;
   /** RENAME TABLE / SET SCHEMA at the source, applied in the open DuckDB transaction (sink-renames.ts). */
   private readonly renames: SinkRenames;
   /**
@@ -191,11 +174,22 @@ export class DuckDbSink implements ChangeSink {
       describe: (source) => this.describe(source),
       build: (target, watch) => this.build(target, watch),
     };
+    this.copies = new SinkCopies(host, opts, {
+      fit: (t, lsn, image) => this.fit(t, lsn, image),
+      unstage: (t) => {
+        this.staged -= t.stage.size;
+        this.stagedChars -= t.stage.chars;
+      },
+      wrapBatchError: (err, t, during, columns, count) => this.wrapBatchError(err, t, during, columns, count),
+      counted: (n) => {
+        this.batchChanges += n;
+      },
+    });
     this.renames = new SinkRenames(
       host,
       opts,
       (key) => this.copies.has(key),
-      (r, lsn) => this.recopy(r, lsn),
+      (r, lsn) => this.copies.recopy(r, lsn),
     );
   }
 
@@ -222,123 +216,13 @@ export class DuckDbSink implements ChangeSink {
       const target = await ensureTarget(conn, described);
       sink.tables.set(tableKey(source.schema, source.table), await sink.build(target, watch));
     }
-    await sink.openCopies();
+    await sink.copies.open();
     return sink;
-  }
-
-  /** Resumes (or starts) the online copies walduck.copies records for tables of this run. */
-  private async openCopies(): Promise<void> {
-    for (const c of await readCopies(this.conn, this.opts.slot)) {
-      const was = this.tables.get(tableKey(c.schema, c.table));
-      if (!was) continue;
-      if (!this.opts.keyCompare)
-        throw new InternalError('preflight', `online copy of ${c.schema}.${c.table} without a key order`);
-      const t = c.progress.chunks === 0 ? await this.reshaped(was) : was;
-      const source = t.applier.target.source;
-      const merge = new WatermarkMerge(
-        source.columns.map((col) => col.name),
-        t.applier.target.key,
-        this.opts.keyCompare(source),
-        c.progress,
-      );
-      this.copies.set(keyOf(t), { source, merge });
-      this.opts.log(
-        `online copy of ${c.schema}.${c.table} ${c.progress.chunks > 0 ? `resumes after ${c.progress.rows} row(s) in ${c.progress.chunks} chunk(s)` : 'starts'}`,
-      );
-    }
-  }
-
-  /**
-   * Records, in the open DuckDB transaction, the re-copies the router found (rows that came or went
-   * without WAL): the commit that covers this point of the stream makes the decision durable with
-   * it, so a kill -9 resumes the copy instead of forgetting it.
-   */
-  private async takeRecopies(lsn: Lsn): Promise<void> {
-    if (this.pendingRecopies.length === 0 && !this.opts.router) return;
-    const all = [...this.pendingRecopies.splice(0), ...(this.opts.router?.takeRecopies() ?? [])];
-    // The same table twice (recorded again, and decided again by the replay): one copy.
-    const once = new Map(all.map((r) => [tableKey(r.root.schema, r.root.table), r]));
-    for (const r of once.values()) if (!(await this.recopy(r, lsn))) this.pendingRecopies.push(r);
-  }
-
-  /**
-   * Copies a table again from its first key while the stream goes on: until the first chunk every
-   * change of it is dropped (a chunk reads its result), and the first chunk's transaction empties
-   * the DuckDB table (emptyFirst). A copy already running starts over.
-   */
-  private async recopy(r: Recopy, lsn: Lsn): Promise<boolean> {
-    const t = this.tables.get(tableKey(r.root.schema, r.root.table));
-    if (!t) return false;
-    const name = `${r.root.schema}.${r.root.table}`;
-    if (!this.opts.keyCompare) throw new InternalError('apply', `re-copy of ${name} without a key order`);
-    await this.begin();
-    await requestCopy(this.conn, this.opts.slot, r.root, r.why);
-    const key = keyOf(t);
-    const running = this.copies.get(key);
-    if (running) running.merge.restart();
-    else {
-      const source = t.applier.target.source;
-      const merge = new WatermarkMerge(
-        source.columns.map((col) => col.name),
-        t.applier.target.key,
-        this.opts.keyCompare(source),
-      );
-      this.copies.set(key, { source, merge });
-      this.copiesAddedInTx.push(key);
-    }
-    this.recopiedInTx.push(r);
-    this.opts.onRecopy?.(r.root);
-    this.opts.warn(`${name}: ${r.why}, seen at LSN ${formatLsn(lsn)}: re-copying ${name} online`);
-    return true;
-  }
-
-  /**
-   * A copy not begun yet (`walduck resync` after a schema change stopped the run) copies the table
-   * as the source has it now: when the source's columns or key differ from the recorded schema, the
-   * DuckDB table is rebuilt empty with the new one (its rows were to be replaced by the first chunk).
-   */
-  private async reshaped(t: Table): Promise<Table> {
-    const w = t.watch;
-    const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
-    const now = w && (await this.opts.readSource?.(ref).catch(() => undefined));
-    if (!w || !now) return t;
-    const shape = (cols: readonly string[], key: readonly string[]) => JSON.stringify([cols, key]);
-    const was = shape(
-      w.rec.columns.filter((c) => !c.dropped).map((c) => `${c.name} ${c.type}`),
-      w.rec.keyNames,
-    );
-    const source = now.table;
-    const is = shape(
-      source.columns.map((c) => `${c.name} ${c.declared}`),
-      source.key.map((k) => source.columns[k]?.name ?? ''),
-    );
-    if (was === is) return t;
-    // Checked before anything is rebuilt: the DuckDB table keeps its rows for a new file's snapshot.
-    if (now.copyProblem !== undefined)
-      throw new TableSetError(
-        'WALDUCK_RESYNC_TABLE',
-        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded, and it cannot be copied online with the new one: ${now.copyProblem}`,
-      );
-    await this.conn.run('BEGIN TRANSACTION');
-    try {
-      const watch = await w.recopied(this.conn, source);
-      await this.conn.run(`DROP TABLE ${t.applier.target.name}`);
-      const built = await this.build(await ensureTarget(this.conn, this.describe(watch.source)), watch);
-      await this.conn.run('COMMIT');
-      this.tables.set(keyOf(t), built);
-      this.opts.warn(
-        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded: rebuilt with the new one for its copy`,
-      );
-      return built;
-    } catch (err) {
-      await this.conn.run('ROLLBACK').catch(() => {});
-      throw err;
-    }
   }
 
   /** The online copies in progress (their copier reads the source; this sink merges the stream). */
   onlineCopies(): OnlineCopyTarget[] {
-    return [...this.copies.values()];
+    return this.copies.list();
   }
 
   private describe(source: SourceTable): TargetTable {
@@ -383,7 +267,7 @@ export class DuckDbSink implements ChangeSink {
       plan = await w.check(change);
     } catch (err) {
       if (err instanceof SchemaChangeError && err.recopy && !copy)
-        return (await this.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
+        return (await this.copies.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
       throw err;
     }
     if (!plan) return t;
@@ -397,45 +281,6 @@ export class DuckDbSink implements ChangeSink {
     // Read back from DuckDB: a numeric column widened under --numeric exact keeps its state.
     const built = await this.build(await ensureTarget(this.conn, this.describe(next.source)), next);
     this.tables.set(key, built);
-    return built;
-  }
-
-  /**
-   * --on-type-change recopy: a change DuckDB cannot follow in place. In the open DuckDB transaction,
-   * at this change's place in the stream: the table is rebuilt empty with the source's schema now,
-   * that schema recorded, and an online copy requested, all committed together (a kill -9 resumes the
-   * copy). Returns undefined (the change then stops as with `stop`) when the table cannot be copied.
-   */
-  private async recopySchema(
-    t: Table,
-    w: SchemaWatch,
-    r: { readonly what: string; readonly lsn: Lsn },
-  ): Promise<Table | undefined> {
-    const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
-    const now = await this.opts.readSource?.(ref).catch(() => undefined);
-    if (!now || now.copyProblem !== undefined || !this.opts.keyCompare) return undefined;
-    await this.begin();
-    await this.flushTable(t);
-    this.committedTables ??= new Map(this.tables);
-    const watch = await w.recopied(this.conn, now.table);
-    await this.conn.run(`DROP TABLE ${t.applier.target.name}`);
-    const built = await this.build(await ensureTarget(this.conn, this.describe(watch.source)), watch);
-    const key = keyOf(t);
-    this.tables.set(key, built);
-    await requestCopy(this.conn, this.opts.slot, ref, r.what);
-    const source = built.applier.target.source;
-    const merge = new WatermarkMerge(
-      source.columns.map((col) => col.name),
-      built.applier.target.key,
-      this.opts.keyCompare(source),
-    );
-    this.copies.set(key, { source, merge });
-    this.copiesAddedInTx.push(key);
-    this.opts.onRecopy?.(ref);
-    const name = `${ref.schema}.${ref.table}`;
-    this.opts.warn(
-      `${name}: ${r.what}, at LSN ${formatLsn(r.lsn)}: re-copying ${name} online with its new schema`,
-    );
     return built;
   }
 
@@ -601,7 +446,7 @@ export class DuckDbSink implements ChangeSink {
         await this.opts.router?.maybeRefresh();
         // Renames first: a re-copy names the table by its name now.
         await this.renames.take(this.lastCommitLsn);
-        await this.takeRecopies(change.lsn);
+        await this.copies.take(change.lsn);
         this.renames.began(change.xid);
         this.inSource = true;
         if (!this.hasUncommitted) this.batchStartedAt = this.now();
@@ -629,7 +474,7 @@ export class DuckDbSink implements ChangeSink {
       case 'truncate':
         return this.truncate(change.tables);
       case 'message':
-        if (change.prefix === copyPrefix(this.opts.slot)) return this.watermark(change);
+        if (change.prefix === copyPrefix(this.opts.slot)) return this.copies.watermark(change);
         this.opts.log(
           `message prefix=${JSON.stringify(change.prefix)} (${change.content.length} chars) ignored`,
         );
@@ -716,52 +561,6 @@ export class DuckDbSink implements ChangeSink {
   }
 
   /**
-   * A watermark of one of this slot's online copies. At a high watermark the chunk's rows go into the
-   * open DuckDB transaction with the copy's progress (and, at the last chunk, the end of the copy):
-   * the commit that covers this point of the stream makes both durable together.
-   */
-  private async watermark(m: Message): Promise<void> {
-    const w = parseWatermark(m.content);
-    const key = w && tableKey(w.schema, w.table);
-    const copy = key === undefined ? undefined : this.copies.get(key);
-    let t = key === undefined ? undefined : this.tables.get(key);
-    if (!w || !copy || !t) return;
-    if (w.mark === 'low') return copy.merge.low(w.id);
-    const write = copy.merge.high(w.id);
-    if (!write) return;
-    await this.begin();
-    // Chunk rows are values like the stream's (--numeric exact widens for them the same way); a
-    // table with no widening column skips the per-row check.
-    if (t.stage.widens) {
-      const names = t.applier.target.source.columns.map((c) => c.name);
-      for (const values of write.rows) t = await this.fit(t, m.lsn, { names, types: [], values });
-    }
-    this.staged -= t.stage.size;
-    this.stagedChars -= t.stage.chars;
-    await t.applier.flush(t.stage);
-    if (write.emptyFirst) await t.applier.truncate();
-    const n = write.rows.length;
-    if (n > 0) {
-      const columns = columnsOf(write.rows, t.applier.target.source.columns.length);
-      try {
-        await t.applier.insertRows(t.stage, columns, n);
-      } catch (err) {
-        throw await this.wrapBatchError(err, t, 'copy', columns, n);
-      }
-    }
-    const ref = { schema: w.schema, table: w.table };
-    const p = write.progress;
-    if (p.done) {
-      await deleteCopy(this.conn, this.opts.slot, ref);
-      this.opts.onCopied?.(ref);
-    } else await writeCopyProgress(this.conn, this.opts.slot, ref, p);
-    this.batchChanges += n;
-    this.opts.log(
-      `online copy of ${w.schema}.${w.table}: chunk ${p.chunks} wrote ${n} row(s) (${p.rows} in all)${p.done ? ', done' : ''}`,
-    );
-  }
-
-  /**
    * Applies what is staged, records the last source commit's LSN and commits. Returns the LSN now
    * durable (to acknowledge), or undefined when there was nothing to commit. Only between source
    * transactions: a half-applied source transaction must never be committed.
@@ -787,16 +586,8 @@ export class DuckDbSink implements ChangeSink {
     this.committedTables = undefined;
     this.touched.clear();
     this.addedInTx.length = 0;
-    for (const [k, c] of this.copies) {
-      c.merge.commit();
-      if (c.merge.committed.done) this.copies.delete(k);
-    }
-    this.recopiedInTx.length = 0;
     this.opts.router?.batchCommitted();
-    for (const k of this.copiesAddedInTx.splice(0)) {
-      const c = this.copies.get(k);
-      if (c) this.onCopyStart?.(c);
-    }
+    this.copies.committed(this.onCopyStart);
     this.storedLsn = this.lastCommitLsn;
     this.batchChanges = 0;
     this.batchXids.clear();
@@ -808,9 +599,7 @@ export class DuckDbSink implements ChangeSink {
   async rollback(): Promise<void> {
     if (this.txOpen) await this.conn.run('ROLLBACK');
     this.txOpen = false;
-    for (const c of this.copies.values()) c.merge.rollback();
-    for (const k of this.copiesAddedInTx.splice(0)) this.copies.delete(k);
-    this.pendingRecopies.push(...this.recopiedInTx.splice(0));
+    this.copies.rolledBack();
     this.touched.clear();
     // A schema change rolled back with the rest: the tables go back to their committed shape.
     if (this.committedTables) {
@@ -840,7 +629,7 @@ export class DuckDbSink implements ChangeSink {
     // A quiet database still gets its partitions looked at: a DETACH writes no change to wake us.
     await this.opts.router?.maybeRefresh();
     await this.renames.take(lsn);
-    await this.takeRecopies(lsn);
+    await this.copies.take(lsn);
     this.lastCommitLsn = lsn;
     return (await this.commit()) !== undefined;
   }
@@ -1032,10 +821,10 @@ export class DuckDbSink implements ChangeSink {
       // transaction hidden) names the table by its new name, which recopy() looks up (taken first, it
       // found no such table and was dropped, silently).
       const t = was ? await this.renames.rename(was, r.ref, lsn) : found;
-      await this.takeRecopies(lsn);
+      await this.copies.take(lsn);
       return t;
     }
-    await this.takeRecopies(lsn);
+    await this.copies.take(lsn);
     if (r.kind === 'ignore') return undefined;
     // Created in the DuckDB transaction that applies its first rows: both or neither.
     await this.begin();

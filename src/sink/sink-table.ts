@@ -1,5 +1,5 @@
-// A table of the sink as its hooks (sink-renames.ts) see it, and what they may do in the sink's open
-// DuckDB transaction (SinkHost): the sink (duckdb-sink.ts) owns both.
+// A table of the sink as its hooks (sink-renames.ts, sink-copies.ts) see it, and what they may do
+// in the sink's open DuckDB transaction (SinkHost): the sink (duckdb-sink.ts) owns both.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SourceTable } from '../source/catalog.js';
