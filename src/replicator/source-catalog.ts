@@ -3,7 +3,14 @@
 // replication connection too (which takes SQL in database mode), so whatever admits walduck's stream
 // (pg_hba's `replication` lines, the REPLICATION role) admits it; it costs one more walsender slot.
 
-import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
+import {
+  type Connection,
+  ConnectionError,
+  type ConnectionSettings,
+  connect,
+  type LogFn,
+  PgServerError,
+} from '../protocol/index.js';
 import type { Rows } from '../source/catalog.js';
 
 export class SourceCatalog {
@@ -16,8 +23,21 @@ export class SourceCatalog {
 
   async query(sql: string): Promise<Rows> {
     this.conn ??= connect(this.settings, { replication: 'database', log: this.log });
-    const conn = await this.conn;
-    return (await conn.query(sql))[0]?.rows ?? [];
+    const pending = this.conn;
+    try {
+      return (await (await pending).query(sql))[0]?.rows ?? [];
+    } catch (err) {
+      // A cut or a failed connect leaves the session unusable for good: the next query opens a new
+      // one (kept, every later query failed again and a reconnect never got past it). A server error
+      // or a concurrent caller's query keeps it, as side-query.ts does.
+      const usable =
+        err instanceof PgServerError || (err instanceof ConnectionError && err.code === 'WALDUCK_BUSY');
+      if (!usable && this.conn === pending) {
+        this.conn = undefined;
+        await (await pending.catch(() => undefined))?.close().catch(() => {});
+      }
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

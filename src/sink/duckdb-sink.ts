@@ -11,14 +11,13 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError, WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
-import type { Recopy, Rename, Router } from '../source/routing.js';
+import type { Router } from '../source/routing.js';
 import {
   assertNever,
   type Change,
   type Commit,
   type Delete,
   type Insert,
-  type Message,
   type RowImage,
   type TableRef,
   type Update,
@@ -26,6 +25,7 @@ import {
 } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
 import { ApplyError, duckReason, firstLine } from './apply-error.js';
+import { BatchXids } from './batch-xids.js';
 import {
   clearSnapshotPending,
   ensureStateTable,
@@ -34,18 +34,19 @@ import {
   writeSnapshotPending,
   writeState,
 } from './checkpoint.js';
-import { deleteCopy, readCopies, requestCopy, writeCopyProgress } from './copy-state.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { findBadStaged } from './diagnose.js';
 import type { Need } from './exact-numeric.js';
 import { type States, settleCopied, textForCopy, widenColumn } from './exact-widen.js';
-import { columnsOf, describeRow, findRow, withAdvice } from './row-describe.js';
+import { describeRow, findRow, withAdvice } from './row-describe.js';
 import { type Plan, SchemaChangeError } from './schema-change.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
+import { type OnlineCopyTarget, SinkCopies } from './sink-copies.js';
+import { SinkRenames } from './sink-renames.js';
+import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
 import { ColumnValueError, TableStage } from './stage.js';
-import { ambiguousRename, copyingRefusal, RenameReplay, renameDuckTable } from './table-rename.js';
-import { TableSetError } from './table-set.js';
+import { RenameReplay } from './table-rename.js';
 import {
   describeTarget,
   ensureTarget,
@@ -54,8 +55,10 @@ import {
   withExactStates,
 } from './target.js';
 import type { NumericMode } from './type-map.js';
-import { copyPrefix, parseWatermark } from './watermark.js';
-import { type KeyCompare, WatermarkMerge } from './watermark-merge.js';
+import { copyPrefix } from './watermark.js';
+import type { KeyCompare } from './watermark-merge.js';
+
+export type { OnlineCopyTarget };
 
 export interface SinkOptions {
   readonly slot: string;
@@ -93,21 +96,6 @@ export interface SinkOptions {
   readonly readSource?: (t: TableRef) => Promise<{ table: SourceTable; copyProblem: string | undefined }>;
 }
 
-/** A table being copied online, for the copier (replicator/online-copy.ts). */
-export interface OnlineCopyTarget {
-  readonly source: SourceTable;
-  readonly merge: WatermarkMerge;
-}
-
-interface Table {
-  readonly stage: TableStage;
-  /** keyOf(this), made once: an UPDATE or DELETE marks the table touched per change. */
-  readonly key: string;
-  readonly applier: TableApplier;
-  /** The recorded source schema and the per-change check against it (when following schema changes). */
-  readonly watch?: SchemaWatch;
-}
-
 export interface SinkStats {
   /** Changes applied (inserts, updates, deletes, truncates), committed or not. */
   changes: number;
@@ -116,11 +104,6 @@ export interface SinkStats {
   /** UPDATE/DELETE rows that matched no row (or several) in DuckDB: the replica had diverged. */
   unmatched: number;
 }
-
-const tableKey = (schema: string, table: string) => `${schema}\u0000${table}`;
-/** A table's key in the map: its source's name (a leaf's change resolves to its root's table). */
-const keyOf = (t: { readonly applier: TableApplier }) =>
-  tableKey(t.applier.target.source.schema, t.applier.target.source.table);
 
 /**
  * Staged text (TableStage.chars: characters plus a cost per value) above which the stages go to DuckDB,
@@ -156,29 +139,15 @@ export class DuckDbSink implements ChangeSink {
   private readonly touched = new Set<string>();
   /** The tables as they were at the last commit, while a schema change is uncommitted. */
   private committedTables: Map<string, Table> | undefined;
-  /** Online copies in progress, by table key (watermark-merge.ts); removed once the last chunk commits. */
-  private readonly copies = new Map<string, OnlineCopyTarget>();
-  /** Copies begun in the open DuckDB transaction: their copier starts once it commits. */
-  private readonly copiesAddedInTx: string[] = [];
-  /** Re-copies recorded in the open DuckDB transaction; a rollback keeps them to record again. */
-  private readonly recopiedInTx: Recopy[] = [];
+  /** Online copies in progress and re-copies decided while streaming (sink-copies.ts). */
+  private readonly copies: SinkCopies;
+  /** RENAME TABLE / SET SCHEMA at the source, applied in the open DuckDB transaction (sink-renames.ts). */
+  private readonly renames: SinkRenames;
   /**
-   * Re-copies decided in a transaction that rolled back (a reconnect): the router will not see their
-   * cause again (its catalog is past it), so they are recorded again at the next change.
+   * The source transactions committed since the last DuckDB commit, kept here only: renameNews reads
+   * the catalog once they are visible, and the router asks whether a renaming one is among them.
    */
-  private readonly pendingRecopies: Recopy[] = [];
-  /**
-   * Renames from the catalog applied in the open DuckDB transaction, with the commit LSN they were
-   * due at. The router will not give them again: a rollback keeps them, applied again once the
-   * replayed stream passes that LSN again. (One found through a change is found again by its replay.)
-   */
-  private readonly renamedInTx: (Rename & { at: Lsn })[] = [];
-  private readonly pendingRenames: (Rename & { at: Lsn })[] = [];
-  /** In the source transaction that renamed these tables (by old name), whose old name is taken since. */
-  private renaming = new Map<string, Rename>();
-  private txnXid: number | undefined;
-  /** The source transactions applied since the last DuckDB commit (renameNews reads the catalog after them). */
-  private readonly batchXids: number[] = [];
+  private readonly batchXids = new BatchXids();
   /** Starts the copier of a copy begun while streaming (set by the replicator for its session). */
   onCopyStart: ((target: OnlineCopyTarget) => void) | undefined;
 
@@ -192,6 +161,36 @@ export class DuckDbSink implements ChangeSink {
   ) {
     this.lastCommitLsn = storedLsn;
     this.now = opts.now ?? Date.now;
+    opts.router?.useBatch(this.batchXids);
+    const host: SinkHost = {
+      conn,
+      tables: this.tables,
+      touched: this.touched,
+      begin: () => this.begin(),
+      flushTable: (t) => this.flushTable(t),
+      keepCommitted: () => {
+        this.committedTables ??= new Map(this.tables);
+      },
+      describe: (source) => this.describe(source),
+      build: (target, watch) => this.build(target, watch),
+    };
+    this.copies = new SinkCopies(host, opts, {
+      fit: (t, lsn, image) => this.fit(t, lsn, image),
+      unstage: (t) => {
+        this.staged -= t.stage.size;
+        this.stagedChars -= t.stage.chars;
+      },
+      wrapBatchError: (err, t, during, columns, count) => this.wrapBatchError(err, t, during, columns, count),
+      counted: (n) => {
+        this.batchChanges += n;
+      },
+    });
+    this.renames = new SinkRenames(
+      host,
+      opts,
+      (key) => this.copies.has(key),
+      (r, lsn) => this.copies.recopy(r, lsn),
+    );
   }
 
   /** Creates or checks the target tables and the state table; reads the stored LSN. */
@@ -217,199 +216,13 @@ export class DuckDbSink implements ChangeSink {
       const target = await ensureTarget(conn, described);
       sink.tables.set(tableKey(source.schema, source.table), await sink.build(target, watch));
     }
-    await sink.openCopies();
+    await sink.copies.open();
     return sink;
-  }
-
-  /** Resumes (or starts) the online copies walduck.copies records for tables of this run. */
-  private async openCopies(): Promise<void> {
-    for (const c of await readCopies(this.conn, this.opts.slot)) {
-      const was = this.tables.get(tableKey(c.schema, c.table));
-      if (!was) continue;
-      if (!this.opts.keyCompare)
-        throw new InternalError('preflight', `online copy of ${c.schema}.${c.table} without a key order`);
-      const t = c.progress.chunks === 0 ? await this.reshaped(was) : was;
-      const source = t.applier.target.source;
-      const merge = new WatermarkMerge(
-        source.columns.map((col) => col.name),
-        t.applier.target.key,
-        this.opts.keyCompare(source),
-        c.progress,
-      );
-      this.copies.set(keyOf(t), { source, merge });
-      this.opts.log(
-        `online copy of ${c.schema}.${c.table} ${c.progress.chunks > 0 ? `resumes after ${c.progress.rows} row(s) in ${c.progress.chunks} chunk(s)` : 'starts'}`,
-      );
-    }
-  }
-
-  /**
-   * Records, in the open DuckDB transaction, the re-copies the router found (rows that came or went
-   * without WAL): the commit that covers this point of the stream makes the decision durable with
-   * it, so a kill -9 resumes the copy instead of forgetting it.
-   */
-  private async takeRecopies(lsn: Lsn): Promise<void> {
-    if (this.pendingRecopies.length === 0 && !this.opts.router) return;
-    const all = [...this.pendingRecopies.splice(0), ...(this.opts.router?.takeRecopies() ?? [])];
-    for (const r of all) await this.recopy(r, lsn);
-  }
-
-  /**
-   * Copies a table again from its first key while the stream goes on: until the first chunk every
-   * change of it is dropped (a chunk reads its result), and the first chunk's transaction empties
-   * the DuckDB table (emptyFirst). A copy already running starts over.
-   */
-  private async recopy(r: Recopy, lsn: Lsn): Promise<void> {
-    const t = this.tables.get(tableKey(r.root.schema, r.root.table));
-    if (!t) return;
-    const name = `${r.root.schema}.${r.root.table}`;
-    if (!this.opts.keyCompare) throw new InternalError('apply', `re-copy of ${name} without a key order`);
-    await this.begin();
-    await requestCopy(this.conn, this.opts.slot, r.root, r.why);
-    const key = keyOf(t);
-    const running = this.copies.get(key);
-    if (running) running.merge.restart();
-    else {
-      const source = t.applier.target.source;
-      const merge = new WatermarkMerge(
-        source.columns.map((col) => col.name),
-        t.applier.target.key,
-        this.opts.keyCompare(source),
-      );
-      this.copies.set(key, { source, merge });
-      this.copiesAddedInTx.push(key);
-    }
-    this.recopiedInTx.push(r);
-    this.opts.onRecopy?.(r.root);
-    this.opts.warn(`${name}: ${r.why}, seen at LSN ${formatLsn(lsn)}: re-copying ${name} online`);
-  }
-
-  /**
-   * A copy not begun yet (`walduck resync` after a schema change stopped the run) copies the table
-   * as the source has it now: when the source's columns or key differ from the recorded schema, the
-   * DuckDB table is rebuilt empty with the new one (its rows were to be replaced by the first chunk).
-   */
-  private async reshaped(t: Table): Promise<Table> {
-    const w = t.watch;
-    const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
-    const now = w && (await this.opts.readSource?.(ref).catch(() => undefined));
-    if (!w || !now) return t;
-    const shape = (cols: readonly string[], key: readonly string[]) => JSON.stringify([cols, key]);
-    const was = shape(
-      w.rec.columns.filter((c) => !c.dropped).map((c) => `${c.name} ${c.type}`),
-      w.rec.keyNames,
-    );
-    const source = now.table;
-    const is = shape(
-      source.columns.map((c) => `${c.name} ${c.declared}`),
-      source.key.map((k) => source.columns[k]?.name ?? ''),
-    );
-    if (was === is) return t;
-    // Checked before anything is rebuilt: the DuckDB table keeps its rows for a new file's snapshot.
-    if (now.copyProblem !== undefined)
-      throw new TableSetError(
-        'WALDUCK_RESYNC_TABLE',
-        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded, and it cannot be copied online with the new one: ${now.copyProblem}`,
-      );
-    await this.conn.run('BEGIN TRANSACTION');
-    try {
-      const watch = await w.recopied(this.conn, source);
-      await this.conn.run(`DROP TABLE ${t.applier.target.name}`);
-      const built = await this.build(await ensureTarget(this.conn, this.describe(watch.source)), watch);
-      await this.conn.run('COMMIT');
-      this.tables.set(keyOf(t), built);
-      this.opts.warn(
-        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded: rebuilt with the new one for its copy`,
-      );
-      return built;
-    } catch (err) {
-      await this.conn.run('ROLLBACK').catch(() => {});
-      throw err;
-    }
-  }
-
-  /**
-   * Renames the router found in the catalog whose old name the stream (at commit `lsn`) can no longer
-   * show: applied now, in the open DuckDB transaction (source/renames.ts).
-   */
-  private async takeRenames(lsn: Lsn): Promise<void> {
-    if (this.pendingRenames.length === 0 && !this.opts.router) return;
-    const later = this.pendingRenames.filter((r) => r.at > lsn);
-    const due = [
-      ...this.pendingRenames.filter((r) => r.at <= lsn),
-      ...(this.opts.router?.takeRenames(lsn) ?? []),
-    ];
-    this.pendingRenames.splice(0, this.pendingRenames.length, ...later);
-    for (const r of due) {
-      const t = this.tables.get(tableKey(r.from.schema, r.from.table));
-      if (!t) continue;
-      await this.renameTable(t, r.to, lsn);
-      this.renamedInTx.push({ ...r, at: lsn });
-    }
-  }
-
-  /**
-   * A change under the old name of a table the current source transaction renamed, whose old name
-   * another table has taken since: it is the renamed table's (before the ALTER) or the other one's
-   * (after it), which the stream does not tell. The rename is applied here and the table copied again
-   * online (the copy reads the renamed table as it is; until its first chunk its changes are
-   * dropped, this one with them). Returns true: the change is not applied.
-   */
-  private async renamingAmbiguous(change: Insert | Update | Delete): Promise<boolean> {
-    const r = this.renaming.get(tableKey(change.schema, change.table));
-    if (!r) return false;
-    this.renaming.delete(tableKey(change.schema, change.table));
-    const now = await this.opts.readSource?.(r.to).catch(() => undefined);
-    const problem = now ? now.copyProblem : 'walduck cannot read the table from the source now';
-    if (problem !== undefined || !this.opts.keyCompare || this.txnXid === undefined)
-      throw ambiguousRename(r.from, r.to, problem ?? 'walduck cannot copy it online here');
-    this.opts.router?.committed(this.txnXid);
-    await this.takeRenames(this.lastCommitLsn);
-    await this.recopy(
-      {
-        root: r.to,
-        why: `renamed from ${r.from.schema}.${r.from.table} in a transaction whose changes under that name may be another table's (it took the name)`,
-      },
-      change.lsn,
-    );
-    return true;
-  }
-
-  /**
-   * RENAME TABLE / SET SCHEMA at the source, at this point of the stream: in the open DuckDB
-   * transaction, the staged rows go to the table under its old name, then the DuckDB table, its
-   * recorded schema (walduck.columns) and its table-set entry take the new name, committed with the
-   * changes that follow. One line says it.
-   */
-  private async renameTable(t: Table, to: TableRef, lsn: Lsn): Promise<Table> {
-    const key = keyOf(t);
-    const old = t.applier.target;
-    const from = { schema: old.source.schema, table: old.source.table };
-    if (this.copies.has(key)) throw copyingRefusal(from, to);
-    await this.begin();
-    await this.flushTable(t);
-    this.committedTables ??= new Map(this.tables);
-    const watch = await t.watch?.renamed(this.conn, to);
-    const target = this.describe(watch?.source ?? { ...old.source, schema: to.schema, table: to.table });
-    refuseCollisions([
-      ...[...this.tables.values()].filter((x) => x !== t).map((x) => x.applier.target),
-      target,
-    ]);
-    const how = await renameDuckTable(this.conn, old, target, this.touched.has(key));
-    const built = await this.build(await ensureTarget(this.conn, target), watch);
-    this.tables.delete(key);
-    this.tables.set(keyOf(built), built);
-    if (this.touched.delete(key)) this.touched.add(keyOf(built));
-    this.opts.onTableRenamed?.(from, to, lsn);
-    this.opts.warn(
-      `${from.schema}.${from.table}: RENAME TABLE to ${to.schema}.${to.table} applied at LSN ${formatLsn(lsn)} (DuckDB table ${old.schema}.${old.table} is now ${target.schema}.${target.table}${how === 'rebuilt' ? ', rebuilt' : ''})`,
-    );
-    return built;
   }
 
   /** The online copies in progress (their copier reads the source; this sink merges the stream). */
   onlineCopies(): OnlineCopyTarget[] {
-    return [...this.copies.values()];
+    return this.copies.list();
   }
 
   private describe(source: SourceTable): TargetTable {
@@ -454,7 +267,7 @@ export class DuckDbSink implements ChangeSink {
       plan = await w.check(change);
     } catch (err) {
       if (err instanceof SchemaChangeError && err.recopy && !copy)
-        return (await this.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
+        return (await this.copies.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
       throw err;
     }
     if (!plan) return t;
@@ -468,45 +281,6 @@ export class DuckDbSink implements ChangeSink {
     // Read back from DuckDB: a numeric column widened under --numeric exact keeps its state.
     const built = await this.build(await ensureTarget(this.conn, this.describe(next.source)), next);
     this.tables.set(key, built);
-    return built;
-  }
-
-  /**
-   * --on-type-change recopy: a change DuckDB cannot follow in place. In the open DuckDB transaction,
-   * at this change's place in the stream: the table is rebuilt empty with the source's schema now,
-   * that schema recorded, and an online copy requested, all committed together (a kill -9 resumes the
-   * copy). Returns undefined (the change then stops as with `stop`) when the table cannot be copied.
-   */
-  private async recopySchema(
-    t: Table,
-    w: SchemaWatch,
-    r: { readonly what: string; readonly lsn: Lsn },
-  ): Promise<Table | undefined> {
-    const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
-    const now = await this.opts.readSource?.(ref).catch(() => undefined);
-    if (!now || now.copyProblem !== undefined || !this.opts.keyCompare) return undefined;
-    await this.begin();
-    await this.flushTable(t);
-    this.committedTables ??= new Map(this.tables);
-    const watch = await w.recopied(this.conn, now.table);
-    await this.conn.run(`DROP TABLE ${t.applier.target.name}`);
-    const built = await this.build(await ensureTarget(this.conn, this.describe(watch.source)), watch);
-    const key = keyOf(t);
-    this.tables.set(key, built);
-    await requestCopy(this.conn, this.opts.slot, ref, r.what);
-    const source = built.applier.target.source;
-    const merge = new WatermarkMerge(
-      source.columns.map((col) => col.name),
-      built.applier.target.key,
-      this.opts.keyCompare(source),
-    );
-    this.copies.set(key, { source, merge });
-    this.copiesAddedInTx.push(key);
-    this.opts.onRecopy?.(ref);
-    const name = `${ref.schema}.${ref.table}`;
-    this.opts.warn(
-      `${name}: ${r.what}, at LSN ${formatLsn(r.lsn)}: re-copying ${name} online with its new schema`,
-    );
     return built;
   }
 
@@ -573,7 +347,9 @@ export class DuckDbSink implements ChangeSink {
   get due(): boolean {
     if (this.inSource || !this.hasUncommitted) return false;
     return (
-      this.batchChanges >= this.opts.batchChanges || this.now() - this.batchStartedAt >= this.opts.batchMs
+      this.batchChanges >= this.opts.batchChanges ||
+      this.now() - this.batchStartedAt >= this.opts.batchMs ||
+      this.batchXids.full
     );
   }
 
@@ -616,7 +392,7 @@ export class DuckDbSink implements ChangeSink {
       return false;
     }
     if (change.kind !== 'insert' && change.kind !== 'update' && change.kind !== 'delete') return undefined;
-    if (!this.txOpen || this.renaming.size > 0 || this.copies.size > 0) return undefined;
+    if (!this.txOpen || this.renames.inRenaming || this.copies.size > 0) return undefined;
     const t = this.tables.get(this.keyFor(change.schema, change.table));
     if (!t || t.stage.widens || (t.watch !== undefined && !t.watch.unchanged(change))) return undefined;
     if (change.kind !== 'insert' && t.applier.target.keyless) return undefined;
@@ -669,15 +445,9 @@ export class DuckDbSink implements ChangeSink {
       case 'begin':
         await this.opts.router?.maybeRefresh();
         // Renames first: a re-copy names the table by its name now.
-        await this.takeRenames(this.lastCommitLsn);
-        await this.takeRecopies(change.lsn);
-        this.txnXid = change.xid;
-        this.renaming = new Map(
-          (change.xid === undefined ? [] : (this.opts.router?.renamedIn(change.xid) ?? [])).map((r) => [
-            tableKey(r.from.schema, r.from.table),
-            r,
-          ]),
-        );
+        await this.renames.take(this.lastCommitLsn);
+        await this.copies.take(change.lsn);
+        this.renames.began(change.xid);
         this.inSource = true;
         if (!this.hasUncommitted) this.batchStartedAt = this.now();
         return;
@@ -687,7 +457,7 @@ export class DuckDbSink implements ChangeSink {
       case 'insert':
       case 'update':
       case 'delete': {
-        if (this.renaming.size > 0 && (await this.renamingAmbiguous(change))) return;
+        if (this.renames.inRenaming && (await this.renames.ambiguous(change, this.lastCommitLsn))) return;
         let t = await this.resolve(change, change.lsn);
         if (!t) return;
         t = await this.follow(t, change);
@@ -704,7 +474,7 @@ export class DuckDbSink implements ChangeSink {
       case 'truncate':
         return this.truncate(change.tables);
       case 'message':
-        if (change.prefix === copyPrefix(this.opts.slot)) return this.watermark(change);
+        if (change.prefix === copyPrefix(this.opts.slot)) return this.copies.watermark(change);
         this.opts.log(
           `message prefix=${JSON.stringify(change.prefix)} (${change.content.length} chars) ignored`,
         );
@@ -715,12 +485,12 @@ export class DuckDbSink implements ChangeSink {
   }
 
   private sourceCommitted(change: Commit): void {
-    // A rename this transaction made is applied before the next one's changes (takeRenames).
+    // A rename this transaction made is applied before the next one's changes (renames.take).
     if (change.xid !== undefined) {
       this.opts.router?.committed(change.xid);
       this.batchXids.push(change.xid);
     }
-    this.renaming.clear();
+    this.renames.ended();
     this.inSource = false;
     if (change.lsn > this.lastCommitLsn) this.lastCommitLsn = change.lsn;
     this.stats.transactions++;
@@ -791,52 +561,6 @@ export class DuckDbSink implements ChangeSink {
   }
 
   /**
-   * A watermark of one of this slot's online copies. At a high watermark the chunk's rows go into the
-   * open DuckDB transaction with the copy's progress (and, at the last chunk, the end of the copy):
-   * the commit that covers this point of the stream makes both durable together.
-   */
-  private async watermark(m: Message): Promise<void> {
-    const w = parseWatermark(m.content);
-    const key = w && tableKey(w.schema, w.table);
-    const copy = key === undefined ? undefined : this.copies.get(key);
-    let t = key === undefined ? undefined : this.tables.get(key);
-    if (!w || !copy || !t) return;
-    if (w.mark === 'low') return copy.merge.low(w.id);
-    const write = copy.merge.high(w.id);
-    if (!write) return;
-    await this.begin();
-    // Chunk rows are values like the stream's (--numeric exact widens for them the same way); a
-    // table with no widening column skips the per-row check.
-    if (t.stage.widens) {
-      const names = t.applier.target.source.columns.map((c) => c.name);
-      for (const values of write.rows) t = await this.fit(t, m.lsn, { names, types: [], values });
-    }
-    this.staged -= t.stage.size;
-    this.stagedChars -= t.stage.chars;
-    await t.applier.flush(t.stage);
-    if (write.emptyFirst) await t.applier.truncate();
-    const n = write.rows.length;
-    if (n > 0) {
-      const columns = columnsOf(write.rows, t.applier.target.source.columns.length);
-      try {
-        await t.applier.insertRows(t.stage, columns, n);
-      } catch (err) {
-        throw await this.wrapBatchError(err, t, 'copy', columns, n);
-      }
-    }
-    const ref = { schema: w.schema, table: w.table };
-    const p = write.progress;
-    if (p.done) {
-      await deleteCopy(this.conn, this.opts.slot, ref);
-      this.opts.onCopied?.(ref);
-    } else await writeCopyProgress(this.conn, this.opts.slot, ref, p);
-    this.batchChanges += n;
-    this.opts.log(
-      `online copy of ${w.schema}.${w.table}: chunk ${p.chunks} wrote ${n} row(s) (${p.rows} in all)${p.done ? ', done' : ''}`,
-    );
-  }
-
-  /**
    * Applies what is staged, records the last source commit's LSN and commits. Returns the LSN now
    * durable (to acknowledge), or undefined when there was nothing to commit. Only between source
    * transactions: a half-applied source transaction must never be committed.
@@ -845,7 +569,7 @@ export class DuckDbSink implements ChangeSink {
     if (this.inSource) throw new InternalError('apply', 'commit inside a source transaction');
     if (!this.hasUncommitted) return undefined;
     // (The initial snapshot's commit holds no stream changes: nothing to place.)
-    if (!this.committingSnapshot && (await this.opts.router?.renameNews(this.batchXids)))
+    if (!this.committingSnapshot && (await this.opts.router?.renameNews()))
       throw new RenameReplay(
         'a followed table was renamed at the source and another table took its old name: the open batch is read again from the last commit, placing the rename exactly',
       );
@@ -862,19 +586,11 @@ export class DuckDbSink implements ChangeSink {
     this.committedTables = undefined;
     this.touched.clear();
     this.addedInTx.length = 0;
-    for (const [k, c] of this.copies) {
-      c.merge.commit();
-      if (c.merge.committed.done) this.copies.delete(k);
-    }
-    this.recopiedInTx.length = 0;
-    this.renamedInTx.length = 0;
-    for (const k of this.copiesAddedInTx.splice(0)) {
-      const c = this.copies.get(k);
-      if (c) this.onCopyStart?.(c);
-    }
+    this.opts.router?.batchCommitted();
+    this.copies.committed(this.onCopyStart);
     this.storedLsn = this.lastCommitLsn;
     this.batchChanges = 0;
-    this.batchXids.length = 0;
+    this.batchXids.clear();
     this.stats.commits++;
     return this.storedLsn;
   }
@@ -883,10 +599,7 @@ export class DuckDbSink implements ChangeSink {
   async rollback(): Promise<void> {
     if (this.txOpen) await this.conn.run('ROLLBACK');
     this.txOpen = false;
-    for (const c of this.copies.values()) c.merge.rollback();
-    for (const k of this.copiesAddedInTx.splice(0)) this.copies.delete(k);
-    this.pendingRecopies.push(...this.recopiedInTx.splice(0));
-    this.pendingRenames.push(...this.renamedInTx.splice(0));
+    this.copies.rolledBack();
     this.touched.clear();
     // A schema change rolled back with the rest: the tables go back to their committed shape.
     if (this.committedTables) {
@@ -901,7 +614,7 @@ export class DuckDbSink implements ChangeSink {
     this.staged = 0;
     this.stagedChars = 0;
     this.batchChanges = 0;
-    this.batchXids.length = 0;
+    this.batchXids.clear();
     this.opts.router?.rolledBack();
     this.inSource = false;
     this.lastCommitLsn = this.storedLsn;
@@ -915,8 +628,8 @@ export class DuckDbSink implements ChangeSink {
     if (this.inSource || this.hasUncommitted || lsn <= this.storedLsn) return false;
     // A quiet database still gets its partitions looked at: a DETACH writes no change to wake us.
     await this.opts.router?.maybeRefresh();
-    await this.takeRenames(lsn);
-    await this.takeRecopies(lsn);
+    await this.renames.take(lsn);
+    await this.copies.take(lsn);
     this.lastCommitLsn = lsn;
     return (await this.commit()) !== undefined;
   }
@@ -1107,11 +820,11 @@ export class DuckDbSink implements ChangeSink {
       // Renamed before the router's re-copies are taken: one decided with the rename (its renaming
       // transaction hidden) names the table by its new name, which recopy() looks up (taken first, it
       // found no such table and was dropped, silently).
-      const t = was ? await this.renameTable(was, r.ref, lsn) : found;
-      await this.takeRecopies(lsn);
+      const t = was ? await this.renames.rename(was, r.ref, lsn) : found;
+      await this.copies.take(lsn);
       return t;
     }
-    await this.takeRecopies(lsn);
+    await this.copies.take(lsn);
     if (r.kind === 'ignore') return undefined;
     // Created in the DuckDB transaction that applies its first rows: both or neither.
     await this.begin();

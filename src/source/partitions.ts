@@ -27,8 +27,8 @@ import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import { qualified, quoteLiteral } from './quote.js';
-import { PendingRenames, RENAMING_XID } from './renames.js';
-import type { LeafInfo, Recopy, Rename, Route, Router } from './routing.js';
+import { type PendingRename, PendingRenames, RENAMING_XID } from './renames.js';
+import type { LeafInfo, OpenBatch, Recopy, Rename, Route, Router } from './routing.js';
 
 export const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
 export const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
@@ -122,8 +122,10 @@ export class TableRouter implements Router {
   private readonly dropped = new Set<string>();
   /** Names decided at start (all-tables mode); a name freed by a rename is no longer one. */
   private readonly existing: Set<string>;
+  /** The sink's open batch (useBatch): the transactions the stream committed since its last commit. */
+  private batch: OpenBatch | undefined;
   /** Renames the catalog shows and the stream has not reached yet. */
-  private readonly renames = new PendingRenames();
+  private readonly renames = new PendingRenames((xid) => this.batch?.has(xid) ?? false);
   /** Each followed table's owner (pg_class.relowner) at the last catalog check under its name. */
   private readonly owners = new Map<string, string>();
   /**
@@ -133,8 +135,16 @@ export class TableRouter implements Router {
    * changes are never declared ignorable (see ignores).
    */
   private readonly onceFollowed: Set<string>;
-  /** The source transaction the sink is in (told by renamedIn, cleared by committed). */
+  /** The source transaction the sink is in (told by began, cleared by committed and rolledBack). */
   private current: number | undefined;
+  /**
+   * How to take back each rename followed, and each new table joined, since the last DuckDB commit,
+   * oldest first. A rollback (a cut connection, a read-again) takes the sink's tables back to that
+   * commit, and the replay must find each rename at its place again: under the new name before it, a
+   * change is not the renamed table's (a swap: the other table's), and the rename by its transaction
+   * must wait for that transaction's commit in the replay, not be applied at its start.
+   */
+  private readonly undo: (() => void)[] = [];
 
   constructor(
     private readonly query: QueryFn,
@@ -240,8 +250,16 @@ export class TableRouter implements Router {
       if (!this.existing.has(refKey(top)) && !this.chosen.has(refKey(top))) {
         const table = await this.newTable(top);
         if (table) {
-          this.chosen.set(refKey(top), table);
-          this.onceFollowed.add(refKey(top));
+          const k = refKey(top);
+          this.chosen.set(k, table);
+          this.onceFollowed.add(k);
+          // The sink creates it in its open DuckDB transaction: a rollback takes it away there, and
+          // the replay's first change must find it new again (its leaves too), not routed to it.
+          const leaves = table.partitioned ? this.leavesOf(top).map(refKey) : [];
+          this.undo.push(() => {
+            this.chosen.delete(k);
+            for (const l of leaves) this.leaves.delete(l);
+          });
           return { kind: 'new', table };
         }
       }
@@ -393,9 +411,35 @@ export class TableRouter implements Router {
     return undefined;
   }
 
-  /** Follows `was` under its new name `to` from now on (its leaves too). */
-  private renamed(was: SourceTable, to: TableRef, oid: string): void {
+  /**
+   * Follows `was` under its new name `to` from now on (its leaves too). `pending`: the rename as the
+   * catalog showed it, pending again if the batch rolls back.
+   */
+  private renamed(
+    was: SourceTable,
+    to: TableRef,
+    oid: string,
+    pending: PendingRename | undefined = this.renames.of(oid),
+  ): void {
     const from = refKey(was);
+    const k = refKey(to);
+    const before = {
+      chosen: this.chosen.get(k),
+      existingFrom: this.existing.has(from),
+      existingTo: this.existing.has(k),
+      ignored: this.ignored.has(k),
+      leaves: [...this.leaves].filter(([, l]) => refKey(l.root) === from),
+    };
+    this.undo.push(() => {
+      this.chosen.delete(k);
+      if (before.chosen) this.chosen.set(k, before.chosen);
+      this.chosen.set(from, was);
+      if (!before.existingTo) this.existing.delete(k);
+      if (before.existingFrom) this.existing.add(from);
+      if (before.ignored) this.ignored.add(k);
+      for (const [key, l] of before.leaves) this.leaves.set(key, l);
+      if (pending) this.renames.restore(pending);
+    });
     this.chosen.delete(from);
     this.chosen.set(refKey(to), { ...was, schema: to.schema, table: to.table });
     this.onceFollowed.add(refKey(to));
@@ -407,10 +451,13 @@ export class TableRouter implements Router {
       if (refKey(l.root) === from) this.leaves.set(k, { ...l, root: { schema: to.schema, table: to.table } });
   }
 
-  async renameNews(xids: readonly number[] = []): Promise<boolean> {
-    if (xids.length > 0 && this.chosen.size > 0) await this.untilVisible(xids);
+  useBatch(batch: OpenBatch): void {
+    this.batch = batch;
+  }
+
+  async renameNews(): Promise<boolean> {
+    if (this.batch && this.batch.size > 0 && this.chosen.size > 0) await this.untilVisible(this.batch.xids);
     await this.checkTables();
-    this.renames.forgetCommitted();
     return this.renames.arm();
   }
 
@@ -421,7 +468,7 @@ export class TableRouter implements Router {
    * yet. A swap in such a transaction, unseen by the check before the DuckDB commit, would lie in a
    * committed batch unknown, and the new table's changes under the old name went to the renamed one.
    */
-  private async untilVisible(xids: readonly number[]): Promise<void> {
+  private async untilVisible(xids: Iterable<number>): Promise<void> {
     for (let waited = 0; ; waited += VISIBLE_POLL_MS) {
       const [row] = await this.query('SELECT pg_current_snapshot()::text');
       const unseen = invisible(xids, row?.[0] ?? '');
@@ -445,13 +492,23 @@ export class TableRouter implements Router {
   }
 
   rolledBack(): void {
-    // The batch is read again: its commits must be seen again before a rename counts them as passed.
-    this.renames.forgetCommitted();
+    // The batch is read again: the renames followed in it are pending again, and its commits must be
+    // seen again before a rename counts them as passed (or due).
+    for (let u = this.undo.pop(); u; u = this.undo.pop()) u();
+    this.renames.rolledBack();
     this.current = undefined;
   }
 
-  renamedIn(xid: number): Rename[] {
+  batchCommitted(): void {
+    this.undo.length = 0;
+    this.renames.settled();
+  }
+
+  began(xid: number | undefined): void {
     this.current = xid;
+  }
+
+  renamedIn(xid: number): Rename[] {
     return this.renames.reusedIn(xid).map((p) => ({ from: p.from, to: p.to, oid: p.oid }));
   }
 
@@ -460,7 +517,7 @@ export class TableRouter implements Router {
     for (const p of this.renames.due(lsn)) {
       const was = this.followed(p.oid);
       if (!was || refKey(was) === refKey(p.to)) continue;
-      this.renamed(was, p.to, p.oid);
+      this.renamed(was, p.to, p.oid, p);
       // Due by position, never placed by a transaction: changes under the old name since the rename
       // may be the other table's (as in lookup, never left to a warning).
       if ((p.reused || p.taken) && p.xid === undefined && !p.committed) this.hidden(was, p.to, !p.reused);
@@ -564,7 +621,7 @@ const VISIBLE_POLL_MS = 5;
  * as text, 'xmin:xmax:xip,…' in 64-bit xids), or undefined when all are. A streamed transaction has
  * committed, so it is visible unless it is at or past xmax or still listed as running.
  */
-export function invisible(xids: readonly number[], snapshot: string): number | undefined {
+export function invisible(xids: Iterable<number>, snapshot: string): number | undefined {
   const [, xmaxText, xipText = ''] = snapshot.split(':');
   if (xmaxText === undefined || !/^\d+$/.test(xmaxText))
     throw new PartitionError(`unexpected snapshot ${snapshot}`, 'WALDUCK_RENAME_REPLAY');

@@ -63,13 +63,17 @@ export interface PendingRename {
   readonly passed: boolean;
 }
 
-/** How many committed xids of the open batch are remembered; beyond, a rename is not known passed. */
-const RECENT_CAP = 10_000;
-
 export class PendingRenames {
   private readonly byOid = new Map<string, PendingRename>();
-  /** Transactions the stream committed since the last DuckDB commit (at most RECENT_CAP). */
-  private readonly recent = new Set<number>();
+  /**
+   * Renames whose `committed` or `passed` the open batch's stream set: a rollback (the batch read
+   * again) takes those back, or the replay would count the renaming transaction as passed before it
+   * reaches it again and apply the rename at its start, ahead of the table's changes under the old name.
+   */
+  private readonly learnt = new Set<string>();
+
+  /** `inBatch`: whether the stream committed a transaction in the open batch (the sink keeps them). */
+  constructor(private readonly inBatch: (xid: number) => boolean = () => false) {}
 
   /** The catalog shows `oid` (followed as `from`) named `to`; true when that is news (worth a line). */
   saw(
@@ -84,6 +88,7 @@ export class PendingRenames {
     const was = this.byOid.get(oid);
     const xid = xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined;
     const same = was && was.to.schema === to.schema && was.to.table === to.table;
+    const passed = !same && xid !== undefined && this.inBatch(xid);
     if (same && was.reused === reused && (was.taken || !taken)) return false;
     this.byOid.set(oid, {
       oid,
@@ -97,15 +102,42 @@ export class PendingRenames {
       committed: same ? was.committed : false,
       armed: same ? was.armed : false,
       taken: (same && was.taken) || taken,
-      passed: same ? was.passed : xid !== undefined && this.recent.has(xid),
+      passed: same ? was.passed : passed,
     });
+    if (!same && passed) this.learnt.add(oid);
     return !same;
   }
 
   /** The stream committed transaction `xid`. */
   committedXid(xid: number): void {
-    if (this.recent.size < RECENT_CAP) this.recent.add(xid);
-    for (const [oid, p] of this.byOid) if (p.xid === xid) this.byOid.set(oid, { ...p, committed: true });
+    for (const [oid, p] of this.byOid)
+      if (p.xid === xid) {
+        this.byOid.set(oid, { ...p, committed: true });
+        this.learnt.add(oid);
+      }
+  }
+
+  /** A DuckDB commit made the open batch durable: what its stream taught holds from now on. */
+  settled(): void {
+    this.learnt.clear();
+  }
+
+  /**
+   * The open batch rolled back, to be read again: what its stream taught is void (its commits are
+   * seen again in the replay). What the catalog showed stays, and so does `armed`: the replay is
+   * the read-again it asked for.
+   */
+  rolledBack(): void {
+    for (const oid of this.learnt) {
+      const p = this.byOid.get(oid);
+      if (p) this.byOid.set(oid, { ...p, committed: false, passed: false });
+    }
+    this.learnt.clear();
+  }
+
+  /** A rename taken (due, or followed at a change) in a batch that rolled back: pending again. */
+  restore(p: PendingRename): void {
+    this.byOid.set(p.oid, p);
   }
 
   /** Old names (renames whose old name another table took) that transaction `xid` renamed away. */
@@ -134,11 +166,6 @@ export class PendingRenames {
       any = true;
     }
     return any;
-  }
-
-  /** A DuckDB commit is next (its catalog check done): the open batch's commits are forgotten. */
-  forgetCommitted(): void {
-    this.recent.clear();
   }
 
   /** The rename of `oid`, if one is pending. */

@@ -31,7 +31,18 @@ export interface Recopy {
   readonly why: string;
 }
 
+/** The source transactions the sink applied since its last DuckDB commit: the sink keeps them. */
+export interface OpenBatch {
+  /** Whether the stream committed `xid` in the open batch. */
+  has(xid: number): boolean;
+  /** All of them (none dropped: the sink closes a batch that holds too many). */
+  readonly xids: Iterable<number>;
+  readonly size: number;
+}
+
 export interface Router {
+  /** The sink's open batch, read by the router's catalog checks (the sink tells it once). */
+  useBatch(batch: OpenBatch): void;
   route(ref: TableRef): Promise<Route>;
   /** The leaf partition named `ref`, when it is one routed to a replicated table. */
   leaf(ref: TableRef): LeafInfo | undefined;
@@ -47,8 +58,18 @@ export interface Router {
   takeRenames(lsn: bigint): Rename[];
   /** The stream committed transaction `xid` (a rename it made is then due). */
   committed(xid: number): void;
-  /** The sink rolled its open batch back: what the router learnt of that batch's transactions is void. */
+  /**
+   * The sink rolled its open batch back: what the router learnt of that batch's transactions is void,
+   * and the renames it followed in it are pending again (the replay meets each at its place).
+   */
   rolledBack(): void;
+  /** The sink committed its open batch: what the router learnt of it holds from now on. */
+  batchCommitted(): void;
+  /**
+   * The stream began source transaction `xid` (undefined: not known): a change under a name a
+   * followed table is being renamed to is its own inside the renaming transaction (see partitions.ts).
+   */
+  began(xid: number | undefined): void;
   /**
    * Renames made by transaction `xid` whose old name another table took since: inside it, a change
    * under the old name may be either table's.
@@ -57,8 +78,8 @@ export interface Router {
   /**
    * Looks at the followed tables' names now (before a DuckDB commit). True when a rename whose old
    * name another table took is new: changes under that name in the open batch may be misattributed,
-   * and the batch must be read again knowing it. `xids`: the source transactions of the open batch;
-   * the catalog is read only once every one of them is visible to it (see partitions.ts).
+   * and the batch must be read again knowing it. The catalog is read only once every transaction of
+   * the open batch (useBatch) is visible to it (see partitions.ts).
    */
-  renameNews(xids?: readonly number[]): Promise<boolean>;
+  renameNews(): Promise<boolean>;
 }

@@ -91,7 +91,10 @@ describe('PendingRenames', () => {
   });
 
   it('a rename onto a name another table used (taken) is placed by its transaction: ours inside it or after its commit', () => {
-    const p = new PendingRenames();
+    // The sink's open batch: the transactions the stream committed since its last DuckDB commit.
+    const batch = new Set<number>();
+    const p = new PendingRenames((x) => batch.has(x));
+    batch.add(700);
     p.committedXid(700);
     p.saw('1', a, b, '0/9000', '735', false, true);
     p.saw('2', c, a, '0/9000', '700', false, true);
@@ -110,7 +113,7 @@ describe('PendingRenames', () => {
     const now = p.of('1');
     assert.ok(now);
     assert.equal(p.ours(now, undefined), true);
-    p.forgetCommitted();
+    batch.clear();
     p.saw('3', b, c, '0/9000', '700', false, true);
     assert.equal(p.of('3')?.passed, false, 'the open batch forgotten at a DuckDB commit');
   });
@@ -122,5 +125,38 @@ describe('PendingRenames', () => {
     p.saw('1', a, b, '', null, false, true);
     const r = p.of('1');
     assert.deepEqual(r && { at: r.at, xid: r.xid, taken: r.taken }, { at: 0x3000n, xid: 735, taken: true });
+  });
+
+  it('a rollback takes back what the open batch taught (its commits seen, passed), not what a commit made durable', () => {
+    const p = new PendingRenames((x) => x === 700);
+    p.saw('1', a, b, '0/9000', '735', true);
+    p.committedXid(735);
+    p.committedXid(700);
+    p.saw('2', c, a, '0/9000', '700', false, true);
+    assert.equal(p.of('1')?.committed, true);
+    assert.equal(p.of('2')?.passed, true);
+    p.rolledBack();
+    assert.equal(p.of('1')?.committed, false, 'the replay meets the commit again: not due at its start');
+    assert.deepEqual(p.due(0x1000n), []);
+    assert.equal(p.of('2')?.passed, false, 'its transaction is ahead in the replay again');
+    p.committedXid(735);
+    p.settled();
+    p.rolledBack();
+    assert.equal(p.of('1')?.committed, true, 'committed in DuckDB before: stays');
+  });
+
+  it('a rename taken in a batch that rolls back is pending again, as it was', () => {
+    const p = new PendingRenames();
+    p.saw('1', a, b, '0/9000', '735', true);
+    p.committedXid(735);
+    const [taken] = p.due(0x1000n);
+    assert.ok(taken);
+    assert.equal(p.any(), undefined);
+    p.restore(taken);
+    p.rolledBack();
+    assert.deepEqual(p.of('1') && { to: p.of('1')?.to, committed: p.of('1')?.committed }, {
+      to: b,
+      committed: false,
+    });
   });
 });
