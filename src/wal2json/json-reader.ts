@@ -177,6 +177,17 @@ export class JsonReader {
     this.enter();
   }
 
+  /**
+   * If the next value starts with exactly the bytes `p[from..to)`, which open an object (a recorded
+   * column prefix, see v2-prefix.ts), moves past them into that object and returns true. Otherwise
+   * consumes nothing but whitespace and returns false.
+   */
+  openObjectIfPrefix(p: Uint8Array, from: number, to: number): boolean {
+    if (p[from] !== LBRACE || !this.skipIfNext(p, from, to)) return false;
+    this.enter();
+    return true;
+  }
+
   openArray(): void {
     if (this.ws() !== LBRACKET) throw this.wrongType('an array');
     this.pos++;
@@ -230,6 +241,19 @@ export class JsonReader {
     if (this.ws() !== COLON) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', "expected ':'");
     this.pos++;
     return true;
+  }
+
+  /**
+   * A cheap tag of the key just read (its length, first and last byte; see keyTagOf), to pick the
+   * one candidate among many before keyIs confirms it: equal keys have equal tags, not conversely.
+   */
+  keyTag(): number {
+    const t = this.keyText;
+    if (t !== undefined) return keyTagOf(t);
+    const n = this.keyEnd - this.keyStart;
+    if (n === 0) return 0;
+    const b = this.bytes;
+    return (n << 16) | (b[this.keyStart]! << 8) | b[this.keyEnd - 1]!;
   }
 
   /** Whether the key just read is `k` (an ASCII constant). */
@@ -502,6 +526,37 @@ export class JsonReader {
     return n;
   }
 
+  /**
+   * If the next value is a string of one ASCII character with no escape ("I"), consumes it and
+   * returns its code; otherwise consumes nothing and returns -1 (the caller reads it the general way).
+   */
+  asciiChar(): number {
+    if (this.ws() !== QUOTE) return -1;
+    const b = this.bytes;
+    const p = this.pos;
+    if (p + 2 >= this.end || b[p + 2] !== QUOTE) return -1;
+    const c = b[p + 1]!;
+    if (c < 0x20 || c >= 0x80 || c === QUOTE || c === BACKSLASH) return -1;
+    this.pos = p + 3;
+    return c;
+  }
+
+  /**
+   * If the next bytes (after whitespace) are exactly `p[from..to)`, consumes them and returns true;
+   * otherwise consumes nothing but whitespace. For bytes recorded from a value read earlier: the same
+   * bytes read the same (v2-prefix.ts).
+   */
+  skipIfNext(p: Uint8Array, from: number, to: number): boolean {
+    if (this.atEnd()) return false;
+    const b = this.bytes;
+    const at = this.pos;
+    const n = to - from;
+    if (at + n > this.end) return false;
+    for (let i = 0; i < n; i++) if (b[at + i] !== p[from + i]) return false;
+    this.pos = at + n;
+    return true;
+  }
+
   /** A scalar value as wal2json prints a column: null, a number's text, a string, true/false. */
   value(): Value {
     const c = this.ws();
@@ -684,6 +739,13 @@ export class JsonReader {
     }
     this.pos = p + n;
   }
+}
+
+/** The tag keyTag() gives a key equal to `k` (compute once, at module load). */
+export function keyTagOf(k: string): number {
+  const n = k.length;
+  if (n === 0) return 0;
+  return (n << 16) | ((k.charCodeAt(0) & 0xff) << 8) | (k.charCodeAt(n - 1) & 0xff);
 }
 
 function isDigit(c: number): boolean {
