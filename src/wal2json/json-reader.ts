@@ -46,6 +46,12 @@ const CONTROL = /[\u0000-\u001f]/;
 /** Thrown (not an Error: it is control flow) when a non-final view ends inside a value. */
 export const NEED_MORE: { readonly needMore: true } = Object.freeze({ needMore: true });
 
+/** Bytes recorded from an earlier payload, with a DataView of them (see skipIfNext). */
+export interface RecordedBytes {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+}
+
 export interface ReaderLimits {
   readonly maxDepth: number;
   readonly maxStringBytes: number;
@@ -87,6 +93,8 @@ export class JsonReader {
   private keyEnd = 0;
   /** The decoded key when it held an escape (then keyStart/keyEnd are unused). */
   private keyText: string | undefined;
+  /** A DataView of `bytes` once skipIfNext needed one (undefined: none made for this payload). */
+  private dataView: DataView | undefined;
 
   constructor(
     readonly phase: Wal2JsonPhase,
@@ -97,6 +105,7 @@ export class JsonReader {
     if (bytes !== this.bytes) {
       this.bytes = bytes;
       this.buf = asSliceBuffer(bytes);
+      this.dataView = undefined;
     }
     this.pos = 0;
     this.end = bytes.length;
@@ -110,6 +119,7 @@ export class JsonReader {
   release(): void {
     this.bytes = EMPTY;
     this.buf = EMPTY_BUF;
+    this.dataView = undefined;
     this.pos = 0;
     this.end = 0;
   }
@@ -182,8 +192,8 @@ export class JsonReader {
    * column prefix, see v2-prefix.ts), moves past them into that object and returns true. Otherwise
    * consumes nothing but whitespace and returns false.
    */
-  openObjectIfPrefix(p: Uint8Array, from: number, to: number): boolean {
-    if (p[from] !== LBRACE || !this.skipIfNext(p, from, to)) return false;
+  openObjectIfPrefix(p: RecordedBytes, from: number, to: number): boolean {
+    if (p.bytes[from] !== LBRACE || !this.skipIfNext(p, from, to)) return false;
     this.enter();
     return true;
   }
@@ -542,19 +552,36 @@ export class JsonReader {
   }
 
   /**
-   * If the next bytes (after whitespace) are exactly `p[from..to)`, consumes them and returns true;
-   * otherwise consumes nothing but whitespace. For bytes recorded from a value read earlier: the same
-   * bytes read the same (v2-prefix.ts).
+   * If the next bytes (after whitespace) are exactly `p.bytes[from..to)`, consumes them and returns
+   * true; otherwise consumes nothing but whitespace. For bytes recorded from a value read earlier: the
+   * same bytes read the same (v2-prefix.ts). Compared four bytes at a time (a DataView read is
+   * inlined; a byte loop took twice as long, and a native compare costs its call).
    */
-  skipIfNext(p: Uint8Array, from: number, to: number): boolean {
+  skipIfNext(p: RecordedBytes, from: number, to: number): boolean {
     if (this.atEnd()) return false;
-    const b = this.bytes;
     const at = this.pos;
     const n = to - from;
     if (at + n > this.end) return false;
-    for (let i = 0; i < n; i++) if (b[at + i] !== p[from + i]) return false;
+    const v = this.view();
+    const pv = p.view;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) if (v.getUint32(at + i) !== pv.getUint32(from + i)) return false;
+    const b = this.bytes;
+    const pb = p.bytes;
+    for (; i < n; i++) if (b[at + i] !== pb[from + i]) return false;
     this.pos = at + n;
     return true;
+  }
+
+  /** A DataView of the current payload, made once per payload when first needed. */
+  private view(): DataView {
+    let v = this.dataView;
+    if (v === undefined) {
+      const b = this.bytes;
+      v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      this.dataView = v;
+    }
+    return v;
   }
 
   /** A scalar value as wal2json prints a column: null, a number's text, a string, true/false. */

@@ -7,7 +7,7 @@
 import type { RowImage, Value } from './change.js';
 import { inColumn } from './errors.js';
 import type { JsonReader } from './json-reader.js';
-import type { ColumnPrefixes } from './v2-prefix.js';
+import type { ColumnPrefixes, PrintedPk } from './v2-prefix.js';
 
 const EMPTY: readonly never[] = Object.freeze([]);
 
@@ -74,7 +74,7 @@ export interface TableSlot {
   readonly oldImage: ImageSlot;
   pk: readonly string[] | undefined;
   /** v2: the bytes of the last "pk" array read, with the names they gave (v2.ts pk). */
-  pkPrinted: { readonly bytes: Uint8Array; readonly names: readonly string[] } | undefined;
+  pkPrinted: PrintedPk | undefined;
 }
 
 function emptySlot(): ImageSlot {

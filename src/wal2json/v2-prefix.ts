@@ -13,12 +13,35 @@
 // plain way. The prefixes are stored with the names, types and type OIDs they were read with
 // (ImageBuilder.finish sets all four together), which is what makes a match mean equality.
 
-/** The prefixes of one row image, column by column: column i is bytes[ends[i-1] (or 0) .. ends[i]). */
-export class ColumnPrefixes {
+import type { RecordedBytes } from './json-reader.js';
+
+/** Bytes kept from a payload (a copy), with the DataView JsonReader.skipIfNext compares through. */
+export class Printed implements RecordedBytes {
+  readonly view: DataView;
+
+  constructor(readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+}
+
+/** A v2 "pk" array's bytes as last read for a table, and the names they gave. */
+export class PrintedPk extends Printed {
   constructor(
-    readonly bytes: Uint8Array,
+    bytes: Uint8Array,
+    readonly names: readonly string[],
+  ) {
+    super(bytes);
+  }
+}
+
+/** The prefixes of one row image, column by column: column i is bytes[ends[i-1] (or 0) .. ends[i]). */
+export class ColumnPrefixes extends Printed {
+  constructor(
+    bytes: Uint8Array,
     readonly ends: Int32Array,
-  ) {}
+  ) {
+    super(bytes);
+  }
 
   get count(): number {
     return this.ends.length;

@@ -21,7 +21,7 @@ import {
   type TableCache,
   type TableSlot,
 } from './row-image.js';
-import { PrefixRecorder } from './v2-prefix.js';
+import { PrefixRecorder, PrintedPk } from './v2-prefix.js';
 
 /** Whether a row change of this table may be dropped unread (see DecoderOptions.skip). */
 export type SkipTable = (schema: string, table: string) => boolean;
@@ -172,7 +172,7 @@ export class V2Decoder {
       const valuesBefore = img.values.length;
       let first = true;
       let more = true;
-      if (fast && i < known!.count && r.openObjectIfPrefix(known!.bytes, known!.start(i), known!.ends[i]!)) {
+      if (fast && i < known!.count && r.openObjectIfPrefix(known!, known!.start(i), known!.ends[i]!)) {
         // The same bytes as the last row's column i up to its value: its name, type and OID (v2-prefix.ts).
         img.names.hit();
         img.types.hit();
@@ -237,7 +237,7 @@ export class V2Decoder {
   private pk(slot: TableSlot | undefined): readonly string[] {
     const r = this.r;
     const printed = slot?.pkPrinted;
-    if (printed !== undefined && r.skipIfNext(printed.bytes, 0, printed.bytes.length)) return printed.names;
+    if (printed !== undefined && r.skipIfNext(printed, 0, printed.bytes.length)) return printed.names;
     const names = this.pkNames;
     names.start(slot?.pk);
     r.openArray();
@@ -256,7 +256,7 @@ export class V2Decoder {
     const out = names.finish();
     if (slot !== undefined) {
       slot.pk = out;
-      slot.pkPrinted = { bytes: r.bytes.slice(start, r.pos), names: out };
+      slot.pkPrinted = new PrintedPk(r.bytes.slice(start, r.pos), out);
     }
     return out;
   }
