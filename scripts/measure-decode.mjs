@@ -9,7 +9,8 @@
 // and message objects per CopyData are counted too.
 // Median of `runs` CPU times (user + system, this process). Run after `npm run build`:
 //   node scripts/measure-decode.mjs [changes] [runs] [checkout ...]
-// WALDUCK_MEASURE=v2,stream (a comma list of v2, v1, skip, stream) runs only those (e.g. under --cpu-prof).
+// WALDUCK_MEASURE=v2,stream (a comma list of v2, v1, skip, stream) runs only those (e.g. under --cpu-prof);
+// WALDUCK_MEASURE_OIDS=1 prints type OIDs too (include-type-oids, which walduck does not ask for).
 import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
 
@@ -20,6 +21,8 @@ const checkouts =
     ? process.argv.slice(4).map((d) => resolve(d))
     : [resolve(import.meta.dirname, '..')];
 const only = process.env.WALDUCK_MEASURE?.split(',');
+// Type OIDs are printed only with WALDUCK_MEASURE_OIDS=1: walduck does not ask for include-type-oids.
+const oids = process.env.WALDUCK_MEASURE_OIDS === '1';
 const wanted = (k) => only === undefined || only.includes(k);
 const enc = { encode: (s) => Buffer.from(s, 'utf8') };
 
@@ -47,11 +50,14 @@ function v2Lines() {
     for (let i = 0; i < 1000; i++) {
       const g = t * 1000 + i;
       const cols = columns(g)
-        .map((c) => `{"name":"${c.name}","type":"${c.type}","typeoid":${c.oid},"value":${c.value}}`)
+        .map(
+          (c) =>
+            `{"name":"${c.name}","type":"${c.type}",${oids ? `"typeoid":${c.oid},` : ''}"value":${c.value}}`,
+        )
         .join(',');
       out.push(
         enc.encode(
-          `{"action":"I","xid":${700 + t},"timestamp":"2026-12-01 15:00:00.1+00","lsn":"0/1","schema":"public","table":"${table(t)}","columns":[${cols}],"pk":[{"name":"id","type":"bigint","typeoid":20}]}`,
+          `{"action":"I","xid":${700 + t},"timestamp":"2026-12-01 15:00:00.1+00","lsn":"0/1","schema":"public","table":"${table(t)}","columns":[${cols}],"pk":[{"name":"id","type":"bigint"${oids ? ',"typeoid":20' : ''}}]}`,
         ),
       );
     }
@@ -71,7 +77,7 @@ function v1Docs() {
     for (let i = 0; i < 1000; i++) {
       const cs = columns(t * 1000 + i);
       els.push(
-        `{"kind":"insert","schema":"public","table":"${table(t)}","columnnames":[${cs.map((c) => `"${c.name}"`).join(',')}],"columntypes":[${cs.map((c) => `"${c.type}"`).join(',')}],"columntypeoids":[${cs.map((c) => c.oid).join(',')}],"columnvalues":[${cs.map((c) => c.value).join(',')}],"pk":{"pknames":["id"],"pktypes":["bigint"]}}`,
+        `{"kind":"insert","schema":"public","table":"${table(t)}","columnnames":[${cs.map((c) => `"${c.name}"`).join(',')}],"columntypes":[${cs.map((c) => `"${c.type}"`).join(',')}],${oids ? `"columntypeoids":[${cs.map((c) => c.oid).join(',')}],` : ''}"columnvalues":[${cs.map((c) => c.value).join(',')}],"pk":{"pknames":["id"],"pktypes":["bigint"]}}`,
       );
     }
     out.push(

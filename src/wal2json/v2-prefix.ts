@@ -8,10 +8,12 @@
 // omitted, other whitespace, keys in another order) sends that column and the rest of the row back to
 // the plain parse, which records the row's prefixes anew.
 //
-// Only a column whose prefix held exactly one "name", one "type" and one "typeoid", then "value", is
-// recorded; a row with any other column records nothing, and the next row of the table is read the
-// plain way. The prefixes are stored with the names, types and type OIDs they were read with
-// (ImageBuilder.finish sets all four together), which is what makes a match mean equality.
+// Only a column whose prefix held one "name", at most one "type" and one "typeoid" and nothing else,
+// then "value", is recorded, and all columns of a row must hold the same keys (walduck does not ask
+// for type OIDs; other callers may): a row with any other column records nothing, and the next row of
+// the table is read the plain way. The prefixes are stored with the names, types and type OIDs they
+// were read with (ImageBuilder.finish sets all four together), which is what makes a match mean
+// equality.
 
 import type { RecordedBytes } from './json-reader.js';
 
@@ -39,6 +41,8 @@ export class ColumnPrefixes extends Printed {
   constructor(
     bytes: Uint8Array,
     readonly ends: Int32Array,
+    /** The keys every column's prefix holds, one bit each (v2.ts: NAME, TYPE, OID). */
+    readonly keys: number,
   ) {
     super(bytes);
   }
@@ -62,22 +66,34 @@ export class PrefixRecorder {
   private known: ColumnPrefixes | undefined;
   /** false once a column could not be recorded: the row gives no prefixes. */
   private ok = true;
+  /** The keys the recorded columns' prefixes hold (-1: none recorded yet). */
+  private keys = -1;
 
   start(known: ColumnPrefixes | undefined): void {
     this.known = known;
     this.reused = 0;
     this.ok = true;
+    this.keys = -1;
     if (this.sources.length > 0) this.clear();
   }
 
   /** Column `reused` matched known's prefix (columns are matched in order, from the first). */
   matched(): void {
     this.reused++;
+    this.keys = (this.known as ColumnPrefixes).keys;
   }
 
-  /** The next column's prefix is `src[from..to)` (a view: copied in finish, while it is valid). */
-  add(src: Uint8Array, from: number, to: number): void {
+  /**
+   * The next column's prefix is `src[from..to)` (a view: copied in finish, while it is valid), holding
+   * the keys `keys`; a column holding other keys than the row's others makes the row give none.
+   */
+  add(src: Uint8Array, from: number, to: number, keys: number): void {
     if (!this.ok) return;
+    if (this.keys !== -1 && this.keys !== keys) {
+      this.miss();
+      return;
+    }
+    this.keys = keys;
     this.sources.push(src);
     this.froms.push(from);
     this.tos.push(to);
@@ -119,7 +135,7 @@ export class PrefixRecorder {
       ends[reused + k] = at;
     }
     this.clear();
-    return new ColumnPrefixes(bytes, ends);
+    return new ColumnPrefixes(bytes, ends, this.keys);
   }
 
   private clear(): void {

@@ -174,9 +174,10 @@ export class V2Decoder {
       let more = true;
       if (fast && i < known!.count && r.openObjectIfPrefix(known!, known!.start(i), known!.ends[i]!)) {
         // The same bytes as the last row's column i up to its value: its name, type and OID (v2-prefix.ts).
+        const keys = known!.keys;
         img.names.hit();
-        img.types.hit();
-        img.typeOids.hit();
+        if (keys & TYPE) img.types.hit();
+        if (keys & OID) img.typeOids.hit();
         rec.matched();
         img.value(r);
         first = false;
@@ -197,7 +198,7 @@ export class V2Decoder {
             seen = seen & TYPE ? OTHER : seen | TYPE;
             img.type(r);
           } else if (r.keyIs('value')) {
-            if (seen === NAME_TYPE_OID) rec.add(r.bytes, open, r.pos);
+            if (seen & NAME && !(seen & OTHER)) rec.add(r.bytes, open, r.pos, seen);
             else rec.miss();
             seen = OTHER;
             img.value(r);
@@ -262,11 +263,10 @@ export class V2Decoder {
   }
 }
 
-/** Keys of a column object read before its "value" (see columns). */
+/** Keys of a column object read before its "value" (see columns; ColumnPrefixes.keys). */
 const NAME = 1;
 const TYPE = 2;
 const OID = 4;
-const NAME_TYPE_OID = NAME | TYPE | OID;
 const OTHER = 8;
 
 function isRow(action: number): boolean {

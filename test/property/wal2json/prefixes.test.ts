@@ -60,6 +60,8 @@ const line = fc.record({
     { weight: 4, arbitrary: fc.constantFrom(...VARIANTS) },
   ),
   at: fc.nat(5),
+  // Mostly as walduck asks (no include-type-oids), now and then with type OIDs.
+  oids: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   pk: fc.constantFrom('none', 'id', 'id-a', 'id-spaced'),
   truncate: fc.option(fc.nat(), { freq: 12, nil: undefined }),
 });
@@ -104,7 +106,7 @@ function renderColumn(col: Column, value: string, v: Variant): string {
 function renderColumns(cols: readonly Column[], l: Line): string {
   const out: string[] = [];
   cols.forEach((c, i) => {
-    const v = i === l.at % cols.length ? l.variant : 'plain';
+    const v = i === l.at % cols.length ? l.variant : l.oids ? 'plain' : 'no-oid';
     if (v !== 'omitted') out.push(renderColumn(c, l.values[i] ?? 'null', v));
   });
   return `[${out.join(',')}]`;

@@ -72,13 +72,35 @@ describe('v2 prefix fast paths', () => {
     assert.equal(slot().newImage.prefixes?.count, 2);
   });
 
-  it('records nothing for a row whose columns have no type OID or another key order', () => {
+  it('records rows without type OIDs (as walduck asks), and nothing for mixed keys or another order', () => {
     const { decode, slot } = setup();
-    decode(line(['{"name":"id","type":"bigint","value":1}']));
+    const a = decode(
+      line(['{"name":"id","type":"bigint","value":1}', '{"name":"s","type":"text","value":"x"}']),
+    );
+    assert.equal(slot().newImage.prefixes?.count, 2);
+    const b = decode(
+      line(['{"name":"id","type":"bigint","value":2}', '{"name":"s","type":"text","value":"y"}']),
+    );
+    assert.equal(b.new.names, a.new.names);
+    assert.equal(b.new.typeOids, undefined);
+    assert.deepEqual(b.new.values, ['2', 'y']);
+    // One column with a type OID, one without: refused, and the table's prefixes stay as they were.
+    const before = slot().newImage.prefixes;
+    assert.throws(
+      () => decode(line([col('id', 'bigint', 20, '1'), '{"name":"s","type":"text","value":"x"}'])),
+      /2 column names but 1 type OIDs/,
+    );
+    assert.equal(slot().newImage.prefixes, before);
+    // A column with another key before its value: no prefixes for the row.
+    decode(line(['{"name":"id","type":"bigint","value":1}', '{"name":"s","type":"text","x":1,"value":"x"}']));
     assert.equal(slot().newImage.prefixes, undefined);
     decode(line(['{"value":1,"name":"id","type":"bigint","typeoid":20}']));
     assert.equal(slot().newImage.prefixes, undefined);
     decode(line([col('id', 'bigint', 20, '1')]));
+    assert.equal(slot().newImage.prefixes?.count, 1);
+    // The table drops its type OIDs: the first column does not match, the row records anew.
+    const c = decode(line(['{"name":"id","type":"bigint","value":3}']));
+    assert.equal(c.new.typeOids, undefined);
     assert.equal(slot().newImage.prefixes?.count, 1);
   });
 });
