@@ -13,6 +13,7 @@
 import type { Socket } from 'node:net';
 import { ConnectionError, inPhase, type Phase, ProtocolError } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
+import { FrameQueue } from './frame-queue.js';
 import type { NoticeFields } from './messages/backend/notice-fields.js';
 import { decodeNoticeResponse, NOTICE_RESPONSE } from './messages/backend/notice-response.js';
 import { NOTIFICATION_RESPONSE } from './messages/backend/notification-response.js';
@@ -56,11 +57,7 @@ export class Wire {
   onArrive: ((tag: number, buf: Buffer, start: number, end: number) => void) | undefined;
 
   private readonly decoder = new FrameDecoder(undefined, 'startup');
-  private tags: number[] = [];
-  private bufs: Buffer[] = [];
-  private starts: number[] = [];
-  private ends: number[] = [];
-  private head = 0;
+  private readonly queue = new FrameQueue();
   private queuedBytes = 0;
   private budget = Number.POSITIVE_INFINITY;
   private paused = false;
@@ -151,10 +148,7 @@ export class Wire {
         return; // we never LISTEN; nothing to deliver it to
     }
     this.onArrive?.(tag, buf, start, end);
-    this.tags.push(tag);
-    this.bufs.push(buf);
-    this.starts.push(start);
-    this.ends.push(end);
+    this.queue.push(tag, buf, start, end);
     this.queuedBytes += end - start + 5;
     if (this.queuedBytes > this.budget && !this.paused) {
       this.paused = true;
@@ -209,27 +203,20 @@ export class Wire {
 
   /** The tag of the next queued frame without taking it; 0 when none is queued. */
   peekTag(): number {
-    return this.head < this.tags.length ? (this.tags[this.head] as number) : 0;
+    return this.queue.peekTag();
   }
 
   /** Takes the next queued frame into `tag`/`body`; false if none is queued (see wait, failed). */
   take(): boolean {
-    if (this.head >= this.tags.length) return false;
-    const i = this.head++;
-    this.tag = this.tags[i] as number;
-    this.buf = this.bufs[i] as Buffer;
-    this.start = this.starts[i] as number;
-    this.end = this.ends[i] as number;
+    const q = this.queue;
+    if (q.size === 0) return false;
+    const i = q.shift();
+    this.tag = q.tagAt(i);
+    this.buf = q.takeBufAt(i);
+    this.start = q.startAt(i);
+    this.end = q.endAt(i);
     this.bodyView = undefined;
-    this.bufs[i] = EMPTY; // let the queue drop its reference
     this.queuedBytes -= this.end - this.start + 5;
-    if (this.head === this.tags.length) {
-      this.tags.length = 0;
-      this.bufs.length = 0;
-      this.starts.length = 0;
-      this.ends.length = 0;
-      this.head = 0;
-    }
     if (this.paused && this.queuedBytes <= this.budget / 2) {
       this.paused = false;
       this.silentMs = 0;
@@ -251,7 +238,7 @@ export class Wire {
 
   /** Resolves when a frame is queued or the connection failed. Shared by all waiters. */
   wait(): Promise<void> {
-    if (this.head < this.tags.length || this.failure) return Promise.resolve();
+    if (this.queue.size > 0 || this.failure) return Promise.resolve();
     this.waiter ??= new Promise<void>((resolve) => {
       this.wake = resolve;
     });
