@@ -38,6 +38,9 @@ const LOWER_U = 0x75; // 'u'
 const STRUCTURE = new Uint8Array(256);
 for (const c of [0x22, 0x5b, 0x5d, 0x7b, 0x7d]) STRUCTURE[c] = 1;
 
+/** A DataView's buffer larger than this is let go after each payload (see JsonReader.release). */
+const KEEP_VIEW_BYTES = 1024 * 1024;
+
 /** From this length on a string's end is searched natively (see stringBody). */
 const LONG_STRING = 256;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids these raw in a string.
@@ -93,8 +96,12 @@ export class JsonReader {
   private keyEnd = 0;
   /** The decoded key when it held an escape (then keyStart/keyEnd are unused). */
   private keyText: string | undefined;
-  /** A DataView of `bytes` once skipIfNext needed one (undefined: none made for this payload). */
+  /**
+   * A DataView of the whole ArrayBuffer under `bytes`, kept while payloads come from the same one (a
+   * socket chunk holds hundreds of v2 lines): making one per line cost more than it saved.
+   */
   private dataView: DataView | undefined;
+  private dataViewBuffer: ArrayBufferLike | undefined;
 
   constructor(
     readonly phase: Wal2JsonPhase,
@@ -105,7 +112,6 @@ export class JsonReader {
     if (bytes !== this.bytes) {
       this.bytes = bytes;
       this.buf = asSliceBuffer(bytes);
-      this.dataView = undefined;
     }
     this.pos = 0;
     this.end = bytes.length;
@@ -119,7 +125,11 @@ export class JsonReader {
   release(): void {
     this.bytes = EMPTY;
     this.buf = EMPTY_BUF;
-    this.dataView = undefined;
+    // A large buffer (an assembled line) is not kept alive for the view's sake; a chunk may be.
+    if (this.dataViewBuffer !== undefined && this.dataViewBuffer.byteLength > KEEP_VIEW_BYTES) {
+      this.dataView = undefined;
+      this.dataViewBuffer = undefined;
+    }
     this.pos = 0;
     this.end = 0;
   }
@@ -562,24 +572,25 @@ export class JsonReader {
     const at = this.pos;
     const n = to - from;
     if (at + n > this.end) return false;
-    const v = this.view();
+    const b = this.bytes;
+    const v = this.view(b);
+    const base = b.byteOffset + at;
     const pv = p.view;
     let i = 0;
-    for (; i + 4 <= n; i += 4) if (v.getUint32(at + i) !== pv.getUint32(from + i)) return false;
-    const b = this.bytes;
+    for (; i + 4 <= n; i += 4) if (v.getUint32(base + i) !== pv.getUint32(from + i)) return false;
     const pb = p.bytes;
     for (; i < n; i++) if (b[at + i] !== pb[from + i]) return false;
     this.pos = at + n;
     return true;
   }
 
-  /** A DataView of the current payload, made once per payload when first needed. */
-  private view(): DataView {
+  /** A DataView of the whole ArrayBuffer under `b` (offsets in it are b.byteOffset + offsets in b). */
+  private view(b: Uint8Array): DataView {
     let v = this.dataView;
-    if (v === undefined) {
-      const b = this.bytes;
-      v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    if (v === undefined || this.dataViewBuffer !== b.buffer) {
+      v = new DataView(b.buffer);
       this.dataView = v;
+      this.dataViewBuffer = b.buffer;
     }
     return v;
   }
