@@ -34,15 +34,11 @@ const LOWER_T = 0x74; // 't'
 const LOWER_F = 0x66; // 'f'
 const LOWER_U = 0x75; // 'u'
 
-/** 1 for the bytes skipRest stops at outside strings: the quote and the four brackets. */
-const STRUCTURE = new Uint8Array(256);
-for (const c of [0x22, 0x5b, 0x5d, 0x7b, 0x7d]) STRUCTURE[c] = 1;
-
 /** A DataView's buffer larger than this is let go after each payload (see JsonReader.release). */
 const KEEP_VIEW_BYTES = 1024 * 1024;
 
-/** From this length on a string's end is searched natively (see stringBody). */
-const LONG_STRING = 256;
+/** From this length on a string's end is searched natively (see stringBody, skip-unread.ts). */
+export const LONG_STRING = 256;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids these raw in a string.
 const CONTROL = /[\u0000-\u001f]/;
 
@@ -495,7 +491,8 @@ export class JsonReader {
     return p;
   }
 
-  private moreAt(p: number): never {
+  /** The view ended at `p` inside a value: see more(). */
+  moreAt(p: number): never {
     this.pos = p;
     return this.more();
   }
@@ -644,101 +641,9 @@ export class JsonReader {
     }
   }
 
-  /**
-   * Walks to the end of the object (or, with `close` ']', array) open at this depth (a change nobody
-   * will read) and closes it, making no string and no value: the bytes are only followed far enough to find the closing
-   * bracket. Strings are crossed quote to quote (a backslash makes the next byte plain), nesting is
-   * counted and each closer must match its opener, within the depth limit. What lies inside is not
-   * checked further (a bad escape or number goes unnoticed): the caller drops it anyway. A long
-   * string's end is searched natively, as stringBody does. Needs the whole container in the view: a
-   * non-final view that ends inside it throws NEED_MORE (the v1 stream then captures the element).
-   */
-  skipRest(close: typeof RBRACE | typeof RBRACKET = RBRACE): void {
-    const b = this.bytes;
-    const e = this.end;
-    const max = this.limits.maxDepth;
-    const base = this.depth;
-    // Openers above `base`, one bit each (1 = '{'): bits beyond 31 are not kept, only counted.
-    let open = 0;
-    let d = base;
-    let p = this.pos;
-    for (;;) {
-      // Plain bytes (names, numbers, ':' and ',') in one tight loop; only the four brackets and the
-      // quote stop it.
-      while (p < e && STRUCTURE[b[p]!] === 0) p++;
-      if (p >= e) this.moreAt(p);
-      const x = b[p++]!;
-      if (x === QUOTE) {
-        const start = p;
-        for (;;) {
-          let y = 0;
-          while (p < e) {
-            y = b[p]!;
-            if (y === QUOTE || y === BACKSLASH) break;
-            p++;
-            // A long value (a TOASTed text): the rest is searched natively, once per string.
-            if (p - start === LONG_STRING) p = this.longSkip(p, e);
-          }
-          if (p >= e) this.moreAt(e);
-          if (y === QUOTE) break;
-          p += 2;
-        }
-        p++;
-      } else if (x === LBRACE || x === LBRACKET) {
-        if (++d > max) {
-          this.pos = p - 1;
-          throw this.fail('WALDUCK_WAL2JSON_TOO_DEEP', `nesting deeper than ${max}`);
-        }
-        const bit = d - base - 1;
-        if (bit < 31) open = x === LBRACE ? open | (1 << bit) : open & ~(1 << bit);
-      } else if (x === RBRACE || x === RBRACKET) {
-        const bit = d - base - 1;
-        if (d === base ? x !== close : bit < 31 && ((open >> bit) & 1) !== (x === RBRACE ? 1 : 0)) {
-          this.pos = p - 1;
-          throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'closing bracket does not match its opener');
-        }
-        if (d === base) break;
-        d--;
-      }
-    }
-    this.pos = p;
-    this.depth = base - 1;
-  }
-
-  /**
-   * Passes over the rest of a top-level object that is the whole (final) view, as a v2 line is: it
-   * ends at the view's last byte that is not whitespace, which must be its '}'. Nothing inside is
-   * looked at (skipRest does that much where the end is not known), so it costs nothing per byte.
-   */
-  skipLine(): void {
-    if (!this.final || this.depth !== 1) {
-      this.skipRest();
-      return;
-    }
-    const b = this.bytes;
-    let last = this.end - 1;
-    while (last >= this.pos && (b[last] === 0x20 || b[last] === 0x0a || b[last] === 0x0d || b[last] === 0x09))
-      last--;
-    if (last < this.pos || b[last] !== RBRACE) {
-      // Not a whole object: the walk finds and names what is wrong.
-      this.skipRest();
-      if (!this.atEnd()) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'bytes after the JSON object');
-      return;
-    }
-    this.pos = last + 1;
-    this.depth = 0;
-  }
-
-  /**
-   * Inside a long string being skipped, at `p` (past a plain run, or past an escape's two bytes): the
-   * position of its closing quote found natively, or `p` back when a backslash comes first or the
-   * view ends (the byte loop then goes on, and reports a view ending early).
-   */
-  private longSkip(p: number, e: number): number {
-    const q = this.buf.indexOf(QUOTE, p);
-    if (q < 0 || q >= e) return p;
-    const bs = this.buf.indexOf(BACKSLASH, p);
-    return bs >= 0 && bs < q ? p : q;
+  /** The first `byte` at or after `from` in the view's buffer (native search), or -1. */
+  indexOf(byte: number, from: number): number {
+    return this.buf.indexOf(byte, from);
   }
 
   /** Skips a string without decoding it (escapes only need their backslash skipped). */

@@ -7,7 +7,7 @@
 //
 // A row change of a table the caller does not want (DecoderOptions.skip, asked once its action,
 // schema and table are read, which wal2json writes before the row) is not read further: a line is one
-// whole message, so its object ends at its last byte (JsonReader.skipLine); decode() returns undefined.
+// whole message, so its object ends at its last byte (skip-unread.ts skipLine); decode() returns undefined.
 
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { Change, RowImage } from './change.js';
@@ -21,6 +21,7 @@ import {
   type TableCache,
   type TableSlot,
 } from './row-image.js';
+import { skipLine } from './skip-unread.js';
 import { PrefixRecorder, PrintedPk } from './v2-prefix.js';
 
 /** Whether a row change of this table may be dropped unread (see DecoderOptions.skip). */
@@ -82,7 +83,7 @@ export class V2Decoder {
       if (!asked && f.table !== undefined && f.schema !== undefined && action !== 0) {
         asked = true;
         if (isRow(action) && this.skip?.(f.schema, f.table)) {
-          r.skipLine();
+          skipLine(r);
           return undefined;
         }
       }
