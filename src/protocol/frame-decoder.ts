@@ -19,6 +19,8 @@
 
 import { ProtocolError } from './errors.js';
 
+const EMPTY = Buffer.alloc(0);
+
 /** PostgreSQL allocates no message larger than MaxAllocSize (1 GiB - 1): a bigger length is garbage. */
 export const MAX_FRAME_LENGTH = 0x3fff_ffff + 4;
 
@@ -62,6 +64,11 @@ export function isPiece(tag: number): boolean {
 }
 
 export type FrameHandler = (tag: number, body: Buffer) => void;
+/**
+ * A frame's body as `buf[start..end)`, without a view made for it: the wire queues these, and the
+ * replication stream reads an XLogData's header from them and makes one view, of its payload only.
+ */
+export type RangeHandler = (tag: number, buf: Buffer, start: number, end: number) => void;
 
 export class FrameDecoder {
   /** Header bytes of a frame whose 5-byte header itself was split. */
@@ -114,6 +121,13 @@ export class FrameDecoder {
 
   /** Feeds one chunk; calls `onFrame` for each frame it completes, in order. */
   push(chunk: Buffer, onFrame: FrameHandler): void {
+    this.pushRanges(chunk, (tag, buf, start, end) =>
+      onFrame(tag, start === 0 && end === buf.length ? buf : buf.subarray(start, end)),
+    );
+  }
+
+  /** As push, each body handed out as a range of a buffer (see RangeHandler). */
+  pushRanges(chunk: Buffer, onFrame: RangeHandler): void {
     let pos = 0;
     const n = chunk.length;
     while (pos < n) {
@@ -130,7 +144,7 @@ export class FrameDecoder {
         if (this.partialHave === this.partial.length) {
           const body = this.partial;
           this.partial = undefined;
-          onFrame(this.partialTag, body);
+          onFrame(this.partialTag, body, 0, body.length);
         }
         continue;
       }
@@ -152,7 +166,7 @@ export class FrameDecoder {
       const bodyEnd = pos + 1 + length;
       if (bodyEnd <= n) {
         pos = bodyEnd;
-        onFrame(tag, chunk.subarray(bodyStart, bodyEnd));
+        onFrame(tag, chunk, bodyStart, bodyEnd);
       } else {
         this.startPartial(tag, length - 4);
         pos = bodyStart;
@@ -160,10 +174,10 @@ export class FrameDecoder {
     }
   }
 
-  private beginBody(tag: number, length: number, onFrame: FrameHandler): void {
+  private beginBody(tag: number, length: number, onFrame: RangeHandler): void {
     this.check(tag, length);
     if (length === 4) {
-      onFrame(tag, Buffer.alloc(0));
+      onFrame(tag, EMPTY, 0, 0);
       return;
     }
     this.startPartial(tag, length - 4);
@@ -183,7 +197,7 @@ export class FrameDecoder {
   }
 
   /** Hands out what `chunk` holds of a pieced frame from `pos`; returns where the chunk goes on. */
-  private pushPiece(chunk: Buffer, pos: number, onFrame: FrameHandler): number {
+  private pushPiece(chunk: Buffer, pos: number, onFrame: RangeHandler): number {
     const head = this.pieceHead;
     const take0 = Math.min(this.pieceLeft, chunk.length - pos);
     if (head !== undefined) {
@@ -194,12 +208,12 @@ export class FrameDecoder {
       if (this.pieceHeadHave === PIECE_HEAD) {
         this.pieceHead = undefined;
         // pieceAbove >= PIECE_HEAD, so a pieced body always goes on after its first piece.
-        onFrame(PIECE_FIRST, head);
+        onFrame(PIECE_FIRST, head, 0, head.length);
       }
       return pos + take;
     }
     this.pieceLeft -= take0;
-    onFrame(this.pieceLeft === 0 ? PIECE_LAST : PIECE_MORE, chunk.subarray(pos, pos + take0));
+    onFrame(this.pieceLeft === 0 ? PIECE_LAST : PIECE_MORE, chunk, pos, pos + take0);
     return pos + take0;
   }
 

@@ -98,3 +98,29 @@ export class Reader {
     }
   }
 }
+
+/** The unsigned 32-bit big-endian integer at `at` (the caller checked the bounds). */
+export function u32At(buf: Uint8Array, at: number): number {
+  return (
+    (buf[at] as number) * 0x100_0000 +
+    (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number))
+  );
+}
+
+/**
+ * The unsigned 64-bit big-endian integer at `at` (the caller checked the bounds). Node's
+ * readBigUInt64BE makes four BigInts per call; a value below 2^53 (every LSN and server clock this
+ * side of petabytes of WAL) is made from one exact double instead. Larger values take Node's path.
+ */
+export function u64At(buf: Buffer, at: number): bigint {
+  const hi = u32At(buf, at);
+  if (hi < 0x20_0000) return BigInt(hi * 0x1_0000_0000 + u32At(buf, at + 4));
+  return buf.readBigUInt64BE(at);
+}
+
+/** The signed 64-bit big-endian integer at `at`, as u64At (negative values take Node's path). */
+export function i64At(buf: Buffer, at: number): bigint {
+  const hi = u32At(buf, at);
+  if (hi < 0x20_0000) return BigInt(hi * 0x1_0000_0000 + u32At(buf, at + 4));
+  return buf.readBigInt64BE(at);
+}

@@ -13,6 +13,7 @@
 import type { Socket } from 'node:net';
 import { ConnectionError, inPhase, type Phase, ProtocolError } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
+import { FrameQueue } from './frame-queue.js';
 import type { NoticeFields } from './messages/backend/notice-fields.js';
 import { decodeNoticeResponse, NOTICE_RESPONSE } from './messages/backend/notice-response.js';
 import { NOTIFICATION_RESPONSE } from './messages/backend/notification-response.js';
@@ -39,16 +40,24 @@ export interface WireHooks {
 export class Wire {
   phase: Phase = 'startup';
   readonly parameters = new Map<string, string>();
-  /** The frame left by the last successful take(). */
+  /**
+   * The frame left by the last successful take(): its tag, and its body as `buf[start..end)`. The
+   * body is kept as a range and `body` makes its view when first asked: the replication stream reads
+   * an XLogData from the range and makes one view, of its payload, instead of two per message.
+   */
   tag = 0;
-  body: Buffer = EMPTY;
-  /** Called for each queued frame as it arrives, before any reader sees it (replication's keepalives). */
-  onArrive: ((tag: number, body: Buffer) => void) | undefined;
+  buf: Buffer = EMPTY;
+  start = 0;
+  end = 0;
+  private bodyView: Buffer | undefined = EMPTY;
+  /**
+   * Called for each queued frame as it arrives (its body as `buf[start..end)`), before any reader sees
+   * it (replication's keepalives).
+   */
+  onArrive: ((tag: number, buf: Buffer, start: number, end: number) => void) | undefined;
 
   private readonly decoder = new FrameDecoder(undefined, 'startup');
-  private tags: number[] = [];
-  private bodies: Buffer[] = [];
-  private head = 0;
+  private readonly queue = new FrameQueue();
   private queuedBytes = 0;
   private budget = Number.POSITIVE_INFINITY;
   private paused = false;
@@ -93,7 +102,7 @@ export class Wire {
   private onData(chunk: Buffer): void {
     this.receivedSinceTick = true;
     try {
-      this.decoder.push(chunk, (tag, body) => this.onFrame(tag, body));
+      this.decoder.pushRanges(chunk, this.frameHandler);
     } catch (err) {
       this.fail(inPhase(err, this.phase) as Error);
       this.socket.destroy();
@@ -109,19 +118,22 @@ export class Wire {
     }
   }
 
-  private onFrame(tag: number, body: Buffer): void {
+  private readonly frameHandler = (tag: number, buf: Buffer, start: number, end: number): void =>
+    this.onFrame(tag, buf, start, end);
+
+  private onFrame(tag: number, buf: Buffer, start: number, end: number): void {
     const trace = this.hooks.trace;
-    if (trace) this.callHook(() => trace(traceBackend(tag, body)));
+    if (trace) this.callHook(() => trace(traceBackend(tag, buf.subarray(start, end))));
     switch (tag) {
       case NOTICE_RESPONSE: {
-        const fields = decodeNoticeResponse(body).fields;
+        const fields = decodeNoticeResponse(buf.subarray(start, end)).fields;
         const onNotice = this.hooks.onNotice;
         if (onNotice) this.callHook(() => onNotice(fields));
         else this.hooks.log?.(`server ${fields.severity}: ${fields.message}`);
         return;
       }
       case PARAMETER_STATUS: {
-        const p = decodeParameterStatus(body);
+        const p = decodeParameterStatus(buf.subarray(start, end));
         if (this.parameters.size >= MAX_PARAMETERS && !this.parameters.has(p.name)) {
           throw new ProtocolError(
             'WALDUCK_LIMIT_EXCEEDED',
@@ -135,10 +147,9 @@ export class Wire {
       case NOTIFICATION_RESPONSE:
         return; // we never LISTEN; nothing to deliver it to
     }
-    this.onArrive?.(tag, body);
-    this.tags.push(tag);
-    this.bodies.push(body);
-    this.queuedBytes += body.length + 5;
+    this.onArrive?.(tag, buf, start, end);
+    this.queue.push(tag, buf, start, end);
+    this.queuedBytes += end - start + 5;
     if (this.queuedBytes > this.budget && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -190,24 +201,22 @@ export class Wire {
     this.notify();
   }
 
-  /** Takes the next queued frame into `tag`/`body`; false if none is queued (see wait, failed). */
   /** The tag of the next queued frame without taking it; 0 when none is queued. */
   peekTag(): number {
-    return this.head < this.tags.length ? (this.tags[this.head] as number) : 0;
+    return this.queue.peekTag();
   }
 
+  /** Takes the next queued frame into `tag`/`body`; false if none is queued (see wait, failed). */
   take(): boolean {
-    if (this.head >= this.tags.length) return false;
-    const i = this.head++;
-    this.tag = this.tags[i] as number;
-    this.body = this.bodies[i] as Buffer;
-    this.bodies[i] = EMPTY; // let the queue drop its reference
-    this.queuedBytes -= this.body.length + 5;
-    if (this.head === this.tags.length) {
-      this.tags.length = 0;
-      this.bodies.length = 0;
-      this.head = 0;
-    }
+    const q = this.queue;
+    if (q.size === 0) return false;
+    const i = q.shift();
+    this.tag = q.tagAt(i);
+    this.buf = q.takeBufAt(i);
+    this.start = q.startAt(i);
+    this.end = q.endAt(i);
+    this.bodyView = undefined;
+    this.queuedBytes -= this.end - this.start + 5;
     if (this.paused && this.queuedBytes <= this.budget / 2) {
       this.paused = false;
       this.silentMs = 0;
@@ -216,9 +225,20 @@ export class Wire {
     return true;
   }
 
+  /** The body of the frame left by take(): a view of `buf[start..end)`, made once when first asked. */
+  get body(): Buffer {
+    let b = this.bodyView;
+    if (b === undefined) {
+      const buf = this.buf;
+      b = this.start === 0 && this.end === buf.length ? buf : buf.subarray(this.start, this.end);
+      this.bodyView = b;
+    }
+    return b;
+  }
+
   /** Resolves when a frame is queued or the connection failed. Shared by all waiters. */
   wait(): Promise<void> {
-    if (this.head < this.tags.length || this.failure) return Promise.resolve();
+    if (this.queue.size > 0 || this.failure) return Promise.resolve();
     this.waiter ??= new Promise<void>((resolve) => {
       this.wake = resolve;
     });

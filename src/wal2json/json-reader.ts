@@ -34,17 +34,22 @@ const LOWER_T = 0x74; // 't'
 const LOWER_F = 0x66; // 'f'
 const LOWER_U = 0x75; // 'u'
 
-/** 1 for the bytes skipRest stops at outside strings: the quote and the four brackets. */
-const STRUCTURE = new Uint8Array(256);
-for (const c of [0x22, 0x5b, 0x5d, 0x7b, 0x7d]) STRUCTURE[c] = 1;
+/** A DataView's buffer larger than this is let go after each payload (see JsonReader.release). */
+const KEEP_VIEW_BYTES = 1024 * 1024;
 
-/** From this length on a string's end is searched natively (see stringBody). */
-const LONG_STRING = 256;
+/** From this length on a string's end is searched natively (see stringBody, skip-unread.ts). */
+export const LONG_STRING = 256;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids these raw in a string.
 const CONTROL = /[\u0000-\u001f]/;
 
 /** Thrown (not an Error: it is control flow) when a non-final view ends inside a value. */
 export const NEED_MORE: { readonly needMore: true } = Object.freeze({ needMore: true });
+
+/** Bytes recorded from an earlier payload, with a DataView of them (see skipIfNext). */
+export interface RecordedBytes {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+}
 
 export interface ReaderLimits {
   readonly maxDepth: number;
@@ -87,6 +92,12 @@ export class JsonReader {
   private keyEnd = 0;
   /** The decoded key when it held an escape (then keyStart/keyEnd are unused). */
   private keyText: string | undefined;
+  /**
+   * A DataView of the whole ArrayBuffer under `bytes`, kept while payloads come from the same one (a
+   * socket chunk holds hundreds of v2 lines): making one per line cost more than it saved.
+   */
+  private dataView: DataView | undefined;
+  private dataViewBuffer: ArrayBufferLike | undefined;
 
   constructor(
     readonly phase: Wal2JsonPhase,
@@ -110,6 +121,11 @@ export class JsonReader {
   release(): void {
     this.bytes = EMPTY;
     this.buf = EMPTY_BUF;
+    // A large buffer (an assembled line) is not kept alive for the view's sake; a chunk may be.
+    if (this.dataViewBuffer !== undefined && this.dataViewBuffer.byteLength > KEEP_VIEW_BYTES) {
+      this.dataView = undefined;
+      this.dataViewBuffer = undefined;
+    }
     this.pos = 0;
     this.end = 0;
   }
@@ -177,6 +193,17 @@ export class JsonReader {
     this.enter();
   }
 
+  /**
+   * If the next value starts with exactly the bytes `p[from..to)`, which open an object (a recorded
+   * column prefix, see v2-prefix.ts), moves past them into that object and returns true. Otherwise
+   * consumes nothing but whitespace and returns false.
+   */
+  openObjectIfPrefix(p: RecordedBytes, from: number, to: number): boolean {
+    if (p.bytes[from] !== LBRACE || !this.skipIfNext(p, from, to)) return false;
+    this.enter();
+    return true;
+  }
+
   openArray(): void {
     if (this.ws() !== LBRACKET) throw this.wrongType('an array');
     this.pos++;
@@ -230,6 +257,19 @@ export class JsonReader {
     if (this.ws() !== COLON) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', "expected ':'");
     this.pos++;
     return true;
+  }
+
+  /**
+   * A cheap tag of the key just read (its length, first and last byte; see keyTagOf), to pick the
+   * one candidate among many before keyIs confirms it: equal keys have equal tags, not conversely.
+   */
+  keyTag(): number {
+    const t = this.keyText;
+    if (t !== undefined) return keyTagOf(t);
+    const n = this.keyEnd - this.keyStart;
+    if (n === 0) return 0;
+    const b = this.bytes;
+    return (n << 16) | (b[this.keyStart]! << 8) | b[this.keyEnd - 1]!;
   }
 
   /** Whether the key just read is `k` (an ASCII constant). */
@@ -451,7 +491,8 @@ export class JsonReader {
     return p;
   }
 
-  private moreAt(p: number): never {
+  /** The view ended at `p` inside a value: see more(). */
+  moreAt(p: number): never {
     this.pos = p;
     return this.more();
   }
@@ -500,6 +541,55 @@ export class JsonReader {
     }
     this.pos = p;
     return n;
+  }
+
+  /**
+   * If the next value is a string of one ASCII character with no escape ("I"), consumes it and
+   * returns its code; otherwise consumes nothing and returns -1 (the caller reads it the general way).
+   */
+  asciiChar(): number {
+    if (this.ws() !== QUOTE) return -1;
+    const b = this.bytes;
+    const p = this.pos;
+    if (p + 2 >= this.end || b[p + 2] !== QUOTE) return -1;
+    const c = b[p + 1]!;
+    if (c < 0x20 || c >= 0x80 || c === QUOTE || c === BACKSLASH) return -1;
+    this.pos = p + 3;
+    return c;
+  }
+
+  /**
+   * If the next bytes (after whitespace) are exactly `p.bytes[from..to)`, consumes them and returns
+   * true; otherwise consumes nothing but whitespace. For bytes recorded from a value read earlier: the
+   * same bytes read the same (v2-prefix.ts). Compared four bytes at a time (a DataView read is
+   * inlined; a byte loop took twice as long, and a native compare costs its call).
+   */
+  skipIfNext(p: RecordedBytes, from: number, to: number): boolean {
+    if (this.atEnd()) return false;
+    const at = this.pos;
+    const n = to - from;
+    if (at + n > this.end) return false;
+    const b = this.bytes;
+    const v = this.view(b);
+    const base = b.byteOffset + at;
+    const pv = p.view;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) if (v.getUint32(base + i) !== pv.getUint32(from + i)) return false;
+    const pb = p.bytes;
+    for (; i < n; i++) if (b[at + i] !== pb[from + i]) return false;
+    this.pos = at + n;
+    return true;
+  }
+
+  /** A DataView of the whole ArrayBuffer under `b` (offsets in it are b.byteOffset + offsets in b). */
+  private view(b: Uint8Array): DataView {
+    let v = this.dataView;
+    if (v === undefined || this.dataViewBuffer !== b.buffer) {
+      v = new DataView(b.buffer);
+      this.dataView = v;
+      this.dataViewBuffer = b.buffer;
+    }
+    return v;
   }
 
   /** A scalar value as wal2json prints a column: null, a number's text, a string, true/false. */
@@ -551,101 +641,9 @@ export class JsonReader {
     }
   }
 
-  /**
-   * Walks to the end of the object (or, with `close` ']', array) open at this depth (a change nobody
-   * will read) and closes it, making no string and no value: the bytes are only followed far enough to find the closing
-   * bracket. Strings are crossed quote to quote (a backslash makes the next byte plain), nesting is
-   * counted and each closer must match its opener, within the depth limit. What lies inside is not
-   * checked further (a bad escape or number goes unnoticed): the caller drops it anyway. A long
-   * string's end is searched natively, as stringBody does. Needs the whole container in the view: a
-   * non-final view that ends inside it throws NEED_MORE (the v1 stream then captures the element).
-   */
-  skipRest(close: typeof RBRACE | typeof RBRACKET = RBRACE): void {
-    const b = this.bytes;
-    const e = this.end;
-    const max = this.limits.maxDepth;
-    const base = this.depth;
-    // Openers above `base`, one bit each (1 = '{'): bits beyond 31 are not kept, only counted.
-    let open = 0;
-    let d = base;
-    let p = this.pos;
-    for (;;) {
-      // Plain bytes (names, numbers, ':' and ',') in one tight loop; only the four brackets and the
-      // quote stop it.
-      while (p < e && STRUCTURE[b[p]!] === 0) p++;
-      if (p >= e) this.moreAt(p);
-      const x = b[p++]!;
-      if (x === QUOTE) {
-        const start = p;
-        for (;;) {
-          let y = 0;
-          while (p < e) {
-            y = b[p]!;
-            if (y === QUOTE || y === BACKSLASH) break;
-            p++;
-            // A long value (a TOASTed text): the rest is searched natively, once per string.
-            if (p - start === LONG_STRING) p = this.longSkip(p, e);
-          }
-          if (p >= e) this.moreAt(e);
-          if (y === QUOTE) break;
-          p += 2;
-        }
-        p++;
-      } else if (x === LBRACE || x === LBRACKET) {
-        if (++d > max) {
-          this.pos = p - 1;
-          throw this.fail('WALDUCK_WAL2JSON_TOO_DEEP', `nesting deeper than ${max}`);
-        }
-        const bit = d - base - 1;
-        if (bit < 31) open = x === LBRACE ? open | (1 << bit) : open & ~(1 << bit);
-      } else if (x === RBRACE || x === RBRACKET) {
-        const bit = d - base - 1;
-        if (d === base ? x !== close : bit < 31 && ((open >> bit) & 1) !== (x === RBRACE ? 1 : 0)) {
-          this.pos = p - 1;
-          throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'closing bracket does not match its opener');
-        }
-        if (d === base) break;
-        d--;
-      }
-    }
-    this.pos = p;
-    this.depth = base - 1;
-  }
-
-  /**
-   * Passes over the rest of a top-level object that is the whole (final) view, as a v2 line is: it
-   * ends at the view's last byte that is not whitespace, which must be its '}'. Nothing inside is
-   * looked at (skipRest does that much where the end is not known), so it costs nothing per byte.
-   */
-  skipLine(): void {
-    if (!this.final || this.depth !== 1) {
-      this.skipRest();
-      return;
-    }
-    const b = this.bytes;
-    let last = this.end - 1;
-    while (last >= this.pos && (b[last] === 0x20 || b[last] === 0x0a || b[last] === 0x0d || b[last] === 0x09))
-      last--;
-    if (last < this.pos || b[last] !== RBRACE) {
-      // Not a whole object: the walk finds and names what is wrong.
-      this.skipRest();
-      if (!this.atEnd()) throw this.fail('WALDUCK_WAL2JSON_SYNTAX', 'bytes after the JSON object');
-      return;
-    }
-    this.pos = last + 1;
-    this.depth = 0;
-  }
-
-  /**
-   * Inside a long string being skipped, at `p` (past a plain run, or past an escape's two bytes): the
-   * position of its closing quote found natively, or `p` back when a backslash comes first or the
-   * view ends (the byte loop then goes on, and reports a view ending early).
-   */
-  private longSkip(p: number, e: number): number {
-    const q = this.buf.indexOf(QUOTE, p);
-    if (q < 0 || q >= e) return p;
-    const bs = this.buf.indexOf(BACKSLASH, p);
-    return bs >= 0 && bs < q ? p : q;
+  /** The first `byte` at or after `from` in the view's buffer (native search), or -1. */
+  indexOf(byte: number, from: number): number {
+    return this.buf.indexOf(byte, from);
   }
 
   /** Skips a string without decoding it (escapes only need their backslash skipped). */
@@ -684,6 +682,13 @@ export class JsonReader {
     }
     this.pos = p + n;
   }
+}
+
+/** The tag keyTag() gives a key equal to `k` (compute once, at module load). */
+export function keyTagOf(k: string): number {
+  const n = k.length;
+  if (n === 0) return 0;
+  return (n << 16) | ((k.charCodeAt(0) & 0xff) << 8) | (k.charCodeAt(n - 1) & 0xff);
 }
 
 function isDigit(c: number): boolean {

@@ -7,6 +7,7 @@
 import type { RowImage, Value } from './change.js';
 import { inColumn } from './errors.js';
 import type { JsonReader } from './json-reader.js';
+import type { ColumnPrefixes, PrintedPk } from './v2-prefix.js';
 
 const EMPTY: readonly never[] = Object.freeze([]);
 
@@ -62,6 +63,8 @@ export interface ImageSlot {
   names: readonly string[] | undefined;
   types: readonly string[] | undefined;
   typeOids: readonly number[] | undefined;
+  /** v2: what each column printed before its value, read with these names, types and OIDs (v2-prefix.ts). */
+  prefixes: ColumnPrefixes | undefined;
 }
 
 export interface TableSlot {
@@ -70,10 +73,12 @@ export interface TableSlot {
   readonly newImage: ImageSlot;
   readonly oldImage: ImageSlot;
   pk: readonly string[] | undefined;
+  /** v2: the bytes of the last "pk" array read, with the names they gave (v2.ts pk). */
+  pkPrinted: PrintedPk | undefined;
 }
 
 function emptySlot(): ImageSlot {
-  return { names: undefined, types: undefined, typeOids: undefined };
+  return { names: undefined, types: undefined, typeOids: undefined, prefixes: undefined };
 }
 
 /** A table cache: bounded so a stream of ever new table names cannot grow it without end. */
@@ -111,7 +116,14 @@ export class TableCache {
     let s = this.map.get(key);
     if (s === undefined) {
       if (this.map.size >= this.maxTables) this.map.clear();
-      s = { schema, table, newImage: emptySlot(), oldImage: emptySlot(), pk: undefined };
+      s = {
+        schema,
+        table,
+        newImage: emptySlot(),
+        oldImage: emptySlot(),
+        pk: undefined,
+        pkPrinted: undefined,
+      };
       this.map.set(key, s);
     }
     this.last = s;
@@ -167,8 +179,11 @@ export class ImageBuilder {
     else this.typeOids.add(v);
   }
 
-  /** Ends the image: checks the parallel arrays agree and remembers them in the slot. */
-  finish(r: JsonReader, slot: ImageSlot | undefined, what: string): RowImage {
+  /**
+   * Ends the image: checks the parallel arrays agree and remembers them in the slot, with the v2
+   * column prefixes they were read with (none: v1, or a row that gave none), always together.
+   */
+  finish(r: JsonReader, slot: ImageSlot | undefined, what: string, prefixes?: ColumnPrefixes): RowImage {
     const count = this.names.n;
     if (this.values.length !== count) {
       throw r.fail(
@@ -195,6 +210,7 @@ export class ImageBuilder {
       slot.names = names;
       slot.types = types;
       if (hasOids) slot.typeOids = typeOids;
+      slot.prefixes = prefixes;
     }
     return hasOids ? { names, types, typeOids, values } : { names, types, values };
   }

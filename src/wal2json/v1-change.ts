@@ -6,7 +6,7 @@
 // the row-image builders; the event itself is built by events.ts, as for format-version 2. Mapping:
 // src/wal2json/README.md.
 // wal2json writes "kind", "schema" and "table" first: a row change the caller's skip declines is
-// then walked over to its closing brace unread (JsonReader.skipRest), and read() returns undefined.
+// then walked over to its closing brace unread (skip-unread.ts skipRest), and read() returns undefined.
 
 import type { Lsn } from '../protocol/lsn.js';
 import type { Change, RowImage } from './change.js';
@@ -21,6 +21,7 @@ import {
   type TableCache,
   type TableSlot,
 } from './row-image.js';
+import { skipRest } from './skip-unread.js';
 import type { SkipTable } from './v2.js';
 
 const KIND_INSERT = 1;
@@ -63,7 +64,7 @@ export class V1ChangeReader {
       if (!asked && f.table !== undefined && f.schema !== undefined && kind !== 0) {
         asked = true;
         if (kind !== KIND_MESSAGE && this.skip?.(f.schema, f.table)) {
-          rd.skipRest();
+          skipRest(rd);
           return undefined;
         }
       }

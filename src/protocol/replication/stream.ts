@@ -21,13 +21,20 @@ import { READY_FOR_QUERY } from '../messages/backend/ready-for-query.js';
 import { COPY_DATA } from '../messages/copy-data.js';
 import { COPY_DONE } from '../messages/copy-done.js';
 import { pgNow } from '../pg-time.js';
+import { u32At } from '../reader.js';
 import { PgServerError } from '../server-error.js';
 import type { Wire } from '../wire.js';
 import type { PluginOption } from './commands.js';
 import { decodePrimaryKeepalive, PRIMARY_KEEPALIVE, type PrimaryKeepalive } from './primary-keepalive.js';
 import { encodeStandbyStatusUpdate } from './standby-status-update.js';
 import { decodeStreamMessage, type StreamMessage } from './stream-message.js';
-import { decodeXLogDataHeader, XLOG_DATA, type XLogData, type XLogDataHeader } from './xlog-data.js';
+import {
+  decodeXLogDataAt,
+  decodeXLogDataHeader,
+  XLOG_DATA,
+  type XLogData,
+  type XLogDataHeader,
+} from './xlog-data.js';
 
 export interface StartReplicationOptions {
   readonly slot: string;
@@ -80,7 +87,9 @@ export function checkStartOptions(o: StartReplicationOptions): void {
 export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIterator<StreamMessage> {
   private state: State = 'streaming';
   private failure: Error | undefined;
-  private arrived: Lsn = 0n;
+  /** The highest position that arrived (see onArrive), as its high and low 32 bits. */
+  private arrivedHi = 0;
+  private arrivedLo = 0;
   private received: Lsn = 0n;
   private acked: Lsn = 0n;
   private readonly timer: NodeJS.Timeout;
@@ -98,7 +107,7 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     wire.phase = 'stream';
     wire.setBudget(o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
     if (o.pieceBytes !== undefined) wire.setPieceBytes(o.pieceBytes);
-    wire.onArrive = (tag, body) => this.onArrive(tag, body);
+    wire.onArrive = (tag, buf, start, end) => this.onArrive(tag, buf, start, end);
     wire.setReceiveTimeout(o.receiveTimeoutMs ?? 0, () => this.sendStatus(true));
     this.stopTimeoutMs = o.receiveTimeoutMs || DEFAULT_STOP_TIMEOUT_MS;
     this.timer = setInterval(() => this.sendFeedback(), o.feedbackIntervalMs ?? DEFAULT_FEEDBACK_INTERVAL_MS);
@@ -124,25 +133,38 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
     return this;
   }
 
-  /** Runs on arrival, before queueing: track the write position and answer keepalives at once. */
-  private onArrive(tag: number, body: Buffer): void {
+  /**
+   * Runs on arrival, before queueing: track the write position and answer keepalives at once. Every
+   * message passes here, so an XLogData's positions are compared as two 32-bit halves each, making no
+   * BigInt and no object; decodeTaken() reads the message (and reports a malformed one in stream order).
+   */
+  private onArrive(tag: number, buf: Buffer, start: number, end: number): void {
     if ((tag !== COPY_DATA && tag !== PIECE_FIRST) || this.state !== 'streaming') return;
-    const kind = body[0];
-    let keepalive: PrimaryKeepalive | undefined;
-    let walEnd: Lsn;
-    try {
-      if (kind === XLOG_DATA) {
-        const h = decodeXLogDataHeader(body);
-        walEnd = maxLsn(h.walEnd, h.dataStart);
-      } else if (kind === PRIMARY_KEEPALIVE) {
-        keepalive = decodePrimaryKeepalive(body);
-        walEnd = keepalive.walEnd;
-      } else return;
-    } catch {
-      return; // malformed: decodeTaken() reports it in stream order
+    const kind = buf[start];
+    if (kind === XLOG_DATA) {
+      if (end - start < 25) return;
+      this.arrive(buf, start + 1); // dataStart
+      this.arrive(buf, start + 9); // walEnd
+    } else if (kind === PRIMARY_KEEPALIVE) {
+      let keepalive: PrimaryKeepalive;
+      try {
+        keepalive = decodePrimaryKeepalive(buf.subarray(start, end));
+      } catch {
+        return;
+      }
+      this.arrive(buf, start + 1); // walEnd
+      if (keepalive.replyRequested) this.sendFeedback();
     }
-    if (walEnd > this.arrived) this.arrived = walEnd;
-    if (keepalive?.replyRequested) this.sendFeedback();
+  }
+
+  /** Raises the arrived position to the big-endian 64-bit LSN at `at` in `buf` if it is higher. */
+  private arrive(buf: Buffer, at: number): void {
+    const hi = u32At(buf, at);
+    const lo = u32At(buf, at + 4);
+    if (hi > this.arrivedHi || (hi === this.arrivedHi && lo > this.arrivedLo)) {
+      this.arrivedHi = hi;
+      this.arrivedLo = lo;
+    }
   }
 
   /** The caller has durably applied everything up to `lsn`: report it as flushed from now on. */
@@ -170,7 +192,8 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
 
   private sendStatus(replyRequested: boolean): void {
     if (this.state !== 'streaming' || this.wire.failed) return;
-    const write = maxLsn(this.arrived, this.acked);
+    const arrived = (BigInt(this.arrivedHi) << 32n) | BigInt(this.arrivedLo);
+    const write = maxLsn(arrived, this.acked);
     const data = encodeStandbyStatusUpdate({
       type: 'StandbyStatusUpdate',
       write,
@@ -201,9 +224,16 @@ export class ReplicationStream implements AsyncIterable<StreamMessage>, AsyncIte
 
   /** Decodes the CopyData frame (or piece) just taken from the wire and tracks the received position. */
   private decodeTaken(): StreamMessage {
+    const wire = this.wire;
     let m: StreamMessage;
     try {
-      m = this.wire.tag === COPY_DATA ? decodeStreamMessage(this.wire.body) : this.decodePiece();
+      // An XLogData is read from the frame's range: one view, of its payload (wire.ts).
+      m =
+        wire.tag !== COPY_DATA
+          ? this.decodePiece()
+          : wire.buf[wire.start] === XLOG_DATA
+            ? decodeXLogDataAt(wire.buf, wire.start, wire.end)
+            : decodeStreamMessage(wire.body);
     } catch (err) {
       throw this.fail(err as Error);
     }

@@ -4,7 +4,7 @@
 // https://www.postgresql.org/docs/current/protocol-replication.html
 
 import type { Lsn } from '../lsn.js';
-import { Reader } from '../reader.js';
+import { i64At, Reader, u64At } from '../reader.js';
 
 export const XLOG_DATA = 0x77; // 'w'
 
@@ -28,17 +28,32 @@ export interface XLogData extends XLogDataHeader {
 
 /** `body` is the whole CopyData body, starting with the 'w'. */
 export function decodeXLogDataHeader(body: Buffer): XLogDataHeader {
-  if (body.length < 25) new Reader(body, 'XLogData', 1).bytes(24); // throws the precise error
-  return {
-    dataStart: body.readBigUInt64BE(1),
-    walEnd: body.readBigUInt64BE(9),
-    serverTime: body.readBigInt64BE(17),
-  };
+  checkLength(body);
+  return { dataStart: u64At(body, 1), walEnd: u64At(body, 9), serverTime: i64At(body, 17) };
 }
 
 /** `body` is the whole CopyData body, starting with the 'w'. */
 export function decodeXLogData(body: Buffer): XLogData {
-  return { type: 'XLogData', ...decodeXLogDataHeader(body), data: body.subarray(25) };
+  return decodeXLogDataAt(body, 0, body.length);
+}
+
+/**
+ * The CopyData body `buf[start..end)`, starting with the 'w'. On the hot path, once per message: one
+ * object and one view (of the payload), no intermediate header.
+ */
+export function decodeXLogDataAt(buf: Buffer, start: number, end: number): XLogData {
+  if (end - start < 25) checkLength(buf.subarray(start, end));
+  return {
+    type: 'XLogData',
+    dataStart: u64At(buf, start + 1),
+    walEnd: u64At(buf, start + 9),
+    serverTime: i64At(buf, start + 17),
+    data: buf.subarray(start + 25, end),
+  };
+}
+
+function checkLength(body: Buffer): void {
+  if (body.length < 25) new Reader(body, 'XLogData', 1).bytes(24); // throws the precise error
 }
 
 /** The CopyData body (not the whole frame). For tests, fake servers and benches. */

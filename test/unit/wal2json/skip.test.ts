@@ -179,7 +179,7 @@ describe('skip: when it is asked', () => {
     assert.equal(code(2, `${head}[{"value":"]"}]} x`), 'WALDUCK_WAL2JSON_SYNTAX');
     assert.equal(code(2, `${head}[{"value":"]"}]`), 'WALDUCK_WAL2JSON_TRUNCATED');
     assert.equal(code(2, `${head}[{"value":"\\`), 'WALDUCK_WAL2JSON_TRUNCATED');
-    // v1 elements are walked to their end (v2's line ends at its last byte: see skipLine).
+    // v1 elements are walked to their end (v2's line ends at its last byte: see skip-unread.ts skipLine).
     const el = (rest: string) =>
       `${V1_HEADER}{"kind":"insert","schema":"public","table":"noise","x":${rest}]}`;
     assert.equal(code(1, el('[{"v":"]"}]}')), 'ok');
