@@ -175,7 +175,8 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
             stoppedBy = 'endpos';
             break;
           }
-          await sink.apply(change);
+          const applying = sink.apply(change);
+          if (applying) await applying;
           // v1 documents carry the commit time in their header (begin), v2 on the commit line too.
           if (change.kind === 'begin') beginTime = change.commitTime;
           else if (change.kind === 'commit') {

@@ -114,9 +114,6 @@ export interface SinkStats {
  */
 const STAGED_CHARS = 2 * 1024 * 1024;
 
-/** What `apply` returns when it took the change without a DuckDB call (the common row change). */
-const DONE: Promise<void> = Promise.resolve();
-
 export class DuckDbSink implements ChangeSink {
   private readonly tables = new Map<string, Table>();
   /** Tables added while streaming, inside the open DuckDB transaction (forgotten on rollback). */
@@ -358,14 +355,14 @@ export class DuckDbSink implements ChangeSink {
    * seen, are taken synchronously (applyNow): the async path's chain of awaits cost more than the
    * staging itself at a million rows. Everything else, and a flush, takes the async path.
    */
-  apply(change: Change): Promise<void> {
+  apply(change: Change): Promise<void> | undefined {
     let flush: boolean | undefined;
     try {
       flush = this.applyNow(change);
     } catch (err) {
       return Promise.reject(this.wrapChangeError(err, change));
     }
-    if (flush === false) return DONE;
+    if (flush === false) return undefined;
     if (flush === true)
       return this.flushStages().catch((err: unknown) => {
         throw this.wrapChangeError(err, change);
