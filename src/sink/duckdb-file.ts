@@ -30,6 +30,13 @@ const ALLOCATOR: Record<string, string> = {
   allocator_background_threads: 'true',
 };
 
+let onOpen: ((instance: DuckDBInstance) => void) | undefined;
+
+/** Diagnostics only (walduck:mem): `fn` sees every instance opened from now on. */
+export function watchOpens(fn: (instance: DuckDBInstance) => void): void {
+  onOpen = fn;
+}
+
 export async function openDuckDb(path: string, o: OpenOptions = {}): Promise<DuckDBInstance> {
   const config: Record<string, string> = { ...ALLOCATOR };
   if (o.readOnly) config.access_mode = 'READ_ONLY';
@@ -38,7 +45,9 @@ export async function openDuckDb(path: string, o: OpenOptions = {}): Promise<Duc
   try {
     // Loaded when used: DuckDB's native module is most of the start-up of commands that never need it.
     const { DuckDBInstance } = await import('@duckdb/node-api');
-    return await DuckDBInstance.create(path, config);
+    const instance = await DuckDBInstance.create(path, config);
+    onOpen?.(instance);
+    return instance;
   } catch (err) {
     const text = err instanceof Error ? err.message : String(err);
     const lock = /Conflicting lock is held in (.*?)(?: \(PID (\d+)\))?[.\n]/.exec(text);

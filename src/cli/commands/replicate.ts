@@ -11,6 +11,7 @@ import { LogSnapshotDisplay, TerminalSnapshotDisplay } from '../../snapshot/prog
 import { parseTableName } from '../../source/catalog.js';
 import { UsageError } from '../errors.js';
 import { log, notice, warn } from '../log.js';
+import { startMemSampler } from '../mem-sample.js';
 import { wholeNumber } from '../options.js';
 import { ProgressDisplay, writeStatsJson } from '../progress.js';
 import { stopSignal } from '../shutdown.js';
@@ -163,6 +164,7 @@ export function replicateCommand(y: Argv): Argv {
         ),
     async (args) => {
       privateFiles();
+      startMemSampler();
       const source = args.source ?? process.env.DB_CONF;
       const tablesText = args.tables ?? process.env.TABLE_NAME;
       const tables = tablesText
