@@ -7,9 +7,8 @@
 
 import { appendFileSync, readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics } from 'node:v8';
-import type { DuckDBInstance } from '@duckdb/node-api';
 import createDebug from 'debug';
-import { watchOpens } from '../sink/duckdb-file.js';
+import { type DuckMemoryProbe, watchOpens } from '../sink/duckdb-file.js';
 
 const debug = createDebug('walduck:mem');
 const TICK_MS = 50;
@@ -42,34 +41,22 @@ export function startMemSampler(): void {
   if (!(debug.enabled || file)) return;
   const t0 = performance.now();
   let peak: Sample | undefined;
-  let duck: DuckDBInstance | undefined;
+  let duck: DuckMemoryProbe | undefined;
   let lastDuckAsk = 0;
   let asking = false;
   let lastDuck: Record<string, number> | undefined;
   const maxOf: Record<string, number> = {};
-  watchOpens((i) => {
-    duck ??= i;
+  watchOpens((probe) => {
+    duck ??= probe;
   });
   const askDuck = async () => {
     if (!duck || asking) return;
     asking = true;
     lastDuckAsk = performance.now();
     try {
-      const conn = await duck.connect();
-      try {
-        const r = await conn.runAndReadAll(
-          'SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0 OR temporary_storage_bytes > 0',
-        );
-        const d: Record<string, number> = {};
-        for (const [tag, used, tmp] of r.getRows()) {
-          d[String(tag)] = mb(Number(used));
-          if (Number(tmp) > 0) d[`${String(tag)}:spilled`] = mb(Number(tmp));
-        }
-        lastDuck = d;
-        if (peak) peak.duck = d;
-      } finally {
-        conn.closeSync();
-      }
+      const d = await duck();
+      lastDuck = d;
+      if (peak) peak.duck = d;
     } catch {
       // The instance may be closing: the figures are diagnostic only.
     } finally {

@@ -30,11 +30,34 @@ const ALLOCATOR: Record<string, string> = {
   allocator_background_threads: 'true',
 };
 
-let onOpen: ((instance: DuckDBInstance) => void) | undefined;
+/** DuckDB's own accounting, MB per duckdb_memory() tag (spilled bytes as "<tag>:spilled"). */
+export type DuckMemoryProbe = () => Promise<Record<string, number>>;
 
-/** Diagnostics only (walduck:mem): `fn` sees every instance opened from now on. */
-export function watchOpens(fn: (instance: DuckDBInstance) => void): void {
+let onOpen: ((probe: DuckMemoryProbe) => void) | undefined;
+
+/** Diagnostics only (walduck:mem): `fn` gets a memory probe of every instance opened from now on. */
+export function watchOpens(fn: (probe: DuckMemoryProbe) => void): void {
   onOpen = fn;
+}
+
+function memoryProbe(instance: DuckDBInstance): DuckMemoryProbe {
+  const mb = (n: unknown) => Math.round((Number(n) / 1024 / 1024) * 10) / 10;
+  return async () => {
+    const conn = await instance.connect();
+    try {
+      const r = await conn.runAndReadAll(
+        'SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0 OR temporary_storage_bytes > 0',
+      );
+      const out: Record<string, number> = {};
+      for (const [tag, used, spilled] of r.getRows()) {
+        out[String(tag)] = mb(used);
+        if (Number(spilled) > 0) out[`${String(tag)}:spilled`] = mb(spilled);
+      }
+      return out;
+    } finally {
+      conn.closeSync();
+    }
+  };
 }
 
 export async function openDuckDb(path: string, o: OpenOptions = {}): Promise<DuckDBInstance> {
@@ -46,7 +69,7 @@ export async function openDuckDb(path: string, o: OpenOptions = {}): Promise<Duc
     // Loaded when used: DuckDB's native module is most of the start-up of commands that never need it.
     const { DuckDBInstance } = await import('@duckdb/node-api');
     const instance = await DuckDBInstance.create(path, config);
-    onOpen?.(instance);
+    onOpen?.(memoryProbe(instance));
     return instance;
   } catch (err) {
     const text = err instanceof Error ? err.message : String(err);
