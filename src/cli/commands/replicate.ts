@@ -22,14 +22,14 @@ import { capYoungGeneration } from '../young-gen.js';
  * --socket-buffer's default. Received messages stay queued as the socket's 64 kB reads; a read that
  * waits behind a long queue outlives young-generation collections, is promoted, and is freed only by a
  * full GC, which V8 starts for external memory about every 64 MB. At 16 MiB (the protocol's default)
- * 30-70 MB of consumed reads were waiting for it at peak (issue 19).
+ * 16-50 MB of consumed reads were waiting for it at peak, 2-26 MB at 2 MiB (issue 19).
  */
 export const DEFAULT_SOCKET_BUFFER = '2MB';
 
 /**
  * --js-young-generation's default: V8's young generation otherwise grows to 32 MiB on this machine
  * (two 16 MiB semi-spaces). At 16 the insert, update and 50-column peaks drop by about 16 MB; at 8
- * garbage collection cost 10-30% more CPU (issue 19).
+ * one run cost 5-30% more CPU (issue 19).
  */
 export const DEFAULT_YOUNG_GENERATION = '16MB';
 
