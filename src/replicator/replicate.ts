@@ -61,6 +61,8 @@ export interface ReplicateOptions {
   readonly duckdbMemoryLimit?: string;
   /** DuckDB's threads (default: DuckDB's own). */
   readonly duckdbThreads?: number | undefined;
+  /** Received-but-unapplied bytes above which the replication socket pauses (protocol's default if unset). */
+  readonly socketBufferBytes?: number | undefined;
   readonly tables?: readonly TableRef[] | undefined;
   /** Drop the DuckDB table of a table no longer in the set (default: leave it, no longer followed). */
   readonly dropRemoved?: boolean;
@@ -259,6 +261,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           receiveTimeoutMs: live.receiveTimeoutMs,
           // A long message (a whole-transaction v1 document) is decoded as it arrives, never assembled.
           pieceBytes: DEFAULT_PIECE_BYTES,
+          ...(o.socketBufferBytes !== undefined ? { maxBufferedBytes: o.socketBufferBytes } : {}),
         });
         o.log(
           `streaming from slot ${p.slot} at ${formatLsn(p.startLsn)} (status every ${live.feedbackIntervalMs} ms, receive timeout ${live.receiveTimeoutMs} ms)`,

@@ -30,6 +30,36 @@ const ALLOCATOR: Record<string, string> = {
   allocator_background_threads: 'true',
 };
 
+/** DuckDB's own accounting, MB per duckdb_memory() tag (spilled bytes as "<tag>:spilled"). */
+export type DuckMemoryProbe = () => Promise<Record<string, number>>;
+
+let onOpen: ((probe: DuckMemoryProbe) => void) | undefined;
+
+/** Diagnostics only (walduck:mem): `fn` gets a memory probe of every instance opened from now on. */
+export function watchOpens(fn: (probe: DuckMemoryProbe) => void): void {
+  onOpen = fn;
+}
+
+function memoryProbe(instance: DuckDBInstance): DuckMemoryProbe {
+  const mb = (n: unknown) => Math.round((Number(n) / 1024 / 1024) * 10) / 10;
+  return async () => {
+    const conn = await instance.connect();
+    try {
+      const r = await conn.runAndReadAll(
+        'SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0 OR temporary_storage_bytes > 0',
+      );
+      const out: Record<string, number> = {};
+      for (const [tag, used, spilled] of r.getRows()) {
+        out[String(tag)] = mb(used);
+        if (Number(spilled) > 0) out[`${String(tag)}:spilled`] = mb(spilled);
+      }
+      return out;
+    } finally {
+      conn.closeSync();
+    }
+  };
+}
+
 export async function openDuckDb(path: string, o: OpenOptions = {}): Promise<DuckDBInstance> {
   const config: Record<string, string> = { ...ALLOCATOR };
   if (o.readOnly) config.access_mode = 'READ_ONLY';
@@ -38,7 +68,9 @@ export async function openDuckDb(path: string, o: OpenOptions = {}): Promise<Duc
   try {
     // Loaded when used: DuckDB's native module is most of the start-up of commands that never need it.
     const { DuckDBInstance } = await import('@duckdb/node-api');
-    return await DuckDBInstance.create(path, config);
+    const instance = await DuckDBInstance.create(path, config);
+    onOpen?.(memoryProbe(instance));
+    return instance;
   } catch (err) {
     const text = err instanceof Error ? err.message : String(err);
     const lock = /Conflicting lock is held in (.*?)(?: \(PID (\d+)\))?[.\n]/.exec(text);
