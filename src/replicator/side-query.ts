@@ -49,6 +49,14 @@ export interface SideQuery {
   close(): Promise<void>;
 }
 
+/**
+ * Whether a failed query leaves its session usable: a server error, or a concurrent caller's query still
+ * running (WALDUCK_BUSY). Anything else (a cut, a reset, a broken reply, a failed connect) does not.
+ */
+export function keepsSession(err: unknown): boolean {
+  return err instanceof PgServerError || (err instanceof ConnectionError && err.code === 'WALDUCK_BUSY');
+}
+
 export function sideQuery(settings: ConnectionSettings, o: SideQueryOptions = {}): SideQuery {
   let conn: Connection | undefined;
   /** `sql` on `c`, its reply awaited at most `timeoutMs` (longer while `busy` says so). */
@@ -96,9 +104,7 @@ export function sideQuery(settings: ConnectionSettings, o: SideQueryOptions = {}
       try {
         return (await bounded(c, sql))[0]?.rows ?? [];
       } catch (err) {
-        const usable =
-          err instanceof PgServerError || (err instanceof ConnectionError && err.code === 'WALDUCK_BUSY');
-        if (!usable && conn === c) {
+        if (!keepsSession(err) && conn === c) {
           conn = undefined;
           await c.close().catch(() => {});
         }

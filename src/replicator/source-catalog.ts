@@ -3,15 +3,9 @@
 // replication connection too (which takes SQL in database mode), so whatever admits walduck's stream
 // (pg_hba's `replication` lines, the REPLICATION role) admits it; it costs one more walsender slot.
 
-import {
-  type Connection,
-  ConnectionError,
-  type ConnectionSettings,
-  connect,
-  type LogFn,
-  PgServerError,
-} from '../protocol/index.js';
+import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
 import type { Rows } from '../source/catalog.js';
+import { keepsSession } from './side-query.js';
 
 export class SourceCatalog {
   private conn: Promise<Connection> | undefined;
@@ -30,9 +24,7 @@ export class SourceCatalog {
       // A cut or a failed connect leaves the session unusable for good: the next query opens a new
       // one (kept, every later query failed again and a reconnect never got past it). A server error
       // or a concurrent caller's query keeps it, as side-query.ts does.
-      const usable =
-        err instanceof PgServerError || (err instanceof ConnectionError && err.code === 'WALDUCK_BUSY');
-      if (!usable && this.conn === pending) {
+      if (!keepsSession(err) && this.conn === pending) {
         this.conn = undefined;
         await (await pending.catch(() => undefined))?.close().catch(() => {});
       }
