@@ -128,7 +128,6 @@ describe('a followed table renamed to a name another table used earlier in the s
 
   it("while walduck was stopped: the other table's rows under the name before the rename are not applied to the renamed one", {
     timeout: 120_000,
-    skip: "known hole: at start a table renamed while walduck was stopped is followed under its new name from the recorded position, so the other table's earlier changes under that name still in the WAL are applied to it; placing the rename by its xid there is not safe as is (the renaming transaction may lie before the recorded position, e.g. kill -9 right after it committed)",
   }, async () => {
     const a = 'sa';
     const b = 'sb';
