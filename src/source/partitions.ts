@@ -568,11 +568,13 @@ export class TableRouter implements Router {
   private startChecked = false;
 
   /**
-   * Once, before the first change: the followed tables renamed while walduck was stopped (followed
-   * under their recorded names, named otherwise now) are placed by their renaming transaction, with
-   * the WAL insert position read after the catalog (renames.ts, atStart).
+   * Once, at start before streaming (openRouting; route and the checks call it too, a no-op then): the
+   * followed tables renamed while walduck was stopped (followed under their recorded names, named
+   * otherwise now) are placed by their renaming transaction, with the WAL insert position read after
+   * the catalog (renames.ts, atStart). Made later, it would take a rename made while walduck streams
+   * for one made while it was stopped.
    */
-  private async startCheck(): Promise<void> {
+  async startCheck(): Promise<void> {
     if (this.startChecked) return;
     this.startChecked = true;
     const byOid = new Map<string, SourceTable>();
@@ -585,7 +587,9 @@ export class TableRouter implements Router {
       const t = byOid.get(r[0] ?? '');
       const now = { schema: r[1] ?? '', table: r[2] ?? '' };
       if (!t || refKey(now) === refKey(t)) continue;
-      this.renames.sawAtStart(t.oid ?? '', t, now, r[4] ?? '', r[3] ?? null);
+      // Another relation under the old name (a swap while stopped): placed by its transaction too.
+      const reused = (await this.oidOf(t, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) !== undefined;
+      this.renames.sawAtStart(t.oid ?? '', t, now, r[4] ?? '', r[3] ?? null, reused);
       this.o.log(
         `table ${refName(t)} was renamed to ${refName(now)} while walduck was stopped: the rename is placed at its renaming transaction (xid ${r[3] ?? 'unknown'})`,
       );

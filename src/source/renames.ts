@@ -130,7 +130,14 @@ export class PendingRenames {
    * At start: `oid`, followed as `from`, is named `to` now (renamed while walduck was stopped); `xmin`
    * as in saw, `insertPosition` the WAL insert position read after the catalog.
    */
-  sawAtStart(oid: string, from: TableRef, to: TableRef, insertPosition: string, xmin: string | null): void {
+  sawAtStart(
+    oid: string,
+    from: TableRef,
+    to: TableRef,
+    insertPosition: string,
+    xmin: string | null,
+    reused: boolean,
+  ): void {
     const xid = xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined;
     this.byOid.set(oid, {
       oid,
@@ -138,7 +145,7 @@ export class PendingRenames {
       to: { schema: to.schema, table: to.table },
       at: parseLsn(insertPosition) ?? 0n,
       xid,
-      reused: false,
+      reused,
       committed: false,
       // Known from the start: no read-again is needed to learn it (arm).
       armed: true,
