@@ -146,27 +146,28 @@ describe('a followed table renamed to a name another table used earlier in the s
     await stopThenCatchUp(run, file, slot, b);
   });
 
-  it("while walduck was stopped: the other table's rows under the name before the rename are not applied to the renamed one", {
-    timeout: 120_000,
-  }, async () => {
-    const a = 'sa';
-    const b = 'sb';
-    createTables(a, b);
-    const file = 'stopped.duckdb';
-    const slot = 'stopped_slot';
-    let r = await runWalduck([...args(file, slot, a), '--until-caught-up']);
-    assert.equal(r.code, 0, r.stderr);
-    psql(c.info, `INSERT INTO ${b} SELECT g, 'old b' FROM generate_series(501, 505) g`);
-    psql(c.info, `UPDATE ${b} SET v = 'old b, updated' WHERE id = 501`);
-    psql(c.info, `INSERT INTO ${a} VALUES (30, 'before the rename')`);
-    psql(c.info, `DROP TABLE ${b}`);
-    psql(c.info, `ALTER TABLE ${a} RENAME TO ${b}`);
-    psql(c.info, `INSERT INTO ${b} VALUES (31, 'after the rename'); DELETE FROM ${b} WHERE id = 3`);
-    r = await runWalduck([...args(file, slot, b), '--until-caught-up']);
-    assert.equal(r.code, 0, r.stderr);
-    await assertReplicaEquals(c.info, join(dir, file), [pub(b)]);
-    assert.deepEqual(await status(file), [[`public.${b}`, 'streaming']]);
-  });
+  for (const format of ['2', '1'])
+    it(`while walduck was stopped: the other table's rows under the name before the rename are not applied to the renamed one (format-version ${format})`, {
+      timeout: 120_000,
+    }, async () => {
+      const a = `sa_v${format}`;
+      const b = `sb_v${format}`;
+      createTables(a, b);
+      const file = `stopped${format}.duckdb`;
+      const slot = `stopped_slot${format}`;
+      let r = await runWalduck([...args(file, slot, a, '--format-version', format), '--until-caught-up']);
+      assert.equal(r.code, 0, r.stderr);
+      psql(c.info, `INSERT INTO ${b} SELECT g, 'old b' FROM generate_series(501, 505) g`);
+      psql(c.info, `UPDATE ${b} SET v = 'old b, updated' WHERE id = 501`);
+      psql(c.info, `INSERT INTO ${a} VALUES (30, 'before the rename')`);
+      psql(c.info, `DROP TABLE ${b}`);
+      psql(c.info, `ALTER TABLE ${a} RENAME TO ${b}`);
+      psql(c.info, `INSERT INTO ${b} VALUES (31, 'after the rename'); DELETE FROM ${b} WHERE id = 3`);
+      r = await runWalduck([...args(file, slot, b, '--format-version', format), '--until-caught-up']);
+      assert.equal(r.code, 0, r.stderr);
+      await assertReplicaEquals(c.info, join(dir, file), [pub(b)]);
+      assert.deepEqual(await status(file), [[`public.${b}`, 'streaming']]);
+    });
 
   for (const used of [false, true])
     it(`renamed while walduck was stopped, the renaming transaction before the recorded position${used ? ' (the name used by another table before it)' : ''}: the changes under the new name are the renamed table's, no copy`, {
