@@ -192,6 +192,7 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
         }
         countSkipped();
       } else if (!sink.inSourceTransaction) {
+        sink.streamPassed?.(m.walEnd);
         if (sink.hasUncommitted) ack(await sink.commit());
         // Nothing pending: everything up to walEnd is decoded and none of it is ours to apply.
         const idleTo = target !== undefined && m.walEnd > target ? target : m.walEnd;

@@ -70,6 +70,8 @@ export async function openRouting(
     log: o.log,
     warn: o.warn,
   });
+  // Before streaming: a rename found later is one made while walduck streams (partitions.ts).
+  await router.startCheck();
   const filter = o.allTables || o.followRenames || roots.size > 0 ? undefined : tables;
   return {
     router,

@@ -565,6 +565,9 @@ export class DuckDbSink implements ChangeSink {
   async commit(): Promise<Lsn | undefined> {
     if (this.inSource) throw new InternalError('apply', 'commit inside a source transaction');
     if (!this.hasUncommitted) return undefined;
+    // Changes left out whose owner is not settled yet (a table renamed while walduck was stopped):
+    // the recorded LSN must not pass them (source/renames.ts); the batch stays open.
+    if (!this.committingSnapshot && this.opts.router?.holding?.()) return undefined;
     // (The initial snapshot's commit holds no stream changes: nothing to place.)
     if (!this.committingSnapshot && (await this.opts.router?.renameNews()))
       throw new RenameReplay(
@@ -621,6 +624,11 @@ export class DuckDbSink implements ChangeSink {
    * Nothing pending and the server reports WAL up to `lsn` decoded (a keepalive): record it, so an
    * idle or unrelated-traffic database does not pin WAL. Returns true when `lsn` is now durable.
    */
+  /** The server reports its WAL decoded up to `lsn` (a keepalive), pending work or not. */
+  streamPassed(lsn: Lsn): void {
+    if (!this.inSource) this.opts.router?.streamPassed?.(lsn);
+  }
+
   async advanceIdle(lsn: Lsn): Promise<boolean> {
     if (this.inSource || this.hasUncommitted || lsn <= this.storedLsn) return false;
     // A quiet database still gets its partitions looked at: a DETACH writes no change to wake us.

@@ -45,4 +45,6 @@ export interface ChangeSink {
    * record it durably so an idle source does not pin WAL. True when `lsn` is now durable.
    */
   advanceIdle(lsn: Lsn): Promise<boolean>;
+  /** Optional: the server reports its WAL decoded up to `lsn` (a keepalive), pending work or not. */
+  streamPassed?(lsn: Lsn): void;
 }

@@ -188,6 +188,7 @@ export class TableRouter implements Router {
 
   /** Where a change of `ref` goes. Cheap for known names; one catalog lookup for a new one. */
   async route(ref: TableRef): Promise<Route> {
+    await this.startCheck();
     const k = refKey(ref);
     const chosen = this.chosen.get(k);
     if (chosen) return { kind: 'table', ref, oid: chosen.oid };
@@ -197,7 +198,10 @@ export class TableRouter implements Router {
       // Another table's name, which a followed table is being renamed to: its changes are ours only
       // from the renaming transaction on (renames.ts).
       const p = this.renames.placing(k);
-      if (!p || !this.renames.ours(p, this.current)) return { kind: 'ignore' };
+      if (!p || !this.renames.ours(p, this.current)) {
+        if (p) this.renames.leftOut(p);
+        return { kind: 'ignore' };
+      }
     }
     return this.lookup(ref);
   }
@@ -220,6 +224,7 @@ export class TableRouter implements Router {
       const p = this.renames.of(oid);
       if (p?.taken && !this.renames.ours(p, this.current)) {
         this.ignored.add(k);
+        this.renames.leftOut(p);
         return { kind: 'ignore' };
       }
       const taken = p?.taken === true || this.ignored.has(k);
@@ -456,6 +461,7 @@ export class TableRouter implements Router {
   }
 
   async renameNews(): Promise<boolean> {
+    await this.startCheck();
     if (this.batch && this.batch.size > 0 && this.chosen.size > 0) await this.untilVisible(this.batch.xids);
     await this.checkTables();
     return this.renames.arm();
@@ -513,6 +519,7 @@ export class TableRouter implements Router {
   }
 
   takeRenames(lsn: bigint): Rename[] {
+    this.streamPassed(lsn);
     const out: Rename[] = [];
     for (const p of this.renames.due(lsn)) {
       const was = this.followed(p.oid);
@@ -526,8 +533,72 @@ export class TableRouter implements Router {
     return out;
   }
 
+  /**
+   * The stream has passed WAL position `lsn` (a commit at or after it, or a keepalive). A table renamed
+   * while walduck was stopped whose renaming commit was not seen by then was renamed before the resume
+   * position (renames.ts): the changes under its new name left out in the open batch were its own, and
+   * the batch is read again from the last commit, knowing it.
+   */
+  streamPassed(lsn: bigint): void {
+    const [p] = this.renames.reached(lsn);
+    if (p)
+      throw new PartitionError(
+        `table ${refName(p.from)} was renamed to ${refName(p.to)} before the position walduck resumed from: reading the open batch again from the last commit, with its changes under ${refName(p.to)} as its own`,
+        'WALDUCK_RENAME_REPLAY',
+      );
+  }
+
+  /**
+   * True while no DuckDB commit may be made: changes under the new name of a table renamed while
+   * walduck was stopped were left out, and whose they were is not settled yet (renames.ts). Stops
+   * rather than hold a batch of more than HOLD_MAX_XIDS source transactions open (bounded memory).
+   */
+  holding(): boolean {
+    const p = this.renames.holding();
+    if (!p) return false;
+    if ((this.batch?.size ?? 0) > HOLD_MAX_XIDS)
+      throw new PartitionError(
+        `table ${refName(p.from)} was renamed to ${refName(p.to)} while walduck was stopped, and walduck cannot tell within ${HOLD_MAX_XIDS} source transactions whether the changes under ${refName(p.to)} are its own or those of a table that had the name before: run walduck resync --table ${refName(p.from)} (its recorded name), then start walduck with ${refName(p.to)} in --tables (it is copied online)`,
+        'WALDUCK_TABLE_RENAMED',
+      );
+    return true;
+  }
+
+  /** Whether the start's look for tables renamed while walduck was stopped was made. */
+  private startChecked = false;
+
+  /**
+   * Once, at start before streaming (openRouting; route and the checks call it too, a no-op then): the
+   * followed tables renamed while walduck was stopped (followed under their recorded names, named
+   * otherwise now) are placed by their renaming transaction, with the WAL insert position read after
+   * the catalog (renames.ts, atStart). Made later, it would take a rename made while walduck streams
+   * for one made while it was stopped.
+   */
+  async startCheck(): Promise<void> {
+    if (this.startChecked) return;
+    this.startChecked = true;
+    const byOid = new Map<string, SourceTable>();
+    for (const t of this.chosen.values()) if (t.oid && /^\d+$/.test(t.oid)) byOid.set(t.oid, t);
+    if (byOid.size === 0) return;
+    const rows = await this.query(
+      `SELECT c.oid::int8, n.nspname, c.relname, ${RENAMING_XID}, pg_current_wal_insert_lsn()::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
+    );
+    for (const r of rows) {
+      const t = byOid.get(r[0] ?? '');
+      const now = { schema: r[1] ?? '', table: r[2] ?? '' };
+      if (!t || refKey(now) === refKey(t)) continue;
+      // Another relation under the old name (a swap while stopped): placed by its transaction too.
+      const reused = (await this.oidOf(t, `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`)) !== undefined;
+      this.renames.sawAtStart(t.oid ?? '', t, now, r[4] ?? '', r[3] ?? null, reused);
+      this.o.log(
+        `table ${refName(t)} was renamed to ${refName(now)} while walduck was stopped: the rename is placed at its renaming transaction (xid ${r[3] ?? 'unknown'})`,
+      );
+    }
+  }
+
   /** Re-reads the leaves when the last read is older than refreshMs. */
   async maybeRefresh(): Promise<void> {
+    await this.startCheck();
     if (performance.now() - this.lastRefresh < (this.o.refreshMs ?? 1000)) return;
     await this.refresh();
   }
@@ -611,6 +682,9 @@ export class TableRouter implements Router {
     }
   }
 }
+
+/** The most source transactions a batch is held open for (holding) before walduck stops. */
+const HOLD_MAX_XIDS = 100_000;
 
 /** How long renameNews waits for streamed transactions to become visible to the catalog, and how often it looks. */
 const VISIBLE_WAIT_MS = 10_000;

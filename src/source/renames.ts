@@ -21,6 +21,15 @@
 // before the renaming transaction commits and the followed table's after it, so such a rename is
 // placed the same way (`taken`): until that commit, changes under the new name outside the renaming
 // transaction are not ours; inside it they may be either table's (re-copied).
+//
+// Renamed while walduck was stopped (`atStart`): the same placing, with one more unknown. The renaming
+// transaction committed before walduck started, so its commit lies before `at` (the WAL insert position
+// read at start), but it may also lie before the position the stream resumes from (an idle advance
+// recorded past it, then a kill before the rename was applied), and then it is never seen. So a change
+// under the new name before the renaming commit is seen is left out tentatively (`leftOut`), and no
+// DuckDB commit is made over it (`holding`): either the stream shows the commit (the changes were the
+// other table's), or it passes `at` without it (`before`: they were ours, and the batch is read again
+// knowing it).
 
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { TableRef } from '../wal2json/change.js';
@@ -61,6 +70,14 @@ export interface PendingRename {
   readonly taken: boolean;
   /** The stream committed `xid` in the open batch before this rename was seen (see passed()). */
   readonly passed: boolean;
+  /** Renamed while walduck was stopped: `at` is the WAL insert position read at start. */
+  readonly atStart?: boolean;
+  /** atStart: the renaming transaction lies before the position the stream resumed from (for good). */
+  readonly before?: boolean;
+  /** atStart: seen committed in this stream once (so not before it; never taken back). */
+  readonly inStream?: boolean;
+  /** atStart: a change under the new name was left out before the renaming commit was seen. */
+  readonly leftOut?: boolean;
 }
 
 export class PendingRenames {
@@ -91,6 +108,7 @@ export class PendingRenames {
     const passed = !same && xid !== undefined && this.inBatch(xid);
     if (same && was.reused === reused && (was.taken || !taken)) return false;
     this.byOid.set(oid, {
+      ...(same ? was : {}),
       oid,
       from: { schema: from.schema, table: from.table },
       to: { schema: to.schema, table: to.table },
@@ -108,11 +126,70 @@ export class PendingRenames {
     return !same;
   }
 
+  /**
+   * At start: `oid`, followed as `from`, is named `to` now (renamed while walduck was stopped); `xmin`
+   * as in saw, `insertPosition` the WAL insert position read after the catalog.
+   */
+  sawAtStart(
+    oid: string,
+    from: TableRef,
+    to: TableRef,
+    insertPosition: string,
+    xmin: string | null,
+    reused: boolean,
+  ): void {
+    const xid = xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined;
+    this.byOid.set(oid, {
+      oid,
+      from: { schema: from.schema, table: from.table },
+      to: { schema: to.schema, table: to.table },
+      at: parseLsn(insertPosition) ?? 0n,
+      xid,
+      reused,
+      committed: false,
+      // Known from the start: no read-again is needed to learn it (arm).
+      armed: true,
+      taken: true,
+      passed: false,
+      atStart: true,
+    });
+  }
+
+  /** A change under `p`'s new name was left out as not ours (see holding). */
+  leftOut(p: PendingRename): void {
+    if (!p.atStart || p.leftOut) return;
+    this.byOid.set(p.oid, { ...p, leftOut: true });
+    this.learnt.add(p.oid);
+  }
+
+  /** A rename renamed while stopped that left changes out and is not settled yet: no DuckDB commit now. */
+  holding(): PendingRename | undefined {
+    for (const p of this.byOid.values()) if (p.atStart && p.leftOut && !p.committed && !p.before) return p;
+    return undefined;
+  }
+
+  /**
+   * The stream has passed WAL position `lsn` (a commit at or after it, or a keepalive reporting it).
+   * A rename renamed while stopped whose commit was not seen by then lies before the resume position:
+   * its changes under the new name are all ours. Returns the ones that had left some out (their
+   * batch must be read again).
+   */
+  reached(lsn: Lsn): PendingRename[] {
+    const out: PendingRename[] = [];
+    for (const [oid, p] of this.byOid) {
+      if (!p.atStart || p.committed || p.inStream || p.before || lsn < p.at) continue;
+      // Not in `learnt`: a fact about the WAL, which a rollback does not take back.
+      this.byOid.set(oid, { ...p, before: true });
+      if (p.leftOut) out.push(p);
+    }
+    return out;
+  }
+
   /** The stream committed transaction `xid`. */
   committedXid(xid: number): void {
     for (const [oid, p] of this.byOid)
       if (p.xid === xid) {
-        this.byOid.set(oid, { ...p, committed: true });
+        this.byOid.set(oid, { ...p, committed: true, ...(p.atStart ? { inStream: true } : {}) });
         this.learnt.add(oid);
       }
   }
@@ -130,7 +207,7 @@ export class PendingRenames {
   rolledBack(): void {
     for (const oid of this.learnt) {
       const p = this.byOid.get(oid);
-      if (p) this.byOid.set(oid, { ...p, committed: false, passed: false });
+      if (p) this.byOid.set(oid, { ...p, committed: false, passed: false, leftOut: false });
     }
     this.learnt.clear();
   }
@@ -187,7 +264,7 @@ export class PendingRenames {
    * Unknown transaction: true (the caller re-copies when the name was another table's).
    */
   ours(p: PendingRename, current: number | undefined): boolean {
-    return p.xid === undefined || p.committed || p.passed || p.xid === current;
+    return p.xid === undefined || p.committed || p.passed || p.before === true || p.xid === current;
   }
 
   /** A rename still ahead in the stream, if any. */
@@ -200,7 +277,8 @@ export class PendingRenames {
   due(lsn: Lsn): PendingRename[] {
     const out: PendingRename[] = [];
     for (const [oid, p] of this.byOid) {
-      if (!p.committed && (p.at === 0n || p.at > lsn)) continue;
+      // Renamed while stopped: by its transaction only (reached() decides the other way).
+      if (p.atStart ? !p.committed && !p.before : !p.committed && (p.at === 0n || p.at > lsn)) continue;
       out.push(p);
       this.byOid.delete(oid);
     }

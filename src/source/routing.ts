@@ -82,4 +82,8 @@ export interface Router {
    * the open batch (useBatch) is visible to it (see partitions.ts).
    */
   renameNews(): Promise<boolean>;
+  /** The stream passed WAL position `lsn` (a keepalive): may ask for the batch to be read again. */
+  streamPassed?(lsn: bigint): void;
+  /** No DuckDB commit may be made now (a rename's place is not settled yet; see partitions.ts). */
+  holding?(): boolean;
 }

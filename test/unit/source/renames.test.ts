@@ -159,4 +159,58 @@ describe('PendingRenames', () => {
       committed: false,
     });
   });
+
+  it("renamed while stopped, its commit seen in the stream: the changes left out before it were the other table's", () => {
+    const p = new PendingRenames();
+    p.sawAtStart('7', a, b, '0/9000', '700', false);
+    const r = p.placing('public\u0000b');
+    assert.ok(r);
+    assert.equal(p.ours(r, 650), false, 'before the renaming commit: left out');
+    p.leftOut(r);
+    assert.equal(p.holding()?.oid, '7', 'no DuckDB commit over a tentatively left-out change');
+    assert.deepEqual(p.due(0x8000n), [], 'never due by position alone');
+    assert.equal(p.arm(), false, 'known from the start: no read-again to learn it');
+    p.committedXid(700);
+    assert.equal(p.holding(), undefined);
+    assert.deepEqual(p.reached(0x9000n), [], 'seen in the stream: not before the resume position');
+    assert.deepEqual(
+      p.due(0x8800n).map((x) => x.to),
+      [b],
+    );
+  });
+
+  it('renamed while stopped, the stream past the start position without its commit: ours, the batch read again', () => {
+    const p = new PendingRenames();
+    p.sawAtStart('7', a, b, '0/9000', '700', false);
+    const r = p.placing('public\u0000b');
+    assert.ok(r);
+    p.leftOut(r);
+    assert.deepEqual(p.reached(0x8fffn), [], 'the commit may still come');
+    assert.deepEqual(
+      p.reached(0x9000n).map((x) => x.oid),
+      ['7'],
+      'left some out: read again',
+    );
+    // The read-again (a rollback) keeps what the WAL position showed.
+    p.rolledBack();
+    const again = p.of('7');
+    assert.ok(again);
+    assert.equal(again.before, true);
+    assert.equal(p.ours(again, 650), true);
+    assert.equal(p.holding(), undefined);
+    assert.deepEqual(
+      p.due(0n).map((x) => x.to),
+      [b],
+      'due at once',
+    );
+  });
+
+  it('renamed while stopped, seen committed in a batch that rolled back: never taken for before the resume position', () => {
+    const p = new PendingRenames();
+    p.sawAtStart('7', a, b, '0/9000', '700', false);
+    p.committedXid(700);
+    p.rolledBack();
+    assert.deepEqual(p.reached(0x9000n), []);
+    assert.equal(p.of('7')?.before, undefined);
+  });
 });
