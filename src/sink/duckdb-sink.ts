@@ -620,15 +620,15 @@ export class DuckDbSink implements ChangeSink {
     this.lastCommitLsn = this.storedLsn;
   }
 
-  /**
-   * Nothing pending and the server reports WAL up to `lsn` decoded (a keepalive): record it, so an
-   * idle or unrelated-traffic database does not pin WAL. Returns true when `lsn` is now durable.
-   */
   /** The server reports its WAL decoded up to `lsn` (a keepalive), pending work or not. */
   streamPassed(lsn: Lsn): void {
     if (!this.inSource) this.opts.router?.streamPassed?.(lsn);
   }
 
+  /**
+   * Nothing pending and the server reports WAL up to `lsn` decoded (a keepalive): record it, so an
+   * idle or unrelated-traffic database does not pin WAL. Returns true when `lsn` is now durable.
+   */
   async advanceIdle(lsn: Lsn): Promise<boolean> {
     if (this.inSource || this.hasUncommitted || lsn <= this.storedLsn) return false;
     // A quiet database still gets its partitions looked at: a DETACH writes no change to wake us.
