@@ -138,9 +138,13 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
   // A timer tick while the stream is quiet: commit a batch that has waited --batch-ms, and with a stop
   // target ask the server how far its WAL goes (a status update with replyRequested: the keepalive it
   // answers with carries its WAL end, which lets an idle replica advance to the target).
+  // A due batch that commit() left open is held (a rename made while walduck was stopped, whose owner is
+  // settled only once the stream passes a position): ask for the keepalive that says how far it went,
+  // rather than wait for the server's own, which may be half its wal_sender_timeout away.
   const onTick = async () => {
     if (sink.due) ack(await sink.commit());
-    if (target !== undefined && !sink.hasUncommitted) stream.requestKeepalive();
+    const held = sink.due && sink.hasUncommitted;
+    if ((target !== undefined && !sink.hasUncommitted) || held) stream.requestKeepalive();
   };
   let stoppedBy: LoopEnd | undefined = reached() ? reachedAs : undefined;
   try {

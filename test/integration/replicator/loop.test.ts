@@ -33,6 +33,8 @@ const TABLE: SourceTable = {
 class WatchedSink implements ChangeSink {
   durable: Lsn;
   onApply: ((c: Change) => void) | undefined;
+  /** While true, commit() leaves the batch open, as the sink does while a rename's owner is unsettled. */
+  hold = false;
   constructor(readonly inner: DuckDbSink) {
     this.durable = inner.storedLsn;
   }
@@ -54,6 +56,7 @@ class WatchedSink implements ChangeSink {
   }
   async commit() {
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    if (this.hold) return undefined;
     const lsn = await this.inner.commit();
     if (lsn !== undefined) this.durable = lsn;
     return lsn;
@@ -187,6 +190,28 @@ describe('replication loop (in process)', () => {
     assert.deepEqual(await ids(r.duck), [1]);
     assert.equal(await stored(r.duck), '0/200');
     assert.ok(r.server.updates.every((u) => u.flush <= 0x200n));
+  });
+
+  it('asks the server for a keepalive while a due batch is held, and commits it once released', {
+    timeout: 10_000,
+  }, async () => {
+    const r = await rig();
+    const stop = new AbortController();
+    r.sink.hold = true;
+    const done = r.run({ kind: 'never' }, stop.signal);
+    await sendTx(r.server, transaction(1, 0x100n, 0x200n, [1]));
+    // The held batch waits on the stream passing a position: the loop's tick asks where the WAL is,
+    // instead of waiting for the server's own keepalive (half its wal_sender_timeout away).
+    await r.server.updateWhere((u) => u.replyRequested);
+    assert.ok(r.server.updates.every((u) => u.flush < 0x200n));
+    r.sink.hold = false;
+    await r.server.keepalive(0x200n);
+    await r.server.flushed(0x200n);
+    stop.abort();
+    assert.equal(await done, 'signal');
+    await r.server.close();
+    assert.deepEqual(r.violations, []);
+    assert.deepEqual(await ids(r.duck), [1]);
   });
 
   it('advances an idle replica to a keepalive and tells the server at once', async () => {

@@ -91,8 +91,13 @@ export class Walsender {
 
   /** Resolves once a status update reports `flush` at or past `lsn`. */
   async flushed(lsn: Lsn): Promise<StandbyStatusUpdate> {
+    return this.updateWhere((x) => x.flush >= lsn);
+  }
+
+  /** The first status update that `test` accepts, awaited as updates arrive. */
+  async updateWhere(test: (u: StandbyStatusUpdate) => boolean): Promise<StandbyStatusUpdate> {
     for (;;) {
-      const u = this.updates.find((x) => x.flush >= lsn);
+      const u = this.updates.find(test);
       if (u) return u;
       await new Promise<void>((r) => this.waiters.push(r));
     }
