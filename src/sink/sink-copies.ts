@@ -16,7 +16,7 @@ import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
 import { TableSetError } from './table-set.js';
 import { ensureTarget } from './target.js';
 import { parseWatermark } from './watermark.js';
-import { WatermarkMerge } from './watermark-merge.js';
+import { type CopyProgress, WatermarkMerge } from './watermark-merge.js';
 
 /** A table being copied online, for the copier (replicator/online-copy.ts). */
 export interface OnlineCopyTarget {
@@ -80,6 +80,23 @@ export class SinkCopies {
     return [...this.copies.values()];
   }
 
+  /** Follows `t`'s online copy: its chunks merged with the stream, from `progress` when it resumes. */
+  private track(
+    key: string,
+    t: Table,
+    compare: NonNullable<SinkOptions['keyCompare']>,
+    progress?: CopyProgress,
+  ): void {
+    const source = t.applier.target.source;
+    const merge = new WatermarkMerge(
+      source.columns.map((col) => col.name),
+      t.applier.target.key,
+      compare(source),
+      progress,
+    );
+    this.copies.set(key, { source, merge });
+  }
+
   /** Resumes (or starts) the online copies walduck.copies records for tables of this run. */
   async open(): Promise<void> {
     for (const c of await readCopies(this.h.conn, this.opts.slot)) {
@@ -88,14 +105,7 @@ export class SinkCopies {
       if (!this.opts.keyCompare)
         throw new InternalError('preflight', `online copy of ${c.schema}.${c.table} without a key order`);
       const t = c.progress.chunks === 0 ? await this.reshaped(was) : was;
-      const source = t.applier.target.source;
-      const merge = new WatermarkMerge(
-        source.columns.map((col) => col.name),
-        t.applier.target.key,
-        this.opts.keyCompare(source),
-        c.progress,
-      );
-      this.copies.set(keyOf(t), { source, merge });
+      this.track(keyOf(t), t, this.opts.keyCompare, c.progress);
       this.opts.log(
         `online copy of ${c.schema}.${c.table} ${c.progress.chunks > 0 ? `resumes after ${c.progress.rows} row(s) in ${c.progress.chunks} chunk(s)` : 'starts'}`,
       );
@@ -131,13 +141,7 @@ export class SinkCopies {
     const running = this.copies.get(key);
     if (running) running.merge.restart();
     else {
-      const source = t.applier.target.source;
-      const merge = new WatermarkMerge(
-        source.columns.map((col) => col.name),
-        t.applier.target.key,
-        this.opts.keyCompare(source),
-      );
-      this.copies.set(key, { source, merge });
+      this.track(key, t, this.opts.keyCompare);
       this.addedInTx.push(key);
     }
     this.recopiedInTx.push(r);
@@ -215,13 +219,7 @@ export class SinkCopies {
     const key = keyOf(t);
     h.tables.set(key, built);
     await requestCopy(h.conn, this.opts.slot, ref, r.what);
-    const source = built.applier.target.source;
-    const merge = new WatermarkMerge(
-      source.columns.map((col) => col.name),
-      built.applier.target.key,
-      this.opts.keyCompare(source),
-    );
-    this.copies.set(key, { source, merge });
+    this.track(key, built, this.opts.keyCompare);
     this.addedInTx.push(key);
     this.opts.onRecopy?.(ref);
     const name = `${ref.schema}.${ref.table}`;
