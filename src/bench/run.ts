@@ -8,6 +8,8 @@
 //   2. walduck stream -f /dev/null   protocol and framing
 //   3. decode only                   + wal2json parsing, no sink
 //   4. walduck replicate             + DuckDB, committed and acknowledged: the product
+//   4'. replicate-alt                replicate again with --alt-args added (e.g. a setting to compare):
+//                                    both read the same WAL range in the same run
 //   5. pg-logical-replication        the Node peer (a devDependency, format v2 only): its wal2json
 //                                    consumer with library defaults, writing nothing; skipped, with a
 //                                    line saying so, where the package is not installed
@@ -27,7 +29,13 @@ import { passwordToEnv } from './secret.js';
 import { SCHEMA, type Workload, workloads } from './workloads.js';
 
 export type Format = 'v2' | 'v1' | 'v1-chunks';
-export type Contender = 'pg_recvlogical' | 'stream' | 'decode' | 'replicate' | 'pg-logical-replication';
+export type Contender =
+  | 'pg_recvlogical'
+  | 'stream'
+  | 'decode'
+  | 'replicate'
+  | 'replicate-alt'
+  | 'pg-logical-replication';
 export const PEER = 'pg-logical-replication';
 
 export interface BenchOptions {
@@ -37,6 +45,8 @@ export interface BenchOptions {
   readonly formats: readonly Format[];
   readonly workloads?: readonly number[] | undefined;
   readonly contenders: readonly Contender[];
+  /** replicate-alt's arguments added to replicate's. */
+  readonly altArgs?: readonly string[] | undefined;
   readonly log: (line: string) => void;
   /** Latency mode instead of throughput: a steady writer at this many rows/s. */
   readonly latency?:
@@ -116,11 +126,30 @@ export async function runBench(o: BenchOptions): Promise<Cell[] | LatencyResult>
           format,
           changes: w.changes,
           payloadBytes: 0,
-          runs: { pg_recvlogical: [], stream: [], decode: [], replicate: [], [PEER]: [] },
+          runs: {
+            pg_recvlogical: [],
+            stream: [],
+            decode: [],
+            replicate: [],
+            'replicate-alt': [],
+            [PEER]: [],
+          },
         };
         const these = contenders.filter((c) => c !== PEER || format === 'v2');
         for (let rep = 0; rep < o.repeat; rep++) {
-          const bytes = await oneRepetition(these, w, format, rep, childSource, env, sql, dir, created, cell);
+          const bytes = await oneRepetition(
+            these,
+            w,
+            format,
+            rep,
+            childSource,
+            env,
+            sql,
+            dir,
+            created,
+            cell,
+            o.altArgs ?? [],
+          );
           (cell as { payloadBytes: number }).payloadBytes = bytes;
         }
         cells.push(cell);
@@ -151,6 +180,7 @@ async function oneRepetition(
   dir: string,
   created: string[],
   cell: Cell,
+  altArgs: readonly string[],
 ): Promise<number> {
   await sql(`DROP TABLE IF EXISTS ${SCHEMA}.${w.table}; ${w.ddl}`);
   if (w.prepare) await sql(w.prepare);
@@ -162,27 +192,35 @@ async function oneRepetition(
   });
   const dashO = options.flatMap(([k, v]) => ['-o', `${k}=${v}`]);
   const slot = (c: Contender) => `walduck_bench_${c.replace(/[^a-z0-9_]/g, '_')}`;
-  const duck = join(dir, `bench-${rep}.duckdb`);
-  rmSync(duck, { force: true });
-  const replicateArgs = [
-    bin,
-    'replicate',
-    '--source',
-    source,
-    '--duckdb',
-    duck,
-    '--tables',
-    `${SCHEMA}.${w.table}`,
-    '--slot',
-    slot('replicate'),
-    '--format-version',
-    String(fv),
-    ...(format === 'v1' ? ['--no-write-in-chunks'] : []),
-  ];
+  // replicate and replicate-alt: each its own DuckDB file and slot.
+  const replicateArgs = (c: Contender) => {
+    const duck = join(dir, `bench-${rep}-${c}.duckdb`);
+    rmSync(duck, { force: true });
+    return [
+      bin,
+      'replicate',
+      '--source',
+      source,
+      '--duckdb',
+      duck,
+      '--tables',
+      `${SCHEMA}.${w.table}`,
+      '--slot',
+      slot(c),
+      '--format-version',
+      String(fv),
+      ...(format === 'v1' ? ['--no-write-in-chunks'] : []),
+      ...(c === 'replicate-alt' ? altArgs : []),
+    ];
+  };
+  const replicates = new Map<Contender, string[]>(
+    contenders.filter((c) => c === 'replicate' || c === 'replicate-alt').map((c) => [c, replicateArgs(c)]),
+  );
   // Every slot exists before the workload: all contenders read the same WAL range.
   for (const c of contenders) {
-    if (c === 'replicate') {
-      const init = spawnSync(process.execPath, [...replicateArgs, '--until-caught-up'], {
+    const args = replicates.get(c);
+    if (args) {
+      const init = spawnSync(process.execPath, [...args, '--until-caught-up'], {
         env,
         encoding: 'utf8',
       });
@@ -227,7 +265,7 @@ async function oneRepetition(
               ]
             : c === PEER
               ? [process.execPath, [peerScript, source, slot(c), endpos, JSON.stringify(options)]]
-              : [process.execPath, [...replicateArgs, '--endpos', endpos]];
+              : [process.execPath, [...(replicates.get(c) ?? []), '--endpos', endpos]];
     const m = await measure(cmd[0], cmd[1], env, walsender);
     const said =
       c === 'decode' || c === PEER ? (JSON.parse(m.stdout) as { bytes?: number; changes?: number }) : {};

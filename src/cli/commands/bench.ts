@@ -10,6 +10,8 @@ import { UsageError } from '../errors.js';
 
 const FORMATS: readonly Format[] = ['v2', 'v1', 'v1-chunks'];
 const CONTENDERS: readonly Contender[] = ['pg_recvlogical', 'stream', 'decode', 'replicate', PEER];
+/** Run only when asked (--contenders), with --alt-args. */
+const OPTIONAL: readonly Contender[] = ['replicate-alt'];
 
 export function benchCommand(y: Argv): Argv {
   return y.command(
@@ -35,6 +37,11 @@ export function benchCommand(y: Argv): Argv {
         })
         .option('workloads', { type: 'string', describe: 'which workloads, by number (1-5); default all' })
         .option('contenders', { type: 'string', default: CONTENDERS.join(','), describe: 'which contenders' })
+        .option('alt-args', {
+          type: 'string',
+          describe:
+            'contender replicate-alt: replicate with these arguments added, to compare a setting on the same WAL range (give it with =: --alt-args="--duckdb-threads 1")',
+        })
         .option('latency-rate', {
           type: 'number',
           describe:
@@ -70,11 +77,14 @@ export function benchCommand(y: Argv): Argv {
       if (bad)
         throw new UsageError(`--formats: unknown format ${JSON.stringify(bad)} (use ${FORMATS.join(', ')})`);
       const contenders = args.contenders.split(',').map((c) => c.trim()) as Contender[];
-      const badC = contenders.find((c) => !CONTENDERS.includes(c));
+      const badC = contenders.find((c) => !CONTENDERS.includes(c) && !OPTIONAL.includes(c));
       if (badC)
         throw new UsageError(
-          `--contenders: unknown contender ${JSON.stringify(badC)} (use ${CONTENDERS.join(', ')})`,
+          `--contenders: unknown contender ${JSON.stringify(badC)} (use ${[...CONTENDERS, ...OPTIONAL].join(', ')})`,
         );
+      const altArgs = args['alt-args']?.split(/\s+/).filter((a) => a !== '');
+      if (contenders.includes('replicate-alt') !== (altArgs !== undefined && altArgs.length > 0))
+        throw new UsageError('--alt-args and the contender replicate-alt go together: give both or neither');
       if (!contenders.includes('pg_recvlogical'))
         throw new UsageError('--contenders must include pg_recvlogical: it is the reference');
       if (!Number.isInteger(args.rows) || args.rows < 100)
@@ -98,6 +108,7 @@ export function benchCommand(y: Argv): Argv {
         formats,
         workloads,
         contenders,
+        altArgs,
         log: (line) => process.stderr.write(`walduck bench: ${line}\n`),
         latency:
           rate === undefined

@@ -81,3 +81,43 @@ it('refuses a usage error with exit 2', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /unknown format "v3"/);
 });
+
+it('runs replicate-alt with --alt-args added, and only it', async () => {
+  const base = ['bench', '--source', conninfo(c.info, 'superuser'), '--rows', '300', '--repeat', '1'];
+  const opts = ['--formats', 'v2', '--workloads', '1', '--out', out];
+  const ok = await runWalduck(
+    [
+      ...base,
+      ...opts,
+      '--contenders',
+      'pg_recvlogical,replicate,replicate-alt',
+      '--alt-args=--batch-changes 7',
+    ],
+    {},
+    120_000,
+  );
+  assert.equal(ok.code, 0, ok.stderr);
+  const rows = ok.stdout.split('\n').filter((l) => l.startsWith('| 300 inserts'));
+  assert.deepEqual(
+    rows.map((l) => l.split('|')[3]?.trim()),
+    ['pg_recvlogical', 'replicate', 'replicate-alt'],
+  );
+  // An argument replicate refuses shows the arguments reach replicate-alt (and not replicate).
+  const bad = await runWalduck(
+    [
+      ...base,
+      ...opts,
+      '--contenders',
+      'pg_recvlogical,replicate,replicate-alt',
+      '--alt-args=--batch-changes 0',
+    ],
+    {},
+    120_000,
+  );
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--batch-changes must be a positive whole number/);
+  const alone = await runWalduck([...base, ...opts, '--contenders', 'pg_recvlogical,replicate-alt']);
+  assert.equal(alone.code, 2);
+  assert.match(alone.stderr, /--alt-args and the contender replicate-alt go together/);
+  assert.equal(psql(c.info, "SELECT count(*) FROM pg_namespace WHERE nspname = 'walduck_bench'"), '0');
+});
