@@ -12,7 +12,7 @@ import {
   type TraceFn,
 } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
-import { openDuckDb } from '../sink/duckdb-file.js';
+import { DEFAULT_THREADS, openDuckDb } from '../sink/duckdb-file.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
 import type { OnDropColumn, OnTypeChange } from '../sink/schema-follow.js';
 import type { ChangeSink } from '../sink/sink.js';
@@ -59,7 +59,7 @@ export interface ReplicateOptions {
   readonly sink?: SinkFactory | undefined;
   /** DuckDB's memory_limit: past it, DuckDB spills (staged rows of a huge transaction included). */
   readonly duckdbMemoryLimit?: string;
-  /** DuckDB's threads (default: DuckDB's own). */
+  /** DuckDB's threads (default: DEFAULT_THREADS, one). */
   readonly duckdbThreads?: number | undefined;
   /** Received-but-unapplied bytes above which the replication socket pauses (protocol's default if unset). */
   readonly socketBufferBytes?: number | undefined;
@@ -162,7 +162,10 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   }
   const instance = o.sink
     ? undefined
-    : await openDuckDb(o.duckdb ?? '', { memoryLimit: o.duckdbMemoryLimit, threads: o.duckdbThreads });
+    : await openDuckDb(o.duckdb ?? '', {
+        memoryLimit: o.duckdbMemoryLimit,
+        threads: o.duckdbThreads ?? DEFAULT_THREADS,
+      });
   const duck = await instance?.connect();
   const latency = new Latency();
   const backoff = new Backoff(o.random ? { random: o.random } : {});

@@ -62,15 +62,17 @@ export async function loadCsvSegment(
     // NaN and ±Infinity have no DECIMAL form: the cast fails and csvError says so.
     const values = target.mappings.map((m, i) => (m.csv ?? m.convert)(`_c${i}`));
     let r: Awaited<ReturnType<DuckDBConnection['run']>>;
-    const serial = Number.isInteger(LOAD_THREADS) && LOAD_THREADS > 0;
+    // The instance's own count (replicate's --duckdb-threads) is put back afterwards, not DuckDB's default.
+    const before = Number((await conn.runAndReadAll("SELECT current_setting('threads')")).getRows()[0]?.[0]);
+    const serial = Number.isInteger(LOAD_THREADS) && LOAD_THREADS > 0 && LOAD_THREADS !== before;
     if (serial) await conn.run(`SET threads = ${LOAD_THREADS}`);
     try {
       r = await conn.run(`INSERT INTO ${target.name} SELECT ${values.join(', ')} FROM ${source}`);
     } catch (err) {
       throw await csvError(err, target, source, lsn);
     } finally {
-      // Everything else (the streamed changes, their checkpoints) keeps DuckDB's own thread count.
-      if (serial) await conn.run('RESET threads').catch(() => {});
+      // Everything else (the streamed changes, their checkpoints) keeps the instance's thread count.
+      if (serial) await conn.run(`SET threads = ${before}`).catch(() => {});
     }
     // A misread file (a quoting rule got wrong) would show as another row count: never load it silently.
     if (r.rowsChanged !== segment.rows) {

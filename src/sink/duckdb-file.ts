@@ -19,6 +19,18 @@ export interface OpenOptions {
 export const DEFAULT_MEMORY_LIMIT = '128MB';
 
 /**
+ * replicate's default DuckDB threads (--duckdb-threads). DuckDB's own default is one per core, but
+ * replicate's statements are one batch each, run one after another: with worker threads the
+ * connection's own thread polls DuckDB's task queue while the workers run the tasks (perf: mutex
+ * lock/unlock and task-queue calls ~15% of the samples on 20 kB values), and that polling competes
+ * with the walsender and Node for the same cores. Measured on 2 cores (issue 19, walduck bench
+ * replicate-alt, same WAL range, median of 3): walduck's CPU 10.9 -> 7.0 s for 10k x 20 kB values,
+ * 13.5 -> 11.8 s for 1M inserts in 100-row transactions, 6.2 -> 5.9 s for updates and deletes, peak
+ * RSS unchanged. The snapshot's CSV loads already ran with one (csv-load.ts).
+ */
+export const DEFAULT_THREADS = 1;
+
+/**
  * DuckDB's allocator keeps memory it freed, per thread, until 128 MiB (512 MiB after a bulk free)
  * before it gives it back: with a large transaction's strings going through, that alone is more than
  * the rest of walduck. Flushed from 16 MiB, by background threads, instead (issue 19: peak RSS of a

@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 import { formatLsn, parseLsn } from '../../protocol/lsn.js';
 import { Health, serveMetrics } from '../../replicator/metrics.js';
 import type { ReplicateOptions, StopAt } from '../../replicator/replicate.js';
-import { DEFAULT_MEMORY_LIMIT } from '../../sink/duckdb-file.js';
+import { DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS } from '../../sink/duckdb-file.js';
 import { LogSnapshotDisplay, TerminalSnapshotDisplay } from '../../snapshot/progress.js';
 import { parseTableName } from '../../source/catalog.js';
 import { UsageError } from '../errors.js';
@@ -84,7 +84,9 @@ export function replicateCommand(y: Argv): Argv {
         })
         .option('duckdb-threads', {
           type: 'number',
-          describe: "DuckDB's worker threads (default: one per core); each holds some memory of its own",
+          default: DEFAULT_THREADS,
+          describe:
+            'DuckDB\'s worker threads; replicate\'s statements run one at a time, and one thread costs the least CPU (README "Memory"); each holds some memory of its own',
         })
         .option('socket-buffer', {
           type: 'string',
