@@ -27,7 +27,7 @@ import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import { qualified, quoteLiteral } from './quote.js';
-import { type PendingRename, PendingRenames, RENAMING_XID } from './renames.js';
+import { type PendingRename, PendingRenames, placedByXid, RENAMING_XID } from './renames.js';
 import type { LeafInfo, OpenBatch, Recopy, Rename, Route, Router } from './routing.js';
 
 export const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
@@ -222,12 +222,12 @@ export class TableRouter implements Router {
       // are ours only from the renaming transaction on (renames.ts). (A name used before this session
       // began cannot be told: the renaming transaction may lie before the position it started from.)
       const p = this.renames.of(oid);
-      if (p?.taken && !this.renames.ours(p, this.current)) {
+      if (p && placedByXid(p) && !this.renames.ours(p, this.current)) {
         this.ignored.add(k);
         this.renames.leftOut(p);
         return { kind: 'ignore' };
       }
-      const taken = p?.taken === true || this.ignored.has(k);
+      const taken = (p !== undefined && placedByXid(p)) || this.ignored.has(k);
       const unplaced = await this.placeable(was, ref, oid);
       this.renamed(was, ref, oid);
       // Some changes under the old name may have been the other table's: never leave that to a
@@ -527,7 +527,8 @@ export class TableRouter implements Router {
       this.renamed(was, p.to, p.oid, p);
       // Due by position, never placed by a transaction: changes under the old name since the rename
       // may be the other table's (as in lookup, never left to a warning).
-      if ((p.reused || p.taken) && p.xid === undefined && !p.committed) this.hidden(was, p.to, !p.reused);
+      if ((p.reused || placedByXid(p)) && p.xid === undefined && !p.committed)
+        this.hidden(was, p.to, !p.reused);
       out.push({ from: { schema: was.schema, table: was.table }, to: p.to, oid: p.oid });
     }
     return out;
