@@ -44,7 +44,7 @@ import type { TableRef } from '../wal2json/change.js';
  * table's indexes' and TOAST table's pg_class rows and its owner dependency (pg_shdepend, for an owner
  * other than the bootstrap superuser); RENAME touches none of them. So when one of those carries the
  * pg_type row's xmin, that transaction is taken for an OWNER TO: NULL, and the rename is re-copied
- * rather than placed (partitions.ts also compares the owner with the last check's).
+ * rather than placed (rename-catalog.ts also compares the owner with the last check's).
  */
 export const RENAMING_XID = `(SELECT t.xmin::text FROM pg_type t WHERE t.oid = c.reltype
   AND NOT EXISTS (SELECT 1 FROM pg_class w WHERE w.xmin = t.xmin
