@@ -89,9 +89,10 @@ export class CatalogRenames {
     byOid: ReadonlyMap<string, SourceTable>,
     taken: (key: string) => boolean,
   ): Promise<Set<string>> {
-    // The WAL position is read after the catalog snapshot: a rename seen committed before it.
+    // The WAL insert position is read after the catalog snapshot: a rename seen committed before it
+    // (the insert position, not the write one: see renames.ts).
     const rows = await this.query(
-      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_lsn()::text, ${RENAMING_XID}, c.relowner::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
+      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_insert_lsn()::text, ${RENAMING_XID}, c.relowner::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
     );
     const gone = new Set(byOid.keys());
     for (const r of rows) {
@@ -136,7 +137,7 @@ export class CatalogRenames {
   async placeable(was: SourceTable, to: TableRef, oid: string): Promise<boolean> {
     if ((await oidOf(this.query, was, ANY_RELATION)) === undefined) return false;
     const [row] = await this.query(
-      `SELECT ${RENAMING_XID}, pg_current_wal_lsn()::text, c.relowner::text FROM pg_class c WHERE c.oid = ${oid}`,
+      `SELECT ${RENAMING_XID}, pg_current_wal_insert_lsn()::text, c.relowner::text FROM pg_class c WHERE c.oid = ${oid}`,
     );
     this.pending.saw(oid, was, to, row?.[1] ?? '', this.renamingXid(oid, row?.[0], row?.[2]), true);
     if (this.pending.arm())

@@ -3,10 +3,15 @@
 // The catalog is "now"; the stream may be behind it. wal2json names a change by the table's name when
 // it was written, and a RENAME (or SET SCHEMA) takes an ACCESS EXCLUSIVE lock, so every transaction
 // that wrote the table under its old name committed before the rename did, and every later one names
-// it by the new name. The catalog check reads the table's name together with pg_current_wal_lsn():
-// the rename committed before that position. Once the stream has passed a commit at or after it, no
-// change under the old name can come any more, so the rename can be applied there even if the table
-// had no change since (its first change under the new name applies it earlier; partitions.ts).
+// it by the new name. The catalog check reads the table's name together with the WAL insert position
+// (pg_current_wal_insert_lsn()): the rename's commit record lies before that position. Once the stream
+// has passed a commit at or after it, no change under the old name can come any more, so the rename
+// can be applied there even if the table had no change since (its first change under the new name
+// applies it earlier; partitions.ts). The insert position, not the write position
+// (pg_current_wal_lsn()): an asynchronous commit (synchronous_commit = off) is visible once its record
+// is inserted, before it is written, so the write position may lie before the rename's commit and
+// before commits of transactions that wrote under the old name; the rename would be applied at one of
+// those, and the others' changes under the old name, arriving after it, dropped as not ours.
 //
 // The old name may be taken by another table since (the swap: RENAME orders TO orders_old, RENAME
 // orders_new TO orders). Then a change under the old name is the followed table's before the rename
@@ -57,7 +62,7 @@ interface RenameSeen {
   readonly oid: string;
   readonly from: TableRef;
   readonly to: TableRef;
-  /** The WAL position read with the catalog that showed `to` (see the kinds). */
+  /** The WAL insert position read with the catalog that showed `to`: the rename's commit lies before it. */
   readonly at: Lsn;
   /** The renaming transaction (RENAMING_XID); undefined when it cannot be known: never placed. */
   readonly xid: number | undefined;
