@@ -8,19 +8,17 @@
 // its reply goes into the void.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { FaultProxy } from '../../helpers/faults.js';
 import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck', settings: { wal_sender_timeout: '3s' } });
-const dir = mkdtempSync(join(tmpdir(), 'walduck-copy-stall-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-copy-stall-');
 
 /** A session holding `LOCK TABLE name IN ACCESS EXCLUSIVE MODE` until release(). */
 async function lockTable(name: string): Promise<{ release: () => Promise<void> }> {
