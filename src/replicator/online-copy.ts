@@ -22,7 +22,8 @@
 // Never waiting for ever (the stream keeps going, so a stuck copier would be silent: "copying" for
 // good): every statement of the copy is bounded by `stallMs` (the replication link's receive timeout).
 // A statement past it is looked at from a second connection: a backend still running it (a long
-// SELECT, a lock wait) is waited on, with a debug line each time; an idle or vanished one means the
+// SELECT, a lock wait) is waited on, with a debug line each time (and, for a lock, one warning per
+// chunk attempt, naming the backends holding it); an idle or vanished one means the
 // link stalled, and the connection is closed. A failed or stalled chunk is read again under a new
 // attempt id on a new connection, up to MAX_RETRIES times in a row with a backoff; then the copy fails,
 // which ends the session like a cut replication link (retried by the replicator, then one line). Every
@@ -48,6 +49,8 @@ export interface OnlineCopyOptions {
   readonly chunkRows: number;
   readonly chunkBytes: number;
   readonly log: LogFn;
+  /** Always on stderr: a chunk waiting on a lock past the stall bound (once per chunk attempt). */
+  readonly warn?: LogFn;
   /** Bound on one statement of the copy without sign of work on the server (default STALL_MS). */
   readonly stallMs?: number;
 }
@@ -64,6 +67,8 @@ export class OnlineCopies {
   private running = 0;
   /** The first failure: the session stops with it (never a copy silently left behind). */
   failure: unknown;
+  /** A copy wrote a chunk this session: it is not stuck, whatever failed afterwards. */
+  progressed = false;
   private readonly abort = new AbortController();
   private readonly all: Promise<void>[] = [];
 
@@ -81,7 +86,9 @@ export class OnlineCopies {
     this.all.push(
       (async () => {
         try {
-          await copyTable(target, this.o, this.abort.signal);
+          await copyTable(target, this.o, this.abort.signal, () => {
+            this.progressed = true;
+          });
         } catch (err) {
           this.failure ??= err;
           this.onFailure();
@@ -103,7 +110,12 @@ export class OnlineCopies {
   }
 }
 
-async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal: AbortSignal): Promise<void> {
+async function copyTable(
+  target: OnlineCopyTarget,
+  o: OnlineCopyOptions,
+  signal: AbortSignal,
+  onChunk: () => void,
+): Promise<void> {
   const { source, merge } = target;
   const order = keyOrder(source);
   const name = `${source.schema}.${source.table}`;
@@ -112,13 +124,25 @@ async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal:
     signal.addEventListener('abort', () => resolve(false), { once: true });
   });
   const stallMs = o.stallMs ?? STALL_MS;
+  let lockWarned = false;
   // Looks at the copy's backend when a statement passed stallMs (bounded itself, closed on a stall).
   const probe = sideQuery(o.settings, { log: o.log, timeoutMs: stallMs, connectTimeoutMs: CONNECT_MS });
   const conn = sideQuery(o.settings, {
     log: o.log,
     timeoutMs: stallMs,
     connectTimeoutMs: CONNECT_MS,
-    busy: (pid) => working(probe, pid, `online copy of ${name}`, stallMs, o.log),
+    busy: async (pid) => {
+      const look = await working(probe, pid, `online copy of ${name}`, stallMs, o.log);
+      // Only a debug line otherwise: a table left "copying" behind someone's lock for hours would show
+      // no reason without DEBUG. Once per chunk attempt: the look repeats every stallMs.
+      if (look.lock !== undefined && !lockWarned) {
+        lockWarned = true;
+        o.warn?.(
+          `online copy of ${name}: a chunk has waited over ${stallMs} ms for a lock (backend ${pid}, ${look.lock}); the copy goes on once it is granted`,
+        );
+      }
+      return look.busy;
+    },
     // As the snapshot copy does: a role's timeouts must not kill a long copy, and a copy filtered by a
     // row security policy would silently be partial (with it off, PostgreSQL refuses instead). A
     // watermark commit need not wait for a synchronous standby (a walsender sends WAL flushed here):
@@ -145,6 +169,7 @@ async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal:
         continue;
       }
       const id = `${run}:${attempt++}`;
+      lockWarned = false;
       const mark = (m: 'low' | 'high') =>
         emit(conn, prefix, formatWatermark({ schema: source.schema, table: source.table, id, mark: m }));
       const written = merge.expect(id);
@@ -175,6 +200,7 @@ async function copyTable(target: OnlineCopyTarget, o: OnlineCopyOptions, signal:
       failures = 0;
       backoff.reset();
       const ok = await Promise.race([written, stopped]);
+      if (ok) onChunk();
       let bytes = 0;
       for (const row of got) for (const v of row) bytes += v === null ? 0 : v.length;
       o.log(
@@ -201,17 +227,21 @@ async function working(
   what: string,
   ms: number,
   log: LogFn,
-): Promise<boolean> {
+): Promise<{ busy: boolean; lock: string | undefined }> {
   const [row] = await probe.query(
-    `SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE pid = ${Number(pid)}`,
+    `SELECT state, wait_event_type, wait_event, array_to_string(pg_blocking_pids(pid), ', ') FROM pg_stat_activity WHERE pid = ${Number(pid)}`,
   );
-  const [state, type, event] = row ?? [];
+  const [state, type, event, blockers] = row ?? [];
   const busy = state === 'active' && event !== 'ClientWrite';
+  const lock =
+    busy && type === 'Lock'
+      ? `waiting for Lock:${event ?? '?'}${blockers ? `, held by backend ${blockers}` : ''}`
+      : undefined;
   const seen = row ? `${state ?? '?'}${type ? `, waiting for ${type}:${event ?? '?'}` : ''}` : 'gone';
   log(
     `${what}: a statement has not answered for ${ms} ms (backend ${pid} ${seen}): ${busy ? 'waiting on' : 'the link stalled, closing it'}`,
   );
-  return busy;
+  return { busy, lock };
 }
 
 function pause(ms: number, stopped: Promise<false>): Promise<unknown> {

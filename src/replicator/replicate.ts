@@ -173,11 +173,17 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   let prepared: Prepared | undefined;
   let figures: LoopFigures | undefined;
   let failingSince: number | undefined;
+  // Since when online copies have given up without writing a chunk in between. A session whose copy
+  // gives up has streamed (the copy's own watermarks are progress), which starts --retry-for's window
+  // afresh: without this a copy that can never read a chunk was retried for ever, also with
+  // --until-caught-up, instead of stopping with its line.
+  let copyFailingSince: number | undefined;
   let guard: SlotGuard | undefined;
   try {
     for (;;) {
       let conn: Connection | undefined;
       let streamed = false;
+      let copyStuck = false;
       try {
         conn = await connect(settings, {
           replication: 'database',
@@ -285,6 +291,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
                 chunkRows: o.copyChunkRows ?? DEFAULT_CHUNK_ROWS,
                 chunkBytes: o.copyChunkBytes ?? DEFAULT_CHUNK_BYTES,
                 log: o.logs?.sink ?? o.log,
+                warn: o.warn,
                 // A copy statement stalls no longer than the stream may stay silent.
                 stallMs: live.receiveTimeoutMs,
               },
@@ -322,7 +329,11 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             o.log(`${decoder.skipped} row changes of tables not followed were dropped unread this session`);
           return copies?.stop();
         });
-        if (copies?.failure !== undefined) throw copies.failure;
+        if (copies?.progressed) copyFailingSince = undefined;
+        if (copies?.failure !== undefined) {
+          copyStuck = !copies.progressed;
+          throw copies.failure;
+        }
         return {
           changes: f.changes,
           transactions: f.transactions,
@@ -342,6 +353,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         o.onConnection?.({ kind: 'failed', code, transient });
         if (!transient || o.signal?.aborted) throw err;
         const now = performance.now();
+        if (copyStuck) failingSince = copyFailingSince ??= failingSince ?? now;
         failingSince ??= now;
         const delay = backoff.next();
         if (now + delay - failingSince > retryForMs) {

@@ -11,7 +11,8 @@
 import type { ConnectionSettings, LogFn } from '../protocol/index.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import { keyOrderProblem } from '../source/key-order.js';
-import { checkLeafIdentity, type Leaf, readLeaves, refKey, TableRouter } from '../source/partitions.js';
+import { checkLeafIdentity, type Leaf, readLeaves, refKey } from '../source/leaves.js';
+import { TableRouter } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
 import { sideQuery } from './side-query.js';
 

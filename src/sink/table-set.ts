@@ -29,7 +29,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
 import { formatLsn } from '../protocol/lsn.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
-import type { Leaf } from '../source/partitions.js';
+import type { Leaf } from '../source/leaves.js';
 import type { TableRef } from '../wal2json/change.js';
 import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';
 import { deleteCopy, readCopies, requestCopy } from './copy-state.js';

@@ -3,10 +3,15 @@
 // The catalog is "now"; the stream may be behind it. wal2json names a change by the table's name when
 // it was written, and a RENAME (or SET SCHEMA) takes an ACCESS EXCLUSIVE lock, so every transaction
 // that wrote the table under its old name committed before the rename did, and every later one names
-// it by the new name. The catalog check reads the table's name together with pg_current_wal_lsn():
-// the rename committed before that position. Once the stream has passed a commit at or after it, no
-// change under the old name can come any more, so the rename can be applied there even if the table
-// had no change since (its first change under the new name applies it earlier; partitions.ts).
+// it by the new name. The catalog check reads the table's name together with the WAL insert position
+// (pg_current_wal_insert_lsn()): the rename's commit record lies before that position. Once the stream
+// has passed a commit at or after it, no change under the old name can come any more, so the rename
+// can be applied there even if the table had no change since (its first change under the new name
+// applies it earlier; partitions.ts). The insert position, not the write position
+// (pg_current_wal_lsn()): an asynchronous commit (synchronous_commit = off) is visible once its record
+// is inserted, before it is written, so the write position may lie before the rename's commit and
+// before commits of transactions that wrote under the old name; the rename would be applied at one of
+// those, and the others' changes under the old name, arriving after it, dropped as not ours.
 //
 // The old name may be taken by another table since (the swap: RENAME orders TO orders_old, RENAME
 // orders_new TO orders). Then a change under the old name is the followed table's before the rename
@@ -44,7 +49,7 @@ import type { TableRef } from '../wal2json/change.js';
  * table's indexes' and TOAST table's pg_class rows and its owner dependency (pg_shdepend, for an owner
  * other than the bootstrap superuser); RENAME touches none of them. So when one of those carries the
  * pg_type row's xmin, that transaction is taken for an OWNER TO: NULL, and the rename is re-copied
- * rather than placed (partitions.ts also compares the owner with the last check's).
+ * rather than placed (rename-catalog.ts also compares the owner with the last check's).
  */
 export const RENAMING_XID = `(SELECT t.xmin::text FROM pg_type t WHERE t.oid = c.reltype
   AND NOT EXISTS (SELECT 1 FROM pg_class w WHERE w.xmin = t.xmin
@@ -52,11 +57,12 @@ export const RENAMING_XID = `(SELECT t.xmin::text FROM pg_type t WHERE t.oid = c
   AND NOT EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
     AND d.deptype = 'o' AND d.xmin = t.xmin))`;
 
-export interface PendingRename {
+/** What both kinds of pending rename know. */
+interface RenameSeen {
   readonly oid: string;
   readonly from: TableRef;
   readonly to: TableRef;
-  /** The WAL insert position read with the catalog that showed `to`. */
+  /** The WAL insert position read with the catalog that showed `to`: the rename's commit lies before it. */
   readonly at: Lsn;
   /** The renaming transaction (RENAMING_XID); undefined when it cannot be known: never placed. */
   readonly xid: number | undefined;
@@ -64,20 +70,38 @@ export interface PendingRename {
   readonly reused: boolean;
   /** The stream committed transaction `xid`: due at the next transaction. */
   readonly committed: boolean;
+}
+
+/** Seen by a catalog check while streaming. */
+export interface RunningRename extends RenameSeen {
+  readonly kind: 'running';
   /** A read-again of the stream was asked for it (see arm). */
   readonly armed: boolean;
   /** The new name carried another table's changes in this stream: placed by `xid` too. */
   readonly taken: boolean;
   /** The stream committed `xid` in the open batch before this rename was seen (see passed()). */
   readonly passed: boolean;
-  /** Renamed while walduck was stopped: `at` is the WAL insert position read at start. */
-  readonly atStart?: boolean;
-  /** atStart: the renaming transaction lies before the position the stream resumed from (for good). */
-  readonly before?: boolean;
-  /** atStart: seen committed in this stream once (so not before it; never taken back). */
-  readonly inStream?: boolean;
-  /** atStart: a change under the new name was left out before the renaming commit was seen. */
-  readonly leftOut?: boolean;
+}
+
+/**
+ * Renamed while walduck was stopped: `at` is the WAL insert position read at start. Always placed by
+ * its transaction (as `taken`), known from the start (as `armed`), never `passed`.
+ */
+export interface AtStartRename extends RenameSeen {
+  readonly kind: 'atStart';
+  /** The renaming transaction lies before the position the stream resumed from (for good). */
+  readonly before: boolean;
+  /** Seen committed in this stream once (so not before it; never taken back). */
+  readonly inStream: boolean;
+  /** A change under the new name was left out before the renaming commit was seen. */
+  readonly leftOut: boolean;
+}
+
+export type PendingRename = RunningRename | AtStartRename;
+
+/** Placed by its transaction: changes under the new name before its commit are another table's. */
+export function placedByXid(p: PendingRename): boolean {
+  return p.kind === 'atStart' || p.taken;
 }
 
 export class PendingRenames {
@@ -104,26 +128,35 @@ export class PendingRenames {
   ): boolean {
     const was = this.byOid.get(oid);
     const xid = xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined;
-    const same = was && was.to.schema === to.schema && was.to.table === to.table;
-    const passed = !same && xid !== undefined && this.inBatch(xid);
-    if (same && was.reused === reused && (was.taken || !taken)) return false;
+    if (was && was.to.schema === to.schema && was.to.table === to.table) {
+      if (was.reused === reused && (placedByXid(was) || !taken)) return false;
+      // The first position and transaction stay: the rename committed before the first position, and
+      // a later read may name a later OWNER TO, or none (see RENAMING_XID).
+      const f = { schema: from.schema, table: from.table };
+      this.byOid.set(
+        oid,
+        was.kind === 'atStart'
+          ? { ...was, from: f, reused }
+          : { ...was, from: f, reused, taken: was.taken || taken },
+      );
+      return false;
+    }
+    const passed = xid !== undefined && this.inBatch(xid);
     this.byOid.set(oid, {
-      ...(same ? was : {}),
+      kind: 'running',
       oid,
       from: { schema: from.schema, table: from.table },
       to: { schema: to.schema, table: to.table },
-      // The first position the name was seen at stays: the rename committed before it.
-      at: same ? was.at : (parseLsn(walPosition) ?? 0n),
-      // The first read stays: a later one may name a later OWNER TO, or none (see RENAMING_XID).
-      xid: same ? was.xid : xid,
+      at: parseLsn(walPosition) ?? 0n,
+      xid,
       reused,
-      committed: same ? was.committed : false,
-      armed: same ? was.armed : false,
-      taken: (same && was.taken) || taken,
-      passed: same ? was.passed : passed,
+      committed: false,
+      armed: false,
+      taken,
+      passed,
     });
-    if (!same && passed) this.learnt.add(oid);
-    return !same;
+    if (passed) this.learnt.add(oid);
+    return true;
   }
 
   /**
@@ -140,6 +173,7 @@ export class PendingRenames {
   ): void {
     const xid = xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined;
     this.byOid.set(oid, {
+      kind: 'atStart',
       oid,
       from: { schema: from.schema, table: from.table },
       to: { schema: to.schema, table: to.table },
@@ -147,24 +181,23 @@ export class PendingRenames {
       xid,
       reused,
       committed: false,
-      // Known from the start: no read-again is needed to learn it (arm).
-      armed: true,
-      taken: true,
-      passed: false,
-      atStart: true,
+      before: false,
+      inStream: false,
+      leftOut: false,
     });
   }
 
   /** A change under `p`'s new name was left out as not ours (see holding). */
   leftOut(p: PendingRename): void {
-    if (!p.atStart || p.leftOut) return;
+    if (p.kind !== 'atStart' || p.leftOut) return;
     this.byOid.set(p.oid, { ...p, leftOut: true });
     this.learnt.add(p.oid);
   }
 
   /** A rename renamed while stopped that left changes out and is not settled yet: no DuckDB commit now. */
   holding(): PendingRename | undefined {
-    for (const p of this.byOid.values()) if (p.atStart && p.leftOut && !p.committed && !p.before) return p;
+    for (const p of this.byOid.values())
+      if (p.kind === 'atStart' && p.leftOut && !p.committed && !p.before) return p;
     return undefined;
   }
 
@@ -177,7 +210,7 @@ export class PendingRenames {
   reached(lsn: Lsn): PendingRename[] {
     const out: PendingRename[] = [];
     for (const [oid, p] of this.byOid) {
-      if (!p.atStart || p.committed || p.inStream || p.before || lsn < p.at) continue;
+      if (p.kind !== 'atStart' || p.committed || p.inStream || p.before || lsn < p.at) continue;
       // Not in `learnt`: a fact about the WAL, which a rollback does not take back.
       this.byOid.set(oid, { ...p, before: true });
       if (p.leftOut) out.push(p);
@@ -189,7 +222,10 @@ export class PendingRenames {
   committedXid(xid: number): void {
     for (const [oid, p] of this.byOid)
       if (p.xid === xid) {
-        this.byOid.set(oid, { ...p, committed: true, ...(p.atStart ? { inStream: true } : {}) });
+        this.byOid.set(
+          oid,
+          p.kind === 'atStart' ? { ...p, committed: true, inStream: true } : { ...p, committed: true },
+        );
         this.learnt.add(oid);
       }
   }
@@ -207,7 +243,13 @@ export class PendingRenames {
   rolledBack(): void {
     for (const oid of this.learnt) {
       const p = this.byOid.get(oid);
-      if (p) this.byOid.set(oid, { ...p, committed: false, passed: false, leftOut: false });
+      if (p)
+        this.byOid.set(
+          oid,
+          p.kind === 'atStart'
+            ? { ...p, committed: false, leftOut: false }
+            : { ...p, committed: false, passed: false },
+        );
     }
     this.learnt.clear();
   }
@@ -238,7 +280,8 @@ export class PendingRenames {
   arm(): boolean {
     let any = false;
     for (const [oid, p] of this.byOid) {
-      if ((!p.reused && !p.taken) || p.committed || p.armed) continue;
+      // Renamed while stopped: known from the start, no read-again is needed to learn it.
+      if (p.kind === 'atStart' || (!p.reused && !p.taken) || p.committed || p.armed) continue;
       this.byOid.set(oid, { ...p, armed: true });
       any = true;
     }
@@ -254,7 +297,8 @@ export class PendingRenames {
   placing(key: string): PendingRename | undefined {
     // Asked for every change of an unfollowed table (TableRouter.ignores): nothing to look at, mostly.
     if (this.byOid.size === 0) return undefined;
-    for (const p of this.byOid.values()) if (p.taken && `${p.to.schema}\u0000${p.to.table}` === key) return p;
+    for (const p of this.byOid.values())
+      if (placedByXid(p) && `${p.to.schema}\u0000${p.to.table}` === key) return p;
     return undefined;
   }
 
@@ -264,7 +308,8 @@ export class PendingRenames {
    * Unknown transaction: true (the caller re-copies when the name was another table's).
    */
   ours(p: PendingRename, current: number | undefined): boolean {
-    return p.xid === undefined || p.committed || p.passed || p.before === true || p.xid === current;
+    const after = p.kind === 'atStart' ? p.before : p.passed;
+    return p.xid === undefined || p.committed || after || p.xid === current;
   }
 
   /** A rename still ahead in the stream, if any. */
@@ -278,7 +323,8 @@ export class PendingRenames {
     const out: PendingRename[] = [];
     for (const [oid, p] of this.byOid) {
       // Renamed while stopped: by its transaction only (reached() decides the other way).
-      if (p.atStart ? !p.committed && !p.before : !p.committed && (p.at === 0n || p.at > lsn)) continue;
+      if (p.kind === 'atStart' ? !p.committed && !p.before : !p.committed && (p.at === 0n || p.at > lsn))
+        continue;
       out.push(p);
       this.byOid.delete(oid);
     }

@@ -1,6 +1,6 @@
 // How the sink finds the replicated table for a change whose name it does not know: a leaf partition
 // (routed to its partitioned root) or, in all-tables mode, a table created while walduck runs. The
-// catalog lookups behind it live in src/source/partitions.ts; the sink only needs this much.
+// catalog lookups behind it live in src/source/partitions.ts (and the files it names); the sink only needs this much.
 
 import type { TableRef } from '../wal2json/change.js';
 import type { SourceTable } from './catalog.js';
@@ -79,11 +79,11 @@ export interface Router {
    * Looks at the followed tables' names now (before a DuckDB commit). True when a rename whose old
    * name another table took is new: changes under that name in the open batch may be misattributed,
    * and the batch must be read again knowing it. The catalog is read only once every transaction of
-   * the open batch (useBatch) is visible to it (see partitions.ts).
+   * the open batch (useBatch) is visible to it (see rename-catalog.ts).
    */
   renameNews(): Promise<boolean>;
   /** The stream passed WAL position `lsn` (a keepalive): may ask for the batch to be read again. */
   streamPassed?(lsn: bigint): void;
-  /** No DuckDB commit may be made now (a rename's place is not settled yet; see partitions.ts). */
+  /** No DuckDB commit may be made now (a rename's place is not settled yet; see rename-catalog.ts). */
   holding?(): boolean;
 }

@@ -1,15 +1,14 @@
 // walduck demo, as a newcomer runs it: a throwaway cluster, a writer, a replica, queries, cleanup.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 import { assertOneLine } from './usage.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'walduck-demo-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-demo-');
 
 describe('walduck demo', () => {
   it('replicates a writer into DuckDB, prints queries, removes the cluster, --keep keeps the file', async () => {

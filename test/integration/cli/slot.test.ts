@@ -1,17 +1,15 @@
 // walduck slot create|drop|list|status, run as a user runs them (the built bin in a child process).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { clusterEnv, conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 import { assertOneLine } from './usage.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'walduck-slot-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-slot-');
 
 describe('walduck slot', () => {
   const c = useCluster();

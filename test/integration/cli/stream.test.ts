@@ -2,17 +2,16 @@
 // read from each, and the outputs compared byte for byte (stdout and -f FILE, format 1 and 2).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { clusterEnv, conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 import { assertOneLine } from './usage.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'walduck-stream-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-stream-');
 
 const WORKLOAD = `
   INSERT INTO w SELECT g, 'row ' || g, g * 1.25 FROM generate_series(1, 500) g;

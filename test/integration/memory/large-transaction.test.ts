@@ -5,15 +5,15 @@
 // plus walduck's own footprint, so the bound below cannot be met by accident. A memory bound, not a
 // time bound.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { clusterEnv, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { duckQuery } from '../../helpers/duck.js';
 import { startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const ROWS = 200_000;
 const PAD = 800;
@@ -24,8 +24,7 @@ const PAD = 800;
  */
 const BOUND_MB = 650;
 
-const dir = mkdtempSync(join(tmpdir(), 'walduck-memory-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-memory-');
 const preload = fileURLToPath(new URL('../../helpers/peak-rss.js', import.meta.url));
 
 describe('memory: a large transaction streams through', () => {

@@ -1,15 +1,13 @@
 // Bad input: each a clear one-line error on stderr and a non-zero exit, never a hang.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { conninfo, psql, startCluster, stopCluster } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'walduck-bad-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-bad-');
 
 function assertOneLineError(r: { code: number | null; stderr: string }, pattern: RegExp): void {
   assert.equal(r.code, 1, r.stderr);

@@ -4,10 +4,8 @@
 // then equal PostgreSQL row for row. About a minute in CI; WALDUCK_CHAOS_MINUTES=N for a long run.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
@@ -15,11 +13,11 @@ import { useCluster } from '../../helpers/cluster.js';
 import { replicaDiff } from '../../helpers/compare.js';
 import { FaultProxy, restartCluster, terminateWalsender } from '../../helpers/faults.js';
 import { startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 // A short wal_sender_timeout: a stalled link is noticed (both ends) within seconds.
 const c = useCluster({ settings: { wal_sender_timeout: "'4s'" } });
-const dir = mkdtempSync(join(tmpdir(), 'walduck-chaos-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-chaos-');
 
 const MINUTES = Number(process.env.WALDUCK_CHAOS_MINUTES ?? 0);
 const SEED = Number(process.env.WALDUCK_CHAOS_SEED ?? 1414);

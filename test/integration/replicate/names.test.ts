@@ -3,23 +3,18 @@
 // (DuckDB identifiers are case-insensitive), and PostgreSQL's longest names with Unicode, spaces and
 // quotes.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { quoteIdent } from '../../../src/sink/sql.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { runWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 describe('names', () => {
   const c = useCluster();
-  let dir = '';
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'walduck-names-'));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = useWorkdir('walduck-names-');
   const replicate = (file: string, tables: string, slot: string) =>
     runWalduck(
       [

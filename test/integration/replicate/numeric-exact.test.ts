@@ -4,17 +4,15 @@
 // middle of a widening leaves a replica that catches up exactly. Under the default mapping a NaN in
 // numeric(p,s) and a null for a NOT NULL float stop with one line instead of storing NULL.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'walduck-numeric-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-numeric-');
 
 const LSN = /LSN [0-9A-F]+\/[0-9A-F]+/;
 

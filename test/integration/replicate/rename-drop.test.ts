@@ -3,19 +3,17 @@
 // drops it at the next start). A rename is followed in place (rename-follow.test.ts); here, one made
 // while walduck was stopped in all-tables mode.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
 import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck' });
-const dir = mkdtempSync(join(tmpdir(), 'walduck-rename-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-rename-');
 
 const t = (table: string) => ({ schema: 'public', table });
 const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);

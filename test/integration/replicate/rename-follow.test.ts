@@ -5,19 +5,18 @@
 // column name, under the table's name now.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck' });
-const dir = mkdtempSync(join(tmpdir(), 'walduck-rename-follow-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-rename-follow-');
 
 const pub = (table: string) => ({ schema: 'public', table });
 const args = (file: string, slot: string, tables: string | undefined, ...extra: string[]) => [

@@ -5,10 +5,8 @@
 // of the former may reach DuckDB, and none of the latter may be dropped. Every check compares DuckDB
 // with PostgreSQL row for row under the table's name now.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
@@ -20,10 +18,10 @@ import {
   statusJson,
   type WatchedRun,
 } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck' });
-const dir = mkdtempSync(join(tmpdir(), 'walduck-rename-onto-used-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-rename-onto-used-');
 
 const pub = (table: string) => ({ schema: 'public', table });
 const replicate = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir, 20);

@@ -9,20 +9,18 @@
 // keepalive once it has sent everything), so the proxy here drops keepalives until the cut, and
 // --batch-ms is far beyond the test. Then every transaction below lies in one DuckDB transaction.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { Lines } from '../../helpers/faults.js';
 import { replicateArgs, runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck' });
-const dir = mkdtempSync(join(tmpdir(), 'walduck-rename-rollback-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-rename-rollback-');
 
 /**
  * A TCP proxy that can hold back the server's keepalives (a CopyData 'k' message: its length field

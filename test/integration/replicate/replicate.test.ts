@@ -1,15 +1,15 @@
 // walduck replicate against the throwaway cluster, run as a user runs it (the built bin in a child
 // process), with DuckDB compared to PostgreSQL row for row afterwards.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const TYPES_DDL = `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
@@ -21,11 +21,7 @@ CREATE TABLE typed (
 
 describe('walduck replicate', () => {
   const c = useCluster();
-  let dir = '';
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'walduck-test-'));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = useWorkdir('walduck-test-');
 
   const src = () => conninfo(c.info, 'scram-sha-256');
   const replicate = (file: string, ...extra: string[]) =>

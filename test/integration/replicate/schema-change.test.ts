@@ -5,10 +5,9 @@
 // by name, and the DuckDB column types with the type mapping of the source's columns now.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { quoteLiteral } from '../../../src/sink/sql.js';
 import { describeTarget } from '../../../src/sink/target.js';
@@ -17,10 +16,10 @@ import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals, psqlQuery } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster();
-const dir = mkdtempSync(join(tmpdir(), 'walduck-ddl-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-ddl-');
 
 function args(file: string, table: string, format: 1 | 2, more: string[] = []): string[] {
   return [

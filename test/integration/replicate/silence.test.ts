@@ -8,13 +8,12 @@
 // server's: it hears no status update for wal_sender_timeout, ends the walsender, and its close
 // reaches walduck.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { type Direction, throughProxy } from '../../helpers/faults.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const SAMPLES = Number(process.env.WALDUCK_MEASURE_SILENCE ?? 0);
 /** Which ways to stall (comma-separated; default all three). */
@@ -23,8 +22,7 @@ const DIRECTIONS = (process.env.WALDUCK_MEASURE_SILENCE_WAYS ?? 'down,up,both')
   .filter((d): d is Direction => d === 'down' || d === 'up' || d === 'both');
 // No cluster at all unless asked for: in CI the test is skipped.
 const c = SAMPLES > 0 ? useCluster() : { info: undefined as never };
-const dir = mkdtempSync(join(tmpdir(), 'walduck-silence-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-silence-');
 
 it('notices a silent server within about wal_sender_timeout (default 60 s), whichever way the link stalls', {
   skip: SAMPLES > 0 ? false : 'opt-in: WALDUCK_MEASURE_SILENCE=3',

@@ -5,18 +5,16 @@
 // once the running walduck routes it to the root, its rows are the root's. DuckDB is compared with
 // PostgreSQL row for row, in both formats.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { replicateArgs, runWalduck, startWatched } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck' });
-const dir = mkdtempSync(join(tmpdir(), 'walduck-skip-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-skip-');
 const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
 
 /** Rows with what a value scan could trip on: quotes, backslashes, brackets, multibyte text, a long value. */

@@ -4,14 +4,13 @@
 // the progress line and /metrics while it lasts, and says once that it is over when the slot
 // catches up again.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { throughProxy } from '../../helpers/faults.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 // A small budget, so a few 16 MB segments take the slot through the states:
 //  - 'extended' once it holds more than max_wal_size (+1 segment), i.e. 4 segments behind;
@@ -26,8 +25,7 @@ const c = useCluster({
     wal_sender_timeout: "'10min'",
   },
 });
-const dir = mkdtempSync(join(tmpdir(), 'walduck-danger-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-danger-');
 
 const SLOT = 'danger';
 

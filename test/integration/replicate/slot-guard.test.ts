@@ -2,10 +2,8 @@
 // never change still let the slot advance while other tables write heavily; a DuckDB file pointed at
 // another cluster is refused; a slot held by another consumer is waited for, or taken over.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
@@ -13,10 +11,10 @@ import { connect, parseConnectionString } from '../../../src/protocol/index.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster();
-const dir = mkdtempSync(join(tmpdir(), 'walduck-guard-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-guard-');
 
 it('advances the slot of idle tables while other tables write heavily', async () => {
   psql(

@@ -11,15 +11,14 @@
 //
 // CI runs a fixed seed; WALDUCK_PROPERTY_RUNS=n (and WALDUCK_PROPERTY_SEED=s) run a larger set.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { runWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const RUNS = Number(process.env.WALDUCK_PROPERTY_RUNS ?? 40);
 const SEED = Number(process.env.WALDUCK_PROPERTY_SEED ?? 20261201);
@@ -634,13 +633,11 @@ function same(col: Column, pg: string | null, duck: string | null, streamed: boo
 
 describe('every mapped type over its domain (property, real server, snapshot and stream, v1 and v2)', () => {
   const c = useCluster({ settings: { timezone: "'America/St_Johns'", datestyle: "'Postgres, MDY'" } });
-  let dir = '';
+  const dir = useWorkdir('walduck-domain-');
   let rows: (string | null)[][] = [];
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'walduck-domain-'));
     rows = fc.sample(fc.tuple(...COLUMNS.map((col) => col.gen)), { numRuns: RUNS, seed: SEED });
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
 
   const src = () => conninfo(c.info, 'scram-sha-256');
   const user = () => c.info.roles['scram-sha-256'].user;

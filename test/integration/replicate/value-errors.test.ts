@@ -2,16 +2,14 @@
 // but never the value itself: stderr ends up in logs that are kept and shared, and rows may hold
 // personal data. --debug-values adds the value, for the person debugging (issue 17).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { runWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'walduck-value-errors-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-value-errors-');
 
 describe('value errors name the row, not the value, unless --debug-values', () => {
   const c = useCluster();

@@ -3,16 +3,16 @@
 // copy (one and two jobs), a SIGKILL mid-copy, --no-snapshot, and the refusals.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { type ClusterInfo, conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 /**
  * A table of `rows` rows with a spread of types; ~90 bytes a row (150k rows > 1024 pages: split).
@@ -79,11 +79,7 @@ async function startWriter(info: ClusterInfo, table: string) {
 
 describe('walduck replicate: initial snapshot', () => {
   const c = useCluster();
-  let dir = '';
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'walduck-snap-'));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = useWorkdir('walduck-snap-');
 
   const src = () => conninfo(c.info, 'scram-sha-256');
   const args = (file: string, slot: string, table: string, ...extra: string[]) => [

@@ -3,24 +3,22 @@
 // link's receive timeout, here wal_sender_timeout 3 s), read the chunk again on a new connection and
 // finish, and not wait for ever while the stream goes on (which looked like a healthy replica whose
 // table said "copying" for good). A statement that waits on the server for a lock is not a stall: it
-// is waited on. Forced deterministically: a lock on the table holds the copier inside its chunk SELECT
+// is waited on, with one warning. Forced deterministically: a lock on the table holds the copier inside its chunk SELECT
 // while the test stalls that one session through the fault proxy, then lets the SELECT finish, so
 // its reply goes into the void.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { FaultProxy } from '../../helpers/faults.js';
 import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck', settings: { wal_sender_timeout: '3s' } });
-const dir = mkdtempSync(join(tmpdir(), 'walduck-copy-stall-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-copy-stall-');
 
 /** A session holding `LOCK TABLE name IN ACCESS EXCLUSIVE MODE` until release(). */
 async function lockTable(name: string): Promise<{ release: () => Promise<void> }> {
@@ -96,6 +94,11 @@ it('reads a chunk again on a new connection when its link stalls, and waits on a
       r.stderr,
       /online copy of public\.q: chunk \S+ failed \(WALDUCK_CONNECTION_CLOSED: .*\); reading it again on a new connection/,
     );
+    // The lock wait also reached stderr without DEBUG: once (the looks repeat), naming the holder.
+    const warned = r.stderr.match(
+      /^walduck: warning: online copy of public\.q: a chunk has waited over \d+ ms for a lock \(backend \d+, waiting for Lock:relation, held by backend \d+\); the copy goes on once it is granted$/gm,
+    );
+    assert.equal(warned?.length, 1, r.stderr);
     assert.match(r.stderr, /online copy of public\.q: chunk \d+ wrote \d+ row\(s\) \(3000 in all\), done/);
   } finally {
     clearTimeout(guard);

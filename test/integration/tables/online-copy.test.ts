@@ -5,10 +5,9 @@
 // streaming. Format-version 1 and 2 both carry the watermarks.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
@@ -20,10 +19,10 @@ import {
   statusJson,
   type WatchedRun,
 } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck' });
-const dir = mkdtempSync(join(tmpdir(), 'walduck-copy-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-copy-');
 
 const t = (table: string) => ({ schema: 'public', table });
 const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);

@@ -4,10 +4,9 @@
 // WAL, healed by re-copying the root online (refused in one line when it cannot be copied by key).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
@@ -19,10 +18,10 @@ import {
   startWatched,
   type WatchedRun,
 } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster();
-const dir = mkdtempSync(join(tmpdir(), 'walduck-part-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-part-');
 
 const PT = { schema: 'public', table: 'pt' };
 const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);

@@ -2,19 +2,17 @@
 // tables picked up in all-tables mode (created while walduck runs, all rows), tables that cannot be
 // replicated named and skipped, removed ones left and stopped (or dropped), `walduck status`.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
 import { replicateArgs, runWalduck, startWalduck, statusJson } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck' });
-const dir = mkdtempSync(join(tmpdir(), 'walduck-set-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useWorkdir('walduck-set-');
 
 const t = (table: string) => ({ schema: 'public', table });
 const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);

@@ -3,23 +3,18 @@
 // and the snapshot (xmin) and temporary slot only while the source is read, not while the replica
 // catches up and is hashed.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { connect, parseConnectionString } from '../../../src/protocol/index.js';
 import { verify } from '../../../src/verify/verify.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { runWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 describe('verify holds no more than its scans', () => {
   const c = useCluster();
-  let dir = '';
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'walduck-verify-fp-'));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = useWorkdir('walduck-verify-fp-');
   const src = () => conninfo(c.info, 'scram-sha-256');
   const file = () => join(dir, 'fp.duckdb');
   // verify in-process: its events let a test act at a given moment of the run.

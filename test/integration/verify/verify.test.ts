@@ -3,15 +3,14 @@
 // edited rows; a writer running at the source during verify; a replicate running on the file.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import type { VerifyReport } from '../../../src/verify/verify.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
 
 // Every row of the README's type map, with edge values wal2json carries exactly (NaN/Infinity in
 // numeric and float columns arrive as NULL, a documented loss, so they are left out here).
@@ -105,11 +104,7 @@ async function editDuck(file: string, sql: string): Promise<void> {
 describe('walduck verify', () => {
   // Not UTC, with LMT offsets of seconds before 1935: verify's pinned sessions make it irrelevant.
   const c = useCluster({ settings: { timezone: "'America/St_Johns'" } });
-  let dir = '';
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'walduck-verify-'));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = useWorkdir('walduck-verify-');
   const src = () => conninfo(c.info, 'scram-sha-256');
   const verify = (file: string, ...extra: string[]) =>
     runWalduck(['verify', '--source', src(), '--duckdb', join(dir, file), ...extra], {}, 120_000);

@@ -2,11 +2,26 @@
 // it, a change under the old name may still come.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PendingRenames } from '../../../src/source/renames.js';
+import {
+  type AtStartRename,
+  type PendingRename,
+  PendingRenames,
+  type RunningRename,
+} from '../../../src/source/renames.js';
 
 const a = { schema: 'public', table: 'a' };
 const b = { schema: 'public', table: 'b' };
 const c = { schema: 'other', table: 'c' };
+
+/** The pending rename `p` as the kind the test expects it to be (fails otherwise). */
+function running(p: PendingRename | undefined): RunningRename {
+  assert.equal(p?.kind, 'running');
+  return p as RunningRename;
+}
+function atStart(p: PendingRename | undefined): AtStartRename {
+  assert.equal(p?.kind, 'atStart');
+  return p as AtStartRename;
+}
 
 describe('PendingRenames', () => {
   it('is due only once the stream passed the position the catalog was read at', () => {
@@ -115,7 +130,7 @@ describe('PendingRenames', () => {
     assert.equal(p.ours(now, undefined), true);
     batch.clear();
     p.saw('3', b, c, '0/9000', '700', false, true);
-    assert.equal(p.of('3')?.passed, false, 'the open batch forgotten at a DuckDB commit');
+    assert.equal(running(p.of('3')).passed, false, 'the open batch forgotten at a DuckDB commit');
   });
 
   it('marking a rename taken later keeps its position and transaction', () => {
@@ -123,8 +138,8 @@ describe('PendingRenames', () => {
     p.saw('1', a, b, '0/3000', '735', false, false);
     assert.equal(p.placing('public\u0000b'), undefined);
     p.saw('1', a, b, '', null, false, true);
-    const r = p.of('1');
-    assert.deepEqual(r && { at: r.at, xid: r.xid, taken: r.taken }, { at: 0x3000n, xid: 735, taken: true });
+    const r = running(p.of('1'));
+    assert.deepEqual({ at: r.at, xid: r.xid, taken: r.taken }, { at: 0x3000n, xid: 735, taken: true });
   });
 
   it('a rollback takes back what the open batch taught (its commits seen, passed), not what a commit made durable', () => {
@@ -134,11 +149,11 @@ describe('PendingRenames', () => {
     p.committedXid(700);
     p.saw('2', c, a, '0/9000', '700', false, true);
     assert.equal(p.of('1')?.committed, true);
-    assert.equal(p.of('2')?.passed, true);
+    assert.equal(running(p.of('2')).passed, true);
     p.rolledBack();
     assert.equal(p.of('1')?.committed, false, 'the replay meets the commit again: not due at its start');
     assert.deepEqual(p.due(0x1000n), []);
-    assert.equal(p.of('2')?.passed, false, 'its transaction is ahead in the replay again');
+    assert.equal(running(p.of('2')).passed, false, 'its transaction is ahead in the replay again');
     p.committedXid(735);
     p.settled();
     p.rolledBack();
@@ -193,8 +208,7 @@ describe('PendingRenames', () => {
     );
     // The read-again (a rollback) keeps what the WAL position showed.
     p.rolledBack();
-    const again = p.of('7');
-    assert.ok(again);
+    const again = atStart(p.of('7'));
     assert.equal(again.before, true);
     assert.equal(p.ours(again, 650), true);
     assert.equal(p.holding(), undefined);
@@ -211,6 +225,6 @@ describe('PendingRenames', () => {
     p.committedXid(700);
     p.rolledBack();
     assert.deepEqual(p.reached(0x9000n), []);
-    assert.equal(p.of('7')?.before, undefined);
+    assert.equal(atStart(p.of('7')).before, false);
   });
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { invisible } from '../../../src/source/partitions.js';
+import { invisible } from '../../../src/source/rename-catalog.js';
 
 const EPOCH = 2n ** 32n;
 

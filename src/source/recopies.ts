@@ -1,0 +1,86 @@
+// What the router decides when rows of a replicated table came or went without WAL (a partition
+// attached with rows, detached or dropped; a rename whose place in the stream cannot be found): the
+// table is re-copied online (the sink records the decision in its open DuckDB transaction), or, when it
+// cannot be copied in key chunks, walduck stops with one line saying what happened and what to do.
+
+import type { TableRef } from '../wal2json/change.js';
+import type { SourceTable } from './catalog.js';
+import { type Leaf, PartitionError, refKey, refName } from './leaves.js';
+import type { Recopy } from './routing.js';
+
+export class Recopies {
+  /** Roots to re-copy, by refKey, with what happened (joined when several things did). */
+  private readonly byRoot = new Map<string, Recopy>();
+
+  constructor(
+    /** The followed tables by refKey (the router's, as it is at each decision). */
+    private readonly chosen: ReadonlyMap<string, SourceTable>,
+    /** Why a root cannot be copied online, or undefined; absent: never (every decision stops). */
+    private readonly copyProblem: ((t: SourceTable) => string | undefined) | undefined,
+  ) {}
+
+  /** The decisions since the last take. */
+  take(): Recopy[] {
+    const out = [...this.byRoot.values()];
+    this.byRoot.clear();
+    return out;
+  }
+
+  /** `leaf` was attached to its root while holding rows (an ATTACH writes no WAL for them). */
+  attachedWithRows(leaf: Leaf): void {
+    this.add(
+      leaf.root,
+      `table ${refName(leaf)} was attached as a partition while holding rows (an ATTACH writes no WAL for them)`,
+      `table ${refName(leaf)} was attached as a partition of ${refName(leaf.root)} while holding rows, and an ATTACH does not write those rows to WAL, so DuckDB's ${refName(leaf.root)} would miss them: re-copy ${refName(leaf.root)} (start a new DuckDB file), or attach tables empty and fill them afterwards`,
+      'WALDUCK_PARTITION_ATTACHED',
+    );
+  }
+
+  /** `leaf` left its root: dropped, or detached (its rows left without WAL). */
+  leafGone(leaf: Leaf, dropped: boolean): void {
+    this.add(
+      leaf.root,
+      `partition ${refName(leaf)} was ${dropped ? 'dropped' : 'detached'} (its rows left without WAL)`,
+      dropped
+        ? `partition ${refName(leaf)} of ${refName(leaf.root)} was dropped at the source; its rows left ${refName(leaf.root)} without a change in WAL, so DuckDB's ${refName(leaf.root)} still holds them: re-copy ${refName(leaf.root)} (start a new DuckDB file), or TRUNCATE a partition before dropping it`
+        : `partition ${refName(leaf)} was detached from ${refName(leaf.root)} at the source; its rows left ${refName(leaf.root)} without a change in WAL, so DuckDB's ${refName(leaf.root)} still holds them: re-copy ${refName(leaf.root)} (start a new DuckDB file)`,
+      'WALDUCK_PARTITION_DETACHED',
+    );
+  }
+
+  /** Re-copies `to`, renamed from `was` at a place walduck could not find (or stops, see add). */
+  renameHidden(was: TableRef, to: TableRef, taken = false): void {
+    if (taken) {
+      this.add(
+        to,
+        `renamed from ${refName(was)} to a name another table used earlier in the stream, and changes under ${refName(to)} in the renaming transaction (or with that transaction unknown) may be either table's`,
+        `table ${refName(was)} was renamed to ${refName(to)}, a name another table used earlier in the stream, and walduck cannot tell which changes under ${refName(to)} around the rename are whose: run walduck resync --table ${refName(to)} to copy it again`,
+        'WALDUCK_TABLE_RENAMED',
+      );
+      return;
+    }
+    this.add(
+      to,
+      `renamed from ${refName(was)} while another table took that name, and the renaming transaction is hidden by a later DDL of the table, so changes under ${refName(was)} just before this point may be the other table's`,
+      `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}, and walduck could not find the renaming transaction (a later DDL of the table hides it): changes under ${refName(was)} just before this point may be the other table's; run walduck resync --table ${refName(to)} to copy it again`,
+      'WALDUCK_TABLE_RENAMED',
+    );
+  }
+
+  /**
+   * Rows of `root` came or went without WAL: re-copy it online, or, when it cannot be copied in key
+   * chunks, stop with `refusal` (what happened and what to do) and the reason.
+   */
+  private add(root: TableRef, why: string, refusal: string, code: PartitionError['code']): void {
+    const table = this.chosen.get(refKey(root));
+    const problem = table ? this.copyProblem?.(table) : 'it is not in the table set';
+    if (!this.copyProblem || problem !== undefined)
+      throw new PartitionError(
+        `${refusal}${problem ? ` (it cannot be re-copied online: ${problem})` : ''}`,
+        code,
+      );
+    const k = refKey(root);
+    const was = this.byRoot.get(k);
+    this.byRoot.set(k, { root, why: was ? `${was.why}; ${why}` : why });
+  }
+}
