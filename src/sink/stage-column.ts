@@ -1,0 +1,279 @@
+// A staged column held in its DuckDB binary form (issue 19): a value is parsed by its column's filler
+// (typed-fill.ts) when it is staged, so the stage keeps 2 to 16 bytes per value instead of a JS string
+// until the flush, and the flush copies whole ranges into the vector. 100k rows of 50 columns held 5M
+// strings that V8 copied at every scavenge, and were then parsed at the flush anyway.
+//
+// A value the filler does not know (BC, infinity, a long or non-ASCII text...) is kept as its prepared
+// text, as every value was before. A chunk with such a value goes as VARCHAR, as before: its binary
+// values are then printed back (textAt) in a form DuckDB's cast reads as the same value, checked by
+// test/property/sink/stage-column.test.ts against DuckDB itself.
+//
+// Invariant the stage relies on: a text the filler accepts is one the column's `prepare` returns
+// unchanged and never refuses (the filler knows only plain forms), so accepting skips `prepare`.
+
+import { InternalError } from '../protocol/errors.js';
+import type { Value } from '../wal2json/change.js';
+import { CHUNK_CAPACITY, type ColumnScratch, type Filler } from './typed-fill.js';
+
+const NULL = 0;
+const BINARY = 1;
+const TEXT = 2;
+
+export class TypedColumn {
+  private data: ArrayBuffer;
+  private view: DataView;
+  private bytes: Uint8Array;
+  /** Per row: NULL, BINARY or TEXT. */
+  private state: Uint8Array;
+  /** The prepared text of TEXT rows (sparse; made at the first one). */
+  private texts: (string | undefined)[] | undefined;
+  /** Rows in TEXT state: none (the usual case) lets a range skip looking. */
+  private textRows = 0;
+  length = 0;
+  private readonly format: (view: DataView, i: number) => string;
+
+  constructor(readonly filler: Filler) {
+    this.data = new ArrayBuffer(CHUNK_CAPACITY * filler.bytes);
+    this.view = new DataView(this.data);
+    this.bytes = new Uint8Array(this.data);
+    this.state = new Uint8Array(CHUNK_CAPACITY);
+    this.format = formatterOf(filler);
+  }
+
+  clear(): void {
+    this.length = 0;
+    this.textRows = 0;
+    this.texts = undefined;
+  }
+
+  /** Room for row `idx`. */
+  private grow(idx: number): void {
+    let cap = this.state.length;
+    while (cap <= idx) cap *= 2;
+    const data = new ArrayBuffer(cap * this.filler.bytes);
+    const bytes = new Uint8Array(data);
+    bytes.set(this.bytes.subarray(0, this.length * this.filler.bytes));
+    this.data = data;
+    this.view = new DataView(data);
+    this.bytes = bytes;
+    const state = new Uint8Array(cap);
+    state.set(this.state.subarray(0, this.length));
+    this.state = state;
+  }
+
+  /** Makes row `idx` exist (rows between the old length and it are NULL). */
+  private reach(idx: number): void {
+    if (idx >= this.state.length) this.grow(idx);
+    for (let i = this.length; i <= idx; i++) this.zero(i);
+    if (idx >= this.length) this.length = idx + 1;
+  }
+
+  /** NULL, with zero bytes: DuckDB ignores a NULL row's bytes, but the vector holds no stale value. */
+  private zero(idx: number): void {
+    this.state[idx] = NULL;
+    const w = this.filler.bytes;
+    this.bytes.fill(0, idx * w, idx * w + w);
+  }
+
+  pushNull(): void {
+    this.reach(this.length);
+  }
+
+  setNull(idx: number): void {
+    if (idx >= this.length) {
+      this.reach(idx);
+      return;
+    }
+    this.leave(idx);
+    this.zero(idx);
+  }
+
+  /** Row `idx` := `text` in binary form, if the filler knows the form; false (row unchanged) else. */
+  setBinary(idx: number, text: string): boolean {
+    if (idx < this.length) {
+      if (!this.filler.write(this.view, idx, text)) return false;
+      this.leave(idx);
+      this.state[idx] = BINARY;
+      return true;
+    }
+    // A new row (the usual case: rows are staged in order): no NULL written first.
+    if (idx >= this.state.length) this.grow(idx);
+    if (!this.filler.write(this.view, idx, text)) return false;
+    for (let i = this.length; i < idx; i++) this.zero(i);
+    this.length = idx + 1;
+    this.state[idx] = BINARY;
+    return true;
+  }
+
+  /** Row `idx` := a prepared text the filler does not know. */
+  setText(idx: number, text: string): void {
+    if (idx >= this.length) this.reach(idx);
+    this.leave(idx);
+    this.state[idx] = TEXT;
+    if (this.texts === undefined) this.texts = [];
+    this.texts[idx] = text;
+    this.textRows++;
+  }
+
+  private leave(idx: number): void {
+    if (this.state[idx] === TEXT && this.texts !== undefined) {
+      this.texts[idx] = undefined;
+      this.textRows--;
+    }
+  }
+
+  /** The value of row `idx` as staged text (diagnostics and VARCHAR chunks): null, the text, or the binary printed. */
+  textAt(idx: number): Value {
+    const s = this.state[idx];
+    if (s === NULL || idx >= this.length) return null;
+    if (s === TEXT) return this.texts?.[idx] ?? null;
+    return this.format(this.view, idx);
+  }
+
+  /** The rows [0, length) as text (diagnostics only). */
+  allTexts(): Value[] {
+    const out = new Array<Value>(this.length);
+    for (let i = 0; i < this.length; i++) out[i] = this.textAt(i);
+    return out;
+  }
+
+  /** Whether every row of these (rows [start, end), or rows[start..end)) is NULL or binary. */
+  allBinary(rows: number | readonly number[], start: number, end: number): boolean {
+    if (this.textRows === 0) return true;
+    for (let k = start; k < end; k++) {
+      const i = typeof rows === 'number' ? k : (rows[k] ?? 0);
+      if (this.state[i] === TEXT) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Puts rows [start, end) (or rows[start..end)) into `scratch` as the filler would have: values and
+   * validity. The caller checked allBinary.
+   */
+  gather(scratch: ColumnScratch, rows: number | readonly number[], start: number, end: number): void {
+    const w = this.filler.bytes;
+    const src = this.bytes;
+    const dst = new Uint8Array(scratch.data);
+    const n = end - start;
+    if (typeof rows === 'number') dst.set(src.subarray(start * w, end * w), 0);
+    else {
+      for (let k = 0; k < n; k++) {
+        const from = (rows[start + k] ?? 0) * w;
+        dst.set(src.subarray(from, from + w), k * w);
+      }
+    }
+    let hasNull = false;
+    for (let k = 0; k < n; k++) {
+      const i = typeof rows === 'number' ? start + k : (rows[start + k] ?? 0);
+      if (this.state[i] !== NULL) continue;
+      if (!hasNull) {
+        hasNull = true;
+        scratch.validity.fill(0xff);
+      }
+      scratch.validity[k >> 3] = (scratch.validity[k >> 3] ?? 0) & ~(1 << (k & 7));
+    }
+    scratch.hasNull = hasNull;
+  }
+
+  /** Rows [start, end) (or rows[start..end)) as text, for a chunk that goes as VARCHAR. */
+  textRange(rows: number | readonly number[], start: number, end: number): Value[] {
+    const out = new Array<Value>(end - start);
+    for (let k = start; k < end; k++)
+      out[k - start] = this.textAt(typeof rows === 'number' ? k : (rows[k] ?? 0));
+    return out;
+  }
+}
+
+const pad = (n: number | bigint, w: number) => String(n).padStart(w, '0');
+
+/** Days since 1970-01-01 -> proleptic Gregorian y, m, d (the inverse of pg-temporal's daysFromCivil). */
+export function civilFromDays(days: number): [number, number, number] {
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
+}
+
+function dateText(days: number): string {
+  const [y, m, d] = civilFromDays(days);
+  return `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`;
+}
+
+const MICROS_PER_DAY = 86_400_000_000n;
+
+function timestampText(micros: bigint, zone: string): string {
+  let days = micros / MICROS_PER_DAY;
+  let rest = micros % MICROS_PER_DAY;
+  if (rest < 0n) {
+    rest += MICROS_PER_DAY;
+    days -= 1n;
+  }
+  const r = Number(rest);
+  const secs = Math.floor(r / 1_000_000);
+  const frac = r % 1_000_000;
+  const h = Math.floor(secs / 3600);
+  const mi = Math.floor((secs % 3600) / 60);
+  const s = secs % 60;
+  return `${dateText(Number(days))} ${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}.${pad(frac, 6)}${zone}`;
+}
+
+function decimalText(scaled: bigint, scale: number): string {
+  const neg = scaled < 0n;
+  const digits = pad(neg ? -scaled : scaled, scale + 1);
+  const cut = digits.length - scale;
+  const body = scale === 0 ? digits : `${digits.slice(0, cut)}.${digits.slice(cut)}`;
+  return neg ? `-${body}` : body;
+}
+
+const DECIMAL_SCALE = /^DECIMAL\(\d+,(\d+)\)$/;
+
+/** How a filler's binary value is printed back as text DuckDB's cast reads as the same value. */
+function formatterOf(f: Filler): (view: DataView, i: number) => string {
+  switch (f.duckType) {
+    case 'SMALLINT':
+      return (v, i) => String(v.getInt16(i * 2, true));
+    case 'INTEGER':
+      return (v, i) => String(v.getInt32(i * 4, true));
+    case 'BIGINT':
+      return (v, i) => String(v.getBigInt64(i * 8, true));
+    case 'BOOLEAN':
+      return (v, i) => (v.getUint8(i) ? 'true' : 'false');
+    case 'DOUBLE':
+      // JS prints the shortest text that reads back as the same double; DuckDB reads it correctly rounded.
+      return (v, i) => {
+        const d = v.getFloat64(i * 8, true);
+        return Object.is(d, -0) ? '-0' : String(d);
+      };
+    case 'DATE':
+      return (v, i) => dateText(v.getInt32(i * 4, true));
+    case 'TIMESTAMP':
+      return (v, i) => timestampText(v.getBigInt64(i * 8, true), '');
+    case 'TIMESTAMPTZ':
+      return (v, i) => timestampText(v.getBigInt64(i * 8, true), '+00');
+    case 'VARCHAR':
+      // Inline string_t: length, then at most 12 ASCII bytes (all the inline filler accepts).
+      return (v, i) => {
+        const at = i * 16;
+        const n = v.getUint32(at, true);
+        let s = '';
+        for (let k = 0; k < n; k++) s += String.fromCharCode(v.getUint8(at + 4 + k));
+        return s;
+      };
+    default: {
+      const m = DECIMAL_SCALE.exec(f.duckType);
+      if (!m) throw new InternalError('apply', `no text form for filler ${f.duckType}`);
+      const scale = Number(m[1]);
+      if (f.bytes === 2) return (v, i) => decimalText(BigInt(v.getInt16(i * 2, true)), scale);
+      if (f.bytes === 4) return (v, i) => decimalText(BigInt(v.getInt32(i * 4, true)), scale);
+      return (v, i) => decimalText(v.getBigInt64(i * 8, true), scale);
+    }
+  }
+}
