@@ -151,8 +151,7 @@ export class TableApplier {
             // Staged in binary form: copied as it is, unless a value of this chunk is a text the
             // filler does not know (then the chunk's column goes as VARCHAR, its values as text).
             filled[c] = col.allBinary(rows, start, end);
-            if (filled[c]) col.gather(this.scratchFor(c), rows, start, end);
-            else values[c] = col.textRange(rows, start, end);
+            if (!filled[c]) values[c] = col.textRange(rows, start, end);
             types[c] = filled[c] ? col.filler.type : VARCHAR;
             continue;
           }
@@ -169,8 +168,8 @@ export class TableApplier {
           if (!filled[c]) chunk.setColumnValues(c, values[c] ?? []);
           else {
             const col = columns[c];
-            const width = col instanceof TypedColumn ? col.filler.bytes : (fillers[c]?.bytes ?? 8);
-            this.scratchFor(c).copyTo(chunk, c, width, end - start);
+            if (col instanceof TypedColumn) col.copyTo(chunk, c, this.scratchFor(c), rows, start, end);
+            else this.scratchFor(c).copyTo(chunk, c, fillers[c]?.bytes ?? 8, end - start);
           }
         }
         appender.appendDataChunk(chunk);
