@@ -33,8 +33,16 @@ export class TypedColumn {
   private textRows = 0;
   length = 0;
   private readonly format: (view: DataView, i: number) => string;
+  /**
+   * The filler's width and parser as own fields: read per value, and fillers are objects of several
+   * shapes, so `filler.write` was a megamorphic load (V8's generic LoadIC) at every value.
+   */
+  readonly width: number;
+  private readonly write: Filler['write'];
 
   constructor(readonly filler: Filler) {
+    this.width = filler.bytes;
+    this.write = filler.write;
     this.data = new ArrayBuffer(CHUNK_CAPACITY * filler.bytes);
     this.view = new DataView(this.data);
     this.bytes = new Uint8Array(this.data);
@@ -52,9 +60,9 @@ export class TypedColumn {
   private grow(idx: number): void {
     let cap = this.state.length;
     while (cap <= idx) cap *= 2;
-    const data = new ArrayBuffer(cap * this.filler.bytes);
+    const data = new ArrayBuffer(cap * this.width);
     const bytes = new Uint8Array(data);
-    bytes.set(this.bytes.subarray(0, this.length * this.filler.bytes));
+    bytes.set(this.bytes.subarray(0, this.length * this.width));
     this.data = data;
     this.view = new DataView(data);
     this.bytes = bytes;
@@ -73,7 +81,7 @@ export class TypedColumn {
   /** NULL, with zero bytes: DuckDB ignores a NULL row's bytes, but the vector holds no stale value. */
   private zero(idx: number): void {
     this.state[idx] = NULL;
-    const w = this.filler.bytes;
+    const w = this.width;
     this.bytes.fill(0, idx * w, idx * w + w);
   }
 
@@ -93,14 +101,14 @@ export class TypedColumn {
   /** Row `idx` := `text` in binary form, if the filler knows the form; false (row unchanged) else. */
   setBinary(idx: number, text: string): boolean {
     if (idx < this.length) {
-      if (!this.filler.write(this.view, idx, text)) return false;
+      if (!this.write(this.view, idx, text)) return false;
       this.leave(idx);
       this.state[idx] = BINARY;
       return true;
     }
     // A new row (the usual case: rows are staged in order): no NULL written first.
     if (idx >= this.state.length) this.grow(idx);
-    if (!this.filler.write(this.view, idx, text)) return false;
+    if (!this.write(this.view, idx, text)) return false;
     for (let i = this.length; i < idx; i++) this.zero(i);
     this.length = idx + 1;
     this.state[idx] = BINARY;
@@ -161,7 +169,7 @@ export class TypedColumn {
     start: number,
     end: number,
   ): void {
-    const w = this.filler.bytes;
+    const w = this.width;
     if (typeof rows !== 'number') {
       const src = this.bytes;
       const dst = new Uint8Array(scratch.data);

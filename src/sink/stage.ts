@@ -33,10 +33,11 @@ const OP_NONE = '-';
 const VALUE_COST = 24;
 
 /**
- * What one value held in binary form (stage-column.ts) counts for, in characters: its bytes are no
- * work for V8's collector, so only memory bounds them (2 MB of characters ~ 10k rows of 50 columns).
+ * What one value held in binary form (stage-column.ts) counts for beyond its width, in characters
+ * (a character of a staged string holds about a byte): its state byte. Such bytes are no work for
+ * V8's collector, so only memory bounds them (about 4k rows of 50 columns per 2 MB).
  */
-const TYPED_COST = 4;
+const TYPED_COST = 1;
 
 /** A staged column: prepared texts, or (a non-key column with a typed fill) binary values. */
 export type StagedColumn = Value[] | TypedColumn;
@@ -300,7 +301,7 @@ export class TableStage {
    */
   private setTyped(col: TypedColumn, p: number, idx: number, v: Value): void {
     if (v !== null && col.setBinary(idx, v)) {
-      this.chars += TYPED_COST;
+      this.chars += col.width + TYPED_COST;
       return;
     }
     const prepared = this.prepare(p, v);
