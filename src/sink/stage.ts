@@ -250,10 +250,13 @@ export class TableStage {
     const idx = this.ops.length;
     this.ops.push(op);
     this.masks.push(mask);
-    for (const k of this.oldKeys) k.push(null);
-    for (const c of this.columns) {
+    const keys = this.oldKeys;
+    for (let k = 0; k < keys.length; k++) keys[k]?.push(null);
+    const columns = this.columns;
+    for (let p = 0; p < columns.length; p++) {
+      const c = columns[p];
       if (c instanceof TypedColumn) c.pushNull();
-      else c.push(null);
+      else c?.push(null);
     }
     return idx;
   }
