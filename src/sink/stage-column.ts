@@ -128,7 +128,8 @@ export class TypedColumn {
     if (idx >= this.length) this.reach(idx);
     this.leave(idx);
     this.state[idx] = TEXT;
-    if (this.texts === undefined) this.texts = [];
+    // Sized up front: a first text far into the batch would otherwise make a sparse (slow) array.
+    if (this.texts === undefined) this.texts = new Array<string | undefined>(this.state.length);
     this.texts[idx] = text;
     this.textRows++;
   }
