@@ -13,10 +13,10 @@
 // in no form, the value stored in DuckDB (the UPDATE's per-row presence mask says which to keep).
 // Memory: at most one staged row per change, and the sink flushes at --batch-changes.
 
-import { WalduckError } from '../protocol/errors.js';
 import type { RowImage, Value } from '../wal2json/change.js';
 import { fits, type Need, needOf } from './exact-numeric.js';
 import { TypedColumn } from './stage-column.js';
+import { ColumnValueError, NON_FINITE_ADVICE, StageError } from './stage-errors.js';
 import type { TargetTable } from './target.js';
 import { fillerFor } from './typed-fill.js';
 
@@ -42,38 +42,8 @@ const TYPED_COST = 1;
 /** A staged column: prepared texts, or (a non-key column with a typed fill) binary values. */
 export type StagedColumn = Value[] | TypedColumn;
 
-export class StageError extends WalduckError {
-  override readonly name = 'StageError';
-  readonly code = 'WALDUCK_APPLY';
-  readonly phase = 'apply';
-}
-
-/**
- * A value of column `column` (a target position) that could not be prepared; the sink adds the row and
- * LSN. The message never holds the value (rows may hold personal data): `snippet` does, which the CLI
- * shows with --debug-values only.
- */
-export class ColumnValueError extends WalduckError {
-  override readonly name = 'ColumnValueError';
-  readonly code = 'WALDUCK_VALUE';
-  readonly phase = 'apply';
-  readonly snippet: string;
-  /** The message already says what the user can do. */
-  readonly advised: boolean;
-  constructor(
-    readonly column: number,
-    message: string,
-    options?: { cause?: unknown; snippet?: string; advised?: boolean },
-  ) {
-    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
-    this.snippet = options?.snippet ?? '';
-    this.advised = options?.advised ?? false;
-  }
-}
-
-/** What to do about a NaN or ±Infinity in a numeric(p,s) column, said in the line that stops. */
-export const NON_FINITE_ADVICE =
-  "DuckDB's DECIMAL has no NaN or ±Infinity and walduck never stores another value: run with --numeric exact (the column becomes VARCHAR holding PostgreSQL's text from that value on), declare the column plain numeric, or fix the row on the source";
+// The stage's errors live in stage-errors.ts; re-exported here, where the sink's modules look for them.
+export { ColumnValueError, NON_FINITE_ADVICE, StageError } from './stage-errors.js';
 
 /** real, double precision and numeric: wal2json 2.5 prints their NaN and ±Infinity as JSON null. */
 const NULL_WHEN_NON_FINITE = new Set(['float4', 'float8', 'numeric']);
