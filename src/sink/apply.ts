@@ -11,7 +11,8 @@ import { type DuckDBConnection, DuckDBDataChunk, type DuckDBType, VARCHAR } from
 import type { LeafInfo } from '../source/routing.js';
 import type { RowImage, Value } from '../wal2json/change.js';
 import { quoteIdent } from './sql.js';
-import { OP_DELETE, OP_INSERT, OP_UPDATE, StageError, type TableStage } from './stage.js';
+import { OP_DELETE, OP_INSERT, OP_UPDATE, type StagedColumn, StageError, type TableStage } from './stage.js';
+import { TypedColumn } from './stage-column.js';
 import type { TargetTable } from './target.js';
 import {
   CHUNK_CAPACITY as CHUNK_ROWS,
@@ -131,7 +132,7 @@ export class TableApplier {
     table: string,
     catalog: string,
     rows: number | readonly number[],
-    columns: readonly (readonly Value[])[],
+    columns: readonly (readonly Value[] | StagedColumn)[],
     fillers: readonly (Filler | undefined)[],
     schema = 'main',
   ): Promise<void> {
@@ -146,6 +147,14 @@ export class TableApplier {
         const end = Math.min(total, start + CHUNK_ROWS);
         for (let c = 0; c < columns.length; c++) {
           const col = columns[c] ?? [];
+          if (col instanceof TypedColumn) {
+            // Staged in binary form: copied as it is, unless a value of this chunk is a text the
+            // filler does not know (then the chunk's column goes as VARCHAR, its values as text).
+            filled[c] = col.allBinary(rows, start, end);
+            if (!filled[c]) values[c] = col.textRange(rows, start, end);
+            types[c] = filled[c] ? col.filler.type : VARCHAR;
+            continue;
+          }
           const v = typeof rows === 'number' ? col.slice(start, end) : pick(col, rows, start, end);
           values[c] = v;
           // Typed when every value of this chunk's column is in the plain form its filler knows;
@@ -157,7 +166,11 @@ export class TableApplier {
         const chunk = DuckDBDataChunk.create(types, end - start);
         for (let c = 0; c < columns.length; c++) {
           if (!filled[c]) chunk.setColumnValues(c, values[c] ?? []);
-          else this.scratchFor(c).copyTo(chunk, c, fillers[c]?.bytes ?? 8, end - start);
+          else {
+            const col = columns[c];
+            if (col instanceof TypedColumn) col.copyTo(chunk, c, this.scratchFor(c), rows, start, end);
+            else this.scratchFor(c).copyTo(chunk, c, fillers[c]?.bytes ?? 8, end - start);
+          }
         }
         appender.appendDataChunk(chunk);
         // The appender copied the rows: free the chunk's string heap now, not at a GC that V8, blind

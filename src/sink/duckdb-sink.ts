@@ -871,7 +871,7 @@ export class DuckDbSink implements ChangeSink {
     try {
       await t.applier.flush(t.stage);
     } catch (err) {
-      throw await this.wrapBatchError(err, t, 'apply', t.stage.columns, t.stage.size);
+      throw await this.wrapBatchError(err, t, 'apply', t.stage.textColumns(), t.stage.size);
     }
   }
 
@@ -880,7 +880,7 @@ export class DuckDbSink implements ChangeSink {
       try {
         await t.applier.flush(t.stage);
       } catch (err) {
-        throw await this.wrapBatchError(err, t, 'apply', t.stage.columns, t.stage.size);
+        throw await this.wrapBatchError(err, t, 'apply', t.stage.textColumns(), t.stage.size);
       }
     }
     this.staged = 0;

@@ -13,10 +13,12 @@
 // in no form, the value stored in DuckDB (the UPDATE's per-row presence mask says which to keep).
 // Memory: at most one staged row per change, and the sink flushes at --batch-changes.
 
-import { WalduckError } from '../protocol/errors.js';
 import type { RowImage, Value } from '../wal2json/change.js';
 import { fits, type Need, needOf } from './exact-numeric.js';
+import { TypedColumn } from './stage-column.js';
+import { ColumnValueError, NON_FINITE_ADVICE, StageError } from './stage-errors.js';
 import type { TargetTable } from './target.js';
+import { fillerFor } from './typed-fill.js';
 
 export const OP_INSERT = 'I';
 export const OP_UPDATE = 'U';
@@ -30,38 +32,18 @@ const OP_NONE = '-';
  */
 const VALUE_COST = 24;
 
-export class StageError extends WalduckError {
-  override readonly name = 'StageError';
-  readonly code = 'WALDUCK_APPLY';
-  readonly phase = 'apply';
-}
-
 /**
- * A value of column `column` (a target position) that could not be prepared; the sink adds the row and
- * LSN. The message never holds the value (rows may hold personal data): `snippet` does, which the CLI
- * shows with --debug-values only.
+ * What one value held in binary form (stage-column.ts) counts for beyond its width, in characters
+ * (a character of a staged string holds about a byte): its state byte. Such bytes are no work for
+ * V8's collector, so only memory bounds them (about 4k rows of 50 columns per 2 MB).
  */
-export class ColumnValueError extends WalduckError {
-  override readonly name = 'ColumnValueError';
-  readonly code = 'WALDUCK_VALUE';
-  readonly phase = 'apply';
-  readonly snippet: string;
-  /** The message already says what the user can do. */
-  readonly advised: boolean;
-  constructor(
-    readonly column: number,
-    message: string,
-    options?: { cause?: unknown; snippet?: string; advised?: boolean },
-  ) {
-    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
-    this.snippet = options?.snippet ?? '';
-    this.advised = options?.advised ?? false;
-  }
-}
+const TYPED_COST = 1;
 
-/** What to do about a NaN or ±Infinity in a numeric(p,s) column, said in the line that stops. */
-export const NON_FINITE_ADVICE =
-  "DuckDB's DECIMAL has no NaN or ±Infinity and walduck never stores another value: run with --numeric exact (the column becomes VARCHAR holding PostgreSQL's text from that value on), declare the column plain numeric, or fix the row on the source";
+/** A staged column: prepared texts, or (a non-key column with a typed fill) binary values. */
+export type StagedColumn = Value[] | TypedColumn;
+
+// The stage's errors live in stage-errors.ts; re-exported here, where the sink's modules look for them.
+export { ColumnValueError, NON_FINITE_ADVICE, StageError } from './stage-errors.js';
 
 /** real, double precision and numeric: wal2json 2.5 prints their NaN and ±Infinity as JSON null. */
 const NULL_WHEN_NON_FINITE = new Set(['float4', 'float8', 'numeric']);
@@ -74,7 +56,7 @@ export class TableStage {
   readonly masks: (string | null)[] = [];
   /** The key as stored in DuckDB before this batch (UPDATE and DELETE rows). */
   readonly oldKeys: Value[][];
-  readonly columns: Value[][];
+  readonly columns: StagedColumn[];
   /** Staged I/U row index by the row's current key text. */
   private readonly pending = new Map<string, number>();
   /** Whether `pending` is maintained (from the first UPDATE or DELETE of the batch on). */
@@ -91,7 +73,12 @@ export class TableStage {
 
   constructor(readonly target: TargetTable) {
     this.oldKeys = target.key.map(() => []);
-    this.columns = target.mappings.map(() => []);
+    // Key columns stay text: the fold below looks rows up by their key's text.
+    const keyed = new Set(target.key);
+    this.columns = target.mappings.map((m, p) => {
+      const f = keyed.has(p) ? undefined : fillerFor(m);
+      return f ? new TypedColumn(f) : [];
+    });
     this.nullMeansNonFinite = target.source.columns.map(
       (c) => c.notNull && c.type.element === undefined && NULL_WHEN_NON_FINITE.has(c.type.typname),
     );
@@ -112,7 +99,10 @@ export class TableStage {
     this.ops.length = 0;
     this.masks.length = 0;
     for (const k of this.oldKeys) k.length = 0;
-    for (const c of this.columns) c.length = 0;
+    for (const c of this.columns) {
+      if (c instanceof TypedColumn) c.clear();
+      else c.length = 0;
+    }
     this.pending.clear();
     this.keyed = false;
     this.counts = { insert: 0, update: 0, delete: 0, masked: 0 };
@@ -132,13 +122,21 @@ export class TableStage {
       const columns = this.columns;
       try {
         for (let p = 0; p < columns.length; p++) {
+          const col = columns[p];
           const v = values[p] ?? null;
-          if (v !== null) this.chars += v.length + VALUE_COST;
-          columns[p]?.push(this.prepare(p, v));
+          if (col instanceof TypedColumn) this.setTyped(col, p, idx, v);
+          else {
+            if (v !== null) this.chars += v.length + VALUE_COST;
+            col?.push(this.prepare(p, v));
+          }
         }
       } finally {
         // A value refused mid-row leaves the row as pushRow would: every column one entry longer.
-        for (const c of columns) if (c.length === idx) c.push(null);
+        for (const c of columns) {
+          if (c.length !== idx) continue;
+          if (c instanceof TypedColumn) c.pushNull();
+          else c.push(null);
+        }
       }
     } else {
       this.pushRow(OP_INSERT, null);
@@ -210,7 +208,10 @@ export class TableStage {
     }
     const idx = this.pushRow(OP_DELETE, null);
     this.writeOldKey(idx, old);
-    for (const c of this.columns) c[idx] = null;
+    for (const c of this.columns) {
+      if (c instanceof TypedColumn) c.setNull(idx);
+      else c[idx] = null;
+    }
     this.counts.delete++;
   }
 
@@ -219,8 +220,14 @@ export class TableStage {
     const idx = this.ops.length;
     this.ops.push(op);
     this.masks.push(mask);
-    for (const k of this.oldKeys) k.push(null);
-    for (const c of this.columns) c.push(null);
+    const keys = this.oldKeys;
+    for (let k = 0; k < keys.length; k++) keys[k]?.push(null);
+    const columns = this.columns;
+    for (let p = 0; p < columns.length; p++) {
+      const c = columns[p];
+      if (c instanceof TypedColumn) c.pushNull();
+      else c?.push(null);
+    }
     return idx;
   }
 
@@ -253,9 +260,34 @@ export class TableStage {
       const p = positions[i] ?? 0;
       const col = this.columns[p];
       const v = values[i] ?? null;
-      if (v !== null) this.chars += v.length + VALUE_COST;
-      if (col) col[idx] = this.prepare(p, v);
+      if (col instanceof TypedColumn) this.setTyped(col, p, idx, v);
+      else {
+        if (v !== null) this.chars += v.length + VALUE_COST;
+        if (col) col[idx] = this.prepare(p, v);
+      }
     }
+  }
+
+  /**
+   * A value into a binary column: in binary form when the filler knows its form (then `prepare` would
+   * return it unchanged, see stage-column.ts), else prepared as any staged text is.
+   */
+  private setTyped(col: TypedColumn, p: number, idx: number, v: Value): void {
+    if (v !== null && col.setBinary(idx, v)) {
+      this.chars += col.width + TYPED_COST;
+      return;
+    }
+    const prepared = this.prepare(p, v);
+    if (prepared === null) col.setNull(idx);
+    else {
+      this.chars += prepared.length + VALUE_COST;
+      col.setText(idx, prepared);
+    }
+  }
+
+  /** The staged columns as text (the error path names the row a value of which DuckDB refused). */
+  textColumns(): Value[][] {
+    return this.columns.map((c) => (c instanceof TypedColumn ? c.allTexts() : c));
   }
 
   /**
@@ -355,10 +387,17 @@ export class TableStage {
   // per change. Several columns are joined with KEY_SEP.
   private keyOfStaged(idx: number): string {
     const key = this.target.key;
-    if (key.length === 1) return this.columns[key[0] ?? 0]?.[idx] ?? '\u0001';
+    if (key.length === 1) return this.keyText(key[0] ?? 0, idx);
     let s = '';
-    for (const k of this.target.key) s += `${this.columns[k]?.[idx] ?? '\u0001'}${KEY_SEP}`;
+    for (const k of this.target.key) s += `${this.keyText(k, idx)}${KEY_SEP}`;
     return s;
+  }
+
+  /** A key column's staged text (key columns are never binary: see the constructor). */
+  private keyText(k: number, idx: number): string {
+    const col = this.columns[k];
+    const v = col instanceof TypedColumn ? col.textAt(idx) : col?.[idx];
+    return v ?? '\u0001';
   }
 
   private keyOfImage(image: RowImage): string {
