@@ -7,36 +7,17 @@
 // stream went on meanwhile: the slot is acked no further than what DuckDB recorded, and a run after
 // the lock is gone finishes the copy with every row.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
+import { psqlSession } from '../../helpers/psql-session.js';
 import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck' });
 const dir = useWorkdir('walduck-copy-giveup-');
-
-/** A psql session running `sql` on stdin, named `app` in pg_stat_activity; `ready` when it printed `mark`. */
-function session(app: string, sql: string, mark: string) {
-  const p = spawn('psql', [...psqlArgs(c.info), '-q', '-A', '-t'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, PGAPPNAME: app },
-  });
-  const closed = new Promise<number | null>((resolve) => p.on('close', resolve));
-  let out = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    p.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes(mark)) resolve();
-    });
-    closed.then((code) => reject(new Error(`${app} session exited ${code} before ${mark}`)));
-  });
-  p.stdin.write(sql);
-  return { p, closed, ready };
-}
 
 it('stops with one line naming the table when its chunk reads keep failing, acked no further than applied', {
   timeout: 180_000,
@@ -60,15 +41,15 @@ it('stops with one line naming the table when its chunk reads keep failing, acke
      UPDATE q SET note = 'changed' WHERE id % 7 = 0;
      INSERT INTO q VALUES (301, 'new');`,
   );
-  const lock = session(
-    'copy-lock',
+  const lock = psqlSession(
+    c.info,
     "BEGIN; LOCK TABLE q IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n",
     'locked',
   );
   await lock.ready;
   // Terminates every backend that waits for a lock on q, until terminated itself.
-  const killer = session(
-    'copy-killer',
+  const killer = psqlSession(
+    c.info,
     `SELECT 'watching';
      DO $$ BEGIN LOOP
        PERFORM pg_terminate_backend(l.pid) FROM pg_locks l
@@ -76,6 +57,7 @@ it('stops with one line naming the table when its chunk reads keep failing, acke
        PERFORM pg_sleep(0.02);
      END LOOP; END $$;\n`,
     'watching',
+    'copy-killer',
   );
   await killer.ready;
   const run = startWatched(
@@ -132,8 +114,7 @@ it('stops with one line naming the table when its chunk reads keep failing, acke
   );
 
   // Once the lock is gone, the copy finishes from where it was: every row, every change.
-  lock.p.stdin.end('COMMIT;\n');
-  await lock.closed;
+  await lock.end('COMMIT;\n');
   const last2 = await runWalduck(
     [...args('giveup.duckdb', '--tables', 'p,q'), '--until-caught-up'],
     {},

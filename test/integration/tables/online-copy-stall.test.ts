@@ -7,13 +7,13 @@
 // while the test stalls that one session through the fault proxy, then lets the SELECT finish, so
 // its reply goes into the void.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { FaultProxy } from '../../helpers/faults.js';
+import { psqlSession } from '../../helpers/psql-session.js';
 import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
@@ -22,25 +22,16 @@ const dir = useWorkdir('walduck-copy-stall-');
 
 /** A session holding `LOCK TABLE name IN ACCESS EXCLUSIVE MODE` until release(). */
 async function lockTable(name: string): Promise<{ release: () => Promise<void> }> {
-  const p = spawn('psql', [...psqlArgs(c.info), '-q', '-A', '-t'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const closed = new Promise<void>((resolve, reject) =>
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`lock session exited ${code}`)))),
+  const lock = psqlSession(
+    c.info,
+    `BEGIN; LOCK TABLE ${name} IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n`,
+    'locked',
   );
-  let out = '';
-  const locked = new Promise<void>((resolve) =>
-    p.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes('locked')) resolve();
-    }),
-  );
-  p.stdin.write(`BEGIN; LOCK TABLE ${name} IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n`);
-  await Promise.race([locked, closed]);
-  let released = false;
+  await lock.ready;
   return {
     release: async () => {
-      if (!released) p.stdin.end('COMMIT;\n');
-      released = true;
-      await closed;
+      const code = await lock.end('COMMIT;\n');
+      if (code !== 0) throw new Error(`lock session exited ${code}`);
     },
   };
 }
