@@ -270,7 +270,7 @@ export class TableStage {
 
   /**
    * A value into a binary column: in binary form when the filler knows its form (then `prepare` would
-   * return it unchanged, see stage-column.ts), else prepared as any staged text is.
+   * return it unchanged, see stage-column.ts), else prepared like every other staged text.
    */
   private setTyped(col: TypedColumn, p: number, idx: number, v: Value): void {
     if (v !== null && col.setBinary(idx, v)) {

@@ -104,6 +104,26 @@ export function placedByXid(p: PendingRename): boolean {
   return p.kind === 'atStart' || p.taken;
 }
 
+/** What a catalog read tells of a rename, as both kinds record it first (not yet committed in the stream). */
+function seen(
+  oid: string,
+  from: TableRef,
+  to: TableRef,
+  position: string,
+  xmin: string | null,
+  reused: boolean,
+): RenameSeen {
+  return {
+    oid,
+    from: { schema: from.schema, table: from.table },
+    to: { schema: to.schema, table: to.table },
+    at: parseLsn(position) ?? 0n,
+    xid: xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined,
+    reused,
+    committed: false,
+  };
+}
+
 export class PendingRenames {
   private readonly byOid = new Map<string, PendingRename>();
   /**
@@ -127,7 +147,6 @@ export class PendingRenames {
     taken = false,
   ): boolean {
     const was = this.byOid.get(oid);
-    const xid = xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined;
     if (was && was.to.schema === to.schema && was.to.table === to.table) {
       if (was.reused === reused && (placedByXid(was) || !taken)) return false;
       // The first position and transaction stay: the rename committed before the first position, and
@@ -141,20 +160,9 @@ export class PendingRenames {
       );
       return false;
     }
-    const passed = xid !== undefined && this.inBatch(xid);
-    this.byOid.set(oid, {
-      kind: 'running',
-      oid,
-      from: { schema: from.schema, table: from.table },
-      to: { schema: to.schema, table: to.table },
-      at: parseLsn(walPosition) ?? 0n,
-      xid,
-      reused,
-      committed: false,
-      armed: false,
-      taken,
-      passed,
-    });
+    const base = seen(oid, from, to, walPosition, xmin, reused);
+    const passed = base.xid !== undefined && this.inBatch(base.xid);
+    this.byOid.set(oid, { kind: 'running', ...base, armed: false, taken, passed });
     if (passed) this.learnt.add(oid);
     return true;
   }
@@ -171,16 +179,9 @@ export class PendingRenames {
     xmin: string | null,
     reused: boolean,
   ): void {
-    const xid = xmin !== null && /^\d+$/.test(xmin) ? Number(xmin) : undefined;
     this.byOid.set(oid, {
       kind: 'atStart',
-      oid,
-      from: { schema: from.schema, table: from.table },
-      to: { schema: to.schema, table: to.table },
-      at: parseLsn(insertPosition) ?? 0n,
-      xid,
-      reused,
-      committed: false,
+      ...seen(oid, from, to, insertPosition, xmin, reused),
       before: false,
       inStream: false,
       leftOut: false,
