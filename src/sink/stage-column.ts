@@ -182,9 +182,11 @@ export class TypedColumn {
     if (typeof rows !== 'number') {
       const src = this.bytes;
       const dst = new Uint8Array(scratch.data);
+      // Byte by byte (a value is 1 to 16 bytes): a subarray per picked row was an object per row.
       for (let k = 0; k < end - start; k++) {
         const from = (rows[start + k] ?? 0) * w;
-        dst.set(src.subarray(from, from + w), k * w);
+        const to = k * w;
+        for (let b = 0; b < w; b++) dst[to + b] = src[from + b] as number;
       }
       this.validityOf(scratch, rows, start, end);
       scratch.copyTo(chunk, c, w, end - start);
