@@ -15,6 +15,7 @@ import type { DuckDBDataChunk } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
 import { InternalError } from '../protocol/errors.js';
 import type { Value } from '../wal2json/change.js';
+import { civilFromDays } from './pg-temporal.js';
 import { CHUNK_CAPACITY, type ColumnScratch, type Filler } from './typed-fill.js';
 
 const NULL = 0;
@@ -238,21 +239,6 @@ export class TypedColumn {
 }
 
 const pad = (n: number | bigint, w: number) => String(n).padStart(w, '0');
-
-/** Days since 1970-01-01 -> proleptic Gregorian y, m, d (the inverse of pg-temporal's daysFromCivil). */
-export function civilFromDays(days: number): [number, number, number] {
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
-}
 
 function dateText(days: number): string {
   const [y, m, d] = civilFromDays(days);
