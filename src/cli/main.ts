@@ -34,6 +34,7 @@ const cli = yargs(hideBin(process.argv))
     process.exit(EXIT_USAGE);
   });
 
+skipHelpCache(cli);
 demoCommand(cli);
 replicateCommand(cli);
 resyncCommand(cli);
@@ -43,6 +44,21 @@ statusCommand(cli);
 streamCommand(cli);
 traceCommand(cli);
 verifyCommand(cli);
+
+/**
+ * yargs renders the whole help of a command each time that command runs, and keeps it in case a
+ * handler calls showHelp(): measuring every option text's width cost ~0.15 s of each run's start-up
+ * (string-width on the long option descriptions), and a bench run of a few seconds pays it too.
+ * walduck never shows help once a command started (failures are one line, see .fail above), and
+ * `--help` renders its own text when asked, so the cached copy is never read: skip making it. The hook
+ * is yargs-internal; without it this does nothing and runs are only slower.
+ */
+function skipHelpCache(argv: object): void {
+  type Usage = { cacheHelpMessage?: () => void };
+  const internal = argv as { getInternalMethods?: () => { getUsageInstance?: () => Usage } };
+  const usage = internal.getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+}
 
 try {
   await cli.parseAsync();
