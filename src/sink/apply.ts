@@ -7,9 +7,10 @@
 // must touch exactly one of possibly identical rows, which a set-based join cannot say. Those go row
 // by row (`rowid` of the first match); inserts still go in chunks.
 
-import { type DuckDBConnection, DuckDBDataChunk, type DuckDBType, VARCHAR } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import type { LeafInfo } from '../source/routing.js';
 import type { RowImage, Value } from '../wal2json/change.js';
+import { DuckDBDataChunk, VARCHAR } from './duckdb-api.js';
 import { quoteIdent } from './sql.js';
 import { OP_DELETE, OP_INSERT, OP_UPDATE, type StagedColumn, StageError, type TableStage } from './stage.js';
 import { TypedColumn } from './stage-column.js';

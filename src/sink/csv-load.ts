@@ -120,7 +120,7 @@ async function csvError(
   let key = `(line ${bad.row + 1} of the segment)`;
   let value: string | null = null;
   try {
-    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const { DuckDBInstance } = await import('./duckdb-api.js');
     const inst = await DuckDBInstance.create(':memory:');
     const c = await inst.connect();
     const keyRefs = target.key.map((k) => `_c${k}`);

@@ -2,8 +2,8 @@
 // find the first value that does not convert, in a scratch in-memory DuckDB: the error can then name
 // the column and the row instead of passing DuckDB's message on alone. Runs only on failure.
 
-import { DuckDBDataChunk, DuckDBInstance, VARCHAR } from '@duckdb/node-api';
 import type { Value } from '../wal2json/change.js';
+import { DuckDBDataChunk, DuckDBInstance, VARCHAR } from './duckdb-api.js';
 import type { ColumnMapping } from './type-map.js';
 
 export interface BadValue {

@@ -79,7 +79,7 @@ export async function openDuckDb(path: string, o: OpenOptions = {}): Promise<Duc
   if (o.threads !== undefined) config.threads = String(o.threads);
   try {
     // Loaded when used: DuckDB's native module is most of the start-up of commands that never need it.
-    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const { DuckDBInstance } = await import('./duckdb-api.js');
     const instance = await DuckDBInstance.create(path, config);
     onOpen?.(memoryProbe(instance));
     return instance;

@@ -12,9 +12,9 @@
 // unchanged and never refuses (the filler knows only plain forms), so accepting skips `prepare`.
 
 import type { DuckDBDataChunk } from '@duckdb/node-api';
-import bindings from '@duckdb/node-bindings';
 import { InternalError } from '../protocol/errors.js';
 import type { Value } from '../wal2json/change.js';
+import { bindings } from './duckdb-api.js';
 import { civilFromDays } from './pg-temporal.js';
 import { CHUNK_CAPACITY, type ColumnScratch, type Filler } from './typed-fill.js';
 

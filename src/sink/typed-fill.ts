@@ -10,21 +10,20 @@
 // fast value is never a guess: it is either the cast's result or not used. The property test
 // (test/property/sink/typed-fill.test.ts) checks the parsers against DuckDB's cast.
 
+import type { DuckDBDataChunk, DuckDBType } from '@duckdb/node-api';
 import {
   BIGINT,
   BOOLEAN,
+  bindings,
   DATE,
   DECIMAL,
   DOUBLE,
-  type DuckDBDataChunk,
-  type DuckDBType,
   INTEGER,
   SMALLINT,
   TIMESTAMP,
   TIMESTAMPTZ,
   VARCHAR,
-} from '@duckdb/node-api';
-import bindings from '@duckdb/node-bindings';
+} from './duckdb-api.js';
 import { daysFromCivil } from './pg-temporal.js';
 import type { ColumnMapping } from './type-map.js';
 

@@ -53,7 +53,7 @@ interface Import {
   readonly typeOnly: boolean;
 }
 
-/** Static imports and re-exports (`import type` noted) and dynamic `import('…')`. */
+/** Static imports and re-exports (`import type` noted), dynamic `import('…')` and `require('…')`. */
 function imports(file: string): Import[] {
   const text = readFileSync(file, 'utf8');
   const found: Import[] = [];
@@ -62,6 +62,9 @@ function imports(file: string): Import[] {
   for (const m of text.matchAll(/(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g))
     found.push({ spec: m[1] ?? '', typeOnly: false });
   for (const m of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g))
+    found.push({ spec: m[1] ?? '', typeOnly: false });
+  // createRequire's require('…'): src/sink/duckdb-api.ts loads DuckDB's CommonJS packages so.
+  for (const m of text.matchAll(/\brequire\(\s*['"]([^'"]+)['"]\s*\)/g))
     found.push({ spec: m[1] ?? '', typeOnly: false });
   return found;
 }
