@@ -77,9 +77,21 @@ export async function clearSnapshotPending(
   await conn.run(`DELETE FROM ${pendingTable(catalog)} WHERE slot = ${quoteLiteral(slot)}`);
 }
 
-/** The attached database's own name (DuckDB names it after the file): what every reference is qualified with. */
+/** Each connection's catalog, asked once: walduck never switches a connection's database (no USE). */
+const catalogs = new WeakMap<DuckDBConnection, string>();
+
+/**
+ * The attached database's own name (DuckDB names it after the file): what every reference is
+ * qualified with. Asked of DuckDB once per connection: the preflight's modules each needed it, ~15
+ * round trips through the thread pool at start-up.
+ */
 export async function attachedCatalog(conn: DuckDBConnection): Promise<string> {
-  return String((await conn.runAndReadAll('SELECT current_database()')).getRows()[0]?.[0]);
+  let name = catalogs.get(conn);
+  if (name === undefined) {
+    name = String((await conn.runAndReadAll('SELECT current_database()')).getRows()[0]?.[0]);
+    catalogs.set(conn, name);
+  }
+  return name;
 }
 
 /** Whether the file has walduck's state table at all (a file walduck never wrote has not). */
