@@ -40,6 +40,23 @@ const LOAD_THREADS = Number(process.env.WALDUCK_SNAPSHOT_LOAD_THREADS ?? 1);
 const COPY_ADVICE =
   'DuckDB cannot hold this value exactly and walduck never stores another one: fix the row on the source or leave the table out of --tables, then run again (nothing was committed)';
 
+/** Each connection's instance thread count, read once: only this module changes it, and puts it back. */
+const threadCounts = new WeakMap<DuckDBConnection, number>();
+
+/**
+ * The instance's thread count, asked of DuckDB once per connection: asked before every segment, the
+ * round trip through the thread pool delayed each next INSERT, while DuckDB is the snapshot's
+ * slowest stage.
+ */
+async function instanceThreads(conn: DuckDBConnection): Promise<number> {
+  let n = threadCounts.get(conn);
+  if (n === undefined) {
+    n = Number((await conn.runAndReadAll("SELECT current_setting('threads')")).getRows()[0]?.[0]);
+    threadCounts.set(conn, n);
+  }
+  return n;
+}
+
 /** Tables whose text DuckDB converts by itself (no JS rewriting, as arrays need) can load as CSV. */
 export function loadsAsCsv(target: TargetTable): boolean {
   return target.mappings.every((m) => m.pre === undefined || m.csv !== undefined);
@@ -63,7 +80,7 @@ export async function loadCsvSegment(
     const values = target.mappings.map((m, i) => (m.csv ?? m.convert)(`_c${i}`));
     let r: Awaited<ReturnType<DuckDBConnection['run']>>;
     // The instance's own count (replicate's --duckdb-threads) is put back afterwards, not DuckDB's default.
-    const before = Number((await conn.runAndReadAll("SELECT current_setting('threads')")).getRows()[0]?.[0]);
+    const before = await instanceThreads(conn);
     const serial = Number.isInteger(LOAD_THREADS) && LOAD_THREADS > 0 && LOAD_THREADS !== before;
     if (serial) await conn.run(`SET threads = ${LOAD_THREADS}`);
     try {
