@@ -24,7 +24,7 @@ for (const c of [QUOTE, LBRACKET, RBRACKET, LBRACE, RBRACE]) STRUCTURE[c] = 1;
  * enough to find the closing bracket. Strings are crossed quote to quote (a backslash makes the next
  * byte plain), nesting is counted and each closer must match its opener, within the depth limit. What
  * lies inside is not checked further (a bad escape or number goes unnoticed): the caller drops it
- * anyway. A long string's end is searched natively, as JsonReader.stringBody does. Needs the whole
+ * anyway. A long string's end is searched natively, as the string scanner does (json-string.ts). Needs the whole
  * container in the view: a non-final view that ends inside it throws NEED_MORE (the v1 stream then
  * captures the element).
  */
