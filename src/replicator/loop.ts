@@ -31,7 +31,10 @@ export type StopAt =
 
 /** Running figures, kept across sessions (a reconnect continues them); progress and metrics read them. */
 export interface LoopFigures {
-  /** Row changes applied and committed (insert, update, delete). */
+  /**
+   * Row changes applied and committed (insert, update, delete): with a sink that says which it took
+   * (ChangeSink.rowChanges), those only, so a DuckDB file's count leaves out the tables not followed.
+   */
   changes: number;
   transactions: number;
   /** Plugin payload bytes received. */
