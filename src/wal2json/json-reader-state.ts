@@ -1,6 +1,7 @@
 // The state of a JsonReader (json-reader.ts): the byte view it walks, its position, nesting depth and
-// mode, how it reports an error or the end of the view, and whitespace. The scanners (json-string.ts,
-// json-number.ts) and the structure (json-reader.ts) work on it.
+// mode, how it reports an error or the end of the view, and whitespace. The first class of the
+// reader's chain: the scanners (json-string.ts, json-number.ts) and the structure (json-reader.ts)
+// extend it.
 //
 // The reader works in two modes. `final`: the end of the view is the end of the input, and running
 // into it is a WALDUCK_WAL2JSON_TRUNCATED error (a v2 line; a v1 change reassembled from several messages).
@@ -73,8 +74,8 @@ const EMPTY_BUF = asSliceBuffer(EMPTY);
 
 export class ReaderState {
   bytes: Uint8Array = EMPTY;
-  /** `bytes` as a Buffer, for slicing strings out of it (the scanners' only use of it). */
-  buf: SliceBuffer = EMPTY_BUF;
+  /** `bytes` as a Buffer, for slicing strings out of it. */
+  protected buf: SliceBuffer = EMPTY_BUF;
   pos = 0;
   end = 0;
   final = true;
@@ -165,7 +166,7 @@ export class ReaderState {
   }
 
   /** A string body from `start` to `end` (exclusive) must fit the limit. */
-  checkLength(start: number, end: number): void {
+  protected checkLength(start: number, end: number): void {
     if (end - start > this.limits.maxStringBytes) {
       throw this.fail(
         'WALDUCK_WAL2JSON_TOO_LONG',
@@ -176,7 +177,7 @@ export class ReaderState {
   }
 
   /** JSON strings may not hold a raw control character (U+0000 to U+001F). */
-  controlCharacter(p: number): Wal2JsonError {
+  protected controlCharacter(p: number): Wal2JsonError {
     this.pos = p;
     return this.fail('WALDUCK_WAL2JSON_SYNTAX', 'control character inside a string');
   }

@@ -3,16 +3,9 @@
 // closing bracket (skipRest); a v2 line ends at its last byte (skipLine). They work on a JsonReader's
 // view and position, as its own methods do.
 
-import {
-  BACKSLASH,
-  type JsonReader,
-  LBRACE,
-  LBRACKET,
-  LONG_STRING,
-  QUOTE,
-  RBRACE,
-  RBRACKET,
-} from './json-reader.js';
+import type { JsonReader } from './json-reader.js';
+import { BACKSLASH, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET } from './json-reader-state.js';
+import { LONG_STRING } from './json-string.js';
 
 /** 1 for the bytes skipRest stops at outside strings: the quote and the four brackets. */
 const STRUCTURE = new Uint8Array(256);
