@@ -31,7 +31,10 @@ export type StopAt =
 
 /** Running figures, kept across sessions (a reconnect continues them); progress and metrics read them. */
 export interface LoopFigures {
-  /** Row changes applied and committed (insert, update, delete). */
+  /**
+   * Row changes applied and committed (insert, update, delete): with a sink that says which it took
+   * (ChangeSink.rowChanges), those only, so a DuckDB file's count leaves out the tables not followed.
+   */
   changes: number;
   transactions: number;
   /** Plugin payload bytes received. */
@@ -102,19 +105,20 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
   let beginTime: string | undefined;
   let pendingSourceTime: string | undefined;
   // Counted when the sink commits them: a batch rolled back (and replayed after a reconnect) is not
-  // counted twice.
+  // counted twice. A sink that counts the row changes it takes (rowChanges: DuckDbSink's leave out the
+  // tables it does not follow, and those the decoder dropped unread never reach it) is read at each
+  // commit; for any other sink each decoded row change counts.
   let pendingChanges = 0;
   let pendingTransactions = 0;
-  // Row changes the decoder dropped unread (its skip option: tables the sink would ignore) are counted
-  // as the sink's ignored ones always were, at the place in the stream they had.
-  let skippedSeen = decoder.skipped;
-  const countSkipped = () => {
-    pendingChanges += decoder.skipped - skippedSeen;
-    skippedSeen = decoder.skipped;
-  };
+  let rowsAtCommit = sink.rowChanges;
 
   const ack = (lsn: Lsn | undefined): void => {
     if (lsn === undefined) return;
+    if (rowsAtCommit !== undefined) {
+      const rows = sink.rowChanges ?? rowsAtCommit;
+      pendingChanges = rows - rowsAtCommit;
+      rowsAtCommit = rows;
+    }
     figures.changes += pendingChanges;
     figures.transactions += pendingTransactions;
     pendingChanges = 0;
@@ -165,7 +169,6 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
         figures.bytes += m.data.length;
         // A long message arrives in pieces (more: true on all but the last), each decoded as it comes.
         for (const change of decoder.decode(m.data, m.dataStart, m.more === true)) {
-          countSkipped();
           if (i.signal?.aborted) {
             // Leaving the decoder mid-message is final: the next message would start mid-document.
             stoppedBy = 'signal';
@@ -194,7 +197,6 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
             ack(await sink.commit());
           }
         }
-        countSkipped();
       } else if (!sink.inSourceTransaction) {
         sink.streamPassed?.(m.walEnd);
         if (sink.hasUncommitted) ack(await sink.commit());

@@ -106,9 +106,12 @@ export class Health {
         'Seconds since the source commit of the last applied transaction, while behind (0 when caught up).',
         [['', Number(this.lagSeconds().toFixed(3))]],
       );
-      metric('walduck_changes_applied_total', 'counter', 'Row changes (insert, update, delete) applied.', [
-        ['', f.changes],
-      ]);
+      metric(
+        'walduck_changes_applied_total',
+        'counter',
+        'Row changes (insert, update, delete) applied to the tables followed.',
+        [['', f.changes]],
+      );
       metric('walduck_transactions_applied_total', 'counter', 'Source transactions applied.', [
         ['', f.transactions],
       ]);

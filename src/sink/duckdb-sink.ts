@@ -97,7 +97,7 @@ export interface SinkOptions {
 }
 
 export interface SinkStats {
-  /** Changes applied (inserts, updates, deletes, truncates), committed or not. */
+  /** Row changes (insert, update, delete) of followed tables taken, committed or not. */
   changes: number;
   transactions: number;
   commits: number;
@@ -130,6 +130,10 @@ export class DuckDbSink implements ChangeSink {
   /** End LSN of the last source commit seen; becomes durable with the next `commit()`. */
   private lastCommitLsn: Lsn;
   readonly stats: SinkStats = { changes: 0, transactions: 0, commits: 0, unmatched: 0 };
+  /** ChangeSink.rowChanges: a change of a table not followed (ignored) is not counted. */
+  get rowChanges(): number {
+    return this.stats.changes;
+  }
   private readonly warnedMismatch = new Set<TargetTable>();
   private readonly now: () => number;
   /** Tables the open DuckDB transaction has updated or deleted rows of (or will, from their stage). */
@@ -393,6 +397,7 @@ export class DuckDbSink implements ChangeSink {
     const t = this.tables.get(this.keyFor(change.schema, change.table));
     if (!t || t.stage.widens || (t.watch !== undefined && !t.watch.unchanged(change))) return undefined;
     if (change.kind !== 'insert' && t.applier.target.keyless) return undefined;
+    this.stats.changes++;
     return this.count(this.stageNow(t, change));
   }
 
@@ -457,6 +462,7 @@ export class DuckDbSink implements ChangeSink {
         if (this.renames.inRenaming && (await this.renames.ambiguous(change, this.lastCommitLsn))) return;
         let t = await this.resolve(change, change.lsn);
         if (!t) return;
+        this.stats.changes++;
         t = await this.follow(t, change);
         // A value that does not fit its column (--numeric exact) widens it first, whatever the
         // online copy's merge then does with the change: a wider column holds every narrower value.
@@ -860,7 +866,6 @@ export class DuckDbSink implements ChangeSink {
     this.staged++;
     this.stagedChars += chars;
     this.batchChanges++;
-    this.stats.changes++;
     return this.staged >= this.opts.batchChanges || this.stagedChars >= STAGED_CHARS;
   }
 

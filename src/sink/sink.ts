@@ -47,4 +47,10 @@ export interface ChangeSink {
   advanceIdle(lsn: Lsn): Promise<boolean>;
   /** Optional: the server reports its WAL decoded up to `lsn` (a keepalive), pending work or not. */
   streamPassed?(lsn: Lsn): void;
+  /**
+   * Optional: row changes (insert, update, delete) this sink took for its target so far, committed or
+   * not, never reset; the loop counts what it gained up to each commit. A sink that drops the changes
+   * of tables it does not follow says so here; without it the loop counts every decoded row change.
+   */
+  readonly rowChanges?: number;
 }

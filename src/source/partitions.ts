@@ -181,12 +181,21 @@ export class TableRouter implements Router {
       }
       const taken = (p !== undefined && placedByXid(p)) || this.ignored.has(k);
       const unplaced = await this.catalog.placeable(was, ref, oid);
+      // Read before renamed() drops it: a known renaming transaction that is not this one lies ahead in
+      // the stream (the catalog showed the rename first, and this change came before it).
+      const xid = this.renames.of(oid)?.xid;
       this.renamed(was, ref, oid);
       // Some changes under the old name may have been the other table's: never leave that to a
       // warning. Re-copy the renamed table (it then equals the source again), or stop. So too when
       // the new name was another table's in this stream and this change is inside the renaming
       // transaction (or that transaction is unknown): the changes under it may be either table's.
-      if (unplaced || taken) this.recopies.renameHidden(was, ref, taken);
+      if (unplaced || taken)
+        this.recopies.renameHidden(
+          was,
+          ref,
+          taken,
+          xid === undefined ? undefined : { xid, current: this.current },
+        );
       return { kind: 'table', ref, oid };
     }
     // No relation has this name now. While a followed table's rename is still ahead in the stream, it

@@ -48,13 +48,38 @@ export class Recopies {
     );
   }
 
-  /** Re-copies `to`, renamed from `was` at a place walduck could not find (or stops, see add). */
-  renameHidden(was: TableRef, to: TableRef, taken = false): void {
+  /**
+   * Re-copies `to`, renamed from `was` at a place walduck could not find (or stops, see add). `taken`:
+   * `to` was another table's name earlier in the stream. `renaming`: the renaming transaction, when
+   * the catalog named it, and the transaction of the change under `to` that found the rename; without
+   * it a later DDL of the table hid the renaming transaction.
+   */
+  renameHidden(
+    was: TableRef,
+    to: TableRef,
+    taken = false,
+    renaming?: { readonly xid: number; readonly current: number | undefined },
+  ): void {
     if (taken) {
       this.add(
         to,
         `renamed from ${refName(was)} to a name another table used earlier in the stream, and changes under ${refName(to)} in the renaming transaction (or with that transaction unknown) may be either table's`,
         `table ${refName(was)} was renamed to ${refName(to)}, a name another table used earlier in the stream, and walduck cannot tell which changes under ${refName(to)} around the rename are whose: run walduck resync --table ${refName(to)} to copy it again`,
+        'WALDUCK_TABLE_RENAMED',
+      );
+      return;
+    }
+    if (renaming) {
+      // A swap the catalog showed before the stream reached it, and a change under the new name came
+      // first: inside the renaming transaction it may be either table's, before it the other table's.
+      const where =
+        renaming.current === renaming.xid
+          ? `inside the renaming transaction (xid ${renaming.xid}), where it may be either table's`
+          : `before the stream reached the renaming transaction (xid ${renaming.xid}), which the source catalog showed first`;
+      this.add(
+        to,
+        `renamed from ${refName(was)} while another table took that name, and a change under ${refName(to)} came ${where}, so changes under ${refName(was)} or ${refName(to)} around this point may be the wrong table's`,
+        `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}, and a change under ${refName(to)} came ${where}: changes under ${refName(was)} or ${refName(to)} around this point may be the wrong table's; run walduck resync --table ${refName(to)} to copy it again`,
         'WALDUCK_TABLE_RENAMED',
       );
       return;

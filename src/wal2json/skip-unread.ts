@@ -3,16 +3,9 @@
 // closing bracket (skipRest); a v2 line ends at its last byte (skipLine). They work on a JsonReader's
 // view and position, as its own methods do.
 
-import {
-  BACKSLASH,
-  type JsonReader,
-  LBRACE,
-  LBRACKET,
-  LONG_STRING,
-  QUOTE,
-  RBRACE,
-  RBRACKET,
-} from './json-reader.js';
+import type { JsonReader } from './json-reader.js';
+import { BACKSLASH, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET } from './json-reader-state.js';
+import { LONG_STRING } from './json-string.js';
 
 /** 1 for the bytes skipRest stops at outside strings: the quote and the four brackets. */
 const STRUCTURE = new Uint8Array(256);
@@ -24,7 +17,7 @@ for (const c of [QUOTE, LBRACKET, RBRACKET, LBRACE, RBRACE]) STRUCTURE[c] = 1;
  * enough to find the closing bracket. Strings are crossed quote to quote (a backslash makes the next
  * byte plain), nesting is counted and each closer must match its opener, within the depth limit. What
  * lies inside is not checked further (a bad escape or number goes unnoticed): the caller drops it
- * anyway. A long string's end is searched natively, as JsonReader.stringBody does. Needs the whole
+ * anyway. A long string's end is searched natively, as the string scanner does (json-string.ts). Needs the whole
  * container in the view: a non-final view that ends inside it throws NEED_MORE (the v1 stream then
  * captures the element).
  */

@@ -3,16 +3,8 @@
 // document state machine (v1-stream.ts) then reads it from the reassembly buffer with the same reader
 // it uses in place. The scanner only follows strings, escapes and nesting: it never parses.
 
-import {
-  BACKSLASH,
-  COMMA,
-  type JsonReader,
-  LBRACE,
-  LBRACKET,
-  QUOTE,
-  RBRACE,
-  RBRACKET,
-} from './json-reader.js';
+import type { JsonReader } from './json-reader.js';
+import { BACKSLASH, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET } from './json-reader-state.js';
 
 export interface V1Limits {
   readonly maxDepth: number;

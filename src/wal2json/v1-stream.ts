@@ -23,17 +23,8 @@
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { Change } from './change.js';
 import { beginEvent, commitEvent } from './events.js';
-import {
-  COLON,
-  COMMA,
-  type JsonReader,
-  LBRACE,
-  LBRACKET,
-  NEED_MORE,
-  QUOTE,
-  RBRACE,
-  RBRACKET,
-} from './json-reader.js';
+import type { JsonReader } from './json-reader.js';
+import { COLON, COMMA, LBRACE, LBRACKET, NEED_MORE, QUOTE, RBRACE, RBRACKET } from './json-reader-state.js';
 import type { ImageBuilder, TableCache } from './row-image.js';
 import { Capture, type V1Limits } from './v1-capture.js';
 import { V1ChangeReader } from './v1-change.js';

@@ -62,6 +62,9 @@ export class FaultProxy {
   private stalled = false;
   private delayMs = 0;
   private waiting = 0;
+  /** While set, chunks going this way are queued (in order) until release(). */
+  private holding: 'up' | 'down' | undefined;
+  private readonly releases = new Set<() => void>();
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -107,6 +110,11 @@ export class FaultProxy {
       };
       from.on('data', (d: Buffer) => {
         if (blocked(way)) return; // dropped on the floor, as a dead route drops packets
+        if (this.holding === way) {
+          queue.push({ at: Number.POSITIVE_INFINITY, d });
+          this.waiting++;
+          return;
+        }
         if (this.delayMs === 0 && queue.length === 0) {
           to.write(d);
           return;
@@ -117,6 +125,10 @@ export class FaultProxy {
           scheduled = true;
           setTimeout(flush, this.delayMs);
         }
+      });
+      this.releases.add(() => {
+        for (const q of queue) if (q.at === Number.POSITIVE_INFINITY) q.at = 0;
+        flush();
       });
     };
     forward(client, server, 'up');
@@ -192,7 +204,20 @@ export class FaultProxy {
     }
   }
 
-  /** Chunks held back by a delay right now. */
+  /**
+   * Holds every chunk going `way` on every connection from now on, none dropped, until release()
+   * sends them on in the order they came (delay() must be 0 meanwhile).
+   */
+  hold(way: 'up' | 'down'): void {
+    this.holding = way;
+  }
+
+  release(): void {
+    this.holding = undefined;
+    for (const r of this.releases) r();
+  }
+
+  /** Chunks held back by a delay (or a hold) right now. */
   get delayed(): number {
     return this.waiting;
   }
