@@ -74,7 +74,7 @@ export class TableApplier {
     };
   }
 
-  /** The temp staging table lives as long as the DuckDB connection; temp tables are never logged. */
+  /** The temp staging tables live as long as the DuckDB connection; temp tables are never logged. */
   async createStage(): Promise<void> {
     const cols = [
       '_op',
