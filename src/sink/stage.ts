@@ -50,6 +50,31 @@ const NULL_WHEN_NON_FINITE = new Set(['float4', 'float8', 'numeric']);
 
 const KEY_SEP = '\u0000'; // PostgreSQL text never contains NUL, so joined key texts cannot collide.
 
+/** A staged row's key in the fold's map: see pendingKey. */
+export type PendingKey = string | number;
+
+/**
+ * A one-column key's text as the fold's map key: a canonical integer of at most 9 digits as its
+ * number, any other text as itself. V8 hashes and compares a small integer without reading a string
+ * (the map was most of an UPDATE's staging time), and the map then holds no young string for the
+ * scavenger to visit. Canonical integer texts ("0", "-?[1-9][0-9]*") and their numbers correspond
+ * one to one, and a string never equals a number: two keys are equal exactly when their texts are.
+ */
+export function pendingKey(text: string): PendingKey {
+  const n = text.length;
+  const neg = text.charCodeAt(0) === 45;
+  const from = neg ? 1 : 0;
+  if (n - from < 1 || n - from > 9) return text;
+  if (text.charCodeAt(from) === 48) return n === 1 ? 0 : text;
+  let v = 0;
+  for (let p = from; p < n; p++) {
+    const d = text.charCodeAt(p) - 48;
+    if (d < 0 || d > 9) return text;
+    v = v * 10 + d;
+  }
+  return neg ? -v : v;
+}
+
 /** A row image's column names and where each goes; `identity`: every target column, in its own place. */
 interface Shape {
   readonly names: readonly string[];
@@ -69,7 +94,7 @@ export class TableStage {
   readonly oldKeys: StagedColumn[];
   readonly columns: StagedColumn[];
   /** Staged I/U row index by the row's current key text. */
-  private readonly pending = new Map<string, number>();
+  private readonly pending = new Map<PendingKey, number>();
   /** Whether `pending` is maintained (from the first UPDATE or DELETE of the batch on). */
   private keyed = false;
   /**
@@ -440,9 +465,9 @@ export class TableStage {
 
   // A one-column key (the usual primary key) is its value itself: no joined string to build and hash
   // per change. Several columns are joined with KEY_SEP.
-  private keyOfStaged(idx: number): string {
+  private keyOfStaged(idx: number): PendingKey {
     const key = this.target.key;
-    if (key.length === 1) return this.keyText(key[0] ?? 0, idx);
+    if (key.length === 1) return pendingKey(this.keyText(key[0] ?? 0, idx));
     let s = '';
     for (const k of this.target.key) s += `${this.keyText(k, idx)}${KEY_SEP}`;
     return s;
@@ -455,12 +480,14 @@ export class TableStage {
     return v ?? '\u0001';
   }
 
-  private keyOfImage(image: RowImage): string {
+  private keyOfImage(image: RowImage): PendingKey {
     const positions = this.positions(image.names);
     const key = this.target.key;
     if (key.length === 1) {
       const want = key[0] ?? 0;
-      return this.prepare(want, image.values[this.indexIn(positions, want, image)] ?? null) ?? '\u0001';
+      return pendingKey(
+        this.prepare(want, image.values[this.indexIn(positions, want, image)] ?? null) ?? '\u0001',
+      );
     }
     let s = '';
     for (const want of this.target.key) {
@@ -500,8 +527,13 @@ export class TableStage {
     );
   }
 
-  private duplicate(what: string, key: string): StageError {
-    const shown = this.target.key.length === 1 ? key : key.split(KEY_SEP).slice(0, -1).join(', ');
+  private duplicate(what: string, key: PendingKey): StageError {
+    const shown =
+      typeof key === 'number'
+        ? String(key)
+        : this.target.key.length === 1
+          ? key
+          : key.split(KEY_SEP).slice(0, -1).join(', ');
     return new StageError(
       `${what} of an existing key (${shown}) in ${this.target.source.schema}.${this.target.source.table} within one batch: the source would have refused it; the target key differs from the source's`,
     );
