@@ -3,6 +3,9 @@
 // stage.ts relies on: DELETE by old key, UPDATE matched on old key, INSERT. Each converts the text
 // with the column's SQL expression from type-map.ts, so DuckDB's parsers do every conversion.
 //
+// DELETE rows go to a second staging table of their old key alone: a DELETE carries nothing else,
+// and sending it through the full one appended a NULL for every other column of every deleted row.
+//
 // Tables without a key (REPLICA IDENTITY FULL, no primary key) are multisets: an UPDATE or DELETE
 // must touch exactly one of possibly identical rows, which a set-based join cannot say. Those go row
 // by row (`rowid` of the first match); inserts still go in chunks.
@@ -25,6 +28,9 @@ import {
 
 export class TableApplier {
   private readonly stageRef: string;
+  /** The DELETE rows' staging table: the old key only. */
+  private readonly deletesName: string;
+  private readonly deletesRef: string;
   /** Every column converts by a plain cast: inserts go straight into the target through the Appender. */
   private readonly direct: boolean;
   private readonly sql: { delete: string; update: string; updateMasked: string; insert: string };
@@ -32,6 +38,8 @@ export class TableApplier {
   private readonly fillers: readonly (Filler | undefined)[];
   /** The same for the staging table's columns: _op, _mask, the old key, then the row. */
   private readonly stageFillers: readonly (Filler | undefined)[];
+  /** The key columns' fillers (the DELETE staging table's columns). */
+  private readonly keyFillers: readonly (Filler | undefined)[];
   private readonly scratch = new Map<number, ColumnScratch>();
 
   constructor(
@@ -42,14 +50,12 @@ export class TableApplier {
     private readonly onMismatch: (m: Mismatch) => void,
   ) {
     this.stageRef = `temp.main.${quoteIdent(stageName)}`;
+    this.deletesName = `${stageName}_d`;
+    this.deletesRef = `temp.main.${quoteIdent(this.deletesName)}`;
     this.direct = target.mappings.every((m) => m.direct === true);
     this.fillers = target.mappings.map((m) => fillerFor(m));
-    this.stageFillers = [
-      TEXT_FILLER,
-      TEXT_FILLER,
-      ...target.key.map((k) => this.fillers[k]),
-      ...this.fillers,
-    ];
+    this.keyFillers = target.key.map((k) => this.fillers[k]);
+    this.stageFillers = [TEXT_FILLER, TEXT_FILLER, ...this.keyFillers, ...this.fillers];
     const col = (i: number) => quoteIdent(target.source.columns[i]?.name ?? '');
     const conv = (i: number, ref: string) => target.mappings[i]?.convert(ref) ?? ref;
     const keyMatch = target.key
@@ -57,7 +63,7 @@ export class TableApplier {
       .join(' AND ');
     const all = target.mappings.map((_, i) => i);
     this.sql = {
-      delete: `DELETE FROM ${target.name} USING ${this.stageRef} s WHERE s._op = '${OP_DELETE}' AND ${keyMatch}`,
+      delete: `DELETE FROM ${target.name} USING ${this.deletesRef} s WHERE ${keyMatch}`,
       update: `UPDATE ${target.name} SET ${all.map((i) => `${col(i)} = ${conv(i, `s._c${i}`)}`).join(', ')} FROM ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND ${keyMatch}`,
       updateMasked: `UPDATE ${target.name} SET ${all
         .map(
@@ -69,7 +75,7 @@ export class TableApplier {
     };
   }
 
-  /** The temp staging table lives as long as the DuckDB connection; temp tables are never logged. */
+  /** The temp staging tables live as long as the DuckDB connection; temp tables are never logged. */
   async createStage(): Promise<void> {
     const cols = [
       '_op',
@@ -82,21 +88,29 @@ export class TableApplier {
     await this.conn.run(
       `CREATE OR REPLACE TEMP TABLE ${quoteIdent(this.stageName)} (${cols.map((c, i) => `${c} ${this.stageFillers[i]?.duckType ?? 'VARCHAR'}`).join(', ')})`,
     );
+    // A keyless table's UPDATEs and DELETEs go row by row (keylessChange), never through a stage.
+    if (this.target.key.length === 0) return;
+    await this.conn.run(
+      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(this.deletesName)} (${this.target.key.map((_, j) => `_k${j} ${this.keyFillers[j]?.duckType ?? 'VARCHAR'}`).join(', ')})`,
+    );
   }
 
   async flush(stage: TableStage): Promise<void> {
     const n = stage.size;
     if (n === 0) return;
     const { counts } = stage;
-    const staged = this.direct ? counts.update + counts.delete : n;
+    // The full staging table holds the UPDATE rows, and the INSERT rows unless they go straight to
+    // the target; DELETE rows go to the key-only one; rows folded away (OP_NONE) go nowhere.
+    const staged = counts.update + (this.direct ? 0 : counts.insert);
     if (staged > 0) {
-      // With direct inserts only the UPDATE and DELETE rows need the staging table.
       const rows =
-        this.direct && counts.insert > 0 ? indexesWhere(stage.ops, (op) => op !== OP_INSERT) : undefined;
+        staged === n
+          ? n
+          : indexesWhere(stage.ops, (op) => op === OP_UPDATE || (!this.direct && op === OP_INSERT));
       await this.append(
         this.stageName,
         'temp',
-        rows ?? n,
+        rows,
         [stage.ops, stage.masks, ...stage.oldKeys, ...stage.columns],
         this.stageFillers,
       );
@@ -104,8 +118,11 @@ export class TableApplier {
     // Each staged DELETE and UPDATE carries a distinct old key that the source had before the batch: a
     // replica equal to the source has exactly one row per key, so any other count is divergence.
     if (counts.delete > 0) {
+      const rows = counts.delete === n ? n : indexesWhere(stage.ops, (op) => op === OP_DELETE);
+      await this.append(this.deletesName, 'temp', rows, stage.oldKeys, this.keyFillers);
       const r = await this.conn.run(this.sql.delete);
       this.check('DELETE', counts.delete, r.rowsChanged);
+      await this.conn.run(`DELETE FROM ${this.deletesRef}`);
     }
     if (counts.update > 0) {
       const r = await this.conn.run(counts.masked > 0 ? this.sql.updateMasked : this.sql.update);

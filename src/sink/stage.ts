@@ -50,21 +50,62 @@ const NULL_WHEN_NON_FINITE = new Set(['float4', 'float8', 'numeric']);
 
 const KEY_SEP = '\u0000'; // PostgreSQL text never contains NUL, so joined key texts cannot collide.
 
+/** A staged row's key in the fold's map: see pendingKey. */
+export type PendingKey = string | number;
+
+/**
+ * A one-column key's text as the fold's map key: a canonical integer of at most 9 digits as its
+ * number, any other text as itself. V8 hashes and compares a small integer without reading a string
+ * (the map was most of an UPDATE's staging time), and the map then holds no young string for the
+ * scavenger to visit. Canonical integer texts ("0", "-?[1-9][0-9]*") and their numbers correspond
+ * one to one, and a string never equals a number: two keys are equal exactly when their texts are.
+ */
+export function pendingKey(text: string): PendingKey {
+  const n = text.length;
+  const neg = text.charCodeAt(0) === 45;
+  const from = neg ? 1 : 0;
+  if (n - from < 1 || n - from > 9) return text;
+  if (text.charCodeAt(from) === 48) return n === 1 ? 0 : text;
+  let v = 0;
+  for (let p = from; p < n; p++) {
+    const d = text.charCodeAt(p) - 48;
+    if (d < 0 || d > 9) return text;
+    v = v * 10 + d;
+  }
+  return neg ? -v : v;
+}
+
+/** A row image's column names and where each goes; `identity`: every target column, in its own place. */
+interface Shape {
+  readonly names: readonly string[];
+  readonly positions: Int32Array;
+  readonly identity: boolean;
+}
+
 export class TableStage {
   readonly ops: string[] = [];
   /** Presence mask of an UPDATE that omitted columns ('1' present, '0' keep stored); null = all present. */
   readonly masks: (string | null)[] = [];
-  /** The key as stored in DuckDB before this batch (UPDATE and DELETE rows). */
-  readonly oldKeys: Value[][];
+  /**
+   * The key as stored in DuckDB before this batch (UPDATE and DELETE rows), binary where the key
+   * column has a typed fill: only the flush reads it (the fold looks rows up by the images' key
+   * text), and a string per UPDATE and DELETE row held until the flush was work for V8's scavenges.
+   */
+  readonly oldKeys: StagedColumn[];
   readonly columns: StagedColumn[];
   /** Staged I/U row index by the row's current key text. */
-  private readonly pending = new Map<string, number>();
+  private readonly pending = new Map<PendingKey, number>();
   /** Whether `pending` is maintained (from the first UPDATE or DELETE of the batch on). */
   private keyed = false;
-  /** `identity` is `positions` itself when it maps every target column to its own place. */
-  private mapCache:
-    | { names: readonly string[]; positions: Int32Array; identity: Int32Array | undefined }
-    | undefined;
+  /**
+   * The last two column shapes seen, by array identity (decoders reuse name
+   * arrays): an UPDATE brings two, its row's and its identity's (the old key), in turn; with one
+   * entry each of them missed and rebuilt the map, twice per UPDATE.
+   */
+  private shapeA: Shape | undefined;
+  private shapeB: Shape | undefined;
+  /** The entry a miss replaces: the one not used last. */
+  private evictA = true;
   counts = { insert: 0, update: 0, delete: 0, masked: 0 };
   /** Per column: NOT NULL at the source and of a type whose NaN wal2json prints as null. */
   private readonly nullMeansNonFinite: readonly boolean[];
@@ -72,7 +113,10 @@ export class TableStage {
   readonly widens: boolean;
 
   constructor(readonly target: TargetTable) {
-    this.oldKeys = target.key.map(() => []);
+    this.oldKeys = target.key.map((k) => {
+      const f = fillerFor(target.mappings[k]);
+      return f ? new TypedColumn(f) : [];
+    });
     // Key columns stay text: the fold below looks rows up by their key's text.
     const keyed = new Set(target.key);
     this.columns = target.mappings.map((m, p) => {
@@ -98,7 +142,10 @@ export class TableStage {
   clear(): void {
     this.ops.length = 0;
     this.masks.length = 0;
-    for (const k of this.oldKeys) k.length = 0;
+    for (const k of this.oldKeys) {
+      if (k instanceof TypedColumn) k.clear();
+      else k.length = 0;
+    }
     for (const c of this.columns) {
       if (c instanceof TypedColumn) c.clear();
       else c.length = 0;
@@ -111,37 +158,7 @@ export class TableStage {
 
   insert(row: RowImage): void {
     const idx = this.ops.length;
-    const positions = this.positions(row.names);
-    if (positions === this.mapCache?.identity) {
-      // The image holds every column in target order (the common case): push each prepared value
-      // once, instead of a NULL per column and then the value over it.
-      this.ops.push(OP_INSERT);
-      this.masks.push(null);
-      for (const k of this.oldKeys) k.push(null);
-      const values = row.values;
-      const columns = this.columns;
-      try {
-        for (let p = 0; p < columns.length; p++) {
-          const col = columns[p];
-          const v = values[p] ?? null;
-          if (col instanceof TypedColumn) this.setTyped(col, p, idx, v);
-          else {
-            if (v !== null) this.chars += v.length + VALUE_COST;
-            col?.push(this.prepare(p, v));
-          }
-        }
-      } finally {
-        // A value refused mid-row leaves the row as pushRow would: every column one entry longer.
-        for (const c of columns) {
-          if (c.length !== idx) continue;
-          if (c instanceof TypedColumn) c.pushNull();
-          else c.push(null);
-        }
-      }
-    } else {
-      this.pushRow(OP_INSERT, null);
-      this.writeImage(idx, row);
-    }
+    this.pushImage(OP_INSERT, row);
     this.counts.insert++;
     // A keyless table is a multiset: identical rows are legal, and its updates and deletes never fold.
     // Until an UPDATE or DELETE arrives nothing can fold: keying every insert would be wasted work.
@@ -149,6 +166,44 @@ export class TableStage {
     const key = this.keyOfStaged(idx);
     if (this.pending.has(key)) throw this.duplicate('INSERT', key);
     this.pending.set(key, idx);
+  }
+
+  /** A new row of `op` (no old key yet), its columns from `row`. */
+  private pushImage(op: string, row: RowImage): void {
+    const idx = this.ops.length;
+    if (!this.shape(row.names).identity) {
+      this.pushRow(op, null);
+      this.writeImage(idx, row);
+      return;
+    }
+    // The image holds every column in target order (the common case): push each prepared value
+    // once, instead of a NULL per column and then the value over it.
+    this.ops.push(op);
+    this.masks.push(null);
+    for (const k of this.oldKeys) {
+      if (k instanceof TypedColumn) k.pushNull();
+      else k.push(null);
+    }
+    const values = row.values;
+    const columns = this.columns;
+    try {
+      for (let p = 0; p < columns.length; p++) {
+        const col = columns[p];
+        const v = values[p] ?? null;
+        if (col instanceof TypedColumn) this.setTyped(col, p, idx, v);
+        else {
+          if (v !== null) this.chars += v.length + VALUE_COST;
+          col?.push(this.prepare(p, v));
+        }
+      }
+    } finally {
+      // A value refused mid-row leaves the row as pushRow would: every column one entry longer.
+      for (const c of columns) {
+        if (c.length !== idx) continue;
+        if (c instanceof TypedColumn) c.pushNull();
+        else c.push(null);
+      }
+    }
   }
 
   /** Builds the key map of the rows staged so far, the first time an UPDATE or DELETE needs it. */
@@ -176,14 +231,15 @@ export class TableStage {
       if (this.ops[prior] === OP_UPDATE) this.masks[prior] = this.mergeMask(this.masks[prior] ?? null, row);
       return;
     }
-    const idx = this.pushRow(OP_UPDATE, null);
+    const idx = this.ops.length;
+    this.pushImage(OP_UPDATE, row);
     this.writeOldKey(idx, old ?? row);
-    this.writeImage(idx, row);
     const mask = this.maskOf(row);
     this.masks[idx] = mask;
     if (mask !== null) this.counts.masked++;
     const newKey = this.keyOfStaged(idx);
-    if (this.pending.has(newKey)) throw this.duplicate('UPDATE', newKey);
+    // The usual UPDATE keeps its key, which the lookup above found in no staged row.
+    if (newKey !== oldKey && this.pending.has(newKey)) throw this.duplicate('UPDATE', newKey);
     this.pending.set(newKey, idx);
     this.counts.update++;
   }
@@ -206,12 +262,9 @@ export class TableStage {
       }
       return;
     }
+    // pushRow leaves the row's columns NULL: a DELETE carries only its old key.
     const idx = this.pushRow(OP_DELETE, null);
     this.writeOldKey(idx, old);
-    for (const c of this.columns) {
-      if (c instanceof TypedColumn) c.setNull(idx);
-      else c[idx] = null;
-    }
     this.counts.delete++;
   }
 
@@ -221,7 +274,11 @@ export class TableStage {
     this.ops.push(op);
     this.masks.push(mask);
     const keys = this.oldKeys;
-    for (let k = 0; k < keys.length; k++) keys[k]?.push(null);
+    for (let k = 0; k < keys.length; k++) {
+      const c = keys[k];
+      if (c instanceof TypedColumn) c.pushNull();
+      else c?.push(null);
+    }
     const columns = this.columns;
     for (let p = 0; p < columns.length; p++) {
       const c = columns[p];
@@ -233,13 +290,28 @@ export class TableStage {
 
   /** Source column name -> target position, cached by array identity (decoders reuse name arrays). */
   private positions(names: readonly string[]): Int32Array {
-    const cache = this.mapCache;
-    if (cache && cache.names === names) return cache.positions;
+    return this.shape(names).positions;
+  }
+
+  private shape(names: readonly string[]): Shape {
+    const a = this.shapeA;
+    if (a !== undefined && a.names === names) {
+      this.evictA = false;
+      return a;
+    }
+    const b = this.shapeB;
+    if (b !== undefined && b.names === names) {
+      this.evictA = true;
+      return b;
+    }
     const positions = new Int32Array(names.length);
     for (let i = 0; i < names.length; i++) positions[i] = this.positionOf(names[i] ?? '');
     const identity = positions.length === this.columns.length && positions.every((p, i) => p === i);
-    this.mapCache = { names, positions, identity: identity ? positions : undefined };
-    return positions;
+    const made = { names, positions, identity };
+    if (this.evictA) this.shapeA = made;
+    else this.shapeB = made;
+    this.evictA = !this.evictA;
+    return made;
   }
 
   /** The target position of a source column; a column the target lacks means the source's DDL changed. */
@@ -379,15 +451,23 @@ export class TableStage {
       const want = key[k] ?? 0;
       const found = this.indexIn(positions, want, image);
       const col = this.oldKeys[k];
-      if (col) col[idx] = this.prepare(want, image.values[found] ?? null);
+      const v = image.values[found] ?? null;
+      // Not counted in `chars`: a few bytes per row, bounded by --batch-changes like the rows.
+      if (!(col instanceof TypedColumn)) {
+        if (col) col[idx] = this.prepare(want, v);
+      } else if (v === null || !col.setBinary(idx, v)) {
+        const prepared = this.prepare(want, v);
+        if (prepared === null) col.setNull(idx);
+        else col.setText(idx, prepared);
+      }
     }
   }
 
   // A one-column key (the usual primary key) is its value itself: no joined string to build and hash
   // per change. Several columns are joined with KEY_SEP.
-  private keyOfStaged(idx: number): string {
+  private keyOfStaged(idx: number): PendingKey {
     const key = this.target.key;
-    if (key.length === 1) return this.keyText(key[0] ?? 0, idx);
+    if (key.length === 1) return pendingKey(this.keyText(key[0] ?? 0, idx));
     let s = '';
     for (const k of this.target.key) s += `${this.keyText(k, idx)}${KEY_SEP}`;
     return s;
@@ -400,12 +480,14 @@ export class TableStage {
     return v ?? '\u0001';
   }
 
-  private keyOfImage(image: RowImage): string {
+  private keyOfImage(image: RowImage): PendingKey {
     const positions = this.positions(image.names);
     const key = this.target.key;
     if (key.length === 1) {
       const want = key[0] ?? 0;
-      return this.prepare(want, image.values[this.indexIn(positions, want, image)] ?? null) ?? '\u0001';
+      return pendingKey(
+        this.prepare(want, image.values[this.indexIn(positions, want, image)] ?? null) ?? '\u0001',
+      );
     }
     let s = '';
     for (const want of this.target.key) {
@@ -445,8 +527,13 @@ export class TableStage {
     );
   }
 
-  private duplicate(what: string, key: string): StageError {
-    const shown = this.target.key.length === 1 ? key : key.split(KEY_SEP).slice(0, -1).join(', ');
+  private duplicate(what: string, key: PendingKey): StageError {
+    const shown =
+      typeof key === 'number'
+        ? String(key)
+        : this.target.key.length === 1
+          ? key
+          : key.split(KEY_SEP).slice(0, -1).join(', ');
     return new StageError(
       `${what} of an existing key (${shown}) in ${this.target.source.schema}.${this.target.source.table} within one batch: the source would have refused it; the target key differs from the source's`,
     );
