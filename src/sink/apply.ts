@@ -88,8 +88,9 @@ export class TableApplier {
     await this.conn.run(
       `CREATE OR REPLACE TEMP TABLE ${quoteIdent(this.stageName)} (${cols.map((c, i) => `${c} ${this.stageFillers[i]?.duckType ?? 'VARCHAR'}`).join(', ')})`,
     );
-    // A keyless table's UPDATEs and DELETEs go row by row (keylessChange), never through a stage.
-    if (this.target.key.length === 0) return;
+    // A keyless table's UPDATEs and DELETEs go row by row (keylessChange), never through a stage
+    // (its `key` is every column, for those row-by-row matches).
+    if (this.target.keyless) return;
     await this.conn.run(
       `CREATE OR REPLACE TEMP TABLE ${quoteIdent(this.deletesName)} (${this.target.key.map((_, j) => `_k${j} ${this.keyFillers[j]?.duckType ?? 'VARCHAR'}`).join(', ')})`,
     );

@@ -452,14 +452,20 @@ export class TableStage {
       const found = this.indexIn(positions, want, image);
       const col = this.oldKeys[k];
       const v = image.values[found] ?? null;
-      // Not counted in `chars`: a few bytes per row, bounded by --batch-changes like the rows.
+      // Counted in `chars` as the row's values are: a text key can be kilobytes (a btree entry up to
+      // ~2.7 kB), and a batch of DELETEs holds nothing else.
       if (!(col instanceof TypedColumn)) {
-        if (col) col[idx] = this.prepare(want, v);
+        const prepared = this.prepare(want, v);
+        if (prepared !== null) this.chars += prepared.length + VALUE_COST;
+        if (col) col[idx] = prepared;
       } else if (v === null || !col.setBinary(idx, v)) {
         const prepared = this.prepare(want, v);
         if (prepared === null) col.setNull(idx);
-        else col.setText(idx, prepared);
-      }
+        else {
+          this.chars += prepared.length + VALUE_COST;
+          col.setText(idx, prepared);
+        }
+      } else this.chars += col.width + TYPED_COST;
     }
   }
 

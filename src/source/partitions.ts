@@ -181,8 +181,9 @@ export class TableRouter implements Router {
       }
       const taken = (p !== undefined && placedByXid(p)) || this.ignored.has(k);
       const unplaced = await this.catalog.placeable(was, ref, oid);
-      // Read before renamed() drops it: a known renaming transaction that is not this one lies ahead in
-      // the stream (the catalog showed the rename first, and this change came before it).
+      // Read before renamed() drops it: a known renaming transaction, either this one (the change is
+      // inside it) or one ahead in the stream (the catalog showed the rename first, and this change
+      // came before it).
       const xid = this.renames.of(oid)?.xid;
       this.renamed(was, ref, oid);
       // Some changes under the old name may have been the other table's: never leave that to a
