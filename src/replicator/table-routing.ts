@@ -11,9 +11,10 @@
 import type { ConnectionSettings, LogFn } from '../protocol/index.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import { keyOrderProblem } from '../source/key-order.js';
-import { checkLeafIdentity, type Leaf, readLeaves, refKey } from '../source/leaves.js';
+import { checkLeafIdentity, type Leaf, readLeaves } from '../source/leaves.js';
 import { TableRouter } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
+import { refKey } from '../wal2json/change.js';
 import { sideQuery } from './side-query.js';
 
 /** A catalog lookup is one small query: past this, the link is taken for half-open. */

@@ -16,11 +16,9 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
-import type { TableRef } from '../wal2json/change.js';
+import { refName, type TableRef } from '../wal2json/change.js';
 import { ensureColumnsTable, readRecorded } from './source-schema.js';
 import { ensureTableSet, readTableSet, type TableRecord } from './table-set.js';
-
-const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
 
 export class RenamedTableError extends WalduckError {
   override readonly name = 'RenamedTableError';

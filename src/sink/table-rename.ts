@@ -9,7 +9,7 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
-import type { TableRef } from '../wal2json/change.js';
+import { refName, type TableRef } from '../wal2json/change.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import type { TargetTable } from './target.js';
 
@@ -30,8 +30,6 @@ export class RenameReplay extends WalduckError {
   readonly phase = 'apply';
 }
 
-const name = (t: TableRef) => `${t.schema}.${t.table}`;
-
 /** Renames (or moves) `from`'s DuckDB table to where `to` lands. */
 export async function renameDuckTable(
   conn: DuckDBConnection,
@@ -44,7 +42,7 @@ export async function renameDuckTable(
   );
   if (there.getRows().length > 0)
     throw new TableRenameError(
-      `table ${name(from.source)} was renamed to ${name(to.source)} at the source, but DuckDB already has a table ${to.schema}.${to.table} (one walduck no longer follows, or made by hand): drop or rename that DuckDB table (walduck replicate --drop-removed drops tables walduck stopped following), then start walduck again`,
+      `table ${refName(from.source)} was renamed to ${refName(to.source)} at the source, but DuckDB already has a table ${to.schema}.${to.table} (one walduck no longer follows, or made by hand): drop or rename that DuckDB table (walduck replicate --drop-removed drops tables walduck stopped following), then start walduck again`,
     );
   const sameSchema = from.schema.toLowerCase() === to.schema.toLowerCase();
   if (sameSchema && !touched) {
@@ -60,13 +58,13 @@ export async function renameDuckTable(
 /** A rename of a table being copied online is not followed in place: the copier reads the old name. */
 export function copyingRefusal(from: TableRef, to: TableRef): TableRenameError {
   return new TableRenameError(
-    `table ${name(from)} was renamed to ${name(to)} at the source while walduck was copying it online, which walduck does not follow in place (the copy reads the old name): start walduck again with ${name(to)} in --tables instead of ${name(from)}, and ${name(to)} is copied online from the start`,
+    `table ${refName(from)} was renamed to ${refName(to)} at the source while walduck was copying it online, which walduck does not follow in place (the copy reads the old name): start walduck again with ${refName(to)} in --tables instead of ${refName(from)}, and ${refName(to)} is copied online from the start`,
   );
 }
 
 /** A change under a renamed table's old name, taken by another table, that cannot be copied again online. */
 export function ambiguousRename(from: TableRef, to: TableRef, problem: string): TableRenameError {
   return new TableRenameError(
-    `table ${name(from)} was renamed to ${name(to)} in a transaction that also changed rows under the name ${name(from)}, which another table has taken since: those changes may be either table's, and ${name(to)} cannot be copied again online (${problem}): replicate into a new DuckDB file`,
+    `table ${refName(from)} was renamed to ${refName(to)} in a transaction that also changed rows under the name ${refName(from)}, which another table has taken since: those changes may be either table's, and ${refName(to)} cannot be copied again online (${problem}): replicate into a new DuckDB file`,
   );
 }

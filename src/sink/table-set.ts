@@ -30,14 +30,11 @@ import { WalduckError } from '../protocol/errors.js';
 import { formatLsn } from '../protocol/lsn.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import type { Leaf } from '../source/leaves.js';
-import type { TableRef } from '../wal2json/change.js';
+import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';
 import { deleteCopy, readCopies, requestCopy } from './copy-state.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { STATE_SCHEMA, targetSchema } from './target.js';
-
-const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
-const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
 
 export class TableSetError extends WalduckError {
   override readonly name = 'TableSetError';

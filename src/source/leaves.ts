@@ -5,14 +5,11 @@
 // shared by the router's files.
 
 import { WalduckError } from '../protocol/errors.js';
-import type { TableRef } from '../wal2json/change.js';
+import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import { qualified, quoteLiteral } from './quote.js';
 import type { Recopies } from './recopies.js';
 import type { LeafInfo } from './routing.js';
-
-export const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
-export const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
 
 export interface Leaf extends LeafInfo {
   readonly oid: string;

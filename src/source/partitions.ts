@@ -24,7 +24,7 @@
 // a new name is the rename, followed from that change on (renames.ts).
 // Beside it: leaves.ts (the leaves), recopies.ts (re-copies), rename-catalog.ts (renames' catalog reads).
 
-import type { TableRef } from '../wal2json/change.js';
+import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import type { QueryFn, SourceTable } from './catalog.js';
 import {
   type Leaf,
@@ -33,8 +33,6 @@ import {
   PartitionLeaves,
   readLeaves,
   readNewTable,
-  refKey,
-  refName,
 } from './leaves.js';
 import { quoteLiteral } from './quote.js';
 import { Recopies } from './recopies.js';

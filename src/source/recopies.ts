@@ -3,9 +3,9 @@
 // table is re-copied online (the sink records the decision in its open DuckDB transaction), or, when it
 // cannot be copied in key chunks, walduck stops with one line saying what happened and what to do.
 
-import type { TableRef } from '../wal2json/change.js';
+import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import type { SourceTable } from './catalog.js';
-import { type Leaf, PartitionError, refKey, refName } from './leaves.js';
+import { type Leaf, PartitionError } from './leaves.js';
 import type { Recopy } from './routing.js';
 
 export class Recopies {

@@ -6,9 +6,9 @@
 // committed while a rename made while walduck was stopped is unsettled. The pending renames themselves
 // and their rules are in renames.ts.
 
-import type { TableRef } from '../wal2json/change.js';
+import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import type { QueryFn, SourceTable } from './catalog.js';
-import { PartitionError, refKey, refName } from './leaves.js';
+import { PartitionError } from './leaves.js';
 import { quoteLiteral } from './quote.js';
 import { type PendingRename, PendingRenames, RENAMING_XID } from './renames.js';
 import type { OpenBatch } from './routing.js';

@@ -37,7 +37,7 @@
 // knowing it).
 
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
-import type { TableRef } from '../wal2json/change.js';
+import { refKey, type TableRef } from '../wal2json/change.js';
 
 /**
  * The transaction that last renamed (or moved) table `c` (SQL over pg_class c), or NULL when that
@@ -298,8 +298,7 @@ export class PendingRenames {
   placing(key: string): PendingRename | undefined {
     // Asked for every change of an unfollowed table (TableRouter.ignores): nothing to look at, mostly.
     if (this.byOid.size === 0) return undefined;
-    for (const p of this.byOid.values())
-      if (placedByXid(p) && `${p.to.schema}\u0000${p.to.table}` === key) return p;
+    for (const p of this.byOid.values()) if (placedByXid(p) && refKey(p.to) === key) return p;
     return undefined;
   }
 

@@ -41,6 +41,11 @@ export interface TableRef {
   readonly table: string;
 }
 
+/** A table as a map key: NUL never occurs in a PostgreSQL name, so two tables never share a key. */
+export const refKey = (t: TableRef): string => `${t.schema}\u0000${t.table}`;
+/** A table as messages name it: schema.table, as the catalog spells them (not quoted). */
+export const refName = (t: TableRef): string => `${t.schema}.${t.table}`;
+
 export interface Begin {
   readonly kind: 'begin';
   readonly lsn: Lsn;
