@@ -327,9 +327,11 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           if (duckSink) duckSink.onCopyStart = undefined;
           if (decoder.skipped > 0)
             o.log(`${decoder.skipped} row changes of tables not followed were dropped unread this session`);
+          // Here, not after the loop: a session cut after its copy wrote chunks ends by throwing, and
+          // its progress must still restart the give-up window.
+          if (copies?.progressed) copyFailingSince = undefined;
           return copies?.stop();
         });
-        if (copies?.progressed) copyFailingSince = undefined;
         if (copies?.failure !== undefined) {
           copyStuck = !copies.progressed;
           throw copies.failure;
