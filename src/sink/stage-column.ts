@@ -6,7 +6,7 @@
 // A value the filler does not know (BC, infinity, a long or non-ASCII text...) is kept as its prepared
 // text, as every value was before. A chunk with such a value goes as VARCHAR, as before: its binary
 // values are then printed back (textAt) in a form DuckDB's cast reads as the same value, checked by
-// test/property/sink/stage-column.test.ts against DuckDB itself.
+// the property test test/property/sink/typed-fill.test.ts against DuckDB itself.
 //
 // Invariant the stage relies on: a text the filler accepts is one the column's `prepare` returns
 // unchanged and never refuses (the filler knows only plain forms), so accepting skips `prepare`.
@@ -21,6 +21,9 @@ import { CHUNK_CAPACITY, type ColumnScratch, type Filler } from './typed-fill.js
 const NULL = 0;
 const BINARY = 1;
 const TEXT = 2;
+
+/** Rows a column has room for before its first growth: a table that is never written holds little. */
+const INITIAL_ROWS = 64;
 
 export class TypedColumn {
   private data: ArrayBuffer;
@@ -44,17 +47,28 @@ export class TypedColumn {
   constructor(readonly filler: Filler) {
     this.width = filler.bytes;
     this.write = filler.write;
-    this.data = new ArrayBuffer(CHUNK_CAPACITY * filler.bytes);
+    this.data = new ArrayBuffer(INITIAL_ROWS * filler.bytes);
     this.view = new DataView(this.data);
     this.bytes = new Uint8Array(this.data);
-    this.state = new Uint8Array(CHUNK_CAPACITY);
+    this.state = new Uint8Array(INITIAL_ROWS);
     this.format = formatterOf(filler);
   }
 
+  /**
+   * Empty again, keeping room for one DuckDB chunk at most: the stage's byte budget bounds the rows
+   * of one batch, not what each table's columns keep afterwards, and a sink follows any number of
+   * tables.
+   */
   clear(): void {
     this.length = 0;
     this.textRows = 0;
     this.texts = undefined;
+    if (this.state.length > CHUNK_CAPACITY) {
+      this.data = new ArrayBuffer(CHUNK_CAPACITY * this.width);
+      this.view = new DataView(this.data);
+      this.bytes = new Uint8Array(this.data);
+      this.state = new Uint8Array(CHUNK_CAPACITY);
+    }
   }
 
   /** Room for row `idx`. */
@@ -146,7 +160,12 @@ export class TypedColumn {
   textAt(idx: number): Value {
     const s = this.state[idx];
     if (s === NULL || idx >= this.length) return null;
-    if (s === TEXT) return this.texts?.[idx] ?? null;
+    if (s === TEXT) {
+      const t = this.texts?.[idx];
+      // A TEXT row always has its text (setText): a missing one would be a silent NULL.
+      if (t === undefined) throw new InternalError('apply', `staged text of row ${idx} is missing`);
+      return t;
+    }
     return this.format(this.view, idx);
   }
 

@@ -458,14 +458,7 @@ export class TableStage {
         const prepared = this.prepare(want, v);
         if (prepared !== null) this.chars += prepared.length + VALUE_COST;
         if (col) col[idx] = prepared;
-      } else if (v === null || !col.setBinary(idx, v)) {
-        const prepared = this.prepare(want, v);
-        if (prepared === null) col.setNull(idx);
-        else {
-          this.chars += prepared.length + VALUE_COST;
-          col.setText(idx, prepared);
-        }
-      } else this.chars += col.width + TYPED_COST;
+      } else this.setTyped(col, want, idx, v);
     }
   }
 
