@@ -123,6 +123,8 @@ export class TableApplier {
       await this.append(this.deletesName, 'temp', rows, stage.oldKeys, this.keyFillers);
       const r = await this.conn.run(this.sql.delete);
       this.check('DELETE', counts.delete, r.rowsChanged);
+      // Emptied only after success: a failed DELETE leaves its rows to the sink's ROLLBACK (temp
+      // tables are transactional, the Appender writes inside the open transaction).
       await this.conn.run(`DELETE FROM ${this.deletesRef}`);
     }
     if (counts.update > 0) {
