@@ -16,9 +16,12 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
-import { refName, type TableRef } from '../wal2json/change.js';
+import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { ensureColumnsTable, readRecorded } from './source-schema.js';
 import { ensureTableSet, readTableSet, type TableRecord } from './table-set.js';
+
+/** A record's source name as refKey gives it: "a.b"."c" and "a"."b.c" are two tables. */
+const recordKey = (r: TableRecord) => refKey({ schema: r.sourceSchema, table: r.sourceTable });
 
 export class RenamedTableError extends WalduckError {
   override readonly name = 'RenamedTableError';
@@ -56,7 +59,7 @@ export async function underRecordedNames(
   const followed = await followedWithOid(duck, slot);
   if (followed.length === 0) return [...chosen];
   for (const t of chosen) {
-    const f = followed.find((x) => `${x.record.sourceSchema}.${x.record.sourceTable}` === refName(t));
+    const f = followed.find((x) => recordKey(x.record) === refKey(t));
     if (!f || f.oid === undefined || t.oid === undefined || f.oid === t.oid) continue;
     const rows = await query(
       `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${f.oid}`,
@@ -69,14 +72,14 @@ export async function underRecordedNames(
       `table ${refName(t)} of this replica (oid ${f.oid}) was renamed to ${now} at the source while walduck was stopped, and ${refName(t)} is now another table (oid ${t.oid}): to go on following the one DuckDB holds, name ${now} instead of ${refName(t)} in --tables; to follow the new ${refName(t)}, run walduck resync --table ${refName(t)} first (it is copied online)`,
     );
   }
-  const names = new Set(chosen.map(refName));
+  const names = new Set(chosen.map(refKey));
   return chosen.map((t) => {
     const r = followed.find((f) => f.oid !== undefined && f.oid === t.oid)?.record;
     if (!r) return t;
     const was = { schema: r.sourceSchema, table: r.sourceTable };
     // Named together with the old name (which then no longer exists) cannot happen; a table of that
     // name chosen too means the oid was taken by something else: leave it to the ordinary checks.
-    if (refName(was) === refName(t) || names.has(refName(was))) return t;
+    if (refKey(was) === refKey(t) || names.has(refKey(was))) return t;
     warn(
       `table ${refName(t)} is ${refName(was)} of this replica, renamed at the source while walduck was stopped: followed from the recorded position and renamed in DuckDB where the stream reaches the rename`,
     );
@@ -111,7 +114,7 @@ export async function renamedAway(
   }
   for (const { record, oid } of await followedWithOid(duck, slot)) {
     const name = `${record.sourceSchema}.${record.sourceTable}`;
-    if (oid === undefined || !asked.some((a) => refName(a) === name)) continue;
+    if (oid === undefined || !asked.some((a) => refKey(a) === recordKey(record))) continue;
     const rows = await query(
       `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${oid}`,
     );

@@ -9,9 +9,10 @@ import { replicate } from '../replicator/replicate.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
 import { DuckFileError } from '../sink/errors.js';
 import { quoteIdent as duckIdent, quoteLiteral as duckLiteral } from '../sink/sql.js';
+import { readTableSet } from '../sink/table-set.js';
 import { mapType, type NumericMode } from '../sink/type-map.js';
 import type { SourceTable } from '../source/catalog.js';
-import type { TableRef } from '../wal2json/change.js';
+import { refKey, type TableRef } from '../wal2json/change.js';
 import { VerifyError } from './errors.js';
 
 export interface FileInfo {
@@ -20,16 +21,51 @@ export interface FileInfo {
   /** The attached database's name: every reference into the file is qualified with it. */
   readonly catalog: string;
   readonly tables: readonly TableRef[];
+  /** The source table a DuckDB table replicates. */
+  readonly sourceOf: SourceNames;
   /** Each table's DuckDB column types by column name, keyed by tableKey(). */
   readonly types: ColumnTypes;
 }
 
 export type ColumnTypes = ReadonlyMap<string, ReadonlyMap<string, string>>;
 
-export const tableKey = (t: TableRef) => `${t.schema}.${t.table}`;
+/** A source table's key in `types`: NUL-separated, so "a.b"."c" and "a"."b.c" stay two tables. */
+export const tableKey = refKey;
+
+/**
+ * Which source table each DuckDB table replicates, from the slot's table set (walduck.tables).
+ * Guessing from the DuckDB name is wrong for a source schema named `main`: DuckDB's `main` holds
+ * `public`'s tables, so only the record knows. A table with no record (a file from an older walduck)
+ * falls back to that rule. DuckDB names are case-insensitive, and the sink refuses two source tables
+ * that differ only in case, so the lookup ignores case.
+ */
+export type SourceNames = (duckSchema: string, duckTable: string) => TableRef;
+
+const duckKey = (schema: string, table: string) => `${schema.toLowerCase()}\u0000${table.toLowerCase()}`;
+
+export async function readSourceNames(conn: DuckConnection, slot: string): Promise<SourceNames> {
+  const has = await duckRows(
+    conn,
+    "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'walduck' AND table_name = 'tables'",
+  );
+  const records = has[0]?.[0] === '0' ? [] : ((await readTableSet(conn, slot)) ?? []);
+  const bySource = new Map<string, TableRef>();
+  for (const r of records) {
+    const source = { schema: r.sourceSchema, table: r.sourceTable };
+    bySource.set(
+      duckKey(
+        r.targetSchema ?? (r.sourceSchema === 'public' ? 'main' : r.sourceSchema),
+        r.targetTable ?? r.sourceTable,
+      ),
+      source,
+    );
+  }
+  return (schema, table) =>
+    bySource.get(duckKey(schema, table)) ?? { schema: schema === 'main' ? 'public' : schema, table };
+}
 
 /** The replica's column types (information_schema's spelling: "DECIMAL(38,4)", "DOUBLE[]"). */
-export async function readColumnTypes(conn: DuckConnection): Promise<ColumnTypes> {
+export async function readColumnTypes(conn: DuckConnection, sourceOf: SourceNames): Promise<ColumnTypes> {
   const rows = await duckRows(
     conn,
     `SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns
@@ -37,7 +73,7 @@ export async function readColumnTypes(conn: DuckConnection): Promise<ColumnTypes
   );
   const out = new Map<string, Map<string, string>>();
   for (const [schema, table, column, type] of rows) {
-    const key = tableKey({ schema: schema === 'main' ? 'public' : (schema ?? ''), table: table ?? '' });
+    const key = tableKey(sourceOf(schema ?? '', table ?? ''));
     let m = out.get(key);
     if (!m) {
       m = new Map();
@@ -134,12 +170,14 @@ export async function inspectFile(file: string, slot: string | undefined): Promi
         WHERE table_catalog = current_database() AND table_type = 'BASE TABLE' AND table_schema <> 'walduck'
         ORDER BY 1, 2`,
     );
+    const sourceOf = await readSourceNames(conn, row[0] ?? '');
     return {
       slot: row[0] ?? '',
       lsn,
       catalog,
-      types: await readColumnTypes(conn),
-      tables: tables.map((r) => ({ schema: r[0] === 'main' ? 'public' : (r[0] ?? ''), table: r[1] ?? '' })),
+      sourceOf,
+      types: await readColumnTypes(conn, sourceOf),
+      tables: tables.map((r) => sourceOf(r[0] ?? '', r[1] ?? '')),
     };
   } finally {
     duck.close();

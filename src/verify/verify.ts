@@ -188,7 +188,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       await o.events?.replicaReady?.();
       duck = await openAtPoint(o.duckdb, file, point.lsn, caught.applied);
       const conn = duck.conn;
-      const types = await readColumnTypes(conn);
+      const types = await readColumnTypes(conn, file.sourceOf);
       const sqls = sources.map((t, i) =>
         tableSql(t, names[i] ?? '', qualified(t.schema, t.table), {
           pg: before[i] ?? [],

@@ -100,4 +100,59 @@ describe('names', () => {
     assert.equal(again.code, 0, again.stderr);
     await assertReplicaEquals(c.info, join(dir, 'long.duckdb'), [{ schema, table }]);
   });
+
+  // A dotted name is two tables joined by '.' only in print: "a.b".c and a."b.c" are both followed,
+  // and restart, and verify tells them apart. A source schema named main lands in DuckDB's main, where
+  // verify once read it back as public.
+  it('"a.b".c beside a."b.c", and a source schema named main: restart and verify', async () => {
+    psql(
+      c.info,
+      `CREATE SCHEMA "a.b"; CREATE TABLE "a.b".c (id int PRIMARY KEY, x numeric(10,2));
+       CREATE SCHEMA a; CREATE TABLE a."b.c" (id int PRIMARY KEY, x text);
+       CREATE SCHEMA IF NOT EXISTS main; CREATE TABLE main.solo (id int PRIMARY KEY, v numeric(10,2));
+       INSERT INTO "a.b".c VALUES (1, 1.10); INSERT INTO a."b.c" VALUES (1, 'one'); INSERT INTO main.solo VALUES (1, 1.5)`,
+    );
+    const verify = (file: string, ...tables: string[]) =>
+      runWalduck(
+        [
+          'verify',
+          '--source',
+          conninfo(c.info, 'scram-sha-256'),
+          '--duckdb',
+          join(dir, file),
+          ...(tables.length > 0 ? ['--tables', tables.join(',')] : []),
+        ],
+        {},
+        120_000,
+      );
+    for (const [file, tables, slot, refs] of [
+      [
+        'dots.duckdb',
+        '"a.b".c,a."b.c"',
+        'n_dots',
+        [
+          { schema: 'a.b', table: 'c' },
+          { schema: 'a', table: 'b.c' },
+        ],
+      ],
+      ['main.duckdb', 'main.solo', 'n_main', [{ schema: 'main', table: 'solo' }]],
+    ] as const) {
+      const first = await replicate(file, tables, slot);
+      assert.equal(first.code, 0, first.stderr);
+      psql(
+        c.info,
+        slot === 'n_dots'
+          ? `INSERT INTO "a.b".c VALUES (2, 2.25); UPDATE a."b.c" SET x = 'uno' WHERE id = 1`
+          : 'INSERT INTO main.solo VALUES (2, 2.5)',
+      );
+      const again = await replicate(file, tables, slot);
+      assert.equal(again.code, 0, again.stderr);
+      await assertReplicaEquals(c.info, join(dir, file), refs);
+      const all = await verify(file);
+      assert.equal(all.code, 0, all.stderr + all.stdout);
+      assert.match(all.stdout, new RegExp(`EQUAL: ${refs.length} of ${refs.length} table\\(s\\) equal`));
+      const named = await verify(file, tables);
+      assert.equal(named.code, 0, named.stderr + named.stdout);
+    }
+  });
 });
