@@ -5,13 +5,11 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import type { Connection } from '../protocol/index.js';
 import { parseLsn } from '../protocol/lsn.js';
 import { BenchError } from './errors.js';
+import { binPath } from './paths.js';
 import { SCHEMA } from './workloads.js';
-
-const bin = fileURLToPath(new URL('../../../bin/walduck.js', import.meta.url));
 
 export interface LatencyResult {
   readonly rate: number;
@@ -37,7 +35,7 @@ export async function runLatency(
     `CREATE TABLE ${SCHEMA}.lat (id bigserial PRIMARY KEY, v int, at timestamptz DEFAULT clock_timestamp())`,
   );
   const args = [
-    bin,
+    binPath(),
     'replicate',
     '--source',
     source,

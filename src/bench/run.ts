@@ -18,13 +18,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type ClusterInfo, conninfo, startCluster, stopCluster } from '../cluster/throwaway.js';
 import { connect, parseConnectionString } from '../protocol/index.js';
 import { wal2jsonOptions } from '../wal2json/index.js';
 import { BenchError } from './errors.js';
 import { type LatencyResult, runLatency } from './latency.js';
 import { type Measured, measure } from './measure.js';
+import { binPath, decodeOnlyPath, peerScriptPath } from './paths.js';
 import { passwordToEnv } from './secret.js';
 import { SCHEMA, type Workload, workloads } from './workloads.js';
 
@@ -67,16 +67,11 @@ export interface Run extends Measured {
   readonly changes?: number;
 }
 
-const bin = fileURLToPath(new URL('../../../bin/walduck.js', import.meta.url));
-const decodeOnly = fileURLToPath(new URL('./decode-only.js', import.meta.url));
-// Built from bench/, outside src/ and outside the published files: the product never loads it.
-const peerScript = fileURLToPath(new URL('../../bench/peer-pg-logical-replication.js', import.meta.url));
-
 /** Whether the peer can run here: its script is built and its package installed (a devDependency). */
 export function peerAvailable(): boolean {
   return (
-    existsSync(peerScript) &&
-    spawnSync(process.execPath, [peerScript, '--probe'], { stdio: 'ignore' }).status === 0
+    existsSync(peerScriptPath()) &&
+    spawnSync(process.execPath, [peerScriptPath(), '--probe'], { stdio: 'ignore' }).status === 0
   );
 }
 
@@ -197,7 +192,7 @@ async function oneRepetition(
     const duck = join(dir, `bench-${rep}-${c}.duckdb`);
     rmSync(duck, { force: true });
     return [
-      bin,
+      binPath(),
       'replicate',
       '--source',
       source,
@@ -249,13 +244,25 @@ async function oneRepetition(
         : c === 'stream'
           ? [
               process.execPath,
-              [bin, 'stream', '-d', source, '-S', slot(c), '--endpos', endpos, '-f', '/dev/null', ...dashO],
+              [
+                binPath(),
+                'stream',
+                '-d',
+                source,
+                '-S',
+                slot(c),
+                '--endpos',
+                endpos,
+                '-f',
+                '/dev/null',
+                ...dashO,
+              ],
             ]
           : c === 'decode'
             ? [
                 process.execPath,
                 [
-                  decodeOnly,
+                  decodeOnlyPath(),
                   source,
                   slot(c),
                   endpos,
@@ -264,7 +271,7 @@ async function oneRepetition(
                 ],
               ]
             : c === PEER
-              ? [process.execPath, [peerScript, source, slot(c), endpos, JSON.stringify(options)]]
+              ? [process.execPath, [peerScriptPath(), source, slot(c), endpos, JSON.stringify(options)]]
               : [process.execPath, [...(replicates.get(c) ?? []), '--endpos', endpos]];
     const m = await measure(cmd[0], cmd[1], env, walsender);
     const said =

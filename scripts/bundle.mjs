@@ -1,0 +1,19 @@
+// `npm run build`, after tsc: the CLI's ~160 compiled modules as one file, dist/src/walduck.mjs, which
+// bin/walduck.js runs. Node 20 resolves, reads and compiles each ES module on its own, and that cost
+// every run ~0.25 CPU s at start (README "Build"). The modules stay in dist/src as they are: the
+// library's exports, the tests and WALDUCK_UNBUNDLED=1 use them. The packages stay outside the file
+// (loaded from node_modules as before): DuckDB's native addon, yargs and debug.
+import { buildSync } from 'esbuild';
+
+buildSync({
+  entryPoints: ['dist/src/cli/main.js'],
+  outfile: 'dist/src/walduck.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['@duckdb/*', 'yargs', 'yargs/*', 'debug'],
+  // Class and function names as written: stack traces of a bug name the code's own functions.
+  keepNames: true,
+  logLevel: 'warning',
+});

@@ -1,0 +1,59 @@
+// The bundled CLI (scripts/bundle.mjs → dist/src/walduck.mjs) that bin/walduck.js runs: it is built,
+// bin picks it only while it is at least as new as the modules, it inlines no package (DuckDB, yargs
+// and debug load from node_modules, as the README's runtime dependencies say), and it behaves as the
+// modules do.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { binPath, repoRoot } from '../../helpers/paths.js';
+import { useWorkdir } from '../../helpers/workdir.js';
+
+const bundle = join(repoRoot, 'dist/src/walduck.mjs');
+const modules = join(repoRoot, 'dist/src/cli/main.js');
+const dir = useWorkdir('walduck-bundle-');
+
+const run = (args: string[], env: Record<string, string> = {}, bin = binPath) => {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+it('the build made a bundle no older than the modules, with no package inside', () => {
+  assert.ok(statSync(bundle).mtimeMs >= statSync(modules).mtimeMs, 'run `npm run build`');
+  const text = readFileSync(bundle, 'utf8');
+  // esbuild marks each inlined file with a comment naming its path.
+  assert.doesNotMatch(text, /^\/\/ node_modules\//m);
+  for (const pkg of ['@duckdb/node-api', 'yargs', 'debug']) assert.ok(text.includes(`"${pkg}"`), pkg);
+});
+
+it('bin runs the bundle while it is fresh, the modules when it is older or WALDUCK_UNBUNDLED=1', () => {
+  mkdirSync(join(dir, 'bin'));
+  mkdirSync(join(dir, 'dist/src/cli'), { recursive: true });
+  copyFileSync(binPath, join(dir, 'bin/walduck.js'));
+  writeFileSync(join(dir, 'dist/src/cli/main.js'), "process.stdout.write('modules');\n");
+  writeFileSync(join(dir, 'dist/src/walduck.mjs'), "process.stdout.write('bundle');\n");
+  const bin = join(dir, 'bin/walduck.js');
+  const at = (file: string, s: number) => utimesSync(join(dir, file), s, s);
+  at('dist/src/cli/main.js', 1000);
+  at('dist/src/walduck.mjs', 2000);
+  assert.equal(run([], {}, bin).stdout, 'bundle');
+  assert.equal(run([], { WALDUCK_UNBUNDLED: '1' }, bin).stdout, 'modules');
+  at('dist/src/walduck.mjs', 500);
+  assert.equal(run([], {}, bin).stdout, 'modules');
+});
+
+it('the bundle answers as the modules do: version, a usage error, a failure', () => {
+  for (const args of [
+    ['--version'],
+    ['replicate', '--source', 'host=/nonexistent'],
+    ['verify', '--source', 'host=/nonexistent', '--duckdb', join(dir, 'missing.duckdb')],
+  ]) {
+    const bundled = run(args);
+    const plain = run(args, { WALDUCK_UNBUNDLED: '1' });
+    assert.deepEqual(bundled, plain, args.join(' '));
+  }
+});
