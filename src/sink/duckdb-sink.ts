@@ -8,7 +8,7 @@
 // transaction, stored in walduck.state by that same transaction.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { InternalError, WalduckError } from '../protocol/errors.js';
+import { InternalError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { Router } from '../source/routing.js';
@@ -24,7 +24,6 @@ import {
   type Value,
 } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
-import { ApplyError, duckReason, firstLine } from './apply-error.js';
 import { BatchXids } from './batch-xids.js';
 import {
   clearSnapshotPending,
@@ -35,17 +34,15 @@ import {
   writeState,
 } from './checkpoint.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
-import { findBadStaged } from './diagnose.js';
 import type { Need } from './exact-numeric.js';
 import { type States, settleCopied, textForCopy, widenColumn } from './exact-widen.js';
-import { describeRow, findRow, withAdvice } from './row-describe.js';
 import { type Plan, SchemaChangeError } from './schema-change.js';
 import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { type OnlineCopyTarget, SinkCopies } from './sink-copies.js';
 import { SinkRenames } from './sink-renames.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
-import { ColumnValueError, TableStage } from './stage.js';
+import { TableStage } from './stage.js';
 import { RenameReplay } from './table-rename.js';
 import {
   describeTarget,
@@ -57,6 +54,7 @@ import {
 import type { NumericMode } from './type-map.js';
 import { copyPrefix } from './watermark.js';
 import type { KeyCompare } from './watermark-merge.js';
+import { wrapBatchError, wrapChangeError } from './write-errors.js';
 
 export type { OnlineCopyTarget };
 
@@ -181,7 +179,8 @@ export class DuckDbSink implements ChangeSink {
         this.staged -= t.stage.size;
         this.stagedChars -= t.stage.chars;
       },
-      wrapBatchError: (err, t, during, columns, count) => this.wrapBatchError(err, t, during, columns, count),
+      wrapBatchError: (err, t, during, columns, count) =>
+        wrapBatchError(err, t, during, this.snapshotLsn, columns, count),
       counted: (n) => {
         this.batchChanges += n;
       },
@@ -364,12 +363,12 @@ export class DuckDbSink implements ChangeSink {
     try {
       flush = this.applyNow(change);
     } catch (err) {
-      return Promise.reject(this.wrapChangeError(err, change));
+      return Promise.reject(wrapChangeError(err, change, this.tables));
     }
     if (flush === false) return undefined;
     if (flush === true)
       return this.flushStages().catch((err: unknown) => {
-        throw this.wrapChangeError(err, change);
+        throw wrapChangeError(err, change, this.tables);
       });
     return this.applyAsync(change);
   }
@@ -378,7 +377,7 @@ export class DuckDbSink implements ChangeSink {
     try {
       await this.applyChange(change);
     } catch (err) {
-      throw this.wrapChangeError(err, change);
+      throw wrapChangeError(err, change, this.tables);
     }
   }
 
@@ -408,38 +407,6 @@ export class DuckDbSink implements ChangeSink {
     if (k.schema === schema && k.table === table) return k.key;
     this.lastKey = { schema, table, key: tableKey(schema, table) };
     return this.lastKey.key;
-  }
-
-  /** A change that could not be applied, in one line: table, column, key, LSN, reason, what to do. */
-  private wrapChangeError(err: unknown, change: Change): unknown {
-    if (err instanceof ApplyError) return err;
-    if (change.kind !== 'insert' && change.kind !== 'update' && change.kind !== 'delete') return err;
-    const t = this.tables.get(tableKey(change.schema, change.table));
-    if (!t) return err;
-    const image =
-      change.kind === 'delete'
-        ? change.old
-        : change.kind === 'update'
-          ? (change.old ?? change.new)
-          : change.new;
-    const key = t.stage.describeKey(image);
-    const where = {
-      table: `${change.schema}.${change.table}`,
-      ...(key !== undefined ? { key } : {}),
-      lsn: change.lsn,
-      during: 'apply' as const,
-    };
-    if (err instanceof ColumnValueError) {
-      const column = t.applier.target.source.columns[err.column]?.name;
-      return new ApplyError({ ...where, ...(column !== undefined ? { column } : {}) }, withAdvice(err), {
-        cause: err,
-        snippet: err.snippet,
-      });
-    }
-    // Our own errors name no row data; DuckDB's quote the value.
-    if (err instanceof WalduckError) return new ApplyError(where, firstLine(err), { cause: err });
-    const duck = duckReason(err);
-    return new ApplyError(where, duck.text, { cause: err, snippet: duck.snippet });
   }
 
   private async applyChange(change: Change): Promise<void> {
@@ -682,7 +649,7 @@ export class DuckDbSink implements ChangeSink {
     try {
       await t.applier.insertRows(t.stage, columns, count);
     } catch (err) {
-      throw await this.wrapBatchError(err, t, 'copy', columns, count);
+      throw await wrapBatchError(err, t, 'copy', this.snapshotLsn, columns, count);
     }
   }
 
@@ -693,61 +660,6 @@ export class DuckDbSink implements ChangeSink {
 
   private snapshotLsn: Lsn | undefined;
   private committingSnapshot = false;
-
-  /**
-   * A failed write of many rows (a flush, a copied batch): DuckDB's message names no row, so find the
-   * first value that does not convert (in a scratch DuckDB) and name its column and key.
-   */
-  private async wrapBatchError(
-    err: unknown,
-    t: Table,
-    during: 'apply' | 'copy',
-    columns: readonly (readonly Value[])[],
-    count: number,
-  ): Promise<unknown> {
-    if (err instanceof ApplyError) return err;
-    const target = t.applier.target;
-    const lsn = during === 'copy' ? this.snapshotLsn : this.lastCommitLsn;
-    const base = {
-      table: `${target.source.schema}.${target.source.table}`,
-      during,
-      ...(lsn !== undefined && lsn > 0n ? { lsn } : {}),
-    };
-    if (err instanceof ColumnValueError) {
-      // Raised while preparing: find the row in the raw columns by preparing each value again.
-      const row = findRow(columns, count, err.column, (v) => {
-        try {
-          t.stage.prepare(err.column, v);
-          return false;
-        } catch {
-          return true;
-        }
-      });
-      return new ApplyError(
-        {
-          ...base,
-          column: target.source.columns[err.column]?.name ?? '?',
-          key: row === undefined ? `(one of ${count} rows)` : describeRow(target, columns, row),
-        },
-        withAdvice(err),
-        { cause: err, snippet: err.snippet },
-      );
-    }
-    const bad = await findBadStaged(target.mappings, columns, count);
-    const where = bad
-      ? {
-          ...base,
-          column: target.source.columns[bad.column]?.name ?? '?',
-          key: describeRow(target, columns, bad.row),
-        }
-      : { ...base, key: `(one of ${count} rows)` };
-    const duck = duckReason(err);
-    const value = bad ? (columns[bad.column]?.[bad.row] ?? null) : null;
-    return new ApplyError(where, `DuckDB refused the write: ${duck.text}`, {
-      cause: err,
-      snippet: value ?? duck.snippet,
-    });
-  }
 
   loadsCsv(ref: TableRef): boolean {
     return loadsAsCsv(this.copiedTable(ref).applier.target);
@@ -876,7 +788,7 @@ export class DuckDbSink implements ChangeSink {
     try {
       await t.applier.flush(t.stage);
     } catch (err) {
-      throw await this.wrapBatchError(err, t, 'apply', t.stage.textColumns(), t.stage.size);
+      throw await wrapBatchError(err, t, 'apply', this.lastCommitLsn, t.stage.textColumns(), t.stage.size);
     }
   }
 
@@ -885,7 +797,7 @@ export class DuckDbSink implements ChangeSink {
       try {
         await t.applier.flush(t.stage);
       } catch (err) {
-        throw await this.wrapBatchError(err, t, 'apply', t.stage.textColumns(), t.stage.size);
+        throw await wrapBatchError(err, t, 'apply', this.lastCommitLsn, t.stage.textColumns(), t.stage.size);
       }
     }
     this.staged = 0;
