@@ -17,7 +17,6 @@ import {
   type Commit,
   type Delete,
   type Insert,
-  type RowImage,
   type TableRef,
   type Update,
   type Value,
@@ -33,24 +32,17 @@ import {
   writeState,
 } from './checkpoint.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
-import type { Need } from './exact-numeric.js';
-import { type States, settleCopied, textForCopy, widenColumn } from './exact-widen.js';
-import { type Plan, SchemaChangeError } from './schema-change.js';
+import { settleCopied, textForCopy } from './exact-widen.js';
 import { SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { type OnlineCopyTarget, SinkCopies } from './sink-copies.js';
 import type { SinkOptions, SinkStats } from './sink-options.js';
 import { SinkRenames } from './sink-renames.js';
+import { SinkReshape } from './sink-reshape.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
 import { TableStage } from './stage.js';
 import { RenameReplay } from './table-rename.js';
-import {
-  describeTarget,
-  ensureTarget,
-  refuseCollisions,
-  type TargetTable,
-  withExactStates,
-} from './target.js';
+import { describeTarget, ensureTarget, refuseCollisions, type TargetTable } from './target.js';
 import { copyPrefix } from './watermark.js';
 import { wrapBatchError, wrapChangeError } from './write-errors.js';
 
@@ -93,6 +85,8 @@ export class DuckDbSink implements ChangeSink {
   private committedTables: Map<string, Table> | undefined;
   /** Online copies in progress and re-copies decided while streaming (sink-copies.ts). */
   private readonly copies: SinkCopies;
+  /** Schema changes followed and numeric columns widened, in the open DuckDB transaction (sink-reshape.ts). */
+  private readonly reshape: SinkReshape;
   /** RENAME TABLE / SET SCHEMA at the source, applied in the open DuckDB transaction (sink-renames.ts). */
   private readonly renames: SinkRenames;
   /**
@@ -127,7 +121,7 @@ export class DuckDbSink implements ChangeSink {
       build: (target, watch) => this.build(target, watch),
     };
     this.copies = new SinkCopies(host, opts, {
-      fit: (t, lsn, image) => this.fit(t, lsn, image),
+      fit: (t, lsn, image) => this.reshape.fit(t, lsn, image),
       unstage: (t) => {
         this.staged -= t.stage.size;
         this.stagedChars -= t.stage.chars;
@@ -138,6 +132,7 @@ export class DuckDbSink implements ChangeSink {
         this.batchChanges += n;
       },
     });
+    this.reshape = new SinkReshape(host, opts, this.copies);
     this.renames = new SinkRenames(
       host,
       opts,
@@ -201,72 +196,6 @@ export class DuckDbSink implements ChangeSink {
     await applier.createStage();
     const key = tableKey(target.source.schema, target.source.table);
     return { stage: new TableStage(target), applier, key, ...(watch ? { watch } : {}) };
-  }
-
-  /**
-   * Checks a change's columns against the table's recorded source schema; on a change, applies the
-   * table's staged rows (they came before it), alters DuckDB and rewrites the record, all in the open
-   * DuckDB transaction, and returns the table rebuilt for its new shape. Refusals throw.
-   */
-  private async follow(t: Table, change: Insert | Update | Delete): Promise<Table> {
-    const w = t.watch;
-    if (!w) return t;
-    const copy = this.copies.get(keyOf(t))?.merge;
-    // Until the copy's first window every change of the table is dropped (a chunk reads its result):
-    // its shape does not matter, and after a re-copy it may still be the old one.
-    if (copy?.fresh) return t;
-    let plan: Plan | undefined;
-    try {
-      plan = await w.check(change);
-    } catch (err) {
-      if (err instanceof SchemaChangeError && err.recopy && !copy)
-        return (await this.copies.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
-      throw err;
-    }
-    if (!plan) return t;
-    await this.begin();
-    await this.flushTable(t);
-    const key = keyOf(t);
-    const next = await w.apply(this.conn, plan, change.lsn, this.touched.has(key));
-    // A column filled from the source is an UPDATE of the table.
-    if (plan.steps.some((s) => s.kind === 'add' && s.fromSource)) this.touched.add(key);
-    this.committedTables ??= new Map(this.tables);
-    // Read back from DuckDB: a numeric column widened under --numeric exact keeps its state.
-    const built = await this.build(await ensureTarget(this.conn, this.describe(next.source)), next);
-    this.tables.set(key, built);
-    return built;
-  }
-
-  /**
-   * --numeric exact: widens, in the open DuckDB transaction, every numeric column a value of these
-   * images does not fit (exact-numeric.ts), before the change is staged. Returns the table as it is then.
-   */
-  private async fit(t: Table, lsn: Lsn, ...images: (RowImage | undefined)[]): Promise<Table> {
-    let cur = t;
-    for (const image of images) {
-      if (!image) continue;
-      for (let miss = cur.stage.misfit(image); miss; miss = cur.stage.misfit(image))
-        cur = await this.widen(cur, miss.p, miss.need, lsn);
-    }
-    return cur;
-  }
-
-  private async widen(t: Table, p: number, need: Need, lsn: Lsn): Promise<Table> {
-    await this.begin();
-    // The staged rows came before this change and fit the column as it is.
-    await this.flushTable(t);
-    const touched = this.touched.has(keyOf(t));
-    const states = await widenColumn(this.conn, t.applier.target, p, need, lsn, touched, this.opts.warn);
-    return this.rebuilt(t, states);
-  }
-
-  /** The table rebuilt for numeric columns now in other states (forgotten if the transaction rolls back). */
-  private async rebuilt(t: Table, states: States): Promise<Table> {
-    if (states.size === 0) return t;
-    this.committedTables ??= new Map(this.tables);
-    const built = await this.build(withExactStates(t.applier.target, states), t.watch);
-    this.tables.set(keyOf(t), built);
-    return built;
   }
 
   /**
@@ -383,12 +312,17 @@ export class DuckDbSink implements ChangeSink {
         let t = await this.resolve(change, change.lsn);
         if (!t) return;
         this.stats.changes++;
-        t = await this.follow(t, change);
+        t = await this.reshape.follow(t, change);
         // A value that does not fit its column (--numeric exact) widens it first, whatever the
         // online copy's merge then does with the change: a wider column holds every narrower value.
         // (Only tables with a widening column pay for the check: this runs per row.)
         if (change.kind !== 'delete' && t.stage.widens)
-          t = await this.fit(t, change.lsn, change.new, change.kind === 'update' ? change.old : undefined);
+          t = await this.reshape.fit(
+            t,
+            change.lsn,
+            change.new,
+            change.kind === 'update' ? change.old : undefined,
+          );
         const copy = this.copies.get(keyOf(t));
         if (!copy) return this.stageRow(t, change);
         for (const routed of copy.merge.route(change)) await this.stageRow(t, routed);
@@ -638,14 +572,15 @@ export class DuckDbSink implements ChangeSink {
     const key = keyOf(t);
     if (this.copyingExact.has(key)) return t;
     this.copyingExact.add(key);
-    return this.rebuilt(t, await textForCopy(this.conn, t.applier.target));
+    return this.reshape.rebuilt(t, await textForCopy(this.conn, t.applier.target));
   }
 
   /** At the snapshot's end: each copied numeric column's type, from the values copied (see copyExact). */
   private async settleExact(lsn: Lsn): Promise<void> {
     for (const key of this.copyingExact) {
       const t = this.tables.get(key);
-      if (t) await this.rebuilt(t, await settleCopied(this.conn, t.applier.target, lsn, this.opts.log));
+      if (t)
+        await this.reshape.rebuilt(t, await settleCopied(this.conn, t.applier.target, lsn, this.opts.log));
     }
     this.copyingExact.clear();
   }
