@@ -23,22 +23,15 @@ import {
 } from '../wal2json/change.js';
 import { type Mismatch, TableApplier } from './apply.js';
 import { BatchXids } from './batch-xids.js';
-import {
-  clearSnapshotPending,
-  ensureStateTable,
-  readSnapshotPending,
-  readState,
-  writeSnapshotPending,
-  writeState,
-} from './checkpoint.js';
-import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
-import { settleCopied, textForCopy } from './exact-widen.js';
+import { ensureStateTable, readState, writeState } from './checkpoint.js';
+import type { CsvSegment } from './csv-load.js';
 import { SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
 import { type OnlineCopyTarget, SinkCopies } from './sink-copies.js';
 import type { SinkOptions, SinkStats } from './sink-options.js';
 import { SinkRenames } from './sink-renames.js';
 import { SinkReshape } from './sink-reshape.js';
+import { SinkSnapshot } from './sink-snapshot.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
 import { TableStage } from './stage.js';
 import { RenameReplay } from './table-rename.js';
@@ -87,6 +80,10 @@ export class DuckDbSink implements ChangeSink {
   private readonly copies: SinkCopies;
   /** Schema changes followed and numeric columns widened, in the open DuckDB transaction (sink-reshape.ts). */
   private readonly reshape: SinkReshape;
+  /** The initial snapshot's COPY rows and its pending mark (sink-snapshot.ts); commitSnapshot ends it. */
+  private readonly snapshot: SinkSnapshot;
+  /** True while commitSnapshot commits: that commit holds no stream changes. */
+  private committingSnapshot = false;
   /** RENAME TABLE / SET SCHEMA at the source, applied in the open DuckDB transaction (sink-renames.ts). */
   private readonly renames: SinkRenames;
   /**
@@ -112,6 +109,7 @@ export class DuckDbSink implements ChangeSink {
       conn,
       tables: this.tables,
       touched: this.touched,
+      inTransaction: () => this.txOpen,
       begin: () => this.begin(),
       flushTable: (t) => this.flushTable(t),
       keepCommitted: () => {
@@ -127,12 +125,13 @@ export class DuckDbSink implements ChangeSink {
         this.stagedChars -= t.stage.chars;
       },
       wrapBatchError: (err, t, during, columns, count) =>
-        wrapBatchError(err, t, during, this.snapshotLsn, columns, count),
+        wrapBatchError(err, t, during, this.snapshot.lsn, columns, count),
       counted: (n) => {
         this.batchChanges += n;
       },
     });
     this.reshape = new SinkReshape(host, opts, this.copies);
+    this.snapshot = new SinkSnapshot(host, opts, catalog, this.reshape);
     this.renames = new SinkRenames(
       host,
       opts,
@@ -469,7 +468,7 @@ export class DuckDbSink implements ChangeSink {
     }
     for (const k of this.addedInTx) this.tables.delete(k);
     this.addedInTx.length = 0;
-    this.copyingExact.clear();
+    this.snapshot.rolledBack();
     for (const t of this.tables.values()) t.stage.clear();
     this.staged = 0;
     this.stagedChars = 0;
@@ -502,93 +501,41 @@ export class DuckDbSink implements ChangeSink {
   // --- The initial snapshot: COPY rows of every table, then the consistent point, in ONE transaction.
 
   /** Target tables that already hold rows (a snapshot into them would duplicate rows). */
-  async nonEmptyTargets(): Promise<string[]> {
-    const out: string[] = [];
-    for (const t of this.tables.values()) {
-      const r = await this.conn.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${t.applier.target.name})`);
-      if (r.getRows()[0]?.[0] === true) out.push(`${t.applier.target.schema}.${t.applier.target.table}`);
-    }
-    return out;
+  nonEmptyTargets(): Promise<string[]> {
+    return this.snapshot.nonEmptyTargets();
   }
 
   /** Whether this file began a snapshot into the slot and never committed it (see checkpoint.ts). */
-  async snapshotPending(): Promise<{ systemId: string | null } | undefined> {
-    return readSnapshotPending(this.conn, this.catalog, this.opts.slot);
+  snapshotPending(): Promise<{ systemId: string | null } | undefined> {
+    return this.snapshot.pending();
   }
 
   /** Committed on its own, before the slot is created. */
-  async markSnapshotPending(): Promise<void> {
-    if (this.txOpen) throw new InternalError('apply', 'markSnapshotPending inside a transaction');
-    await writeSnapshotPending(this.conn, this.catalog, this.opts.slot, this.opts.meta?.systemId);
+  markSnapshotPending(): Promise<void> {
+    return this.snapshot.markPending();
   }
 
-  async clearSnapshotPending(): Promise<void> {
-    if (this.txOpen) throw new InternalError('apply', 'clearSnapshotPending inside a transaction');
-    await clearSnapshotPending(this.conn, this.catalog, this.opts.slot);
+  clearSnapshotPending(): Promise<void> {
+    return this.snapshot.clearPending();
   }
 
   /** COPY rows (PostgreSQL text, column arrays) into a table, inside the snapshot's open transaction. */
-  async insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void> {
-    const copied = this.copiedTable(ref);
-    if (count === 0) return;
-    await this.begin();
-    const t = await this.copyExact(copied);
-    try {
-      await t.applier.insertRows(t.stage, columns, count);
-    } catch (err) {
-      throw await wrapBatchError(err, t, 'copy', this.snapshotLsn, columns, count);
-    }
+  insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void> {
+    return this.snapshot.insertCopied(ref, columns, count);
   }
 
   /** The LSN the snapshot being copied is consistent with (named in copy errors). */
   copyingAt(lsn: Lsn): void {
-    this.snapshotLsn = lsn;
+    this.snapshot.copyingAt(lsn);
   }
 
-  private snapshotLsn: Lsn | undefined;
-  private committingSnapshot = false;
-
   loadsCsv(ref: TableRef): boolean {
-    return loadsAsCsv(this.copiedTable(ref).applier.target);
+    return this.snapshot.loadsCsv(ref);
   }
 
   /** Loads a snapshot segment of COPY csv rows (see csv-load.ts) into the open transaction. */
-  async loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
-    const t = this.copiedTable(ref);
-    await this.begin();
-    const c = await this.copyExact(t);
-    await loadCsvSegment(this.conn, c.applier.target, segment, this.snapshotLsn);
-  }
-
-  /** Tables whose numeric columns take the copied text as VARCHAR, their type chosen at the snapshot's end. */
-  private readonly copyingExact = new Set<string>();
-
-  /**
-   * --numeric exact: a table's first copied rows go into VARCHAR numeric columns (the table is empty,
-   * so the ALTER is free); commitSnapshot then picks the narrowest DECIMAL holding them all, or keeps
-   * the text (exact-numeric.ts).
-   */
-  private async copyExact(t: Table): Promise<Table> {
-    const key = keyOf(t);
-    if (this.copyingExact.has(key)) return t;
-    this.copyingExact.add(key);
-    return this.reshape.rebuilt(t, await textForCopy(this.conn, t.applier.target));
-  }
-
-  /** At the snapshot's end: each copied numeric column's type, from the values copied (see copyExact). */
-  private async settleExact(lsn: Lsn): Promise<void> {
-    for (const key of this.copyingExact) {
-      const t = this.tables.get(key);
-      if (t)
-        await this.reshape.rebuilt(t, await settleCopied(this.conn, t.applier.target, lsn, this.opts.log));
-    }
-    this.copyingExact.clear();
-  }
-
-  private copiedTable(ref: TableRef): Table {
-    const t = this.tables.get(tableKey(ref.schema, ref.table));
-    if (!t) throw new InternalError('apply', `snapshot rows for unchosen table ${ref.schema}.${ref.table}`);
-    return t;
+  loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
+    return this.snapshot.loadCsv(ref, segment);
   }
 
   /**
@@ -598,8 +545,7 @@ export class DuckDbSink implements ChangeSink {
   async commitSnapshot(lsn: Lsn): Promise<Lsn> {
     if (this.inSource) throw new InternalError('apply', 'commitSnapshot inside a source transaction');
     await this.begin();
-    await this.settleExact(lsn);
-    await clearSnapshotPending(this.conn, this.catalog, this.opts.slot);
+    await this.snapshot.settle(lsn);
     this.lastCommitLsn = lsn;
     this.committingSnapshot = true;
     try {

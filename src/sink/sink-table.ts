@@ -1,4 +1,5 @@
-// A table of the sink as its hooks (sink-renames.ts, sink-copies.ts) see it, and what they may do
+// A table of the sink as its hooks (sink-renames.ts, sink-copies.ts, sink-reshape.ts, sink-snapshot.ts)
+// see it, and what they may do
 // in the sink's open DuckDB transaction (SinkHost): the sink (duckdb-sink.ts) owns both.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -29,6 +30,8 @@ export interface SinkHost {
   readonly tables: Map<string, Table>;
   /** Tables the open DuckDB transaction has updated or deleted rows of. */
   readonly touched: Set<string>;
+  /** Whether a DuckDB transaction is open. */
+  inTransaction(): boolean;
   /** Opens the DuckDB transaction if none is open. */
   begin(): Promise<void>;
   /** One table's staged rows into DuckDB now, before its shape changes. */
