@@ -31,6 +31,7 @@ import { type OnlineCopyTarget, SinkCopies } from './sink-copies.js';
 import type { SinkOptions, SinkStats } from './sink-options.js';
 import { SinkRenames } from './sink-renames.js';
 import { SinkReshape } from './sink-reshape.js';
+import { SinkRouting } from './sink-routing.js';
 import { SinkSnapshot } from './sink-snapshot.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
 import { TableStage } from './stage.js';
@@ -52,8 +53,6 @@ const STAGED_CHARS = 2 * 1024 * 1024;
 
 export class DuckDbSink implements ChangeSink {
   private readonly tables = new Map<string, Table>();
-  /** Tables added while streaming, inside the open DuckDB transaction (forgotten on rollback). */
-  private readonly addedInTx: string[] = [];
   private stageCount = 0;
   private txOpen = false;
   private inSource = false;
@@ -86,6 +85,8 @@ export class DuckDbSink implements ChangeSink {
   private committingSnapshot = false;
   /** RENAME TABLE / SET SCHEMA at the source, applied in the open DuckDB transaction (sink-renames.ts). */
   private readonly renames: SinkRenames;
+  /** The table of a change under a name the sink does not hold, and TRUNCATE (sink-routing.ts). */
+  private readonly routing: SinkRouting;
   /**
    * The source transactions committed since the last DuckDB commit, kept here only: renameNews reads
    * the catalog once they are visible, and the router asks whether a renaming one is among them.
@@ -105,12 +106,17 @@ export class DuckDbSink implements ChangeSink {
     this.lastCommitLsn = storedLsn;
     this.now = opts.now ?? Date.now;
     opts.router?.useBatch(this.batchXids);
+    const unstage = (t: Table) => {
+      this.staged -= t.stage.size;
+      this.stagedChars -= t.stage.chars;
+    };
     const host: SinkHost = {
       conn,
       tables: this.tables,
       touched: this.touched,
       inTransaction: () => this.txOpen,
       begin: () => this.begin(),
+      unstage,
       flushTable: (t) => this.flushTable(t),
       keepCommitted: () => {
         this.committedTables ??= new Map(this.tables);
@@ -120,10 +126,7 @@ export class DuckDbSink implements ChangeSink {
     };
     this.copies = new SinkCopies(host, opts, {
       fit: (t, lsn, image) => this.reshape.fit(t, lsn, image),
-      unstage: (t) => {
-        this.staged -= t.stage.size;
-        this.stagedChars -= t.stage.chars;
-      },
+      unstage,
       wrapBatchError: (err, t, during, columns, count) =>
         wrapBatchError(err, t, during, this.snapshot.lsn, columns, count),
       counted: (n) => {
@@ -138,6 +141,7 @@ export class DuckDbSink implements ChangeSink {
       (key) => this.copies.has(key),
       (r, lsn) => this.copies.recopy(r, lsn),
     );
+    this.routing = new SinkRouting(host, opts, this.renames, this.copies);
   }
 
   /** Creates or checks the target tables and the state table; reads the stored LSN. */
@@ -174,18 +178,6 @@ export class DuckDbSink implements ChangeSink {
 
   private describe(source: SourceTable): TargetTable {
     return describeTarget(source, this.catalog, this.opts.numeric ? { numeric: this.opts.numeric } : {});
-  }
-
-  /** A table that joins while streaming (a new table, a partitioned root seen first through a leaf). */
-  private async addTable(source: SourceTable): Promise<Table> {
-    const watch = this.opts.schema
-      ? await SchemaWatch.open(this.conn, source, this.opts.schema, this.opts.warn)
-      : undefined;
-    const target = this.describe(watch?.source ?? source);
-    refuseCollisions([...[...this.tables.values()].map((t) => t.applier.target), target]);
-    const t = await this.build(await ensureTarget(this.conn, target), watch);
-    this.tables.set(tableKey(source.schema, source.table), t);
-    return t;
   }
 
   private async build(target: TargetTable, watch: SchemaWatch | undefined): Promise<Table> {
@@ -308,7 +300,7 @@ export class DuckDbSink implements ChangeSink {
       case 'update':
       case 'delete': {
         if (this.renames.inRenaming && (await this.renames.ambiguous(change, this.lastCommitLsn))) return;
-        let t = await this.resolve(change, change.lsn);
+        let t = await this.routing.resolve(change, change.lsn);
         if (!t) return;
         this.stats.changes++;
         t = await this.reshape.follow(t, change);
@@ -328,7 +320,7 @@ export class DuckDbSink implements ChangeSink {
         return;
       }
       case 'truncate':
-        return this.truncate(change.tables);
+        return this.routing.truncate(change.tables, this.lastCommitLsn);
       case 'message':
         if (change.prefix === copyPrefix(this.opts.slot)) return this.copies.watermark(change);
         this.opts.log(
@@ -387,35 +379,6 @@ export class DuckDbSink implements ChangeSink {
     return stage.chars - before;
   }
 
-  private async truncate(tables: readonly TableRef[]): Promise<void> {
-    // A leaf partition's TRUNCATE empties only its share of the root: all leaves of a root named
-    // together (TRUNCATE of the partitioned table) empty the root, fewer delete the leaves' rows.
-    const named = new Set(tables.map((r) => tableKey(r.schema, r.table)));
-    const done = new Set<Table>();
-    for (const ref of tables) {
-      const t = await this.resolve(ref);
-      if (!t || done.has(t)) continue;
-      await this.begin();
-      // Staged changes came before the TRUNCATE: apply them first, then empty the table.
-      this.staged -= t.stage.size;
-      this.stagedChars -= t.stage.chars;
-      await t.applier.flush(t.stage);
-      const leaf = this.opts.router?.leaf(ref);
-      const whole =
-        !leaf || this.opts.router?.leavesOf(leaf.root).every((l) => named.has(tableKey(l.schema, l.table)));
-      const copy = this.copies.get(keyOf(t))?.merge;
-      if (whole) {
-        done.add(t);
-        await t.applier.truncate();
-        copy?.truncate();
-      } else {
-        await t.applier.truncatePart(leaf);
-        copy?.discard();
-      }
-      this.touched.add(keyOf(t));
-    }
-  }
-
   /**
    * Applies what is staged, records the last source commit's LSN and commits. Returns the LSN now
    * durable (to acknowledge), or undefined when there was nothing to commit. Only between source
@@ -444,7 +407,7 @@ export class DuckDbSink implements ChangeSink {
     this.txOpen = false;
     this.committedTables = undefined;
     this.touched.clear();
-    this.addedInTx.length = 0;
+    this.routing.committed();
     this.opts.router?.batchCommitted();
     this.copies.committed(this.onCopyStart);
     this.storedLsn = this.lastCommitLsn;
@@ -466,8 +429,7 @@ export class DuckDbSink implements ChangeSink {
       for (const [k, t] of this.committedTables) this.tables.set(k, t);
       this.committedTables = undefined;
     }
-    for (const k of this.addedInTx) this.tables.delete(k);
-    this.addedInTx.length = 0;
+    this.routing.rolledBack();
     this.snapshot.rolledBack();
     for (const t of this.tables.values()) t.stage.clear();
     this.staged = 0;
@@ -554,41 +516,6 @@ export class DuckDbSink implements ChangeSink {
       this.committingSnapshot = false;
     }
     return this.storedLsn;
-  }
-
-  private async resolve(ref: TableRef, lsn = this.lastCommitLsn): Promise<Table | undefined> {
-    const t = this.tables.get(tableKey(ref.schema, ref.table));
-    if (t) return t;
-    const router = this.opts.router;
-    if (!router) {
-      this.opts.log(`change for unchosen table ${ref.schema}.${ref.table} ignored`);
-      return undefined;
-    }
-    const r = await router.route(ref);
-    if (r.kind === 'table') {
-      const found = this.tables.get(tableKey(r.ref.schema, r.ref.table));
-      // A followed table under a name this sink does not know: renamed at this point of the stream.
-      const was =
-        found || r.oid === undefined
-          ? undefined
-          : [...this.tables.values()].find((t) => t.applier.target.source.oid === r.oid);
-      if (!found && r.oid !== undefined && !was)
-        throw new InternalError('apply', `change of ${ref.schema}.${ref.table} routed to a table not open`);
-      // Renamed before the router's re-copies are taken: one decided with the rename (its renaming
-      // transaction hidden) names the table by its new name, which recopy() looks up (taken first, it
-      // found no such table and was dropped, silently).
-      const t = was ? await this.renames.rename(was, r.ref, lsn) : found;
-      await this.copies.take(lsn);
-      return t;
-    }
-    await this.copies.take(lsn);
-    if (r.kind === 'ignore') return undefined;
-    // Created in the DuckDB transaction that applies its first rows: both or neither.
-    await this.begin();
-    this.addedInTx.push(tableKey(r.table.schema, r.table.table));
-    const added = await this.addTable(r.table);
-    this.opts.onTableAdded?.(r.table);
-    return added;
   }
 
   private async begin(): Promise<void> {
