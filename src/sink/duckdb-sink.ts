@@ -21,12 +21,11 @@ import {
   type Update,
   type Value,
 } from '../wal2json/change.js';
-import { type Mismatch, TableApplier } from './apply.js';
 import { BatchXids } from './batch-xids.js';
 import { ensureStateTable, readState, writeState } from './checkpoint.js';
 import type { CsvSegment } from './csv-load.js';
-import { SchemaWatch } from './schema-follow.js';
 import type { ChangeSink } from './sink.js';
+import { SinkBuild } from './sink-build.js';
 import { type OnlineCopyTarget, SinkCopies } from './sink-copies.js';
 import type { SinkOptions, SinkStats } from './sink-options.js';
 import { SinkRenames } from './sink-renames.js';
@@ -34,9 +33,7 @@ import { SinkReshape } from './sink-reshape.js';
 import { SinkRouting } from './sink-routing.js';
 import { SinkSnapshot } from './sink-snapshot.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
-import { TableStage } from './stage.js';
 import { RenameReplay } from './table-rename.js';
-import { describeTarget, ensureTarget, refuseCollisions, type TargetTable } from './target.js';
 import { copyPrefix } from './watermark.js';
 import { wrapBatchError, wrapChangeError } from './write-errors.js';
 
@@ -53,7 +50,6 @@ const STAGED_CHARS = 2 * 1024 * 1024;
 
 export class DuckDbSink implements ChangeSink {
   private readonly tables = new Map<string, Table>();
-  private stageCount = 0;
   private txOpen = false;
   private inSource = false;
   private staged = 0;
@@ -69,12 +65,13 @@ export class DuckDbSink implements ChangeSink {
   get rowChanges(): number {
     return this.stats.changes;
   }
-  private readonly warnedMismatch = new Set<TargetTable>();
   private readonly now: () => number;
   /** Tables the open DuckDB transaction has updated or deleted rows of (or will, from their stage). */
   private readonly touched = new Set<string>();
   /** The tables as they were at the last commit, while a schema change is uncommitted. */
   private committedTables: Map<string, Table> | undefined;
+  /** Makes the tables of the set: at open, when one joins, when one changes shape (sink-build.ts). */
+  private readonly builder: SinkBuild;
   /** Online copies in progress and re-copies decided while streaming (sink-copies.ts). */
   private readonly copies: SinkCopies;
   /** Schema changes followed and numeric columns widened, in the open DuckDB transaction (sink-reshape.ts). */
@@ -106,6 +103,7 @@ export class DuckDbSink implements ChangeSink {
     this.lastCommitLsn = storedLsn;
     this.now = opts.now ?? Date.now;
     opts.router?.useBatch(this.batchXids);
+    this.builder = new SinkBuild(conn, opts, catalog, this.stats);
     const unstage = (t: Table) => {
       this.staged -= t.stage.size;
       this.stagedChars -= t.stage.chars;
@@ -121,8 +119,8 @@ export class DuckDbSink implements ChangeSink {
       keepCommitted: () => {
         this.committedTables ??= new Map(this.tables);
       },
-      describe: (source) => this.describe(source),
-      build: (target, watch) => this.build(target, watch),
+      describe: (source) => this.builder.describe(source),
+      build: (target, watch) => this.builder.build(target, watch),
     };
     this.copies = new SinkCopies(host, opts, {
       fit: (t, lsn, image) => this.reshape.fit(t, lsn, image),
@@ -156,17 +154,7 @@ export class DuckDbSink implements ChangeSink {
     await ensureStateTable(conn, catalog);
     const state = await readState(conn, catalog, opts.slot);
     const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined, catalog);
-    const watches: (SchemaWatch | undefined)[] = [];
-    for (const source of sources)
-      watches.push(opts.schema ? await SchemaWatch.open(conn, source, opts.schema, opts.warn) : undefined);
-    const targets = sources.map((source, i) => sink.describe(watches[i]?.source ?? source));
-    refuseCollisions(targets);
-    for (const [i, described] of targets.entries()) {
-      const source = described.source;
-      const watch = watches[i];
-      const target = await ensureTarget(conn, described);
-      sink.tables.set(tableKey(source.schema, source.table), await sink.build(target, watch));
-    }
+    await sink.builder.openAll(sources, sink.tables);
     await sink.copies.open();
     return sink;
   }
@@ -174,37 +162,6 @@ export class DuckDbSink implements ChangeSink {
   /** The online copies in progress (their copier reads the source; this sink merges the stream). */
   onlineCopies(): OnlineCopyTarget[] {
     return this.copies.list();
-  }
-
-  private describe(source: SourceTable): TargetTable {
-    return describeTarget(source, this.catalog, this.opts.numeric ? { numeric: this.opts.numeric } : {});
-  }
-
-  private async build(target: TargetTable, watch: SchemaWatch | undefined): Promise<Table> {
-    const applier = new TableApplier(this.conn, target, `walduck_stage_${this.stageCount++}`, (m) =>
-      this.mismatch(m),
-    );
-    await applier.createStage();
-    const key = tableKey(target.source.schema, target.source.table);
-    return { stage: new TableStage(target), applier, key, ...(watch ? { watch } : {}) };
-  }
-
-  /**
-   * A replica equal to the source has the row every UPDATE and DELETE names. When it lacks it (started
-   * with --no-snapshot, or the file was edited), applying on would be a silent skip and stopping would
-   * never heal it: say so once per table, count every occurrence.
-   */
-  private mismatch(m: Mismatch): void {
-    this.stats.unmatched += Math.abs(m.expected - m.changed);
-    const name = `${m.target.source.schema}.${m.target.source.table}`;
-    this.opts.log(
-      `${name}: ${m.what} changed ${m.changed} row(s) in DuckDB where the source changed ${m.expected}`,
-    );
-    if (this.warnedMismatch.has(m.target)) return;
-    this.warnedMismatch.add(m.target);
-    this.opts.warn(
-      `${name} no longer equals the source: a ${m.what} changed ${m.changed} row(s) in DuckDB where the source changed ${m.expected} (rows that existed before the slot are missing after --no-snapshot, or the DuckDB table was changed by hand); to make it equal again, remove the DuckDB file and run again with --snapshot`,
-    );
   }
 
   get inSourceTransaction(): boolean {
