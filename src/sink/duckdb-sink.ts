@@ -6,6 +6,12 @@
 // batch) and becomes visible only with its commit. The caller acknowledges to the server only what
 // `commit()` returned: the end LSN of the last source transaction inside the committed DuckDB
 // transaction, stored in walduck.state by that same transaction.
+//
+// Here: the per-change path (apply, applyNow, the stages and their counts), the DuckDB transaction
+// (begin, commit, rollback) and the public API. The rest is done by collaborators given a SinkHost
+// (sink-table.ts): sink-build.ts (making a table), sink-routing.ts (a change's table under another
+// name, TRUNCATE), sink-reshape.ts (schema changes, numeric widening), sink-renames.ts, sink-copies.ts
+// (online copies) and sink-snapshot.ts (the initial snapshot); write-errors.ts names a failed write.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError } from '../protocol/errors.js';
