@@ -1,8 +1,8 @@
 // A table whose DuckDB shape changes in the sink's open DuckDB transaction: a source schema change
 // followed (schema-follow.ts), a numeric column widened for a value that does not fit it under
 // --numeric exact (exact-widen.ts), and the table rebuilt for either. Apart from duckdb-sink.ts
-// because none of it is on the per-change path: the sink calls here only for a change its table's
-// watch has not seen the shape of, or of a table with a widening column.
+// because the per-change fast path (applyNow) never comes here: it takes only changes of the shape
+// last seen, of tables without a widening column; the async path's follow returns at once for those.
 
 import type { Lsn } from '../protocol/lsn.js';
 import type { Delete, Insert, RowImage, Update } from '../wal2json/change.js';

@@ -2,8 +2,8 @@
 // router (source/routing.ts) places it: a leaf partition's root, a followed table renamed at this
 // point of the stream, or a table that joins while streaming (created in the open DuckDB transaction
 // with its first rows, forgotten if that rolls back); and a TRUNCATE of leaves, which empties the
-// root only when all of them are named. Apart from duckdb-sink.ts because the per-change path never
-// comes here: a change of a table the sink holds under that name is found by one map lookup there.
+// root only when all of them are named. Apart from duckdb-sink.ts because the per-change fast path
+// (applyNow) never comes here: it finds a table held under the change's name by one map lookup.
 
 import { InternalError } from '../protocol/errors.js';
 import type { Lsn } from '../protocol/lsn.js';
