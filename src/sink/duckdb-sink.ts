@@ -6,104 +6,44 @@
 // batch) and becomes visible only with its commit. The caller acknowledges to the server only what
 // `commit()` returned: the end LSN of the last source transaction inside the committed DuckDB
 // transaction, stored in walduck.state by that same transaction.
+//
+// Here: the per-change path (apply, applyNow, the stages and their counts), the DuckDB transaction
+// (begin, commit, rollback) and the public API. The rest is done by collaborators given a SinkHost
+// (sink-table.ts): sink-build.ts (making a table), sink-routing.ts (a change's table under another
+// name, TRUNCATE), sink-reshape.ts (schema changes, numeric widening), sink-renames.ts, sink-copies.ts
+// (online copies) and sink-snapshot.ts (the initial snapshot); write-errors.ts names a failed write.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { InternalError, WalduckError } from '../protocol/errors.js';
+import { InternalError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
-import type { Router } from '../source/routing.js';
 import {
   assertNever,
   type Change,
   type Commit,
   type Delete,
   type Insert,
-  type RowImage,
   type TableRef,
   type Update,
   type Value,
 } from '../wal2json/change.js';
-import { type Mismatch, TableApplier } from './apply.js';
-import { ApplyError, duckReason, firstLine } from './apply-error.js';
 import { BatchXids } from './batch-xids.js';
-import {
-  clearSnapshotPending,
-  ensureStateTable,
-  readSnapshotPending,
-  readState,
-  writeSnapshotPending,
-  writeState,
-} from './checkpoint.js';
-import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
-import { findBadStaged } from './diagnose.js';
-import type { Need } from './exact-numeric.js';
-import { type States, settleCopied, textForCopy, widenColumn } from './exact-widen.js';
-import { describeRow, findRow, withAdvice } from './row-describe.js';
-import { type Plan, SchemaChangeError } from './schema-change.js';
-import { type SchemaPolicy, SchemaWatch } from './schema-follow.js';
+import { ensureStateTable, readState, writeState } from './checkpoint.js';
+import type { CsvSegment } from './csv-load.js';
 import type { ChangeSink } from './sink.js';
+import { SinkBuild } from './sink-build.js';
 import { type OnlineCopyTarget, SinkCopies } from './sink-copies.js';
+import type { SinkOptions, SinkStats } from './sink-options.js';
 import { SinkRenames } from './sink-renames.js';
+import { SinkReshape } from './sink-reshape.js';
+import { SinkRouting } from './sink-routing.js';
+import { SinkSnapshot } from './sink-snapshot.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
-import { ColumnValueError, TableStage } from './stage.js';
 import { RenameReplay } from './table-rename.js';
-import {
-  describeTarget,
-  ensureTarget,
-  refuseCollisions,
-  type TargetTable,
-  withExactStates,
-} from './target.js';
-import type { NumericMode } from './type-map.js';
 import { copyPrefix } from './watermark.js';
-import type { KeyCompare } from './watermark-merge.js';
+import { wrapBatchError, wrapChangeError } from './write-errors.js';
 
-export type { OnlineCopyTarget };
-
-export interface SinkOptions {
-  readonly slot: string;
-  readonly batchChanges: number;
-  readonly batchMs: number;
-  readonly log: (msg: string) => void;
-  readonly warn: (msg: string) => void;
-  readonly meta?: { systemId?: string; database?: string };
-  readonly now?: () => number;
-  /** Follow source schema changes (recorded in walduck.columns); absent: the shape is fixed at open. */
-  readonly schema?: SchemaPolicy;
-  /** How unconstrained numeric is stored (type-map.ts); DOUBLE by default. */
-  readonly numeric?: NumericMode;
-  /** Finds the table for a name not in the set (leaf partitions, tables created while running). */
-  readonly router?: Router;
-  /** Told inside the open DuckDB transaction when a table joins the set while streaming. */
-  readonly onTableAdded?: (table: SourceTable) => void;
-  /** Told inside the open DuckDB transaction that applies a source RENAME TABLE / SET SCHEMA. */
-  readonly onTableRenamed?: (from: TableRef, to: TableRef, lsn: Lsn) => void;
-  /** Runs inside every DuckDB transaction just before COMMIT, after the state row is written. */
-  readonly beforeCommit?: (conn: DuckDBConnection) => Promise<void>;
-  /**
-   * The order an online copy reads a table in (source/key-order.ts), for the copies recorded in
-   * walduck.copies; without it a file with a copy in progress is refused.
-   */
-  readonly keyCompare?: (source: SourceTable) => KeyCompare;
-  /** Told inside the open DuckDB transaction that writes an online copy's last chunk. */
-  readonly onCopied?: (table: TableRef) => void;
-  /** Told inside the open DuckDB transaction that records a re-copy decided while streaming. */
-  readonly onRecopy?: (table: TableRef) => void;
-  /**
-   * The table as the source catalog describes it now, and why it cannot be copied online (or
-   * undefined): for --on-type-change recopy; without it such a change stops.
-   */
-  readonly readSource?: (t: TableRef) => Promise<{ table: SourceTable; copyProblem: string | undefined }>;
-}
-
-export interface SinkStats {
-  /** Row changes (insert, update, delete) of followed tables taken, committed or not. */
-  changes: number;
-  transactions: number;
-  commits: number;
-  /** UPDATE/DELETE rows that matched no row (or several) in DuckDB: the replica had diverged. */
-  unmatched: number;
-}
+export type { OnlineCopyTarget, SinkOptions, SinkStats };
 
 /**
  * Staged text (TableStage.chars: characters plus a cost per value) above which the stages go to DuckDB,
@@ -116,9 +56,6 @@ const STAGED_CHARS = 2 * 1024 * 1024;
 
 export class DuckDbSink implements ChangeSink {
   private readonly tables = new Map<string, Table>();
-  /** Tables added while streaming, inside the open DuckDB transaction (forgotten on rollback). */
-  private readonly addedInTx: string[] = [];
-  private stageCount = 0;
   private txOpen = false;
   private inSource = false;
   private staged = 0;
@@ -134,16 +71,25 @@ export class DuckDbSink implements ChangeSink {
   get rowChanges(): number {
     return this.stats.changes;
   }
-  private readonly warnedMismatch = new Set<TargetTable>();
   private readonly now: () => number;
   /** Tables the open DuckDB transaction has updated or deleted rows of (or will, from their stage). */
   private readonly touched = new Set<string>();
   /** The tables as they were at the last commit, while a schema change is uncommitted. */
   private committedTables: Map<string, Table> | undefined;
+  /** Makes the tables of the set: at open, when one joins, when one changes shape (sink-build.ts). */
+  private readonly builder: SinkBuild;
   /** Online copies in progress and re-copies decided while streaming (sink-copies.ts). */
   private readonly copies: SinkCopies;
+  /** Schema changes followed and numeric columns widened, in the open DuckDB transaction (sink-reshape.ts). */
+  private readonly reshape: SinkReshape;
+  /** The initial snapshot's COPY rows and its pending mark (sink-snapshot.ts); commitSnapshot ends it. */
+  private readonly snapshot: SinkSnapshot;
+  /** True while commitSnapshot commits: that commit holds no stream changes. */
+  private committingSnapshot = false;
   /** RENAME TABLE / SET SCHEMA at the source, applied in the open DuckDB transaction (sink-renames.ts). */
   private readonly renames: SinkRenames;
+  /** The table of a change under a name the sink does not hold, and TRUNCATE (sink-routing.ts). */
+  private readonly routing: SinkRouting;
   /**
    * The source transactions committed since the last DuckDB commit, kept here only: renameNews reads
    * the catalog once they are visible, and the router asks whether a renaming one is among them.
@@ -163,35 +109,43 @@ export class DuckDbSink implements ChangeSink {
     this.lastCommitLsn = storedLsn;
     this.now = opts.now ?? Date.now;
     opts.router?.useBatch(this.batchXids);
+    this.builder = new SinkBuild(conn, opts, catalog, this.stats);
+    const unstage = (t: Table) => {
+      this.staged -= t.stage.size;
+      this.stagedChars -= t.stage.chars;
+    };
     const host: SinkHost = {
       conn,
       tables: this.tables,
       touched: this.touched,
+      inTransaction: () => this.txOpen,
       begin: () => this.begin(),
+      unstage,
       flushTable: (t) => this.flushTable(t),
       keepCommitted: () => {
         this.committedTables ??= new Map(this.tables);
       },
-      describe: (source) => this.describe(source),
-      build: (target, watch) => this.build(target, watch),
+      describe: (source) => this.builder.describe(source),
+      build: (target, watch) => this.builder.build(target, watch),
     };
     this.copies = new SinkCopies(host, opts, {
-      fit: (t, lsn, image) => this.fit(t, lsn, image),
-      unstage: (t) => {
-        this.staged -= t.stage.size;
-        this.stagedChars -= t.stage.chars;
-      },
-      wrapBatchError: (err, t, during, columns, count) => this.wrapBatchError(err, t, during, columns, count),
+      fit: (t, lsn, image) => this.reshape.fit(t, lsn, image),
+      unstage,
+      wrapBatchError: (err, t, during, columns, count) =>
+        wrapBatchError(err, t, during, this.snapshot.lsn, columns, count),
       counted: (n) => {
         this.batchChanges += n;
       },
     });
+    this.reshape = new SinkReshape(host, opts, this.copies);
+    this.snapshot = new SinkSnapshot(host, opts, catalog, this.reshape);
     this.renames = new SinkRenames(
       host,
       opts,
       (key) => this.copies.has(key),
       (r, lsn) => this.copies.recopy(r, lsn),
     );
+    this.routing = new SinkRouting(host, opts, this.renames, this.copies);
   }
 
   /** Creates or checks the target tables and the state table; reads the stored LSN. */
@@ -206,17 +160,7 @@ export class DuckDbSink implements ChangeSink {
     await ensureStateTable(conn, catalog);
     const state = await readState(conn, catalog, opts.slot);
     const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined, catalog);
-    const watches: (SchemaWatch | undefined)[] = [];
-    for (const source of sources)
-      watches.push(opts.schema ? await SchemaWatch.open(conn, source, opts.schema, opts.warn) : undefined);
-    const targets = sources.map((source, i) => sink.describe(watches[i]?.source ?? source));
-    refuseCollisions(targets);
-    for (const [i, described] of targets.entries()) {
-      const source = described.source;
-      const watch = watches[i];
-      const target = await ensureTarget(conn, described);
-      sink.tables.set(tableKey(source.schema, source.table), await sink.build(target, watch));
-    }
+    await sink.builder.openAll(sources, sink.tables);
     await sink.copies.open();
     return sink;
   }
@@ -224,115 +168,6 @@ export class DuckDbSink implements ChangeSink {
   /** The online copies in progress (their copier reads the source; this sink merges the stream). */
   onlineCopies(): OnlineCopyTarget[] {
     return this.copies.list();
-  }
-
-  private describe(source: SourceTable): TargetTable {
-    return describeTarget(source, this.catalog, this.opts.numeric ? { numeric: this.opts.numeric } : {});
-  }
-
-  /** A table that joins while streaming (a new table, a partitioned root seen first through a leaf). */
-  private async addTable(source: SourceTable): Promise<Table> {
-    const watch = this.opts.schema
-      ? await SchemaWatch.open(this.conn, source, this.opts.schema, this.opts.warn)
-      : undefined;
-    const target = this.describe(watch?.source ?? source);
-    refuseCollisions([...[...this.tables.values()].map((t) => t.applier.target), target]);
-    const t = await this.build(await ensureTarget(this.conn, target), watch);
-    this.tables.set(tableKey(source.schema, source.table), t);
-    return t;
-  }
-
-  private async build(target: TargetTable, watch: SchemaWatch | undefined): Promise<Table> {
-    const applier = new TableApplier(this.conn, target, `walduck_stage_${this.stageCount++}`, (m) =>
-      this.mismatch(m),
-    );
-    await applier.createStage();
-    const key = tableKey(target.source.schema, target.source.table);
-    return { stage: new TableStage(target), applier, key, ...(watch ? { watch } : {}) };
-  }
-
-  /**
-   * Checks a change's columns against the table's recorded source schema; on a change, applies the
-   * table's staged rows (they came before it), alters DuckDB and rewrites the record, all in the open
-   * DuckDB transaction, and returns the table rebuilt for its new shape. Refusals throw.
-   */
-  private async follow(t: Table, change: Insert | Update | Delete): Promise<Table> {
-    const w = t.watch;
-    if (!w) return t;
-    const copy = this.copies.get(keyOf(t))?.merge;
-    // Until the copy's first window every change of the table is dropped (a chunk reads its result):
-    // its shape does not matter, and after a re-copy it may still be the old one.
-    if (copy?.fresh) return t;
-    let plan: Plan | undefined;
-    try {
-      plan = await w.check(change);
-    } catch (err) {
-      if (err instanceof SchemaChangeError && err.recopy && !copy)
-        return (await this.copies.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
-      throw err;
-    }
-    if (!plan) return t;
-    await this.begin();
-    await this.flushTable(t);
-    const key = keyOf(t);
-    const next = await w.apply(this.conn, plan, change.lsn, this.touched.has(key));
-    // A column filled from the source is an UPDATE of the table.
-    if (plan.steps.some((s) => s.kind === 'add' && s.fromSource)) this.touched.add(key);
-    this.committedTables ??= new Map(this.tables);
-    // Read back from DuckDB: a numeric column widened under --numeric exact keeps its state.
-    const built = await this.build(await ensureTarget(this.conn, this.describe(next.source)), next);
-    this.tables.set(key, built);
-    return built;
-  }
-
-  /**
-   * --numeric exact: widens, in the open DuckDB transaction, every numeric column a value of these
-   * images does not fit (exact-numeric.ts), before the change is staged. Returns the table as it is then.
-   */
-  private async fit(t: Table, lsn: Lsn, ...images: (RowImage | undefined)[]): Promise<Table> {
-    let cur = t;
-    for (const image of images) {
-      if (!image) continue;
-      for (let miss = cur.stage.misfit(image); miss; miss = cur.stage.misfit(image))
-        cur = await this.widen(cur, miss.p, miss.need, lsn);
-    }
-    return cur;
-  }
-
-  private async widen(t: Table, p: number, need: Need, lsn: Lsn): Promise<Table> {
-    await this.begin();
-    // The staged rows came before this change and fit the column as it is.
-    await this.flushTable(t);
-    const touched = this.touched.has(keyOf(t));
-    const states = await widenColumn(this.conn, t.applier.target, p, need, lsn, touched, this.opts.warn);
-    return this.rebuilt(t, states);
-  }
-
-  /** The table rebuilt for numeric columns now in other states (forgotten if the transaction rolls back). */
-  private async rebuilt(t: Table, states: States): Promise<Table> {
-    if (states.size === 0) return t;
-    this.committedTables ??= new Map(this.tables);
-    const built = await this.build(withExactStates(t.applier.target, states), t.watch);
-    this.tables.set(keyOf(t), built);
-    return built;
-  }
-
-  /**
-   * A replica equal to the source has the row every UPDATE and DELETE names. When it lacks it (started
-   * with --no-snapshot, or the file was edited), applying on would be a silent skip and stopping would
-   * never heal it: say so once per table, count every occurrence.
-   */
-  private mismatch(m: Mismatch): void {
-    this.stats.unmatched += Math.abs(m.expected - m.changed);
-    const name = `${m.target.source.schema}.${m.target.source.table}`;
-    this.opts.log(
-      `${name}: ${m.what} changed ${m.changed} row(s) in DuckDB where the source changed ${m.expected}`,
-    );
-    if (this.warnedMismatch.has(m.target)) return;
-    this.warnedMismatch.add(m.target);
-    this.opts.warn(
-      `${name} no longer equals the source: a ${m.what} changed ${m.changed} row(s) in DuckDB where the source changed ${m.expected} (rows that existed before the slot are missing after --no-snapshot, or the DuckDB table was changed by hand); to make it equal again, remove the DuckDB file and run again with --snapshot`,
-    );
   }
 
   get inSourceTransaction(): boolean {
@@ -364,12 +199,12 @@ export class DuckDbSink implements ChangeSink {
     try {
       flush = this.applyNow(change);
     } catch (err) {
-      return Promise.reject(this.wrapChangeError(err, change));
+      return Promise.reject(wrapChangeError(err, change, this.tables));
     }
     if (flush === false) return undefined;
     if (flush === true)
       return this.flushStages().catch((err: unknown) => {
-        throw this.wrapChangeError(err, change);
+        throw wrapChangeError(err, change, this.tables);
       });
     return this.applyAsync(change);
   }
@@ -378,7 +213,7 @@ export class DuckDbSink implements ChangeSink {
     try {
       await this.applyChange(change);
     } catch (err) {
-      throw this.wrapChangeError(err, change);
+      throw wrapChangeError(err, change, this.tables);
     }
   }
 
@@ -410,38 +245,6 @@ export class DuckDbSink implements ChangeSink {
     return this.lastKey.key;
   }
 
-  /** A change that could not be applied, in one line: table, column, key, LSN, reason, what to do. */
-  private wrapChangeError(err: unknown, change: Change): unknown {
-    if (err instanceof ApplyError) return err;
-    if (change.kind !== 'insert' && change.kind !== 'update' && change.kind !== 'delete') return err;
-    const t = this.tables.get(tableKey(change.schema, change.table));
-    if (!t) return err;
-    const image =
-      change.kind === 'delete'
-        ? change.old
-        : change.kind === 'update'
-          ? (change.old ?? change.new)
-          : change.new;
-    const key = t.stage.describeKey(image);
-    const where = {
-      table: `${change.schema}.${change.table}`,
-      ...(key !== undefined ? { key } : {}),
-      lsn: change.lsn,
-      during: 'apply' as const,
-    };
-    if (err instanceof ColumnValueError) {
-      const column = t.applier.target.source.columns[err.column]?.name;
-      return new ApplyError({ ...where, ...(column !== undefined ? { column } : {}) }, withAdvice(err), {
-        cause: err,
-        snippet: err.snippet,
-      });
-    }
-    // Our own errors name no row data; DuckDB's quote the value.
-    if (err instanceof WalduckError) return new ApplyError(where, firstLine(err), { cause: err });
-    const duck = duckReason(err);
-    return new ApplyError(where, duck.text, { cause: err, snippet: duck.snippet });
-  }
-
   private async applyChange(change: Change): Promise<void> {
     switch (change.kind) {
       case 'begin':
@@ -460,22 +263,27 @@ export class DuckDbSink implements ChangeSink {
       case 'update':
       case 'delete': {
         if (this.renames.inRenaming && (await this.renames.ambiguous(change, this.lastCommitLsn))) return;
-        let t = await this.resolve(change, change.lsn);
+        let t = await this.routing.resolve(change, change.lsn);
         if (!t) return;
         this.stats.changes++;
-        t = await this.follow(t, change);
+        t = await this.reshape.follow(t, change);
         // A value that does not fit its column (--numeric exact) widens it first, whatever the
         // online copy's merge then does with the change: a wider column holds every narrower value.
         // (Only tables with a widening column pay for the check: this runs per row.)
         if (change.kind !== 'delete' && t.stage.widens)
-          t = await this.fit(t, change.lsn, change.new, change.kind === 'update' ? change.old : undefined);
+          t = await this.reshape.fit(
+            t,
+            change.lsn,
+            change.new,
+            change.kind === 'update' ? change.old : undefined,
+          );
         const copy = this.copies.get(keyOf(t));
         if (!copy) return this.stageRow(t, change);
         for (const routed of copy.merge.route(change)) await this.stageRow(t, routed);
         return;
       }
       case 'truncate':
-        return this.truncate(change.tables);
+        return this.routing.truncate(change.tables, this.lastCommitLsn);
       case 'message':
         if (change.prefix === copyPrefix(this.opts.slot)) return this.copies.watermark(change);
         this.opts.log(
@@ -534,35 +342,6 @@ export class DuckDbSink implements ChangeSink {
     return stage.chars - before;
   }
 
-  private async truncate(tables: readonly TableRef[]): Promise<void> {
-    // A leaf partition's TRUNCATE empties only its share of the root: all leaves of a root named
-    // together (TRUNCATE of the partitioned table) empty the root, fewer delete the leaves' rows.
-    const named = new Set(tables.map((r) => tableKey(r.schema, r.table)));
-    const done = new Set<Table>();
-    for (const ref of tables) {
-      const t = await this.resolve(ref);
-      if (!t || done.has(t)) continue;
-      await this.begin();
-      // Staged changes came before the TRUNCATE: apply them first, then empty the table.
-      this.staged -= t.stage.size;
-      this.stagedChars -= t.stage.chars;
-      await t.applier.flush(t.stage);
-      const leaf = this.opts.router?.leaf(ref);
-      const whole =
-        !leaf || this.opts.router?.leavesOf(leaf.root).every((l) => named.has(tableKey(l.schema, l.table)));
-      const copy = this.copies.get(keyOf(t))?.merge;
-      if (whole) {
-        done.add(t);
-        await t.applier.truncate();
-        copy?.truncate();
-      } else {
-        await t.applier.truncatePart(leaf);
-        copy?.discard();
-      }
-      this.touched.add(keyOf(t));
-    }
-  }
-
   /**
    * Applies what is staged, records the last source commit's LSN and commits. Returns the LSN now
    * durable (to acknowledge), or undefined when there was nothing to commit. Only between source
@@ -591,7 +370,7 @@ export class DuckDbSink implements ChangeSink {
     this.txOpen = false;
     this.committedTables = undefined;
     this.touched.clear();
-    this.addedInTx.length = 0;
+    this.routing.committed();
     this.opts.router?.batchCommitted();
     this.copies.committed(this.onCopyStart);
     this.storedLsn = this.lastCommitLsn;
@@ -613,9 +392,8 @@ export class DuckDbSink implements ChangeSink {
       for (const [k, t] of this.committedTables) this.tables.set(k, t);
       this.committedTables = undefined;
     }
-    for (const k of this.addedInTx) this.tables.delete(k);
-    this.addedInTx.length = 0;
-    this.copyingExact.clear();
+    this.routing.rolledBack();
+    this.snapshot.rolledBack();
     for (const t of this.tables.values()) t.stage.clear();
     this.staged = 0;
     this.stagedChars = 0;
@@ -648,147 +426,41 @@ export class DuckDbSink implements ChangeSink {
   // --- The initial snapshot: COPY rows of every table, then the consistent point, in ONE transaction.
 
   /** Target tables that already hold rows (a snapshot into them would duplicate rows). */
-  async nonEmptyTargets(): Promise<string[]> {
-    const out: string[] = [];
-    for (const t of this.tables.values()) {
-      const r = await this.conn.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${t.applier.target.name})`);
-      if (r.getRows()[0]?.[0] === true) out.push(`${t.applier.target.schema}.${t.applier.target.table}`);
-    }
-    return out;
+  nonEmptyTargets(): Promise<string[]> {
+    return this.snapshot.nonEmptyTargets();
   }
 
   /** Whether this file began a snapshot into the slot and never committed it (see checkpoint.ts). */
-  async snapshotPending(): Promise<{ systemId: string | null } | undefined> {
-    return readSnapshotPending(this.conn, this.catalog, this.opts.slot);
+  snapshotPending(): Promise<{ systemId: string | null } | undefined> {
+    return this.snapshot.pending();
   }
 
   /** Committed on its own, before the slot is created. */
-  async markSnapshotPending(): Promise<void> {
-    if (this.txOpen) throw new InternalError('apply', 'markSnapshotPending inside a transaction');
-    await writeSnapshotPending(this.conn, this.catalog, this.opts.slot, this.opts.meta?.systemId);
+  markSnapshotPending(): Promise<void> {
+    return this.snapshot.markPending();
   }
 
-  async clearSnapshotPending(): Promise<void> {
-    if (this.txOpen) throw new InternalError('apply', 'clearSnapshotPending inside a transaction');
-    await clearSnapshotPending(this.conn, this.catalog, this.opts.slot);
+  clearSnapshotPending(): Promise<void> {
+    return this.snapshot.clearPending();
   }
 
   /** COPY rows (PostgreSQL text, column arrays) into a table, inside the snapshot's open transaction. */
-  async insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void> {
-    const copied = this.copiedTable(ref);
-    if (count === 0) return;
-    await this.begin();
-    const t = await this.copyExact(copied);
-    try {
-      await t.applier.insertRows(t.stage, columns, count);
-    } catch (err) {
-      throw await this.wrapBatchError(err, t, 'copy', columns, count);
-    }
+  insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void> {
+    return this.snapshot.insertCopied(ref, columns, count);
   }
 
   /** The LSN the snapshot being copied is consistent with (named in copy errors). */
   copyingAt(lsn: Lsn): void {
-    this.snapshotLsn = lsn;
-  }
-
-  private snapshotLsn: Lsn | undefined;
-  private committingSnapshot = false;
-
-  /**
-   * A failed write of many rows (a flush, a copied batch): DuckDB's message names no row, so find the
-   * first value that does not convert (in a scratch DuckDB) and name its column and key.
-   */
-  private async wrapBatchError(
-    err: unknown,
-    t: Table,
-    during: 'apply' | 'copy',
-    columns: readonly (readonly Value[])[],
-    count: number,
-  ): Promise<unknown> {
-    if (err instanceof ApplyError) return err;
-    const target = t.applier.target;
-    const lsn = during === 'copy' ? this.snapshotLsn : this.lastCommitLsn;
-    const base = {
-      table: `${target.source.schema}.${target.source.table}`,
-      during,
-      ...(lsn !== undefined && lsn > 0n ? { lsn } : {}),
-    };
-    if (err instanceof ColumnValueError) {
-      // Raised while preparing: find the row in the raw columns by preparing each value again.
-      const row = findRow(columns, count, err.column, (v) => {
-        try {
-          t.stage.prepare(err.column, v);
-          return false;
-        } catch {
-          return true;
-        }
-      });
-      return new ApplyError(
-        {
-          ...base,
-          column: target.source.columns[err.column]?.name ?? '?',
-          key: row === undefined ? `(one of ${count} rows)` : describeRow(target, columns, row),
-        },
-        withAdvice(err),
-        { cause: err, snippet: err.snippet },
-      );
-    }
-    const bad = await findBadStaged(target.mappings, columns, count);
-    const where = bad
-      ? {
-          ...base,
-          column: target.source.columns[bad.column]?.name ?? '?',
-          key: describeRow(target, columns, bad.row),
-        }
-      : { ...base, key: `(one of ${count} rows)` };
-    const duck = duckReason(err);
-    const value = bad ? (columns[bad.column]?.[bad.row] ?? null) : null;
-    return new ApplyError(where, `DuckDB refused the write: ${duck.text}`, {
-      cause: err,
-      snippet: value ?? duck.snippet,
-    });
+    this.snapshot.copyingAt(lsn);
   }
 
   loadsCsv(ref: TableRef): boolean {
-    return loadsAsCsv(this.copiedTable(ref).applier.target);
+    return this.snapshot.loadsCsv(ref);
   }
 
   /** Loads a snapshot segment of COPY csv rows (see csv-load.ts) into the open transaction. */
-  async loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
-    const t = this.copiedTable(ref);
-    await this.begin();
-    const c = await this.copyExact(t);
-    await loadCsvSegment(this.conn, c.applier.target, segment, this.snapshotLsn);
-  }
-
-  /** Tables whose numeric columns take the copied text as VARCHAR, their type chosen at the snapshot's end. */
-  private readonly copyingExact = new Set<string>();
-
-  /**
-   * --numeric exact: a table's first copied rows go into VARCHAR numeric columns (the table is empty,
-   * so the ALTER is free); commitSnapshot then picks the narrowest DECIMAL holding them all, or keeps
-   * the text (exact-numeric.ts).
-   */
-  private async copyExact(t: Table): Promise<Table> {
-    const key = keyOf(t);
-    if (this.copyingExact.has(key)) return t;
-    this.copyingExact.add(key);
-    return this.rebuilt(t, await textForCopy(this.conn, t.applier.target));
-  }
-
-  /** At the snapshot's end: each copied numeric column's type, from the values copied (see copyExact). */
-  private async settleExact(lsn: Lsn): Promise<void> {
-    for (const key of this.copyingExact) {
-      const t = this.tables.get(key);
-      if (t) await this.rebuilt(t, await settleCopied(this.conn, t.applier.target, lsn, this.opts.log));
-    }
-    this.copyingExact.clear();
-  }
-
-  private copiedTable(ref: TableRef): Table {
-    const t = this.tables.get(tableKey(ref.schema, ref.table));
-    if (!t) throw new InternalError('apply', `snapshot rows for unchosen table ${ref.schema}.${ref.table}`);
-    return t;
+  loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
+    return this.snapshot.loadCsv(ref, segment);
   }
 
   /**
@@ -798,8 +470,7 @@ export class DuckDbSink implements ChangeSink {
   async commitSnapshot(lsn: Lsn): Promise<Lsn> {
     if (this.inSource) throw new InternalError('apply', 'commitSnapshot inside a source transaction');
     await this.begin();
-    await this.settleExact(lsn);
-    await clearSnapshotPending(this.conn, this.catalog, this.opts.slot);
+    await this.snapshot.settle(lsn);
     this.lastCommitLsn = lsn;
     this.committingSnapshot = true;
     try {
@@ -808,41 +479,6 @@ export class DuckDbSink implements ChangeSink {
       this.committingSnapshot = false;
     }
     return this.storedLsn;
-  }
-
-  private async resolve(ref: TableRef, lsn = this.lastCommitLsn): Promise<Table | undefined> {
-    const t = this.tables.get(tableKey(ref.schema, ref.table));
-    if (t) return t;
-    const router = this.opts.router;
-    if (!router) {
-      this.opts.log(`change for unchosen table ${ref.schema}.${ref.table} ignored`);
-      return undefined;
-    }
-    const r = await router.route(ref);
-    if (r.kind === 'table') {
-      const found = this.tables.get(tableKey(r.ref.schema, r.ref.table));
-      // A followed table under a name this sink does not know: renamed at this point of the stream.
-      const was =
-        found || r.oid === undefined
-          ? undefined
-          : [...this.tables.values()].find((t) => t.applier.target.source.oid === r.oid);
-      if (!found && r.oid !== undefined && !was)
-        throw new InternalError('apply', `change of ${ref.schema}.${ref.table} routed to a table not open`);
-      // Renamed before the router's re-copies are taken: one decided with the rename (its renaming
-      // transaction hidden) names the table by its new name, which recopy() looks up (taken first, it
-      // found no such table and was dropped, silently).
-      const t = was ? await this.renames.rename(was, r.ref, lsn) : found;
-      await this.copies.take(lsn);
-      return t;
-    }
-    await this.copies.take(lsn);
-    if (r.kind === 'ignore') return undefined;
-    // Created in the DuckDB transaction that applies its first rows: both or neither.
-    await this.begin();
-    this.addedInTx.push(tableKey(r.table.schema, r.table.table));
-    const added = await this.addTable(r.table);
-    this.opts.onTableAdded?.(r.table);
-    return added;
   }
 
   private async begin(): Promise<void> {
@@ -876,7 +512,7 @@ export class DuckDbSink implements ChangeSink {
     try {
       await t.applier.flush(t.stage);
     } catch (err) {
-      throw await this.wrapBatchError(err, t, 'apply', t.stage.textColumns(), t.stage.size);
+      throw await wrapBatchError(err, t, 'apply', this.lastCommitLsn, t.stage.textColumns(), t.stage.size);
     }
   }
 
@@ -885,7 +521,7 @@ export class DuckDbSink implements ChangeSink {
       try {
         await t.applier.flush(t.stage);
       } catch (err) {
-        throw await this.wrapBatchError(err, t, 'apply', t.stage.textColumns(), t.stage.size);
+        throw await wrapBatchError(err, t, 'apply', this.lastCommitLsn, t.stage.textColumns(), t.stage.size);
       }
     }
     this.staged = 0;

@@ -1,5 +1,6 @@
-// A table of the sink as its hooks (sink-renames.ts, sink-copies.ts) see it, and what they may do
-// in the sink's open DuckDB transaction (SinkHost): the sink (duckdb-sink.ts) owns both.
+// A table of the sink as its hooks (sink-renames.ts, sink-copies.ts, sink-reshape.ts, sink-snapshot.ts,
+// sink-routing.ts) see it, and what they may do in the sink's open DuckDB transaction (SinkHost): the
+// sink (duckdb-sink.ts) owns both.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SourceTable } from '../source/catalog.js';
@@ -29,8 +30,12 @@ export interface SinkHost {
   readonly tables: Map<string, Table>;
   /** Tables the open DuckDB transaction has updated or deleted rows of. */
   readonly touched: Set<string>;
+  /** Whether a DuckDB transaction is open. */
+  inTransaction(): boolean;
   /** Opens the DuckDB transaction if none is open. */
   begin(): Promise<void>;
+  /** The table's staged rows leave the sink's counts (the caller flushes them next). */
+  unstage(t: Table): void;
   /** One table's staged rows into DuckDB now, before its shape changes. */
   flushTable(t: Table): Promise<void>;
   /** Keeps the tables as they were at the last commit: a rollback puts them back. */

@@ -1,0 +1,93 @@
+// A table whose DuckDB shape changes in the sink's open DuckDB transaction: a source schema change
+// followed (schema-follow.ts), a numeric column widened for a value that does not fit it under
+// --numeric exact (exact-widen.ts), and the table rebuilt for either. Apart from duckdb-sink.ts
+// because the per-change fast path (applyNow) never comes here: it takes only changes of the shape
+// last seen, of tables without a widening column; the async path's follow returns at once for those.
+
+import type { Lsn } from '../protocol/lsn.js';
+import type { Delete, Insert, RowImage, Update } from '../wal2json/change.js';
+import type { Need } from './exact-numeric.js';
+import { type States, widenColumn } from './exact-widen.js';
+import { type Plan, SchemaChangeError } from './schema-change.js';
+import type { SinkCopies } from './sink-copies.js';
+import type { SinkOptions } from './sink-options.js';
+import { keyOf, type SinkHost, type Table } from './sink-table.js';
+import { ensureTarget, withExactStates } from './target.js';
+
+export class SinkReshape {
+  constructor(
+    private readonly h: SinkHost,
+    private readonly opts: SinkOptions,
+    /** A table being copied online follows no schema change until its first chunk; one may re-copy. */
+    private readonly copies: SinkCopies,
+  ) {}
+
+  /**
+   * Checks a change's columns against the table's recorded source schema; on a change, applies the
+   * table's staged rows (they came before it), alters DuckDB and rewrites the record, all in the open
+   * DuckDB transaction, and returns the table rebuilt for its new shape. Refusals throw.
+   */
+  async follow(t: Table, change: Insert | Update | Delete): Promise<Table> {
+    const w = t.watch;
+    if (!w) return t;
+    const copy = this.copies.get(keyOf(t))?.merge;
+    // Until the copy's first window every change of the table is dropped (a chunk reads its result):
+    // its shape does not matter, and after a re-copy it may still be the old one.
+    if (copy?.fresh) return t;
+    let plan: Plan | undefined;
+    try {
+      plan = await w.check(change);
+    } catch (err) {
+      if (err instanceof SchemaChangeError && err.recopy && !copy)
+        return (await this.copies.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
+      throw err;
+    }
+    if (!plan) return t;
+    const h = this.h;
+    await h.begin();
+    await h.flushTable(t);
+    const key = keyOf(t);
+    const next = await w.apply(h.conn, plan, change.lsn, h.touched.has(key));
+    // A column filled from the source is an UPDATE of the table.
+    if (plan.steps.some((s) => s.kind === 'add' && s.fromSource)) h.touched.add(key);
+    h.keepCommitted();
+    // Read back from DuckDB: a numeric column widened under --numeric exact keeps its state.
+    const built = await h.build(await ensureTarget(h.conn, h.describe(next.source)), next);
+    h.tables.set(key, built);
+    return built;
+  }
+
+  /**
+   * --numeric exact: widens, in the open DuckDB transaction, every numeric column a value of these
+   * images does not fit (exact-numeric.ts), before the change is staged. Returns the table as it is then.
+   */
+  async fit(t: Table, lsn: Lsn, ...images: (RowImage | undefined)[]): Promise<Table> {
+    let cur = t;
+    for (const image of images) {
+      if (!image) continue;
+      for (let miss = cur.stage.misfit(image); miss; miss = cur.stage.misfit(image))
+        cur = await this.widen(cur, miss.p, miss.need, lsn);
+    }
+    return cur;
+  }
+
+  private async widen(t: Table, p: number, need: Need, lsn: Lsn): Promise<Table> {
+    const h = this.h;
+    await h.begin();
+    // The staged rows came before this change and fit the column as it is.
+    await h.flushTable(t);
+    const touched = h.touched.has(keyOf(t));
+    const states = await widenColumn(h.conn, t.applier.target, p, need, lsn, touched, this.opts.warn);
+    return this.rebuilt(t, states);
+  }
+
+  /** The table rebuilt for numeric columns now in other states (forgotten if the transaction rolls back). */
+  async rebuilt(t: Table, states: States): Promise<Table> {
+    if (states.size === 0) return t;
+    const h = this.h;
+    h.keepCommitted();
+    const built = await h.build(withExactStates(t.applier.target, states), t.watch);
+    h.tables.set(keyOf(t), built);
+    return built;
+  }
+}

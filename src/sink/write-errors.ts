@@ -1,0 +1,103 @@
+// A write the sink could not make, turned into one ApplyError line that names where: table, column,
+// key, LSN. Apart from duckdb-sink.ts because it runs only once something has failed, and reads
+// nothing of the sink but the table and the rows: the hot path only calls it from its catch.
+
+import { WalduckError } from '../protocol/errors.js';
+import type { Lsn } from '../protocol/lsn.js';
+import type { Change, Value } from '../wal2json/change.js';
+import { ApplyError, duckReason, firstLine } from './apply-error.js';
+import { findBadStaged } from './diagnose.js';
+import { describeRow, findRow, withAdvice } from './row-describe.js';
+import { type Table, tableKey } from './sink-table.js';
+import { ColumnValueError } from './stage.js';
+
+/**
+ * A failed write of many rows (a flush, a copied batch): DuckDB's message names no row, so find the
+ * first value that does not convert (in a scratch DuckDB) and name its column and key. `lsn`: the
+ * snapshot's for a copy, the last source commit's while applying (named when past 0).
+ */
+export async function wrapBatchError(
+  err: unknown,
+  t: Table,
+  during: 'apply' | 'copy',
+  lsn: Lsn | undefined,
+  columns: readonly (readonly Value[])[],
+  count: number,
+): Promise<unknown> {
+  if (err instanceof ApplyError) return err;
+  const target = t.applier.target;
+  const base = {
+    table: `${target.source.schema}.${target.source.table}`,
+    during,
+    ...(lsn !== undefined && lsn > 0n ? { lsn } : {}),
+  };
+  if (err instanceof ColumnValueError) {
+    // Raised while preparing: find the row in the raw columns by preparing each value again.
+    const row = findRow(columns, count, err.column, (v) => {
+      try {
+        t.stage.prepare(err.column, v);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    return new ApplyError(
+      {
+        ...base,
+        column: target.source.columns[err.column]?.name ?? '?',
+        key: row === undefined ? `(one of ${count} rows)` : describeRow(target, columns, row),
+      },
+      withAdvice(err),
+      { cause: err, snippet: err.snippet },
+    );
+  }
+  const bad = await findBadStaged(target.mappings, columns, count);
+  const where = bad
+    ? {
+        ...base,
+        column: target.source.columns[bad.column]?.name ?? '?',
+        key: describeRow(target, columns, bad.row),
+      }
+    : { ...base, key: `(one of ${count} rows)` };
+  const duck = duckReason(err);
+  const value = bad ? (columns[bad.column]?.[bad.row] ?? null) : null;
+  return new ApplyError(where, `DuckDB refused the write: ${duck.text}`, {
+    cause: err,
+    snippet: value ?? duck.snippet,
+  });
+}
+
+/**
+ * A change that could not be applied, in one line: table, column, key, LSN, reason, what to do.
+ * `tables`: the sink's, by key (a change of a table it does not hold keeps `err` as it is).
+ */
+export function wrapChangeError(err: unknown, change: Change, tables: ReadonlyMap<string, Table>): unknown {
+  if (err instanceof ApplyError) return err;
+  if (change.kind !== 'insert' && change.kind !== 'update' && change.kind !== 'delete') return err;
+  const t = tables.get(tableKey(change.schema, change.table));
+  if (!t) return err;
+  const image =
+    change.kind === 'delete'
+      ? change.old
+      : change.kind === 'update'
+        ? (change.old ?? change.new)
+        : change.new;
+  const key = t.stage.describeKey(image);
+  const where = {
+    table: `${change.schema}.${change.table}`,
+    ...(key !== undefined ? { key } : {}),
+    lsn: change.lsn,
+    during: 'apply' as const,
+  };
+  if (err instanceof ColumnValueError) {
+    const column = t.applier.target.source.columns[err.column]?.name;
+    return new ApplyError({ ...where, ...(column !== undefined ? { column } : {}) }, withAdvice(err), {
+      cause: err,
+      snippet: err.snippet,
+    });
+  }
+  // Our own errors name no row data; DuckDB's quote the value.
+  if (err instanceof WalduckError) return new ApplyError(where, firstLine(err), { cause: err });
+  const duck = duckReason(err);
+  return new ApplyError(where, duck.text, { cause: err, snippet: duck.snippet });
+}
