@@ -4,7 +4,7 @@
 // change freely. This entry loads @duckdb/node-api.
 
 export type { PgType, ReplicaIdentity, SourceColumn, SourceTable } from '../source/catalog.js';
-export type { SinkOptions as DuckDbSinkOptions, SinkStats } from './duckdb-sink.js';
 export { DuckDbSink } from './duckdb-sink.js';
 export { DuckFileError } from './errors.js';
 export type { ChangeSink } from './sink.js';
+export type { SinkOptions as DuckDbSinkOptions, SinkStats } from './sink-options.js';

@@ -5,7 +5,7 @@
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { Recopy, Rename } from '../source/routing.js';
 import type { Delete, Insert, TableRef, Update } from '../wal2json/change.js';
-import type { SinkOptions } from './duckdb-sink.js';
+import type { SinkOptions } from './sink-options.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
 import { ambiguousRename, copyingRefusal, renameDuckTable } from './table-rename.js';
 import { ensureTarget, refuseCollisions } from './target.js';
