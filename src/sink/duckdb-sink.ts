@@ -131,8 +131,10 @@ export class DuckDbSink implements ChangeSink {
     this.copies = new SinkCopies(host, opts, {
       fit: (t, lsn, image) => this.reshape.fit(t, lsn, image),
       unstage,
+      // An online copy's rows come from a snapshot of their own, at no LSN of the stream: the
+      // initial snapshot's (copyingAt) would be another copy's, stale or unset.
       wrapBatchError: (err, t, during, columns, count) =>
-        wrapBatchError(err, t, during, this.snapshot.lsn, columns, count),
+        wrapBatchError(err, t, during, undefined, columns, count),
       counted: (n) => {
         this.batchChanges += n;
       },
