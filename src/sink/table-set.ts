@@ -195,12 +195,12 @@ export class TableSet {
     const copying = new Set(
       stored ? (await readCopies(duck, o.slot)).map(refKey).filter((k) => current.has(k)) : [],
     );
+    // The stored mode: from the state row's JSON when present; a set with no record of it is 'tables'.
+    const previous = stored ? await readRecorded(duck, o.slot) : undefined;
     if (stored) {
       const before = new Map(
         stored.map((r) => [refKey({ schema: r.sourceSchema, table: r.sourceTable }), r]),
       );
-      // The stored mode: from the state row's JSON when present; a set with no record of it is 'tables'.
-      const previous = await readRecorded(duck, o.slot);
       const previousMode = previous?.mode;
       for (const [k, r] of before) {
         const name = `${r.sourceSchema}.${r.sourceTable}`;
@@ -304,11 +304,27 @@ export class TableSet {
     );
     for (const t of o.chosen) set.follow(t, leavesOf(t), prior.get(refKey(t)));
     for (const k of copying) set.setState(k, 'copying');
-    set.dirty = true;
     // An existing replica records the set now, not at the next commit: a run with nothing to apply
     // (--until-caught-up on a quiet source) must still leave what it decided (a table stopped or
-    // dropped) in the file. A new file has no state row yet: its first commit writes both.
-    if (state !== undefined) await set.write(duck);
+    // dropped) in the file. A new file has no state row yet: its first commit writes both. A start
+    // that decided nothing new writes nothing (it rewrote every record, and DuckDB checkpointed that
+    // at exit); one that did writes in one transaction: each statement on its own committed (and
+    // synced) by itself, and a kill between the DELETE and the INSERTs lost the slot's records.
+    set.dirty =
+      stored === undefined ||
+      previous?.mode !== o.mode ||
+      previous.maxOid !== o.maxOid ||
+      !sameRecords(stored, [...records.values()]);
+    if (state !== undefined && set.dirty) {
+      await duck.run('BEGIN TRANSACTION');
+      try {
+        await set.write(duck);
+        await duck.run('COMMIT');
+      } catch (err) {
+        await duck.run('ROLLBACK').catch(() => {});
+        throw err;
+      }
+    }
     return set;
   }
 
@@ -389,6 +405,26 @@ export class TableSet {
     await writeTableSet(conn, this.slot, [...this.records.values()], this.mode, this.maxOid);
     this.dirty = false;
   }
+}
+
+/** Whether two table sets record the same (the write time aside), in any order. */
+function sameRecords(a: readonly TableRecord[], b: readonly TableRecord[]): boolean {
+  if (a.length !== b.length) return false;
+  const text = (r: TableRecord) =>
+    JSON.stringify([
+      r.sourceSchema,
+      r.sourceTable,
+      r.targetSchema,
+      r.targetTable,
+      r.state,
+      r.leaves,
+      r.lsn,
+      r.note,
+      r.oid,
+      r.renamedFrom.map((f) => [f.name, f.lsn]),
+    ]);
+  const mine = new Set(a.map(text));
+  return b.every((r) => mine.has(text(r)));
 }
 
 /** What the state row's `tables` JSON recorded: the mode, and pg_class's highest oid at that start. */

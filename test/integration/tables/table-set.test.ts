@@ -149,4 +149,36 @@ describe('the table set', () => {
     );
     await assertReplicaEquals(c.info, join(dir, 'set.duckdb'), [t('x')]);
   });
+
+  it('a start that decides nothing new leaves the records as they were; one that does rewrites them', async () => {
+    psql(
+      c.info,
+      'CREATE TABLE same_a (id int PRIMARY KEY); CREATE TABLE same_b (id int PRIMARY KEY); INSERT INTO same_a VALUES (1)',
+    );
+    const start = async (tables: string) => {
+      const r = await runWalduck([
+        ...args('same.duckdb', '--slot', 'same_slot', '--tables', tables),
+        '--until-caught-up',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      return await duckQuery(
+        join(dir, 'same.duckdb'),
+        'SELECT source_table, state, CAST(epoch_us(updated_at) AS VARCHAR) FROM walduck.tables ORDER BY 1',
+      );
+    };
+    const first = await start('same_a,same_b');
+    psql(c.info, 'INSERT INTO same_a VALUES (2)');
+    // Rows streamed, no table added, removed or renamed: the records stay as written.
+    assert.deepEqual(await start('same_a,same_b'), first);
+    const third = await start('same_a');
+    assert.deepEqual(
+      third.map((r) => r.slice(0, 2)),
+      [
+        ['same_a', 'streaming'],
+        ['same_b', 'stopped'],
+      ],
+    );
+    assert.notDeepEqual(third[0], first[0]);
+    await assertReplicaEquals(c.info, join(dir, 'same.duckdb'), [t('same_a')]);
+  });
 });
