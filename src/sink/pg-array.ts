@@ -1,4 +1,4 @@
-// PostgreSQL's array text output ("{1,2,NULL}", '{"a,b","c\\"d"}', "{{1,2},{3,4}}", "[0:1]={1,2}")
+// PostgreSQL's array text output ("{1,2,NULL}", '{"a,b","c\\"d"}', "{{1,2},{3,4}}"; "[0:1]={1,2}" refused)
 // rewritten as a JSON array of strings and nulls, which DuckDB turns into a LIST with
 // `CAST(from_json(x, '["VARCHAR"]') AS T[])`: every element keeps its exact text until DuckDB's own
 // cast parses it. DuckDB cannot read PostgreSQL's array syntax itself.
@@ -28,14 +28,15 @@ export const MAX_DIMS = 6;
  * and are separated by ';'.
  */
 export function pgArrayToJson(text: string, element?: (text: string) => string, delim: string = ','): string {
-  let i = 0;
-  // Non-default lower bounds print a dimension decoration first: "[0:1]={1,2}". DuckDB lists start at 1.
-  if (text.startsWith('[')) {
-    const eq = text.indexOf('=');
-    if (eq < 0) throw new PgArrayError(`malformed array literal`, text);
-    i = eq + 1;
-  }
-  const [value, end] = parseArray(text, i, 1, element, delim);
+  // PostgreSQL prints a dimension decoration first exactly when a lower bound is not 1: "[0:1]={1,2}".
+  // A DuckDB list has no bounds, and PostgreSQL's arrays with other bounds are other values
+  // ('[0:1]={1,2}' <> '{1,2}'): refused, never stored without them.
+  if (text.startsWith('['))
+    throw new PgArrayError(
+      'an array whose lower bound is not 1 (PostgreSQL prints it as [m:n]={…}): a DuckDB list keeps no bounds, so it would be stored as another value',
+      text,
+    );
+  const [value, end] = parseArray(text, 0, 1, element, delim);
   if (end !== text.length) throw new PgArrayError(`trailing characters after array literal`, text);
   return JSON.stringify(value);
 }

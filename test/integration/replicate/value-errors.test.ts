@@ -81,4 +81,23 @@ describe('value errors name the row, not the value, unless --debug-values', () =
       's3cr3t-person',
     );
   });
+
+  it('an array whose lower bound is not 1, streamed and copied (a DuckDB list would drop the bounds)', async () => {
+    // Before, '[0:1]={…}' was stored as the list of its elements: another value, silently, and verify
+    // (which compares element counts and elements) called it EQUAL.
+    psql(c.info, "CREATE TABLE bounds (id int PRIMARY KEY, a int[]); INSERT INTO bounds VALUES (1, '{1,2}')");
+    const first = await run('bounds.duckdb', 'bounds', 'bounds_slot');
+    assert.equal(first.code, 0, first.stderr);
+    psql(c.info, "INSERT INTO bounds VALUES (2, '[0:1]={4710,4711}')");
+    await assertHidden(
+      (...extra) => run('bounds.duckdb', 'bounds', 'bounds_slot', ...extra),
+      /table public\.bounds, column "a", key \(id\) = \("2"\), LSN [0-9A-F]+\/[0-9A-F]+\): an array whose lower bound is not 1/,
+      '4711',
+    );
+    await assertHidden(
+      (...extra) => run('bounds-copy.duckdb', 'bounds', 'bounds_copy_slot', ...extra),
+      /table public\.bounds, column "a", key \(id\) = \("2"\), snapshot at LSN [0-9A-F]+\/[0-9A-F]+\): an array whose lower bound is not 1/,
+      '4711',
+    );
+  });
 });
