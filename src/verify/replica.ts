@@ -52,7 +52,13 @@ export async function readSourceNames(conn: DuckConnection, slot: string): Promi
   );
   const records = has[0]?.[0] === '0' ? [] : ((await readTableSet(conn, slot)) ?? []);
   const bySource = new Map<string, TableRef>();
-  for (const r of records) {
+  // A stopped record can name the same DuckDB table as a followed one (a table left out whose name
+  // differs only in case, or one a refused start recorded): the followed one is what the table holds.
+  const ordered = [
+    ...records.filter((r) => r.state === 'stopped'),
+    ...records.filter((r) => r.state !== 'stopped'),
+  ];
+  for (const r of ordered) {
     const source = { schema: r.sourceSchema, table: r.sourceTable };
     bySource.set(
       duckKey(
