@@ -190,4 +190,19 @@ describe('names', () => {
     assert.equal(v.code, 0, v.stderr + v.stdout);
     assert.match(v.stdout, /^Sales\.a: EQUAL, 2 rows$/m);
   });
+
+  // A rename that changes only case lands on the same DuckDB table: walduck once stopped there, saying
+  // DuckDB "already has" the table and asking to drop it (its own replica table).
+  it('a table renamed only in case (rc to "RC") is followed', async () => {
+    psql(c.info, `CREATE TABLE rc (id int PRIMARY KEY, v text); INSERT INTO rc VALUES (1, 'a')`);
+    const first = await replicate('rc.duckdb', 'rc', 'n_rc');
+    assert.equal(first.code, 0, first.stderr);
+    psql(
+      c.info,
+      `INSERT INTO rc VALUES (2, 'b'); ALTER TABLE rc RENAME TO "RC"; INSERT INTO "RC" VALUES (3, 'c')`,
+    );
+    const again = await replicate('rc.duckdb', 'public."RC"', 'n_rc');
+    assert.equal(again.code, 0, again.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'rc.duckdb'), [{ schema: 'public', table: 'RC' }]);
+  });
 });
