@@ -40,6 +40,21 @@ describe('pgArrayToJson', () => {
     it(`rejects ${JSON.stringify(bad)}`, () => assert.throws(() => pgArrayToJson(bad), PgArrayError));
   }
 
+  it('refuses a value whose dimensions are not the ones given (the column declares)', () => {
+    assert.deepEqual(JSON.parse(pgArrayToJson('{{1,NULL},{3,4}}', undefined, ',', 2)), [
+      ['1', null],
+      ['3', '4'],
+    ]);
+    assert.deepEqual(JSON.parse(pgArrayToJson('{}', undefined, ',', 2)), []);
+    for (const [text, dims] of [
+      ['{{1,2}}', 1],
+      ['{1,2}', 2],
+      ['{NULL}', 2],
+      ['{{1},2}', 2],
+    ] as const)
+      assert.throws(() => pgArrayToJson(text, undefined, ',', dims), PgArrayError, text);
+  });
+
   it('keeps the array text (row data) out of the message, for --debug-values only', () => {
     const secret = '{"alice@example.com",,}';
     assert.throws(
