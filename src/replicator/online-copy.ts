@@ -34,6 +34,7 @@
 // `chunkRows` while chunks are small).
 
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { ConnectionError, type ConnectionSettings, type LogFn } from '../protocol/index.js';
 import type { OnlineCopyTarget } from '../sink/duckdb-sink.js';
 import { copyPrefix, formatWatermark } from '../sink/watermark.js';
@@ -77,6 +78,9 @@ export class OnlineCopies {
     private readonly o: OnlineCopyOptions,
     private readonly onFailure: () => void,
   ) {
+    // Every copy of the session listens on this signal (twice), and as many copies run as tables
+    // joined: past 10, Node printed a MaxListenersExceededWarning on stderr, a second line there.
+    setMaxListeners(0, this.abort.signal);
     for (const t of targets) this.add(t);
   }
 
@@ -119,9 +123,11 @@ async function copyTable(
   const { source, merge } = target;
   const order = keyOrder(source);
   const name = `${source.schema}.${source.table}`;
+  let onStopped = () => {};
   const stopped = new Promise<false>((resolve) => {
+    onStopped = () => resolve(false);
     if (signal.aborted) resolve(false);
-    signal.addEventListener('abort', () => resolve(false), { once: true });
+    signal.addEventListener('abort', onStopped, { once: true });
   });
   const stallMs = o.stallMs ?? STALL_MS;
   let lockWarned = false;
@@ -210,7 +216,9 @@ async function copyTable(
       else if (bytes * 4 < o.chunkBytes && rows < o.chunkRows) rows = Math.min(o.chunkRows, rows * 2);
     }
   } finally {
+    // Both: a session's re-copies (a partition attached, detached) would otherwise pile up listeners.
     signal.removeEventListener('abort', onStop);
+    signal.removeEventListener('abort', onStopped);
     await conn.close().catch(() => {});
     await probe.close().catch(() => {});
   }

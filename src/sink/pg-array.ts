@@ -1,4 +1,4 @@
-// PostgreSQL's array text output ("{1,2,NULL}", '{"a,b","c\\"d"}', "{{1,2},{3,4}}", "[0:1]={1,2}")
+// PostgreSQL's array text output ("{1,2,NULL}", '{"a,b","c\\"d"}', "{{1,2},{3,4}}"; "[0:1]={1,2}" refused)
 // rewritten as a JSON array of strings and nulls, which DuckDB turns into a LIST with
 // `CAST(from_json(x, '["VARCHAR"]') AS T[])`: every element keeps its exact text until DuckDB's own
 // cast parses it. DuckDB cannot read PostgreSQL's array syntax itself.
@@ -27,15 +27,21 @@ export const MAX_DIMS = 6;
  * element type's typdelim: ',' for every built-in type except box, whose elements contain commas
  * and are separated by ';'.
  */
-export function pgArrayToJson(text: string, element?: (text: string) => string, delim: string = ','): string {
-  let i = 0;
-  // Non-default lower bounds print a dimension decoration first: "[0:1]={1,2}". DuckDB lists start at 1.
-  if (text.startsWith('[')) {
-    const eq = text.indexOf('=');
-    if (eq < 0) throw new PgArrayError(`malformed array literal`, text);
-    i = eq + 1;
-  }
-  const [value, end] = parseArray(text, i, 1, element, delim);
+export function pgArrayToJson(
+  text: string,
+  element?: (text: string) => string,
+  delim: string = ',',
+  dims?: number,
+): string {
+  // PostgreSQL prints a dimension decoration first exactly when a lower bound is not 1: "[0:1]={1,2}".
+  // A DuckDB list has no bounds, and PostgreSQL's arrays with other bounds are other values
+  // ('[0:1]={1,2}' <> '{1,2}'): refused, never stored without them.
+  if (text.startsWith('['))
+    throw new PgArrayError(
+      'an array whose lower bound is not 1 (PostgreSQL prints it as [m:n]={…}): a DuckDB list keeps no bounds, so it would be stored as another value',
+      text,
+    );
+  const [value, end] = parseArray(text, 0, 1, element, delim, dims);
   if (end !== text.length) throw new PgArrayError(`trailing characters after array literal`, text);
   return JSON.stringify(value);
 }
@@ -46,6 +52,7 @@ function parseArray(
   depth: number,
   element: ((text: string) => string) | undefined,
   delim: string,
+  dims: number | undefined,
 ): [Nested[], number] {
   if (s[start] !== '{') throw new PgArrayError(`expected '{' at ${start}`, s);
   if (depth > MAX_DIMS)
@@ -57,10 +64,12 @@ function parseArray(
     while (s[i] === ' ') i++;
     const c = s[i];
     if (c === '{') {
-      const [inner, next] = parseArray(s, i, depth + 1, element, delim);
+      if (dims !== undefined && depth >= dims) throw otherDims(s, dims);
+      const [inner, next] = parseArray(s, i, depth + 1, element, delim, dims);
       out.push(inner);
       i = next;
     } else if (c === '"') {
+      if (dims !== undefined && depth < dims) throw otherDims(s, dims);
       let v = '';
       i++;
       for (;;) {
@@ -78,6 +87,7 @@ function parseArray(
       out.push(element ? element(v) : v);
       i++;
     } else {
+      if (dims !== undefined && depth < dims) throw otherDims(s, dims);
       let j = i;
       while (j < s.length && s[j] !== delim && s[j] !== '}') j++;
       const raw = trimPg(s.slice(i, j));
@@ -93,6 +103,19 @@ function parseArray(
     if (s[i] === '}') return [out, i + 1];
     throw new PgArrayError(`expected '${delim}' or '}' at ${i}`, s);
   }
+}
+
+/**
+ * PostgreSQL does not hold a column's values to its declared dimensions (pg_attribute.attndims): an
+ * int[] column takes '{{1,2},{3,4}}', an int[][] one '{1,2}'. The DuckDB list is nested exactly that
+ * many times, and DuckDB's from_json read a deeper value's inner lists as their JSON text and a
+ * shallower one's elements as NULLs, silently.
+ */
+function otherDims(s: string, dims: number): PgArrayError {
+  return new PgArrayError(
+    `an array value whose dimensions are not the column's ${dims} (pg_attribute.attndims, which PostgreSQL does not enforce): DuckDB's list nested ${dims} time(s) would hold another value`,
+    s,
+  );
 }
 
 /**

@@ -145,14 +145,20 @@ export function align(
   const n = image.names.length;
   const m = cands.length;
   // A name agreeing (with the record or the catalog now) counts most, then a type; a new attnum
-  // dropped by now contradicts nothing, so it is preferred to a later one that does.
+  // dropped by now contradicts nothing, so it is preferred to a later one that does. A type agreeing
+  // under another name (a rename before or since) is no better evidence than a drop since: one DDL
+  // either way, so the two tie and the change is refused. (A type scoring 2 there made ADD a, DROP a,
+  // ADD b, all before walduck read a row with a, give a b's attnum and the rows already there b's
+  // default, and then rename a to b, rows and all: silently.)
   const score = (i: number, c: Candidate): number => {
     const nm = image.names[i];
     const ty = image.types[i];
     const alive = c.now !== undefined && !c.now.dropped;
+    const named = nm === c.rec?.name || (alive && nm === c.now?.name);
     let s = 0;
-    if (nm === c.rec?.name || (alive && nm === c.now?.name)) s += 4;
-    if (ty !== undefined && ty !== '' && (ty === c.rec?.type || (alive && ty === c.now?.type))) s += 2;
+    if (named) s += 4;
+    if (ty !== undefined && ty !== '' && (ty === c.rec?.type || (alive && ty === c.now?.type)))
+      s += named ? 2 : 1;
     if (c.rec === undefined && c.now?.dropped) s += 1;
     return s;
   };

@@ -37,6 +37,17 @@ export async function renameDuckTable(
   to: TargetTable,
   touched: boolean,
 ): Promise<'renamed' | 'rebuilt'> {
+  // A rename that changes only case ("rc" to "RC", or its schema's) lands on the same DuckDB table, as
+  // DuckDB names are case-insensitive: the table found there is this one, not another in the way
+  // (before, walduck stopped and asked to drop it). DuckDB renames it to the new case where it can.
+  if (
+    from.schema.toLowerCase() === to.schema.toLowerCase() &&
+    from.table.toLowerCase() === to.table.toLowerCase()
+  ) {
+    if (!touched && from.table !== to.table)
+      await conn.run(`ALTER TABLE ${from.name} RENAME TO ${quoteIdent(to.table)}`);
+    return 'renamed';
+  }
   const there = await conn.runAndReadAll(
     `SELECT 1 FROM information_schema.tables WHERE table_catalog = ${quoteLiteral(to.catalog)} AND lower(table_schema) = lower(${quoteLiteral(to.schema)}) AND lower(table_name) = lower(${quoteLiteral(to.table)})`,
   );

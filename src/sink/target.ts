@@ -105,9 +105,12 @@ export function refuseCollisions(targets: readonly TargetTable[]): void {
  */
 export async function ensureTarget(conn: DuckDBConnection, t: TargetTable): Promise<TargetTable> {
   await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(t.catalog)}.${quoteIdent(t.schema)}`);
+  // Case-insensitively, as DuckDB resolves names: "Sales".a and sales.b share the DuckDB schema the
+  // first created ("Sales"), so an exact match missed sales.b at the next start and CREATE TABLE
+  // failed with DuckDB's "already exists" (refuseCollisions keeps two chosen tables from matching here).
   const existing = await conn.runAndReadAll(
     `SELECT column_name, data_type FROM information_schema.columns
-      WHERE table_catalog = ${quoteLiteral(t.catalog)} AND table_schema = ${quoteLiteral(t.schema)} AND table_name = ${quoteLiteral(t.table)}
+      WHERE table_catalog = ${quoteLiteral(t.catalog)} AND lower(table_schema) = lower(${quoteLiteral(t.schema)}) AND lower(table_name) = lower(${quoteLiteral(t.table)})
       ORDER BY ordinal_position`,
   );
   const have = existing.getRows().map((r) => [String(r[0]), String(r[1])] as const);

@@ -277,6 +277,6 @@ function mapArray(element: PgType, dims: number, o: MapOptions): ColumnMapping {
       elemType === 'VARCHAR'
         ? `from_json(${ref}, '${shape}')`
         : `CAST(from_json(${ref}, '${shape}') AS ${duckType})`,
-    pre: (text) => pgArrayToJson(text, plain ? inner.pre : undefined, element.delim ?? ','),
+    pre: (text) => pgArrayToJson(text, plain ? inner.pre : undefined, element.delim ?? ',', dims),
   };
 }

@@ -21,7 +21,7 @@
 // | char(n)                                   | with its padding (the output function, not the text cast) |
 // | date, timestamp                           | ISO; a BC year as PostgreSQL writes it (" BC")            |
 // | timestamptz                               | ISO in UTC with microseconds, "+00"                       |
-// | time, timetz, uuid                        | the text both print alike                                 |
+// | time, timetz, uuid                        | the text both print alike (timetz: see scalar())          |
 // | json, jsonb -> JSON                       | the text (json as received, jsonb as PostgreSQL normalised)|
 // | interval                                  | months:days:microseconds, three integers                  |
 // | T[] -> LIST                               | element count "]" then each element's part (flattened,    |
@@ -62,7 +62,7 @@ const text = (ref: string) => `CAST(${ref} AS TEXT)`;
 const same = (f: (ref: string) => string): ColumnCanon => ({ pg: f, duck: f });
 const bare = (c: ColumnCanon): ColumnCanon => ({ ...c, bare: true });
 /** Types whose text both sides print alike and that are bare (see ColumnCanon.bare). */
-const BARE_TEXT = new Set(['int2', 'int4', 'int8', 'oid', 'uuid', 'time', 'timetz']);
+const BARE_TEXT = new Set(['int2', 'int4', 'int8', 'oid', 'uuid', 'time']);
 
 /**
  * DuckDB's DOUBLE text in PostgreSQL's form. Both print the shortest digits that read back as the
@@ -118,6 +118,14 @@ function scalar(t: PgType, stored: string): ColumnCanon {
           `CASE WHEN isfinite(${r}) AND ${r} >= TIMESTAMPTZ '0001-01-01 00:00:00+00' THEN CAST(make_timestamp(epoch_us(${r})) AS TEXT) || '+00' ELSE ${bcLast(r)} END`,
         bare: true,
       };
+    case 'timetz':
+      // DuckDB holds an offset under a minute exactly but prints its seconds as minutes
+      // ('00:00:00-00:00:01' as '00:00:00-00:01'); PostgreSQL prints hours, minutes and seconds.
+      return bare({
+        pg: text,
+        duck: (r) =>
+          `CASE WHEN abs(extract(timezone FROM ${r})) BETWEEN 1 AND 59 THEN regexp_replace(CAST(${r} AS TEXT), '([+-])00:(\\d\\d)$', '\\100:00:\\2') ELSE CAST(${r} AS TEXT) END`,
+      });
     case 'inet':
     case 'cidr':
       // The text cast of inet prints the netmask always ("10.0.0.1/32"); the output function, whose

@@ -21,6 +21,8 @@ export interface FileInfo {
   /** The attached database's name: every reference into the file is qualified with it. */
   readonly catalog: string;
   readonly tables: readonly TableRef[];
+  /** What the catch-up follows: the tables the file's table set follows, or 'all' (all-tables mode). */
+  readonly follow: readonly TableRef[] | 'all';
   /** The source table a DuckDB table replicates. */
   readonly sourceOf: SourceNames;
   /** Each table's DuckDB column types by column name, keyed by tableKey(). */
@@ -50,7 +52,13 @@ export async function readSourceNames(conn: DuckConnection, slot: string): Promi
   );
   const records = has[0]?.[0] === '0' ? [] : ((await readTableSet(conn, slot)) ?? []);
   const bySource = new Map<string, TableRef>();
-  for (const r of records) {
+  // A stopped record can name the same DuckDB table as a followed one (a table left out whose name
+  // differs only in case, or one a refused start recorded): the followed one is what the table holds.
+  const ordered = [
+    ...records.filter((r) => r.state === 'stopped'),
+    ...records.filter((r) => r.state !== 'stopped'),
+  ];
+  for (const r of ordered) {
     const source = { schema: r.sourceSchema, table: r.sourceTable };
     bySource.set(
       duckKey(
@@ -171,17 +179,52 @@ export async function inspectFile(file: string, slot: string | undefined): Promi
         ORDER BY 1, 2`,
     );
     const sourceOf = await readSourceNames(conn, row[0] ?? '');
+    const all = tables.map((r) => sourceOf(r[0] ?? '', r[1] ?? ''));
     return {
       slot: row[0] ?? '',
       lsn,
       catalog,
       sourceOf,
       types: await readColumnTypes(conn, sourceOf),
-      tables: tables.map((r) => sourceOf(r[0] ?? '', r[1] ?? '')),
+      tables: all,
+      follow: await readFollowed(conn, catalog, row[0] ?? '', all),
     };
   } finally {
     duck.close();
   }
+}
+
+/**
+ * What the catch-up follows: what the file's last replicate followed, so verify leaves the table set
+ * as it found it. Every DuckDB table instead made a table the user had stopped join again (copied
+ * online), and turned an all-tables replica into a list, after which a table without a key created at
+ * the source since could never join (it is refused where all-tables mode follows it from WAL).
+ * `fallback` (every DuckDB table) is for a file from an older walduck, which records no table set.
+ */
+async function readFollowed(
+  conn: DuckConnection,
+  catalog: string,
+  slot: string,
+  fallback: readonly TableRef[],
+): Promise<readonly TableRef[] | 'all'> {
+  const has = await duckRows(
+    conn,
+    "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'walduck' AND table_name = 'tables'",
+  );
+  const records = has[0]?.[0] === '0' ? undefined : await readTableSet(conn, slot);
+  if (!records) return fallback;
+  const recorded = await duckRows(
+    conn,
+    `SELECT tables FROM ${duckIdent(catalog)}.walduck.state WHERE slot = ${duckLiteral(slot)}`,
+  );
+  try {
+    if ((JSON.parse(recorded[0]?.[0] ?? '{}') as { mode?: unknown }).mode === 'all') return 'all';
+  } catch {
+    // Unreadable: follow the records as a list, as replicate reads such a set.
+  }
+  return records
+    .filter((r) => r.state === 'streaming' || r.state === 'copying')
+    .map((r) => ({ schema: r.sourceSchema, table: r.sourceTable }));
 }
 
 export interface CatchUpOptions {
@@ -212,13 +255,13 @@ export function numericModeOf(sources: readonly SourceTable[], types: ColumnType
 }
 
 export async function catchUp(o: CatchUpOptions, file: FileInfo, point: Lsn, numeric: NumericMode) {
-  // Every table the replica holds, not only the compared ones: the slot's position is shared, so
-  // following fewer tables would advance it past changes of the others.
+  // Every table the replica follows, not only the compared ones: the slot's position is shared, so
+  // following fewer tables would advance it past changes of the others (readFollowed).
   try {
     const r = await replicate({
       source: o.source,
       duckdb: o.duckdb,
-      tables: file.tables,
+      tables: file.follow === 'all' ? undefined : file.follow,
       slot: file.slot,
       formatVersion: 2,
       writeInChunks: true,

@@ -155,4 +155,54 @@ describe('names', () => {
       assert.equal(named.code, 0, named.stderr + named.stdout);
     }
   });
+
+  // DuckDB schema names are case-insensitive: "Sales".a and sales.b share the DuckDB schema the first
+  // created. A restart looked sales.b up by its exact case, missed it and failed on CREATE TABLE ("already
+  // exists"). A start refused for a third table, sales."A" (it would land on "Sales".a), leaves a stopped
+  // record naming that DuckDB table, which verify then compared against sales."A".
+  it('"Sales".a beside sales.b: restart, a refused start, and verify', async () => {
+    psql(
+      c.info,
+      `CREATE SCHEMA "Sales"; CREATE SCHEMA sales; CREATE TABLE "Sales".a (id int PRIMARY KEY, v text);
+       CREATE TABLE sales.b (id int PRIMARY KEY, v text); CREATE TABLE sales."A" (id int PRIMARY KEY);
+       INSERT INTO "Sales".a VALUES (1, 'x'); INSERT INTO sales.b VALUES (1, 'y')`,
+    );
+    const tables = '"Sales".a,sales.b';
+    const first = await replicate('case.duckdb', tables, 'n_case');
+    assert.equal(first.code, 0, first.stderr);
+    psql(c.info, `INSERT INTO "Sales".a VALUES (2, 'z'); UPDATE sales.b SET v = 'w'`);
+    const again = await replicate('case.duckdb', tables, 'n_case');
+    assert.equal(again.code, 0, again.stderr);
+    const refused = await replicate('case.duckdb', `${tables},sales."A"`, 'n_case');
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /would both land in DuckDB table/);
+    const third = await replicate('case.duckdb', tables, 'n_case');
+    assert.equal(third.code, 0, third.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'case.duckdb'), [
+      { schema: 'Sales', table: 'a' },
+      { schema: 'sales', table: 'b' },
+    ]);
+    const v = await runWalduck(
+      ['verify', '--source', conninfo(c.info, 'scram-sha-256'), '--duckdb', join(dir, 'case.duckdb')],
+      {},
+      120_000,
+    );
+    assert.equal(v.code, 0, v.stderr + v.stdout);
+    assert.match(v.stdout, /^Sales\.a: EQUAL, 2 rows$/m);
+  });
+
+  // A rename that changes only case lands on the same DuckDB table: walduck once stopped there, saying
+  // DuckDB "already has" the table and asking to drop it (its own replica table).
+  it('a table renamed only in case (rc to "RC") is followed', async () => {
+    psql(c.info, `CREATE TABLE rc (id int PRIMARY KEY, v text); INSERT INTO rc VALUES (1, 'a')`);
+    const first = await replicate('rc.duckdb', 'rc', 'n_rc');
+    assert.equal(first.code, 0, first.stderr);
+    psql(
+      c.info,
+      `INSERT INTO rc VALUES (2, 'b'); ALTER TABLE rc RENAME TO "RC"; INSERT INTO "RC" VALUES (3, 'c')`,
+    );
+    const again = await replicate('rc.duckdb', 'public."RC"', 'n_rc');
+    assert.equal(again.code, 0, again.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'rc.duckdb'), [{ schema: 'public', table: 'RC' }]);
+  });
 });

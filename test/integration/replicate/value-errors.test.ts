@@ -81,4 +81,46 @@ describe('value errors name the row, not the value, unless --debug-values', () =
       's3cr3t-person',
     );
   });
+
+  it('an array whose lower bound is not 1, streamed and copied (a DuckDB list would drop the bounds)', async () => {
+    // Before, '[0:1]={…}' was stored as the list of its elements: another value, silently, and verify
+    // (which compares element counts and elements) called it EQUAL.
+    psql(c.info, "CREATE TABLE bounds (id int PRIMARY KEY, a int[]); INSERT INTO bounds VALUES (1, '{1,2}')");
+    const first = await run('bounds.duckdb', 'bounds', 'bounds_slot');
+    assert.equal(first.code, 0, first.stderr);
+    psql(c.info, "INSERT INTO bounds VALUES (2, '[0:1]={4710,4711}')");
+    await assertHidden(
+      (...extra) => run('bounds.duckdb', 'bounds', 'bounds_slot', ...extra),
+      /table public\.bounds, column "a", key \(id\) = \("2"\), LSN [0-9A-F]+\/[0-9A-F]+\): an array whose lower bound is not 1/,
+      '4711',
+    );
+    await assertHidden(
+      (...extra) => run('bounds-copy.duckdb', 'bounds', 'bounds_copy_slot', ...extra),
+      /table public\.bounds, column "a", key \(id\) = \("2"\), snapshot at LSN [0-9A-F]+\/[0-9A-F]+\): an array whose lower bound is not 1/,
+      '4711',
+    );
+  });
+
+  it('an array value whose dimensions are not the column’s, streamed and copied', async () => {
+    // PostgreSQL does not enforce attndims. Before, a text[] column's 2-D value was stored as the
+    // JSON text of its inner arrays, and an int[][] column's 1-D value as a list of NULLs: exit 0.
+    psql(
+      c.info,
+      "CREATE TABLE dims (id int PRIMARY KEY, t text[], i2 int[][]); INSERT INTO dims VALUES (1, '{a}', '{{1}}')",
+    );
+    const first = await run('dims.duckdb', 'dims', 'dims_slot');
+    assert.equal(first.code, 0, first.stderr);
+    psql(c.info, "INSERT INTO dims VALUES (2, '{{s3cr3t,b},{c,d}}', '{{1}}')");
+    await assertHidden(
+      (...extra) => run('dims.duckdb', 'dims', 'dims_slot', ...extra),
+      /table public\.dims, column "t", key \(id\) = \("2"\), LSN [0-9A-F]+\/[0-9A-F]+\): an array value whose dimensions are not the column's 1/,
+      's3cr3t',
+    );
+    psql(c.info, "DELETE FROM dims WHERE id = 2; INSERT INTO dims VALUES (3, '{x}', '{4710,4711}')");
+    await assertHidden(
+      (...extra) => run('dims-copy.duckdb', 'dims', 'dims_copy_slot', ...extra),
+      /table public\.dims, column "i2", key \(id\) = \("3"\), snapshot at LSN [0-9A-F]+\/[0-9A-F]+\): an array value whose dimensions are not the column's 2/,
+      '4711',
+    );
+  });
 });

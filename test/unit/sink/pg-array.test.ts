@@ -15,7 +15,6 @@ describe('pgArrayToJson', () => {
         ['3', '4'],
       ],
     ],
-    ['[0:1]={7,8}', ['7', '8']],
     ['{"{}","}{"}', ['{}', '}{']],
     ['{😀,"ü"}', ['😀', 'ü']],
     [
@@ -26,9 +25,35 @@ describe('pgArrayToJson', () => {
   for (const [input, want] of cases) {
     it(`reads ${input}`, () => assert.deepEqual(JSON.parse(pgArrayToJson(input)), want));
   }
-  for (const bad of ['', '{', '{1,2', '{"a}', '{1,,2}', '{1}x', '1,2', '[1:2]{1}']) {
+  for (const bad of [
+    '',
+    '{',
+    '{1,2',
+    '{"a}',
+    '{1,,2}',
+    '{1}x',
+    '1,2',
+    '[1:2]{1}',
+    '[0:1]={7,8}',
+    '[1:1][0:1]={{7,8}}',
+  ]) {
     it(`rejects ${JSON.stringify(bad)}`, () => assert.throws(() => pgArrayToJson(bad), PgArrayError));
   }
+
+  it('refuses a value whose dimensions are not the ones given (the column declares)', () => {
+    assert.deepEqual(JSON.parse(pgArrayToJson('{{1,NULL},{3,4}}', undefined, ',', 2)), [
+      ['1', null],
+      ['3', '4'],
+    ]);
+    assert.deepEqual(JSON.parse(pgArrayToJson('{}', undefined, ',', 2)), []);
+    for (const [text, dims] of [
+      ['{{1,2}}', 1],
+      ['{1,2}', 2],
+      ['{NULL}', 2],
+      ['{{1},2}', 2],
+    ] as const)
+      assert.throws(() => pgArrayToJson(text, undefined, ',', dims), PgArrayError, text);
+  });
 
   it('keeps the array text (row data) out of the message, for --debug-values only', () => {
     const secret = '{"alice@example.com",,}';

@@ -114,6 +114,18 @@ describe('align (stream columns to attnums)', () => {
     ]);
     assert.deepEqual(attnums(r), [1, 2, 3, 4]);
   });
+  it('refuses a new name that a dropped attnum and a later one renamed since, of its type, both explain', () => {
+    // ADD a (4), DROP a, ADD b (5) before the change with "a" was read: a is 4 (dropped since), or 5
+    // renamed b since. Before, 5 won on its type, so a took b's attnum and default.
+    const r = align(image(['id', 'a', 'b', 'c']), [
+      recorded(id, now(1, 'id')),
+      recorded(a, now(2, 'a')),
+      recorded(b, now(3, 'b')),
+      fresh(now(4, 'c', 'integer', true)),
+      fresh(now(5, 'z')),
+    ]);
+    assert.equal(r, undefined);
+  });
   it('a new attnum alive now and skipped ends the matching: later ones came after the change', () => {
     const r = align(image(['id', 'a', 'b', 'z']), [
       recorded(id, now(1, 'id')),

@@ -92,6 +92,24 @@ describe('canonical forms', () => {
     );
   });
 
+  it('timetz with an offset under a minute reads as PostgreSQL prints it (DuckDB prints its seconds as minutes)', async () => {
+    const tz = columnCanon(col({ typname: 'timetz', typmod: -1, typtype: 'b' })).duck;
+    assert.deepEqual(
+      await duck(
+        [
+          "TIMETZ '00:00:00-00:00:01'",
+          "TIMETZ '24:00:00+00:00:59'",
+          "TIMETZ '12:00:00-00:01'",
+          "TIMETZ '12:00:00.5+05:45:30'",
+          "TIMETZ '12:00:00+00'",
+        ]
+          .map(tz)
+          .join(', '),
+      ),
+      ['00:00:00-00:00:01', '24:00:00+00:00:59', '12:00:00-00:01', '12:00:00.5+05:45:30', '12:00:00+00'],
+    );
+  });
+
   it('arrays of a composite type are read as text[] at the source (unnest would expand the fields)', () => {
     const pair: PgType = { typname: 'pair', typmod: -1, typtype: 'c' };
     assert.match(columnCanon(col(pair, 1)).pg('x'), /unnest\(CAST\(x AS TEXT\[\]\)\)/);

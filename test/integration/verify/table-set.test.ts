@@ -1,0 +1,91 @@
+// verify's catch-up follows the replica's own table set and leaves it as it found it: a table the user
+// stopped stays stopped, and an all-tables replica stays one (before, verify passed every DuckDB table
+// as --tables: the stopped table joined again and was copied online, and the all-tables replica became
+// a list, after which a keyless table created at the source since was refused for ever).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { runWalduck } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
+
+describe('walduck verify and the table set', () => {
+  const c = useCluster();
+  const dir = useWorkdir('walduck-verify-set-');
+  const src = () => conninfo(c.info, 'scram-sha-256');
+  const run = async (...args: string[]) => {
+    const r = await runWalduck(args, {}, 120_000);
+    return r;
+  };
+  const replicate = (file: string, slot: string, ...extra: string[]) =>
+    run(
+      'replicate',
+      '--source',
+      src(),
+      '--duckdb',
+      join(dir, file),
+      '--slot',
+      slot,
+      '--until-caught-up',
+      ...extra,
+    );
+  const status = async (file: string) => {
+    const r = await run('status', '--duckdb', join(dir, file), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { table: string; state: string });
+  };
+
+  it('leaves a stopped table stopped', async () => {
+    psql(
+      c.info,
+      `CREATE SCHEMA st; CREATE TABLE st.kept (id int PRIMARY KEY); CREATE TABLE st.left_out (id int PRIMARY KEY);
+       INSERT INTO st.kept VALUES (1); INSERT INTO st.left_out VALUES (1);`,
+    );
+    let r = await replicate('st.duckdb', 'st_slot', '--tables', 'st.kept,st.left_out');
+    assert.equal(r.code, 0, r.stderr);
+    r = await replicate('st.duckdb', 'st_slot', '--tables', 'st.kept');
+    assert.equal(r.code, 0, r.stderr);
+    psql(c.info, 'INSERT INTO st.kept VALUES (2); INSERT INTO st.left_out VALUES (2);');
+    r = await run('verify', '--source', src(), '--duckdb', join(dir, 'st.duckdb'), '--tables', 'st.kept');
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /joins the table set/);
+    assert.deepEqual(
+      (await status('st.duckdb')).map((t) => [t.table, t.state]),
+      [
+        ['st.kept', 'streaming'],
+        ['st.left_out', 'stopped'],
+      ],
+    );
+  });
+
+  it('keeps an all-tables replica one: a keyless table created since still joins from WAL', async () => {
+    psql(c.info, 'CREATE SCHEMA al; CREATE TABLE al.a (id int PRIMARY KEY); INSERT INTO al.a VALUES (1);');
+    let r = await replicate('all.duckdb', 'all_slot');
+    assert.equal(r.code, 0, r.stderr);
+    psql(
+      c.info,
+      `CREATE TABLE al.bag (v text); ALTER TABLE al.bag REPLICA IDENTITY FULL;
+       INSERT INTO al.bag VALUES ('x'), ('x'); INSERT INTO al.a VALUES (2);`,
+    );
+    r = await run('verify', '--source', src(), '--duckdb', join(dir, 'all.duckdb'), '--tables', 'al.a');
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    psql(c.info, "DELETE FROM al.bag; INSERT INTO al.bag VALUES ('y');");
+    r = await replicate('all.duckdb', 'all_slot');
+    assert.equal(r.code, 0, r.stderr);
+    r = await run(
+      'verify',
+      '--source',
+      src(),
+      '--duckdb',
+      join(dir, 'all.duckdb'),
+      '--tables',
+      'al.a,al.bag',
+    );
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /^al\.bag: EQUAL, 1 rows$/m);
+  });
+});
