@@ -19,8 +19,8 @@
 //                   drop: dropped in DuckDB too
 //   RENAME COLUMN   DuckDB RENAME COLUMN
 //   type widening   int2->int4->int8, varchar(n)->varchar(m>=n)/text, numeric(p,s)->numeric(p'>=p,s)
-//                   while DuckDB keeps it exact, timestamp->timestamptz (existing values read in the
-//                   source server's TimeZone setting, as a session without SET TimeZone would)
+//                   while DuckDB keeps it exact, timestamp->timestamptz (existing rows read back from
+//                   the source by key: the zone of the session that ran the ALTER is in no catalog)
 // Anything else (narrowing, text->int, a changed primary key) stops without acknowledging the
 // transaction (--on-type-change stop), or with recopy the sink rebuilds the table with the source's
 // schema now and copies it again online (duckdb-sink.ts recopySchema), where it can be copied.
@@ -69,7 +69,8 @@ export type Step =
       readonly col: RecordedColumn;
       readonly to: RecordedColumn;
       readonly using?: string;
-      readonly zoneFrom?: string;
+      /** timestamp -> timestamptz: rows already there then take the values the source holds now. */
+      readonly fromSource?: FillSpec;
     }
   | { readonly kind: 'drop'; readonly col: RecordedColumn; readonly keep: boolean }
   | {
@@ -300,8 +301,18 @@ export async function planChange(p: PlanInput): Promise<Plan> {
           `column ${newName} changed type from ${col.type} to ${newType}, which DuckDB cannot follow losslessly in place`,
         );
       if (how === 'timestamptz') {
+        // PostgreSQL converted the rows in the TimeZone of the session that ran the ALTER, which no
+        // catalog records: the server's zone is only a first cast, and the rows then take the values
+        // the source holds now (as an ADD COLUMN with a per-row default does).
+        const why = `column ${newName} changed type from ${col.type} to ${newType}, which PostgreSQL converted in the time zone of the session that ran the ALTER (walduck cannot know it, so it reads the rows back from the source)`;
+        const now = byAttnum.get(col.attnum);
+        if (now === undefined || now.dropped || now.type !== newType)
+          throw refuseWith(
+            `${why}, but the column is ${now === undefined || now.dropped ? 'dropped' : `${now.type}`} on the source by now`,
+          );
         const tz = await query.serverTimeZone();
-        steps.push({ kind: 'type', col: cur, to, using: tz.zone, zoneFrom: tz.from });
+        const fromSource = await fillSpec(query, rec, byAttnum, now, refuseWith, why);
+        steps.push({ kind: 'type', col: cur, to, using: tz.zone, fromSource });
       } else steps.push({ kind: 'type', col: cur, to });
       cur = to;
     }
@@ -336,7 +347,14 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     } else if (now.hasDefault || now.identity) {
       // PostgreSQL computed a value per existing row (a volatile default or an identity rewrites the
       // table), or a later rewrite dropped the constant it kept: take the rows' values from the source.
-      fromSource = await fillSpec(query, rec, byAttnum, now, refuseWith);
+      fromSource = await fillSpec(
+        query,
+        rec,
+        byAttnum,
+        now,
+        refuseWith,
+        `column ${now.name} was added with values PostgreSQL computed per existing row`,
+      );
       note = `existing rows take the values the source holds now for ${colName}: its default is not one constant (volatile, identity, or the table was rewritten since); changes streamed after this one overwrite them`;
     }
     steps.push({ kind: 'add', col, fill, note, ...(fromSource ? { fromSource } : {}) });
@@ -386,21 +404,18 @@ async function fillSpec(
   byAttnum: ReadonlyMap<number, CatalogColumn>,
   now: CatalogColumn,
   refuseWith: (what: string) => SchemaChangeError,
+  /** Why the rows are read from the source, for a refusal. */
+  why: string,
 ): Promise<FillSpec> {
   const keys: string[] = [];
   for (const k of rec.keyNames) {
     const col = rec.columns.find((c) => c.name === k && !c.dropped);
     const cur = col ? byAttnum.get(col.attnum) : undefined;
     if (!col || !cur || cur.dropped || cur.type !== col.type)
-      throw refuseWith(
-        `column ${now.name} was added with values PostgreSQL computed per existing row, and the key ${k} changed since, so those rows cannot be matched`,
-      );
+      throw refuseWith(`${why}, and the key ${k} changed since, so those rows cannot be matched`);
     keys.push(cur.name);
   }
-  if (keys.length === 0)
-    throw refuseWith(
-      `column ${now.name} was added with values PostgreSQL computed per existing row, and the table has no key to match them by`,
-    );
+  if (keys.length === 0) throw refuseWith(`${why}, and the table has no key to match them by`);
   return { relation: await query.relation(rec.oid), column: now.name, keys };
 }
 
@@ -527,13 +542,13 @@ export async function applyPlan(
   if (touched) await rebuild(conn, schema, rec, plan, mo);
   else await alter(conn, table, plan, mo);
   for (const s of plan.steps) {
-    if (s.kind !== 'add' || !s.fromSource) continue;
+    if ((s.kind !== 'add' && s.kind !== 'type') || !s.fromSource) continue;
     if (!query) throw new InternalError('apply', 'a column filled from the source needs the source catalog');
     const keyTargets = plan.next.keyNames.map((k) => {
       const c = plan.next.columns.find((x) => x.name === k && !x.dropped);
       return { name: k, pg: c?.pg ?? { typname: 'text', typmod: -1, typtype: 'b' } };
     });
-    await fillFromSource(conn, query, table, s.fromSource, keyTargets, s.col, mo);
+    await fillFromSource(conn, query, table, s.fromSource, keyTargets, s.kind === 'add' ? s.col : s.to, mo);
   }
   const at = `at LSN ${formatLsn(lsn)}`;
   const who = name(rec);
@@ -544,8 +559,9 @@ export async function applyPlan(
       );
     else if (s.kind === 'rename') say(`${who}: RENAME COLUMN ${s.from} TO ${s.to} applied ${at}`);
     else if (s.kind === 'type') {
-      const zone =
-        s.using !== undefined ? `, existing values read in time zone ${s.using} from ${s.zoneFrom}` : '';
+      const zone = s.fromSource
+        ? ': existing rows take the values the source holds now, as PostgreSQL converted them in the time zone of the session that ran the ALTER; changes streamed after this one overwrite them'
+        : '';
       say(
         `${who}: ALTER COLUMN ${s.to.name} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${mapType(s.to.pg, mo).duckType}${zone}) applied ${at}`,
       );
