@@ -82,6 +82,13 @@ export type Step =
       readonly note: string;
     };
 
+/** Whether a step sets the rows already there from the source (an UPDATE of the DuckDB table). */
+export function fillsFromSource(
+  s: Step,
+): s is Extract<Step, { kind: 'add' | 'type' }> & { fromSource: FillSpec } {
+  return (s.kind === 'add' || s.kind === 'type') && s.fromSource !== undefined;
+}
+
 export interface Plan {
   readonly steps: readonly Step[];
   readonly next: RecordedTable;
@@ -542,7 +549,7 @@ export async function applyPlan(
   if (touched) await rebuild(conn, schema, rec, plan, mo);
   else await alter(conn, table, plan, mo);
   for (const s of plan.steps) {
-    if ((s.kind !== 'add' && s.kind !== 'type') || !s.fromSource) continue;
+    if (!fillsFromSource(s)) continue;
     if (!query) throw new InternalError('apply', 'a column filled from the source needs the source catalog');
     const keyTargets = plan.next.keyNames.map((k) => {
       const c = plan.next.columns.find((x) => x.name === k && !x.dropped);

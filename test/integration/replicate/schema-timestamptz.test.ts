@@ -74,4 +74,26 @@ describe('timestamp to timestamptz, altered in a session of another time zone', 
       /time zone of the session that ran the ALTER.*no key to match them by.*resync/,
     );
   });
+
+  // The fill is an UPDATE of the DuckDB table, which DuckDB then refuses to ALTER in the same
+  // transaction: a later DDL of the table in the same batch must rebuild it instead.
+  it('another ALTER of the table in the same source transaction after the fill', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE tz2 (id int PRIMARY KEY, ts timestamp);
+       INSERT INTO tz2 SELECT g, '2020-06-01 12:00'::timestamp + g * interval '5 hours' FROM generate_series(1, 20) g`,
+    );
+    const first = await replicate('two.duckdb', 'tz2');
+    assert.equal(first.code, 0, first.stderr);
+    psql(
+      c.info,
+      `BEGIN; SET LOCAL TimeZone = 'Pacific/Chatham';
+       ALTER TABLE tz2 ALTER COLUMN ts TYPE timestamptz; INSERT INTO tz2 VALUES (30, '2021-01-01 00:00+05');
+       ALTER TABLE tz2 ADD COLUMN x int DEFAULT 7; INSERT INTO tz2 VALUES (31, '2021-01-02 00:00+05', 8);
+       COMMIT;`,
+    );
+    const r = await replicate('two.duckdb', 'tz2');
+    assert.equal(r.code, 0, r.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'two.duckdb'), [{ schema: 'public', table: 'tz2' }]);
+  });
 });
