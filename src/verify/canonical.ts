@@ -140,7 +140,7 @@ function scalar(t: PgType, stored: string): ColumnCanon {
           `CAST(datepart('year', ${r}) * 12 + datepart('month', ${r}) AS TEXT) || ':' || CAST(datepart('day', ${r}) AS TEXT) || ':' || CAST(datepart('hour', ${r}) * 3600000000 + datepart('minute', ${r}) * 60000000 + datepart('microseconds', ${r}) AS TEXT)`,
       };
     default:
-      // Integers, uuid, time, timetz, json (as received), jsonb (normalised by PostgreSQL), and all that
+      // Integers, uuid, time, json (as received), jsonb (normalised by PostgreSQL), and all that
       // is stored as VARCHAR holding PostgreSQL's text (enum, inet, composite, text, citext, …).
       return BARE_TEXT.has(t.typname) ? bare(same(text)) : same(text);
   }

@@ -23,6 +23,11 @@ export interface FileInfo {
   readonly tables: readonly TableRef[];
   /** What the catch-up follows: the tables the file's table set follows, or 'all' (all-tables mode). */
   readonly follow: readonly TableRef[] | 'all';
+  /**
+   * Tables the file holds that its table set no longer follows (stopped or skipped), with the LSN
+   * each stopped at: the catch-up leaves them as they are, so a run without --tables skips them.
+   */
+  readonly notFollowed: readonly (TableRef & { readonly lsn: string | null })[];
   /** The source table a DuckDB table replicates. */
   readonly sourceOf: SourceNames;
   /** Each table's DuckDB column types by column name, keyed by tableKey(). */
@@ -187,7 +192,7 @@ export async function inspectFile(file: string, slot: string | undefined): Promi
       sourceOf,
       types: await readColumnTypes(conn, sourceOf),
       tables: all,
-      follow: await readFollowed(conn, catalog, row[0] ?? '', all),
+      ...(await readFollowed(conn, catalog, row[0] ?? '', all)),
     };
   } finally {
     duck.close();
@@ -206,25 +211,30 @@ async function readFollowed(
   catalog: string,
   slot: string,
   fallback: readonly TableRef[],
-): Promise<readonly TableRef[] | 'all'> {
+): Promise<Pick<FileInfo, 'follow' | 'notFollowed'>> {
   const has = await duckRows(
     conn,
     "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'walduck' AND table_name = 'tables'",
   );
   const records = has[0]?.[0] === '0' ? undefined : await readTableSet(conn, slot);
-  if (!records) return fallback;
+  if (!records) return { follow: fallback, notFollowed: [] };
+  const notFollowed = records
+    .filter((r) => r.state === 'stopped' || r.state === 'skipped')
+    .map((r) => ({ schema: r.sourceSchema, table: r.sourceTable, lsn: r.lsn }));
   const recorded = await duckRows(
     conn,
     `SELECT tables FROM ${duckIdent(catalog)}.walduck.state WHERE slot = ${duckLiteral(slot)}`,
   );
   try {
-    if ((JSON.parse(recorded[0]?.[0] ?? '{}') as { mode?: unknown }).mode === 'all') return 'all';
+    if ((JSON.parse(recorded[0]?.[0] ?? '{}') as { mode?: unknown }).mode === 'all')
+      return { follow: 'all', notFollowed };
   } catch {
     // Unreadable: follow the records as a list, as replicate reads such a set.
   }
-  return records
+  const follow = records
     .filter((r) => r.state === 'streaming' || r.state === 'copying')
     .map((r) => ({ schema: r.sourceSchema, table: r.sourceTable }));
+  return { follow, notFollowed };
 }
 
 export interface CatchUpOptions {

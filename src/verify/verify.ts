@@ -106,7 +106,25 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   const t0 = performance.now();
   const settings = parseConnectionString(o.source, process.env);
   const file = await inspectFile(o.duckdb, o.slot);
-  const chosen = o.tables && o.tables.length > 0 ? o.tables : file.tables;
+  // An empty list would make the catch-up's replicate follow every table (all-tables mode).
+  if (file.follow !== 'all' && file.follow.length === 0) {
+    throw new VerifyError(
+      'config',
+      'WALDUCK_VERIFY_NOTHING_FOLLOWED',
+      `${o.duckdb} follows no table of slot ${file.slot} (each is stopped or skipped): there is nothing replicate keeps equal to compare; name tables in a replicate run first`,
+    );
+  }
+  // Without --tables: the tables the replica follows. A stopped one is left as it was (the catch-up
+  // does not follow it), so it would only ever compare DIFFERENT: named, not compared.
+  const skipped = new Set(file.notFollowed.map(tableKey));
+  const named = o.tables && o.tables.length > 0;
+  const chosen = named ? (o.tables ?? []) : file.tables.filter((t) => !skipped.has(tableKey(t)));
+  if (!named)
+    for (const t of file.notFollowed)
+      if (file.tables.some((f) => tableKey(f) === tableKey(t)))
+        o.warn(
+          `${t.schema}.${t.table}: not compared: no longer followed${t.lsn ? ` since LSN ${t.lsn}` : ''} (name it in --tables to compare it anyway)`,
+        );
   const missing = chosen.filter(
     (t) => !file.tables.some((f) => f.schema === t.schema && f.table === t.table),
   );

@@ -60,6 +60,17 @@ describe('walduck verify and the table set', () => {
         ['st.left_out', 'stopped'],
       ],
     );
+    // Without --tables: the followed tables are compared; the stopped one is named, not compared
+    // (the catch-up left it behind, so it could only ever come out DIFFERENT).
+    psql(c.info, 'INSERT INTO st.kept VALUES (3); INSERT INTO st.left_out VALUES (3);');
+    r = await run('verify', '--source', src(), '--duckdb', join(dir, 'st.duckdb'));
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /^st\.kept: EQUAL, 3 rows$/m);
+    assert.doesNotMatch(r.stdout, /left_out/);
+    assert.match(r.stderr, /st\.left_out: not compared: no longer followed/);
+    // Named, it is compared, and it differs.
+    r = await run('verify', '--source', src(), '--duckdb', join(dir, 'st.duckdb'), '--tables', 'st.left_out');
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
   });
 
   it('keeps an all-tables replica one: a keyless table created since still joins from WAL', async () => {
