@@ -139,7 +139,17 @@ export async function writeTableSet(
          VALUES (${quoteLiteral(slot)}, ${lit(t.sourceSchema)}, ${lit(t.sourceTable)}, ${lit(t.targetSchema)}, ${lit(t.targetTable)}, ${lit(t.state)}, ${lit(t.leaves.length > 0 ? JSON.stringify(t.leaves) : null)}, ${lit(t.lsn)}, ${lit(t.note)}, now(), ${lit(t.oid)}, ${lit(t.renamedFrom.length > 0 ? JSON.stringify(t.renamedFrom) : null)})`,
     );
   }
-  // walduck.state.tables: the mode and the followed names, for a reader of the state row alone.
+  await writeRecorded(conn, slot, records, mode, maxOid);
+}
+
+/** walduck.state.tables: the mode and the followed names, for a reader of the state row alone. */
+async function writeRecorded(
+  conn: DuckDBConnection,
+  slot: string,
+  records: readonly TableRecord[],
+  mode: string,
+  maxOid: bigint,
+): Promise<void> {
   const followed = records
     .filter((t) => t.state === 'streaming' || t.state === 'copying')
     .map((t) => `${t.sourceSchema}.${t.sourceTable}`);
@@ -310,11 +320,12 @@ export class TableSet {
     // that decided nothing new writes nothing (it rewrote every record, and DuckDB checkpointed that
     // at exit); one that did writes in one transaction: each statement on its own committed (and
     // synced) by itself, and a kill between the DELETE and the INSERTs lost the slot's records.
+    // pg_class's highest oid moves with any object made at the source (a temporary table, an
+    // index): alone, it is one UPDATE of the state row, not a rewrite of every record.
     set.dirty =
-      stored === undefined ||
-      previous?.mode !== o.mode ||
-      previous.maxOid !== o.maxOid ||
-      !sameRecords(stored, [...records.values()]);
+      stored === undefined || previous?.mode !== o.mode || !sameRecords(stored, [...records.values()]);
+    if (state !== undefined && !set.dirty && previous?.maxOid !== o.maxOid)
+      await writeRecorded(duck, o.slot, [...records.values()], o.mode, o.maxOid);
     if (state !== undefined && set.dirty) {
       await duck.run('BEGIN TRANSACTION');
       try {
