@@ -22,7 +22,12 @@ const run = (args: string[], env: Record<string, string> = {}, bin = binPath) =>
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
-it('the build made a bundle no older than the modules, with no package inside', () => {
+it('the build made a bundle no older than the modules it lists, with no package inside', () => {
+  const inputs = JSON.parse(readFileSync(join(repoRoot, 'dist/src/walduck.inputs.json'), 'utf8')) as string[];
+  for (const m of ['dist/src/cli/main.js', 'dist/src/sink/stage.js', 'dist/src/protocol/connection.js'])
+    assert.ok(inputs.includes(m), m);
+  for (const m of inputs)
+    assert.ok(statSync(join(repoRoot, m)).mtimeMs <= statSync(bundle).mtimeMs, `${m}: run \`npm run build\``);
   assert.ok(statSync(bundle).mtimeMs >= statSync(modules).mtimeMs, 'run `npm run build`');
   const text = readFileSync(bundle, 'utf8');
   // esbuild marks each inlined file with a comment naming its path.
@@ -30,19 +35,26 @@ it('the build made a bundle no older than the modules, with no package inside', 
   for (const pkg of ['@duckdb/node-api', 'yargs', 'debug']) assert.ok(text.includes(`"${pkg}"`), pkg);
 });
 
-it('bin runs the bundle while it is fresh, the modules when it is older or WALDUCK_UNBUNDLED=1', () => {
+it('bin runs the bundle while no module it lists is newer, else the modules, or with WALDUCK_UNBUNDLED=1', () => {
   mkdirSync(join(dir, 'bin'));
   mkdirSync(join(dir, 'dist/src/cli'), { recursive: true });
   copyFileSync(binPath, join(dir, 'bin/walduck.js'));
   writeFileSync(join(dir, 'dist/src/cli/main.js'), "process.stdout.write('modules');\n");
+  writeFileSync(join(dir, 'dist/src/other.js'), '');
   writeFileSync(join(dir, 'dist/src/walduck.mjs'), "process.stdout.write('bundle');\n");
+  writeFileSync(join(dir, 'dist/src/walduck.inputs.json'), '["dist/src/cli/main.js","dist/src/other.js"]');
   const bin = join(dir, 'bin/walduck.js');
   const at = (file: string, s: number) => utimesSync(join(dir, file), s, s);
   at('dist/src/cli/main.js', 1000);
+  at('dist/src/other.js', 1000);
   at('dist/src/walduck.mjs', 2000);
   assert.equal(run([], {}, bin).stdout, 'bundle');
   assert.equal(run([], { WALDUCK_UNBUNDLED: '1' }, bin).stdout, 'modules');
-  at('dist/src/walduck.mjs', 500);
+  // One module rewritten since (a tsc --watch), main.js not.
+  at('dist/src/other.js', 3000);
+  assert.equal(run([], {}, bin).stdout, 'modules');
+  at('dist/src/other.js', 1000);
+  writeFileSync(join(dir, 'dist/src/walduck.inputs.json'), 'not json');
   assert.equal(run([], {}, bin).stdout, 'modules');
 });
 
