@@ -30,6 +30,7 @@ import {
 import { BatchXids } from './batch-xids.js';
 import { ensureStateTable, readState, writeState } from './checkpoint.js';
 import type { CsvSegment } from './csv-load.js';
+import { DuckFileError } from './errors.js';
 import type { ChangeSink } from './sink.js';
 import { SinkBuild } from './sink-build.js';
 import { type OnlineCopyTarget, SinkCopies } from './sink-copies.js';
@@ -365,7 +366,17 @@ export class DuckDbSink implements ChangeSink {
     await writeState(this.conn, this.catalog, this.opts.slot, this.lastCommitLsn, this.opts.meta);
     await this.opts.beforeCommit?.(this.conn);
     const t0 = performance.now();
-    await this.conn.run('COMMIT');
+    try {
+      await this.conn.run('COMMIT');
+    } catch (err) {
+      // DuckDB's own text names no LSN and no phase ("TransactionContext Error: Failed to commit: …").
+      const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+      throw new DuckFileError(
+        'WALDUCK_DUCKDB_COMMIT',
+        `DuckDB could not commit the batch up to ${formatLsn(this.lastCommitLsn)}: ${msg}; nothing of it is stored, and the server was not told it is applied (a restart reads it again)`,
+        { cause: err },
+      );
+    }
     this.opts.log(
       `committed ${this.batchChanges} change(s) up to ${formatLsn(this.lastCommitLsn)} (COMMIT ${(performance.now() - t0).toFixed(1)} ms)`,
     );

@@ -10,7 +10,8 @@ export class DuckFileError extends WalduckError {
       | 'WALDUCK_DUCKDB_LOCKED'
       | 'WALDUCK_DUCKDB_OPEN'
       | 'WALDUCK_DUCKDB_NOT_REPLICA'
-      | 'WALDUCK_DUCKDB_STATE',
+      | 'WALDUCK_DUCKDB_STATE'
+      | 'WALDUCK_DUCKDB_COMMIT',
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -9,23 +9,15 @@ import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
-import { runWalduck } from '../../helpers/walduck.js';
+import { replicateArgs, runWalduck } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
 describe('timestamp to timestamptz, altered in a session of another time zone', () => {
   const c = useCluster();
   const dir = useWorkdir('walduck-schema-tz-');
+  const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
   const replicate = (file: string, table: string) =>
-    runWalduck([
-      'replicate',
-      '--source',
-      conninfo(c.info, 'scram-sha-256'),
-      '--duckdb',
-      join(dir, file),
-      '--tables',
-      table,
-      '--until-caught-up',
-    ]);
+    runWalduck([...args(file, '--tables', table), '--until-caught-up']);
   // Chatham is UTC+12:45 or +13:45: no guess of the server's zone lands on it.
   const alter = (table: string) =>
     `BEGIN; SET LOCAL TimeZone = 'Pacific/Chatham';
