@@ -39,17 +39,38 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+/**
+ * A file's wall-clock limit: a hung file fails, named, instead of hanging the run. Off for the opt-in
+ * long runs (fuzz budgets, chaos minutes, silence samples), which set their own durations.
+ */
+const longRun = ['WALDUCK_FUZZ_SECONDS', 'WALDUCK_CHAOS_MINUTES', 'WALDUCK_MEASURE_SILENCE'].some(
+  (v) => process.env[v],
+);
+const FILE_LIMIT_MS = longRun ? 0 : Number(process.env.WALDUCK_TEST_FILE_MINUTES ?? 30) * 60_000;
+
 /** Runs one file; resolves with its exit status, wall time and the counts its reporter printed. */
 function run(file) {
   return new Promise((resolve) => {
     const start = performance.now();
-    const child = spawn(process.execPath, ['--test-reporter=tap', file], {
+    // --test-force-exit: the file's process exits once its tests are done. Left to exit by itself, one
+    // (rename-rollback, 2026-12-02) finished every test, then spun at 100% CPU for good in Node's
+    // exit-time handle cleanup (node::Environment::CleanupHandles, a request that never completes,
+    // after DuckDB use in the test's own process).
+    const child = spawn(process.execPath, ['--test-reporter=tap', '--test-force-exit', file], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out = [];
     child.stdout.on('data', (b) => out.push(b));
     child.stderr.on('data', (b) => out.push(b));
+    const limit =
+      FILE_LIMIT_MS > 0
+        ? setTimeout(() => {
+            out.push(Buffer.from(`\n# test.mjs: killed after ${FILE_LIMIT_MS / 60_000} minutes\n`));
+            child.kill('SIGKILL');
+          }, FILE_LIMIT_MS)
+        : undefined;
     child.on('close', (code, signal) => {
+      clearTimeout(limit);
       const text = Buffer.concat(out).toString('utf8');
       const count = (what) => Number(new RegExp(`^# ${what} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
       resolve({
