@@ -18,10 +18,7 @@ import { WalduckError } from '../protocol/errors.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { ensureColumnsTable, readRecorded } from './source-schema.js';
-import { ensureTableSet, readTableSet, type TableRecord } from './table-set.js';
-
-/** A record's source name as refKey gives it: "a.b"."c" and "a"."b.c" are two tables. */
-const recordKey = (r: TableRecord) => refKey({ schema: r.sourceSchema, table: r.sourceTable });
+import { ensureTableSet, readTableSet, recordKey, recordRef, type TableRecord } from './table-set.js';
 
 export class RenamedTableError extends WalduckError {
   override readonly name = 'RenamedTableError';
@@ -76,7 +73,7 @@ export async function underRecordedNames(
   return chosen.map((t) => {
     const r = followed.find((f) => f.oid !== undefined && f.oid === t.oid)?.record;
     if (!r) return t;
-    const was = { schema: r.sourceSchema, table: r.sourceTable };
+    const was = recordRef(r);
     // Named together with the old name (which then no longer exists) cannot happen; a table of that
     // name chosen too means the oid was taken by something else: leave it to the ordinary checks.
     if (refKey(was) === refKey(t) || names.has(refKey(was))) return t;

@@ -75,6 +75,11 @@ export interface TableRecord {
   readonly renamedFrom: readonly { readonly name: string; readonly lsn: string }[];
 }
 
+/** The source table a record names. */
+export const recordRef = (r: TableRecord): TableRef => ({ schema: r.sourceSchema, table: r.sourceTable });
+/** A record's key as refKey gives it: "a.b"."c" and "a"."b.c" are two tables. */
+export const recordKey = (r: TableRecord): string => refKey(recordRef(r));
+
 export async function ensureTableSet(conn: DuckDBConnection): Promise<void> {
   const tables = await stateRef(conn, 'tables');
   await conn.run(
@@ -208,15 +213,13 @@ export class TableSet {
     // The stored mode: from the state row's JSON when present; a set with no record of it is 'tables'.
     const previous = stored ? await readRecorded(duck, o.slot) : undefined;
     if (stored) {
-      const before = new Map(
-        stored.map((r) => [refKey({ schema: r.sourceSchema, table: r.sourceTable }), r]),
-      );
+      const before = new Map(stored.map((r) => [recordKey(r), r]));
       const previousMode = previous?.mode;
       for (const [k, r] of before) {
         const name = `${r.sourceSchema}.${r.sourceTable}`;
         if (current.has(k)) continue;
         // A copy cut short by the table's removal starts over if it is named again: it missed changes.
-        await deleteCopy(duck, o.slot, { schema: r.sourceSchema, table: r.sourceTable });
+        await deleteCopy(duck, o.slot, recordRef(r));
         if (r.state === 'skipped' || (r.state === 'stopped' && !o.dropRemoved)) {
           records.set(k, r);
           continue;
@@ -309,9 +312,7 @@ export class TableSet {
         copying.add(k);
       }
     }
-    const prior = new Map(
-      (stored ?? []).map((r) => [refKey({ schema: r.sourceSchema, table: r.sourceTable }), r]),
-    );
+    const prior = new Map((stored ?? []).map((r) => [recordKey(r), r]));
     for (const t of o.chosen) set.follow(t, leavesOf(t), prior.get(refKey(t)));
     for (const k of copying) set.setState(k, 'copying');
     // An existing replica records the set now, not at the next commit: a run with nothing to apply
@@ -439,7 +440,7 @@ function sameRecords(a: readonly TableRecord[], b: readonly TableRecord[]): bool
 }
 
 /** What the state row's `tables` JSON recorded: the mode, and pg_class's highest oid at that start. */
-async function readRecorded(
+export async function readRecorded(
   duck: DuckDBConnection,
   slot: string,
 ): Promise<{ mode: Mode | undefined; maxOid: bigint | undefined } | undefined> {
