@@ -9,7 +9,8 @@ import { replicate } from '../replicator/replicate.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
 import { DuckFileError } from '../sink/errors.js';
 import { quoteIdent as duckIdent, quoteLiteral as duckLiteral } from '../sink/sql.js';
-import { readTableSet } from '../sink/table-set.js';
+import { readRecorded, readTableSet, recordRef, type TableRecord } from '../sink/table-set.js';
+import { targetSchema } from '../sink/target.js';
 import { mapType, type NumericMode } from '../sink/type-map.js';
 import type { SourceTable } from '../source/catalog.js';
 import { refKey, type TableRef } from '../wal2json/change.js';
@@ -50,12 +51,7 @@ export type SourceNames = (duckSchema: string, duckTable: string) => TableRef;
 
 const duckKey = (schema: string, table: string) => `${schema.toLowerCase()}\u0000${table.toLowerCase()}`;
 
-export async function readSourceNames(conn: DuckConnection, slot: string): Promise<SourceNames> {
-  const has = await duckRows(
-    conn,
-    "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'walduck' AND table_name = 'tables'",
-  );
-  const records = has[0]?.[0] === '0' ? [] : ((await readTableSet(conn, slot)) ?? []);
+export function sourceNames(records: readonly TableRecord[]): SourceNames {
   const bySource = new Map<string, TableRef>();
   // A stopped record can name the same DuckDB table as a followed one (a table left out whose name
   // differs only in case, or one a refused start recorded): the followed one is what the table holds.
@@ -63,16 +59,11 @@ export async function readSourceNames(conn: DuckConnection, slot: string): Promi
     ...records.filter((r) => r.state === 'stopped'),
     ...records.filter((r) => r.state !== 'stopped'),
   ];
-  for (const r of ordered) {
-    const source = { schema: r.sourceSchema, table: r.sourceTable };
+  for (const r of ordered)
     bySource.set(
-      duckKey(
-        r.targetSchema ?? (r.sourceSchema === 'public' ? 'main' : r.sourceSchema),
-        r.targetTable ?? r.sourceTable,
-      ),
-      source,
+      duckKey(r.targetSchema ?? targetSchema(r.sourceSchema), r.targetTable ?? r.sourceTable),
+      recordRef(r),
     );
-  }
   return (schema, table) =>
     bySource.get(duckKey(schema, table)) ?? { schema: schema === 'main' ? 'public' : schema, table };
 }
@@ -183,7 +174,8 @@ export async function inspectFile(file: string, slot: string | undefined): Promi
         WHERE table_catalog = current_database() AND table_type = 'BASE TABLE' AND table_schema <> 'walduck'
         ORDER BY 1, 2`,
     );
-    const sourceOf = await readSourceNames(conn, row[0] ?? '');
+    const records = await readRecords(conn, row[0] ?? '');
+    const sourceOf = sourceNames(records ?? []);
     const all = tables.map((r) => sourceOf(r[0] ?? '', r[1] ?? ''));
     return {
       slot: row[0] ?? '',
@@ -192,7 +184,7 @@ export async function inspectFile(file: string, slot: string | undefined): Promi
       sourceOf,
       types: await readColumnTypes(conn, sourceOf),
       tables: all,
-      ...(await readFollowed(conn, catalog, row[0] ?? '', all)),
+      ...(await readFollowed(conn, row[0] ?? '', records, all)),
     };
   } finally {
     duck.close();
@@ -208,33 +200,27 @@ export async function inspectFile(file: string, slot: string | undefined): Promi
  */
 async function readFollowed(
   conn: DuckConnection,
-  catalog: string,
   slot: string,
+  records: readonly TableRecord[] | undefined,
   fallback: readonly TableRef[],
 ): Promise<Pick<FileInfo, 'follow' | 'notFollowed'>> {
+  if (!records) return { follow: fallback, notFollowed: [] };
+  const notFollowed = records
+    .filter((r) => r.state === 'stopped' || r.state === 'skipped')
+    .map((r) => ({ ...recordRef(r), lsn: r.lsn }));
+  // Unreadable JSON: the records as a list, as replicate reads such a set.
+  if ((await readRecorded(conn, slot))?.mode === 'all') return { follow: 'all', notFollowed };
+  const follow = records.filter((r) => r.state === 'streaming' || r.state === 'copying').map(recordRef);
+  return { follow, notFollowed };
+}
+
+/** The slot's table set, read once for the file's names and what its catch-up follows; undefined without one. */
+async function readRecords(conn: DuckConnection, slot: string): Promise<TableRecord[] | undefined> {
   const has = await duckRows(
     conn,
     "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'walduck' AND table_name = 'tables'",
   );
-  const records = has[0]?.[0] === '0' ? undefined : await readTableSet(conn, slot);
-  if (!records) return { follow: fallback, notFollowed: [] };
-  const notFollowed = records
-    .filter((r) => r.state === 'stopped' || r.state === 'skipped')
-    .map((r) => ({ schema: r.sourceSchema, table: r.sourceTable, lsn: r.lsn }));
-  const recorded = await duckRows(
-    conn,
-    `SELECT tables FROM ${duckIdent(catalog)}.walduck.state WHERE slot = ${duckLiteral(slot)}`,
-  );
-  try {
-    if ((JSON.parse(recorded[0]?.[0] ?? '{}') as { mode?: unknown }).mode === 'all')
-      return { follow: 'all', notFollowed };
-  } catch {
-    // Unreadable: follow the records as a list, as replicate reads such a set.
-  }
-  const follow = records
-    .filter((r) => r.state === 'streaming' || r.state === 'copying')
-    .map((r) => ({ schema: r.sourceSchema, table: r.sourceTable }));
-  return { follow, notFollowed };
+  return has[0]?.[0] === '0' ? undefined : await readTableSet(conn, slot);
 }
 
 export interface CatchUpOptions {
