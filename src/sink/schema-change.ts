@@ -68,7 +68,6 @@ export type Step =
       readonly kind: 'type';
       readonly col: RecordedColumn;
       readonly to: RecordedColumn;
-      readonly using?: string;
       /** timestamp -> timestamptz: rows already there then take the values the source holds now. */
       readonly fromSource?: FillSpec;
     }
@@ -309,17 +308,17 @@ export async function planChange(p: PlanInput): Promise<Plan> {
         );
       if (how === 'timestamptz') {
         // PostgreSQL converted the rows in the TimeZone of the session that ran the ALTER, which no
-        // catalog records: the server's zone is only a first cast, and the rows then take the values
-        // the source holds now (as an ADD COLUMN with a per-row default does).
+        // catalog records: the rows take the values the source holds now (as an ADD COLUMN with a
+        // per-row default does). The cast in UTC only holds a row the source no longer has until the
+        // stream deletes it.
         const why = `column ${newName} changed type from ${col.type} to ${newType}, which PostgreSQL converted in the time zone of the session that ran the ALTER (walduck cannot know it, so it reads the rows back from the source)`;
         const now = byAttnum.get(col.attnum);
         if (now === undefined || now.dropped || now.type !== newType)
           throw refuseWith(
             `${why}, but the column is ${now === undefined || now.dropped ? 'dropped' : `${now.type}`} on the source by now`,
           );
-        const tz = await query.serverTimeZone();
         const fromSource = await fillSpec(query, rec, byAttnum, now, refuseWith, why);
-        steps.push({ kind: 'type', col: cur, to, using: tz.zone, fromSource });
+        steps.push({ kind: 'type', col: cur, to, fromSource });
       } else steps.push({ kind: 'type', col: cur, to });
       cur = to;
     }
@@ -585,7 +584,7 @@ function addValue(s: Extract<Step, { kind: 'add' }>, mo: MapOptions): string {
 
 function typeExpr(s: Extract<Step, { kind: 'type' }>, ref: string, mo: MapOptions): string {
   const to = mapType(s.to.pg, mo).duckType;
-  return s.using !== undefined ? `timezone(${quoteLiteral(s.using)}, ${ref})` : `CAST(${ref} AS ${to})`;
+  return s.fromSource !== undefined ? `timezone('UTC', ${ref})` : `CAST(${ref} AS ${to})`;
 }
 
 async function alter(conn: DuckDBConnection, table: string, plan: Plan, mo: MapOptions): Promise<void> {
@@ -604,7 +603,7 @@ async function alter(conn: DuckDBConnection, table: string, plan: Plan, mo: MapO
     if (s.kind === 'type') {
       const to = mapType(s.to.pg, mo).duckType;
       const col = quoteIdent(s.to.name);
-      if (s.using !== undefined || to !== mapType(s.col.pg, mo).duckType)
+      if (s.fromSource !== undefined || to !== mapType(s.col.pg, mo).duckType)
         await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${to} USING ${typeExpr(s, col, mo)}`);
     } else if (s.kind === 'add') {
       const col = quoteIdent(s.col.name);

@@ -34,8 +34,6 @@ export interface SchemaCatalog {
   typeOf(type: string, now: CatalogColumn | undefined, dims: number): Promise<PgType>;
   /** The table's name now, as SQL (oid::regclass). */
   relation(oid: string): Promise<string>;
-  /** The zone a session without SET TimeZone would have, and where it was read. */
-  serverTimeZone(): Promise<{ zone: string; from: string }>;
   /** Up to `limit` rows of (keys..., column) in key order, after the key `after` when given. */
   page(
     relation: string,
@@ -84,25 +82,6 @@ export function sourceSchemaCatalog(query: QueryFn): SchemaCatalog {
     },
     async relation(oid) {
       return (await query(`SELECT ${quoteLiteral(oid)}::oid::regclass::text`))[0]?.[0] ?? '';
-    },
-    // This catalog session runs in UTC (set at startup), so its own TimeZone says nothing: the
-    // server's configured one is in pg_file_settings (needs pg_read_all_settings); without that, the
-    // server's log_timezone, which initdb sets to the same zone.
-    async serverTimeZone() {
-      try {
-        const r = await query(
-          "SELECT setting FROM pg_file_settings WHERE lower(name) = 'timezone' AND applied ORDER BY seqno DESC LIMIT 1",
-        );
-        const zone = r[0]?.[0];
-        if (zone) return { zone, from: 'the server configuration' };
-      } catch {
-        // Not readable by this role: fall through.
-      }
-      const r = await query('SHOW log_timezone');
-      return {
-        zone: r[0]?.[0] ?? 'UTC',
-        from: "the server's log_timezone (pg_file_settings is not readable)",
-      };
     },
     page(relation, keys, column, after, limit) {
       const keyList = keys.map(quoteIdent).join(', ');
