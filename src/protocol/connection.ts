@@ -45,6 +45,8 @@ export interface ConnectOptions {
   readonly onNotice?: (n: NoticeFields) => void;
   /** Whole connect (socket, TLS, auth, startup); overrides the settings' connect_timeout. */
   readonly connectTimeoutMs?: number;
+  /** Abandons the attempt (its caller no longer needs it): the socket is destroyed and connect rejects. */
+  readonly signal?: AbortSignal;
   /** Bounds on what one query() may hold in memory (defaults: QUERY_MAX_ROWS, QUERY_MAX_BYTES). */
   readonly maxQueryRows?: number;
   readonly maxQueryBytes?: number;
@@ -371,23 +373,35 @@ export async function connect(settings: ConnectionSettings, opts: ConnectOptions
         return settings.sslmode satisfies never;
     }
   };
-  if (!timeoutMs) return run();
+  const { signal } = opts;
+  if (!timeoutMs && !signal) return run();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  let onAbort: (() => void) | undefined;
+  const giveUp = new Promise<never>((_, reject) => {
+    const stop = (err: ConnectionError) => {
       current?.destroy();
-      reject(
-        new ConnectionError(
-          'WALDUCK_CONNECT_TIMEOUT',
-          'connect',
-          `could not connect and authenticate within ${timeoutMs} ms`,
-        ),
+      reject(err);
+    };
+    if (timeoutMs)
+      timer = setTimeout(
+        () =>
+          stop(
+            new ConnectionError(
+              'WALDUCK_CONNECT_TIMEOUT',
+              'connect',
+              `could not connect and authenticate within ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
       );
-    }, timeoutMs);
+    onAbort = () =>
+      stop(new ConnectionError('WALDUCK_CONNECT_ABANDONED', 'connect', 'connection attempt abandoned'));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   });
   const pending = run();
   try {
-    return await Promise.race([pending, timeout]);
+    return await Promise.race([pending, giveUp]);
   } catch (err) {
     // If the attempt completes after the timeout fired, do not leak its connection.
     pending.then(
@@ -399,5 +413,6 @@ export async function connect(settings: ConnectionSettings, opts: ConnectOptions
       : new ConnectionError('WALDUCK_CONNECT_FAILED', 'connect', String(err), { cause: err });
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -55,6 +55,7 @@ export class ConfigError extends WalduckProtocolError {
 export type ConnectionErrorCode =
   | 'WALDUCK_CONNECT_FAILED'
   | 'WALDUCK_CONNECT_TIMEOUT'
+  | 'WALDUCK_CONNECT_ABANDONED'
   | 'WALDUCK_CONNECTION_LOST'
   | 'WALDUCK_CONNECTION_CLOSED'
   | 'WALDUCK_RECEIVE_TIMEOUT'

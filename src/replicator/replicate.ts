@@ -160,13 +160,39 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       'nothing to replicate into: give a DuckDB file or a sink',
     );
   }
-  const instance = o.sink
-    ? undefined
-    : await openDuckDb(o.duckdb ?? '', {
-        memoryLimit: o.duckdbMemoryLimit,
-        threads: o.duckdbThreads ?? DEFAULT_THREADS,
-      });
-  const duck = await instance?.connect();
+  const connectSource = (signal?: AbortSignal) =>
+    connect(settings, {
+      ...(signal ? { signal } : {}),
+      replication: 'database',
+      log: o.logs?.protocol ?? o.log,
+      ...(o.trace ? { trace: o.trace } : {}),
+      onNotice: (n) => o.warn(`server ${n.severity}: ${n.message}`),
+      ...(settings.connectTimeoutMs === undefined ? { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS } : {}),
+    });
+  // The first connection is made while DuckDB opens its file: each waits on something else (the server
+  // forks a backend, DuckDB reads the file on its own thread), ~20 ms of every start. Its failure is
+  // handled where the loop awaits it, as any connection's; a DuckDB file that cannot open is reported
+  // first, as before, and the connection made meanwhile is closed.
+  const abandon = new AbortController();
+  let firstConnection: Promise<Connection> | undefined = connectSource(abandon.signal);
+  firstConnection.catch(() => {});
+  type Instance = Awaited<ReturnType<typeof openDuckDb>>;
+  let instance: Instance | undefined;
+  let duck: Awaited<ReturnType<Instance['connect']>> | undefined;
+  try {
+    instance = o.sink
+      ? undefined
+      : await openDuckDb(o.duckdb ?? '', {
+          memoryLimit: o.duckdbMemoryLimit,
+          threads: o.duckdbThreads ?? DEFAULT_THREADS,
+        });
+    duck = await instance?.connect();
+  } catch (err) {
+    instance?.closeSync();
+    abandon.abort();
+    void firstConnection.then((c) => c.close()).catch(() => {});
+    throw err;
+  }
   const latency = new Latency();
   const backoff = new Backoff(o.random ? { random: o.random } : {});
   const retryForMs = o.retryForMs ?? (o.stopAt.kind === 'never' ? Number.POSITIVE_INFINITY : 30_000);
@@ -185,15 +211,9 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       let streamed = false;
       let copyStuck = false;
       try {
-        conn = await connect(settings, {
-          replication: 'database',
-          log: o.logs?.protocol ?? o.log,
-          ...(o.trace ? { trace: o.trace } : {}),
-          onNotice: (n) => o.warn(`server ${n.severity}: ${n.message}`),
-          ...(settings.connectTimeoutMs === undefined
-            ? { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS }
-            : {}),
-        });
+        const connecting = firstConnection ?? connectSource();
+        firstConnection = undefined;
+        conn = await connecting;
         const first = prepared === undefined;
         const session = conn;
         const preparing = prepare(

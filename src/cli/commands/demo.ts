@@ -17,7 +17,7 @@ import {
 } from '../../cluster/throwaway.js';
 import { type Connection, connect, parseConnectionString, WalduckError } from '../../protocol/index.js';
 import type { LoopFigures } from '../../replicator/loop.js';
-import { type ReplicateResult, replicate } from '../../replicator/replicate.js';
+import type { ReplicateResult } from '../../replicator/replicate.js';
 import { withDuckDb } from '../../sink/duckdb-file.js';
 import { UsageError } from '../errors.js';
 import { table } from '../format.js';
@@ -135,6 +135,9 @@ async function runDemo(info: ClusterInfo, file: string, seconds: number, signal:
       lsn: p.applied,
       serverEnd: p.serverEnd,
     });
+  // Loaded when run, as replicate's own command does: it pulls in DuckDB's native module, which the
+  // other commands' start-up would otherwise pay for (~0.1 s).
+  const { replicate } = await import('../../replicator/replicate.js');
   const base = {
     source,
     duckdb: file,

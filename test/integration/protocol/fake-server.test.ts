@@ -241,6 +241,32 @@ describe('against a forged or broken server', () => {
     );
   });
 
+  it('abandons a connect when its signal aborts, and closes the socket', async () => {
+    let closed!: () => void;
+    const socketClosed = new Promise<void>((resolve) => {
+      closed = resolve;
+    });
+    let received!: () => void;
+    const startupReceived = new Promise<void>((resolve) => {
+      received = resolve;
+    });
+    const s = await serve(async (peer) => {
+      peer.socket.once('close', closed);
+      await peer.readUntagged(); // and never answer
+      received();
+    });
+    const abandon = new AbortController();
+    const attempt = connect(settings(s.port), { connectTimeoutMs: 60_000, signal: abandon.signal });
+    attempt.catch(() => {});
+    await startupReceived;
+    abandon.abort();
+    await assert.rejects(
+      attempt,
+      (e: unknown) => e instanceof ConnectionError && e.code === 'WALDUCK_CONNECT_ABANDONED',
+    );
+    await socketClosed;
+  });
+
   /** Trust startup, then START_REPLICATION answered with CopyBothResponse; `then` scripts the stream. */
   async function streaming(then: (peer: Peer) => Promise<void>): Promise<Connection> {
     const s = await serve(
