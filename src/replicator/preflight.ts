@@ -182,6 +182,7 @@ export async function prepare(
           ...(set
             ? {
                 onTableAdded: set.follow.bind(set),
+                collision: set.collision.bind(set),
                 onTableRenamed: (from: TableRef, to: TableRef, lsn: Lsn) =>
                   set.renamed(from, to, formatLsn(lsn)),
                 beforeCommit: set.write.bind(set),

@@ -28,6 +28,8 @@ export interface SinkOptions {
   readonly router?: Router;
   /** Told inside the open DuckDB transaction when a table joins the set while streaming. */
   readonly onTableAdded?: (table: SourceTable) => void;
+  /** Why a table joining while streaming cannot land in its DuckDB table (one kept, not followed). */
+  readonly collision?: (table: TableRef) => string | undefined;
   /** Told inside the open DuckDB transaction that applies a source RENAME TABLE / SET SCHEMA. */
   readonly onTableRenamed?: (from: TableRef, to: TableRef, lsn: Lsn) => void;
   /** Runs inside every DuckDB transaction just before COMMIT, after the state row is written. */

@@ -14,7 +14,7 @@ import type { SinkCopies } from './sink-copies.js';
 import type { SinkOptions } from './sink-options.js';
 import type { SinkRenames } from './sink-renames.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
-import { ensureTarget, refuseCollisions } from './target.js';
+import { ensureTarget, refuseCollisions, TargetError } from './target.js';
 
 export class SinkRouting {
   /** Tables added while streaming, inside the open DuckDB transaction (forgotten on rollback). */
@@ -75,6 +75,8 @@ export class SinkRouting {
       : undefined;
     const target = h.describe(watch?.source ?? source);
     refuseCollisions([...[...h.tables.values()].map((t) => t.applier.target), target]);
+    const kept = this.opts.collision?.(source);
+    if (kept !== undefined) throw new TargetError(kept);
     const t = await h.build(await ensureTarget(h.conn, target), watch);
     h.tables.set(tableKey(source.schema, source.table), t);
     return t;

@@ -44,6 +44,7 @@ export class TableSetError extends WalduckError {
       | 'WALDUCK_PARTITION_DETACHED'
       | 'WALDUCK_PARTITION_ATTACHED'
       | 'WALDUCK_TABLE_ADDED'
+      | 'WALDUCK_TABLE_COLLISION'
       | 'WALDUCK_RESYNC_TABLE',
     message: string,
   ) {
@@ -79,6 +80,31 @@ export interface TableRecord {
 export const recordRef = (r: TableRecord): TableRef => ({ schema: r.sourceSchema, table: r.sourceTable });
 /** A record's key as refKey gives it: "a.b"."c" and "a"."b.c" are two tables. */
 export const recordKey = (r: TableRecord): string => refKey(recordRef(r));
+
+/**
+ * The record of another source table whose DuckDB table `t` would land in, among `kept` (records no
+ * longer followed, whose DuckDB tables stay as they are): DuckDB matches names case-insensitively and
+ * PostgreSQL's public lands in main, so a stopped "Orders" and a chosen orders share one DuckDB table.
+ * Following orders there would overwrite (an online copy) or mix into the rows kept for "Orders".
+ */
+export function keptHolder(kept: Iterable<TableRecord>, t: TableRef): TableRecord | undefined {
+  const lands = (schema: string, table: string) => `${schema.toLowerCase()}\u0000${table.toLowerCase()}`;
+  const mine = lands(targetSchema(t.schema), t.table);
+  for (const r of kept)
+    if (
+      recordKey(r) !== refKey(t) &&
+      r.targetSchema !== null &&
+      r.targetTable !== null &&
+      lands(r.targetSchema, r.targetTable) === mine
+    )
+      return r;
+  return undefined;
+}
+
+/** One line for keptHolder's finding: what collides, and the two ways out. */
+export function keptCollision(t: TableRef, holder: TableRecord): string {
+  return `${refName(t)} would land in DuckDB table ${targetSchema(t.schema)}.${t.table}, which holds ${refName(recordRef(holder))}, no longer followed and left as it is (DuckDB names are case-insensitive, and PostgreSQL's public lands in main): start with --drop-removed to drop that table first, or replicate ${refName(t)} into another DuckDB file`;
+}
 
 export async function ensureTableSet(conn: DuckDBConnection): Promise<void> {
   const tables = await stateRef(conn, 'tables');
@@ -213,6 +239,14 @@ export class TableSet {
     // The stored mode: from the state row's JSON when present; a set with no record of it is 'tables'.
     const previous = stored ? await readRecorded(duck, o.slot) : undefined;
     if (stored) {
+      // Checked before anything is written: a refused start leaves the file as it was.
+      const kept = stored.filter(
+        (r) => !current.has(recordKey(r)) && (r.state === 'skipped' || !o.dropRemoved),
+      );
+      for (const t of o.chosen) {
+        const holder = keptHolder(kept, t);
+        if (holder) throw new TableSetError('WALDUCK_TABLE_COLLISION', keptCollision(t, holder));
+      }
       const before = new Map(stored.map((r) => [recordKey(r), r]));
       const previousMode = previous?.mode;
       for (const [k, r] of before) {
@@ -338,6 +372,16 @@ export class TableSet {
       }
     }
     return set;
+  }
+
+  /**
+   * Why `t`, joining while streaming (a table created at the source), cannot land in its DuckDB table:
+   * one no longer followed holds it (keptHolder). Undefined when it can.
+   */
+  collision(t: TableRef): string | undefined {
+    const kept = [...this.records.values()].filter((r) => r.state === 'stopped' || r.state === 'skipped');
+    const holder = keptHolder(kept, t);
+    return holder && keptCollision(t, holder);
   }
 
   /** A table followed from now on (at start, or created at the source while streaming). */

@@ -150,6 +150,82 @@ describe('the table set', () => {
     await assertReplicaEquals(c.info, join(dir, 'set.duckdb'), [t('x')]);
   });
 
+  it('a chosen table whose DuckDB table a stopped one holds ("Items" and items) is refused, the file untouched; --drop-removed makes room', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE "Items" (id int PRIMARY KEY, v text); CREATE TABLE items (id int PRIMARY KEY, v text);
+       INSERT INTO "Items" VALUES (1, 'kept'), (2, 'kept'); INSERT INTO items VALUES (3, 'new');`,
+    );
+    const set = (tables: string, ...more: string[]) => [
+      ...args('case.duckdb', '--slot', 'case_slot', '--tables', tables),
+      '--until-caught-up',
+      ...more,
+    ];
+    let r = await runWalduck(set('public."Items"'));
+    assert.equal(r.code, 0, r.stderr);
+    r = await runWalduck(set('items'));
+    assert.notEqual(r.code, 0);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(
+      lines[0] ?? '',
+      /public\.items would land in DuckDB table main\.items, which holds public\.Items, no longer followed and left as it is .*--drop-removed/,
+    );
+    // Before, an online copy of items replaced the rows kept for "Items", exit 0.
+    assert.deepEqual(
+      await duckQuery(join(dir, 'case.duckdb'), 'SELECT id, v FROM main."Items" ORDER BY id'),
+      [
+        [1, 'kept'],
+        [2, 'kept'],
+      ],
+    );
+    assert.deepEqual(
+      (await status('case.duckdb')).map((x) => [x.table, x.state]),
+      [['public.Items', 'streaming']],
+    );
+    r = await runWalduck(set('items', '--drop-removed'));
+    assert.equal(r.code, 0, r.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'case.duckdb'), [t('items')]);
+    // The next test replicates all tables of this database: two that land together would stop it.
+    psql(c.info, 'DROP TABLE "Items", items');
+  });
+
+  it('all tables: a table created while streaming whose DuckDB table a stopped one holds stops walduck with one line', async () => {
+    psql(
+      c.info,
+      'CREATE SCHEMA sc; CREATE TABLE sc.keep (id int PRIMARY KEY); CREATE TABLE sc."Gone" (id int PRIMARY KEY); INSERT INTO sc."Gone" VALUES (1);',
+    );
+    const argv = args('casestream.duckdb', '--slot', 'casestream_slot');
+    let r = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    psql(c.info, 'DROP TABLE sc."Gone"');
+    r = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    // "Gone" is stopped now, not followed: only the table set knows its DuckDB table is taken.
+    const run = startWalduck(argv, { DEBUG: 'walduck:replicate' });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      run.child.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('streaming from slot')) resolve();
+      });
+      run.done.then((x) => reject(new Error(x.stderr)));
+    });
+    psql(c.info, 'CREATE TABLE sc.gone (id int PRIMARY KEY); INSERT INTO sc.gone VALUES (7);');
+    r = await run.done;
+    assert.notEqual(r.code, 0);
+    const failed = r.stderr.split('\n').filter((l) => l.startsWith('walduck: ') && !l.includes('warning'));
+    assert.equal(failed.length, 1, r.stderr);
+    assert.match(
+      failed[0] ?? '',
+      /sc\.gone would land in DuckDB table sc\.gone, which holds sc\.Gone, no longer followed/,
+    );
+    assert.deepEqual(await duckQuery(join(dir, 'casestream.duckdb'), 'SELECT id FROM sc."Gone"'), [[1]]);
+    r = await runWalduck([...argv, '--until-caught-up', '--drop-removed']);
+    assert.equal(r.code, 0, r.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'casestream.duckdb'), [{ schema: 'sc', table: 'gone' }]);
+  });
+
   it('a start that decides nothing new leaves the records as they were; one that does rewrites them', async () => {
     psql(
       c.info,
