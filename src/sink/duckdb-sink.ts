@@ -531,6 +531,11 @@ export class DuckDbSink implements ChangeSink {
 
   private async flushStages(): Promise<void> {
     for (const t of this.tables.values()) {
+      // Not written since the last flush: its kept room goes (a sink follows any number of tables).
+      if (t.stage.size === 0) {
+        t.stage.trim();
+        continue;
+      }
       try {
         await t.applier.flush(t.stage);
       } catch (err) {

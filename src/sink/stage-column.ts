@@ -55,15 +55,20 @@ export class TypedColumn {
   }
 
   /**
-   * Empty again, keeping room for one DuckDB chunk at most: the stage's byte budget bounds the rows
-   * of one batch, not what each table's columns keep afterwards, and a sink follows any number of
-   * tables.
+   * Empty again, its room kept: a table written in this batch is likely written in the next, and
+   * growing back from one chunk each batch allocated (zeroed) and copied every column's buffers again,
+   * 2048 to 8192 rows twice per batch on 50-column rows. trim() gives the room back once a batch
+   * passes without the table (the sink calls it), so what a sink keeps is bounded by one batch.
    */
   clear(): void {
     this.length = 0;
     this.textRows = 0;
     this.texts = undefined;
-    if (this.state.length > CHUNK_CAPACITY) {
+  }
+
+  /** Room for one DuckDB chunk at most: a table idle for a batch keeps little, whatever it held. */
+  trim(): void {
+    if (this.length === 0 && this.state.length > CHUNK_CAPACITY) {
       this.data = new ArrayBuffer(CHUNK_CAPACITY * this.width);
       this.view = new DataView(this.data);
       this.bytes = new Uint8Array(this.data);

@@ -156,6 +156,13 @@ export class TableStage {
     this.chars = 0;
   }
 
+  /** An empty stage gives back the room its binary columns kept (TypedColumn.trim). */
+  trim(): void {
+    if (this.ops.length > 0) return;
+    for (const k of this.oldKeys) if (k instanceof TypedColumn) k.trim();
+    for (const c of this.columns) if (c instanceof TypedColumn) c.trim();
+  }
+
   insert(row: RowImage): void {
     const idx = this.ops.length;
     this.pushImage(OP_INSERT, row);
