@@ -22,3 +22,10 @@ export function typeAsWal2jsonWrites(formatType: string): string {
 export function sameTypeName(stream: string, catalog: string): boolean {
   return stream === catalog || stream === typeAsWal2jsonWrites(catalog);
 }
+
+/** False for a type name wal2json writes as broken JSON ("Odd S"."My Enum", "a""b"): see above. */
+export function wal2jsonWritesTypeAsJson(formatType: string): boolean {
+  return (
+    !formatType.startsWith('"') || formatType.endsWith(']') || typeAsWal2jsonWrites(formatType) !== formatType
+  );
+}

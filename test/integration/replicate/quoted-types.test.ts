@@ -64,4 +64,27 @@ describe('quoted type names and xml', () => {
       assert.match(v.stdout, /public\.q: EQUAL, 2 rows/);
     }
   });
+
+  it('refuses at start, in one line, a type whose name wal2json would write as broken JSON', async () => {
+    // format_type prints "Odd S"."My Enum"; wal2json writes that as it is: a string, a dot, a string.
+    psql(
+      c.info,
+      `CREATE SCHEMA "Odd S"; CREATE TYPE "Odd S"."My Enum" AS ENUM ('x');
+       CREATE TABLE odd (id int PRIMARY KEY, e "Odd S"."My Enum"); INSERT INTO odd VALUES (1, 'x')`,
+    );
+    const r = await run([
+      'replicate',
+      '--duckdb',
+      join(dir, 'odd.duckdb'),
+      '--tables',
+      'odd',
+      '--slot',
+      'qt_odd',
+      '--until-caught-up',
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] ?? '', /column e of public\.odd has type "Odd S"\."My Enum".*wal2json/);
+  });
 });

@@ -2,7 +2,11 @@
 // quotes become JSON's: the names walduck compares must be the ones its decoder reads.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { sameTypeName, typeAsWal2jsonWrites } from '../../../src/wal2json/type-name.js';
+import {
+  sameTypeName,
+  typeAsWal2jsonWrites,
+  wal2jsonWritesTypeAsJson,
+} from '../../../src/wal2json/type-name.js';
 
 it('reads a quoted type name as wal2json writes it', () => {
   assert.equal(typeAsWal2jsonWrites('"char"'), 'char');
@@ -15,4 +19,7 @@ it('reads a quoted type name as wal2json writes it', () => {
   assert.ok(sameTypeName('text', 'text'));
   assert.ok(!sameTypeName('char', 'character(1)'));
   assert.ok(!sameTypeName('"char"', 'char'));
+  assert.ok(wal2jsonWritesTypeAsJson('"char"') && wal2jsonWritesTypeAsJson('s."My Enum"'));
+  assert.ok(wal2jsonWritesTypeAsJson('"Odd S"."My Enum"[]') && wal2jsonWritesTypeAsJson('text'));
+  assert.ok(!wal2jsonWritesTypeAsJson('"Odd S"."My Enum"') && !wal2jsonWritesTypeAsJson('"a""b"'));
 });
