@@ -4,7 +4,6 @@
 
 import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
-import { wal2jsonWritesTypeAsJson } from '../wal2json/type-name.js';
 import { quoteLiteral } from './quote.js';
 
 export type Rows = readonly (readonly (string | null)[])[];
@@ -284,11 +283,6 @@ async function readColumns(
   const columns: SourceColumn[] = [];
   const key: number[] = [];
   for (const c of cols) {
-    if (!wal2jsonWritesTypeAsJson(c[2] ?? ''))
-      throw new CatalogError(
-        `column ${c[1]} of ${schema}.${table} has type ${c[2]}, whose name wal2json 2.5 writes into its output unescaped (a name format_type quotes from its first character), which is not JSON, so no change of the table could be read: rename the type or its schema to one that needs no quotes (ALTER TYPE ... RENAME TO / SET SCHEMA), or leave the table out`,
-        'WALDUCK_CATALOG',
-      );
     const type = await resolveType(query, Number(c[3]), Number(c[4]), Math.max(1, Number(c[6] ?? 0)));
     if (keyAttnums.has(c[0] ?? '')) key.push(columns.length);
     columns.push({ name: c[1] ?? '', declared: c[2] ?? '', type, notNull: c[5] === 't' });
