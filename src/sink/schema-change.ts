@@ -31,6 +31,7 @@ import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { PgType } from '../source/catalog.js';
 import type { CatalogColumn, SchemaCatalog } from '../source/schema-catalog.js';
 import type { RowImage } from '../wal2json/change.js';
+import { sameTypeName } from '../wal2json/type-name.js';
 import { attachedCatalog } from './checkpoint.js';
 import { liveColumns, type RecordedColumn, type RecordedTable } from './source-schema.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
@@ -108,7 +109,7 @@ export function sameShape(rec: RecordedTable, image: RowImage, full: boolean): b
     const col = live[j];
     if (col === undefined) return false;
     const type = image.types[i];
-    if (type !== undefined && image.types.length > 0 && type !== col.type) return false;
+    if (type !== undefined && image.types.length > 0 && !sameTypeName(type, col.type)) return false;
     j++;
   }
   return true;
@@ -164,7 +165,13 @@ export function align(
     const named = nm === c.rec?.name || (alive && nm === c.now?.name);
     let s = 0;
     if (named) s += 4;
-    if (ty !== undefined && ty !== '' && (ty === c.rec?.type || (alive && ty === c.now?.type)))
+    const rec = c.rec?.type;
+    const now = alive ? c.now?.type : undefined;
+    if (
+      ty !== undefined &&
+      ty !== '' &&
+      ((rec !== undefined && sameTypeName(ty, rec)) || (now !== undefined && sameTypeName(ty, now)))
+    )
       s += named ? 2 : 1;
     if (c.rec === undefined && c.now?.dropped) s += 1;
     return s;
@@ -291,7 +298,9 @@ export async function planChange(p: PlanInput): Promise<Plan> {
       continue;
     }
     const newName = image.names[i] ?? col.name;
-    const newType = types[i] || col.type;
+    // The catalog's text of the type while it is the same (wal2json writes some names unquoted).
+    const streamType = types[i];
+    const newType = streamType && !sameTypeName(streamType, col.type) ? streamType : col.type;
     let cur = col;
     if (newName !== col.name) {
       renames.push({ from: col.name, to: newName });
@@ -313,7 +322,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
         // stream deletes it.
         const why = `column ${newName} changed type from ${col.type} to ${newType}, which PostgreSQL converted in the time zone of the session that ran the ALTER (walduck cannot know it, so it reads the rows back from the source)`;
         const now = byAttnum.get(col.attnum);
-        if (now === undefined || now.dropped || now.type !== newType)
+        if (now === undefined || now.dropped || !sameTypeName(newType, now.type))
           throw refuseWith(
             `${why}, but the column is ${now === undefined || now.dropped ? 'dropped' : `${now.type}`} on the source by now`,
           );
@@ -332,8 +341,9 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     if (c.rec !== undefined) continue;
     const i = matched.get(c.attnum) ?? 0;
     const colName = image.names[i] ?? '';
-    const type = types[i] ?? '';
     const now = c.now;
+    const streamType = types[i] ?? '';
+    const type = now && !now.dropped && sameTypeName(streamType, now.type) ? now.type : streamType;
     const pg = await query.typeOf(type, now, 1);
     const col: RecordedColumn = { attnum: c.attnum, name: colName, type, pg, notNull: false, dropped: false };
     let fill: string | null = null;

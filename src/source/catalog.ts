@@ -103,6 +103,8 @@ export function parseTableName(spec: string): TableRef {
           'WALDUCK_CATALOG',
         );
       i++;
+      // A dot ends a part and starts another: "s." names no table (it read as public.s).
+      if (i === s.length) parts.push('');
     }
   }
   if (parts.length === 1 && parts[0]) return { schema: 'public', table: parts[0] };
@@ -111,6 +113,28 @@ export function parseTableName(spec: string): TableRef {
     `cannot read table name ${JSON.stringify(spec)}: use schema.table or table`,
     'WALDUCK_CATALOG',
   );
+}
+
+/**
+ * A --tables list: names separated by commas outside double quotes ("a,b".t is one name), blanks
+ * between commas ignored.
+ */
+export function parseTableList(text: string): TableRef[] {
+  const specs: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted; // a doubled quote inside a name toggles twice
+    if (ch === ',' && !quoted) {
+      specs.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  specs.push(cur);
+  return specs
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map(parseTableName);
 }
 
 // Partitions are not listed: a partitioned table is one table (its leaves are routed to it, see

@@ -4,6 +4,7 @@
 // value PostgreSQL shows for rows that existed before an ADD COLUMN, a printed type resolved through
 // pg_type, the server's time zone, and pages of a column's current values by key.
 
+import { sameTypeName } from '../wal2json/type-name.js';
 import { type PgType, type QueryFn, type Rows, resolveType } from './catalog.js';
 import { quoteIdent, quoteLiteral } from './quote.js';
 
@@ -75,7 +76,7 @@ export function sourceSchemaCatalog(query: QueryFn): SchemaCatalog {
       return { oid, columns: await columns(oid) };
     },
     async typeOf(type, now, dims) {
-      if (now && !now.dropped && now.type === type)
+      if (now && !now.dropped && sameTypeName(type, now.type))
         return resolveType(query, now.typid, now.typmod, now.dims);
       const oid = Number((await query(`SELECT ${quoteLiteral(type)}::regtype::oid`))[0]?.[0]);
       return resolveType(query, oid, printedTypmod(type), dims);

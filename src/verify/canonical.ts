@@ -19,6 +19,7 @@
 // | money -> DECIMAL(19,2)                    | the amount as numeric, 2 fraction digits                  |
 // | bytea -> BLOB                             | lower-case hex, no \x                                     |
 // | char(n)                                   | with its padding (the output function, not the text cast) |
+// | inet, cidr, xml                           | the output function's text (their text casts differ)      |
 // | date, timestamp                           | ISO; a BC year as PostgreSQL writes it (" BC")            |
 // | timestamptz                               | ISO in UTC with microseconds, "+00"                       |
 // | time, timetz, uuid                        | the text both print alike (timetz: see scalar())          |
@@ -128,8 +129,10 @@ function scalar(t: PgType, stored: string): ColumnCanon {
       });
     case 'inet':
     case 'cidr':
+    case 'xml':
       // The text cast of inet prints the netmask always ("10.0.0.1/32"); the output function, whose
-      // text the sink stores, leaves a host's out. concat() calls the output function.
+      // text the sink stores, leaves a host's out. xml's text cast keeps a default declaration
+      // (<?xml version="1.0"?>) its output function drops. concat() calls the output function.
       return { pg: (r) => `CASE WHEN ${r} IS NOT NULL THEN concat(${r}) END`, duck: text };
     case 'interval':
       return {

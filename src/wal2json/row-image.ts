@@ -7,6 +7,7 @@
 import type { RowImage, Value } from './change.js';
 import { inColumn } from './errors.js';
 import type { JsonReader } from './json-reader.js';
+import { readTypeName } from './type-name.js';
 import type { ColumnPrefixes, PrintedPk } from './v2-prefix.js';
 
 const EMPTY: readonly never[] = Object.freeze([]);
@@ -150,7 +151,7 @@ export class ImageBuilder {
   }
 
   type(r: JsonReader): void {
-    readString(r, this.types);
+    readTypeName(r, this.types);
   }
 
   /** One value; a malformed one is reported with its column (never its bytes, see errors.ts). */
@@ -235,6 +236,16 @@ export function readStringArray(r: JsonReader, into: Reuse<string>): void {
   while (r.nextElem(first)) {
     first = false;
     readString(r, into);
+  }
+}
+
+/** Reads a JSON array of type names (v1 columntypes, keytypes; pktypes with no `into`). */
+export function readTypeArray(r: JsonReader, into: Reuse<string> | undefined): void {
+  r.openArray();
+  let first = true;
+  while (r.nextElem(first)) {
+    first = false;
+    readTypeName(r, into);
   }
 }
 

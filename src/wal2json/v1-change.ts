@@ -18,6 +18,7 @@ import {
   Reuse,
   readOidArray,
   readStringArray,
+  readTypeArray,
   type TableCache,
   type TableSlot,
 } from './row-image.js';
@@ -80,7 +81,7 @@ export class V1ChangeReader {
         readStringArray(rd, img.names);
       } else if (rd.keyIs('columntypes')) {
         this.startNew();
-        readStringArray(rd, img.types);
+        readTypeArray(rd, img.types);
       } else if (rd.keyIs('columntypeoids')) {
         this.startNew();
         readOidArray(rd, img.typeOids);
@@ -142,7 +143,7 @@ export class V1ChangeReader {
     while (rd.nextKey(first)) {
       first = false;
       if (rd.keyIs('keynames')) readStringArray(rd, img.names);
-      else if (rd.keyIs('keytypes')) readStringArray(rd, img.types);
+      else if (rd.keyIs('keytypes')) readTypeArray(rd, img.types);
       else if (rd.keyIs('keytypeoids')) readOidArray(rd, img.typeOids);
       else if (rd.keyIs('keyvalues')) img.valueArray(rd);
       else rd.skip();
@@ -159,6 +160,7 @@ export class V1ChangeReader {
     while (rd.nextKey(first)) {
       first = false;
       if (rd.keyIs('pknames')) readStringArray(rd, names);
+      else if (rd.keyIs('pktypes')) readTypeArray(rd, undefined);
       else rd.skip();
     }
     const out = names.finish();

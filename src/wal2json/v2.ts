@@ -22,6 +22,7 @@ import {
   type TableSlot,
 } from './row-image.js';
 import { skipLine } from './skip-unread.js';
+import { skipTypeName } from './type-name.js';
 import { PrefixRecorder, PrintedPk } from './v2-prefix.js';
 
 /** Whether a row change of this table may be dropped unread (see DecoderOptions.skip). */
@@ -252,6 +253,7 @@ export class V2Decoder {
       while (r.nextKey(first)) {
         first = false;
         if (r.keyIs('name')) readString(r, names);
+        else if (r.keyIs('type')) skipTypeName(r);
         else r.skip();
       }
     }

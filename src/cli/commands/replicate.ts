@@ -9,7 +9,7 @@ import { Health, serveMetrics } from '../../replicator/metrics.js';
 import type { ReplicateOptions, StopAt } from '../../replicator/replicate.js';
 import { DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS } from '../../sink/duckdb-file.js';
 import { LogSnapshotDisplay, TerminalSnapshotDisplay } from '../../snapshot/progress.js';
-import { parseTableName } from '../../source/catalog.js';
+import { parseTableList } from '../../source/catalog.js';
 import { UsageError } from '../errors.js';
 import { log, notice, warn } from '../log.js';
 import { startMemSampler } from '../mem-sample.js';
@@ -198,11 +198,7 @@ export function replicateCommand(y: Argv): Argv {
       startMemSampler();
       const source = args.source ?? process.env.DB_CONF;
       const tablesText = args.tables ?? process.env.TABLE_NAME;
-      const tables = tablesText
-        ?.split(',')
-        .map((t) => t.trim())
-        .filter(Boolean)
-        .map(parseTableName);
+      const tables = tablesText === undefined ? undefined : parseTableList(tablesText);
       let stopAt: StopAt = { kind: 'never' };
       if (args.endpos !== undefined) {
         const lsn = parseLsn(args.endpos);

@@ -5,8 +5,10 @@
 import type { Argv } from 'yargs';
 import { withDuckDb } from '../../sink/duckdb-file.js';
 import { DuckFileError } from '../../sink/errors.js';
-import { requestResync } from '../../sink/table-set.js';
+import { readRecorded, toSourceTable } from '../../sink/source-schema.js';
+import { requestResync, TableSetError } from '../../sink/table-set.js';
 import { parseTableName } from '../../source/catalog.js';
+import { keyOrderProblem } from '../../source/key-order.js';
 
 export function resyncCommand(y: Argv): Argv {
   return y.command(
@@ -20,9 +22,18 @@ export function resyncCommand(y: Argv): Argv {
         .example('$0 resync --duckdb shop.duckdb --table public.orders', 're-copy orders online'),
     async (args) => {
       const table = parseTableName(args.table);
-      const slot = await withDuckDb(args.duckdb, false, (_q, conn) =>
-        requestResync(conn, table, args.slot),
-      ).catch((err: unknown) => {
+      const slot = await withDuckDb(args.duckdb, false, async (_q, conn) => {
+        // The copy reads the table in key order; a key it cannot order (as recorded) would stop every
+        // later replicate of the file at start, with the request recorded and no way to take it back.
+        const rec = await readRecorded(conn, table.schema, table.table).catch(() => undefined);
+        const problem = rec && keyOrderProblem(toSourceTable(rec));
+        if (problem)
+          throw new TableSetError(
+            'WALDUCK_RESYNC_TABLE',
+            `${table.schema}.${table.table} cannot be copied online, so nothing was recorded: ${problem}`,
+          );
+        return requestResync(conn, table, args.slot);
+      }).catch((err: unknown) => {
         if (err instanceof DuckFileError && err.code === 'WALDUCK_DUCKDB_LOCKED')
           throw new DuckFileError(
             'WALDUCK_DUCKDB_LOCKED',

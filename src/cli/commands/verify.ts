@@ -3,7 +3,7 @@
 // Exit 0 when every table is equal at the consistent point, 1 on a difference (or a failure), 2 on a
 // usage error.
 import type { Argv } from 'yargs';
-import { parseTableName } from '../../source/catalog.js';
+import { parseTableList } from '../../source/catalog.js';
 import type { RowDiff, RowValues } from '../../verify/narrow.js';
 import type { TableReport, VerifyReport } from '../../verify/verify.js';
 import { EXIT_FAILURE } from '../errors.js';
@@ -54,11 +54,8 @@ export function verifyCommand(y: Argv): Argv {
           'and name the rows',
         ),
     async (args) => {
-      const tables = (args.tables ?? process.env.TABLE_NAME)
-        ?.split(',')
-        .map((t) => t.trim())
-        .filter(Boolean)
-        .map(parseTableName);
+      const tablesText = args.tables ?? process.env.TABLE_NAME;
+      const tables = tablesText === undefined ? undefined : parseTableList(tablesText);
       const maxDiffs = wholeNumber('max-diffs', args['max-diffs']) ?? 20;
       // Loaded when run: verify pulls in DuckDB's native module and the replicator.
       const { verify } = await import('../../verify/verify.js');

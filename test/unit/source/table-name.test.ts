@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { CatalogError, parseTableName } from '../../../src/source/catalog.js';
+import { CatalogError, parseTableList, parseTableName } from '../../../src/source/catalog.js';
 
 it('reads table names the way PostgreSQL folds them', () => {
   assert.deepEqual(parseTableName('orders'), { schema: 'public', table: 'orders' });
@@ -10,6 +10,17 @@ it('reads table names the way PostgreSQL folds them', () => {
     schema: 'public',
     table: 'weird "name"; drop',
   });
-  for (const bad of ['', 'a.b.c', '"open', 'a."b"c'])
+  // A trailing dot named public.s for 's.' (another table than the one meant, when public.s exists).
+  for (const bad of ['', 'a.b.c', '"open', 'a."b"c', 's.', '"s".', '.t', 'a..b'])
     assert.throws(() => parseTableName(bad), CatalogError, bad);
+});
+
+it('splits a --tables list at commas outside quotes', () => {
+  assert.deepEqual(parseTableList(' a, "x,y"."b,c" ,,S.t'), [
+    { schema: 'public', table: 'a' },
+    { schema: 'x,y', table: 'b,c' },
+    { schema: 's', table: 't' },
+  ]);
+  assert.deepEqual(parseTableList('"a "" ,b"'), [{ schema: 'public', table: 'a " ,b' }]);
+  assert.throws(() => parseTableList('"open,b'), CatalogError);
 });
