@@ -234,6 +234,46 @@ export function pgNumericAsDouble(text: string): string {
   return text;
 }
 
+/**
+ * The same for a column that identifies rows (a key, or every column of a REPLICA IDENTITY FULL
+ * table): its value must stay exact, or two keys become one DOUBLE and an UPDATE or DELETE of one
+ * changes both. A decimal of at most 15 significant digits (DBL_DIG) comes back from its DOUBLE
+ * unchanged, so two such keys never meet; more digits, or a subnormal DOUBLE (fewer bits), are refused.
+ */
+export function pgNumericKeyAsDouble(text: string): string {
+  pgNumericAsDouble(text);
+  if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return text;
+  const digits = significantDigits(text);
+  const n = Math.abs(Number(text));
+  if (digits > 15 || (n !== 0 && n < MIN_NORMAL))
+    throw new ValueError(
+      `the numeric key value has ${digits} significant digits${digits > 15 ? '' : " and is below DOUBLE's normal range"}: a DOUBLE keeps 15 exactly, and two keys could become one row; use --numeric exact or a numeric(p,s) key column`,
+      abbrev(text),
+    );
+  return text;
+}
+
+/** Smallest positive normal DOUBLE: below it a DOUBLE holds fewer than 15 significant digits. */
+const MIN_NORMAL = 2.2250738585072014e-308;
+
+/** Digits of a numeric's text without sign, point, exponent, leading and trailing zeros. */
+export function significantDigits(text: string): number {
+  const mantissa = text.split(/[eE]/)[0] ?? '';
+  let first = -1;
+  let last = -1;
+  let n = 0;
+  for (let i = 0; i < mantissa.length; i++) {
+    const c = mantissa.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) continue;
+    if (c !== 0x30) {
+      if (first < 0) first = n;
+      last = n;
+    }
+    n++;
+  }
+  return first < 0 ? 0 : last - first + 1;
+}
+
 function abbrev(text: string): string {
   return text.length > 40 ? `${text.slice(0, 20)}…(${text.length} chars)` : text;
 }

@@ -68,9 +68,15 @@ export function describeTarget(
     schema,
     table: source.table,
     name: `${quoteIdent(catalog)}.${qualified(schema, source.table)}`,
-    mappings: source.columns.map((c) => {
+    mappings: source.columns.map((c, i) => {
       const exactState = exactStates?.get(c.name);
-      return mapType(c.type, exactState ? { ...mapOptions, exactState } : mapOptions);
+      // A column that identifies rows is stored exactly or refused (pgNumericKeyAsDouble).
+      const key = keyless || source.key.includes(i);
+      return mapType(c.type, {
+        ...mapOptions,
+        ...(exactState ? { exactState } : {}),
+        ...(key ? { key } : {}),
+      });
     }),
     position: new Map(source.columns.map((c, i) => [c.name, i])),
     key: keyless ? source.columns.map((_, i) => i) : source.key,

@@ -28,7 +28,7 @@
 
 import type { PgType } from '../source/catalog.js';
 import { pgArrayToJson } from './pg-array.js';
-import { pgDate, pgInterval, pgNumericAsDouble, pgTimestamp } from './pg-temporal.js';
+import { pgDate, pgInterval, pgNumericAsDouble, pgNumericKeyAsDouble, pgTimestamp } from './pg-temporal.js';
 
 export type ValueCheck = 'decimal' | undefined;
 
@@ -107,6 +107,8 @@ export type NumericMode = 'double' | 'exact';
 
 export interface MapOptions {
   readonly numeric?: NumericMode;
+  /** The column identifies rows (a key, or any column of a keyless table): kept exact or refused. */
+  readonly key?: boolean;
   /** Under --numeric exact, the column's current state (read from the DuckDB table); else its first. */
   readonly exactState?: ExactState;
 }
@@ -148,6 +150,16 @@ function doubleChecked(ref: string): string {
   return `CAST(CASE WHEN ${bad} THEN 'beyond DOUBLE''s range: ' || left(${ref}, 30) ELSE ${ref} END AS DOUBLE)`;
 }
 
+/** doubleChecked for a key column, failing where pgNumericKeyAsDouble throws (beyond 15 digits). */
+function doubleKeyChecked(ref: string): string {
+  const d = `TRY_CAST(${ref} AS DOUBLE)`;
+  const digits = `length(trim(regexp_replace(split_part(lower(${ref}), 'e', 1), '[^0-9]', '', 'g'), '0'))`;
+  const inexact = `(${ref} NOT IN ('NaN', 'Infinity', '-Infinity') AND (${digits} > 15 OR (${d} <> 0 AND abs(${d}) < 2.2250738585072014e-308)))`;
+  return doubleChecked(
+    `CASE WHEN ${inexact} THEN 'not exact as DOUBLE: ' || left(${ref}, 30) ELSE ${ref} END`,
+  );
+}
+
 export function mapType(t: PgType, o: MapOptions = {}): ColumnMapping {
   if (t.element) return mapArray(t.element, Math.max(1, t.dims ?? 1), o);
   const simple = SIMPLE[t.typname];
@@ -174,8 +186,8 @@ export function mapType(t: PgType, o: MapOptions = {}): ColumnMapping {
       return {
         duckType: 'DOUBLE',
         convert: cast('DOUBLE'),
-        pre: pgNumericAsDouble,
-        csv: doubleChecked,
+        pre: o.key ? pgNumericKeyAsDouble : pgNumericAsDouble,
+        csv: o.key ? doubleKeyChecked : doubleChecked,
         direct: true,
       };
     }

@@ -9,10 +9,13 @@ import {
   pgDate,
   pgInterval,
   pgNumericAsDouble,
+  pgNumericKeyAsDouble,
   pgTimestamp,
+  significantDigits,
   ValueError,
 } from '../../../src/sink/pg-temporal.js';
 import { quoteLiteral } from '../../../src/sink/sql.js';
+import { mapType } from '../../../src/sink/type-map.js';
 
 describe('pg-temporal', () => {
   let db: DuckDBInstance;
@@ -158,5 +161,73 @@ describe('pg-temporal', () => {
     assert.equal(pgNumericAsDouble(`0.${'0'.repeat(320)}1`), `0.${'0'.repeat(320)}1`);
     assert.throws(() => pgNumericAsDouble(`1${'0'.repeat(309)}`), ValueError);
     assert.throws(() => pgNumericAsDouble(`-0.${'0'.repeat(330)}1`), ValueError);
+  });
+
+  it('numeric key as DOUBLE: more than 15 significant digits, or below the normal range, is refused', () => {
+    for (const [text, digits] of [
+      ['0', 0],
+      ['-0.000', 0],
+      ['1.50', 2],
+      ['-0.000123', 3],
+      ['100', 1],
+      ['123456789012345', 15],
+      ['1.00000000000000001', 18],
+      ['1234567890123456', 16],
+    ] as const)
+      assert.equal(significantDigits(text), digits, text);
+    for (const ok of ['0', '1.50', '-0.000123', '123456789012345', '99999999999999.9', 'NaN', '1e-300'])
+      assert.equal(pgNumericKeyAsDouble(ok), ok);
+    // The sweep's pair: two keys that became one DOUBLE row, so a DELETE of one removed both.
+    for (const bad of [
+      '1.00000000000000001',
+      '1.00000000000000002',
+      '1234567890123456',
+      `0.${'0'.repeat(309)}1`,
+    ])
+      assert.throws(() => pgNumericKeyAsDouble(bad), ValueError, bad);
+  });
+
+  it('numeric keys of at most 15 significant digits are distinct DOUBLEs, and the CSV check refuses what the stream does', async () => {
+    const decimal = fc
+      .tuple(fc.bigInt({ min: -(10n ** 15n) + 1n, max: 10n ** 15n - 1n }), fc.integer({ min: 0, max: 40 }))
+      .map(([m, scale]) => {
+        const abs = (m < 0n ? -m : m).toString().padStart(scale + 1, '0');
+        const text = scale === 0 ? abs : `${abs.slice(0, -scale)}.${abs.slice(-scale)}`;
+        return { text: `${m < 0n ? '-' : ''}${text}`, m, scale };
+      });
+    fc.assert(
+      fc.property(decimal, decimal, (a, b) => {
+        assert.equal(pgNumericKeyAsDouble(a.text), a.text);
+        // Equal values (1.50 and 1.5) may share a DOUBLE; different ones never do.
+        const same = a.m * 10n ** BigInt(b.scale) === b.m * 10n ** BigInt(a.scale);
+        assert.equal(Number(a.text) === Number(b.text), same, `${a.text} ${b.text}`);
+      }),
+      { seed: 19, numRuns: 2000 },
+    );
+    const csv = mapType({ typname: 'numeric', typmod: -1, typtype: 'b' }, { key: true }).csv;
+    assert.ok(csv);
+    const cases = [
+      '1.50',
+      '123456789012345',
+      '1.00000000000000001',
+      '-1234567890123456',
+      `0.${'0'.repeat(309)}1`,
+      '7',
+    ];
+    for (const text of cases) {
+      let refused = false;
+      try {
+        await conn.run(`SELECT ${csv(quoteLiteral(text))}`);
+      } catch {
+        refused = true;
+      }
+      let thrown = false;
+      try {
+        pgNumericKeyAsDouble(text);
+      } catch {
+        thrown = true;
+      }
+      assert.equal(refused, thrown, text);
+    }
   });
 });
