@@ -5,7 +5,9 @@ import type { Argv } from 'yargs';
 import { parseConninfo, parseUrl } from '../protocol/config.js';
 import { type ConnectionSettings, type PluginOption, parseConnectionString } from '../protocol/index.js';
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
+import { parseTableList } from '../source/catalog.js';
 import { slotNameProblem } from '../source/slot.js';
+import type { TableRef } from '../wal2json/change.js';
 import { UsageError } from './errors.js';
 
 export interface ConnectionArgs {
@@ -58,6 +60,25 @@ export function connectionSettings(
 }
 
 /** A slot name given on the command line, checked by the server's rule (source/slot.ts). */
+/**
+ * --tables, else TABLE_NAME; undefined: every table. A --tables that names none (`--tables ''`, a
+ * script's empty variable) is refused rather than read as every table; an empty TABLE_NAME is unset.
+ */
+export function chosenTables(flag: string | undefined): TableRef[] | undefined {
+  if (flag !== undefined) {
+    const tables = parseTableList(flag);
+    if (tables.length === 0)
+      throw new UsageError(
+        '--tables names no table: leave it out to follow every table with a key, or name at least one',
+      );
+    return tables;
+  }
+  const env = process.env.TABLE_NAME;
+  if (env === undefined || env.trim() === '') return undefined;
+  const tables = parseTableList(env);
+  return tables.length === 0 ? undefined : tables;
+}
+
 export function slotName(name: string | undefined, option = '--slot'): string {
   if (name === undefined || name === '') throw new UsageError(`name the replication slot with ${option}`);
   const problem = slotNameProblem(name);

@@ -9,11 +9,10 @@ import { Health, serveMetrics } from '../../replicator/metrics.js';
 import type { ReplicateOptions, StopAt } from '../../replicator/replicate.js';
 import { DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS } from '../../sink/duckdb-file.js';
 import { LogSnapshotDisplay, TerminalSnapshotDisplay } from '../../snapshot/progress.js';
-import { parseTableList } from '../../source/catalog.js';
 import { UsageError } from '../errors.js';
 import { log, notice, warn } from '../log.js';
 import { startMemSampler } from '../mem-sample.js';
-import { wholeNumber } from '../options.js';
+import { chosenTables, wholeNumber } from '../options.js';
 import { ProgressDisplay, writeStatsJson } from '../progress.js';
 import { stopSignal } from '../shutdown.js';
 import { capYoungGeneration } from '../young-gen.js';
@@ -197,8 +196,7 @@ export function replicateCommand(y: Argv): Argv {
       privateFiles();
       startMemSampler();
       const source = args.source ?? process.env.DB_CONF;
-      const tablesText = args.tables ?? process.env.TABLE_NAME;
-      const tables = tablesText === undefined ? undefined : parseTableList(tablesText);
+      const tables = chosenTables(args.tables);
       let stopAt: StopAt = { kind: 'never' };
       if (args.endpos !== undefined) {
         const lsn = parseLsn(args.endpos);

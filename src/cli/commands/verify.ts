@@ -3,12 +3,11 @@
 // Exit 0 when every table is equal at the consistent point, 1 on a difference (or a failure), 2 on a
 // usage error.
 import type { Argv } from 'yargs';
-import { parseTableList } from '../../source/catalog.js';
 import type { RowDiff, RowValues } from '../../verify/narrow.js';
 import type { TableReport, VerifyReport } from '../../verify/verify.js';
 import { EXIT_FAILURE } from '../errors.js';
 import { log, warn } from '../log.js';
-import { wholeNumber } from '../options.js';
+import { chosenTables, wholeNumber } from '../options.js';
 
 export function verifyCommand(y: Argv): Argv {
   return y.command(
@@ -54,8 +53,7 @@ export function verifyCommand(y: Argv): Argv {
           'and name the rows',
         ),
     async (args) => {
-      const tablesText = args.tables ?? process.env.TABLE_NAME;
-      const tables = tablesText === undefined ? undefined : parseTableList(tablesText);
+      const tables = chosenTables(args.tables);
       const maxDiffs = wholeNumber('max-diffs', args['max-diffs']) ?? 20;
       // Loaded when run: verify pulls in DuckDB's native module and the replicator.
       const { verify } = await import('../../verify/verify.js');

@@ -1,8 +1,9 @@
-// -o NAME[=VALUE] as pg_recvlogical reads it: split at the first '=', NAME alone has no value.
+// -o NAME[=VALUE] as pg_recvlogical reads it: split at the first '=', NAME alone has no value. And
+// --tables / TABLE_NAME: a --tables naming no table is refused, never read as every table.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { UsageError } from '../../../src/cli/errors.js';
-import { pluginOptions } from '../../../src/cli/options.js';
+import { chosenTables, pluginOptions } from '../../../src/cli/options.js';
 
 it('reads -o NAME, NAME=VALUE and NAME= in the order given', () => {
   assert.deepEqual(pluginOptions(undefined), []);
@@ -18,4 +19,27 @@ it('reads -o NAME, NAME=VALUE and NAME= in the order given', () => {
 
 it('refuses an empty name as a usage error', () => {
   for (const bad of ['=x', '=', '']) assert.throws(() => pluginOptions([bad]), UsageError, bad);
+});
+
+it('--tables naming no table is a usage error; an empty TABLE_NAME is unset', () => {
+  const saved = process.env.TABLE_NAME;
+  try {
+    delete process.env.TABLE_NAME;
+    assert.equal(chosenTables(undefined), undefined);
+    for (const none of ['', ' ', ',', ' , '])
+      assert.throws(() => chosenTables(none), UsageError, JSON.stringify(none));
+    assert.deepEqual(chosenTables('a, s.b'), [
+      { schema: 'public', table: 'a' },
+      { schema: 's', table: 'b' },
+    ]);
+    process.env.TABLE_NAME = ' ';
+    assert.equal(chosenTables(undefined), undefined);
+    process.env.TABLE_NAME = 'x';
+    assert.deepEqual(chosenTables(undefined), [{ schema: 'public', table: 'x' }]);
+    // The flag wins over the environment, as before.
+    assert.deepEqual(chosenTables('y'), [{ schema: 'public', table: 'y' }]);
+  } finally {
+    if (saved === undefined) delete process.env.TABLE_NAME;
+    else process.env.TABLE_NAME = saved;
+  }
 });
