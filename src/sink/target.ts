@@ -4,6 +4,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
 import type { SourceTable } from '../source/catalog.js';
+import type { TableRef } from '../wal2json/change.js';
 import { parseExactState, reachable } from './exact-numeric.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { type ColumnMapping, type ExactState, type MapOptions, mapType } from './type-map.js';
@@ -84,14 +85,23 @@ export function describeTarget(
  * naming both, before anything is created.
  */
 export function refuseCollisions(targets: readonly TargetTable[]): void {
-  const seen = new Map<string, TargetTable>();
-  for (const t of targets) {
-    const k = `${t.schema.toLowerCase()}\u0000${t.table.toLowerCase()}`;
+  refuseSourceCollisions(targets.map((t) => t.source));
+}
+
+/**
+ * refuseCollisions for source tables not described yet: the table set checks the chosen tables with
+ * it before it records anything (a start refused later, at the sink, had already recorded both).
+ */
+export function refuseSourceCollisions(tables: readonly TableRef[]): void {
+  const seen = new Map<string, TableRef>();
+  for (const t of tables) {
+    const schema = targetSchema(t.schema);
+    const k = `${schema.toLowerCase()}\u0000${t.table.toLowerCase()}`;
     const other = seen.get(k);
     if (other) {
-      const name = (x: TargetTable) => `${qualified(x.source.schema, x.source.table)}`;
+      const name = (x: TableRef) => `${qualified(x.schema, x.table)}`;
       throw new TargetError(
-        `source tables ${name(other)} and ${name(t)} would both land in DuckDB table ${t.schema}.${t.table} (DuckDB names are case-insensitive, and PostgreSQL's public schema lands in DuckDB's main): replicate them into separate DuckDB files (one --tables list each)`,
+        `source tables ${name(other)} and ${name(t)} would both land in DuckDB table ${schema}.${t.table} (DuckDB names are case-insensitive, and PostgreSQL's public schema lands in DuckDB's main): replicate them into separate DuckDB files (one --tables list each)`,
       );
     }
     seen.set(k, t);
