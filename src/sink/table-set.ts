@@ -108,6 +108,25 @@ export function keptCollision(t: TableRef, holder: TableRecord): string {
   return `${refName(t)} would land in DuckDB table ${targetSchema(t.schema)}.${t.table}, which holds ${refName(recordRef(holder))}, no longer followed and left as it is (DuckDB names are case-insensitive, and PostgreSQL's public lands in main): start with --drop-removed to drop that table first, or replicate ${refName(t)} into another DuckDB file`;
 }
 
+/** The DuckDB table `t` lands in ("schema.table" as DuckDB spells it) when it exists and holds rows. */
+async function foreignRows(
+  duck: DuckDBConnection,
+  catalog: string,
+  t: TableRef,
+): Promise<string | undefined> {
+  const found = await duck.runAndReadAll(
+    `SELECT table_schema, table_name FROM information_schema.tables
+      WHERE table_catalog = ${quoteLiteral(catalog)} AND lower(table_schema) = lower(${quoteLiteral(targetSchema(t.schema))}) AND lower(table_name) = lower(${quoteLiteral(t.table)})`,
+  );
+  const row = found.getRows()[0];
+  if (!row) return undefined;
+  const [schema, table] = [String(row[0]), String(row[1])];
+  const rows = await duck.runAndReadAll(
+    `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(catalog)}.${qualified(schema, table)})`,
+  );
+  return rows.getRows()[0]?.[0] === true ? `${schema}.${table}` : undefined;
+}
+
 export async function ensureTableSet(conn: DuckDBConnection): Promise<void> {
   const tables = await stateRef(conn, 'tables');
   await conn.run(
@@ -252,6 +271,24 @@ export class TableSet {
       for (const t of o.chosen) {
         const holder = keptHolder(kept, t);
         if (holder) throw new TableSetError('WALDUCK_TABLE_COLLISION', keptCollision(t, holder));
+      }
+      // A table joining with no record, whose DuckDB table holds rows no record of this replica
+      // accounts for (made by hand, or another slot's): its online copy replaced them, exit 0.
+      const landed = new Set(
+        stored.flatMap((r) =>
+          r.targetSchema !== null && r.targetTable !== null ? [lands(r.targetSchema, r.targetTable)] : [],
+        ),
+      );
+      for (const t of o.chosen) {
+        // (walduck's own schema: describeTarget refuses that in its own words.)
+        if (landed.has(lands(targetSchema(t.schema), t.table)) || t.schema.toLowerCase() === STATE_SCHEMA)
+          continue;
+        const found = await foreignRows(duck, catalog, t);
+        if (found !== undefined)
+          throw new TableSetError(
+            'WALDUCK_TABLE_COLLISION',
+            `${refName(t)} joins this replica, but its DuckDB table ${found} already holds rows walduck did not write for it (made by hand, another slot's, or another table's: DuckDB names are case-insensitive): copying ${refName(t)} there would replace them; drop or rename that DuckDB table, or replicate ${refName(t)} into another DuckDB file`,
+          );
       }
       const before = new Map(stored.map((r) => [recordKey(r), r]));
       const previousMode = previous?.mode;

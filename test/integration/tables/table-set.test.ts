@@ -312,4 +312,40 @@ describe('the table set', () => {
     );
     psql(c.info, 'DROP TABLE "Deals", deals');
   });
+  it('a table joining a replica whose DuckDB table holds rows walduck did not write for it (made by hand) is refused, the rows kept', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE own_a (id int PRIMARY KEY); CREATE TABLE own_b (id int PRIMARY KEY, v text);
+       INSERT INTO own_a VALUES (1); INSERT INTO own_b VALUES (2, 'source');`,
+    );
+    const file = join(dir, 'own.duckdb');
+    const set = (tables: string) => [
+      ...args('own.duckdb', '--slot', 'own_slot', '--tables', tables),
+      '--until-caught-up',
+    ];
+    let r = await runWalduck(set('own_a'));
+    assert.equal(r.code, 0, r.stderr);
+    const db = await DuckDBInstance.create(file);
+    const conn = await db.connect();
+    await conn.run(
+      `CREATE TABLE main."Own_B" (id int, v text); INSERT INTO main."Own_B" VALUES (99, 'mine')`,
+    );
+    conn.closeSync();
+    db.closeSync();
+    r = await runWalduck(set('own_a,own_b'));
+    assert.notEqual(r.code, 0);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(
+      lines[0] ?? '',
+      /public\.own_b joins this replica, but its DuckDB table main\.Own_B already holds rows walduck did not write for it/,
+    );
+    // Before, the online copy of own_b replaced the row made by hand, exit 0.
+    assert.deepEqual(await duckQuery(file, 'SELECT id, v FROM main."Own_B"'), [[99, 'mine']]);
+    assert.deepEqual(
+      (await status('own.duckdb')).map((x) => [x.table, x.state]),
+      [['public.own_a', 'streaming']],
+    );
+    psql(c.info, 'DROP TABLE own_a, own_b');
+  });
 });
