@@ -34,7 +34,7 @@ import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';
 import { deleteCopy, readCopies, requestCopy } from './copy-state.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
-import { refuseSourceCollisions, STATE_SCHEMA, targetSchema } from './target.js';
+import { heldRows, refuseSourceCollisions, STATE_SCHEMA, targetSchema } from './target.js';
 
 export class TableSetError extends WalduckError {
   override readonly name = 'TableSetError';
@@ -106,25 +106,6 @@ export function keptHolder(kept: Iterable<TableRecord>, t: TableRef): TableRecor
 /** One line for keptHolder's finding: what collides, and the two ways out. */
 export function keptCollision(t: TableRef, holder: TableRecord): string {
   return `${refName(t)} would land in DuckDB table ${targetSchema(t.schema)}.${t.table}, which holds ${refName(recordRef(holder))}, no longer followed and left as it is (DuckDB names are case-insensitive, and PostgreSQL's public lands in main): start with --drop-removed to drop that table first, or replicate ${refName(t)} into another DuckDB file`;
-}
-
-/** The DuckDB table `t` lands in ("schema.table" as DuckDB spells it) when it exists and holds rows. */
-async function foreignRows(
-  duck: DuckDBConnection,
-  catalog: string,
-  t: TableRef,
-): Promise<string | undefined> {
-  const found = await duck.runAndReadAll(
-    `SELECT table_schema, table_name FROM information_schema.tables
-      WHERE table_catalog = ${quoteLiteral(catalog)} AND lower(table_schema) = lower(${quoteLiteral(targetSchema(t.schema))}) AND lower(table_name) = lower(${quoteLiteral(t.table)})`,
-  );
-  const row = found.getRows()[0];
-  if (!row) return undefined;
-  const [schema, table] = [String(row[0]), String(row[1])];
-  const rows = await duck.runAndReadAll(
-    `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(catalog)}.${qualified(schema, table)})`,
-  );
-  return rows.getRows()[0]?.[0] === true ? `${schema}.${table}` : undefined;
 }
 
 export async function ensureTableSet(conn: DuckDBConnection): Promise<void> {
@@ -283,7 +264,7 @@ export class TableSet {
         // (walduck's own schema: describeTarget refuses that in its own words.)
         if (landed.has(lands(targetSchema(t.schema), t.table)) || t.schema.toLowerCase() === STATE_SCHEMA)
           continue;
-        const found = await foreignRows(duck, catalog, t);
+        const found = await heldRows(duck, catalog, targetSchema(t.schema), t.table);
         if (found !== undefined)
           throw new TableSetError(
             'WALDUCK_TABLE_COLLISION',

@@ -109,6 +109,29 @@ export function refuseSourceCollisions(tables: readonly TableRef[]): void {
 }
 
 /**
+ * The DuckDB table a name lands in ("schema.table" as DuckDB spells it) when it exists and holds
+ * rows: a table joining the replica there would replace or mix with rows walduck did not write for it.
+ */
+export async function heldRows(
+  conn: DuckDBConnection,
+  catalog: string,
+  schema: string,
+  table: string,
+): Promise<string | undefined> {
+  const found = await conn.runAndReadAll(
+    `SELECT table_schema, table_name FROM information_schema.tables
+      WHERE table_catalog = ${quoteLiteral(catalog)} AND lower(table_schema) = lower(${quoteLiteral(schema)}) AND lower(table_name) = lower(${quoteLiteral(table)})`,
+  );
+  const row = found.getRows()[0];
+  if (!row) return undefined;
+  const [s, t] = [String(row[0]), String(row[1])];
+  const rows = await conn.runAndReadAll(
+    `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(catalog)}.${qualified(s, t)})`,
+  );
+  return rows.getRows()[0]?.[0] === true ? `${s}.${t}` : undefined;
+}
+
+/**
  * Creates the target when missing; when present, checks it still has the source's columns and types.
  * Returns the target as DuckDB holds it: under --numeric exact a numeric column may have been widened
  * (exact-numeric.ts), and its type in DuckDB is the record of that.

@@ -348,4 +348,37 @@ describe('the table set', () => {
     );
     psql(c.info, 'DROP TABLE own_a, own_b');
   });
+  it('all tables: a table created while streaming whose DuckDB table holds rows made by hand stops walduck with one line, the rows kept', async () => {
+    psql(c.info, 'CREATE TABLE own_keep (id int PRIMARY KEY)');
+    const argv = args('ownstream.duckdb', '--slot', 'ownstream_slot');
+    const file = join(dir, 'ownstream.duckdb');
+    let r = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    const db = await DuckDBInstance.create(file);
+    const conn = await db.connect();
+    await conn.run(`CREATE TABLE main.fresh (id int, v text); INSERT INTO main.fresh VALUES (99, 'mine')`);
+    conn.closeSync();
+    db.closeSync();
+    const run = startWalduck(argv, { DEBUG: 'walduck:replicate' });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      run.child.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('streaming from slot')) resolve();
+      });
+      run.done.then((x) => reject(new Error(x.stderr)));
+    });
+    psql(c.info, "CREATE TABLE fresh (id int PRIMARY KEY, v text); INSERT INTO fresh VALUES (1, 'source');");
+    r = await run.done;
+    assert.notEqual(r.code, 0);
+    const failed = r.stderr.split('\n').filter((l) => l.startsWith('walduck: ') && !l.includes('warning'));
+    assert.equal(failed.length, 1, r.stderr);
+    assert.match(
+      failed[0] ?? '',
+      /table public\.fresh was created at the source, but its DuckDB table main\.fresh already holds rows walduck did not write for it/,
+    );
+    // Before, the source's row joined the one made by hand, exit 0.
+    assert.deepEqual(await duckQuery(file, 'SELECT id, v FROM main.fresh'), [[99, 'mine']]);
+    psql(c.info, 'DROP TABLE fresh, own_keep');
+  });
 });
