@@ -14,7 +14,7 @@ import type { SinkCopies } from './sink-copies.js';
 import type { SinkOptions } from './sink-options.js';
 import type { SinkRenames } from './sink-renames.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
-import { ensureTarget, refuseCollisions, TargetError } from './target.js';
+import { ensureTarget, heldRows, refuseCollisions, TargetError } from './target.js';
 
 export class SinkRouting {
   /** Tables added while streaming, inside the open DuckDB transaction (forgotten on rollback). */
@@ -77,6 +77,13 @@ export class SinkRouting {
     refuseCollisions([...[...h.tables.values()].map((t) => t.applier.target), target]);
     const kept = this.opts.collision?.(source);
     if (kept !== undefined) throw new TargetError(kept);
+    // New at the source, so its DuckDB table holds no rows of its own: rows there are another's (made
+    // by hand, another slot's), and its changes were applied among them, exit 0.
+    const held = await heldRows(h.conn, target.catalog, target.schema, target.table);
+    if (held !== undefined)
+      throw new TargetError(
+        `table ${source.schema}.${source.table} was created at the source, but its DuckDB table ${held} already holds rows walduck did not write for it (made by hand, or another slot's; DuckDB names are case-insensitive): drop or rename that DuckDB table, or leave ${source.schema}.${source.table} out with --tables, then start walduck again`,
+      );
     const t = await h.build(await ensureTarget(h.conn, target), watch);
     h.tables.set(tableKey(source.schema, source.table), t);
     return t;

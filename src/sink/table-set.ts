@@ -34,7 +34,7 @@ import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';
 import { deleteCopy, readCopies, requestCopy } from './copy-state.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
-import { STATE_SCHEMA, targetSchema } from './target.js';
+import { heldRows, refuseSourceCollisions, STATE_SCHEMA, targetSchema } from './target.js';
 
 export class TableSetError extends WalduckError {
   override readonly name = 'TableSetError';
@@ -81,6 +81,9 @@ export const recordRef = (r: TableRecord): TableRef => ({ schema: r.sourceSchema
 /** A record's key as refKey gives it: "a.b"."c" and "a"."b.c" are two tables. */
 export const recordKey = (r: TableRecord): string => refKey(recordRef(r));
 
+/** Which DuckDB table a schema and table name land in, as DuckDB matches names: case-insensitively. */
+const lands = (schema: string, table: string) => `${schema.toLowerCase()}\u0000${table.toLowerCase()}`;
+
 /**
  * The record of another source table whose DuckDB table `t` would land in, among `kept` (records no
  * longer followed, whose DuckDB tables stay as they are): DuckDB matches names case-insensitively and
@@ -88,7 +91,6 @@ export const recordKey = (r: TableRecord): string => refKey(recordRef(r));
  * Following orders there would overwrite (an online copy) or mix into the rows kept for "Orders".
  */
 export function keptHolder(kept: Iterable<TableRecord>, t: TableRef): TableRecord | undefined {
-  const lands = (schema: string, table: string) => `${schema.toLowerCase()}\u0000${table.toLowerCase()}`;
   const mine = lands(targetSchema(t.schema), t.table);
   for (const r of kept)
     if (
@@ -218,6 +220,10 @@ export class TableSet {
       log: (msg: string) => void;
     },
   ): Promise<TableSet> {
+    // Two chosen tables landing in one DuckDB table are refused before anything is recorded: refused
+    // only later, at the sink, the start had recorded both, and the next start took the one left out
+    // for a stopped table holding the other's DuckDB table (--drop-removed then dropped its rows).
+    refuseSourceCollisions(o.chosen);
     const catalog = await attachedCatalog(duck);
     await ensureStateTable(duck, catalog);
     await ensureTableSet(duck);
@@ -247,6 +253,24 @@ export class TableSet {
         const holder = keptHolder(kept, t);
         if (holder) throw new TableSetError('WALDUCK_TABLE_COLLISION', keptCollision(t, holder));
       }
+      // A table joining with no record, whose DuckDB table holds rows no record of this replica
+      // accounts for (made by hand, or another slot's): its online copy replaced them, exit 0.
+      const landed = new Set(
+        stored.flatMap((r) =>
+          r.targetSchema !== null && r.targetTable !== null ? [lands(r.targetSchema, r.targetTable)] : [],
+        ),
+      );
+      for (const t of o.chosen) {
+        // (walduck's own schema: describeTarget refuses that in its own words.)
+        if (landed.has(lands(targetSchema(t.schema), t.table)) || t.schema.toLowerCase() === STATE_SCHEMA)
+          continue;
+        const found = await heldRows(duck, catalog, targetSchema(t.schema), t.table);
+        if (found !== undefined)
+          throw new TableSetError(
+            'WALDUCK_TABLE_COLLISION',
+            `${refName(t)} joins this replica, but its DuckDB table ${found} already holds rows walduck did not write for it (made by hand, another slot's, or another table's: DuckDB names are case-insensitive): copying ${refName(t)} there would replace them; drop or rename that DuckDB table, or replicate ${refName(t)} into another DuckDB file`,
+          );
+      }
       const before = new Map(stored.map((r) => [recordKey(r), r]));
       const previousMode = previous?.mode;
       for (const [k, r] of before) {
@@ -256,6 +280,23 @@ export class TableSet {
         await deleteCopy(duck, o.slot, recordRef(r));
         if (r.state === 'skipped' || (r.state === 'stopped' && !o.dropRemoved)) {
           records.set(k, r);
+          continue;
+        }
+        // A followed table whose rows are in that DuckDB table (recorded with it by an older walduck,
+        // or by a start refused after recording): only the record goes, not the rows.
+        const there =
+          r.targetSchema !== null && r.targetTable !== null && lands(r.targetSchema, r.targetTable);
+        const sharer = o.chosen.find((t) => {
+          const was = before.get(refKey(t));
+          return (
+            (was?.state === 'streaming' || was?.state === 'copying') &&
+            lands(targetSchema(t.schema), t.table) === there
+          );
+        });
+        if (o.dropRemoved && sharer) {
+          o.warn(
+            `${name} is no longer in the table set; its DuckDB table ${r.targetSchema}.${r.targetTable} is not dropped: it holds the rows of ${refName(sharer)}, which lands there (DuckDB names are case-insensitive) and is followed`,
+          );
           continue;
         }
         if (o.dropRemoved && r.targetSchema !== null && r.targetTable !== null) {

@@ -4,6 +4,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
 import type { SourceTable } from '../source/catalog.js';
+import type { TableRef } from '../wal2json/change.js';
 import { parseExactState, reachable } from './exact-numeric.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { type ColumnMapping, type ExactState, type MapOptions, mapType } from './type-map.js';
@@ -90,18 +91,50 @@ export function describeTarget(
  * naming both, before anything is created.
  */
 export function refuseCollisions(targets: readonly TargetTable[]): void {
-  const seen = new Map<string, TargetTable>();
-  for (const t of targets) {
-    const k = `${t.schema.toLowerCase()}\u0000${t.table.toLowerCase()}`;
+  refuseSourceCollisions(targets.map((t) => t.source));
+}
+
+/**
+ * refuseCollisions for source tables not described yet: the table set checks the chosen tables with
+ * it before it records anything (a start refused later, at the sink, had already recorded both).
+ */
+export function refuseSourceCollisions(tables: readonly TableRef[]): void {
+  const seen = new Map<string, TableRef>();
+  for (const t of tables) {
+    const schema = targetSchema(t.schema);
+    const k = `${schema.toLowerCase()}\u0000${t.table.toLowerCase()}`;
     const other = seen.get(k);
     if (other) {
-      const name = (x: TargetTable) => `${qualified(x.source.schema, x.source.table)}`;
+      const name = (x: TableRef) => `${qualified(x.schema, x.table)}`;
       throw new TargetError(
-        `source tables ${name(other)} and ${name(t)} would both land in DuckDB table ${t.schema}.${t.table} (DuckDB names are case-insensitive, and PostgreSQL's public schema lands in DuckDB's main): replicate them into separate DuckDB files (one --tables list each)`,
+        `source tables ${name(other)} and ${name(t)} would both land in DuckDB table ${schema}.${t.table} (DuckDB names are case-insensitive, and PostgreSQL's public schema lands in DuckDB's main): replicate them into separate DuckDB files (one --tables list each)`,
       );
     }
     seen.set(k, t);
   }
+}
+
+/**
+ * The DuckDB table a name lands in ("schema.table" as DuckDB spells it) when it exists and holds
+ * rows: a table joining the replica there would replace or mix with rows walduck did not write for it.
+ */
+export async function heldRows(
+  conn: DuckDBConnection,
+  catalog: string,
+  schema: string,
+  table: string,
+): Promise<string | undefined> {
+  const found = await conn.runAndReadAll(
+    `SELECT table_schema, table_name FROM information_schema.tables
+      WHERE table_catalog = ${quoteLiteral(catalog)} AND lower(table_schema) = lower(${quoteLiteral(schema)}) AND lower(table_name) = lower(${quoteLiteral(table)})`,
+  );
+  const row = found.getRows()[0];
+  if (!row) return undefined;
+  const [s, t] = [String(row[0]), String(row[1])];
+  const rows = await conn.runAndReadAll(
+    `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(catalog)}.${qualified(s, t)})`,
+  );
+  return rows.getRows()[0]?.[0] === true ? `${s}.${t}` : undefined;
 }
 
 /**

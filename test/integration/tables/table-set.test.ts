@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
@@ -256,5 +257,128 @@ describe('the table set', () => {
     );
     assert.notDeepEqual(third[0], first[0]);
     await assertReplicaEquals(c.info, join(dir, 'same.duckdb'), [t('same_a')]);
+  });
+  it('two chosen tables landing together ("Deals" and deals) are refused before the set records either; a file recording both keeps the rows under --drop-removed', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE "Deals" (id int PRIMARY KEY, v text); CREATE TABLE deals (id int PRIMARY KEY, v text);
+       INSERT INTO "Deals" VALUES (1, 'D'), (2, 'D'); INSERT INTO deals VALUES (3, 'd');`,
+    );
+    const file = join(dir, 'deals.duckdb');
+    const set = (tables: string, ...more: string[]) => [
+      ...args('deals.duckdb', '--slot', 'deals_slot', '--tables', tables),
+      '--until-caught-up',
+      ...more,
+    ];
+    let r = await runWalduck(set('public."Deals"'));
+    assert.equal(r.code, 0, r.stderr);
+    r = await runWalduck(set('public."Deals",deals'));
+    assert.notEqual(r.code, 0);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(
+      lines[0] ?? '',
+      /source tables "public"\."Deals" and "public"\."deals" would both land in DuckDB table main\.deals/,
+    );
+    // Before, that start recorded deals (copying) first: the next start without it took deals for a
+    // stopped table holding "Deals"'s DuckDB table and was refused, and --drop-removed dropped the rows.
+    assert.deepEqual(
+      (await status('deals.duckdb')).map((x) => [x.table, x.state]),
+      [['public.Deals', 'streaming']],
+    );
+    psql(c.info, `INSERT INTO "Deals" VALUES (4, 'D')`);
+    r = await runWalduck(set('public."Deals"'));
+    assert.equal(r.code, 0, r.stderr);
+    await assertReplicaEquals(c.info, file, [t('Deals')]);
+    // A file that records both already (an older walduck): --drop-removed forgets deals, not the rows.
+    const db = await DuckDBInstance.create(file);
+    const conn = await db.connect();
+    await conn.run(
+      `INSERT INTO walduck.tables (slot, source_schema, source_table, target_schema, target_table, state, updated_at)
+         VALUES ('deals_slot', 'public', 'deals', 'main', 'deals', 'copying', now())`,
+    );
+    conn.closeSync();
+    db.closeSync();
+    r = await runWalduck(set('public."Deals"', '--drop-removed'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /public\.deals is no longer in the table set; its DuckDB table main\.deals is not dropped: it holds the rows of public\.Deals/,
+    );
+    await assertReplicaEquals(c.info, file, [t('Deals')]);
+    assert.deepEqual(
+      (await status('deals.duckdb')).map((x) => [x.table, x.state]),
+      [['public.Deals', 'streaming']],
+    );
+    psql(c.info, 'DROP TABLE "Deals", deals');
+  });
+  it('a table joining a replica whose DuckDB table holds rows walduck did not write for it (made by hand) is refused, the rows kept', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE own_a (id int PRIMARY KEY); CREATE TABLE own_b (id int PRIMARY KEY, v text);
+       INSERT INTO own_a VALUES (1); INSERT INTO own_b VALUES (2, 'source');`,
+    );
+    const file = join(dir, 'own.duckdb');
+    const set = (tables: string) => [
+      ...args('own.duckdb', '--slot', 'own_slot', '--tables', tables),
+      '--until-caught-up',
+    ];
+    let r = await runWalduck(set('own_a'));
+    assert.equal(r.code, 0, r.stderr);
+    const db = await DuckDBInstance.create(file);
+    const conn = await db.connect();
+    await conn.run(
+      `CREATE TABLE main."Own_B" (id int, v text); INSERT INTO main."Own_B" VALUES (99, 'mine')`,
+    );
+    conn.closeSync();
+    db.closeSync();
+    r = await runWalduck(set('own_a,own_b'));
+    assert.notEqual(r.code, 0);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(
+      lines[0] ?? '',
+      /public\.own_b joins this replica, but its DuckDB table main\.Own_B already holds rows walduck did not write for it/,
+    );
+    // Before, the online copy of own_b replaced the row made by hand, exit 0.
+    assert.deepEqual(await duckQuery(file, 'SELECT id, v FROM main."Own_B"'), [[99, 'mine']]);
+    assert.deepEqual(
+      (await status('own.duckdb')).map((x) => [x.table, x.state]),
+      [['public.own_a', 'streaming']],
+    );
+    psql(c.info, 'DROP TABLE own_a, own_b');
+  });
+  it('all tables: a table created while streaming whose DuckDB table holds rows made by hand stops walduck with one line, the rows kept', async () => {
+    psql(c.info, 'CREATE TABLE own_keep (id int PRIMARY KEY)');
+    const argv = args('ownstream.duckdb', '--slot', 'ownstream_slot');
+    const file = join(dir, 'ownstream.duckdb');
+    let r = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    const db = await DuckDBInstance.create(file);
+    const conn = await db.connect();
+    await conn.run(`CREATE TABLE main.fresh (id int, v text); INSERT INTO main.fresh VALUES (99, 'mine')`);
+    conn.closeSync();
+    db.closeSync();
+    const run = startWalduck(argv, { DEBUG: 'walduck:replicate' });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      run.child.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('streaming from slot')) resolve();
+      });
+      run.done.then((x) => reject(new Error(x.stderr)));
+    });
+    psql(c.info, "CREATE TABLE fresh (id int PRIMARY KEY, v text); INSERT INTO fresh VALUES (1, 'source');");
+    r = await run.done;
+    assert.notEqual(r.code, 0);
+    const failed = r.stderr.split('\n').filter((l) => l.startsWith('walduck: ') && !l.includes('warning'));
+    assert.equal(failed.length, 1, r.stderr);
+    assert.match(
+      failed[0] ?? '',
+      /table public\.fresh was created at the source, but its DuckDB table main\.fresh already holds rows walduck did not write for it/,
+    );
+    // Before, the source's row joined the one made by hand, exit 0.
+    assert.deepEqual(await duckQuery(file, 'SELECT id, v FROM main.fresh'), [[99, 'mine']]);
+    psql(c.info, 'DROP TABLE fresh, own_keep');
   });
 });
