@@ -123,6 +123,7 @@ export async function prepare(
       onLeaf: (leaf) => tableSet?.addLeaf(leaf),
       onLeafGone: (leaf) => tableSet?.removeLeaf(leaf),
       onTableGone: (t) => tableSet?.dropped(t),
+      onTableReplaced: (t) => tableSet?.replaced(t),
     });
     routing = opened;
     // The stored table set belongs to a DuckDB replica; a caller's sink keeps its own.

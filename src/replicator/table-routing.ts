@@ -43,6 +43,7 @@ export async function openRouting(
     onLeaf: (leaf: Leaf) => void;
     onLeafGone: (leaf: Leaf) => void;
     onTableGone: (t: SourceTable) => void;
+    onTableReplaced: (t: SourceTable) => void;
   },
 ): Promise<Routing> {
   // Opened on first use (the once-a-second check of the followed tables' oids uses it). On a half-open
@@ -68,6 +69,7 @@ export async function openRouting(
     onLeaf: o.onLeaf,
     onLeafGone: o.onLeafGone,
     onTableGone: o.onTableGone,
+    onTableReplaced: o.onTableReplaced,
     copyProblem: keyOrderProblem,
     log: o.log,
     warn: o.warn,

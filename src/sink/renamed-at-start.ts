@@ -18,7 +18,7 @@ import { WalduckError } from '../protocol/errors.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { ensureColumnsTable, readRecorded } from './source-schema.js';
-import { ensureTableSet, readTableSet, recordKey, recordRef, type TableRecord } from './table-set.js';
+import { ensureTableSet, readTableSet, recordKey, recordRef, type TableRecord } from './table-records.js';
 
 export class RenamedTableError extends WalduckError {
   override readonly name = 'RenamedTableError';

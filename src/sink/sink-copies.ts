@@ -13,7 +13,7 @@ import { columnsOf } from './row-describe.js';
 import type { SchemaWatch } from './schema-follow.js';
 import type { SinkOptions } from './sink-options.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
-import { TableSetError } from './table-set.js';
+import { TableSetError } from './table-records.js';
 import { ensureTarget } from './target.js';
 import { parseWatermark } from './watermark.js';
 import { type CopyProgress, WatermarkMerge } from './watermark-merge.js';

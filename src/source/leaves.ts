@@ -27,6 +27,7 @@ export class PartitionError extends WalduckError {
       | 'WALDUCK_PARTITION_ATTACHED'
       | 'WALDUCK_PARTITION_IDENTITY'
       | 'WALDUCK_TABLE_RENAMED'
+      | 'WALDUCK_TABLE_REPLACED'
       | 'WALDUCK_RENAME_REPLAY',
   ) {
     super(message);

@@ -48,6 +48,8 @@ export interface RouterOptions extends Pick<LeafContext, 'log' | 'onLeaf' | 'onL
   readonly warn: (msg: string) => void;
   /** Told once when a replicated table's oid is gone from the source catalog (DROP TABLE). */
   readonly onTableGone?: (t: SourceTable) => void;
+  /** Told when a replicated table's name is a new table (dropped and created again): `t` has its oid. */
+  readonly onTableReplaced?: (t: SourceTable) => void;
   /** Why a root cannot be copied online (source/key-order.ts), or undefined; absent: never. */
   readonly copyProblem?: (t: SourceTable) => string | undefined;
   /** How often `maybeRefresh` re-reads the leaves (default 1000 ms). */
@@ -397,6 +399,21 @@ export class TableRouter implements Router {
     for (const [oid, t] of byOid) {
       if (!gone.has(oid)) continue;
       this.renames.drop(oid);
+      // The name is a table again: dropped and created again. Its changes from here on are the new
+      // table's, but the dropped one's rows are still in DuckDB: re-copied online (recopies.ts). A
+      // rollback takes the decision back with the sink's transaction, and the next check finds it again.
+      const now = await oidOf(this.query, t);
+      if (now !== undefined && now !== oid) {
+        const k = refKey(t);
+        this.recopies.replaced(t, oid, now);
+        this.chosen.set(k, { ...t, oid: now });
+        this.undo.push(() => this.chosen.set(k, t));
+        this.o.onTableReplaced?.({ ...t, oid: now });
+        this.o.warn(
+          `table ${refName(t)} was dropped and created again at the source (oid ${oid} -> ${now}): re-copying it online over the dropped table's rows`,
+        );
+        continue;
+      }
       this.dropped.add(refKey(t));
       this.o.warn(
         `table ${refName(t)} was dropped at the source: its DuckDB table is left as it is and no longer followed (state stopped; --drop-removed drops it at the next start)`,

@@ -93,6 +93,19 @@ export class Recopies {
   }
 
   /**
+   * `t` was dropped and a table of the same name created (oid `was` -> `now`): the stream carries no
+   * DROP, so DuckDB holds the dropped table's rows, and the new table's changes would land among them.
+   */
+  replaced(t: TableRef, was: string, now: string): void {
+    this.add(
+      t,
+      `table ${refName(t)} was dropped and created again at the source (oid ${was} -> ${now}; the dropped table's rows left without WAL)`,
+      `table ${refName(t)} was dropped and created again at the source (oid ${was} -> ${now}): DuckDB's ${refName(t)} holds the dropped table's rows, and no change in WAL removes them: run walduck resync --table ${refName(t)} to copy it again, or start a new DuckDB file`,
+      'WALDUCK_TABLE_REPLACED',
+    );
+  }
+
+  /**
    * Rows of `root` came or went without WAL: re-copy it online, or, when it cannot be copied in key
    * chunks, stop with `refusal` (what happened and what to do) and the reason.
    */

@@ -9,7 +9,7 @@ import { replicate } from '../replicator/replicate.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
 import { DuckFileError } from '../sink/errors.js';
 import { quoteIdent as duckIdent, quoteLiteral as duckLiteral } from '../sink/sql.js';
-import { readRecorded, readTableSet, recordRef, type TableRecord } from '../sink/table-set.js';
+import { readRecorded, readTableSet, recordRef, type TableRecord } from '../sink/table-records.js';
 import { targetSchema } from '../sink/target.js';
 import { mapType, type NumericMode } from '../sink/type-map.js';
 import type { SourceTable } from '../source/catalog.js';

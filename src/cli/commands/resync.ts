@@ -6,7 +6,7 @@ import type { Argv } from 'yargs';
 import { withDuckDb } from '../../sink/duckdb-file.js';
 import { DuckFileError } from '../../sink/errors.js';
 import { readRecorded, toSourceTable } from '../../sink/source-schema.js';
-import { requestResync, TableSetError } from '../../sink/table-set.js';
+import { requestResync, TableSetError } from '../../sink/table-records.js';
 import { parseTableName } from '../../source/catalog.js';
 import { keyOrderProblem } from '../../source/key-order.js';
 

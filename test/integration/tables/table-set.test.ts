@@ -227,6 +227,76 @@ describe('the table set', () => {
     await assertReplicaEquals(c.info, join(dir, 'casestream.duckdb'), [{ schema: 'sc', table: 'gone' }]);
   });
 
+  it('a table dropped and created again while walduck was stopped is copied online, not streamed into the old rows', async () => {
+    psql(
+      c.info,
+      "CREATE TABLE again (id int PRIMARY KEY, v text); INSERT INTO again VALUES (1, 'old'), (2, 'old')",
+    );
+    const argv = [...args('again.duckdb', '--slot', 'again_slot', '--tables', 'again'), '--until-caught-up'];
+    let r = await runWalduck(argv);
+    assert.equal(r.code, 0, r.stderr);
+    psql(
+      c.info,
+      `DROP TABLE again; CREATE TABLE again (id int PRIMARY KEY, v text);
+       INSERT INTO again VALUES (5, 'new'); UPDATE again SET v = 'newer' WHERE id = 5`,
+    );
+    // Before, the stream's INSERT and UPDATE went on top of rows 1 and 2, which no change in WAL
+    // removes: DuckDB held 1, 2 and 5, exit 0.
+    r = await runWalduck(argv);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /public\.again was dropped and created again while walduck was stopped \(oid \d+ -> \d+\): re-copying it online/,
+    );
+    await assertReplicaEquals(c.info, join(dir, 'again.duckdb'), [t('again')]);
+    // The record follows the new table now: the next start changes nothing.
+    r = await runWalduck(argv);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /created again/);
+  });
+
+  it('a followed table dropped and created again while streaming is re-copied online, not mixed with the dropped rows', async () => {
+    psql(
+      c.info,
+      "CREATE TABLE twice (id int PRIMARY KEY, v text); INSERT INTO twice VALUES (1, 'old'), (2, 'old')",
+    );
+    const argv = args('twice.duckdb', '--slot', 'twice_slot', '--tables', 'twice');
+    const r = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    const run = startWalduck(argv, { DEBUG: 'walduck:*' });
+    let err = '';
+    const seen = (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (err.includes(text)) resolve();
+        };
+        run.child.stderr?.on('data', (d: Buffer) => {
+          err += d.toString();
+          check();
+        });
+        run.done.then((x) => reject(new Error(x.stderr)));
+        check();
+      });
+    await seen('streaming from slot');
+    psql(
+      c.info,
+      `DROP TABLE twice; CREATE TABLE twice (id int PRIMARY KEY, v text);
+       INSERT INTO twice VALUES (5, 'new'); UPDATE twice SET v = 'newer' WHERE id = 5`,
+    );
+    // Before, the new table's rows went in among 1 and 2, which no change in WAL removes, silently.
+    await seen('re-copying it online over the dropped table');
+    await seen(', done');
+    run.child.kill('SIGINT');
+    const stopped = await run.done;
+    assert.equal(stopped.code, 0, stopped.stderr);
+    psql(c.info, "INSERT INTO twice VALUES (6, 'after')");
+    // The record follows the new table: the next start copies nothing again.
+    const caught = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(caught.code, 0, caught.stderr);
+    assert.doesNotMatch(caught.stderr, /created again|joins the table set/);
+    await assertReplicaEquals(c.info, join(dir, 'twice.duckdb'), [t('twice')]);
+  });
+
   it('a start that decides nothing new leaves the records as they were; one that does rewrites them', async () => {
     psql(
       c.info,
