@@ -65,9 +65,13 @@ try {
 } catch (err) {
   fail(err);
 }
-// The command is done and nothing of it is pending: its files and its output are written
-// synchronously (stdout and stderr are blocking pipes and files on Linux), DuckDB is closed. Exit now
-// rather than when Node's exit-time cleanup has waited for every handle: after DuckDB use that wait
-// was once seen to spin at 100% CPU without end (CI, stop 28), which would leave a finished replicate
-// running.
+// The command is done: exit once stdout and stderr have handed everything to the OS (to a pipe they
+// write asynchronously on POSIX, and process.exit drops what is still queued), rather than when
+// Node's exit-time cleanup has waited for every handle: after DuckDB use that wait was once seen to
+// spin at 100% CPU without end (CI, stop 28), which would leave a finished replicate running.
+await Promise.all(
+  [process.stdout, process.stderr].map(
+    (s) => new Promise<void>((resolve) => (s.writableLength > 0 ? s.write('', () => resolve()) : resolve())),
+  ),
+);
 process.exit(process.exitCode ?? 0);

@@ -59,10 +59,10 @@ export function connectionSettings(
   return parseConnectionString(conninfo.join(' '), env);
 }
 
-/** A slot name given on the command line, checked by the server's rule (source/slot.ts). */
 /**
  * --tables, else TABLE_NAME; undefined: every table. A --tables that names none (`--tables ''`, a
- * script's empty variable) is refused rather than read as every table; an empty TABLE_NAME is unset.
+ * script's empty variable) is refused rather than read as every table; so is a TABLE_NAME of only
+ * commas, and an empty TABLE_NAME counts as unset.
  */
 export function chosenTables(flag: string | undefined): TableRef[] | undefined {
   if (flag !== undefined) {
@@ -76,9 +76,14 @@ export function chosenTables(flag: string | undefined): TableRef[] | undefined {
   const env = process.env.TABLE_NAME;
   if (env === undefined || env.trim() === '') return undefined;
   const tables = parseTableList(env);
-  return tables.length === 0 ? undefined : tables;
+  if (tables.length === 0)
+    throw new UsageError(
+      `TABLE_NAME ${JSON.stringify(env)} names no table: unset it to follow every table with a key, or name at least one`,
+    );
+  return tables;
 }
 
+/** A slot name given on the command line, checked by the server's rule (source/slot.ts). */
 export function slotName(name: string | undefined, option = '--slot'): string {
   if (name === undefined || name === '') throw new UsageError(`name the replication slot with ${option}`);
   const problem = slotNameProblem(name);

@@ -374,6 +374,8 @@ export async function connect(settings: ConnectionSettings, opts: ConnectOptions
     }
   };
   const { signal } = opts;
+  if (signal?.aborted)
+    throw new ConnectionError('WALDUCK_CONNECT_ABANDONED', 'connect', 'connection attempt abandoned');
   if (!timeoutMs && !signal) return run();
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;

@@ -62,7 +62,7 @@ export async function underRecordedNames(
       `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${f.oid}`,
     );
     const row = rows[0];
-    // Gone: a table dropped and made again under the name, followed by name as before.
+    // Gone: a table dropped and made again under the name; the table set copies it online (reconcile).
     if (!row) continue;
     const now = `${row[0]}.${row[1]}`;
     throw new RenamedTableError(

@@ -58,22 +58,32 @@ export class TypedColumn {
    * Empty again, its room kept: a table written in this batch is likely written in the next, and
    * growing back from one chunk each batch allocated (zeroed) and copied every column's buffers again,
    * 2048 to 8192 rows twice per batch on 50-column rows. trim() gives the room back once a batch
-   * passes without the table (the sink calls it), so what a sink keeps is bounded by one batch.
+   * passes without the table (the sink calls it), and a batch using under a quarter of it shrinks it.
    */
   clear(): void {
+    const used = this.length;
     this.length = 0;
     this.textRows = 0;
     this.texts = undefined;
+    // A batch that used under a quarter of the room: the room shrinks to it (one chunk at least), so a
+    // table written in every flush keeps what its recent batches need, not its largest one's.
+    if (used * 4 < this.state.length) this.shrink(used);
   }
 
   /** Room for one DuckDB chunk at most: a table idle for a batch keeps little, whatever it held. */
   trim(): void {
-    if (this.length === 0 && this.state.length > CHUNK_CAPACITY) {
-      this.data = new ArrayBuffer(CHUNK_CAPACITY * this.width);
-      this.view = new DataView(this.data);
-      this.bytes = new Uint8Array(this.data);
-      this.state = new Uint8Array(CHUNK_CAPACITY);
-    }
+    if (this.length === 0) this.shrink(0);
+  }
+
+  /** Room for `rows` (a power of two times one chunk), when that is less than it has; empty only. */
+  private shrink(rows: number): void {
+    let cap = CHUNK_CAPACITY;
+    while (cap < rows) cap *= 2;
+    if (cap >= this.state.length) return;
+    this.data = new ArrayBuffer(cap * this.width);
+    this.view = new DataView(this.data);
+    this.bytes = new Uint8Array(this.data);
+    this.state = new Uint8Array(cap);
   }
 
   /** Room for row `idx`. */

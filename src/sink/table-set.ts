@@ -3,9 +3,10 @@
 // partitions routed to it. It is written in the DuckDB transaction that commits the rows it describes,
 // read and compared with the source on every start, and listed by `walduck status`.
 //
-// States: streaming (followed), copying (being copied online while the others stream: its changes are
-// merged with the copy, walduck.copies holds the progress, copy-state.ts), stopped (left as it is, no longer followed: removed from --tables or
-// dropped at the source), skipped (exists at the source but cannot be replicated; all-tables mode).
+// States: streaming (followed), copying (being copied online while the others stream: its changes
+// are merged with the copy, walduck.copies holds the progress, copy-state.ts), stopped (left as it
+// is, no longer followed: removed from --tables or dropped at the source), skipped (exists at the
+// source but cannot be replicated; all-tables mode).
 // Compared on every start with the source (TableSet.reconcile):
 //
 //   - a table no longer chosen (left out of --tables, dropped at the source) is left as it is in
@@ -203,12 +204,12 @@ export class TableSet {
       }
       for (const [k, t] of current) {
         const r = before.get(k);
-        if (copying.has(k)) continue;
         // The same name, another oid: dropped and created again while walduck was stopped (a rename
         // keeps its oid). DuckDB holds the old table's rows, and no DROP is in WAL to remove them:
-        // streamed on, the new table's rows were added to them, exit 0. Copied online instead.
+        // streamed on, the new table's rows were added to them, exit 0. Copied online instead; a copy
+        // in progress starts over (it would resume at its recorded key, past the old rows below it).
         if (
-          r?.state === 'streaming' &&
+          (r?.state === 'streaming' || r?.state === 'copying') &&
           r.oid !== null &&
           t.oid !== undefined &&
           /^\d+$/.test(t.oid) &&
@@ -223,10 +224,12 @@ export class TableSet {
           o.warn(
             `${refName(t)} was dropped and created again while walduck was stopped (oid ${r.oid} -> ${t.oid}): re-copying it online over the dropped table's rows`,
           );
+          if (copying.has(k)) await deleteCopy(duck, o.slot, t);
           await requestCopy(duck, o.slot, t, 'created again');
           copying.add(k);
           continue;
         }
+        if (copying.has(k)) continue;
         if (r?.state === 'streaming') {
           const now = new Set(leavesOf(t));
           const gone = r.leaves.filter((l) => !now.has(l));
@@ -328,6 +331,11 @@ export class TableSet {
    * one no longer followed holds it (keptHolder). Undefined when it can.
    */
   collision(t: TableRef): string | undefined {
+    // Its own record, stopped: the table was dropped at the source before this run and is created
+    // again now. Its DuckDB table holds the dropped one's rows; a start copies the new one over them.
+    const own = this.records.get(refKey(t));
+    if (own?.state === 'stopped')
+      return `table ${refName(t)} was created again at the source, and its DuckDB table holds the rows of the ${refName(t)} dropped earlier (state stopped): start walduck again, which copies the new ${refName(t)} online over them`;
     const kept = [...this.records.values()].filter((r) => r.state === 'stopped' || r.state === 'skipped');
     const holder = keptHolder(kept, t);
     return holder && keptCollision(t, holder);

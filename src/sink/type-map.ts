@@ -275,7 +275,8 @@ function mapArray(element: PgType, dims: number, o: MapOptions): ColumnMapping {
     o.numeric === 'exact' && element.typname === 'numeric' && mapType(element).check !== 'decimal';
   const inner: ColumnMapping = plainNumeric
     ? { duckType: 'VARCHAR', convert: asIs, direct: true }
-    : mapType(element, {});
+    : // A list that identifies rows checks each element as a key value (pgNumericKeyAsDouble).
+      mapType(element, o.key ? { key: true } : {});
   // Elements DuckDB cannot cast from their text (bytea, money) stay text. Every numeric casts (the
   // wide ones only slowly, which inside a list we accept).
   const plain = inner.direct === true || inner.check === 'decimal';

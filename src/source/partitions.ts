@@ -391,6 +391,14 @@ export class TableRouter implements Router {
    * A drop ends the table's changes: it is no longer followed (onTableGone), its DuckDB table left.
    */
   private async checkTables(): Promise<void> {
+    // A name found dropped earlier that is a table again: created after the drop was seen. Until now
+    // its changes still went to the dropped table's DuckDB table.
+    for (const k of [...this.dropped]) {
+      const t = this.chosen.get(k);
+      if (!t?.oid) continue;
+      const now = await oidOf(this.query, t);
+      if (now !== undefined && now !== t.oid && !this.followed(now)) this.replaced(k, t, now, true);
+    }
     const byOid = new Map<string, SourceTable>();
     for (const [k, t] of this.chosen)
       if (t.oid && /^\d+$/.test(t.oid) && !this.dropped.has(k)) byOid.set(t.oid, t);
@@ -399,19 +407,10 @@ export class TableRouter implements Router {
     for (const [oid, t] of byOid) {
       if (!gone.has(oid)) continue;
       this.renames.drop(oid);
-      // The name is a table again: dropped and created again. Its changes from here on are the new
-      // table's, but the dropped one's rows are still in DuckDB: re-copied online (recopies.ts). A
-      // rollback takes the decision back with the sink's transaction, and the next check finds it again.
+      // The name is a table again (not a followed one renamed onto it): dropped and created again.
       const now = await oidOf(this.query, t);
-      if (now !== undefined && now !== oid) {
-        const k = refKey(t);
-        this.recopies.replaced(t, oid, now);
-        this.chosen.set(k, { ...t, oid: now });
-        this.undo.push(() => this.chosen.set(k, t));
-        this.o.onTableReplaced?.({ ...t, oid: now });
-        this.o.warn(
-          `table ${refName(t)} was dropped and created again at the source (oid ${oid} -> ${now}): re-copying it online over the dropped table's rows`,
-        );
+      if (now !== undefined && now !== oid && !this.followed(now)) {
+        this.replaced(refKey(t), t, now, false);
         continue;
       }
       this.dropped.add(refKey(t));
@@ -420,5 +419,25 @@ export class TableRouter implements Router {
       );
       this.o.onTableGone?.(t);
     }
+  }
+
+  /**
+   * `t`'s name holds a new table (oid `now`): its changes from here on are the new table's, but the
+   * dropped one's rows are still in DuckDB, and WAL has no DROP to remove them: re-copied online
+   * (recopies.ts). A rollback takes the decision back with the sink's transaction, and the next check
+   * finds it again.
+   */
+  private replaced(k: string, t: SourceTable, now: string, wasDropped: boolean): void {
+    this.recopies.replaced(t, t.oid ?? '?', now);
+    this.chosen.set(k, { ...t, oid: now });
+    if (wasDropped) this.dropped.delete(k);
+    this.undo.push(() => {
+      this.chosen.set(k, t);
+      if (wasDropped) this.dropped.add(k);
+    });
+    this.o.onTableReplaced?.({ ...t, oid: now });
+    this.o.warn(
+      `table ${refName(t)} was dropped and created again at the source (oid ${t.oid} -> ${now}): re-copying it online over the dropped table's rows`,
+    );
   }
 }

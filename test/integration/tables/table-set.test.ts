@@ -265,15 +265,15 @@ describe('the table set', () => {
     assert.equal(r.code, 0, r.stderr);
     const run = startWalduck(argv, { DEBUG: 'walduck:*' });
     let err = '';
+    run.child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     const seen = (text: string) =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
           if (err.includes(text)) resolve();
         };
-        run.child.stderr?.on('data', (d: Buffer) => {
-          err += d.toString();
-          check();
-        });
+        run.child.stderr?.on('data', check);
         run.done.then((x) => reject(new Error(x.stderr)));
         check();
       });
@@ -295,6 +295,40 @@ describe('the table set', () => {
     assert.equal(caught.code, 0, caught.stderr);
     assert.doesNotMatch(caught.stderr, /created again|joins the table set/);
     await assertReplicaEquals(c.info, join(dir, 'twice.duckdb'), [t('twice')]);
+  });
+
+  it('a followed table seen dropped while streaming, then created again, is re-copied online', async () => {
+    psql(c.info, "CREATE TABLE later (id int PRIMARY KEY, v text); INSERT INTO later VALUES (1, 'old')");
+    const argv = args('later.duckdb', '--slot', 'later_slot', '--tables', 'later');
+    const r = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    const run = startWalduck(argv, { DEBUG: 'walduck:*' });
+    let err = '';
+    run.child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const seen = (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (err.includes(text)) resolve();
+        };
+        run.child.stderr?.on('data', check);
+        run.done.then((x) => reject(new Error(x.stderr)));
+        check();
+      });
+    await seen('streaming from slot');
+    psql(c.info, 'DROP TABLE later');
+    await seen('table public.later was dropped at the source');
+    // Before, the name stayed routed to the dropped table's DuckDB table: 1 and 7 side by side.
+    psql(c.info, "CREATE TABLE later (id int PRIMARY KEY, v text); INSERT INTO later VALUES (7, 'new')");
+    await seen('was dropped and created again at the source');
+    await seen(', done');
+    run.child.kill('SIGINT');
+    const stopped = await run.done;
+    assert.equal(stopped.code, 0, stopped.stderr);
+    const caught = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(caught.code, 0, caught.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'later.duckdb'), [t('later')]);
   });
 
   it('a start that decides nothing new leaves the records as they were; one that does rewrites them', async () => {

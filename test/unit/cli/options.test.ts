@@ -34,6 +34,8 @@ it('--tables naming no table is a usage error; an empty TABLE_NAME is unset', ()
     ]);
     process.env.TABLE_NAME = ' ';
     assert.equal(chosenTables(undefined), undefined);
+    process.env.TABLE_NAME = ' , ';
+    assert.throws(() => chosenTables(undefined), UsageError);
     process.env.TABLE_NAME = 'x';
     assert.deepEqual(chosenTables(undefined), [{ schema: 'public', table: 'x' }]);
     // The flag wins over the environment, as before.

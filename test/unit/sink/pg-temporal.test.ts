@@ -150,6 +150,12 @@ describe('pg-temporal', () => {
       ).getRowsJS()[0]?.[0];
       assert.deepEqual(r, { months, days, micros }, text);
     }
+    // A list that identifies rows (REPLICA IDENTITY FULL, or a numeric[] key): each element is a key value.
+    const numeric = { typname: 'numeric', typmod: -1, typtype: 'b' };
+    const list = { typname: '_numeric', typmod: -1, typtype: 'b', element: numeric, dims: 1 };
+    assert.throws(() => mapType(list, { key: true }).pre?.('{1.5,1.00000000000000001}'), ValueError);
+    assert.doesNotThrow(() => mapType(list, { key: true }).pre?.('{1.5,2,NULL}'));
+    assert.doesNotThrow(() => mapType(list).pre?.('{1.5,1.00000000000000001}'));
     for (const bad of ['@ 1 day ago', '1 fortnight', '+1-2 +3 +4:05:06', '1 day 2'])
       assert.throws(() => parseInterval(bad), ValueError, bad);
   });
