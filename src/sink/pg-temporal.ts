@@ -243,7 +243,7 @@ export function pgNumericAsDouble(text: string): string {
 export function pgNumericKeyAsDouble(text: string): string {
   pgNumericAsDouble(text);
   if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return text;
-  const digits = significantDigits(text);
+  const digits = meaningfulDigits(text);
   const n = Math.abs(Number(text));
   if (digits > 15 || (n !== 0 && n < MIN_NORMAL))
     throw new ValueError(
@@ -257,7 +257,7 @@ export function pgNumericKeyAsDouble(text: string): string {
 const MIN_NORMAL = 2.2250738585072014e-308;
 
 /** Digits of a numeric's text without sign, point, exponent, leading and trailing zeros. */
-export function significantDigits(text: string): number {
+export function meaningfulDigits(text: string): number {
   const mantissa = text.split(/[eE]/)[0] ?? '';
   let first = -1;
   let last = -1;

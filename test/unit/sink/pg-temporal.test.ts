@@ -11,7 +11,7 @@ import {
   pgNumericAsDouble,
   pgNumericKeyAsDouble,
   pgTimestamp,
-  significantDigits,
+  meaningfulDigits,
   ValueError,
 } from '../../../src/sink/pg-temporal.js';
 import { quoteLiteral } from '../../../src/sink/sql.js';
@@ -180,7 +180,7 @@ describe('pg-temporal', () => {
       ['1.00000000000000001', 18],
       ['1234567890123456', 16],
     ] as const)
-      assert.equal(significantDigits(text), digits, text);
+      assert.equal(meaningfulDigits(text), digits, text);
     for (const ok of ['0', '1.50', '-0.000123', '123456789012345', '99999999999999.9', 'NaN', '1e-300'])
       assert.equal(pgNumericKeyAsDouble(ok), ok);
     // The sweep's pair: two keys that became one DOUBLE row, so a DELETE of one removed both.
