@@ -22,6 +22,25 @@ async function status(file: string): Promise<Record<string, unknown>[]> {
   return await statusJson(join(dir, file));
 }
 
+/** A replicate left running (all debug lines on stderr), and a wait for a text on its stderr. */
+function following(argv: readonly string[]) {
+  const run = startWalduck([...argv], { DEBUG: 'walduck:*' });
+  let err = '';
+  run.child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const seen = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (err.includes(text)) resolve();
+      };
+      run.child.stderr?.on('data', check);
+      run.done.then((x) => reject(new Error(x.stderr)));
+      check();
+    });
+  return { run, seen };
+}
+
 describe('the table set', () => {
   it('all tables: a table created while walduck runs joins with all its rows; unreplicable ones are named and skipped', async () => {
     psql(
@@ -263,20 +282,7 @@ describe('the table set', () => {
     const argv = args('twice.duckdb', '--slot', 'twice_slot', '--tables', 'twice');
     const r = await runWalduck([...argv, '--until-caught-up']);
     assert.equal(r.code, 0, r.stderr);
-    const run = startWalduck(argv, { DEBUG: 'walduck:*' });
-    let err = '';
-    run.child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const seen = (text: string) =>
-      new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (err.includes(text)) resolve();
-        };
-        run.child.stderr?.on('data', check);
-        run.done.then((x) => reject(new Error(x.stderr)));
-        check();
-      });
+    const { run, seen } = following(argv);
     await seen('streaming from slot');
     psql(
       c.info,
@@ -302,20 +308,7 @@ describe('the table set', () => {
     const argv = args('later.duckdb', '--slot', 'later_slot', '--tables', 'later');
     const r = await runWalduck([...argv, '--until-caught-up']);
     assert.equal(r.code, 0, r.stderr);
-    const run = startWalduck(argv, { DEBUG: 'walduck:*' });
-    let err = '';
-    run.child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const seen = (text: string) =>
-      new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (err.includes(text)) resolve();
-        };
-        run.child.stderr?.on('data', check);
-        run.done.then((x) => reject(new Error(x.stderr)));
-        check();
-      });
+    const { run, seen } = following(argv);
     await seen('streaming from slot');
     psql(c.info, 'DROP TABLE later');
     await seen('table public.later was dropped at the source');
