@@ -5,13 +5,13 @@ import { after, before, describe, it } from 'node:test';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import {
+  meaningfulDigits,
   parseInterval,
   pgDate,
   pgInterval,
   pgNumericAsDouble,
   pgNumericKeyAsDouble,
   pgTimestamp,
-  meaningfulDigits,
   ValueError,
 } from '../../../src/sink/pg-temporal.js';
 import { quoteLiteral } from '../../../src/sink/sql.js';
