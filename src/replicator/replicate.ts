@@ -171,7 +171,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     });
   // The first connection is made while DuckDB opens its file: each waits on something else (the server
   // forks a backend, DuckDB reads the file on its own thread), ~20 ms of every start. Its failure is
-  // handled where the loop awaits it, as any connection's; a DuckDB file that cannot open is reported
+  // handled where the loop awaits it, like every other connection's; a DuckDB file that cannot open is reported
   // first, as before, and the connection made meanwhile is closed.
   const abandon = new AbortController();
   let firstConnection: Promise<Connection> | undefined = connectSource(abandon.signal);

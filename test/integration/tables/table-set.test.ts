@@ -55,15 +55,8 @@ describe('the table set', () => {
        INSERT INTO parted SELECT generate_series(1, 20);`,
     );
     const argv = args('all.duckdb', '--slot', 'all_slot');
-    const run = startWalduck(argv, { DEBUG: 'walduck:replicate' });
-    let err = '';
-    await new Promise<void>((resolve, reject) => {
-      run.child.stderr?.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (err.includes('streaming from slot')) resolve();
-      });
-      run.done.then((r) => reject(new Error(r.stderr)));
-    });
+    const { run, seen } = following(argv);
+    await seen('streaming from slot');
     psql(
       c.info,
       `CREATE TABLE born (id bigint PRIMARY KEY, v text);
@@ -73,13 +66,7 @@ describe('the table set', () => {
        INSERT INTO a VALUES (51, 'while running');
        INSERT INTO parted SELECT generate_series(21, 40);`,
     );
-    await new Promise<void>((resolve) => {
-      const check = () => {
-        if (err.includes('new table public.born')) resolve();
-      };
-      run.child.stderr?.on('data', check);
-      check();
-    });
+    await seen('new table public.born');
     run.child.kill('SIGINT');
     const first = await run.done;
     assert.equal(first.code, 0, first.stderr);
@@ -222,15 +209,8 @@ describe('the table set', () => {
     r = await runWalduck([...argv, '--until-caught-up']);
     assert.equal(r.code, 0, r.stderr);
     // "Gone" is stopped now, not followed: only the table set knows its DuckDB table is taken.
-    const run = startWalduck(argv, { DEBUG: 'walduck:replicate' });
-    let err = '';
-    await new Promise<void>((resolve, reject) => {
-      run.child.stderr?.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (err.includes('streaming from slot')) resolve();
-      });
-      run.done.then((x) => reject(new Error(x.stderr)));
-    });
+    const { run, seen } = following(argv);
+    await seen('streaming from slot');
     psql(c.info, 'CREATE TABLE sc.gone (id int PRIMARY KEY); INSERT INTO sc.gone VALUES (7);');
     r = await run.done;
     assert.notEqual(r.code, 0);
@@ -456,15 +436,8 @@ describe('the table set', () => {
     await conn.run(`CREATE TABLE main.fresh (id int, v text); INSERT INTO main.fresh VALUES (99, 'mine')`);
     conn.closeSync();
     db.closeSync();
-    const run = startWalduck(argv, { DEBUG: 'walduck:replicate' });
-    let err = '';
-    await new Promise<void>((resolve, reject) => {
-      run.child.stderr?.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (err.includes('streaming from slot')) resolve();
-      });
-      run.done.then((x) => reject(new Error(x.stderr)));
-    });
+    const { run, seen } = following(argv);
+    await seen('streaming from slot');
     psql(c.info, "CREATE TABLE fresh (id int PRIMARY KEY, v text); INSERT INTO fresh VALUES (1, 'source');");
     r = await run.done;
     assert.notEqual(r.code, 0);
