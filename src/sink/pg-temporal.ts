@@ -220,6 +220,12 @@ export function pgInterval(text: string): string {
  */
 export function pgNumericAsDouble(text: string): string {
   if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return text;
+  doubleOf(text);
+  return text;
+}
+
+/** The DOUBLE a finite numeric text becomes, refused when that is ±Infinity or a false 0. */
+function doubleOf(text: string): number {
   const n = Number(text);
   if (!Number.isFinite(n))
     throw new ValueError(
@@ -231,7 +237,7 @@ export function pgNumericAsDouble(text: string): string {
       `the numeric (${text.length} characters) is too small for DOUBLE (it would be 0); use --numeric exact or a numeric(p,s) column`,
       abbrev(text),
     );
-  return text;
+  return n;
 }
 
 /**
@@ -241,10 +247,9 @@ export function pgNumericAsDouble(text: string): string {
  * unchanged, so two such keys never meet; more digits, or a subnormal DOUBLE (fewer bits), are refused.
  */
 export function pgNumericKeyAsDouble(text: string): string {
-  pgNumericAsDouble(text);
   if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return text;
+  const n = Math.abs(doubleOf(text));
   const digits = meaningfulDigits(text);
-  const n = Math.abs(Number(text));
   if (digits > 15 || (n !== 0 && n < MIN_NORMAL))
     throw new ValueError(
       `the numeric key value has ${digits} significant digits${digits > 15 ? '' : " and is below DOUBLE's normal range"}: a DOUBLE keeps 15 exactly, and two keys could become one row; use --numeric exact or a numeric(p,s) key column`,

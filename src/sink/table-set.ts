@@ -79,6 +79,21 @@ export function keptCollision(t: TableRef, holder: TableRecord): string {
   return `${refName(t)} would land in DuckDB table ${targetSchema(t.schema)}.${t.table}, which holds ${refName(recordRef(holder))}, no longer followed and left as it is (DuckDB names are case-insensitive, and PostgreSQL's public lands in main): start with --drop-removed to drop that table first, or replicate ${refName(t)} into another DuckDB file`;
 }
 
+export interface ReconcileOptions {
+  slot: string;
+  mode: Mode;
+  chosen: readonly SourceTable[];
+  leaves: readonly Leaf[];
+  /** pg_class's highest oid now, and a catalog query (for a new partition's rows). */
+  maxOid: bigint;
+  query: QueryFn;
+  dropRemoved: boolean;
+  /** Why a table cannot be copied online (source/key-order.ts), or undefined when it can. */
+  copyProblem?: (t: SourceTable) => string | undefined;
+  warn: (msg: string) => void;
+  log: (msg: string) => void;
+}
+
 export class TableSet {
   private dirty = false;
 
@@ -89,23 +104,7 @@ export class TableSet {
     private readonly maxOid: bigint,
   ) {}
 
-  static async reconcile(
-    duck: DuckDBConnection,
-    o: {
-      slot: string;
-      mode: Mode;
-      chosen: readonly SourceTable[];
-      leaves: readonly Leaf[];
-      /** pg_class's highest oid now, and a catalog query (for a new partition's rows). */
-      maxOid: bigint;
-      query: QueryFn;
-      dropRemoved: boolean;
-      /** Why a table cannot be copied online (source/key-order.ts), or undefined when it can. */
-      copyProblem?: (t: SourceTable) => string | undefined;
-      warn: (msg: string) => void;
-      log: (msg: string) => void;
-    },
-  ): Promise<TableSet> {
+  static async reconcile(duck: DuckDBConnection, o: ReconcileOptions): Promise<TableSet> {
     // Two chosen tables landing in one DuckDB table are refused before anything is recorded: refused
     // only later, at the sink, the start had recorded both, and the next start took the one left out
     // for a stopped table holding the other's DuckDB table (--drop-removed then dropped its rows).
@@ -114,24 +113,52 @@ export class TableSet {
     await ensureStateTable(duck, catalog);
     await ensureTableSet(duck);
     const state = await readState(duck, catalog, o.slot);
-    const storedLsn = state?.lsn ?? 0n;
     const stored = await readTableSet(duck, o.slot);
-    const records = new Map<string, TableRecord>();
-    const set = new TableSet(o.slot, o.mode, records, o.maxOid);
+    const set = new TableSet(o.slot, o.mode, new Map<string, TableRecord>(), o.maxOid);
     const leavesOf = (t: TableRef) =>
       o.leaves
         .filter((l) => refKey(l.root) === refKey(t))
         .map(refName)
         .sort();
-    const current = new Map(o.chosen.map((t) => [refKey(t), t]));
+    const chosenKeys = new Set(o.chosen.map(refKey));
     // Copies in progress (a table added or resynced, a run killed during its copy) go on.
     const copying = new Set(
-      stored ? (await readCopies(duck, o.slot)).map(refKey).filter((k) => current.has(k)) : [],
+      stored ? (await readCopies(duck, o.slot)).map(refKey).filter((k) => chosenKeys.has(k)) : [],
     );
     // The stored mode: from the state row's JSON when present; a set with no record of it is 'tables'.
     const previous = stored ? await readRecorded(duck, o.slot) : undefined;
+    // Everything a start decides is written in one transaction, so a start refused part way (a later
+    // table that cannot be copied online) leaves the file as it was: autocommitted one by one, the
+    // copy requests, deleted copies and --drop-removed's DROPs before the refusal stayed.
+    await duck.run('BEGIN TRANSACTION');
+    try {
+      await set.decide(duck, catalog, o, { stored, state, previous, copying, leavesOf });
+      await duck.run('COMMIT');
+    } catch (err) {
+      await duck.run('ROLLBACK').catch(() => {});
+      throw err;
+    }
+    return set;
+  }
+
+  private async decide(
+    duck: DuckDBConnection,
+    catalog: string,
+    o: ReconcileOptions,
+    known: {
+      stored: TableRecord[] | undefined;
+      state: { lsn: bigint } | undefined;
+      previous: Awaited<ReturnType<typeof readRecorded>> | undefined;
+      copying: Set<string>;
+      leavesOf: (t: TableRef) => string[];
+    },
+  ): Promise<void> {
+    const { stored, state, previous, copying, leavesOf } = known;
+    const storedLsn = state?.lsn ?? 0n;
+    const records = this.records;
+    const current = new Map(o.chosen.map((t) => [refKey(t), t]));
     if (stored) {
-      // Checked before anything is written: a refused start leaves the file as it was.
+      // Checked before anything is written.
       const kept = stored.filter(
         (r) => !current.has(recordKey(r)) && (r.state === 'skipped' || !o.dropRemoved),
       );
@@ -299,8 +326,8 @@ export class TableSet {
       }
     }
     const prior = new Map((stored ?? []).map((r) => [recordKey(r), r]));
-    for (const t of o.chosen) set.follow(t, leavesOf(t), prior.get(refKey(t)));
-    for (const k of copying) set.setState(k, 'copying');
+    for (const t of o.chosen) this.follow(t, leavesOf(t), prior.get(refKey(t)));
+    for (const k of copying) this.setState(k, 'copying');
     // An existing replica records the set now, not at the next commit: a run with nothing to apply
     // (--until-caught-up on a quiet source) must still leave what it decided (a table stopped or
     // dropped) in the file. A new file has no state row yet: its first commit writes both. A start
@@ -309,21 +336,11 @@ export class TableSet {
     // synced) by itself, and a kill between the DELETE and the INSERTs lost the slot's records.
     // pg_class's highest oid moves with any object made at the source (a temporary table, an
     // index): alone, it is one UPDATE of the state row, not a rewrite of every record.
-    set.dirty =
+    this.dirty =
       stored === undefined || previous?.mode !== o.mode || !sameRecords(stored, [...records.values()]);
-    if (state !== undefined && !set.dirty && previous?.maxOid !== o.maxOid)
+    if (state !== undefined && !this.dirty && previous?.maxOid !== o.maxOid)
       await writeRecorded(duck, o.slot, [...records.values()], o.mode, o.maxOid);
-    if (state !== undefined && set.dirty) {
-      await duck.run('BEGIN TRANSACTION');
-      try {
-        await set.write(duck);
-        await duck.run('COMMIT');
-      } catch (err) {
-        await duck.run('ROLLBACK').catch(() => {});
-        throw err;
-      }
-    }
-    return set;
+    if (state !== undefined && this.dirty) await this.write(duck);
   }
 
   /**

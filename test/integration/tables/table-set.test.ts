@@ -451,4 +451,35 @@ describe('the table set', () => {
     assert.deepEqual(await duckQuery(file, 'SELECT id, v FROM main.fresh'), [[99, 'mine']]);
     psql(c.info, 'DROP TABLE fresh, own_keep');
   });
+
+  it('a start refused part way (a joining table that cannot be copied online) leaves the file as it was: --drop-removed dropped nothing', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE stay (id int PRIMARY KEY); CREATE TABLE leaving (id int PRIMARY KEY);
+       CREATE TABLE keyless (v text); ALTER TABLE keyless REPLICA IDENTITY FULL;
+       INSERT INTO stay SELECT generate_series(1, 5); INSERT INTO leaving SELECT generate_series(1, 7);
+       INSERT INTO keyless VALUES ('a');`,
+    );
+    const set = (tables: string, ...more: string[]) => [
+      ...args('part.duckdb', '--slot', 'part_slot', '--tables', tables),
+      '--until-caught-up',
+      ...more,
+    ];
+    let r = await runWalduck(set('stay,leaving'));
+    assert.equal(r.code, 0, r.stderr);
+    const before = await status('part.duckdb');
+    // leaving is removed (--drop-removed: DROP), keyless joins and cannot be copied online (refused).
+    r = await runWalduck(set('stay,keyless', '--drop-removed'));
+    assert.notEqual(r.code, 0);
+    const failed = r.stderr.split('\n').filter((l) => l.startsWith('walduck: ') && !l.includes('warning'));
+    assert.equal(failed.length, 1, r.stderr);
+    assert.match(
+      failed[0] ?? '',
+      /table public\.keyless joins the table set of an existing replica, but .*no primary key/,
+    );
+    // Before, the DROP had committed by itself ahead of the refusal: leaving's rows were gone.
+    assert.deepEqual(await duckQuery(join(dir, 'part.duckdb'), 'SELECT count(*)::INT FROM leaving'), [[7]]);
+    assert.deepEqual(await status('part.duckdb'), before);
+    psql(c.info, 'DROP TABLE stay, leaving, keyless');
+  });
 });
