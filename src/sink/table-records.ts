@@ -188,7 +188,13 @@ export async function readRecorded(
  * (which holds the file while it runs). Returns the slot. The table keeps its rows until the copy's
  * first chunk replaces them.
  */
-export async function requestResync(duck: DuckDBConnection, t: TableRef, slot?: string): Promise<string> {
+export async function requestResync(
+  duck: DuckDBConnection,
+  t: TableRef,
+  slot?: string,
+  /** Runs once the table is known to be followed, before anything is written; throws to refuse. */
+  check?: () => Promise<void>,
+): Promise<string> {
   await ensureTableSet(duck);
   const tables = await stateRef(duck, 'tables');
   const r = await duck.runAndReadAll(
@@ -214,6 +220,7 @@ export async function requestResync(duck: DuckDBConnection, t: TableRef, slot?: 
       'WALDUCK_RESYNC_TABLE',
       `${name} is ${state} in this replica, not followed: name it in --tables of walduck replicate, which copies it online`,
     );
+  await check?.();
   await duck.run('BEGIN TRANSACTION');
   try {
     await requestCopy(duck, theSlot, t, 'resync');

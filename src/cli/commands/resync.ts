@@ -22,18 +22,21 @@ export function resyncCommand(y: Argv): Argv {
         .example('$0 resync --duckdb shop.duckdb --table public.orders', 're-copy orders online'),
     async (args) => {
       const table = parseTableName(args.table);
-      const slot = await withDuckDb(args.duckdb, false, async (_q, conn) => {
+      const slot = await withDuckDb(args.duckdb, false, async (_q, conn) =>
         // The copy reads the table in key order; a key it cannot order (as recorded) would stop every
         // later replicate of the file at start, with the request recorded and no way to take it back.
-        const rec = await readRecorded(conn, table.schema, table.table).catch(() => undefined);
-        const problem = rec && keyOrderProblem(toSourceTable(rec));
-        if (problem)
-          throw new TableSetError(
-            'WALDUCK_RESYNC_TABLE',
-            `${table.schema}.${table.table} cannot be copied online, so nothing was recorded: ${problem}`,
-          );
-        return requestResync(conn, table, args.slot);
-      }).catch((err: unknown) => {
+        // Checked once the table is known to be followed (its schema is then recorded), and a
+        // schema that cannot be read stops resync rather than skip the check.
+        requestResync(conn, table, args.slot, async () => {
+          const rec = await readRecorded(conn, table.schema, table.table);
+          const problem = rec && keyOrderProblem(toSourceTable(rec));
+          if (problem)
+            throw new TableSetError(
+              'WALDUCK_RESYNC_TABLE',
+              `${table.schema}.${table.table} cannot be copied online, so nothing was recorded: ${problem}`,
+            );
+        }),
+      ).catch((err: unknown) => {
         if (err instanceof DuckFileError && err.code === 'WALDUCK_DUCKDB_LOCKED')
           throw new DuckFileError(
             'WALDUCK_DUCKDB_LOCKED',
