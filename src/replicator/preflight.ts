@@ -184,6 +184,7 @@ export async function prepare(
             ? {
                 onTableAdded: set.follow.bind(set),
                 collision: set.collision.bind(set),
+                replacesDropped: set.replacesDropped.bind(set),
                 onTableRenamed: (from: TableRef, to: TableRef, lsn: Lsn) =>
                   set.renamed(from, to, formatLsn(lsn)),
                 beforeCommit: set.write.bind(set),

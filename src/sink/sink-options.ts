@@ -30,6 +30,11 @@ export interface SinkOptions {
   readonly onTableAdded?: (table: SourceTable) => void;
   /** Why a table joining while streaming cannot land in its DuckDB table (one kept, not followed). */
   readonly collision?: (table: TableRef) => string | undefined;
+  /**
+   * Whether a table joining while streaming takes the place of its own name's dropped table (record
+   * stopped): its DuckDB table, holding the dropped one's rows, is then replaced by the new table's.
+   */
+  readonly replacesDropped?: (table: TableRef) => boolean;
   /** Told inside the open DuckDB transaction that applies a source RENAME TABLE / SET SCHEMA. */
   readonly onTableRenamed?: (from: TableRef, to: TableRef, lsn: Lsn) => void;
   /** Runs inside every DuckDB transaction just before COMMIT, after the state row is written. */

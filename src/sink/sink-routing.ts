@@ -70,13 +70,25 @@ export class SinkRouting {
   /** A table that joins while streaming (a new table, a partitioned root seen first through a leaf). */
   private async addTable(source: SourceTable): Promise<Table> {
     const h = this.h;
-    const watch = this.opts.schema
+    // Its own name's table was dropped at the source (its record stopped), this one created since:
+    // created after the stream's start, it has all its rows in WAL from its creation on, so the
+    // dropped table's rows and recorded schema give way to it, here in the transaction that applies
+    // its first rows (a rollback brings them back, and the replay decides again).
+    const replaces = this.opts.replacesDropped?.(source) === true;
+    let watch = this.opts.schema
       ? await SchemaWatch.open(h.conn, source, this.opts.schema, this.opts.warn)
       : undefined;
+    if (replaces && watch) watch = await watch.recopied(h.conn, source);
     const target = h.describe(watch?.source ?? source);
     refuseCollisions([...[...h.tables.values()].map((t) => t.applier.target), target]);
     const kept = this.opts.collision?.(source);
     if (kept !== undefined) throw new TargetError(kept);
+    if (replaces) {
+      await h.conn.run(`DROP TABLE IF EXISTS ${target.name}`);
+      this.opts.warn(
+        `table ${source.schema}.${source.table} was created again at the source: its DuckDB table, which held the rows of the ${source.schema}.${source.table} dropped earlier (state stopped), now follows the new table, whose rows are all in WAL from its creation on`,
+      );
+    }
     // New at the source, so its DuckDB table holds no rows of its own: rows there are another's (made
     // by hand, another slot's), and its changes were applied among them, exit 0.
     const held = await heldRows(h.conn, target.catalog, target.schema, target.table);

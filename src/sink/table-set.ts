@@ -96,6 +96,8 @@ export interface ReconcileOptions {
 
 export class TableSet {
   private dirty = false;
+  /** Stopped records followed again while streaming, in this run (replacesDropped). */
+  private readonly revived = new Set<string>();
 
   private constructor(
     private readonly slot: string,
@@ -348,19 +350,26 @@ export class TableSet {
    * one no longer followed holds it (keptHolder). Undefined when it can.
    */
   collision(t: TableRef): string | undefined {
-    // Its own record, stopped: the table was dropped at the source before this run and is created
-    // again now. Its DuckDB table holds the dropped one's rows; a start copies the new one over them.
-    const own = this.records.get(refKey(t));
-    if (own?.state === 'stopped')
-      return `table ${refName(t)} was created again at the source, and its DuckDB table holds the rows of the ${refName(t)} dropped earlier (state stopped): start walduck again, which copies the new ${refName(t)} online over them`;
+    // (Its own record, stopped, is no collision: replacesDropped.)
     const kept = [...this.records.values()].filter((r) => r.state === 'stopped' || r.state === 'skipped');
     const holder = keptHolder(kept, t);
     return holder && keptCollision(t, holder);
   }
 
+  /**
+   * Whether `t`, joining while streaming, is its own name's table created again: dropped at the
+   * source before this run (its record stopped), or followed again in this run by a DuckDB
+   * transaction that may still roll back (its DuckDB table then holds the dropped rows again).
+   */
+  replacesDropped(t: TableRef): boolean {
+    const k = refKey(t);
+    return this.records.get(k)?.state === 'stopped' || this.revived.has(k);
+  }
+
   /** A table followed from now on (at start, or created at the source while streaming). */
   follow(t: SourceTable, leaves: readonly string[] = [], prior?: TableRecord): void {
     const was = prior ?? this.records.get(refKey(t));
+    if (prior === undefined && was?.state === 'stopped') this.revived.add(refKey(t));
     this.records.set(refKey(t), {
       sourceSchema: t.schema,
       sourceTable: t.table,

@@ -1,0 +1,76 @@
+// All tables: a table dropped at the source in one run (its record stopped, its DuckDB table left
+// as it was) and created again under its name while a later run streams. Created after that run's
+// start, the new table has all its rows in WAL from its creation on: its DuckDB table, rows and
+// shape, follows the new table from there. (Before, walduck stopped and asked for a restart.)
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
+import { duckQuery } from '../../helpers/duck.js';
+import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
+
+const c = useCluster({ database: 'walduck' });
+const dir = useWorkdir('walduck-recreated-');
+const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
+const t = (table: string) => ({ schema: 'public', table });
+
+async function streaming(argv: readonly string[]) {
+  const run = startWatched(argv, 'walduck:*');
+  const seen = (text: string) => run.waitFor((log) => log.includes(text));
+  await seen('streaming from slot');
+  return { run, seen };
+}
+
+describe('a table created again under a dropped one name', () => {
+  it('all tables: created while a later run streams, it replaces the dropped rows and shape in DuckDB', {
+    timeout: 120_000,
+  }, async () => {
+    psql(
+      c.info,
+      `CREATE TABLE steady (id int PRIMARY KEY); INSERT INTO steady SELECT generate_series(1, 3);
+       CREATE TABLE phoenix (id int PRIMARY KEY, v text); INSERT INTO phoenix VALUES (1, 'old'), (2, 'old');`,
+    );
+    const argv = args('phoenix.duckdb', '--slot', 'phoenix_slot');
+    const first = await streaming(argv);
+    psql(c.info, 'DROP TABLE phoenix');
+    await first.seen('table public.phoenix was dropped at the source');
+    first.run.child.kill('SIGINT');
+    assert.equal((await first.run.done).code, 0);
+
+    const second = await streaming(argv);
+    psql(
+      c.info,
+      `CREATE TABLE phoenix (id bigint PRIMARY KEY, w text, n int);
+       INSERT INTO phoenix VALUES (2, 'new', 20), (3, 'new', 30);
+       UPDATE phoenix SET n = 21 WHERE id = 2; DELETE FROM phoenix WHERE id = 3;
+       INSERT INTO steady VALUES (4);`,
+    );
+    await second.seen('table public.phoenix was created again at the source');
+    second.run.child.kill('SIGINT');
+    const done = await second.run.done;
+    assert.equal(done.code, 0, done.stderr);
+    psql(c.info, "INSERT INTO phoenix VALUES (5, 'later', 50)");
+    const caught = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(caught.code, 0, caught.stderr);
+    const file = join(dir, 'phoenix.duckdb');
+    await assertReplicaEquals(c.info, file, [t('phoenix'), t('steady')]);
+    // The new shape, not the dropped table's columns beside it.
+    assert.deepEqual(
+      await duckQuery(
+        file,
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'phoenix' ORDER BY ordinal_position",
+      ),
+      [['id'], ['w'], ['n']],
+    );
+    assert.deepEqual(
+      (await statusJson(file)).map((x) => [x.table, x.state]),
+      [
+        ['public.phoenix', 'streaming'],
+        ['public.steady', 'streaming'],
+      ],
+    );
+  });
+});
