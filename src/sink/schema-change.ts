@@ -249,10 +249,20 @@ export async function planChange(p: PlanInput): Promise<Plan> {
   if (!query)
     throw refuseWith(`its columns changed (${describeImage(image)}) and no source catalog is at hand`);
   const catalog = await query.columns(rec.oid);
-  if (catalog.length === 0)
-    throw refuseWith(
+  if (catalog.length === 0) {
+    const err = refuseWith(
       `its columns changed (${describeImage(image)}) and the table no longer exists on the source, so the change cannot be told apart`,
     );
+    // Dropped, and by now maybe created again under its name (the catalog check, about once a
+    // second, had not seen it yet): a copy of the table of that name, with its schema, heals that
+    // whatever --on-type-change says, as the check's own re-copy would. Without such a table the
+    // sink finds nothing to copy and this stops.
+    err.recopy ??= {
+      what: `it was dropped and a table created under its name (${describeImage(image)})`,
+      lsn: p.lsn,
+    };
+    throw err;
+  }
   const byAttnum = new Map(catalog.map((c) => [c.attnum, c]));
   const live = liveColumns(rec);
   const cands: Candidate[] = live.map((c) => {

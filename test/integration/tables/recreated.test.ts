@@ -74,3 +74,34 @@ describe('a table created again under a dropped one name', () => {
     );
   });
 });
+
+describe('a followed table dropped and created again in another shape while streaming', () => {
+  it('is re-copied online with its new columns and key', { timeout: 120_000 }, async () => {
+    psql(
+      c.info,
+      "CREATE TABLE morph (id int PRIMARY KEY, v text); INSERT INTO morph VALUES (1, 'old'), (2, 'old')",
+    );
+    const argv = args('morph.duckdb', '--slot', 'morph_slot', '--tables', 'morph');
+    const r = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = await streaming(argv);
+    psql(
+      c.info,
+      `DROP TABLE morph; CREATE TABLE morph (code text PRIMARY KEY, n numeric(10,2), id int);
+       INSERT INTO morph VALUES ('a', 1.5, 1), ('b', 2.5, 2); UPDATE morph SET n = 3 WHERE code = 'b';`,
+    );
+    await s.seen(', done');
+    s.run.child.kill('SIGINT');
+    const done = await s.run.done;
+    assert.equal(done.code, 0, done.stderr);
+    const file = join(dir, 'morph.duckdb');
+    await assertReplicaEquals(c.info, file, [t('morph')]);
+    assert.deepEqual(
+      await duckQuery(
+        file,
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'morph' ORDER BY ordinal_position",
+      ),
+      [['code'], ['n'], ['id']],
+    );
+  });
+});
