@@ -104,4 +104,33 @@ describe('a followed table dropped and created again in another shape while stre
       [['code'], ['n'], ['id']],
     );
   });
+
+  it('also when the catalog check sees the new table before its first change', {
+    timeout: 120_000,
+  }, async () => {
+    psql(c.info, "CREATE TABLE morph2 (id int PRIMARY KEY, v text); INSERT INTO morph2 VALUES (1, 'old')");
+    const argv = args('morph2.duckdb', '--slot', 'morph2_slot', '--tables', 'morph2');
+    const r = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = await streaming(argv);
+    psql(
+      c.info,
+      "DROP TABLE morph2; CREATE TABLE morph2 (code text PRIMARY KEY, n int); INSERT INTO morph2 VALUES ('z', 0)",
+    );
+    await s.seen('was dropped and created again at the source');
+    psql(c.info, "INSERT INTO morph2 VALUES ('a', 1), ('b', 2); UPDATE morph2 SET n = 3 WHERE code = 'b'");
+    s.run.child.kill('SIGINT');
+    const done = await s.run.done;
+    assert.equal(done.code, 0, done.stderr);
+    const caught = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(caught.code, 0, caught.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'morph2.duckdb'), [t('morph2')]);
+    assert.deepEqual(
+      await duckQuery(
+        join(dir, 'morph2.duckdb'),
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'morph2' ORDER BY ordinal_position",
+      ),
+      [['code'], ['n']],
+    );
+  });
 });
