@@ -10,6 +10,12 @@
 //
 // Invariant the stage relies on: a text the filler accepts is one the column's `prepare` returns
 // unchanged and never refuses (the filler knows only plain forms), so accepting skips `prepare`.
+//
+// A text column's values too long (or not ASCII) for an inline string_t are kept as UTF-8 bytes in
+// the column's own heap, not as JS strings: a string kept until its batch is written survives the
+// scavenges on the way and is copied at each (garbage collection was the main thread's largest item
+// on 100-row transactions), and DuckDB's VARCHAR vector needs the bytes anyway. At the flush each goes
+// into the vector by one copy of its bytes.
 
 import type { DuckDBDataChunk } from '@duckdb/node-api';
 import { InternalError } from '../protocol/errors.js';
@@ -21,6 +27,8 @@ import { CHUNK_CAPACITY, type ColumnScratch, type Filler } from './typed-fill.js
 const NULL = 0;
 const BINARY = 1;
 const TEXT = 2;
+/** UTF-8 bytes in the heap; the row's slot is an empty inline string_t, then length and offset. */
+const HEAP = 3;
 
 /** Rows a column has room for before its first growth: a table that is never written holds little. */
 const INITIAL_ROWS = 64;
@@ -35,6 +43,12 @@ export class TypedColumn {
   private texts: (string | undefined)[] | undefined;
   /** Rows in TEXT state: none (the usual case) lets a range skip looking. */
   private textRows = 0;
+  /** A text column (the inline string_t filler): its long texts go to `heap` instead of `texts`. */
+  private readonly heaped: boolean;
+  private heap: Buffer | undefined;
+  private heapUsed = 0;
+  /** Rows in HEAP state. */
+  private heapRows = 0;
   length = 0;
   private readonly format: (view: DataView, i: number) => string;
   /**
@@ -52,6 +66,7 @@ export class TypedColumn {
     this.bytes = new Uint8Array(this.data);
     this.state = new Uint8Array(INITIAL_ROWS);
     this.format = formatterOf(filler);
+    this.heaped = filler.duckType === 'VARCHAR';
   }
 
   /**
@@ -65,6 +80,11 @@ export class TypedColumn {
     this.length = 0;
     this.textRows = 0;
     this.texts = undefined;
+    this.heapRows = 0;
+    // The heap follows the rows' rule: a batch that used under a quarter of it lets it go (the next
+    // long text allocates what it needs).
+    if (this.heap !== undefined && this.heapUsed * 4 < this.heap.length) this.heap = undefined;
+    this.heapUsed = 0;
     // A batch that used under a quarter of the room: the room shrinks to it (one chunk at least), so a
     // table written in every flush keeps what its recent batches need, not its largest one's.
     if (used * 4 < this.state.length) this.shrink(used);
@@ -72,7 +92,10 @@ export class TypedColumn {
 
   /** Room for one DuckDB chunk at most: a table idle for a batch keeps little, whatever it held. */
   trim(): void {
-    if (this.length === 0) this.shrink(0);
+    if (this.length === 0) {
+      this.shrink(0);
+      this.heap = undefined;
+    }
   }
 
   /** Room for `rows` (a power of two times one chunk), when that is less than it has; empty only. */
@@ -157,6 +180,10 @@ export class TypedColumn {
   setText(idx: number, text: string): void {
     if (idx >= this.length) this.reach(idx);
     this.leave(idx);
+    if (this.heaped) {
+      this.setHeap(idx, text);
+      return;
+    }
     this.state[idx] = TEXT;
     // Sized up front: a first text far into the batch would otherwise make a sparse (slow) array.
     if (this.texts === undefined) this.texts = new Array<string | undefined>(this.state.length);
@@ -164,11 +191,42 @@ export class TypedColumn {
     this.textRows++;
   }
 
+  private setHeap(idx: number, text: string): void {
+    // At most 3 UTF-8 bytes per UTF-16 unit (a surrogate pair is 4 bytes for 2 units).
+    const need = this.heapUsed + text.length * 3;
+    let heap = this.heap;
+    if (heap === undefined || heap.length < need) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(need, 2 * (heap?.length ?? 0), 64 * 1024));
+      heap?.copy(grown, 0, 0, this.heapUsed);
+      heap = grown;
+      this.heap = grown;
+    }
+    const n = heap.write(text, this.heapUsed);
+    const at = idx * 16;
+    const v = this.view;
+    // An empty inline string_t (length 0) as far as DuckDB is concerned, until copyTo assigns it.
+    v.setUint32(at, 0, true);
+    v.setUint32(at + 4, 0, true);
+    v.setUint32(at + 8, n, true);
+    v.setUint32(at + 12, this.heapUsed, true);
+    this.heapUsed += n;
+    this.state[idx] = HEAP;
+    this.heapRows++;
+  }
+
+  /** The UTF-8 bytes of HEAP row `idx`. */
+  private heapBytes(idx: number): Buffer {
+    const at = idx * 16;
+    const off = this.view.getUint32(at + 12, true);
+    return (this.heap as Buffer).subarray(off, off + this.view.getUint32(at + 8, true));
+  }
+
   private leave(idx: number): void {
-    if (this.state[idx] === TEXT && this.texts !== undefined) {
+    const s = this.state[idx];
+    if (s === TEXT && this.texts !== undefined) {
       this.texts[idx] = undefined;
       this.textRows--;
-    }
+    } else if (s === HEAP) this.heapRows--;
   }
 
   /** The value of row `idx` as staged text (diagnostics and VARCHAR chunks): null, the text, or the binary printed. */
@@ -181,6 +239,7 @@ export class TypedColumn {
       if (t === undefined) throw new InternalError('apply', `staged text of row ${idx} is missing`);
       return t;
     }
+    if (s === HEAP) return this.heapBytes(idx).toString('utf8');
     return this.format(this.view, idx);
   }
 
@@ -225,6 +284,7 @@ export class TypedColumn {
       }
       this.validityOf(scratch, rows, start, end);
       scratch.copyTo(chunk, c, w, end - start);
+      this.heapTo(chunk, c, rows, start, end);
       return;
     }
     this.validityOf(scratch, rows, start, end);
@@ -239,6 +299,24 @@ export class TypedColumn {
         0,
         Math.ceil((end - start) / 64) * 8,
       );
+    }
+    this.heapTo(chunk, c, rows, start, end);
+  }
+
+  /** The HEAP rows among these into column `c` of `chunk` (copied as empty strings): their bytes. */
+  private heapTo(
+    chunk: DuckDBDataChunk,
+    c: number,
+    rows: number | readonly number[],
+    start: number,
+    end: number,
+  ): void {
+    if (this.heapRows === 0) return;
+    const vector = bindings.data_chunk_get_vector(chunk.chunk, c);
+    for (let k = start; k < end; k++) {
+      const i = typeof rows === 'number' ? k : (rows[k] ?? 0);
+      if (this.state[i] === HEAP)
+        bindings.vector_assign_string_element_len(vector, k - start, this.heapBytes(i));
     }
   }
 

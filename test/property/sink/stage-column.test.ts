@@ -6,7 +6,7 @@
 // integer, through textAt/textRange and through copyTo into a DuckDB chunk.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { BIGINT, DuckDBDataChunk } from '@duckdb/node-api';
+import { BIGINT, DuckDBDataChunk, VARCHAR } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { TypedColumn } from '../../../src/sink/stage-column.js';
 import { CHUNK_CAPACITY, ColumnScratch, fillerFor } from '../../../src/sink/typed-fill.js';
@@ -100,6 +100,70 @@ it('a staged column reads back what was set last, row by row, picked or ranged, 
                 const v = got[k - start];
                 assert.equal(v === null ? null : BigInt(v as bigint), want === null ? null : BigInt(want));
               }
+            }
+          }
+        }
+      },
+    ),
+    { seed: SEED, numRuns: RUNS },
+  );
+});
+
+/** Texts a text column holds inline (12 ASCII bytes at most) and ones its heap holds. */
+const words = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ maxLength: 12 }) },
+  { weight: 3, arbitrary: fc.string({ minLength: 13, maxLength: 80 }) },
+  { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
+  { weight: 1, arbitrary: fc.constantFrom('', 'é', '😀', 'abcdefghijkl', 'abcdefghijklm', 'x'.repeat(5000)) },
+);
+const textFiller = fillerFor({ duckType: 'VARCHAR', convert: (r) => r, direct: true });
+
+it('a staged text column reads back every text exactly, inline or from its heap, ranged or picked, past one chunk', () => {
+  assert.ok(textFiller);
+  const scratch = new ColumnScratch();
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.array(fc.record({ row, value: fc.option(words, { freq: 5 }) }), { minLength: 1, maxLength: 120 }),
+        {
+          minLength: 1,
+          maxLength: 3,
+        },
+      ),
+      fc.infiniteStream(fc.nat()),
+      (batches, picks) => {
+        const col = new TypedColumn(textFiller);
+        for (const [b, ops] of batches.entries()) {
+          col.clear();
+          if (b % 2 === 1) col.trim();
+          const model: (string | null)[] = [];
+          for (const { row: i, value } of ops) {
+            while (model.length <= i) model.push(null);
+            // The stage's own order: the inline form when it takes the text, else setText.
+            model[i] = value;
+            if (value === null) col.setNull(i);
+            else if (!col.setBinary(i, value)) col.setText(i, value);
+          }
+          const n = model.length;
+          // What DuckDB gets: UTF-8 of the text (a lone surrogate becomes U+FFFD, as a JS string would).
+          const utf8 = (t: string | null) => (t === null ? null : Buffer.from(t, 'utf8').toString('utf8'));
+          for (let i = 0; i < n; i++) assert.equal(col.textAt(i), utf8(model[i] ?? null), `row ${i}`);
+          const it = picks[Symbol.iterator]();
+          const rows = Array.from({ length: Math.min(n, 3000) }, () => (it.next().value ?? 0) % n);
+          for (const [pick, count] of [
+            [rows, rows.length],
+            [n, n],
+          ] as const) {
+            for (let start = 0; start < count; start += CHUNK_CAPACITY) {
+              const end = Math.min(count, start + CHUNK_CAPACITY);
+              const at = (k: number) => (typeof pick === 'number' ? k : (pick[k] ?? 0));
+              // Never a chunk that must go as VARCHAR text: long texts are bytes of the column's own.
+              assert.equal(col.allBinary(pick, start, end), true);
+              const chunk = DuckDBDataChunk.create([VARCHAR], end - start);
+              col.copyTo(chunk, 0, scratch, pick, start, end);
+              const got = chunk.getColumnValues(0);
+              for (let k = start; k < end; k++)
+                assert.equal(got[k - start], utf8(model[at(k)] ?? null), `pick ${k}`);
             }
           }
         }
