@@ -25,7 +25,7 @@
 // Beside it: leaves.ts (the leaves), recopies.ts (re-copies), rename-catalog.ts (renames' catalog reads).
 
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
-import type { QueryFn, SourceTable } from './catalog.js';
+import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import {
   type Leaf,
   type LeafContext,
@@ -397,7 +397,8 @@ export class TableRouter implements Router {
       const t = this.chosen.get(k);
       if (!t?.oid) continue;
       const now = await oidOf(this.query, t);
-      if (now !== undefined && now !== t.oid && !this.followed(now)) this.replaced(k, t, now, true);
+      if (now !== undefined && now !== t.oid && !this.followed(now))
+        this.replaced(k, t, await this.replacement(t, now), true);
     }
     const byOid = new Map<string, SourceTable>();
     for (const [k, t] of this.chosen)
@@ -410,7 +411,7 @@ export class TableRouter implements Router {
       // The name is a table again (not a followed one renamed onto it): dropped and created again.
       const now = await oidOf(this.query, t);
       if (now !== undefined && now !== oid && !this.followed(now)) {
-        this.replaced(refKey(t), t, now, false);
+        this.replaced(refKey(t), t, await this.replacement(t, now), false);
         continue;
       }
       this.dropped.add(refKey(t));
@@ -422,20 +423,40 @@ export class TableRouter implements Router {
   }
 
   /**
+   * The table under `t`'s name now (oid `now`), as the catalog describes it; the dropped one's
+   * description with the new oid when it is gone again by now (the next check decides).
+   */
+  private async replacement(t: SourceTable, now: string): Promise<SourceTable> {
+    let fresh: SourceTable | undefined;
+    try {
+      [fresh] = await readSourceTables(this.query, [t]);
+    } catch (err) {
+      throw new PartitionError(
+        `table ${refName(t)} was dropped and created again at the source (oid ${t.oid} -> ${now}), and the new one cannot be replicated: ${err instanceof Error ? err.message : String(err)}`,
+        'WALDUCK_TABLE_REPLACED',
+      );
+    }
+    return fresh?.oid === now ? fresh : { ...t, oid: now };
+  }
+
+  /**
    * `t`'s name holds a new table (oid `now`): its changes from here on are the new table's, but the
    * dropped one's rows are still in DuckDB, and WAL has no DROP to remove them: re-copied online
    * (recopies.ts). A rollback takes the decision back with the sink's transaction, and the next check
    * finds it again.
    */
-  private replaced(k: string, t: SourceTable, now: string, wasDropped: boolean): void {
-    this.recopies.replaced(t, t.oid ?? '?', now);
-    this.chosen.set(k, { ...t, oid: now });
+  private replaced(k: string, t: SourceTable, fresh: SourceTable, wasDropped: boolean): void {
+    const now = fresh.oid ?? '?';
+    // The new table's own description (columns, key, partitioning): whether it can be copied online
+    // is its own key's question, not the dropped table's.
+    this.chosen.set(k, fresh);
     if (wasDropped) this.dropped.delete(k);
     this.undo.push(() => {
       this.chosen.set(k, t);
       if (wasDropped) this.dropped.add(k);
     });
-    this.o.onTableReplaced?.({ ...t, oid: now });
+    this.recopies.replaced(t, t.oid ?? '?', now);
+    this.o.onTableReplaced?.(fresh);
     this.o.warn(
       `table ${refName(t)} was dropped and created again at the source (oid ${t.oid} -> ${now}): re-copying it online over the dropped table's rows`,
     );

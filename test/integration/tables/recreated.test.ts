@@ -133,4 +133,29 @@ describe('a followed table dropped and created again in another shape while stre
       [['code'], ['n']],
     );
   });
+
+  it('stops in one line when the new table cannot be copied online (no primary key), naming why', {
+    timeout: 120_000,
+  }, async () => {
+    psql(c.info, "CREATE TABLE morph3 (id int PRIMARY KEY, v text); INSERT INTO morph3 VALUES (1, 'old')");
+    const argv = args('morph3.duckdb', '--slot', 'morph3_slot', '--tables', 'morph3');
+    const r = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = await streaming(argv);
+    // No change of the new table yet: the catalog check finds it first.
+    psql(
+      c.info,
+      'DROP TABLE morph3; CREATE TABLE morph3 (id int, v text); ALTER TABLE morph3 REPLICA IDENTITY FULL',
+    );
+    const done = await s.run.done;
+    assert.notEqual(done.code, 0);
+    const failed = done.stderr.split('\n').filter((l) => l.startsWith('walduck: '));
+    assert.equal(failed.length, 1, done.stderr);
+    assert.match(
+      failed[0] ?? '',
+      /public\.morph3 was dropped and created again at the source.*no primary key/,
+    );
+    // The dropped table's rows stay as they were, nothing acknowledged past them.
+    assert.deepEqual(await duckQuery(join(dir, 'morph3.duckdb'), 'SELECT id, v FROM morph3'), [[1, 'old']]);
+  });
 });
