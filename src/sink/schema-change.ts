@@ -69,8 +69,10 @@ export type Step =
       readonly kind: 'type';
       readonly col: RecordedColumn;
       readonly to: RecordedColumn;
-      /** timestamp -> timestamptz: rows already there then take the values the source holds now. */
+      /** Rows already there then take the values the source holds now (see planChange). */
       readonly fromSource?: FillSpec;
+      /** timestamp -> timestamptz: DuckDB's own values cast read as UTC until the fill. */
+      readonly inZone?: true;
     }
   | { readonly kind: 'drop'; readonly col: RecordedColumn; readonly keep: boolean }
   | {
@@ -327,7 +329,32 @@ export async function planChange(p: PlanInput): Promise<Plan> {
             `${why}, but the column is ${now === undefined || now.dropped ? 'dropped' : `${now.type}`} on the source by now`,
           );
         const fromSource = await fillSpec(query, rec, byAttnum, now, refuseWith, why);
-        steps.push({ kind: 'type', col: cur, to, fromSource });
+        steps.push({ kind: 'type', col: cur, to, fromSource, inZone: true });
+      } else if (rec.keyNames.length > 0 && !rec.keyNames.includes(col.name)) {
+        // ALTER … TYPE … USING expr rewrote every row with an expression no catalog or WAL record
+        // keeps (`USING c * 1000`): a cast of DuckDB's values would keep the old ones. So the rows
+        // take the values the source holds now, as for an added column with a per-row default. A key
+        // column cannot be read back by itself, nor a keyless table's rows matched: those are cast
+        // (README: a USING that changes their values is found by walduck verify, not by the stream).
+        const why = `column ${newName} changed type from ${col.type} to ${newType}, and the rows PostgreSQL rewrote may hold other values (ALTER … USING), so walduck reads them back from the source`;
+        const now = byAttnum.get(col.attnum);
+        if (now === undefined || now.dropped) {
+          // Dropped since: with --on-drop-column drop its values go with it; kept, they would be wrong.
+          if (policy.onDropColumn !== 'drop')
+            throw refuseWith(`${why}, but the column is dropped on the source by now`);
+          steps.push({ kind: 'type', col: cur, to });
+        } else {
+          // The source's values now must fit the DuckDB column this step makes (varchar(5) -> varchar(10)
+          // with text by now does; int2 -> int4 with int8 by now does not).
+          const nowPg = sameTypeName(newType, now.type)
+            ? pg
+            : await query.typeOf(now.type, now, col.pg.dims ?? 1);
+          const mo = mapOptionsOf(policy);
+          if (mapType(nowPg, mo).duckType !== mapType(pg, mo).duckType)
+            throw refuseWith(`${why}, but the column is ${now.type} on the source by now`);
+          const fromSource = await fillSpec(query, rec, byAttnum, now, refuseWith, why);
+          steps.push({ kind: 'type', col: cur, to, fromSource });
+        }
       } else steps.push({ kind: 'type', col: cur, to });
       cur = to;
     }
@@ -575,9 +602,11 @@ export async function applyPlan(
       );
     else if (s.kind === 'rename') say(`${who}: RENAME COLUMN ${s.from} TO ${s.to} applied ${at}`);
     else if (s.kind === 'type') {
-      const zone = s.fromSource
+      const zone = s.inZone
         ? ': existing rows take the values the source holds now, as PostgreSQL converted them in the time zone of the session that ran the ALTER; changes streamed after this one overwrite them'
-        : '';
+        : s.fromSource
+          ? ': existing rows take the values the source holds now, as PostgreSQL rewrote them (an ALTER … USING may have changed them); changes streamed after this one overwrite them'
+          : '';
       say(
         `${who}: ALTER COLUMN ${s.to.name} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${mapType(s.to.pg, mo).duckType}${zone}) applied ${at}`,
       );
@@ -594,7 +623,7 @@ function addValue(s: Extract<Step, { kind: 'add' }>, mo: MapOptions): string {
 
 function typeExpr(s: Extract<Step, { kind: 'type' }>, ref: string, mo: MapOptions): string {
   const to = mapType(s.to.pg, mo).duckType;
-  return s.fromSource !== undefined ? `timezone('UTC', ${ref})` : `CAST(${ref} AS ${to})`;
+  return s.inZone ? `timezone('UTC', ${ref})` : `CAST(${ref} AS ${to})`;
 }
 
 async function alter(conn: DuckDBConnection, table: string, plan: Plan, mo: MapOptions): Promise<void> {
@@ -613,7 +642,7 @@ async function alter(conn: DuckDBConnection, table: string, plan: Plan, mo: MapO
     if (s.kind === 'type') {
       const to = mapType(s.to.pg, mo).duckType;
       const col = quoteIdent(s.to.name);
-      if (s.fromSource !== undefined || to !== mapType(s.col.pg, mo).duckType)
+      if (s.inZone || to !== mapType(s.col.pg, mo).duckType)
         await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${to} USING ${typeExpr(s, col, mo)}`);
     } else if (s.kind === 'add') {
       const col = quoteIdent(s.col.name);
