@@ -83,8 +83,18 @@ export function renderReport(r: VerifyReport): string {
   return `${out.join('\n')}\n`;
 }
 
+/**
+ * A name or key value as the report prints it: as it is, unless it holds a control character (a
+ * newline is legal in a PostgreSQL name and in text), which would split the report's lines: then as a
+ * JSON string, escaped.
+ */
+function shown(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is matched
+  return /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s) ? JSON.stringify(s) : s;
+}
+
 function renderTable(t: TableReport): string[] {
-  const name = `${t.schema}.${t.table}`;
+  const name = `${shown(t.schema)}.${shown(t.table)}`;
   const rules = new Map<string, string[]>();
   for (const x of t.tolerances) rules.set(x.rule, [...(rules.get(x.rule) ?? []), x.column]);
   const tol =
@@ -111,7 +121,7 @@ export function renderDiff(d: RowDiff): string {
     d.key === null
       ? 'row'
       : Object.entries(d.key)
-          .map(([k, v]) => `${k}=${v === null ? 'NULL' : v}`)
+          .map(([k, v]) => `${shown(k)}=${v === null ? 'NULL' : shown(v)}`)
           .join(', ');
   switch (d.kind) {
     case 'missing':
