@@ -284,6 +284,15 @@ export class TableApplier {
    */
   async keylessChange(stage: TableStage, old: RowImage, row: RowImage | undefined): Promise<void> {
     const t = this.target;
+    // A column named rowid (DuckDB matches names case-insensitively) hides DuckDB's rowid, and there is
+    // no other name for it: the statement below would match the column's values and change other rows.
+    const hiding = t.source.columns.find((c) => c.name.toLowerCase() === 'rowid');
+    if (hiding) {
+      const name = `${t.source.schema}.${t.source.table}`;
+      throw new StageError(
+        `${name} has no key and a column named ${hiding.name}, which hides DuckDB's rowid, by which walduck changes one of several equal rows: an UPDATE or DELETE of it cannot be applied (nothing after it acknowledged); rename the column or give the table a primary key on the source, then replicate it into a new DuckDB file (a table without a key cannot be copied again online), or leave it out of --tables`,
+      );
+    }
     const params: Value[] = [];
     const param = (i: number, v: Value): string => {
       params.push(stage.prepare(i, v));
