@@ -501,10 +501,11 @@ async function fillFromSource(
     if (rows.length < FILL_PAGE) break;
   }
   const match = keyTargets
-    .map((k, j) => `${table}.${quoteIdent(k.name)} = ${mapType(k.pg, mo).convert(`s.k${j}`)}`)
+    .map((k, j) => `t.${quoteIdent(k.name)} = ${mapType(k.pg, mo).convert(`s.k${j}`)}`)
     .join(' AND ');
   await conn.run(
-    `UPDATE ${table} SET ${quoteIdent(col.name)} = ${mapType(col.pg, mo).convert('s.v')} FROM temp.main.${stage} s WHERE ${match}`,
+    // Aliased: a table named s with a column k0 or v made its own name ambiguous (as in apply.ts).
+    `UPDATE ${table} AS t SET ${quoteIdent(col.name)} = ${mapType(col.pg, mo).convert('s.v')} FROM temp.main.${stage} s WHERE ${match}`,
   );
   await conn.run(`DROP TABLE temp.main.${stage}`);
   return total;
