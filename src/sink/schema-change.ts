@@ -645,18 +645,31 @@ async function alter(conn: DuckDBConnection, table: string, plan: Plan, mo: MapO
       const col = quoteIdent(s.to.name);
       if (s.inZone || to !== mapType(s.col.pg, mo).duckType)
         await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${to} USING ${typeExpr(s, col, mo)}`);
-    } else if (s.kind === 'add') {
-      const col = quoteIdent(s.col.name);
-      const type = mapType(s.col.pg, mo).duckType;
-      if (s.fill === null) await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${type}`);
-      else {
-        // The constant PostgreSQL shows for the rows that existed; every later row carries its own
-        // value, so DuckDB keeps no default once the existing rows have it.
-        await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${type} DEFAULT ${addValue(s, mo)}`);
-        await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} DROP DEFAULT`);
-      }
-    }
+    } else if (s.kind === 'add')
+      await conn.run(
+        `ALTER TABLE ${table} ADD COLUMN ${quoteIdent(s.col.name)} ${mapType(s.col.pg, mo).duckType}`,
+      );
   }
+  // The constant PostgreSQL shows for the rows that existed, set after every ALTER: DuckDB refuses to
+  // commit a transaction in which a column added with DEFAULT CAST(…) is followed by another ALTER of
+  // the table and a write to it ("another transaction has altered this table"), which made two such
+  // columns and a row stop at every start. Every later row carries its own value.
+  const fills = plan.steps.filter((s) => s.kind === 'add' && s.fill !== null) as Extract<
+    Step,
+    { kind: 'add' }
+  >[];
+  if (fills.length > 0)
+    await conn.run(
+      `UPDATE ${table} SET ${fills.map((s) => `${quoteIdent(s.col.name)} = ${addValue(s, mo)}`).join(', ')}`,
+    );
+}
+
+/**
+ * Whether applying a step writes the rows already in the DuckDB table (an UPDATE): a later ALTER in the
+ * same DuckDB transaction must then rebuild the table (applyPlan).
+ */
+export function writesRows(s: Step): boolean {
+  return fillsFromSource(s) || (s.kind === 'add' && s.fill !== null);
 }
 
 async function rebuild(
