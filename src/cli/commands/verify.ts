@@ -102,6 +102,11 @@ function renderTable(t: TableReport): string[] {
       ? ` (tolerance: ${[...rules].map(([rule, cols]) => `${cols.join(', ')} ${rule}`).join('; ')})`
       : '';
   if (t.equal) return [`${name}: EQUAL, ${t.source.rows} rows${tol}`];
+  const missing = t.missingInReplica;
+  if (missing !== undefined)
+    return [
+      `${name}: DIFFERENT, the replica lacks column(s) ${missing.map((c) => (/^[a-z_][a-z0-9_]*$/.test(c) ? c : JSON.stringify(c))).join(', ')}, source ${t.source.rows} rows, replica ${t.replica.rows} rows (a schema change with no row of the table written since: walduck applies it at the table's next change)`,
+    ];
   const what =
     t.source.rows === t.replica.rows
       ? `${t.source.rows} rows on both sides, but the row hashes differ (source ${t.source.hash}, replica ${t.replica.hash})`
