@@ -121,8 +121,14 @@ const name = (rec: { schema: string; table: string }) => `${rec.schema}.${rec.ta
 
 /** The one line that stops replication: table, change, LSN, and what to run. */
 export function refuse(rec: RecordedTable, lsn: Lsn, what: string, policy: SchemaPolicy): SchemaChangeError {
+  // resync copies in key chunks and judges by the recorded key: a table recorded without one is
+  // refused there, so the line names the way out that works.
+  const out =
+    rec.keyNames.length > 0
+      ? `run walduck resync --table ${quotedName(rec)} to copy the table again`
+      : `a table without a key cannot be copied again online: replicate ${quotedName(rec)} into a new DuckDB file, or leave it out of --tables`;
   const err = new SchemaChangeError(
-    `schema change on ${name(rec)} at LSN ${formatLsn(lsn)} not applied: ${what}; replication stopped before that transaction (nothing after it acknowledged): run walduck resync --table ${quotedName(rec)} to copy the table again`,
+    `schema change on ${name(rec)} at LSN ${formatLsn(lsn)} not applied: ${what}; replication stopped before that transaction (nothing after it acknowledged): ${out}`,
   );
   // The sink re-copies instead where it can (a catalog at hand, the table still there, a key to chunk by).
   if (policy.onTypeChange === 'recopy') err.recopy = { what, lsn };

@@ -80,6 +80,31 @@ describe('a replica identity changed while replicating', () => {
     });
   }
 
+  it('a keyless table given a primary key: the line names the way out that works (resync cannot copy it)', async () => {
+    const t = 'ri_keyless';
+    psql(
+      c.info,
+      `CREATE TABLE ${t} (id int NOT NULL, v int); ALTER TABLE ${t} REPLICA IDENTITY FULL;
+       INSERT INTO ${t} SELECT g, g FROM generate_series(1, 5) g`,
+    );
+    const first = await replicate(`${t}.duckdb`, t);
+    assert.equal(first.code, 0, first.stderr);
+    psql(c.info, `ALTER TABLE ${t} ADD PRIMARY KEY (id); UPDATE ${t} SET v = 0 WHERE id = 3`);
+    const r = await replicate(`${t}.duckdb`, t);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /primary key changed from \(\) to \(id\).*new DuckDB file/);
+    // What the line used to advise is refused: the table is recorded without a key.
+    assert.doesNotMatch(r.stderr, /walduck resync/);
+    const resync = await runWalduck([
+      'resync',
+      '--duckdb',
+      join(dir, `${t}.duckdb`),
+      '--table',
+      `public.${t}`,
+    ]);
+    assert.notEqual(resync.code, 0, resync.stderr);
+  });
+
   it('--on-type-change recopy copies the table again online and goes on', async () => {
     const t = 'ri_recopy';
     setUp(t);
