@@ -81,6 +81,8 @@ export interface LoopInput {
   readonly parseTime?: (text: string) => number | undefined;
   /** Work that a stop target waits for (an online copy in progress): not reached while true. */
   readonly holdOpen?: () => boolean;
+  /** Throws when nothing may be committed any more (a change the server dropped, lost-change.ts). */
+  readonly beforeCommit?: () => void;
 }
 
 export type LoopEnd = 'endpos' | 'caught-up' | 'signal';
@@ -134,6 +136,10 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
     stream.acknowledge(lsn);
     stream.sendFeedback();
   };
+  const commit = (): Promise<Lsn | undefined> => {
+    i.beforeCommit?.();
+    return sink.commit();
+  };
   const reached = () =>
     target !== undefined && sink.storedLsn >= target && !sink.hasUncommitted && !i.holdOpen?.();
 
@@ -146,7 +152,7 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
   // settled only once the stream passes a position): ask for the keepalive that says how far it went,
   // rather than wait for the server's own, which may be half its wal_sender_timeout away.
   const onTick = async () => {
-    if (sink.due) ack(await sink.commit());
+    if (sink.due) ack(await commit());
     const held = sink.due && sink.hasUncommitted;
     if ((target !== undefined && !sink.hasUncommitted) || held) stream.requestKeepalive();
   };
@@ -194,14 +200,15 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
           } else if (change.kind === 'insert' || change.kind === 'update' || change.kind === 'delete')
             pendingChanges++;
           if (change.kind === 'commit' && (sink.due || (target !== undefined && change.lsn >= target))) {
-            ack(await sink.commit());
+            ack(await commit());
           }
         }
       } else if (!sink.inSourceTransaction) {
         sink.streamPassed?.(m.walEnd);
-        if (sink.hasUncommitted) ack(await sink.commit());
+        if (sink.hasUncommitted) ack(await commit());
         // Nothing pending: everything up to walEnd is decoded and none of it is ours to apply.
         const idleTo = target !== undefined && m.walEnd > target ? target : m.walEnd;
+        i.beforeCommit?.();
         if (await sink.advanceIdle(idleTo)) ack(sink.storedLsn);
       }
       const pos = stream.lastReceived;
@@ -213,7 +220,7 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
     if (sink.inSourceTransaction) {
       await sink.rollback();
       latency.dropped();
-    } else ack(await sink.commit());
+    } else ack(await commit());
     stream.sendFeedback();
     await stream.stop();
   } catch (err) {

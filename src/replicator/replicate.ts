@@ -24,6 +24,7 @@ import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
 import { ReplicateError } from './errors.js';
 import { Latency, type LatencySummary, pgTimestampMs } from './latency.js';
 import { type LoopFigures, newFigures, runLoop, type StopAt, systemClock } from './loop.js';
+import { LostChanges } from './lost-change.js';
 import type { SlotHealth } from './metrics.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS, OnlineCopies } from './online-copy.js';
 import { type Prepared, prepare } from './preflight.js';
@@ -160,13 +161,18 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       'nothing to replicate into: give a DuckDB file or a sink',
     );
   }
+  // This session's changes the server dropped (lost-change.ts), fed by its replication connection.
+  let lostChanges: LostChanges | undefined;
   const connectSource = (signal?: AbortSignal) =>
     connect(settings, {
       ...(signal ? { signal } : {}),
       replication: 'database',
       log: o.logs?.protocol ?? o.log,
       ...(o.trace ? { trace: o.trace } : {}),
-      onNotice: (n) => o.warn(`server ${n.severity}: ${n.message}`),
+      onNotice: (n) => {
+        o.warn(`server ${n.severity}: ${n.message}`);
+        lostChanges?.notice(n.message);
+      },
       ...(settings.connectTimeoutMs === undefined ? { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS } : {}),
     });
   // The first connection is made while DuckDB opens its file: each waits on something else (the server
@@ -278,6 +284,21 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           log: o.logs?.wal2json ?? o.log,
           ...(router ? { skip: (schema: string, table: string) => router.ignores(schema, table) } : {}),
         });
+        // Before START_REPLICATION: its answer and the first changes (a warning among them) may come in
+        // one read, decoded at once.
+        const sinkNow = p.sink instanceof DuckDbSink ? p.sink : undefined;
+        lostChanges =
+          router && sinkNow
+            ? new LostChanges({
+                owner: (schema, table) => router.owner(schema, table),
+                copyingFresh: (ref) =>
+                  sinkNow
+                    .onlineCopies()
+                    .some(
+                      (c) => c.merge.fresh && c.source.schema === ref.schema && c.source.table === ref.table,
+                    ),
+              })
+            : undefined;
         const stream = await conn.startReplication({
           slot: p.slot,
           startLsn: p.startLsn,
@@ -343,6 +364,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             o.onProgress?.(x);
           },
           parseTime: pgTimestampMs,
+          beforeCommit: () => lostChanges?.check(),
         }).finally(() => {
           if (duckSink) duckSink.onCopyStart = undefined;
           if (decoder.skipped > 0)

@@ -64,17 +64,17 @@ export class TableApplier {
     this.stageFillers = [TEXT_FILLER, TEXT_FILLER, ...this.keyFillers, ...this.fillers];
     const col = (i: number) => quoteIdent(target.source.columns[i]?.name ?? '');
     const conv = (i: number, ref: string) => target.mappings[i]?.convert(ref) ?? ref;
-    const keyMatch = target.key
-      .map((k, j) => `${target.name}.${col(k)} = ${conv(k, `s._k${j}`)}`)
-      .join(' AND ');
+    // The target is `t` and the staged rows `s`: qualified by its own name, a target named s whose
+    // columns include a staged one's name (_op, _c0…) was ambiguous to DuckDB's binder.
+    const keyMatch = target.key.map((k, j) => `t.${col(k)} = ${conv(k, `s._k${j}`)}`).join(' AND ');
     const all = target.mappings.map((_, i) => i);
     this.sql = {
-      delete: `DELETE FROM ${target.name} USING ${this.deletesRef} s WHERE ${keyMatch}`,
-      update: `UPDATE ${target.name} SET ${all.map((i) => `${col(i)} = ${conv(i, `s._c${i}`)}`).join(', ')} FROM ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND ${keyMatch}`,
-      updateMasked: `UPDATE ${target.name} SET ${all
+      delete: `DELETE FROM ${target.name} AS t USING ${this.deletesRef} s WHERE ${keyMatch}`,
+      update: `UPDATE ${target.name} AS t SET ${all.map((i) => `${col(i)} = ${conv(i, `s._c${i}`)}`).join(', ')} FROM ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND ${keyMatch}`,
+      updateMasked: `UPDATE ${target.name} AS t SET ${all
         .map(
           (i) =>
-            `${col(i)} = CASE WHEN s._mask IS NULL OR substr(s._mask, ${i + 1}, 1) = '1' THEN ${conv(i, `s._c${i}`)} ELSE ${target.name}.${col(i)} END`,
+            `${col(i)} = CASE WHEN s._mask IS NULL OR substr(s._mask, ${i + 1}, 1) = '1' THEN ${conv(i, `s._c${i}`)} ELSE t.${col(i)} END`,
         )
         .join(', ')} FROM ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND ${keyMatch}`,
       insert: `INSERT INTO ${target.name} SELECT ${all.map((i) => conv(i, `_c${i}`)).join(', ')} FROM ${this.stageRef} WHERE _op = '${OP_INSERT}'`,
@@ -307,6 +307,15 @@ export class TableApplier {
    */
   async keylessChange(stage: TableStage, old: RowImage, row: RowImage | undefined): Promise<void> {
     const t = this.target;
+    // A column named rowid (DuckDB matches names case-insensitively) hides DuckDB's rowid, and there is
+    // no other name for it: the statement below would match the column's values and change other rows.
+    const hiding = t.source.columns.find((c) => c.name.toLowerCase() === 'rowid');
+    if (hiding) {
+      const name = `${t.source.schema}.${t.source.table}`;
+      throw new StageError(
+        `${name} has no key and a column named ${hiding.name}, which hides DuckDB's rowid, by which walduck changes one of several equal rows: an UPDATE or DELETE of it cannot be applied (nothing after it acknowledged); rename the column or give the table a primary key on the source, then replicate it into a new DuckDB file (a table without a key cannot be copied again online), or leave it out of --tables`,
+      );
+    }
     const params: Value[] = [];
     const param = (i: number, v: Value): string => {
       params.push(stage.prepare(i, v));

@@ -69,8 +69,10 @@ export type Step =
       readonly kind: 'type';
       readonly col: RecordedColumn;
       readonly to: RecordedColumn;
-      /** timestamp -> timestamptz: rows already there then take the values the source holds now. */
+      /** Rows already there then take the values the source holds now (see planChange). */
       readonly fromSource?: FillSpec;
+      /** timestamp -> timestamptz: DuckDB's own values cast read as UTC until the fill. */
+      readonly inZone?: true;
     }
   | { readonly kind: 'drop'; readonly col: RecordedColumn; readonly keep: boolean }
   | {
@@ -119,8 +121,14 @@ const name = (rec: { schema: string; table: string }) => `${rec.schema}.${rec.ta
 
 /** The one line that stops replication: table, change, LSN, and what to run. */
 export function refuse(rec: RecordedTable, lsn: Lsn, what: string, policy: SchemaPolicy): SchemaChangeError {
+  // resync copies in key chunks and judges by the recorded key: a table recorded without one is
+  // refused there, so the line names the way out that works.
+  const out =
+    rec.keyNames.length > 0
+      ? `run walduck resync --table ${quotedName(rec)} to copy the table again`
+      : `a table without a key cannot be copied again online: replicate ${quotedName(rec)} into a new DuckDB file, or leave it out of --tables`;
   const err = new SchemaChangeError(
-    `schema change on ${name(rec)} at LSN ${formatLsn(lsn)} not applied: ${what}; replication stopped before that transaction (nothing after it acknowledged): run walduck resync --table ${quotedName(rec)} to copy the table again`,
+    `schema change on ${name(rec)} at LSN ${formatLsn(lsn)} not applied: ${what}; replication stopped before that transaction (nothing after it acknowledged): ${out}`,
   );
   // The sink re-copies instead where it can (a catalog at hand, the table still there, a key to chunk by).
   if (policy.onTypeChange === 'recopy') err.recopy = { what, lsn };
@@ -337,7 +345,32 @@ export async function planChange(p: PlanInput): Promise<Plan> {
             `${why}, but the column is ${now === undefined || now.dropped ? 'dropped' : `${now.type}`} on the source by now`,
           );
         const fromSource = await fillSpec(query, rec, byAttnum, now, refuseWith, why);
-        steps.push({ kind: 'type', col: cur, to, fromSource });
+        steps.push({ kind: 'type', col: cur, to, fromSource, inZone: true });
+      } else if (rec.keyNames.length > 0 && !rec.keyNames.includes(col.name)) {
+        // ALTER … TYPE … USING expr rewrote every row with an expression no catalog or WAL record
+        // keeps (`USING c * 1000`): a cast of DuckDB's values would keep the old ones. So the rows
+        // take the values the source holds now, as for an added column with a per-row default. A key
+        // column cannot be read back by itself, nor a keyless table's rows matched: those are cast
+        // (README: a USING that changes their values is found by walduck verify, not by the stream).
+        const why = `column ${newName} changed type from ${col.type} to ${newType}, and the rows PostgreSQL rewrote may hold other values (ALTER … USING), so walduck reads them back from the source`;
+        const now = byAttnum.get(col.attnum);
+        if (now === undefined || now.dropped) {
+          // Dropped since: with --on-drop-column drop its values go with it; kept, they would be wrong.
+          if (policy.onDropColumn !== 'drop')
+            throw refuseWith(`${why}, but the column is dropped on the source by now`);
+          steps.push({ kind: 'type', col: cur, to });
+        } else {
+          // The source's values now must fit the DuckDB column this step makes (varchar(5) -> varchar(10)
+          // with text by now does; int2 -> int4 with int8 by now does not).
+          const nowPg = sameTypeName(newType, now.type)
+            ? pg
+            : await query.typeOf(now.type, now, col.pg.dims ?? 1);
+          const mo = mapOptionsOf(policy);
+          if (mapType(nowPg, mo).duckType !== mapType(pg, mo).duckType)
+            throw refuseWith(`${why}, but the column is ${now.type} on the source by now`);
+          const fromSource = await fillSpec(query, rec, byAttnum, now, refuseWith, why);
+          steps.push({ kind: 'type', col: cur, to, fromSource });
+        }
       } else steps.push({ kind: 'type', col: cur, to });
       cur = to;
     }
@@ -484,10 +517,11 @@ async function fillFromSource(
     if (rows.length < FILL_PAGE) break;
   }
   const match = keyTargets
-    .map((k, j) => `${table}.${quoteIdent(k.name)} = ${mapType(k.pg, mo).convert(`s.k${j}`)}`)
+    .map((k, j) => `t.${quoteIdent(k.name)} = ${mapType(k.pg, mo).convert(`s.k${j}`)}`)
     .join(' AND ');
   await conn.run(
-    `UPDATE ${table} SET ${quoteIdent(col.name)} = ${mapType(col.pg, mo).convert('s.v')} FROM temp.main.${stage} s WHERE ${match}`,
+    // Aliased: a table named s with a column k0 or v made its own name ambiguous (as in apply.ts).
+    `UPDATE ${table} AS t SET ${quoteIdent(col.name)} = ${mapType(col.pg, mo).convert('s.v')} FROM temp.main.${stage} s WHERE ${match}`,
   );
   await conn.run(`DROP TABLE temp.main.${stage}`);
   return total;
@@ -585,9 +619,11 @@ export async function applyPlan(
       );
     else if (s.kind === 'rename') say(`${who}: RENAME COLUMN ${s.from} TO ${s.to} applied ${at}`);
     else if (s.kind === 'type') {
-      const zone = s.fromSource
+      const zone = s.inZone
         ? ': existing rows take the values the source holds now, as PostgreSQL converted them in the time zone of the session that ran the ALTER; changes streamed after this one overwrite them'
-        : '';
+        : s.fromSource
+          ? ': existing rows take the values the source holds now, as PostgreSQL rewrote them (an ALTER … USING may have changed them); changes streamed after this one overwrite them'
+          : '';
       say(
         `${who}: ALTER COLUMN ${s.to.name} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${mapType(s.to.pg, mo).duckType}${zone}) applied ${at}`,
       );
@@ -604,7 +640,7 @@ function addValue(s: Extract<Step, { kind: 'add' }>, mo: MapOptions): string {
 
 function typeExpr(s: Extract<Step, { kind: 'type' }>, ref: string, mo: MapOptions): string {
   const to = mapType(s.to.pg, mo).duckType;
-  return s.fromSource !== undefined ? `timezone('UTC', ${ref})` : `CAST(${ref} AS ${to})`;
+  return s.inZone ? `timezone('UTC', ${ref})` : `CAST(${ref} AS ${to})`;
 }
 
 async function alter(conn: DuckDBConnection, table: string, plan: Plan, mo: MapOptions): Promise<void> {
@@ -623,20 +659,33 @@ async function alter(conn: DuckDBConnection, table: string, plan: Plan, mo: MapO
     if (s.kind === 'type') {
       const to = mapType(s.to.pg, mo).duckType;
       const col = quoteIdent(s.to.name);
-      if (s.fromSource !== undefined || to !== mapType(s.col.pg, mo).duckType)
+      if (s.inZone || to !== mapType(s.col.pg, mo).duckType)
         await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${to} USING ${typeExpr(s, col, mo)}`);
-    } else if (s.kind === 'add') {
-      const col = quoteIdent(s.col.name);
-      const type = mapType(s.col.pg, mo).duckType;
-      if (s.fill === null) await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${type}`);
-      else {
-        // The constant PostgreSQL shows for the rows that existed; every later row carries its own
-        // value, so DuckDB keeps no default once the existing rows have it.
-        await conn.run(`ALTER TABLE ${table} ADD COLUMN ${col} ${type} DEFAULT ${addValue(s, mo)}`);
-        await conn.run(`ALTER TABLE ${table} ALTER COLUMN ${col} DROP DEFAULT`);
-      }
-    }
+    } else if (s.kind === 'add')
+      await conn.run(
+        `ALTER TABLE ${table} ADD COLUMN ${quoteIdent(s.col.name)} ${mapType(s.col.pg, mo).duckType}`,
+      );
   }
+  // The constant PostgreSQL shows for the rows that existed, set after every ALTER: DuckDB refuses to
+  // commit a transaction in which a column added with DEFAULT CAST(…) is followed by another ALTER of
+  // the table and a write to it ("another transaction has altered this table"), which made two such
+  // columns and a row stop at every start. Every later row carries its own value.
+  const fills = plan.steps.filter((s) => s.kind === 'add' && s.fill !== null) as Extract<
+    Step,
+    { kind: 'add' }
+  >[];
+  if (fills.length > 0)
+    await conn.run(
+      `UPDATE ${table} SET ${fills.map((s) => `${quoteIdent(s.col.name)} = ${addValue(s, mo)}`).join(', ')}`,
+    );
+}
+
+/**
+ * Whether applying a step writes the rows already in the DuckDB table (an UPDATE): a later ALTER in the
+ * same DuckDB transaction must then rebuild the table (applyPlan).
+ */
+export function writesRows(s: Step): boolean {
+  return fillsFromSource(s) || (s.kind === 'add' && s.fill !== null);
 }
 
 async function rebuild(

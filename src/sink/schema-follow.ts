@@ -123,8 +123,15 @@ export class SchemaWatch {
       }
       this.pk = change.pk;
     }
-    if (change.kind !== 'insert' && change.old !== undefined && !this.passes(change.old, this.old, false))
-      return this.plan(change, change.old, false);
+    if (
+      change.kind !== 'insert' &&
+      change.old !== undefined &&
+      !this.passes(change.old, this.old, false, change.lsn)
+    ) {
+      const plan = await this.plan(change, change.old, false);
+      this.identifies(plan.next, change.old, change.lsn);
+      return plan;
+    }
     if (change.kind !== 'delete') {
       const full = change.kind === 'insert';
       if (!this.passes(change.new, full ? this.full : this.partial, full))
@@ -139,12 +146,30 @@ export class SchemaWatch {
       : sameShape(this.rec, change.new, false);
   }
 
-  private passes(image: RowImage, seen: Seen, full: boolean): boolean {
+  /** `identity`: the image is an old row's identity, at this LSN; it must carry the recorded key. */
+  private passes(image: RowImage, seen: Seen, full: boolean, identity?: Lsn): boolean {
     if (image.names === seen.names && image.types === seen.types) return true;
     if (!sameShape(this.rec, image, full)) return false;
+    if (identity !== undefined) this.identifies(this.rec, image, identity);
     seen.names = image.names;
     seen.types = image.types;
     return true;
+  }
+
+  /**
+   * An UPDATE's or DELETE's old identity without a recorded key column: the source's replica identity
+   * changed (REPLICA IDENTITY USING INDEX of another index, or back to the primary key), so rows are
+   * now told apart by other columns. That is a schema change like a changed primary key: the line
+   * names resync (a restart would meet the same change again), and recopy can heal it.
+   */
+  private identifies(rec: RecordedTable, image: RowImage, lsn: Lsn): void {
+    if (rec.keyNames.every((k) => image.names.includes(k))) return;
+    throw refuse(
+      rec,
+      lsn,
+      `its replica identity changed: UPDATE and DELETE identify rows by (${image.names.join(', ')}) now, recorded (${rec.keyNames.join(', ')})`,
+      this.policy,
+    );
   }
 
   private plan(change: Insert | Update | Delete, image: RowImage, full: boolean): Promise<Plan> {

@@ -8,7 +8,7 @@ import type { Lsn } from '../protocol/lsn.js';
 import type { Delete, Insert, RowImage, Update } from '../wal2json/change.js';
 import type { Need } from './exact-numeric.js';
 import { type States, widenColumn } from './exact-widen.js';
-import { fillsFromSource, type Plan, SchemaChangeError } from './schema-change.js';
+import { type Plan, SchemaChangeError, writesRows } from './schema-change.js';
 import type { SinkCopies } from './sink-copies.js';
 import type { SinkOptions } from './sink-options.js';
 import { keyOf, type SinkHost, type Table } from './sink-table.js';
@@ -48,9 +48,9 @@ export class SinkReshape {
     await h.flushTable(t);
     const key = keyOf(t);
     const next = await w.apply(h.conn, plan, change.lsn, h.touched.has(key));
-    // A column filled from the source (an added one, or timestamp -> timestamptz) is an UPDATE of
-    // the table: a later ALTER in this DuckDB transaction must rebuild it (schema-change.ts applyPlan).
-    if (plan.steps.some(fillsFromSource)) h.touched.add(key);
+    // A column filled with a constant or from the source (an added one, timestamp -> timestamptz) is
+    // an UPDATE of the table: a later ALTER in this DuckDB transaction must rebuild it (applyPlan).
+    if (plan.steps.some(writesRows)) h.touched.add(key);
     h.keepCommitted();
     // Read back from DuckDB: a numeric column widened under --numeric exact keeps its state.
     const built = await h.build(await ensureTarget(h.conn, h.describe(next.source)), next);

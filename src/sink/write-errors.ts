@@ -5,7 +5,7 @@
 import { WalduckError } from '../protocol/errors.js';
 import type { Lsn } from '../protocol/lsn.js';
 import type { Change, Value } from '../wal2json/change.js';
-import { ApplyError, duckReason, firstLine } from './apply-error.js';
+import { ApplyError, duckReason } from './apply-error.js';
 import { findBadStaged } from './diagnose.js';
 import { describeRow, findRow, withAdvice } from './row-describe.js';
 import { type Table, tableKey } from './sink-table.js';
@@ -96,8 +96,10 @@ export function wrapChangeError(err: unknown, change: Change, tables: ReadonlyMa
       snippet: err.snippet,
     });
   }
-  // Our own errors name no row data; DuckDB's quote the value.
-  if (err instanceof WalduckError) return new ApplyError(where, firstLine(err), { cause: err });
+  // Our own errors name no row data; DuckDB's quote the value. Ours are one line, unless a name holds
+  // a newline (legal in PostgreSQL): folded, not cut there, or the line loses what follows the name.
+  if (err instanceof WalduckError)
+    return new ApplyError(where, err.message.replace(/\s*\n\s*/g, ' '), { cause: err });
   const duck = duckReason(err);
   return new ApplyError(where, duck.text, { cause: err, snippet: duck.snippet });
 }

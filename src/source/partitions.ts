@@ -138,6 +138,22 @@ export class TableRouter implements Router {
     return this.leaves.get(refKey(ref));
   }
 
+  /**
+   * The followed table a name is now (a leaf: its root), or undefined. `schema` undefined: any schema
+   * (a server warning of wal2json's format-version 1 names the table alone).
+   */
+  owner(schema: string | undefined, table: string): TableRef | undefined {
+    if (schema !== undefined) {
+      const k = refKey({ schema, table });
+      const t = this.chosen.get(k);
+      if (t) return { schema: t.schema, table: t.table };
+      return this.leaves.get(k)?.root;
+    }
+    for (const t of this.chosen.values()) if (t.table === table) return { schema: t.schema, table: t.table };
+    for (const l of this.leaves.values()) if (l.table === table) return l.root;
+    return undefined;
+  }
+
   /** Where a change of `ref` goes. Cheap for known names; one catalog lookup for a new one. */
   async route(ref: TableRef): Promise<Route> {
     await this.startCheck();

@@ -83,8 +83,18 @@ export function renderReport(r: VerifyReport): string {
   return `${out.join('\n')}\n`;
 }
 
+/**
+ * A name or key value as the report prints it: as it is, unless it holds a control character (a
+ * newline is legal in a PostgreSQL name and in text), which would split the report's lines: then as a
+ * JSON string, escaped.
+ */
+function shown(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is matched
+  return /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s) ? JSON.stringify(s) : s;
+}
+
 function renderTable(t: TableReport): string[] {
-  const name = `${t.schema}.${t.table}`;
+  const name = `${shown(t.schema)}.${shown(t.table)}`;
   const rules = new Map<string, string[]>();
   for (const x of t.tolerances) rules.set(x.rule, [...(rules.get(x.rule) ?? []), x.column]);
   const tol =
@@ -92,6 +102,11 @@ function renderTable(t: TableReport): string[] {
       ? ` (tolerance: ${[...rules].map(([rule, cols]) => `${cols.join(', ')} ${rule}`).join('; ')})`
       : '';
   if (t.equal) return [`${name}: EQUAL, ${t.source.rows} rows${tol}`];
+  const missing = t.missingInReplica;
+  if (missing !== undefined)
+    return [
+      `${name}: DIFFERENT, the replica lacks column(s) ${missing.map((c) => (/^[a-z_][a-z0-9_]*$/.test(c) ? c : JSON.stringify(c))).join(', ')}, source ${t.source.rows} rows, replica ${t.replica.rows} rows (a schema change with no row of the table written since: walduck applies it at the table's next change)`,
+    ];
   const what =
     t.source.rows === t.replica.rows
       ? `${t.source.rows} rows on both sides, but the row hashes differ (source ${t.source.hash}, replica ${t.replica.hash})`
@@ -111,7 +126,7 @@ export function renderDiff(d: RowDiff): string {
     d.key === null
       ? 'row'
       : Object.entries(d.key)
-          .map(([k, v]) => `${k}=${v === null ? 'NULL' : v}`)
+          .map(([k, v]) => `${shown(k)}=${v === null ? 'NULL' : shown(v)}`)
           .join(', ');
   switch (d.kind) {
     case 'missing':
