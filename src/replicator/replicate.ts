@@ -205,6 +205,23 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   // --until-caught-up, instead of stopping with its line.
   let copyFailingSince: number | undefined;
   let guard: SlotGuard | undefined;
+  /** The result of a stop asked for between sessions (while waiting to reconnect, or snapshotting). */
+  const stopped = (): ReplicateResult => {
+    const f = figures ?? newFigures(0n);
+    return {
+      changes: f.changes,
+      transactions: f.transactions,
+      bytes: f.bytes,
+      received: f.received,
+      applied: prepared?.sink.storedLsn ?? 0n,
+      serverEnd: f.serverEnd,
+      slot: prepared?.slot ?? o.slot ?? '',
+      startedAt: prepared?.startLsn ?? 0n,
+      stoppedBy: 'signal',
+      latency: latency.summary(),
+      unmatched: prepared?.sink instanceof DuckDbSink ? prepared.sink.stats.unmatched : 0,
+    };
+  };
   try {
     for (;;) {
       let conn: Connection | undefined;
@@ -373,6 +390,14 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         const transient = isTransient(err);
         const code = failureCode(err);
         o.onConnection?.({ kind: 'failed', code, transient });
+        if (o.signal?.aborted && hasCode(err, 'WALDUCK_SNAPSHOT_INTERRUPTED')) {
+          // A stop asked for, not a failure: the snapshot commits whole or not at all, and the slot it
+          // created is dropped, so the next start copies again from scratch.
+          (o.notice ?? o.warn)(
+            'stopped during the initial snapshot: nothing of it was kept; the next start copies again',
+          );
+          return stopped();
+        }
         if (!transient || o.signal?.aborted) throw err;
         const now = performance.now();
         if (copyStuck) failingSince = copyFailingSince ??= failingSince ?? now;
@@ -389,22 +414,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         o.warn(
           `${oneLine(err)} [${code}]; reconnecting, attempt ${backoff.attempt}, in ${(delay / 1000).toFixed(1)} s`,
         );
-        if (await pause(delay, o.signal)) {
-          const f = figures ?? newFigures(0n);
-          return {
-            changes: f.changes,
-            transactions: f.transactions,
-            bytes: f.bytes,
-            received: f.received,
-            applied: prepared?.sink.storedLsn ?? 0n,
-            serverEnd: f.serverEnd,
-            slot: prepared?.slot ?? o.slot ?? '',
-            startedAt: prepared?.startLsn ?? 0n,
-            stoppedBy: 'signal',
-            latency: latency.summary(),
-            unmatched: prepared?.sink instanceof DuckDbSink ? prepared.sink.stats.unmatched : 0,
-          };
-        }
+        if (await pause(delay, o.signal)) return stopped();
       } finally {
         await conn?.close().catch(() => {});
       }
@@ -478,4 +488,12 @@ async function within<T>(p: Promise<T>, ms: number, onTimeout: () => void): Prom
 function oneLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return text.split('\n')[0] ?? text;
+}
+
+/** Whether `err`, or an error it was caused by, carries `code`. */
+function hasCode(err: unknown, code: string): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
 }
