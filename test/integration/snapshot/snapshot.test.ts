@@ -11,6 +11,7 @@ import { type ClusterInfo, conninfo, psql } from '../../../src/cluster/throwaway
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
+import { psqlSession } from '../../helpers/psql-session.js';
 import { runWalduck, startWalduck, startWatched } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
@@ -243,6 +244,39 @@ describe('walduck replicate: initial snapshot', () => {
     const again = await runWalduck(args('stopped.duckdb', 'stopped', 'stopped'));
     assert.equal(again.code, 0, again.stderr);
     await assertReplicaEquals(c.info, file, [{ schema: 'public', table: 'stopped' }]);
+  });
+
+  it('SIGTERM while creating the slot waits for a long transaction is a clean stop at once', async () => {
+    createTable(c.info, 'waiting', 100);
+    // CREATE_REPLICATION_SLOT waits for every transaction with an xid running when it starts.
+    const open = psqlSession(c.info, "BEGIN; INSERT INTO waiting VALUES (-1); SELECT 'held';\n", 'held');
+    await open.ready;
+    const file = join(dir, 'waiting.duckdb');
+    const run = startWalduck(args('waiting.duckdb', 'waiting', 'waiting'));
+    let r: Awaited<typeof run.done>;
+    try {
+      while (
+        psql(
+          c.info,
+          "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE_REPLICATION_SLOT%' AND wait_event_type = 'Lock'",
+        ) !== '1'
+      )
+        await new Promise((resolve) => setImmediate(resolve));
+      run.child.kill('SIGTERM');
+      // Before: it waited with the server until the transaction ended (hours, for a forgotten session).
+      const timer = setTimeout(() => run.child.kill('SIGKILL'), 30_000);
+      r = await run.done;
+      clearTimeout(timer);
+    } finally {
+      await open.end('ROLLBACK;\n');
+    }
+    assert.equal(r.signal, null, `still waiting for the slot after SIGTERM: ${r.stderr}`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /stopped during the initial snapshot: nothing of it was kept/);
+    // A slot the server went on to create is dropped at the next start, which copies from scratch.
+    const again = await runWalduck(args('waiting.duckdb', 'waiting', 'waiting'));
+    assert.equal(again.code, 0, again.stderr);
+    await assertReplicaEquals(c.info, file, [{ schema: 'public', table: 'waiting' }]);
   });
 
   it('--no-snapshot streams only new changes', async () => {
