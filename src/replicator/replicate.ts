@@ -174,7 +174,11 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   // handled where the loop awaits it, like every other connection's; a DuckDB file that cannot open is reported
   // first, as before, and the connection made meanwhile is closed.
   const abandon = new AbortController();
-  let firstConnection: Promise<Connection> | undefined = connectSource(abandon.signal);
+  // A stop asked for abandons a connection attempt too: a server that does not answer would hold the
+  // stop until the connect timeout, and then it read as a failure (exit 1).
+  let firstConnection: Promise<Connection> | undefined = connectSource(
+    o.signal ? AbortSignal.any([abandon.signal, o.signal]) : abandon.signal,
+  );
   firstConnection.catch(() => {});
   type Instance = Awaited<ReturnType<typeof openDuckDb>>;
   let instance: Instance | undefined;
@@ -228,7 +232,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       let streamed = false;
       let copyStuck = false;
       try {
-        const connecting = firstConnection ?? connectSource();
+        const connecting = firstConnection ?? connectSource(o.signal);
         firstConnection = undefined;
         conn = await connecting;
         const first = prepared === undefined;
@@ -398,6 +402,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           );
           return stopped();
         }
+        // Stopped before this session streamed (connecting, or its setup): nothing of it was applied.
+        if (o.signal?.aborted && conn === undefined) return stopped();
         if (!transient || o.signal?.aborted) throw err;
         const now = performance.now();
         if (copyStuck) failingSince = copyFailingSince ??= failingSince ?? now;
