@@ -2,8 +2,8 @@
 // user's fingers already know them: -d/--dbname (a conninfo or URL, as libpq expands it), -h, -p, -U,
 // -S/--slot, --startpos, --endpos, -o/--option NAME[=VALUE].
 import type { Argv } from 'yargs';
-import { parseConninfo, parseUrl } from '../protocol/config.js';
-import { type ConnectionSettings, type PluginOption, parseConnectionString } from '../protocol/index.js';
+import { parseConninfo, parseUrl, settingsFrom } from '../protocol/config.js';
+import type { ConnectionSettings, PluginOption } from '../protocol/index.js';
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import { parseTableList } from '../source/catalog.js';
 import { slotNameProblem } from '../source/slot.js';
@@ -55,8 +55,7 @@ export function connectionSettings(
   if (a.host !== undefined) keys.set('host', a.host);
   if (a.port !== undefined) keys.set('port', String(a.port));
   if (a.username !== undefined) keys.set('user', a.username);
-  const conninfo = [...keys].map(([k, v]) => `${k}='${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
-  return parseConnectionString(conninfo.join(' '), env);
+  return settingsFrom(keys, env);
 }
 
 /**

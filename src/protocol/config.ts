@@ -298,6 +298,19 @@ export function parseConnectionString(
   if (/^postgres(?:ql)?:\/\//.test(text)) given = parseUrl(text);
   else if (text.includes('=')) given = parseConninfo(text);
   else given = new Map(text ? [['dbname', text]] : []);
+  return settingsFrom(given, env, warn);
+}
+
+/**
+ * Connection settings from keys already parsed (parseConninfo, parseUrl), e.g. with -h/-p/-U set over
+ * them. Not written back into a conninfo string and parsed again: that loses which keys followed a
+ * password, and every URL parameter after one would be reported as "a word after the password".
+ */
+export function settingsFrom(
+  given: Map<string, string>,
+  env: NodeJS.ProcessEnv = process.env,
+  warn?: (msg: string) => void,
+): ConnectionSettings {
   const hidden = AFTER_PASSWORD.get(given);
   for (const [key, value] of given) {
     if (!KEYS.has(key))

@@ -21,7 +21,7 @@ import {
   type Lsn,
 } from '../protocol/index.js';
 import type { DuckDbSink } from '../sink/duckdb-sink.js';
-import { copySnapshot } from '../snapshot/copy.js';
+import { copySnapshot, SnapshotError } from '../snapshot/copy.js';
 import type { SnapshotDisplay } from '../snapshot/progress.js';
 import type { CsvSpool } from '../snapshot/spool.js';
 import type { SourceTable } from '../source/catalog.js';
@@ -54,7 +54,24 @@ export async function initialSnapshot(
     );
   }
   await sink.markSnapshotPending();
-  const created = await src.createReplicationSlot(o.slot, { plugin: 'wal2json', snapshot: 'export' });
+  // Creating the slot waits for every transaction running on the server to end, however long that
+  // is: a stop asked for meanwhile closes the connection instead of waiting with it. The slot, if the
+  // server still makes it, is dropped at the next start (the snapshot is marked pending).
+  const onStop = () => void src.close().catch(() => {});
+  o.signal?.addEventListener('abort', onStop, { once: true });
+  let created: Awaited<ReturnType<Connection['createReplicationSlot']>>;
+  try {
+    if (o.signal?.aborted) throw new Error('stopped before the slot was created');
+    created = await src.createReplicationSlot(o.slot, { plugin: 'wal2json', snapshot: 'export' });
+  } catch (err) {
+    if (o.signal?.aborted)
+      throw new SnapshotError('WALDUCK_SNAPSHOT_INTERRUPTED', 'interrupted while creating the slot', {
+        cause: err,
+      });
+    throw err;
+  } finally {
+    o.signal?.removeEventListener('abort', onStop);
+  }
   const at = created.consistentPoint;
   sink.copyingAt(at);
   o.log(`created slot ${o.slot} at ${formatLsn(at)} with snapshot ${created.snapshotName ?? '?'}`);

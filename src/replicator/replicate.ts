@@ -180,7 +180,11 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   // handled where the loop awaits it, like every other connection's; a DuckDB file that cannot open is reported
   // first, as before, and the connection made meanwhile is closed.
   const abandon = new AbortController();
-  let firstConnection: Promise<Connection> | undefined = connectSource(abandon.signal);
+  // A stop asked for abandons a connection attempt too: a server that does not answer would hold the
+  // stop until the connect timeout, and then it read as a failure (exit 1).
+  let firstConnection: Promise<Connection> | undefined = connectSource(
+    o.signal ? AbortSignal.any([abandon.signal, o.signal]) : abandon.signal,
+  );
   firstConnection.catch(() => {});
   type Instance = Awaited<ReturnType<typeof openDuckDb>>;
   let instance: Instance | undefined;
@@ -211,13 +215,30 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   // --until-caught-up, instead of stopping with its line.
   let copyFailingSince: number | undefined;
   let guard: SlotGuard | undefined;
+  /** The result of a stop asked for between sessions (while waiting to reconnect, or snapshotting). */
+  const stopped = (): ReplicateResult => {
+    const f = figures ?? newFigures(0n);
+    return {
+      changes: f.changes,
+      transactions: f.transactions,
+      bytes: f.bytes,
+      received: f.received,
+      applied: prepared?.sink.storedLsn ?? 0n,
+      serverEnd: f.serverEnd,
+      slot: prepared?.slot ?? o.slot ?? '',
+      startedAt: prepared?.startLsn ?? 0n,
+      stoppedBy: 'signal',
+      latency: latency.summary(),
+      unmatched: prepared?.sink instanceof DuckDbSink ? prepared.sink.stats.unmatched : 0,
+    };
+  };
   try {
     for (;;) {
       let conn: Connection | undefined;
       let streamed = false;
       let copyStuck = false;
       try {
-        const connecting = firstConnection ?? connectSource();
+        const connecting = firstConnection ?? connectSource(o.signal);
         firstConnection = undefined;
         conn = await connecting;
         const first = prepared === undefined;
@@ -395,6 +416,16 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         const transient = isTransient(err);
         const code = failureCode(err);
         o.onConnection?.({ kind: 'failed', code, transient });
+        if (o.signal?.aborted && hasCode(err, 'WALDUCK_SNAPSHOT_INTERRUPTED')) {
+          // A stop asked for, not a failure: the snapshot commits whole or not at all, and the slot it
+          // created is dropped, so the next start copies again from scratch.
+          (o.notice ?? o.warn)(
+            'stopped during the initial snapshot: nothing of it was kept; the next start copies again',
+          );
+          return stopped();
+        }
+        // Stopped before this session streamed (connecting, or its setup): nothing of it was applied.
+        if (o.signal?.aborted && conn === undefined) return stopped();
         if (!transient || o.signal?.aborted) throw err;
         const now = performance.now();
         if (copyStuck) failingSince = copyFailingSince ??= failingSince ?? now;
@@ -411,22 +442,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         o.warn(
           `${oneLine(err)} [${code}]; reconnecting, attempt ${backoff.attempt}, in ${(delay / 1000).toFixed(1)} s`,
         );
-        if (await pause(delay, o.signal)) {
-          const f = figures ?? newFigures(0n);
-          return {
-            changes: f.changes,
-            transactions: f.transactions,
-            bytes: f.bytes,
-            received: f.received,
-            applied: prepared?.sink.storedLsn ?? 0n,
-            serverEnd: f.serverEnd,
-            slot: prepared?.slot ?? o.slot ?? '',
-            startedAt: prepared?.startLsn ?? 0n,
-            stoppedBy: 'signal',
-            latency: latency.summary(),
-            unmatched: prepared?.sink instanceof DuckDbSink ? prepared.sink.stats.unmatched : 0,
-          };
-        }
+        if (await pause(delay, o.signal)) return stopped();
       } finally {
         await conn?.close().catch(() => {});
       }
@@ -500,4 +516,12 @@ async function within<T>(p: Promise<T>, ms: number, onTimeout: () => void): Prom
 function oneLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return text.split('\n')[0] ?? text;
+}
+
+/** Whether `err`, or an error it was caused by, carries `code`. */
+function hasCode(err: unknown, code: string): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
 }

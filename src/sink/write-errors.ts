@@ -5,7 +5,7 @@
 import { WalduckError } from '../protocol/errors.js';
 import type { Lsn } from '../protocol/lsn.js';
 import type { Change, Value } from '../wal2json/change.js';
-import { ApplyError, duckReason } from './apply-error.js';
+import { ApplyError, type ApplyWhere, duckReason, firstLine } from './apply-error.js';
 import { findBadStaged } from './diagnose.js';
 import { describeRow, findRow, withAdvice } from './row-describe.js';
 import { type Table, tableKey } from './sink-table.js';
@@ -31,6 +31,8 @@ export async function wrapBatchError(
     during,
     ...(lsn !== undefined && lsn > 0n ? { lsn } : {}),
   };
+  // No row is at fault: looking for one would blame a row and send the user the wrong way.
+  if (isOutOfMemory(err)) return outOfMemory(err, base);
   if (err instanceof ColumnValueError) {
     // Raised while preparing: find the row in the raw columns by preparing each value again.
     const row = findRow(columns, count, err.column, (v) => {
@@ -96,10 +98,30 @@ export function wrapChangeError(err: unknown, change: Change, tables: ReadonlyMa
       snippet: err.snippet,
     });
   }
+  if (isOutOfMemory(err)) return outOfMemory(err, { table: where.table, lsn: where.lsn, during: 'apply' });
   // Our own errors name no row data; DuckDB's quote the value. Ours are one line, unless a name holds
   // a newline (legal in PostgreSQL): folded, not cut there, or the line loses what follows the name.
   if (err instanceof WalduckError)
     return new ApplyError(where, err.message.replace(/\s*\n\s*/g, ' '), { cause: err });
   const duck = duckReason(err);
   return new ApplyError(where, duck.text, { cause: err, snippet: duck.snippet });
+}
+
+/** DuckDB's buffer pool (--duckdb-memory-limit) could not hold what the open transaction needs. */
+function isOutOfMemory(err: unknown): boolean {
+  return !(err instanceof WalduckError) && /^Out of Memory Error:/.test(firstLine(err));
+}
+
+/**
+ * One source transaction is one DuckDB transaction (exactly once), and DuckDB keeps what an UPDATE
+ * changes in memory until the commit, where inserted rows spill to disk: a large enough UPDATE fails
+ * the same way on every restart until the limit is raised. Before, this line blamed "(one of N rows)"
+ * of the batch and named no way out. DuckDB's text here holds sizes only, no row data.
+ */
+function outOfMemory(err: unknown, where: ApplyWhere): ApplyError {
+  return new ApplyError(
+    where,
+    `DuckDB ran out of memory holding this source transaction (${firstLine(err)}): DuckDB keeps the rows an UPDATE changes in memory until the commit, and one source transaction commits as one; nothing of it was stored or acknowledged, so it fails the same way on every restart until you raise --duckdb-memory-limit (default 128MB, e.g. 1GB)`,
+    { cause: err },
+  );
 }

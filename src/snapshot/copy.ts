@@ -78,10 +78,22 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
   const t0 = performance.now();
   const jobs = Math.max(1, Math.floor(o.jobs));
   const conns: Connection[] = [];
+  // A stop asked for ends the copy now: a copy waiting for a lock, or on a server that went quiet,
+  // would otherwise hold the stop until it moves (a service manager's stop timeout then kills us).
+  // Closing the connections fails what waits on them; that failure is reported as the interruption.
+  const onStop = () => {
+    for (const c of conns) void c.close().catch(() => {});
+  };
+  o.signal?.addEventListener('abort', onStop, { once: true });
   try {
     for (let i = 0; i < jobs; i++) {
-      const c = await connect(o.settings, { replication: false, log: o.log });
+      const c = await connect(o.settings, {
+        replication: false,
+        log: o.log,
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
       conns.push(c);
+      if (o.signal?.aborted) throw interrupted();
       await c.query(beginSql(o.snapshotName, i === 0 ? o.tables : []));
     }
     o.log(`snapshot ${o.snapshotName} imported on ${jobs} connection(s)`);
@@ -148,6 +160,7 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
       await writing;
       throw failed;
     }
+    if (o.signal?.aborted) throw interrupted();
     let rows = 0;
     let bytes = 0;
     for (const p of remaining.keys()) {
@@ -155,7 +168,10 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
       bytes += p.bytes;
     }
     return { rows, bytes, ms: performance.now() - t0 };
+  } catch (err) {
+    throw o.signal?.aborted && !isInterrupted(err) ? interrupted(err) : err;
   } finally {
+    o.signal?.removeEventListener('abort', onStop);
     // Read-only transactions: closing ends them.
     await Promise.all(conns.map((c) => c.close().catch(() => {})));
   }
@@ -242,9 +258,20 @@ function copySql(task: Task, options: string): string {
   return `COPY (SELECT ${cols} FROM ${quoteIdent(table.schema)}.${quoteIdent(table.table)}${rangeCondition(task.range)}) TO STDOUT${options}`;
 }
 
+function interrupted(cause?: unknown): SnapshotError {
+  return new SnapshotError(
+    'WALDUCK_SNAPSHOT_INTERRUPTED',
+    'interrupted during the initial snapshot',
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function isInterrupted(err: unknown): boolean {
+  return err instanceof SnapshotError && err.code === 'WALDUCK_SNAPSHOT_INTERRUPTED';
+}
+
 function checkGoOn({ o, otherFailed }: Job): void {
-  if (o.signal?.aborted)
-    throw new SnapshotError('WALDUCK_SNAPSHOT_INTERRUPTED', 'interrupted during the initial snapshot');
+  if (o.signal?.aborted) throw interrupted();
   if (otherFailed()) throw new SnapshotError('WALDUCK_SNAPSHOT_FAILED', 'another copy job failed');
 }
 

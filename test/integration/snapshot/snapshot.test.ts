@@ -11,7 +11,8 @@ import { type ClusterInfo, conninfo, psql } from '../../../src/cluster/throwaway
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';
-import { runWalduck, startWalduck } from '../../helpers/walduck.js';
+import { psqlSession } from '../../helpers/psql-session.js';
+import { runWalduck, startWalduck, startWatched } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
 /**
@@ -205,6 +206,77 @@ describe('walduck replicate: initial snapshot', () => {
     const g = await runWalduck(args(join('glob*[1]', 'g.duckdb'), 'globbed', 'onecol'));
     assert.equal(g.code, 0, g.stderr);
     await assertReplicaEquals(c.info, globbed, [{ schema: 'public', table: 'onecol' }]);
+  });
+
+  it('SIGTERM during the copy is a clean stop at once, even while the copy waits on a server gone quiet', async () => {
+    createTable(c.info, 'stopped', 300_000);
+    const file = join(dir, 'stopped.duckdb');
+    const run = startWatched(args('stopped.duckdb', 'stopped', 'stopped'), 'walduck:replicate');
+    await run.waitFor(/imported on 1 connection/);
+    // The backend running the COPY is frozen (SIGSTOP): a wedged server, as a copy waiting for a lock.
+    let pid = '';
+    while (!pid) {
+      pid = psql(
+        c.info,
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY %stopped%' AND state = 'active'",
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    process.kill(Number(pid), 'SIGSTOP');
+    let r: Awaited<typeof run.done>;
+    try {
+      run.child.kill('SIGTERM');
+      // Before: it went on waiting for the copy (a service manager's stop timed out into SIGKILL),
+      // and a stop that did land mid-copy exited 1, "snapshot failed: interrupted".
+      const timer = setTimeout(() => run.child.kill('SIGKILL'), 30_000);
+      r = await run.done;
+      clearTimeout(timer);
+    } finally {
+      process.kill(Number(pid), 'SIGCONT');
+    }
+    assert.equal(r.signal, null, `still waiting for the copy after SIGTERM: ${r.stderr}`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /stopped during the initial snapshot: nothing of it was kept/);
+    assert.doesNotMatch(r.stderr, /^walduck: .*failed/m);
+    // Nothing kept, the slot it created dropped: the next start copies from scratch.
+    assert.equal(slots('stopped'), 0);
+    assert.deepEqual(await duckQuery(file, 'SELECT count(*) FROM walduck.state'), [[0n]]);
+    const again = await runWalduck(args('stopped.duckdb', 'stopped', 'stopped'));
+    assert.equal(again.code, 0, again.stderr);
+    await assertReplicaEquals(c.info, file, [{ schema: 'public', table: 'stopped' }]);
+  });
+
+  it('SIGTERM while creating the slot waits for a long transaction is a clean stop at once', async () => {
+    createTable(c.info, 'waiting', 100);
+    // CREATE_REPLICATION_SLOT waits for every transaction with an xid running when it starts.
+    const open = psqlSession(c.info, "BEGIN; INSERT INTO waiting VALUES (-1); SELECT 'held';\n", 'held');
+    await open.ready;
+    const file = join(dir, 'waiting.duckdb');
+    const run = startWalduck(args('waiting.duckdb', 'waiting', 'waiting'));
+    let r: Awaited<typeof run.done>;
+    try {
+      while (
+        psql(
+          c.info,
+          "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE_REPLICATION_SLOT%' AND wait_event_type = 'Lock'",
+        ) !== '1'
+      )
+        await new Promise((resolve) => setImmediate(resolve));
+      run.child.kill('SIGTERM');
+      // Before: it waited with the server until the transaction ended (hours, for a forgotten session).
+      const timer = setTimeout(() => run.child.kill('SIGKILL'), 30_000);
+      r = await run.done;
+      clearTimeout(timer);
+    } finally {
+      await open.end('ROLLBACK;\n');
+    }
+    assert.equal(r.signal, null, `still waiting for the slot after SIGTERM: ${r.stderr}`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /stopped during the initial snapshot: nothing of it was kept/);
+    // A slot the server went on to create is dropped at the next start, which copies from scratch.
+    const again = await runWalduck(args('waiting.duckdb', 'waiting', 'waiting'));
+    assert.equal(again.code, 0, again.stderr);
+    await assertReplicaEquals(c.info, file, [{ schema: 'public', table: 'waiting' }]);
   });
 
   it('--no-snapshot streams only new changes', async () => {

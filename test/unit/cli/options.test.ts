@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { UsageError } from '../../../src/cli/errors.js';
-import { chosenTables, pluginOptions } from '../../../src/cli/options.js';
+import { chosenTables, connectionSettings, pluginOptions } from '../../../src/cli/options.js';
 
 it('reads -o NAME, NAME=VALUE and NAME= in the order given', () => {
   assert.deepEqual(pluginOptions(undefined), []);
@@ -44,4 +44,26 @@ it('--tables naming no table is a usage error; an empty TABLE_NAME is unset', ()
     if (saved === undefined) delete process.env.TABLE_NAME;
     else process.env.TABLE_NAME = saved;
   }
+});
+
+it('-d as a URL: an unknown parameter is named, not taken for a word after the password', () => {
+  // Before, -d was written back into a conninfo string and parsed again, so every URL parameter
+  // came after the password and "?foo=bar" was reported as "a word after the password".
+  assert.throws(
+    () => connectionSettings({ dbname: 'postgres://u:S3cret@db.example/shop?foo=bar' }, {}),
+    (err: Error) => /unknown connection setting "foo"/.test(err.message) && !err.message.includes('S3cret'),
+  );
+  // A conninfo's words after an unquoted password stay unnamed (they may be part of it).
+  assert.throws(
+    () => connectionSettings({ dbname: "host=db.example password=my secret='x'" }, {}),
+    (err: Error) => /a word after the password/.test(err.message) && !err.message.includes('secret'),
+  );
+  const s = connectionSettings(
+    { dbname: "postgres://u:p%27w@db.example:6000/sh'op?sslmode=disable", host: 'other', port: '6001' },
+    {},
+  );
+  assert.deepEqual(
+    [s.host, s.port, s.user, s.password, s.database, s.sslmode],
+    ['other', 6001, 'u', "p'w", "sh'op", 'disable'],
+  );
 });
