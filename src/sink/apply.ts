@@ -33,7 +33,13 @@ export class TableApplier {
   private readonly deletesRef: string;
   /** Every column converts by a plain cast: inserts go straight into the target through the Appender. */
   private readonly direct: boolean;
-  private readonly sql: { delete: string; update: string; updateMasked: string; insert: string };
+  private readonly sql: {
+    delete: string;
+    updateMasked: string;
+    insert: string;
+    updateDelete: string;
+    updateInsert: string;
+  };
   /** Per target column: how its text fills a typed vector (typed-fill.ts), or undefined (VARCHAR). */
   private readonly fillers: readonly (Filler | undefined)[];
   /** The same for the staging table's columns: _op, _mask, the old key, then the row. */
@@ -70,13 +76,21 @@ export class TableApplier {
     const all = target.mappings.map((_, i) => i);
     this.sql = {
       delete: `DELETE FROM ${target.name} AS t USING ${this.deletesRef} s WHERE ${keyMatch}`,
-      update: `UPDATE ${target.name} AS t SET ${all.map((i) => `${col(i)} = ${conv(i, `s._c${i}`)}`).join(', ')} FROM ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND ${keyMatch}`,
+      // An UPDATE that carries the whole row goes in as DELETE of the old key, then INSERT: DuckDB
+      // keeps what an UPDATE changes in memory until the commit (not spilled), so a large source
+      // UPDATE ran out of --duckdb-memory-limit, on every restart; deleted rows are a mark each, and
+      // inserted ones spill. Only an UPDATE whose image left columns out (unchanged TOAST) needs the
+      // row's other values, read by the UPDATE below.
+      updateDelete: `DELETE FROM ${target.name} AS t USING ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND s._mask IS NULL AND ${keyMatch}`,
+      updateInsert: `INSERT INTO ${target.name} SELECT ${all.map((i) => conv(i, `_c${i}`)).join(', ')} FROM ${this.stageRef} WHERE _op = '${OP_UPDATE}' AND _mask IS NULL`,
       updateMasked: `UPDATE ${target.name} AS t SET ${all
         .map(
           (i) =>
             `${col(i)} = CASE WHEN s._mask IS NULL OR substr(s._mask, ${i + 1}, 1) = '1' THEN ${conv(i, `s._c${i}`)} ELSE t.${col(i)} END`,
         )
-        .join(', ')} FROM ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND ${keyMatch}`,
+        .join(
+          ', ',
+        )} FROM ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND s._mask IS NOT NULL AND ${keyMatch}`,
       insert: `INSERT INTO ${target.name} SELECT ${all.map((i) => conv(i, `_c${i}`)).join(', ')} FROM ${this.stageRef} WHERE _op = '${OP_INSERT}'`,
     };
   }
@@ -134,8 +148,12 @@ export class TableApplier {
       await this.conn.run(`DELETE FROM ${this.deletesRef}`);
     }
     if (counts.update > 0) {
-      const r = await this.conn.run(counts.masked > 0 ? this.sql.updateMasked : this.sql.update);
-      this.check('UPDATE', counts.update, r.rowsChanged);
+      // counts.masked may count a row a later change of it made whole again (never the reverse):
+      // it only spares the masked UPDATE when no row has a mask.
+      let changed = (await this.conn.run(this.sql.updateDelete)).rowsChanged;
+      await this.conn.run(this.sql.updateInsert);
+      if (counts.masked > 0) changed += (await this.conn.run(this.sql.updateMasked)).rowsChanged;
+      this.check('UPDATE', counts.update, changed);
     }
     if (counts.insert > 0) {
       if (this.direct) {
