@@ -81,7 +81,7 @@ export interface LoopInput {
   readonly parseTime?: (text: string) => number | undefined;
   /** Work that a stop target waits for (an online copy in progress): not reached while true. */
   readonly holdOpen?: () => boolean;
-  /** Throws when nothing may be committed any more (a change the server dropped, lost-change.ts). */
+  /** Throws when nothing may be committed from now on (a change the server dropped, lost-change.ts). */
   readonly beforeCommit?: () => void;
 }
 

@@ -26,7 +26,7 @@ export interface LostChange {
 const V2 = /^no tuple identifier for (UPDATE|DELETE) in table "(.*)"$/s;
 const V1 = /^table "(.*)" without primary key or replica identity is nothing$/s;
 
-/** The change a server warning says wal2json dropped, or undefined for any other warning. */
+/** The change a server warning says wal2json dropped, or undefined for every other warning. */
 export function parseLostChange(message: string): LostChange | undefined {
   const v2 = V2.exec(message);
   if (v2) {

@@ -139,7 +139,7 @@ export class TableRouter implements Router {
   }
 
   /**
-   * The followed table a name is now (a leaf: its root), or undefined. `schema` undefined: any schema
+   * The followed table a name is now (a leaf: its root), or undefined. `schema` undefined: whichever schema
    * (a server warning of wal2json's format-version 1 names the table alone).
    */
   owner(schema: string | undefined, table: string): TableRef | undefined {
