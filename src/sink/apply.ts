@@ -39,6 +39,8 @@ export class TableApplier {
     insert: string;
     updateDelete: string;
     updateInsert: string;
+    updateMatched: string;
+    updateAll: string;
   };
   /** Per target column: how its text fills a typed vector (typed-fill.ts), or undefined (VARCHAR). */
   private readonly fillers: readonly (Filler | undefined)[];
@@ -80,9 +82,21 @@ export class TableApplier {
       // keeps what an UPDATE changes in memory until the commit (not spilled), so a large source
       // UPDATE ran out of --duckdb-memory-limit, on every restart; deleted rows are a mark each, and
       // inserted ones spill. Only an UPDATE whose image left columns out (unchanged TOAST) needs the
-      // row's other values, read by the UPDATE below.
+      // row's other values, read by the UPDATE below. Run in the order DELETE, masked UPDATE, INSERT:
+      // a whole row's new key may be a masked row's old key (keys renumbered across transactions),
+      // and inserted first it was matched by the masked UPDATE too.
       updateDelete: `DELETE FROM ${target.name} AS t USING ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND s._mask IS NULL AND ${keyMatch}`,
       updateInsert: `INSERT INTO ${target.name} SELECT ${all.map((i) => conv(i, `_c${i}`)).join(', ')} FROM ${this.stageRef} WHERE _op = '${OP_UPDATE}' AND _mask IS NULL`,
+      // Whether each whole-row UPDATE finds exactly its row: DELETE plus INSERT of a row DuckDB does
+      // not hold (--no-snapshot, a hand edit) would add it, where an UPDATE changes nothing and the
+      // divergence is said. Then all go through the one UPDATE below, as before.
+      updateMatched: `SELECT count(*), count(t.${col(target.key[0] ?? 0)}) FROM ${this.stageRef} s LEFT JOIN ${target.name} AS t ON ${keyMatch} WHERE s._op = '${OP_UPDATE}' AND s._mask IS NULL`,
+      updateAll: `UPDATE ${target.name} AS t SET ${all
+        .map(
+          (i) =>
+            `${col(i)} = CASE WHEN s._mask IS NULL OR substr(s._mask, ${i + 1}, 1) = '1' THEN ${conv(i, `s._c${i}`)} ELSE t.${col(i)} END`,
+        )
+        .join(', ')} FROM ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND ${keyMatch}`,
       updateMasked: `UPDATE ${target.name} AS t SET ${all
         .map(
           (i) =>
@@ -150,9 +164,13 @@ export class TableApplier {
     if (counts.update > 0) {
       // counts.masked may count a row a later change of it made whole again (never the reverse):
       // it only spares the masked UPDATE when no row has a mask.
-      let changed = (await this.conn.run(this.sql.updateDelete)).rowsChanged;
-      await this.conn.run(this.sql.updateInsert);
-      if (counts.masked > 0) changed += (await this.conn.run(this.sql.updateMasked)).rowsChanged;
+      const [whole, matched] = (await this.conn.runAndReadAll(this.sql.updateMatched)).getRows()[0] ?? [];
+      let changed: number;
+      if (Number(whole) === Number(matched)) {
+        changed = (await this.conn.run(this.sql.updateDelete)).rowsChanged;
+        if (counts.masked > 0) changed += (await this.conn.run(this.sql.updateMasked)).rowsChanged;
+        await this.conn.run(this.sql.updateInsert);
+      } else changed = (await this.conn.run(this.sql.updateAll)).rowsChanged;
       this.check('UPDATE', counts.update, changed);
     }
     if (counts.insert > 0) {
@@ -228,9 +246,18 @@ export class TableApplier {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       appender.flushSync();
+    } catch (err) {
+      // A chunk an append failed on may hold this batch's validity bits: never reused.
+      this.chunks.delete(table);
+      throw err;
     } finally {
       appender.closeSync();
     }
+  }
+
+  /** Gives the kept chunks back (native memory outside DuckDB's pool): the table was idle for a flush. */
+  releaseChunks(): void {
+    this.chunks.clear();
   }
 
   /** A chunk of `rows` rows of these types for `table`: the kept one when its types match. */

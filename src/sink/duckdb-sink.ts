@@ -534,6 +534,7 @@ export class DuckDbSink implements ChangeSink {
       // Not written since the last flush: its kept room goes (a sink follows any number of tables).
       if (t.stage.size === 0) {
         t.stage.trim();
+        t.applier.releaseChunks();
         continue;
       }
       try {

@@ -180,7 +180,26 @@ it('set-based apply equals applying changes in source order', async () => {
         if (commitLsns.length > 0) assert.equal(last, commitLsns.at(-1));
       },
     ),
-    { numRuns: Number(process.env.WALDUCK_FUZZ_RUNS ?? 150) },
+    {
+      numRuns: Number(process.env.WALDUCK_FUZZ_RUNS ?? 150),
+      examples: [
+        // Keys renumbered across two transactions of one batch: row 2 -> 3 keeping its TOAST value
+        // (masked), then row 1 -> 2 whole. Applied as DELETE plus INSERT, the whole row inserted
+        // before the masked UPDATE was matched by it too (the reviewer's case of stop 30).
+        [
+          [
+            { op: 'I', key: 1, n: '10', big: 'small' },
+            { op: 'I', key: 2, n: '20', big: 'x'.repeat(3000) },
+            { op: 'C' },
+            { op: 'U', key: 2, newKey: 3, n: '21', big: '', omitBig: true },
+            { op: 'C' },
+            { op: 'U', key: 1, newKey: 2, n: '11', big: 'small', omitBig: false },
+            { op: 'C' },
+          ],
+          2,
+        ],
+      ],
+    },
   );
   conn.closeSync();
 });
