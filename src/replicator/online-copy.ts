@@ -36,6 +36,7 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { ConnectionError, type ConnectionSettings, type LogFn } from '../protocol/index.js';
+import { firstLine } from '../sink/apply-error.js';
 import type { OnlineCopyTarget } from '../sink/duckdb-sink.js';
 import { copyPrefix, formatWatermark } from '../sink/watermark.js';
 import type { Rows } from '../source/catalog.js';
@@ -198,7 +199,7 @@ async function copyTable(
         // The next expect() drops this attempt: its watermarks, if they reached WAL, are ignored.
         const wait = backoff.next();
         o.log(
-          `online copy of ${name}: chunk ${id} failed (${failureCode(err)}: ${oneLine(err)}); reading it again on a new connection in ${wait} ms (${failures} of ${MAX_RETRIES})`,
+          `online copy of ${name}: chunk ${id} failed (${failureCode(err)}: ${firstLine(err)}); reading it again on a new connection in ${wait} ms (${failures} of ${MAX_RETRIES})`,
         );
         await pause(wait, stopped);
         continue;
@@ -262,11 +263,7 @@ function pause(ms: number, stopped: Promise<false>): Promise<unknown> {
 /** The last failure, named as the copy's (the session's retry warns with it), still transient. */
 function givenUp(err: unknown, what: string): unknown {
   if (!(err instanceof ConnectionError)) return err;
-  return new ConnectionError(err.code, err.phase, `${what}, the last: ${oneLine(err)}`, { cause: err });
-}
-
-function oneLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  return new ConnectionError(err.code, err.phase, `${what}, the last: ${firstLine(err)}`, { cause: err });
 }
 
 async function emit(conn: SideQuery, prefix: string, content: string): Promise<void> {

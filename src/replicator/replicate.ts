@@ -12,6 +12,7 @@ import {
   type TraceFn,
 } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import { firstLine } from '../sink/apply-error.js';
 import { DEFAULT_THREADS, openDuckDb } from '../sink/duckdb-file.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
 import type { OnDropColumn, OnTypeChange } from '../sink/schema-follow.js';
@@ -435,12 +436,12 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           throw new ReplicateError(
             'stream',
             'WALDUCK_RETRY_EXHAUSTED',
-            `${oneLine(err)} (gave up after ${backoff.attempt} attempt(s) in ${Math.round((now - failingSince) / 1000)} s: --retry-for)`,
+            `${firstLine(err)} (gave up after ${backoff.attempt} attempt(s) in ${Math.round((now - failingSince) / 1000)} s: --retry-for)`,
             { cause: err },
           );
         }
         o.warn(
-          `${oneLine(err)} [${code}]; reconnecting, attempt ${backoff.attempt}, in ${(delay / 1000).toFixed(1)} s`,
+          `${firstLine(err)} [${code}]; reconnecting, attempt ${backoff.attempt}, in ${(delay / 1000).toFixed(1)} s`,
         );
         if (await pause(delay, o.signal)) return stopped();
       } finally {
@@ -511,11 +512,6 @@ async function within<T>(p: Promise<T>, ms: number, onTimeout: () => void): Prom
   } finally {
     clearTimeout(timer);
   }
-}
-
-function oneLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0] ?? text;
 }
 
 /** Whether `err`, or an error it was caused by, carries `code`. */

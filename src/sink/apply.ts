@@ -76,6 +76,17 @@ export class TableApplier {
     // columns include a staged one's name (_op, _c0…) was ambiguous to DuckDB's binder.
     const keyMatch = target.key.map((k, j) => `t.${col(k)} = ${conv(k, `s._k${j}`)}`).join(' AND ');
     const all = target.mappings.map((_, i) => i);
+    // The staged rows `where` into the target, and an UPDATE of the target from the staged rows
+    // `where`: a column the row's mask leaves out (unchanged TOAST) keeps its value.
+    const insertWhere = (where: string) =>
+      `INSERT INTO ${target.name} SELECT ${all.map((i) => conv(i, `_c${i}`)).join(', ')} FROM ${this.stageRef} WHERE ${where}`;
+    const updateWhere = (where: string) =>
+      `UPDATE ${target.name} AS t SET ${all
+        .map(
+          (i) =>
+            `${col(i)} = CASE WHEN s._mask IS NULL OR substr(s._mask, ${i + 1}, 1) = '1' THEN ${conv(i, `s._c${i}`)} ELSE t.${col(i)} END`,
+        )
+        .join(', ')} FROM ${this.stageRef} s WHERE ${where} AND ${keyMatch}`;
     this.sql = {
       delete: `DELETE FROM ${target.name} AS t USING ${this.deletesRef} s WHERE ${keyMatch}`,
       // An UPDATE that carries the whole row goes in as DELETE of the old key, then INSERT: DuckDB
@@ -86,26 +97,14 @@ export class TableApplier {
       // a whole row's new key may be a masked row's old key (keys renumbered across transactions),
       // and inserted first it was matched by the masked UPDATE too.
       updateDelete: `DELETE FROM ${target.name} AS t USING ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND s._mask IS NULL AND ${keyMatch}`,
-      updateInsert: `INSERT INTO ${target.name} SELECT ${all.map((i) => conv(i, `_c${i}`)).join(', ')} FROM ${this.stageRef} WHERE _op = '${OP_UPDATE}' AND _mask IS NULL`,
+      updateInsert: insertWhere(`_op = '${OP_UPDATE}' AND _mask IS NULL`),
       // Whether each whole-row UPDATE finds exactly its row: DELETE plus INSERT of a row DuckDB does
       // not hold (--no-snapshot, a hand edit) would add it, where an UPDATE changes nothing and the
       // divergence is said. Then all go through the one UPDATE below, as before.
       updateMatched: `SELECT count(*), count(t.${col(target.key[0] ?? 0)}) FROM ${this.stageRef} s LEFT JOIN ${target.name} AS t ON ${keyMatch} WHERE s._op = '${OP_UPDATE}' AND s._mask IS NULL`,
-      updateAll: `UPDATE ${target.name} AS t SET ${all
-        .map(
-          (i) =>
-            `${col(i)} = CASE WHEN s._mask IS NULL OR substr(s._mask, ${i + 1}, 1) = '1' THEN ${conv(i, `s._c${i}`)} ELSE t.${col(i)} END`,
-        )
-        .join(', ')} FROM ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND ${keyMatch}`,
-      updateMasked: `UPDATE ${target.name} AS t SET ${all
-        .map(
-          (i) =>
-            `${col(i)} = CASE WHEN s._mask IS NULL OR substr(s._mask, ${i + 1}, 1) = '1' THEN ${conv(i, `s._c${i}`)} ELSE t.${col(i)} END`,
-        )
-        .join(
-          ', ',
-        )} FROM ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND s._mask IS NOT NULL AND ${keyMatch}`,
-      insert: `INSERT INTO ${target.name} SELECT ${all.map((i) => conv(i, `_c${i}`)).join(', ')} FROM ${this.stageRef} WHERE _op = '${OP_INSERT}'`,
+      updateAll: updateWhere(`s._op = '${OP_UPDATE}'`),
+      updateMasked: updateWhere(`s._op = '${OP_UPDATE}' AND s._mask IS NOT NULL`),
+      insert: insertWhere(`_op = '${OP_INSERT}'`),
     };
   }
 

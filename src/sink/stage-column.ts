@@ -4,9 +4,10 @@
 // strings that V8 copied at every scavenge, and were then parsed at the flush anyway.
 //
 // A value the filler does not know (BC, infinity, a long or non-ASCII text...) is kept as its prepared
-// text, as every value was before. A chunk with such a value goes as VARCHAR, as before: its binary
-// values are then printed back (textAt) in a form DuckDB's cast reads as the same value, checked by
-// the property test test/property/sink/typed-fill.test.ts against DuckDB itself.
+// text, as every value was before. A chunk with such a value goes as VARCHAR, as before (a text
+// column's chunks excepted, below): its binary values are then printed back (textAt) in a form
+// DuckDB's cast reads as the same value, checked by the property test
+// test/property/sink/typed-fill.test.ts against DuckDB itself.
 //
 // Invariant the stage relies on: a text the filler accepts is one the column's `prepare` returns
 // unchanged and never refuses (the filler knows only plain forms), so accepting skips `prepare`.
@@ -15,7 +16,7 @@
 // the column's own heap, not as JS strings: a string kept until its batch is written survives the
 // scavenges on the way and is copied at each (garbage collection was the main thread's largest item
 // on 100-row transactions), and DuckDB's VARCHAR vector needs the bytes anyway. At the flush each goes
-// into the vector by one copy of its bytes.
+// into the vector by one copy of its bytes; texts over HEAP_MAX stay strings, assigned one by one.
 
 import type { DuckDBDataChunk } from '@duckdb/node-api';
 import { InternalError } from '../protocol/errors.js';
