@@ -33,6 +33,7 @@ import type { CatalogColumn, SchemaCatalog } from '../source/schema-catalog.js';
 import type { RowImage } from '../wal2json/change.js';
 import { sameTypeName } from '../wal2json/type-name.js';
 import { attachedCatalog } from './checkpoint.js';
+import { type FillSpec, fillFromSource } from './fill-from-source.js';
 import { liveColumns, type RecordedColumn, type RecordedTable } from './source-schema.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { targetSchema } from './target.js';
@@ -448,15 +449,6 @@ export async function planChange(p: PlanInput): Promise<Plan> {
   return { steps, next: { ...rec, keyNames, maxAttnum, columns: next } };
 }
 
-/** Where the values of a column added with a per-row default are read from the source now. */
-export interface FillSpec {
-  /** The source table as a SQL name now (pg_class.oid::regclass). */
-  readonly relation: string;
-  /** The column's name now, and the key columns' names now (in key order). */
-  readonly column: string;
-  readonly keys: readonly string[];
-}
-
 async function fillSpec(
   query: SchemaCatalog,
   rec: RecordedTable,
@@ -476,55 +468,6 @@ async function fillSpec(
   }
   if (keys.length === 0) throw refuseWith(`${why}, and the table has no key to match them by`);
   return { relation: await query.relation(rec.oid), column: now.name, keys };
-}
-
-/** Rows read from the source per page while filling a column. */
-const FILL_PAGE = 10_000;
-
-/**
- * Sets the new column of every DuckDB row to the value the source holds now for the same key, page
- * by page in key order. A row changed or deleted on the source after the ADD COLUMN is brought back
- * in line by the changes the stream still delivers (each carries the whole row), so the table is
- * exact again once replication has caught up with the time of this read.
- */
-async function fillFromSource(
-  conn: DuckDBConnection,
-  query: SchemaCatalog,
-  table: string,
-  spec: FillSpec,
-  keyTargets: readonly { name: string; pg: PgType }[],
-  col: RecordedColumn,
-  mo: MapOptions,
-): Promise<number> {
-  const stage = quoteIdent('walduck_fill');
-  const ks = keyTargets.map((_, j) => `k${j}`);
-  await conn.run(
-    `CREATE OR REPLACE TEMP TABLE ${stage} (${[...ks, 'v'].map((c) => `${c} VARCHAR`).join(', ')})`,
-  );
-  let last: readonly string[] | undefined;
-  let total = 0;
-  for (;;) {
-    const rows = await query.page(spec.relation, spec.keys, spec.column, last, FILL_PAGE);
-    if (rows.length === 0) break;
-    const m = mapType(col.pg, mo);
-    const values = rows.map((r) => {
-      const v = r[keyTargets.length] ?? null;
-      return `(${[...r.slice(0, keyTargets.length).map((k) => quoteLiteral(k ?? '')), v === null ? 'NULL' : quoteLiteral(m.pre ? m.pre(v) : v)].join(', ')})`;
-    });
-    await conn.run(`INSERT INTO ${stage} VALUES ${values.join(', ')}`);
-    total += rows.length;
-    last = (rows[rows.length - 1] ?? []).slice(0, keyTargets.length).map((k) => k ?? '');
-    if (rows.length < FILL_PAGE) break;
-  }
-  const match = keyTargets
-    .map((k, j) => `t.${quoteIdent(k.name)} = ${mapType(k.pg, mo).convert(`s.k${j}`)}`)
-    .join(' AND ');
-  await conn.run(
-    // Aliased: a table named s with a column k0 or v made its own name ambiguous (as in apply.ts).
-    `UPDATE ${table} AS t SET ${quoteIdent(col.name)} = ${mapType(col.pg, mo).convert('s.v')} FROM temp.main.${stage} s WHERE ${match}`,
-  );
-  await conn.run(`DROP TABLE temp.main.${stage}`);
-  return total;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
