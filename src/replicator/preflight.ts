@@ -37,6 +37,8 @@ export interface PreflightOptions {
   readonly slot?: string | undefined;
   readonly batchChanges: number;
   readonly batchMs: number;
+  /** DuckDB's memory_limit the file was opened with (the sink restores it after a raised COMMIT). */
+  readonly duckdbMemoryLimit?: string | undefined;
   readonly numeric?: NumericMode | undefined;
   readonly onDropColumn?: OnDropColumn | undefined;
   readonly onTypeChange?: OnTypeChange | undefined;
@@ -147,6 +149,7 @@ export async function prepare(
           slot: slotName,
           batchChanges: o.batchChanges,
           batchMs: o.batchMs,
+          ...(o.duckdbMemoryLimit ? { memoryLimit: o.duckdbMemoryLimit } : {}),
           log: o.sinkLog ?? o.log,
           warn: o.warn,
           meta: { systemId: system.systemId, database },

@@ -255,6 +255,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             slot: o.slot,
             batchChanges: o.batchChanges,
             batchMs: o.batchMs,
+            duckdbMemoryLimit: o.duckdbMemoryLimit,
             numeric: o.numeric,
             onDropColumn: o.onDropColumn,
             onTypeChange: o.onTypeChange,

@@ -37,6 +37,11 @@ export interface SinkOptions {
   readonly replacesDropped?: (table: TableRef) => boolean;
   /** Told inside the open DuckDB transaction that applies a source RENAME TABLE / SET SCHEMA. */
   readonly onTableRenamed?: (from: TableRef, to: TableRef, lsn: Lsn) => void;
+  /**
+   * DuckDB's memory_limit as the file was opened with it (--duckdb-memory-limit): a COMMIT that needs
+   * more at once raises the limit for itself and sets this again after (commit-window.ts).
+   */
+  readonly memoryLimit?: string;
   /** Runs inside every DuckDB transaction just before COMMIT, after the state row is written. */
   readonly beforeCommit?: (conn: DuckDBConnection) => Promise<void>;
   /**

@@ -75,4 +75,31 @@ describe('a source transaction larger than DuckDB’s memory limit', () => {
     assert.equal(r.code, 0, r.stderr);
     await assertReplicaEquals(c.info, join(dir, 'todo.duckdb'), [{ schema: 'public', table: 'upd_todo' }]);
   });
+
+  it('a transaction of large values whose one vector exceeds the limit commits (the limit raised for that commit, said once)', async () => {
+    // 2100 rows of 24 kB: DuckDB's COMMIT holds 2048 of them (~50 MB) at once, past a 32MB pool.
+    // Before, that COMMIT failed ("failed to pin block") at every restart.
+    psql(c.info, 'CREATE TABLE wide_docs (id bigint PRIMARY KEY, doc text, n int)');
+    const first = await run('docs.duckdb', 'wide_docs', '--duckdb-memory-limit', '32MB');
+    assert.equal(first.code, 0, first.stderr);
+    psql(
+      c.info,
+      `INSERT INTO wide_docs SELECT g, (SELECT string_agg(md5(g::text || ':' || i), '') FROM generate_series(1, 750) i), g
+         FROM generate_series(1, 2100) g`,
+    );
+    const r = await run('docs.duckdb', 'wide_docs', '--duckdb-memory-limit', '32MB');
+    assert.equal(r.code, 0, r.stderr);
+    const raised = r.stderr.split('\n').filter((l) => /memory_limit was raised/.test(l));
+    assert.equal(raised.length, 1, r.stderr);
+    assert.match(
+      raised[0] ?? '',
+      /^walduck: warning: DuckDB's memory_limit was raised from 32MB to \d+ MiB for the transaction committed up to [0-9A-F]+\/[0-9A-F]+: .*2048 rows of public\.wide_docs in it held up to \d+ MiB/,
+    );
+    // A small change after it needs no raise.
+    psql(c.info, 'UPDATE wide_docs SET n = n + 1 WHERE id = 1');
+    const next = await run('docs.duckdb', 'wide_docs', '--duckdb-memory-limit', '32MB');
+    assert.equal(next.code, 0, next.stderr);
+    assert.doesNotMatch(next.stderr, /memory_limit was raised/);
+    await assertReplicaEquals(c.info, join(dir, 'docs.duckdb'), [{ schema: 'public', table: 'wide_docs' }]);
+  });
 });
