@@ -14,7 +14,7 @@
 // however DuckDB's appends ordered the rows.
 
 import { Buffer } from 'node:buffer';
-import type { RowImage } from '../wal2json/change.js';
+import type { RowImage, Value } from '../wal2json/change.js';
 
 /** DuckDB's vector size: the rows a COMMIT holds at once. */
 export const VECTOR_ROWS = 2048;
@@ -24,7 +24,7 @@ export const COMMIT_SLACK = 16 * 1024 * 1024;
 const MEASURED = 4096;
 
 /** A table's largest VECTOR_ROWS row sizes (a min-heap) and their sum. */
-class LargestRows {
+export class LargestRows {
   private readonly heap = new Float64Array(VECTOR_ROWS);
   private size = 0;
   sum = 0;
@@ -59,6 +59,11 @@ class LargestRows {
     }
     h[i] = bytes;
   }
+
+  /** The sizes kept (at most VECTOR_ROWS, in no order). */
+  sizes(): Float64Array {
+    return this.heap.subarray(0, this.size);
+  }
 }
 
 export class CommitWindow {
@@ -66,12 +71,38 @@ export class CommitWindow {
 
   /** A row appended to `table` (an INSERT, or the new row of an UPDATE) that staged `chars`. */
   note(table: string, chars: number, row: RowImage): void {
+    this.of(table).add(chars > MEASURED ? bytesOf(row.values) : chars * 3);
+  }
+
+  /** Row `i` of column arrays (the initial snapshot's COPY text rows). */
+  noteColumns(table: string, columns: readonly (readonly Value[])[], i: number): void {
+    let chars = 0;
+    for (const c of columns) chars += 24 + (c[i]?.length ?? 0);
+    if (chars <= MEASURED) {
+      this.of(table).add(chars * 3);
+      return;
+    }
+    let bytes = 0;
+    for (const c of columns) {
+      const v = c[i] ?? null;
+      bytes += 16 + (v === null ? 0 : Buffer.byteLength(v, 'utf8'));
+    }
+    this.of(table).add(bytes);
+  }
+
+  /** Rows of these sizes in bytes (a snapshot segment's largest, measured as they were spooled). */
+  noteSizes(table: string, sizes: ArrayLike<number>): void {
+    const t = this.of(table);
+    for (let i = 0; i < sizes.length; i++) t.add(sizes[i] ?? 0);
+  }
+
+  private of(table: string): LargestRows {
     let t = this.tables.get(table);
     if (!t) {
       t = new LargestRows();
       this.tables.set(table, t);
     }
-    t.add(chars > MEASURED ? bytesOf(row) : chars * 3);
+    return t;
   }
 
   /** The table whose one vector may hold the most bytes at the COMMIT, and that bound. */
@@ -87,9 +118,9 @@ export class CommitWindow {
 }
 
 /** A row's values as DuckDB holds them: UTF-8 bytes, and a string header for each. */
-function bytesOf(row: RowImage): number {
+function bytesOf(values: readonly Value[]): number {
   let n = 0;
-  for (const v of row.values) n += 16 + (v === null ? 0 : Buffer.byteLength(v, 'utf8'));
+  for (const v of values) n += 16 + (v === null ? 0 : Buffer.byteLength(v, 'utf8'));
   return n;
 }
 

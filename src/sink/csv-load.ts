@@ -22,6 +22,8 @@ export interface CsvSegment {
   readonly bytes: number;
   /** The longest row in bytes: DuckDB's reader must be told of rows above its 2 MB default. */
   readonly maxRowBytes: number;
+  /** The sizes of its largest rows, at most one DuckDB vector of them (commit-window.ts). */
+  readonly largestRows?: ArrayLike<number>;
 }
 
 /** DuckDB's default longest line; longer rows must be announced. */

@@ -381,6 +381,8 @@ export class DuckDbSink implements ChangeSink {
     try {
       await this.conn.run('COMMIT');
     } catch (err) {
+      // A failed COMMIT ends DuckDB's transaction: a ROLLBACK after it would fail in its turn.
+      this.txOpen = false;
       await this.lowerLimit();
       // DuckDB's own text names no LSN and no phase ("TransactionContext Error: Failed to commit: …").
       const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
@@ -481,8 +483,11 @@ export class DuckDbSink implements ChangeSink {
 
   /** Drops everything not committed (a half-received source transaction on shutdown). */
   async rollback(): Promise<void> {
-    if (this.txOpen) await this.conn.run('ROLLBACK');
+    const open = this.txOpen;
+    // Closed whatever ROLLBACK says: DuckDB may have ended the transaction itself (a failed statement
+    // of the instance), and a flag left open made the next caller refuse to run.
     this.txOpen = false;
+    if (open) await this.conn.run('ROLLBACK');
     await this.lowerLimit();
     this.copies.rolledBack();
     this.touched.clear();
@@ -545,7 +550,10 @@ export class DuckDbSink implements ChangeSink {
   }
 
   /** COPY rows (PostgreSQL text, column arrays) into a table, inside the snapshot's open transaction. */
-  insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void> {
+  async insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void> {
+    const key = tableKey(ref.schema, ref.table);
+    for (let i = 0; i < count; i++) this.window.noteColumns(key, columns, i);
+    await this.roomForRows();
     return this.snapshot.insertCopied(ref, columns, count);
   }
 
@@ -559,7 +567,9 @@ export class DuckDbSink implements ChangeSink {
   }
 
   /** Loads a snapshot segment of COPY csv rows (see csv-load.ts) into the open transaction. */
-  loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
+  async loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
+    if (segment.largestRows) this.window.noteSizes(tableKey(ref.schema, ref.table), segment.largestRows);
+    await this.roomForRows();
     return this.snapshot.loadCsv(ref, segment);
   }
 

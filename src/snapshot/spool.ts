@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { LargestRows } from '../sink/commit-window.js';
 import type { CsvSegment } from '../sink/csv-load.js';
 
 /** Characters DuckDB's file readers take as a glob pattern (a '?' in a path matched other files). */
@@ -85,6 +86,8 @@ export class SegmentWriter {
   rows = 0;
   bytes = 0;
   private maxRowBytes = 0;
+  /** For the room DuckDB needs to hold one vector of these rows (sink/commit-window.ts). */
+  private readonly largest = new LargestRows();
   private closed = false;
 
   constructor(readonly path: string) {
@@ -103,6 +106,7 @@ export class SegmentWriter {
     for (const r of rows) {
       size += r.length;
       if (r.length > this.maxRowBytes) this.maxRowBytes = r.length;
+      this.largest.add(r.length);
     }
     // Straight from the socket's read buffers into the file (writev): joining them first cost a fresh
     // buffer and a copy per batch, and the page faults of that buffer.
@@ -120,6 +124,7 @@ export class SegmentWriter {
       rows: this.rows,
       bytes: this.bytes,
       maxRowBytes: this.maxRowBytes,
+      largestRows: this.largest.sizes(),
     };
   }
 

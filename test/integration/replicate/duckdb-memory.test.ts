@@ -102,4 +102,26 @@ describe('a source transaction larger than DuckDB’s memory limit', () => {
     assert.doesNotMatch(next.stderr, /memory_limit was raised/);
     await assertReplicaEquals(c.info, join(dir, 'docs.duckdb'), [{ schema: 'public', table: 'wide_docs' }]);
   });
+
+  for (const [table, arrays] of [
+    ['docs_csv', ''],
+    ['docs_text', ', tags int[]'],
+  ] as const)
+    it(`the initial snapshot of such values commits too (${arrays ? 'COPY text rows' : 'CSV segments'})`, async () => {
+      // The same vector of ~50 MB in the snapshot's one transaction; a table with an array column
+      // takes the parsed COPY text path instead of the CSV segments.
+      psql(
+        c.info,
+        `CREATE TABLE ${table} (id bigint PRIMARY KEY, doc text${arrays});
+         INSERT INTO ${table} (id, doc) SELECT g, (SELECT string_agg(md5(g::text || ':' || i), '') FROM generate_series(1, 750) i)
+           FROM generate_series(1, 2100) g`,
+      );
+      const r = await run(`${table}.duckdb`, table, '--duckdb-memory-limit', '32MB');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`memory_limit was raised from 32MB .* 2048 rows of public\\.${table} `),
+      );
+      await assertReplicaEquals(c.info, join(dir, `${table}.duckdb`), [{ schema: 'public', table }]);
+    });
 });
