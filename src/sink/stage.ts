@@ -225,8 +225,9 @@ export class TableStage {
     }
   }
 
-  update(row: RowImage, old: RowImage | undefined): void {
+  update(image: RowImage, old: RowImage | undefined): void {
     this.ensureKeyed();
+    const row = old ? this.withOldKey(image, old) : image;
     const oldKey = old ? this.keyOfImage(old) : this.keyOfImage(row);
     const prior = this.pending.get(oldKey);
     if (prior !== undefined) {
@@ -273,6 +274,29 @@ export class TableStage {
     const idx = this.pushRow(OP_DELETE, null);
     this.writeOldKey(idx, old);
     this.counts.delete++;
+  }
+
+  /**
+   * The new row with the key columns it omits taken from the old key. PostgreSQL leaves an unchanged
+   * TOASTed value out of an UPDATE's new row, a key column too (a text key of a few kB is stored out of
+   * line), and logs the old key for it: without this the staged row had no key, and a second such
+   * UPDATE in the batch was refused as a duplicate of the first.
+   */
+  private withOldKey(row: RowImage, old: RowImage): RowImage {
+    const present = this.positions(row.names);
+    const missing = this.target.key.filter((k) => !present.includes(k));
+    if (missing.length === 0) return row;
+    const names = [...row.names];
+    const types = [...row.types];
+    const values = [...row.values];
+    const from = this.positions(old.names);
+    for (const k of missing) {
+      const j = this.indexIn(from, k, old);
+      names.push(old.names[j] ?? '');
+      types.push(old.types[j] ?? '');
+      values.push(old.values[j] ?? null);
+    }
+    return { names, types, values };
   }
 
   /** New rows start all NULL: a column an INSERT omits (an older row shape) stays NULL. */

@@ -162,7 +162,8 @@ export class WatermarkMerge {
       return [];
     }
     const a = this.keyOf(change.old ?? change.new);
-    const b = this.keyOf(change.new);
+    // A key column the new row leaves out is an unchanged TOASTed value: the old key holds it.
+    const b = this.keyOf(change.new, change.old);
     const same = this.compare(a, b) === 0;
     const aIn = this.atOrBelow(a);
     const bIn = this.atOrBelow(b);
@@ -313,9 +314,11 @@ export class WatermarkMerge {
     return out;
   }
 
-  private keyOf(image: RowImage): KeyValues {
+  private keyOf(image: RowImage, old?: RowImage): KeyValues {
     return this.key.map((p) => {
-      const i = image.names.indexOf(this.columns[p] ?? '');
+      const name = this.columns[p] ?? '';
+      const i = image.names.indexOf(name);
+      if (i < 0 && old) return old.values[old.names.indexOf(name)] ?? '';
       return image.values[i] ?? '';
     });
   }

@@ -53,7 +53,11 @@ export async function wrapBatchError(
       { cause: err, snippet: err.snippet },
     );
   }
-  const bad = await findBadStaged(target.mappings, columns, count);
+  // A copy's columns are PostgreSQL's text, which insertRows prepared (arrays, BC dates, intervals
+  // rewritten) before DuckDB saw them: diagnose the prepared values, or the cast of the raw text blamed
+  // the first array of the batch for another row's value.
+  const given = during === 'copy' ? prepared(t, columns, count) : columns;
+  const bad = await findBadStaged(target.mappings, given, count);
   const where = bad
     ? {
         ...base,
@@ -66,6 +70,22 @@ export async function wrapBatchError(
   return new ApplyError(where, `DuckDB refused the write: ${duck.text}`, {
     cause: err,
     snippet: value ?? duck.snippet,
+  });
+}
+
+/** The columns as insertRows stages them; a value its preparing refuses stays as it was. */
+function prepared(t: Table, columns: readonly (readonly Value[])[], count: number): Value[][] {
+  return columns.map((col, p) => {
+    const out = new Array<Value>(count);
+    for (let i = 0; i < count; i++) {
+      const v = col[i] ?? null;
+      try {
+        out[i] = v === null ? null : t.stage.prepare(p, v);
+      } catch {
+        out[i] = v;
+      }
+    }
+    return out;
   });
 }
 

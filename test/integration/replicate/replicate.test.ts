@@ -345,6 +345,63 @@ describe('walduck replicate', () => {
     ]);
   });
 
+  it('keeps a TOASTed key an UPDATE leaves unchanged, several in one transaction (v2 and v1)', async () => {
+    // A text key of 2.5 kB stored out of line: an UPDATE of another column leaves the key out of the
+    // new row (unchanged TOAST) and logs it as the old key. Three such UPDATEs in one batch were
+    // refused as duplicates of one empty key.
+    psql(
+      c.info,
+      `CREATE TABLE toastkey (k text PRIMARY KEY, n int);
+       ALTER TABLE toastkey ALTER COLUMN k SET STORAGE EXTERNAL;
+       INSERT INTO toastkey SELECT g || repeat('k', 2500), 0 FROM generate_series(1, 4) g`,
+    );
+    for (const [file, fmt] of [
+      ['toastkey2.duckdb', '2'],
+      ['toastkey1.duckdb', '1'],
+    ] as const) {
+      const first = await replicate(
+        file,
+        '--tables',
+        'toastkey',
+        '--slot',
+        `toastkey_${fmt}`,
+        '--format-version',
+        fmt,
+      );
+      assert.equal(first.code, 0, first.stderr);
+    }
+    psql(
+      c.info,
+      `UPDATE toastkey SET n = n + 1;
+       BEGIN; UPDATE toastkey SET n = n + 1 WHERE k LIKE '1%'; UPDATE toastkey SET k = '5' WHERE k LIKE '2%';
+         DELETE FROM toastkey WHERE k LIKE '3%'; UPDATE toastkey SET n = n + 10 WHERE k LIKE '4%'; COMMIT;`,
+    );
+    for (const [file, fmt] of [
+      ['toastkey2.duckdb', '2'],
+      ['toastkey1.duckdb', '1'],
+    ] as const) {
+      const r = await replicate(
+        file,
+        '--tables',
+        'toastkey',
+        '--slot',
+        `toastkey_${fmt}`,
+        '--format-version',
+        fmt,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      await assertReplicaEquals(c.info, join(dir, file), [{ schema: 'public', table: 'toastkey' }]);
+      assert.deepEqual(
+        await duckQuery(join(dir, file), 'SELECT left(k, 1), length(k)::INTEGER, n FROM toastkey ORDER BY k'),
+        [
+          ['1', 2501, 2],
+          ['4', 2501, 11],
+          ['5', 1, 1],
+        ],
+      );
+    }
+  });
+
   it('stops at --endpos: every transaction ending at or before it, nothing after (v2, v1 whole documents)', async () => {
     psql(c.info, `CREATE TABLE ep (id int PRIMARY KEY)`);
     // A whole v1 document is stamped with its transaction's start LSN: the end must decide.

@@ -82,6 +82,20 @@ describe('value errors name the row, not the value, unless --debug-values', () =
     );
   });
 
+  it('a copied table with lists names the row at fault, not the first of the batch', async () => {
+    // Its rows go as PostgreSQL's text, prepared (lists into JSON) before DuckDB sees them: the
+    // diagnosis cast the raw text, which no list cast reads, and blamed row 1.
+    psql(
+      c.info,
+      "CREATE TABLE nanlist (id int PRIMARY KEY, a numeric(10,2)[]); INSERT INTO nanlist VALUES (1, '{1.5}'), (2, '{2,NaN}'), (3, '{3}')",
+    );
+    await assertHidden(
+      (...extra) => run('nanlist.duckdb', 'nanlist', 'nanlist_slot', ...extra),
+      /table public\.nanlist, column "a", key \(id\) = \("2"\), snapshot at LSN [0-9A-F]+\/[0-9A-F]+\): DuckDB refused the write/,
+      'NaN',
+    );
+  });
+
   it('an unconstrained numeric key beyond 15 significant digits under DOUBLE, streamed and copied', async () => {
     // Before, 1.00000000000000001 and 1.00000000000000002 both became DOUBLE 1: a DELETE of one removed
     // both rows in DuckDB, exit 0 with an "unmatched" warning (found by the sweep of stop 29). A key
