@@ -1,10 +1,13 @@
 // All tables, first start: the tables are listed before the replication slot is created, and its
 // creation waits for the transactions running then. A table such a transaction created is in the
 // slot's snapshot but not in the list: walduck took it as new at its next change, and the rows it
-// held before the slot were in neither the copy nor the stream (lost, exit 0).
+// held before the slot were in neither the copy nor the stream (lost, exit 0). And a start stopped
+// before its snapshot committed leaves the tables it made, empty: one changed at the source before
+// the next start must be made again, not copied into in its old shape.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
@@ -49,4 +52,36 @@ it('all tables: a table committed while the slot is made is copied with its rows
     1,
     first.stderr,
   );
+});
+
+it('a start stopped before its snapshot committed, then the table changed at the source: the next start copies it as it is now', {
+  timeout: 60_000,
+}, async () => {
+  psql(c.info, "CREATE TABLE shifty (id int PRIMARY KEY, v text); INSERT INTO shifty VALUES (1, 'a')");
+  // Holds the slot's creation (it waits for running transactions) until the stop.
+  const hold = psqlSession(c.info, "BEGIN; SELECT txid_current(); SELECT 'hel' || 'd';\n", 'held');
+  await hold.ready;
+  const argv = args('shifty.duckdb', '--slot', 'shifty_slot', '--tables', 'shifty');
+  const run = startWatched(argv, 'walduck:*');
+  // The walsender waits for the held transaction: the DuckDB tables are made by then.
+  while (
+    psql(
+      c.info,
+      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender' AND wait_event_type = 'Lock'",
+    ) === '0'
+  )
+    await sleep(50);
+  run.child.kill('SIGTERM');
+  const stopped = await run.done;
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.match(stopped.stderr, /the next start copies again/);
+  await hold.end('ROLLBACK;\n');
+  psql(
+    c.info,
+    "DROP TABLE shifty; CREATE TABLE shifty (id bigint PRIMARY KEY, n int, v text); INSERT INTO shifty VALUES (1, 5, 'b')",
+  );
+  // Before: the old empty DuckDB table and its record were kept, and every start failed on a CSV error.
+  const r = await runWalduck([...argv, '--until-caught-up']);
+  assert.equal(r.code, 0, r.stderr);
+  await assertReplicaEquals(c.info, join(dir, 'shifty.duckdb'), [t('shifty')]);
 });
