@@ -38,6 +38,8 @@ export interface InitialSnapshotOptions {
   readonly signal?: AbortSignal;
   /** Spool for CSV segments (snapshot/spool.ts); without it every row is parsed in JS. */
   readonly spool?: CsvSpool;
+  /** No --tables: a table created while the slot was made fails the snapshot (copy.ts). */
+  readonly allTables?: boolean;
 }
 
 export async function initialSnapshot(
@@ -89,6 +91,7 @@ export async function initialSnapshot(
       ...(o.progress ? { progress: o.progress } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.spool ? { spool: o.spool } : {}),
+      ...(o.allTables ? { allTables: true } : {}),
     });
     await sink.commitSnapshot(at);
     const s = (performance.now() - t0) / 1000;

@@ -271,6 +271,7 @@ async function decide(
         slot: slotName,
         tables,
         jobs: o.snapshotJobs ?? 1,
+        allTables: !o.tables || o.tables.length === 0,
         log: o.log,
         warn: o.warn,
         ...(o.snapshotProgress ? { progress: o.snapshotProgress } : {}),

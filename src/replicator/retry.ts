@@ -51,6 +51,8 @@ export function isTransient(err: unknown): boolean {
   if (err instanceof ReplicateError) return TRANSIENT_REPLICATE.has(err.code);
   // The sink asks to read the open batch again (sink/table-rename.ts): a reconnect does that.
   if (err instanceof WalduckError && err.code === 'WALDUCK_RENAME_REPLAY') return true;
+  // A table created while the slot was made (snapshot/copy.ts): the next session lists it too.
+  if (err instanceof WalduckError && err.code === 'WALDUCK_SNAPSHOT_TABLES_JOINED') return true;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && TRANSIENT_ERRNO.has(code);
 }

@@ -172,7 +172,7 @@ export class DuckDbSink implements ChangeSink {
     await ensureStateTable(conn, catalog);
     const state = await readState(conn, catalog, opts.slot);
     const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined, catalog);
-    await sink.builder.openAll(sources, sink.tables);
+    await sink.builder.openAll(sources, sink.tables, state === undefined);
     await sink.copies.open();
     return sink;
   }

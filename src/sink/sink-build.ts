@@ -11,7 +11,7 @@ import { SchemaWatch } from './schema-follow.js';
 import type { SinkOptions, SinkStats } from './sink-options.js';
 import { type Table, tableKey } from './sink-table.js';
 import { TableStage } from './stage.js';
-import { describeTarget, ensureTarget, refuseCollisions, type TargetTable } from './target.js';
+import { describeTarget, ensureTarget, heldRows, refuseCollisions, type TargetTable } from './target.js';
 
 export class SinkBuild {
   /** Numbers each table's DuckDB stage table (walduck_stage_N), unique in the connection. */
@@ -31,7 +31,12 @@ export class SinkBuild {
    * The tables the sink is opened with, into `tables`: each one's recorded schema when following
    * schema changes, refused together when two would land on one DuckDB name, then created or checked.
    */
-  async openAll(sources: readonly SourceTable[], tables: Map<string, Table>): Promise<void> {
+  async openAll(
+    sources: readonly SourceTable[],
+    tables: Map<string, Table>,
+    /** The file holds no replication state for the slot: an initial snapshot is to come. */
+    fresh = false,
+  ): Promise<void> {
     const opts = this.opts;
     const watches: (SchemaWatch | undefined)[] = [];
     for (const source of sources)
@@ -40,9 +45,22 @@ export class SinkBuild {
       );
     const targets = sources.map((source, i) => this.describe(watches[i]?.source ?? source));
     refuseCollisions(targets);
-    for (const [i, described] of targets.entries()) {
+    for (const [i, was] of targets.entries()) {
+      let described = was;
+      let watch = watches[i];
+      // Recorded by a start whose snapshot never committed, the table changed at the source since
+      // (ALTER, or dropped and created again): still empty, it is made again as the source has it
+      // now. Else the snapshot copied the new columns into the old table (a CSV error, every start).
+      const now = sources[i];
+      if (fresh && watch && now && reshapedSince(watch, now)) {
+        const held = await heldRows(this.conn, was.catalog, was.schema, was.table);
+        if (held === undefined) {
+          watch = await watch.recopied(this.conn, now);
+          described = this.describe(watch.source);
+          await this.conn.run(`DROP TABLE IF EXISTS ${was.name}`);
+        }
+      }
       const source = described.source;
-      const watch = watches[i];
       const target = await ensureTarget(this.conn, described);
       tables.set(tableKey(source.schema, source.table), await this.build(target, watch));
     }
@@ -78,4 +96,19 @@ export class SinkBuild {
       `${name} no longer equals the source: a ${m.what} changed ${m.changed} row(s) in DuckDB where the source changed ${m.expected} (rows that existed before the slot are missing after --no-snapshot, or the DuckDB table was changed by hand); to make it equal again, remove the DuckDB file and run again with --snapshot`,
     );
   }
+}
+
+/** The recorded columns (name and declared type) or key differ from the source's now. */
+function reshapedSince(w: SchemaWatch, source: SourceTable): boolean {
+  const shape = (cols: readonly string[], key: readonly string[]) => JSON.stringify([cols, key]);
+  return (
+    shape(
+      w.rec.columns.filter((c) => !c.dropped).map((c) => `${c.name} ${c.type}`),
+      w.rec.keyNames,
+    ) !==
+    shape(
+      source.columns.map((c) => `${c.name} ${c.declared}`),
+      source.key.map((k) => source.columns[k]?.name ?? ''),
+    )
+  );
 }

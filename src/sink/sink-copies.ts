@@ -131,14 +131,17 @@ export class SinkCopies {
    * the DuckDB table (emptyFirst). A copy already running starts over. False: no such table open.
    */
   async recopy(r: Recopy, lsn: Lsn): Promise<boolean> {
-    const t = this.h.tables.get(tableKey(r.root.schema, r.root.table));
-    if (!t) return false;
+    const was = this.h.tables.get(tableKey(r.root.schema, r.root.table));
+    if (!was) return false;
     const name = `${r.root.schema}.${r.root.table}`;
     if (!this.opts.keyCompare) throw new InternalError('apply', `re-copy of ${name} without a key order`);
     await this.h.begin();
     await requestCopy(this.h.conn, this.opts.slot, r.root, r.why);
-    const key = keyOf(t);
+    const key = keyOf(was);
     const running = this.copies.get(key);
+    // Not begun: a table dropped and created again in another shape is copied with its new columns
+    // and key (its chunks SELECTed the dropped table's columns, and the copy failed on one it lacks).
+    const t = running ? was : await this.reshapedInTx(was);
     if (running) running.merge.restart();
     else {
       this.track(key, t, this.opts.keyCompare);
@@ -159,25 +162,8 @@ export class SinkCopies {
     const h = this.h;
     const w = t.watch;
     const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
-    const now = w && (await this.opts.readSource?.(ref).catch(() => undefined));
-    if (!w || !now) return t;
-    const shape = (cols: readonly string[], key: readonly string[]) => JSON.stringify([cols, key]);
-    const was = shape(
-      w.rec.columns.filter((c) => !c.dropped).map((c) => `${c.name} ${c.type}`),
-      w.rec.keyNames,
-    );
-    const source = now.table;
-    const is = shape(
-      source.columns.map((c) => `${c.name} ${c.declared}`),
-      source.key.map((k) => source.columns[k]?.name ?? ''),
-    );
-    if (was === is) return t;
-    // Checked before anything is rebuilt: the DuckDB table keeps its rows for a new file's snapshot.
-    if (now.copyProblem !== undefined)
-      throw new TableSetError(
-        'WALDUCK_RESYNC_TABLE',
-        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded, and it cannot be copied online with the new one: ${now.copyProblem}`,
-      );
+    const source = await this.newShape(t);
+    if (!w || !source) return t;
     await h.conn.run('BEGIN TRANSACTION');
     try {
       const watch = await w.recopied(h.conn, source);
@@ -193,6 +179,54 @@ export class SinkCopies {
       await h.conn.run('ROLLBACK').catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * The source's description of `t` now when its columns or key differ from the recorded schema (a
+   * copy not begun must read those), else undefined. Throws when it cannot be copied online so.
+   */
+  private async newShape(t: Table): Promise<SourceTable | undefined> {
+    const w = t.watch;
+    const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
+    const now = w && (await this.opts.readSource?.(ref).catch(() => undefined));
+    if (!w || !now) return undefined;
+    const shape = (cols: readonly string[], key: readonly string[]) => JSON.stringify([cols, key]);
+    const was = shape(
+      w.rec.columns.filter((c) => !c.dropped).map((c) => `${c.name} ${c.type}`),
+      w.rec.keyNames,
+    );
+    const source = now.table;
+    const is = shape(
+      source.columns.map((c) => `${c.name} ${c.declared}`),
+      source.key.map((k) => source.columns[k]?.name ?? ''),
+    );
+    if (was === is) return undefined;
+    // Checked before anything is rebuilt: the DuckDB table keeps its rows for a new file's snapshot.
+    if (now.copyProblem !== undefined)
+      throw new TableSetError(
+        'WALDUCK_RESYNC_TABLE',
+        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded, and it cannot be copied online with the new one: ${now.copyProblem}`,
+      );
+    return source;
+  }
+
+  /**
+   * A re-copy decided while streaming, in the open DuckDB transaction: the DuckDB table rebuilt empty
+   * with the source's schema now when it differs from the recorded one (its rows were to be replaced
+   * by the first chunk, and until then the table's changes are dropped unchecked).
+   */
+  private async reshapedInTx(t: Table): Promise<Table> {
+    const w = t.watch;
+    const source = await this.newShape(t);
+    if (!w || !source) return t;
+    const h = this.h;
+    await h.flushTable(t);
+    h.keepCommitted();
+    const watch = await w.recopied(h.conn, source);
+    await h.conn.run(`DROP TABLE ${t.applier.target.name}`);
+    const built = await h.build(await ensureTarget(h.conn, h.describe(watch.source)), watch);
+    h.tables.set(keyOf(t), built);
+    return built;
   }
 
   /**

@@ -17,7 +17,7 @@ import {
   WalduckError,
 } from '../protocol/index.js';
 import type { CsvSegment } from '../sink/csv-load.js';
-import type { SourceTable } from '../source/catalog.js';
+import { readSourceTables, type SourceTable } from '../source/catalog.js';
 import { qualified, quoteIdent, quoteLiteral } from '../source/quote.js';
 import type { TableRef, Value } from '../wal2json/change.js';
 import { CopyTextParser } from './copy-text.js';
@@ -46,6 +46,8 @@ export interface CopySnapshotOptions {
   readonly signal?: AbortSignal;
   /** Where csv segments go for tables the target loads as CSV; without it every table is parsed here. */
   readonly spool?: CsvSpool;
+  /** `tables` are every table (no --tables): one the snapshot holds beyond them fails the copy. */
+  readonly allTables?: boolean;
 }
 
 export interface SnapshotStats {
@@ -58,7 +60,10 @@ export class SnapshotError extends WalduckError {
   override readonly name = 'SnapshotError';
   readonly phase = 'snapshot';
   constructor(
-    readonly code: 'WALDUCK_SNAPSHOT_INTERRUPTED' | 'WALDUCK_SNAPSHOT_FAILED',
+    readonly code:
+      | 'WALDUCK_SNAPSHOT_INTERRUPTED'
+      | 'WALDUCK_SNAPSHOT_FAILED'
+      | 'WALDUCK_SNAPSHOT_TABLES_JOINED',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -99,6 +104,7 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
     o.log(`snapshot ${o.snapshotName} imported on ${jobs} connection(s)`);
     const first = conns[0] as Connection;
     await checkNotRewritten(first, o.tables);
+    if (o.allTables) await checkNoneJoined(first, o.tables);
     const tasks: Task[] = [];
     const remaining = new Map<TableCopy, number>();
     for (const table of o.tables) {
@@ -232,6 +238,23 @@ async function checkNotRewritten(conn: Connection, tables: readonly SourceTable[
       `table ${changed.join(', ')} was truncated or rewritten (TRUNCATE, ALTER TABLE, CLUSTER, VACUUM FULL) after the snapshot was taken, so its copy would be empty: run walduck again (a new slot and snapshot)`,
     );
   }
+}
+
+/**
+ * Every table: the list was read before the slot was created, and creating it waits for the
+ * transactions running then. A table one of them created is in the snapshot but not in the list: its
+ * rows up to the slot would be in neither the copy nor the stream (which takes it as new at its next
+ * change), silently. The session fails, drops the slot it made, and is retried with a new list.
+ */
+async function checkNoneJoined(conn: Connection, tables: readonly SourceTable[]): Promise<void> {
+  const listed = new Set(tables.map((t) => t.oid));
+  const seen = await readSourceTables(async (sql) => (await conn.query(sql))[0]?.rows ?? [], undefined);
+  const joined = seen.filter((t) => !listed.has(t.oid)).map((t) => `${t.schema}.${t.table}`);
+  if (joined.length > 0)
+    throw new SnapshotError(
+      'WALDUCK_SNAPSHOT_TABLES_JOINED',
+      `table ${joined.join(', ')} was created while the replication slot was being made, after the tables were listed: the initial snapshot starts over with it`,
+    );
 }
 
 async function copyTask(job: Job, task: Task): Promise<void> {
