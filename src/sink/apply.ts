@@ -14,7 +14,7 @@ import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import type { LeafInfo } from '../source/routing.js';
 import type { RowImage, Value } from '../wal2json/change.js';
 import { DuckDBDataChunk, VARCHAR } from './duckdb-api.js';
-import { quoteIdent } from './sql.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
 import { OP_DELETE, OP_INSERT, OP_UPDATE, type StagedColumn, StageError, type TableStage } from './stage.js';
 import { TypedColumn } from './stage-column.js';
 import type { TargetTable } from './target.js';
@@ -25,6 +25,9 @@ import {
   fillerFor,
   TEXT_FILLER,
 } from './typed-fill.js';
+
+/** Distinct masks in a batch above which the masked UPDATEs go as one statement that picks per row. */
+const MASKS_APART = 8;
 
 export class TableApplier {
   private readonly stageRef: string;
@@ -49,6 +52,10 @@ export class TableApplier {
   /** The key columns' fillers (the DELETE staging table's columns). */
   private readonly keyFillers: readonly (Filler | undefined)[];
   private readonly scratch = new Map<number, ColumnScratch>();
+  /** The target row `t` a staged row `s` updates or deletes: its old key. */
+  private readonly keyMatch: string;
+  /** updateSetting's statement per mask, made once. */
+  private readonly maskedSql = new Map<string, string>();
   /**
    * The last data chunk appended to each DuckDB table, kept for the next chunk of the same column
    * types: DuckDB keeps a reset chunk's vector buffers, where a new chunk allocates and the first
@@ -75,6 +82,7 @@ export class TableApplier {
     // The target is `t` and the staged rows `s`: qualified by its own name, a target named s whose
     // columns include a staged one's name (_op, _c0…) was ambiguous to DuckDB's binder.
     const keyMatch = target.key.map((k, j) => `t.${col(k)} = ${conv(k, `s._k${j}`)}`).join(' AND ');
+    this.keyMatch = keyMatch;
     const all = target.mappings.map((_, i) => i);
     // The staged rows `where` into the target, and an UPDATE of the target from the staged rows
     // `where`: a column the row's mask leaves out (unchanged TOAST) keeps its value.
@@ -167,7 +175,7 @@ export class TableApplier {
       let changed: number;
       if (Number(whole) === Number(matched)) {
         changed = (await this.conn.run(this.sql.updateDelete)).rowsChanged;
-        if (counts.masked > 0) changed += (await this.conn.run(this.sql.updateMasked)).rowsChanged;
+        if (counts.masked > 0) changed += await this.updateMasked(stage);
         await this.conn.run(this.sql.updateInsert);
       } else changed = (await this.conn.run(this.sql.updateAll)).rowsChanged;
       this.check('UPDATE', counts.update, changed);
@@ -187,6 +195,44 @@ export class TableApplier {
     }
     if (staged > 0) await this.conn.run(`DELETE FROM ${this.stageRef}`);
     stage.clear();
+  }
+
+  /**
+   * The UPDATEs whose image left columns out (unchanged TOAST), one statement per mask that sets only
+   * the columns it carries: DuckDB keeps every value an UPDATE writes in memory until the commit, and
+   * setting a kept column to itself held each row's large value there too (30k rows of 3 kB went past
+   * a 48MB limit). A batch has few masks (which TOAST columns an UPDATE left alone); past MASKS_APART
+   * the rest go through the one UPDATE that picks per row.
+   */
+  private async updateMasked(stage: TableStage): Promise<number> {
+    const masks = new Set<string>();
+    for (let i = 0; i < stage.ops.length; i++) {
+      const m = stage.masks[i];
+      if (stage.ops[i] === OP_UPDATE && m !== null && m !== undefined) masks.add(m);
+    }
+    if (masks.size > MASKS_APART) return (await this.conn.run(this.sql.updateMasked)).rowsChanged;
+    let changed = 0;
+    for (const mask of masks) {
+      let sql = this.maskedSql.get(mask);
+      if (sql === undefined) {
+        sql = this.updateSetting(mask);
+        this.maskedSql.set(mask, sql);
+      }
+      changed += (await this.conn.run(sql)).rowsChanged;
+    }
+    return changed;
+  }
+
+  /** UPDATE of the staged rows with this mask, setting the columns it marks present. */
+  private updateSetting(mask: string): string {
+    const t = this.target;
+    const col = (i: number) => quoteIdent(t.source.columns[i]?.name ?? '');
+    const present = t.mappings.map((_, i) => i).filter((i) => mask[i] === '1');
+    return `UPDATE ${t.name} AS t SET ${present
+      .map((i) => `${col(i)} = ${t.mappings[i]?.convert(`s._c${i}`) ?? `s._c${i}`}`)
+      .join(
+        ', ',
+      )} FROM ${this.stageRef} s WHERE s._op = '${OP_UPDATE}' AND s._mask = ${quoteLiteral(mask)} AND ${this.keyMatch}`;
   }
 
   /** Appends the given rows (all `n` first rows, or these indexes) of parallel column arrays in whole chunks. */
