@@ -80,6 +80,8 @@ interface Shape {
   readonly names: readonly string[];
   readonly positions: Int32Array;
   readonly identity: boolean;
+  /** Key columns (target positions) the image lacks: an UPDATE left an out-of-line key unchanged. */
+  readonly missingKeys: readonly number[];
 }
 
 export class TableStage {
@@ -283,8 +285,8 @@ export class TableStage {
    * UPDATE in the batch was refused as a duplicate of the first.
    */
   private withOldKey(row: RowImage, old: RowImage): RowImage {
-    const present = this.positions(row.names);
-    const missing = this.target.key.filter((k) => !present.includes(k));
+    // Per shape, not per row: this runs for every UPDATE of the batch.
+    const missing = this.shape(row.names).missingKeys;
     if (missing.length === 0) return row;
     const names = [...row.names];
     const types = [...row.types];
@@ -338,7 +340,8 @@ export class TableStage {
     const positions = new Int32Array(names.length);
     for (let i = 0; i < names.length; i++) positions[i] = this.positionOf(names[i] ?? '');
     const identity = positions.length === this.columns.length && positions.every((p, i) => p === i);
-    const made = { names, positions, identity };
+    const missingKeys = this.target.key.filter((k) => !positions.includes(k));
+    const made = { names, positions, identity, missingKeys };
     if (this.evictA) this.shapeA = made;
     else this.shapeB = made;
     this.evictA = !this.evictA;
