@@ -9,6 +9,7 @@ import { readRecorded, toSourceTable } from '../../sink/source-schema.js';
 import { requestResync, TableSetError } from '../../sink/table-records.js';
 import { parseTableName } from '../../source/catalog.js';
 import { keyOrderProblem } from '../../source/key-order.js';
+import { shownName } from '../../wal2json/shown-name.js';
 
 export function resyncCommand(y: Argv): Argv {
   return y.command(
@@ -33,20 +34,20 @@ export function resyncCommand(y: Argv): Argv {
           if (problem)
             throw new TableSetError(
               'WALDUCK_RESYNC_TABLE',
-              `${table.schema}.${table.table} cannot be copied online, so nothing was recorded: ${problem}`,
+              `${shownName(table)} cannot be copied online, so nothing was recorded: ${problem}`,
             );
         }),
       ).catch((err: unknown) => {
         if (err instanceof DuckFileError && err.code === 'WALDUCK_DUCKDB_LOCKED')
           throw new DuckFileError(
             'WALDUCK_DUCKDB_LOCKED',
-            `${args.duckdb} is held by a running walduck replicate (or another process): stop it, run walduck resync again, then start walduck replicate, which copies ${table.schema}.${table.table} online`,
+            `${args.duckdb} is held by a running walduck replicate (or another process): stop it, run walduck resync again, then start walduck replicate, which copies ${shownName(table)} online`,
             { cause: err },
           );
         throw err;
       });
       process.stdout.write(
-        `${table.schema}.${table.table} will be copied again online (slot ${slot}) by the next walduck replicate; walduck status shows it as copying until then\n`,
+        `${shownName(table)} will be copied again online (slot ${slot}) by the next walduck replicate; walduck status shows it as copying until then\n`,
       );
     },
   );
