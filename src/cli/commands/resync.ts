@@ -9,9 +9,9 @@ import { withDuckDb } from '../../sink/duckdb-file.js';
 import { DuckFileError } from '../../sink/errors.js';
 import { readRecorded, toSourceTable } from '../../sink/source-schema.js';
 import { requestResync, TableSetError } from '../../sink/table-records.js';
-import { parseTableName } from '../../source/catalog.js';
 import { keyOrderProblem } from '../../source/key-order.js';
 import { shownName } from '../../wal2json/shown-name.js';
+import { tableOption } from '../options.js';
 
 export function resyncCommand(y: Argv): Argv {
   return y.command(
@@ -24,7 +24,7 @@ export function resyncCommand(y: Argv): Argv {
         .option('slot', { type: 'string', describe: 'the slot, when the file follows several' })
         .example('$0 resync --duckdb shop.duckdb --table public.orders', 're-copy orders online'),
     async (args) => {
-      const table = parseTableName(args.table);
+      const table = tableOption('--table', args.table);
       // Opened for writing, DuckDB would create a missing file, and the request would add walduck's
       // tables to a DuckDB file that is no replica: both are refused before anything is written.
       if (!existsSync(args.duckdb))
