@@ -5,7 +5,7 @@ import type { Argv } from 'yargs';
 import { parseConninfo, parseUrl, settingsFrom } from '../protocol/config.js';
 import type { ConnectionSettings, PluginOption } from '../protocol/index.js';
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
-import { parseTableList } from '../source/catalog.js';
+import { CatalogError, parseTableList, parseTableName } from '../source/catalog.js';
 import { slotNameProblem } from '../source/slot.js';
 import type { TableRef } from '../wal2json/change.js';
 import { UsageError } from './errors.js';
@@ -65,7 +65,7 @@ export function connectionSettings(
  */
 export function chosenTables(flag: string | undefined): TableRef[] | undefined {
   if (flag !== undefined) {
-    const tables = parseTableList(flag);
+    const tables = asUsage('--tables', () => parseTableList(flag));
     if (tables.length === 0)
       throw new UsageError(
         '--tables names no table: leave it out to follow every table with a key, or name at least one',
@@ -74,12 +74,27 @@ export function chosenTables(flag: string | undefined): TableRef[] | undefined {
   }
   const env = process.env.TABLE_NAME;
   if (env === undefined || env.trim() === '') return undefined;
-  const tables = parseTableList(env);
+  const tables = asUsage('TABLE_NAME', () => parseTableList(env));
   if (tables.length === 0)
     throw new UsageError(
       `TABLE_NAME ${JSON.stringify(env)} names no table: unset it to follow every table with a key, or name at least one`,
     );
   return tables;
+}
+
+/** One table named on the command line (`resync --table`), as --tables reads each of its names. */
+export function tableOption(option: string, text: string): TableRef {
+  return asUsage(option, () => parseTableName(text));
+}
+
+/** A name that cannot be read is the command line's fault: exit 2 naming the option, not a failure. */
+function asUsage<T>(option: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof CatalogError) throw new UsageError(`${option}: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 /** A slot name given on the command line, checked by the server's rule (source/slot.ts). */

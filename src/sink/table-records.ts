@@ -6,7 +6,8 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
-import { refKey, refName, type TableRef } from '../wal2json/change.js';
+import { refKey, type TableRef } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { attachedCatalog } from './checkpoint.js';
 import { requestCopy } from './copy-state.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
@@ -201,7 +202,7 @@ export async function requestResync(
     `SELECT slot, state FROM ${tables} WHERE source_schema = ${quoteLiteral(t.schema)} AND source_table = ${quoteLiteral(t.table)}${slot === undefined ? '' : ` AND slot = ${quoteLiteral(slot)}`}`,
   );
   const rows = r.getRows();
-  const name = refName(t);
+  const name = shownName(t);
   const found = rows[0];
   if (!found)
     throw new TableSetError(

@@ -23,6 +23,7 @@ import { describeTarget } from '../sink/target.js';
 import { readSourceTables, type SourceTable } from '../source/catalog.js';
 import { qualified, quoteLiteral } from '../source/quote.js';
 import type { TableRef } from '../wal2json/change.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import type { ColumnCanon } from './canonical.js';
 import { VerifyError } from './errors.js';
 import { mod64, narrow, type RowDiff } from './narrow.js';
@@ -133,7 +134,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     for (const t of file.notFollowed)
       if (file.tables.some((f) => tableKey(f) === tableKey(t)))
         o.warn(
-          `${t.schema}.${t.table}: not compared: no longer followed${t.lsn ? ` since LSN ${t.lsn}` : ''} (name it in --tables to compare it anyway)`,
+          `${shownName(t)}: not compared: no longer followed${t.lsn ? ` since LSN ${t.lsn}` : ''} (name it in --tables to compare it anyway)`,
         );
   const missing = chosen.filter(
     (t) => !file.tables.some((f) => f.schema === t.schema && f.table === t.table),
@@ -142,7 +143,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     throw new VerifyError(
       'config',
       'WALDUCK_VERIFY_UNKNOWN_TABLE',
-      `table ${missing.map((t) => `${t.schema}.${t.table}`).join(', ')} is not in the replica ${o.duckdb} (it holds ${file.tables.map((t) => `${t.schema}.${t.table}`).join(', ') || 'no table'})`,
+      `table ${missing.map(shownName).join(', ')} is not in the replica ${o.duckdb} (it holds ${file.tables.map(shownName).join(', ') || 'no table'})`,
     );
   }
   await refuseActiveSlot(settings, file.slot, o.log);
@@ -319,7 +320,7 @@ function sameForms(t: SourceTable, before: readonly ColumnCanon[], after: Column
       throw new VerifyError(
         'compare',
         'WALDUCK_VERIFY_TYPE_CHANGED',
-        `${t.schema}.${t.table}: column ${t.columns[i]?.name} of the replica changed type during the catch-up (compared ${before[i]?.form ?? 'as text'} at the source, ${c.form ?? 'as text'} now): run verify again`,
+        `${shownName(t)}: column ${shownIdent(t.columns[i]?.name ?? '?')} of the replica changed type during the catch-up (compared ${before[i]?.form ?? 'as text'} at the source, ${c.form ?? 'as text'} now): run verify again`,
       );
     }
   });
@@ -343,7 +344,7 @@ async function onTable<T>(t: TableRef, work: Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof VerifyError) throw err;
     const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new VerifyError('compare', 'WALDUCK_VERIFY_QUERY', `${t.schema}.${t.table}: ${msg}`, {
+    throw new VerifyError('compare', 'WALDUCK_VERIFY_QUERY', `${shownName(t)}: ${msg}`, {
       cause: err,
     });
   }

@@ -5,10 +5,15 @@ import type { Argv } from 'yargs';
 import { withDuckDb } from '../../sink/duckdb-file.js';
 import { DuckFileError } from '../../sink/errors.js';
 import { quoteIdent } from '../../sink/sql.js';
+import { shownName } from '../../wal2json/shown-name.js';
 
 interface Row {
   slot: string;
+  /** schema.table quoted where a part needs it, as quote_ident() would (`"a.b".c`); plain names plain. */
   table: string;
+  /** The source's names as they are, unquoted (--json): what a program matches on. */
+  source_schema?: string;
+  source_table?: string;
   target: string | null;
   state: string;
   lsn: string | null;
@@ -54,7 +59,7 @@ export function statusCommand(y: Argv): Argv {
           );
         }
         const r = await query(
-          `SELECT t.slot, t.source_schema || '.' || t.source_table, t.target_schema || '.' || t.target_table, t.state,
+          `SELECT t.slot, t.source_schema, t.source_table, t.target_schema, t.target_table, t.state,
                   CASE WHEN t.state IN ('streaming', 'copying') THEN s.lsn ELSE t.lsn END, t.partitions, t.note
              FROM ${cat}.walduck.tables t LEFT JOIN ${cat}.walduck.state s USING (slot)
             ORDER BY t.slot, t.source_schema, t.source_table`,
@@ -62,12 +67,17 @@ export function statusCommand(y: Argv): Argv {
         return r.rows.map(
           (x): Row => ({
             slot: String(x[0]),
-            table: String(x[1]),
-            target: x[2] === null ? null : String(x[2]),
-            state: String(x[3]),
-            lsn: x[4] === null ? null : String(x[4]),
-            partitions: x[5] === null ? [] : (JSON.parse(String(x[5])) as string[]),
-            note: x[6] === null ? null : String(x[6]),
+            table: shownName({ schema: String(x[1]), table: String(x[2]) }),
+            source_schema: String(x[1]),
+            source_table: String(x[2]),
+            target:
+              x[3] === null || x[4] === null
+                ? null
+                : shownName({ schema: String(x[3]), table: String(x[4]) }),
+            state: String(x[5]),
+            lsn: x[6] === null ? null : String(x[6]),
+            partitions: x[7] === null ? [] : (JSON.parse(String(x[7])) as string[]),
+            note: x[8] === null ? null : String(x[8]),
           }),
         );
       });

@@ -5,6 +5,7 @@
 import type { Argv } from 'yargs';
 import type { RowDiff, RowValues } from '../../verify/narrow.js';
 import type { TableReport, VerifyReport } from '../../verify/verify.js';
+import { shownIdent, shownName } from '../../wal2json/shown-name.js';
 import { EXIT_FAILURE } from '../errors.js';
 import { log, warn } from '../log.js';
 import { chosenTables, wholeNumber } from '../options.js';
@@ -84,7 +85,7 @@ export function renderReport(r: VerifyReport): string {
 }
 
 /**
- * A name or key value as the report prints it: as it is, unless it holds a control character (a
+ * A key value as the report prints it: as it is, unless it holds a control character (a
  * newline is legal in a PostgreSQL name and in text), which would split the report's lines: then as a
  * JSON string, escaped.
  */
@@ -94,7 +95,7 @@ function shown(s: string): string {
 }
 
 function renderTable(t: TableReport): string[] {
-  const name = `${shown(t.schema)}.${shown(t.table)}`;
+  const name = shownName(t);
   const rules = new Map<string, string[]>();
   for (const x of t.tolerances) rules.set(x.rule, [...(rules.get(x.rule) ?? []), x.column]);
   const tol =
@@ -105,7 +106,7 @@ function renderTable(t: TableReport): string[] {
   const missing = t.missingInReplica;
   if (missing !== undefined)
     return [
-      `${name}: DIFFERENT, the replica lacks column(s) ${missing.map((c) => (/^[a-z_][a-z0-9_]*$/.test(c) ? c : JSON.stringify(c))).join(', ')}, source ${t.source.rows} rows, replica ${t.replica.rows} rows (a schema change with no row of the table written since: walduck applies it at the table's next change)`,
+      `${name}: DIFFERENT, the replica lacks column(s) ${missing.map(shownIdent).join(', ')}, source ${t.source.rows} rows, replica ${t.replica.rows} rows (a schema change with no row of the table written since: walduck applies it at the table's next change)`,
     ];
   const what =
     t.source.rows === t.replica.rows
@@ -126,7 +127,7 @@ export function renderDiff(d: RowDiff): string {
     d.key === null
       ? 'row'
       : Object.entries(d.key)
-          .map(([k, v]) => `${shown(k)}=${v === null ? 'NULL' : shown(v)}`)
+          .map(([k, v]) => `${shownIdent(k)}=${v === null ? 'NULL' : shown(v)}`)
           .join(', ');
   switch (d.kind) {
     case 'missing':

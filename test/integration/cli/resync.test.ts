@@ -2,9 +2,11 @@
 // refused in one line and records nothing: it used to be recorded, and then every later replicate of
 // the file stopped at start, for all its tables, with no way to take the request back.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { withDuckDb } from '../../../src/sink/duckdb-file.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { runWalduck } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
@@ -64,5 +66,30 @@ describe('resync', () => {
     const again = await replicate();
     assert.equal(again.code, 0, again.stderr);
     assert.equal((await runWalduck(['resync', '--duckdb', file, '--table', 'public.ok'])).code, 0);
+  });
+
+  // resync opens the file for writing: it used to create a missing file, and to add walduck.tables to
+  // a DuckDB file that is no replica, before saying the table is not followed.
+  it('refuses a missing file and a DuckDB file that is no replica, writing nothing', async () => {
+    const missing = join(dir, 'missing.duckdb');
+    let r = await runWalduck(['resync', '--duckdb', missing, '--table', 't']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^walduck: duckdb failed: DuckDB file .*missing\.duckdb does not exist\n$/);
+    assert.equal(existsSync(missing), false);
+
+    const other = join(dir, 'other.duckdb');
+    await withDuckDb(other, false, (q) => q('CREATE TABLE t (id int)'));
+    r = await runWalduck(['resync', '--duckdb', other, '--table', 't']);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^walduck: duckdb failed: .*other\.duckdb has no walduck\.state table: it is not a walduck replica\n$/,
+    );
+    const schemas = await withDuckDb(other, true, (q) =>
+      q(
+        'SELECT DISTINCT table_schema FROM information_schema.tables WHERE table_catalog = current_database()',
+      ),
+    );
+    assert.deepEqual(schemas.rows, [['main']]);
   });
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { UsageError } from '../../../src/cli/errors.js';
-import { chosenTables, connectionSettings, pluginOptions } from '../../../src/cli/options.js';
+import { chosenTables, connectionSettings, pluginOptions, tableOption } from '../../../src/cli/options.js';
 
 it('reads -o NAME, NAME=VALUE and NAME= in the order given', () => {
   assert.deepEqual(pluginOptions(undefined), []);
@@ -40,6 +40,32 @@ it('--tables naming no table is a usage error; an empty TABLE_NAME is unset', ()
     assert.deepEqual(chosenTables(undefined), [{ schema: 'public', table: 'x' }]);
     // The flag wins over the environment, as before.
     assert.deepEqual(chosenTables('y'), [{ schema: 'public', table: 'y' }]);
+  } finally {
+    if (saved === undefined) delete process.env.TABLE_NAME;
+    else process.env.TABLE_NAME = saved;
+  }
+});
+
+// A name that cannot be read used to fail as "preflight failed", exit 1, as if something had been tried.
+it('a --tables, TABLE_NAME or --table name that cannot be read is a usage error naming the option', () => {
+  const saved = process.env.TABLE_NAME;
+  try {
+    delete process.env.TABLE_NAME;
+    for (const bad of ['"a.b', 'a.b.c', 'x,"s"t', 's.'])
+      assert.throws(() => chosenTables(bad), { name: 'UsageError', message: /^--tables: / }, bad);
+    process.env.TABLE_NAME = '"unterminated';
+    assert.throws(() => chosenTables(undefined), {
+      name: 'UsageError',
+      message: /^TABLE_NAME: unterminated/,
+    });
+    assert.throws(() => tableOption('--table', '"a.b'), {
+      name: 'UsageError',
+      message: /^--table: unterminated/,
+    });
+    assert.deepEqual(tableOption('--table', '"My Schema"."Ta,ble"'), {
+      schema: 'My Schema',
+      table: 'Ta,ble',
+    });
   } finally {
     if (saved === undefined) delete process.env.TABLE_NAME;
     else process.env.TABLE_NAME = saved;

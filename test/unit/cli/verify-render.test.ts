@@ -14,7 +14,7 @@ describe('verify report lines', () => {
       replica: { 'k\ney': 'a\nb', id: 'plain' },
     });
     assert.equal(line.split('\n').length, 1, line);
-    assert.match(line, /^different: "k\\ney"="a\\nb", id=plain: source /);
+    assert.match(line, /^different: U&"k\\000aey"="a\\nb", id=plain: source /);
   });
 
   it('a table name with a newline stays on its line', () => {
@@ -45,6 +45,6 @@ describe('verify report lines', () => {
     });
     const lines = out.trimEnd().split('\n');
     assert.equal(lines.length, 3, out);
-    assert.match(lines[0] ?? '', /^public\."two\\nlines": DIFFERENT/);
+    assert.match(lines[0] ?? '', /^public\.U&"two\\000alines": DIFFERENT/);
   });
 });
