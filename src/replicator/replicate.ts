@@ -428,6 +428,10 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         }
         // Stopped before this session streamed (connecting, or its setup): nothing of it was applied.
         if (o.signal?.aborted && conn === undefined) return stopped();
+        // A link that failed once the stop was asked (a side connection torn down under a catalog
+        // lookup the sink awaited, or cut at that moment): the loop rolled the open transaction back and
+        // acknowledged nothing past the last commit, so this is the stop, not a failure (it exited 1).
+        if (o.signal?.aborted && linkFailure(err)) return stopped();
         if (!transient || o.signal?.aborted) throw err;
         const now = performance.now();
         if (copyStuck) failingSince = copyFailingSince ??= failingSince ?? now;
@@ -513,6 +517,14 @@ async function within<T>(p: Promise<T>, ms: number, onTimeout: () => void): Prom
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Whether `err`, or an error it was caused by (a row's apply error wraps it), is a transient failure. */
+function linkFailure(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (isTransient(e)) return true;
+  }
+  return false;
 }
 
 /** Whether `err`, or an error it was caused by, carries `code`. */

@@ -10,6 +10,7 @@ import type { Recopy } from '../source/routing.js';
 import type { Message, RowImage, Value } from '../wal2json/change.js';
 import { deleteCopy, readCopies, requestCopy, writeCopyProgress } from './copy-state.js';
 import { columnsOf } from './row-describe.js';
+import { SchemaChangeError } from './schema-change.js';
 import type { SchemaWatch } from './schema-follow.js';
 import type { SinkOptions } from './sink-options.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
@@ -243,7 +244,15 @@ export class SinkCopies {
     const h = this.h;
     const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
     const now = await this.opts.readSource?.(ref).catch(() => undefined);
-    if (!now || now.copyProblem !== undefined || !this.opts.keyCompare) return undefined;
+    // A table of that name exists but cannot be copied online (no key): that is the line, not the
+    // caller's (which says the table is gone, or asks for a resync that would be refused as well).
+    if (now?.copyProblem !== undefined) {
+      const name = `${ref.schema}.${ref.table}`;
+      throw new SchemaChangeError(
+        `schema change on ${name} at LSN ${formatLsn(r.lsn)} not applied: ${r.what}, and it cannot be copied online: ${now.copyProblem}; replication stopped before that transaction (nothing after it acknowledged)`,
+      );
+    }
+    if (!now || !this.opts.keyCompare) return undefined;
     await h.begin();
     await h.flushTable(t);
     h.keepCommitted();

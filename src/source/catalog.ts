@@ -234,12 +234,24 @@ export async function readSourceTables(
     }
   }
   const tables: SourceTable[] = [];
-  for (const r of picked)
-    tables.push({
-      ...(await readColumns(query, r.oid, r.schema, r.table, r.identity, r.hasPk)),
-      oid: r.oid,
-      ...(r.partitioned ? { partitioned: true } : {}),
-    });
+  const gone: string[] = [];
+  for (const r of picked) {
+    const read = await readColumns(query, r.oid, r.schema, r.table, r.identity, r.hasPk);
+    if (read) tables.push({ ...read, ...(r.partitioned ? { partitioned: true } : {}) });
+    else gone.push(`${r.schema}.${r.table}`);
+  }
+  // Dropped between the listing and the reading of its columns. Named in --tables: it does not exist.
+  // Among all tables: it is no longer one of them, and it has no rows anywhere to lose.
+  if (gone.length > 0 && chosen && chosen.length > 0)
+    throw new CatalogError(
+      `table ${gone.join(', ')} does not exist on the source (dropped while walduck read the catalog)`,
+      'WALDUCK_UNKNOWN_TABLE',
+    );
+  if (tables.length === 0)
+    throw new CatalogError(
+      'no table with a primary key or replica identity on the source: name tables with --tables',
+      'WALDUCK_NO_TABLES',
+    );
   const nothing = tables.filter((t) => t.identity === 'nothing');
   if (nothing.length > 0) {
     const names = nothing.map((t) => `${t.schema}.${t.table}`).join(', ');
@@ -266,7 +278,7 @@ async function readColumns(
   table: string,
   identity: ReplicaIdentity,
   hasPk: boolean,
-): Promise<SourceTable> {
+): Promise<SourceTable | undefined> {
   const cols = await query(
     `SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod, a.attnotnull, a.attndims
        FROM pg_attribute a WHERE a.attrelid = ${quoteLiteral(oid)}::oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -276,10 +288,13 @@ async function readColumns(
   // names one (even beside a primary key: wal2json's oldkeys then hold the index's columns, not the
   // key's), else the primary key. FULL logs every column, so the primary key (when any) suffices.
   const which = identity === 'index' ? 'i.indisreplident' : hasPk ? 'i.indisprimary' : 'false';
+  // Read after the columns, with the table's own row: none when it was dropped since it was listed
+  // (the columns read then are partial or none, and a table with no key row looked keyless).
   const keyRows = await query(
-    `SELECT unnest(i.indkey) FROM pg_index i WHERE i.indrelid = ${quoteLiteral(oid)}::oid AND ${which}`,
+    `SELECT x.k FROM pg_class c LEFT JOIN LATERAL (SELECT unnest(i.indkey) AS k FROM pg_index i WHERE i.indrelid = c.oid AND ${which}) x ON true WHERE c.oid = ${quoteLiteral(oid)}::oid`,
   );
-  const keyAttnums = new Set(keyRows.map((r) => r[0]));
+  if (keyRows.length === 0) return undefined;
+  const keyAttnums = new Set(keyRows.map((r) => r[0]).filter((k) => k !== null));
   const columns: SourceColumn[] = [];
   const key: number[] = [];
   for (const c of cols) {

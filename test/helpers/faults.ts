@@ -65,6 +65,7 @@ export class FaultProxy {
   /** While set, chunks going this way are queued (in order) until release(). */
   private holding: 'up' | 'down' | undefined;
   private readonly releases = new Set<() => void>();
+  private droppedWaiters: (() => void)[] = [];
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -109,7 +110,11 @@ export class FaultProxy {
         }
       };
       from.on('data', (d: Buffer) => {
-        if (blocked(way)) return; // dropped on the floor, as a dead route drops packets
+        if (blocked(way)) {
+          // Dropped on the floor, as a dead route drops packets; a test may await that it happened.
+          for (const w of this.droppedWaiters.splice(0)) w();
+          return;
+        }
         if (this.holding === way) {
           queue.push({ at: Number.POSITIVE_INFINITY, d });
           this.waiting++;
@@ -189,6 +194,11 @@ export class FaultProxy {
       return true;
     }
     return false;
+  }
+
+  /** Resolves when a stalled link next drops a chunk (a request sent into it, say). */
+  nextDropped(): Promise<void> {
+    return new Promise((r) => this.droppedWaiters.push(r));
   }
 
   /** Ends a stall: the stalled connections are dropped silently, new ones pass again. */

@@ -162,4 +162,36 @@ describe('a followed table dropped and created again in another shape while stre
     // The dropped table's rows stay as they were, nothing acknowledged past them.
     assert.deepEqual(await duckQuery(join(dir, 'morph3.duckdb'), 'SELECT id, v FROM morph3'), [[1, 'old']]);
   });
+
+  it('moved by SET SCHEMA, then dropped and created again keyless in one transaction: the line says so', {
+    timeout: 120_000,
+  }, async () => {
+    psql(
+      c.info,
+      "CREATE SCHEMA mv_a; CREATE SCHEMA mv_b; CREATE TABLE mv_a.mv (id int PRIMARY KEY, v text); INSERT INTO mv_a.mv VALUES (1, 'old')",
+    );
+    const argv = args('mv.duckdb', '--slot', 'mv_slot', '--tables', 'mv_a.mv');
+    const r = await runWalduck([...argv, '--until-caught-up']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = await streaming(argv);
+    psql(c.info, "ALTER TABLE mv_a.mv SET SCHEMA mv_b; UPDATE mv_b.mv SET v = 'moved' WHERE id = 1");
+    await s.seen('mv_a.mv: RENAME TABLE to mv_b.mv applied at LSN');
+    // Its first change in the same transaction: the sink meets the new table before the catalog check.
+    psql(
+      c.info,
+      `BEGIN; DROP TABLE mv_b.mv; CREATE TABLE mv_b.mv (x text, n int); ALTER TABLE mv_b.mv REPLICA IDENTITY FULL;
+       INSERT INTO mv_b.mv VALUES ('a', 1); COMMIT;`,
+    );
+    const done = await s.run.done;
+    assert.notEqual(done.code, 0);
+    const failed = done.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('walduck: ') && !l.startsWith('walduck: warning: '));
+    assert.equal(failed.length, 1, done.stderr);
+    assert.match(
+      failed[0] ?? '',
+      /mv_b\.mv.*dropped and a table created under its name.*cannot be copied online.*no primary key/,
+    );
+    assert.doesNotMatch(failed[0] ?? '', /no longer exists/);
+  });
 });
