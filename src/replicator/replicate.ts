@@ -415,7 +415,9 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           unmatched: p.sink instanceof DuckDbSink ? p.sink.stats.unmatched : 0,
         };
       } catch (err) {
-        const transient = isTransient(err);
+        // A lost link wrapped by the step it broke (a row's apply awaiting a catalog lookup) heals by
+        // reconnecting like any other: the loop rolled the batch back and acknowledged nothing past it.
+        const transient = linkFailure(err);
         const code = failureCode(err);
         o.onConnection?.({ kind: 'failed', code, transient });
         if (o.signal?.aborted && hasCode(err, 'WALDUCK_SNAPSHOT_INTERRUPTED')) {
@@ -431,7 +433,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         // A link that failed once the stop was asked (a side connection torn down under a catalog
         // lookup the sink awaited, or cut at that moment): the loop rolled the open transaction back and
         // acknowledged nothing past the last commit, so this is the stop, not a failure (it exited 1).
-        if (o.signal?.aborted && linkFailure(err)) return stopped();
+        if (o.signal?.aborted && transient) return stopped();
         if (!transient || o.signal?.aborted) throw err;
         const now = performance.now();
         if (copyStuck) failingSince = copyFailingSince ??= failingSince ?? now;

@@ -355,19 +355,14 @@ describe('walduck replicate', () => {
        ALTER TABLE toastkey ALTER COLUMN k SET STORAGE EXTERNAL;
        INSERT INTO toastkey SELECT g || repeat('k', 2500), 0 FROM generate_series(1, 4) g`,
     );
-    for (const [file, fmt] of [
+    const files = [
       ['toastkey2.duckdb', '2'],
       ['toastkey1.duckdb', '1'],
-    ] as const) {
-      const first = await replicate(
-        file,
-        '--tables',
-        'toastkey',
-        '--slot',
-        `toastkey_${fmt}`,
-        '--format-version',
-        fmt,
-      );
+    ] as const;
+    const sync = (file: string, fmt: string) =>
+      replicate(file, '--tables', 'toastkey', '--slot', `toastkey_${fmt}`, '--format-version', fmt);
+    for (const [file, fmt] of files) {
+      const first = await sync(file, fmt);
       assert.equal(first.code, 0, first.stderr);
     }
     psql(
@@ -376,19 +371,8 @@ describe('walduck replicate', () => {
        BEGIN; UPDATE toastkey SET n = n + 1 WHERE k LIKE '1%'; UPDATE toastkey SET k = '5' WHERE k LIKE '2%';
          DELETE FROM toastkey WHERE k LIKE '3%'; UPDATE toastkey SET n = n + 10 WHERE k LIKE '4%'; COMMIT;`,
     );
-    for (const [file, fmt] of [
-      ['toastkey2.duckdb', '2'],
-      ['toastkey1.duckdb', '1'],
-    ] as const) {
-      const r = await replicate(
-        file,
-        '--tables',
-        'toastkey',
-        '--slot',
-        `toastkey_${fmt}`,
-        '--format-version',
-        fmt,
-      );
+    for (const [file, fmt] of files) {
+      const r = await sync(file, fmt);
       assert.equal(r.code, 0, r.stderr);
       await assertReplicaEquals(c.info, join(dir, file), [{ schema: 'public', table: 'toastkey' }]);
       assert.deepEqual(
