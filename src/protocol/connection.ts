@@ -65,6 +65,11 @@ export const QUERY_MAX_BYTES = 256 * 1024 * 1024;
 export interface Connection {
   readonly serverParameters: ReadonlyMap<string, string>;
   readonly backendPid: number;
+  /**
+   * False once the connection can run nothing more: its link failed (even while idle, say a server
+   * restart closing the socket between two commands), a reply broke it, or it was closed.
+   */
+  readonly usable: boolean;
   query(sql: string): Promise<QueryResult[]>;
   /**
    * Runs `COPY … TO STDOUT` (copy-out) and yields the CopyData payloads as they arrive, in batches
@@ -94,6 +99,10 @@ class PgConnection implements Connection {
 
   get serverParameters(): ReadonlyMap<string, string> {
     return this.wire.parameters;
+  }
+
+  get usable(): boolean {
+    return this.state !== 'broken' && this.state !== 'closed' && !this.wire.failed;
   }
 
   private enter(what: string): void {

@@ -12,7 +12,8 @@
 //    its reply went into the void).
 //  - a cut, a reset, a terminated backend or a broken reply: the connection is unusable for good. It is
 //    dropped, and the next query opens a new one (a dead one kept made every later query fail again,
-//    for ever, after the network healed). A server error (PgServerError) leaves the session usable, and
+//    for ever, after the network healed). One found dead before its next query (it failed while idle:
+//    a server restart) is replaced then. A server error (PgServerError) leaves the session usable, and
 //    WALDUCK_BUSY is a concurrent caller's query still running: both keep it. (A backend that ends its
 //    session, pg_terminate_backend, closes the socket after its FATAL: that reaches query() as a
 //    ConnectionError.)
@@ -99,6 +100,13 @@ export function sideQuery(settings: ConnectionSettings, o: SideQueryOptions = {}
   };
   return {
     query: async (sql) => {
+      // A connection that failed while idle (a server restart between two lookups) is replaced before
+      // it is used: nothing was sent on it, and failing this query would cost its caller a reconnect.
+      if (conn && !conn.usable) {
+        const dead = conn;
+        conn = undefined;
+        await dead.close().catch(() => {});
+      }
       conn ??= await open();
       const c = conn;
       try {

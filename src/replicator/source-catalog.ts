@@ -16,6 +16,16 @@ export class SourceCatalog {
   ) {}
 
   async query(sql: string): Promise<Rows> {
+    const held = this.conn;
+    if (held) {
+      // Failed while idle (a server restart between two lookups): replaced before use, as side-query.ts
+      // does; nothing was sent on it, and failing this query would cost its caller a reconnect.
+      const c = await held.catch(() => undefined);
+      if (c && !c.usable && this.conn === held) {
+        this.conn = undefined;
+        await c.close().catch(() => {});
+      }
+    }
     this.conn ??= connect(this.settings, { replication: 'database', log: this.log });
     const pending = this.conn;
     try {
