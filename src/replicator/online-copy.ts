@@ -35,7 +35,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { ConnectionError, type ConnectionSettings, type LogFn } from '../protocol/index.js';
+import { ConnectionError, type ConnectionSettings, type LogFn, PgServerError } from '../protocol/index.js';
 import { firstLine } from '../sink/apply-error.js';
 import type { OnlineCopyTarget } from '../sink/duckdb-sink.js';
 import { copyPrefix, formatWatermark } from '../sink/watermark.js';
@@ -169,7 +169,7 @@ async function copyTable(
     let failures = 0;
     let attempt = 0;
     let rows = o.chunkRows;
-    while (!signal.aborted && !merge.committed.done) {
+    while (!signal.aborted && !merge.committed.done && !merge.retired) {
       if (merge.progress.done) {
         // The last chunk is written: wait for its commit (a rollback takes the copy back a chunk).
         await Promise.race([merge.settled(), stopped]);
@@ -191,9 +191,9 @@ async function copyTable(
         merge.rows(id, got, got.length === rows);
         await mark('high');
       } catch (err) {
-        if (signal.aborted) return;
+        if (signal.aborted || merge.retired) return;
         failures++;
-        if (!isTransient(err)) throw err;
+        if (!isTransient(err) && !changedUnder(err)) throw err;
         if (failures > MAX_RETRIES)
           throw givenUp(err, `online copy of ${name}: ${failures} chunk attempts in a row failed`);
         // The next expect() drops this attempt: its watermarks, if they reached WAL, are ignored.
@@ -251,6 +251,16 @@ async function working(
     `${what}: a statement has not answered for ${ms} ms (backend ${pid} ${seen}): ${busy ? 'waiting on' : 'the link stalled, closing it'}`,
   );
   return { busy, lock };
+}
+
+/**
+ * The table or a column the copy reads is gone: dropped (and maybe created again in another shape)
+ * while the copy runs. The stream shows the new table's changes in order, and the sink replaces the
+ * copy with one of the new shape (retiring this one); until then the chunk is read again, as after a
+ * cut, and a table still gone after MAX_RETRIES fails the copy with the server's line.
+ */
+function changedUnder(err: unknown): boolean {
+  return err instanceof PgServerError && (err.sqlstate === '42703' || err.sqlstate === '42P01');
 }
 
 function pause(ms: number, stopped: Promise<false>): Promise<unknown> {

@@ -140,11 +140,14 @@ export class SinkCopies {
     await requestCopy(this.h.conn, this.opts.slot, r.root, r.why);
     const key = keyOf(was);
     const running = this.copies.get(key);
-    // Not begun: a table dropped and created again in another shape is copied with its new columns
-    // and key (its chunks SELECTed the dropped table's columns, and the copy failed on one it lacks).
-    const t = running ? was : await this.reshapedInTx(was);
-    if (running) running.merge.restart();
+    // A table dropped and created again in another shape is copied with its new columns and key (its
+    // chunks SELECTed the dropped table's columns, and the copy failed on one it lacks). A copy
+    // running then is replaced: its copier stops, and a new one starts once this transaction commits
+    // (a rollback drops the new copy, and the re-copy recorded again starts one the same way).
+    const t = await this.reshapedInTx(was);
+    if (running && t === was) running.merge.restart();
     else {
+      running?.merge.retire();
       this.track(key, t, this.opts.keyCompare);
       this.addedInTx.push(key);
     }

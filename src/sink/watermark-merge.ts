@@ -270,6 +270,17 @@ export class WatermarkMerge {
   }
 
   /**
+   * Replaced by a new copy of the table (it was dropped and created again in another shape): its
+   * copier stops, whatever its chunk in flight did (it read, or failed to read, the dropped columns).
+   */
+  retired = false;
+  retire(): void {
+    this.retired = true;
+    this.closeWindow(false);
+    this.settle();
+  }
+
+  /**
    * Something the window cannot follow row by row (a TRUNCATE of one partition of the table): the
    * chunk in flight is dropped unwritten and the copier reads it again.
    */
