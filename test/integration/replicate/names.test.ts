@@ -188,7 +188,7 @@ describe('names', () => {
       120_000,
     );
     assert.equal(v.code, 0, v.stderr + v.stdout);
-    assert.match(v.stdout, /^Sales\.a: EQUAL, 2 rows$/m);
+    assert.match(v.stdout, /^"Sales"\.a: EQUAL, 2 rows$/m);
   });
 
   // A rename that changes only case lands on the same DuckDB table: walduck once stopped there, saying
