@@ -278,20 +278,17 @@ export class DuckDbSink implements ChangeSink {
         let t = await this.routing.resolve(change, change.lsn);
         if (!t) return;
         this.stats.changes++;
-        t = await this.reshape.follow(t, change);
+        // A leaf partition may list the root's columns in another order.
+        const row = await this.routing.ordered(t, change);
+        t = await this.reshape.follow(t, row);
         // A value that does not fit its column (--numeric exact) widens it first, whatever the
         // online copy's merge then does with the change: a wider column holds every narrower value.
         // (Only tables with a widening column pay for the check: this runs per row.)
-        if (change.kind !== 'delete' && t.stage.widens)
-          t = await this.reshape.fit(
-            t,
-            change.lsn,
-            change.new,
-            change.kind === 'update' ? change.old : undefined,
-          );
+        if (row.kind !== 'delete' && t.stage.widens)
+          t = await this.reshape.fit(t, row.lsn, row.new, row.kind === 'update' ? row.old : undefined);
         const copy = this.copies.get(keyOf(t));
-        if (!copy) return this.stageRow(t, change);
-        for (const routed of copy.merge.route(change)) await this.stageRow(t, routed);
+        if (!copy) return this.stageRow(t, row);
+        for (const routed of copy.merge.route(row)) await this.stageRow(t, routed);
         return;
       }
       case 'truncate':

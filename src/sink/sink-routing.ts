@@ -8,7 +8,8 @@
 import { InternalError } from '../protocol/errors.js';
 import type { Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
-import type { TableRef } from '../wal2json/change.js';
+import type { Delete, Insert, TableRef, Update } from '../wal2json/change.js';
+import { LeafOrder } from './leaf-order.js';
 import { SchemaWatch } from './schema-follow.js';
 import type { SinkCopies } from './sink-copies.js';
 import type { SinkOptions } from './sink-options.js';
@@ -19,13 +20,29 @@ import { ensureTarget, heldRows, refuseCollisions, TargetError } from './target.
 export class SinkRouting {
   /** Tables added while streaming, inside the open DuckDB transaction (forgotten on rollback). */
   private readonly addedInTx: string[] = [];
+  private readonly leafOrder: LeafOrder | undefined;
 
   constructor(
     private readonly h: SinkHost,
     private readonly opts: SinkOptions,
     private readonly renames: SinkRenames,
     private readonly copies: SinkCopies,
-  ) {}
+  ) {
+    const catalog = opts.schema?.catalog;
+    this.leafOrder = catalog ? new LeafOrder(catalog) : undefined;
+  }
+
+  /** A change resolved to `t`: from a leaf partition, its columns in the root's order (leaf-order.ts). */
+  ordered<C extends Insert | Update | Delete>(t: Table, change: C): C | Promise<C> {
+    const w = t.watch;
+    const policy = this.opts.schema;
+    if (!this.leafOrder || !w || !policy) return change;
+    const src = t.applier.target.source;
+    if (src.schema === change.schema && src.table === change.table) return change;
+    const leaf = this.opts.router?.leaf(change);
+    if (!leaf) return change;
+    return this.leafOrder.inRootOrder(change, leaf, w.rec, policy) as Promise<C>;
+  }
 
   /**
    * The table a change of `ref` at commit `lsn` belongs to, or undefined when it is not followed.

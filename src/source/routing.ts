@@ -15,6 +15,8 @@ export interface LeafInfo extends TableRef {
   readonly root: TableRef;
   /** Which of the root's rows live in this leaf, as a SQL condition (pg_get_partition_constraintdef). */
   readonly constraint: string | null;
+  /** pg_class oid, when known: a table attached under a leaf's old name is another leaf. */
+  readonly oid?: string;
 }
 
 /** A followed table renamed (or moved to another schema) at the source, to follow at a stream position. */
