@@ -278,8 +278,10 @@ export class DuckDbSink implements ChangeSink {
         let t = await this.routing.resolve(change, change.lsn);
         if (!t) return;
         this.stats.changes++;
-        // A leaf partition may list the root's columns in another order.
-        const row = await this.routing.ordered(t, change);
+        // A leaf partition may list the root's columns in another order. Awaited only then: an await
+        // of a plain value is still a microtask turn, per row.
+        const inOrder = this.routing.ordered(t, change);
+        const row = inOrder instanceof Promise ? await inOrder : inOrder;
         t = await this.reshape.follow(t, row);
         // A value that does not fit its column (--numeric exact) widens it first, whatever the
         // online copy's merge then does with the change: a wider column holds every narrower value.
