@@ -416,7 +416,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         };
       } catch (err) {
         // A lost link wrapped by the step it broke (a row's apply awaiting a catalog lookup) heals by
-        // reconnecting like any other: the loop rolled the batch back and acknowledged nothing past it.
+        // reconnecting, as every lost link does: the loop rolled the batch back and acknowledged nothing past it.
         const transient = linkFailure(err);
         const code = failureCode(err);
         o.onConnection?.({ kind: 'failed', code, transient });

@@ -29,7 +29,7 @@ import {
 } from '../wal2json/change.js';
 import { BatchXids } from './batch-xids.js';
 import { ensureStateTable, readState, writeState } from './checkpoint.js';
-import { COMMIT_SLACK, CommitWindow, settingBytes, VECTOR_ROWS } from './commit-window.js';
+import { CommitRoom } from './commit-room.js';
 import type { CsvSegment } from './csv-load.js';
 import { DuckFileError } from './errors.js';
 import type { ChangeSink } from './sink.js';
@@ -41,7 +41,6 @@ import { SinkReshape } from './sink-reshape.js';
 import { SinkRouting } from './sink-routing.js';
 import { SinkSnapshot } from './sink-snapshot.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
-import { quoteLiteral } from './sql.js';
 import { RenameReplay } from './table-rename.js';
 import { copyPrefix } from './watermark.js';
 import { wrapBatchError, wrapChangeError } from './write-errors.js';
@@ -98,13 +97,8 @@ export class DuckDbSink implements ChangeSink {
    * the catalog once they are visible, and the router asks whether a renaming one is among them.
    */
   private readonly batchXids = new BatchXids();
-  /** The appended rows' largest vector, for the COMMIT's room in DuckDB's pool (commit-window.ts). */
-  private readonly window = new CommitWindow();
-  private raisedSaid = false;
-  /** The memory_limit roomForRows set for the open transaction, in bytes (0: not raised). */
-  private raisedTo = 0;
-  /** DuckDB's memory_limit as current_setting printed it, and in bytes; read at the first flush that needs it. */
-  private limit: { text: string; bytes: number } | undefined;
+  /** The room in DuckDB's pool one vector of the open transaction's rows needs (commit-room.ts). */
+  private readonly room: CommitRoom;
   /** Starts the copier of a copy begun while streaming (set by the replicator for its session). */
   onCopyStart: ((target: OnlineCopyTarget) => void) | undefined;
 
@@ -120,6 +114,7 @@ export class DuckDbSink implements ChangeSink {
     this.now = opts.now ?? Date.now;
     opts.router?.useBatch(this.batchXids);
     this.builder = new SinkBuild(conn, opts, catalog, this.stats);
+    this.room = new CommitRoom(conn, opts.memoryLimit, opts.log, opts.warn);
     const unstage = (t: Table) => {
       this.staged -= t.stage.size;
       this.stagedChars -= t.stage.chars;
@@ -352,7 +347,7 @@ export class DuckDbSink implements ChangeSink {
       stage.update(row, change.old);
     }
     const chars = stage.chars - before;
-    this.window.note(t.key, chars, row);
+    this.room.window.note(t.key, chars, row);
     return chars;
   }
 
@@ -382,7 +377,7 @@ export class DuckDbSink implements ChangeSink {
     } catch (err) {
       // A failed COMMIT ends DuckDB's transaction: a ROLLBACK after it would fail in its turn.
       this.txOpen = false;
-      await this.lowerLimit();
+      await this.room.after();
       // DuckDB's own text names no LSN and no phase ("TransactionContext Error: Failed to commit: …").
       const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
       const full = /failed to pin block|Out of Memory/i.test(msg)
@@ -402,7 +397,7 @@ export class DuckDbSink implements ChangeSink {
         { cause: err },
       );
     }
-    await this.lowerLimit(this.lastCommitLsn);
+    await this.room.after(this.lastCommitLsn);
     this.opts.log(
       `committed ${this.batchChanges} change(s) up to ${formatLsn(this.lastCommitLsn)} (COMMIT ${(performance.now() - t0).toFixed(1)} ms)`,
     );
@@ -419,67 +414,6 @@ export class DuckDbSink implements ChangeSink {
     return this.storedLsn;
   }
 
-  /**
-   * Raises DuckDB's memory_limit for the open transaction when one vector of the rows it appends may
-   * not fit (commit-window.ts): before the rows go to DuckDB, and so for its COMMIT too. Said once a
-   * run (a stream of such transactions raises it each time); lowerLimit sets it back.
-   */
-  private async roomForRows(): Promise<void> {
-    const widest = this.window.largest();
-    if (widest === undefined) return;
-    // Read once: only this and lowerLimit change it.
-    if (this.limit === undefined) {
-      const r = await this.conn.runAndReadAll("SELECT current_setting('memory_limit')");
-      const text = String(r.getRows()[0]?.[0]);
-      this.limit = {
-        text: this.opts.memoryLimit ?? text,
-        bytes: settingBytes(text) ?? Number.POSITIVE_INFINITY,
-      };
-    }
-    const need = widest.bytes + COMMIT_SLACK;
-    if (need <= Math.max(this.limit.bytes, this.raisedTo)) return;
-    // Up by half again at least: the rows grow the need a flush at a time.
-    const mib = Math.ceil(Math.max(need, 1.5 * this.raisedTo) / 2 ** 20);
-    this.opts.log(
-      `memory_limit ${mib} MiB: ${VECTOR_ROWS} rows of ${widest.table} may hold ${widest.bytes} bytes`,
-    );
-    await this.conn.run(`SET memory_limit = '${mib}MiB'`);
-    this.raisedTo = mib * 2 ** 20;
-  }
-
-  /**
-   * memory_limit as it was before roomForRows raised it, once the transaction has ended; the first
-   * committed raise of a run is said (a stream of such transactions raises it each time).
-   */
-  private async lowerLimit(committed?: Lsn): Promise<void> {
-    const at = this.window.largest();
-    this.window.clear();
-    if (this.raisedTo === 0 || this.limit === undefined) return;
-    if (committed !== undefined && at !== undefined && !this.raisedSaid) {
-      this.raisedSaid = true;
-      this.opts.warn(
-        `DuckDB's memory_limit was raised from ${this.limit.text} to ${Math.ceil(this.raisedTo / 2 ** 20)} MiB for the transaction committed up to ${formatLsn(committed)}: DuckDB appends and commits ${VECTOR_ROWS} rows at a time, and ${VECTOR_ROWS} rows of ${at.table.replace('\u0000', '.')} in it held up to ${Math.ceil(at.bytes / 2 ** 20)} MiB (a higher --duckdb-memory-limit avoids the raise)`,
-      );
-    }
-    this.raisedTo = 0;
-    // Written into the file while the room is there: a checkpoint writes the rows committed since
-    // the last one a vector at a time too, and a later one (a COMMIT once the WAL is large, the close,
-    // or the next run's first COMMIT after replaying the WAL) under the usual limit failed, after its
-    // commit was durable, with DuckDB refusing every statement from then on.
-    if (committed !== undefined) {
-      const t0 = performance.now();
-      await this.conn
-        .run('CHECKPOINT')
-        .then(() =>
-          this.opts.log(`CHECKPOINT after the raised commit: ${(performance.now() - t0).toFixed(1)} ms`),
-        )
-        .catch((err: unknown) => this.opts.log(`CHECKPOINT after the raised commit failed: ${String(err)}`));
-    }
-    // Best effort: after a failed COMMIT the instance may refuse every statement, and that failure
-    // is the one to report.
-    await this.conn.run(`SET memory_limit = ${quoteLiteral(this.limit.text)}`).catch(() => undefined);
-  }
-
   /** Drops everything not committed (a half-received source transaction on shutdown). */
   async rollback(): Promise<void> {
     const open = this.txOpen;
@@ -487,7 +421,7 @@ export class DuckDbSink implements ChangeSink {
     // of the instance), and a flag left open made the next caller refuse to run.
     this.txOpen = false;
     if (open) await this.conn.run('ROLLBACK');
-    await this.lowerLimit();
+    await this.room.after();
     this.copies.rolledBack();
     this.touched.clear();
     // A schema change rolled back with the rest: the tables go back to their committed shape.
@@ -551,8 +485,8 @@ export class DuckDbSink implements ChangeSink {
   /** COPY rows (PostgreSQL text, column arrays) into a table, inside the snapshot's open transaction. */
   async insertCopied(ref: TableRef, columns: readonly (readonly Value[])[], count: number): Promise<void> {
     const key = tableKey(ref.schema, ref.table);
-    for (let i = 0; i < count; i++) this.window.noteColumns(key, columns, i);
-    await this.roomForRows();
+    for (let i = 0; i < count; i++) this.room.window.noteColumns(key, columns, i);
+    await this.room.before();
     return this.snapshot.insertCopied(ref, columns, count);
   }
 
@@ -567,8 +501,8 @@ export class DuckDbSink implements ChangeSink {
 
   /** Loads a snapshot segment of COPY csv rows (see csv-load.ts) into the open transaction. */
   async loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
-    if (segment.largestRows) this.window.noteSizes(tableKey(ref.schema, ref.table), segment.largestRows);
-    await this.roomForRows();
+    if (segment.largestRows) this.room.window.noteSizes(tableKey(ref.schema, ref.table), segment.largestRows);
+    await this.room.before();
     return this.snapshot.loadCsv(ref, segment);
   }
 
@@ -616,7 +550,7 @@ export class DuckDbSink implements ChangeSink {
 
   /** One table's staged rows into DuckDB now (before its shape changes), errors named as flushStages does. */
   private async flushTable(t: Table): Promise<void> {
-    await this.roomForRows();
+    await this.room.before();
     this.staged -= t.stage.size;
     this.stagedChars -= t.stage.chars;
     try {
@@ -627,7 +561,7 @@ export class DuckDbSink implements ChangeSink {
   }
 
   private async flushStages(): Promise<void> {
-    await this.roomForRows();
+    await this.room.before();
     for (const t of this.tables.values()) {
       // Not written since the last flush: its kept room goes (a sink follows any number of tables).
       if (t.stage.size === 0) {

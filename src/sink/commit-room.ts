@@ -1,0 +1,85 @@
+// Gives DuckDB the room one vector of the open transaction's appended rows needs (commit-window.ts):
+// memory_limit is raised before such rows go to DuckDB, stays raised through the COMMIT, and is set
+// back once the transaction has ended, after a CHECKPOINT that writes those rows while the room is
+// still there.
+
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import { COMMIT_SLACK, CommitWindow, settingBytes, VECTOR_ROWS } from './commit-window.js';
+import { quoteLiteral } from './sql.js';
+
+export class CommitRoom {
+  /** The appended rows' largest vector per table. */
+  readonly window = new CommitWindow();
+  /** DuckDB's memory_limit as given (or as current_setting printed it), and in bytes; read once. */
+  private limit: { text: string; bytes: number } | undefined;
+  /** The memory_limit set for the open transaction, in bytes (0: not raised). */
+  private raisedTo = 0;
+  private said = false;
+
+  constructor(
+    private readonly conn: DuckDBConnection,
+    /** --duckdb-memory-limit as the file was opened with it: set again exactly, not as printed. */
+    private readonly memoryLimit: string | undefined,
+    private readonly log: (msg: string) => void,
+    private readonly warn: (msg: string) => void,
+  ) {}
+
+  /**
+   * Raises memory_limit when one vector of the rows noted so far may not fit: called before rows go
+   * to DuckDB, and so before the COMMIT too. Up by half again at least, since the need grows a flush
+   * at a time.
+   */
+  async before(): Promise<void> {
+    const widest = this.window.largest();
+    if (widest === undefined) return;
+    // Read once: only this class changes it, and sets it back.
+    if (this.limit === undefined) {
+      const r = await this.conn.runAndReadAll("SELECT current_setting('memory_limit')");
+      const text = String(r.getRows()[0]?.[0]);
+      this.limit = {
+        text: this.memoryLimit ?? text,
+        bytes: settingBytes(text) ?? Number.POSITIVE_INFINITY,
+      };
+    }
+    const need = widest.bytes + COMMIT_SLACK;
+    if (need <= Math.max(this.limit.bytes, this.raisedTo)) return;
+    const mib = Math.ceil(Math.max(need, 1.5 * this.raisedTo) / 2 ** 20);
+    this.log(
+      `memory_limit ${mib} MiB: ${VECTOR_ROWS} rows of ${widest.table} may hold ${widest.bytes} bytes`,
+    );
+    await this.conn.run(`SET memory_limit = '${mib}MiB'`);
+    this.raisedTo = mib * 2 ** 20;
+  }
+
+  /**
+   * The transaction has ended (`committed`: at that LSN; else rolled back or failed). The first
+   * committed raise of a run is said in one line: a stream of such transactions raises it each time.
+   */
+  async after(committed?: Lsn): Promise<void> {
+    const at = this.window.largest();
+    this.window.clear();
+    if (this.raisedTo === 0 || this.limit === undefined) return;
+    if (committed !== undefined && at !== undefined && !this.said) {
+      this.said = true;
+      this.warn(
+        `DuckDB's memory_limit was raised from ${this.limit.text} to ${Math.ceil(this.raisedTo / 2 ** 20)} MiB for the transaction committed up to ${formatLsn(committed)}: DuckDB appends and commits ${VECTOR_ROWS} rows at a time, and ${VECTOR_ROWS} rows of ${at.table.replace('\u0000', '.')} in it held up to ${Math.ceil(at.bytes / 2 ** 20)} MiB (a higher --duckdb-memory-limit avoids the raise)`,
+      );
+    }
+    this.raisedTo = 0;
+    // Written into the file while the room is there: a checkpoint writes the rows committed since
+    // the last one a vector at a time too, and a later one (a COMMIT once the WAL is large, the close,
+    // or the next run's first COMMIT after replaying the WAL) under the usual limit failed, after its
+    // commit was durable, with DuckDB refusing every statement from then on.
+    if (committed !== undefined) {
+      const t0 = performance.now();
+      await this.conn
+        .run('CHECKPOINT')
+        .then(() => this.log(`CHECKPOINT after the raised commit: ${(performance.now() - t0).toFixed(1)} ms`))
+        .catch((err: unknown) => this.log(`CHECKPOINT after the raised commit failed: ${String(err)}`));
+    }
+    // Best effort: after a failed COMMIT the instance may refuse every statement, and that failure
+    // is the one to report.
+    await this.conn.run(`SET memory_limit = ${quoteLiteral(this.limit.text)}`).catch(() => undefined);
+  }
+}
