@@ -46,7 +46,7 @@ export class CommitRoom {
     if (need <= Math.max(this.limit.bytes, this.raisedTo)) return;
     const mib = Math.ceil(Math.max(need, 1.5 * this.raisedTo) / 2 ** 20);
     this.log(
-      `memory_limit ${mib} MiB: ${VECTOR_ROWS} rows of ${widest.table} may hold ${widest.bytes} bytes`,
+      `memory_limit ${mib} MiB: ${VECTOR_ROWS} rows of ${shown(widest.table)} may hold ${widest.bytes} bytes`,
     );
     await this.conn.run(`SET memory_limit = '${mib}MiB'`);
     this.raisedTo = mib * 2 ** 20;
@@ -63,7 +63,7 @@ export class CommitRoom {
     if (committed !== undefined && at !== undefined && !this.said) {
       this.said = true;
       this.warn(
-        `DuckDB's memory_limit was raised from ${this.limit.text} to ${Math.ceil(this.raisedTo / 2 ** 20)} MiB for the transaction committed up to ${formatLsn(committed)}: DuckDB appends and commits ${VECTOR_ROWS} rows at a time, and ${VECTOR_ROWS} rows of ${at.table.replace('\u0000', '.')} in it held up to ${Math.ceil(at.bytes / 2 ** 20)} MiB (a higher --duckdb-memory-limit avoids the raise)`,
+        `DuckDB's memory_limit was raised from ${this.limit.text} to ${Math.ceil(this.raisedTo / 2 ** 20)} MiB for the transaction committed up to ${formatLsn(committed)}: DuckDB appends and commits ${VECTOR_ROWS} rows at a time, and ${VECTOR_ROWS} rows of ${shown(at.table)} in it held up to ${Math.ceil(at.bytes / 2 ** 20)} MiB (a higher --duckdb-memory-limit avoids the raise)`,
       );
     }
     this.raisedTo = 0;
@@ -82,4 +82,9 @@ export class CommitRoom {
     // is the one to report.
     await this.conn.run(`SET memory_limit = ${quoteLiteral(this.limit.text)}`).catch(() => undefined);
   }
+}
+
+/** A table's key in the sink's map (schema NUL table) as a line shows it. */
+function shown(table: string): string {
+  return table.replace('\u0000', '.');
 }
