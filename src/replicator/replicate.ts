@@ -401,6 +401,10 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           copyStuck = !copies.progressed;
           throw copies.failure;
         }
+        // Stopped by a signal after the server said a followed table lost a change, before the loop
+        // reached that transaction: nothing of it was committed, but the stop must say so as the
+        // commit would have (it exited 0, and the next start stopped).
+        if (stoppedBy === 'signal') lostChanges?.check();
         return {
           changes: f.changes,
           transactions: f.transactions,
