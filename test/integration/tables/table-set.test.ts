@@ -188,7 +188,7 @@ describe('the table set', () => {
     );
     assert.deepEqual(
       (await status('case.duckdb')).map((x) => [x.table, x.state]),
-      [['public.Items', 'streaming']],
+      [['public."Items"', 'streaming']],
     );
     r = await runWalduck(set('items', '--drop-removed'));
     assert.equal(r.code, 0, r.stderr);
@@ -361,7 +361,7 @@ describe('the table set', () => {
     // stopped table holding "Deals"'s DuckDB table and was refused, and --drop-removed dropped the rows.
     assert.deepEqual(
       (await status('deals.duckdb')).map((x) => [x.table, x.state]),
-      [['public.Deals', 'streaming']],
+      [['public."Deals"', 'streaming']],
     );
     psql(c.info, `INSERT INTO "Deals" VALUES (4, 'D')`);
     r = await runWalduck(set('public."Deals"'));
@@ -385,7 +385,7 @@ describe('the table set', () => {
     await assertReplicaEquals(c.info, file, [t('Deals')]);
     assert.deepEqual(
       (await status('deals.duckdb')).map((x) => [x.table, x.state]),
-      [['public.Deals', 'streaming']],
+      [['public."Deals"', 'streaming']],
     );
     psql(c.info, 'DROP TABLE "Deals", deals');
   });

@@ -139,7 +139,13 @@ describe('walduck verify', () => {
     const lines = r.stdout.trim().split('\n');
     assert.deepEqual(
       lines.slice(0, 4).map((l) => l.replace(/, \d+ rows.*/, '')),
-      ['public.bag: EQUAL', 'public.typed: EQUAL', 'public.typemap: EQUAL', 'odd schema.Mixed "Name": EQUAL'],
+      [
+        'public.bag: EQUAL',
+        'public.typed: EQUAL',
+        'public.typemap: EQUAL',
+        // Printed as quote_ident() writes it: odd schema.Mixed "Name" was ambiguous.
+        '"odd schema"."Mixed ""Name""": EQUAL',
+      ],
     );
     assert.match(lines[0] ?? '', /EQUAL, 5 rows$/);
     // The report says where a comparison is not exact.
@@ -211,7 +217,7 @@ describe('walduck verify', () => {
     assert.equal(plain.code, 1, plain.stderr);
     assert.match(
       plain.stdout,
-      /^odd schema\.Mixed "Name": DIFFERENT, 1715 rows on both sides, but the row hashes differ/m,
+      /^"odd schema"\."Mixed ""Name""": DIFFERENT, 1715 rows on both sides, but the row hashes differ/m,
     );
     assert.match(plain.stdout, /^public\.bag: DIFFERENT, source 5 rows, replica 6 rows$/m);
     assert.match(plain.stdout, /^public\.typed: DIFFERENT, source 3 rows, replica 2 rows/m);
