@@ -23,6 +23,20 @@ import { useWorkdir } from '../../helpers/workdir.js';
 const c = useCluster({ database: 'walduck' });
 const dir = useWorkdir('walduck-stop-lookup-');
 
+/** Stalls every connection walduck holds through the proxy but the slot's stream (its side connections). */
+function stallSideConnections(proxy: FaultProxy, slot: string): void {
+  const streamPid = psql(c.info, `SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slot}'`);
+  const ports = psql(
+    c.info,
+    `SELECT client_port FROM pg_stat_activity WHERE datname = 'walduck' AND client_port > 0 AND pid <> ${Number(streamPid)}`,
+  )
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map(Number);
+  assert.ok(ports.length > 0, 'walduck has side connections open while streaming');
+  for (const p of ports) assert.ok(proxy.stallSession(p), `side connection from port ${p}`);
+}
+
 it('a stop that fails a pending catalog lookup exits 0 and keeps the last commit', {
   timeout: 120_000,
 }, async () => {
@@ -36,19 +50,7 @@ it('a stop that fails a pending catalog lookup exits 0 and keeps the last commit
     const argv = replicateArgs(() => through, dir)('lookup.duckdb', '--slot', 'lookup_slot');
     const run = startWatched(argv, 'walduck:*');
     await run.waitFor(/streaming from slot/);
-    const streamPid = psql(
-      c.info,
-      "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'lookup_slot'",
-    );
-    const ports = psql(
-      c.info,
-      `SELECT client_port FROM pg_stat_activity WHERE datname = 'walduck' AND client_port > 0 AND pid <> ${Number(streamPid)}`,
-    )
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map(Number);
-    assert.ok(ports.length > 0, 'walduck has side connections open while streaming');
-    for (const p of ports) assert.ok(proxy.stallSession(p), `side connection from port ${p}`);
+    stallSideConnections(proxy, 'lookup_slot');
     const dropped = proxy.nextDropped();
     psql(
       c.info,
@@ -92,18 +94,7 @@ it('a cut of the side connection under a pending catalog lookup reconnects and g
     const argv = replicateArgs(() => through, dir)('cut.duckdb', '--slot', 'cut_slot', '--tables', 'u.t3');
     const run = startWatched(argv, 'walduck:*');
     await run.waitFor(/streaming from slot/);
-    const streamPid = psql(
-      c.info,
-      "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'cut_slot'",
-    );
-    const ports = psql(
-      c.info,
-      `SELECT client_port FROM pg_stat_activity WHERE datname = 'walduck' AND client_port > 0 AND pid <> ${Number(streamPid)}`,
-    )
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map(Number);
-    for (const p of ports) assert.ok(proxy.stallSession(p), `side connection from port ${p}`);
+    stallSideConnections(proxy, 'cut_slot');
     const dropped = proxy.nextDropped();
     psql(
       c.info,
