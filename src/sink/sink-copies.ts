@@ -170,17 +170,16 @@ export class SinkCopies {
     if (!w || !source) return t;
     await h.conn.run('BEGIN TRANSACTION');
     try {
-      const watch = await w.recopied(h.conn, source);
-      await h.conn.run(`DROP TABLE ${t.applier.target.name}`);
-      const built = await h.build(await ensureTarget(h.conn, h.describe(watch.source)), watch);
+      const built = await this.rebuilt(t, w, source);
       await h.conn.run('COMMIT');
-      h.tables.set(keyOf(t), built);
       this.opts.warn(
         `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded: rebuilt with the new one for its copy`,
       );
       return built;
     } catch (err) {
       await h.conn.run('ROLLBACK').catch(() => {});
+      // The table rolled back stays the one in the set.
+      h.tables.set(keyOf(t), t);
       throw err;
     }
   }
@@ -226,6 +225,12 @@ export class SinkCopies {
     const h = this.h;
     await h.flushTable(t);
     h.keepCommitted();
+    return this.rebuilt(t, w, source);
+  }
+
+  /** The DuckDB table of `t` dropped and made again, empty, as `source` is now (and recorded so). */
+  private async rebuilt(t: Table, w: SchemaWatch, source: SourceTable): Promise<Table> {
+    const h = this.h;
     const watch = await w.recopied(h.conn, source);
     await h.conn.run(`DROP TABLE ${t.applier.target.name}`);
     const built = await h.build(await ensureTarget(h.conn, h.describe(watch.source)), watch);
