@@ -2,6 +2,17 @@
 // memory_limit is raised before such rows go to DuckDB, stays raised through the COMMIT, and is set
 // back once the transaction has ended, after a CHECKPOINT that writes those rows while the room is
 // still there.
+//
+// It also spares a large transaction DuckDB's WAL. A COMMIT writes the transaction to the WAL, and
+// the next COMMIT after the WAL passed checkpoint_threshold (16 MiB) writes it again, into the file.
+// DuckDB can skip the WAL and checkpoint inside the COMMIT instead (auto_checkpoint_skip_wal_threshold),
+// but it decides by its own estimate of the WAL bytes, which counts a string as its 16-byte header:
+// 10k rows of 20 kB (200 MB) were estimated below the threshold, written to the WAL (1.0-1.4 s) and
+// checkpointed later (0.9-1.5 s). A transaction that appended more than the threshold commits with
+// the threshold at 0 bytes, so DuckDB checkpoints in the COMMIT and writes no WAL (1.1 s in all, in
+// DuckDB alone). It is as durable: the COMMIT returns once the checkpoint has written the file, and
+// a checkpoint that fails fails the COMMIT (nothing stored, nothing acknowledged). When DuckDB
+// cannot checkpoint then (another connection's transaction is open), it writes the WAL as before.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
@@ -16,6 +27,10 @@ export class CommitRoom {
   /** The memory_limit set for the open transaction, in bytes (0: not raised). */
   private raisedTo = 0;
   private said = false;
+  /** DuckDB's checkpoint_threshold as current_setting printed it, and in bytes; read once. */
+  private threshold: { text: string; bytes: number } | undefined;
+  /** checkpoint_threshold was set to 0 for the COMMIT under way. */
+  private checkpointing = false;
 
   constructor(
     private readonly conn: DuckDBConnection,
@@ -52,6 +67,20 @@ export class CommitRoom {
     this.raisedTo = mib * 2 ** 20;
   }
 
+  /** Just before the COMMIT: a transaction larger than checkpoint_threshold skips the WAL. */
+  async beforeCommit(): Promise<void> {
+    if (this.window.total === 0) return;
+    if (this.threshold === undefined) {
+      const r = await this.conn.runAndReadAll("SELECT current_setting('checkpoint_threshold')");
+      const text = String(r.getRows()[0]?.[0]);
+      this.threshold = { text, bytes: settingBytes(text) ?? Number.POSITIVE_INFINITY };
+    }
+    if (this.window.total < this.threshold.bytes) return;
+    this.log(`COMMIT checkpoints: the transaction appended about ${this.window.total} bytes`);
+    this.checkpointing = true;
+    await this.conn.run("SET checkpoint_threshold = '0B'");
+  }
+
   /**
    * The transaction has ended (`committed`: at that LSN; else rolled back or failed). The first
    * committed raise of a run is said in one line: a stream of such transactions raises it each time.
@@ -59,6 +88,13 @@ export class CommitRoom {
   async after(committed?: Lsn): Promise<void> {
     const at = this.window.largest();
     this.window.clear();
+    if (this.checkpointing && this.threshold !== undefined) {
+      this.checkpointing = false;
+      // Best effort, as below.
+      await this.conn
+        .run(`SET checkpoint_threshold = ${quoteLiteral(this.threshold.text)}`)
+        .catch(() => undefined);
+    }
     if (this.raisedTo === 0 || this.limit === undefined) return;
     if (committed !== undefined && at !== undefined && !this.said) {
       this.said = true;

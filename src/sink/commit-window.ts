@@ -68,10 +68,23 @@ export class LargestRows {
 
 export class CommitWindow {
   private readonly tables = new Map<string, LargestRows>();
+  /**
+   * About how many bytes the open transaction appended, all tables together: what its COMMIT would
+   * write to DuckDB's WAL (commit-room.ts). A character counts one byte here, a guess rather than a
+   * bound, since nothing fails when it is off.
+   */
+  total = 0;
 
   /** A row appended to `table` (an INSERT, or the new row of an UPDATE) that staged `chars`. */
   note(table: string, chars: number, row: RowImage): void {
-    this.of(table).add(chars > MEASURED ? bytesOf(row.values) : chars * 3);
+    if (chars > MEASURED) {
+      const bytes = bytesOf(row.values);
+      this.total += bytes;
+      this.of(table).add(bytes);
+      return;
+    }
+    this.total += chars;
+    this.of(table).add(chars * 3);
   }
 
   /** Row `i` of column arrays (the initial snapshot's COPY text rows). */
@@ -79,6 +92,7 @@ export class CommitWindow {
     let chars = 0;
     for (const c of columns) chars += 24 + (c[i]?.length ?? 0);
     if (chars <= MEASURED) {
+      this.total += chars;
       this.of(table).add(chars * 3);
       return;
     }
@@ -87,11 +101,16 @@ export class CommitWindow {
       const v = c[i] ?? null;
       bytes += 16 + (v === null ? 0 : Buffer.byteLength(v, 'utf8'));
     }
+    this.total += bytes;
     this.of(table).add(bytes);
   }
 
-  /** Rows of these sizes in bytes (a snapshot segment's largest, measured as they were spooled). */
-  noteSizes(table: string, sizes: ArrayLike<number>): void {
+  /**
+   * A snapshot segment of `bytes`, whose largest rows have these sizes in bytes (measured as they
+   * were spooled).
+   */
+  noteSegment(table: string, bytes: number, sizes: ArrayLike<number>): void {
+    this.total += bytes;
     const t = this.of(table);
     for (let i = 0; i < sizes.length; i++) t.add(sizes[i] ?? 0);
   }
@@ -114,6 +133,7 @@ export class CommitWindow {
 
   clear(): void {
     this.tables.clear();
+    this.total = 0;
   }
 }
 

@@ -371,6 +371,7 @@ export class DuckDbSink implements ChangeSink {
     await this.flushStages();
     await writeState(this.conn, this.catalog, this.opts.slot, this.lastCommitLsn, this.opts.meta);
     await this.opts.beforeCommit?.(this.conn);
+    await this.room.beforeCommit();
     const t0 = performance.now();
     try {
       await this.conn.run('COMMIT');
@@ -501,7 +502,7 @@ export class DuckDbSink implements ChangeSink {
 
   /** Loads a snapshot segment of COPY csv rows (see csv-load.ts) into the open transaction. */
   async loadCsv(ref: TableRef, segment: CsvSegment): Promise<void> {
-    if (segment.largestRows) this.room.window.noteSizes(tableKey(ref.schema, ref.table), segment.largestRows);
+    this.room.window.noteSegment(tableKey(ref.schema, ref.table), segment.bytes, segment.largestRows ?? []);
     await this.room.before();
     return this.snapshot.loadCsv(ref, segment);
   }
