@@ -31,6 +31,7 @@ import { BatchXids } from './batch-xids.js';
 import { ensureStateTable, readState, writeState } from './checkpoint.js';
 import { CommitRoom } from './commit-room.js';
 import type { CsvSegment } from './csv-load.js';
+import { DEFAULT_MEMORY_LIMIT } from './duckdb-file.js';
 import { DuckFileError } from './errors.js';
 import type { ChangeSink } from './sink.js';
 import { SinkBuild } from './sink-build.js';
@@ -382,7 +383,7 @@ export class DuckDbSink implements ChangeSink {
       // DuckDB's own text names no LSN and no phase ("TransactionContext Error: Failed to commit: …").
       const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
       const full = /failed to pin block|Out of Memory/i.test(msg)
-        ? " DuckDB's buffer pool was full: raise --duckdb-memory-limit (default 128MB, e.g. 1GB)."
+        ? ` DuckDB's buffer pool was full: raise --duckdb-memory-limit (default ${DEFAULT_MEMORY_LIMIT}, e.g. 1GB).`
         : '';
       // DuckDB checkpoints inside a COMMIT once its WAL is large; that can fail after the commit is
       // durable, and then the instance is closed to further use. The LSN committed with the rows.

@@ -7,6 +7,7 @@ import type { Lsn } from '../protocol/lsn.js';
 import type { Change, Value } from '../wal2json/change.js';
 import { ApplyError, type ApplyWhere, duckReason, firstLine } from './apply-error.js';
 import { findBadStaged } from './diagnose.js';
+import { DEFAULT_MEMORY_LIMIT } from './duckdb-file.js';
 import { describeRow, findRow, withAdvice } from './row-describe.js';
 import { type Table, tableKey } from './sink-table.js';
 import { ColumnValueError } from './stage.js';
@@ -141,7 +142,7 @@ function isOutOfMemory(err: unknown): boolean {
 function outOfMemory(err: unknown, where: ApplyWhere): ApplyError {
   return new ApplyError(
     where,
-    `DuckDB ran out of memory holding this source transaction (${firstLine(err)}): DuckDB keeps the rows an UPDATE changes in memory until the commit, and one source transaction commits as one; nothing of it was stored or acknowledged, so it fails the same way on every restart until you raise --duckdb-memory-limit (default 128MB, e.g. 1GB)`,
+    `DuckDB ran out of memory holding this source transaction (${firstLine(err)}): DuckDB keeps the rows an UPDATE changes in memory until the commit, and one source transaction commits as one; nothing of it was stored or acknowledged, so it fails the same way on every restart until you raise --duckdb-memory-limit (default ${DEFAULT_MEMORY_LIMIT}, e.g. 1GB)`,
     { cause: err },
   );
 }
