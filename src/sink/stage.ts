@@ -17,7 +17,7 @@ import type { RowImage, Value } from '../wal2json/change.js';
 import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { fits, type Need, needOf } from './exact-numeric.js';
 import { TypedColumn } from './stage-column.js';
-import { ColumnValueError, NON_FINITE_ADVICE, StageError } from './stage-errors.js';
+import { ColumnValueError, NON_FINITE_ADVICE, NonFiniteElementError, StageError } from './stage-errors.js';
 import type { TargetTable } from './target.js';
 import { fillerFor } from './typed-fill.js';
 
@@ -426,6 +426,8 @@ export class TableStage {
       throw new ColumnValueError(p, err instanceof Error ? err.message : String(err), {
         cause: err,
         ...(typeof snippet === 'string' ? { snippet } : {}),
+        // Its line already says what to do (a NaN element of a DECIMAL list).
+        advised: err instanceof NonFiniteElementError,
       });
     }
   }
