@@ -14,6 +14,7 @@
 // harmless: the stored position says where to resume).
 
 import type { TableRef } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { ReplicateError } from './errors.js';
 
 export interface LostChange {
@@ -77,7 +78,7 @@ export class LostChanges {
       this.lost = undefined;
       return;
     }
-    const name = `${l.ref.schema}.${l.ref.table}`;
+    const name = shownName(l.ref);
     // As --table reads it: a part that is not a plain lower-case name is quoted.
     const part = (x: string) => (/^[a-z_][a-z0-9_]*$/.test(x) ? x : `"${x.replaceAll('"', '""')}"`);
     throw new ReplicateError(

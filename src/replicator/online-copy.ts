@@ -42,6 +42,7 @@ import { copyPrefix, formatWatermark } from '../sink/watermark.js';
 import type { Rows } from '../source/catalog.js';
 import { keyOrder } from '../source/key-order.js';
 import { qualified, quoteIdent, quoteLiteral } from '../source/quote.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { Backoff, failureCode, isTransient } from './retry.js';
 import { type SideQuery, sideQuery } from './side-query.js';
 
@@ -123,7 +124,7 @@ async function copyTable(
 ): Promise<void> {
   const { source, merge } = target;
   const order = keyOrder(source);
-  const name = `${source.schema}.${source.table}`;
+  const name = shownName(source);
   let onStopped = () => {};
   const stopped = new Promise<false>((resolve) => {
     onStopped = () => resolve(false);

@@ -19,6 +19,7 @@ import { quoteLiteral } from '../source/quote.js';
 import { sourceSchemaCatalog } from '../source/schema-catalog.js';
 import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
 import type { TableRef } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { ReplicateError } from './errors.js';
 import { initialSnapshot } from './initial-snapshot.js';
 import type { SinkFactory } from './replicate.js';
@@ -114,7 +115,7 @@ export async function prepare(
     });
     // Renamed while walduck was stopped: followed under the recorded name until the stream's rename.
     const tables = duck ? await underRecordedNames(duck, slotName, read, srcQuery, o.warn) : read;
-    o.log(`tables: ${tables.map((t) => `${t.schema}.${t.table}`).join(', ')}`);
+    o.log(`tables: ${tables.map((t) => shownName(t)).join(', ')}`);
     const allTables = !o.tables || o.tables.length === 0;
     let tableSet: TableSet | undefined;
     const opened = await openRouting(settings, tables, {
@@ -168,7 +169,7 @@ export async function prepare(
               throw new ReplicateError(
                 'preflight',
                 'WALDUCK_RESYNC_TABLE',
-                `${source.schema}.${source.table} cannot be copied online: ${problem}`,
+                `${shownName(source)} cannot be copied online: ${problem}`,
               );
             return keyOrder(source).compare;
           },
@@ -179,7 +180,7 @@ export async function prepare(
               throw new ReplicateError(
                 'apply',
                 'WALDUCK_TABLE_MISSING',
-                `${t.schema}.${t.table} is gone at the source`,
+                `${shownName(t)} is gone at the source`,
               );
             return { table, copyProblem: keyOrderProblem(table) };
           },

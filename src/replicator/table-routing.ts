@@ -15,6 +15,7 @@ import { checkLeafIdentity, type Leaf, readLeaves } from '../source/leaves.js';
 import { TableRouter } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
 import { refKey } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { sideQuery } from './side-query.js';
 
 /** A catalog lookup is one small query: past this, the link is taken for half-open. */
@@ -53,8 +54,7 @@ export async function openRouting(
   const roots = new Set(tables.filter((t) => t.partitioned).map(refKey));
   const leaves = roots.size > 0 ? await readLeaves(query, roots) : [];
   leaves.forEach(checkLeafIdentity);
-  for (const l of leaves)
-    o.log(`partition ${l.schema}.${l.table} routed to ${l.root.schema}.${l.root.table}`);
+  for (const l of leaves) o.log(`partition ${shownName(l)} routed to ${shownName(l.root)}`);
   const existing = new Set(
     (
       await query(

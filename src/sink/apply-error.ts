@@ -4,6 +4,7 @@
 
 import { WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import { shownIdent } from '../wal2json/shown-name.js';
 
 export interface ApplyWhere {
   readonly table: string;
@@ -37,7 +38,7 @@ export class ApplyError extends WalduckError {
 
 export function describeWhere(w: ApplyWhere): string {
   const parts = [`table ${w.table}`];
-  if (w.column !== undefined) parts.push(`column ${JSON.stringify(w.column)}`);
+  if (w.column !== undefined) parts.push(`column ${shownIdent(w.column)}`);
   if (w.key !== undefined) parts.push(`key ${w.key}`);
   if (w.lsn !== undefined)
     parts.push(`${w.during === 'copy' ? 'snapshot at LSN' : 'LSN'} ${formatLsn(w.lsn)}`);

@@ -13,6 +13,7 @@
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import type { LeafInfo } from '../source/routing.js';
 import type { RowImage, Value } from '../wal2json/change.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { DuckDBDataChunk, VARCHAR } from './duckdb-api.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { OP_DELETE, OP_INSERT, OP_UPDATE, type StagedColumn, StageError, type TableStage } from './stage.js';
@@ -372,17 +373,17 @@ export class TableApplier {
 
   /** A leaf partition's TRUNCATE: delete the root's rows that its partition constraint says are its. */
   async truncatePart(leaf: LeafInfo | undefined): Promise<void> {
-    const name = leaf ? `${leaf.schema}.${leaf.table}` : '?';
+    const name = leaf ? shownName(leaf) : '?';
     if (!leaf?.constraint) {
       throw new StageError(
-        `TRUNCATE of partition ${name}: its partition constraint is unknown, so walduck cannot tell which rows of ${this.target.source.schema}.${this.target.source.table} to delete`,
+        `TRUNCATE of partition ${name}: its partition constraint is unknown, so walduck cannot tell which rows of ${shownName(this.target.source)} to delete`,
       );
     }
     try {
       await this.conn.run(`DELETE FROM ${this.target.name} WHERE ${leaf.constraint}`);
     } catch (err) {
       throw new StageError(
-        `TRUNCATE of partition ${name}: DuckDB cannot evaluate its partition constraint ${leaf.constraint} (${err instanceof Error ? err.message.split('\n')[0] : String(err)}), so walduck cannot tell which rows of ${this.target.source.schema}.${this.target.source.table} to delete`,
+        `TRUNCATE of partition ${name}: DuckDB cannot evaluate its partition constraint ${leaf.constraint} (${err instanceof Error ? err.message.split('\n')[0] : String(err)}), so walduck cannot tell which rows of ${shownName(this.target.source)} to delete`,
       );
     }
   }
@@ -401,9 +402,9 @@ export class TableApplier {
     // no other name for it: the statement below would match the column's values and change other rows.
     const hiding = t.source.columns.find((c) => c.name.toLowerCase() === 'rowid');
     if (hiding) {
-      const name = `${t.source.schema}.${t.source.table}`;
+      const name = shownName(t.source);
       throw new StageError(
-        `${name} has no key and a column named ${hiding.name}, which hides DuckDB's rowid, by which walduck changes one of several equal rows: an UPDATE or DELETE of it cannot be applied (nothing after it acknowledged); rename the column or give the table a primary key on the source, then replicate it into a new DuckDB file (a table without a key cannot be copied again online), or leave it out of --tables`,
+        `${name} has no key and a column named ${shownIdent(hiding.name)}, which hides DuckDB's rowid, by which walduck changes one of several equal rows: an UPDATE or DELETE of it cannot be applied (nothing after it acknowledged); rename the column or give the table a primary key on the source, then replicate it into a new DuckDB file (a table without a key cannot be copied again online), or leave it out of --tables`,
       );
     }
     const params: Value[] = [];

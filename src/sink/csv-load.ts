@@ -8,6 +8,7 @@
 import { rmSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Lsn } from '../protocol/lsn.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { ApplyError, duckReason } from './apply-error.js';
 import { findBadCsv } from './diagnose.js';
 import { quoteLiteral } from './sql.js';
@@ -96,7 +97,7 @@ export async function loadCsvSegment(
     // A misread file (a quoting rule got wrong) would show as another row count: never load it silently.
     if (r.rowsChanged !== segment.rows) {
       throw new StageError(
-        `DuckDB read ${r.rowsChanged} rows from a CSV segment of ${segment.rows} rows copied from ${target.source.schema}.${target.source.table}`,
+        `DuckDB read ${r.rowsChanged} rows from a CSV segment of ${segment.rows} rows copied from ${shownName(target.source)}`,
       );
     }
   } finally {
@@ -126,7 +127,7 @@ async function csvError(
 ): Promise<ApplyError> {
   const bad = await findBadCsv(target.mappings, source);
   const base = {
-    table: `${target.source.schema}.${target.source.table}`,
+    table: shownName(target.source),
     during: 'copy' as const,
     ...(lsn !== undefined ? { lsn } : {}),
   };
@@ -147,7 +148,7 @@ async function csvError(
       `SELECT ${[...keyRefs, `_c${bad.column}`].join(', ')} FROM ${source} LIMIT 1 OFFSET ${bad.row}`,
     );
     const row = r.getRows()[0] ?? [];
-    const names = target.key.map((k) => target.source.columns[k]?.name ?? '?');
+    const names = target.key.map((k) => shownIdent(target.source.columns[k]?.name ?? '?'));
     const keys = row.slice(0, keyRefs.length);
     key = `(${names.join(', ')}) = (${keys.map((v) => (v === null ? 'NULL' : JSON.stringify(String(v)))).join(', ')})`;
     const v = row[keyRefs.length];

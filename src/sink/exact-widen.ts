@@ -6,6 +6,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { alterColumns, type Change, choose, fits, measure, merge, type Need } from './exact-numeric.js';
 import type { TargetTable } from './target.js';
 import { type ExactState, exactTypeName } from './type-map.js';
@@ -39,7 +40,7 @@ export async function widenColumn(
     ? 'a NaN or ±Infinity'
     : `a value with ${need.int} integer and ${need.frac} fraction digits`;
   warn(
-    `${target.source.schema}.${target.source.table}: column ${JSON.stringify(column)} widened from ${exactTypeName(exact.state)} to ${exactTypeName(to)} at LSN ${formatLsn(lsn)} (--numeric exact: ${why} did not fit; every stored value kept exactly)`,
+    `${shownName(target.source)}: column ${shownIdent(column)} widened from ${exactTypeName(exact.state)} to ${exactTypeName(to)} at LSN ${formatLsn(lsn)} (--numeric exact: ${why} did not fit; every stored value kept exactly)`,
   );
   return new Map([[column, to]]);
 }
@@ -70,7 +71,7 @@ export async function settleCopied(
     const chosen = choose(m.exact, need);
     const to: ExactState = fits(chosen, need) ? chosen : 'text';
     log(
-      `${target.source.schema}.${target.source.table}: column ${JSON.stringify(column)} stored as ${exactTypeName(to)} (--numeric exact, from the values of the snapshot at ${formatLsn(lsn)})`,
+      `${shownName(target.source)}: column ${shownIdent(column)} stored as ${exactTypeName(to)} (--numeric exact, from the values of the snapshot at ${formatLsn(lsn)})`,
     );
     if (to !== m.exact.state) changes.push({ column, col: m.exact, to });
   }

@@ -11,6 +11,7 @@
 import type { Lsn } from '../protocol/lsn.js';
 import type { SchemaCatalog } from '../source/schema-catalog.js';
 import type { Delete, Insert, RowImage, TableRef, Update } from '../wal2json/change.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { refuse, type SchemaPolicy } from './schema-change.js';
 import type { RecordedTable } from './source-schema.js';
 
@@ -126,7 +127,7 @@ function refused(
   return refuse(
     root,
     lsn,
-    `a change of its partition ${leaf.schema}.${leaf.table}, whose columns are in another order than the root's, lists columns (${image.names.join(', ')}) that neither the source catalog now nor the recorded schema places, so walduck cannot put them in the root's order`,
+    `a change of its partition ${shownName(leaf)}, whose columns are in another order than the root's, lists columns (${image.names.map(shownIdent).join(', ')}) that neither the source catalog now nor the recorded schema places, so walduck cannot put them in the root's order`,
     policy,
   );
 }

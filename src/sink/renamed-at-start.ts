@@ -17,6 +17,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
+import { shownName, shownStoredName } from '../wal2json/shown-name.js';
 import { ensureColumnsTable, readRecorded } from './source-schema.js';
 import { ensureTableSet, readTableSet, recordKey, recordRef, type TableRecord } from './table-records.js';
 
@@ -64,9 +65,9 @@ export async function underRecordedNames(
     const row = rows[0];
     // Gone: a table dropped and made again under the name; the table set copies it online (reconcile).
     if (!row) continue;
-    const now = `${row[0]}.${row[1]}`;
+    const now = shownName({ schema: row[0] ?? '', table: row[1] ?? '' });
     throw new RenamedTableError(
-      `table ${refName(t)} of this replica (oid ${f.oid}) was renamed to ${now} at the source while walduck was stopped, and ${refName(t)} is now another table (oid ${t.oid}): to go on following the one DuckDB holds, name ${now} instead of ${refName(t)} in --tables; to follow the new ${refName(t)}, run walduck resync --table ${refName(t)} first (it is copied online)`,
+      `table ${shownName(t)} of this replica (oid ${f.oid}) was renamed to ${now} at the source while walduck was stopped, and ${shownName(t)} is now another table (oid ${t.oid}): to go on following the one DuckDB holds, name ${now} instead of ${shownName(t)} in --tables; to follow the new ${shownName(t)}, run walduck resync --table ${shownName(t)} first (it is copied online)`,
     );
   }
   const names = new Set(chosen.map(refKey));
@@ -78,7 +79,7 @@ export async function underRecordedNames(
     // name chosen too means the oid was taken by something else: leave it to the ordinary checks.
     if (refKey(was) === refKey(t) || names.has(refKey(was))) return t;
     warn(
-      `table ${refName(t)} is ${refName(was)} of this replica, renamed at the source while walduck was stopped: followed from the recorded position and renamed in DuckDB where the stream reaches the rename`,
+      `table ${shownName(t)} is ${shownName(was)} of this replica, renamed at the source while walduck was stopped: followed from the recorded position and renamed in DuckDB where the stream reaches the rename`,
     );
     return { ...t, schema: was.schema, table: was.table };
   });
@@ -103,21 +104,24 @@ export async function renamedAway(
     );
     if (followedAs) {
       const at = [...followedAs.renamedFrom].reverse().find((f) => f.name === name)?.lsn ?? '?';
-      const now = `${followedAs.sourceSchema}.${followedAs.sourceTable}`;
+      const now = shownName(recordRef(followedAs));
+      const between = followedAs.renamedFrom
+        .slice(followedAs.renamedFrom.findIndex((f) => f.name === name) + 1)
+        .map((f) => shownStoredName(f.name));
       return new RenamedTableError(
-        `table ${name} was renamed at the source (to ${[...followedAs.renamedFrom.map((f) => f.name).slice(followedAs.renamedFrom.findIndex((f) => f.name === name) + 1), now].join(', then ')}), and walduck followed the rename at LSN ${at}: name ${now} in --tables instead of ${name}`,
+        `table ${shownName(a)} was renamed at the source (to ${[...between, now].join(', then ')}), and walduck followed the rename at LSN ${at}: name ${now} in --tables instead of ${shownName(a)}`,
       );
     }
   }
   for (const { record, oid } of await followedWithOid(duck, slot)) {
-    const name = `${record.sourceSchema}.${record.sourceTable}`;
+    const name = shownName(recordRef(record));
     if (oid === undefined || !asked.some((a) => refKey(a) === recordKey(record))) continue;
     const rows = await query(
       `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${oid}`,
     );
     const row = rows[0];
     if (!row) continue;
-    const now = `${row[0]}.${row[1]}`;
+    const now = shownName({ schema: row[0] ?? '', table: row[1] ?? '' });
     return new RenamedTableError(
       `table ${name} was renamed to ${now} at the source while walduck was stopped: name ${now} in --tables instead of ${name} (it goes on from the recorded position, renamed in DuckDB where the stream reaches the rename; no copy)`,
     );

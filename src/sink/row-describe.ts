@@ -2,6 +2,7 @@
 // key, and a value error's line with its advice. Pure functions of the rows and the target.
 
 import type { Value } from '../wal2json/change.js';
+import { shownIdent } from '../wal2json/shown-name.js';
 import { VALUE_ADVICE } from './apply-error.js';
 import type { ColumnValueError } from './stage.js';
 import type { TargetTable } from './target.js';
@@ -39,7 +40,7 @@ export function describeRow(
   columns: readonly (readonly Value[])[],
   row: number,
 ): string {
-  const names = target.key.map((k) => target.source.columns[k]?.name ?? '?');
+  const names = target.key.map((k) => shownIdent(target.source.columns[k]?.name ?? '?'));
   const values = target.key.map((k) => {
     const v = columns[k]?.[row] ?? null;
     return v === null ? 'NULL' : JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);

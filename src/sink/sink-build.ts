@@ -6,6 +6,7 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SourceTable } from '../source/catalog.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { type Mismatch, TableApplier } from './apply.js';
 import { SchemaWatch } from './schema-follow.js';
 import type { SinkOptions, SinkStats } from './sink-options.js';
@@ -86,7 +87,7 @@ export class SinkBuild {
    */
   private mismatch(m: Mismatch): void {
     this.stats.unmatched += Math.abs(m.expected - m.changed);
-    const name = `${m.target.source.schema}.${m.target.source.table}`;
+    const name = shownName(m.target.source);
     this.opts.log(
       `${name}: ${m.what} changed ${m.changed} row(s) in DuckDB where the source changed ${m.expected}`,
     );

@@ -8,6 +8,7 @@ import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { Recopy } from '../source/routing.js';
 import type { Message, RowImage, Value } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { deleteCopy, readCopies, requestCopy, writeCopyProgress } from './copy-state.js';
 import { columnsOf } from './row-describe.js';
 import { SchemaChangeError } from './schema-change.js';
@@ -104,11 +105,11 @@ export class SinkCopies {
       const was = this.h.tables.get(tableKey(c.schema, c.table));
       if (!was) continue;
       if (!this.opts.keyCompare)
-        throw new InternalError('preflight', `online copy of ${c.schema}.${c.table} without a key order`);
+        throw new InternalError('preflight', `online copy of ${shownName(c)} without a key order`);
       const t = c.progress.chunks === 0 ? await this.reshaped(was) : was;
       this.track(keyOf(t), t, this.opts.keyCompare, c.progress);
       this.opts.log(
-        `online copy of ${c.schema}.${c.table} ${c.progress.chunks > 0 ? `resumes after ${c.progress.rows} row(s) in ${c.progress.chunks} chunk(s)` : 'starts'}`,
+        `online copy of ${shownName(c)} ${c.progress.chunks > 0 ? `resumes after ${c.progress.rows} row(s) in ${c.progress.chunks} chunk(s)` : 'starts'}`,
       );
     }
   }
@@ -134,7 +135,7 @@ export class SinkCopies {
   async recopy(r: Recopy, lsn: Lsn): Promise<boolean> {
     const was = this.h.tables.get(tableKey(r.root.schema, r.root.table));
     if (!was) return false;
-    const name = `${r.root.schema}.${r.root.table}`;
+    const name = shownName(r.root);
     if (!this.opts.keyCompare) throw new InternalError('apply', `re-copy of ${name} without a key order`);
     await this.h.begin();
     await requestCopy(this.h.conn, this.opts.slot, r.root, r.why);
@@ -173,7 +174,7 @@ export class SinkCopies {
       const built = await this.rebuilt(t, w, source);
       await h.conn.run('COMMIT');
       this.opts.warn(
-        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded: rebuilt with the new one for its copy`,
+        `${shownName(ref)}: its schema changed at the source since it was recorded: rebuilt with the new one for its copy`,
       );
       return built;
     } catch (err) {
@@ -208,7 +209,7 @@ export class SinkCopies {
     if (now.copyProblem !== undefined)
       throw new TableSetError(
         'WALDUCK_RESYNC_TABLE',
-        `${ref.schema}.${ref.table}: its schema changed at the source since it was recorded, and it cannot be copied online with the new one: ${now.copyProblem}`,
+        `${shownName(ref)}: its schema changed at the source since it was recorded, and it cannot be copied online with the new one: ${now.copyProblem}`,
       );
     return source;
   }
@@ -255,7 +256,7 @@ export class SinkCopies {
     // A table of that name exists but cannot be copied online (no key): that is the line, not the
     // caller's (which says the table is gone, or asks for a resync that would be refused as well).
     if (now?.copyProblem !== undefined) {
-      const name = `${ref.schema}.${ref.table}`;
+      const name = shownName(ref);
       throw new SchemaChangeError(
         `schema change on ${name} at LSN ${formatLsn(r.lsn)} not applied: ${r.what}, and it cannot be copied online: ${now.copyProblem}; replication stopped before that transaction (nothing after it acknowledged)`,
       );
@@ -273,7 +274,7 @@ export class SinkCopies {
     this.track(key, built, this.opts.keyCompare);
     this.addedInTx.push(key);
     this.opts.onRecopy?.(ref);
-    const name = `${ref.schema}.${ref.table}`;
+    const name = shownName(ref);
     this.opts.warn(
       `${name}: ${r.what}, at LSN ${formatLsn(r.lsn)}: re-copying ${name} online with its new schema`,
     );
@@ -322,7 +323,7 @@ export class SinkCopies {
     } else await writeCopyProgress(h.conn, this.opts.slot, ref, p);
     this.chunk.counted(n);
     this.opts.log(
-      `online copy of ${w.schema}.${w.table}: chunk ${p.chunks} wrote ${n} row(s) (${p.rows} in all)${p.done ? ', done' : ''}`,
+      `online copy of ${shownName(w)}: chunk ${p.chunks} wrote ${n} row(s) (${p.rows} in all)${p.done ? ', done' : ''}`,
     );
   }
 

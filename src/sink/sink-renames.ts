@@ -5,6 +5,7 @@
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { Recopy, Rename } from '../source/routing.js';
 import type { Delete, Insert, TableRef, Update } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import type { SinkOptions } from './sink-options.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
 import { ambiguousRename, copyingRefusal, renameDuckTable } from './table-rename.js';
@@ -79,7 +80,7 @@ export class SinkRenames {
     await this.recopy(
       {
         root: r.to,
-        why: `renamed from ${r.from.schema}.${r.from.table} in a transaction whose changes under that name may be another table's (it took the name)`,
+        why: `renamed from ${shownName(r.from)} in a transaction whose changes under that name may be another table's (it took the name)`,
       },
       change.lsn,
     );
@@ -111,7 +112,7 @@ export class SinkRenames {
     if (h.touched.delete(key)) h.touched.add(keyOf(built));
     this.opts.onTableRenamed?.(from, to, lsn);
     this.opts.warn(
-      `${from.schema}.${from.table}: RENAME TABLE to ${to.schema}.${to.table} applied at LSN ${formatLsn(lsn)} (DuckDB table ${old.schema}.${old.table} is now ${target.schema}.${target.table}${how === 'rebuilt' ? ', rebuilt' : ''})`,
+      `${shownName(from)}: RENAME TABLE to ${shownName(to)} applied at LSN ${formatLsn(lsn)} (DuckDB table ${shownName(old)} is now ${shownName(target)}${how === 'rebuilt' ? ', rebuilt' : ''})`,
     );
     return built;
   }

@@ -9,6 +9,7 @@ import { InternalError } from '../protocol/errors.js';
 import type { Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { Delete, Insert, TableRef, Update } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { LeafOrder } from './leaf-order.js';
 import { SchemaWatch } from './schema-follow.js';
 import type { SinkCopies } from './sink-copies.js';
@@ -54,7 +55,7 @@ export class SinkRouting {
     if (t) return t;
     const router = this.opts.router;
     if (!router) {
-      this.opts.log(`change for unchosen table ${ref.schema}.${ref.table} ignored`);
+      this.opts.log(`change for unchosen table ${shownName(ref)} ignored`);
       return undefined;
     }
     const r = await router.route(ref);
@@ -66,7 +67,7 @@ export class SinkRouting {
           ? undefined
           : [...h.tables.values()].find((t) => t.applier.target.source.oid === r.oid);
       if (!found && r.oid !== undefined && !was)
-        throw new InternalError('apply', `change of ${ref.schema}.${ref.table} routed to a table not open`);
+        throw new InternalError('apply', `change of ${shownName(ref)} routed to a table not open`);
       // Renamed before the router's re-copies are taken: one decided with the rename (its renaming
       // transaction hidden) names the table by its new name, which recopy() looks up (taken first, it
       // found no such table and was dropped, silently).
@@ -103,7 +104,7 @@ export class SinkRouting {
     if (replaces) {
       await h.conn.run(`DROP TABLE IF EXISTS ${target.name}`);
       this.opts.warn(
-        `table ${source.schema}.${source.table} was created again at the source: its DuckDB table, which held the rows of the ${source.schema}.${source.table} dropped earlier (state stopped), now follows the new table, whose rows are all in WAL from its creation on`,
+        `table ${shownName(source)} was created again at the source: its DuckDB table, which held the rows of the ${shownName(source)} dropped earlier (state stopped), now follows the new table, whose rows are all in WAL from its creation on`,
       );
     }
     // New at the source, so its DuckDB table holds no rows of its own: rows there are another's (made
@@ -111,7 +112,7 @@ export class SinkRouting {
     const held = await heldRows(h.conn, target.catalog, target.schema, target.table);
     if (held !== undefined)
       throw new TargetError(
-        `table ${source.schema}.${source.table} was created at the source, but its DuckDB table ${held} already holds rows walduck did not write for it (made by hand, or another slot's; DuckDB names are case-insensitive): drop or rename that DuckDB table, or leave ${source.schema}.${source.table} out with --tables, then start walduck again`,
+        `table ${shownName(source)} was created at the source, but its DuckDB table ${held} already holds rows walduck did not write for it (made by hand, or another slot's; DuckDB names are case-insensitive): drop or rename that DuckDB table, or leave ${shownName(source)} out with --tables, then start walduck again`,
       );
     const t = await h.build(await ensureTarget(h.conn, target), watch);
     h.tables.set(tableKey(source.schema, source.table), t);

@@ -7,6 +7,7 @@
 import { InternalError } from '../protocol/errors.js';
 import type { Lsn } from '../protocol/lsn.js';
 import type { TableRef, Value } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { clearSnapshotPending, readSnapshotPending, writeSnapshotPending } from './checkpoint.js';
 import { type CsvSegment, loadCsvSegment, loadsAsCsv } from './csv-load.js';
 import { settleCopied, textForCopy } from './exact-widen.js';
@@ -40,7 +41,7 @@ export class SinkSnapshot {
     const out: string[] = [];
     for (const t of this.h.tables.values()) {
       const r = await this.h.conn.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${t.applier.target.name})`);
-      if (r.getRows()[0]?.[0] === true) out.push(`${t.applier.target.schema}.${t.applier.target.table}`);
+      if (r.getRows()[0]?.[0] === true) out.push(shownName(t.applier.target));
     }
     return out;
   }
@@ -123,7 +124,7 @@ export class SinkSnapshot {
 
   private copiedTable(ref: TableRef): Table {
     const t = this.h.tables.get(tableKey(ref.schema, ref.table));
-    if (!t) throw new InternalError('apply', `snapshot rows for unchosen table ${ref.schema}.${ref.table}`);
+    if (!t) throw new InternalError('apply', `snapshot rows for unchosen table ${shownName(ref)}`);
     return t;
   }
 }

@@ -11,6 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError } from '../protocol/errors.js';
 import type { PgType, ReplicaIdentity, SourceTable } from '../source/catalog.js';
 import type { SchemaCatalog } from '../source/schema-catalog.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { attachedCatalog } from './checkpoint.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { STATE_SCHEMA } from './target.js';
@@ -168,7 +169,7 @@ export async function recordFromCatalog(catalog: SchemaCatalog, source: SourceTa
     if (attnum === undefined)
       throw new InternalError(
         'preflight',
-        `column ${c.name} of ${source.schema}.${source.table} not in pg_attribute`,
+        `column ${shownIdent(c.name)} of ${shownName(source)} not in pg_attribute`,
       );
     return { attnum, name: c.name, type: c.declared, pg: c.type, notNull: c.notNull, dropped: false };
   });

@@ -14,9 +14,10 @@
 // Memory: at most one staged row per change, and the sink flushes at --batch-changes.
 
 import type { RowImage, Value } from '../wal2json/change.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { fits, type Need, needOf } from './exact-numeric.js';
 import { TypedColumn } from './stage-column.js';
-import { ColumnValueError, NON_FINITE_ADVICE, StageError } from './stage-errors.js';
+import { ColumnValueError, NON_FINITE_ADVICE, NonFiniteElementError, StageError } from './stage-errors.js';
 import type { TargetTable } from './target.js';
 import { fillerFor } from './typed-fill.js';
 
@@ -353,7 +354,7 @@ export class TableStage {
     const p = this.target.position.get(name);
     if (p === undefined) {
       throw new StageError(
-        `column ${JSON.stringify(name)} of ${this.target.source.schema}.${this.target.source.table} is not in the DuckDB table: the source's DDL changed; alter the DuckDB table to match, then restart`,
+        `column ${shownIdent(name)} of ${shownName(this.target.source)} is not in the DuckDB table: the source's DDL changed; alter the DuckDB table to match, then restart`,
       );
     }
     return p;
@@ -425,6 +426,8 @@ export class TableStage {
       throw new ColumnValueError(p, err instanceof Error ? err.message : String(err), {
         cause: err,
         ...(typeof snippet === 'string' ? { snippet } : {}),
+        // Its line already says what to do (a NaN element of a DECIMAL list).
+        advised: err instanceof NonFiniteElementError,
       });
     }
   }
@@ -470,7 +473,7 @@ export class TableStage {
       const name = this.target.source.columns[k]?.name ?? '';
       const j = image.names.indexOf(name);
       if (j < 0) continue;
-      names.push(name);
+      names.push(shownIdent(name));
       const v = image.values[j] ?? null;
       values.push(v === null ? 'NULL' : JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v));
     }
@@ -554,9 +557,11 @@ export class TableStage {
   }
 
   private missingKey(image: RowImage): StageError {
-    const keyNames = this.target.key.map((k) => this.target.source.columns[k]?.name).join(', ');
+    const keyNames = this.target.key
+      .map((k) => shownIdent(this.target.source.columns[k]?.name ?? '?'))
+      .join(', ');
     return new StageError(
-      `a change to ${this.target.source.schema}.${this.target.source.table} lacks key column(s) ${keyNames} (got ${image.names.join(', ')}): the table's key or replica identity changed; restart walduck to re-read the catalog`,
+      `a change to ${shownName(this.target.source)} lacks key column(s) ${keyNames} (got ${image.names.map(shownIdent).join(', ')}): the table's key or replica identity changed; restart walduck to re-read the catalog`,
     );
   }
 
@@ -568,7 +573,7 @@ export class TableStage {
           ? key
           : key.split(KEY_SEP).slice(0, -1).join(', ');
     return new StageError(
-      `${what} of an existing key (${shown}) in ${this.target.source.schema}.${this.target.source.table} within one batch: the source would have refused it; the target key differs from the source's`,
+      `${what} of an existing key (${shown}) in ${shownName(this.target.source)} within one batch: the source would have refused it; the target key differs from the source's`,
     );
   }
 }

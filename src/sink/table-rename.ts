@@ -9,7 +9,8 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
-import { refName, type TableRef } from '../wal2json/change.js';
+import type { TableRef } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import type { TargetTable } from './target.js';
 
@@ -53,7 +54,7 @@ export async function renameDuckTable(
   );
   if (there.getRows().length > 0)
     throw new TableRenameError(
-      `table ${refName(from.source)} was renamed to ${refName(to.source)} at the source, but DuckDB already has a table ${to.schema}.${to.table} (one walduck no longer follows, or made by hand): drop or rename that DuckDB table (walduck replicate --drop-removed drops tables walduck stopped following), then start walduck again`,
+      `table ${shownName(from.source)} was renamed to ${shownName(to.source)} at the source, but DuckDB already has a table ${shownName(to)} (one walduck no longer follows, or made by hand): drop or rename that DuckDB table (walduck replicate --drop-removed drops tables walduck stopped following), then start walduck again`,
     );
   const sameSchema = from.schema.toLowerCase() === to.schema.toLowerCase();
   if (sameSchema && !touched) {
@@ -69,13 +70,13 @@ export async function renameDuckTable(
 /** A rename of a table being copied online is not followed in place: the copier reads the old name. */
 export function copyingRefusal(from: TableRef, to: TableRef): TableRenameError {
   return new TableRenameError(
-    `table ${refName(from)} was renamed to ${refName(to)} at the source while walduck was copying it online, which walduck does not follow in place (the copy reads the old name): start walduck again with ${refName(to)} in --tables instead of ${refName(from)}, and ${refName(to)} is copied online from the start`,
+    `table ${shownName(from)} was renamed to ${shownName(to)} at the source while walduck was copying it online, which walduck does not follow in place (the copy reads the old name): start walduck again with ${shownName(to)} in --tables instead of ${shownName(from)}, and ${shownName(to)} is copied online from the start`,
   );
 }
 
 /** A change under a renamed table's old name, taken by another table, that cannot be copied again online. */
 export function ambiguousRename(from: TableRef, to: TableRef, problem: string): TableRenameError {
   return new TableRenameError(
-    `table ${refName(from)} was renamed to ${refName(to)} in a transaction that also changed rows under the name ${refName(from)}, which another table has taken since: those changes may be either table's, and ${refName(to)} cannot be copied again online (${problem}): replicate into a new DuckDB file`,
+    `table ${shownName(from)} was renamed to ${shownName(to)} in a transaction that also changed rows under the name ${shownName(from)}, which another table has taken since: those changes may be either table's, and ${shownName(to)} cannot be copied again online (${problem}): replicate into a new DuckDB file`,
   );
 }

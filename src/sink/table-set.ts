@@ -33,6 +33,7 @@ import { formatLsn } from '../protocol/lsn.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import type { Leaf } from '../source/leaves.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
+import { shownName, shownStoredName } from '../wal2json/shown-name.js';
 import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';
 import { deleteCopy, readCopies, requestCopy } from './copy-state.js';
 import { qualified, quoteIdent } from './sql.js';
@@ -76,7 +77,7 @@ export function keptHolder(kept: Iterable<TableRecord>, t: TableRef): TableRecor
 
 /** One line for keptHolder's finding: what collides, and the two ways out. */
 export function keptCollision(t: TableRef, holder: TableRecord): string {
-  return `${refName(t)} would land in DuckDB table ${targetSchema(t.schema)}.${t.table}, which holds ${refName(recordRef(holder))}, no longer followed and left as it is (DuckDB names are case-insensitive, and PostgreSQL's public lands in main): start with --drop-removed to drop that table first, or replicate ${refName(t)} into another DuckDB file`;
+  return `${shownName(t)} would land in DuckDB table ${shownName({ schema: targetSchema(t.schema), table: t.table })}, which holds ${shownName(recordRef(holder))}, no longer followed and left as it is (DuckDB names are case-insensitive, and PostgreSQL's public lands in main): start with --drop-removed to drop that table first, or replicate ${shownName(t)} into another DuckDB file`;
 }
 
 export interface ReconcileOptions {
@@ -183,13 +184,13 @@ export class TableSet {
         if (found !== undefined)
           throw new TableSetError(
             'WALDUCK_TABLE_COLLISION',
-            `${refName(t)} joins this replica, but its DuckDB table ${found} already holds rows walduck did not write for it (made by hand, another slot's, or another table's: DuckDB names are case-insensitive): copying ${refName(t)} there would replace them; drop or rename that DuckDB table, or replicate ${refName(t)} into another DuckDB file`,
+            `${shownName(t)} joins this replica, but its DuckDB table ${found} already holds rows walduck did not write for it (made by hand, another slot's, or another table's: DuckDB names are case-insensitive): copying ${shownName(t)} there would replace them; drop or rename that DuckDB table, or replicate ${shownName(t)} into another DuckDB file`,
           );
       }
       const before = new Map(stored.map((r) => [recordKey(r), r]));
       const previousMode = previous?.mode;
       for (const [k, r] of before) {
-        const name = `${r.sourceSchema}.${r.sourceTable}`;
+        const name = shownName(recordRef(r));
         if (current.has(k)) continue;
         // A copy cut short by the table's removal starts over if it is named again: it missed changes.
         await deleteCopy(duck, o.slot, recordRef(r));
@@ -210,7 +211,7 @@ export class TableSet {
         });
         if (o.dropRemoved && sharer) {
           o.warn(
-            `${name} is no longer in the table set; its DuckDB table ${r.targetSchema}.${r.targetTable} is not dropped: it holds the rows of ${refName(sharer)}, which lands there (DuckDB names are case-insensitive) and is followed`,
+            `${name} is no longer in the table set; its DuckDB table ${shownName({ schema: r.targetSchema ?? '?', table: r.targetTable ?? '?' })} is not dropped: it holds the rows of ${shownName(sharer)}, which lands there (DuckDB names are case-insensitive) and is followed`,
           );
           continue;
         }
@@ -248,10 +249,10 @@ export class TableSet {
           if (problem !== undefined)
             throw new TableSetError(
               'WALDUCK_TABLE_REPLACED',
-              `${refName(t)} was dropped and created again while walduck was stopped (oid ${r.oid} -> ${t.oid}): its DuckDB table holds the dropped table's rows, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
+              `${shownName(t)} was dropped and created again while walduck was stopped (oid ${r.oid} -> ${t.oid}): its DuckDB table holds the dropped table's rows, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
             );
           o.warn(
-            `${refName(t)} was dropped and created again while walduck was stopped (oid ${r.oid} -> ${t.oid}): re-copying it online over the dropped table's rows`,
+            `${shownName(t)} was dropped and created again while walduck was stopped (oid ${r.oid} -> ${t.oid}): re-copying it online over the dropped table's rows`,
           );
           if (copying.has(k)) await deleteCopy(duck, o.slot, t);
           await requestCopy(duck, o.slot, t, 'created again');
@@ -266,6 +267,11 @@ export class TableSet {
           // was ATTACHed since, and rows it held then are not in WAL as the root's.
           const added = [...now].filter((l) => !r.leaves.includes(l));
           const full: string[] = [];
+          // A leaf is recorded by refName; one that exists is shown by its parts, not split again.
+          const shownLeaf = (name: string) => {
+            const leaf = o.leaves.find((l) => refName(l) === name);
+            return leaf ? shownName(leaf) : shownStoredName(name);
+          };
           for (const name of added) {
             const leaf = o.leaves.find((l) => refName(l) === name);
             if (!leaf || previous?.maxOid === undefined || BigInt(leaf.oid) > previous.maxOid) continue;
@@ -277,23 +283,25 @@ export class TableSet {
           if (gone.length > 0 || full.length > 0) {
             // Rows came or went without WAL while walduck was stopped: copy the root again online.
             const why = [
-              ...gone.map((l) => `partition ${l} is no longer part of it (detached or dropped)`),
-              ...full.map((l) => `table ${l} was attached as a partition while holding rows`),
+              ...gone.map(
+                (l) => `partition ${shownStoredName(l)} is no longer part of it (detached or dropped)`,
+              ),
+              ...full.map((l) => `table ${shownLeaf(l)} was attached as a partition while holding rows`),
             ].join('; ');
             const problem = o.copyProblem ? o.copyProblem(t) : 'walduck cannot copy it online here';
             if (problem !== undefined)
               throw new TableSetError(
                 gone.length > 0 ? 'WALDUCK_PARTITION_DETACHED' : 'WALDUCK_PARTITION_ATTACHED',
-                `${refName(t)}: ${why} while walduck was stopped, which moved rows without a change in WAL, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
+                `${shownName(t)}: ${why} while walduck was stopped, which moved rows without a change in WAL, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
               );
-            o.warn(`${refName(t)}: ${why} while walduck was stopped: re-copying ${refName(t)} online`);
+            o.warn(`${shownName(t)}: ${why} while walduck was stopped: re-copying ${shownName(t)} online`);
             await requestCopy(duck, o.slot, t, why);
             copying.add(k);
             continue;
           }
           if (added.length > 0)
             o.warn(
-              `partition ${added.join(', ')} of ${refName(t)} appeared while walduck was stopped: followed from the recorded position; rows a table held when it was ATTACHed are not in WAL and would be missing`,
+              `partition ${added.map(shownLeaf).join(', ')} of ${shownName(t)} appeared while walduck was stopped: followed from the recorded position; rows a table held when it was ATTACHed are not in WAL and would be missing`,
             );
           continue;
         }
@@ -309,7 +317,7 @@ export class TableSet {
           BigInt(t.oid) <= previous.maxOid;
         if (!r && o.mode === 'all' && previousMode === 'all' && !renamed) {
           o.log(
-            `new table ${refName(t)} since the last run: all its rows are in WAL after the recorded position`,
+            `new table ${shownName(t)} since the last run: all its rows are in WAL after the recorded position`,
           );
           continue;
         }
@@ -317,11 +325,11 @@ export class TableSet {
         if (problem !== undefined) {
           throw new TableSetError(
             'WALDUCK_TABLE_ADDED',
-            `table ${refName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : ''}, but its rows are not in DuckDB and ${problem}`,
+            `table ${shownName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : ''}, but its rows are not in DuckDB and ${problem}`,
           );
         }
         o.warn(
-          `table ${refName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : renamed ? ' (it existed at the last start under another name or as a partition: renamed, moved or detached while walduck was stopped)' : ''}: it is copied online while the others stream (state copying)`,
+          `table ${shownName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : renamed ? ' (it existed at the last start under another name or as a partition: renamed, moved or detached while walduck was stopped)' : ''}: it is copied online while the others stream (state copying)`,
         );
         await requestCopy(duck, o.slot, t, r ? 'named again' : 'added');
         copying.add(k);
@@ -396,7 +404,7 @@ export class TableSet {
       sourceTable: to.table,
       targetSchema: targetSchema(to.schema),
       targetTable: to.table,
-      note: `renamed from ${refName(from)} at LSN ${lsn}`,
+      note: `renamed from ${shownName(from)} at LSN ${lsn}`,
       renamedFrom: [...r.renamedFrom, { name: refName(from), lsn }],
     });
     this.dirty = true;

@@ -5,6 +5,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { TableRef } from '../wal2json/change.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { parseExactState, reachable } from './exact-numeric.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { type ColumnMapping, type ExactState, type MapOptions, mapType } from './type-map.js';
@@ -48,7 +49,7 @@ export function describeTarget(
   const schema = targetSchema(source.schema);
   if (schema.toLowerCase() === STATE_SCHEMA) {
     throw new TargetError(
-      `source schema ${JSON.stringify(source.schema)} would land in walduck's own DuckDB schema "${STATE_SCHEMA}" (DuckDB names are case-insensitive), where walduck keeps its replication state: leave ${source.schema}.${source.table} out of --tables, or rename the schema on the source`,
+      `source schema ${shownIdent(source.schema)} would land in walduck's own DuckDB schema "${STATE_SCHEMA}" (DuckDB names are case-insensitive), where walduck keeps its replication state: leave ${shownName(source)} out of --tables, or rename the schema on the source`,
     );
   }
   // DuckDB matches identifiers case-insensitively even when quoted: "A" and "a" would be one column.
@@ -57,7 +58,7 @@ export function describeTarget(
     const other = seen.get(c.name.toLowerCase());
     if (other !== undefined) {
       throw new TargetError(
-        `table ${source.schema}.${source.table} has columns ${JSON.stringify(other)} and ${JSON.stringify(c.name)}, which DuckDB cannot tell apart (identifiers are case-insensitive there)`,
+        `table ${shownName(source)} has columns ${shownIdent(other)} and ${shownIdent(c.name)}, which DuckDB cannot tell apart (identifiers are case-insensitive there)`,
       );
     }
     seen.set(c.name.toLowerCase(), c.name);
@@ -105,9 +106,8 @@ export function refuseSourceCollisions(tables: readonly TableRef[]): void {
     const k = `${schema.toLowerCase()}\u0000${t.table.toLowerCase()}`;
     const other = seen.get(k);
     if (other) {
-      const name = (x: TableRef) => `${qualified(x.schema, x.table)}`;
       throw new TargetError(
-        `source tables ${name(other)} and ${name(t)} would both land in DuckDB table ${schema}.${t.table} (DuckDB names are case-insensitive, and PostgreSQL's public schema lands in DuckDB's main): replicate them into separate DuckDB files (one --tables list each)`,
+        `source tables ${shownName(other)} and ${shownName(t)} would both land in DuckDB table ${shownName({ schema, table: t.table })} (DuckDB names are case-insensitive, and PostgreSQL's public schema lands in DuckDB's main): replicate them into separate DuckDB files (one --tables list each)`,
       );
     }
     seen.set(k, t);
@@ -134,7 +134,7 @@ export async function heldRows(
   const rows = await conn.runAndReadAll(
     `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(catalog)}.${qualified(s, t)})`,
   );
-  return rows.getRows()[0]?.[0] === true ? `${s}.${t}` : undefined;
+  return rows.getRows()[0]?.[0] === true ? shownName({ schema: s, table: t }) : undefined;
 }
 
 /**
@@ -177,7 +177,7 @@ export async function ensureTarget(conn: DuckDBConnection, t: TargetTable): Prom
   });
   if (mismatch || have.length !== want.length) {
     throw new TargetError(
-      `DuckDB table ${t.schema}.${t.table} does not match the source (${describe(want)} expected, ${describe(have)} found): the source's DDL changed; alter the DuckDB table to match or start a new DuckDB file`,
+      `DuckDB table ${shownName(t)} does not match the source (${describe(want)} expected, ${describe(have)} found): the source's DDL changed; alter the DuckDB table to match or start a new DuckDB file`,
     );
   }
   return states.size === 0 ? t : withExactStates(t, states);

@@ -29,6 +29,7 @@
 import type { PgType } from '../source/catalog.js';
 import { pgArrayToJson } from './pg-array.js';
 import { pgDate, pgInterval, pgNumericAsDouble, pgNumericKeyAsDouble, pgTimestamp } from './pg-temporal.js';
+import { NonFiniteElementError } from './stage-errors.js';
 
 export type ValueCheck = 'decimal' | undefined;
 
@@ -290,6 +291,18 @@ function mapArray(element: PgType, dims: number, o: MapOptions): ColumnMapping {
       elemType === 'VARCHAR'
         ? `from_json(${ref}, '${shape}')`
         : `CAST(from_json(${ref}, '${shape}') AS ${duckType})`,
-    pre: (text) => pgArrayToJson(text, plain ? inner.pre : undefined, element.delim ?? ',', dims),
+    pre: (text) =>
+      pgArrayToJson(text, plain ? elementPre(inner, duckType) : undefined, element.delim ?? ',', dims),
+  };
+}
+
+/** A list element's rewrite: the element type's own, and for DECIMAL elements the NaN/±Infinity refusal. */
+function elementPre(inner: ColumnMapping, listType: string): ((text: string) => string) | undefined {
+  if (inner.check !== 'decimal') return inner.pre;
+  const pre = inner.pre;
+  return (text) => {
+    if (text === 'NaN' || text === 'Infinity' || text === '-Infinity')
+      throw new NonFiniteElementError(listType, text);
+    return pre ? pre(text) : text;
   };
 }

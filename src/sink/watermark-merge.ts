@@ -39,6 +39,7 @@
 
 import { WalduckError } from '../protocol/errors.js';
 import type { Delete, Insert, RowImage, Update, Value } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 
 /** A key's column values as PostgreSQL prints them (never NULL: key columns are NOT NULL). */
 export type KeyValues = readonly string[];
@@ -193,7 +194,7 @@ export class WatermarkMerge {
         ];
       }
       throw new CopyMergeError(
-        `online copy of ${change.schema}.${change.table}: an UPDATE moved key (${a.join(', ')}) to (${b.join(', ')}), below the copied part, leaving an unchanged TOASTed column out of its row, so walduck cannot write the whole row; run the copy again (walduck resync --table ${change.schema}.${change.table})`,
+        `online copy of ${shownName(change)}: an UPDATE moved key (${a.join(', ')}) to (${b.join(', ')}), below the copied part, leaving an unchanged TOASTed column out of its row, so walduck cannot write the whole row; run the copy again (walduck resync --table ${shownName(change)})`,
       );
     }
     const cells = this.cells(change.new, base?.cells);

@@ -5,6 +5,7 @@
 import { WalduckError } from '../protocol/errors.js';
 import type { Lsn } from '../protocol/lsn.js';
 import type { Change, Value } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { ApplyError, type ApplyWhere, duckReason, firstLine } from './apply-error.js';
 import { findBadStaged } from './diagnose.js';
 import { DEFAULT_MEMORY_LIMIT } from './duckdb-file.js';
@@ -28,7 +29,7 @@ export async function wrapBatchError(
   if (err instanceof ApplyError) return err;
   const target = t.applier.target;
   const base = {
-    table: `${target.source.schema}.${target.source.table}`,
+    table: shownName(target.source),
     during,
     ...(lsn !== undefined && lsn > 0n ? { lsn } : {}),
   };
@@ -107,7 +108,7 @@ export function wrapChangeError(err: unknown, change: Change, tables: ReadonlyMa
         : change.new;
   const key = t.stage.describeKey(image);
   const where = {
-    table: `${change.schema}.${change.table}`,
+    table: shownName(change),
     ...(key !== undefined ? { key } : {}),
     lsn: change.lsn,
     during: 'apply' as const,

@@ -20,6 +20,7 @@ import type { CsvSegment } from '../sink/csv-load.js';
 import { readSourceTables, type SourceTable } from '../source/catalog.js';
 import { qualified, quoteIdent, quoteLiteral } from '../source/quote.js';
 import type { TableRef, Value } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { CopyTextParser } from './copy-text.js';
 import type { SnapshotDisplay, TableCopy } from './progress.js';
 import { type PageRange, pageRanges, rangeCondition } from './ranges.js';
@@ -111,9 +112,9 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
       const pages = jobs > 1 ? await relationPages(first, table) : 0;
       const ranges = pageRanges(pages, jobs);
       if (ranges.length > 1)
-        o.log(`snapshot ${table.schema}.${table.table}: ${pages} pages in ${ranges.length} ctid ranges`);
+        o.log(`snapshot ${shownName(table)}: ${pages} pages in ${ranges.length} ctid ranges`);
       const progress: TableCopy = {
-        name: `${table.schema}.${table.table}`,
+        name: shownName(table),
         rows: 0,
         bytes: 0,
         startedAt: performance.now(),
@@ -130,7 +131,7 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
         load().catch((err: unknown) => {
           throw new SnapshotError(
             'WALDUCK_SNAPSHOT_FAILED',
-            `copying ${ref.schema}.${ref.table} into DuckDB failed: ${err instanceof Error ? err.message : String(err)}`,
+            `copying ${shownName(ref)} into DuckDB failed: ${err instanceof Error ? err.message : String(err)}`,
             { cause: err },
           );
         }),
@@ -249,7 +250,7 @@ async function checkNotRewritten(conn: Connection, tables: readonly SourceTable[
 async function checkNoneJoined(conn: Connection, tables: readonly SourceTable[]): Promise<void> {
   const listed = new Set(tables.map((t) => t.oid));
   const seen = await readSourceTables(async (sql) => (await conn.query(sql))[0]?.rows ?? [], undefined);
-  const joined = seen.filter((t) => !listed.has(t.oid)).map((t) => `${t.schema}.${t.table}`);
+  const joined = seen.filter((t) => !listed.has(t.oid)).map((t) => shownName(t));
   if (joined.length > 0)
     throw new SnapshotError(
       'WALDUCK_SNAPSHOT_TABLES_JOINED',
@@ -267,7 +268,7 @@ async function copyTask(job: Job, task: Task): Promise<void> {
     if (err instanceof PgServerError && err.code === '42501' && /row-level security/i.test(err.message)) {
       throw new SnapshotError(
         'WALDUCK_SNAPSHOT_FAILED',
-        `table ${task.table.schema}.${task.table.table} has row-level security policies that apply to role "${job.o.settings.user}": its copy would be silently partial. Connect as the table's owner, a superuser, or a role with BYPASSRLS`,
+        `table ${shownName(task.table)} has row-level security policies that apply to role "${job.o.settings.user}": its copy would be silently partial. Connect as the table's owner, a superuser, or a role with BYPASSRLS`,
         { cause: err },
       );
     }

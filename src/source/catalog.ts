@@ -4,6 +4,7 @@
 
 import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { quoteLiteral } from './quote.js';
 
 export type Rows = readonly (readonly (string | null)[])[];
@@ -143,8 +144,9 @@ export function parseTableList(text: string): TableRef[] {
 const TABLES_SQL = `SELECT c.oid, n.nspname, c.relname, c.relreplident,
     EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk,
     c.relkind, c.relpersistence,
-    (SELECT rn.nspname || '.' || r.relname FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace
-      WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)) AS root
+    (SELECT rn.nspname FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace
+      WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)) AS root_schema,
+    (SELECT r.relname FROM pg_class r WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)) AS root_table
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p', 'f')
     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
@@ -172,6 +174,7 @@ export async function readSourceTables(
     hasPk: boolean;
     partitioned: boolean;
     unlogged: string | undefined;
+    /** The partition's root, shown as shownName shows it; null for a table that is not a partition. */
     root: string | null;
   };
   const rows: Row[] = all.map((r) => ({
@@ -182,27 +185,27 @@ export async function readSourceTables(
     hasPk: r[4] === 't',
     partitioned: r[5] === 'p',
     unlogged: notLogged(r[5] ?? 'r', r[6] ?? 'p'),
-    root: r[7] ?? null,
+    root: r[7] == null || r[8] == null ? null : shownName({ schema: r[7], table: r[8] }),
   }));
   let picked: Row[];
   if (chosen && chosen.length > 0) {
     const missing: string[] = [];
     picked = chosen.map((t) => {
       const row = rows.find((r) => r.schema === t.schema && r.table === t.table);
-      if (!row) missing.push(`${t.schema}.${t.table}`);
+      if (!row) missing.push(shownName(t));
       return row as Row;
     });
     const leaf = picked.find((r) => r?.root);
     if (leaf) {
       throw new CatalogError(
-        `table ${leaf.schema}.${leaf.table} is a partition of ${leaf.root}: name ${leaf.root} in --tables (a partitioned table is replicated as one table, its partitions' changes included)`,
+        `table ${shownName(leaf)} is a partition of ${leaf.root}: name ${leaf.root} in --tables (a partitioned table is replicated as one table, its partitions' changes included)`,
         'WALDUCK_UNKNOWN_TABLE',
       );
     }
     const stale = picked.find((r) => r?.unlogged);
     if (stale) {
       throw new CatalogError(
-        `table ${stale.schema}.${stale.table} is ${stale.unlogged}: its changes never reach WAL, so a replica would go stale; leave it out of --tables${stale.unlogged === 'unlogged' ? ' or run ALTER TABLE ... SET LOGGED' : ''}`,
+        `table ${shownName(stale)} is ${stale.unlogged}: its changes never reach WAL, so a replica would go stale; leave it out of --tables${stale.unlogged === 'unlogged' ? ' or run ALTER TABLE ... SET LOGGED' : ''}`,
         'WALDUCK_NO_IDENTITY',
       );
     }
@@ -217,8 +220,8 @@ export async function readSourceTables(
       (r.hasPk && r.identity === 'default') || r.identity === 'full' || r.identity === 'index';
     const roots = rows.filter((r) => !r.root);
     picked = roots.filter((r) => usable(r) && !r.unlogged);
-    const skipped = roots.filter((r) => !usable(r) && !r.unlogged).map((r) => `${r.schema}.${r.table}`);
-    const unlogged = roots.filter((r) => r.unlogged).map((r) => `${r.schema}.${r.table} (${r.unlogged})`);
+    const skipped = roots.filter((r) => !usable(r) && !r.unlogged).map((r) => shownName(r));
+    const unlogged = roots.filter((r) => r.unlogged).map((r) => `${shownName(r)} (${r.unlogged})`);
     // Said, not silent: a table with a primary key but REPLICA IDENTITY NOTHING looks replicable.
     if (skipped.length > 0 && picked.length > 0)
       warn?.(
@@ -238,7 +241,7 @@ export async function readSourceTables(
   for (const r of picked) {
     const read = await readColumns(query, r.oid, r.schema, r.table, r.identity, r.hasPk);
     if (read) tables.push({ ...read, ...(r.partitioned ? { partitioned: true } : {}) });
-    else gone.push(`${r.schema}.${r.table}`);
+    else gone.push(shownName(r));
   }
   // Dropped between the listing and the reading of its columns. Named in --tables: it does not exist.
   // Among all tables: it is no longer one of them, and it has no rows anywhere to lose.
@@ -254,7 +257,7 @@ export async function readSourceTables(
     );
   const nothing = tables.filter((t) => t.identity === 'nothing');
   if (nothing.length > 0) {
-    const names = nothing.map((t) => `${t.schema}.${t.table}`).join(', ');
+    const names = nothing.map((t) => shownName(t)).join(', ');
     throw new CatalogError(
       `table ${names} has REPLICA IDENTITY NOTHING, so PostgreSQL does not log which row an UPDATE or DELETE touched (wal2json drops them): run ALTER TABLE ... REPLICA IDENTITY DEFAULT (with a primary key) or FULL`,
       'WALDUCK_NO_IDENTITY',
@@ -262,7 +265,7 @@ export async function readSourceTables(
   }
   const unusable = tables.filter((t) => t.key.length === 0 && t.identity !== 'full');
   if (unusable.length > 0) {
-    const names = unusable.map((t) => `${t.schema}.${t.table}`).join(', ');
+    const names = unusable.map((t) => shownName(t)).join(', ');
     throw new CatalogError(
       `table ${names} has no primary key and no REPLICA IDENTITY FULL, so PostgreSQL does not log which row an UPDATE or DELETE touched (wal2json drops them): add a primary key or run ALTER TABLE ... REPLICA IDENTITY FULL`,
       'WALDUCK_NO_IDENTITY',

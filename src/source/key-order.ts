@@ -6,6 +6,7 @@
 // text and varchar (in byte order: the SQL says COLLATE "C", which compares UTF-8 bytes), and uuid.
 // Anything else is refused in one line before the copy starts.
 
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import type { SourceTable } from './catalog.js';
 import { quoteIdent, quoteLiteral } from './quote.js';
 
@@ -41,13 +42,13 @@ export interface KeyOrder {
 
 /** Why the table cannot be read in key chunks, or undefined when it can. */
 export function keyOrderProblem(t: SourceTable): string | undefined {
-  const name = `${t.schema}.${t.table}`;
+  const name = shownName(t);
   if (t.key.length === 0)
     return `table ${name} has no primary key (REPLICA IDENTITY FULL), so walduck cannot copy it in key chunks while it streams: give it a primary key, or replicate into a new DuckDB file`;
   for (const k of t.key) {
     const c = t.columns[k];
     if (!c || !BY_TYPE[c.type.typname])
-      return `table ${name} has key column ${c?.name ?? '?'} of type ${c?.declared ?? '?'}, which an online copy cannot order exactly (it supports smallint, integer, bigint, numeric, text, varchar and uuid keys): replicate into a new DuckDB file`;
+      return `table ${name} has key column ${c ? shownIdent(c.name) : '?'} of type ${c?.declared ?? '?'}, which an online copy cannot order exactly (it supports smallint, integer, bigint, numeric, text, varchar and uuid keys): replicate into a new DuckDB file`;
   }
   return undefined;
 }
@@ -57,7 +58,7 @@ export function keyOrder(t: SourceTable): KeyOrder {
   const cols = t.key.map((k) => {
     const c = t.columns[k];
     const by = c ? BY_TYPE[c.type.typname] : undefined;
-    if (!c || !by) throw new RangeError(`key column ${k} of ${t.schema}.${t.table} has no online-copy order`);
+    if (!c || !by) throw new RangeError(`key column ${k} of ${shownName(t)} has no online-copy order`);
     return { name: quoteIdent(c.name), ...by };
   });
   const expr = (c: { name: string; collate: boolean }) => (c.collate ? `${c.name} COLLATE "C"` : c.name);

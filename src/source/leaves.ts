@@ -5,7 +5,8 @@
 // shared by the router's files.
 
 import { WalduckError } from '../protocol/errors.js';
-import { refKey, refName, type TableRef } from '../wal2json/change.js';
+import { refKey, type TableRef } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import { qualified, quoteLiteral } from './quote.js';
 import type { Recopies } from './recopies.js';
@@ -66,7 +67,7 @@ export async function readLeaves(
 export function checkLeafIdentity(leaf: Leaf): void {
   if (leaf.identityOk) return;
   throw new PartitionError(
-    `partition ${refName(leaf)} of ${refName(leaf.root)} has no primary key and no REPLICA IDENTITY FULL (or has NOTHING), so its updates and deletes are not logged with their key: give the partitioned table a primary key, or run ALTER TABLE ${refName(leaf)} REPLICA IDENTITY FULL`,
+    `partition ${shownName(leaf)} of ${shownName(leaf.root)} has no primary key and no REPLICA IDENTITY FULL (or has NOTHING), so its updates and deletes are not logged with their key: give the partitioned table a primary key, or run ALTER TABLE ${shownName(leaf)} REPLICA IDENTITY FULL`,
     'WALDUCK_PARTITION_IDENTITY',
   );
 }
@@ -131,7 +132,7 @@ export class PartitionLeaves extends Map<string, Leaf> {
     this.c.ignored.delete(k);
     this.set(k, leaf);
     this.c.onLeaf?.(leaf);
-    this.c.log(`partition ${refName(leaf)} routed to ${refName(leaf.root)}`);
+    this.c.log(`partition ${shownName(leaf)} routed to ${shownName(leaf.root)}`);
   }
 
   /** Reads the leaves of `roots` again: new ones are adopted; one gone (DETACH, DROP) re-copies its root. */

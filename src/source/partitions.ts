@@ -24,7 +24,8 @@
 // a new name is the rename, followed from that change on (renames.ts).
 // Beside it: leaves.ts (the leaves), recopies.ts (re-copies), rename-catalog.ts (renames' catalog reads).
 
-import { refKey, refName, type TableRef } from '../wal2json/change.js';
+import { refKey, type TableRef } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
 import {
   type Leaf,
@@ -247,7 +248,7 @@ export class TableRouter implements Router {
       }
     }
     this.ignored.add(k);
-    this.o.log(`changes of ${refName(ref)} are not replicated (not in the table set)`);
+    this.o.log(`changes of ${shownName(ref)} are not replicated (not in the table set)`);
     return { kind: 'ignore' };
   }
 
@@ -259,12 +260,12 @@ export class TableRouter implements Router {
         this.leaves.set(refKey(l), l);
         this.o.onLeaf?.(l);
       }
-      this.o.warn(`new table ${refName(ref)} at the source: replicating it from its first change`);
+      this.o.warn(`new table ${shownName(ref)} at the source: replicating it from its first change`);
       return found.table;
     } catch (err) {
       if (err instanceof PartitionError) throw err;
       this.o.warn(
-        `not replicating new table ${refName(ref)}: ${err instanceof Error ? err.message : String(err)}`,
+        `not replicating new table ${shownName(ref)}: ${err instanceof Error ? err.message : String(err)}`,
       );
       return undefined;
     }
@@ -435,7 +436,7 @@ export class TableRouter implements Router {
       }
       this.dropped.add(refKey(t));
       this.o.warn(
-        `table ${refName(t)} was dropped at the source: its DuckDB table is left as it is and no longer followed (state stopped; --drop-removed drops it at the next start)`,
+        `table ${shownName(t)} was dropped at the source: its DuckDB table is left as it is and no longer followed (state stopped; --drop-removed drops it at the next start)`,
       );
       this.o.onTableGone?.(t);
     }
@@ -451,7 +452,7 @@ export class TableRouter implements Router {
       [fresh] = await readSourceTables(this.query, [t]);
     } catch (err) {
       throw new PartitionError(
-        `table ${refName(t)} was dropped and created again at the source (oid ${t.oid} -> ${now}), and the new one cannot be replicated: ${err instanceof Error ? err.message : String(err)}`,
+        `table ${shownName(t)} was dropped and created again at the source (oid ${t.oid} -> ${now}), and the new one cannot be replicated: ${err instanceof Error ? err.message : String(err)}`,
         'WALDUCK_TABLE_REPLACED',
       );
     }
@@ -477,7 +478,7 @@ export class TableRouter implements Router {
     this.recopies.replaced(t, t.oid ?? '?', now);
     this.o.onTableReplaced?.(fresh);
     this.o.warn(
-      `table ${refName(t)} was dropped and created again at the source (oid ${t.oid} -> ${now}): re-copying it online over the dropped table's rows`,
+      `table ${shownName(t)} was dropped and created again at the source (oid ${t.oid} -> ${now}): re-copying it online over the dropped table's rows`,
     );
   }
 }

@@ -3,7 +3,8 @@
 // table is re-copied online (the sink records the decision in its open DuckDB transaction), or, when it
 // cannot be copied in key chunks, walduck stops with one line saying what happened and what to do.
 
-import { refKey, refName, type TableRef } from '../wal2json/change.js';
+import { refKey, type TableRef } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import type { SourceTable } from './catalog.js';
 import { type Leaf, PartitionError } from './leaves.js';
 import type { Recopy } from './routing.js';
@@ -30,8 +31,8 @@ export class Recopies {
   attachedWithRows(leaf: Leaf): void {
     this.add(
       leaf.root,
-      `table ${refName(leaf)} was attached as a partition while holding rows (an ATTACH writes no WAL for them)`,
-      `table ${refName(leaf)} was attached as a partition of ${refName(leaf.root)} while holding rows, and an ATTACH does not write those rows to WAL, so DuckDB's ${refName(leaf.root)} would miss them: re-copy ${refName(leaf.root)} (start a new DuckDB file), or attach tables empty and fill them afterwards`,
+      `table ${shownName(leaf)} was attached as a partition while holding rows (an ATTACH writes no WAL for them)`,
+      `table ${shownName(leaf)} was attached as a partition of ${shownName(leaf.root)} while holding rows, and an ATTACH does not write those rows to WAL, so DuckDB's ${shownName(leaf.root)} would miss them: re-copy ${shownName(leaf.root)} (start a new DuckDB file), or attach tables empty and fill them afterwards`,
       'WALDUCK_PARTITION_ATTACHED',
     );
   }
@@ -40,10 +41,10 @@ export class Recopies {
   leafGone(leaf: Leaf, dropped: boolean): void {
     this.add(
       leaf.root,
-      `partition ${refName(leaf)} was ${dropped ? 'dropped' : 'detached'} (its rows left without WAL)`,
+      `partition ${shownName(leaf)} was ${dropped ? 'dropped' : 'detached'} (its rows left without WAL)`,
       dropped
-        ? `partition ${refName(leaf)} of ${refName(leaf.root)} was dropped at the source; its rows left ${refName(leaf.root)} without a change in WAL, so DuckDB's ${refName(leaf.root)} still holds them: re-copy ${refName(leaf.root)} (start a new DuckDB file), or TRUNCATE a partition before dropping it`
-        : `partition ${refName(leaf)} was detached from ${refName(leaf.root)} at the source; its rows left ${refName(leaf.root)} without a change in WAL, so DuckDB's ${refName(leaf.root)} still holds them: re-copy ${refName(leaf.root)} (start a new DuckDB file)`,
+        ? `partition ${shownName(leaf)} of ${shownName(leaf.root)} was dropped at the source; its rows left ${shownName(leaf.root)} without a change in WAL, so DuckDB's ${shownName(leaf.root)} still holds them: re-copy ${shownName(leaf.root)} (start a new DuckDB file), or TRUNCATE a partition before dropping it`
+        : `partition ${shownName(leaf)} was detached from ${shownName(leaf.root)} at the source; its rows left ${shownName(leaf.root)} without a change in WAL, so DuckDB's ${shownName(leaf.root)} still holds them: re-copy ${shownName(leaf.root)} (start a new DuckDB file)`,
       'WALDUCK_PARTITION_DETACHED',
     );
   }
@@ -63,8 +64,8 @@ export class Recopies {
     if (taken) {
       this.add(
         to,
-        `renamed from ${refName(was)} to a name another table used earlier in the stream, and changes under ${refName(to)} in the renaming transaction (or with that transaction unknown) may be either table's`,
-        `table ${refName(was)} was renamed to ${refName(to)}, a name another table used earlier in the stream, and walduck cannot tell which changes under ${refName(to)} around the rename are whose: run walduck resync --table ${refName(to)} to copy it again`,
+        `renamed from ${shownName(was)} to a name another table used earlier in the stream, and changes under ${shownName(to)} in the renaming transaction (or with that transaction unknown) may be either table's`,
+        `table ${shownName(was)} was renamed to ${shownName(to)}, a name another table used earlier in the stream, and walduck cannot tell which changes under ${shownName(to)} around the rename are whose: run walduck resync --table ${shownName(to)} to copy it again`,
         'WALDUCK_TABLE_RENAMED',
       );
       return;
@@ -78,16 +79,16 @@ export class Recopies {
           : `before the stream reached the renaming transaction (xid ${renaming.xid}), which the source catalog showed first`;
       this.add(
         to,
-        `renamed from ${refName(was)} while another table took that name, and a change under ${refName(to)} came ${where}, so changes under ${refName(was)} or ${refName(to)} around this point may be the wrong table's`,
-        `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}, and a change under ${refName(to)} came ${where}: changes under ${refName(was)} or ${refName(to)} around this point may be the wrong table's; run walduck resync --table ${refName(to)} to copy it again`,
+        `renamed from ${shownName(was)} while another table took that name, and a change under ${shownName(to)} came ${where}, so changes under ${shownName(was)} or ${shownName(to)} around this point may be the wrong table's`,
+        `table ${shownName(was)} was renamed to ${shownName(to)} and another table took the name ${shownName(was)}, and a change under ${shownName(to)} came ${where}: changes under ${shownName(was)} or ${shownName(to)} around this point may be the wrong table's; run walduck resync --table ${shownName(to)} to copy it again`,
         'WALDUCK_TABLE_RENAMED',
       );
       return;
     }
     this.add(
       to,
-      `renamed from ${refName(was)} while another table took that name, and the renaming transaction is hidden by a later DDL of the table, so changes under ${refName(was)} just before this point may be the other table's`,
-      `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}, and walduck could not find the renaming transaction (a later DDL of the table hides it): changes under ${refName(was)} just before this point may be the other table's; run walduck resync --table ${refName(to)} to copy it again`,
+      `renamed from ${shownName(was)} while another table took that name, and the renaming transaction is hidden by a later DDL of the table, so changes under ${shownName(was)} just before this point may be the other table's`,
+      `table ${shownName(was)} was renamed to ${shownName(to)} and another table took the name ${shownName(was)}, and walduck could not find the renaming transaction (a later DDL of the table hides it): changes under ${shownName(was)} just before this point may be the other table's; run walduck resync --table ${shownName(to)} to copy it again`,
       'WALDUCK_TABLE_RENAMED',
     );
   }
@@ -99,8 +100,8 @@ export class Recopies {
   replaced(t: TableRef, was: string, now: string): void {
     this.add(
       t,
-      `table ${refName(t)} was dropped and created again at the source (oid ${was} -> ${now}; the dropped table's rows left without WAL)`,
-      `table ${refName(t)} was dropped and created again at the source (oid ${was} -> ${now}): DuckDB's ${refName(t)} holds the dropped table's rows, and no change in WAL removes them: run walduck resync --table ${refName(t)} to copy it again, or start a new DuckDB file`,
+      `table ${shownName(t)} was dropped and created again at the source (oid ${was} -> ${now}; the dropped table's rows left without WAL)`,
+      `table ${shownName(t)} was dropped and created again at the source (oid ${was} -> ${now}): DuckDB's ${shownName(t)} holds the dropped table's rows, and no change in WAL removes them: run walduck resync --table ${shownName(t)} to copy it again, or start a new DuckDB file`,
       'WALDUCK_TABLE_REPLACED',
     );
   }

@@ -6,7 +6,8 @@
 // committed while a rename made while walduck was stopped is unsettled. The pending renames themselves
 // and their rules are in renames.ts.
 
-import { refKey, refName, type TableRef } from '../wal2json/change.js';
+import { refKey, type TableRef } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import type { QueryFn, SourceTable } from './catalog.js';
 import { PartitionError } from './leaves.js';
 import { quoteLiteral } from './quote.js';
@@ -30,7 +31,7 @@ export async function oidOf(query: QueryFn, ref: TableRef, kinds = `'r', 'p'`): 
  */
 export function renamedInBetween(ref: TableRef, ahead: PendingRename): PartitionError {
   return new PartitionError(
-    `changes of ${refName(ref)} cannot be followed: no table has that name now, and ${refName(ahead.from)} was renamed to ${refName(ahead.to)} at the source after them, so they may be its rows under a name it held in between (renamed more than once, or renamed and dropped, before walduck read them); to go on, run walduck resync --table ${refName(ahead.from)} (its recorded name) and start walduck again with ${refName(ahead.to)} instead of ${refName(ahead.from)} in --tables: ${refName(ahead.to)} is then copied online and ${refName(ahead.from)} left stopped in DuckDB (--drop-removed drops it)`,
+    `changes of ${shownName(ref)} cannot be followed: no table has that name now, and ${shownName(ahead.from)} was renamed to ${shownName(ahead.to)} at the source after them, so they may be its rows under a name it held in between (renamed more than once, or renamed and dropped, before walduck read them); to go on, run walduck resync --table ${shownName(ahead.from)} (its recorded name) and start walduck again with ${shownName(ahead.to)} instead of ${shownName(ahead.from)} in --tables: ${shownName(ahead.to)} is then copied online and ${shownName(ahead.from)} left stopped in DuckDB (--drop-removed drops it)`,
     'WALDUCK_TABLE_RENAMED',
   );
 }
@@ -75,7 +76,7 @@ export class CatalogRenames {
       const reused = (await oidOf(this.query, t, ANY_RELATION)) !== undefined;
       this.pending.sawAtStart(t.oid ?? '', t, now, r[4] ?? '', r[3] ?? null, reused);
       this.log(
-        `table ${refName(t)} was renamed to ${refName(now)} while walduck was stopped: the rename is placed at its renaming transaction (xid ${r[3] ?? 'unknown'})`,
+        `table ${shownName(t)} was renamed to ${shownName(now)} while walduck was stopped: the rename is placed at its renaming transaction (xid ${r[3] ?? 'unknown'})`,
       );
     }
   }
@@ -121,7 +122,7 @@ export class CatalogRenames {
         )
       )
         this.log(
-          `table ${refName(t)} is named ${refName(now)} in the source catalog: the rename is followed where the stream reaches it`,
+          `table ${shownName(t)} is named ${shownName(now)} in the source catalog: the rename is followed where the stream reaches it`,
         );
     }
     return gone;
@@ -142,7 +143,7 @@ export class CatalogRenames {
     this.pending.saw(oid, was, to, row?.[1] ?? '', this.renamingXid(oid, row?.[0], row?.[2]), true);
     if (this.pending.arm())
       throw new PartitionError(
-        `table ${refName(was)} was renamed to ${refName(to)} and another table took the name ${refName(was)}: reading the open batch again from the last commit, to place the rename exactly`,
+        `table ${shownName(was)} was renamed to ${shownName(to)} and another table took the name ${shownName(was)}: reading the open batch again from the last commit, to place the rename exactly`,
         'WALDUCK_RENAME_REPLAY',
       );
     return true;
@@ -200,7 +201,7 @@ export class CatalogRenames {
     const [p] = this.pending.reached(lsn);
     if (p)
       throw new PartitionError(
-        `table ${refName(p.from)} was renamed to ${refName(p.to)} before the position walduck resumed from: reading the open batch again from the last commit, with its changes under ${refName(p.to)} as its own`,
+        `table ${shownName(p.from)} was renamed to ${shownName(p.to)} before the position walduck resumed from: reading the open batch again from the last commit, with its changes under ${shownName(p.to)} as its own`,
         'WALDUCK_RENAME_REPLAY',
       );
   }
@@ -215,7 +216,7 @@ export class CatalogRenames {
     if (!p) return false;
     if ((this.batch?.size ?? 0) > HOLD_MAX_XIDS)
       throw new PartitionError(
-        `table ${refName(p.from)} was renamed to ${refName(p.to)} while walduck was stopped, and walduck cannot tell within ${HOLD_MAX_XIDS} source transactions whether the changes under ${refName(p.to)} are its own or those of a table that had the name before: run walduck resync --table ${refName(p.from)} (its recorded name), then start walduck with ${refName(p.to)} in --tables (it is copied online)`,
+        `table ${shownName(p.from)} was renamed to ${shownName(p.to)} while walduck was stopped, and walduck cannot tell within ${HOLD_MAX_XIDS} source transactions whether the changes under ${shownName(p.to)} are its own or those of a table that had the name before: run walduck resync --table ${shownName(p.from)} (its recorded name), then start walduck with ${shownName(p.to)} in --tables (it is copied online)`,
         'WALDUCK_TABLE_RENAMED',
       );
     return true;

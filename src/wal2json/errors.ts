@@ -5,6 +5,7 @@
 
 import { WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import { shownIdent } from './shown-name.js';
 
 export type Wal2JsonErrorCode =
   /** Not JSON: an unexpected byte. */
@@ -64,7 +65,7 @@ export class Wal2JsonError extends WalduckError {
 /** The same error, saying which column's value it was in (values are not shown; their column is). */
 export function inColumn(err: unknown, index: number, name: string | undefined): unknown {
   if (!(err instanceof Wal2JsonError) || err.column !== undefined) return err;
-  const column = name === undefined ? `${index + 1}` : `${index + 1} (${JSON.stringify(name)})`;
+  const column = name === undefined ? `${index + 1}` : `${index + 1} (${shownIdent(name)})`;
   return new Wal2JsonError(err.code, err.detail, { ...err, column }, { cause: err.cause });
 }
 

@@ -45,3 +45,14 @@ export function shownIdent(name: string): string {
 export function shownName(t: TableRef): string {
   return `${shownIdent(t.schema)}.${shownIdent(t.table)}`;
 }
+
+/**
+ * A name stored unquoted as "schema.table" (a partition in walduck.tables, a former name), shown as
+ * shownName shows it when its one dot tells the parts apart. With several dots the parts cannot be
+ * told apart again ("a.b.c": "a.b".c or a."b.c"), and it is shown as stored, not guessed.
+ */
+export function shownStoredName(stored: string): string {
+  const dot = stored.indexOf('.');
+  if (dot < 0 || stored.indexOf('.', dot + 1) >= 0) return stored;
+  return shownName({ schema: stored.slice(0, dot), table: stored.slice(dot + 1) });
+}

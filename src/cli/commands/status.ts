@@ -5,7 +5,7 @@ import type { Argv } from 'yargs';
 import { withDuckDb } from '../../sink/duckdb-file.js';
 import { DuckFileError } from '../../sink/errors.js';
 import { quoteIdent } from '../../sink/sql.js';
-import { shownName } from '../../wal2json/shown-name.js';
+import { shownName, shownStoredName } from '../../wal2json/shown-name.js';
 
 interface Row {
   slot: string;
@@ -87,7 +87,14 @@ export function statusCommand(y: Argv): Argv {
       }
       const lines = [['SLOT', 'TABLE', 'STATE', 'LSN', 'DUCKDB TABLE', 'PARTITIONS']];
       for (const r of rows)
-        lines.push([r.slot, r.table, r.state, r.lsn ?? '-', r.target ?? '-', r.partitions.join(',') || '-']);
+        lines.push([
+          r.slot,
+          r.table,
+          r.state,
+          r.lsn ?? '-',
+          r.target ?? '-',
+          r.partitions.map(shownStoredName).join(',') || '-',
+        ]);
       const widths = lines[0]?.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? '').length))) ?? [];
       for (const l of lines)
         process.stdout.write(

@@ -67,3 +67,69 @@ describe('walduck status, verify and resync with unusual names', () => {
     assert.match(r.stdout, /^a\."b\.c" will be copied again online/);
   });
 });
+
+describe('walduck replicate and status name tables and columns as quote_ident() does', () => {
+  const c = useCluster();
+  const dir = useWorkdir('walduck names-');
+  const src = () => conninfo(c.info, 'scram-sha-256');
+  const odd = '"odd schema"."Mixed ""Name"""';
+  const oddRe = '"odd schema"\\."Mixed ""Name"""';
+
+  it('a value error names "odd schema"."Mixed ""Name""" and its column quoted, in one line', async () => {
+    psql(
+      c.info,
+      `CREATE SCHEMA "odd schema"; CREATE TABLE ${odd} ("Key" int PRIMARY KEY, "T s" timestamp);
+       INSERT INTO ${odd} VALUES (7, '294270-01-01 00:00:00')`,
+    );
+    const r = await runWalduck(
+      [
+        'replicate',
+        '--source',
+        src(),
+        '--duckdb',
+        join(dir, 'v.duckdb'),
+        '--tables',
+        odd,
+        '--until-caught-up',
+      ],
+      {},
+      120_000,
+    );
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(
+      lines[0] ?? '',
+      new RegExp(`table ${oddRe}, column "T s", key \\("Key"\\) = \\("7"\\), snapshot at LSN `),
+    );
+  });
+
+  it('status prints a partition "odd schema"."Mixed ""Part""" quoted', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE "odd schema"."Parted" (id int PRIMARY KEY) PARTITION BY RANGE (id);
+       CREATE TABLE "odd schema"."Mixed ""Part""" PARTITION OF "odd schema"."Parted" FOR VALUES FROM (0) TO (10);
+       INSERT INTO "odd schema"."Parted" VALUES (1)`,
+    );
+    const file = join(dir, 'p.duckdb');
+    let r = await runWalduck(
+      [
+        'replicate',
+        '--source',
+        src(),
+        '--duckdb',
+        file,
+        '--tables',
+        '"odd schema"."Parted"',
+        '--until-caught-up',
+      ],
+      {},
+      120_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    r = await runWalduck(['status', '--duckdb', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const row = r.stdout.trim().split('\n')[1] ?? '';
+    assert.match(row, /"odd schema"\."Parted" +streaming .* "odd schema"\."Mixed ""Part"""$/);
+  });
+});

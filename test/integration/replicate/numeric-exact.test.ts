@@ -115,21 +115,21 @@ describe('--numeric exact: DECIMAL(38,s) where the values fit, widened losslessl
     const widened = said.split('\n').filter((l) => l.includes('widened from'));
     assert.ok(
       widened.some((l) =>
-        /public\.nx: column "n" widened from DECIMAL\(38,9\) to DECIMAL\(38,12\) at LSN/.test(l),
+        /public\.nx: column n widened from DECIMAL\(38,9\) to DECIMAL\(38,12\) at LSN/.test(l),
       ),
       said,
     );
     assert.ok(
-      widened.some((l) => /public\.nx: column "n" widened from DECIMAL\(38,12\) to VARCHAR/.test(l)),
+      widened.some((l) => /public\.nx: column n widened from DECIMAL\(38,12\) to VARCHAR/.test(l)),
       said,
     );
     assert.ok(
-      widened.some((l) => /public\.nx: column "w" widened from DECIMAL\(38,2\) to VARCHAR/.test(l)),
+      widened.some((l) => /public\.nx: column w widened from DECIMAL\(38,2\) to VARCHAR/.test(l)),
       said,
     );
     for (const l of widened) assert.match(l, LSN);
     // 29 integer digits fit the 29 DECIMAL(38,9) leaves: no widening for ne.
-    assert.ok(!said.includes('public.ne: column "n" widened'), said);
+    assert.ok(!said.includes('public.ne: column n widened'), said);
     assert.deepEqual(await types('nx.duckdb', 'nx'), [
       ['id', 'INTEGER'],
       ['n', 'VARCHAR'],
@@ -168,7 +168,7 @@ describe('--numeric exact: DECIMAL(38,s) where the values fit, widened losslessl
     assert.equal(more.length, 1, again.stderr);
     assert.match(
       more[0] ?? '',
-      /public\.ne: column "m" widened from DECIMAL\(38,9\) to DECIMAL\(38,13\) at LSN/,
+      /public\.ne: column m widened from DECIMAL\(38,9\) to DECIMAL\(38,13\) at LSN/,
     );
     await assertEqualValues('nx.duckdb', 'nx', ['n', 'd', 'd2', 'w', 'k']);
     await assertEqualValues('nx.duckdb', 'ne', ['n', 'm']);
@@ -195,7 +195,7 @@ describe('--numeric exact: DECIMAL(38,s) where the values fit, widened losslessl
     assert.equal(lines.length, 1, r.stderr);
     assert.match(
       lines[0] ?? '',
-      /table public\.nf, column "d", key \(id\) = \("7"\), snapshot at LSN .*NaN or ±Infinity.*--numeric exact/,
+      /table public\.nf, column d, key \(id\) = \("7"\), snapshot at LSN .*NaN or ±Infinity.*--numeric exact/,
     );
     const x = await runWalduck([
       ...args('nfx.duckdb', 'nf', 'nfx_slot', '--numeric', 'exact'),
@@ -219,7 +219,7 @@ describe('--numeric exact: DECIMAL(38,s) where the values fit, widened losslessl
     assert.equal(r.code, 1, r.stderr);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0] ?? '', /table public\.nn, column "f", key \(id\) = \("2"\), LSN /);
+    assert.match(lines[0] ?? '', /table public\.nn, column f, key \(id\) = \("2"\), LSN /);
     assert.match(lines[0] ?? '', /NOT NULL double precision column.*NaN, Infinity and -Infinity/);
     // Nothing of that transaction was stored.
     assert.deepEqual(await duckQuery(join(dir, 'nn.duckdb'), 'SELECT count(*) FROM nn'), [[0n]]);

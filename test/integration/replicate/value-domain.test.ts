@@ -826,7 +826,7 @@ describe('every mapped type over its domain (property, real server, snapshot and
     const line = lines.find((l) => l.includes('table public.far')) ?? '';
     assert.ok(!r.stderr.includes('294270'), r.stderr);
     assert.match(line, /table public\.far/);
-    assert.match(line, /column "ts"/);
+    assert.match(line, /column ts/);
     assert.match(line, /key \(id\) = \("7"\)/);
     assert.match(line, /LSN [0-9A-F]+\/[0-9A-F]+/);
     // Nothing of that transaction was committed: the replica is still the empty table.
@@ -840,6 +840,6 @@ describe('every mapped type over its domain (property, real server, snapshot and
     psql(c.info, `CREATE TABLE huge (id int PRIMARY KEY, n numeric); INSERT INTO huge VALUES (3, 1e400)`);
     const s = await replicate('huge.duckdb', 'huge', 'huge_slot');
     assert.notEqual(s.code, 0);
-    assert.match(s.stderr, /table public\.huge, column "n", key \(id\) = \("3"\), snapshot at LSN/);
+    assert.match(s.stderr, /table public\.huge, column n, key \(id\) = \("3"\), snapshot at LSN/);
   });
 });

@@ -176,7 +176,7 @@ describe('the table set', () => {
     assert.equal(lines.length, 1, r.stderr);
     assert.match(
       lines[0] ?? '',
-      /public\.items would land in DuckDB table main\.items, which holds public\.Items, no longer followed and left as it is .*--drop-removed/,
+      /public\.items would land in DuckDB table main\.items, which holds public\."Items", no longer followed and left as it is .*--drop-removed/,
     );
     // Before, an online copy of items replaced the rows kept for "Items", exit 0.
     assert.deepEqual(
@@ -218,7 +218,7 @@ describe('the table set', () => {
     assert.equal(failed.length, 1, r.stderr);
     assert.match(
       failed[0] ?? '',
-      /sc\.gone would land in DuckDB table sc\.gone, which holds sc\.Gone, no longer followed/,
+      /sc\.gone would land in DuckDB table sc\.gone, which holds sc\."Gone", no longer followed/,
     );
     assert.deepEqual(await duckQuery(join(dir, 'casestream.duckdb'), 'SELECT id FROM sc."Gone"'), [[1]]);
     r = await runWalduck([...argv, '--until-caught-up', '--drop-removed']);
@@ -355,7 +355,7 @@ describe('the table set', () => {
     assert.equal(lines.length, 1, r.stderr);
     assert.match(
       lines[0] ?? '',
-      /source tables "public"\."Deals" and "public"\."deals" would both land in DuckDB table main\.deals/,
+      /source tables public\."Deals" and public\.deals would both land in DuckDB table main\.deals/,
     );
     // Before, that start recorded deals (copying) first: the next start without it took deals for a
     // stopped table holding "Deals"'s DuckDB table and was refused, and --drop-removed dropped the rows.
@@ -380,7 +380,7 @@ describe('the table set', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
-      /public\.deals is no longer in the table set; its DuckDB table main\.deals is not dropped: it holds the rows of public\.Deals/,
+      /public\.deals is no longer in the table set; its DuckDB table main\.deals is not dropped: it holds the rows of public\."Deals"/,
     );
     await assertReplicaEquals(c.info, file, [t('Deals')]);
     assert.deepEqual(
@@ -415,7 +415,7 @@ describe('the table set', () => {
     assert.equal(lines.length, 1, r.stderr);
     assert.match(
       lines[0] ?? '',
-      /public\.own_b joins this replica, but its DuckDB table main\.Own_B already holds rows walduck did not write for it/,
+      /public\.own_b joins this replica, but its DuckDB table main\."Own_B" already holds rows walduck did not write for it/,
     );
     // Before, the online copy of own_b replaced the row made by hand, exit 0.
     assert.deepEqual(await duckQuery(file, 'SELECT id, v FROM main."Own_B"'), [[99, 'mine']]);

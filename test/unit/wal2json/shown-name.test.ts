@@ -2,7 +2,7 @@
 // verify printed `a.b.c` for both "a.b".c and a."b.c".
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { shownIdent, shownName } from '../../../src/wal2json/shown-name.js';
+import { shownIdent, shownName, shownStoredName } from '../../../src/wal2json/shown-name.js';
 
 it('plain names stay plain, others are quoted as quote_ident() quotes them', () => {
   assert.equal(shownIdent('orders'), 'orders');
@@ -21,4 +21,10 @@ it('plain names stay plain, others are quoted as quote_ident() quotes them', () 
 it('a control character is escaped as in U&"…", so the name stays on one line', () => {
   assert.equal(shownIdent('new\nline'), 'U&"new\\000aline"');
   assert.equal(shownIdent('back\\slash\t"q"'), 'U&"back\\\\slash\\0009""q"""');
+});
+
+it('a stored schema.table is split at its one dot; with several it cannot be, and is shown as stored', () => {
+  assert.equal(shownStoredName('odd schema.Mixed "Part"'), '"odd schema"."Mixed ""Part"""');
+  assert.equal(shownStoredName('public.p1'), 'public.p1');
+  assert.equal(shownStoredName('a.b.c'), 'a.b.c');
 });
