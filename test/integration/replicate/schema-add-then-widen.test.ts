@@ -6,7 +6,7 @@
 // a time. The rows that existed now take the values the source holds, read by key as the type added
 // (the widening, seen at the next change that shows it, reads them again); a value that does not fit
 // the type added (USING c * 10000000000, or an UPDATE streamed after the widening, which walduck
-// cannot tell apart at the ADD) still stops, in one line.
+// cannot tell apart at the ADD) still stops, in one line (with --on-type-change recopy: re-copies).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -21,7 +21,8 @@ describe('a column added with a default, then widened, before walduck read it', 
   const c = useCluster();
   const dir = useWorkdir('walduck-add-widen-');
   const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
-  const replicate = (t: string) => runWalduck([...args(`${t}.duckdb`, '--tables', t), '--until-caught-up']);
+  const replicate = (t: string, ...extra: string[]) =>
+    runWalduck([...args(`${t}.duckdb`, '--tables', t), '--until-caught-up', ...extra]);
   const start = async (t: string) => {
     psql(
       c.info,
@@ -95,5 +96,19 @@ describe('a column added with a default, then widened, before walduck read it', 
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /does not fit integer.*run walduck resync --table public\.aw4/);
     assert.deepEqual(await duckQuery(join(dir, 'aw4.duckdb'), 'SELECT count(*) FROM aw4'), [[5n]]);
+  });
+
+  it('a value that does not fit, with --on-type-change recopy: the table is copied again, equal', async () => {
+    await start('aw5');
+    psql(
+      c.info,
+      `ALTER TABLE aw5 ADD COLUMN c int DEFAULT 7; INSERT INTO aw5 VALUES (7, 'between');
+       ALTER TABLE aw5 ALTER COLUMN c TYPE bigint USING c * 10000000000`,
+    );
+    const r = await replicate('aw5', '--on-type-change', 'recopy');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /does not fit integer.*re-copying public\.aw5 online/);
+    await assertReplicaEquals(c.info, join(dir, 'aw5.duckdb'), [{ schema: 'public', table: 'aw5' }]);
+    assert.equal(await typeOf('aw5', 'c'), 'BIGINT');
   });
 });
