@@ -22,6 +22,11 @@ export interface FillSpec {
   /** The column's name now, and the key columns' names now (in key order). */
   readonly column: string;
   readonly keys: readonly string[];
+  /**
+   * The column is read from a wider type than the DuckDB column's (added, then widened on the source
+   * before walduck read the addition): thrown, before the UPDATE, when a value does not convert.
+   */
+  readonly unfit?: Error;
 }
 
 /** Rows read from the source per page. */
@@ -95,6 +100,14 @@ export async function fillFromSource(
   const match = keyTargets
     .map((k, j) => `t.${quoteIdent(k.name)} = ${mapType(k.pg, mo).convert(`s.k${j}`)}`)
     .join(' AND ');
+  if (spec.unfit) {
+    // Only rows DuckDB holds count (a row added since may well not fit); counted first, as a failed
+    // UPDATE would leave the DuckDB transaction unusable.
+    const bad = await conn.runAndReadAll(
+      `SELECT count(*) FROM ${table} AS t JOIN ${stage} s ON ${match} WHERE s.v IS NOT NULL AND TRY(${m.convert('s.v')}) IS NULL`,
+    );
+    if (Number(bad.getRows()[0]?.[0] ?? 0) > 0) throw spec.unfit;
+  }
   await conn.run(
     // Aliased: a table named s with a column k0 or v made its own name ambiguous (as in apply.ts).
     `UPDATE ${table} AS t SET ${quoteIdent(col.name)} = ${m.convert('s.v')} FROM ${stage} s WHERE ${match}`,

@@ -397,11 +397,31 @@ export async function planChange(p: PlanInput): Promise<Plan> {
       note = 'existing rows NULL (the column is dropped on the source by now)';
     else if (now.generated)
       throw refuseWith(`column ${colName} was added as a generated column, which wal2json does not send`);
-    else if ((now.hasMissing || now.hasDefault || now.identity) && now.type !== type)
-      throw refuseWith(
-        `column ${colName} was added as ${type} and is ${now.type} on the source now, so the value PostgreSQL shows for the rows that existed cannot be read back as ${type}`,
-      );
-    else if (now.hasMissing) {
+    else if ((now.hasMissing || now.hasDefault || now.identity) && now.type !== type) {
+      // Added, then widened (ALTER … TYPE bigint), both before this change was read: the rows that
+      // existed take the values the source holds now as the type added, where each fits (the widening
+      // this change does not show yet reads them again when a later change shows it).
+      const why = `column ${colName} was added as ${type} and is ${now.type} on the source now`;
+      const how = widening(pg, await query.typeOf(now.type, now, 1), mapOptionsOf(policy));
+      if (how !== 'same' && how !== 'alter')
+        throw refuseWith(
+          `${why}, so the value PostgreSQL shows for the rows that existed cannot be read back as ${type}`,
+        );
+      if (now.hasMissing) {
+        // Not rewritten since (varchar(5) -> varchar(10)): the constant is the one it showed then.
+        fill = now.missing;
+        note = fill === null ? 'existing rows NULL' : `existing rows get the default ${fill}`;
+      } else {
+        const spec = await fillSpec(query, rec, byAttnum, now, refuseWith, why);
+        fromSource = {
+          ...spec,
+          unfit: refuseWith(
+            `${why}, and the value the source holds now for a row that existed does not fit ${type}`,
+          ),
+        };
+        note = `existing rows take the values the source holds now for ${colName} (it is ${now.type} there by now, which a table rewrite made lose the default it showed them); changes streamed after this one overwrite them`;
+      }
+    } else if (now.hasMissing) {
       fill = now.missing;
       note = fill === null ? 'existing rows NULL' : `existing rows get the default ${fill}`;
     } else if (now.hasDefault || now.identity) {

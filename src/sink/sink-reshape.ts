@@ -9,6 +9,7 @@ import type { Delete, Insert, RowImage, Update } from '../wal2json/change.js';
 import type { Need } from './exact-numeric.js';
 import { type States, widenColumn } from './exact-widen.js';
 import { type Plan, SchemaChangeError, writesRows } from './schema-change.js';
+import type { SchemaWatch } from './schema-follow.js';
 import type { SinkCopies } from './sink-copies.js';
 import type { SinkOptions } from './sink-options.js';
 import { keyOf, type SinkHost, type Table } from './sink-table.js';
@@ -47,7 +48,16 @@ export class SinkReshape {
     await h.begin();
     await h.flushTable(t);
     const key = keyOf(t);
-    const next = await w.apply(h.conn, plan, change.lsn, h.touched.has(key));
+    let next: SchemaWatch;
+    try {
+      next = await w.apply(h.conn, plan, change.lsn, h.touched.has(key));
+    } catch (err) {
+      // A refusal found while applying (a value read from the source that does not fit): the plan's
+      // statements so far are in the open transaction, which the re-copy's DROP TABLE supersedes.
+      if (err instanceof SchemaChangeError && err.recopy && !copy)
+        return (await this.copies.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
+      throw err;
+    }
     // A column filled with a constant or from the source (an added one, timestamp -> timestamptz) is
     // an UPDATE of the table: a later ALTER in this DuckDB transaction must rebuild it (applyPlan).
     if (plan.steps.some(writesRows)) h.touched.add(key);
