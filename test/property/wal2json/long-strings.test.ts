@@ -6,6 +6,7 @@ import { Buffer } from 'node:buffer';
 import { it } from 'node:test';
 import fc from 'fast-check';
 import { JsonReader, NEED_MORE } from '../../../src/wal2json/json-reader.js';
+import { hasControlByte } from '../../../src/wal2json/json-string.js';
 
 const SEED = Number(process.env.WALDUCK_PROPERTY_SEED ?? 20261219);
 const RUNS = Number(process.env.WALDUCK_PROPERTY_RUNS ?? 200);
@@ -87,5 +88,27 @@ it('a view ending inside a long string waits for more (not final) or is truncate
       assert.throws(() => read(part, true), /ends inside/);
     }),
     { seed: SEED, numRuns: RUNS },
+  );
+});
+
+it('the word-at-a-time control byte check agrees with a byte loop, at every alignment', () => {
+  const byte = fc.oneof(
+    { weight: 8, arbitrary: fc.integer({ min: 0x20, max: 0xff }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x1f }) },
+    { weight: 1, arbitrary: fc.constantFrom(0x1f, 0x20, 0x7f, 0x80, 0x9f, 0xa0, 0xff, 0x00) },
+  );
+  fc.assert(
+    fc.property(fc.array(byte, { maxLength: 80 }), fc.nat(7), fc.nat(7), (values, lead, trim) => {
+      const buf = new Uint8Array(lead + values.length);
+      buf.set(values, lead);
+      // A view that starts at an odd offset of its ArrayBuffer, as a payload in Node's pool does.
+      const view = buf.subarray(lead);
+      const to = Math.max(0, values.length - trim);
+      for (let from = 0; from <= Math.min(4, to); from++) {
+        const expected = values.slice(from, to).some((b) => b < 0x20);
+        assert.equal(hasControlByte(view, from, to), expected);
+      }
+    }),
+    { seed: SEED, numRuns: RUNS * 5 },
   );
 });
