@@ -44,14 +44,38 @@ export class LeafOrder {
   constructor(private readonly catalog: SchemaCatalog) {}
 
   /** The change with its images in the root's column order (the same object when already so). */
-  async inRootOrder(
+  inRootOrder(
     change: RowChange,
     leaf: TableRef & { readonly oid?: string },
     root: RecordedTable,
     policy: SchemaPolicy,
-  ): Promise<RowChange> {
+  ): RowChange | Promise<RowChange> {
     const oid = leaf.oid;
     if (oid === undefined) return change;
+    // The usual case, without a promise per row: a leaf in the root's order whose image names
+    // (arrays the decoder reuses) were placed as they are before, and its key's order known.
+    const layout = this.layouts.get(oid);
+    const pk = change.pk;
+    const key = pk === undefined || pk.length < 2 ? pk : this.keys.get(pk);
+    if (
+      layout?.same &&
+      (key !== undefined) === (pk !== undefined) &&
+      (change.kind === 'delete'
+        ? layout.placed.get(change.old.names) === 'as-is'
+        : layout.placed.get(change.new.names) === 'as-is' &&
+          (change.kind === 'insert' || !change.old || layout.placed.get(change.old.names) === 'as-is'))
+    )
+      return key === pk || key === undefined ? change : { ...change, pk: key };
+    return this.placeAll(change, oid, leaf, root, policy);
+  }
+
+  private async placeAll(
+    change: RowChange,
+    oid: string,
+    leaf: TableRef,
+    root: RecordedTable,
+    policy: SchemaPolicy,
+  ): Promise<RowChange> {
     const place = async (image: RowImage): Promise<RowImage> => {
       let layout = this.layouts.get(oid) ?? (await this.read(oid, root.oid));
       let p = layout.placed.get(image.names);

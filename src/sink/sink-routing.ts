@@ -42,7 +42,7 @@ export class SinkRouting {
     if (src.schema === change.schema && src.table === change.table) return change;
     const leaf = this.opts.router?.leaf(change);
     if (!leaf) return change;
-    return this.leafOrder.inRootOrder(change, leaf, w.rec, policy) as Promise<C>;
+    return this.leafOrder.inRootOrder(change, leaf, w.rec, policy) as C | Promise<C>;
   }
 
   /**
