@@ -33,6 +33,7 @@ import { CommitRoom } from './commit-room.js';
 import type { CsvSegment } from './csv-load.js';
 import { DEFAULT_MEMORY_LIMIT } from './duckdb-file.js';
 import { DuckFileError } from './errors.js';
+import { FillWindows } from './fill-window.js';
 import type { ChangeSink } from './sink.js';
 import { SinkBuild } from './sink-build.js';
 import { type OnlineCopyTarget, SinkCopies } from './sink-copies.js';
@@ -100,6 +101,8 @@ export class DuckDbSink implements ChangeSink {
   private readonly batchXids = new BatchXids();
   /** The room in DuckDB's pool one vector of the open transaction's rows needs (commit-room.ts). */
   private readonly room: CommitRoom;
+  /** Fills from the source the stream has not passed yet: key UPDATEs are checked (fill-window.ts). */
+  private readonly fills: FillWindows;
   /** Starts the copier of a copy begun while streaming (set by the replicator for its session). */
   onCopyStart: ((target: OnlineCopyTarget) => void) | undefined;
 
@@ -145,7 +148,8 @@ export class DuckDbSink implements ChangeSink {
         this.batchChanges += n;
       },
     });
-    this.reshape = new SinkReshape(host, opts, this.copies);
+    this.fills = new FillWindows(opts.slot);
+    this.reshape = new SinkReshape(host, opts, this.copies, this.fills);
     this.snapshot = new SinkSnapshot(host, opts, catalog, this.reshape);
     this.renames = new SinkRenames(
       host,
@@ -169,6 +173,7 @@ export class DuckDbSink implements ChangeSink {
     const state = await readState(conn, catalog, opts.slot);
     const sink = new DuckDbSink(conn, opts, state?.lsn ?? 0n, state !== undefined, catalog);
     await sink.builder.openAll(sources, sink.tables, state === undefined);
+    await sink.fills.load(conn, sink.storedLsn);
     await sink.copies.open();
     return sink;
   }
@@ -236,7 +241,8 @@ export class DuckDbSink implements ChangeSink {
       return false;
     }
     if (change.kind !== 'insert' && change.kind !== 'update' && change.kind !== 'delete') return undefined;
-    if (!this.txOpen || this.renames.inRenaming || this.copies.size > 0) return undefined;
+    if (!this.txOpen || this.renames.inRenaming || this.copies.size > 0 || this.fills.size > 0)
+      return undefined;
     const t = this.tables.get(this.keyFor(change.schema, change.table));
     if (!t || t.stage.widens || (t.watch !== undefined && !t.watch.unchanged(change))) return undefined;
     if (change.kind !== 'insert' && t.applier.target.keyless) return undefined;
@@ -279,6 +285,8 @@ export class DuckDbSink implements ChangeSink {
         const inOrder = this.routing.ordered(t, change);
         const row = inOrder instanceof Promise ? await inOrder : inOrder;
         t = await this.reshape.follow(t, row);
+        if (row.kind === 'update' && this.fills.size > 0)
+          if (await this.reshape.movedPastFill(t, row, this.lastCommitLsn)) return;
         // A value that does not fit its column (--numeric exact) widens it first, whatever the
         // online copy's merge then does with the change: a wider column holds every narrower value.
         // (Only tables with a widening column pay for the check: this runs per row.)
@@ -370,6 +378,7 @@ export class DuckDbSink implements ChangeSink {
       );
     await this.begin();
     await this.flushStages();
+    await this.fills.passed(this.conn, this.lastCommitLsn);
     await writeState(this.conn, this.catalog, this.opts.slot, this.lastCommitLsn, this.opts.meta);
     await this.opts.beforeCommit?.(this.conn);
     await this.room.beforeCommit();
@@ -409,6 +418,7 @@ export class DuckDbSink implements ChangeSink {
     this.routing.committed();
     this.opts.router?.batchCommitted();
     this.copies.committed(this.onCopyStart);
+    this.fills.commit();
     this.storedLsn = this.lastCommitLsn;
     this.batchChanges = 0;
     this.batchXids.clear();
@@ -425,6 +435,7 @@ export class DuckDbSink implements ChangeSink {
     if (open) await this.conn.run('ROLLBACK');
     await this.room.after();
     this.copies.rolledBack();
+    this.fills.rollback();
     this.touched.clear();
     // A schema change rolled back with the rest: the tables go back to their committed shape.
     if (this.committedTables) {

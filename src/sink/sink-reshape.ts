@@ -4,11 +4,14 @@
 // because the per-change fast path (applyNow) never comes here: it takes only changes of the shape
 // last seen, of tables without a widening column; the async path's follow returns at once for those.
 
-import type { Lsn } from '../protocol/lsn.js';
+import { InternalError } from '../protocol/errors.js';
+import { formatLsn, type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { Delete, Insert, RowImage, Update } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import type { Need } from './exact-numeric.js';
 import { type States, widenColumn } from './exact-widen.js';
-import { type Plan, SchemaChangeError, writesRows } from './schema-change.js';
+import type { FillWindows } from './fill-window.js';
+import { fillsFromSource, type Plan, SchemaChangeError, writesRows } from './schema-change.js';
 import type { SchemaWatch } from './schema-follow.js';
 import type { SinkCopies } from './sink-copies.js';
 import type { SinkOptions } from './sink-options.js';
@@ -21,6 +24,8 @@ export class SinkReshape {
     private readonly opts: SinkOptions,
     /** A table being copied online follows no schema change until its first chunk; one may re-copy. */
     private readonly copies: SinkCopies,
+    /** Fills from the source whose read the stream has not passed yet (fill-window.ts). */
+    private readonly fills: FillWindows,
   ) {}
 
   /**
@@ -61,11 +66,52 @@ export class SinkReshape {
     // A column filled with a constant or from the source (an added one, timestamp -> timestamptz) is
     // an UPDATE of the table: a later ALTER in this DuckDB transaction must rebuild it (applyPlan).
     if (plan.steps.some(writesRows)) h.touched.add(key);
+    await this.fillRead(plan);
     h.keepCommitted();
     // Read back from DuckDB: a numeric column widened under --numeric exact keeps its state.
     const built = await h.build(await ensureTarget(h.conn, h.describe(next.source)), next);
     h.tables.set(key, built);
     return built;
+  }
+
+  /** A plan's fills from the source: their columns are watched until the stream passes the read. */
+  private async fillRead(plan: Plan): Promise<void> {
+    const attnums = plan.steps.filter(fillsFromSource).map((s) => (s.kind === 'add' ? s.col : s.to).attnum);
+    if (attnums.length === 0) return;
+    const text = await this.opts.schema?.catalog?.walPosition();
+    const until = text === undefined ? undefined : parseLsn(text);
+    if (until === undefined)
+      throw new InternalError(
+        'apply',
+        `no WAL position after a fill from the source (${text ?? 'no catalog'})`,
+      );
+    await this.fills.add(this.h.conn, plan.next.oid, attnums, until);
+  }
+
+  /**
+   * An UPDATE that moves a row to another key without a column a fill read by key, while the stream
+   * has not passed the read (fill-window.ts): the row's value is not known, so the table is copied
+   * again online and the change left to the copy (until its first chunk the table's changes are
+   * dropped). True: the change is not applied. `lastCommit`: the end LSN of the last source
+   * transaction applied.
+   */
+  async movedPastFill(t: Table, change: Update, lastCommit: Lsn): Promise<boolean> {
+    const rec = t.watch?.rec;
+    const col = rec && this.fills.movedWithout(rec, change, lastCommit);
+    if (!rec || col === undefined || this.copies.get(keyOf(t))?.merge.fresh) return false;
+    const ref = { schema: t.applier.target.source.schema, table: t.applier.target.source.table };
+    const why = `an UPDATE moved a row to another key without its value of ${col}, which walduck had read from the source by key for a schema change; the value read for the old key may be another row's`;
+    const now = await this.opts.readSource?.(ref).catch(() => undefined);
+    const problem = now ? now.copyProblem : 'walduck cannot read the table from the source now';
+    if (problem !== undefined || !this.opts.keyCompare)
+      throw new SchemaChangeError(
+        `${shownName(ref)} at LSN ${formatLsn(change.lsn)}: ${why}, and it cannot be copied online (${problem ?? 'no key order'}); replication stopped before that transaction (nothing after it acknowledged): replicate ${shownName(ref)} into a new DuckDB file, or leave it out of --tables`,
+      );
+    await this.h.begin();
+    await this.fills.drop(this.h.conn, rec.oid);
+    if (!(await this.copies.recopy({ root: ref, why }, change.lsn)))
+      throw new InternalError('apply', `re-copy of ${shownName(ref)}, which is not open`);
+    return true;
   }
 
   /**

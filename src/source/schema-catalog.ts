@@ -43,6 +43,11 @@ export interface SchemaCatalog {
     after: readonly string[] | undefined,
     limit: number,
   ): Promise<Rows>;
+  /**
+   * The WAL position every transaction a read just made could see lies before: the insert position
+   * (an asynchronous commit is visible before it is written), on a standby the position replayed.
+   */
+  walPosition(): Promise<string>;
 }
 
 export function sourceSchemaCatalog(query: QueryFn): SchemaCatalog {
@@ -90,6 +95,12 @@ export function sourceSchemaCatalog(query: QueryFn): SchemaCatalog {
       return query(
         `SELECT ${keyList}, ${quoteIdent(column)} FROM ${relation} ${where} ORDER BY ${keyList} LIMIT ${limit}`,
       );
+    },
+    async walPosition() {
+      const rows = await query(
+        'SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END::text',
+      );
+      return rows[0]?.[0] ?? '';
     },
   };
 }
