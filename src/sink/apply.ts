@@ -127,8 +127,18 @@ export class TableApplier {
     ];
     // A column with a typed fill is staged in its DuckDB type: the SQL's CAST to that type is then a
     // no-op, and a chunk that falls back to VARCHAR is cast by the Appender, the same cast as before.
+    // So is a column whose text only the Appender takes unchecked (json): a VARCHAR stage's CAST
+    // refused what a direct append stores.
+    const mappings = [
+      undefined,
+      undefined,
+      ...this.target.key.map((k) => this.target.mappings[k]),
+      ...this.target.mappings,
+    ];
+    const typeOf = (i: number) =>
+      this.stageFillers[i]?.duckType ?? (mappings[i]?.appended ? mappings[i].duckType : 'VARCHAR');
     await this.conn.run(
-      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(this.stageName)} (${cols.map((c, i) => `${c} ${this.stageFillers[i]?.duckType ?? 'VARCHAR'}`).join(', ')})`,
+      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(this.stageName)} (${cols.map((c, i) => `${c} ${typeOf(i)}`).join(', ')})`,
     );
     // A keyless table's UPDATEs and DELETEs go row by row (keylessChange), never through a stage
     // (its `key` is every column, for those row-by-row matches).

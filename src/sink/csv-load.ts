@@ -60,9 +60,12 @@ async function instanceThreads(conn: DuckDBConnection): Promise<number> {
   return n;
 }
 
-/** Tables whose text DuckDB converts by itself (no JS rewriting, as arrays need) can load as CSV. */
+/**
+ * Tables whose text DuckDB converts by itself (no JS rewriting, as arrays need) can load as CSV; a
+ * column whose text only the Appender stores unchecked (json) cannot (ColumnMapping.appended).
+ */
 export function loadsAsCsv(target: TargetTable): boolean {
-  return target.mappings.every((m) => m.pre === undefined || m.csv !== undefined);
+  return target.mappings.every((m) => (m.pre === undefined || m.csv !== undefined) && m.appended !== true);
 }
 
 export async function loadCsvSegment(

@@ -31,6 +31,7 @@ import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { PgType } from '../source/catalog.js';
 import type { CatalogColumn, SchemaCatalog } from '../source/schema-catalog.js';
 import type { RowImage } from '../wal2json/change.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { sameTypeName } from '../wal2json/type-name.js';
 import { attachedCatalog } from './checkpoint.js';
 import { type FillSpec, fillFromSource } from './fill-from-source.js';
@@ -118,27 +119,20 @@ export function sameShape(rec: RecordedTable, image: RowImage, full: boolean): b
   return true;
 }
 
-const name = (rec: { schema: string; table: string }) => `${rec.schema}.${rec.table}`;
-
 /** The one line that stops replication: table, change, LSN, and what to run. */
 export function refuse(rec: RecordedTable, lsn: Lsn, what: string, policy: SchemaPolicy): SchemaChangeError {
   // resync copies in key chunks and judges by the recorded key: a table recorded without one is
   // refused there, so the line names the way out that works.
   const out =
     rec.keyNames.length > 0
-      ? `run walduck resync --table ${quotedName(rec)} to copy the table again`
-      : `a table without a key cannot be copied again online: replicate ${quotedName(rec)} into a new DuckDB file, or leave it out of --tables`;
+      ? `run walduck resync --table ${shownName(rec)} to copy the table again`
+      : `a table without a key cannot be copied again online: replicate ${shownName(rec)} into a new DuckDB file, or leave it out of --tables`;
   const err = new SchemaChangeError(
-    `schema change on ${name(rec)} at LSN ${formatLsn(lsn)} not applied: ${what}; replication stopped before that transaction (nothing after it acknowledged): ${out}`,
+    `schema change on ${shownName(rec)} at LSN ${formatLsn(lsn)} not applied: ${what}; replication stopped before that transaction (nothing after it acknowledged): ${out}`,
   );
   // The sink re-copies instead where it can (a catalog at hand, the table still there, a key to chunk by).
   if (policy.onTypeChange === 'recopy') err.recopy = { what, lsn };
   return err;
-}
-
-function quotedName(rec: RecordedTable): string {
-  const part = (s: string) => (/^[a-z_][a-z0-9_]*$/.test(s) ? s : `"${s.replaceAll('"', '""')}"`);
-  return `${part(rec.schema)}.${part(rec.table)}`;
 }
 
 export interface Candidate {
@@ -284,7 +278,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
   const aligned = align({ names: image.names, types }, cands);
   if (aligned === 'none' || aligned === undefined)
     throw refuseWith(
-      `its columns changed (${describeImage(image)}, recorded ${live.map((c) => `${c.name} ${c.type}`).join(', ')}) in a way the stream and the catalog cannot tell apart${aligned === undefined ? ' (several DDLs could explain it)' : ''}`,
+      `its columns changed (${describeImage(image)}, recorded ${live.map((c) => `${shownIdent(c.name)} ${c.type}`).join(', ')}) in a way the stream and the catalog cannot tell apart${aligned === undefined ? ' (several DDLs could explain it)' : ''}`,
     );
 
   const steps: Step[] = [];
@@ -310,7 +304,9 @@ export async function planChange(p: PlanInput): Promise<Plan> {
         continue;
       }
       if (rec.keyNames.includes(col.name))
-        throw refuseWith(`key column ${col.name} was dropped (the primary key or replica identity changed)`);
+        throw refuseWith(
+          `key column ${shownIdent(col.name)} was dropped (the primary key or replica identity changed)`,
+        );
       const keep = policy.onDropColumn === 'keep' && rec.keyNames.length > 0;
       steps.push({ kind: 'drop', col, keep });
       if (keep) next.push({ ...col, dropped: true });
@@ -332,14 +328,14 @@ export async function planChange(p: PlanInput): Promise<Plan> {
       const how = widening(col.pg, pg, mapOptionsOf(policy));
       if (how === undefined)
         throw refuseWith(
-          `column ${newName} changed type from ${col.type} to ${newType}, which DuckDB cannot follow losslessly in place`,
+          `column ${shownIdent(newName)} changed type from ${col.type} to ${newType}, which DuckDB cannot follow losslessly in place`,
         );
       if (how === 'timestamptz') {
         // PostgreSQL converted the rows in the TimeZone of the session that ran the ALTER, which no
         // catalog records: the rows take the values the source holds now (as an ADD COLUMN with a
         // per-row default does). The cast in UTC only holds a row the source no longer has until the
         // stream deletes it.
-        const why = `column ${newName} changed type from ${col.type} to ${newType}, which PostgreSQL converted in the time zone of the session that ran the ALTER (walduck cannot know it, so it reads the rows back from the source)`;
+        const why = `column ${shownIdent(newName)} changed type from ${col.type} to ${newType}, which PostgreSQL converted in the time zone of the session that ran the ALTER (walduck cannot know it, so it reads the rows back from the source)`;
         const now = byAttnum.get(col.attnum);
         if (now === undefined || now.dropped || !sameTypeName(newType, now.type))
           throw refuseWith(
@@ -353,7 +349,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
         // take the values the source holds now, as for an added column with a per-row default. A key
         // column cannot be read back by itself, nor a keyless table's rows matched: those are cast
         // (README: a USING that changes their values is found by walduck verify, not by the stream).
-        const why = `column ${newName} changed type from ${col.type} to ${newType}, and the rows PostgreSQL rewrote may hold other values (ALTER … USING), so walduck reads them back from the source`;
+        const why = `column ${shownIdent(newName)} changed type from ${col.type} to ${newType}, and the rows PostgreSQL rewrote may hold other values (ALTER … USING), so walduck reads them back from the source`;
         const now = byAttnum.get(col.attnum);
         if (now === undefined || now.dropped) {
           // Dropped since: with --on-drop-column drop its values go with it; kept, they would be wrong.
@@ -396,12 +392,14 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     if (now === undefined || now.dropped)
       note = 'existing rows NULL (the column is dropped on the source by now)';
     else if (now.generated)
-      throw refuseWith(`column ${colName} was added as a generated column, which wal2json does not send`);
+      throw refuseWith(
+        `column ${shownIdent(colName)} was added as a generated column, which wal2json does not send`,
+      );
     else if ((now.hasMissing || now.hasDefault || now.identity) && now.type !== type) {
       // Added, then widened (ALTER … TYPE bigint), both before this change was read: the rows that
       // existed take the values the source holds now as the type added, where each fits (the widening
       // this change does not show yet reads them again when a later change shows it).
-      const why = `column ${colName} was added as ${type} and is ${now.type} on the source now`;
+      const why = `column ${shownIdent(colName)} was added as ${type} and is ${now.type} on the source now`;
       const how = widening(pg, await query.typeOf(now.type, now, 1), mapOptionsOf(policy));
       if (how !== 'same' && how !== 'alter')
         throw refuseWith(
@@ -419,7 +417,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
             `${why}, and the value the source holds now for a row that existed does not fit ${type}`,
           ),
         };
-        note = `existing rows take the values the source holds now for ${colName} (it is ${now.type} there by now, which a table rewrite made lose the default it showed them); changes streamed after this one overwrite them`;
+        note = `existing rows take the values the source holds now for ${shownIdent(colName)} (it is ${now.type} there by now, which a table rewrite made lose the default it showed them); changes streamed after this one overwrite them`;
       }
     } else if (now.hasMissing) {
       fill = now.missing;
@@ -433,9 +431,9 @@ export async function planChange(p: PlanInput): Promise<Plan> {
         byAttnum,
         now,
         refuseWith,
-        `column ${now.name} was added with values PostgreSQL computed per existing row`,
+        `column ${shownIdent(now.name)} was added with values PostgreSQL computed per existing row`,
       );
-      note = `existing rows take the values the source holds now for ${colName}: its default is not one constant (volatile, identity, or the table was rewritten since); changes streamed after this one overwrite them`;
+      note = `existing rows take the values the source holds now for ${shownIdent(colName)}: its default is not one constant (volatile, identity, or the table was rewritten since); changes streamed after this one overwrite them`;
     }
     steps.push({ kind: 'add', col, fill, note, ...(fromSource ? { fromSource } : {}) });
     next.push(col);
@@ -460,12 +458,14 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     const lower = c.name.toLowerCase();
     if (liveNames.has(lower))
       throw refuseWith(
-        `it now has two columns named ${c.name} apart from case, which DuckDB cannot tell apart`,
+        `it now has two columns named ${shownIdent(c.name)} apart from case, which DuckDB cannot tell apart`,
       );
     liveNames.add(lower);
   }
   if (p.pk !== undefined && rec.identity === 'default' && !sameList(p.pk, keyNames))
-    throw refuseWith(`its primary key changed from (${keyNames.join(', ')}) to (${p.pk.join(', ')})`);
+    throw refuseWith(
+      `its primary key changed from (${keyNames.map(shownIdent).join(', ')}) to (${p.pk.map(shownIdent).join(', ')})`,
+    );
   return { steps, next: { ...rec, keyNames, maxAttnum, columns: next } };
 }
 
@@ -483,7 +483,7 @@ async function fillSpec(
     const col = rec.columns.find((c) => c.name === k && !c.dropped);
     const cur = col ? byAttnum.get(col.attnum) : undefined;
     if (!col || !cur || cur.dropped || cur.type !== col.type)
-      throw refuseWith(`${why}, and the key ${k} changed since, so those rows cannot be matched`);
+      throw refuseWith(`${why}, and the key ${shownIdent(k)} changed since, so those rows cannot be matched`);
     keys.push(cur.name);
   }
   if (keys.length === 0) throw refuseWith(`${why}, and the table has no key to match them by`);
@@ -495,7 +495,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function describeImage(image: RowImage): string {
-  return `now ${image.names.map((n, i) => `${n} ${image.types[i] ?? ''}`.trim()).join(', ')}`;
+  return `now ${image.names.map((n, i) => `${shownIdent(n)} ${image.types[i] ?? ''}`.trim()).join(', ')}`;
 }
 
 const INT_RANK: Readonly<Record<string, number>> = { int2: 1, int4: 2, int8: 3 };
@@ -574,13 +574,14 @@ export async function applyPlan(
     await fillFromSource(conn, query, table, s.fromSource, keyTargets, s.kind === 'add' ? s.col : s.to, mo);
   }
   const at = `at LSN ${formatLsn(lsn)}`;
-  const who = name(rec);
+  const who = shownName(rec);
   for (const s of plan.steps) {
     if (s.kind === 'drop')
       say(
-        `${who}: DROP COLUMN ${s.col.name} applied ${at} (${s.keep ? 'kept in DuckDB, NULL in rows written from now on (--on-drop-column keep)' : rec.keyNames.length === 0 ? 'dropped in DuckDB too: the table has no key, its rows are matched on every column' : 'dropped in DuckDB too (--on-drop-column drop)'})`,
+        `${who}: DROP COLUMN ${shownIdent(s.col.name)} applied ${at} (${s.keep ? 'kept in DuckDB, NULL in rows written from now on (--on-drop-column keep)' : rec.keyNames.length === 0 ? 'dropped in DuckDB too: the table has no key, its rows are matched on every column' : 'dropped in DuckDB too (--on-drop-column drop)'})`,
       );
-    else if (s.kind === 'rename') say(`${who}: RENAME COLUMN ${s.from} TO ${s.to} applied ${at}`);
+    else if (s.kind === 'rename')
+      say(`${who}: RENAME COLUMN ${shownIdent(s.from)} TO ${shownIdent(s.to)} applied ${at}`);
     else if (s.kind === 'type') {
       const zone = s.inZone
         ? ': existing rows take the values the source holds now, as PostgreSQL converted them in the time zone of the session that ran the ALTER; changes streamed after this one overwrite them'
@@ -588,9 +589,9 @@ export async function applyPlan(
           ? ': existing rows take the values the source holds now, as PostgreSQL rewrote them (an ALTER … USING may have changed them); changes streamed after this one overwrite them'
           : '';
       say(
-        `${who}: ALTER COLUMN ${s.to.name} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${mapType(s.to.pg, mo).duckType}${zone}) applied ${at}`,
+        `${who}: ALTER COLUMN ${shownIdent(s.to.name)} TYPE ${s.to.type} (was ${s.col.type}; DuckDB ${mapType(s.to.pg, mo).duckType}${zone}) applied ${at}`,
       );
-    } else say(`${who}: ADD COLUMN ${s.col.name} ${s.col.type} applied ${at} (${s.note})`);
+    } else say(`${who}: ADD COLUMN ${shownIdent(s.col.name)} ${s.col.type} applied ${at} (${s.note})`);
   }
 }
 

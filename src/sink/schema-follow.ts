@@ -7,6 +7,7 @@ import { InternalError } from '../protocol/errors.js';
 import type { Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { Delete, Insert, RowImage, Update, Value } from '../wal2json/change.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import {
   applyPlan,
   mapOptionsOf,
@@ -75,7 +76,7 @@ export class SchemaWatch {
     if (!rec)
       throw new InternalError(
         'duckdb',
-        `no recorded schema for ${source.schema}.${source.table} and no catalog to read it`,
+        `no recorded schema for ${shownName(source)} and no catalog to read it`,
       );
     return new SchemaWatch(rec, policy, say);
   }
@@ -86,8 +87,7 @@ export class SchemaWatch {
    */
   async recopied(conn: DuckDBConnection, source: SourceTable): Promise<SchemaWatch> {
     const catalog = this.policy.catalog;
-    if (!catalog)
-      throw new InternalError('apply', `re-copy of ${source.schema}.${source.table} without a catalog`);
+    if (!catalog) throw new InternalError('apply', `re-copy of ${shownName(source)} without a catalog`);
     const rec = await recordFromCatalog(catalog, source);
     await writeRecorded(conn, rec, this.rec);
     return new SchemaWatch(rec, this.policy, this.say);
@@ -117,7 +117,7 @@ export class SchemaWatch {
         throw refuse(
           this.rec,
           change.lsn,
-          `its primary key changed from (${this.rec.keyNames.join(', ')}) to (${change.pk.join(', ')})`,
+          `its primary key changed from (${this.rec.keyNames.map(shownIdent).join(', ')}) to (${change.pk.map(shownIdent).join(', ')})`,
           this.policy,
         );
       }
@@ -167,7 +167,7 @@ export class SchemaWatch {
     throw refuse(
       rec,
       lsn,
-      `its replica identity changed: UPDATE and DELETE identify rows by (${image.names.join(', ')}) now, recorded (${rec.keyNames.join(', ')})`,
+      `its replica identity changed: UPDATE and DELETE identify rows by (${image.names.map(shownIdent).join(', ')}) now, recorded (${rec.keyNames.map(shownIdent).join(', ')})`,
       this.policy,
     );
   }

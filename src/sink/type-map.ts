@@ -21,7 +21,7 @@
 // | timestamp / timestamptz            | TIMESTAMP / TIMESTAMPTZ| BC rewritten, beyond DuckDB's range refused, CAST (±infinity kept) |
 // | interval                           | INTERVAL               | parsed field by field, CAST     |
 // | uuid                               | UUID                   | CAST                            |
-// | json / jsonb                       | JSON                   | CAST                            |
+// | json / jsonb                       | JSON                   | CAST (json: appended, unchecked)|
 // | T[] (any dims)                     | T'[] per dimension     | {..} -> JSON -> from_json, CAST |
 // | domain                             | its base type          | as the base type                |
 // | enum, composite, inet, cidr, macaddr, bit, xml, tsvector, ranges, other | VARCHAR | PostgreSQL's text |
@@ -72,6 +72,14 @@ export interface ColumnMapping {
    * when a VARCHAR chunk goes into a column of this type: inserts can skip the staging table.
    */
   readonly direct?: boolean;
+  /**
+   * The text reaches the DuckDB type unchecked only through the Appender: every SQL cast from VARCHAR
+   * checks it and refuses some values the source holds (json: a lone surrogate escape such as
+   * `\ud800`, which PostgreSQL's json keeps as text). The column is staged in its DuckDB type (the
+   * SQL's cast is then a no-op) and its table's snapshot takes the parsed path, never a CSV load, so
+   * the replica holds the source's text whichever way a row came.
+   */
+  readonly appended?: boolean;
 }
 
 const cast = (t: string) => (ref: string) => `CAST(${ref} AS ${t})`;
@@ -88,7 +96,7 @@ const SIMPLE: Readonly<Record<string, string>> = {
   time: 'TIME',
   timetz: 'TIMETZ',
   uuid: 'UUID',
-  json: 'JSON',
+  // PostgreSQL checks jsonb's escapes on input (no lone surrogate); json keeps its text (below).
   jsonb: 'JSON',
 };
 
@@ -173,6 +181,8 @@ export function mapType(t: PgType, o: MapOptions = {}): ColumnMapping {
       const dt = t.typname === 'timestamp' ? 'TIMESTAMP' : 'TIMESTAMPTZ';
       return { duckType: dt, convert: cast(dt), pre: pgTimestamp, csv: bcAware(dt), direct: true };
     }
+    case 'json':
+      return { duckType: 'JSON', convert: cast('JSON'), direct: true, appended: true };
     case 'interval':
       return { duckType: 'INTERVAL', convert: cast('INTERVAL'), pre: pgInterval, direct: true };
     case 'numeric': {

@@ -1,6 +1,7 @@
 // A newline is legal in PostgreSQL names. A refusal of walduck's own (here a type change DuckDB cannot
 // follow) naming such a table was cut at the newline when it was wrapped with the row's key and LSN:
 // the one line ended "schema change on public.n", without the change, the LSN or the command to run.
+// The names are written as quote_ident() would, escaped (U&"n\000al"): pasted into psql or --tables.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
@@ -25,7 +26,7 @@ describe('names with a newline in a stopping line', () => {
     assert.equal(lines.length, 1, r.stderr);
     assert.match(
       lines[0] ?? '',
-      /schema change on public\.n l at LSN .*changed type.*walduck resync --table/,
+      /schema change on public\.U&"n\\000al" at LSN .*: column U&"a\\000ab" changed type.*walduck resync --table public\.U&"n\\000al" to copy/,
     );
   });
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
+import { duckQuery } from '../../helpers/duck.js';
 import { runWalduck } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
@@ -61,8 +62,7 @@ describe('value errors name the row, not the value, unless --debug-values', () =
 
   it('a value DuckDB’s own cast refuses, streamed and copied', async () => {
     // PostgreSQL's json keeps a lone surrogate escape as text; DuckDB's JSON cast refuses it, and its
-    // message quotes the whole document. (A plain json column streams through the Appender, which
-    // stores the text unchecked; a list of them is cast.)
+    // message quotes the whole document. A list of them is cast (refused, copied or streamed alike).
     const doc = '{"name": "s3cr3t-person \\ud800"}';
     psql(c.info, 'CREATE TABLE docs (id int PRIMARY KEY, j json[])');
     const first = await run('docs.duckdb', 'docs', 'docs_slot');
@@ -73,12 +73,29 @@ describe('value errors name the row, not the value, unless --debug-values', () =
       /table public\.docs, column j, key \(id\) = \("3"\), LSN [0-9A-F]+\/[0-9A-F]+\): DuckDB refused the write/,
       's3cr3t-person',
     );
-    // The snapshot's CSV path (a table without lists) says the same.
-    psql(c.info, `CREATE TABLE doc1 (id int PRIMARY KEY, j json); INSERT INTO doc1 VALUES (4, '${doc}')`);
+    psql(
+      c.info,
+      `CREATE TABLE docs2 (id int PRIMARY KEY, j json[]); INSERT INTO docs2 VALUES (3, ARRAY['${doc}']::json[])`,
+    );
     await assertHidden(
-      (...extra) => run('doc1.duckdb', 'doc1', 'doc1_slot', ...extra),
-      /table public\.doc1, column j, key \(id\) = \("4"\), snapshot at LSN [0-9A-F]+\/[0-9A-F]+\): DuckDB refused the value/,
+      (...extra) => run('docs2.duckdb', 'docs2', 'docs2_slot', ...extra),
+      /table public\.docs2, column j, key \(id\) = \("3"\), snapshot at LSN [0-9A-F]+\/[0-9A-F]+\): DuckDB refused the write/,
       's3cr3t-person',
+    );
+    // A plain json column holds the text as it is, copied (it used to stop the snapshot's CSV load)
+    // as streamed (the Appender stores it unchecked): json-text.test.ts covers every path.
+    psql(c.info, `CREATE TABLE doc1 (id int PRIMARY KEY, j json); INSERT INTO doc1 VALUES (4, '${doc}')`);
+    const copied = await run('doc1.duckdb', 'doc1', 'doc1_slot');
+    assert.equal(copied.code, 0, copied.stderr);
+    psql(c.info, `INSERT INTO doc1 VALUES (5, '${doc}')`);
+    const streamed = await run('doc1.duckdb', 'doc1', 'doc1_slot');
+    assert.equal(streamed.code, 0, streamed.stderr);
+    assert.deepEqual(
+      await duckQuery(join(dir, 'doc1.duckdb'), 'SELECT id, CAST(j AS VARCHAR) FROM doc1 ORDER BY id'),
+      [
+        [4, doc],
+        [5, doc],
+      ],
     );
   });
 
