@@ -31,7 +31,9 @@
 //
 // Memory: one chunk's rows, between its SELECT and its high watermark. A chunk is at most `chunkRows`
 // rows, and its row count halves while a chunk's text exceeds `chunkBytes` (and grows back up to
-// `chunkRows` while chunks are small).
+// `chunkRows` while chunks are small). The first chunk reads FIRST_CHUNK_ROWS: the rows' size is not
+// known before, and a first chunk of 20000 rows of 20 kB texts held 200 MB of strings in the JS heap
+// (peak RSS 474 MB, beside 185 MB without the copy).
 
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
@@ -64,6 +66,8 @@ export const MAX_RETRIES = 5;
 const CONNECT_MS = 10_000;
 export const DEFAULT_CHUNK_ROWS = 20_000;
 export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
+/** The first chunk's rows, doubled per chunk up to chunkRows while chunks stay small. */
+const FIRST_CHUNK_ROWS = 1000;
 
 /** The copies of one session: each runs until its last chunk is committed, the session ends, or it fails. */
 export class OnlineCopies {
@@ -169,7 +173,7 @@ async function copyTable(
     const backoff = new Backoff({ initialMs: 200, maxMs: 5_000 });
     let failures = 0;
     let attempt = 0;
-    let rows = o.chunkRows;
+    let rows = Math.min(o.chunkRows, FIRST_CHUNK_ROWS);
     while (!signal.aborted && !merge.committed.done && !merge.retired) {
       if (merge.progress.done) {
         // The last chunk is written: wait for its commit (a rollback takes the copy back a chunk).
