@@ -16,6 +16,7 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import { shownName } from '../wal2json/shown-name.js';
 import { COMMIT_SLACK, CommitWindow, settingBytes, VECTOR_ROWS } from './commit-window.js';
 import { quoteLiteral } from './sql.js';
 
@@ -49,14 +50,7 @@ export class CommitRoom {
     const widest = this.window.largest();
     if (widest === undefined) return;
     // Read once: only this class changes it, and sets it back.
-    if (this.limit === undefined) {
-      const r = await this.conn.runAndReadAll("SELECT current_setting('memory_limit')");
-      const text = String(r.getRows()[0]?.[0]);
-      this.limit = {
-        text: this.memoryLimit ?? text,
-        bytes: settingBytes(text) ?? Number.POSITIVE_INFINITY,
-      };
-    }
+    this.limit ??= await this.setting('memory_limit', this.memoryLimit);
     const need = widest.bytes + COMMIT_SLACK;
     if (need <= Math.max(this.limit.bytes, this.raisedTo)) return;
     const mib = Math.ceil(Math.max(need, 1.5 * this.raisedTo) / 2 ** 20);
@@ -70,15 +64,21 @@ export class CommitRoom {
   /** Just before the COMMIT: a transaction larger than checkpoint_threshold skips the WAL. */
   async beforeCommit(): Promise<void> {
     if (this.window.total === 0) return;
-    if (this.threshold === undefined) {
-      const r = await this.conn.runAndReadAll("SELECT current_setting('checkpoint_threshold')");
-      const text = String(r.getRows()[0]?.[0]);
-      this.threshold = { text, bytes: settingBytes(text) ?? Number.POSITIVE_INFINITY };
-    }
+    this.threshold ??= await this.setting('checkpoint_threshold');
     if (this.window.total < this.threshold.bytes) return;
     this.log(`COMMIT checkpoints: the transaction appended about ${this.window.total} bytes`);
     this.checkpointing = true;
     await this.conn.run("SET checkpoint_threshold = '0B'");
+  }
+
+  /**
+   * A DuckDB size setting as current_setting prints it ("122.0 MiB"), and in bytes. `given`: the text
+   * to set it back to, when walduck set it from an option (set again exactly, not as printed).
+   */
+  private async setting(name: string, given?: string): Promise<{ text: string; bytes: number }> {
+    const r = await this.conn.runAndReadAll(`SELECT current_setting(${quoteLiteral(name)})`);
+    const text = String(r.getRows()[0]?.[0]);
+    return { text: given ?? text, bytes: settingBytes(text) ?? Number.POSITIVE_INFINITY };
   }
 
   /**
@@ -106,7 +106,9 @@ export class CommitRoom {
     // Written into the file while the room is there: a checkpoint writes the rows committed since
     // the last one a vector at a time too, and a later one (a COMMIT once the WAL is large, the close,
     // or the next run's first COMMIT after replaying the WAL) under the usual limit failed, after its
-    // commit was durable, with DuckDB refusing every statement from then on.
+    // commit was durable, with DuckDB refusing every statement from then on. (A COMMIT that
+    // checkpointed instead of writing the WAL, as a transaction this large does, leaves it nothing to
+    // do: about 1 ms. It stays for the COMMIT DuckDB could not checkpoint.)
     if (committed !== undefined) {
       const t0 = performance.now();
       await this.conn
@@ -120,7 +122,8 @@ export class CommitRoom {
   }
 }
 
-/** A table's key in the sink's map (schema NUL table) as a line shows it. */
-function shown(table: string): string {
-  return table.replace('\u0000', '.');
+/** A table's key in the sink's map (schema NUL table, sink-table.ts) as every line shows a name. */
+function shown(key: string): string {
+  const at = key.indexOf('\u0000');
+  return shownName({ schema: key.slice(0, at), table: key.slice(at + 1) });
 }
