@@ -8,42 +8,74 @@ import { it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
-import { replicateArgs, runWalduck, startWatched } from '../../helpers/walduck.js';
+import { replicateArgs, runWalduck, startWatched, type WatchedRun } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck' });
 const dir = useWorkdir('walduck-recreated-copy-');
 const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
-const t = (table: string) => ({ schema: 'public', table });
 
-it('a table dropped and created in another shape while its online copy runs is copied with its new shape', {
-  timeout: 180_000,
-}, async () => {
+/**
+ * Tables `a` and `b` (20000 rows) of schema `s`: a replica of `a`, then a run adding `b`, whose online
+ * copy has written its first chunk of 300 when `recreate` runs; that run is stopped once the copy is
+ * done, the next catches up, and the replica must equal the source.
+ */
+async function recreatedWhileCopying(s: string, recreate: (run: WatchedRun) => Promise<void>) {
   psql(
     c.info,
-    `CREATE TABLE a (id int PRIMARY KEY, v text); INSERT INTO a VALUES (1, 'a');
-     CREATE TABLE b (id int PRIMARY KEY, note text, n int);
-     INSERT INTO b SELECT g, 'n' || g, g FROM generate_series(1, 20000) g;`,
+    `CREATE SCHEMA ${s};
+     CREATE TABLE ${s}.a (id int PRIMARY KEY, v text); INSERT INTO ${s}.a VALUES (1, 'a');
+     CREATE TABLE ${s}.b (id int PRIMARY KEY, note text, n int);
+     INSERT INTO ${s}.b SELECT g, 'n' || g, g FROM generate_series(1, 20000) g;`,
   );
-  const first = await runWalduck([...args('rc.duckdb', '--tables', 'a'), '--until-caught-up']);
+  const file = `${s}.duckdb`;
+  const first = await runWalduck([...args(file, '--tables', `${s}.a`), '--until-caught-up']);
   assert.equal(first.code, 0, first.stderr);
-  const argv = args('rc.duckdb', '--tables', 'a,b', '--copy-chunk-rows', '300');
+  const argv = args(file, '--tables', `${s}.a,${s}.b`, '--copy-chunk-rows', '300');
   const run = startWatched(argv, 'walduck:*');
-  await run.waitFor(/online copy of public\.b: chunk 1 wrote/);
-  // The lock holds the copier's next chunk until the new table is there (20000 rows in chunks of 300:
-  // the copy is still running either way).
-  psql(
-    c.info,
-    `BEGIN; LOCK TABLE b IN ACCESS EXCLUSIVE MODE; DROP TABLE b;
-     CREATE TABLE b (id bigint PRIMARY KEY, w text);
-     INSERT INTO b SELECT g, 'w' || g FROM generate_series(1, 2000) g; COMMIT;`,
+  await run.waitFor(new RegExp(`online copy of ${s}\\.b: chunk 1 wrote`));
+  await recreate(run);
+  await run.waitFor(
+    new RegExp(`online copy of ${s}\\.b: chunk \\d+ wrote \\d+ row\\(s\\) \\(\\d+ in all\\), done`),
   );
-  psql(c.info, "INSERT INTO b VALUES (100000, 'after'); INSERT INTO a VALUES (2, 'b')");
-  await run.waitFor(/online copy of public\.b: chunk \d+ wrote \d+ row\(s\) \(\d+ in all\), done/);
   run.child.kill('SIGINT');
   const done = await run.done;
   assert.equal(done.code, 0, done.stderr);
   const caught = await runWalduck([...argv, '--until-caught-up']);
   assert.equal(caught.code, 0, caught.stderr);
-  await assertReplicaEquals(c.info, join(dir, 'rc.duckdb'), [t('a'), t('b')]);
+  await assertReplicaEquals(c.info, join(dir, file), [
+    { schema: s, table: 'a' },
+    { schema: s, table: 'b' },
+  ]);
+}
+
+it('a table dropped and created in another shape while its online copy runs is copied with its new shape', {
+  timeout: 180_000,
+}, async () => {
+  await recreatedWhileCopying('rc', async () => {
+    // The lock holds the copier's next chunk until the new table is there (20000 rows in chunks of
+    // 300: the copy is still running either way).
+    psql(
+      c.info,
+      `BEGIN; LOCK TABLE rc.b IN ACCESS EXCLUSIVE MODE; DROP TABLE rc.b;
+       CREATE TABLE rc.b (id bigint PRIMARY KEY, w text);
+       INSERT INTO rc.b SELECT g, 'w' || g FROM generate_series(1, 2000) g; COMMIT;`,
+    );
+    psql(c.info, "INSERT INTO rc.b VALUES (100000, 'after'); INSERT INTO rc.a VALUES (2, 'b')");
+  });
+});
+
+// Dropped, seen dropped by the catalog check, then created again EMPTY in another shape: no change of
+// the new table reaches the stream, so only the catalog check can tell. Reported as walduck exiting 1
+// after MAX_RETRIES failed chunk SELECTs; not reproduced this way (nor with DROP and CREATE in one
+// transaction): kept so that it stays so.
+it('a table dropped and created again empty while its online copy runs is copied as the new, empty table', {
+  timeout: 180_000,
+}, async () => {
+  await recreatedWhileCopying('re', async (run) => {
+    const from = run.text().length;
+    psql(c.info, 'DROP TABLE re.b');
+    await run.waitFor(/table re\.b was dropped at the source/, from);
+    psql(c.info, "CREATE TABLE re.b (id bigint PRIMARY KEY, w text); INSERT INTO re.a VALUES (2, 'b')");
+  });
 });
