@@ -271,6 +271,8 @@ export class SinkCopies {
     const key = keyOf(t);
     h.tables.set(key, built);
     await requestCopy(h.conn, this.opts.slot, ref, r.what);
+    // A copy running (it read the old columns) is replaced, as recopy() replaces one.
+    this.copies.get(key)?.merge.retire();
     this.track(key, built, this.opts.keyCompare);
     this.addedInTx.push(key);
     this.opts.onRecopy?.(ref);

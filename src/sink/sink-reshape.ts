@@ -44,7 +44,8 @@ export class SinkReshape {
     try {
       plan = await w.check(change);
     } catch (err) {
-      if (err instanceof SchemaChangeError && err.recopy && !copy)
+      // A copy running starts over with the new schema (its chunks read the old columns).
+      if (err instanceof SchemaChangeError && err.recopy)
         return (await this.copies.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
       throw err;
     }
@@ -59,7 +60,7 @@ export class SinkReshape {
     } catch (err) {
       // A refusal found while applying (a value read from the source that does not fit): the plan's
       // statements so far are in the open transaction, which the re-copy's DROP TABLE supersedes.
-      if (err instanceof SchemaChangeError && err.recopy && !copy)
+      if (err instanceof SchemaChangeError && err.recopy)
         return (await this.copies.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
       throw err;
     }

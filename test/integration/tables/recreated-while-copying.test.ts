@@ -16,11 +16,15 @@ const dir = useWorkdir('walduck-recreated-copy-');
 const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
 
 /**
- * Tables `a` and `b` (20000 rows) of schema `s`: a replica of `a`, then a run adding `b`, whose online
- * copy has written its first chunk of 300 when `recreate` runs; that run is stopped once the copy is
- * done, the next catches up, and the replica must equal the source.
+ * Tables `a` and `b` (20000 rows) of schema `s`: a replica of `a`, then a run adding `b` (with
+ * `extra` options), whose online copy has written its first chunk of 300 when `recreate` runs; that
+ * run is stopped once the copy is done, the next catches up, and the replica must equal the source.
  */
-async function recreatedWhileCopying(s: string, recreate: (run: WatchedRun) => Promise<void>) {
+async function recreatedWhileCopying(
+  s: string,
+  recreate: (run: WatchedRun) => Promise<void>,
+  extra: readonly string[] = [],
+) {
   psql(
     c.info,
     `CREATE SCHEMA ${s};
@@ -31,7 +35,7 @@ async function recreatedWhileCopying(s: string, recreate: (run: WatchedRun) => P
   const file = `${s}.duckdb`;
   const first = await runWalduck([...args(file, '--tables', `${s}.a`), '--until-caught-up']);
   assert.equal(first.code, 0, first.stderr);
-  const argv = args(file, '--tables', `${s}.a,${s}.b`, '--copy-chunk-rows', '300');
+  const argv = [...args(file, '--tables', `${s}.a,${s}.b`, '--copy-chunk-rows', '300'), ...extra];
   const run = startWatched(argv, 'walduck:*');
   await run.waitFor(new RegExp(`online copy of ${s}\\.b: chunk 1 wrote`));
   await recreate(run);
@@ -78,4 +82,28 @@ it('a table dropped and created again empty while its online copy runs is copied
     await run.waitFor(/table re\.b was dropped at the source/, from);
     psql(c.info, "CREATE TABLE re.b (id bigint PRIMARY KEY, w text); INSERT INTO re.a VALUES (2, 'b')");
   });
+});
+
+// The same race without a drop, made certain: a change of the copied table that DuckDB cannot follow
+// in place (a narrowing), seen in the stream while the copy runs, under --on-type-change recopy. The
+// copy must start over with the new schema; it stopped with the refusal (exit 1), as the first case
+// did when the stream's first row of the new table came before the catalog check saw the drop.
+it('a narrowing type change while its online copy runs starts the copy over with the new schema (--on-type-change recopy)', {
+  timeout: 180_000,
+}, async () => {
+  await recreatedWhileCopying(
+    'rn',
+    async (run) => {
+      const from = run.text().length;
+      psql(
+        c.info,
+        "ALTER TABLE rn.b ALTER COLUMN note TYPE varchar(10); INSERT INTO rn.b VALUES (100000, 'after', 1)",
+      );
+      await run.waitFor(
+        /rn\.b: column note changed type .* re-copying rn\.b online with its new schema/,
+        from,
+      );
+    },
+    ['--on-type-change', 'recopy'],
+  );
 });
