@@ -1,4 +1,5 @@
 // The walduck command line: the only place that imports yargs, and where `debug` is wired.
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { benchCommand } from './commands/bench.js';
@@ -15,6 +16,9 @@ import { oneLine } from './log.js';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('walduck')
+  // walduck speaks English in every line it prints; yargs' headings too (the bundle carries no locale
+  // files, so the two would differ otherwise).
+  .locale('en')
   .usage('$0 <command> [options]')
   .demandCommand(1, 'name a command (see walduck --help)')
   .strict()
@@ -27,7 +31,7 @@ const cli = yargs(hideBin(process.argv))
   })
   .middleware((argv) => setDebugValues(argv['debug-values'] === true))
   .help()
-  .version()
+  .version(ownVersion())
   .fail((msg, err) => {
     if (err) fail(err);
     process.stderr.write(`walduck: usage: ${oneLine(msg ?? 'invalid arguments')} (see walduck --help)\n`);
@@ -44,6 +48,27 @@ statusCommand(cli);
 streamCommand(cli);
 traceCommand(cli);
 verifyCommand(cli);
+
+/**
+ * walduck's version, from the package.json above this file: dist/src/cli/main.js and the bundle
+ * dist/src/walduck.mjs sit at different depths below it. yargs' own lookup starts from where yargs
+ * is: inlined in the bundle, that is the bundle's folder, and it found the caller's working
+ * directory's package.json instead.
+ */
+function ownVersion(): string {
+  for (let up = '../'; up.length <= 12; up += '../') {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(`${up}package.json`, import.meta.url), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (pkg.name === 'walduck' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // Not at this depth.
+    }
+  }
+  return 'unknown';
+}
 
 /**
  * yargs renders the whole help of a command each time that command runs, and keeps it in case a

@@ -1,6 +1,6 @@
 // The bundled CLI (scripts/bundle.mjs → dist/src/walduck.mjs) that bin/walduck.js runs: it is built,
-// bin picks it only while it is at least as new as the modules, it inlines no package (DuckDB, yargs
-// and debug load from node_modules, as the README's runtime dependencies say), and it behaves as the
+// bin picks it only while it is at least as new as the modules, it inlines yargs and debug but not
+// DuckDB (a native addon, loaded from node_modules when a command needs it), and it behaves as the
 // modules do.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -22,7 +22,7 @@ const run = (args: string[], env: Record<string, string> = {}, bin = binPath) =>
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
-it('the build made a bundle no older than the modules it lists, with no package inside', () => {
+it('the build made a bundle no older than the modules it lists, with DuckDB outside', () => {
   const inputs = JSON.parse(readFileSync(join(repoRoot, 'dist/src/walduck.inputs.json'), 'utf8')) as string[];
   for (const m of ['dist/src/cli/main.js', 'dist/src/sink/stage.js', 'dist/src/protocol/connection.js'])
     assert.ok(inputs.includes(m), m);
@@ -31,8 +31,9 @@ it('the build made a bundle no older than the modules it lists, with no package 
   assert.ok(statSync(bundle).mtimeMs >= statSync(modules).mtimeMs, 'run `npm run build`');
   const text = readFileSync(bundle, 'utf8');
   // esbuild marks each inlined file with a comment naming its path.
-  assert.doesNotMatch(text, /^\/\/ node_modules\//m);
-  for (const pkg of ['@duckdb/node-api', 'yargs', 'debug']) assert.ok(text.includes(`"${pkg}"`), pkg);
+  assert.doesNotMatch(text, /^\/\/ node_modules\/@duckdb\//m);
+  for (const pkg of ['yargs', 'debug']) assert.match(text, new RegExp(`^// node_modules/${pkg}/`, 'm'), pkg);
+  assert.ok(text.includes('"@duckdb/node-api"'));
 });
 
 it('bin runs the bundle while no module it lists is newer, else the modules, or with WALDUCK_UNBUNDLED=1', () => {
@@ -61,11 +62,26 @@ it('bin runs the bundle while no module it lists is newer, else the modules, or 
 it('the bundle answers as the modules do: version, a usage error, a failure', () => {
   for (const args of [
     ['--version'],
+    ['--help'],
+    ['replicate', '--help'],
     ['replicate', '--source', 'host=/nonexistent'],
     ['verify', '--source', 'host=/nonexistent', '--duckdb', join(dir, 'missing.duckdb')],
   ]) {
     const bundled = run(args);
     const plain = run(args, { WALDUCK_UNBUNDLED: '1' });
     assert.deepEqual(bundled, plain, args.join(' '));
+  }
+});
+
+it("says walduck's version whatever the working directory (yargs inlined looked beside the bundle)", () => {
+  const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string })
+    .version;
+  for (const env of [{}, { WALDUCK_UNBUNDLED: '1' }]) {
+    const r = spawnSync(process.execPath, [binPath, '--version'], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
+    assert.equal(r.stdout.trim(), version, JSON.stringify(env));
   }
 });
