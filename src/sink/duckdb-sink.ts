@@ -376,6 +376,10 @@ export class DuckDbSink implements ChangeSink {
       throw new RenameReplay(
         'a followed table was renamed at the source and another table took its old name: the open batch is read again from the last commit, placing the rename exactly',
       );
+    // That check may have found a table dropped and created again, whose new oid the table set writes
+    // in this commit: its re-copy goes in with it (taken at the next transaction, a kill -9 between
+    // the two lost it, and the next start streamed the new table over the dropped one's rows).
+    if (!this.committingSnapshot) await this.copies.take(this.lastCommitLsn);
     await this.begin();
     await this.flushStages();
     await this.fills.passed(this.conn, this.lastCommitLsn);

@@ -16,6 +16,7 @@ import type { SchemaWatch } from './schema-follow.js';
 import type { SinkCopies } from './sink-copies.js';
 import type { SinkOptions } from './sink-options.js';
 import { keyOf, type SinkHost, type Table } from './sink-table.js';
+import { RenameReplay } from './table-rename.js';
 import { ensureTarget, withExactStates } from './target.js';
 
 export class SinkReshape {
@@ -47,6 +48,13 @@ export class SinkReshape {
       // A copy running starts over with the new schema (its chunks read the old columns).
       if (err instanceof SchemaChangeError && err.recopy)
         return (await this.copies.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
+      // The table may have been renamed and its name taken by another table (a swap) in a transaction
+      // the catalog check, about once a second, has not seen yet: this change is then the other
+      // table's. As before a DuckDB commit, a rename found so reads the batch again, placing it.
+      if (err instanceof SchemaChangeError && (await this.opts.router?.renameNews()))
+        throw new RenameReplay(
+          `a change under ${shownName(change)} does not fit the table walduck follows under that name, which was renamed at the source and another table took the name: the open batch is read again from the last commit, placing the rename exactly`,
+        );
       throw err;
     }
     if (!plan) return t;
