@@ -50,12 +50,19 @@ import { refKey, type TableRef } from '../wal2json/change.js';
  * other than the bootstrap superuser); RENAME touches none of them. So when one of those carries the
  * pg_type row's xmin, that transaction is taken for an OWNER TO: NULL, and the rename is re-copied
  * rather than placed (rename-catalog.ts also compares the owner with the last check's).
+ * SET SCHEMA rewrites the indexes' pg_class rows too, so it alone would pass for an OWNER TO, and a
+ * swap made with it was never placed. It also rewrites the table's dependency on its schema
+ * (pg_depend), which OWNER TO does not touch: when that row carries the pg_type row's xmin, the last
+ * rewrite of the row type was in a transaction that moved the table, whatever else it did, and that
+ * transaction is the renaming one.
  */
 export const RENAMING_XID = `(SELECT t.xmin::text FROM pg_type t WHERE t.oid = c.reltype
-  AND NOT EXISTS (SELECT 1 FROM pg_class w WHERE w.xmin = t.xmin
-    AND (w.oid = c.reltoastrelid OR w.oid IN (SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = c.oid)))
-  AND NOT EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-    AND d.deptype = 'o' AND d.xmin = t.xmin))`;
+  AND (EXISTS (SELECT 1 FROM pg_depend s WHERE s.classid = 'pg_class'::regclass AND s.objid = c.oid
+      AND s.refclassid = 'pg_namespace'::regclass AND s.xmin = t.xmin)
+    OR NOT EXISTS (SELECT 1 FROM pg_class w WHERE w.xmin = t.xmin
+      AND (w.oid = c.reltoastrelid OR w.oid IN (SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = c.oid)))
+    AND NOT EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+      AND d.deptype = 'o' AND d.xmin = t.xmin)))`;
 
 /** What both kinds of pending rename know. */
 interface RenameSeen {
