@@ -15,26 +15,15 @@ import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { RENAMING_XID } from '../../../src/source/renames.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
-import { runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck' });
 const dir = useWorkdir('walduck-rename-set-schema-');
 
-const args = (file: string, slot: string, tables: string, ...extra: string[]) => [
-  'replicate',
-  '--source',
-  conninfo(c.info, 'scram-sha-256'),
-  '--duckdb',
-  join(dir, file),
-  '--slot',
-  slot,
-  '--batch-ms',
-  '20',
-  '--tables',
-  tables,
-  ...extra,
-];
+const withBatch = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir, 20);
+const args = (file: string, slot: string, tables: string, ...extra: string[]) =>
+  withBatch(file, '--slot', slot, '--tables', tables, ...extra);
 
 /**
  * Followed public.`t` and public.`w`; o_`t`.`t`, of another shape, takes the name public.`t` by SET
