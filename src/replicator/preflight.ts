@@ -189,8 +189,8 @@ export async function prepare(
                 onTableAdded: set.follow.bind(set),
                 collision: set.collision.bind(set),
                 replacesDropped: set.replacesDropped.bind(set),
-                onTableRenamed: (from: TableRef, to: TableRef, lsn: Lsn) =>
-                  set.renamed(from, to, formatLsn(lsn)),
+                onTablesRenamed: (renames: readonly { from: TableRef; to: TableRef }[], lsn: Lsn) =>
+                  set.renamed(renames, formatLsn(lsn)),
                 beforeCommit: set.write.bind(set),
                 onCopied: (t: TableRef) => set.setState(t, 'streaming'),
                 onRecopy: (t: TableRef) => set.setState(t, 'copying'),

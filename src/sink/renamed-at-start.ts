@@ -11,7 +11,8 @@
 //   renamed, to what, and (when walduck followed it) at which LSN, and to name b instead.
 // - Its old name taken by another table (the swap, while walduck was stopped): the name no longer
 //   means the table DuckDB holds, so one line says so and how to go on either way, rather than apply
-//   the other table's changes to it.
+//   the other table's changes to it. Unless that table is chosen too and the chosen names permute
+//   (two followed tables swapped names): then each is followed under its recorded name, as above.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
@@ -56,9 +57,25 @@ export async function underRecordedNames(
 ): Promise<SourceTable[]> {
   const followed = await followedWithOid(duck, slot);
   if (followed.length === 0) return [...chosen];
+  const names = new Set(chosen.map(refKey));
+  // Chosen tables whose names the stopped time permuted (a swap: a to b, b to a): each name's
+  // recorded table is chosen under another chosen name, and each one's table was recorded under
+  // another chosen name. Each is followed under its recorded name, as a single rename is.
+  const recordedAs = (oid: string | undefined) =>
+    followed.find((f) => oid !== undefined && f.oid === oid && names.has(recordKey(f.record)));
+  const permuted = new Set(
+    chosen
+      .filter((t) => {
+        const f = followed.find((x) => recordKey(x.record) === refKey(t));
+        const other = f?.oid === undefined ? undefined : chosen.find((c) => c.oid === f.oid);
+        return other !== undefined && other !== t && recordedAs(t.oid) !== undefined;
+      })
+      .map(refKey),
+  );
   for (const t of chosen) {
     const f = followed.find((x) => recordKey(x.record) === refKey(t));
-    if (!f || f.oid === undefined || t.oid === undefined || f.oid === t.oid) continue;
+    if (!f || f.oid === undefined || t.oid === undefined || f.oid === t.oid || permuted.has(refKey(t)))
+      continue;
     const rows = await query(
       `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${f.oid}`,
     );
@@ -70,14 +87,13 @@ export async function underRecordedNames(
       `table ${shownName(t)} of this replica (oid ${f.oid}) was renamed to ${now} at the source while walduck was stopped, and ${shownName(t)} is now another table (oid ${t.oid}): to go on following the one DuckDB holds, name ${now} instead of ${shownName(t)} in --tables; to follow the new ${shownName(t)}, run walduck resync --table ${shownName(t)} first (it is copied online)`,
     );
   }
-  const names = new Set(chosen.map(refKey));
   return chosen.map((t) => {
     const r = followed.find((f) => f.oid !== undefined && f.oid === t.oid)?.record;
     if (!r) return t;
     const was = recordRef(r);
     // Named together with the old name (which then no longer exists) cannot happen; a table of that
     // name chosen too means the oid was taken by something else: leave it to the ordinary checks.
-    if (refKey(was) === refKey(t) || names.has(refKey(was))) return t;
+    if (refKey(was) === refKey(t) || (names.has(refKey(was)) && !permuted.has(refKey(t)))) return t;
     warn(
       `table ${shownName(t)} is ${shownName(was)} of this replica, renamed at the source while walduck was stopped: followed from the recorded position and renamed in DuckDB where the stream reaches the rename`,
     );

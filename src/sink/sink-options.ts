@@ -35,8 +35,11 @@ export interface SinkOptions {
    * stopped): its DuckDB table, holding the dropped one's rows, is then replaced by the new table's.
    */
   readonly replacesDropped?: (table: TableRef) => boolean;
-  /** Told inside the open DuckDB transaction that applies a source RENAME TABLE / SET SCHEMA. */
-  readonly onTableRenamed?: (from: TableRef, to: TableRef, lsn: Lsn) => void;
+  /**
+   * Told inside the open DuckDB transaction that applies source RENAME TABLE / SET SCHEMAs, the ones
+   * applied together as one set (a swap).
+   */
+  readonly onTablesRenamed?: (renames: readonly { from: TableRef; to: TableRef }[], lsn: Lsn) => void;
   /**
    * DuckDB's memory_limit as the file was opened with it (--duckdb-memory-limit): a COMMIT that needs
    * more at once raises the limit for itself and sets this again after (commit-window.ts).

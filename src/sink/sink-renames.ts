@@ -2,6 +2,7 @@
 // where in the stream): applying one in the open DuckDB transaction, taking the renames the router has
 // due, and a change under the old name inside the transaction of a swap, which may be either table's.
 
+import { InternalError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { Recopy, Rename } from '../source/routing.js';
 import type { Delete, Insert, TableRef, Update } from '../wal2json/change.js';
@@ -9,7 +10,7 @@ import { shownName } from '../wal2json/shown-name.js';
 import type { SinkOptions } from './sink-options.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
 import { ambiguousRename, copyingRefusal, renameDuckTable } from './table-rename.js';
-import { ensureTarget, refuseCollisions } from './target.js';
+import { ensureTarget, refuseCollisions, type TargetTable } from './target.js';
 
 export class SinkRenames {
   /** In the source transaction that renamed these tables (by old name), whose old name is taken since. */
@@ -53,10 +54,12 @@ export class SinkRenames {
    * kept here: the router takes them back and gives them again where the replay reaches them.
    */
   async take(lsn: Lsn): Promise<void> {
+    const due: { t: Table; to: TableRef }[] = [];
     for (const r of this.opts.router?.takeRenames(lsn) ?? []) {
       const t = this.h.tables.get(tableKey(r.from.schema, r.from.table));
-      if (t) await this.rename(t, r.to, lsn);
+      if (t) due.push({ t, to: r.to });
     }
+    if (due.length > 0) await this.renameSet(due, lsn);
   }
 
   /**
@@ -87,33 +90,94 @@ export class SinkRenames {
     return true;
   }
 
-  /**
-   * RENAME TABLE / SET SCHEMA at the source, at this point of the stream: in the open DuckDB
-   * transaction, the staged rows go to the table under its old name, then the DuckDB table, its
-   * recorded schema (walduck.columns) and its table-set entry take the new name, committed with the
-   * changes that follow. One line says it.
-   */
+  /** One table's RENAME TABLE / SET SCHEMA at the source (see renameSet). */
   async rename(t: Table, to: TableRef, lsn: Lsn): Promise<Table> {
+    const [built] = await this.renameSet([{ t, to }], lsn);
+    if (!built)
+      throw new InternalError('apply', `rename of ${shownName(t.applier.target.source)} applied nothing`);
+    return built;
+  }
+
+  /**
+   * RENAME TABLE / SET SCHEMA at the source, at this point of the stream, of one table or of several
+   * at once (the renames due at one commit): in the open DuckDB transaction, the staged rows go to each
+   * table under its old name, then the DuckDB tables, their recorded schemas (walduck.columns) and
+   * their table-set entries take the new names, committed with the changes that follow. One line each.
+   * Renames whose targets are names of others in the set (a swap: a to b and b to a) cannot be applied
+   * one by one, as the first target is still taken: those tables go through temporary names first.
+   */
+  async renameSet(set: readonly { t: Table; to: TableRef }[], lsn: Lsn): Promise<Table[]> {
     const h = this.h;
-    const key = keyOf(t);
-    const old = t.applier.target;
-    const from = { schema: old.source.schema, table: old.source.table };
-    if (this.copying(key)) throw copyingRefusal(from, to);
+    for (const { t, to } of set) {
+      const old = t.applier.target.source;
+      if (this.copying(keyOf(t))) throw copyingRefusal({ schema: old.schema, table: old.table }, to);
+    }
     await h.begin();
-    await h.flushTable(t);
+    for (const { t } of set) await h.flushTable(t);
     h.keepCommitted();
-    const watch = await t.watch?.renamed(h.conn, to);
-    const target = h.describe(watch?.source ?? { ...old.source, schema: to.schema, table: to.table });
-    refuseCollisions([...[...h.tables.values()].filter((x) => x !== t).map((x) => x.applier.target), target]);
-    const how = await renameDuckTable(h.conn, old, target, h.touched.has(key));
-    const built = await h.build(await ensureTarget(h.conn, target), watch);
-    h.tables.delete(key);
-    h.tables.set(keyOf(built), built);
-    if (h.touched.delete(key)) h.touched.add(keyOf(built));
-    this.opts.onTableRenamed?.(from, to, lsn);
-    this.opts.warn(
-      `${shownName(from)}: RENAME TABLE to ${shownName(to)} applied at LSN ${formatLsn(lsn)} (DuckDB table ${shownName(old)} is now ${shownName(target)}${how === 'rebuilt' ? ', rebuilt' : ''})`,
+    const moving = new Set(set.map(({ t }) => t));
+    const targets = set.map(({ t, to }) => {
+      const old = t.applier.target;
+      return h.describe({ ...old.source, schema: to.schema, table: to.table });
+    });
+    refuseCollisions([
+      ...[...h.tables.values()].filter((x) => !moving.has(x)).map((x) => x.applier.target),
+      ...targets,
+    ]);
+    const steps = set.map(({ t, to }, i) => ({
+      t,
+      to,
+      key: keyOf(t),
+      old: t.applier.target,
+      touched: h.touched.has(keyOf(t)),
+      // Another of the set lands where this table is now.
+      via: targets.some((x, j) => j !== i && landing(x) === landing(t.applier.target)),
+    }));
+    // First every table whose name another of the set takes moves out of the way, under a name no
+    // source table has (its recorded schema too: walduck.columns is keyed by source name).
+    const moved: { from: TargetTable; watch: Table['watch']; touched: boolean }[] = [];
+    for (const [i, s] of steps.entries()) {
+      if (!s.via) {
+        moved.push({ from: s.old, watch: s.t.watch, touched: s.touched });
+        continue;
+      }
+      const tmp = { schema: s.old.source.schema, table: `${s.old.source.table}__walduck_swap_${i}` };
+      const watch = await s.t.watch?.renamed(h.conn, tmp);
+      const target = h.describe(watch?.source ?? { ...s.old.source, ...tmp });
+      const how = await renameDuckTable(h.conn, s.old, target, s.touched);
+      moved.push({ from: target, watch, touched: s.touched || how === 'rebuilt' });
+    }
+    const built: Table[] = [];
+    for (const [i, s] of steps.entries()) {
+      const m = moved[i];
+      if (!m) continue;
+      const watch = await m.watch?.renamed(h.conn, s.to);
+      const target = h.describe(watch?.source ?? { ...s.old.source, schema: s.to.schema, table: s.to.table });
+      const how = await renameDuckTable(h.conn, m.from, target, m.touched);
+      built.push(await h.build(await ensureTarget(h.conn, target), watch));
+      this.opts.warn(
+        `${shownName(s.old.source)}: RENAME TABLE to ${shownName(s.to)} applied at LSN ${formatLsn(lsn)} (DuckDB table ${shownName(s.old)} is now ${shownName(target)}${how === 'rebuilt' || m.touched !== s.touched ? ', rebuilt' : ''})`,
+      );
+    }
+    for (const s of steps) {
+      h.tables.delete(s.key);
+      h.touched.delete(s.key);
+    }
+    for (const [i, s] of steps.entries()) {
+      const b = built[i];
+      if (!b) continue;
+      h.tables.set(keyOf(b), b);
+      if (s.touched) h.touched.add(keyOf(b));
+    }
+    this.opts.onTablesRenamed?.(
+      steps.map((s) => ({ from: { schema: s.old.source.schema, table: s.old.source.table }, to: s.to })),
+      lsn,
     );
     return built;
   }
+}
+
+/** Where a DuckDB table lands, as DuckDB compares names (case-insensitively). */
+function landing(t: TargetTable): string {
+  return `${t.schema.toLowerCase()}\u0000${t.table.toLowerCase()}`;
 }

@@ -393,21 +393,27 @@ export class TableSet {
     this.dirty = true;
   }
 
-  /** A followed table renamed at the source (RENAME TABLE, SET SCHEMA), at `lsn` of the stream. */
-  renamed(from: TableRef, to: TableRef, lsn: string): void {
-    const r = this.records.get(refKey(from));
-    if (!r) return;
-    this.records.delete(refKey(from));
-    this.records.set(refKey(to), {
-      ...r,
-      sourceSchema: to.schema,
-      sourceTable: to.table,
-      targetSchema: targetSchema(to.schema),
-      targetTable: to.table,
-      note: `renamed from ${shownName(from)} at LSN ${lsn}`,
-      renamedFrom: [...r.renamedFrom, { name: refName(from), lsn }],
-    });
-    this.dirty = true;
+  /**
+   * Followed tables renamed at the source (RENAME TABLE, SET SCHEMA), at `lsn` of the stream, as one
+   * set: in a swap (a to b, b to a) each record is taken under its old name before one takes a new
+   * name, or the first would overwrite the record the second renames.
+   */
+  renamed(renames: readonly { from: TableRef; to: TableRef }[], lsn: string): void {
+    const taken = renames.map(({ from, to }) => ({ from, to, r: this.records.get(refKey(from)) }));
+    for (const { from, r } of taken) if (r) this.records.delete(refKey(from));
+    for (const { from, to, r } of taken) {
+      if (!r) continue;
+      this.records.set(refKey(to), {
+        ...r,
+        sourceSchema: to.schema,
+        sourceTable: to.table,
+        targetSchema: targetSchema(to.schema),
+        targetTable: to.table,
+        note: `renamed from ${shownName(from)} at LSN ${lsn}`,
+        renamedFrom: [...r.renamedFrom, { name: refName(from), lsn }],
+      });
+      this.dirty = true;
+    }
   }
 
   /** A table's state from now on (copying -> streaming when its online copy ends). */

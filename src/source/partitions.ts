@@ -290,15 +290,21 @@ export class TableRouter implements Router {
     to: TableRef,
     oid: string,
     pending: PendingRename | undefined = this.renames.of(oid),
+    leaves: readonly string[] = this.leafKeysOf(refKey(was)),
   ): void {
     const from = refKey(was);
     const k = refKey(to);
+    // In a set of renames (a swap), another table of the set may have taken the old name already.
+    const vacated = this.chosen.get(from)?.oid === was.oid;
     const before = {
       chosen: this.chosen.get(k),
       existingFrom: this.existing.has(from),
       existingTo: this.existing.has(k),
       ignored: this.ignored.has(k),
-      leaves: [...this.leaves].filter(([, l]) => refKey(l.root) === from),
+      leaves: leaves.flatMap((key) => {
+        const l = this.leaves.get(key);
+        return l ? [[key, l] as const] : [];
+      }),
     };
     this.undo.push(() => {
       this.chosen.delete(k);
@@ -310,15 +316,22 @@ export class TableRouter implements Router {
       for (const [key, l] of before.leaves) this.leaves.set(key, l);
       if (pending) this.renames.restore(pending);
     });
-    this.chosen.delete(from);
+    if (vacated) {
+      this.chosen.delete(from);
+      this.existing.delete(from);
+    }
     this.chosen.set(refKey(to), { ...was, schema: to.schema, table: to.table });
     this.onceFollowed.add(refKey(to));
-    this.existing.delete(from);
     this.existing.add(refKey(to));
     this.ignored.delete(refKey(to));
     this.renames.drop(oid);
-    for (const [k, l] of this.leaves)
-      if (refKey(l.root) === from) this.leaves.set(k, { ...l, root: { schema: to.schema, table: to.table } });
+    for (const [key, l] of before.leaves)
+      this.leaves.set(key, { ...l, root: { schema: to.schema, table: to.table } });
+  }
+
+  /** The keys of the leaves routed to the root of key `root`. */
+  private leafKeysOf(root: string): string[] {
+    return [...this.leaves].filter(([, l]) => refKey(l.root) === root).map(([key]) => key);
   }
 
   useBatch(batch: OpenBatch): void {
@@ -361,10 +374,14 @@ export class TableRouter implements Router {
   takeRenames(lsn: bigint): Rename[] {
     this.streamPassed(lsn);
     const out: Rename[] = [];
-    for (const p of this.renames.due(lsn)) {
+    // Read as one set before any is applied: in a swap (a to b, b to a) the first one applied would
+    // give b to the first table, and the second would no longer find its table under b.
+    const due = this.renames.due(lsn).flatMap((p) => {
       const was = this.followed(p.oid);
-      if (!was || refKey(was) === refKey(p.to)) continue;
-      this.renamed(was, p.to, p.oid, p);
+      return was && refKey(was) !== refKey(p.to) ? [{ p, was, leaves: this.leafKeysOf(refKey(was)) }] : [];
+    });
+    for (const { p, was, leaves } of due) {
+      this.renamed(was, p.to, p.oid, p, leaves);
       // Due by position, never placed by a transaction: changes under the old name since the rename
       // may be the other table's (as in lookup, never left to a warning).
       if ((p.reused || placedByXid(p)) && p.xid === undefined && !p.committed)

@@ -1,0 +1,113 @@
+// Two FOLLOWED tables swapping names (ALTER TABLE a RENAME TO tmp; ALTER TABLE b RENAME TO a; ALTER
+// TABLE tmp RENAME TO b, one transaction): each DuckDB table follows its source table (by oid) under
+// its new name, so DuckDB's a and b swap names too, whether walduck runs through the swap or starts
+// after it. The renames form a cycle, so none of them can be applied alone (the first one's target is
+// still taken by the other table). Rows of both tables change in the swapping transaction and after;
+// DuckDB is compared with PostgreSQL row for row.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
+import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
+
+const c = useCluster({ database: 'walduck' });
+const dir = useWorkdir('walduck-swap-followed-');
+
+const pub = (table: string) => ({ schema: 'public', table });
+
+/** Two tables of different shapes, so that a row applied to the wrong one cannot pass unnoticed. */
+function createPair(a: string, b: string): void {
+  psql(
+    c.info,
+    `CREATE TABLE ${a} (id int PRIMARY KEY, v text);
+     INSERT INTO ${a} SELECT g, 'a' || g FROM generate_series(1, 20) g;
+     CREATE TABLE ${b} (id int PRIMARY KEY, w int, x text);
+     INSERT INTO ${b} SELECT g, g * 10, 'b' || g FROM generate_series(1, 5) g;`,
+  );
+}
+
+/** The swap, with rows of both tables before and after the renames in its transaction, and after it. */
+function swap(a: string, b: string): void {
+  psql(
+    c.info,
+    `BEGIN;
+     INSERT INTO ${a} VALUES (101, 'a, in the swap, before');
+     UPDATE ${b} SET x = 'b, in the swap, before' WHERE id = 1;
+     ALTER TABLE ${a} RENAME TO ${a}_tmp; ALTER TABLE ${b} RENAME TO ${a}; ALTER TABLE ${a}_tmp RENAME TO ${b};
+     INSERT INTO ${b} VALUES (102, 'old a, in the swap, after');
+     UPDATE ${a} SET x = 'old b, in the swap, after', w = -1 WHERE id = 2;
+     DELETE FROM ${b} WHERE id = 3;
+     COMMIT;
+     INSERT INTO ${b} VALUES (103, 'old a, after the swap');
+     INSERT INTO ${a} VALUES (104, 1040, 'old b, after the swap');
+     UPDATE ${b} SET v = 'old a, updated after' WHERE id = 4;
+     DELETE FROM ${a} WHERE id = 5;`,
+  );
+}
+
+const args = (file: string, slot: string, tables: string, ...extra: string[]) =>
+  replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir)(
+    file,
+    '--slot',
+    slot,
+    '--tables',
+    tables,
+    ...extra,
+  );
+
+async function assertSwapped(file: string, a: string, b: string): Promise<void> {
+  await assertReplicaEquals(c.info, join(dir, file), [pub(a), pub(b)]);
+  const states = (await statusJson(join(dir, file))).map((x) => [x.table, x.state]);
+  assert.deepEqual(
+    states.sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    [
+      [`public.${a}`, 'streaming'],
+      [`public.${b}`, 'streaming'],
+    ],
+  );
+}
+
+it('two followed tables swap names while walduck runs: both followed, DuckDB equals the source', {
+  timeout: 180_000,
+}, async () => {
+  createPair('ra', 'rb');
+  const file = 'running.duckdb';
+  const run = startWatched(args(file, 'swap_running', 'ra,rb'), 'walduck:replicate');
+  try {
+    await run.waitFor(/streaming from slot/);
+    swap('ra', 'rb');
+    await run.waitFor(
+      (log) =>
+        /public\.ra: RENAME TABLE to public\.rb applied at LSN/.test(log) &&
+        /public\.rb: RENAME TABLE to public\.ra applied at LSN/.test(log),
+    );
+  } finally {
+    run.child.kill('SIGINT');
+  }
+  const r = await run.done;
+  assert.equal(r.code, 0, r.stderr);
+  // Whatever the run did not reach, a restart under the names now reaches, with no copy.
+  const done = await runWalduck([...args(file, 'swap_running', 'ra,rb'), '--until-caught-up']);
+  assert.equal(done.code, 0, done.stderr);
+  assert.doesNotMatch(done.stderr + r.stderr, /copied online|online copy/);
+  await assertSwapped(file, 'ra', 'rb');
+});
+
+it('two followed tables swap names while walduck is stopped: the next start follows the swap', {
+  timeout: 180_000,
+}, async () => {
+  createPair('sa', 'sb');
+  const file = 'stopped.duckdb';
+  const first = await runWalduck([...args(file, 'swap_stopped', 'sa,sb'), '--until-caught-up']);
+  assert.equal(first.code, 0, first.stderr);
+  swap('sa', 'sb');
+  const again = await runWalduck([...args(file, 'swap_stopped', 'sa,sb'), '--until-caught-up']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.doesNotMatch(again.stderr, /copied online|online copy/);
+  assert.match(again.stderr, /public\.sa: RENAME TABLE to public\.sb applied at LSN/);
+  assert.match(again.stderr, /public\.sb: RENAME TABLE to public\.sa applied at LSN/);
+  await assertSwapped(file, 'sa', 'sb');
+});
