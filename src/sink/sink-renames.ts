@@ -87,6 +87,17 @@ export class SinkRenames {
       },
       change.lsn,
     );
+    // The change may as well be the table that took the name (the other one of a swap): when walduck
+    // follows it, it is copied again too, or a change of it made after the renames would be lost.
+    const taker = this.h.tables.get(tableKey(r.from.schema, r.from.table));
+    if (taker)
+      await this.recopy(
+        {
+          root: r.from,
+          why: `took the name of ${shownName(r.from)}, renamed to ${shownName(r.to)}, in a transaction whose changes under that name may be either table's`,
+        },
+        change.lsn,
+      );
     return true;
   }
 

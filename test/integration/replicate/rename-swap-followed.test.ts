@@ -111,3 +111,35 @@ it('two followed tables swap names while walduck is stopped: the next start foll
   assert.match(again.stderr, /public\.sb: RENAME TABLE to public\.sa applied at LSN/);
   await assertSwapped(file, 'sa', 'sb');
 });
+
+it('a swap whose transaction changes only one of the two tables after the renames: that row is kept', {
+  timeout: 180_000,
+}, async () => {
+  createPair('oa', 'ob');
+  const file = 'one-side.duckdb';
+  const run = startWatched(args(file, 'swap_one_side', 'oa,ob'), 'walduck:replicate');
+  try {
+    await run.waitFor(/streaming from slot/);
+    // The row under ob after the renames is the old oa's: the only change of the transaction, it
+    // reaches the table that took the name ob, which must be copied again as the renamed one is.
+    psql(
+      c.info,
+      `BEGIN;
+       ALTER TABLE oa RENAME TO oa_tmp; ALTER TABLE ob RENAME TO oa; ALTER TABLE oa_tmp RENAME TO ob;
+       INSERT INTO ob VALUES (102, 'old oa, in the swap, after');
+       COMMIT;`,
+    );
+    await run.waitFor(
+      (log) =>
+        /public\.oa: RENAME TABLE to public\.ob applied at LSN/.test(log) &&
+        /public\.ob: RENAME TABLE to public\.oa applied at LSN/.test(log),
+    );
+  } finally {
+    run.child.kill('SIGINT');
+  }
+  const r = await run.done;
+  assert.equal(r.code, 0, r.stderr);
+  const done = await runWalduck([...args(file, 'swap_one_side', 'oa,ob'), '--until-caught-up']);
+  assert.equal(done.code, 0, done.stderr);
+  await assertSwapped(file, 'oa', 'ob');
+});
