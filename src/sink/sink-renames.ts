@@ -2,6 +2,7 @@
 // where in the stream): applying one in the open DuckDB transaction, taking the renames the router has
 // due, and a change under the old name inside the transaction of a swap, which may be either table's.
 
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { Recopy, Rename } from '../source/routing.js';
@@ -9,6 +10,7 @@ import type { Delete, Insert, TableRef, Update } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import type { SinkOptions } from './sink-options.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
+import { quoteLiteral } from './sql.js';
 import { ambiguousRename, copyingRefusal, renameDuckTable } from './table-rename.js';
 import { ensureTarget, refuseCollisions, type TargetTable } from './target.js';
 
@@ -87,6 +89,17 @@ export class SinkRenames {
       },
       change.lsn,
     );
+    // The change may as well be the table that took the name (the other one of a swap): when walduck
+    // follows it, it is copied again too, or a change of it made after the renames would be lost.
+    const taker = this.h.tables.get(tableKey(r.from.schema, r.from.table));
+    if (taker)
+      await this.recopy(
+        {
+          root: r.from,
+          why: `took the name of ${shownName(r.from)}, renamed to ${shownName(r.to)}, in a transaction whose changes under that name may be either table's`,
+        },
+        change.lsn,
+      );
     return true;
   }
 
@@ -141,7 +154,7 @@ export class SinkRenames {
         moved.push({ from: s.old, watch: s.t.watch, touched: s.touched });
         continue;
       }
-      const tmp = { schema: s.old.source.schema, table: `${s.old.source.table}__walduck_swap_${i}` };
+      const tmp = { schema: s.old.source.schema, table: await swapName(h.conn, s.old, i, targets) };
       const watch = await s.t.watch?.renamed(h.conn, tmp);
       const target = h.describe(watch?.source ?? { ...s.old.source, ...tmp });
       const how = await renameDuckTable(h.conn, s.old, target, s.touched);
@@ -174,6 +187,30 @@ export class SinkRenames {
       lsn,
     );
     return built;
+  }
+}
+
+/**
+ * A temporary name for `t` during a swap that no DuckDB table has in its schema, nor a table of the set
+ * is renamed to: a followed table may be named `<table>__walduck_swap_<i>` itself (the swap was
+ * refused as a rename onto a table walduck does not follow).
+ */
+async function swapName(
+  conn: DuckDBConnection,
+  t: TargetTable,
+  i: number,
+  targets: readonly TargetTable[],
+): Promise<string> {
+  const taken = await conn.runAndReadAll(
+    `SELECT lower(table_name) FROM information_schema.tables WHERE table_catalog = ${quoteLiteral(t.catalog)} AND lower(table_schema) = lower(${quoteLiteral(t.schema)})`,
+  );
+  const used = new Set(taken.getRows().map((r) => String(r[0])));
+  // Nor a name the set renames a table to.
+  for (const x of targets)
+    if (x.schema.toLowerCase() === t.schema.toLowerCase()) used.add(x.table.toLowerCase());
+  for (let n = 0; ; n++) {
+    const name = `${t.source.table}__walduck_swap_${i}${n === 0 ? '' : `_${n}`}`;
+    if (!used.has(name.toLowerCase())) return name;
   }
 }
 

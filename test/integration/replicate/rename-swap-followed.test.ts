@@ -58,15 +58,13 @@ const args = (file: string, slot: string, tables: string, ...extra: string[]) =>
     ...extra,
   );
 
-async function assertSwapped(file: string, a: string, b: string): Promise<void> {
-  await assertReplicaEquals(c.info, join(dir, file), [pub(a), pub(b)]);
+async function assertSwapped(file: string, a: string, b: string, others: string[] = []): Promise<void> {
+  const all = [a, b, ...others].sort();
+  await assertReplicaEquals(c.info, join(dir, file), all.map(pub));
   const states = (await statusJson(join(dir, file))).map((x) => [x.table, x.state]);
   assert.deepEqual(
     states.sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
-    [
-      [`public.${a}`, 'streaming'],
-      [`public.${b}`, 'streaming'],
-    ],
+    all.map((t) => [`public.${t}`, 'streaming']),
   );
 }
 
@@ -110,4 +108,54 @@ it('two followed tables swap names while walduck is stopped: the next start foll
   assert.match(again.stderr, /public\.sa: RENAME TABLE to public\.sb applied at LSN/);
   assert.match(again.stderr, /public\.sb: RENAME TABLE to public\.sa applied at LSN/);
   await assertSwapped(file, 'sa', 'sb');
+});
+
+it('a swap whose transaction changes only one of the two tables after the renames: that row is kept', {
+  timeout: 180_000,
+}, async () => {
+  createPair('oa', 'ob');
+  const file = 'one-side.duckdb';
+  const run = startWatched(args(file, 'swap_one_side', 'oa,ob'), 'walduck:replicate');
+  try {
+    await run.waitFor(/streaming from slot/);
+    // The row under ob after the renames is the old oa's: the only change of the transaction, it
+    // reaches the table that took the name ob, which must be copied again as the renamed one is.
+    psql(
+      c.info,
+      `BEGIN;
+       ALTER TABLE oa RENAME TO oa_tmp; ALTER TABLE ob RENAME TO oa; ALTER TABLE oa_tmp RENAME TO ob;
+       INSERT INTO ob VALUES (102, 'old oa, in the swap, after');
+       COMMIT;`,
+    );
+    await run.waitFor(
+      (log) =>
+        /public\.oa: RENAME TABLE to public\.ob applied at LSN/.test(log) &&
+        /public\.ob: RENAME TABLE to public\.oa applied at LSN/.test(log),
+    );
+  } finally {
+    run.child.kill('SIGINT');
+  }
+  const r = await run.done;
+  assert.equal(r.code, 0, r.stderr);
+  const done = await runWalduck([...args(file, 'swap_one_side', 'oa,ob'), '--until-caught-up']);
+  assert.equal(done.code, 0, done.stderr);
+  await assertSwapped(file, 'oa', 'ob');
+});
+
+it('a swap of two tables while others named like their temporary names are followed too', {
+  timeout: 180_000,
+}, async () => {
+  createPair('ta', 'tb');
+  // Whichever place each of the two takes in the set, its first temporary name is a followed table.
+  const others = ['ta', 'tb'].flatMap((t) => [0, 1].map((i) => `${t}__walduck_swap_${i}`));
+  for (const o of others)
+    psql(c.info, `CREATE TABLE ${o} (id int PRIMARY KEY, v text); INSERT INTO ${o} VALUES (1, '${o}');`);
+  const file = 'temporary-names.duckdb';
+  const tables = ['ta', 'tb', ...others].join(',');
+  const first = await runWalduck([...args(file, 'swap_temporary', tables), '--until-caught-up']);
+  assert.equal(first.code, 0, first.stderr);
+  swap('ta', 'tb');
+  const again = await runWalduck([...args(file, 'swap_temporary', tables), '--until-caught-up']);
+  assert.equal(again.code, 0, again.stderr);
+  await assertSwapped(file, 'ta', 'tb', others);
 });
