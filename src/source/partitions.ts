@@ -444,6 +444,7 @@ export class TableRouter implements Router {
     const gone = await this.catalog.check(byOid, (k) => this.ignored.has(k));
     for (const [oid, t] of byOid) {
       if (!gone.has(oid)) continue;
+      if (this.renamedBeforeDrop(oid, t)) continue;
       this.renames.drop(oid);
       // The name is a table again (not a followed one renamed onto it): dropped and created again.
       const now = await oidOf(this.query, t);
@@ -457,6 +458,34 @@ export class TableRouter implements Router {
       );
       this.o.onTableGone?.(t);
     }
+  }
+
+  /**
+   * Whether `t` (oid `oid`, gone from the catalog) was renamed before it was dropped: another followed
+   * table is being renamed to `t`'s name ahead in the stream, so `t` had left it by then (a swap, then
+   * `t` dropped under the name it took). Dropping it now, under its old name, would stop the wrong
+   * name, and the other table's rename would land on it. Instead `t` follows its own rename (the one
+   * the catalog showed, or, in a swap, to the name the other table leaves, placed with that rename)
+   * and the drop is applied by the first check after it, under the name it then has.
+   */
+  private renamedBeforeDrop(oid: string, t: SourceTable): boolean {
+    const k = refKey(t);
+    const onto = this.renames.onto(k, oid).filter((p) => this.followed(p.oid));
+    const [p] = onto;
+    if (!p) return false;
+    let own = this.renames.of(oid);
+    if (!own) {
+      // The name the other table leaves, when nothing else is renamed to it: the swap's other half.
+      if (onto.length > 1 || this.renames.targeted(refKey(p.from))) return false;
+      this.renames.alongside(oid, t, p.from, p);
+      own = this.renames.of(oid);
+    }
+    // Each old name carried the other table's changes in the stream: both renames are placed exactly
+    // by their transaction (renames.ts), or a change under `t`'s old name after the swap would be
+    // applied to `t`.
+    this.renames.oldNameTaken(oid);
+    if (own && refKey(own.to) === refKey(p.from)) this.renames.oldNameTaken(p.oid);
+    return true;
   }
 
   /**

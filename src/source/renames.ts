@@ -195,6 +195,36 @@ export class PendingRenames {
     });
   }
 
+  /**
+   * `oid`, gone from the catalog, was renamed `from` -> `to` where `like` (another table's rename) is
+   * in the stream: placed as `like` is, so that both are applied as one set (a swap, then a drop).
+   */
+  alongside(oid: string, from: TableRef, to: TableRef, like: PendingRename): void {
+    this.byOid.set(oid, { ...like, oid, from: { ...from }, to: { ...to } });
+    if (this.learnt.has(like.oid)) this.learnt.add(oid);
+  }
+
+  /**
+   * The old name of `oid`'s rename was another table's in the stream, though no relation has it now
+   * (that table dropped since): placed exactly, as `reused` is. A later catalog read clears it again
+   * (saw), so the catalog check marks it at each read.
+   */
+  oldNameTaken(oid: string): void {
+    const p = this.byOid.get(oid);
+    if (p && !p.reused) this.byOid.set(oid, { ...p, reused: true });
+  }
+
+  /** The pending renames of other tables than `oid` to the name `key` (refKey). */
+  onto(key: string, oid: string): PendingRename[] {
+    return [...this.byOid.values()].filter((p) => p.oid !== oid && refKey(p.to) === key);
+  }
+
+  /** Whether a pending rename's new name is `key` (refKey). */
+  targeted(key: string): boolean {
+    for (const p of this.byOid.values()) if (refKey(p.to) === key) return true;
+    return false;
+  }
+
   /** A change under `p`'s new name was left out as not ours (see holding). */
   leftOut(p: PendingRename): void {
     if (p.kind !== 'atStart' || p.leftOut) return;

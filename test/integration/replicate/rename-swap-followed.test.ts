@@ -159,3 +159,45 @@ it('a swap of two tables while others named like their temporary names are follo
   assert.equal(again.code, 0, again.stderr);
   await assertSwapped(file, 'ta', 'tb', others);
 });
+
+it('a swap, then one of the two dropped: the drop is the dropped table (by oid), the other follows under its new name', {
+  timeout: 180_000,
+}, async () => {
+  createPair('da', 'db');
+  const file = 'swap-drop.duckdb';
+  const run = startWatched(args(file, 'swap_drop', 'da,db'), 'walduck:replicate');
+  try {
+    await run.waitFor(/streaming from slot/);
+    // The old da, named db after the swap, is dropped right after it: the once-a-second catalog check
+    // may see its oid gone before the stream reaches the swap, while da is still its recorded name.
+    psql(
+      c.info,
+      `BEGIN;
+       ALTER TABLE da RENAME TO da_tmp; ALTER TABLE db RENAME TO da; ALTER TABLE da_tmp RENAME TO db;
+       COMMIT;
+       DROP TABLE db;
+       INSERT INTO da VALUES (70, 700, 'old db, after the drop');`,
+    );
+    await run.waitFor(
+      (log) =>
+        /public\.db: RENAME TABLE to public\.da applied at LSN/.test(log) &&
+        /table public\.db was dropped at the source/.test(log),
+    );
+  } finally {
+    run.child.kill('SIGINT');
+  }
+  const r = await run.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /table public\.da was dropped|re-copying|online copy/);
+  const done = await runWalduck([...args(file, 'swap_drop', 'da'), '--until-caught-up']);
+  assert.equal(done.code, 0, done.stderr);
+  await assertReplicaEquals(c.info, join(dir, file), [pub('da')]);
+  const states = (await statusJson(join(dir, file))).map((x) => [x.table, x.state]);
+  assert.deepEqual(
+    states.sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    [
+      ['public.da', 'streaming'],
+      ['public.db', 'stopped'],
+    ],
+  );
+});
