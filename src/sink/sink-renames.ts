@@ -12,7 +12,7 @@ import type { SinkOptions } from './sink-options.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
 import { quoteLiteral } from './sql.js';
 import { ambiguousRename, copyingRefusal, renameDuckTable } from './table-rename.js';
-import { ensureTarget, refuseCollisions, type TargetTable } from './target.js';
+import { ensureTarget, landingKey, refuseCollisions, type TargetTable } from './target.js';
 
 export class SinkRenames {
   /** In the source transaction that renamed these tables (by old name), whose old name is taken since. */
@@ -202,19 +202,20 @@ async function swapName(
   targets: readonly TargetTable[],
 ): Promise<string> {
   const taken = await conn.runAndReadAll(
-    `SELECT lower(table_name) FROM information_schema.tables WHERE table_catalog = ${quoteLiteral(t.catalog)} AND lower(table_schema) = lower(${quoteLiteral(t.schema)})`,
+    `SELECT table_name FROM information_schema.tables WHERE table_catalog = ${quoteLiteral(t.catalog)} AND lower(table_schema) = lower(${quoteLiteral(t.schema)})`,
   );
-  const used = new Set(taken.getRows().map((r) => String(r[0])));
   // Nor a name the set renames a table to.
-  for (const x of targets)
-    if (x.schema.toLowerCase() === t.schema.toLowerCase()) used.add(x.table.toLowerCase());
+  const used = new Set([
+    ...taken.getRows().map((r) => landingKey(t.schema, String(r[0]))),
+    ...targets.map(landing),
+  ]);
   for (let n = 0; ; n++) {
     const name = `${t.source.table}__walduck_swap_${i}${n === 0 ? '' : `_${n}`}`;
-    if (!used.has(name.toLowerCase())) return name;
+    if (!used.has(landingKey(t.schema, name))) return name;
   }
 }
 
 /** Where a DuckDB table lands, as DuckDB compares names (case-insensitively). */
 function landing(t: TargetTable): string {
-  return `${t.schema.toLowerCase()}\u0000${t.table.toLowerCase()}`;
+  return landingKey(t.schema, t.table);
 }

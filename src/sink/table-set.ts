@@ -51,10 +51,13 @@ import {
   writeRecorded,
   writeTableSet,
 } from './table-records.js';
-import { heldRows, refuseSourceCollisions, STATE_SCHEMA, targetSchema } from './target.js';
-
-/** Which DuckDB table a schema and table name land in, as DuckDB matches names: case-insensitively. */
-const lands = (schema: string, table: string) => `${schema.toLowerCase()}\u0000${table.toLowerCase()}`;
+import {
+  heldRows,
+  landingKey as lands,
+  refuseSourceCollisions,
+  STATE_SCHEMA,
+  targetSchema,
+} from './target.js';
 
 /**
  * The record of another source table whose DuckDB table `t` would land in, among `kept` (records no

@@ -95,6 +95,11 @@ export function refuseCollisions(targets: readonly TargetTable[]): void {
   refuseSourceCollisions(targets.map((t) => t.source));
 }
 
+/** Which DuckDB table a DuckDB schema and table name land in, as DuckDB matches names: case-insensitively. */
+export function landingKey(schema: string, table: string): string {
+  return `${schema.toLowerCase()}\u0000${table.toLowerCase()}`;
+}
+
 /**
  * refuseCollisions for source tables not described yet: the table set checks the chosen tables with
  * it before it records anything (a start refused later, at the sink, had already recorded both).
@@ -103,7 +108,7 @@ export function refuseSourceCollisions(tables: readonly TableRef[]): void {
   const seen = new Map<string, TableRef>();
   for (const t of tables) {
     const schema = targetSchema(t.schema);
-    const k = `${schema.toLowerCase()}\u0000${t.table.toLowerCase()}`;
+    const k = landingKey(schema, t.table);
     const other = seen.get(k);
     if (other) {
       throw new TargetError(
