@@ -76,11 +76,11 @@ export class SinkRenames {
     const r = this.renaming.get(tableKey(change.schema, change.table));
     if (!r) return false;
     this.renaming.delete(tableKey(change.schema, change.table));
-    const now = await this.opts.readSource?.(r.to).catch(() => undefined);
-    const problem = now ? now.copyProblem : 'walduck cannot read the table from the source now';
-    if (problem !== undefined || !this.opts.keyCompare || this.txnXid === undefined)
-      throw ambiguousRename(r.from, r.to, problem ?? 'walduck cannot copy it online here');
-    this.opts.router?.committed(this.txnXid);
+    const xid = this.txnXid;
+    if (xid === undefined) throw ambiguousRename(r.from, r.to, 'walduck cannot copy it online here');
+    const problem = await this.copyProblem(r.to);
+    if (problem !== undefined) throw ambiguousRename(r.from, r.to, problem);
+    this.opts.router?.committed(xid);
     await this.take(lastCommit);
     await this.recopy(
       {
@@ -90,9 +90,12 @@ export class SinkRenames {
       change.lsn,
     );
     // The change may as well be the table that took the name (the other one of a swap): when walduck
-    // follows it, it is copied again too, or a change of it made after the renames would be lost.
-    const taker = this.h.tables.get(tableKey(r.from.schema, r.from.table));
-    if (taker)
+    // follows it, it is copied again too, or a change of it made after the renames would be lost; when
+    // it cannot be copied, the same line as for the renamed one (the open DuckDB transaction, holding
+    // the renames, is not committed).
+    if (this.h.tables.has(tableKey(r.from.schema, r.from.table))) {
+      const takerProblem = await this.copyProblem(r.from);
+      if (takerProblem !== undefined) throw ambiguousRename(r.from, r.to, takerProblem, r.from);
       await this.recopy(
         {
           root: r.from,
@@ -100,7 +103,15 @@ export class SinkRenames {
         },
         change.lsn,
       );
+    }
     return true;
+  }
+
+  /** Why the source's table under `ref` cannot be copied online now, if it cannot. */
+  private async copyProblem(ref: TableRef): Promise<string | undefined> {
+    if (!this.opts.keyCompare) return 'walduck cannot copy it online here';
+    const now = await this.opts.readSource?.(ref).catch(() => undefined);
+    return now ? now.copyProblem : 'walduck cannot read the table from the source now';
   }
 
   /** One table's RENAME TABLE / SET SCHEMA at the source (see renameSet). */

@@ -75,8 +75,14 @@ export function copyingRefusal(from: TableRef, to: TableRef): TableRenameError {
 }
 
 /** A change under a renamed table's old name, taken by another table, that cannot be copied again online. */
-export function ambiguousRename(from: TableRef, to: TableRef, problem: string): TableRenameError {
+export function ambiguousRename(
+  from: TableRef,
+  to: TableRef,
+  problem: string,
+  /** The table that cannot be copied: the renamed one, or the one that took its name. */
+  uncopyable: TableRef = to,
+): TableRenameError {
   return new TableRenameError(
-    `table ${shownName(from)} was renamed to ${shownName(to)} in a transaction that also changed rows under the name ${shownName(from)}, which another table has taken since: those changes may be either table's, and ${shownName(to)} cannot be copied again online (${problem}): replicate into a new DuckDB file`,
+    `table ${shownName(from)} was renamed to ${shownName(to)} in a transaction that also changed rows under the name ${shownName(from)}, which another table has taken since: those changes may be either table's, and ${shownName(uncopyable)} cannot be copied again online (${problem}): replicate into a new DuckDB file`,
   );
 }

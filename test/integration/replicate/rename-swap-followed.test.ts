@@ -142,6 +142,36 @@ it('a swap whose transaction changes only one of the two tables after the rename
   await assertSwapped(file, 'oa', 'ob');
 });
 
+it("a swap whose row after the renames may be a keyless table's that took the name: one line says it cannot be copied again", {
+  timeout: 180_000,
+}, async () => {
+  psql(
+    c.info,
+    `CREATE TABLE ka (id int PRIMARY KEY, v text); INSERT INTO ka VALUES (1, 'a');
+     CREATE TABLE kb (id int, w int); ALTER TABLE kb REPLICA IDENTITY FULL; INSERT INTO kb VALUES (1, 10);`,
+  );
+  const file = 'keyless-taker.duckdb';
+  const first = await runWalduck([...args(file, 'swap_keyless', 'ka,kb'), '--until-caught-up']);
+  assert.equal(first.code, 0, first.stderr);
+  // The row under ka after the renames is the old kb's (no key): the renamed ka can be copied again,
+  // the table that took its name cannot, and the line must say which and why.
+  psql(
+    c.info,
+    `BEGIN;
+     ALTER TABLE ka RENAME TO ka_tmp; ALTER TABLE kb RENAME TO ka; ALTER TABLE ka_tmp RENAME TO kb;
+     INSERT INTO ka VALUES (2, 20);
+     COMMIT;`,
+  );
+  const r = await runWalduck([...args(file, 'swap_keyless', 'kb,ka'), '--until-caught-up']);
+  assert.equal(r.code, 1, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('walduck:') && !l.includes('warning'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(
+    lines[0] ?? '',
+    /table public\.ka was renamed to public\.kb in a transaction that also changed rows under the name public\.ka, .* and public\.ka cannot be copied again online/,
+  );
+});
+
 it('a swap of two tables while others named like their temporary names are followed too', {
   timeout: 180_000,
 }, async () => {
