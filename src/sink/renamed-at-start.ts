@@ -58,24 +58,31 @@ export async function underRecordedNames(
   const followed = await followedWithOid(duck, slot);
   if (followed.length === 0) return [...chosen];
   const names = new Set(chosen.map(refKey));
-  // Chosen tables whose names the stopped time permuted (a swap: a to b, b to a): each name's
-  // recorded table is chosen under another chosen name, and each one's table was recorded under
-  // another chosen name. Each is followed under its recorded name, as a single rename is.
-  const recordedAs = (oid: string | undefined) =>
-    followed.find((f) => oid !== undefined && f.oid === oid && names.has(recordKey(f.record)));
-  const permuted = new Set(
-    chosen
-      .filter((t) => {
-        const f = followed.find((x) => recordKey(x.record) === refKey(t));
-        const other = f?.oid === undefined ? undefined : chosen.find((c) => c.oid === f.oid);
-        return other !== undefined && other !== t && recordedAs(t.oid) !== undefined;
-      })
-      .map(refKey),
-  );
+  // By name and by oid once: the all-tables mode chooses every table of the database.
+  const byName = new Map<string, (typeof followed)[number]>();
+  const byOid = new Map<string, (typeof followed)[number]>();
+  for (const f of followed) {
+    if (!byName.has(recordKey(f.record))) byName.set(recordKey(f.record), f);
+    if (f.oid !== undefined && !byOid.has(f.oid)) byOid.set(f.oid, f);
+  }
+  const chosenOids = new Set(chosen.flatMap((c) => (c.oid === undefined ? [] : [c.oid])));
+  // Chosen tables whose names the stopped time permuted (a swap: a to b, b to a): the table recorded
+  // under this name is chosen under another name, and this table was recorded under another chosen
+  // name. Each is followed under its recorded name, as a single rename is.
+  const permuted = (t: SourceTable): boolean => {
+    const f = byName.get(refKey(t));
+    const mine = t.oid === undefined ? undefined : byOid.get(t.oid);
+    return (
+      f?.oid !== undefined &&
+      f.oid !== t.oid &&
+      chosenOids.has(f.oid) &&
+      mine !== undefined &&
+      names.has(recordKey(mine.record))
+    );
+  };
   for (const t of chosen) {
-    const f = followed.find((x) => recordKey(x.record) === refKey(t));
-    if (!f || f.oid === undefined || t.oid === undefined || f.oid === t.oid || permuted.has(refKey(t)))
-      continue;
+    const f = byName.get(refKey(t));
+    if (!f || f.oid === undefined || t.oid === undefined || f.oid === t.oid || permuted(t)) continue;
     const rows = await query(
       `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${f.oid}`,
     );
@@ -88,12 +95,12 @@ export async function underRecordedNames(
     );
   }
   return chosen.map((t) => {
-    const r = followed.find((f) => f.oid !== undefined && f.oid === t.oid)?.record;
+    const r = t.oid === undefined ? undefined : byOid.get(t.oid)?.record;
     if (!r) return t;
     const was = recordRef(r);
     // Named together with the old name (which then no longer exists) cannot happen; a table of that
     // name chosen too means the oid was taken by something else: leave it to the ordinary checks.
-    if (refKey(was) === refKey(t) || (names.has(refKey(was)) && !permuted.has(refKey(t)))) return t;
+    if (refKey(was) === refKey(t) || (names.has(refKey(was)) && !permuted(t))) return t;
     warn(
       `table ${shownName(t)} is ${shownName(was)} of this replica, renamed at the source while walduck was stopped: followed from the recorded position and renamed in DuckDB where the stream reaches the rename`,
     );
