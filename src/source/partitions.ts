@@ -476,7 +476,7 @@ export class TableRouter implements Router {
     let own = this.renames.of(oid);
     if (!own) {
       // The name the other table leaves, when nothing else is renamed to it: the swap's other half.
-      if (onto.length > 1 || this.renames.targeted(refKey(p.from))) return false;
+      if (onto.length > 1 || this.renames.onto(refKey(p.from), oid).length > 0) return false;
       this.renames.alongside(oid, t, p.from, p);
       own = this.renames.of(oid);
     }

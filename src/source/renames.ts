@@ -219,12 +219,6 @@ export class PendingRenames {
     return [...this.byOid.values()].filter((p) => p.oid !== oid && refKey(p.to) === key);
   }
 
-  /** Whether a pending rename's new name is `key` (refKey). */
-  targeted(key: string): boolean {
-    for (const p of this.byOid.values()) if (refKey(p.to) === key) return true;
-    return false;
-  }
-
   /** A change under `p`'s new name was left out as not ours (see holding). */
   leftOut(p: PendingRename): void {
     if (p.kind !== 'atStart' || p.leftOut) return;
