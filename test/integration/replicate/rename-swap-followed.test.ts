@@ -58,6 +58,35 @@ const args = (file: string, slot: string, tables: string, ...extra: string[]) =>
     ...extra,
   );
 
+/**
+ * A run of walduck over `tables` while `during` changes the source, stopped (SIGINT) once its log
+ * shows `seen`; it must exit 0. Returns its stderr.
+ */
+async function whileRunning(
+  file: string,
+  slot: string,
+  tables: string,
+  during: () => void,
+  seen: (log: string) => boolean,
+): Promise<string> {
+  const run = startWatched(args(file, slot, tables), 'walduck:replicate');
+  try {
+    await run.waitFor(/streaming from slot/);
+    during();
+    await run.waitFor(seen);
+  } finally {
+    run.child.kill('SIGINT');
+  }
+  const r = await run.done;
+  assert.equal(r.code, 0, r.stderr);
+  return r.stderr;
+}
+
+/** Both RENAME TABLE lines of the swap of `a` and `b`. */
+const bothRenamed = (a: string, b: string) => (log: string) =>
+  new RegExp(`public\\.${a}: RENAME TABLE to public\\.${b} applied at LSN`).test(log) &&
+  new RegExp(`public\\.${b}: RENAME TABLE to public\\.${a} applied at LSN`).test(log);
+
 async function assertSwapped(file: string, a: string, b: string, others: string[] = []): Promise<void> {
   const all = [a, b, ...others].sort();
   await assertReplicaEquals(c.info, join(dir, file), all.map(pub));
@@ -73,24 +102,17 @@ it('two followed tables swap names while walduck runs: both followed, DuckDB equ
 }, async () => {
   createPair('ra', 'rb');
   const file = 'running.duckdb';
-  const run = startWatched(args(file, 'swap_running', 'ra,rb'), 'walduck:replicate');
-  try {
-    await run.waitFor(/streaming from slot/);
-    swap('ra', 'rb');
-    await run.waitFor(
-      (log) =>
-        /public\.ra: RENAME TABLE to public\.rb applied at LSN/.test(log) &&
-        /public\.rb: RENAME TABLE to public\.ra applied at LSN/.test(log),
-    );
-  } finally {
-    run.child.kill('SIGINT');
-  }
-  const r = await run.done;
-  assert.equal(r.code, 0, r.stderr);
+  const stderr = await whileRunning(
+    file,
+    'swap_running',
+    'ra,rb',
+    () => swap('ra', 'rb'),
+    bothRenamed('ra', 'rb'),
+  );
   // Whatever the run did not reach, a restart under the names now reaches, with no copy.
   const done = await runWalduck([...args(file, 'swap_running', 'ra,rb'), '--until-caught-up']);
   assert.equal(done.code, 0, done.stderr);
-  assert.doesNotMatch(done.stderr + r.stderr, /copied online|online copy/);
+  assert.doesNotMatch(done.stderr + stderr, /copied online|online copy/);
   await assertSwapped(file, 'ra', 'rb');
 });
 
@@ -115,28 +137,22 @@ it('a swap whose transaction changes only one of the two tables after the rename
 }, async () => {
   createPair('oa', 'ob');
   const file = 'one-side.duckdb';
-  const run = startWatched(args(file, 'swap_one_side', 'oa,ob'), 'walduck:replicate');
-  try {
-    await run.waitFor(/streaming from slot/);
-    // The row under ob after the renames is the old oa's: the only change of the transaction, it
-    // reaches the table that took the name ob, which must be copied again as the renamed one is.
-    psql(
-      c.info,
-      `BEGIN;
-       ALTER TABLE oa RENAME TO oa_tmp; ALTER TABLE ob RENAME TO oa; ALTER TABLE oa_tmp RENAME TO ob;
-       INSERT INTO ob VALUES (102, 'old oa, in the swap, after');
-       COMMIT;`,
-    );
-    await run.waitFor(
-      (log) =>
-        /public\.oa: RENAME TABLE to public\.ob applied at LSN/.test(log) &&
-        /public\.ob: RENAME TABLE to public\.oa applied at LSN/.test(log),
-    );
-  } finally {
-    run.child.kill('SIGINT');
-  }
-  const r = await run.done;
-  assert.equal(r.code, 0, r.stderr);
+  // The row under ob after the renames is the old oa's: the only change of the transaction, it
+  // reaches the table that took the name ob, which must be copied again as the renamed one is.
+  await whileRunning(
+    file,
+    'swap_one_side',
+    'oa,ob',
+    () =>
+      psql(
+        c.info,
+        `BEGIN;
+         ALTER TABLE oa RENAME TO oa_tmp; ALTER TABLE ob RENAME TO oa; ALTER TABLE oa_tmp RENAME TO ob;
+         INSERT INTO ob VALUES (102, 'old oa, in the swap, after');
+         COMMIT;`,
+      ),
+    bothRenamed('oa', 'ob'),
+  );
   const done = await runWalduck([...args(file, 'swap_one_side', 'oa,ob'), '--until-caught-up']);
   assert.equal(done.code, 0, done.stderr);
   await assertSwapped(file, 'oa', 'ob');
@@ -195,30 +211,26 @@ it('a swap, then one of the two dropped: the drop is the dropped table (by oid),
 }, async () => {
   createPair('da', 'db');
   const file = 'swap-drop.duckdb';
-  const run = startWatched(args(file, 'swap_drop', 'da,db'), 'walduck:replicate');
-  try {
-    await run.waitFor(/streaming from slot/);
-    // The old da, named db after the swap, is dropped right after it: the once-a-second catalog check
-    // may see its oid gone before the stream reaches the swap, while da is still its recorded name.
-    psql(
-      c.info,
-      `BEGIN;
-       ALTER TABLE da RENAME TO da_tmp; ALTER TABLE db RENAME TO da; ALTER TABLE da_tmp RENAME TO db;
-       COMMIT;
-       DROP TABLE db;
-       INSERT INTO da VALUES (70, 700, 'old db, after the drop');`,
-    );
-    await run.waitFor(
-      (log) =>
-        /public\.db: RENAME TABLE to public\.da applied at LSN/.test(log) &&
-        /table public\.db was dropped at the source/.test(log),
-    );
-  } finally {
-    run.child.kill('SIGINT');
-  }
-  const r = await run.done;
-  assert.equal(r.code, 0, r.stderr);
-  assert.doesNotMatch(r.stderr, /table public\.da was dropped|re-copying|online copy/);
+  // The old da, named db after the swap, is dropped right after it: the once-a-second catalog check
+  // may see its oid gone before the stream reaches the swap, while da is still its recorded name.
+  const stderr = await whileRunning(
+    file,
+    'swap_drop',
+    'da,db',
+    () =>
+      psql(
+        c.info,
+        `BEGIN;
+         ALTER TABLE da RENAME TO da_tmp; ALTER TABLE db RENAME TO da; ALTER TABLE da_tmp RENAME TO db;
+         COMMIT;
+         DROP TABLE db;
+         INSERT INTO da VALUES (70, 700, 'old db, after the drop');`,
+      ),
+    (log) =>
+      /public\.db: RENAME TABLE to public\.da applied at LSN/.test(log) &&
+      /table public\.db was dropped at the source/.test(log),
+  );
+  assert.doesNotMatch(stderr, /table public\.da was dropped|re-copying|online copy/);
   const done = await runWalduck([...args(file, 'swap_drop', 'da'), '--until-caught-up']);
   assert.equal(done.code, 0, done.stderr);
   await assertReplicaEquals(c.info, join(dir, file), [pub('da')]);
