@@ -45,16 +45,18 @@ export class SinkReshape {
     try {
       plan = await w.check(change);
     } catch (err) {
-      // A copy running starts over with the new schema (its chunks read the old columns).
-      if (err instanceof SchemaChangeError && err.recopy)
-        return (await this.copies.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
-      // The table may have been renamed and its name taken by another table (a swap) in a transaction
-      // the catalog check, about once a second, has not seen yet: this change is then the other
-      // table's. As before a DuckDB commit, a rename found so reads the batch again, placing it.
-      if (err instanceof SchemaChangeError && (await this.opts.router?.renameNews()))
+      if (!(err instanceof SchemaChangeError)) throw err;
+      // First: the table may have been renamed and its name taken by another table (a swap) in a
+      // transaction the catalog check, about once a second, has not seen yet: this change is then the
+      // other table's, which also explains "its columns changed and the table no longer exists" (the
+      // renamed table dropped since). As before a DuckDB commit, a rename found so reads the batch
+      // again, placing it; a re-copy decided here would be rolled back by that replay, its line said.
+      if (await this.opts.router?.renameNews())
         throw new RenameReplay(
           `a change under ${shownName(change)} does not fit the table walduck follows under that name, which was renamed at the source and another table took the name: the open batch is read again from the last commit, placing the rename exactly`,
         );
+      // A copy running starts over with the new schema (its chunks read the old columns).
+      if (err.recopy) return (await this.copies.recopySchema(t, w, err.recopy)) ?? Promise.reject(err);
       throw err;
     }
     if (!plan) return t;
