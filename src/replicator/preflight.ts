@@ -54,6 +54,18 @@ export interface PreflightOptions {
   readonly warn: (msg: string) => void;
   /** Terminate a walsender still holding the slot (a stale consumer) instead of waiting for it. */
   readonly takeover?: boolean | undefined;
+  /**
+   * A stream started before the preflight (early-start.ts): the slot as read before it started, where
+   * it starts, and how to give it up. Kept only to resume at exactly that position.
+   */
+  readonly early?: EarlyStream | undefined;
+}
+
+export interface EarlyStream {
+  readonly slot: Slot;
+  readonly from: Lsn;
+  /** Closes the early stream's connection; the slot is free once its walsender has exited. */
+  abandon(): Promise<void>;
 }
 
 export interface Prepared {
@@ -67,6 +79,8 @@ export interface Prepared {
   /** The side connections (partition routing, schema catalog) that live as long as the run. */
   readonly routing: Routing;
   readonly catalog: SourceCatalog;
+  /** The first session resumes on the early stream (PreflightOptions.early) instead of starting one. */
+  readonly startedEarly?: boolean;
   close(): Promise<void>;
 }
 
@@ -241,7 +255,10 @@ async function decide(
   // A mark from an unfinished snapshot of this file into this slot, on this server: the slot is ours.
   const pending = hasState || !(sink instanceof DuckDbSink) ? undefined : await sink.snapshotPending();
   const ours = pending !== undefined && (pending.systemId === null || pending.systemId === system.systemId);
-  let slotInfo = await readSlot(src, slotName);
+  const early = first && o.early?.slot.name === slotName && p.filter === undefined ? o.early : undefined;
+  if (first && o.early && !early) await release(src, o.early);
+  // The early stream made the slot active: the decision looks at the slot as it was before.
+  let slotInfo = early ? early.slot : await readSlot(src, slotName);
   if (slotInfo?.activePid != null && o.takeover) {
     o.warn(
       `--takeover: terminating the server process ${slotInfo.activePid} that holds replication slot ${slotName}`,
@@ -256,6 +273,16 @@ async function decide(
     mode: o.sink ? 'off' : again && hasState ? 'auto' : (o.snapshot ?? 'auto'),
     pending: ours,
   });
+  if (early) {
+    // The same bytes as a START at the decided position: keep the stream. Anything else (the file
+    // ahead of the slot, a slot to create): give it up and decide again on the slot as it is then.
+    if (decision.action === 'resume' && decision.from === early.from) {
+      if (decision.warning) o.warn(decision.warning);
+      return { ...p, startLsn: decision.from, startedEarly: true };
+    }
+    await release(src, early);
+    return await decide(src, settings, { ...o, early: undefined }, p, first);
+  }
   let startLsn: Lsn;
   if (decision.action === 'create' && decision.dropFirst) {
     if (ours) o.log(`dropping slot ${slotName}: its initial snapshot never committed; starting over`);
@@ -292,7 +319,7 @@ async function decide(
     startLsn = decision.from;
     if (decision.warning) o.warn(decision.warning);
   }
-  return { ...p, startLsn };
+  return { ...p, startLsn, startedEarly: false };
 }
 
 /**
@@ -334,6 +361,13 @@ function checkSlotHealth(name: string, slot: Slot | undefined): void {
       `replication slot ${name} was invalidated by the server (wal_status = 'lost': the WAL it needed is removed, max_slot_wal_keep_size was exceeded): the replica cannot continue; start over with a new DuckDB file and slot`,
     );
   }
+}
+
+/** Gives the early stream up and waits until its walsender has let the slot go. */
+async function release(conn: Connection, early: EarlyStream): Promise<void> {
+  await early.abandon();
+  const slot = await readSlot(conn, early.slot.name);
+  if (slot?.activePid != null) await waitInactive(conn, early.slot.name, slot);
 }
 
 /** Polls until the slot has no active process (at most `ms`); the decision then sees what is left. */

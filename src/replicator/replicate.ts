@@ -2,6 +2,7 @@
 // replication loop (loop.ts) until told to stop. What is shown while it runs is the caller's choice
 // (onProgress, snapshotProgress): the replicator draws nothing itself.
 
+import { existsSync } from 'node:fs';
 import {
   type Connection,
   ConnectionError,
@@ -22,6 +23,7 @@ import type { SnapshotDisplay } from '../snapshot/progress.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { TableRef } from '../wal2json/change.js';
 import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
+import { type EarlyStart, startEarly } from './early-start.js';
 import { ReplicateError } from './errors.js';
 import { Latency, type LatencySummary, pgTimestampMs } from './latency.js';
 import { type LoopFigures, newFigures, runLoop, type StopAt, systemClock } from './loop.js';
@@ -138,6 +140,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 export const DEFAULT_STATUS_INTERVAL_MS = 10_000;
 /** How long a reconnect's preflight (no snapshot: a few queries) may take before the link counts as dead. */
 const RECONNECT_SETUP_MS = 30_000;
+/** How long DuckDB's loading waits for an early start's round trips (a near server needs ~10 ms). */
+const EARLY_START_WAIT_MS = 250;
 /** The receive timeout when the server's wal_sender_timeout is off (0). */
 const FALLBACK_RECEIVE_TIMEOUT_MS = 60_000;
 
@@ -164,6 +168,9 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   }
   // This session's changes the server dropped (lost-change.ts), fed by its replication connection.
   let lostChanges: LostChanges | undefined;
+  // Warnings that arrive before the first session's LostChanges exists (an early stream's, during the
+  // preflight): handed to it once it does.
+  let unclaimed: string[] | undefined = [];
   const connectSource = (signal?: AbortSignal) =>
     connect(settings, {
       ...(signal ? { signal } : {}),
@@ -172,7 +179,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       ...(o.trace ? { trace: o.trace } : {}),
       onNotice: (n) => {
         o.warn(`server ${n.severity}: ${n.message}`);
-        lostChanges?.notice(n.message);
+        if (lostChanges) lostChanges.notice(n.message);
+        else unclaimed?.push(n.message);
       },
       ...(settings.connectTimeoutMs === undefined ? { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS } : {}),
     });
@@ -183,10 +191,34 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   const abandon = new AbortController();
   // A stop asked for abandons a connection attempt too: a server that does not answer would hold the
   // stop until the connect timeout, and then it read as a failure (exit 1).
-  let firstConnection: Promise<Connection> | undefined = connectSource(
-    o.signal ? AbortSignal.any([abandon.signal, o.signal]) : abandon.signal,
-  );
+  const attempt = o.signal ? AbortSignal.any([abandon.signal, o.signal]) : abandon.signal;
+  let firstConnection: Promise<Connection> | undefined = connectSource(attempt);
   firstConnection.catch(() => {});
+  // Resuming an existing file: START_REPLICATION goes out before DuckDB loads (early-start.ts), on
+  // the first connection; the preflight gets one of its own.
+  let early: Promise<EarlyStart | undefined> | undefined;
+  if (!o.sink && o.duckdb && o.snapshot !== 'force' && !o.takeover && existsSync(o.duckdb)) {
+    early = firstConnection.then(
+      (c) =>
+        startEarly(c, {
+          slot: o.slot,
+          pluginOptions: wal2jsonOptions({
+            formatVersion: o.formatVersion,
+            ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
+          }),
+          liveness: async (c) => liveness(await walSenderTimeoutMs(c), o.statusIntervalMs),
+          pieceBytes: DEFAULT_PIECE_BYTES,
+          maxBufferedBytes: o.socketBufferBytes,
+          log: o.log,
+        }),
+      () => undefined,
+    );
+    firstConnection = connectSource(attempt);
+    firstConnection.catch(() => {});
+    // DuckDB's native library loads synchronously (~0.1 s in which no socket is read): the early
+    // start's round trips go first, for a while.
+    await settledWithin(early, EARLY_START_WAIT_MS);
+  }
   type Instance = Awaited<ReturnType<typeof openDuckDb>>;
   let instance: Instance | undefined;
   let duck: Awaited<ReturnType<Instance['connect']>> | undefined;
@@ -202,6 +234,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     instance?.closeSync();
     abandon.abort();
     void firstConnection.then((c) => c.close()).catch(() => {});
+    void early?.then((e) => e?.conn.close()).catch(() => {});
     throw err;
   }
   const latency = new Latency();
@@ -236,11 +269,14 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   try {
     for (;;) {
       let conn: Connection | undefined;
+      let started: EarlyStart | undefined;
       let streamed = false;
       let copyStuck = false;
       try {
         const connecting = firstConnection ?? connectSource(o.signal);
         firstConnection = undefined;
+        started = await early;
+        early = undefined;
         conn = await connecting;
         const first = prepared === undefined;
         const session = conn;
@@ -268,6 +304,11 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             sinkLog: o.logs?.sink,
             warn: o.warn,
             takeover: o.takeover,
+            early: started && {
+              slot: started.slot,
+              from: started.from,
+              abandon: async () => void (await started?.conn.close()),
+            },
           },
           prepared,
         );
@@ -296,7 +337,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             'wal2json format-version 1 does not report TRUNCATE (wal2json 2.5 emits nothing for it): a truncated source table will keep its rows in DuckDB; use --format-version 2 if tables are truncated',
           );
         }
-        const live = liveness(await walSenderTimeoutMs(conn), o.statusIntervalMs);
+        const onEarly = p.startedEarly === true ? started : undefined;
+        const live = onEarly?.live ?? liveness(await walSenderTimeoutMs(conn), o.statusIntervalMs);
         // Into DuckDB every table's changes arrive (no add-tables, see table-routing.ts): a row change
         // of a table the router already found not ours is dropped by the decoder unread, asked change
         // by change (the generator runs in step with the sink, so the answer is the router's now). A
@@ -322,20 +364,29 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
                     ),
               })
             : undefined;
-        const stream = await conn.startReplication({
-          slot: p.slot,
-          startLsn: p.startLsn,
-          options: wal2jsonOptions({
-            formatVersion: o.formatVersion,
-            ...(p.filter ? { tables: p.filter } : {}),
-            ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
-          }),
-          feedbackIntervalMs: live.feedbackIntervalMs,
-          receiveTimeoutMs: live.receiveTimeoutMs,
-          // A long message (a whole-transaction v1 document) is decoded as it arrives, never assembled.
-          pieceBytes: DEFAULT_PIECE_BYTES,
-          ...(o.socketBufferBytes !== undefined ? { maxBufferedBytes: o.socketBufferBytes } : {}),
-        });
+        for (const message of unclaimed ?? []) lostChanges?.notice(message);
+        unclaimed = undefined;
+        const stream =
+          onEarly?.stream ??
+          (await conn.startReplication({
+            slot: p.slot,
+            startLsn: p.startLsn,
+            options: wal2jsonOptions({
+              formatVersion: o.formatVersion,
+              ...(p.filter ? { tables: p.filter } : {}),
+              ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
+            }),
+            feedbackIntervalMs: live.feedbackIntervalMs,
+            receiveTimeoutMs: live.receiveTimeoutMs,
+            // A long message (a whole-transaction v1 document) is decoded as it arrives, never assembled.
+            pieceBytes: DEFAULT_PIECE_BYTES,
+            ...(o.socketBufferBytes !== undefined ? { maxBufferedBytes: o.socketBufferBytes } : {}),
+          }));
+        if (onEarly) {
+          // The session streams on the early connection; the preflight's has done its work.
+          await conn.close().catch(() => {});
+          conn = onEarly.conn;
+        }
         o.log(
           `streaming from slot ${p.slot} at ${formatLsn(p.startLsn)} (status every ${live.feedbackIntervalMs} ms, receive timeout ${live.receiveTimeoutMs} ms)`,
         );
@@ -457,6 +508,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         if (await pause(delay, o.signal)) return stopped();
       } finally {
         await conn?.close().catch(() => {});
+        if (started && started.conn !== conn) await started.conn.close().catch(() => {});
       }
     }
   } finally {
@@ -523,6 +575,13 @@ async function within<T>(p: Promise<T>, ms: number, onTimeout: () => void): Prom
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Waits until `p` settles or `ms` pass, whichever is first. */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 /** Whether `err`, or an error it was caused by (a row's apply error wraps it), is a transient failure. */
