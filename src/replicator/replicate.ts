@@ -9,6 +9,7 @@ import {
   connect,
   DEFAULT_PIECE_BYTES,
   type LogFn,
+  PgServerError,
   parseConnectionString,
   type TraceFn,
 } from '../protocol/index.js';
@@ -211,7 +212,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           maxBufferedBytes: o.socketBufferBytes,
           log: o.log,
         }),
-      () => undefined,
+      (err: unknown) => void o.log(`no early start: ${firstLine(err)}`),
     );
     firstConnection = connectSource(attempt);
     firstConnection.catch(() => {});
@@ -277,7 +278,15 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         firstConnection = undefined;
         started = await early;
         early = undefined;
-        conn = await connecting;
+        conn = await connecting.catch(async (err: unknown) => {
+          // One walsender more than the server allows (max_wal_senders): the early stream took the
+          // last one. Give it up, and prepare and stream on one connection, as without it.
+          if (!started || !(err instanceof PgServerError && err.sqlstate === '53300')) throw err;
+          o.log(`no early start: ${firstLine(err)}`);
+          await started.conn.close().catch(() => {});
+          started = undefined;
+          return await connectSource(o.signal);
+        });
         const first = prepared === undefined;
         const session = conn;
         const preparing = prepare(

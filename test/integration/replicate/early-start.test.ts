@@ -9,6 +9,7 @@ import { it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
+import { restartCluster } from '../../helpers/faults.js';
 import { replicateArgs, runWalduck } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
@@ -52,4 +53,26 @@ it('a resume streams from the slot before DuckDB opens, and not when the file is
   assert.equal(behind.code, 0, behind.stderr);
   assert.match(behind.stderr, EARLY, 'the stream was started early, then given up');
   await assertReplicaEquals(c.info, join(dir, 'e.duckdb'), TABLES);
+});
+
+it('with one walsender allowed, the early stream gives way to the preflight without a reconnect', {
+  timeout: 120_000,
+}, async () => {
+  psql(c.info, `CREATE TABLE w (id int PRIMARY KEY, v text)`);
+  const argv = args('w.duckdb', '--slot', 'w_slot', '--tables', 'w', '--until-caught-up');
+  const env = { DEBUG: 'walduck:replicate' };
+  assert.equal((await runWalduck(argv, env)).code, 0);
+  psql(c.info, `ALTER SYSTEM SET max_wal_senders = 1`);
+  restartCluster(c.info, 'fast');
+  try {
+    psql(c.info, `INSERT INTO w SELECT g, 'x' FROM generate_series(1, 10) g`);
+    const r = await runWalduck(argv, env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /no early start: .*53300/);
+    assert.doesNotMatch(r.stderr, /reconnecting/);
+    await assertReplicaEquals(c.info, join(dir, 'w.duckdb'), [{ schema: 'public', table: 'w' }]);
+  } finally {
+    psql(c.info, `ALTER SYSTEM RESET max_wal_senders`);
+    restartCluster(c.info, 'fast');
+  }
 });
