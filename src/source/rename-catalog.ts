@@ -13,6 +13,7 @@ import { PartitionError } from './leaves.js';
 import { quoteLiteral } from './quote.js';
 import { MOVING_XID, type PendingRename, PendingRenames, RENAMING_XID, renamingXidOf } from './renames.js';
 import type { OpenBatch } from './routing.js';
+import { RowTypeRewrites, SLOT_HORIZONS, TYPE_AGE, TYPE_XMIN } from './row-type-rewrites.js';
 
 /** Every relation kind: a name held by any of them is taken (another table under a followed one's old name). */
 export const ANY_RELATION = `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`;
@@ -41,6 +42,8 @@ export class CatalogRenames {
   readonly pending: PendingRenames;
   /** The sink's open batch (useBatch): the transactions the stream committed since its last commit. */
   batch: OpenBatch | undefined;
+  /** The followed tables' row type rewrites the stream has not reached (renamed away and back). */
+  readonly rewrites = new RowTypeRewrites((xid) => this.batch?.has(xid) ?? false);
   /** Each followed table's owner (pg_class.relowner) at the last catalog check under its name. */
   private readonly owners = new Map<string, string>();
   /** Whether the start's look for tables renamed while walduck was stopped was made. */
@@ -66,9 +69,10 @@ export class CatalogRenames {
     for (const t of followed) if (t.oid && /^\d+$/.test(t.oid)) byOid.set(t.oid, t);
     if (byOid.size === 0) return;
     const rows = await this.query(
-      `SELECT c.oid::int8, n.nspname, c.relname, ${RENAMING_XID}, pg_current_wal_insert_lsn()::text, ${MOVING_XID} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
+      `SELECT c.oid::int8, n.nspname, c.relname, ${RENAMING_XID}, pg_current_wal_insert_lsn()::text, ${MOVING_XID}, ${TYPE_XMIN}, ${TYPE_AGE}, ${SLOT_HORIZONS} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
     );
     for (const r of rows) {
+      this.rewrites.atStart(r[0] ?? '', r[6], r[7], r[8], r[4] ?? '');
       const t = byOid.get(r[0] ?? '');
       const now = { schema: r[1] ?? '', table: r[2] ?? '' };
       if (!t || refKey(now) === refKey(t)) continue;
@@ -94,11 +98,12 @@ export class CatalogRenames {
     // The WAL insert position is read after the catalog snapshot: a rename seen committed before it
     // (the insert position, not the write one: see renames.ts).
     const rows = await this.query(
-      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_insert_lsn()::text, ${RENAMING_XID}, c.relowner::text, ${MOVING_XID} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
+      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_insert_lsn()::text, ${RENAMING_XID}, c.relowner::text, ${MOVING_XID}, ${TYPE_XMIN} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
     );
     const gone = new Set(byOid.keys());
     for (const r of rows) {
       const oid = r[0] ?? '';
+      this.rewrites.read(oid, r[7], r[3] ?? '');
       const t = byOid.get(oid);
       if (!t) continue;
       gone.delete(oid);
@@ -211,6 +216,7 @@ export class CatalogRenames {
    * the batch is read again from the last commit, knowing it.
    */
   streamPassed(lsn: bigint): void {
+    this.rewrites.passed(lsn);
     const [p] = this.pending.reached(lsn);
     if (p)
       throw new PartitionError(
