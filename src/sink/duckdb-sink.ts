@@ -116,7 +116,7 @@ export class DuckDbSink implements ChangeSink {
   ) {
     this.lastCommitLsn = storedLsn;
     this.now = opts.now ?? Date.now;
-    opts.router?.useBatch(this.batchXids);
+    opts.router?.useBatch(this.batchXids, opts.slot);
     this.builder = new SinkBuild(conn, opts, catalog, this.stats);
     this.room = new CommitRoom(conn, opts.memoryLimit, opts.log, opts.warn);
     const unstage = (t: Table) => {

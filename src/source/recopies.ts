@@ -94,6 +94,19 @@ export class Recopies {
   }
 
   /**
+   * A change under `name`, which no relation has now, came while `t`'s last rename lies ahead in the
+   * stream: `t` may have held that name in between (renamed away and back), and the change be its own.
+   */
+  heldInBetween(t: TableRef, name: TableRef): void {
+    this.add(
+      t,
+      `changes under ${shownName(name)}, a name no table has now, came before the stream reached the last rename of ${shownName(t)}, which may have held that name in between (renamed away and back)`,
+      `changes under ${shownName(name)}, a name no table has now, came before the stream reached the last rename of ${shownName(t)}: they may be its own under a name it held in between (renamed away and back), and walduck cannot tell; run walduck resync --table ${shownName(t)} to copy it again`,
+      'WALDUCK_TABLE_RENAMED',
+    );
+  }
+
+  /**
    * `t` was dropped and a table of the same name created (oid `was` -> `now`): the stream carries no
    * DROP, so DuckDB holds the dropped table's rows, and the new table's changes would land among them.
    */

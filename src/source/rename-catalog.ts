@@ -11,8 +11,9 @@ import { shownName } from '../wal2json/shown-name.js';
 import type { QueryFn, SourceTable } from './catalog.js';
 import { PartitionError } from './leaves.js';
 import { quoteLiteral } from './quote.js';
-import { type PendingRename, PendingRenames, RENAMING_XID } from './renames.js';
+import { MOVING_XID, type PendingRename, PendingRenames, RENAMING_XID, renamingXidOf } from './renames.js';
 import type { OpenBatch } from './routing.js';
+import { RowTypeRewrites, SLOT_HORIZONS, TYPE_AGE, TYPE_XMIN } from './row-type-rewrites.js';
 
 /** Every relation kind: a name held by any of them is taken (another table under a followed one's old name). */
 export const ANY_RELATION = `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`;
@@ -41,6 +42,8 @@ export class CatalogRenames {
   readonly pending: PendingRenames;
   /** The sink's open batch (useBatch): the transactions the stream committed since its last commit. */
   batch: OpenBatch | undefined;
+  /** The followed tables' row type rewrites the stream has not reached (renamed away and back). */
+  readonly rewrites = new RowTypeRewrites((xid) => this.batch?.has(xid) ?? false);
   /** Each followed table's owner (pg_class.relowner) at the last catalog check under its name. */
   private readonly owners = new Map<string, string>();
   /** Whether the start's look for tables renamed while walduck was stopped was made. */
@@ -66,17 +69,19 @@ export class CatalogRenames {
     for (const t of followed) if (t.oid && /^\d+$/.test(t.oid)) byOid.set(t.oid, t);
     if (byOid.size === 0) return;
     const rows = await this.query(
-      `SELECT c.oid::int8, n.nspname, c.relname, ${RENAMING_XID}, pg_current_wal_insert_lsn()::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
+      `SELECT c.oid::int8, n.nspname, c.relname, ${RENAMING_XID}, pg_current_wal_insert_lsn()::text, ${MOVING_XID}, ${TYPE_XMIN}, ${TYPE_AGE}, ${SLOT_HORIZONS} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
     );
     for (const r of rows) {
+      this.rewrites.atStart(r[0] ?? '', r[6], r[7], r[8], r[4] ?? '');
       const t = byOid.get(r[0] ?? '');
       const now = { schema: r[1] ?? '', table: r[2] ?? '' };
       if (!t || refKey(now) === refKey(t)) continue;
       // Another relation under the old name (a swap while stopped): placed by its transaction too.
       const reused = (await oidOf(this.query, t, ANY_RELATION)) !== undefined;
-      this.pending.sawAtStart(t.oid ?? '', t, now, r[4] ?? '', r[3] ?? null, reused);
+      const xid = renamingXidOf(t, now, r[3], r[5]);
+      this.pending.sawAtStart(t.oid ?? '', t, now, r[4] ?? '', xid, reused);
       this.log(
-        `table ${shownName(t)} was renamed to ${shownName(now)} while walduck was stopped: the rename is placed at its renaming transaction (xid ${r[3] ?? 'unknown'})`,
+        `table ${shownName(t)} was renamed to ${shownName(now)} while walduck was stopped: the rename is placed at its renaming transaction (xid ${xid ?? 'unknown'})`,
       );
     }
   }
@@ -93,11 +98,12 @@ export class CatalogRenames {
     // The WAL insert position is read after the catalog snapshot: a rename seen committed before it
     // (the insert position, not the write one: see renames.ts).
     const rows = await this.query(
-      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_insert_lsn()::text, ${RENAMING_XID}, c.relowner::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
+      `SELECT c.oid::int8, n.nspname, c.relname, pg_current_wal_insert_lsn()::text, ${RENAMING_XID}, c.relowner::text, ${MOVING_XID}, ${TYPE_XMIN} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${[...byOid.keys()].join(', ')})`,
     );
     const gone = new Set(byOid.keys());
     for (const r of rows) {
       const oid = r[0] ?? '';
+      this.rewrites.read(oid, r[7], r[3] ?? '');
       const t = byOid.get(oid);
       if (!t) continue;
       gone.delete(oid);
@@ -116,7 +122,7 @@ export class CatalogRenames {
           t,
           now,
           r[3] ?? '',
-          this.renamingXid(oid, r[4], r[5]),
+          this.renamingXid(oid, t, now, r[4], r[5], r[6]),
           reused,
           taken(refKey(now)),
         )
@@ -138,9 +144,16 @@ export class CatalogRenames {
   async placeable(was: SourceTable, to: TableRef, oid: string): Promise<boolean> {
     if ((await oidOf(this.query, was, ANY_RELATION)) === undefined) return false;
     const [row] = await this.query(
-      `SELECT ${RENAMING_XID}, pg_current_wal_insert_lsn()::text, c.relowner::text FROM pg_class c WHERE c.oid = ${oid}`,
+      `SELECT ${RENAMING_XID}, pg_current_wal_insert_lsn()::text, c.relowner::text, ${MOVING_XID} FROM pg_class c WHERE c.oid = ${oid}`,
     );
-    this.pending.saw(oid, was, to, row?.[1] ?? '', this.renamingXid(oid, row?.[0], row?.[2]), true);
+    this.pending.saw(
+      oid,
+      was,
+      to,
+      row?.[1] ?? '',
+      this.renamingXid(oid, was, to, row?.[0], row?.[2], row?.[3]),
+      true,
+    );
     if (this.pending.arm())
       throw new PartitionError(
         `table ${shownName(was)} was renamed to ${shownName(to)} and another table took the name ${shownName(was)}: reading the open batch again from the last commit, to place the rename exactly`,
@@ -154,12 +167,17 @@ export class CatalogRenames {
    * since the last check under the old name, so an OWNER TO may have rewritten the row type after the
    * rename (the witnesses in RENAMING_XID miss a table with no index and no TOAST table whose new
    * owner is the bootstrap superuser). An OWNER TO before the rename costs a needless re-copy only.
+   * A move to another schema under the same name is named by MOVING_XID, which no OWNER TO rewrites.
    */
   private renamingXid(
     oid: string,
+    from: TableRef,
+    to: TableRef,
     xmin: string | null | undefined,
     owner: string | null | undefined,
+    moved: string | null | undefined,
   ): string | null {
+    if (from.table === to.table && from.schema !== to.schema && moved) return moved;
     const before = this.owners.get(oid);
     return before !== undefined && owner != null && owner !== before ? null : (xmin ?? null);
   }
@@ -198,6 +216,7 @@ export class CatalogRenames {
    * the batch is read again from the last commit, knowing it.
    */
   streamPassed(lsn: bigint): void {
+    this.rewrites.passed(lsn);
     const [p] = this.pending.reached(lsn);
     if (p)
       throw new PartitionError(

@@ -64,6 +64,26 @@ export const RENAMING_XID = `(SELECT t.xmin::text FROM pg_type t WHERE t.oid = c
     AND NOT EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
       AND d.deptype = 'o' AND d.xmin = t.xmin)))`;
 
+/**
+ * The transaction that last moved table `c` to another schema (SQL over pg_class c): the xmin of its
+ * dependency on its schema (pg_depend), which only ALTER … SET SCHEMA rewrites (a SET SCHEMA to the
+ * schema it is in rewrites nothing). For a table whose name is the same and only its schema changed,
+ * that is the renaming transaction, also when a later OWNER TO hid it from RENAMING_XID (a swap made
+ * with SET SCHEMA, then the moved table given to another owner).
+ */
+export const MOVING_XID = `(SELECT s.xmin::text FROM pg_depend s WHERE s.classid = 'pg_class'::regclass AND s.objid = c.oid
+  AND s.objsubid = 0 AND s.refclassid = 'pg_namespace'::regclass LIMIT 1)`;
+
+/** The renaming transaction of a table named `from` before and `to` now: MOVING_XID's `moved` when only the schema changed. */
+export function renamingXidOf(
+  from: TableRef,
+  to: TableRef,
+  renaming: string | null | undefined,
+  moved: string | null | undefined,
+): string | null {
+  return from.table === to.table && from.schema !== to.schema && moved ? moved : (renaming ?? null);
+}
+
 /** What both kinds of pending rename know. */
 interface RenameSeen {
   readonly oid: string;

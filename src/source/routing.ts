@@ -44,7 +44,8 @@ export interface OpenBatch {
 
 export interface Router {
   /** The sink's open batch, read by the router's catalog checks (the sink tells it once). */
-  useBatch(batch: OpenBatch): void;
+  /** `slot`: the replication slot the stream reads (the start's look for renames away and back needs it). */
+  useBatch(batch: OpenBatch, slot?: string): void;
   route(ref: TableRef): Promise<Route>;
   /** The leaf partition named `ref`, when it is one routed to a replicated table. */
   leaf(ref: TableRef): LeafInfo | undefined;

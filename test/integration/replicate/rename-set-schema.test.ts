@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
-import { RENAMING_XID } from '../../../src/source/renames.js';
+import { MOVING_XID, RENAMING_XID } from '../../../src/source/renames.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
 import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
@@ -101,6 +101,24 @@ describe('a swap made with SET SCHEMA', () => {
     );
     assert.doesNotMatch(stderr, /re-copying/, 'placed at its transaction: no copy');
   });
+
+  it('followed by an OWNER TO of the moved table in the next transaction: still placed at the swapping transaction, no copy', {
+    timeout: 180_000,
+  }, async () => {
+    // The OWNER TO rewrites the row type, hiding the swap from RENAMING_XID; the moved table's schema
+    // dependency still names it. walduck applied the new public.gc's rename alone at the swap and
+    // stopped: "source tables public.gc and public.gc would both land in DuckDB table main.gc".
+    psql(c.info, 'CREATE ROLE gc_owner');
+    const stderr = await setSchemaSwap(
+      'gc',
+      'COMMIT; ALTER TABLE o2_gc.gc OWNER TO gc_owner; BEGIN;',
+      `INSERT INTO public.gc VALUES (100, 'other, after the swap', 100); UPDATE public.gc SET v = 'other' WHERE id = 1;
+       INSERT INTO o2_gc.gc VALUES (51, 'followed, after the swap'); UPDATE o2_gc.gc SET v = 'followed' WHERE id = 1;
+       INSERT INTO gc_w VALUES (1)`,
+      /public\.gc: RENAME TABLE to o2_gc\.gc applied at LSN/,
+    );
+    assert.doesNotMatch(stderr, /re-copying/, 'placed at its transaction: no copy');
+  });
 });
 
 describe('OWNER TO is not taken for a rename', () => {
@@ -175,6 +193,10 @@ describe('OWNER TO is not taken for a rename', () => {
     assert.equal(named('rx_renamed'), recorded('rename'), 'RENAME TO');
     assert.equal(named('rx_o.rx_move'), recorded('move'), 'SET SCHEMA');
     assert.equal(named('rx_o.rx_move_owner'), 'none', 'SET SCHEMA, then OWNER TO: hidden');
+    const moved = (table: string) =>
+      psql(c.info, `SELECT ${MOVING_XID} FROM pg_class c WHERE c.oid = '${table}'::regclass`);
+    assert.equal(moved('rx_o.rx_move_owner'), recorded('move_owner 1'), 'SET SCHEMA, then OWNER TO: moved');
+    assert.equal(moved('rx_o.rx_owner_move'), recorded('owner_move 2'), 'OWNER TO, then SET SCHEMA: moved');
     assert.equal(named('rx_o.rx_owner_move'), recorded('owner_move 2'), 'OWNER TO, then SET SCHEMA');
     assert.equal(named('rx_o.rx_both'), recorded('both'), 'SET SCHEMA and OWNER TO in one transaction');
     assert.equal(named('rx_owned'), 'none', 'OWNER TO');
