@@ -379,7 +379,12 @@ export class DuckDbSink implements ChangeSink {
     // That check may have found a table dropped and created again, whose new oid the table set writes
     // in this commit: its re-copy goes in with it (taken at the next transaction, a kill -9 between
     // the two lost it, and the next start streamed the new table over the dropped one's rows).
-    if (!this.committingSnapshot) await this.copies.take(this.lastCommitLsn);
+    // So too a rename whose transaction the batch committed: taken at the next transaction otherwise,
+    // and a stop or kill before that left the position past the rename stored without it.
+    if (!this.committingSnapshot) {
+      await this.renames.take(this.lastCommitLsn);
+      await this.copies.take(this.lastCommitLsn);
+    }
     await this.begin();
     await this.flushStages();
     await this.fills.passed(this.conn, this.lastCommitLsn);

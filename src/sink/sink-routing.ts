@@ -52,8 +52,12 @@ export class SinkRouting {
   async resolve(ref: TableRef, lsn: Lsn): Promise<Table | undefined> {
     const h = this.h;
     const t = h.tables.get(tableKey(ref.schema, ref.table));
-    if (t) return t;
     const router = this.opts.router;
+    if (t) {
+      const oid = t.applier.target.source.oid;
+      if (router?.renamesPending && oid !== undefined) router.changeUnderOwnName?.(oid);
+      return t;
+    }
     if (!router) {
       this.opts.log(`change for unchosen table ${shownName(ref)} ignored`);
       return undefined;

@@ -163,7 +163,10 @@ export class TableRouter implements Router {
     await this.startCheck();
     const k = refKey(ref);
     const chosen = this.chosen.get(k);
-    if (chosen) return { kind: 'table', ref, oid: chosen.oid };
+    if (chosen) {
+      if (chosen.oid !== undefined) this.changeUnderOwnName(chosen.oid);
+      return { kind: 'table', ref, oid: chosen.oid };
+    }
     const leaf = this.leaves.get(k);
     if (leaf) return { kind: 'table', ref: leaf.root, oid: this.chosen.get(refKey(leaf.root))?.oid };
     if (this.ignored.has(k)) {
@@ -176,6 +179,21 @@ export class TableRouter implements Router {
       }
     }
     return this.lookup(ref);
+  }
+
+  /** Whether a rename made while walduck was stopped is not placed yet (changeUnderOwnName has work). */
+  get renamesPending(): boolean {
+    return this.renames.size > 0;
+  }
+
+  /**
+   * A change of followed table `oid` under the name it has in DuckDB. Renamed while walduck was
+   * stopped, and another table has that name now, it is ours only if the renaming commit is still
+   * ahead in the stream: applied, but held from DuckDB until that is settled (renames.ts, tookOld).
+   */
+  changeUnderOwnName(oid: string): void {
+    const p = this.renames.oldNameUnsettled(oid, this.current);
+    if (p) this.renames.tookOld(p);
   }
 
   private async lookup(ref: TableRef): Promise<Route> {

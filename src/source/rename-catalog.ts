@@ -220,7 +220,7 @@ export class CatalogRenames {
     const [p] = this.pending.reached(lsn);
     if (p)
       throw new PartitionError(
-        `table ${shownName(p.from)} was renamed to ${shownName(p.to)} before the position walduck resumed from: reading the open batch again from the last commit, with its changes under ${shownName(p.to)} as its own`,
+        `table ${shownName(p.from)} was renamed to ${shownName(p.to)} before the position walduck resumed from: reading the open batch again from the last commit, with the rename applied there (its changes under ${shownName(p.to)} its own, those under ${shownName(p.from)} another table's)`,
         'WALDUCK_RENAME_REPLAY',
       );
   }

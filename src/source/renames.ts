@@ -122,6 +122,11 @@ export interface AtStartRename extends RenameSeen {
   readonly inStream: boolean;
   /** A change under the new name was left out before the renaming commit was seen. */
   readonly leftOut: boolean;
+  /**
+   * A change under the old name, which another relation has now, was applied to this table before the
+   * renaming commit was seen: the mirror of `leftOut` (ours only if that commit is still ahead).
+   */
+  readonly tookOld: boolean;
 }
 
 export type PendingRename = RunningRename | AtStartRename;
@@ -162,6 +167,11 @@ export class PendingRenames {
 
   /** `inBatch`: whether the stream committed a transaction in the open batch (the sink keeps them). */
   constructor(private readonly inBatch: (xid: number) => boolean = () => false) {}
+
+  /** How many renames are pending. */
+  get size(): number {
+    return this.byOid.size;
+  }
 
   /** The catalog shows `oid` (followed as `from`) named `to`; true when that is news (worth a line). */
   saw(
@@ -212,6 +222,7 @@ export class PendingRenames {
       before: false,
       inStream: false,
       leftOut: false,
+      tookOld: false,
     });
   }
 
@@ -246,18 +257,40 @@ export class PendingRenames {
     this.learnt.add(p.oid);
   }
 
-  /** A rename renamed while stopped that left changes out and is not settled yet: no DuckDB commit now. */
+  /**
+   * `oid`'s rename made while stopped, when a change under its old name cannot be placed yet: another
+   * relation has that name now, and the renaming commit is neither seen nor known to lie before the
+   * resume position. The change is applied to the table as its own, tentatively (tookOld): holding
+   * then keeps it from DuckDB until that is settled.
+   */
+  oldNameUnsettled(oid: string, current: number | undefined): AtStartRename | undefined {
+    const p = this.byOid.get(oid);
+    if (p?.kind !== 'atStart' || !p.reused || p.committed || p.before || p.xid === current) return undefined;
+    return p;
+  }
+
+  /** A change under `p`'s old name was applied to the table before its renaming commit was seen. */
+  tookOld(p: AtStartRename): void {
+    if (p.tookOld) return;
+    this.byOid.set(p.oid, { ...p, tookOld: true });
+    this.learnt.add(p.oid);
+  }
+
+  /**
+   * A rename renamed while stopped that left changes out, or applied changes under its old name, and is
+   * not settled yet: no DuckDB commit now.
+   */
   holding(): PendingRename | undefined {
     for (const p of this.byOid.values())
-      if (p.kind === 'atStart' && p.leftOut && !p.committed && !p.before) return p;
+      if (p.kind === 'atStart' && (p.leftOut || p.tookOld) && !p.committed && !p.before) return p;
     return undefined;
   }
 
   /**
    * The stream has passed WAL position `lsn` (a commit at or after it, or a keepalive reporting it).
    * A rename renamed while stopped whose commit was not seen by then lies before the resume position:
-   * its changes under the new name are all ours. Returns the ones that had left some out (their
-   * batch must be read again).
+   * its changes under the new name are all ours, and those under the old name another table's.
+   * Returns the ones that had left some out or taken some in (their batch must be read again).
    */
   reached(lsn: Lsn): PendingRename[] {
     const out: PendingRename[] = [];
@@ -265,7 +298,7 @@ export class PendingRenames {
       if (p.kind !== 'atStart' || p.committed || p.inStream || p.before || lsn < p.at) continue;
       // Not in `learnt`: a fact about the WAL, which a rollback does not take back.
       this.byOid.set(oid, { ...p, before: true });
-      if (p.leftOut) out.push(p);
+      if (p.leftOut || p.tookOld) out.push(p);
     }
     return out;
   }
@@ -299,7 +332,7 @@ export class PendingRenames {
         this.byOid.set(
           oid,
           p.kind === 'atStart'
-            ? { ...p, committed: false, leftOut: false }
+            ? { ...p, committed: false, leftOut: false, tookOld: false }
             : { ...p, committed: false, passed: false },
         );
     }

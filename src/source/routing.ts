@@ -47,6 +47,10 @@ export interface Router {
   /** `slot`: the replication slot the stream reads (the start's look for renames away and back needs it). */
   useBatch(batch: OpenBatch, slot?: string): void;
   route(ref: TableRef): Promise<Route>;
+  /** Renames are pending: changeUnderOwnName must hear of changes under a followed table's own name. */
+  readonly renamesPending?: boolean;
+  /** A change of followed table `oid` under the name it has in DuckDB (renames.ts, tookOld). */
+  changeUnderOwnName?(oid: string): void;
   /** The leaf partition named `ref`, when it is one routed to a replicated table. */
   leaf(ref: TableRef): LeafInfo | undefined;
   leavesOf(root: TableRef): readonly LeafInfo[];
