@@ -4,7 +4,7 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { InternalError } from '../protocol/errors.js';
-import type { Lsn } from '../protocol/lsn.js';
+import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { Delete, Insert, RowImage, Update, Value } from '../wal2json/change.js';
 import { shownIdent, shownName } from '../wal2json/shown-name.js';
@@ -49,6 +49,13 @@ export class SchemaWatch {
     readonly rec: RecordedTable,
     private readonly policy: SchemaPolicy,
     private readonly say: (msg: string) => void,
+    /**
+     * Set when the record was read from the catalog as it is now, for a table whose rows still come
+     * from WAL older than that (a table that joins from its first change): the WAL position the read
+     * lies before. A change before it may predate a DDL the record already shows, so a change that does
+     * not fit is no sign of a DDL walduck missed; see policyAt.
+     */
+    private readonly aheadOf?: Lsn,
   ) {
     this.source = toSourceTable(rec);
     this.kept = rec.columns.filter((c) => c.dropped).map((c) => c.name);
@@ -69,16 +76,19 @@ export class SchemaWatch {
       rec = { ...rec, oid: source.oid };
       await writeRecorded(conn, rec);
     }
+    let aheadOf: Lsn | undefined;
     if (!rec && policy.catalog) {
       rec = await recordFromCatalog(policy.catalog, source);
       await writeRecorded(conn, rec);
+      // Read after the catalog: every change from this position on was decoded with what it showed.
+      aheadOf = parseLsn(await policy.catalog.walPosition());
     }
     if (!rec)
       throw new InternalError(
         'duckdb',
         `no recorded schema for ${shownName(source)} and no catalog to read it`,
       );
-    return new SchemaWatch(rec, policy, say);
+    return new SchemaWatch(rec, policy, say, aheadOf);
   }
 
   /**
@@ -97,7 +107,7 @@ export class SchemaWatch {
   async renamed(conn: DuckDBConnection, to: { schema: string; table: string }): Promise<SchemaWatch> {
     const rec = { ...this.rec, schema: to.schema, table: to.table };
     await writeRecorded(conn, rec, this.rec);
-    return new SchemaWatch(rec, this.policy, this.say);
+    return new SchemaWatch(rec, this.policy, this.say, this.aheadOf);
   }
 
   /**
@@ -118,7 +128,7 @@ export class SchemaWatch {
           this.rec,
           change.lsn,
           `its primary key changed from (${this.rec.keyNames.map(shownIdent).join(', ')}) to (${change.pk.map(shownIdent).join(', ')})`,
-          this.policy,
+          this.policyAt(change.lsn),
         );
       }
       this.pk = change.pk;
@@ -168,12 +178,32 @@ export class SchemaWatch {
       rec,
       lsn,
       `its replica identity changed: UPDATE and DELETE identify rows by (${image.names.map(shownIdent).join(', ')}) now, recorded (${rec.keyNames.map(shownIdent).join(', ')})`,
-      this.policy,
+      this.policyAt(lsn),
     );
   }
 
   private plan(change: Insert | Update | Delete, image: RowImage, full: boolean): Promise<Plan> {
-    return planChange({ rec: this.rec, image, full, pk: change.pk, lsn: change.lsn, policy: this.policy });
+    return planChange({
+      rec: this.rec,
+      image,
+      full,
+      pk: change.pk,
+      lsn: change.lsn,
+      policy: this.policyAt(change.lsn),
+    });
+  }
+
+  /**
+   * The policy for a change at `lsn`. Before the position a catalog-read record lies before, a
+   * change that does not fit it may be only older than it (CREATE TABLE … AS, then ADD PRIMARY KEY,
+   * as pg_restore does): refusing would stop every start at the same change (and for a table that
+   * joined while walduck ran, before it is in the table set resync reads), so it is copied again
+   * online, as --on-type-change recopy does: the copy is the source's rows, whatever came before.
+   */
+  private policyAt(lsn: Lsn): SchemaPolicy {
+    return this.aheadOf !== undefined && lsn < this.aheadOf && this.policy.onTypeChange !== 'recopy'
+      ? { ...this.policy, onTypeChange: 'recopy' }
+      : this.policy;
   }
 
   /**
@@ -192,7 +222,7 @@ export class SchemaWatch {
       mapOptionsOf(this.policy),
     );
     await writeRecorded(conn, plan.next, this.rec);
-    return new SchemaWatch(plan.next, this.policy, this.say);
+    return new SchemaWatch(plan.next, this.policy, this.say, this.aheadOf);
   }
 
   /** The row as the DuckDB table takes it: kept dropped columns present, NULL. */

@@ -6,7 +6,7 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SourceTable } from '../source/catalog.js';
-import { shownName } from '../wal2json/shown-name.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { type Mismatch, TableApplier } from './apply.js';
 import { SchemaWatch } from './schema-follow.js';
 import type { SinkOptions, SinkStats } from './sink-options.js';
@@ -94,9 +94,20 @@ export class SinkBuild {
     if (this.warnedMismatch.has(m.target)) return;
     this.warnedMismatch.add(m.target);
     this.opts.warn(
-      `${name} no longer equals the source: a ${m.what} changed ${m.changed} row(s) in DuckDB where the source changed ${m.expected} (rows that existed before the slot are missing after --no-snapshot, or the DuckDB table was changed by hand); to make it equal again, remove the DuckDB file and run again with --snapshot`,
+      `${name} no longer equals the source: a ${m.what} changed ${m.changed} row(s) in DuckDB where the source changed ${m.expected} (rows that existed before the slot are missing after --no-snapshot, or the DuckDB table was changed by hand${nanMayHide(m.target.source)}); to make it equal again, remove the DuckDB file and run again with --snapshot`,
     );
   }
+}
+
+/**
+ * A table matched by every column (no key, REPLICA IDENTITY FULL) misses a row whose float or numeric
+ * column holds NaN or ±Infinity: wal2json sends null for them in the old row, DuckDB holds the value.
+ */
+function nanMayHide(source: SourceTable): string {
+  if (source.key.length > 0) return '';
+  const cols = source.columns.filter((c) => ['float4', 'float8', 'numeric'].includes(c.type.typname));
+  if (cols.length === 0) return '';
+  return `, or the row held NaN or ±Infinity in ${cols.map((c) => shownIdent(c.name)).join(', ')}, which wal2json sends as null, so the old row it names is not the one DuckDB holds`;
 }
 
 /** The recorded columns (name and declared type) or key differ from the source's now. */

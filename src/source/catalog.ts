@@ -141,12 +141,15 @@ export function parseTableList(text: string): TableRef[] {
 // Partitions are not listed: a partitioned table is one table (its leaves are routed to it, see
 // src/source/partitions.ts). Foreign, unlogged and temporary tables are listed so they can be named
 // when skipped or refused: their changes never reach WAL.
+// A DEFERRABLE primary key (indimmediate false) is no key here: PostgreSQL never logs a row's
+// identity by it (its relcache skips non-immediate indexes), and wal2json's "pk" leaves it out.
 const TABLES_SQL = `SELECT c.oid, n.nspname, c.relname, c.relreplident,
-    EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk,
+    EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND i.indimmediate) AS has_pk,
     c.relkind, c.relpersistence,
     (SELECT rn.nspname FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace
       WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)) AS root_schema,
-    (SELECT r.relname FROM pg_class r WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)) AS root_table
+    (SELECT r.relname FROM pg_class r WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)) AS root_table,
+    EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND NOT i.indimmediate) AS deferrable_pk
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p', 'f')
     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
@@ -176,6 +179,8 @@ export async function readSourceTables(
     unlogged: string | undefined;
     /** The partition's root, shown as shownName shows it; null for a table that is not a partition. */
     root: string | null;
+    /** Its primary key is DEFERRABLE, so no key (see TABLES_SQL): said where it is refused or skipped. */
+    deferrable: boolean;
   };
   const rows: Row[] = all.map((r) => ({
     oid: r[0] ?? '',
@@ -186,7 +191,10 @@ export async function readSourceTables(
     partitioned: r[5] === 'p',
     unlogged: notLogged(r[5] ?? 'r', r[6] ?? 'p'),
     root: r[7] == null || r[8] == null ? null : shownName({ schema: r[7], table: r[8] }),
+    deferrable: r[9] === 't',
   }));
+  const named = (r: Row) =>
+    r.deferrable && !r.hasPk ? `${shownName(r)} (its primary key is DEFERRABLE)` : shownName(r);
   let picked: Row[];
   if (chosen && chosen.length > 0) {
     const missing: string[] = [];
@@ -220,12 +228,12 @@ export async function readSourceTables(
       (r.hasPk && r.identity === 'default') || r.identity === 'full' || r.identity === 'index';
     const roots = rows.filter((r) => !r.root);
     picked = roots.filter((r) => usable(r) && !r.unlogged);
-    const skipped = roots.filter((r) => !usable(r) && !r.unlogged).map((r) => shownName(r));
+    const skipped = roots.filter((r) => !usable(r) && !r.unlogged).map(named);
     const unlogged = roots.filter((r) => r.unlogged).map((r) => `${shownName(r)} (${r.unlogged})`);
     // Said, not silent: a table with a primary key but REPLICA IDENTITY NOTHING looks replicable.
     if (skipped.length > 0 && picked.length > 0)
       warn?.(
-        `not replicating ${skipped.join(', ')}: no primary key or replica identity (or REPLICA IDENTITY NOTHING), so their updates and deletes are not logged; give them one, then name them in --tables`,
+        `not replicating ${skipped.join(', ')}: no primary key or replica identity (or REPLICA IDENTITY NOTHING; a DEFERRABLE primary key is none), so their updates and deletes are not logged; give them one, then name them in --tables`,
       );
     if (unlogged.length > 0 && picked.length > 0)
       warn?.(`not replicating ${unlogged.join(', ')}: their changes never reach WAL`);
@@ -265,6 +273,12 @@ export async function readSourceTables(
   }
   const unusable = tables.filter((t) => t.key.length === 0 && t.identity !== 'full');
   if (unusable.length > 0) {
+    const deferrable = unusable.filter((t) => rows.find((r) => r.oid === t.oid)?.deferrable);
+    if (deferrable.length > 0)
+      throw new CatalogError(
+        `table ${deferrable.map((t) => shownName(t)).join(', ')} has a DEFERRABLE primary key, which PostgreSQL does not log as the row's identity, so it does not log which row an UPDATE or DELETE touched (wal2json drops them): make the key NOT DEFERRABLE or run ALTER TABLE ... REPLICA IDENTITY FULL`,
+        'WALDUCK_NO_IDENTITY',
+      );
     const names = unusable.map((t) => shownName(t)).join(', ');
     throw new CatalogError(
       `table ${names} has no primary key and no REPLICA IDENTITY FULL, so PostgreSQL does not log which row an UPDATE or DELETE touched (wal2json drops them): add a primary key or run ALTER TABLE ... REPLICA IDENTITY FULL`,
@@ -290,7 +304,9 @@ async function readColumns(
   // The key is what PostgreSQL logs as the old row's identity: the USING INDEX index when the table
   // names one (even beside a primary key: wal2json's oldkeys then hold the index's columns, not the
   // key's), else the primary key. FULL logs every column, so the primary key (when any) suffices.
-  const which = identity === 'index' ? 'i.indisreplident' : hasPk ? 'i.indisprimary' : 'false';
+  // A DEFERRABLE primary key is none (see TABLES_SQL).
+  const which =
+    identity === 'index' ? 'i.indisreplident' : hasPk ? 'i.indisprimary AND i.indimmediate' : 'false';
   // Read after the columns, with the table's own row: none when it was dropped since it was listed
   // (the columns read then are partial or none, and a table with no key row looked keyless).
   const keyRows = await query(

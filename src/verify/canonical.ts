@@ -12,7 +12,8 @@
 // | smallint, integer, bigint, oid            | decimal digits                                            |
 // | real, double precision -> FLOAT, DOUBLE   | the double's shortest round-trip digits, PostgreSQL's     |
 // |                                           | layout (1e+15, 0.1, -0, NaN, Infinity); real widened      |
-// | numeric(p,s) -> DECIMAL(p,s)              | exactly s fraction digits (both print it so)              |
+// | numeric(p,s) -> DECIMAL(p,s)              | exactly s fraction digits (both print it so; DuckDB's     |
+// |                                           | DECIMAL(p,p) .5 gets PostgreSQL's leading 0)              |
 // | numeric unconstrained -> DOUBLE           | TOLERANCE: the source value rounded to the nearest double |
 // |                                           | (PostgreSQL's numeric -> float8 cast reads the exact text |
 // |                                           | correctly rounded, as DuckDB's VARCHAR -> DOUBLE did)     |
@@ -204,15 +205,22 @@ function numericCanon(t: PgType, stored: string): ColumnCanon {
     };
   }
   const scale = numericPrecision(t.typmod)?.scale;
-  const storedScale = /^DECIMAL\(\d+,(\d+)\)$/.exec(stored)?.[1];
+  const decimal = /^DECIMAL\((\d+),(\d+)\)$/.exec(stored);
+  const storedScale = decimal?.[2];
+  // DuckDB prints a DECIMAL(p,p) without the integer digit PostgreSQL writes (.500, -.001 for
+  // 0.500, -0.001): put it back. Other DECIMALs print it, and pay no regexp.
+  const dtext =
+    decimal && decimal[1] === decimal[2]
+      ? (r: string) => `regexp_replace(CAST(${r} AS TEXT), '^(-?)\\.', '\\10.')`
+      : text;
   if (scale !== undefined && (stored === 'VARCHAR' || storedScale === String(scale)))
     return stored === 'VARCHAR'
       ? { ...same(text), form: 'numeric fixed, as text' }
-      : { ...same(text), form: 'numeric fixed', bare: true };
+      : { pg: text, duck: dtext, form: 'numeric fixed', bare: true };
   return {
     pg: (r) => `CAST(trim_scale(${r}) AS TEXT)`,
     duck: (r) =>
-      `CASE WHEN contains(CAST(${r} AS TEXT), '.') THEN rtrim(rtrim(CAST(${r} AS TEXT), '0'), '.') ELSE CAST(${r} AS TEXT) END`,
+      `CASE WHEN contains(${dtext(r)}, '.') THEN rtrim(rtrim(${dtext(r)}, '0'), '.') ELSE ${dtext(r)} END`,
     // Never bare: a column widened from DECIMAL to VARCHAR during the catch-up keeps this form.
     form: 'numeric trimmed',
   };

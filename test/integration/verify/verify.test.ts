@@ -86,7 +86,9 @@ INSERT INTO typemap VALUES
    NULL, NULL, NULL, NULL, '4713-11-24 BC', '2000-01-01 00:00:00', '1970-01-01 00:00:00.000001+00',
    NULL, NULL, '1 mons -30 days', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '-1e-10', NULL, NULL, NULL,
    NULL, '{NULL}', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '{NULL}', NULL, NULL, '{NULL}', NULL,
-   NULL, NULL, NULL, NULL, NULL, NULL);`;
+   NULL, NULL, NULL, NULL, NULL, NULL);
+-- numeric(p,p): DuckDB prints DECIMAL(p,p) as .500, PostgreSQL 0.500.
+ALTER TABLE typemap ADD COLUMN fr numeric(3,3) DEFAULT -0.5, ADD COLUMN fra numeric(4,4)[] DEFAULT '{0.0001,NULL,0}';`;
 /** The same rows again, inserted after the first replicate: they reach the replica by stream. */
 const TYPEMAP_STREAMED = `INSERT INTO typemap SELECT k + 100, cd, mc, m8, vb, bt, x, tv, tq, pt, bx, ln, ls, pa, pg, ci, i2v, oiv, mr, tr, dr, nr, d, ts, tstz, tm, tz, iv, st, pr, e, cp, lsn, j, jb, u, n, n0, m, f4, ch, tsa, tza, da, iva, ua, ba, jba, ea, cpa, a3, na, ma, ipa, ta, f4a, i8a, cha, bxa, pra, tsa2, bya FROM typemap WHERE k < 100`;
 

@@ -76,6 +76,28 @@ describe('canonical forms', () => {
     ]);
   });
 
+  it('numeric(p,p), all fraction: DuckDB prints DECIMAL(p,p) without the 0 PostgreSQL writes before the point', async () => {
+    // PostgreSQL: 0.500, -0.001, 0.000 (numeric(3,3)); its trim_scale(): 0.5, -0.001, 0.
+    const fixed = columnCanon(col(numeric(3, 3))).duck;
+    assert.deepEqual(
+      await duck(
+        ["CAST('0.5' AS DECIMAL(3,3))", "CAST('-0.001' AS DECIMAL(3,3))", 'CAST(0 AS DECIMAL(3,3))']
+          .map(fixed)
+          .join(', '),
+      ),
+      ['0.500', '-0.001', '0.000'],
+    );
+    const trimmed = columnCanon(col(numeric()), 'DECIMAL(38,38)').duck;
+    assert.deepEqual(
+      await duck(
+        ["CAST('0.5' AS DECIMAL(38,38))", "CAST('-0.001' AS DECIMAL(38,38))", 'CAST(0 AS DECIMAL(38,38))']
+          .map(trimmed)
+          .join(', '),
+      ),
+      ['0.5', '-0.001', '0'],
+    );
+  });
+
   it('BC dates and timestamps end in " BC", after the time and offset, as PostgreSQL writes them', async () => {
     const at = (typname: string) => columnCanon(col({ typname, typmod: -1, typtype: 'b' })).duck;
     assert.deepEqual(
