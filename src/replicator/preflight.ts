@@ -141,6 +141,7 @@ export async function prepare(
       onLeafGone: (leaf) => tableSet?.removeLeaf(leaf),
       onTableGone: (t) => tableSet?.dropped(t),
       onTableReplaced: (t) => tableSet?.replaced(t),
+      onTableSkipped: (t, oid, why) => tableSet?.skipped(t, oid, why),
     });
     routing = opened;
     // The stored table set belongs to a DuckDB replica; a caller's sink keeps its own.

@@ -45,6 +45,7 @@ export async function openRouting(
     onLeafGone: (leaf: Leaf) => void;
     onTableGone: (t: SourceTable) => void;
     onTableReplaced: (t: SourceTable) => void;
+    onTableSkipped: (t: TableRef, oid: string, why: string) => void;
   },
 ): Promise<Routing> {
   // Opened on first use (the once-a-second check of the followed tables' oids uses it). On a half-open
@@ -70,6 +71,7 @@ export async function openRouting(
     onLeafGone: o.onLeafGone,
     onTableGone: o.onTableGone,
     onTableReplaced: o.onTableReplaced,
+    onTableSkipped: o.onTableSkipped,
     copyProblem: keyOrderProblem,
     log: o.log,
     warn: o.warn,

@@ -22,7 +22,9 @@
 //     copied online again (refused in one line when it cannot be copied in key chunks).
 //
 // While streaming, tables created at the source (all-tables mode) and partitions joining a root are
-// added here and written with the next DuckDB commit.
+// added here and written with the next DuckDB commit; so is a created table that cannot be replicated
+// (skipped: its rows went past while it was, so a start copies it online once it can be, as a table
+// added to the set, never taking it for new since the last run).
 //
 // How the set is stored and read (walduck.tables, the state row's summary, resync's request) is
 // table-records.ts; further per-table columns (a recorded schema, copy progress) belong there too,
@@ -391,6 +393,30 @@ export class TableSet {
       lsn: null,
       note: was?.renamedFrom.length ? was.note : null,
       oid: t.oid !== undefined && /^\d+$/.test(t.oid) ? t.oid : (was?.oid ?? null),
+      renamedFrom: was?.renamedFrom ?? [],
+    });
+    this.dirty = true;
+  }
+
+  /**
+   * A table created at the source while streaming that cannot be replicated (all-tables mode): its
+   * changes are dropped from now on, and the slot passes rows it held. Recorded, so that no start
+   * takes it for new since the last run (all its rows in WAL) once it can be replicated: it is copied
+   * online then. A DuckDB table a record of its name kept stays accounted for.
+   */
+  skipped(t: TableRef, oid: string, why: string): void {
+    const was = this.records.get(refKey(t));
+    if (was?.state === 'streaming' || was?.state === 'copying') return;
+    this.records.set(refKey(t), {
+      sourceSchema: t.schema,
+      sourceTable: t.table,
+      targetSchema: was?.targetSchema ?? null,
+      targetTable: was?.targetTable ?? null,
+      state: 'skipped',
+      leaves: [],
+      lsn: null,
+      note: `created while walduck ran and not replicated: ${why}`,
+      oid,
       renamedFrom: was?.renamedFrom ?? [],
     });
     this.dirty = true;

@@ -15,7 +15,8 @@
 //
 // In all-tables mode an unknown name may also be a table created at the source while walduck runs:
 // every row it ever held went through WAL after its creation, so it is created in DuckDB and followed
-// from its first change on, or, when it cannot be replicated, named in one warning and skipped.
+// from its first change on, or, when it cannot be replicated, named in one warning and skipped: the
+// table set records it as skipped, since rows it held went past (a start copies it online).
 //
 // RENAME TABLE and SET SCHEMA write no change of their own to WAL; wal2json names each change by the
 // name the table had when it was written, so a followed table's changes switch names at the rename's
@@ -51,6 +52,12 @@ export interface RouterOptions extends Pick<LeafContext, 'log' | 'onLeaf' | 'onL
   readonly onTableGone?: (t: SourceTable) => void;
   /** Told when a replicated table's name is a new table (dropped and created again): `t` has its oid. */
   readonly onTableReplaced?: (t: SourceTable) => void;
+  /**
+   * Told when a table created while walduck runs (all-tables mode) is skipped, with its oid and why:
+   * its changes are dropped from then on, so the table set records it (a start copies it online once
+   * it can be replicated; by then the slot has passed rows it held).
+   */
+  readonly onTableSkipped?: (t: TableRef, oid: string, why: string) => void;
   /** Why a root cannot be copied online (source/key-order.ts), or undefined; absent: never. */
   readonly copyProblem?: (t: SourceTable) => string | undefined;
   /** How often `maybeRefresh` re-reads the leaves (default 1000 ms). */
@@ -299,9 +306,14 @@ export class TableRouter implements Router {
       return found.table;
     } catch (err) {
       if (err instanceof PartitionError) throw err;
+      const why = err instanceof Error ? err.message : String(err);
       this.o.warn(
-        `not replicating new table ${shownName(ref)}: ${err instanceof Error ? err.message : String(err)}`,
+        `not replicating new table ${shownName(ref)}: ${why}; its changes are dropped while this run lasts (state skipped), and once it can be replicated the next start copies it online`,
       );
+      // (Gone again already: nothing of it is left to replicate, and a table created under its name
+      // later is a new one.)
+      const oid = await oidOf(this.query, ref);
+      if (oid !== undefined) this.o.onTableSkipped?.(ref, oid, why);
       return undefined;
     }
   }

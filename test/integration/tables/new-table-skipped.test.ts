@@ -1,0 +1,138 @@
+// All-tables mode: a table created while walduck runs that cannot be replicated (no primary key, no
+// REPLICA IDENTITY FULL) is skipped, and its rows go past with the slot. Before, once it had a key:
+// still dropped for the rest of the run, and after a restart taken for a table new since the last
+// run (all its rows in WAL after the recorded position), so `walduck status` said streaming and
+// DuckDB lacked every row from before the restart, exit 0. The table set now records it as skipped
+// in the next DuckDB commit, and the next start copies it online once it has a key (or refuses in one
+// line when it cannot be copied in key chunks). A table skipped at start (not new) takes the same way.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { conninfo, psql } from '../../../src/cluster/throwaway.js';
+import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
+import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import { useWorkdir } from '../../helpers/workdir.js';
+
+const c = useCluster();
+const dir = useWorkdir('walduck-new-skipped-');
+const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
+const t = (table: string) => ({ schema: 'public', table });
+
+const lsn = (text: string): bigint => {
+  const [hi, lo] = text.split('/');
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+};
+
+/** Waits until the run committed a batch up to the source's WAL position now (past every change so far). */
+async function caughtUp(run: ReturnType<typeof startWatched>): Promise<void> {
+  const now = lsn(psql(c.info, 'SELECT pg_current_wal_lsn()').trim());
+  await run.waitFor((log) =>
+    [...log.matchAll(/committed \d+ change\(s\) up to ([0-9A-F]+\/[0-9A-F]+)/g)].some(
+      (m) => lsn(m[1] ?? '0/0') >= now,
+    ),
+  );
+}
+
+async function state(file: string, table: string): Promise<unknown> {
+  const rows = await statusJson(join(dir, file));
+  return rows.find((r) => r.table === `public.${table}`)?.state;
+}
+
+describe('a new table skipped for want of a key (all-tables mode)', () => {
+  it('gets a key while walduck runs: recorded as skipped, then copied online at the next start', async () => {
+    psql(c.info, 'CREATE TABLE seed (id int PRIMARY KEY); INSERT INTO seed VALUES (1)');
+    const run = startWatched(args('pk.duckdb', '--slot', 'pk'), 'walduck:replicate,walduck:sink');
+    try {
+      await run.waitFor(/streaming from slot/);
+      psql(
+        c.info,
+        `CREATE TABLE late (id int, v text); INSERT INTO late SELECT g, 'v' FROM generate_series(1, 10) g`,
+      );
+      await run.waitFor(/not replicating new table public\.late:/);
+      psql(
+        c.info,
+        `ALTER TABLE late ADD PRIMARY KEY (id); INSERT INTO late VALUES (11, 'x'); INSERT INTO seed VALUES (2)`,
+      );
+      await caughtUp(run);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    const first = await run.done;
+    assert.equal(first.code, 0, first.stderr);
+    // Never "streaming" with rows missing: skipped, until a start copies it.
+    assert.equal(await state('pk.duckdb', 'late'), 'skipped');
+    const r = await runWalduck(args('pk.duckdb', '--slot', 'pk', '--until-caught-up'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /table public\.late joins the table set of an existing replica \(recorded as skipped\)/,
+    );
+    await assertReplicaEquals(c.info, join(dir, 'pk.duckdb'), [t('late'), t('seed')]);
+    assert.equal(await state('pk.duckdb', 'late'), 'streaming');
+    psql(c.info, 'DROP TABLE late; DROP TABLE seed');
+  });
+
+  it('made REPLICA IDENTITY FULL (no key to copy by): the next start refuses in one line', async () => {
+    psql(c.info, 'CREATE TABLE seed_full (id int PRIMARY KEY); INSERT INTO seed_full VALUES (1)');
+    const run = startWatched(args('full.duckdb', '--slot', 'full'), 'walduck:replicate,walduck:sink');
+    try {
+      await run.waitFor(/streaming from slot/);
+      psql(
+        c.info,
+        `CREATE TABLE late_full (id int, v text); INSERT INTO late_full SELECT g, 'v' FROM generate_series(1, 10) g`,
+      );
+      await run.waitFor(/not replicating new table public\.late_full/);
+      psql(
+        c.info,
+        `ALTER TABLE late_full REPLICA IDENTITY FULL; INSERT INTO late_full VALUES (11, 'x'); INSERT INTO seed_full VALUES (2)`,
+      );
+      await caughtUp(run);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    const first = await run.done;
+    assert.equal(first.code, 0, first.stderr);
+    const r = await runWalduck(args('full.duckdb', '--slot', 'full', '--until-caught-up'));
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /WALDUCK_TABLE_ADDED|joins the table set of an existing replica \(recorded as skipped\), but/,
+    );
+    assert.match(r.stderr, /no primary key \(REPLICA IDENTITY FULL\)/);
+    assert.notEqual(await state('full.duckdb', 'late_full'), 'streaming');
+    psql(c.info, 'DROP TABLE late_full; DROP TABLE seed_full');
+  });
+
+  it('skipped at start, given a key while walduck runs or while it is stopped: copied online', async () => {
+    psql(
+      c.info,
+      `CREATE TABLE seed_start (id int PRIMARY KEY); INSERT INTO seed_start VALUES (1);
+       CREATE TABLE s_run (id int, v text); INSERT INTO s_run SELECT g, 'v' FROM generate_series(1, 10) g;
+       CREATE TABLE s_stop (id int, v text); INSERT INTO s_stop SELECT g, 'v' FROM generate_series(1, 10) g`,
+    );
+    const run = startWatched(args('start.duckdb', '--slot', 'start'), 'walduck:replicate,walduck:sink');
+    try {
+      await run.waitFor(/streaming from slot/);
+      psql(
+        c.info,
+        `INSERT INTO s_run VALUES (11, 'x'); ALTER TABLE s_run ADD PRIMARY KEY (id);
+         INSERT INTO s_run VALUES (12, 'y'); UPDATE s_run SET v = 'u' WHERE id = 3;
+         INSERT INTO s_stop VALUES (11, 'x'); INSERT INTO seed_start VALUES (2)`,
+      );
+      await caughtUp(run);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    const first = await run.done;
+    assert.equal(first.code, 0, first.stderr);
+    assert.notEqual(await state('start.duckdb', 's_run'), 'streaming');
+    psql(c.info, `ALTER TABLE s_stop ADD PRIMARY KEY (id); INSERT INTO s_stop VALUES (12, 'y')`);
+    const r = await runWalduck(args('start.duckdb', '--slot', 'start', '--until-caught-up'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /table public\.s_run joins the table set of an existing replica/);
+    assert.match(r.stderr, /table public\.s_stop joins the table set of an existing replica/);
+    await assertReplicaEquals(c.info, join(dir, 'start.duckdb'), [t('s_run'), t('s_stop'), t('seed_start')]);
+    psql(c.info, 'DROP TABLE s_run; DROP TABLE s_stop; DROP TABLE seed_start');
+  });
+});
