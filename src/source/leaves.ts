@@ -29,6 +29,7 @@ export class PartitionError extends WalduckError {
       | 'WALDUCK_PARTITION_IDENTITY'
       | 'WALDUCK_TABLE_RENAMED'
       | 'WALDUCK_TABLE_REPLACED'
+      | 'WALDUCK_TABLE_ADDED'
       | 'WALDUCK_RENAME_REPLAY',
   ) {
     super(message);

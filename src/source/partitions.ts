@@ -41,6 +41,7 @@ import { Recopies } from './recopies.js';
 import { CatalogRenames, oidOf, renamedInBetween } from './rename-catalog.js';
 import { type PendingRename, type PendingRenames, placedByXid } from './renames.js';
 import type { OpenBatch, Recopy, Rename, Route, Router } from './routing.js';
+import { SkippedNew } from './skipped-new.js';
 
 export interface RouterOptions extends Pick<LeafContext, 'log' | 'onLeaf' | 'onLeafGone'> {
   /** All-tables mode: a table created while walduck runs joins the replica. */
@@ -73,6 +74,8 @@ export class TableRouter implements Router {
   private readonly recopies: Recopies;
   /** Replicated tables found dropped at the source (refKey), said once. */
   private readonly dropped = new Set<string>();
+  /** New tables skipped in this run, looked at again by each catalog check (skipped-new.ts). */
+  private readonly skippedNew: SkippedNew;
   /** Names decided at start (all-tables mode); a name freed by a rename is no longer one. */
   private readonly existing: Set<string>;
   /** The renames the catalog shows (rename-catalog.ts), and the pending ones among them. */
@@ -106,6 +109,7 @@ export class TableRouter implements Router {
     this.onceFollowed = new Set(chosen.keys());
     this.catalog = new CatalogRenames(query, o.log);
     this.recopies = new Recopies(chosen, o.copyProblem);
+    this.skippedNew = new SkippedNew(query, o.copyProblem, o.warn, o.log);
     this.leaves = new PartitionLeaves(leaves, {
       query,
       existing: this.existing,
@@ -262,6 +266,8 @@ export class TableRouter implements Router {
           const k = refKey(top);
           this.chosen.set(k, table);
           this.onceFollowed.add(k);
+          // Skipped earlier in this run, its rows went past: copied online over the stream's changes.
+          if (this.skippedNew.joins(k)) this.recopies.gainedKey(top);
           // The sink creates it in its open DuckDB transaction: a rollback takes it away there, and
           // the replay's first change must find it new again (its leaves too), not routed to it.
           const leaves = table.partitioned ? this.leavesOf(top).map(refKey) : [];
@@ -271,6 +277,7 @@ export class TableRouter implements Router {
           });
           return { kind: 'new', table };
         }
+        this.skippedNew.under(top, k);
       }
     }
     this.ignored.add(k);
@@ -302,18 +309,25 @@ export class TableRouter implements Router {
         this.leaves.set(refKey(l), l);
         this.o.onLeaf?.(l);
       }
-      this.o.warn(`new table ${shownName(ref)} at the source: replicating it from its first change`);
+      this.o.warn(
+        this.skippedNew.joins(refKey(ref))
+          ? `new table ${shownName(ref)}, skipped earlier in this run, can be replicated now: joining it`
+          : `new table ${shownName(ref)} at the source: replicating it from its first change`,
+      );
       return found.table;
     } catch (err) {
       if (err instanceof PartitionError) throw err;
       const why = err instanceof Error ? err.message : String(err);
       this.o.warn(
-        `not replicating new table ${shownName(ref)}: ${why}; its changes are dropped while this run lasts (state skipped), and once it can be replicated the next start copies it online`,
+        `not replicating new table ${shownName(ref)}: ${why}; its changes are dropped (state skipped) until it can be replicated; then it is copied online (within about a second while walduck runs, or at the next start)`,
       );
       // (Gone again already: nothing of it is left to replicate, and a table created under its name
       // later is a new one.)
       const oid = await oidOf(this.query, ref);
-      if (oid !== undefined) this.o.onTableSkipped?.(ref, oid, why);
+      if (oid !== undefined) {
+        this.o.onTableSkipped?.(ref, oid, why);
+        this.skippedNew.add(ref);
+      }
       return undefined;
     }
   }
@@ -479,6 +493,8 @@ export class TableRouter implements Router {
    * A drop ends the table's changes: it is no longer followed (onTableGone), its DuckDB table left.
    */
   private async checkTables(): Promise<void> {
+    // A new table skipped earlier that can be replicated now: its next change looks it up again.
+    for (const k of await this.skippedNew.check()) this.ignored.delete(k);
     // A name found dropped earlier that is a table again: created after the drop was seen. Until now
     // its changes still went to the dropped table's DuckDB table.
     for (const k of [...this.dropped]) {

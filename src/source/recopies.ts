@@ -120,6 +120,19 @@ export class Recopies {
   }
 
   /**
+   * `t`, a table created while walduck runs, was skipped (no key) and can be replicated now: the rows
+   * it held meanwhile went past with the stream (skipped-new.ts).
+   */
+  gainedKey(t: TableRef): void {
+    this.add(
+      t,
+      `new table ${shownName(t)} was skipped until it could be replicated, and rows went past meanwhile`,
+      `new table ${shownName(t)} was skipped until it could be replicated, and rows went past meanwhile: its DuckDB table would lack them; give it a primary key (the next start copies it online)`,
+      'WALDUCK_TABLE_ADDED',
+    );
+  }
+
+  /**
    * Rows of `root` came or went without WAL: re-copy it online, or, when it cannot be copied in key
    * chunks, stop with `refusal` (what happened and what to do) and the reason.
    */

@@ -40,7 +40,9 @@ async function state(file: string, table: string): Promise<unknown> {
 }
 
 describe('a new table skipped for want of a key (all-tables mode)', () => {
-  it('gets a key while walduck runs: recorded as skipped, then copied online at the next start', async () => {
+  it('gets a key while walduck is stopped: recorded as skipped, then copied online at the next start', {
+    timeout: 120_000,
+  }, async () => {
     psql(c.info, 'CREATE TABLE seed (id int PRIMARY KEY); INSERT INTO seed VALUES (1)');
     const run = startWatched(args('pk.duckdb', '--slot', 'pk'), 'walduck:replicate,walduck:sink');
     try {
@@ -50,10 +52,7 @@ describe('a new table skipped for want of a key (all-tables mode)', () => {
         `CREATE TABLE late (id int, v text); INSERT INTO late SELECT g, 'v' FROM generate_series(1, 10) g`,
       );
       await run.waitFor(/not replicating new table public\.late:/);
-      psql(
-        c.info,
-        `ALTER TABLE late ADD PRIMARY KEY (id); INSERT INTO late VALUES (11, 'x'); INSERT INTO seed VALUES (2)`,
-      );
+      psql(c.info, 'INSERT INTO seed VALUES (2)');
       await caughtUp(run);
     } finally {
       run.child.kill('SIGINT');
@@ -62,6 +61,7 @@ describe('a new table skipped for want of a key (all-tables mode)', () => {
     assert.equal(first.code, 0, first.stderr);
     // Never "streaming" with rows missing: skipped, until a start copies it.
     assert.equal(await state('pk.duckdb', 'late'), 'skipped');
+    psql(c.info, `ALTER TABLE late ADD PRIMARY KEY (id); INSERT INTO late VALUES (11, 'x')`);
     const r = await runWalduck(args('pk.duckdb', '--slot', 'pk', '--until-caught-up'));
     assert.equal(r.code, 0, r.stderr);
     assert.match(
@@ -73,7 +73,45 @@ describe('a new table skipped for want of a key (all-tables mode)', () => {
     psql(c.info, 'DROP TABLE late; DROP TABLE seed');
   });
 
-  it('made REPLICA IDENTITY FULL (no key to copy by): the next start refuses in one line', async () => {
+  it('gets a key while walduck runs: copied online in that run', { timeout: 120_000 }, async () => {
+    psql(c.info, 'CREATE TABLE seed_live (id int PRIMARY KEY); INSERT INTO seed_live VALUES (1)');
+    const run = startWatched(args('live.duckdb', '--slot', 'live'), 'walduck:replicate,walduck:sink');
+    try {
+      await run.waitFor(/streaming from slot/);
+      psql(
+        c.info,
+        `CREATE TABLE late_live (id int, v text); INSERT INTO late_live SELECT g, 'v' FROM generate_series(1, 10) g`,
+      );
+      await run.waitFor(/not replicating new table public\.late_live:/);
+      psql(c.info, "UPDATE late_live SET v = 'u' WHERE id = 2");
+      psql(c.info, `ALTER TABLE late_live ADD PRIMARY KEY (id); INSERT INTO late_live VALUES (11, 'x')`);
+      // Seen by the catalog check; its next change joins it.
+      await run.waitFor(/new table public\.late_live, skipped earlier in this run, can be replicated now/);
+      psql(c.info, `INSERT INTO late_live VALUES (12, 'y')`);
+      await run.waitFor(/re-copying public\.late_live online/);
+      await run.waitFor(
+        /online copy of public\.late_live: chunk \d+ wrote \d+ row\(s\) \(\d+ in all\), done/,
+      );
+      psql(c.info, `INSERT INTO late_live VALUES (13, 'z'); DELETE FROM late_live WHERE id = 5`);
+      await caughtUp(run);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    const first = await run.done;
+    assert.equal(first.code, 0, first.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'live.duckdb'), [t('late_live'), t('seed_live')]);
+    assert.equal(await state('live.duckdb', 'late_live'), 'streaming');
+    // A restart has nothing left to copy.
+    const r = await runWalduck(args('live.duckdb', '--slot', 'live', '--until-caught-up'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /late_live joins the table set/);
+    await assertReplicaEquals(c.info, join(dir, 'live.duckdb'), [t('late_live'), t('seed_live')]);
+    psql(c.info, 'DROP TABLE late_live; DROP TABLE seed_live');
+  });
+
+  it('made REPLICA IDENTITY FULL (no key to copy by): the next start refuses in one line', {
+    timeout: 120_000,
+  }, async () => {
     psql(c.info, 'CREATE TABLE seed_full (id int PRIMARY KEY); INSERT INTO seed_full VALUES (1)');
     const run = startWatched(args('full.duckdb', '--slot', 'full'), 'walduck:replicate,walduck:sink');
     try {
@@ -104,7 +142,9 @@ describe('a new table skipped for want of a key (all-tables mode)', () => {
     psql(c.info, 'DROP TABLE late_full; DROP TABLE seed_full');
   });
 
-  it('skipped at start, given a key while walduck runs or while it is stopped: copied online', async () => {
+  it('skipped at start, given a key while walduck runs or while it is stopped: copied online', {
+    timeout: 120_000,
+  }, async () => {
     psql(
       c.info,
       `CREATE TABLE seed_start (id int PRIMARY KEY); INSERT INTO seed_start VALUES (1);
