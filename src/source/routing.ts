@@ -43,8 +43,10 @@ export interface OpenBatch {
 }
 
 export interface Router {
-  /** The sink's open batch, read by the router's catalog checks (the sink tells it once). */
-  /** `slot`: the replication slot the stream reads (the start's look for renames away and back needs it). */
+  /**
+   * The sink's open batch, read by the router's catalog checks (the sink tells it once), and `slot`,
+   * the replication slot the stream reads (the start's look for renames away and back needs it).
+   */
   useBatch(batch: OpenBatch, slot?: string): void;
   route(ref: TableRef): Promise<Route>;
   /** Renames are pending: changeUnderOwnName must hear of changes under a followed table's own name. */
