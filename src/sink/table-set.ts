@@ -311,7 +311,8 @@ export class TableSet {
           continue;
         }
         // An oid the last start already covered is not a new table: one renamed (or moved to another
-        // schema) while walduck was stopped, whose rows are in DuckDB under its old name. Copied online.
+        // schema) while walduck was stopped, whose rows are in DuckDB under its old name, or one the
+        // last start skipped (no key), whose rows went past. Copied online.
         const renamed =
           !r &&
           o.mode === 'all' &&
@@ -334,7 +335,7 @@ export class TableSet {
           );
         }
         o.warn(
-          `table ${shownName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : renamed ? ' (it existed at the last start under another name or as a partition: renamed, moved or detached while walduck was stopped)' : ''}: it is copied online while the others stream (state copying)`,
+          `table ${shownName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : renamed ? ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached while walduck was stopped)' : ''}: it is copied online while the others stream (state copying)`,
         );
         await requestCopy(duck, o.slot, t, r ? 'named again' : 'added');
         copying.add(k);
