@@ -194,6 +194,11 @@ export class TableSet {
       }
       const before = new Map(stored.map((r) => [recordKey(r), r]));
       const previousMode = previous?.mode;
+      // Tables created while walduck ran and skipped then (no key), by oid: one renamed since is
+      // no new table under its new name either (its rows went past while it was skipped).
+      const skippedByOid = new Map(
+        stored.flatMap((r) => (r.state === 'skipped' && r.oid !== null ? [[r.oid, r] as const] : [])),
+      );
       for (const [k, r] of before) {
         const name = shownName(recordRef(r));
         if (current.has(k)) continue;
@@ -321,7 +326,8 @@ export class TableSet {
           /^\d+$/.test(t.oid) &&
           previous?.maxOid !== undefined &&
           BigInt(t.oid) <= previous.maxOid;
-        if (!r && o.mode === 'all' && previousMode === 'all' && !renamed) {
+        const skippedAs = !r && t.oid !== undefined ? skippedByOid.get(t.oid) : undefined;
+        if (!r && o.mode === 'all' && previousMode === 'all' && !renamed && !skippedAs) {
           o.log(
             `new table ${shownName(t)} since the last run: all its rows are in WAL after the recorded position`,
           );
@@ -335,7 +341,7 @@ export class TableSet {
           );
         }
         o.warn(
-          `table ${shownName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : renamed ? ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached while walduck was stopped)' : ''}: it is copied online while the others stream (state copying)`,
+          `table ${shownName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : skippedAs ? ` (skipped as ${shownName({ schema: skippedAs.sourceSchema, table: skippedAs.sourceTable })} when created while walduck ran, renamed since)` : renamed ? ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached while walduck was stopped)' : ''}: it is copied online while the others stream (state copying)`,
         );
         await requestCopy(duck, o.slot, t, r ? 'named again' : 'added');
         copying.add(k);

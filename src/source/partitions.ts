@@ -266,8 +266,9 @@ export class TableRouter implements Router {
           const k = refKey(top);
           this.chosen.set(k, table);
           this.onceFollowed.add(k);
-          // Skipped earlier in this run, its rows went past: copied online over the stream's changes.
-          if (this.skippedNew.joins(k)) this.recopies.gainedKey(top);
+          // Skipped earlier in this run (under this name or, renamed since, another), its rows went
+          // past: copied online over the stream's changes.
+          if (this.skippedNew.joins(table)) this.recopies.gainedKey(top);
           // The sink creates it in its open DuckDB transaction: a rollback takes it away there, and
           // the replay's first change must find it new again (its leaves too), not routed to it.
           const leaves = table.partitioned ? this.leavesOf(top).map(refKey) : [];
@@ -310,7 +311,7 @@ export class TableRouter implements Router {
         this.o.onLeaf?.(l);
       }
       this.o.warn(
-        this.skippedNew.joins(refKey(ref))
+        this.skippedNew.joins(found.table)
           ? `new table ${shownName(ref)}, skipped earlier in this run, can be replicated now: joining it`
           : `new table ${shownName(ref)} at the source: replicating it from its first change`,
       );
@@ -326,7 +327,7 @@ export class TableRouter implements Router {
       const oid = await oidOf(this.query, ref);
       if (oid !== undefined) {
         this.o.onTableSkipped?.(ref, oid, why);
-        this.skippedNew.add(ref);
+        this.skippedNew.add(ref, oid);
       }
       return undefined;
     }

@@ -10,12 +10,15 @@
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { CatalogError, type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
+import { quoteLiteral } from './quote.js';
 
 export class SkippedNew {
   /** Skipped in this run, looked at again by each check (refKey), with the names its changes come under. */
   private readonly waiting = new Map<string, { t: TableRef; names: Set<string> }>();
   /** Found replicable since: their joining is copied online (a replay of the batch joins them again). */
   private readonly ready = new Set<string>();
+  /** The oids of every table skipped in this run: renamed, one joins under another name, copied too. */
+  private readonly oids = new Set<string>();
 
   constructor(
     private readonly query: QueryFn,
@@ -24,7 +27,8 @@ export class SkippedNew {
     private readonly log: (msg: string) => void,
   ) {}
 
-  add(t: TableRef): void {
+  add(t: TableRef, oid: string): void {
+    this.oids.add(oid);
     const k = refKey(t);
     if (!this.ready.has(k) && !this.waiting.has(k)) this.waiting.set(k, { t, names: new Set([k]) });
   }
@@ -34,15 +38,28 @@ export class SkippedNew {
     this.waiting.get(refKey(t))?.names.add(name);
   }
 
-  /** Whether `k` joins after being skipped in this run: rows went past, so it is copied online. */
-  joins(k: string): boolean {
-    return this.ready.has(k);
+  /**
+   * Whether table `t` joins after being skipped in this run, under this name or another (renamed
+   * while skipped): rows went past, so it is copied online.
+   */
+  joins(t: SourceTable): boolean {
+    return this.ready.has(refKey(t)) || (t.oid !== undefined && this.oids.has(t.oid));
   }
 
   /** The names of the skipped tables that can be replicated now: to be looked up again. */
   async check(): Promise<string[]> {
     const out: string[] = [];
+    if (this.waiting.size === 0) return out;
+    // One small query for all of them, every check; the whole catalog read only for one that now has
+    // a row identity (readSourceTables lists every table of the database).
+    const now = await this.identities([...this.waiting.values()].map((w) => w.t));
     for (const [k, { t, names }] of this.waiting) {
+      const usable = now.get(k);
+      if (usable === undefined) {
+        this.waiting.delete(k); // gone: a table created under its name later is a new one
+        continue;
+      }
+      if (!usable) continue;
       let table: SourceTable | undefined;
       try {
         [table] = await readSourceTables(this.query, [t]);
@@ -68,5 +85,18 @@ export class SkippedNew {
       );
     }
     return out;
+  }
+
+  /** For each of `tables` that exists (refKey): whether it has a row identity wal2json reports. */
+  private async identities(tables: readonly TableRef[]): Promise<Map<string, boolean>> {
+    const names = tables.map((t) => `(${quoteLiteral(t.schema)}, ${quoteLiteral(t.table)})`).join(', ');
+    // As catalog.ts's TABLES_SQL judges it: a primary key that is not DEFERRABLE under REPLICA
+    // IDENTITY DEFAULT, or FULL, or USING INDEX; and logged.
+    const rows = await this.query(
+      `SELECT n.nspname, c.relname, c.relpersistence = 'p' AND (c.relreplident IN ('f', 'i') OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND i.indimmediate)))
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND (n.nspname::text, c.relname::text) IN (VALUES ${names})`,
+    );
+    return new Map(rows.map((r) => [refKey({ schema: r[0] ?? '', table: r[1] ?? '' }), r[2] === 't']));
   }
 }

@@ -109,6 +109,54 @@ describe('a new table skipped for want of a key (all-tables mode)', () => {
     psql(c.info, 'DROP TABLE late_live; DROP TABLE seed_live');
   });
 
+  it('renamed while skipped, then given a key: copied online under its new name, running or stopped', {
+    timeout: 120_000,
+  }, async () => {
+    // Its oid, not its name, says it was skipped: under the new name it looked like a table new
+    // since (all its rows in WAL), and DuckDB lacked the rows from before, exit 0 (12 rows against 2).
+    psql(c.info, 'CREATE TABLE seed_ren (id int PRIMARY KEY); INSERT INTO seed_ren VALUES (1)');
+    const run = startWatched(args('ren.duckdb', '--slot', 'ren'), 'walduck:replicate,walduck:sink');
+    try {
+      await run.waitFor(/streaming from slot/);
+      psql(
+        c.info,
+        `CREATE TABLE ren_run (id int, v text); INSERT INTO ren_run SELECT g, 'v' FROM generate_series(1, 10) g;
+         CREATE TABLE ren_stop (id int, v text); INSERT INTO ren_stop SELECT g, 'v' FROM generate_series(1, 10) g`,
+      );
+      await run.waitFor(/not replicating new table public\.ren_stop:/);
+      psql(
+        c.info,
+        `ALTER TABLE ren_run RENAME TO ren_run2; ALTER TABLE ren_run2 ADD PRIMARY KEY (id);
+         INSERT INTO ren_run2 VALUES (11, 'x'); INSERT INTO seed_ren VALUES (2)`,
+      );
+      await run.waitFor(/re-copying public\.ren_run2 online/);
+      await run.waitFor(/online copy of public\.ren_run2: chunk \d+ wrote \d+ row\(s\) \(\d+ in all\), done/);
+      await caughtUp(run);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    const first = await run.done;
+    assert.equal(first.code, 0, first.stderr);
+    psql(
+      c.info,
+      `ALTER TABLE ren_stop RENAME TO ren_stop2; ALTER TABLE ren_stop2 ADD PRIMARY KEY (id);
+       INSERT INTO ren_stop2 VALUES (11, 'x'); UPDATE ren_stop2 SET v = 'u' WHERE id = 3`,
+    );
+    const r = await runWalduck(args('ren.duckdb', '--slot', 'ren', '--until-caught-up'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /table public\.ren_stop2 joins the table set of an existing replica \(skipped as public\.ren_stop when created while walduck ran, renamed since\)/,
+    );
+    assert.doesNotMatch(r.stderr, /ren_run2 joins the table set/);
+    await assertReplicaEquals(c.info, join(dir, 'ren.duckdb'), [
+      t('ren_run2'),
+      t('ren_stop2'),
+      t('seed_ren'),
+    ]);
+    psql(c.info, 'DROP TABLE ren_run2; DROP TABLE ren_stop2; DROP TABLE seed_ren');
+  });
+
   it('made REPLICA IDENTITY FULL (no key to copy by): the next start refuses in one line', {
     timeout: 120_000,
   }, async () => {
