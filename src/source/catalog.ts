@@ -233,7 +233,7 @@ export async function readSourceTables(
     // Said, not silent: a table with a primary key but REPLICA IDENTITY NOTHING looks replicable.
     if (skipped.length > 0 && picked.length > 0)
       warn?.(
-        `not replicating ${skipped.join(', ')}: no primary key or replica identity (or REPLICA IDENTITY NOTHING; a DEFERRABLE primary key is none), so their updates and deletes are not logged; give them one, then name them in --tables`,
+        `not replicating ${skipped.join(', ')}: no primary key or replica identity (or REPLICA IDENTITY NOTHING; a DEFERRABLE primary key is none), so their updates and deletes are not logged; give them a primary key, and the next start copies them online`,
       );
     if (unlogged.length > 0 && picked.length > 0)
       warn?.(`not replicating ${unlogged.join(', ')}: their changes never reach WAL`);
