@@ -15,9 +15,10 @@ import { quoteLiteral } from './quote.js';
 export class SkippedNew {
   /** Skipped in this run, looked at again by each check (refKey), with the names its changes come under. */
   private readonly waiting = new Map<string, { t: TableRef; names: Set<string> }>();
-  /** Found replicable since: their joining is copied online (a replay of the batch joins them again). */
-  private readonly ready = new Set<string>();
-  /** The oids of every table skipped in this run: renamed, one joins under another name, copied too. */
+  /**
+   * The oids of every table skipped in this run: one joining later, under its name or (renamed since)
+   * another, is copied online; a table created again under the name is another oid, all its rows in WAL.
+   */
   private readonly oids = new Set<string>();
 
   constructor(
@@ -30,7 +31,7 @@ export class SkippedNew {
   add(t: TableRef, oid: string): void {
     this.oids.add(oid);
     const k = refKey(t);
-    if (!this.ready.has(k) && !this.waiting.has(k)) this.waiting.set(k, { t, names: new Set([k]) });
+    if (!this.waiting.has(k)) this.waiting.set(k, { t, names: new Set([k]) });
   }
 
   /** A change of skipped table `t` came under `name` (a leaf partition's, for a partitioned table). */
@@ -43,7 +44,7 @@ export class SkippedNew {
    * while skipped): rows went past, so it is copied online.
    */
   joins(t: SourceTable): boolean {
-    return this.ready.has(refKey(t)) || (t.oid !== undefined && this.oids.has(t.oid));
+    return t.oid !== undefined && this.oids.has(t.oid);
   }
 
   /** The names of the skipped tables that can be replicated now: to be looked up again. */
@@ -78,7 +79,6 @@ export class SkippedNew {
         );
         continue;
       }
-      this.ready.add(k);
       out.push(...names);
       this.log(
         `new table ${shownName(t)}, skipped earlier in this run, can be replicated now: its next change joins it`,
