@@ -340,8 +340,15 @@ export class TableSet {
             `table ${shownName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : ''}, but its rows are not in DuckDB and ${problem}`,
           );
         }
+        let why = '';
+        if (r) why = ` (recorded as ${r.state})`;
+        else if (skippedAs)
+          why = ` (skipped as ${shownName(recordRef(skippedAs))} when created while walduck ran, renamed since)`;
+        else if (renamed)
+          why =
+            ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached while walduck was stopped)';
         o.warn(
-          `table ${shownName(t)} joins the table set of an existing replica${r ? ` (recorded as ${r.state})` : skippedAs ? ` (skipped as ${shownName({ schema: skippedAs.sourceSchema, table: skippedAs.sourceTable })} when created while walduck ran, renamed since)` : renamed ? ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached while walduck was stopped)' : ''}: it is copied online while the others stream (state copying)`,
+          `table ${shownName(t)} joins the table set of an existing replica${why}: it is copied online while the others stream (state copying)`,
         );
         await requestCopy(duck, o.slot, t, r ? 'named again' : 'added');
         copying.add(k);
