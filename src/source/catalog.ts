@@ -3,7 +3,7 @@
 // decides what wal2json can tell us about updated and deleted rows.
 
 import { WalduckError } from '../protocol/errors.js';
-import type { TableRef } from '../wal2json/change.js';
+import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { quoteLiteral } from './quote.js';
 
@@ -162,27 +162,32 @@ function notLogged(kind: string, persistence: string): string | undefined {
   return undefined;
 }
 
-/** Resolves the chosen tables (all tables with a key or FULL identity when none given). */
-export async function readSourceTables(
-  query: QueryFn,
-  chosen: readonly TableRef[] | undefined,
-  warn?: (msg: string) => void,
-): Promise<SourceTable[]> {
-  const all = await query(TABLES_SQL);
-  type Row = {
-    oid: string;
-    schema: string;
-    table: string;
-    identity: ReplicaIdentity;
-    hasPk: boolean;
-    partitioned: boolean;
-    unlogged: string | undefined;
-    /** The partition's root, shown as shownName shows it; null for a table that is not a partition. */
-    root: string | null;
-    /** Its primary key is DEFERRABLE, so no key (see TABLES_SQL): said where it is refused or skipped. */
-    deferrable: boolean;
-  };
-  const rows: Row[] = all.map((r) => ({
+/** One row of TABLES_SQL, read. */
+interface Listed {
+  oid: string;
+  schema: string;
+  table: string;
+  identity: ReplicaIdentity;
+  hasPk: boolean;
+  partitioned: boolean;
+  unlogged: string | undefined;
+  /** The partition's root, shown as shownName shows it; null for a table that is not a partition. */
+  root: string | null;
+  /** Its primary key is DEFERRABLE, so no key (see TABLES_SQL): said where it is refused or skipped. */
+  deferrable: boolean;
+}
+
+/**
+ * Lists the source's tables (TABLES_SQL), only those named in `only` when given: a start with
+ * --tables, or one table looked up while streaming, reads a few rows, not every table of the database.
+ */
+async function listTables(query: QueryFn, only: readonly TableRef[] | undefined): Promise<Listed[]> {
+  const filter =
+    only && only.length > 0
+      ? ` AND (n.nspname::text, c.relname::text) IN (VALUES ${only.map((t) => `(${quoteLiteral(t.schema)}, ${quoteLiteral(t.table)})`).join(', ')})`
+      : '';
+  const all = await query(TABLES_SQL + filter);
+  return all.map((r) => ({
     oid: r[0] ?? '',
     schema: r[1] ?? '',
     table: r[2] ?? '',
@@ -193,15 +198,42 @@ export async function readSourceTables(
     root: r[7] == null || r[8] == null ? null : shownName({ schema: r[7], table: r[8] }),
     deferrable: r[9] === 't',
   }));
-  const named = (r: Row) =>
+}
+
+/** Whether wal2json reports which row an UPDATE or DELETE of the table touched. */
+const usable = (r: Listed): boolean =>
+  (r.hasPk && r.identity === 'default') || r.identity === 'full' || r.identity === 'index';
+
+/**
+ * For each of `tables` that exists as a table of its own (refKey; a partition is none): whether it
+ * can be replicated now (a row identity wal2json reports, and logged). What the all-tables start
+ * judges, for tables skipped while streaming and looked at again.
+ */
+export async function replicableNow(
+  query: QueryFn,
+  tables: readonly TableRef[],
+): Promise<Map<string, boolean>> {
+  if (tables.length === 0) return new Map();
+  const rows = await listTables(query, tables);
+  return new Map(rows.filter((r) => !r.root).map((r) => [refKey(r), usable(r) && !r.unlogged]));
+}
+
+/** Resolves the chosen tables (all tables with a key or FULL identity when none given). */
+export async function readSourceTables(
+  query: QueryFn,
+  chosen: readonly TableRef[] | undefined,
+  warn?: (msg: string) => void,
+): Promise<SourceTable[]> {
+  const rows = await listTables(query, chosen);
+  const named = (r: Listed) =>
     r.deferrable && !r.hasPk ? `${shownName(r)} (its primary key is DEFERRABLE)` : shownName(r);
-  let picked: Row[];
+  let picked: Listed[];
   if (chosen && chosen.length > 0) {
     const missing: string[] = [];
     picked = chosen.map((t) => {
       const row = rows.find((r) => r.schema === t.schema && r.table === t.table);
       if (!row) missing.push(shownName(t));
-      return row as Row;
+      return row as Listed;
     });
     const leaf = picked.find((r) => r?.root);
     if (leaf) {
@@ -224,8 +256,6 @@ export async function readSourceTables(
       );
     }
   } else {
-    const usable = (r: Row) =>
-      (r.hasPk && r.identity === 'default') || r.identity === 'full' || r.identity === 'index';
     const roots = rows.filter((r) => !r.root);
     picked = roots.filter((r) => usable(r) && !r.unlogged);
     const skipped = roots.filter((r) => !usable(r) && !r.unlogged).map(named);

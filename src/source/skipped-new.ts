@@ -9,8 +9,7 @@
 
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
-import { CatalogError, type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
-import { quoteLiteral } from './quote.js';
+import { CatalogError, type QueryFn, readSourceTables, replicableNow, type SourceTable } from './catalog.js';
 
 export class SkippedNew {
   /** Skipped in this run, looked at again by each check (refKey), with the names its changes come under. */
@@ -51,9 +50,12 @@ export class SkippedNew {
   async check(): Promise<string[]> {
     const out: string[] = [];
     if (this.waiting.size === 0) return out;
-    // One small query for all of them, every check; the whole catalog read only for one that now has
-    // a row identity (readSourceTables lists every table of the database).
-    const now = await this.identities([...this.waiting.values()].map((w) => w.t));
+    // One small query for all of them, every check; the columns and types are read only for one that
+    // can be replicated now.
+    const now = await replicableNow(
+      this.query,
+      [...this.waiting.values()].map((w) => w.t),
+    );
     for (const [k, { t, names }] of this.waiting) {
       const usable = now.get(k);
       if (usable === undefined) {
@@ -85,18 +87,5 @@ export class SkippedNew {
       );
     }
     return out;
-  }
-
-  /** For each of `tables` that exists (refKey): whether it has a row identity wal2json reports. */
-  private async identities(tables: readonly TableRef[]): Promise<Map<string, boolean>> {
-    const names = tables.map((t) => `(${quoteLiteral(t.schema)}, ${quoteLiteral(t.table)})`).join(', ');
-    // As catalog.ts's TABLES_SQL judges it: a primary key that is not DEFERRABLE under REPLICA
-    // IDENTITY DEFAULT, or FULL, or USING INDEX; and logged.
-    const rows = await this.query(
-      `SELECT n.nspname, c.relname, c.relpersistence = 'p' AND (c.relreplident IN ('f', 'i') OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND i.indimmediate)))
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND (n.nspname::text, c.relname::text) IN (VALUES ${names})`,
-    );
-    return new Map(rows.map((r) => [refKey({ schema: r[0] ?? '', table: r[1] ?? '' }), r[2] === 't']));
   }
 }
