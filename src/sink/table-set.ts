@@ -397,6 +397,11 @@ export class TableSet {
   follow(t: SourceTable, leaves: readonly string[] = [], prior?: TableRecord): void {
     const was = prior ?? this.records.get(refKey(t));
     if (prior === undefined && was?.state === 'stopped') this.revived.add(refKey(t));
+    // Skipped under another name (renamed while skipped), joining now: that record named a table no
+    // longer there, and `walduck status` listed it as skipped beside this one.
+    if (t.oid !== undefined)
+      for (const [k, r] of this.records)
+        if (r.state === 'skipped' && r.oid === t.oid && k !== refKey(t)) this.records.delete(k);
     this.records.set(refKey(t), {
       sourceSchema: t.schema,
       sourceTable: t.table,
