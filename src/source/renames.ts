@@ -412,6 +412,20 @@ export class PendingRenames {
       out.push(p);
       this.byOid.delete(oid);
     }
+    // A due rename's new name is still another pending rename's old name: that table left the name by
+    // then (a name is one table's at a time), so its rename is due too, as one set. Its own placing
+    // was later or none: an OWNER TO after a swap rewrites the row type, so the swap's second rename
+    // could not be placed (RENAMING_XID), and the first, applied alone, met the name still taken.
+    // Taken early and never seen committed, it is applied as one due by position (partitions.ts
+    // re-copies it when changes under its old name could be another table's).
+    for (let i = 0; i < out.length; i++) {
+      const name = refKey(out[i]!.to);
+      for (const [oid, q] of this.byOid)
+        if (refKey(q.from) === name) {
+          out.push(q.committed ? q : { ...q, xid: undefined });
+          this.byOid.delete(oid);
+        }
+    }
     return out;
   }
 }

@@ -132,6 +132,28 @@ it('two followed tables swap names while walduck is stopped: the next start foll
   await assertSwapped(file, 'sa', 'sb');
 });
 
+it('a swap, then OWNER TO of one of the two, while walduck is stopped: both renamed as one set, the unplaced one copied again', {
+  timeout: 180_000,
+}, async () => {
+  // OWNER TO rewrites the row type the swap's renames are placed by, so the second rename could not be
+  // placed; the first, applied alone at the swap, met its new name still taken: "public.wb and
+  // public.wb would both land in main.wb" at every start.
+  createPair('wa', 'wb');
+  psql(c.info, 'CREATE ROLE swap_owner');
+  const file = 'owner.duckdb';
+  const first = await runWalduck([...args(file, 'swap_owner', 'wa,wb'), '--until-caught-up']);
+  assert.equal(first.code, 0, first.stderr);
+  swap('wa', 'wb');
+  psql(
+    c.info,
+    `ALTER TABLE wa OWNER TO swap_owner;
+     INSERT INTO wa VALUES (105, 1050, 'old wb, after OWNER TO'); UPDATE wb SET v = 'old wa, after OWNER TO' WHERE id = 6`,
+  );
+  const again = await runWalduck([...args(file, 'swap_owner', 'wa,wb'), '--until-caught-up']);
+  assert.equal(again.code, 0, again.stderr);
+  await assertSwapped(file, 'wa', 'wb');
+});
+
 it('a swap whose transaction changes only one of the two tables after the renames: that row is kept', {
   timeout: 180_000,
 }, async () => {
