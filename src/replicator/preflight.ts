@@ -122,7 +122,7 @@ export async function prepare(
             )[0]?.[0] == null
           )
             missing.push(t);
-        const renamed = await renamedAway(duck, slotName, missing, srcQuery);
+        const renamed = await renamedAway(duck, slotName, missing, srcQuery, o.tables);
         if (renamed) throw renamed;
       }
       throw err;

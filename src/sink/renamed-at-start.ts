@@ -11,8 +11,9 @@
 //   renamed, to what, and (when walduck followed it) at which LSN, and to name b instead.
 // - Its old name taken by another table (the swap, while walduck was stopped): the name no longer
 //   means the table DuckDB holds, so one line says so and how to go on either way, rather than apply
-//   the other table's changes to it. Unless that table is chosen too and the chosen names permute
-//   (two followed tables swapped names): then each is followed under its recorded name, as above.
+//   the other table's changes to it. Unless that table is chosen too, recorded under another name
+//   (two followed tables swapped names, or a_new took a's name as a became a_old): then each is
+//   followed under its recorded name, as above.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
@@ -57,7 +58,6 @@ export async function underRecordedNames(
 ): Promise<SourceTable[]> {
   const followed = await followedWithOid(duck, slot);
   if (followed.length === 0) return [...chosen];
-  const names = new Set(chosen.map(refKey));
   // By name and by oid once: the all-tables mode chooses every table of the database.
   const byName = new Map<string, (typeof followed)[number]>();
   const byOid = new Map<string, (typeof followed)[number]>();
@@ -66,19 +66,20 @@ export async function underRecordedNames(
     if (f.oid !== undefined && !byOid.has(f.oid)) byOid.set(f.oid, f);
   }
   const chosenOids = new Set(chosen.flatMap((c) => (c.oid === undefined ? [] : [c.oid])));
-  // Chosen tables whose names the stopped time permuted (a swap: a to b, b to a): the table recorded
-  // under this name is chosen under another name, and this table was recorded under another chosen
-  // name. Each is followed under its recorded name, as a single rename is.
+  // A chosen table recorded under another name (renamed while walduck was stopped) moves back to
+  // that name until the stream reaches the rename; the others stay under the names they have now.
+  const moves = (t: SourceTable): boolean => {
+    const mine = t.oid === undefined ? undefined : byOid.get(t.oid);
+    return mine !== undefined && recordKey(mine.record) !== refKey(t);
+  };
+  const staying = new Set(chosen.filter((t) => !moves(t)).map(refKey));
+  // The table recorded under this name is another one now, and it is chosen too (under its new name),
+  // while this one moves to its own recorded name: the stopped time renamed both (a swap, a to b and b
+  // to a; or a chain, a to a_old and a_new to a). Each is followed under its recorded name, as a
+  // single rename is.
   const permuted = (t: SourceTable): boolean => {
     const f = byName.get(refKey(t));
-    const mine = t.oid === undefined ? undefined : byOid.get(t.oid);
-    return (
-      f?.oid !== undefined &&
-      f.oid !== t.oid &&
-      chosenOids.has(f.oid) &&
-      mine !== undefined &&
-      names.has(recordKey(mine.record))
-    );
+    return f?.oid !== undefined && f.oid !== t.oid && chosenOids.has(f.oid) && moves(t);
   };
   for (const t of chosen) {
     const f = byName.get(refKey(t));
@@ -98,9 +99,9 @@ export async function underRecordedNames(
     const r = t.oid === undefined ? undefined : byOid.get(t.oid)?.record;
     if (!r) return t;
     const was = recordRef(r);
-    // Named together with the old name (which then no longer exists) cannot happen; a table of that
-    // name chosen too means the oid was taken by something else: leave it to the ordinary checks.
-    if (refKey(was) === refKey(t) || (names.has(refKey(was)) && !permuted(t))) return t;
+    // Its recorded name is a chosen table's that stays under it (a table new under the name, said
+    // above): leave it to the ordinary checks.
+    if (refKey(was) === refKey(t) || staying.has(refKey(was))) return t;
     warn(
       `table ${shownName(t)} is ${shownName(was)} of this replica, renamed at the source while walduck was stopped: followed from the recorded position and renamed in DuckDB where the stream reaches the rename`,
     );
@@ -109,14 +110,16 @@ export async function underRecordedNames(
 }
 
 /**
- * A table named in --tables that the source does not have: when the replica followed it and it was
- * renamed, a RenamedTableError saying so; otherwise undefined (the caller's "unknown table" stands).
+ * A table named in --tables (`all`) that the source does not have (`asked`): when the replica followed
+ * it and it was renamed, a RenamedTableError saying so; otherwise undefined (the caller's "unknown
+ * table" stands).
  */
 export async function renamedAway(
   duck: DuckDBConnection,
   slot: string,
   asked: readonly TableRef[],
   query: QueryFn,
+  all?: readonly TableRef[],
 ): Promise<RenamedTableError | undefined> {
   await ensureTableSet(duck);
   const records = (await readTableSet(duck, slot)) ?? [];
@@ -136,18 +139,25 @@ export async function renamedAway(
       );
     }
   }
+  // Renamed while walduck was stopped: the replica holds it under the asked name, the source has it
+  // under another. The other asked tables may have moved too (a_new took a's name as a became a_old):
+  // the line gives the whole list to name.
+  const now = new Map<string, string>();
   for (const { record, oid } of await followedWithOid(duck, slot)) {
-    const name = shownName(recordRef(record));
-    if (oid === undefined || !asked.some((a) => refKey(a) === recordKey(record))) continue;
+    if (oid === undefined || !(all ?? asked).some((a) => refKey(a) === recordKey(record))) continue;
     const rows = await query(
       `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${oid}`,
     );
     const row = rows[0];
-    if (!row) continue;
-    const now = shownName({ schema: row[0] ?? '', table: row[1] ?? '' });
-    return new RenamedTableError(
-      `table ${name} was renamed to ${now} at the source while walduck was stopped: name ${now} in --tables instead of ${name} (it goes on from the recorded position, renamed in DuckDB where the stream reaches the rename; no copy)`,
-    );
+    if (row) now.set(recordKey(record), shownName({ schema: row[0] ?? '', table: row[1] ?? '' }));
   }
-  return undefined;
+  const gone = asked.find((a) => now.has(refKey(a)));
+  if (gone === undefined) return undefined;
+  const name = shownName(gone);
+  const to = now.get(refKey(gone));
+  const list = (all ?? asked).map((a) => now.get(refKey(a)) ?? shownName(a));
+  const more = list.filter((n, i) => n !== shownName((all ?? asked)[i]!)).length > 1;
+  return new RenamedTableError(
+    `table ${name} was renamed to ${to} at the source while walduck was stopped: name ${to} in --tables instead of ${name}${more ? ` (with the others renamed while walduck was stopped: --tables ${list.join(',')})` : ''} (it goes on from the recorded position, renamed in DuckDB where the stream reaches the rename; no copy)`,
+  );
 }

@@ -154,6 +154,36 @@ it('a swap, then OWNER TO of one of the two, while walduck is stopped: both rena
   await assertSwapped(file, 'wa', 'wb');
 });
 
+it('a chain while walduck is stopped (ca to ca_old, cb to ca): the line gives the whole list, which then follows both', {
+  timeout: 180_000,
+}, async () => {
+  // Before, the start refused the list it had advised: cb's line said to name ca, whose recorded table
+  // is another one now, and only a cycle (a swap) was followed under the recorded names.
+  createPair('ca', 'cb');
+  const file = 'chain.duckdb';
+  const first = await runWalduck([...args(file, 'chain', 'ca,cb'), '--until-caught-up']);
+  assert.equal(first.code, 0, first.stderr);
+  psql(
+    c.info,
+    `INSERT INTO ca VALUES (101, 'ca, before');
+     BEGIN; ALTER TABLE ca RENAME TO ca_old; ALTER TABLE cb RENAME TO ca;
+     INSERT INTO ca_old VALUES (102, 'old ca, in the chain'); UPDATE ca SET x = 'old cb, in the chain' WHERE id = 1;
+     COMMIT;
+     INSERT INTO ca VALUES (103, 1030, 'old cb, after'); DELETE FROM ca_old WHERE id = 4`,
+  );
+  const refused = await runWalduck([...args(file, 'chain', 'ca,cb'), '--until-caught-up']);
+  assert.equal(refused.code, 1, refused.stderr);
+  const advised = /--tables (public\.ca_old,public\.ca)\)/.exec(refused.stderr)?.[1];
+  assert.ok(advised, refused.stderr);
+  const again = await runWalduck([...args(file, 'chain', advised), '--until-caught-up']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /public\.ca: RENAME TABLE to public\.ca_old applied at LSN/);
+  assert.match(again.stderr, /public\.cb: RENAME TABLE to public\.ca applied at LSN/);
+  await assertReplicaEquals(c.info, join(dir, file), [pub('ca'), pub('ca_old')]);
+  const states = (await statusJson(join(dir, file))).map((x) => `${x.table} ${x.state}`).sort();
+  assert.deepEqual(states, ['public.ca streaming', 'public.ca_old streaming']);
+});
+
 it('a swap whose transaction changes only one of the two tables after the renames: that row is kept', {
   timeout: 180_000,
 }, async () => {
