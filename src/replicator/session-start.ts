@@ -17,7 +17,7 @@ import { firstLine } from '../sink/apply-error.js';
 import { wal2jsonOptions } from '../wal2json/index.js';
 import type { EarlyStart } from './early-start.js';
 import { type Prepared, prepare } from './preflight.js';
-import type { ReplicateOptions } from './replicate.js';
+import type { ReplicateOptions } from './replicate-options.js';
 import { liveness, type Opened, walSenderTimeoutMs } from './start.js';
 
 /** How long a reconnect's preflight (no snapshot: a few queries) may take before the link counts as dead. */

@@ -13,7 +13,7 @@ import { DEFAULT_THREADS, openDuckDb } from '../sink/duckdb-file.js';
 import { wal2jsonOptions } from '../wal2json/index.js';
 import { type EarlyStart, startEarly } from './early-start.js';
 import { ReplicateError } from './errors.js';
-import type { ReplicateOptions } from './replicate.js';
+import type { ReplicateOptions } from './replicate-options.js';
 
 /** pg_recvlogical's default --status-interval. */
 export const DEFAULT_STATUS_INTERVAL_MS = 10_000;
