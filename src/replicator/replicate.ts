@@ -1,172 +1,41 @@
-// `walduck replicate`, as a function: open DuckDB, connect, run the preflight (preflight.ts), then the
-// replication loop (loop.ts) until told to stop. What is shown while it runs is the caller's choice
-// (onProgress, snapshotProgress): the replicator draws nothing itself.
+// `walduck replicate`, as a function: open DuckDB and connect (start.ts), then sessions until told to
+// stop, reconnecting after a transient failure. Each session connects, runs the preflight and starts
+// its stream (session-start.ts), then runs the replication loop (loop.ts). What is shown while it runs
+// is the caller's choice (onProgress, snapshotProgress): the replicator draws nothing itself.
 
-import { existsSync } from 'node:fs';
-import {
-  type Connection,
-  ConnectionError,
-  connect,
-  DEFAULT_PIECE_BYTES,
-  type LogFn,
-  PgServerError,
-  parseConnectionString,
-  type TraceFn,
-} from '../protocol/index.js';
-import { formatLsn, type Lsn } from '../protocol/lsn.js';
+import { connect, parseConnectionString } from '../protocol/index.js';
+import { formatLsn } from '../protocol/lsn.js';
 import { firstLine } from '../sink/apply-error.js';
-import { DEFAULT_THREADS, openDuckDb } from '../sink/duckdb-file.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
-import type { OnDropColumn, OnTypeChange } from '../sink/schema-follow.js';
-import type { ChangeSink } from '../sink/sink.js';
-import type { NumericMode } from '../sink/type-map.js';
-import type { SnapshotDisplay } from '../snapshot/progress.js';
-import type { SourceTable } from '../source/catalog.js';
-import type { TableRef } from '../wal2json/change.js';
-import { createDecoder, wal2jsonOptions } from '../wal2json/index.js';
-import { type EarlyStart, startEarly } from './early-start.js';
+import { createDecoder } from '../wal2json/index.js';
 import { ReplicateError } from './errors.js';
-import { Latency, type LatencySummary, pgTimestampMs } from './latency.js';
-import { type LoopFigures, newFigures, runLoop, type StopAt, systemClock } from './loop.js';
+import { Latency, pgTimestampMs } from './latency.js';
+import { type LoopFigures, newFigures, runLoop, systemClock } from './loop.js';
 import { LostChanges } from './lost-change.js';
-import type { SlotHealth } from './metrics.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS, OnlineCopies } from './online-copy.js';
-import { type Prepared, prepare } from './preflight.js';
+import type { Prepared } from './preflight.js';
+import type { ReplicateOptions, ReplicateResult } from './replicate-options.js';
 import { Backoff, failureCode, isTransient, pause } from './retry.js';
-import type { SnapshotMode } from './slot.js';
+import { SessionStart } from './session-start.js';
 import { SlotGuard } from './slot-guard.js';
+import { openRun } from './start.js';
 
 export type { StopAt } from './loop.js';
-
-/** Where replication stands: what the CLI's progress display shows. */
-export type ReplicateStatus = LoopFigures;
-
-/** What a caller's sink factory learns before streaming starts. */
-export interface SinkContext {
-  /** The chosen tables as the source catalog describes them (columns, types, key, replica identity). */
-  readonly tables: readonly SourceTable[];
-  readonly slot: string;
-  readonly systemId: string;
-  readonly database: string;
-}
-
-/** Opens the caller's sink; its `storedLsn` (0n: new) decides where the stream resumes. */
-export type SinkFactory = (context: SinkContext) => Promise<ChangeSink>;
-
-export interface ReplicateOptions {
-  readonly source: string | undefined;
-  /** The DuckDB file; unused (and may be omitted) when `sink` is given. */
-  readonly duckdb?: string | undefined;
-  /**
-   * A caller's own sink instead of the DuckDB file. There is no initial snapshot then (the copy is
-   * DuckDB-specific): the sink sees changes from the slot's creation on; snapshot 'force' is refused.
-   */
-  readonly sink?: SinkFactory | undefined;
-  /** DuckDB's memory_limit: past it, DuckDB spills (staged rows of a huge transaction included). */
-  readonly duckdbMemoryLimit?: string;
-  /** DuckDB's threads (default: DEFAULT_THREADS, one). */
-  readonly duckdbThreads?: number | undefined;
-  /** Received-but-unapplied bytes above which the replication socket pauses (protocol's default if unset). */
-  readonly socketBufferBytes?: number | undefined;
-  readonly tables?: readonly TableRef[] | undefined;
-  /** Drop the DuckDB table of a table no longer in the set (default: leave it, no longer followed). */
-  readonly dropRemoved?: boolean;
-  readonly slot?: string | undefined;
-  readonly formatVersion: 1 | 2;
-  readonly writeInChunks: boolean;
-  /** Changes per DuckDB transaction (--batch-changes). */
-  readonly batchChanges: number;
-  readonly batchMs: number;
-  /** Unconstrained numeric as DOUBLE (default) or exactly (sink/type-map.ts). */
-  readonly numeric?: NumericMode;
-  /** A column dropped on the source: kept in DuckDB (default) or dropped there too. */
-  readonly onDropColumn?: OnDropColumn;
-  /** A change DuckDB cannot follow in place: stop (default) or re-copy the table online. */
-  readonly onTypeChange?: OnTypeChange;
-  readonly stopAt: StopAt;
-  /** The initial copy of existing rows (default auto: when walduck creates the slot). */
-  readonly snapshot?: SnapshotMode;
-  /** Connections copying at once under the same snapshot (default 1). */
-  readonly snapshotJobs?: number;
-  /** How the initial copy shows its progress; none when absent. */
-  readonly snapshotProgress?: SnapshotDisplay;
-  readonly signal?: AbortSignal;
-  readonly log: LogFn;
-  /** Each layer's own log (walduck:protocol, walduck:wal2json, walduck:sink); `log` where not given. */
-  readonly logs?: { readonly protocol?: LogFn; readonly wal2json?: LogFn; readonly sink?: LogFn };
-  readonly warn: (msg: string) => void;
-  /** Worth a line although not a warning: the slot is out of danger again (default: `log`). */
-  readonly notice?: (msg: string) => void;
-  readonly trace?: TraceFn;
-  readonly onProgress?: (p: LoopFigures) => void;
-  /** Each connect and each failure (metrics and health). */
-  readonly onConnection?: (e: ConnectionEvent) => void;
-  /** How long transient failures are retried (default: forever when continuous, 30 s with a stop target). */
-  readonly retryForMs?: number;
-  /** pg_recvlogical's --status-interval (default 10 s; never more than a third of wal_sender_timeout). */
-  readonly statusIntervalMs?: number;
-  /** Terminate a stale walsender holding the slot instead of waiting for it. */
-  readonly takeover?: boolean;
-  /** How often the slot guard looks at the slot from a side connection (default 30 s; 0: never). */
-  readonly slotGuardMs?: number;
-  /** What the slot guard saw (retained WAL, wal_status, safe_wal_size). */
-  readonly onSlot?: (h: SlotHealth) => void;
-  /** Jitter source for the backoff (tests). */
-  readonly random?: () => number;
-  /** An online copy's chunk size: at most this many rows (default 20000) … */
-  readonly copyChunkRows?: number;
-  /** … and fewer while a chunk's text exceeds this many characters (default 16 MiB). */
-  readonly copyChunkBytes?: number;
-}
-
-export interface ReplicateResult {
-  readonly changes: number;
-  readonly transactions: number;
-  readonly bytes: number;
-  readonly received: Lsn;
-  readonly applied: Lsn;
-  readonly serverEnd: Lsn;
-  readonly slot: string;
-  /** Source commit to DuckDB commit, per transaction (when wal2json sent commit timestamps). */
-  readonly latency: LatencySummary | undefined;
-  readonly startedAt: Lsn;
-  readonly stoppedBy: 'endpos' | 'caught-up' | 'signal';
-  /** UPDATE/DELETE rows DuckDB could not match one to one (each warned about): 0 for an equal replica. */
-  readonly unmatched: number;
-}
+export type {
+  ConnectionEvent,
+  ReplicateOptions,
+  ReplicateResult,
+  ReplicateStatus,
+  SinkContext,
+  SinkFactory,
+} from './replicate-options.js';
+export { DEFAULT_STATUS_INTERVAL_MS, liveness, parsePgDuration } from './start.js';
 
 /** Without connect_timeout in the conninfo: how long one connection attempt may take. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
-/** pg_recvlogical's default --status-interval. */
-export const DEFAULT_STATUS_INTERVAL_MS = 10_000;
-/** How long a reconnect's preflight (no snapshot: a few queries) may take before the link counts as dead. */
-const RECONNECT_SETUP_MS = 30_000;
-/** How long DuckDB's loading waits for an early start's round trips (a near server needs ~10 ms). */
-const EARLY_START_WAIT_MS = 250;
-/** The receive timeout when the server's wal_sender_timeout is off (0). */
-const FALLBACK_RECEIVE_TIMEOUT_MS = 60_000;
-
-/** What happened to the connection, for health reporting. */
-export type ConnectionEvent =
-  | { readonly kind: 'connected' }
-  | { readonly kind: 'failed'; readonly code: string; readonly transient: boolean };
 
 export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   const settings = parseConnectionString(o.source, process.env);
-  if (o.sink && o.snapshot === 'force') {
-    throw new ReplicateError(
-      'config',
-      'WALDUCK_SNAPSHOT_CUSTOM_SINK',
-      'an initial snapshot copies into DuckDB only: a custom sink starts at the slot (use snapshot auto or off)',
-    );
-  }
-  if (!o.sink && !o.duckdb) {
-    throw new ReplicateError(
-      'config',
-      'WALDUCK_NO_TARGET',
-      'nothing to replicate into: give a DuckDB file or a sink',
-    );
-  }
   // This session's changes the server dropped (lost-change.ts), fed by its replication connection.
   let lostChanges: LostChanges | undefined;
   // Warnings that arrive before the first session's LostChanges exists (an early stream's, during the
@@ -185,59 +54,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       },
       ...(settings.connectTimeoutMs === undefined ? { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS } : {}),
     });
-  // The first connection is made while DuckDB opens its file: each waits on something else (the server
-  // forks a backend, DuckDB reads the file on its own thread), ~20 ms of every start. Its failure is
-  // handled where the loop awaits it, like every other connection's; a DuckDB file that cannot open is reported
-  // first, as before, and the connection made meanwhile is closed.
-  const abandon = new AbortController();
-  // A stop asked for abandons a connection attempt too: a server that does not answer would hold the
-  // stop until the connect timeout, and then it read as a failure (exit 1).
-  const attempt = o.signal ? AbortSignal.any([abandon.signal, o.signal]) : abandon.signal;
-  let firstConnection: Promise<Connection> | undefined = connectSource(attempt);
-  firstConnection.catch(() => {});
-  // Resuming an existing file: START_REPLICATION goes out before DuckDB loads (early-start.ts), on
-  // the first connection; the preflight gets one of its own.
-  let early: Promise<EarlyStart | undefined> | undefined;
-  if (!o.sink && o.duckdb && o.snapshot !== 'force' && !o.takeover && existsSync(o.duckdb)) {
-    early = firstConnection.then(
-      (c) =>
-        startEarly(c, {
-          slot: o.slot,
-          pluginOptions: wal2jsonOptions({
-            formatVersion: o.formatVersion,
-            ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
-          }),
-          liveness: async (c) => liveness(await walSenderTimeoutMs(c), o.statusIntervalMs),
-          pieceBytes: DEFAULT_PIECE_BYTES,
-          maxBufferedBytes: o.socketBufferBytes,
-          log: o.log,
-        }),
-      (err: unknown) => void o.log(`no early start: ${firstLine(err)}`),
-    );
-    firstConnection = connectSource(attempt);
-    firstConnection.catch(() => {});
-    // DuckDB's native library loads synchronously (~0.1 s in which no socket is read): the early
-    // start's round trips go first, for a while.
-    await settledWithin(early, EARLY_START_WAIT_MS);
-  }
-  type Instance = Awaited<ReturnType<typeof openDuckDb>>;
-  let instance: Instance | undefined;
-  let duck: Awaited<ReturnType<Instance['connect']>> | undefined;
-  try {
-    instance = o.sink
-      ? undefined
-      : await openDuckDb(o.duckdb ?? '', {
-          memoryLimit: o.duckdbMemoryLimit,
-          threads: o.duckdbThreads ?? DEFAULT_THREADS,
-        });
-    duck = await instance?.connect();
-  } catch (err) {
-    instance?.closeSync();
-    abandon.abort();
-    void firstConnection.then((c) => c.close()).catch(() => {});
-    void early?.then((e) => e?.conn.close()).catch(() => {});
-    throw err;
-  }
+  const opened = await openRun(o, connectSource);
+  const { instance, duck } = opened;
   const latency = new Latency();
   const backoff = new Backoff(o.random ? { random: o.random } : {});
   const retryForMs = o.retryForMs ?? (o.stopAt.kind === 'never' ? Number.POSITIVE_INFINITY : 30_000);
@@ -269,63 +87,13 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   };
   try {
     for (;;) {
-      let conn: Connection | undefined;
-      let started: EarlyStart | undefined;
+      const start = new SessionStart(o, connectSource);
       let streamed = false;
       let copyStuck = false;
       try {
-        const connecting = firstConnection ?? connectSource(o.signal);
-        firstConnection = undefined;
-        started = await early;
-        early = undefined;
-        conn = await connecting.catch(async (err: unknown) => {
-          // One walsender more than the server allows (max_wal_senders): the early stream took the
-          // last one. Give it up, and prepare and stream on one connection, as without it.
-          if (!started || !(err instanceof PgServerError && err.sqlstate === '53300')) throw err;
-          o.log(`no early start: ${firstLine(err)}`);
-          await started.conn.close().catch(() => {});
-          started = undefined;
-          return await connectSource(o.signal);
-        });
+        await start.connect(opened);
         const first = prepared === undefined;
-        const session = conn;
-        const preparing = prepare(
-          conn,
-          duck,
-          settings,
-          {
-            duckdb: o.duckdb ?? '',
-            sink: o.sink,
-            tables: o.tables,
-            slot: o.slot,
-            batchChanges: o.batchChanges,
-            batchMs: o.batchMs,
-            duckdbMemoryLimit: o.duckdbMemoryLimit,
-            numeric: o.numeric,
-            onDropColumn: o.onDropColumn,
-            onTypeChange: o.onTypeChange,
-            dropRemoved: o.dropRemoved,
-            snapshot: o.snapshot,
-            snapshotJobs: o.snapshotJobs,
-            snapshotProgress: o.snapshotProgress,
-            signal: o.signal,
-            log: o.log,
-            sinkLog: o.logs?.sink,
-            warn: o.warn,
-            takeover: o.takeover,
-            early: started && {
-              slot: started.slot,
-              from: started.from,
-              abandon: async () => void (await started?.conn.close()),
-            },
-          },
-          prepared,
-        );
-        // A reconnect's preflight is a few quick queries: on a half-open link they would wait forever
-        // (the receive timeout guards the stream only). The first one may snapshot for hours: no bound.
-        const p = first
-          ? await preparing
-          : await within(preparing, RECONNECT_SETUP_MS, () => void session.close().catch(() => {}));
+        const p = await start.prepare(duck, settings, prepared);
         // The first session's system and caught-up target hold for the whole run.
         prepared ??= p;
         figures ??= newFigures(p.startLsn);
@@ -346,8 +114,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             'wal2json format-version 1 does not report TRUNCATE (wal2json 2.5 emits nothing for it): a truncated source table will keep its rows in DuckDB; use --format-version 2 if tables are truncated',
           );
         }
-        const onEarly = p.startedEarly === true ? started : undefined;
-        const live = onEarly?.live ?? liveness(await walSenderTimeoutMs(conn), o.statusIntervalMs);
+        const live = await start.live(p);
         // Into DuckDB every table's changes arrive (no add-tables, see table-routing.ts): a row change
         // of a table the router already found not ours is dropped by the decoder unread, asked change
         // by change (the generator runs in step with the sink, so the answer is the router's now). A
@@ -375,27 +142,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             : undefined;
         for (const message of unclaimed ?? []) lostChanges?.notice(message);
         unclaimed = undefined;
-        const stream =
-          onEarly?.stream ??
-          (await conn.startReplication({
-            slot: p.slot,
-            startLsn: p.startLsn,
-            options: wal2jsonOptions({
-              formatVersion: o.formatVersion,
-              ...(p.filter ? { tables: p.filter } : {}),
-              ...(o.formatVersion === 1 ? { writeInChunks: o.writeInChunks } : {}),
-            }),
-            feedbackIntervalMs: live.feedbackIntervalMs,
-            receiveTimeoutMs: live.receiveTimeoutMs,
-            // A long message (a whole-transaction v1 document) is decoded as it arrives, never assembled.
-            pieceBytes: DEFAULT_PIECE_BYTES,
-            ...(o.socketBufferBytes !== undefined ? { maxBufferedBytes: o.socketBufferBytes } : {}),
-          }));
-        if (onEarly) {
-          // The session streams on the early connection; the preflight's has done its work.
-          await conn.close().catch(() => {});
-          conn = onEarly.conn;
-        }
+        const stream = await start.stream(p, live);
         o.log(
           `streaming from slot ${p.slot} at ${formatLsn(p.startLsn)} (status every ${live.feedbackIntervalMs} ms, receive timeout ${live.receiveTimeoutMs} ms)`,
         );
@@ -493,7 +240,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           return stopped();
         }
         // Stopped before this session streamed (connecting, or its setup): nothing of it was applied.
-        if (o.signal?.aborted && conn === undefined) return stopped();
+        if (o.signal?.aborted && start.conn === undefined) return stopped();
         // A link that failed once the stop was asked (a side connection torn down under a catalog
         // lookup the sink awaited, or cut at that moment): the loop rolled the open transaction back and
         // acknowledged nothing past the last commit, so this is the stop, not a failure (it exited 1).
@@ -516,8 +263,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
         );
         if (await pause(delay, o.signal)) return stopped();
       } finally {
-        await conn?.close().catch(() => {});
-        if (started && started.conn !== conn) await started.conn.close().catch(() => {});
+        await start.close();
       }
     }
   } finally {
@@ -526,71 +272,6 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     duck?.closeSync();
     instance?.closeSync();
   }
-}
-
-/**
- * The stream's timers from the server's wal_sender_timeout: status updates often enough that the
- * server never times us out (also while the socket is paused for a slow sink: the timer sends them
- * regardless), and a receive timeout of about that long, asking for a keepalive half way, so a silent
- * server (half-open connection, wedged host) is noticed within about wal_sender_timeout.
- */
-export function liveness(
-  walSenderTimeoutMs: number,
-  statusIntervalMs: number | undefined,
-): { feedbackIntervalMs: number; receiveTimeoutMs: number } {
-  const wanted = statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS;
-  if (walSenderTimeoutMs <= 0)
-    return { feedbackIntervalMs: wanted, receiveTimeoutMs: FALLBACK_RECEIVE_TIMEOUT_MS };
-  return {
-    feedbackIntervalMs: Math.max(100, Math.min(wanted, Math.floor(walSenderTimeoutMs / 3))),
-    receiveTimeoutMs: Math.max(1000, walSenderTimeoutMs),
-  };
-}
-
-/** The server's wal_sender_timeout in ms (0: off). */
-async function walSenderTimeoutMs(conn: Connection): Promise<number> {
-  const [r] = await conn.query('SHOW wal_sender_timeout');
-  return parsePgDuration(r?.rows[0]?.[0] ?? '0');
-}
-
-/** "60s", "1min", "500ms", "0", "2h" as SHOW prints a time setting, in ms. */
-export function parsePgDuration(text: string): number {
-  const m = /^\s*(\d+)\s*(us|ms|s|min|h|d)?\s*$/.exec(text);
-  if (!m) return 0;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 'ms';
-  const ms: Record<string, number> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
-  return n * (ms[unit] ?? 1);
-}
-
-/** `p`, or a transient failure after `ms` (calling `onTimeout` first, to free what `p` waits on). */
-async function within<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout();
-      reject(
-        new ConnectionError(
-          'WALDUCK_RECEIVE_TIMEOUT',
-          'command',
-          `no answer from the server within ${ms} ms while preparing to stream again (a half-open connection?)`,
-        ),
-      );
-    }, ms);
-  });
-  p.catch(() => {});
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Waits until `p` settles or `ms` pass, whichever is first. */
-async function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
 }
 
 /** Whether `err`, or an error it was caused by (a row's apply error wraps it), is a transient failure. */
