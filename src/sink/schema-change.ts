@@ -23,7 +23,7 @@
 //                   the source by key: the zone of the session that ran the ALTER is in no catalog)
 // Anything else (narrowing, text->int, a changed primary key) stops without acknowledging the
 // transaction (--on-type-change stop), or with recopy the sink rebuilds the table with the source's
-// schema now and copies it again online (duckdb-sink.ts recopySchema), where it can be copied.
+// schema now and copies it again online (sink-copies.ts recopySchema), where it can be copied.
 //
 // This file holds what planning and applying share: the policy, the plan's steps, the per-change
 // check and the refusal. Working out a plan is schema-plan.ts (with schema-align.ts, which image column
