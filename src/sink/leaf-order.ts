@@ -83,7 +83,7 @@ export class LeafOrder {
         if (!fits(layout, image)) layout = await this.read(oid, root.oid);
         // The root is gone: dropped, and the leaf is a new root's of its name (in the transaction
         // that created it, before the catalog check saw the drop). The schema check finds the
-        // recorded root gone by its oid and re-copies the table of that name (schema-change.ts), as
+        // recorded root gone by its oid and re-copies the table of that name (schema-plan.ts), as
         // the check would: nothing to place by, and nothing kept for the new root.
         if (layout.rank.size === 0) {
           this.layouts.delete(oid);

@@ -8,15 +8,9 @@ import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { Delete, Insert, RowImage, Update, Value } from '../wal2json/change.js';
 import { shownIdent, shownName } from '../wal2json/shown-name.js';
-import {
-  applyPlan,
-  mapOptionsOf,
-  type Plan,
-  planChange,
-  refuse,
-  type SchemaPolicy,
-  sameShape,
-} from './schema-change.js';
+import { applyPlan } from './schema-apply.js';
+import { mapOptionsOf, type Plan, refuse, type SchemaPolicy, sameShape } from './schema-change.js';
+import { planChange } from './schema-plan.js';
 import {
   ensureColumnsTable,
   type RecordedTable,

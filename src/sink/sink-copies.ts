@@ -32,7 +32,7 @@ export interface ChunkHost {
   fit(t: Table, lsn: Lsn, image: RowImage): Promise<Table>;
   /** The table's staged rows leave the sink's counts (they are flushed next). */
   unstage(t: Table): void;
-  /** Names the row a failed write of many rows choked on (duckdb-sink.ts wrapBatchError). */
+  /** Names the row a failed write of many rows choked on (write-errors.ts, wired in sink-batch.ts). */
   wrapBatchError(
     err: unknown,
     t: Table,

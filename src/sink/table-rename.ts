@@ -2,7 +2,7 @@
 // sink's open transaction, at the rename's place in the stream (source/partitions.ts finds it).
 //
 // A rename within one DuckDB schema is DuckDB's own RENAME. DuckDB has no SET SCHEMA, and it refuses to
-// commit some ALTERs of a table the transaction already updated or deleted from (schema-change.ts):
+// commit some ALTERs of a table the transaction already updated or deleted from (schema-apply.ts):
 // then, as for exact widening, the table is rebuilt (CREATE TABLE AS SELECT under the new name, DROP
 // the old one), which costs a copy of the table. walduck's tables have no constraints or indexes, so
 // the copy is the same table.

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { align, type Candidate, sameShape, widening } from '../../../src/sink/schema-change.js';
+import { align, type Candidate } from '../../../src/sink/schema-align.js';
+import { sameShape } from '../../../src/sink/schema-change.js';
+import { widening } from '../../../src/sink/schema-widening.js';
 import type { RecordedColumn, RecordedTable } from '../../../src/sink/source-schema.js';
 import type { PgType } from '../../../src/source/catalog.js';
 import { type CatalogColumn, printedTypmod } from '../../../src/source/schema-catalog.js';
