@@ -13,12 +13,18 @@ import { TableSet } from '../sink/table-set.js';
 import type { NumericMode } from '../sink/type-map.js';
 import type { SnapshotDisplay } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
-import { CatalogError, type QueryFn, readSourceTables, type SourceTable } from '../source/catalog.js';
+import {
+  CatalogError,
+  type QueryFn,
+  readSourceTables,
+  type SkippedTable,
+  type SourceTable,
+} from '../source/catalog.js';
 import { keyOrder, keyOrderProblem } from '../source/key-order.js';
 import { quoteLiteral } from '../source/quote.js';
 import { sourceSchemaCatalog } from '../source/schema-catalog.js';
 import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
-import type { TableRef } from '../wal2json/change.js';
+import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { ReplicateError } from './errors.js';
 import { initialSnapshot } from './initial-snapshot.js';
@@ -109,24 +115,28 @@ export async function prepare(
     if (badName !== undefined) throw new ReplicateError('config', 'WALDUCK_SLOT_NAME', badName);
     if (duck) await checkSameSource(duck, slotName, o.duckdb, system.systemId, database);
     const srcQuery: QueryFn = async (sql) => (await src.query(sql))[0]?.rows ?? [];
-    const read = await readSourceTables(srcQuery, o.tables, o.warn).catch(async (err: unknown) => {
-      // A followed table named by a name it no longer has: say it was renamed, and to what.
-      if (duck && o.tables && err instanceof CatalogError && err.code === 'WALDUCK_UNKNOWN_TABLE') {
-        const missing: TableRef[] = [];
-        for (const t of o.tables)
-          if (
-            (
-              await srcQuery(
-                `SELECT to_regclass(${quoteLiteral(`"${t.schema.replaceAll('"', '""')}"."${t.table.replaceAll('"', '""')}"`)})`,
-              )
-            )[0]?.[0] == null
-          )
-            missing.push(t);
-        const renamed = await renamedAway(duck, slotName, missing, srcQuery, o.tables);
-        if (renamed) throw renamed;
-      }
-      throw err;
-    });
+    // All-tables mode: the tables left out for want of a row identity, looked at again while streaming.
+    const noIdentity: SkippedTable[] = [];
+    const read = await readSourceTables(srcQuery, o.tables, o.warn, (t) => noIdentity.push(t)).catch(
+      async (err: unknown) => {
+        // A followed table named by a name it no longer has: say it was renamed, and to what.
+        if (duck && o.tables && err instanceof CatalogError && err.code === 'WALDUCK_UNKNOWN_TABLE') {
+          const missing: TableRef[] = [];
+          for (const t of o.tables)
+            if (
+              (
+                await srcQuery(
+                  `SELECT to_regclass(${quoteLiteral(`"${t.schema.replaceAll('"', '""')}"."${t.table.replaceAll('"', '""')}"`)})`,
+                )
+              )[0]?.[0] == null
+            )
+              missing.push(t);
+          const renamed = await renamedAway(duck, slotName, missing, srcQuery, o.tables);
+          if (renamed) throw renamed;
+        }
+        throw err;
+      },
+    );
     // Renamed while walduck was stopped: followed under the recorded name until the stream's rename.
     const tables = duck ? await underRecordedNames(duck, slotName, read, srcQuery, o.warn) : read;
     o.log(`tables: ${tables.map((t) => shownName(t)).join(', ')}`);
@@ -160,6 +170,13 @@ export async function prepare(
         log: o.log,
       }));
     const set = tableSet;
+    // One a record stopped (followed before: dropped with --drop-removed, or its DuckDB table kept
+    // as it was) joins by the next start's decision, not here; a recorded name a followed table still
+    // has (renamed while walduck was stopped) is that table's until the stream's rename.
+    const chosenKeys = new Set(tables.map(refKey));
+    opened.router.skippedAtStart(
+      noIdentity.filter((t) => !chosenKeys.has(refKey(t)) && (set?.mayJoinLive(t) ?? true)),
+    );
     const sink: ChangeSink = duck
       ? await DuckDbSink.open(duck, tables, {
           slot: slotName,
