@@ -24,7 +24,7 @@ import { keyOrder, keyOrderProblem } from '../source/key-order.js';
 import { quoteLiteral } from '../source/quote.js';
 import { sourceSchemaCatalog } from '../source/schema-catalog.js';
 import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
-import { refKey, type TableRef } from '../wal2json/change.js';
+import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { ReplicateError } from './errors.js';
 import { initialSnapshot } from './initial-snapshot.js';
@@ -218,7 +218,10 @@ export async function prepare(
           },
           ...(set
             ? {
-                onTableAdded: set.follow.bind(set),
+                // With the leaves it joined with (onLeaf came before its record): a start comparing
+                // them finds none added, and takes no leaf for one ATTACHed while walduck was stopped.
+                onTableAdded: (t: SourceTable) =>
+                  set.follow(t, opened.router.leavesOf(t).map(refName).sort()),
                 collision: set.collision.bind(set),
                 replacesDropped: set.replacesDropped.bind(set),
                 onTablesRenamed: (renames: readonly { from: TableRef; to: TableRef }[], lsn: Lsn) =>
