@@ -117,26 +117,25 @@ export async function prepare(
     const srcQuery: QueryFn = async (sql) => (await src.query(sql))[0]?.rows ?? [];
     // All-tables mode: the tables left out for want of a row identity, looked at again while streaming.
     const noIdentity: SkippedTable[] = [];
-    const read = await readSourceTables(srcQuery, o.tables, o.warn, (t) => noIdentity.push(t)).catch(
-      async (err: unknown) => {
-        // A followed table named by a name it no longer has: say it was renamed, and to what.
-        if (duck && o.tables && err instanceof CatalogError && err.code === 'WALDUCK_UNKNOWN_TABLE') {
-          const missing: TableRef[] = [];
-          for (const t of o.tables)
-            if (
-              (
-                await srcQuery(
-                  `SELECT to_regclass(${quoteLiteral(`"${t.schema.replaceAll('"', '""')}"."${t.table.replaceAll('"', '""')}"`)})`,
-                )
-              )[0]?.[0] == null
-            )
-              missing.push(t);
-          const renamed = await renamedAway(duck, slotName, missing, srcQuery, o.tables);
-          if (renamed) throw renamed;
-        }
-        throw err;
-      },
-    );
+    const skip = (t: SkippedTable) => noIdentity.push(t);
+    const read = await readSourceTables(srcQuery, o.tables, o.warn, skip).catch(async (err: unknown) => {
+      // A followed table named by a name it no longer has: say it was renamed, and to what.
+      if (duck && o.tables && err instanceof CatalogError && err.code === 'WALDUCK_UNKNOWN_TABLE') {
+        const missing: TableRef[] = [];
+        for (const t of o.tables)
+          if (
+            (
+              await srcQuery(
+                `SELECT to_regclass(${quoteLiteral(`"${t.schema.replaceAll('"', '""')}"."${t.table.replaceAll('"', '""')}"`)})`,
+              )
+            )[0]?.[0] == null
+          )
+            missing.push(t);
+        const renamed = await renamedAway(duck, slotName, missing, srcQuery, o.tables);
+        if (renamed) throw renamed;
+      }
+      throw err;
+    });
     // Renamed while walduck was stopped: followed under the recorded name until the stream's rename.
     const tables = duck ? await underRecordedNames(duck, slotName, read, srcQuery, o.warn) : read;
     o.log(`tables: ${tables.map((t) => shownName(t)).join(', ')}`);
@@ -170,9 +169,9 @@ export async function prepare(
         log: o.log,
       }));
     const set = tableSet;
-    // One a record stopped (followed before: dropped with --drop-removed, or its DuckDB table kept
-    // as it was) joins by the next start's decision, not here; a recorded name a followed table still
-    // has (renamed while walduck was stopped) is that table's until the stream's rename.
+    // One a record stopped (followed before, its DuckDB table kept as it was) joins by the next
+    // start's decision, not here; a recorded name a followed table still has (renamed while walduck
+    // was stopped) is that table's until the stream's rename.
     const chosenKeys = new Set(tables.map(refKey));
     opened.router.skippedAtStart(
       noIdentity.filter((t) => !chosenKeys.has(refKey(t)) && (set?.mayJoinLive(t) ?? true)),
