@@ -13,12 +13,18 @@ import { TableSet } from '../sink/table-set.js';
 import type { NumericMode } from '../sink/type-map.js';
 import type { SnapshotDisplay } from '../snapshot/progress.js';
 import { CsvSpool } from '../snapshot/spool.js';
-import { CatalogError, type QueryFn, readSourceTables, type SourceTable } from '../source/catalog.js';
+import {
+  CatalogError,
+  type QueryFn,
+  readSourceTables,
+  type SkippedTable,
+  type SourceTable,
+} from '../source/catalog.js';
 import { keyOrder, keyOrderProblem } from '../source/key-order.js';
 import { quoteLiteral } from '../source/quote.js';
 import { sourceSchemaCatalog } from '../source/schema-catalog.js';
 import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
-import type { TableRef } from '../wal2json/change.js';
+import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { ReplicateError } from './errors.js';
 import { initialSnapshot } from './initial-snapshot.js';
@@ -109,7 +115,10 @@ export async function prepare(
     if (badName !== undefined) throw new ReplicateError('config', 'WALDUCK_SLOT_NAME', badName);
     if (duck) await checkSameSource(duck, slotName, o.duckdb, system.systemId, database);
     const srcQuery: QueryFn = async (sql) => (await src.query(sql))[0]?.rows ?? [];
-    const read = await readSourceTables(srcQuery, o.tables, o.warn).catch(async (err: unknown) => {
+    // All-tables mode: the tables left out for want of a row identity, looked at again while streaming.
+    const noIdentity: SkippedTable[] = [];
+    const skip = (t: SkippedTable) => noIdentity.push(t);
+    const read = await readSourceTables(srcQuery, o.tables, o.warn, skip).catch(async (err: unknown) => {
       // A followed table named by a name it no longer has: say it was renamed, and to what.
       if (duck && o.tables && err instanceof CatalogError && err.code === 'WALDUCK_UNKNOWN_TABLE') {
         const missing: TableRef[] = [];
@@ -160,6 +169,13 @@ export async function prepare(
         log: o.log,
       }));
     const set = tableSet;
+    // One a record stopped (followed before, its DuckDB table kept as it was) joins by the next
+    // start's decision, not here; a recorded name a followed table still has (renamed while walduck
+    // was stopped) is that table's until the stream's rename.
+    const chosenKeys = new Set(tables.map(refKey));
+    opened.router.skippedAtStart(
+      noIdentity.filter((t) => !chosenKeys.has(refKey(t)) && (set?.mayJoinLive(t) ?? true)),
+    );
     const sink: ChangeSink = duck
       ? await DuckDbSink.open(duck, tables, {
           slot: slotName,
@@ -201,7 +217,10 @@ export async function prepare(
           },
           ...(set
             ? {
-                onTableAdded: set.follow.bind(set),
+                // With the leaves it joined with (onLeaf came before its record): a start comparing
+                // them finds none added, and takes no leaf for one ATTACHed while walduck was stopped.
+                onTableAdded: (t: SourceTable) =>
+                  set.follow(t, opened.router.leavesOf(t).map(refName).sort()),
                 collision: set.collision.bind(set),
                 replacesDropped: set.replacesDropped.bind(set),
                 onTablesRenamed: (renames: readonly { from: TableRef; to: TableRef }[], lsn: Lsn) =>

@@ -393,6 +393,16 @@ export class TableSet {
     return this.records.get(k)?.state === 'stopped' || this.revived.has(k);
   }
 
+  /**
+   * Whether `t`, skipped by this start for want of a key, may join while streaming (copied online):
+   * never recorded, or recorded as skipped. A stopped record's DuckDB table is the next start's to
+   * decide on (copied again, or dropped with --drop-removed).
+   */
+  mayJoinLive(t: TableRef): boolean {
+    const r = this.records.get(refKey(t));
+    return r === undefined || r.state === 'skipped';
+  }
+
   /** A table followed from now on (at start, or created at the source while streaming). */
   follow(t: SourceTable, leaves: readonly string[] = [], prior?: TableRecord): void {
     const was = prior ?? this.records.get(refKey(t));

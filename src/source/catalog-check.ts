@@ -73,7 +73,8 @@ export class CatalogCheck extends FollowedTables {
    * A drop ends the table's changes: it is no longer followed (onTableGone), its DuckDB table left.
    */
   protected async checkTables(): Promise<void> {
-    // A new table skipped earlier that can be replicated now: its next change looks it up again.
+    // A table skipped earlier (created in this run, or by the start) that can be replicated now: its
+    // next change looks it up again.
     for (const k of await this.skippedNew.check()) this.ignored.delete(k);
     // A name found dropped earlier that is a table again: created after the drop was seen. Until now
     // its changes still went to the dropped table's DuckDB table.

@@ -218,16 +218,27 @@ export async function replicableNow(
   return new Map(rows.filter((r) => !r.root).map((r) => [refKey(r), usable(r) && !r.unlogged]));
 }
 
-/** Resolves the chosen tables (all tables with a key or FULL identity when none given). */
+/** A table all-tables mode skips for want of a row identity (logged, not a partition), with its oid. */
+export interface SkippedTable extends TableRef {
+  readonly oid: string;
+}
+
+/**
+ * Resolves the chosen tables (all tables with a key or FULL identity when none given). In all-tables
+ * mode `skipped` is told each table left out for want of a row identity (the warning's), from the same
+ * listing: the start looks at them again while streaming (skipped-new.ts).
+ */
 export async function readSourceTables(
   query: QueryFn,
   chosen: readonly TableRef[] | undefined,
   warn?: (msg: string) => void,
+  skipped?: (t: SkippedTable) => void,
 ): Promise<SourceTable[]> {
   const rows = await listTables(query, chosen);
   const named = (r: Listed) =>
     r.deferrable && !r.hasPk ? `${shownName(r)} (its primary key is DEFERRABLE)` : shownName(r);
   let picked: Listed[];
+  let noIdentity: Listed[] = [];
   if (chosen && chosen.length > 0) {
     const missing: string[] = [];
     picked = chosen.map((t) => {
@@ -258,12 +269,12 @@ export async function readSourceTables(
   } else {
     const roots = rows.filter((r) => !r.root);
     picked = roots.filter((r) => usable(r) && !r.unlogged);
-    const skipped = roots.filter((r) => !usable(r) && !r.unlogged).map(named);
+    noIdentity = roots.filter((r) => !usable(r) && !r.unlogged);
     const unlogged = roots.filter((r) => r.unlogged).map((r) => `${shownName(r)} (${r.unlogged})`);
     // Said, not silent: a table with a primary key but REPLICA IDENTITY NOTHING looks replicable.
-    if (skipped.length > 0 && picked.length > 0)
+    if (noIdentity.length > 0 && picked.length > 0)
       warn?.(
-        `not replicating ${skipped.join(', ')}: no primary key or replica identity (or REPLICA IDENTITY NOTHING; a DEFERRABLE primary key is none), so their updates and deletes are not logged; give them a primary key, and the next start copies them online`,
+        `not replicating ${noIdentity.map(named).join(', ')}: no primary key or replica identity (or REPLICA IDENTITY NOTHING; a DEFERRABLE primary key is none), so their updates and deletes are not logged; give them a primary key, and each is copied online: at its first change after that while walduck runs, else at the next start`,
       );
     if (unlogged.length > 0 && picked.length > 0)
       warn?.(`not replicating ${unlogged.join(', ')}: their changes never reach WAL`);
@@ -315,6 +326,7 @@ export async function readSourceTables(
       'WALDUCK_NO_IDENTITY',
     );
   }
+  for (const r of noIdentity) skipped?.({ schema: r.schema, table: r.table, oid: r.oid });
   return tables;
 }
 

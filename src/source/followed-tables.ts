@@ -8,7 +8,7 @@
 // holds which method.
 
 import { refKey, type TableRef } from '../wal2json/change.js';
-import type { QueryFn, SourceTable } from './catalog.js';
+import type { QueryFn, SkippedTable, SourceTable } from './catalog.js';
 import { type Leaf, type LeafContext, PartitionLeaves } from './leaves.js';
 import { Recopies } from './recopies.js';
 import { CatalogRenames } from './rename-catalog.js';
@@ -81,7 +81,7 @@ export class FollowedTables {
     this.onceFollowed = new Set(chosen.keys());
     this.catalog = new CatalogRenames(query, o.log);
     this.recopies = new Recopies(chosen, o.copyProblem);
-    this.skippedNew = new SkippedNew(query, o.copyProblem, o.warn, o.log);
+    this.skippedNew = new SkippedNew(query, o.copyProblem, o.warn, o.log, o.refreshMs ?? 1000);
     this.leaves = new PartitionLeaves(leaves, {
       query,
       existing: this.existing,
@@ -92,6 +92,15 @@ export class FollowedTables {
       onLeafGone: o.onLeafGone,
     });
     this.renames = this.catalog.pending;
+  }
+
+  /**
+   * Tables the start skipped for want of a row identity (all-tables mode), that may join while
+   * streaming: looked at again by each catalog check, as a new table skipped is, and copied online
+   * at their first change once they can be (the slot passed their rows).
+   */
+  skippedAtStart(tables: readonly SkippedTable[]): void {
+    for (const t of tables) this.skippedNew.add({ schema: t.schema, table: t.table }, t.oid, true);
   }
 
   /** The followed table (not dropped) with this oid. */

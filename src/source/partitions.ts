@@ -176,9 +176,11 @@ export class TableRouter extends CatalogCheck implements Router {
     if (oid === undefined && !found && this.heldInBetween(ref)) return { kind: 'ignore' };
     if (this.o.allTables) {
       // A table (or a partitioned table, through its first leaf's change) created after the table set
-      // was read: all its rows are in WAL from its creation on. Existing ones were decided at start.
+      // was read: all its rows are in WAL from its creation on. Existing ones were decided at start,
+      // but for one skipped then that a catalog check found replicable since (skipped-new.ts).
       const top = found ? found.root : ref;
-      if (!this.existing.has(refKey(top)) && !this.chosen.has(refKey(top))) {
+      const tk = refKey(top);
+      if ((!this.existing.has(tk) || this.skippedNew.rejoins(top)) && !this.chosen.has(tk)) {
         const table = await this.newTable(top);
         if (table) {
           const k = refKey(top);
@@ -186,7 +188,7 @@ export class TableRouter extends CatalogCheck implements Router {
           this.onceFollowed.add(k);
           // Skipped earlier in this run (under this name or, renamed since, another), its rows went
           // past: copied online over the stream's changes.
-          if (this.skippedNew.joins(table)) this.recopies.gainedKey(top);
+          if (this.skippedNew.joins(table)) this.recopies.gainedKey(top, this.skippedNew.atStart(table.oid));
           // The sink creates it in its open DuckDB transaction: a rollback takes it away there, and
           // the replay's first change must find it new again (its leaves too), not routed to it.
           const leaves = table.partitioned ? this.leavesOf(top).map(refKey) : [];
@@ -196,8 +198,9 @@ export class TableRouter extends CatalogCheck implements Router {
           });
           return { kind: 'new', table };
         }
-        this.skippedNew.under(top, k);
       }
+      // (Only a skipped table's: one the start skipped is under `existing`.)
+      this.skippedNew.under(top, k);
     }
     this.ignored.add(k);
     this.o.log(`changes of ${shownName(ref)} are not replicated (not in the table set)`);
@@ -230,7 +233,7 @@ export class TableRouter extends CatalogCheck implements Router {
       }
       this.o.warn(
         this.skippedNew.joins(found.table)
-          ? `new table ${shownName(ref)}, skipped earlier in this run, can be replicated now: joining it`
+          ? `${this.skippedNew.shown(ref, found.table.oid)} can be replicated now: joining it`
           : `new table ${shownName(ref)} at the source: replicating it from its first change`,
       );
       return found.table;

@@ -120,14 +120,17 @@ export class Recopies {
   }
 
   /**
-   * `t`, a table created while walduck runs, was skipped (no key) and can be replicated now: the rows
-   * it held meanwhile went past with the stream (skipped-new.ts).
+   * `t`, a table created while walduck runs (or one the start skipped: `atStart`), was skipped (no
+   * key) and can be replicated now: the rows it held meanwhile went past with the stream (skipped-new.ts).
    */
-  gainedKey(t: TableRef): void {
+  gainedKey(t: TableRef, atStart = false): void {
+    const was = atStart
+      ? `table ${shownName(t)} was skipped at start`
+      : `new table ${shownName(t)} was skipped`;
     this.add(
       t,
-      `new table ${shownName(t)} was skipped until it could be replicated, and rows went past meanwhile`,
-      `new table ${shownName(t)} was skipped until it could be replicated, and rows went past meanwhile: its DuckDB table would lack them; give it a primary key (the next start copies it online)`,
+      `${was} until it could be replicated, and rows went past meanwhile`,
+      `${was} until it could be replicated, and rows went past meanwhile: its DuckDB table would lack them; give it a primary key (the next start copies it online)`,
       'WALDUCK_TABLE_ADDED',
     );
   }

@@ -1,36 +1,58 @@
 // Tables created while walduck runs (all-tables mode) that it skipped: no primary key or replica
 // identity, so their updates and deletes are not logged. Their changes are dropped from then on, and
 // the slot passes the rows they hold (the table set records them as skipped: a start copies them
-// online). Until then each catalog check (about once a second, and before each DuckDB commit) looks at
-// them again: one that can now be replicated and copied in key chunks (ALTER TABLE ... ADD PRIMARY
-// KEY) joins at its next change (with none, it stays skipped and the next start copies it),
-// and is copied online over what the stream brings (partitions.ts: lookup, Recopies.gainedKey). One that
-// can be replicated but not copied by key (REPLICA IDENTITY FULL alone) stays skipped, said once.
+// online). Until then the catalog check (about once a second) looks at them again: one that can now
+// be replicated and copied in key chunks (ALTER TABLE ... ADD PRIMARY KEY) joins at its next change
+// (with none, it stays skipped and the next start copies it), and is copied online over what the
+// stream brings (partitions.ts: lookup, Recopies.gainedKey). One that can be replicated but not copied
+// by key (REPLICA IDENTITY FULL alone) stays skipped, said once.
+// Tables the start skipped for want of a row identity are added here too (atStart; preflight.ts) and
+// join the same way: the slot passes their rows as well, so each is copied online at its first change
+// after it gets a key, in that run, not only by the next start.
 
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { CatalogError, type QueryFn, readSourceTables, replicableNow, type SourceTable } from './catalog.js';
 
 export class SkippedNew {
-  /** Skipped in this run, looked at again by each check (refKey), with the names its changes come under. */
-  private readonly waiting = new Map<string, { t: TableRef; names: Set<string> }>();
   /**
-   * The oids of every table skipped in this run: one joining later, under its name or (renamed since)
-   * another, is copied online; a table created again under the name is another oid, all its rows in WAL.
+   * Skipped in this run, looked at again by each check (refKey), with its oid and the names its
+   * changes come under.
+   */
+  private readonly waiting = new Map<string, { t: TableRef; oid: string; names: Set<string> }>();
+  /**
+   * The oids of every table skipped in this run, and of each table a check found under a skipped
+   * name (its changes were dropped with the name's, even one dropped and created again under it): one
+   * joining later, under its name or (renamed since) another, is copied online.
    */
   private readonly oids = new Set<string>();
+  /** Those of `oids` the start skipped (said so in the lines about them). */
+  private readonly fromStart = new Set<string>();
+  /**
+   * The names (refKey) a check found replicable again since they were skipped: one the start decided
+   * (the router's `existing`) is looked up again at its next change, as a name new since then is.
+   */
+  private readonly released = new Set<string>();
+  private lastCheck = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly query: QueryFn,
     private readonly copyProblem: ((t: SourceTable) => string | undefined) | undefined,
     private readonly warn: (msg: string) => void,
     private readonly log: (msg: string) => void,
+    /** The shortest time between two looks at the catalog, however many tables wait. */
+    private readonly everyMs = 1000,
   ) {}
 
-  add(t: TableRef, oid: string): void {
+  /** Table `t` (oid `oid`) is skipped: created while walduck runs, or by the start (`atStart`). */
+  add(t: TableRef, oid: string, atStart = false): void {
     this.oids.add(oid);
+    if (atStart) this.fromStart.add(oid);
     const k = refKey(t);
-    if (!this.waiting.has(k)) this.waiting.set(k, { t, names: new Set([k]) });
+    this.released.delete(k);
+    const w = this.waiting.get(k);
+    if (w) w.oid = oid;
+    else this.waiting.set(k, { t, oid, names: new Set([k]) });
   }
 
   /** A change of skipped table `t` came under `name` (a leaf partition's, for a partitioned table). */
@@ -46,17 +68,38 @@ export class SkippedNew {
     return t.oid !== undefined && this.oids.has(t.oid);
   }
 
+  /** Whether a check found the table under `t`'s name replicable again since it was last skipped. */
+  rejoins(t: TableRef): boolean {
+    return this.released.has(refKey(t));
+  }
+
+  /** Whether the table of oid `oid` was skipped by the start (not created while walduck runs). */
+  atStart(oid: string | undefined): boolean {
+    return oid !== undefined && this.fromStart.has(oid);
+  }
+
+  /** How a line names `t` (oid `oid`), skipped earlier: a table the start skipped is no new one. */
+  shown(t: TableRef, oid: string | undefined): string {
+    return this.atStart(oid)
+      ? `table ${shownName(t)}, skipped at start,`
+      : `new table ${shownName(t)}, skipped earlier in this run,`;
+  }
+
   /** The names of the skipped tables that can be replicated now: to be looked up again. */
   async check(): Promise<string[]> {
     const out: string[] = [];
     if (this.waiting.size === 0) return out;
-    // One small query for all of them, every check; the columns and types are read only for one that
-    // can be replicated now.
+    // Asked before each DuckDB commit too, which a busy stream makes many times a second: a table that
+    // joins a second later loses nothing (it is copied online), so the catalog is read once a second.
+    if (performance.now() - this.lastCheck < this.everyMs) return out;
+    this.lastCheck = performance.now();
+    // One small query for all of them; the columns and types are read only for one that can be
+    // replicated now.
     const now = await replicableNow(
       this.query,
       [...this.waiting.values()].map((w) => w.t),
     );
-    for (const [k, { t, names }] of this.waiting) {
+    for (const [k, { t, oid, names }] of this.waiting) {
       const usable = now.get(k);
       if (usable === undefined) {
         this.waiting.delete(k); // gone: a table created under its name later is a new one
@@ -77,14 +120,14 @@ export class SkippedNew {
       const problem = this.copyProblem ? this.copyProblem(table) : 'walduck cannot copy it online here';
       if (problem !== undefined) {
         this.warn(
-          `new table ${shownName(t)} can be replicated now, but rows went past while it was skipped and it cannot be copied online: ${problem}; it stays skipped in this run, and the next start refuses it in one line until it can be copied`,
+          `${this.shown(t, oid)} can be replicated now, but rows went past while it was skipped and it cannot be copied online: ${problem}; it stays skipped in this run, and the next start refuses it in one line until it can be copied`,
         );
         continue;
       }
+      if (table.oid !== undefined) this.oids.add(table.oid);
+      this.released.add(k);
       out.push(...names);
-      this.log(
-        `new table ${shownName(t)}, skipped earlier in this run, can be replicated now: its next change joins it`,
-      );
+      this.log(`${this.shown(t, oid)} can be replicated now: its next change joins it`);
     }
     return out;
   }

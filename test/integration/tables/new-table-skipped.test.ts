@@ -4,7 +4,8 @@
 // run (all its rows in WAL after the recorded position), so `walduck status` said streaming and
 // DuckDB lacked every row from before the restart, exit 0. The table set now records it as skipped
 // in the next DuckDB commit, and the next start copies it online once it has a key (or refuses in one
-// line when it cannot be copied in key chunks). A table skipped at start (not new) takes the same way.
+// line when it cannot be copied in key chunks). A table skipped at start (not new) takes the same way:
+// given a key while walduck runs, it joins at its next change and is copied online in that run.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -195,23 +196,56 @@ describe('a new table skipped for want of a key (all-tables mode)', () => {
     psql(c.info, 'DROP TABLE late_full; DROP TABLE seed_full');
   });
 
-  it('skipped at start, given a key while walduck runs or while it is stopped: copied online', {
+  it('skipped at start, given a key while walduck runs (copied online in that run) or while it is stopped (at the next start)', {
     timeout: 120_000,
   }, async () => {
+    // Before, one given a key while walduck ran was ignored for the rest of the run, and only the next
+    // start copied it: DuckDB lacked it (and every change since) until a restart, though the catalog
+    // check looked at new tables skipped in the run once a second.
     psql(
       c.info,
       `CREATE TABLE seed_start (id int PRIMARY KEY); INSERT INTO seed_start VALUES (1);
        CREATE TABLE s_run (id int, v text); INSERT INTO s_run SELECT g, 'v' FROM generate_series(1, 10) g;
-       CREATE TABLE s_stop (id int, v text); INSERT INTO s_stop SELECT g, 'v' FROM generate_series(1, 10) g`,
+       CREATE TABLE s_stop (id int, v text); INSERT INTO s_stop SELECT g, 'v' FROM generate_series(1, 10) g;
+       CREATE TABLE s_never (id int, v text); INSERT INTO s_never SELECT g, 'v' FROM generate_series(1, 10) g;
+       CREATE TABLE s_part (id int, v text) PARTITION BY RANGE (id);
+       CREATE TABLE s_part_1 PARTITION OF s_part FOR VALUES FROM (0) TO (100);
+       INSERT INTO s_part SELECT g, 'v' FROM generate_series(1, 10) g`,
     );
     const run = startWatched(args('start.duckdb', '--slot', 'start'), 'walduck:replicate,walduck:sink');
     try {
       await run.waitFor(/streaming from slot/);
+      const skipped = /not replicating ([^\n]*): no primary key/.exec(run.text())?.[1]?.split(', ');
+      assert.deepEqual(skipped?.sort(), ['public.s_never', 'public.s_part', 'public.s_run', 'public.s_stop']);
+      // A partitioned one's changes come under its leaf's name.
       psql(
         c.info,
-        `INSERT INTO s_run VALUES (11, 'x'); ALTER TABLE s_run ADD PRIMARY KEY (id);
-         INSERT INTO s_run VALUES (12, 'y'); UPDATE s_run SET v = 'u' WHERE id = 3;
-         INSERT INTO s_stop VALUES (11, 'x'); INSERT INTO seed_start VALUES (2)`,
+        `INSERT INTO s_run VALUES (11, 'x'); INSERT INTO s_never VALUES (11, 'x'); INSERT INTO s_part VALUES (11, 'x');
+         ALTER TABLE s_run ADD PRIMARY KEY (id); ALTER TABLE s_part ADD PRIMARY KEY (id)`,
+      );
+      for (const name of ['s_run', 's_part'])
+        await run.waitFor(
+          new RegExp(
+            `table public\\.${name}, skipped at start, can be replicated now: its next change joins it`,
+          ),
+        );
+      psql(
+        c.info,
+        `INSERT INTO s_run VALUES (12, 'y'); UPDATE s_run SET v = 'u' WHERE id = 3;
+         INSERT INTO s_part VALUES (12, 'y'); UPDATE s_part SET v = 'u' WHERE id = 3`,
+      );
+      for (const name of ['s_run', 's_part']) {
+        await run.waitFor(new RegExp(`re-copying public\\.${name} online`));
+        await run.waitFor(
+          new RegExp(
+            `online copy of public\\.${name}: chunk \\d+ wrote \\d+ row\\(s\\) \\(\\d+ in all\\), done`,
+          ),
+        );
+      }
+      psql(
+        c.info,
+        `INSERT INTO s_run VALUES (13, 'z'); DELETE FROM s_run WHERE id = 5; DELETE FROM s_part WHERE id = 6;
+         INSERT INTO s_stop VALUES (11, 'x'); INSERT INTO s_never VALUES (12, 'y'); INSERT INTO seed_start VALUES (2)`,
       );
       await caughtUp(run);
     } finally {
@@ -219,13 +253,79 @@ describe('a new table skipped for want of a key (all-tables mode)', () => {
     }
     const first = await run.done;
     assert.equal(first.code, 0, first.stderr);
-    assert.notEqual(await state('start.duckdb', 's_run'), 'streaming');
+    // Copied in that run: equal to the source before any restart.
+    await assertReplicaEquals(c.info, join(dir, 'start.duckdb'), [t('s_part'), t('s_run'), t('seed_start')]);
+    assert.equal(await state('start.duckdb', 's_run'), 'streaming');
+    assert.equal(await state('start.duckdb', 's_part'), 'streaming');
+    // Never given a key: still skipped, never joined.
+    assert.doesNotMatch(first.stderr, /s_never, skipped at start, can be replicated now/);
     psql(c.info, `ALTER TABLE s_stop ADD PRIMARY KEY (id); INSERT INTO s_stop VALUES (12, 'y')`);
     const r = await runWalduck(args('start.duckdb', '--slot', 'start', '--until-caught-up'));
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /table public\.s_run joins the table set of an existing replica/);
     assert.match(r.stderr, /table public\.s_stop joins the table set of an existing replica/);
-    await assertReplicaEquals(c.info, join(dir, 'start.duckdb'), [t('s_run'), t('s_stop'), t('seed_start')]);
-    psql(c.info, 'DROP TABLE s_run; DROP TABLE s_stop; DROP TABLE seed_start');
+    // Copied once, in the first run: nothing to copy again.
+    assert.doesNotMatch(r.stderr, /s_run joins the table set/);
+    assert.doesNotMatch(r.stderr, /re-copying public\.s_(run|part)/);
+    assert.doesNotMatch(r.stderr, /s_part joins the table set/);
+    assert.match(r.stderr, /not replicating public\.s_never: no primary key/);
+    await assertReplicaEquals(c.info, join(dir, 'start.duckdb'), [
+      t('s_part'),
+      t('s_run'),
+      t('s_stop'),
+      t('seed_start'),
+    ]);
+    assert.equal(await state('start.duckdb', 's_never'), undefined);
+    psql(
+      c.info,
+      'DROP TABLE s_run; DROP TABLE s_stop; DROP TABLE s_never; DROP TABLE s_part; DROP TABLE seed_start',
+    );
+  });
+
+  it('followed before, its key dropped while walduck is stopped: a key given while it runs waits for the next start', {
+    timeout: 120_000,
+  }, async () => {
+    // Its record is stopped and its DuckDB table kept as it was: the next start decides on it (copied
+    // again, named in one line), not a join in the middle of a run.
+    psql(
+      c.info,
+      `CREATE TABLE st (id int PRIMARY KEY, v text); INSERT INTO st SELECT g, 'v' FROM generate_series(1, 10) g;
+       CREATE TABLE st_seed (id int PRIMARY KEY); INSERT INTO st_seed VALUES (1)`,
+    );
+    const init = await runWalduck(args('stp.duckdb', '--slot', 'stp', '--until-caught-up'));
+    assert.equal(init.code, 0, init.stderr);
+    psql(
+      c.info,
+      `ALTER TABLE st DROP CONSTRAINT st_pkey; INSERT INTO st VALUES (11, 'x');
+       CREATE TABLE st_other (id int, v text); INSERT INTO st_other VALUES (1, 'v')`,
+    );
+    const run = startWatched(args('stp.duckdb', '--slot', 'stp'), 'walduck:replicate,walduck:sink');
+    try {
+      await run.waitFor(/streaming from slot/);
+      assert.match(run.text(), /public\.st is no longer in the table set/);
+      // One psql call, one transaction: the check that finds st_other's key sees st's too.
+      psql(c.info, 'ALTER TABLE st ADD PRIMARY KEY (id); ALTER TABLE st_other ADD PRIMARY KEY (id)');
+      await run.waitFor(/table public\.st_other, skipped at start, can be replicated now/);
+      psql(
+        c.info,
+        `INSERT INTO st VALUES (12, 'y'); INSERT INTO st_other VALUES (2, 'w'); INSERT INTO st_seed VALUES (2)`,
+      );
+      await run.waitFor(/online copy of public\.st_other: chunk \d+ wrote \d+ row\(s\) \(\d+ in all\), done/);
+      await caughtUp(run);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    const first = await run.done;
+    assert.equal(first.code, 0, first.stderr);
+    assert.doesNotMatch(first.stderr, /public\.st, skipped at start/);
+    assert.equal(await state('stp.duckdb', 'st'), 'stopped');
+    await assertReplicaEquals(c.info, join(dir, 'stp.duckdb'), [t('st_other'), t('st_seed')]);
+    const r = await runWalduck(args('stp.duckdb', '--slot', 'stp', '--until-caught-up'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /table public\.st joins the table set of an existing replica \(recorded as stopped\)/,
+    );
+    await assertReplicaEquals(c.info, join(dir, 'stp.duckdb'), [t('st'), t('st_other'), t('st_seed')]);
+    psql(c.info, 'DROP TABLE st; DROP TABLE st_other; DROP TABLE st_seed');
   });
 });
