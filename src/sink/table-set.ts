@@ -428,8 +428,9 @@ export class TableSet {
   }
 
   /**
-   * A table created at the source while streaming that cannot be replicated (all-tables mode): its
-   * changes are dropped from now on, and the slot passes rows it held. Recorded, so that no start
+   * A table created at the source while streaming that cannot be replicated (all-tables mode), or one
+   * the start skipped that a check released and that lost its key again: its changes are dropped from
+   * now on, and the slot passes rows it held. Recorded, so that no start
    * takes it for new since the last run (all its rows in WAL) once it can be replicated: it is copied
    * online then. A DuckDB table a record of its name kept stays accounted for.
    */
@@ -444,7 +445,7 @@ export class TableSet {
       state: 'skipped',
       leaves: [],
       lsn: null,
-      note: `created while walduck ran and not replicated: ${why}`,
+      note: `skipped while walduck ran, not replicated: ${why}`,
       oid,
       renamedFrom: was?.renamedFrom ?? [],
     });

@@ -240,15 +240,17 @@ export class TableRouter extends CatalogCheck implements Router {
     } catch (err) {
       if (err instanceof PartitionError) throw err;
       const why = err instanceof Error ? err.message : String(err);
-      this.o.warn(
-        `not replicating new table ${shownName(ref)}: ${why}; its changes are dropped (state skipped) until it can be replicated; then it is copied online (within about a second while walduck runs, or at the next start)`,
-      );
       // (Gone again already: nothing of it is left to replicate, and a table created under its name
       // later is a new one.)
       const oid = await oidOf(this.query, ref);
+      // One the start skipped, released by a check, may have lost its key again before its change.
+      const atStart = this.skippedNew.atStart(oid);
+      this.o.warn(
+        `not replicating ${atStart ? `table ${shownName(ref)}, skipped at start` : `new table ${shownName(ref)}`}: ${why}; its changes are dropped (state skipped) until it can be replicated; then it is copied online (within about a second while walduck runs, or at the next start)`,
+      );
       if (oid !== undefined) {
         this.o.onTableSkipped?.(ref, oid, why);
-        this.skippedNew.add(ref, oid);
+        this.skippedNew.add(ref, oid, atStart);
       }
       return undefined;
     }
