@@ -86,6 +86,10 @@ export class SinkRouting {
     this.addedInTx.push(tableKey(r.table.schema, r.table.table));
     const added = await this.addTable(r.table);
     this.opts.onTableAdded?.(r.table);
+    // A table that joins after being skipped is re-copied (Recopies.gainedKey): taken above, before
+    // it was open, that re-copy waited for the next transaction, and this one's changes reached the
+    // empty DuckDB table (an UPDATE or DELETE matched none: a false 'no longer equals' warning).
+    await this.copies.take(lsn);
     return added;
   }
 
