@@ -88,6 +88,8 @@ describe('the table set', () => {
       [
         ['public.a', 'streaming', []],
         ['public.born', 'streaming', []],
+        // Skipped by the start (no key), recorded so: the slot passed its rows.
+        ['public.nokey', 'skipped', []],
         ['public.parted', 'streaming', ['public.parted_0', 'public.parted_1']],
       ],
     );
