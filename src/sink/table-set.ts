@@ -437,6 +437,9 @@ export class TableSet {
   skipped(t: TableRef, oid: string, why: string): void {
     const was = this.records.get(refKey(t));
     if (was?.state === 'streaming' || was?.state === 'copying') return;
+    // Recorded so already (every all-tables start skips the same keyless tables): nothing to write.
+    const note = `skipped while walduck ran, not replicated: ${why}`;
+    if (was?.state === 'skipped' && was.oid === oid && was.note === note) return;
     this.records.set(refKey(t), {
       sourceSchema: t.schema,
       sourceTable: t.table,
@@ -445,7 +448,7 @@ export class TableSet {
       state: 'skipped',
       leaves: [],
       lsn: null,
-      note: `skipped while walduck ran, not replicated: ${why}`,
+      note,
       oid,
       renamedFrom: was?.renamedFrom ?? [],
     });
