@@ -45,6 +45,17 @@ async function followedWithOid(
   return out;
 }
 
+/** The present names of these pg_class oids (digits only, from the records), in one query; a dropped one is absent. */
+async function namesByOid(query: QueryFn, oids: readonly string[]): Promise<Map<string, TableRef>> {
+  const out = new Map<string, TableRef>();
+  if (oids.length === 0) return out;
+  const rows = await query(
+    `SELECT c.oid::text, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (${oids.join(', ')})`,
+  );
+  for (const [oid, schema, table] of rows) out.set(oid ?? '', { schema: schema ?? '', table: table ?? '' });
+  return out;
+}
+
 /**
  * The chosen tables, each renamed while walduck was stopped given back under its recorded name (the
  * stream renames it where it reaches the rename).
@@ -81,18 +92,23 @@ export async function underRecordedNames(
     const f = byName.get(refKey(t));
     return f?.oid !== undefined && f.oid !== t.oid && chosenOids.has(f.oid) && moves(t);
   };
-  for (const t of chosen) {
+  // A chosen name whose recorded table is another one now (not a permutation): where is that one?
+  const taken = chosen.flatMap((t) => {
     const f = byName.get(refKey(t));
-    if (!f || f.oid === undefined || t.oid === undefined || f.oid === t.oid || permuted(t)) continue;
-    const rows = await query(
-      `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${f.oid}`,
-    );
-    const row = rows[0];
+    if (!f || f.oid === undefined || t.oid === undefined || f.oid === t.oid || permuted(t)) return [];
+    return [{ t, oid: f.oid }];
+  });
+  const names = await namesByOid(
+    query,
+    taken.map((x) => x.oid),
+  );
+  for (const { t, oid } of taken) {
+    const row = names.get(oid);
     // Gone: a table dropped and made again under the name; the table set copies it online (reconcile).
     if (!row) continue;
-    const now = shownName({ schema: row[0] ?? '', table: row[1] ?? '' });
+    const now = shownName(row);
     throw new RenamedTableError(
-      `table ${shownName(t)} of this replica (oid ${f.oid}) was renamed to ${now} at the source while walduck was stopped, and ${shownName(t)} is now another table (oid ${t.oid}): to go on following the one DuckDB holds, name ${now} instead of ${shownName(t)} in --tables; to follow the new ${shownName(t)}, run walduck resync --table ${shownName(t)} first (it is copied online)`,
+      `table ${shownName(t)} of this replica (oid ${oid}) was renamed to ${now} at the source while walduck was stopped, and ${shownName(t)} is now another table (oid ${t.oid}): to go on following the one DuckDB holds, name ${now} instead of ${shownName(t)} in --tables; to follow the new ${shownName(t)}, run walduck resync --table ${shownName(t)} first (it is copied online)`,
     );
   }
   return chosen.map((t) => {
@@ -142,21 +158,27 @@ export async function renamedAway(
   // Renamed while walduck was stopped: the replica holds it under the asked name, the source has it
   // under another. The other asked tables may have moved too (a_new took a's name as a became a_old):
   // the line gives the whole list to name.
+  const named = all ?? asked;
+  const namedKeys = new Set(named.map(refKey));
+  const recorded = (await followedWithOid(duck, slot)).filter(
+    (f): f is { record: TableRecord; oid: string } =>
+      f.oid !== undefined && namedKeys.has(recordKey(f.record)),
+  );
+  const names = await namesByOid(
+    query,
+    recorded.map((f) => f.oid),
+  );
   const now = new Map<string, string>();
-  for (const { record, oid } of await followedWithOid(duck, slot)) {
-    if (oid === undefined || !(all ?? asked).some((a) => refKey(a) === recordKey(record))) continue;
-    const rows = await query(
-      `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${oid}`,
-    );
-    const row = rows[0];
-    if (row) now.set(recordKey(record), shownName({ schema: row[0] ?? '', table: row[1] ?? '' }));
+  for (const { record, oid } of recorded) {
+    const ref = names.get(oid);
+    if (ref) now.set(recordKey(record), shownName(ref));
   }
   const gone = asked.find((a) => now.has(refKey(a)));
   if (gone === undefined) return undefined;
   const name = shownName(gone);
   const to = now.get(refKey(gone));
-  const list = (all ?? asked).map((a) => now.get(refKey(a)) ?? shownName(a));
-  const more = list.filter((n, i) => n !== shownName((all ?? asked)[i]!)).length > 1;
+  const list = named.map((a) => now.get(refKey(a)) ?? shownName(a));
+  const more = list.filter((n, i) => n !== shownName(named[i]!)).length > 1;
   return new RenamedTableError(
     `table ${name} was renamed to ${to} at the source while walduck was stopped: name ${to} in --tables instead of ${name}${more ? ` (with the others renamed while walduck was stopped: --tables ${list.join(',')})` : ''} (it goes on from the recorded position, renamed in DuckDB where the stream reaches the rename; no copy)`,
   );
