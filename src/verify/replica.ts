@@ -214,13 +214,35 @@ async function readFollowed(
   return { follow, notFollowed };
 }
 
-/** The slot's table set, read once for the file's names and what its catch-up follows; undefined without one. */
-async function readRecords(conn: DuckConnection, slot: string): Promise<TableRecord[] | undefined> {
+/** Whether the file has walduck's table `name` (an older file may lack it; read only, so not created). */
+async function hasStateTable(conn: DuckConnection, name: string): Promise<boolean> {
   const has = await duckRows(
     conn,
-    "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'walduck' AND table_name = 'tables'",
+    `SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'walduck' AND table_name = ${duckLiteral(name)}`,
   );
-  return has[0]?.[0] === '0' ? undefined : await readTableSet(conn, slot);
+  return has[0]?.[0] !== '0';
+}
+
+/** The slot's table set, read once for the file's names and what its catch-up follows; undefined without one. */
+async function readRecords(conn: DuckConnection, slot: string): Promise<TableRecord[] | undefined> {
+  return (await hasStateTable(conn, 'tables')) ? await readTableSet(conn, slot) : undefined;
+}
+
+/**
+ * The tables whose online copy has not finished (walduck.copies, by table key), with why it was asked.
+ * The catch-up stops at the consistent point, not at the copy's end: such a table holds the chunks
+ * copied so far, and compares DIFFERENT until a replicate run finishes the copy.
+ */
+export async function unfinishedCopies(conn: DuckConnection, info: FileInfo): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (!(await hasStateTable(conn, 'copies'))) return out;
+  const rows = await duckRows(
+    conn,
+    `SELECT source_schema, source_table, reason FROM ${duckIdent(info.catalog)}.walduck.copies WHERE slot = ${duckLiteral(info.slot)}`,
+  );
+  for (const [schema, table, reason] of rows)
+    out.set(tableKey({ schema: schema ?? '', table: table ?? '' }), reason ?? '');
+  return out;
 }
 
 export interface CatchUpOptions {

@@ -37,6 +37,7 @@ import {
   openAtPoint,
   readColumnTypes,
   tableKey,
+  unfinishedCopies,
 } from './replica.js';
 import { openSnapshotSession, type SnapshotSession } from './snapshot-session.js';
 import { canonsOf, type TableSql, type Tolerance, tableSql } from './table-sql.js';
@@ -89,6 +90,11 @@ export interface TableReport {
    * table written since, which walduck applies at the table's next change in the stream.
    */
   readonly missingInReplica?: readonly string[];
+  /**
+   * The table's online copy is not finished (why it was asked, may be empty): it holds the chunks
+   * copied so far, so it differs until a replicate run finishes the copy.
+   */
+  readonly copyUnfinished?: string;
 }
 
 export interface VerifyReport {
@@ -245,7 +251,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         const rows = await onTable(t, duckRows(conn, sqlOf(sqls, i).total('duck')));
         out.push({ side: figures(rows[0]), seconds: (performance.now() - s0) / 1000 });
       }
-      return { caught, seconds, figures: out, conn, sqls };
+      return { caught, seconds, figures: out, conn, sqls, copying: await unfinishedCopies(conn, file) };
     };
     const failing = <T>(p: Promise<T>) =>
       p.catch((err: unknown) => {
@@ -271,6 +277,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         source.side.rows === copy.side.rows &&
         source.side.hash === copy.side.hash;
       let extra: Pick<TableReport, 'diffs' | 'diffsTruncated' | 'missingInReplica'> = {};
+      const copying = replica.copying.get(tableKey(t));
       if (copy.missing !== undefined) extra = { missingInReplica: copy.missing };
       else if (!equal && o.rows) {
         const n = await onTable(
@@ -295,6 +302,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         sourceSeconds: source.seconds,
         replicaSeconds: copy.seconds,
         ...extra,
+        ...(!equal && copying !== undefined ? { copyUnfinished: copying } : {}),
       });
     }
     await release();

@@ -112,7 +112,11 @@ function renderTable(t: TableReport): string[] {
     t.source.rows === t.replica.rows
       ? `${t.source.rows} rows on both sides, but the row hashes differ (source ${t.source.hash}, replica ${t.replica.hash})`
       : `source ${t.source.rows} rows, replica ${t.replica.rows} rows`;
-  const lines = [`${name}: DIFFERENT, ${what}${tol}`];
+  const copy =
+    t.copyUnfinished === undefined
+      ? ''
+      : `; its online copy is not finished${t.copyUnfinished ? ` (${t.copyUnfinished})` : ''}: run walduck replicate until walduck status shows it streaming, then verify again`;
+  const lines = [`${name}: DIFFERENT, ${what}${tol}${copy}`];
   for (const d of t.diffs ?? []) lines.push(`  ${renderDiff(d)}`);
   if (t.diffsTruncated) lines.push('  … more differences (raise --max-diffs to see them)');
   return lines;
