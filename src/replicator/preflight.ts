@@ -1,18 +1,17 @@
 // Everything before streaming: open DuckDB, check the source (wal_level, identity, tables), open the
 // sink, decide the slot and the start LSN (creating the slot, with the initial snapshot, when it is
 // new). What it returns is all the loop needs to start.
+//
+// Here: prepare, the first session's checks and tables, the table set and the sink. The server's
+// checks are preflight-checks.ts, the slot decision and start LSN (every session's, a reconnect's
+// alone) preflight-slot.ts, and the options and result preflight-options.ts (re-exported here).
 
-import type { Connection, ConnectionSettings, IdentifySystemResult } from '../protocol/index.js';
+import type { Connection, ConnectionSettings } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
-import { attachedCatalog, readState } from '../sink/checkpoint.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
 import { renamedAway, underRecordedNames } from '../sink/renamed-at-start.js';
-import type { OnDropColumn, OnTypeChange } from '../sink/schema-follow.js';
 import type { ChangeSink } from '../sink/sink.js';
 import { TableSet } from '../sink/table-set.js';
-import type { NumericMode } from '../sink/type-map.js';
-import type { SnapshotDisplay } from '../snapshot/progress.js';
-import { CsvSpool } from '../snapshot/spool.js';
 import {
   CatalogError,
   type QueryFn,
@@ -23,72 +22,18 @@ import {
 import { keyOrder, keyOrderProblem } from '../source/key-order.js';
 import { quoteLiteral } from '../source/quote.js';
 import { sourceSchemaCatalog } from '../source/schema-catalog.js';
-import { defaultSlotName, readSlot, type Slot, slotNameProblem } from '../source/slot.js';
+import { defaultSlotName, slotNameProblem } from '../source/slot.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { ReplicateError } from './errors.js';
-import { initialSnapshot } from './initial-snapshot.js';
+import { checkSameSource, checkWalLevel, type DuckConnection } from './preflight-checks.js';
+import type { PreflightOptions, Prepared } from './preflight-options.js';
+import { decideSlot } from './preflight-slot.js';
 import type { SinkFactory } from './replicate.js';
-import { decideStart, type SnapshotMode } from './slot.js';
 import { SourceCatalog } from './source-catalog.js';
 import { openRouting, type Routing } from './table-routing.js';
 
-/** The DuckDB connection the sink writes through (the sink is the one room that names DuckDB's package). */
-type DuckConnection = Parameters<typeof DuckDbSink.open>[0];
-
-export interface PreflightOptions {
-  readonly duckdb: string;
-  /** A caller's sink instead of DuckDB (no snapshot, no stored table set). */
-  readonly sink?: SinkFactory | undefined;
-  readonly tables?: readonly TableRef[] | undefined;
-  readonly slot?: string | undefined;
-  readonly batchChanges: number;
-  readonly batchMs: number;
-  /** DuckDB's memory_limit the file was opened with (the sink restores it after a raised COMMIT). */
-  readonly duckdbMemoryLimit?: string | undefined;
-  readonly numeric?: NumericMode | undefined;
-  readonly onDropColumn?: OnDropColumn | undefined;
-  readonly onTypeChange?: OnTypeChange | undefined;
-  readonly dropRemoved?: boolean | undefined;
-  readonly snapshot?: SnapshotMode | undefined;
-  readonly snapshotJobs?: number | undefined;
-  /** How the initial copy shows its progress (the CLI picks terminal or log). */
-  readonly snapshotProgress?: SnapshotDisplay | undefined;
-  readonly signal?: AbortSignal | undefined;
-  readonly log: (msg: string) => void;
-  readonly sinkLog?: ((msg: string) => void) | undefined;
-  readonly warn: (msg: string) => void;
-  /** Terminate a walsender still holding the slot (a stale consumer) instead of waiting for it. */
-  readonly takeover?: boolean | undefined;
-  /**
-   * A stream started before the preflight (early-start.ts): the slot as read before it started, where
-   * it starts, and how to give it up. Kept only to resume at exactly that position.
-   */
-  readonly early?: EarlyStream | undefined;
-}
-
-export interface EarlyStream {
-  readonly slot: Slot;
-  readonly from: Lsn;
-  /** Closes the early stream's connection; the slot is free once its walsender has exited. */
-  abandon(): Promise<void>;
-}
-
-export interface Prepared {
-  readonly sink: ChangeSink;
-  readonly slot: string;
-  readonly tables: readonly SourceTable[];
-  /** wal2json's add-tables, or undefined: every table, filtered by the sink's table set (partitions). */
-  readonly filter: readonly TableRef[] | undefined;
-  readonly system: IdentifySystemResult;
-  readonly startLsn: Lsn;
-  /** The side connections (partition routing, schema catalog) that live as long as the run. */
-  readonly routing: Routing;
-  readonly catalog: SourceCatalog;
-  /** The first session resumes on the early stream (PreflightOptions.early) instead of starting one. */
-  readonly startedEarly?: boolean;
-  close(): Promise<void>;
-}
+export type { EarlyStream, PreflightOptions, Prepared } from './preflight-options.js';
 
 /**
  * The preflight. `again` is the sink and tables of an earlier session of this run (a reconnect): the
@@ -102,7 +47,7 @@ export async function prepare(
   o: PreflightOptions,
   again?: Prepared,
 ): Promise<Prepared> {
-  if (again) return await decide(src, settings, o, again);
+  if (again) return await decideSlot(src, settings, o, again);
   // The first session opens the run's side connections: closed again if it fails before the loop.
   const catalog = new SourceCatalog(settings, o.log);
   let routing: Routing | undefined;
@@ -251,174 +196,10 @@ export async function prepare(
         await catalog.close();
       },
     };
-    return await decide(src, settings, o, first, true);
+    return await decideSlot(src, settings, o, first, true);
   } catch (err) {
     await routing?.close().catch(() => {});
     await catalog.close().catch(() => {});
     throw err;
-  }
-}
-
-/**
- * The slot decision and start LSN, made afresh at every session against what the sink holds now: a
- * reconnect (`first` false) resumes what this run began, never a second snapshot over a replica.
- */
-async function decide(
-  src: Connection,
-  settings: ConnectionSettings,
-  o: PreflightOptions,
-  p: Prepared,
-  first = false,
-): Promise<Prepared> {
-  const again = !first;
-  if (again) await checkWalLevel(src);
-  const { sink, tables, system } = p;
-  const database = system.dbName ?? '';
-  const slotName = p.slot;
-  const stateExisted = sink instanceof DuckDbSink ? sink.stateExisted : sink.storedLsn !== 0n;
-  const hasState = stateExisted || (again && sink.storedLsn > 0n);
-  // A mark from an unfinished snapshot of this file into this slot, on this server: the slot is ours.
-  const pending = hasState || !(sink instanceof DuckDbSink) ? undefined : await sink.snapshotPending();
-  const ours = pending !== undefined && (pending.systemId === null || pending.systemId === system.systemId);
-  const early = first && o.early?.slot.name === slotName && p.filter === undefined ? o.early : undefined;
-  if (first && o.early && !early) await release(src, o.early);
-  // The early stream made the slot active: the decision looks at the slot as it was before.
-  let slotInfo = early ? early.slot : await readSlot(src, slotName);
-  if (slotInfo?.activePid != null && o.takeover) {
-    o.warn(
-      `--takeover: terminating the server process ${slotInfo.activePid} that holds replication slot ${slotName}`,
-    );
-    await src.query(`SELECT pg_terminate_backend(${Number(slotInfo.activePid)})`);
-    slotInfo = await waitInactive(src, slotName, slotInfo);
-  }
-  // A killed walduck's walsender may hold the slot for a moment after the kill.
-  if ((ours || again) && slotInfo?.activePid != null) slotInfo = await waitInactive(src, slotName, slotInfo);
-  checkSlotHealth(slotName, slotInfo);
-  const decision = decideStart(slotName, database, slotInfo, hasState ? sink.storedLsn : undefined, {
-    mode: o.sink ? 'off' : again && hasState ? 'auto' : (o.snapshot ?? 'auto'),
-    pending: ours,
-  });
-  if (early) {
-    // The same bytes as a START at the decided position: keep the stream. Anything else (the file
-    // ahead of the slot, a slot to create): give it up and decide again on the slot as it is then.
-    if (decision.action === 'resume' && decision.from === early.from) {
-      if (decision.warning) o.warn(decision.warning);
-      return { ...p, startLsn: decision.from, startedEarly: true };
-    }
-    await release(src, early);
-    return await decide(src, settings, { ...o, early: undefined }, p, first);
-  }
-  let startLsn: Lsn;
-  if (decision.action === 'create' && decision.dropFirst) {
-    if (ours) o.log(`dropping slot ${slotName}: its initial snapshot never committed; starting over`);
-    else
-      o.warn(`--snapshot: dropping the existing replication slot ${slotName} to create it with a snapshot`);
-    await src.dropReplicationSlot(slotName);
-  }
-  if (decision.action === 'create' && decision.snapshot && sink instanceof DuckDbSink) {
-    // Beside the DuckDB file, whose lock makes the spool this process's alone.
-    const spool = CsvSpool.create(o.duckdb);
-    try {
-      startLsn = await initialSnapshot(src, sink, {
-        settings,
-        slot: slotName,
-        tables,
-        jobs: o.snapshotJobs ?? 1,
-        allTables: !o.tables || o.tables.length === 0,
-        log: o.log,
-        warn: o.warn,
-        ...(o.snapshotProgress ? { progress: o.snapshotProgress } : {}),
-        ...(o.signal ? { signal: o.signal } : {}),
-        ...(spool ? { spool } : {}),
-      });
-    } finally {
-      spool?.remove();
-    }
-  } else if (decision.action === 'create') {
-    const created = await src.createReplicationSlot(slotName, { plugin: 'wal2json', snapshot: 'noexport' });
-    startLsn = created.consistentPoint;
-    o.log(`created slot ${slotName} at ${formatLsn(startLsn)}`);
-    // Record the start at once: from now on DuckDB and the slot agree on where the replica begins.
-    await sink.advanceIdle(startLsn);
-  } else {
-    startLsn = decision.from;
-    if (decision.warning) o.warn(decision.warning);
-  }
-  return { ...p, startLsn, startedEarly: false };
-}
-
-/**
- * A DuckDB file follows one database of one cluster. Pointed at another (a different system
- * identifier, or another database), resuming would mix two histories under one LSN: refuse. A
- * failover to a physical standby keeps the identifier, and is followed.
- */
-async function checkSameSource(
-  duck: DuckConnection,
-  slot: string,
-  file: string,
-  systemId: string,
-  database: string,
-): Promise<void> {
-  const state = await readState(duck, await attachedCatalog(duck), slot).catch(() => undefined);
-  if (!state) return;
-  if (
-    (state.systemId !== null && state.systemId !== systemId) ||
-    (state.database !== null && state.database !== database)
-  ) {
-    throw new ReplicateError(
-      'preflight',
-      'WALDUCK_OTHER_SOURCE',
-      `DuckDB file ${file} follows database ${state.database ?? '?'} of the cluster with system identifier ${state.systemId ?? '?'}, but the source is database ${database} of cluster ${systemId}: point --source at the server it was made from, or use a new DuckDB file`,
-    );
-  }
-}
-
-/**
- * A slot the server invalidated cannot resume. (A slot merely in danger is the slot guard's to report,
- * once per change and in the progress line: slot-guard.ts; said here too, it would repeat on every
- * reconnect.)
- */
-function checkSlotHealth(name: string, slot: Slot | undefined): void {
-  if (slot?.walStatus === 'lost') {
-    throw new ReplicateError(
-      'slot',
-      'WALDUCK_SLOT_LOST',
-      `replication slot ${name} was invalidated by the server (wal_status = 'lost': the WAL it needed is removed, max_slot_wal_keep_size was exceeded): the replica cannot continue; start over with a new DuckDB file and slot`,
-    );
-  }
-}
-
-/** Gives the early stream up and waits until its walsender has let the slot go. */
-async function release(conn: Connection, early: EarlyStream): Promise<void> {
-  await early.abandon();
-  const slot = await readSlot(conn, early.slot.name);
-  if (slot?.activePid != null) await waitInactive(conn, early.slot.name, slot);
-}
-
-/** Polls until the slot has no active process (at most `ms`); the decision then sees what is left. */
-async function waitInactive(
-  conn: Connection,
-  name: string,
-  slot: Slot,
-  ms = 10_000,
-): Promise<Slot | undefined> {
-  const until = performance.now() + ms;
-  let s: Slot | undefined = slot;
-  while (s?.activePid != null && performance.now() < until) {
-    await new Promise((r) => setTimeout(r, 100));
-    s = await readSlot(conn, name);
-  }
-  return s;
-}
-
-async function checkWalLevel(conn: Connection): Promise<void> {
-  const [r] = await conn.query('SHOW wal_level');
-  const level = r?.rows[0]?.[0];
-  if (level !== 'logical') {
-    throw new ReplicateError(
-      'preflight',
-      'WALDUCK_WAL_LEVEL',
-      `the source runs with wal_level=${level}, and logical replication needs wal_level=logical: set it in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`,
-    );
   }
 }

@@ -21,14 +21,15 @@
 //     was stopped), or a table attached while holding rows, moved rows without WAL: the root is
 //     copied online again (refused in one line when it cannot be copied in key chunks).
 //
-// While streaming, tables created at the source (all-tables mode) and partitions joining a root are
-// added here and written with the next DuckDB commit; so is a created table that cannot be replicated
-// (skipped: its rows went past while it was, so a start copies it online once it can be, as a table
-// added to the set, never taking it for new since the last run).
-//
 // How the set is stored and read (walduck.tables, the state row's summary, resync's request) is
 // table-records.ts; further per-table columns (a recorded schema, copy progress) belong there too,
 // keyed the same way.
+//
+// Here: the start's comparison with the source (reconcile). What the set marks while it runs (a
+// table followed, skipped, renamed or dropped while streaming, and the set's write at each commit)
+// is table-set-marks.ts, which this class extends: the start records its decision through the same
+// marks. What a start refuses before writing anything (a table landing where another's rows are) is
+// table-set-checks.ts.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn } from '../protocol/lsn.js';
@@ -49,41 +50,11 @@ import {
   sameRecords,
   type TableRecord,
   TableSetError,
-  type TableState,
   writeRecorded,
-  writeTableSet,
 } from './table-records.js';
-import {
-  heldRows,
-  landingKey as lands,
-  refuseSourceCollisions,
-  STATE_SCHEMA,
-  targetSchema,
-} from './target.js';
-
-/**
- * The record of another source table whose DuckDB table `t` would land in, among `kept` (records no
- * longer followed, whose DuckDB tables stay as they are): DuckDB matches names case-insensitively and
- * PostgreSQL's public lands in main, so a stopped "Orders" and a chosen orders share one DuckDB table.
- * Following orders there would overwrite (an online copy) or mix into the rows kept for "Orders".
- */
-export function keptHolder(kept: Iterable<TableRecord>, t: TableRef): TableRecord | undefined {
-  const mine = lands(targetSchema(t.schema), t.table);
-  for (const r of kept)
-    if (
-      recordKey(r) !== refKey(t) &&
-      r.targetSchema !== null &&
-      r.targetTable !== null &&
-      lands(r.targetSchema, r.targetTable) === mine
-    )
-      return r;
-  return undefined;
-}
-
-/** One line for keptHolder's finding: what collides, and the two ways out. */
-export function keptCollision(t: TableRef, holder: TableRecord): string {
-  return `${shownName(t)} would land in DuckDB table ${shownName({ schema: targetSchema(t.schema), table: t.table })}, which holds ${shownName(recordRef(holder))}, no longer followed and left as it is (DuckDB names are case-insensitive, and PostgreSQL's public lands in main): start with --drop-removed to drop that table first, or replicate ${shownName(t)} into another DuckDB file`;
-}
+import { refuseCollisions } from './table-set-checks.js';
+import { TableSetMarks } from './table-set-marks.js';
+import { landingKey as lands, refuseSourceCollisions, targetSchema } from './target.js';
 
 export interface ReconcileOptions {
   slot: string;
@@ -100,18 +71,7 @@ export interface ReconcileOptions {
   log: (msg: string) => void;
 }
 
-export class TableSet {
-  private dirty = false;
-  /** Stopped records followed again while streaming, in this run (replacesDropped). */
-  private readonly revived = new Set<string>();
-
-  private constructor(
-    private readonly slot: string,
-    private readonly mode: Mode,
-    private readonly records: Map<string, TableRecord>,
-    private readonly maxOid: bigint,
-  ) {}
-
+export class TableSet extends TableSetMarks {
   static async reconcile(duck: DuckDBConnection, o: ReconcileOptions): Promise<TableSet> {
     // Two chosen tables landing in one DuckDB table are refused before anything is recorded: refused
     // only later, at the sink, the start had recorded both, and the next start took the one left out
@@ -167,31 +127,7 @@ export class TableSet {
     const current = new Map(o.chosen.map((t) => [refKey(t), t]));
     if (stored) {
       // Checked before anything is written.
-      const kept = stored.filter(
-        (r) => !current.has(recordKey(r)) && (r.state === 'skipped' || !o.dropRemoved),
-      );
-      for (const t of o.chosen) {
-        const holder = keptHolder(kept, t);
-        if (holder) throw new TableSetError('WALDUCK_TABLE_COLLISION', keptCollision(t, holder));
-      }
-      // A table joining with no record, whose DuckDB table holds rows no record of this replica
-      // accounts for (made by hand, or another slot's): its online copy replaced them, exit 0.
-      const landed = new Set(
-        stored.flatMap((r) =>
-          r.targetSchema !== null && r.targetTable !== null ? [lands(r.targetSchema, r.targetTable)] : [],
-        ),
-      );
-      for (const t of o.chosen) {
-        // (walduck's own schema: describeTarget refuses that in its own words.)
-        if (landed.has(lands(targetSchema(t.schema), t.table)) || t.schema.toLowerCase() === STATE_SCHEMA)
-          continue;
-        const found = await heldRows(duck, catalog, targetSchema(t.schema), t.table);
-        if (found !== undefined)
-          throw new TableSetError(
-            'WALDUCK_TABLE_COLLISION',
-            `${shownName(t)} joins this replica, but its DuckDB table ${found} already holds rows walduck did not write for it (made by hand, another slot's, or another table's: DuckDB names are case-insensitive): copying ${shownName(t)} there would replace them; drop or rename that DuckDB table, or replicate ${shownName(t)} into another DuckDB file`,
-          );
-      }
+      await refuseCollisions(duck, catalog, stored, o.chosen, o.dropRemoved);
       const before = new Map(stored.map((r) => [recordKey(r), r]));
       const previousMode = previous?.mode;
       // Tables created while walduck ran and skipped then (no key), by oid: one renamed since is
@@ -370,162 +306,5 @@ export class TableSet {
     if (state !== undefined && !this.dirty && previous?.maxOid !== o.maxOid)
       await writeRecorded(duck, o.slot, [...records.values()], o.mode, o.maxOid);
     if (state !== undefined && this.dirty) await this.write(duck);
-  }
-
-  /**
-   * Why `t`, joining while streaming (a table created at the source), cannot land in its DuckDB table:
-   * one no longer followed holds it (keptHolder). Undefined when it can.
-   */
-  collision(t: TableRef): string | undefined {
-    // (Its own record, stopped, is no collision: replacesDropped.)
-    const kept = [...this.records.values()].filter((r) => r.state === 'stopped' || r.state === 'skipped');
-    const holder = keptHolder(kept, t);
-    return holder && keptCollision(t, holder);
-  }
-
-  /**
-   * Whether `t`, joining while streaming, is its own name's table created again: dropped at the
-   * source before this run (its record stopped), or followed again in this run by a DuckDB
-   * transaction that may still roll back (its DuckDB table then holds the dropped rows again).
-   */
-  replacesDropped(t: TableRef): boolean {
-    const k = refKey(t);
-    return this.records.get(k)?.state === 'stopped' || this.revived.has(k);
-  }
-
-  /**
-   * Whether `t`, skipped by this start for want of a key, may join while streaming (copied online):
-   * never recorded, or recorded as skipped. A stopped record's DuckDB table is the next start's to
-   * decide on (copied again, or dropped with --drop-removed).
-   */
-  mayJoinLive(t: TableRef): boolean {
-    const r = this.records.get(refKey(t));
-    return r === undefined || r.state === 'skipped';
-  }
-
-  /** A table followed from now on (at start, or created at the source while streaming). */
-  follow(t: SourceTable, leaves: readonly string[] = [], prior?: TableRecord): void {
-    const was = prior ?? this.records.get(refKey(t));
-    if (prior === undefined && was?.state === 'stopped') this.revived.add(refKey(t));
-    // Skipped under another name (renamed while skipped), joining now: that record named a table no
-    // longer there, and `walduck status` listed it as skipped beside this one.
-    if (t.oid !== undefined)
-      for (const [k, r] of this.records)
-        if (r.state === 'skipped' && r.oid === t.oid && k !== refKey(t)) this.records.delete(k);
-    this.records.set(refKey(t), {
-      sourceSchema: t.schema,
-      sourceTable: t.table,
-      targetSchema: targetSchema(t.schema),
-      targetTable: t.table,
-      state: 'streaming',
-      leaves,
-      lsn: null,
-      note: was?.renamedFrom.length ? was.note : null,
-      oid: t.oid !== undefined && /^\d+$/.test(t.oid) ? t.oid : (was?.oid ?? null),
-      renamedFrom: was?.renamedFrom ?? [],
-    });
-    this.dirty = true;
-  }
-
-  /**
-   * A table created at the source while streaming that cannot be replicated (all-tables mode), or one
-   * the start skipped that a check released and that lost its key again: its changes are dropped from
-   * now on, and the slot passes rows it held. Recorded, so that no start
-   * takes it for new since the last run (all its rows in WAL) once it can be replicated: it is copied
-   * online then. A DuckDB table a record of its name kept stays accounted for.
-   */
-  skipped(t: TableRef, oid: string, why: string): void {
-    const was = this.records.get(refKey(t));
-    if (was?.state === 'streaming' || was?.state === 'copying') return;
-    // Recorded so already (every all-tables start skips the same keyless tables): nothing to write.
-    const note = `skipped while walduck ran, not replicated: ${why}`;
-    if (was?.state === 'skipped' && was.oid === oid && was.note === note) return;
-    this.records.set(refKey(t), {
-      sourceSchema: t.schema,
-      sourceTable: t.table,
-      targetSchema: was?.targetSchema ?? null,
-      targetTable: was?.targetTable ?? null,
-      state: 'skipped',
-      leaves: [],
-      lsn: null,
-      note,
-      oid,
-      renamedFrom: was?.renamedFrom ?? [],
-    });
-    this.dirty = true;
-  }
-
-  /**
-   * Followed tables renamed at the source (RENAME TABLE, SET SCHEMA), at `lsn` of the stream, as one
-   * set: in a swap (a to b, b to a) each record is taken under its old name before one takes a new
-   * name, or the first would overwrite the record the second renames.
-   */
-  renamed(renames: readonly { from: TableRef; to: TableRef }[], lsn: string): void {
-    const taken = renames.map(({ from, to }) => ({ from, to, r: this.records.get(refKey(from)) }));
-    for (const { from, r } of taken) if (r) this.records.delete(refKey(from));
-    for (const { from, to, r } of taken) {
-      if (!r) continue;
-      this.records.set(refKey(to), {
-        ...r,
-        sourceSchema: to.schema,
-        sourceTable: to.table,
-        targetSchema: targetSchema(to.schema),
-        targetTable: to.table,
-        note: `renamed from ${shownName(from)} at LSN ${lsn}`,
-        renamedFrom: [...r.renamedFrom, { name: refName(from), lsn }],
-      });
-      this.dirty = true;
-    }
-  }
-
-  /** A table's state from now on (copying -> streaming when its online copy ends). */
-  setState(t: TableRef | string, state: TableState): void {
-    const k = typeof t === 'string' ? t : refKey(t);
-    const r = this.records.get(k);
-    if (!r || r.state === state) return;
-    this.records.set(k, { ...r, state });
-    this.dirty = true;
-  }
-
-  /** A partition routed to its root while streaming. */
-  addLeaf(leaf: Leaf): void {
-    const r = this.records.get(refKey(leaf.root));
-    if (!r || r.leaves.includes(refName(leaf))) return;
-    this.records.set(refKey(leaf.root), { ...r, leaves: [...r.leaves, refName(leaf)].sort() });
-    this.dirty = true;
-  }
-
-  /**
-   * A table dropped at the source while streaming: stopped, as a table removed from the set is. Its
-   * changes before the DROP still apply (the stream may not have reached it); none come after.
-   */
-  dropped(t: TableRef): void {
-    const r = this.records.get(refKey(t));
-    if (!r || r.state === 'stopped') return;
-    this.records.set(refKey(t), { ...r, state: 'stopped', note: 'dropped at the source' });
-    this.dirty = true;
-  }
-
-  /** Dropped and created again while streaming (re-copied): the record follows the new oid. */
-  replaced(t: SourceTable): void {
-    const r = this.records.get(refKey(t));
-    if (!r || t.oid === undefined || r.oid === t.oid) return;
-    this.records.set(refKey(t), { ...r, oid: t.oid });
-    this.dirty = true;
-  }
-
-  /** A partition detached or dropped while streaming (its root is re-copied). */
-  removeLeaf(leaf: Leaf): void {
-    const r = this.records.get(refKey(leaf.root));
-    if (!r?.leaves.includes(refName(leaf))) return;
-    this.records.set(refKey(leaf.root), { ...r, leaves: r.leaves.filter((l) => l !== refName(leaf)) });
-    this.dirty = true;
-  }
-
-  /** Inside the DuckDB transaction that commits the rows: the set as it now is. */
-  async write(conn: DuckDBConnection): Promise<void> {
-    if (!this.dirty) return;
-    await writeTableSet(conn, this.slot, [...this.records.values()], this.mode, this.maxOid);
-    this.dirty = false;
   }
 }

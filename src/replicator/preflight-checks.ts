@@ -1,0 +1,51 @@
+// The preflight's checks of the source server, before a slot is looked at: wal_level (the first
+// session's, and again at each reconnect's slot decision), and that a DuckDB file resumed follows this
+// cluster and database. Kept apart from the table and sink setup (preflight.ts) and the slot decision
+// (preflight-slot.ts), which both call them.
+
+import type { Connection } from '../protocol/index.js';
+import { attachedCatalog, readState } from '../sink/checkpoint.js';
+import type { DuckDbSink } from '../sink/duckdb-sink.js';
+import { ReplicateError } from './errors.js';
+
+/** The DuckDB connection the sink writes through (the sink is the one room that names DuckDB's package). */
+export type DuckConnection = Parameters<typeof DuckDbSink.open>[0];
+
+/**
+ * A DuckDB file follows one database of one cluster. Pointed at another (a different system
+ * identifier, or another database), resuming would mix two histories under one LSN: refuse. A
+ * failover to a physical standby keeps the identifier, and is followed.
+ */
+export async function checkSameSource(
+  duck: DuckConnection,
+  slot: string,
+  file: string,
+  systemId: string,
+  database: string,
+): Promise<void> {
+  const state = await readState(duck, await attachedCatalog(duck), slot).catch(() => undefined);
+  if (!state) return;
+  if (
+    (state.systemId !== null && state.systemId !== systemId) ||
+    (state.database !== null && state.database !== database)
+  ) {
+    throw new ReplicateError(
+      'preflight',
+      'WALDUCK_OTHER_SOURCE',
+      `DuckDB file ${file} follows database ${state.database ?? '?'} of the cluster with system identifier ${state.systemId ?? '?'}, but the source is database ${database} of cluster ${systemId}: point --source at the server it was made from, or use a new DuckDB file`,
+    );
+  }
+}
+
+/** Logical decoding needs wal_level=logical: refused in one line that says how to set it. */
+export async function checkWalLevel(conn: Connection): Promise<void> {
+  const [r] = await conn.query('SHOW wal_level');
+  const level = r?.rows[0]?.[0];
+  if (level !== 'logical') {
+    throw new ReplicateError(
+      'preflight',
+      'WALDUCK_WAL_LEVEL',
+      `the source runs with wal_level=${level}, and logical replication needs wal_level=logical: set it in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`,
+    );
+  }
+}
