@@ -6,7 +6,7 @@
 
 import { createServer, type Server } from 'node:http';
 import type { LoopFigures } from './loop.js';
-import type { ConnectionEvent } from './replicate.js';
+import type { ConnectionEvent } from './replicate-options.js';
 
 /** What the slot looks like from a side connection (slot guard), when last checked. */
 export interface SlotHealth {

@@ -12,7 +12,7 @@ import type { SnapshotDisplay } from '../snapshot/progress.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { Slot } from '../source/slot.js';
 import type { TableRef } from '../wal2json/change.js';
-import type { SinkFactory } from './replicate.js';
+import type { SinkFactory } from './replicate-options.js';
 import type { SnapshotMode } from './slot.js';
 import type { SourceCatalog } from './source-catalog.js';
 import type { Routing } from './table-routing.js';

@@ -29,7 +29,7 @@ import { ReplicateError } from './errors.js';
 import { checkSameSource, checkWalLevel, type DuckConnection } from './preflight-checks.js';
 import type { PreflightOptions, Prepared } from './preflight-options.js';
 import { decideSlot } from './preflight-slot.js';
-import type { SinkFactory } from './replicate.js';
+import type { SinkFactory } from './replicate-options.js';
 import { SourceCatalog } from './source-catalog.js';
 import { openRouting, type Routing } from './table-routing.js';
 
