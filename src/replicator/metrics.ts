@@ -6,7 +6,11 @@
 
 import { createServer, type Server } from 'node:http';
 import type { LoopFigures } from './loop.js';
-import type { ConnectionEvent } from './replicate-options.js';
+
+/** What happened to the connection, for health reporting. */
+export type ConnectionEvent =
+  | { readonly kind: 'connected' }
+  | { readonly kind: 'failed'; readonly code: string; readonly transient: boolean };
 
 /** What the slot looks like from a side connection (slot guard), when last checked. */
 export interface SlotHealth {

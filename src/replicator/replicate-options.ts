@@ -12,7 +12,10 @@ import type { SourceTable } from '../source/catalog.js';
 import type { TableRef } from '../wal2json/change.js';
 import type { LatencySummary } from './latency.js';
 import type { LoopFigures, StopAt } from './loop.js';
-import type { SlotHealth } from './metrics.js';
+import type { ConnectionEvent, SlotHealth } from './metrics.js';
+
+export type { ConnectionEvent } from './metrics.js';
+
 import type { SnapshotMode } from './slot.js';
 
 /** Where replication stands: what the CLI's progress display shows. */
@@ -111,8 +114,3 @@ export interface ReplicateResult {
   /** UPDATE/DELETE rows DuckDB could not match one to one (each warned about): 0 for an equal replica. */
   readonly unmatched: number;
 }
-
-/** What happened to the connection, for health reporting. */
-export type ConnectionEvent =
-  | { readonly kind: 'connected' }
-  | { readonly kind: 'failed'; readonly code: string; readonly transient: boolean };

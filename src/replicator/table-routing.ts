@@ -11,7 +11,8 @@
 import type { ConnectionSettings, LogFn } from '../protocol/index.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import { keyOrderProblem } from '../source/key-order.js';
-import { checkLeafIdentity, type Leaf, readLeaves } from '../source/leaves.js';
+import type { Leaf } from '../source/leaf.js';
+import { checkLeafIdentity, readLeaves } from '../source/leaves.js';
 import { TableRouter } from '../source/partitions.js';
 import type { TableRef } from '../wal2json/change.js';
 import { refKey } from '../wal2json/change.js';

@@ -16,7 +16,7 @@
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SourceTable } from '../source/catalog.js';
-import type { Leaf } from '../source/leaves.js';
+import type { Leaf } from '../source/leaf.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { type Mode, type TableRecord, type TableState, writeTableSet } from './table-records.js';

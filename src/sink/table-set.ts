@@ -34,7 +34,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn } from '../protocol/lsn.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
-import type { Leaf } from '../source/leaves.js';
+import type { Leaf } from '../source/leaf.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName, shownStoredName } from '../wal2json/shown-name.js';
 import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';

@@ -9,7 +9,8 @@
 
 import { refKey, type TableRef } from '../wal2json/change.js';
 import type { QueryFn, SkippedTable, SourceTable } from './catalog.js';
-import { type Leaf, type LeafContext, PartitionLeaves } from './leaves.js';
+import type { Leaf } from './leaf.js';
+import { type LeafContext, PartitionLeaves } from './leaves.js';
 import { Recopies } from './recopies.js';
 import { CatalogRenames } from './rename-catalog.js';
 import type { PendingRename, PendingRenames } from './renames.js';

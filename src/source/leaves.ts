@@ -1,40 +1,15 @@
 // Partitions as the source catalog shows them: the leaf partitions (at any depth) of the replicated
 // partitioned tables, which wal2json names instead of their root (partitions.ts routes them), and the
 // check that a leaf's WAL records say which row an UPDATE or DELETE touched; the leaves the router
-// knows, adopted when they join a root and taken out when they leave it. Also the names and the error
-// shared by the router's files.
+// knows, adopted when they join a root and taken out when they leave it. The names and the error the
+// router's files share are in leaf.ts.
 
-import { WalduckError } from '../protocol/errors.js';
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
+import { type Leaf, PartitionError } from './leaf.js';
 import { qualified, quoteLiteral } from './quote.js';
 import type { Recopies } from './recopies.js';
-import type { LeafInfo } from './routing.js';
-
-export interface Leaf extends LeafInfo {
-  readonly oid: string;
-  /** The leaf's own replica identity logs a key (or the full row); the root's does not pass down. */
-  readonly identityOk: boolean;
-}
-
-export class PartitionError extends WalduckError {
-  override readonly name = 'PartitionError';
-  readonly phase = 'apply';
-  constructor(
-    message: string,
-    readonly code:
-      | 'WALDUCK_PARTITION_DETACHED'
-      | 'WALDUCK_PARTITION_ATTACHED'
-      | 'WALDUCK_PARTITION_IDENTITY'
-      | 'WALDUCK_TABLE_RENAMED'
-      | 'WALDUCK_TABLE_REPLACED'
-      | 'WALDUCK_TABLE_ADDED'
-      | 'WALDUCK_RENAME_REPLAY',
-  ) {
-    super(message);
-  }
-}
 
 const LEAVES_SQL = `SELECT l.oid, ln.nspname, l.relname, rn.nspname, r.relname, pg_get_partition_constraintdef(l.oid),
     l.relreplident, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = l.oid AND (i.indisprimary OR i.indisreplident))

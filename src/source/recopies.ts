@@ -6,7 +6,7 @@
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import type { SourceTable } from './catalog.js';
-import { type Leaf, PartitionError } from './leaves.js';
+import { type Leaf, PartitionError } from './leaf.js';
 import type { Recopy } from './routing.js';
 
 export class Recopies {

@@ -9,7 +9,7 @@
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import type { QueryFn, SourceTable } from './catalog.js';
-import { PartitionError } from './leaves.js';
+import { PartitionError } from './leaf.js';
 import { quoteLiteral } from './quote.js';
 import { MOVING_XID, type PendingRename, PendingRenames, RENAMING_XID, renamingXidOf } from './renames.js';
 import type { OpenBatch } from './routing.js';

@@ -10,7 +10,7 @@
 
 import type { JsonReader } from './json-reader.js';
 import { COMMA, DOT, QUOTE, RBRACE, RBRACKET } from './json-reader-state.js';
-import type { Reuse } from './row-image.js';
+import type { Reuse } from './reuse.js';
 
 /** The type name as walduck's decoder reads it from wal2json, given the catalog's format_type text. */
 export function typeAsWal2jsonWrites(formatType: string): string {

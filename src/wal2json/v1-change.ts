@@ -12,10 +12,10 @@ import type { Lsn } from '../protocol/lsn.js';
 import type { Change, RowImage } from './change.js';
 import { ChangeFields } from './events.js';
 import type { JsonReader } from './json-reader.js';
+import { Reuse } from './reuse.js';
 import {
   ImageBuilder,
   type ImageSlot,
-  Reuse,
   readOidArray,
   readStringArray,
   readTypeArray,

@@ -13,10 +13,10 @@ import { type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { Change, RowImage } from './change.js';
 import { beginEvent, ChangeFields, commitEvent } from './events.js';
 import { type JsonReader, keyTagOf } from './json-reader.js';
+import { Reuse } from './reuse.js';
 import {
   type ImageBuilder,
   type ImageSlot,
-  Reuse,
   readString,
   type TableCache,
   type TableSlot,
