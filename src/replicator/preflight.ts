@@ -107,7 +107,7 @@ export async function prepare(
   const catalog = new SourceCatalog(settings, o.log);
   let routing: Routing | undefined;
   try {
-    await checkWalLevel(src);
+    await checkServer(src);
     const system = await src.identifySystem();
     const database = system.dbName ?? '';
     const slotName = o.slot ?? defaultSlotName(database);
@@ -271,7 +271,7 @@ async function decide(
   first = false,
 ): Promise<Prepared> {
   const again = !first;
-  if (again) await checkWalLevel(src);
+  if (again) await checkServer(src);
   const { sink, tables, system } = p;
   const database = system.dbName ?? '';
   const slotName = p.slot;
@@ -411,7 +411,7 @@ async function waitInactive(
   return s;
 }
 
-async function checkWalLevel(conn: Connection): Promise<void> {
+async function checkServer(conn: Connection): Promise<void> {
   const [r] = await conn.query('SHOW wal_level');
   const level = r?.rows[0]?.[0];
   if (level !== 'logical') {
@@ -419,6 +419,21 @@ async function checkWalLevel(conn: Connection): Promise<void> {
       'preflight',
       'WALDUCK_WAL_LEVEL',
       `the source runs with wal_level=${level}, and logical replication needs wal_level=logical: set it in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`,
+    );
+  }
+  // wal2json writes a change's text in the database's encoding, unconverted (client_encoding does
+  // not apply to a plugin's output), and walduck reads it as UTF-8: in a LATIN1 database a streamed
+  // 'Ã¯' arrived as 'ï' while the snapshot's COPY, converted by the server, had it right; in
+  // SQL_ASCII bytes that are not UTF-8 would become U+FFFD.
+  // The server reports it at startup; a replication session's SHOW takes one name per command.
+  const encoding =
+    conn.serverParameters.get('server_encoding') ??
+    (await conn.query('SHOW server_encoding'))[0]?.rows[0]?.[0];
+  if (encoding !== 'UTF8') {
+    throw new ReplicateError(
+      'preflight',
+      'WALDUCK_ENCODING',
+      `the source database's encoding is ${encoding}: wal2json sends its text unconverted, and walduck reads UTF-8, so streamed text would differ from the source; replicate needs a UTF8 database (CREATE DATABASE … ENCODING 'UTF8', then move the data with pg_dump/pg_restore)`,
     );
   }
 }
