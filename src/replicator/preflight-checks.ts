@@ -1,5 +1,5 @@
-// The preflight's checks of the source server, before a slot is looked at: wal_level (the first
-// session's, and again at each reconnect's slot decision), and that a DuckDB file resumed follows this
+// The preflight's checks of the source server, before a slot is looked at: wal_level and the
+// database's encoding (the first session's, and again at each reconnect's slot decision), and that a DuckDB file resumed follows this
 // cluster and database. Kept apart from the table and sink setup (preflight.ts) and the slot decision
 // (preflight-slot.ts), which both call them.
 
@@ -37,8 +37,11 @@ export async function checkSameSource(
   }
 }
 
-/** Logical decoding needs wal_level=logical: refused in one line that says how to set it. */
-export async function checkWalLevel(conn: Connection): Promise<void> {
+/**
+ * Logical decoding needs wal_level=logical, and walduck a UTF8 database: each refused in one line
+ * that says what to do.
+ */
+export async function checkServer(conn: Connection): Promise<void> {
   const [r] = await conn.query('SHOW wal_level');
   const level = r?.rows[0]?.[0];
   if (level !== 'logical') {
@@ -46,6 +49,21 @@ export async function checkWalLevel(conn: Connection): Promise<void> {
       'preflight',
       'WALDUCK_WAL_LEVEL',
       `the source runs with wal_level=${level}, and logical replication needs wal_level=logical: set it in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`,
+    );
+  }
+  // wal2json writes a change's text in the database's encoding, unconverted (client_encoding does
+  // not apply to a plugin's output), and walduck reads it as UTF-8: in a LATIN1 database a streamed
+  // 'Ã¯' arrived as 'ï' while the snapshot's COPY, converted by the server, had it right; in
+  // SQL_ASCII bytes that are not UTF-8 would become U+FFFD.
+  // The server reports it at startup; a replication session's SHOW takes one name per command.
+  const encoding =
+    conn.serverParameters.get('server_encoding') ??
+    (await conn.query('SHOW server_encoding'))[0]?.rows[0]?.[0];
+  if (encoding !== 'UTF8') {
+    throw new ReplicateError(
+      'preflight',
+      'WALDUCK_ENCODING',
+      `the source database's encoding is ${encoding}: wal2json sends its text unconverted, and walduck reads UTF-8, so streamed text would differ from the source; replicate needs a UTF8 database (CREATE DATABASE … ENCODING 'UTF8', then move the data with pg_dump/pg_restore)`,
     );
   }
 }

@@ -11,7 +11,7 @@ import { CsvSpool } from '../snapshot/spool.js';
 import { readSlot, type Slot } from '../source/slot.js';
 import { ReplicateError } from './errors.js';
 import { initialSnapshot } from './initial-snapshot.js';
-import { checkWalLevel } from './preflight-checks.js';
+import { checkServer } from './preflight-checks.js';
 import type { EarlyStream, PreflightOptions, Prepared } from './preflight-options.js';
 import { decideStart } from './slot.js';
 
@@ -27,7 +27,7 @@ export async function decideSlot(
   first = false,
 ): Promise<Prepared> {
   const again = !first;
-  if (again) await checkWalLevel(src);
+  if (again) await checkServer(src);
   const { sink, tables, system } = p;
   const database = system.dbName ?? '';
   const slotName = p.slot;

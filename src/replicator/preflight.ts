@@ -26,7 +26,7 @@ import { defaultSlotName, slotNameProblem } from '../source/slot.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { ReplicateError } from './errors.js';
-import { checkSameSource, checkWalLevel, type DuckConnection } from './preflight-checks.js';
+import { checkSameSource, checkServer, type DuckConnection } from './preflight-checks.js';
 import type { PreflightOptions, Prepared } from './preflight-options.js';
 import { decideSlot } from './preflight-slot.js';
 import type { SinkFactory } from './replicate-options.js';
@@ -52,7 +52,7 @@ export async function prepare(
   const catalog = new SourceCatalog(settings, o.log);
   let routing: Routing | undefined;
   try {
-    await checkWalLevel(src);
+    await checkServer(src);
     const system = await src.identifySystem();
     const database = system.dbName ?? '';
     const slotName = o.slot ?? defaultSlotName(database);

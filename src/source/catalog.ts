@@ -93,8 +93,9 @@ export function parseTableName(spec: string): TableRef {
       }
     } else {
       while (i < s.length && s[i] !== '.') part += s[i++];
-      // Unquoted names fold to lower case, as PostgreSQL does.
-      part = part.toLowerCase();
+      // Unquoted names fold to lower case as PostgreSQL's downcase_identifier() does in a UTF8
+      // database: ASCII letters only. toLowerCase() also folded "Ünï" to "ünï", another schema.
+      part = part.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
     }
     parts.push(part);
     if (i < s.length) {

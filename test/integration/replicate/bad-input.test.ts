@@ -99,6 +99,21 @@ describe('replicate refuses bad input clearly', () => {
     assert.equal(h.code, 0, `SIGTERM must stop cleanly: ${h.stderr}`);
   });
 
+  it('a database not in UTF8, before its text is streamed differently from its copy', async () => {
+    // wal2json prints text in the database's encoding, unconverted: a LATIN1 'Ã¯' (bytes c3 af) came
+    // out of the stream as UTF-8 'ï' while the snapshot's COPY, converted to UTF8, held 'Ã¯'.
+    psql(c.info, "CREATE DATABASE lat1 ENCODING 'LATIN1' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'");
+    psql(
+      c.info,
+      "CREATE TABLE l (id int PRIMARY KEY, t text); INSERT INTO l VALUES (1, 'caf' || chr(233))",
+      'lat1',
+    );
+    assertOneLineError(
+      await run(conninfo(c.info, 'scram-sha-256', { dbname: 'lat1' }), '--tables', 'l'),
+      /encoding is LATIN1.*needs a UTF8 database/,
+    );
+  });
+
   it('usage errors exit 2 with one line', async () => {
     const r = await runWalduck(['replicate', '--duckdb', join(dir, 'u.duckdb'), '--endpos', 'zz']);
     assert.equal(r.code, 2, r.stderr);

@@ -10,6 +10,10 @@ it('reads table names the way PostgreSQL folds them', () => {
     schema: 'public',
     table: 'weird "name"; drop',
   });
+  // PostgreSQL folds ASCII letters only (downcase_identifier() in a UTF8 database): Ünï.T is
+  // "Ünï".t, another schema than "ünï", and the Kelvin sign is no k.
+  assert.deepEqual(parseTableName('Ünï.TÀble'), { schema: 'Ünï', table: 'tÀble' });
+  assert.deepEqual(parseTableName('\u212Aelvin.\u0130d'), { schema: '\u212Aelvin', table: '\u0130d' });
   // A trailing dot named public.s for 's.' (another table than the one meant, when public.s exists).
   for (const bad of ['', 'a.b.c', '"open', 'a."b"c', 's.', '"s".', '.t', 'a..b'])
     assert.throws(() => parseTableName(bad), CatalogError, bad);
