@@ -58,7 +58,7 @@ export function describeTarget(
     const other = seen.get(c.name.toLowerCase());
     if (other !== undefined) {
       throw new TargetError(
-        `table ${shownName(source)} has columns ${shownIdent(other)} and ${shownIdent(c.name)}, which DuckDB cannot tell apart (identifiers are case-insensitive there)`,
+        `table ${shownName(source)} has columns ${shownIdent(other)} and ${shownIdent(c.name)}, which DuckDB cannot tell apart (identifiers are case-insensitive there): leave the table out by naming the tables to follow with --tables (a column renamed at the source does not rename it in the changes already in WAL)`,
       );
     }
     seen.set(c.name.toLowerCase(), c.name);

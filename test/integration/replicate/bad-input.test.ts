@@ -52,6 +52,14 @@ describe('replicate refuses bad input clearly', () => {
     );
   });
 
+  it('a table with two columns DuckDB cannot tell apart, naming the way out', async () => {
+    psql(c.info, 'CREATE TABLE twocase (id int PRIMARY KEY, "A" int, a int)');
+    assertOneLineError(
+      await run(conninfo(c.info), '--tables', 'twocase'),
+      /table public\.twocase has columns "A" and a, which DuckDB cannot tell apart .*: leave the table out by naming the tables to follow with --tables/,
+    );
+  });
+
   it('a wrong password, naming the user but never the password', async () => {
     const r = await run(conninfo(c.info, 'scram-sha-256', { password: 'not-the-Secret' }), '--tables', 'x');
     assertOneLineError(r, /password.*wd_scram/i);
