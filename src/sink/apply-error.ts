@@ -64,5 +64,8 @@ export function firstLine(err: unknown): string {
 }
 
 /** What the user can do about a value DuckDB cannot hold, said once for every such error. */
+/** The same for a value read by a copy (the initial snapshot, an online copy): no slot replays it. */
+export const COPY_VALUE_ADVICE =
+  'DuckDB cannot hold this value exactly and walduck never stores another one: fix the row on the source or leave the table out of --tables, then run again';
 export const VALUE_ADVICE =
   'DuckDB cannot hold this value exactly and walduck never stores another one; nothing past it was acknowledged, so the slot delivers it again on every restart: leave the table out of --tables, or fix the row on the source and start a new replica (new DuckDB file and slot)';

@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Lsn } from '../protocol/lsn.js';
 import { shownIdent, shownName } from '../wal2json/shown-name.js';
-import { ApplyError, duckReason } from './apply-error.js';
+import { ApplyError, COPY_VALUE_ADVICE, duckReason } from './apply-error.js';
 import { findBadCsv } from './diagnose.js';
 import { quoteLiteral } from './sql.js';
 import { NON_FINITE_ADVICE, StageError } from './stage.js';
@@ -40,8 +40,7 @@ const DEFAULT_BUFFER = 16 * DEFAULT_MAX_LINE;
  * WALDUCK_SNAPSHOT_LOAD_THREADS=N overrides it (0: DuckDB's own setting, as before).
  */
 const LOAD_THREADS = Number(process.env.WALDUCK_SNAPSHOT_LOAD_THREADS ?? 1);
-const COPY_ADVICE =
-  'DuckDB cannot hold this value exactly and walduck never stores another one: fix the row on the source or leave the table out of --tables, then run again (nothing was committed)';
+const COPY_ADVICE = `${COPY_VALUE_ADVICE} (nothing was committed)`;
 
 /** Each connection's instance thread count, read once: only this module changes it, and puts it back. */
 const threadCounts = new WeakMap<DuckDBConnection, number>();

@@ -3,14 +3,18 @@
 
 import type { Value } from '../wal2json/change.js';
 import { shownIdent } from '../wal2json/shown-name.js';
-import { VALUE_ADVICE } from './apply-error.js';
+import { COPY_VALUE_ADVICE, VALUE_ADVICE } from './apply-error.js';
 import type { ColumnValueError } from './stage.js';
 import type { TargetTable } from './target.js';
 import type { Row } from './watermark-merge.js';
 
-/** A value error's line: its own advice when it has some (NaN, a NOT NULL null), else the general one. */
-export function withAdvice(err: ColumnValueError): string {
-  return err.advised ? err.message : `${err.message}; ${VALUE_ADVICE}`;
+/**
+ * A value error's line: its own advice when it has some (NaN, a NOT NULL null), else the general one
+ * for where it was read: the stream's (the slot delivers it again) or a copy's.
+ */
+export function withAdvice(err: ColumnValueError, during: 'apply' | 'copy'): string {
+  if (err.advised) return err.message;
+  return `${err.message}; ${during === 'copy' ? COPY_VALUE_ADVICE : VALUE_ADVICE}`;
 }
 
 /** Rows (one value per column) as column arrays, the shape insertRows takes. */

@@ -51,7 +51,7 @@ export async function wrapBatchError(
         column: target.source.columns[err.column]?.name ?? '?',
         key: row === undefined ? `(one of ${count} rows)` : describeRow(target, columns, row),
       },
-      withAdvice(err),
+      withAdvice(err, during),
       { cause: err, snippet: err.snippet },
     );
   }
@@ -115,10 +115,14 @@ export function wrapChangeError(err: unknown, change: Change, tables: ReadonlyMa
   };
   if (err instanceof ColumnValueError) {
     const column = t.applier.target.source.columns[err.column]?.name;
-    return new ApplyError({ ...where, ...(column !== undefined ? { column } : {}) }, withAdvice(err), {
-      cause: err,
-      snippet: err.snippet,
-    });
+    return new ApplyError(
+      { ...where, ...(column !== undefined ? { column } : {}) },
+      withAdvice(err, 'apply'),
+      {
+        cause: err,
+        snippet: err.snippet,
+      },
+    );
   }
   if (isOutOfMemory(err)) return outOfMemory(err, { table: where.table, lsn: where.lsn, during: 'apply' });
   // Our own errors name no row data; DuckDB's quote the value. Ours are one line, unless a name holds

@@ -183,12 +183,12 @@ describe('value errors name the row, not the value, unless --debug-values', () =
     psql(c.info, "INSERT INTO bounds VALUES (2, '[0:1]={4710,4711}')");
     await assertHidden(
       (...extra) => run('bounds.duckdb', 'bounds', 'bounds_slot', ...extra),
-      /table public\.bounds, column a, key \(id\) = \("2"\), LSN [0-9A-F]+\/[0-9A-F]+\): an array whose lower bound is not 1/,
+      /table public\.bounds, column a, key \(id\) = \("2"\), LSN [0-9A-F]+\/[0-9A-F]+\): an array whose lower bound is not 1.*the slot delivers it again/,
       '4711',
     );
     await assertHidden(
       (...extra) => run('bounds-copy.duckdb', 'bounds', 'bounds_copy_slot', ...extra),
-      /table public\.bounds, column a, key \(id\) = \("2"\), snapshot at LSN [0-9A-F]+\/[0-9A-F]+\): an array whose lower bound is not 1/,
+      /table public\.bounds, column a, key \(id\) = \("2"\), snapshot at LSN [0-9A-F]+\/[0-9A-F]+\): an array whose lower bound is not 1.*: fix the row on the source or leave the table out of --tables, then run again/,
       '4711',
     );
   });
@@ -205,13 +205,13 @@ describe('value errors name the row, not the value, unless --debug-values', () =
     psql(c.info, "INSERT INTO dims VALUES (2, '{{s3cr3t,b},{c,d}}', '{{1}}')");
     await assertHidden(
       (...extra) => run('dims.duckdb', 'dims', 'dims_slot', ...extra),
-      /table public\.dims, column t, key \(id\) = \("2"\), LSN [0-9A-F]+\/[0-9A-F]+\): an array value whose dimensions are not the column's 1/,
+      /table public\.dims, column t, key \(id\) = \("2"\), LSN [0-9A-F]+\/[0-9A-F]+\): an array value whose dimensions are not the column's 1.*the slot delivers it again/,
       's3cr3t',
     );
     psql(c.info, "DELETE FROM dims WHERE id = 2; INSERT INTO dims VALUES (3, '{x}', '{4710,4711}')");
     await assertHidden(
       (...extra) => run('dims-copy.duckdb', 'dims', 'dims_copy_slot', ...extra),
-      /table public\.dims, column i2, key \(id\) = \("3"\), snapshot at LSN [0-9A-F]+\/[0-9A-F]+\): an array value whose dimensions are not the column's 2/,
+      /table public\.dims, column i2, key \(id\) = \("3"\), snapshot at LSN [0-9A-F]+\/[0-9A-F]+\): an array value whose dimensions are not the column's 2.*: fix the row on the source or leave the table out of --tables, then run again/,
       '4711',
     );
   });
