@@ -15,7 +15,7 @@ import type { LeafInfo } from '../source/routing.js';
 import type { RowImage, Value } from '../wal2json/change.js';
 import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { DuckDBDataChunk, VARCHAR } from './duckdb-api.js';
-import { quoteIdent, quoteLiteral } from './sql.js';
+import { duckFold, quoteIdent, quoteLiteral } from './sql.js';
 import { OP_DELETE, OP_INSERT, OP_UPDATE, type StagedColumn, StageError, type TableStage } from './stage.js';
 import { TypedColumn } from './stage-column.js';
 import type { TargetTable } from './target.js';
@@ -410,7 +410,7 @@ export class TableApplier {
     const t = this.target;
     // A column named rowid (DuckDB matches names case-insensitively) hides DuckDB's rowid, and there is
     // no other name for it: the statement below would match the column's values and change other rows.
-    const hiding = t.source.columns.find((c) => c.name.toLowerCase() === 'rowid');
+    const hiding = t.source.columns.find((c) => duckFold(c.name) === 'rowid');
     if (hiding) {
       const name = shownName(t.source);
       throw new StageError(

@@ -19,6 +19,7 @@ import {
 } from './schema-change.js';
 import { widening } from './schema-widening.js';
 import { liveColumns, type RecordedColumn, type RecordedTable } from './source-schema.js';
+import { duckFold } from './sql.js';
 import { mapType } from './type-map.js';
 
 export interface PlanInput {
@@ -230,20 +231,20 @@ export async function planChange(p: PlanInput): Promise<Plan> {
   for (const c of catalog) if (c.attnum > maxAttnum && matched.has(c.attnum)) maxAttnum = c.attnum;
 
   // A re-added name may collide with a kept (dropped) column: that one gives its name up.
-  const taken = new Set(next.filter((c) => !c.dropped).map((c) => c.name.toLowerCase()));
+  const taken = new Set(next.filter((c) => !c.dropped).map((c) => duckFold(c.name)));
   for (let k = 0; k < next.length; k++) {
     const c = next[k] as RecordedColumn;
-    if (!c.dropped || !taken.has(c.name.toLowerCase())) continue;
+    if (!c.dropped || !taken.has(duckFold(c.name))) continue;
     let alt = `${c.name}_dropped_${c.attnum}`;
-    while (taken.has(alt.toLowerCase())) alt = `${alt}_`;
+    while (taken.has(duckFold(alt))) alt = `${alt}_`;
     steps.push({ kind: 'rename', from: c.name, to: alt });
-    taken.add(alt.toLowerCase());
+    taken.add(duckFold(alt));
     next[k] = { ...c, name: alt };
   }
   const liveNames = new Set<string>();
   for (const c of next) {
     if (c.dropped) continue;
-    const lower = c.name.toLowerCase();
+    const lower = duckFold(c.name);
     if (liveNames.has(lower))
       throw refuseWith(
         `it now has two columns named ${shownIdent(c.name)} apart from case, which DuckDB cannot tell apart`,

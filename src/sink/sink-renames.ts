@@ -10,7 +10,7 @@ import type { Delete, Insert, TableRef, Update } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import type { SinkOptions } from './sink-options.js';
 import { keyOf, type SinkHost, type Table, tableKey } from './sink-table.js';
-import { quoteLiteral } from './sql.js';
+import { duckFold, duckFoldSql, quoteLiteral } from './sql.js';
 import { ambiguousRename, copyingRefusal, renameDuckTable } from './table-rename.js';
 import { ensureTarget, landingKey, refuseCollisions, type TargetTable } from './target.js';
 
@@ -213,7 +213,7 @@ async function swapName(
   targets: readonly TargetTable[],
 ): Promise<string> {
   const taken = await conn.runAndReadAll(
-    `SELECT table_name FROM information_schema.tables WHERE table_catalog = ${quoteLiteral(t.catalog)} AND lower(table_schema) = lower(${quoteLiteral(t.schema)})`,
+    `SELECT table_name FROM information_schema.tables WHERE table_catalog = ${quoteLiteral(t.catalog)} AND ${duckFoldSql('table_schema')} = ${quoteLiteral(duckFold(t.schema))}`,
   );
   // Nor a name the set renames a table to.
   const used = new Set([

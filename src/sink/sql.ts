@@ -21,6 +21,20 @@ export function quoteLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
+/**
+ * A name as DuckDB matches it: ASCII letters folded, nothing else ("A" and "a" are one name to
+ * DuckDB, "Ä" and "ä" two). JavaScript's toLowerCase() and SQL's lower() fold every letter, and so
+ * refused names (two schemas "Ünï" and "ünï") that DuckDB holds apart.
+ */
+export function duckFold(name: string): string {
+  return name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
+}
+
+/** duckFold of the DuckDB SQL expression `expr`, in SQL. */
+export function duckFoldSql(expr: string): string {
+  return `translate(${expr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`;
+}
+
 export function qualified(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }

@@ -11,7 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
 import type { TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
-import { quoteIdent, quoteLiteral } from './sql.js';
+import { duckFold, duckFoldSql, quoteIdent, quoteLiteral } from './sql.js';
 import type { TargetTable } from './target.js';
 
 export class TableRenameError extends WalduckError {
@@ -41,22 +41,19 @@ export async function renameDuckTable(
   // A rename that changes only case ("rc" to "RC", or its schema's) lands on the same DuckDB table, as
   // DuckDB names are case-insensitive: the table found there is this one, not another in the way
   // (before, walduck stopped and asked to drop it). DuckDB renames it to the new case where it can.
-  if (
-    from.schema.toLowerCase() === to.schema.toLowerCase() &&
-    from.table.toLowerCase() === to.table.toLowerCase()
-  ) {
+  if (duckFold(from.schema) === duckFold(to.schema) && duckFold(from.table) === duckFold(to.table)) {
     if (!touched && from.table !== to.table)
       await conn.run(`ALTER TABLE ${from.name} RENAME TO ${quoteIdent(to.table)}`);
     return 'renamed';
   }
   const there = await conn.runAndReadAll(
-    `SELECT 1 FROM information_schema.tables WHERE table_catalog = ${quoteLiteral(to.catalog)} AND lower(table_schema) = lower(${quoteLiteral(to.schema)}) AND lower(table_name) = lower(${quoteLiteral(to.table)})`,
+    `SELECT 1 FROM information_schema.tables WHERE table_catalog = ${quoteLiteral(to.catalog)} AND ${duckFoldSql('table_schema')} = ${quoteLiteral(duckFold(to.schema))} AND ${duckFoldSql('table_name')} = ${quoteLiteral(duckFold(to.table))}`,
   );
   if (there.getRows().length > 0)
     throw new TableRenameError(
       `table ${shownName(from.source)} was renamed to ${shownName(to.source)} at the source, but DuckDB already has a table ${shownName(to)} (one walduck no longer follows, or made by hand): drop or rename that DuckDB table (walduck replicate --drop-removed drops tables walduck stopped following), then start walduck again`,
     );
-  const sameSchema = from.schema.toLowerCase() === to.schema.toLowerCase();
+  const sameSchema = duckFold(from.schema) === duckFold(to.schema);
   if (sameSchema && !touched) {
     await conn.run(`ALTER TABLE ${from.name} RENAME TO ${quoteIdent(to.table)}`);
     return 'renamed';

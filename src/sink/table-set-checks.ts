@@ -8,6 +8,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
+import { duckFold } from './sql.js';
 import { recordKey, recordRef, type TableRecord, TableSetError } from './table-records.js';
 import { heldRows, landingKey as lands, STATE_SCHEMA, targetSchema } from './target.js';
 
@@ -62,8 +63,7 @@ export async function refuseCollisions(
   );
   for (const t of chosen) {
     // (walduck's own schema: describeTarget refuses that in its own words.)
-    if (landed.has(lands(targetSchema(t.schema), t.table)) || t.schema.toLowerCase() === STATE_SCHEMA)
-      continue;
+    if (landed.has(lands(targetSchema(t.schema), t.table)) || duckFold(t.schema) === STATE_SCHEMA) continue;
     const found = await heldRows(duck, catalog, targetSchema(t.schema), t.table);
     if (found !== undefined)
       throw new TableSetError(

@@ -7,7 +7,7 @@ import type { SourceTable } from '../source/catalog.js';
 import type { TableRef } from '../wal2json/change.js';
 import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { parseExactState, reachable } from './exact-numeric.js';
-import { qualified, quoteIdent, quoteLiteral } from './sql.js';
+import { duckFold, duckFoldSql, qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { type ColumnMapping, type ExactState, type MapOptions, mapType } from './type-map.js';
 
 export interface TargetTable {
@@ -47,7 +47,7 @@ export function describeTarget(
   exactStates?: ReadonlyMap<string, ExactState>,
 ): TargetTable {
   const schema = targetSchema(source.schema);
-  if (schema.toLowerCase() === STATE_SCHEMA) {
+  if (duckFold(schema) === STATE_SCHEMA) {
     throw new TargetError(
       `source schema ${shownIdent(source.schema)} would land in walduck's own DuckDB schema "${STATE_SCHEMA}" (DuckDB names are case-insensitive), where walduck keeps its replication state: leave ${shownName(source)} out of --tables, or rename the schema on the source`,
     );
@@ -55,13 +55,13 @@ export function describeTarget(
   // DuckDB matches identifiers case-insensitively even when quoted: "A" and "a" would be one column.
   const seen = new Map<string, string>();
   for (const c of source.columns) {
-    const other = seen.get(c.name.toLowerCase());
+    const other = seen.get(duckFold(c.name));
     if (other !== undefined) {
       throw new TargetError(
         `table ${shownName(source)} has columns ${shownIdent(other)} and ${shownIdent(c.name)}, which DuckDB cannot tell apart (identifiers are case-insensitive there): leave the table out by naming the tables to follow with --tables (a column renamed at the source does not rename it in the changes already in WAL)`,
       );
     }
-    seen.set(c.name.toLowerCase(), c.name);
+    seen.set(duckFold(c.name), c.name);
   }
   const keyless = source.key.length === 0;
   return {
@@ -97,7 +97,7 @@ export function refuseCollisions(targets: readonly TargetTable[]): void {
 
 /** Which DuckDB table a DuckDB schema and table name land in, as DuckDB matches names: case-insensitively. */
 export function landingKey(schema: string, table: string): string {
-  return `${schema.toLowerCase()}\u0000${table.toLowerCase()}`;
+  return `${duckFold(schema)}\u0000${duckFold(table)}`;
 }
 
 /**
@@ -131,7 +131,7 @@ export async function heldRows(
 ): Promise<string | undefined> {
   const found = await conn.runAndReadAll(
     `SELECT table_schema, table_name FROM information_schema.tables
-      WHERE table_catalog = ${quoteLiteral(catalog)} AND lower(table_schema) = lower(${quoteLiteral(schema)}) AND lower(table_name) = lower(${quoteLiteral(table)})`,
+      WHERE table_catalog = ${quoteLiteral(catalog)} AND ${duckFoldSql('table_schema')} = ${quoteLiteral(duckFold(schema))} AND ${duckFoldSql('table_name')} = ${quoteLiteral(duckFold(table))}`,
   );
   const row = found.getRows()[0];
   if (!row) return undefined;
@@ -154,7 +154,7 @@ export async function ensureTarget(conn: DuckDBConnection, t: TargetTable): Prom
   // failed with DuckDB's "already exists" (refuseCollisions keeps two chosen tables from matching here).
   const existing = await conn.runAndReadAll(
     `SELECT column_name, data_type FROM information_schema.columns
-      WHERE table_catalog = ${quoteLiteral(t.catalog)} AND lower(table_schema) = lower(${quoteLiteral(t.schema)}) AND lower(table_name) = lower(${quoteLiteral(t.table)})
+      WHERE table_catalog = ${quoteLiteral(t.catalog)} AND ${duckFoldSql('table_schema')} = ${quoteLiteral(duckFold(t.schema))} AND ${duckFoldSql('table_name')} = ${quoteLiteral(duckFold(t.table))}
       ORDER BY ordinal_position`,
   );
   const have = existing.getRows().map((r) => [String(r[0]), String(r[1])] as const);

@@ -8,7 +8,7 @@ import { formatLsn, type Lsn, parseLsn } from '../protocol/index.js';
 import { replicate } from '../replicator/replicate.js';
 import { openDuckDb } from '../sink/duckdb-file.js';
 import { DuckFileError } from '../sink/errors.js';
-import { quoteIdent as duckIdent, quoteLiteral as duckLiteral } from '../sink/sql.js';
+import { duckFold, quoteIdent as duckIdent, quoteLiteral as duckLiteral } from '../sink/sql.js';
 import { readRecorded, readTableSet, recordRef, type TableRecord } from '../sink/table-records.js';
 import { targetSchema } from '../sink/target.js';
 import { mapType, type NumericMode } from '../sink/type-map.js';
@@ -49,7 +49,7 @@ export const tableKey = refKey;
  */
 export type SourceNames = (duckSchema: string, duckTable: string) => TableRef;
 
-const duckKey = (schema: string, table: string) => `${schema.toLowerCase()}\u0000${table.toLowerCase()}`;
+const duckKey = (schema: string, table: string) => `${duckFold(schema)}\u0000${duckFold(table)}`;
 
 export function sourceNames(records: readonly TableRecord[]): SourceNames {
   const bySource = new Map<string, TableRef>();

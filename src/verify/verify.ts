@@ -19,6 +19,7 @@
 // it. Verify says so in one line and leaves the replicator alone.
 
 import { type ConnectionSettings, connect, formatLsn, parseConnectionString } from '../protocol/index.js';
+import { duckFold } from '../sink/sql.js';
 import { describeTarget } from '../sink/target.js';
 import { readSourceTables, type SourceTable } from '../source/catalog.js';
 import { qualified, quoteLiteral } from '../source/quote.js';
@@ -240,8 +241,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         const s0 = performance.now();
         // WAL carries no DDL: a column added or renamed with no row of the table written since is not
         // in the replica yet. Its rows are counted, not hashed (DuckDB would refuse the column).
-        const have = new Set([...(types.get(tableKey(t))?.keys() ?? [])].map((n) => n.toLowerCase()));
-        const missing = t.columns.map((c) => c.name).filter((n) => !have.has(n.toLowerCase()));
+        const have = new Set([...(types.get(tableKey(t))?.keys() ?? [])].map((n) => duckFold(n)));
+        const missing = t.columns.map((c) => c.name).filter((n) => !have.has(duckFold(n)));
         if (missing.length > 0) {
           const rows = await onTable(t, duckRows(conn, `SELECT count(*)::VARCHAR FROM ${names[i] ?? ''}`));
           const side = { rows: rows[0]?.[0] ?? '0', hash: '-' };

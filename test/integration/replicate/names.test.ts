@@ -193,6 +193,43 @@ describe('names', () => {
 
   // A rename that changes only case lands on the same DuckDB table: walduck once stopped there, saying
   // DuckDB "already has" the table and asking to drop it (its own replica table).
+  // DuckDB folds ASCII letters only: "Ünï" and "ünï", "Ä" and "ä" are two names to it. walduck once
+  // folded every letter (toLowerCase(), SQL lower()) and refused these as landing in one table.
+  it('names that differ only in the case of a non-ASCII letter are two names, as in DuckDB', async () => {
+    psql(
+      c.info,
+      `CREATE SCHEMA "Ünï"; CREATE SCHEMA "ünï";
+       CREATE TABLE "Ünï"."Tä" (id int PRIMARY KEY, v text); CREATE TABLE "ünï"."Tä" (id int PRIMARY KEY, v text);
+       CREATE TABLE "ünï".cols (id int PRIMARY KEY, "Ä" int, "ä" int);
+       INSERT INTO "Ünï"."Tä" VALUES (1, 'upper'); INSERT INTO "ünï"."Tä" VALUES (1, 'lower');
+       INSERT INTO "ünï".cols VALUES (1, 10, 20)`,
+    );
+    const tables = '"Ünï"."Tä","ünï"."Tä","ünï".cols';
+    const first = await replicate('fold.duckdb', tables, 'n_fold');
+    assert.equal(first.code, 0, first.stderr);
+    psql(
+      c.info,
+      `INSERT INTO "Ünï"."Tä" VALUES (2, 'upper 2'); UPDATE "ünï"."Tä" SET v = 'lower 1' WHERE id = 1;
+       INSERT INTO "ünï".cols VALUES (2, 11, 21); UPDATE "ünï".cols SET "ä" = 22 WHERE id = 1`,
+    );
+    const again = await replicate('fold.duckdb', tables, 'n_fold');
+    assert.equal(again.code, 0, again.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'fold.duckdb'), [
+      { schema: 'Ünï', table: 'Tä' },
+      { schema: 'ünï', table: 'Tä' },
+      { schema: 'ünï', table: 'cols' },
+    ]);
+    const v = await runWalduck([
+      'verify',
+      '--source',
+      conninfo(c.info, 'scram-sha-256'),
+      '--duckdb',
+      join(dir, 'fold.duckdb'),
+    ]);
+    assert.equal(v.code, 0, `${v.stdout}\n${v.stderr}`);
+    assert.match(v.stdout, /^EQUAL: 3 of 3 table\(s\) equal/m);
+  });
+
   it('a table renamed only in case (rc to "RC") is followed', async () => {
     psql(c.info, `CREATE TABLE rc (id int PRIMARY KEY, v text); INSERT INTO rc VALUES (1, 'a')`);
     const first = await replicate('rc.duckdb', 'rc', 'n_rc');
