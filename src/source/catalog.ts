@@ -64,6 +64,25 @@ const IDENTITY: Readonly<Record<string, ReplicaIdentity>> = {
   n: 'nothing',
 };
 
+/** PostgreSQL's longest name, in bytes (NAMEDATALEN - 1). */
+const MAX_NAME_BYTES = 63;
+
+/**
+ * A name cut to 63 bytes at a character boundary, as PostgreSQL's truncate_identifier() cuts every
+ * identifier it reads (quoted or not): psql finds the table by its long name, and so does --tables.
+ */
+function clipIdentifier(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
+  let bytes = 0;
+  let out = '';
+  for (const ch of name) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > MAX_NAME_BYTES) break;
+    out += ch;
+  }
+  return out;
+}
+
 /** "schema.table" or "table" (meaning public); a quoted part may hold dots: "my.schema"."t". */
 export function parseTableName(spec: string): TableRef {
   const parts: string[] = [];
@@ -97,7 +116,7 @@ export function parseTableName(spec: string): TableRef {
       // database: ASCII letters only. toLowerCase() also folded "Ünï" to "ünï", another schema.
       part = part.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
     }
-    parts.push(part);
+    parts.push(clipIdentifier(part));
     if (i < s.length) {
       if (s[i] !== '.')
         throw new CatalogError(

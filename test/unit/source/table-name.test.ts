@@ -19,6 +19,16 @@ it('reads table names the way PostgreSQL folds them', () => {
     assert.throws(() => parseTableName(bad), CatalogError, bad);
 });
 
+it('cuts a name past 63 bytes at a character boundary, as PostgreSQL does', () => {
+  // 'é' is two bytes: 31 of them and an ASCII letter are 63 bytes; one more 'é' would cut it.
+  const fits = `${'é'.repeat(31)}x`;
+  assert.equal(Buffer.byteLength(fits), 63);
+  assert.deepEqual(parseTableName(`"${fits}yz"`), { schema: 'public', table: fits });
+  assert.deepEqual(parseTableName(`"${'é'.repeat(32)}".t`), { schema: 'é'.repeat(31), table: 't' });
+  assert.deepEqual(parseTableName(`${'A'.repeat(70)}`), { schema: 'public', table: 'a'.repeat(63) });
+  assert.deepEqual(parseTableName(`"${'€'.repeat(21)}"`), { schema: 'public', table: '€'.repeat(21) });
+});
+
 it('splits a --tables list at commas outside quotes', () => {
   assert.deepEqual(parseTableList(' a, "x,y"."b,c" ,,S.t'), [
     { schema: 'public', table: 'a' },
