@@ -50,6 +50,49 @@ export interface LostChangeWatch {
   readonly copyingFresh: (ref: TableRef) => boolean;
 }
 
+/**
+ * Which server warnings reach stderr. wal2json warns for every UPDATE and DELETE it drops, of every
+ * table (walduck passes no add-tables), so a keyless table walduck does not follow, updated 20 times a
+ * second, wrote 20 lines a second for as long as walduck ran, and again at each replay after a
+ * reconnect. A dropped change is said once per run and message (a table and, in format-version 2, the
+ * kind of change): marked as not followed for a table walduck does not follow; one of a followed table
+ * stops walduck anyway (LostChanges), with its own line. Until the first session knows its tables
+ * (the stream starts while the preflight runs), such warnings wait, so they can be told apart.
+ */
+export class NoticeFilter {
+  private readonly said = new Set<string>();
+  /** Dropped-change warnings that arrived before release(): message -> severity. */
+  private held: Map<string, string> | undefined = new Map();
+
+  constructor(private readonly warn: (line: string) => void) {}
+
+  /** A server notice; `followed`: whether it is a dropped change of a followed table, if known. */
+  say(severity: string, message: string, followed: boolean | undefined): void {
+    if (parseLostChange(message) === undefined) {
+      this.warn(`server ${severity}: ${message}`);
+      return;
+    }
+    if (followed === undefined && this.held) {
+      this.held.set(message, severity);
+      return;
+    }
+    if (this.said.has(message)) return;
+    this.said.add(message);
+    this.warn(
+      followed === false
+        ? `server ${severity}: ${message} (a table walduck does not follow: nothing of the replica is lost; said once per run)`
+        : `server ${severity}: ${message}`,
+    );
+  }
+
+  /** The tables are known (or never will be, with a caller's own sink): says what waited. */
+  release(followed: (message: string) => boolean | undefined): void {
+    const held = this.held;
+    this.held = undefined;
+    for (const [message, severity] of held ?? []) this.say(severity, message, followed(message));
+  }
+}
+
 /** One session's dropped changes of followed tables, checked before every DuckDB commit. */
 export class LostChanges {
   private lost: { ref: TableRef; what: string } | undefined;

@@ -11,7 +11,7 @@ import { createDecoder } from '../wal2json/index.js';
 import { ReplicateError } from './errors.js';
 import { Latency, pgTimestampMs } from './latency.js';
 import { type LoopFigures, newFigures, runLoop, systemClock } from './loop.js';
-import { LostChanges } from './lost-change.js';
+import { LostChanges, NoticeFilter } from './lost-change.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS, OnlineCopies } from './online-copy.js';
 import type { Prepared } from './preflight.js';
 import type { ReplicateOptions, ReplicateResult } from './replicate-options.js';
@@ -41,6 +41,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   // Warnings that arrive before the first session's LostChanges exists (an early stream's, during the
   // preflight): handed to it once it does.
   let unclaimed: string[] | undefined = [];
+  const notices = new NoticeFilter(o.warn);
   const connectSource = (signal?: AbortSignal) =>
     connect(settings, {
       ...(signal ? { signal } : {}),
@@ -48,9 +49,12 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       log: o.logs?.protocol ?? o.log,
       ...(o.trace ? { trace: o.trace } : {}),
       onNotice: (n) => {
-        o.warn(`server ${n.severity}: ${n.message}`);
-        if (lostChanges) lostChanges.notice(n.message);
-        else unclaimed?.push(n.message);
+        // Whether it is a dropped change of a followed table: unknown before the session's tables are.
+        if (lostChanges) notices.say(n.severity, n.message, lostChanges.notice(n.message));
+        else {
+          unclaimed?.push(n.message);
+          notices.say(n.severity, n.message, undefined);
+        }
       },
       ...(settings.connectTimeoutMs === undefined ? { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS } : {}),
     });
@@ -142,6 +146,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
             : undefined;
         for (const message of unclaimed ?? []) lostChanges?.notice(message);
         unclaimed = undefined;
+        notices.release((message) => lostChanges?.notice(message));
         const stream = await start.stream(p, live);
         o.log(
           `streaming from slot ${p.slot} at ${formatLsn(p.startLsn)} (status every ${live.feedbackIntervalMs} ms, receive timeout ${live.receiveTimeoutMs} ms)`,
@@ -267,6 +272,8 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       }
     }
   } finally {
+    // A run that ended before its first session knew its tables still says what the server warned.
+    notices.release(() => undefined);
     guard?.close();
     await prepared?.close();
     duck?.closeSync();
