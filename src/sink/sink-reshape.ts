@@ -7,11 +7,11 @@
 import { InternalError } from '../protocol/errors.js';
 import { formatLsn, type Lsn, parseLsn } from '../protocol/lsn.js';
 import type { Delete, Insert, RowImage, Update } from '../wal2json/change.js';
-import { shownName } from '../wal2json/shown-name.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import type { Need } from './exact-numeric.js';
 import { type States, widenColumn } from './exact-widen.js';
 import type { FillWindows } from './fill-window.js';
-import { fillsFromSource, type Plan, SchemaChangeError, writesRows } from './schema-change.js';
+import { fillsFromSource, type Plan, SchemaChangeError, type Step, writesRows } from './schema-change.js';
 import type { SchemaWatch } from './schema-follow.js';
 import type { SinkCopies } from './sink-copies.js';
 import type { SinkOptions } from './sink-options.js';
@@ -60,6 +60,15 @@ export class SinkReshape {
       throw err;
     }
     if (!plan) return t;
+    // A copy past its first chunk with chunks still to read: those read the columns the copy began
+    // with, so a change followed in place left an added column NULL in every row copied after it
+    // (its DuckDB column filled for the rows copied before), and a dropped or renamed column failed
+    // the copy's SELECT at every start. The copy starts over with the new schema instead.
+    if (copy && !copy.progress.done && plan.steps.length > 0) {
+      const what = `${plan.steps.map(stepName).join(', ')} during its online copy, whose chunks read the columns it began with`;
+      const again = await this.copies.recopySchema(t, w, { what, lsn: change.lsn });
+      if (again) return again;
+    }
     const h = this.h;
     await h.begin();
     await h.flushTable(t);
@@ -158,4 +167,11 @@ export class SinkReshape {
     h.tables.set(keyOf(t), built);
     return built;
   }
+}
+
+/** A step as the source's DDL, for a line. */
+function stepName(s: Step): string {
+  if (s.kind === 'rename') return `RENAME COLUMN ${shownIdent(s.from)} TO ${shownIdent(s.to)}`;
+  if (s.kind === 'type') return `ALTER COLUMN ${shownIdent(s.to.name)} TYPE ${s.to.type}`;
+  return `${s.kind === 'add' ? 'ADD' : 'DROP'} COLUMN ${shownIdent(s.col.name)}`;
 }

@@ -107,3 +107,27 @@ it('a narrowing type change while its online copy runs starts the copy over with
     ['--on-type-change', 'recopy'],
   );
 });
+
+// A schema change DuckDB follows in place (ADD COLUMN, DROP COLUMN), of the table whose online copy
+// is past its first chunk: the copy's later chunks read the columns it began with. Before, an added
+// column was filled for the rows copied so far and NULL in every row copied after it (exit 0, verify
+// DIFFERENT), and a dropped one failed every chunk's SELECT with ERROR 42703 until walduck exited 1,
+// at every start again. The copy must start over with the new schema. The lock holds the copier's
+// next chunk until the change is committed, so the copy is certainly still running when the stream
+// brings it.
+for (const [s, ddl] of [
+  ['ra', 'ALTER TABLE ra.b ADD COLUMN m int DEFAULT 5'],
+  ['rd', 'ALTER TABLE rd.b DROP COLUMN n'],
+] as const) {
+  it(`${ddl.replace(/ \w+\.b/, '')} while its online copy runs starts the copy over with the new schema`, {
+    timeout: 180_000,
+  }, async () => {
+    await recreatedWhileCopying(s, async () => {
+      psql(
+        c.info,
+        `BEGIN; LOCK TABLE ${s}.b IN ACCESS EXCLUSIVE MODE; ${ddl};
+         INSERT INTO ${s}.b (id, note) VALUES (100000, 'after'); COMMIT;`,
+      );
+    });
+  });
+}
