@@ -67,7 +67,7 @@ export async function renameDuckTable(
 /** A rename of a table being copied online is not followed in place: the copier reads the old name. */
 export function copyingRefusal(from: TableRef, to: TableRef): TableRenameError {
   return new TableRenameError(
-    `table ${shownName(from)} was renamed to ${shownName(to)} at the source while walduck was copying it online, which walduck does not follow in place (the copy reads the old name): start walduck again with ${shownName(to)} in --tables instead of ${shownName(from)}, and ${shownName(to)} is copied online from the start`,
+    `table ${shownName(from)} was renamed to ${shownName(to)} at the source while walduck was copying it online, which walduck does not follow in place (the copy reads the old name): start walduck again (with ${shownName(to)} in --tables instead of ${shownName(from)}, if it names tables), and ${shownName(to)} is copied online from the start`,
   );
 }
 

@@ -130,11 +130,10 @@ export class TableSet extends TableSetMarks {
       await refuseCollisions(duck, catalog, stored, o.chosen, o.dropRemoved);
       const before = new Map(stored.map((r) => [recordKey(r), r]));
       const previousMode = previous?.mode;
-      // Tables created while walduck ran and skipped then (no key), by oid: one renamed since is
-      // no new table under its new name either (its rows went past while it was skipped).
-      const skippedByOid = new Map(
-        stored.flatMap((r) => (r.state === 'skipped' && r.oid !== null ? [[r.oid, r] as const] : [])),
-      );
+      // Recorded tables by oid. One created while walduck ran, skipped then (no key) or still being
+      // copied online, and renamed since, is no new table under its new name either: its rows went
+      // past while it was skipped, or before its copy began (its name's record is left stopped).
+      const recordedByOid = new Map(stored.flatMap((r) => (r.oid !== null ? [[r.oid, r] as const] : [])));
       for (const [k, r] of before) {
         const name = shownName(recordRef(r));
         if (current.has(k)) continue;
@@ -262,7 +261,7 @@ export class TableSet extends TableSetMarks {
           /^\d+$/.test(t.oid) &&
           previous?.maxOid !== undefined &&
           BigInt(t.oid) <= previous.maxOid;
-        const skippedAs = !r && t.oid !== undefined ? skippedByOid.get(t.oid) : undefined;
+        const skippedAs = !r && t.oid !== undefined ? recordedByOid.get(t.oid) : undefined;
         if (!r && o.mode === 'all' && previousMode === 'all' && !renamed && !skippedAs) {
           o.log(
             `new table ${shownName(t)} since the last run: all its rows are in WAL after the recorded position`,
@@ -278,8 +277,10 @@ export class TableSet extends TableSetMarks {
         }
         let why = '';
         if (r) why = ` (recorded as ${r.state})`;
-        else if (skippedAs)
+        else if (skippedAs?.state === 'skipped')
           why = ` (skipped as ${shownName(recordRef(skippedAs))} when created while walduck ran, renamed since)`;
+        else if (skippedAs)
+          why = ` (recorded as ${shownName(recordRef(skippedAs))}, ${skippedAs.state}, renamed since)`;
         else if (renamed)
           why =
             ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached while walduck was stopped)';
