@@ -38,9 +38,9 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   const settings = parseConnectionString(o.source, process.env);
   // This session's changes the server dropped (lost-change.ts), fed by its replication connection.
   let lostChanges: LostChanges | undefined;
-  // Warnings that arrive before the first session's LostChanges exists (an early stream's, during the
-  // preflight): handed to it once it does.
-  let unclaimed: string[] | undefined = [];
+  // What reaches stderr; the dropped-change warnings that arrive before the first session's
+  // LostChanges exists (an early stream's, during the preflight) wait in it and are handed over
+  // (release) once it does.
   const notices = new NoticeFilter(o.warn);
   const connectSource = (signal?: AbortSignal) =>
     connect(settings, {
@@ -50,11 +50,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
       ...(o.trace ? { trace: o.trace } : {}),
       onNotice: (n) => {
         // Whether it is a dropped change of a followed table: unknown before the session's tables are.
-        if (lostChanges) notices.say(n.severity, n.message, lostChanges.notice(n.message));
-        else {
-          unclaimed?.push(n.message);
-          notices.say(n.severity, n.message, undefined);
-        }
+        notices.say(n.severity, n.message, lostChanges?.notice(n.message));
       },
       ...(settings.connectTimeoutMs === undefined ? { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS } : {}),
     });
@@ -144,8 +140,6 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
                     ),
               })
             : undefined;
-        for (const message of unclaimed ?? []) lostChanges?.notice(message);
-        unclaimed = undefined;
         notices.release((message) => lostChanges?.notice(message));
         const stream = await start.stream(p, live);
         o.log(

@@ -41,7 +41,7 @@ export function keptCollision(t: TableRef, holder: TableRecord): string {
  * file's): `chosen` are the tables followed from now on; with `dropRemoved` a stopped record's DuckDB
  * table is dropped, so it keeps nothing.
  */
-export async function refuseCollisions(
+export async function refuseLandingCollisions(
   duck: DuckDBConnection,
   catalog: string,
   stored: readonly TableRecord[],

@@ -52,7 +52,7 @@ import {
   TableSetError,
   writeRecorded,
 } from './table-records.js';
-import { refuseCollisions } from './table-set-checks.js';
+import { refuseLandingCollisions } from './table-set-checks.js';
 import { TableSetMarks } from './table-set-marks.js';
 import { landingKey as lands, refuseSourceCollisions, targetSchema } from './target.js';
 
@@ -127,7 +127,7 @@ export class TableSet extends TableSetMarks {
     const current = new Map(o.chosen.map((t) => [refKey(t), t]));
     if (stored) {
       // Checked before anything is written.
-      await refuseCollisions(duck, catalog, stored, o.chosen, o.dropRemoved);
+      await refuseLandingCollisions(duck, catalog, stored, o.chosen, o.dropRemoved);
       const before = new Map(stored.map((r) => [recordKey(r), r]));
       const previousMode = previous?.mode;
       // Recorded tables by oid. One created while walduck ran, skipped then (no key) or still being
@@ -261,8 +261,8 @@ export class TableSet extends TableSetMarks {
           /^\d+$/.test(t.oid) &&
           previous?.maxOid !== undefined &&
           BigInt(t.oid) <= previous.maxOid;
-        const skippedAs = !r && t.oid !== undefined ? recordedByOid.get(t.oid) : undefined;
-        if (!r && o.mode === 'all' && previousMode === 'all' && !renamed && !skippedAs) {
+        const recordedAs = !r && t.oid !== undefined ? recordedByOid.get(t.oid) : undefined;
+        if (!r && o.mode === 'all' && previousMode === 'all' && !renamed && !recordedAs) {
           o.log(
             `new table ${shownName(t)} since the last run: all its rows are in WAL after the recorded position`,
           );
@@ -277,10 +277,10 @@ export class TableSet extends TableSetMarks {
         }
         let why = '';
         if (r) why = ` (recorded as ${r.state})`;
-        else if (skippedAs?.state === 'skipped')
-          why = ` (skipped as ${shownName(recordRef(skippedAs))} when created while walduck ran, renamed since)`;
-        else if (skippedAs)
-          why = ` (recorded as ${shownName(recordRef(skippedAs))}, ${skippedAs.state}, renamed since)`;
+        else if (recordedAs?.state === 'skipped')
+          why = ` (skipped as ${shownName(recordRef(recordedAs))} when created while walduck ran, renamed since)`;
+        else if (recordedAs)
+          why = ` (recorded as ${shownName(recordRef(recordedAs))}, ${recordedAs.state}, renamed since)`;
         else if (renamed)
           why =
             ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached while walduck was stopped)';
