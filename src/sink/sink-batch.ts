@@ -169,6 +169,7 @@ export class SinkBatch {
     // So too a rename whose transaction the batch committed: taken at the next transaction otherwise,
     // and a stop or kill before that left the position past the rename stored without it.
     if (!this.committingSnapshot) {
+      await this.joinReleased(this.lastCommitLsn);
       await this.renames.take(this.lastCommitLsn);
       await this.copies.take(this.lastCommitLsn);
     }
@@ -268,6 +269,30 @@ export class SinkBatch {
     await this.copies.take(lsn);
     this.lastCommitLsn = lsn;
     return (await this.commit()) !== undefined;
+  }
+
+  /**
+   * The stream is quiet (the loop's timer tick): a table skipped in this run that the catalog check
+   * finds replicable now joins, though no change of it comes to make it (skipped-new.ts). True when
+   * one was looked up: the loop commits (the join is in the open DuckDB transaction).
+   */
+  async quiet(): Promise<boolean> {
+    const router = this.opts.router;
+    if (this.inSource || !router?.joinsWaiting?.()) return false;
+    await router.maybeRefresh();
+    return (await this.joinReleased(this.lastCommitLsn)) > 0;
+  }
+
+  /**
+   * Joins the tables a catalog check released, at a commit boundary (`lsn`, the last source commit):
+   * each is routed as a change of it would be, so its DuckDB table is created and its online copy
+   * recorded in the open DuckDB transaction (one already joined by a change is found open). Returns
+   * how many were looked up.
+   */
+  private async joinReleased(lsn: Lsn): Promise<number> {
+    const due = this.opts.router?.takeJoins?.() ?? [];
+    for (const ref of due) await this.routing.resolve(ref, lsn);
+    return due.length;
   }
 
   /**

@@ -45,6 +45,12 @@ export interface ChangeSink {
    * record it durably so an idle source does not pin WAL. True when `lsn` is now durable.
    */
   advanceIdle(lsn: Lsn): Promise<boolean>;
+  /**
+   * Optional: the stream is quiet (a timer tick between messages), outside a source transaction:
+   * work no change brings (DuckDbSink: a table skipped in this run that can join now). True when it
+   * left something to commit.
+   */
+  quiet?(): Promise<boolean>;
   /** Optional: the server reports its WAL decoded up to `lsn` (a keepalive), pending work or not. */
   streamPassed?(lsn: Lsn): void;
   /**

@@ -5,7 +5,7 @@
 // its name (re-copied online), a skipped table that can join. The renames it found are applied once
 // the stream passes their place (takeRenames). Its state is the router's (followed-tables.ts).
 
-import { refKey } from '../wal2json/change.js';
+import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { readSourceTables, type SourceTable } from './catalog.js';
 import { FollowedTables } from './followed-tables.js';
@@ -44,6 +44,22 @@ export class CatalogCheck extends FollowedTables {
     return out;
   }
 
+  /**
+   * The tables a check released (skipped in this run, replicable now) since the last call: the sink
+   * looks each up at a commit boundary, as a change of it would (lookup), so that a table with no
+   * further change joins too. A rollback gives them back, to be joined again.
+   */
+  takeJoins(): TableRef[] {
+    const out = this.skippedNew.takeDue();
+    if (out.length > 0) this.undo.push(() => this.skippedNew.giveBack(out));
+    return out;
+  }
+
+  /** Whether a skipped table may join (a quiet stream's tick then looks at the catalog). */
+  joinsWaiting(): boolean {
+    return this.skippedNew.pending;
+  }
+
   /** Once, at start before streaming (openRouting; route and the checks call it too, a no-op then). */
   async startCheck(): Promise<void> {
     await this.catalog.atStart(this.chosen.values());
@@ -74,7 +90,7 @@ export class CatalogCheck extends FollowedTables {
    */
   protected async checkTables(): Promise<void> {
     // A table skipped earlier (created in this run, or by the start) that can be replicated now: its
-    // next change looks it up again.
+    // next change looks it up again, as the sink does at its next commit (takeJoins).
     for (const k of await this.skippedNew.check()) this.ignored.delete(k);
     // A name found dropped earlier that is a table again: created after the drop was seen. Until now
     // its changes still went to the dropped table's DuckDB table.

@@ -58,6 +58,13 @@ export interface Router {
   leavesOf(root: TableRef): readonly LeafInfo[];
   /** Re-reads what may have changed at the source (partitions attached, detached) when due. */
   maybeRefresh(): Promise<void>;
+  /**
+   * Tables skipped in this run that a catalog check found replicable since the last call: the sink
+   * routes each as a change of it would (it joins, copied online), without waiting for one.
+   */
+  takeJoins?(): TableRef[];
+  /** Whether a skipped table may still join: a quiet stream's tick looks at the catalog then. */
+  joinsWaiting?(): boolean;
   /** The tables to re-copy found since the last call (the sink records them in its open transaction). */
   takeRecopies(): Recopy[];
   /**

@@ -2,13 +2,14 @@
 // identity, so their updates and deletes are not logged. Their changes are dropped from then on, and
 // the slot passes the rows they hold (the table set records them as skipped: a start copies them
 // online). Until then the catalog check (about once a second) looks at them again: one that can now
-// be replicated and copied in key chunks (ALTER TABLE ... ADD PRIMARY KEY) joins at its next change
-// (with none, it stays skipped and the next start copies it), and is copied online over what the
-// stream brings (partitions.ts: lookup, Recopies.gainedKey). One that can be replicated but not copied
+// be replicated and copied in key chunks (ALTER TABLE ... ADD PRIMARY KEY) joins at the next DuckDB
+// commit or quiet tick (takeDue; the sink looks it up as a change of it would, sink-batch.ts), or at
+// its next change if one comes first, and is copied online over what the stream brings
+// (partitions.ts: lookup, Recopies.gainedKey). One that can be replicated but not copied
 // by key (REPLICA IDENTITY FULL alone) stays skipped, said once.
 // Tables the start skipped for want of a row identity are added here too (atStart; preflight.ts) and
-// join the same way: the slot passes their rows as well, so each is copied online at its first change
-// after it gets a key, in that run, not only by the next start.
+// join the same way: the slot passes their rows as well, so each is copied online once it gets a key,
+// in that run, not only by the next start.
 
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
@@ -33,6 +34,11 @@ export class SkippedNew {
    * (the router's `existing`) is looked up again at its next change, as a name new since then is.
    */
   private readonly released = new Set<string>();
+  /**
+   * The tables a check released that the sink has not looked up yet: joined without waiting for a
+   * change of theirs (which may never come, and the table stayed out of DuckDB until the next start).
+   */
+  private readonly due: TableRef[] = [];
   private lastCheck = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -85,6 +91,21 @@ export class SkippedNew {
       : `new table ${shownName(t)}, skipped earlier in this run,`;
   }
 
+  /** Whether a skipped table waits for a check, or a released one for the sink to join it. */
+  get pending(): boolean {
+    return this.waiting.size > 0 || this.due.length > 0;
+  }
+
+  /** The tables released since the last call: the sink looks each up, as a change of it would. */
+  takeDue(): TableRef[] {
+    return this.due.splice(0);
+  }
+
+  /** `tables`, taken by the sink in a DuckDB transaction that rolled back: to be joined again. */
+  giveBack(tables: readonly TableRef[]): void {
+    this.due.unshift(...tables);
+  }
+
   /** The names of the skipped tables that can be replicated now: to be looked up again. */
   async check(): Promise<string[]> {
     const out: string[] = [];
@@ -126,8 +147,9 @@ export class SkippedNew {
       }
       if (table.oid !== undefined) this.oids.add(table.oid);
       this.released.add(k);
+      this.due.push(t);
       out.push(...names);
-      this.log(`${this.shown(t, oid)} can be replicated now: its next change joins it`);
+      this.log(`${this.shown(t, oid)} can be replicated now: it joins at the next commit`);
     }
     return out;
   }

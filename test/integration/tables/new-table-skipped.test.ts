@@ -226,7 +226,7 @@ describe('a new table skipped for want of a key (all-tables mode)', () => {
       for (const name of ['s_run', 's_part'])
         await run.waitFor(
           new RegExp(
-            `table public\\.${name}, skipped at start, can be replicated now: its next change joins it`,
+            `table public\\.${name}, skipped at start, can be replicated now: it joins at the next commit`,
           ),
         );
       psql(
