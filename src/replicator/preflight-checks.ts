@@ -1,11 +1,13 @@
 // The preflight's checks of the source server, before a slot is looked at: wal_level and the
-// database's encoding (the first session's, and again at each reconnect's slot decision), and that a DuckDB file resumed follows this
-// cluster and database. Kept apart from the table and sink setup (preflight.ts) and the slot decision
+// database's encoding (the first session's, and again at each reconnect's slot decision), that a
+// DuckDB file resumed follows this cluster and database, and the database's money digits (read once
+// a run, for the sink to check money columns). Kept apart from the table and sink setup (preflight.ts) and the slot decision
 // (preflight-slot.ts), which both call them.
 
-import type { Connection } from '../protocol/index.js';
+import { type Connection, type ConnectionSettings, connect, type LogFn } from '../protocol/index.js';
 import { attachedCatalog, readState } from '../sink/checkpoint.js';
 import type { DuckDbSink } from '../sink/duckdb-sink.js';
+import type { MoneyLocale } from '../sink/money-locale.js';
 import { ReplicateError } from './errors.js';
 
 /** The DuckDB connection the sink writes through (the sink is the one room that names DuckDB's package). */
@@ -65,5 +67,21 @@ export async function checkServer(conn: Connection): Promise<void> {
       'WALDUCK_ENCODING',
       `the source database's encoding is ${encoding}: wal2json sends its text unconverted, and walduck reads UTF-8, so streamed text would differ from the source; replicate needs a UTF8 database (CREATE DATABASE … ENCODING 'UTF8', then move the data with pg_dump/pg_restore)`,
     );
+  }
+}
+
+/**
+ * The database's own money, as its sessions see it: walduck's sessions pin lc_monetary=C, so this one
+ * session is opened without the pinned settings (a replication session in database mode, admitted as
+ * the stream is). Read once a run; the sink refuses money columns when the digits are not 2.
+ */
+export async function readMoneyLocale(settings: ConnectionSettings, log: LogFn): Promise<MoneyLocale> {
+  const conn = await connect(settings, { replication: 'database', pinSettings: false, log });
+  try {
+    const [r] = await conn.query("SELECT current_setting('lc_monetary'), scale(1::money::numeric)");
+    const row = r?.rows[0];
+    return { locale: row?.[0] ?? '?', digits: Number(row?.[1] ?? 2) };
+  } finally {
+    await conn.close().catch(() => {});
   }
 }

@@ -26,7 +26,7 @@ import { defaultSlotName, slotNameProblem } from '../source/slot.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { ReplicateError } from './errors.js';
-import { checkSameSource, checkServer, type DuckConnection } from './preflight-checks.js';
+import { checkSameSource, checkServer, type DuckConnection, readMoneyLocale } from './preflight-checks.js';
 import type { PreflightOptions, Prepared } from './preflight-options.js';
 import { decideSlot } from './preflight-slot.js';
 import type { SinkFactory } from './replicate-options.js';
@@ -135,6 +135,7 @@ export async function prepare(
           log: o.sinkLog ?? o.log,
           warn: o.warn,
           meta: { systemId: system.systemId, database },
+          money: await readMoneyLocale(settings, o.log),
           schema: {
             onDropColumn: o.onDropColumn ?? 'keep',
             onTypeChange: o.onTypeChange ?? 'stop',

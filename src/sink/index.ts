@@ -6,5 +6,6 @@
 export type { PgType, ReplicaIdentity, SourceColumn, SourceTable } from '../source/catalog.js';
 export { DuckDbSink } from './duckdb-sink.js';
 export { DuckFileError } from './errors.js';
+export type { MoneyLocale } from './money-locale.js';
 export type { ChangeSink } from './sink.js';
 export type { SinkOptions as DuckDbSinkOptions, SinkStats } from './sink-options.js';

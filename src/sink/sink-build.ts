@@ -8,6 +8,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SourceTable } from '../source/catalog.js';
 import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { type Mismatch, TableApplier } from './apply.js';
+import { refuseMoneyColumns } from './money-locale.js';
 import { SchemaWatch } from './schema-follow.js';
 import type { SinkOptions, SinkStats } from './sink-options.js';
 import { type Table, tableKey } from './sink-table.js';
@@ -68,6 +69,7 @@ export class SinkBuild {
   }
 
   describe(source: SourceTable): TargetTable {
+    refuseMoneyColumns(source, this.opts.money);
     return describeTarget(source, this.catalog, this.opts.numeric ? { numeric: this.opts.numeric } : {});
   }
 

@@ -8,6 +8,7 @@ import type { Lsn } from '../protocol/lsn.js';
 import type { SourceTable } from '../source/catalog.js';
 import type { Router } from '../source/routing.js';
 import type { TableRef } from '../wal2json/change.js';
+import type { MoneyLocale } from './money-locale.js';
 import type { SchemaPolicy } from './schema-follow.js';
 import type { NumericMode } from './type-map.js';
 import type { KeyCompare } from './watermark-merge.js';
@@ -24,6 +25,11 @@ export interface SinkOptions {
   readonly schema?: SchemaPolicy;
   /** How unconstrained numeric is stored (type-map.ts); DOUBLE by default. */
   readonly numeric?: NumericMode;
+  /**
+   * The source database's money (lc_monetary and its fraction digits): a money column is refused
+   * when they are not the 2 walduck reads (money-locale.ts). Absent: not checked.
+   */
+  readonly money?: MoneyLocale;
   /** Finds the table for a name not in the set (leaf partitions, tables created while running). */
   readonly router?: Router;
   /** Told inside the open DuckDB transaction when a table joins the set while streaming. */
