@@ -15,17 +15,12 @@ import type { LeafInfo } from '../source/routing.js';
 import type { RowImage, Value } from '../wal2json/change.js';
 import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { DuckDBDataChunk, VARCHAR } from './duckdb-api.js';
+import type { Filler } from './filler.js';
 import { duckFold, quoteIdent, quoteLiteral } from './sql.js';
 import { OP_DELETE, OP_INSERT, OP_UPDATE, type StagedColumn, StageError, type TableStage } from './stage.js';
 import { TypedColumn } from './stage-column.js';
 import type { TargetTable } from './target.js';
-import {
-  CHUNK_CAPACITY as CHUNK_ROWS,
-  ColumnScratch,
-  type Filler,
-  fillerFor,
-  TEXT_FILLER,
-} from './typed-fill.js';
+import { CHUNK_CAPACITY as CHUNK_ROWS, ColumnScratch, fillerFor, TEXT_FILLER } from './typed-fill.js';
 
 /** Distinct masks in a batch above which the masked UPDATEs go as one statement that picks per row. */
 const MASKS_APART = 8;

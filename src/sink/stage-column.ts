@@ -22,8 +22,9 @@ import type { DuckDBDataChunk } from '@duckdb/node-api';
 import { InternalError } from '../protocol/errors.js';
 import type { Value } from '../wal2json/change.js';
 import { bindings } from './duckdb-api.js';
+import type { Filler } from './filler.js';
 import { civilFromDays } from './pg-temporal.js';
-import { CHUNK_CAPACITY, type ColumnScratch, type Filler } from './typed-fill.js';
+import { CHUNK_CAPACITY, type ColumnScratch } from './typed-fill.js';
 
 const NULL = 0;
 const BINARY = 1;

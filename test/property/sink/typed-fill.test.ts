@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { type DuckDBConnection, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR } from '@duckdb/node-api';
 import fc from 'fast-check';
+import type { Filler } from '../../../src/sink/filler.js';
 import { pgDate, pgNumericAsDouble, pgTimestamp } from '../../../src/sink/pg-temporal.js';
 import { TypedColumn } from '../../../src/sink/stage-column.js';
-import { CHUNK_CAPACITY, ColumnScratch, type Filler, fillerFor } from '../../../src/sink/typed-fill.js';
+import { CHUNK_CAPACITY, ColumnScratch, fillerFor } from '../../../src/sink/typed-fill.js';
 
 const SEED = Number(process.env.WALDUCK_PROPERTY_SEED ?? 20261219);
 const RUNS = Number(process.env.WALDUCK_PROPERTY_RUNS ?? 60);
