@@ -9,7 +9,7 @@ import type { ReplicateResult, ReplicateStatus, SinkFactory, StopAt } from './re
 import { replicate as run } from './replicator/replicate.js';
 import type { SnapshotMode } from './replicator/slot.js';
 import type { NumericMode } from './sink/type-map.js';
-import { parseTableName } from './source/catalog.js';
+import { parseTableName } from './source/table-name.js';
 import type { TableRef } from './wal2json/change.js';
 
 // The errors a replication can end with: all extend WalduckError (a stable `code`, the `phase` that
@@ -40,8 +40,10 @@ export type { NumericMode } from './sink/type-map.js';
 export { SnapshotError } from './snapshot/copy.js';
 // Reading the chosen tables' shape from the source, as replicate() does before opening a sink.
 export type { QueryFn, Rows } from './source/catalog.js';
-export { CatalogError, parseTableName, readSourceTables } from './source/catalog.js';
+export { CatalogError } from './source/catalog.js';
 export { SlotError } from './source/slot.js';
+export { readSourceTables } from './source/source-tables.js';
+export { parseTableName } from './source/table-name.js';
 export { Wal2JsonError } from './wal2json/index.js';
 
 export interface ReplicateOptions {

@@ -5,8 +5,9 @@ import type { Argv } from 'yargs';
 import { parseConninfo, parseUrl, settingsFrom } from '../protocol/config.js';
 import type { ConnectionSettings, PluginOption } from '../protocol/index.js';
 import { type Lsn, parseLsn } from '../protocol/lsn.js';
-import { CatalogError, parseTableList, parseTableName } from '../source/catalog.js';
+import { CatalogError } from '../source/catalog.js';
 import { slotNameProblem } from '../source/slot.js';
+import { parseTableList, parseTableName } from '../source/table-name.js';
 import type { TableRef } from '../wal2json/change.js';
 import { UsageError } from './errors.js';
 

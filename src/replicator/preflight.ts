@@ -12,17 +12,12 @@ import { DuckDbSink } from '../sink/duckdb-sink.js';
 import { renamedAway, underRecordedNames } from '../sink/renamed-at-start.js';
 import type { ChangeSink } from '../sink/sink.js';
 import { TableSet } from '../sink/table-set.js';
-import {
-  CatalogError,
-  type QueryFn,
-  readSourceTables,
-  type SkippedTable,
-  type SourceTable,
-} from '../source/catalog.js';
+import { CatalogError, type QueryFn, type SkippedTable, type SourceTable } from '../source/catalog.js';
 import { keyOrder, keyOrderProblem } from '../source/key-order.js';
 import { quoteLiteral } from '../source/quote.js';
 import { sourceSchemaCatalog } from '../source/schema-catalog.js';
 import { defaultSlotName, slotNameProblem } from '../source/slot.js';
+import { readSourceTables } from '../source/source-tables.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { ReplicateError } from './errors.js';

@@ -17,8 +17,9 @@ import {
   WalduckError,
 } from '../protocol/index.js';
 import type { CsvSegment } from '../sink/csv-load.js';
-import { readSourceTables, type SourceTable } from '../source/catalog.js';
+import type { SourceTable } from '../source/catalog.js';
 import { qualified, quoteIdent, quoteLiteral } from '../source/quote.js';
+import { readSourceTables } from '../source/source-tables.js';
 import type { TableRef, Value } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { CopyTextParser } from './copy-text.js';

@@ -7,12 +7,13 @@
 
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
-import { readSourceTables, type SourceTable } from './catalog.js';
+import type { SourceTable } from './catalog.js';
 import { FollowedTables } from './followed-tables.js';
 import { PartitionError } from './leaf.js';
 import { oidOf } from './rename-catalog.js';
 import { placedByXid } from './renames.js';
 import type { Rename } from './routing.js';
+import { readSourceTables } from './source-tables.js';
 
 export class CatalogCheck extends FollowedTables {
   private lastRefresh = performance.now();

@@ -6,10 +6,11 @@
 
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
-import { type QueryFn, readSourceTables, type SourceTable } from './catalog.js';
+import type { QueryFn, SourceTable } from './catalog.js';
 import { type Leaf, PartitionError } from './leaf.js';
 import { qualified, quoteLiteral } from './quote.js';
 import type { Recopies } from './recopies.js';
+import { readSourceTables } from './source-tables.js';
 
 const LEAVES_SQL = `SELECT l.oid, ln.nspname, l.relname, rn.nspname, r.relname, pg_get_partition_constraintdef(l.oid),
     l.relreplident, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = l.oid AND (i.indisprimary OR i.indisreplident))

@@ -5,8 +5,9 @@
 // pg_type, the server's time zone, and pages of a column's current values by key.
 
 import { sameTypeName } from '../wal2json/type-name.js';
-import { type PgType, type QueryFn, type Rows, resolveType } from './catalog.js';
+import type { PgType, QueryFn, Rows } from './catalog.js';
 import { quoteIdent, quoteLiteral } from './quote.js';
+import { resolveType } from './table-columns.js';
 
 /** One column of the source's catalog now (pg_attribute, dropped ones included). */
 export interface CatalogColumn {

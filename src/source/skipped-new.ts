@@ -13,7 +13,8 @@
 
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
-import { CatalogError, type QueryFn, readSourceTables, replicableNow, type SourceTable } from './catalog.js';
+import { CatalogError, type QueryFn, type SourceTable } from './catalog.js';
+import { readSourceTables, replicableNow } from './source-tables.js';
 
 export class SkippedNew {
   /**

@@ -21,8 +21,9 @@
 import { type ConnectionSettings, connect, formatLsn, parseConnectionString } from '../protocol/index.js';
 import { duckFold } from '../sink/sql.js';
 import { describeTarget } from '../sink/target.js';
-import { readSourceTables, type SourceTable } from '../source/catalog.js';
+import type { SourceTable } from '../source/catalog.js';
 import { qualified, quoteLiteral } from '../source/quote.js';
+import { readSourceTables } from '../source/source-tables.js';
 import type { TableRef } from '../wal2json/change.js';
 import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import type { ColumnCanon } from './canonical.js';

@@ -9,7 +9,8 @@ import { DuckDBDataChunk, DuckDBInstance, VARCHAR } from '@duckdb/node-api';
 import { type ClusterInfo, psqlArgs } from '../../src/cluster/throwaway.js';
 import { quoteIdent } from '../../src/sink/sql.js';
 import { describeTarget } from '../../src/sink/target.js';
-import { type QueryFn, readSourceTables } from '../../src/source/catalog.js';
+import type { QueryFn } from '../../src/source/catalog.js';
+import { readSourceTables } from '../../src/source/source-tables.js';
 import type { TableRef } from '../../src/wal2json/change.js';
 
 const lostByWal2json = new Set(['numeric', 'float4', 'float8']);

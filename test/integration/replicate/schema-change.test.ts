@@ -11,7 +11,7 @@ import { it } from 'node:test';
 import { conninfo, psql, psqlArgs } from '../../../src/cluster/throwaway.js';
 import { quoteLiteral } from '../../../src/sink/sql.js';
 import { describeTarget } from '../../../src/sink/target.js';
-import { readSourceTables } from '../../../src/source/catalog.js';
+import { readSourceTables } from '../../../src/source/source-tables.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals, psqlQuery } from '../../helpers/compare.js';
 import { duckQuery } from '../../helpers/duck.js';

@@ -14,7 +14,7 @@ import { newFigures, runLoop, systemClock } from '../../../src/replicator/loop.j
 import { liveness } from '../../../src/replicator/replicate.js';
 import { DuckDbSink } from '../../../src/sink/duckdb-sink.js';
 import type { ChangeSink } from '../../../src/sink/sink.js';
-import { readSourceTables } from '../../../src/source/catalog.js';
+import { readSourceTables } from '../../../src/source/source-tables.js';
 import { createDecoder, wal2jsonOptions } from '../../../src/wal2json/index.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { psqlQuery } from '../../helpers/compare.js';

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { type ClusterInfo, conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { type Connection, connect, parseConnectionString } from '../../../src/protocol/index.js';
 import { copySnapshot, type SnapshotTarget } from '../../../src/snapshot/copy.js';
-import { readSourceTables } from '../../../src/source/catalog.js';
+import { readSourceTables } from '../../../src/source/source-tables.js';
 import type { TableRef } from '../../../src/wal2json/change.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { psqlQuery } from '../../helpers/compare.js';

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { psql } from '../../../src/cluster/throwaway.js';
-import { CatalogError, type QueryFn, readSourceTables } from '../../../src/source/catalog.js';
+import { CatalogError, type QueryFn } from '../../../src/source/catalog.js';
+import { readSourceTables } from '../../../src/source/source-tables.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { psqlQuery } from '../../helpers/compare.js';
 

@@ -1,17 +1,19 @@
-// The typed fill (src/sink/typed-fill.ts) must give exactly the DuckDB value that DuckDB's own cast of
-// the same text gives, the path every value took before. For generated texts, edge cases weighted up
-// (int8 min/max, -0, NaN/±Infinity, BC dates, 24:00:00, infinity, leap days, offsets, more fraction
-// digits than the scale...), each text the filler accepts goes in through a typed vector, and is
-// compared with TRY_CAST of the text: equal as a value and as DuckDB's text of it (so -0 and 0, or
-// two NaNs, are told apart where DuckDB tells them apart). A text the filler refuses goes as VARCHAR in
-// the product, so only acceptance is checked here, and that some texts of each kind are accepted.
+// The typed fill (src/sink/typed-fill.ts, its fillers in filler-*.ts) must give exactly the DuckDB
+// value that DuckDB's own cast of the same text gives, the path every value took before. For
+// generated texts, edge cases weighted up (int8 min/max, -0, NaN/±Infinity, BC dates, 24:00:00,
+// infinity, leap days, offsets, more fraction digits than the scale...), each text the filler
+// accepts goes in through a typed vector, and is compared with TRY_CAST of the text: equal as a value
+// and as DuckDB's text of it (so -0 and 0, or two NaNs, are told apart where DuckDB tells them
+// apart). A text the filler refuses goes as VARCHAR in the product, so only acceptance is checked
+// here, and that some texts of each kind are accepted.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { type DuckDBConnection, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR } from '@duckdb/node-api';
 import fc from 'fast-check';
+import type { Filler } from '../../../src/sink/filler.js';
 import { pgDate, pgNumericAsDouble, pgTimestamp } from '../../../src/sink/pg-temporal.js';
 import { TypedColumn } from '../../../src/sink/stage-column.js';
-import { CHUNK_CAPACITY, ColumnScratch, type Filler, fillerFor } from '../../../src/sink/typed-fill.js';
+import { CHUNK_CAPACITY, ColumnScratch, fillerFor } from '../../../src/sink/typed-fill.js';
 
 const SEED = Number(process.env.WALDUCK_PROPERTY_SEED ?? 20261219);
 const RUNS = Number(process.env.WALDUCK_PROPERTY_RUNS ?? 60);

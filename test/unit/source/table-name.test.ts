@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { CatalogError, parseTableList, parseTableName } from '../../../src/source/catalog.js';
+import { CatalogError } from '../../../src/source/catalog.js';
+import { parseTableList, parseTableName } from '../../../src/source/table-name.js';
 
 it('reads table names the way PostgreSQL folds them', () => {
   assert.deepEqual(parseTableName('orders'), { schema: 'public', table: 'orders' });
