@@ -153,7 +153,7 @@ export async function readSourceTables(
     // Said, not silent: a table with a primary key but REPLICA IDENTITY NOTHING looks replicable.
     if (noIdentity.length > 0 && picked.length > 0)
       warn?.(
-        `not replicating ${noIdentity.map(named).join(', ')}: no primary key or replica identity (or REPLICA IDENTITY NOTHING; a DEFERRABLE primary key is none), so their updates and deletes are not logged; give them a primary key, and each is copied online: at its first change after that while walduck runs, else at the next start`,
+        `not replicating ${noIdentity.map(named).join(', ')}: no primary key or replica identity (or REPLICA IDENTITY NOTHING; a DEFERRABLE primary key is none), so their updates and deletes are not logged; give them a primary key, and each is copied online: within about a second while walduck runs, else at the next start`,
       );
     if (unlogged.length > 0 && picked.length > 0)
       warn?.(`not replicating ${unlogged.join(', ')}: their changes never reach WAL`);

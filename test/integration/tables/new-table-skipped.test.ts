@@ -86,7 +86,7 @@ describe('a new table skipped for want of a key (all-tables mode)', () => {
       await run.waitFor(/not replicating new table public\.late_live:/);
       psql(c.info, "UPDATE late_live SET v = 'u' WHERE id = 2");
       psql(c.info, `ALTER TABLE late_live ADD PRIMARY KEY (id); INSERT INTO late_live VALUES (11, 'x')`);
-      // Seen by the catalog check; its next change joins it.
+      // Seen by the catalog check, it joins at the next commit (or this change makes it join first).
       await run.waitFor(/new table public\.late_live, skipped earlier in this run, can be replicated now/);
       psql(c.info, `INSERT INTO late_live VALUES (12, 'y')`);
       await run.waitFor(/re-copying public\.late_live online/);
