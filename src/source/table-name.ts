@@ -25,13 +25,54 @@ function clipIdentifier(name: string): string {
   return out;
 }
 
-/** "schema.table" or "table" (meaning public); a quoted part may hold dots: "my.schema"."t". */
+/**
+ * The text of a U&"…" identifier: \XXXX and \+XXXXXX are code points, \\ a backslash (PostgreSQL's
+ * default escape; a UESCAPE clause is not read). It is how walduck's lines write a name holding a
+ * control character (shownIdent), so that such a name can be pasted back into --tables.
+ */
+function unescapeUnicode(text: string, spec: string): string {
+  const bad = (why: string) =>
+    new CatalogError(
+      `invalid Unicode escape in table name ${JSON.stringify(spec)}: ${why}`,
+      'WALDUCK_CATALOG',
+    );
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] ?? '';
+    if (ch !== '\\') {
+      out += ch;
+      continue;
+    }
+    if (text[i + 1] === '\\') {
+      out += '\\';
+      i++;
+      continue;
+    }
+    const long = text[i + 1] === '+';
+    const hex = text.slice(i + (long ? 2 : 1), i + (long ? 8 : 5));
+    if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== (long ? 6 : 4))
+      throw bad(`\\ must be followed by 4 hex digits, +6 hex digits, or \\`);
+    const cp = Number.parseInt(hex, 16);
+    if (cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      throw bad(`U+${hex.toUpperCase()} is not a character a name can hold`);
+    out += String.fromCodePoint(cp);
+    i += hex.length + (long ? 1 : 0);
+  }
+  return out;
+}
+
+/**
+ * "schema.table" or "table" (meaning public); a quoted part may hold dots: "my.schema"."t", and be
+ * written U&"…" with escapes (as walduck's own lines write names holding control characters).
+ */
 export function parseTableName(spec: string): TableRef {
   const parts: string[] = [];
   let i = 0;
   const s = spec.trim();
   while (i < s.length) {
     let part = '';
+    const unicode = (s[i] === 'U' || s[i] === 'u') && s[i + 1] === '&' && s[i + 2] === '"';
+    if (unicode) i += 2;
     if (s[i] === '"') {
       i++;
       for (;;) {
@@ -52,6 +93,7 @@ export function parseTableName(spec: string): TableRef {
         part += s[i];
         i++;
       }
+      if (unicode) part = unescapeUnicode(part, spec);
     } else {
       while (i < s.length && s[i] !== '.') part += s[i++];
       // Unquoted names fold to lower case as PostgreSQL's downcase_identifier() does in a UTF8

@@ -25,11 +25,15 @@ function psqlRaw(info: ClusterInfo, sql: string, extra: readonly string[] = []):
   return r.stdout;
 }
 
-/** A catalog QueryFn over psql (unit separator between fields; catalog text has no newlines). */
+/**
+ * A catalog QueryFn over psql: unit separator between fields, group separator between rows (a name
+ * may hold a newline: split at newlines, such a table was "unknown").
+ */
 export function psqlQuery(info: ClusterInfo): QueryFn {
   return async (sql) =>
-    psqlRaw(info, sql, ['-A', '-t', '-F', '\x1f', '-P', 'null=\x1e'])
-      .split('\n')
+    psqlRaw(info, sql, ['-A', '-t', '-F', '\x1f', '-R', '\x1d', '-P', 'null=\x1e'])
+      .replace(/\n$/, '')
+      .split('\x1d')
       .filter((l) => l !== '')
       .map((l) => l.split('\x1f').map((v) => (v === '\x1e' ? null : v)));
 }

@@ -1,11 +1,14 @@
 // A newline is legal in PostgreSQL names. A refusal of walduck's own (here a type change DuckDB cannot
 // follow) naming such a table was cut at the newline when it was wrapped with the row's key and LSN:
 // the one line ended "schema change on public.n", without the change, the LSN or the command to run.
-// The names are written as quote_ident() would, escaped (U&"n\000al"): pasted into psql or --tables.
+// The names are written as quote_ident() would, escaped (U&"n\000al"): pasted into psql, --tables or
+// --table (which read that form too).
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
+import { assertReplicaEquals } from '../../helpers/compare.js';
 import { replicateArgs, runWalduck } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
@@ -28,5 +31,12 @@ describe('names with a newline in a stopping line', () => {
       lines[0] ?? '',
       /schema change on public\.U&"n\\000al" at LSN .*: column U&"a\\000ab" changed type.*walduck resync --table public\.U&"n\\000al" to copy/,
     );
+    // The way out, run as the line writes it: --table did not read U&"…" (an unexpected character).
+    const name = /walduck resync --table (\S+)/.exec(lines[0] ?? '')?.[1] ?? '';
+    const resync = await runWalduck(['resync', '--duckdb', join(dir, 'nl.duckdb'), '--table', name]);
+    assert.equal(resync.code, 0, resync.stderr);
+    const after = await replicate();
+    assert.equal(after.code, 0, after.stderr);
+    await assertReplicaEquals(c.info, join(dir, 'nl.duckdb'), [{ schema: 'public', table: 'n\nl' }]);
   });
 });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import fc from 'fast-check';
 import { CatalogError } from '../../../src/source/catalog.js';
 import { parseTableList, parseTableName } from '../../../src/source/table-name.js';
+import { shownName } from '../../../src/wal2json/shown-name.js';
 
 it('reads table names the way PostgreSQL folds them', () => {
   assert.deepEqual(parseTableName('orders'), { schema: 'public', table: 'orders' });
@@ -38,4 +40,38 @@ it('splits a --tables list at commas outside quotes', () => {
   ]);
   assert.deepEqual(parseTableList('"a "" ,b"'), [{ schema: 'public', table: 'a " ,b' }]);
   assert.throws(() => parseTableList('"open,b'), CatalogError);
+});
+
+it('reads U&"…" names, as walduck writes a name holding a control character', () => {
+  assert.deepEqual(parseTableName('public.U&"n\\000al"'), { schema: 'public', table: 'n\nl' });
+  assert.deepEqual(parseTableName('u&"s\\+01F600".U&"a\\\\b""c"'), { schema: 's\u{1F600}', table: 'a\\b"c' });
+  assert.deepEqual(parseTableList('U&"a,\\0009b", t'), [
+    { schema: 'public', table: 'a,\tb' },
+    { schema: 'public', table: 't' },
+  ]);
+  for (const bad of ['U&"\\00"', 'U&"\\zzzz"', 'U&"\\0000"', 'U&"\\d800"', 'U&"\\+110000"', 'U&"x\\"'])
+    assert.throws(() => parseTableName(bad), /invalid Unicode escape/, bad);
+});
+
+// Characters that change how a name is written: control characters (U&"…" form), quotes, a
+// backslash, dots, commas, upper case, a keyword, non-ASCII; weighted up against plain letters.
+const nameChar = fc.oneof(
+  fc.constantFrom('a', 'z', '_', '1', '$'),
+  fc.constantFrom('\n', '\t', '\u0001', '\u007f', '\u2028', '"', '\\', '.', ',', ' ', 'A', 'É', 'ß', '😀'),
+);
+const ident = fc
+  .oneof(
+    fc.array(nameChar, { minLength: 1, maxLength: 12 }).map((c) => c.join('')),
+    fc.constantFrom('select', 'user', 'Order'),
+  )
+  .filter((n) => Buffer.byteLength(n) <= 63);
+
+it('reads back every name as walduck writes it (property)', () => {
+  fc.assert(
+    fc.property(ident, ident, (schema, table) => {
+      assert.deepEqual(parseTableName(shownName({ schema, table })), { schema, table });
+      assert.deepEqual(parseTableList(`${shownName({ schema, table })},x`)[0], { schema, table });
+    }),
+    { seed: 19, numRuns: 2000 },
+  );
 });
