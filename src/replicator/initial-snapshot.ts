@@ -40,6 +40,8 @@ export interface InitialSnapshotOptions {
   readonly spool?: CsvSpool;
   /** No --tables: a table created while the slot was made fails the snapshot (copy.ts). */
   readonly allTables?: boolean;
+  /** Tables the start skipped that can be replicated (Prepared.refused): not created meanwhile. */
+  readonly refused?: ReadonlySet<string>;
 }
 
 export async function initialSnapshot(
@@ -92,6 +94,7 @@ export async function initialSnapshot(
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.spool ? { spool: o.spool } : {}),
       ...(o.allTables ? { allTables: true } : {}),
+      ...(o.refused ? { refused: o.refused } : {}),
     });
     await sink.commitSnapshot(at);
     const s = (performance.now() - t0) / 1000;

@@ -59,6 +59,11 @@ export interface Prepared {
   readonly sink: ChangeSink;
   readonly slot: string;
   readonly tables: readonly SourceTable[];
+  /**
+   * The oids of tables that can be replicated but that the start skipped, for they cannot land in
+   * DuckDB (sink/landing-problem.ts): the snapshot's look for tables created meanwhile passes them.
+   */
+  readonly refused?: ReadonlySet<string>;
   /** wal2json's add-tables, or undefined: every table, filtered by the sink's table set (partitions). */
   readonly filter: readonly TableRef[] | undefined;
   readonly system: IdentifySystemResult;

@@ -81,6 +81,7 @@ export async function decideSlot(
         tables,
         jobs: o.snapshotJobs ?? 1,
         allTables: !o.tables || o.tables.length === 0,
+        ...(p.refused ? { refused: p.refused } : {}),
         log: o.log,
         warn: o.warn,
         ...(o.snapshotProgress ? { progress: o.snapshotProgress } : {}),

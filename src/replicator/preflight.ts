@@ -9,6 +9,7 @@
 import type { Connection, ConnectionSettings } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import { DuckDbSink } from '../sink/duckdb-sink.js';
+import { landingProblem } from '../sink/landing-problem.js';
 import { renamedAway, underRecordedNames } from '../sink/renamed-at-start.js';
 import type { ChangeSink } from '../sink/sink.js';
 import { TableSet } from '../sink/table-set.js';
@@ -76,10 +77,33 @@ export async function prepare(
       }
       throw err;
     });
-    // Renamed while walduck was stopped: followed under the recorded name until the stream's rename.
-    const tables = duck ? await underRecordedNames(duck, slotName, read, srcQuery, o.warn) : read;
-    o.log(`tables: ${tables.map((t) => shownName(t)).join(', ')}`);
     const allTables = !o.tables || o.tables.length === 0;
+    // The database's money, for the tables described below and those that join (money-locale.ts).
+    const money = duck ? await readMoneyLocale(settings, o.log) : undefined;
+    const refusal = duck ? (t: SourceTable) => landingProblem(t, money) : undefined;
+    // All-tables mode: a table that cannot land in DuckDB is skipped as one without a key is, and
+    // looked at again while streaming (--tables refuses it in one line when it is described).
+    const refused = new Map<string, string>();
+    const landing = allTables && refusal ? read.filter((t) => refusal(t) === undefined) : read;
+    for (const t of read) {
+      const why = landing.includes(t) ? undefined : refusal?.(t);
+      if (why === undefined) continue;
+      o.warn(
+        `not replicating ${shownName(t)}: ${why}; its changes are dropped (state skipped) until that is changed at the source; then it is copied online (within about a second while walduck runs, or at the next start)`,
+      );
+      if (t.oid === undefined) continue;
+      noIdentity.push({ schema: t.schema, table: t.table, oid: t.oid });
+      refused.set(refKey(t), why);
+    }
+    if (landing.length === 0)
+      throw new ReplicateError(
+        'preflight',
+        'WALDUCK_NO_TABLES',
+        'no table on the source can be replicated into DuckDB (each is named in a line above): name tables with --tables',
+      );
+    // Renamed while walduck was stopped: followed under the recorded name until the stream's rename.
+    const tables = duck ? await underRecordedNames(duck, slotName, landing, srcQuery, o.warn) : landing;
+    o.log(`tables: ${tables.map((t) => shownName(t)).join(', ')}`);
     let tableSet: TableSet | undefined;
     const opened = await openRouting(settings, tables, {
       allTables,
@@ -91,6 +115,7 @@ export async function prepare(
       onTableGone: (t) => tableSet?.dropped(t),
       onTableReplaced: (t) => tableSet?.replaced(t),
       onTableSkipped: (t, oid, why) => tableSet?.skipped(t, oid, why),
+      ...(refusal ? { refusal } : {}),
     });
     routing = opened;
     // The stored table set belongs to a DuckDB replica; a caller's sink keeps its own.
@@ -120,7 +145,11 @@ export async function prepare(
     // the name's) looked new since the last run at the next start, all its rows in WAL, and was not
     // copied (exit 0, verify DIFFERENT).
     for (const t of skippedNow)
-      set?.skipped(t, t.oid, 'no primary key or replica identity when walduck started');
+      set?.skipped(
+        t,
+        t.oid,
+        refused.get(refKey(t)) ?? 'no primary key or replica identity when walduck started',
+      );
     const sink: ChangeSink = duck
       ? await DuckDbSink.open(duck, tables, {
           slot: slotName,
@@ -130,7 +159,7 @@ export async function prepare(
           log: o.sinkLog ?? o.log,
           warn: o.warn,
           meta: { systemId: system.systemId, database },
-          money: await readMoneyLocale(settings, o.log),
+          ...(money ? { money } : {}),
           schema: {
             onDropColumn: o.onDropColumn ?? 'keep',
             onTypeChange: o.onTypeChange ?? 'stop',
@@ -182,6 +211,7 @@ export async function prepare(
       sink,
       slot: slotName,
       tables,
+      refused: new Set(noIdentity.flatMap((t) => (refused.has(refKey(t)) ? [t.oid] : []))),
       filter: opened.filter,
       system,
       startLsn: 0n,

@@ -47,6 +47,8 @@ export async function openRouting(
     onTableGone: (t: SourceTable) => void;
     onTableReplaced: (t: SourceTable) => void;
     onTableSkipped: (t: TableRef, oid: string, why: string) => void;
+    /** Why a table cannot land in DuckDB (sink/landing-problem.ts): one joining is skipped then. */
+    refusal?: (t: SourceTable) => string | undefined;
   },
 ): Promise<Routing> {
   // Opened on first use (the once-a-second check of the followed tables' oids uses it). On a half-open
@@ -74,6 +76,7 @@ export async function openRouting(
     onTableReplaced: o.onTableReplaced,
     onTableSkipped: o.onTableSkipped,
     copyProblem: keyOrderProblem,
+    ...(o.refusal ? { refusal: o.refusal } : {}),
     log: o.log,
     warn: o.warn,
   });

@@ -22,15 +22,25 @@ function holdsMoney(t: PgType): boolean {
   return t.typname === 'money' || (t.element !== undefined && holdsMoney(t.element));
 }
 
-/** Refuses `source` when a column holds money and the database's money has other than 2 digits. */
-export function refuseMoneyColumns(source: SourceTable, money: MoneyLocale | undefined): void {
-  if (!money || money.digits === READ_DIGITS) return;
+/**
+ * Why `source` cannot be replicated for its money, or undefined: a column holds money and the
+ * database's money has other than 2 digits.
+ */
+export function moneyProblem(source: SourceTable, money: MoneyLocale | undefined): string | undefined {
+  if (!money || money.digits === READ_DIGITS) return undefined;
   const col = source.columns.find((c) => holdsMoney(c.type));
-  if (!col) return;
+  if (!col) return undefined;
   const digits = `${money.digits} fraction digit${money.digits === 1 ? '' : 's'}`;
   const factor = 10 ** Math.abs(READ_DIGITS - money.digits);
   const off = `${factor} times too ${money.digits < READ_DIGITS ? 'small' : 'large'}`;
+  return `column ${shownIdent(col.name)} of ${shownName(source)} is ${col.declared}, and the source database's lc_monetary (${money.locale}) gives money ${digits}, while walduck reads money with ${READ_DIGITS} (lc_monetary=C): its amounts would be stored ${off}`;
+}
+
+/** Refuses `source` (moneyProblem), saying what to do. */
+export function refuseMoneyColumns(source: SourceTable, money: MoneyLocale | undefined): void {
+  const problem = moneyProblem(source, money);
+  if (problem === undefined) return;
   throw new TargetError(
-    `column ${shownIdent(col.name)} of ${shownName(source)} is ${col.declared}, and the source database's lc_monetary (${money.locale}) gives money ${digits}, while walduck reads money with ${READ_DIGITS} (lc_monetary=C): its amounts would be stored ${off}; change the column to numeric at the source (ALTER TABLE ... ALTER COLUMN ... TYPE numeric keeps the amounts), or leave the table out with --tables`,
+    `${problem}; change the column to numeric at the source (ALTER TABLE ... ALTER COLUMN ... TYPE numeric keeps the amounts), or leave the table out with --tables`,
   );
 }

@@ -39,6 +39,21 @@ export function targetSchema(pgSchema: string): string {
 
 export const STATE_SCHEMA = 'walduck';
 
+/**
+ * Two columns of `source` that would be one DuckDB column, said, or undefined: DuckDB matches
+ * identifiers case-insensitively even when quoted ("A" and "a").
+ */
+export function columnCollision(source: SourceTable): string | undefined {
+  const seen = new Map<string, string>();
+  for (const c of source.columns) {
+    const other = seen.get(duckFold(c.name));
+    if (other !== undefined)
+      return `table ${shownName(source)} has columns ${shownIdent(other)} and ${shownIdent(c.name)}, which DuckDB cannot tell apart (identifiers are case-insensitive there)`;
+    seen.set(duckFold(c.name), c.name);
+  }
+  return undefined;
+}
+
 export function describeTarget(
   source: SourceTable,
   catalog: string,
@@ -52,17 +67,11 @@ export function describeTarget(
       `source schema ${shownIdent(source.schema)} would land in walduck's own DuckDB schema "${STATE_SCHEMA}" (DuckDB names are case-insensitive), where walduck keeps its replication state: leave ${shownName(source)} out of --tables, or rename the schema on the source`,
     );
   }
-  // DuckDB matches identifiers case-insensitively even when quoted: "A" and "a" would be one column.
-  const seen = new Map<string, string>();
-  for (const c of source.columns) {
-    const other = seen.get(duckFold(c.name));
-    if (other !== undefined) {
-      throw new TargetError(
-        `table ${shownName(source)} has columns ${shownIdent(other)} and ${shownIdent(c.name)}, which DuckDB cannot tell apart (identifiers are case-insensitive there): leave the table out by naming the tables to follow with --tables (a column renamed at the source does not rename it in the changes already in WAL)`,
-      );
-    }
-    seen.set(duckFold(c.name), c.name);
-  }
+  const collision = columnCollision(source);
+  if (collision !== undefined)
+    throw new TargetError(
+      `${collision}: leave the table out by naming the tables to follow with --tables (a column renamed at the source does not rename it in the changes already in WAL)`,
+    );
   const keyless = source.key.length === 0;
   return {
     source,

@@ -50,6 +50,8 @@ export interface CopySnapshotOptions {
   readonly spool?: CsvSpool;
   /** `tables` are every table (no --tables): one the snapshot holds beyond them fails the copy. */
   readonly allTables?: boolean;
+  /** The oids of tables the start skipped though they can be replicated: not ones that joined. */
+  readonly refused?: ReadonlySet<string>;
 }
 
 export interface SnapshotStats {
@@ -106,7 +108,7 @@ export async function copySnapshot(o: CopySnapshotOptions): Promise<SnapshotStat
     o.log(`snapshot ${o.snapshotName} imported on ${jobs} connection(s)`);
     const first = conns[0] as Connection;
     await checkNotRewritten(first, o.tables);
-    if (o.allTables) await checkNoneJoined(first, o.tables);
+    if (o.allTables) await checkNoneJoined(first, o.tables, o.refused);
     const tasks: Task[] = [];
     const remaining = new Map<TableCopy, number>();
     for (const table of o.tables) {
@@ -248,8 +250,12 @@ async function checkNotRewritten(conn: Connection, tables: readonly SourceTable[
  * rows up to the slot would be in neither the copy nor the stream (which takes it as new at its next
  * change), silently. The session fails, drops the slot it made, and is retried with a new list.
  */
-async function checkNoneJoined(conn: Connection, tables: readonly SourceTable[]): Promise<void> {
-  const listed = new Set(tables.map((t) => t.oid));
+async function checkNoneJoined(
+  conn: Connection,
+  tables: readonly SourceTable[],
+  refused: ReadonlySet<string> = new Set(),
+): Promise<void> {
+  const listed = new Set([...tables.map((t) => t.oid), ...refused]);
   const seen = await readSourceTables(async (sql) => (await conn.query(sql))[0]?.rows ?? [], undefined);
   const joined = seen.filter((t) => !listed.has(t.oid)).map((t) => shownName(t));
   if (joined.length > 0)

@@ -35,6 +35,12 @@ export interface RouterOptions extends Pick<LeafContext, 'log' | 'onLeaf' | 'onL
   readonly onTableSkipped?: (t: TableRef, oid: string, why: string) => void;
   /** Why a root cannot be copied online (source/key-order.ts), or undefined; absent: never. */
   readonly copyProblem?: (t: SourceTable) => string | undefined;
+  /**
+   * Why a table that can be replicated cannot land in the sink's store (sink/landing-problem.ts), or
+   * undefined: a table created while walduck runs is then skipped as one without a key is, and joins
+   * once the check finds the reason gone.
+   */
+  readonly refusal?: (t: SourceTable) => string | undefined;
   /** How often `maybeRefresh` re-reads the leaves (default 1000 ms). */
   readonly refreshMs?: number;
 }
@@ -82,7 +88,7 @@ export class FollowedTables {
     this.onceFollowed = new Set(chosen.keys());
     this.catalog = new CatalogRenames(query, o.log);
     this.recopies = new Recopies(chosen, o.copyProblem);
-    this.skippedNew = new SkippedNew(query, o.copyProblem, o.warn, o.log, o.refreshMs ?? 1000);
+    this.skippedNew = new SkippedNew(query, o.copyProblem, o.warn, o.log, o.refreshMs ?? 1000, o.refusal);
     this.leaves = new PartitionLeaves(leaves, {
       query,
       existing: this.existing,

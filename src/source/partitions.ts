@@ -29,7 +29,7 @@
 
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
-import type { SourceTable } from './catalog.js';
+import { CatalogError, type SourceTable } from './catalog.js';
 import { CatalogCheck } from './catalog-check.js';
 import { type Leaf, PartitionError } from './leaf.js';
 import { readLeaves, readNewTable } from './leaves.js';
@@ -228,6 +228,9 @@ export class TableRouter extends CatalogCheck implements Router {
     try {
       const found = await readNewTable(this.query, ref);
       if (!found) return undefined;
+      // Replicable, but it cannot land in the sink's store: skipped as one without a key is (below).
+      const refused = this.o.refusal?.(found.table);
+      if (refused !== undefined) throw new CatalogError(refused, 'WALDUCK_CATALOG');
       for (const l of found.leaves) {
         this.leaves.set(refKey(l), l);
         this.o.onLeaf?.(l);
