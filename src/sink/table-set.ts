@@ -35,6 +35,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatLsn } from '../protocol/lsn.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import type { Leaf } from '../source/leaf.js';
+import { SINCE_LAST_COMMIT } from '../source/since-last-commit.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName, shownStoredName } from '../wal2json/shown-name.js';
 import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';
@@ -194,10 +195,10 @@ export class TableSet extends TableSetMarks {
           if (problem !== undefined)
             throw new TableSetError(
               'WALDUCK_TABLE_REPLACED',
-              `${shownName(t)} was dropped and created again while walduck was stopped (oid ${r.oid} -> ${t.oid}): its DuckDB table holds the dropped table's rows, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
+              `${shownName(t)} (oid ${r.oid}) was dropped and created again (oid ${t.oid}) ${SINCE_LAST_COMMIT}: its DuckDB table holds the dropped table's rows, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
             );
           o.warn(
-            `${shownName(t)} was dropped and created again while walduck was stopped (oid ${r.oid} -> ${t.oid}): re-copying it online over the dropped table's rows`,
+            `${shownName(t)} (oid ${r.oid}) was dropped and created again (oid ${t.oid}) ${SINCE_LAST_COMMIT}: re-copying it online over the dropped table's rows`,
           );
           if (copying.has(k)) await deleteCopy(duck, o.slot, t);
           await requestCopy(duck, o.slot, t, 'created again');
@@ -237,16 +238,16 @@ export class TableSet extends TableSetMarks {
             if (problem !== undefined)
               throw new TableSetError(
                 gone.length > 0 ? 'WALDUCK_PARTITION_DETACHED' : 'WALDUCK_PARTITION_ATTACHED',
-                `${shownName(t)}: ${why} while walduck was stopped, which moved rows without a change in WAL, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
+                `${shownName(t)}: ${why} ${SINCE_LAST_COMMIT}, which moved rows without a change in WAL, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
               );
-            o.warn(`${shownName(t)}: ${why} while walduck was stopped: re-copying ${shownName(t)} online`);
+            o.warn(`${shownName(t)}: ${why} ${SINCE_LAST_COMMIT}: re-copying ${shownName(t)} online`);
             await requestCopy(duck, o.slot, t, why);
             copying.add(k);
             continue;
           }
           if (added.length > 0)
             o.warn(
-              `partition ${added.map(shownLeaf).join(', ')} of ${shownName(t)} appeared while walduck was stopped: followed from the recorded position; rows a table held when it was ATTACHed are not in WAL and would be missing`,
+              `partition ${added.map(shownLeaf).join(', ')} of ${shownName(t)} appeared ${SINCE_LAST_COMMIT}: followed from the recorded position; rows a table held when it was ATTACHed are not in WAL and would be missing`,
             );
           continue;
         }
@@ -283,7 +284,7 @@ export class TableSet extends TableSetMarks {
           why = ` (recorded as ${shownName(recordRef(recordedAs))}, ${recordedAs.state}, renamed since)`;
         else if (renamed)
           why =
-            ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached while walduck was stopped)';
+            ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached since)';
         o.warn(
           `table ${shownName(t)} joins the table set of an existing replica${why}: it is copied online while the others stream (state copying)`,
         );
