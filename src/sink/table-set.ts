@@ -135,6 +135,18 @@ export class TableSet extends TableSetMarks {
       // copied online, and renamed since, is no new table under its new name either: its rows went
       // past while it was skipped, or before its copy began (its name's record is left stopped).
       const recordedByOid = new Map(stored.flatMap((r) => (r.oid !== null ? [[r.oid, r] as const] : [])));
+      // Partitions a followed root recorded that are not its leaves now. One DETACHed is a table of its
+      // own (or under one detached with it): no new table either, even with an oid past the last
+      // start's (created as a partition in that run), since its rows before the recorded position went
+      // to the root, which is copied again without them. (A run that saw the DETACH recorded it as
+      // skipped; one killed before committing that left only this.)
+      const goneLeaves = new Set(
+        stored.flatMap((r) =>
+          r.state === 'streaming' || r.state === 'copying'
+            ? r.leaves.filter((l) => !leavesOf(recordRef(r)).includes(l))
+            : [],
+        ),
+      );
       for (const [k, r] of before) {
         const name = shownName(recordRef(r));
         if (current.has(k)) continue;
@@ -263,7 +275,8 @@ export class TableSet extends TableSetMarks {
           previous?.maxOid !== undefined &&
           BigInt(t.oid) <= previous.maxOid;
         const recordedAs = !r && t.oid !== undefined ? recordedByOid.get(t.oid) : undefined;
-        if (!r && o.mode === 'all' && previousMode === 'all' && !renamed && !recordedAs) {
+        const detached = !r && (goneLeaves.has(refName(t)) || leavesOf(t).some((l) => goneLeaves.has(l)));
+        if (!r && o.mode === 'all' && previousMode === 'all' && !renamed && !recordedAs && !detached) {
           o.log(
             `new table ${shownName(t)} since the last run: all its rows are in WAL after the recorded position`,
           );
@@ -282,6 +295,7 @@ export class TableSet extends TableSetMarks {
           why = ` (skipped as ${shownName(recordRef(recordedAs))} when created while walduck ran, renamed since)`;
         else if (recordedAs)
           why = ` (recorded as ${shownName(recordRef(recordedAs))}, ${recordedAs.state}, renamed since)`;
+        else if (detached) why = ` (a partition of a followed table, detached ${SINCE_LAST_COMMIT})`;
         else if (renamed)
           why =
             ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached since)';
