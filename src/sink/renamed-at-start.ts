@@ -18,9 +18,9 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { WalduckError } from '../protocol/errors.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
-import { SINCE_LAST_COMMIT } from '../source/since-last-commit.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName, shownStoredName } from '../wal2json/shown-name.js';
+import { SINCE_LAST_COMMIT } from '../wal2json/since-last-commit.js';
 import { ensureColumnsTable, readRecorded } from './source-schema.js';
 import { ensureTableSet, readTableSet, recordKey, recordRef, type TableRecord } from './table-records.js';
 

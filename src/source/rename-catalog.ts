@@ -8,13 +8,13 @@
 
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
+import { SINCE_LAST_COMMIT } from '../wal2json/since-last-commit.js';
 import type { QueryFn, SourceTable } from './catalog.js';
 import { PartitionError } from './leaf.js';
 import { quoteLiteral } from './quote.js';
 import { MOVING_XID, type PendingRename, PendingRenames, RENAMING_XID, renamingXidOf } from './renames.js';
 import type { OpenBatch } from './routing.js';
 import { RowTypeRewrites, SLOT_HORIZONS, TYPE_AGE, TYPE_XMIN } from './row-type-rewrites.js';
-import { SINCE_LAST_COMMIT } from './since-last-commit.js';
 
 /** Every relation kind: a name held by any of them is taken (another table under a followed one's old name). */
 export const ANY_RELATION = `'r', 'p', 'v', 'm', 'f', 'S', 'i', 'I', 'c'`;

@@ -1,3 +1,4 @@
+// Beside shown-name.ts: wording both the source and the sink put in their lines (the one room below both).
 // When a start says a change it finds in the source catalog was made. It compares the catalog with
 // what the replica recorded at its last DuckDB commit, so it knows only that the change came after that
 // commit: while walduck was stopped, or in a run that saw it and ended (kill -9, a crash, a lost
