@@ -76,3 +76,41 @@ it('a partition detached while walduck runs (all-tables mode) is said once, and 
   );
   await assertReplicaEquals(c.info, join(dir, 'dp.duckdb'), [T('dp'), T('dp_a'), T('dp_n')]);
 });
+
+it('a partition made and detached while walduck ran, killed before it committed the DETACH: the next start copies the detached table', {
+  timeout: 120_000,
+}, async () => {
+  psql(
+    c.info,
+    `CREATE TABLE kp (id int, r int, v text, PRIMARY KEY (id, r)) PARTITION BY RANGE (r);
+     CREATE TABLE kp_a PARTITION OF kp FOR VALUES FROM (0) TO (100);
+     INSERT INTO kp SELECT g, g % 100, 'start' FROM generate_series(1, 100) g;`,
+  );
+  const argv = args('kp.duckdb', '--slot', 'kp_slot', '--copy-chunk-rows', '100');
+  const first = await runWalduck([...argv, '--until-caught-up']);
+  assert.equal(first.code, 0, first.stderr);
+  const run = startWatched(argv, 'walduck:replicate,walduck:sink');
+  try {
+    await run.waitFor(/streaming from slot/);
+    const from = run.text().length;
+    psql(
+      c.info,
+      `CREATE TABLE kp_n PARTITION OF kp FOR VALUES FROM (100) TO (200);
+       INSERT INTO kp SELECT g, 100 + g % 100, 'new part' FROM generate_series(1000, 1049) g;`,
+    );
+    await run.waitFor(/committed \d+ change\(s\)/, from);
+    // Paused, so no catalog check of this run sees the DETACH: only the next start finds it.
+    run.child.kill('SIGSTOP');
+    psql(c.info, "ALTER TABLE kp DETACH PARTITION kp_n; UPDATE kp_n SET v = 'after detach' WHERE id = 1000");
+  } finally {
+    run.child.kill('SIGKILL');
+  }
+  await run.done;
+  const next = await runWalduck([...argv, '--until-caught-up']);
+  assert.equal(next.code, 0, next.stderr);
+  assert.match(
+    next.stderr,
+    /table public\.kp_n joins the table set of an existing replica \(a partition of a followed table, detached since the replica's last commit .*\): it is copied online/,
+  );
+  await assertReplicaEquals(c.info, join(dir, 'kp.duckdb'), [T('kp'), T('kp_n')]);
+});
