@@ -81,10 +81,12 @@ export interface LeafContext {
 }
 
 /**
- * The table a relation (oid `$oid`) is under now, up its pg_inherits chain: its oid, schema and name
- * (a partition detached with a partitioned table between it and the root ends under that table).
+ * The table relation `oid` is under now, up its pg_inherits chain: its oid, schema and name (a
+ * partition detached with a partitioned table between it and the root ends under that table).
  */
-const TOP_NOW = `WITH RECURSIVE up(oid) AS (SELECT $oid::oid UNION ALL SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.oid) SELECT c.oid::int8, n.nspname, c.relname FROM up JOIN pg_class c ON c.oid = up.oid JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_inherits i ON i.inhrelid = up.oid`;
+function topNow(oid: string): string {
+  return `WITH RECURSIVE up(oid) AS (SELECT ${quoteLiteral(oid)}::oid UNION ALL SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.oid) SELECT c.oid::int8, n.nspname, c.relname FROM up JOIN pg_class c ON c.oid = up.oid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = up.oid)`;
+}
 
 /** The leaves routed to a replicated root, by refKey. */
 export class PartitionLeaves extends Map<string, Leaf> {
@@ -138,9 +140,7 @@ export class PartitionLeaves extends Map<string, Leaf> {
       this.c.ignored.add(k);
       this.c.onLeafGone?.(leaf);
       if (still.length > 0 && this.c.onDetached) {
-        const [top] = await this.c.query(
-          `${TOP_NOW} WHERE i.inhrelid IS NULL`.replace('$oid', quoteLiteral(leaf.oid)),
-        );
+        const [top] = await this.c.query(topNow(leaf.oid));
         if (top?.[0] && top[1] && top[2]) this.c.onDetached(leaf, { schema: top[1], table: top[2] }, top[0]);
       }
     }
