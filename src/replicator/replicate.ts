@@ -225,10 +225,14 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           unmatched: p.sink instanceof DuckDbSink ? p.sink.stats.unmatched : 0,
         };
       } catch (err) {
-        // A lost link wrapped by the step it broke (a row's apply awaiting a catalog lookup) heals by
-        // reconnecting, as every lost link does: the loop rolled the batch back and acknowledged nothing past it.
-        const transient = linkFailure(err);
-        const code = failureCode(err);
+        // A lost link wrapped by the step it broke (a row's apply awaiting a catalog lookup, a column's
+        // fill reading the source) heals by reconnecting, as every lost link does: the loop rolled the
+        // batch back and acknowledged nothing past it. It is said, and counted, as the lost link it is
+        // (its own line and code), not as the step's failure ("cannot apply a row … [WALDUCK_APPLY]").
+        const link = linkFailure(err);
+        const transient = link !== undefined;
+        const shown = link ?? err;
+        const code = failureCode(shown);
         o.onConnection?.({ kind: 'failed', code, transient });
         if (o.signal?.aborted && hasCode(err, 'WALDUCK_SNAPSHOT_INTERRUPTED')) {
           // A stop asked for, not a failure: the snapshot commits whole or not at all, and the slot it
@@ -253,12 +257,12 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
           throw new ReplicateError(
             'stream',
             'WALDUCK_RETRY_EXHAUSTED',
-            `${firstLine(err)} (gave up after ${backoff.attempt} attempt(s) in ${Math.round((now - failingSince) / 1000)} s: --retry-for)`,
+            `${firstLine(shown)} (gave up after ${backoff.attempt} attempt(s) in ${Math.round((now - failingSince) / 1000)} s: --retry-for)`,
             { cause: err },
           );
         }
         o.warn(
-          `${firstLine(err)} [${code}]; reconnecting, attempt ${backoff.attempt}, in ${(delay / 1000).toFixed(1)} s`,
+          `${firstLine(shown)} [${code}]; reconnecting, attempt ${backoff.attempt}, in ${(delay / 1000).toFixed(1)} s`,
         );
         if (await pause(delay, o.signal)) return stopped();
       } finally {
@@ -275,12 +279,12 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
   }
 }
 
-/** Whether `err`, or an error it was caused by (a row's apply error wraps it), is a transient failure. */
-function linkFailure(err: unknown): boolean {
+/** The transient failure `err` is, or was caused by (a row's apply error wraps it), else undefined. */
+function linkFailure(err: unknown): Error | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    if (isTransient(e)) return true;
+    if (isTransient(e)) return e;
   }
-  return false;
+  return undefined;
 }
 
 /** Whether `err`, or an error it was caused by, carries `code`. */

@@ -20,6 +20,7 @@ import { WalduckError } from '../protocol/errors.js';
 import type { QueryFn, SourceTable } from '../source/catalog.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName, shownStoredName } from '../wal2json/shown-name.js';
+import { SINCE_LAST_COMMIT } from '../wal2json/since-last-commit.js';
 import { ensureColumnsTable, readRecorded } from './source-schema.js';
 import { ensureTableSet, readTableSet, recordKey, recordRef, type TableRecord } from './table-records.js';
 
@@ -108,7 +109,7 @@ export async function underRecordedNames(
     if (!row) continue;
     const now = shownName(row);
     throw new RenamedTableError(
-      `table ${shownName(t)} of this replica (oid ${oid}) was renamed to ${now} at the source while walduck was stopped, and ${shownName(t)} is now another table (oid ${t.oid}): to go on following the one DuckDB holds, name ${now} instead of ${shownName(t)} in --tables; to follow the new ${shownName(t)}, run walduck resync --table ${shownName(t)} first (it is copied online)`,
+      `table ${shownName(t)} of this replica (oid ${oid}) was renamed to ${now} at the source ${SINCE_LAST_COMMIT}, and ${shownName(t)} is now another table (oid ${t.oid}): to go on following the one DuckDB holds, name ${now} instead of ${shownName(t)} in --tables; to follow the new ${shownName(t)}, run walduck resync --table ${shownName(t)} first (it is copied online)`,
     );
   }
   return chosen.map((t) => {
@@ -119,7 +120,7 @@ export async function underRecordedNames(
     // above): leave it to the ordinary checks.
     if (refKey(was) === refKey(t) || staying.has(refKey(was))) return t;
     warn(
-      `table ${shownName(t)} is ${shownName(was)} of this replica, renamed at the source while walduck was stopped: followed from the recorded position and renamed in DuckDB where the stream reaches the rename`,
+      `table ${shownName(t)} is ${shownName(was)} of this replica, renamed at the source ${SINCE_LAST_COMMIT}: followed from the recorded position and renamed in DuckDB where the stream reaches the rename`,
     );
     return { ...t, schema: was.schema, table: was.table };
   });
@@ -180,6 +181,6 @@ export async function renamedAway(
   const list = named.map((a) => now.get(refKey(a)) ?? shownName(a));
   const more = list.filter((n, i) => n !== shownName(named[i]!)).length > 1;
   return new RenamedTableError(
-    `table ${name} was renamed to ${to} at the source while walduck was stopped: name ${to} in --tables instead of ${name}${more ? ` (with the others renamed while walduck was stopped: --tables ${list.join(',')})` : ''} (it goes on from the recorded position, renamed in DuckDB where the stream reaches the rename; no copy)`,
+    `table ${name} was renamed to ${to} at the source ${SINCE_LAST_COMMIT}: name ${to} in --tables instead of ${name}${more ? ` (with the others renamed since: --tables ${list.join(',')})` : ''} (it goes on from the recorded position, renamed in DuckDB where the stream reaches the rename; no copy)`,
   );
 }

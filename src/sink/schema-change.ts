@@ -34,7 +34,7 @@ import { WalduckError } from '../protocol/errors.js';
 import { formatLsn, type Lsn } from '../protocol/lsn.js';
 import type { SchemaCatalog } from '../source/schema-catalog.js';
 import type { RowImage } from '../wal2json/change.js';
-import { shownName } from '../wal2json/shown-name.js';
+import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { sameTypeName } from '../wal2json/type-name.js';
 import type { FillSpec } from './fill-from-source.js';
 import { liveColumns, type RecordedColumn, type RecordedTable } from './source-schema.js';
@@ -125,6 +125,25 @@ export function sameShape(rec: RecordedTable, image: RowImage, full: boolean): b
     j++;
   }
   return true;
+}
+
+/**
+ * What a change whose primary key (wal2json's include-pk, as the table was when the change was
+ * written) differs from the recorded one (`recorded`) says happened. `predates`: the record was read
+ * from the catalog after the change was written (a table that joins from its first change), so the
+ * change may be older than the key: created, filled and keyed in one transaction (or before walduck
+ * read it) has its first rows written with no key. Said so, not as a key "changed from (id) to ()"
+ * that never changed; the copy it then takes also brings back an UPDATE or DELETE made while the
+ * table had no key, which wal2json leaves out of the stream.
+ */
+export function keyChange(recorded: readonly string[], pk: readonly string[], predates: boolean): string {
+  const list = (names: readonly string[]) => `(${names.map(shownIdent).join(', ')})`;
+  if (predates && pk.length === 0)
+    return `it was written to before it had its primary key ${list(recorded)}, which was added before walduck read its schema (an UPDATE or DELETE made while it had no key is not in the stream)`;
+  if (predates)
+    return `it was written to under the primary key ${list(pk)}, changed to ${list(recorded)} before walduck read its schema`;
+  if (pk.length === 0) return `its primary key ${list(recorded)} was dropped`;
+  return `its primary key changed from ${list(recorded)} to ${list(pk)}`;
 }
 
 /** The one line that stops replication: table, change, LSN, and what to run. */

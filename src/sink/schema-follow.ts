@@ -9,7 +9,7 @@ import type { SourceTable } from '../source/catalog.js';
 import type { Delete, Insert, RowImage, Update, Value } from '../wal2json/change.js';
 import { shownIdent, shownName } from '../wal2json/shown-name.js';
 import { applyPlan } from './schema-apply.js';
-import { mapOptionsOf, type Plan, refuse, type SchemaPolicy, sameShape } from './schema-change.js';
+import { keyChange, mapOptionsOf, type Plan, refuse, type SchemaPolicy, sameShape } from './schema-change.js';
 import { planChange } from './schema-plan.js';
 import {
   ensureColumnsTable,
@@ -121,7 +121,7 @@ export class SchemaWatch {
         throw refuse(
           this.rec,
           change.lsn,
-          `its primary key changed from (${this.rec.keyNames.map(shownIdent).join(', ')}) to (${change.pk.map(shownIdent).join(', ')})`,
+          keyChange(this.rec.keyNames, change.pk, this.predates(change.lsn)),
           this.policyAt(change.lsn),
         );
       }
@@ -184,7 +184,13 @@ export class SchemaWatch {
       pk: change.pk,
       lsn: change.lsn,
       policy: this.policyAt(change.lsn),
+      predates: this.predates(change.lsn),
     });
+  }
+
+  /** Whether a change at `lsn` was written before the catalog read the record was taken from. */
+  private predates(lsn: Lsn): boolean {
+    return this.aheadOf !== undefined && lsn < this.aheadOf;
   }
 
   /**
@@ -195,7 +201,7 @@ export class SchemaWatch {
    * online, as --on-type-change recopy does: the copy is the source's rows, whatever came before.
    */
   private policyAt(lsn: Lsn): SchemaPolicy {
-    return this.aheadOf !== undefined && lsn < this.aheadOf && this.policy.onTypeChange !== 'recopy'
+    return this.predates(lsn) && this.policy.onTypeChange !== 'recopy'
       ? { ...this.policy, onTypeChange: 'recopy' }
       : this.policy;
   }

@@ -10,6 +10,7 @@ import { sameTypeName } from '../wal2json/type-name.js';
 import type { FillSpec } from './fill-from-source.js';
 import { align, type Candidate } from './schema-align.js';
 import {
+  keyChange,
   mapOptionsOf,
   type Plan,
   refuse,
@@ -31,6 +32,8 @@ export interface PlanInput {
   readonly pk: readonly string[] | undefined;
   readonly lsn: Lsn;
   readonly policy: SchemaPolicy;
+  /** The record was read from the catalog after this change was written (SchemaWatch.predates). */
+  readonly predates?: boolean;
 }
 
 /** Works out what happened between the record and this image, or throws the line that stops. */
@@ -252,9 +255,7 @@ export async function planChange(p: PlanInput): Promise<Plan> {
     liveNames.add(lower);
   }
   if (p.pk !== undefined && rec.identity === 'default' && !sameList(p.pk, keyNames))
-    throw refuseWith(
-      `its primary key changed from (${keyNames.map(shownIdent).join(', ')}) to (${p.pk.map(shownIdent).join(', ')})`,
-    );
+    throw refuseWith(keyChange(keyNames, p.pk, p.predates === true));
   return { steps, next: { ...rec, keyNames, maxAttnum, columns: next } };
 }
 

@@ -37,6 +37,7 @@ import type { QueryFn, SourceTable } from '../source/catalog.js';
 import type { Leaf } from '../source/leaf.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName, shownStoredName } from '../wal2json/shown-name.js';
+import { SINCE_LAST_COMMIT } from '../wal2json/since-last-commit.js';
 import { attachedCatalog, ensureStateTable, readState } from './checkpoint.js';
 import { deleteCopy, readCopies, requestCopy } from './copy-state.js';
 import { qualified, quoteIdent } from './sql.js';
@@ -134,6 +135,18 @@ export class TableSet extends TableSetMarks {
       // copied online, and renamed since, is no new table under its new name either: its rows went
       // past while it was skipped, or before its copy began (its name's record is left stopped).
       const recordedByOid = new Map(stored.flatMap((r) => (r.oid !== null ? [[r.oid, r] as const] : [])));
+      // Partitions a followed root recorded that are not its leaves now. One DETACHed is a table of its
+      // own (or under one detached with it): no new table either, even with an oid past the last
+      // start's (created as a partition in that run), since its rows before the recorded position went
+      // to the root, which is copied again without them. (A run that saw the DETACH recorded it as
+      // skipped; one killed before committing that left only this.)
+      const goneLeaves = new Set(
+        stored.flatMap((r) =>
+          r.state === 'streaming' || r.state === 'copying'
+            ? r.leaves.filter((l) => !leavesOf(recordRef(r)).includes(l))
+            : [],
+        ),
+      );
       for (const [k, r] of before) {
         const name = shownName(recordRef(r));
         if (current.has(k)) continue;
@@ -194,10 +207,10 @@ export class TableSet extends TableSetMarks {
           if (problem !== undefined)
             throw new TableSetError(
               'WALDUCK_TABLE_REPLACED',
-              `${shownName(t)} was dropped and created again while walduck was stopped (oid ${r.oid} -> ${t.oid}): its DuckDB table holds the dropped table's rows, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
+              `${shownName(t)} (oid ${r.oid}) was dropped and created again (oid ${t.oid}) ${SINCE_LAST_COMMIT}: its DuckDB table holds the dropped table's rows, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
             );
           o.warn(
-            `${shownName(t)} was dropped and created again while walduck was stopped (oid ${r.oid} -> ${t.oid}): re-copying it online over the dropped table's rows`,
+            `${shownName(t)} (oid ${r.oid}) was dropped and created again (oid ${t.oid}) ${SINCE_LAST_COMMIT}: re-copying it online over the dropped table's rows`,
           );
           if (copying.has(k)) await deleteCopy(duck, o.slot, t);
           await requestCopy(duck, o.slot, t, 'created again');
@@ -237,16 +250,16 @@ export class TableSet extends TableSetMarks {
             if (problem !== undefined)
               throw new TableSetError(
                 gone.length > 0 ? 'WALDUCK_PARTITION_DETACHED' : 'WALDUCK_PARTITION_ATTACHED',
-                `${shownName(t)}: ${why} while walduck was stopped, which moved rows without a change in WAL, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
+                `${shownName(t)}: ${why} ${SINCE_LAST_COMMIT}, which moved rows without a change in WAL, and it cannot be re-copied online: ${problem}; start a new DuckDB file`,
               );
-            o.warn(`${shownName(t)}: ${why} while walduck was stopped: re-copying ${shownName(t)} online`);
+            o.warn(`${shownName(t)}: ${why} ${SINCE_LAST_COMMIT}: re-copying ${shownName(t)} online`);
             await requestCopy(duck, o.slot, t, why);
             copying.add(k);
             continue;
           }
           if (added.length > 0)
             o.warn(
-              `partition ${added.map(shownLeaf).join(', ')} of ${shownName(t)} appeared while walduck was stopped: followed from the recorded position; rows a table held when it was ATTACHed are not in WAL and would be missing`,
+              `partition ${added.map(shownLeaf).join(', ')} of ${shownName(t)} appeared ${SINCE_LAST_COMMIT}: followed from the recorded position; rows a table held when it was ATTACHed are not in WAL and would be missing`,
             );
           continue;
         }
@@ -262,7 +275,8 @@ export class TableSet extends TableSetMarks {
           previous?.maxOid !== undefined &&
           BigInt(t.oid) <= previous.maxOid;
         const recordedAs = !r && t.oid !== undefined ? recordedByOid.get(t.oid) : undefined;
-        if (!r && o.mode === 'all' && previousMode === 'all' && !renamed && !recordedAs) {
+        const detached = !r && (goneLeaves.has(refName(t)) || leavesOf(t).some((l) => goneLeaves.has(l)));
+        if (!r && o.mode === 'all' && previousMode === 'all' && !renamed && !recordedAs && !detached) {
           o.log(
             `new table ${shownName(t)} since the last run: all its rows are in WAL after the recorded position`,
           );
@@ -281,9 +295,10 @@ export class TableSet extends TableSetMarks {
           why = ` (skipped as ${shownName(recordRef(recordedAs))} when created while walduck ran, renamed since)`;
         else if (recordedAs)
           why = ` (recorded as ${shownName(recordRef(recordedAs))}, ${recordedAs.state}, renamed since)`;
+        else if (detached) why = ` (a partition of a followed table, detached ${SINCE_LAST_COMMIT})`;
         else if (renamed)
           why =
-            ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached while walduck was stopped)';
+            ' (it existed at the last start: skipped then for want of a key, or under another name or as a partition, renamed, moved or detached since)';
         o.warn(
           `table ${shownName(t)} joins the table set of an existing replica${why}: it is copied online while the others stream (state copying)`,
         );

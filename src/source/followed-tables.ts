@@ -8,6 +8,7 @@
 // holds which method.
 
 import { refKey, type TableRef } from '../wal2json/change.js';
+import { shownName } from '../wal2json/shown-name.js';
 import type { QueryFn, SkippedTable, SourceTable } from './catalog.js';
 import type { Leaf } from './leaf.js';
 import { type LeafContext, PartitionLeaves } from './leaves.js';
@@ -77,6 +78,8 @@ export class FollowedTables {
    * must wait for that transaction's commit in the replay, not be applied at its start.
    */
   protected readonly undo: (() => void)[] = [];
+  /** The oids of the tables a DETACH made of their own in this run, said once (detached). */
+  private readonly detachedSaid = new Set<string>();
 
   constructor(
     protected readonly query: QueryFn,
@@ -97,6 +100,7 @@ export class FollowedTables {
       log: o.log,
       onLeaf: o.onLeaf,
       onLeafGone: o.onLeafGone,
+      onDetached: (leaf, top, oid) => this.detached(leaf, top, oid),
     });
     this.renames = this.catalog.pending;
   }
@@ -108,6 +112,24 @@ export class FollowedTables {
    */
   skippedAtStart(tables: readonly SkippedTable[]): void {
     for (const t of tables) this.skippedNew.add({ schema: t.schema, table: t.table }, t.oid, true);
+  }
+
+  /**
+   * A partition of a followed root was detached (all-tables mode): the table it is under now is one of
+   * its own, whose rows came without WAL, so its changes are left out in this run (the root is copied
+   * again without them). Said once, in one line, and recorded as skipped, so the next start copies it
+   * online: not taken for a table created since the recorded position (one created as a partition in
+   * this run has an oid past the start's), whose rows the stream would bring, which it would not.
+   */
+  private detached(leaf: Leaf, top: TableRef, oid: string): void {
+    if (!this.o.allTables || this.detachedSaid.has(oid)) return;
+    this.detachedSaid.add(oid);
+    const own = refKey(top) === refKey(leaf);
+    const from = `detached from ${shownName(leaf.root)}`;
+    this.o.warn(
+      `partition ${shownName(leaf)} was ${own ? from : `${from} with ${shownName(top)}`}: ${shownName(top)} is a table of its own now, not followed in this run (its changes are left out); the next start copies it online (all-tables mode)`,
+    );
+    this.o.onTableSkipped?.(top, oid, `${from} while walduck ran (its rows came without WAL)`);
   }
 
   /** The followed table (not dropped) with this oid. */

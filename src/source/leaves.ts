@@ -74,6 +74,19 @@ export interface LeafContext {
   readonly onLeaf?: ((leaf: Leaf) => void) | undefined;
   /** Told when a partition leaves its root while streaming (DETACH, DROP). */
   readonly onLeafGone?: ((leaf: Leaf) => void) | undefined;
+  /**
+   * Told when a partition left its root by a DETACH (it still exists), with the table it is under now
+   * (itself, or a partitioned table detached with it) and that table's oid.
+   */
+  readonly onDetached?: ((leaf: Leaf, top: TableRef, oid: string) => void) | undefined;
+}
+
+/**
+ * The table relation `oid` is under now, up its pg_inherits chain: its oid, schema and name (a
+ * partition detached with a partitioned table between it and the root ends under that table).
+ */
+function topNow(oid: string): string {
+  return `WITH RECURSIVE up(oid) AS (SELECT ${quoteLiteral(oid)}::oid UNION ALL SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.oid) SELECT c.oid::int8, n.nspname, c.relname FROM up JOIN pg_class c ON c.oid = up.oid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = up.oid)`;
 }
 
 /** The leaves routed to a replicated root, by refKey. */
@@ -127,6 +140,10 @@ export class PartitionLeaves extends Map<string, Leaf> {
       this.delete(k);
       this.c.ignored.add(k);
       this.c.onLeafGone?.(leaf);
+      if (still.length > 0 && this.c.onDetached) {
+        const [top] = await this.c.query(topNow(leaf.oid));
+        if (top?.[0] && top[1] && top[2]) this.c.onDetached(leaf, { schema: top[1], table: top[2] }, top[0]);
+      }
     }
     for (const l of now) if (!this.has(refKey(l))) await this.adopt(l);
   }

@@ -8,6 +8,7 @@
 
 import { refKey, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
+import { SINCE_LAST_COMMIT } from '../wal2json/since-last-commit.js';
 import type { QueryFn, SourceTable } from './catalog.js';
 import { PartitionError } from './leaf.js';
 import { quoteLiteral } from './quote.js';
@@ -81,7 +82,7 @@ export class CatalogRenames {
       const xid = renamingXidOf(t, now, r[3], r[5]);
       this.pending.sawAtStart(t.oid ?? '', t, now, r[4] ?? '', xid, reused);
       this.log(
-        `table ${shownName(t)} was renamed to ${shownName(now)} while walduck was stopped: the rename is placed at its renaming transaction (xid ${xid ?? 'unknown'})`,
+        `table ${shownName(t)} was renamed to ${shownName(now)} ${SINCE_LAST_COMMIT}: the rename is placed at its renaming transaction (xid ${xid ?? 'unknown'})`,
       );
     }
   }
@@ -235,7 +236,7 @@ export class CatalogRenames {
     if (!p) return false;
     if ((this.batch?.size ?? 0) > HOLD_MAX_XIDS)
       throw new PartitionError(
-        `table ${shownName(p.from)} was renamed to ${shownName(p.to)} while walduck was stopped, and walduck cannot tell within ${HOLD_MAX_XIDS} source transactions whether the changes under ${shownName(p.to)} are its own or those of a table that had the name before: run walduck resync --table ${shownName(p.from)} (its recorded name), then start walduck with ${shownName(p.to)} in --tables (it is copied online)`,
+        `table ${shownName(p.from)} was renamed to ${shownName(p.to)} ${SINCE_LAST_COMMIT}, and walduck cannot tell within ${HOLD_MAX_XIDS} source transactions whether the changes under ${shownName(p.to)} are its own or those of a table that had the name before: run walduck resync --table ${shownName(p.from)} (its recorded name), then start walduck with ${shownName(p.to)} in --tables (it is copied online)`,
         'WALDUCK_TABLE_RENAMED',
       );
     return true;

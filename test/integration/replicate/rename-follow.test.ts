@@ -299,7 +299,7 @@ describe('RENAME TABLE followed in place', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(
       r.stderr,
-      /table public\.wa was renamed to public\.wb at the source while walduck was stopped: name public\.wb in --tables instead of public\.wa/,
+      /table public\.wa was renamed to public\.wb at the source since the replica's last commit \(while walduck was stopped, or in a run that ended before its next commit\): name public\.wb in --tables instead of public\.wa/,
     );
     r = await runWalduck([...args(file, slot, 'wb'), '--until-caught-up']);
     assert.equal(r.code, 0, r.stderr);
@@ -447,7 +447,7 @@ describe('RENAME TABLE followed in place', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(
       r.stderr,
-      /table public\.va of this replica \(oid \d+\) was renamed to public\.va_old at the source while walduck was stopped, and public\.va is now another table/,
+      /table public\.va of this replica \(oid \d+\) was renamed to public\.va_old at the source since the replica's last commit \(while walduck was stopped, or in a run that ended before its next commit\), and public\.va is now another table/,
     );
     r = await runWalduck([...args(file, slot, 'va_old'), '--until-caught-up']);
     assert.equal(r.code, 0, r.stderr);

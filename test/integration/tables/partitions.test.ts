@@ -191,7 +191,7 @@ describe('partitioned tables', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
-      /public\.pt: table public\.pt_full was attached as a partition while holding rows while walduck was stopped: re-copying public\.pt online/,
+      /public\.pt: table public\.pt_full was attached as a partition while holding rows since the replica's last commit \(while walduck was stopped, or in a run that ended before its next commit\): re-copying public\.pt online/,
     );
     await assertReplicaEquals(c.info, join(dir, 'p.duckdb'), [PT]);
     psql(c.info, 'ALTER TABLE pt DETACH PARTITION pt_b');
