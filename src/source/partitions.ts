@@ -189,7 +189,7 @@ export class TableRouter extends CatalogCheck implements Router {
           this.onceFollowed.add(k);
           // Skipped earlier in this run (under this name or, renamed since, another), its rows went
           // past: copied online over the stream's changes.
-          if (this.skippedNew.joins(table)) this.recopies.gainedKey(top, this.skippedNew.atStart(table.oid));
+          if (this.skippedNew.joins(table)) this.recopies.gainedKey(top, this.skippedNew.origin(table.oid));
           // The sink creates it in its open DuckDB transaction: a rollback takes it away there, and
           // the replay's first change must find it new again (its leaves too), not routed to it.
           const leaves = table.partitioned ? this.leavesOf(top).map(refKey) : [];
@@ -247,14 +247,16 @@ export class TableRouter extends CatalogCheck implements Router {
       // (Gone again already: nothing of it is left to replicate, and a table created under its name
       // later is a new one.)
       const oid = await oidOf(this.query, ref);
-      // One the start skipped, released by a check, may have lost its key again before its change.
-      const atStart = this.skippedNew.atStart(oid);
+      // One skipped earlier (by the start, a DETACH), released by a check, may have lost its key again
+      // before it joined.
+      const origin = this.skippedNew.origin(oid);
+      const who = origin ? this.skippedNew.shown(ref, oid).replace(/,$/, '') : `new table ${shownName(ref)}`;
       this.o.warn(
-        `not replicating ${atStart ? `table ${shownName(ref)}, skipped at start` : `new table ${shownName(ref)}`}: ${why}; its changes are dropped (state skipped) until it can be replicated; then it is copied online (within about a second while walduck runs, or at the next start)`,
+        `not replicating ${who}: ${why}; its changes are dropped (state skipped) until it can be replicated; then it is copied online (within about a second while walduck runs, or at the next start)`,
       );
       if (oid !== undefined) {
         this.o.onTableSkipped?.(ref, oid, why);
-        this.skippedNew.add(ref, oid, atStart);
+        this.skippedNew.add(ref, oid, origin);
       }
       return undefined;
     }

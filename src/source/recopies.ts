@@ -8,6 +8,7 @@ import { shownName } from '../wal2json/shown-name.js';
 import type { SourceTable } from './catalog.js';
 import { type Leaf, PartitionError } from './leaf.js';
 import type { Recopy } from './routing.js';
+import type { SkipOrigin } from './skipped-new.js';
 
 export class Recopies {
   /** Roots to re-copy, by refKey, with what happened (joined when several things did). */
@@ -123,10 +124,20 @@ export class Recopies {
    * `t`, a table created while walduck runs (or one the start skipped: `atStart`), was skipped (no
    * key) and can be replicated now: the rows it held meanwhile went past with the stream (skipped-new.ts).
    */
-  gainedKey(t: TableRef, atStart = false): void {
-    const was = atStart
-      ? `table ${shownName(t)} was skipped at start`
-      : `new table ${shownName(t)} was skipped`;
+  gainedKey(t: TableRef, origin?: SkipOrigin): void {
+    if (origin === 'detached') {
+      this.add(
+        t,
+        'it was detached from a partitioned table while walduck ran, and its rows came without WAL',
+        `table ${shownName(t)} was detached from a partitioned table while walduck ran, and its rows came without WAL: its DuckDB table would lack them; give it a primary key (the next start copies it online)`,
+        'WALDUCK_TABLE_ADDED',
+      );
+      return;
+    }
+    const was =
+      origin === 'start'
+        ? `table ${shownName(t)} was skipped at start`
+        : `new table ${shownName(t)} was skipped`;
     this.add(
       t,
       `${was} until it could be replicated, and rows went past meanwhile`,

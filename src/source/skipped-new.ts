@@ -16,6 +16,12 @@ import { shownName } from '../wal2json/shown-name.js';
 import { CatalogError, type QueryFn, type SourceTable } from './catalog.js';
 import { readSourceTables, replicableNow } from './source-tables.js';
 
+/**
+ * Where a skipped table came from: skipped by the start, or a partition detached while walduck ran
+ * (its rows came without WAL; followed-tables.ts); absent: created while walduck runs.
+ */
+export type SkipOrigin = 'start' | 'detached' | undefined;
+
 export class SkippedNew {
   /**
    * Skipped in this run, looked at again by each check (refKey), with its oid and the names its
@@ -28,8 +34,8 @@ export class SkippedNew {
    * joining later, under its name or (renamed since) another, is copied online.
    */
   private readonly oids = new Set<string>();
-  /** Those of `oids` the start skipped (said so in the lines about them). */
-  private readonly fromStart = new Set<string>();
+  /** Those of `oids` the start skipped, or a DETACH made (said so in the lines about them). */
+  private readonly origins = new Map<string, 'start' | 'detached'>();
   /**
    * The names (refKey) a check found replicable again since they were skipped: one the start decided
    * (the router's `existing`) is looked up again at its next change, as a name new since then is.
@@ -53,10 +59,10 @@ export class SkippedNew {
     private readonly refusal?: (t: SourceTable) => string | undefined,
   ) {}
 
-  /** Table `t` (oid `oid`) is skipped: created while walduck runs, or by the start (`atStart`). */
-  add(t: TableRef, oid: string, atStart = false): void {
+  /** Table `t` (oid `oid`) is skipped: created while walduck runs, by the start, or detached. */
+  add(t: TableRef, oid: string, origin?: SkipOrigin): void {
     this.oids.add(oid);
-    if (atStart) this.fromStart.add(oid);
+    if (origin) this.origins.set(oid, origin);
     const k = refKey(t);
     this.released.delete(k);
     const w = this.waiting.get(k);
@@ -84,14 +90,24 @@ export class SkippedNew {
 
   /** Whether the table of oid `oid` was skipped by the start (not created while walduck runs). */
   atStart(oid: string | undefined): boolean {
-    return oid !== undefined && this.fromStart.has(oid);
+    return this.origin(oid) === 'start';
+  }
+
+  /** Where the table of oid `oid` came from (SkipOrigin). */
+  origin(oid: string | undefined): SkipOrigin {
+    return oid === undefined ? undefined : this.origins.get(oid);
   }
 
   /** How a line names `t` (oid `oid`), skipped earlier: a table the start skipped is no new one. */
   shown(t: TableRef, oid: string | undefined): string {
-    return this.atStart(oid)
-      ? `table ${shownName(t)}, skipped at start,`
-      : `new table ${shownName(t)}, skipped earlier in this run,`;
+    switch (this.origin(oid)) {
+      case 'start':
+        return `table ${shownName(t)}, skipped at start,`;
+      case 'detached':
+        return `table ${shownName(t)}, detached from a partitioned table earlier in this run,`;
+      default:
+        return `new table ${shownName(t)}, skipped earlier in this run,`;
+    }
   }
 
   /** Whether a skipped table waits for a check, or a released one for the sink to join it. */

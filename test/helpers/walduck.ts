@@ -1,6 +1,7 @@
 // Runs the built `bin/walduck.js` in a child process, exactly as a user would.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { type ClusterInfo, psql } from '../../src/cluster/throwaway.js';
 import { binPath } from './paths.js';
 
 export interface RunResult {
@@ -121,4 +122,22 @@ export function startWatched(argv: readonly string[], debug: string): WatchedRun
       });
     });
   return { ...run, waitFor, text: () => err };
+}
+
+const lsnOf = (text: string): bigint => {
+  const [hi, lo] = text.split('/');
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+};
+
+/**
+ * Waits until `run` (started with DEBUG walduck:sink) committed a batch up to the source's WAL position
+ * now: past every change made so far. A wait for any commit line may be met by one before them.
+ */
+export async function caughtUp(run: WatchedRun, info: ClusterInfo, database?: string): Promise<void> {
+  const now = lsnOf(psql(info, 'SELECT pg_current_wal_lsn()', database).trim());
+  await run.waitFor((log) =>
+    [...log.matchAll(/committed \d+ change\(s\) up to ([0-9A-F]+\/[0-9A-F]+)/g)].some(
+      (m) => lsnOf(m[1] ?? '0/0') >= now,
+    ),
+  );
 }

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
-import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import { caughtUp, replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster();
@@ -60,7 +60,7 @@ describe('a table with two columns one apart in case (all-tables mode)', () => {
       await run.waitFor(copied('twocase'));
       psql(c.info, `INSERT INTO later VALUES (3, 'p', 'q'); DELETE FROM twocase WHERE id = 2`);
       psql(c.info, 'INSERT INTO fine VALUES (3, $$c$$)');
-      await run.waitFor(/committed \d+ change\(s\)/, run.text().length);
+      await caughtUp(run, c.info);
     } finally {
       run.child.kill('SIGINT');
     }

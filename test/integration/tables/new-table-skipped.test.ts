@@ -12,7 +12,14 @@ import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
-import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import {
+  caughtUp as caughtUpTo,
+  replicateArgs,
+  runWalduck,
+  startWatched,
+  statusJson,
+  type WatchedRun,
+} from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster();
@@ -20,20 +27,7 @@ const dir = useWorkdir('walduck-new-skipped-');
 const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
 const t = (table: string) => ({ schema: 'public', table });
 
-const lsn = (text: string): bigint => {
-  const [hi, lo] = text.split('/');
-  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
-};
-
-/** Waits until the run committed a batch up to the source's WAL position now (past every change so far). */
-async function caughtUp(run: ReturnType<typeof startWatched>): Promise<void> {
-  const now = lsn(psql(c.info, 'SELECT pg_current_wal_lsn()').trim());
-  await run.waitFor((log) =>
-    [...log.matchAll(/committed \d+ change\(s\) up to ([0-9A-F]+\/[0-9A-F]+)/g)].some(
-      (m) => lsn(m[1] ?? '0/0') >= now,
-    ),
-  );
-}
+const caughtUp = (run: WatchedRun) => caughtUpTo(run, c.info);
 
 async function state(file: string, table: string): Promise<unknown> {
   const rows = await statusJson(join(dir, file));
