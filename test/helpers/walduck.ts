@@ -141,3 +141,15 @@ export async function caughtUp(run: WatchedRun, info: ClusterInfo, database?: st
     ),
   );
 }
+
+/** A table's state in `walduck status --json` of DuckDB file `file` (`name`: schema.table as shown). */
+export async function tableState(file: string, name: string): Promise<unknown> {
+  return (await statusJson(file)).find((r) => r.table === name)?.state;
+}
+
+/** The line a run (DEBUG walduck:sink) writes when the online copy of public.`table` is done. */
+export function copyDone(table: string): RegExp {
+  return new RegExp(
+    `online copy of public\\.${table}: chunk \\d+ wrote \\d+ row\\(s\\) \\(\\d+ in all\\), done`,
+  );
+}

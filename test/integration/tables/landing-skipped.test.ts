@@ -10,20 +10,22 @@ import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
-import { caughtUp, replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import {
+  caughtUp,
+  copyDone,
+  replicateArgs,
+  runWalduck,
+  startWatched,
+  tableState,
+} from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster();
 const dir = useWorkdir('walduck-landing-');
 const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
 const t = (table: string) => ({ schema: 'public', table });
-const copied = (name: string) =>
-  new RegExp(`online copy of public\\.${name}: chunk \\d+ wrote \\d+ row\\(s\\) \\(\\d+ in all\\), done`);
 
-async function state(file: string, table: string): Promise<unknown> {
-  const rows = await statusJson(join(dir, file));
-  return rows.find((r) => r.table === `public.${table}`)?.state;
-}
+const state = (file: string, table: string) => tableState(join(dir, file), `public.${table}`);
 
 describe('a table with two columns one apart in case (all-tables mode)', () => {
   it('is skipped in one line, at start and when created while walduck runs, and joins once renamed', {
@@ -56,8 +58,8 @@ describe('a table with two columns one apart in case (all-tables mode)', () => {
       );
       psql(c.info, `INSERT INTO later VALUES (2, 'z', 'w'); ALTER TABLE later RENAME COLUMN "B" TO b_upper`);
       psql(c.info, `ALTER TABLE twocase RENAME COLUMN "A" TO a_upper; UPDATE twocase SET a = 9 WHERE id = 1`);
-      await run.waitFor(copied('later'));
-      await run.waitFor(copied('twocase'));
+      await run.waitFor(copyDone('later'));
+      await run.waitFor(copyDone('twocase'));
       psql(c.info, `INSERT INTO later VALUES (3, 'p', 'q'); DELETE FROM twocase WHERE id = 2`);
       psql(c.info, 'INSERT INTO fine VALUES (3, $$c$$)');
       await caughtUp(run, c.info);

@@ -17,7 +17,7 @@ import {
   replicateArgs,
   runWalduck,
   startWatched,
-  statusJson,
+  tableState,
   type WatchedRun,
 } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
@@ -29,10 +29,7 @@ const t = (table: string) => ({ schema: 'public', table });
 
 const caughtUp = (run: WatchedRun) => caughtUpTo(run, c.info);
 
-async function state(file: string, table: string): Promise<unknown> {
-  const rows = await statusJson(join(dir, file));
-  return rows.find((r) => r.table === `public.${table}`)?.state;
-}
+const state = (file: string, table: string) => tableState(join(dir, file), `public.${table}`);
 
 describe('a new table skipped for want of a key (all-tables mode)', () => {
   it('gets a key while walduck is stopped: recorded as skipped, then copied online at the next start', {

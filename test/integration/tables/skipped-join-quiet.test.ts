@@ -9,20 +9,15 @@ import { describe, it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
-import { replicateArgs, runWalduck, startWatched, statusJson } from '../../helpers/walduck.js';
+import { copyDone, replicateArgs, runWalduck, startWatched, tableState } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster();
 const dir = useWorkdir('walduck-skipped-join-');
 const args = replicateArgs(() => conninfo(c.info, 'scram-sha-256'), dir);
 const t = (table: string) => ({ schema: 'public', table });
-const copied = (name: string) =>
-  new RegExp(`online copy of public\\.${name}: chunk \\d+ wrote \\d+ row\\(s\\) \\(\\d+ in all\\), done`);
 
-async function state(file: string, table: string): Promise<unknown> {
-  const rows = await statusJson(join(dir, file));
-  return rows.find((r) => r.table === `public.${table}`)?.state;
-}
+const state = (file: string, table: string) => tableState(join(dir, file), `public.${table}`);
 
 describe('a skipped table given a key while walduck runs, with no change of it after', () => {
   it('joins and is copied online in that run, the stream quiet or not', { timeout: 120_000 }, async () => {
@@ -48,7 +43,7 @@ describe('a skipped table given a key while walduck runs, with no change of it a
         `ALTER TABLE q_new ADD PRIMARY KEY (id); ALTER TABLE q_start ADD PRIMARY KEY (id);
          ALTER TABLE q_part ADD PRIMARY KEY (id)`,
       );
-      for (const name of ['q_new', 'q_start', 'q_part']) await run.waitFor(copied(name));
+      for (const name of ['q_new', 'q_start', 'q_part']) await run.waitFor(copyDone(name));
     } finally {
       run.child.kill('SIGINT');
     }
@@ -76,7 +71,7 @@ describe('a skipped table given a key while walduck runs, with no change of it a
       let i = 2;
       const writes = setInterval(() => psql(c.info, `INSERT INTO q_seed VALUES (${i++})`), 50);
       try {
-        await again.waitFor(copied('q_busy'));
+        await again.waitFor(copyDone('q_busy'));
       } finally {
         clearInterval(writes);
       }
