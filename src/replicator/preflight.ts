@@ -12,6 +12,7 @@ import { DuckDbSink } from '../sink/duckdb-sink.js';
 import { landingProblem } from '../sink/landing-problem.js';
 import { renamedAway, underRecordedNames } from '../sink/renamed-at-start.js';
 import type { ChangeSink } from '../sink/sink.js';
+import { readTableSet, recordKey } from '../sink/table-records.js';
 import { TableSet } from '../sink/table-set.js';
 import { CatalogError, type QueryFn, type SkippedTable, type SourceTable } from '../source/catalog.js';
 import { keyOrder, keyOrderProblem } from '../source/key-order.js';
@@ -82,14 +83,24 @@ export async function prepare(
     const money = duck ? await readMoneyLocale(settings, o.log) : undefined;
     const refusal = duck ? (t: SourceTable) => landingProblem(t, money) : undefined;
     // All-tables mode: a table that cannot land in DuckDB is skipped as one without a key is, and
-    // looked at again while streaming (--tables refuses it in one line when it is described).
+    // looked at again while streaming (--tables refuses it in one line when it is described). One the
+    // replica follows already (a column added, or the database's lc_monetary changed) is not: taken
+    // out of the set it would be stopped, or dropped by --drop-removed, and never join in the run; it
+    // stays in, and the sink refuses it in one line saying what to do.
     const refused = new Map<string, string>();
-    const landing = allTables && refusal ? read.filter((t) => refusal(t) === undefined) : read;
+    const followed = new Set(
+      (duck ? ((await readTableSet(duck, slotName).catch(() => undefined)) ?? []) : [])
+        .filter((r) => r.state === 'streaming' || r.state === 'copying')
+        .flatMap((r) => [recordKey(r), ...(r.oid ? [`oid:${r.oid}`] : [])]),
+    );
+    const isFollowed = (t: SourceTable) => followed.has(refKey(t)) || followed.has(`oid:${t.oid}`);
+    const landing =
+      allTables && refusal ? read.filter((t) => refusal(t) === undefined || isFollowed(t)) : read;
     for (const t of read) {
       const why = landing.includes(t) ? undefined : refusal?.(t);
       if (why === undefined) continue;
       o.warn(
-        `not replicating ${shownName(t)}: ${why}; its changes are dropped (state skipped) until that is changed at the source; then it is copied online (within about a second while walduck runs, or at the next start)`,
+        `not replicating ${shownName(t)}: ${why}; its changes are dropped (state skipped) until the table is changed at the source (the column renamed, or money made numeric); then it is copied online (within about a second while walduck runs, or at the next start)`,
       );
       if (t.oid === undefined) continue;
       noIdentity.push({ schema: t.schema, table: t.table, oid: t.oid });
@@ -99,7 +110,7 @@ export async function prepare(
       throw new ReplicateError(
         'preflight',
         'WALDUCK_NO_TABLES',
-        'no table on the source can be replicated into DuckDB (each is named in a line above): name tables with --tables',
+        'no table on the source can be replicated into DuckDB: change them at the source as the lines above say',
       );
     // Renamed while walduck was stopped: followed under the recorded name until the stream's rename.
     const tables = duck ? await underRecordedNames(duck, slotName, landing, srcQuery, o.warn) : landing;

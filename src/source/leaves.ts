@@ -99,6 +99,19 @@ export class PartitionLeaves extends Map<string, Leaf> {
     for (const l of leaves) this.set(refKey(l), l);
   }
 
+  /** The oids of every leaf routed in this run: one no longer a leaf was detached (or dropped). */
+  private readonly everOids = new Set<string>();
+
+  override set(k: string, leaf: Leaf): this {
+    this.everOids.add(leaf.oid);
+    return super.set(k, leaf);
+  }
+
+  /** Whether the relation of oid `oid` was a leaf routed in this run. */
+  wasLeaf(oid: string): boolean {
+    return this.everOids.has(oid);
+  }
+
   /** The leaves routed to `root`. */
   of(root: TableRef): Leaf[] {
     const k = refKey(root);
@@ -129,18 +142,23 @@ export class PartitionLeaves extends Map<string, Leaf> {
   async refresh(roots: ReadonlySet<string>): Promise<void> {
     const now = await readLeaves(this.c.query, roots);
     const seen = new Set(now.map(refKey));
+    const leafOids = new Set(now.map((l) => l.oid));
     for (const [k, leaf] of this) {
       if (seen.has(k)) continue;
-      const still = await this.c.query(
-        `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(leaf.schema)} AND c.relname = ${quoteLiteral(leaf.table)}`,
-      );
+      // By oid, not name: a partition detached and renamed (archived) is still there, a table of its
+      // own, and taken for dropped it was later streamed as a new table without the rows it held.
+      // One renamed but still attached is a leaf under its new name (adopted below), not detached.
+      const attached = leafOids.has(leaf.oid);
+      const still =
+        attached ||
+        (await this.c.query(`SELECT 1 FROM pg_class WHERE oid = ${quoteLiteral(leaf.oid)}::oid`)).length > 0;
       // A DETACH or a DROP of a partition is not in WAL: its rows left the root silently.
-      this.c.recopies.leafGone(leaf, still.length === 0);
+      this.c.recopies.leafGone(leaf, !still);
       // Its changes from now on are not the root's (the copy's merge drops them until its first chunk).
       this.delete(k);
       this.c.ignored.add(k);
       this.c.onLeafGone?.(leaf);
-      if (still.length > 0 && this.c.onDetached) {
+      if (still && !attached && this.c.onDetached) {
         const [top] = await this.c.query(topNow(leaf.oid));
         if (top?.[0] && top[1] && top[2]) this.c.onDetached(leaf, { schema: top[1], table: top[2] }, top[0]);
       }

@@ -181,6 +181,11 @@ export class TableRouter extends CatalogCheck implements Router {
       // but for one skipped then that a catalog check found replicable since (skipped-new.ts).
       const top = found ? found.root : ref;
       const tk = refKey(top);
+      // A partition detached since the last refresh, and renamed (its changes come under a name no
+      // leaf had): its rows came without WAL, so it is no new table. The refresh finds the DETACH
+      // first (the root re-copied, the table recorded as detached: followed-tables.ts), and it joins
+      // below copied online, as a skipped table renamed since joins.
+      if (oid !== undefined && this.leaves.wasLeaf(oid) && !this.skippedNew.has(oid)) await this.refresh();
       if ((!this.existing.has(tk) || this.skippedNew.rejoins(top)) && !this.chosen.has(tk)) {
         const table = await this.newTable(top);
         if (table) {

@@ -83,6 +83,11 @@ export class SkippedNew {
     return t.oid !== undefined && this.oids.has(t.oid);
   }
 
+  /** Whether the table of oid `oid` was skipped in this run (under whichever name). */
+  has(oid: string): boolean {
+    return this.oids.has(oid);
+  }
+
   /** Whether a check found the table under `t`'s name replicable again since it was last skipped. */
   rejoins(t: TableRef): boolean {
     return this.released.has(refKey(t));

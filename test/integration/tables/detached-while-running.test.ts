@@ -10,7 +10,7 @@ import { it } from 'node:test';
 import { conninfo, psql } from '../../../src/cluster/throwaway.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { assertReplicaEquals } from '../../helpers/compare.js';
-import { caughtUp, replicateArgs, runWalduck, startWatched } from '../../helpers/walduck.js';
+import { caughtUp, copyDone, replicateArgs, runWalduck, startWatched } from '../../helpers/walduck.js';
 import { useWorkdir } from '../../helpers/workdir.js';
 
 const c = useCluster({ database: 'walduck' });
@@ -117,4 +117,48 @@ it('a partition made and detached while walduck ran, killed before it committed 
     /table public\.kp_n joins the table set of an existing replica \(a partition of a followed table, detached since the replica's last commit .*\): it is copied online/,
   );
   await assertReplicaEquals(c.info, join(dir, 'kp.duckdb'), [T('kp'), T('kp_n')]);
+});
+
+it('a partition detached and renamed (archived) while walduck runs is copied online under its new name', {
+  timeout: 120_000,
+}, async () => {
+  // The leaf was looked for by its old name: renamed, it was taken for dropped, and the change under
+  // its new name made it a new table streamed from that change: 1 row of 11 in DuckDB, exit 0.
+  psql(
+    c.info,
+    `CREATE TABLE ev (id int, r int, PRIMARY KEY (id, r)) PARTITION BY RANGE (r);
+     CREATE TABLE ev1 PARTITION OF ev FOR VALUES FROM (0) TO (10);
+     CREATE TABLE ev2 PARTITION OF ev FOR VALUES FROM (10) TO (20);
+     CREATE TABLE ev3 PARTITION OF ev FOR VALUES FROM (20) TO (30);
+     INSERT INTO ev SELECT g, g % 30 FROM generate_series(1, 30) g;`,
+  );
+  const argv = args('ev.duckdb', '--slot', 'ev_slot', '--copy-chunk-rows', '100');
+  const first = await runWalduck([...argv, '--until-caught-up']);
+  assert.equal(first.code, 0, first.stderr);
+  const run = startWatched(argv, 'walduck:replicate,walduck:sink');
+  try {
+    await run.waitFor(/streaming from slot/);
+    const from = run.text().length;
+    // One psql call: no catalog check between the DETACH, the rename and the change.
+    psql(
+      c.info,
+      `ALTER TABLE ev DETACH PARTITION ev1; ALTER TABLE ev1 RENAME TO ev1_archive;
+       INSERT INTO ev1_archive VALUES (100, 1)`,
+    );
+    await run.waitFor(copyDone('ev1_archive'), from);
+    // Renamed once it joined: a followed table's rename (one during its copy stops in one line).
+    psql(c.info, 'ALTER TABLE ev DETACH PARTITION ev3');
+    await run.waitFor(copyDone('ev3'), from);
+    psql(c.info, 'ALTER TABLE ev3 RENAME TO ev3_archive; INSERT INTO ev3_archive VALUES (200, 21)');
+    await caughtUp(run, c.info);
+  } finally {
+    run.child.kill('SIGINT');
+  }
+  const r = await run.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(
+    r.stderr,
+    /new table public\.ev\d_archive at the source: replicating it from its first change/,
+  );
+  await assertReplicaEquals(c.info, join(dir, 'ev.duckdb'), [T('ev'), T('ev1_archive'), T('ev3_archive')]);
 });

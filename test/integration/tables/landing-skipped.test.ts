@@ -72,6 +72,18 @@ describe('a table with two columns one apart in case (all-tables mode)', () => {
     assert.equal(last.code, 0, last.stderr);
     await assertReplicaEquals(c.info, join(dir, 'case.duckdb'), [t('fine'), t('later'), t('twocase')]);
     for (const name of ['later', 'twocase']) assert.equal(await state('case.duckdb', name), 'streaming');
+    // One the replica follows already is not skipped (taken out of the set it was stopped, or
+    // dropped by --drop-removed, and never joined in the run): refused in one line, its record kept.
+    psql(c.info, `ALTER TABLE later ADD COLUMN "B_UPPER" int; INSERT INTO later VALUES (4, 'r', 's', 1)`);
+    const refused = await runWalduck(
+      args('case.duckdb', '--slot', 'case', '--drop-removed', '--until-caught-up'),
+    );
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr.trim(),
+      /^walduck: [^\n]*two columns named "B_UPPER" apart from case, which DuckDB cannot tell apart[^\n]*$/,
+    );
+    assert.equal(await state('case.duckdb', 'later'), 'streaming');
     psql(c.info, 'DROP TABLE fine, twocase, later');
   });
 });
