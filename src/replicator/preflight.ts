@@ -23,7 +23,13 @@ import { readSourceTables } from '../source/source-tables.js';
 import { refKey, refName, type TableRef } from '../wal2json/change.js';
 import { shownName } from '../wal2json/shown-name.js';
 import { ReplicateError } from './errors.js';
-import { checkSameSource, checkServer, type DuckConnection, readMoneyLocale } from './preflight-checks.js';
+import {
+  checkSameSource,
+  checkServer,
+  type DuckConnection,
+  holdsMoney,
+  readMoneyLocale,
+} from './preflight-checks.js';
 import type { PreflightOptions, Prepared } from './preflight-options.js';
 import { decideSlot } from './preflight-slot.js';
 import type { SinkFactory } from './replicate-options.js';
@@ -80,7 +86,8 @@ export async function prepare(
     });
     const allTables = !o.tables || o.tables.length === 0;
     // The database's money, for the tables described below and those that join (money-locale.ts).
-    const money = duck ? await readMoneyLocale(settings, o.log) : undefined;
+    // (Only when a table holds money: it takes one more walsender, which max_wal_senders may not allow.)
+    const money = duck && (await holdsMoney(src)) ? await readMoneyLocale(settings, o.log) : undefined;
     const refusal = duck ? (t: SourceTable) => landingProblem(t, money) : undefined;
     // All-tables mode: a table that cannot land in DuckDB is skipped as one without a key is, and
     // looked at again while streaming (--tables refuses it in one line when it is described). One the
