@@ -152,7 +152,7 @@ export async function runLoop(i: LoopInput): Promise<LoopEnd> {
   // settled only once the stream passes a position): ask for the keepalive that says how far it went,
   // rather than wait for the server's own, which may be half its wal_sender_timeout away.
   const onTick = async () => {
-    if (sink.due || (!sink.inSourceTransaction && (await sink.quiet?.()))) ack(await commit());
+    if (sink.due || (await sink.quiet?.())) ack(await commit());
     const held = sink.due && sink.hasUncommitted;
     if ((target !== undefined && !sink.hasUncommitted) || held) stream.requestKeepalive();
   };

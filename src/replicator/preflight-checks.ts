@@ -74,7 +74,7 @@ export async function checkServer(conn: Connection): Promise<void> {
  * Whether a table of the source database has a money column (money, money[], a domain over money):
  * only then is the database's money read (readMoneyLocale), which takes one more walsender.
  */
-export async function holdsMoney(conn: Connection): Promise<boolean> {
+export async function databaseHoldsMoney(conn: Connection): Promise<boolean> {
   const [r] = await conn.query(
     `SELECT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND 'money'::regtype IN (t.oid, t.typelem, t.typbasetype))`,
   );
@@ -84,7 +84,7 @@ export async function holdsMoney(conn: Connection): Promise<boolean> {
 /**
  * The database's own money, as its sessions see it: walduck's sessions pin lc_monetary=C, so this one
  * session is opened without the pinned settings (a replication session in database mode, admitted as
- * the stream is). Read once a run, when a table holds money (holdsMoney); the sink refuses money
+ * the stream is). Read once a run, when a table holds money (databaseHoldsMoney); the sink refuses money
  * columns when the digits are not 2.
  */
 export async function readMoneyLocale(settings: ConnectionSettings, log: LogFn): Promise<MoneyLocale> {

@@ -27,7 +27,7 @@ import {
   checkSameSource,
   checkServer,
   type DuckConnection,
-  holdsMoney,
+  databaseHoldsMoney,
   readMoneyLocale,
 } from './preflight-checks.js';
 import type { PreflightOptions, Prepared } from './preflight-options.js';
@@ -87,7 +87,8 @@ export async function prepare(
     const allTables = !o.tables || o.tables.length === 0;
     // The database's money, for the tables described below and those that join (money-locale.ts).
     // (Only when a table holds money: it takes one more walsender, which max_wal_senders may not allow.)
-    const money = duck && (await holdsMoney(src)) ? await readMoneyLocale(settings, o.log) : undefined;
+    const money =
+      duck && (await databaseHoldsMoney(src)) ? await readMoneyLocale(settings, o.log) : undefined;
     const refusal = duck ? (t: SourceTable) => landingProblem(t, money) : undefined;
     // All-tables mode: a table that cannot land in DuckDB is skipped as one without a key is, and
     // looked at again while streaming (--tables refuses it in one line when it is described). One the
@@ -96,16 +97,18 @@ export async function prepare(
     // stays in, and the sink refuses it in one line saying what to do.
     const refused = new Map<string, string>();
     const followed = new Set(
-      (duck ? ((await readTableSet(duck, slotName).catch(() => undefined)) ?? []) : [])
+      (duck && allTables ? ((await readTableSet(duck, slotName).catch(() => undefined)) ?? []) : [])
         .filter((r) => r.state === 'streaming' || r.state === 'copying')
         .flatMap((r) => [recordKey(r), ...(r.oid ? [`oid:${r.oid}`] : [])]),
     );
     const isFollowed = (t: SourceTable) => followed.has(refKey(t)) || followed.has(`oid:${t.oid}`);
-    const landing =
-      allTables && refusal ? read.filter((t) => refusal(t) === undefined || isFollowed(t)) : read;
+    const landing: SourceTable[] = [];
     for (const t of read) {
-      const why = landing.includes(t) ? undefined : refusal?.(t);
-      if (why === undefined) continue;
+      const why = allTables && !isFollowed(t) ? refusal?.(t) : undefined;
+      if (why === undefined) {
+        landing.push(t);
+        continue;
+      }
       o.warn(
         `not replicating ${shownName(t)}: ${why}; its changes are dropped (state skipped) until the table is changed at the source (the column renamed, or money made numeric); then it is copied online (within about a second while walduck runs, or at the next start)`,
       );

@@ -279,7 +279,7 @@ export class SinkBatch {
   async quiet(): Promise<boolean> {
     const router = this.opts.router;
     if (this.inSource || !router?.joinsWaiting?.()) return false;
-    await router.maybeRefresh();
+    await router.checkSkipped?.();
     return (await this.joinReleased(this.lastCommitLsn)) > 0;
   }
 

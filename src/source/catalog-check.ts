@@ -61,6 +61,15 @@ export class CatalogCheck extends FollowedTables {
     return this.skippedNew.pending;
   }
 
+  /**
+   * A table skipped earlier (created in this run, by the start, or detached) that can be replicated
+   * now: its next change looks it up again, as the sink does at its next commit (takeJoins). Part of
+   * every catalog check, and alone on a quiet stream's tick (at most once a second: skipped-new.ts).
+   */
+  async checkSkipped(): Promise<void> {
+    for (const k of await this.skippedNew.check()) this.ignored.delete(k);
+  }
+
   /** Once, at start before streaming (openRouting; route and the checks call it too, a no-op then). */
   async startCheck(): Promise<void> {
     await this.catalog.atStart(this.chosen.values());
@@ -90,9 +99,7 @@ export class CatalogCheck extends FollowedTables {
    * A drop ends the table's changes: it is no longer followed (onTableGone), its DuckDB table left.
    */
   protected async checkTables(): Promise<void> {
-    // A table skipped earlier (created in this run, or by the start) that can be replicated now: its
-    // next change looks it up again, as the sink does at its next commit (takeJoins).
-    for (const k of await this.skippedNew.check()) this.ignored.delete(k);
+    await this.checkSkipped();
     // A name found dropped earlier that is a table again: created after the drop was seen. Until now
     // its changes still went to the dropped table's DuckDB table.
     for (const k of [...this.dropped]) {

@@ -255,7 +255,7 @@ export class TableRouter extends CatalogCheck implements Router {
       // One skipped earlier (by the start, a DETACH), released by a check, may have lost its key again
       // before it joined.
       const origin = this.skippedNew.origin(oid);
-      const who = origin ? this.skippedNew.shown(ref, oid).replace(/,$/, '') : `new table ${shownName(ref)}`;
+      const who = origin ? this.skippedNew.named(ref, oid) : `new table ${shownName(ref)}`;
       this.o.warn(
         `not replicating ${who}: ${why}; its changes are dropped (state skipped) until it can be replicated; then it is copied online (within about a second while walduck runs, or at the next start)`,
       );

@@ -65,6 +65,8 @@ export interface Router {
   takeJoins?(): TableRef[];
   /** Whether a skipped table may still join: a quiet stream's tick looks at the catalog then. */
   joinsWaiting?(): boolean;
+  /** Looks at the skipped tables alone (a quiet stream's tick): those replicable now are released. */
+  checkSkipped?(): Promise<void>;
   /** The tables to re-copy found since the last call (the sink records them in its open transaction). */
   takeRecopies(): Recopy[];
   /**

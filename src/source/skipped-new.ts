@@ -35,7 +35,7 @@ export class SkippedNew {
    */
   private readonly oids = new Set<string>();
   /** Those of `oids` the start skipped, or a DETACH made (said so in the lines about them). */
-  private readonly origins = new Map<string, 'start' | 'detached'>();
+  private readonly origins = new Map<string, NonNullable<SkipOrigin>>();
   /**
    * The names (refKey) a check found replicable again since they were skipped: one the start decided
    * (the router's `existing`) is looked up again at its next change, as a name new since then is.
@@ -105,13 +105,18 @@ export class SkippedNew {
 
   /** How a line names `t` (oid `oid`), skipped earlier: a table the start skipped is no new one. */
   shown(t: TableRef, oid: string | undefined): string {
+    return `${this.named(t, oid)},`;
+  }
+
+  /** shown() without its closing comma, for the end of a clause. */
+  named(t: TableRef, oid: string | undefined): string {
     switch (this.origin(oid)) {
       case 'start':
-        return `table ${shownName(t)}, skipped at start,`;
+        return `table ${shownName(t)}, skipped at start`;
       case 'detached':
-        return `table ${shownName(t)}, detached from a partitioned table earlier in this run,`;
+        return `table ${shownName(t)}, detached from a partitioned table earlier in this run`;
       default:
-        return `new table ${shownName(t)}, skipped earlier in this run,`;
+        return `new table ${shownName(t)}, skipped earlier in this run`;
     }
   }
 
