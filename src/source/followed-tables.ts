@@ -78,8 +78,6 @@ export class FollowedTables {
    * must wait for that transaction's commit in the replay, not be applied at its start.
    */
   protected readonly undo: (() => void)[] = [];
-  /** The oids of the tables a DETACH made of their own in this run, said once (detached). */
-  private readonly detachedSaid = new Set<string>();
 
   constructor(
     protected readonly query: QueryFn,
@@ -116,14 +114,14 @@ export class FollowedTables {
 
   /**
    * A partition of a followed root was detached (all-tables mode): the table it is under now is one of
-   * its own, whose rows came without WAL, so its changes are left out in this run (the root is copied
-   * again without them). Said once, in one line, and recorded as skipped, so the next start copies it
-   * online: not taken for a table created since the recorded position (one created as a partition in
-   * this run has an oid past the start's), whose rows the stream would bring, which it would not.
+   * its own, whose rows came without WAL (the root is copied again without them), so its changes are
+   * left out until it joins, copied online, at the next commit. Said once, in one line (its oid is
+   * among the skipped ones from then on), and recorded as skipped, so that a start after a kill -9
+   * copies it too: not taken for a table created since the recorded position (one created as a
+   * partition in this run has an oid past the start's), whose rows the stream would bring.
    */
   private detached(leaf: Leaf, top: TableRef, oid: string): void {
-    if (!this.o.allTables || this.detachedSaid.has(oid)) return;
-    this.detachedSaid.add(oid);
+    if (!this.o.allTables || this.skippedNew.has(oid)) return;
     const own = refKey(top) === refKey(leaf);
     const from = `detached from ${shownName(leaf.root)}`;
     this.o.warn(
